@@ -1,0 +1,71 @@
+#!/bin/sh
+# Compares our PDF form (pango + cairo, bench/pdf_bench: one long-running
+# process) with headless Chromium printing the HTML print view of the same
+# application (templates/appform_print.html + static/print.css) to PDF.
+#
+#   bench/pdf_vs_chromium.sh [BUILD_DIR] [N_PDF] [N_CHROMIUM]
+# Chromium starts once per form (as a print-to-PDF service would without a
+# resident browser), so its figure includes the browser start.
+set -eu
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$SRC/build-pdf}
+N_PDF=${2:-200}
+N_CHROMIUM=${3:-10}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT INT TERM
+
+ms_now() { date +%s%N | cut -c1-13; }
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "== pango + cairo (pdf_bench, $N_PDF forms)"
+"$BUILD/bench/pdf_bench" -n "$N_PDF" -o "$WORK/cairo.pdf" | tee "$WORK/pdf_bench.out"
+CAIRO_MS=$(sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' "$WORK/pdf_bench.out")
+CAIRO_FPS=$(sed -n 's/.*forms_per_s=\([0-9.]*\).*/\1/p' "$WORK/pdf_bench.out")
+
+# The HTML print view as espd would serve it, made loadable from file://.
+mkdir -p "$WORK/site/static"
+cp "$SRC/static/print.css" "$SRC/static/print.js" "$WORK/site/static/"
+"$BUILD/bench/appform_html" "$SRC/templates/appform_print.html" |
+	sed 's#"/static/#"static/#g' > "$WORK/site/appform.html"
+
+echo "== headless Chromium --print-to-pdf ($N_CHROMIUM forms)"
+: > "$WORK/chromium.ms"
+i=0
+while [ "$i" -lt "$N_CHROMIUM" ]; do
+	profile=$(mktemp -d)
+	t0=$(ms_now)
+	"$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run \
+		--user-data-dir="$profile" --no-pdf-header-footer \
+		--print-to-pdf="$WORK/chromium.pdf" "file://$WORK/site/appform.html" \
+		>/dev/null 2>&1
+	t1=$(ms_now)
+	rm -rf "$profile"
+	[ -s "$WORK/chromium.pdf" ] || { echo "chromium made no PDF" >&2; exit 1; }
+	echo $((t1 - t0)) >> "$WORK/chromium.ms"
+	i=$((i + 1))
+done
+CHROME_MS=$(median < "$WORK/chromium.ms")
+CHROME_FPS=$(awk -v m="$CHROME_MS" 'BEGIN {printf "%.2f", 1000 / m}')
+echo "runs_ms=$(tr '\n' ' ' < "$WORK/chromium.ms")"
+echo "median_ms=$CHROME_MS forms_per_s=$CHROME_FPS (sequential)"
+
+echo "== outputs"
+printf 'cairo:    %s pages, %s bytes\n' "$(pdfinfo "$WORK/cairo.pdf" | awk '/^Pages:/ {print $2}')" \
+	"$(wc -c < "$WORK/cairo.pdf")"
+printf 'chromium: %s pages, %s bytes\n' "$(pdfinfo "$WORK/chromium.pdf" | awk '/^Pages:/ {print $2}')" \
+	"$(wc -c < "$WORK/chromium.pdf")"
+if [ -n "${KEEP:-}" ]; then
+	cp "$WORK/cairo.pdf" "$WORK/chromium.pdf" "$WORK/site/appform.html" "$KEEP/"
+fi
+
+echo "== summary"
+awk -v cm="$CAIRO_MS" -v cf="$CAIRO_FPS" -v hm="$CHROME_MS" -v hf="$CHROME_FPS" 'BEGIN {
+	printf "pango+cairo: median %.2f ms/form, %.1f forms/s\n", cm, cf
+	printf "chromium:    median %.0f ms/form, %.2f forms/s\n", hm, hf
+	printf "ratio: cairo is %.0fx faster per form (median)\n", hm / cm
+}'

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what ESP needs from Debian 12, only what is missing (idempotent).
+#   scripts/deps.sh run    build and run
+#   scripts/deps.sh test   also the test tools: PostgreSQL, Chromium, NSS/GnuTLS tools, wrk ...
+set -euo pipefail
+mode=${1:-run}
+pkgs=(meson ninja-build pkg-config gcc libmicrohttpd-dev libssl-dev openssl libsqlite3-dev
+      libpq-dev libjansson-dev libsodium-dev libpango1.0-dev libcairo2-dev fonts-noto-cjk
+      libqrencode-dev libmagic-dev libp11-dev libp11-kit-dev libgnutls28-dev
+      libcurl4-openssl-dev curl ca-certificates)
+if [ "$mode" = test ]; then
+  pkgs+=(libcmocka-dev postgresql softhsm2 opensc gnutls-bin libnss3-tools poppler-utils
+         chromium wrk python3 nodejs npm sqlite3 valgrind bc)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node and npm may come from outside Debian on some machines: accept those.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+clean=()
+for p in "${missing[@]}"; do [ -n "$p" ] && clean+=("$p"); done
+if [ ${#clean[@]} -gt 0 ]; then
+  echo "installing: ${clean[*]}" >&2
+  SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${clean[@]}" >&2
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds ESP and runs it on its embedded default (SQLite in var/): on first
+# start creates the CA, the base data and demo accounts, then prints the URLs
+# and the demo accounts and serves until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh run
+[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null
+ninja -C build >/dev/null
+data=${ESP_DATA_DIR:-var}
+ctl() { ./build/src/cli/espctl --data_dir="$data" "$@"; }
+set +e
+ctl init >/dev/null; rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 3 ] && { echo "espctl init failed ($rc)" >&2; exit 2; }
+ctl demo >/dev/null; rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 3 ] && { echo "espctl demo failed ($rc)" >&2; exit 2; }
+set -e
+cat <<MSG
+
+ESP 交通运输企业安全生产标准化管理系统 · 证书U盘申请
+  门户 (HTTP):        http://127.0.0.1:8080/
+  门户 (HTTPS):       https://127.0.0.1:8443/   (CA: $data/ca/chain.pem)
+  演示账户 demo accounts ($data/demo-accounts.tsv):
+MSG
+column -t -s $'\t' "$data/demo-accounts.tsv" | sed 's/^/    /'
+echo
+# Password login for staff is a demo convenience; production keeps it off.
+exec ./build/src/httpd/espd --data_dir="$data" --staff_password_login=true "$@"

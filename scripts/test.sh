@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs the whole ESP test suite: installs what is missing, builds twice
+# (plain and ASan+UBSan), starts a throwaway PostgreSQL cluster, runs the
+# unit tests (cmocka), the integration tests on SQLite and PostgreSQL with
+# both builds, the token tests (SoftHSM2) and the browser tests (Playwright
+# + Chromium), and ends with one line "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bash scripts/deps.sh test || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0; failed=0
+add() { passed=$((passed + $1)); failed=$((failed + $2)); }
+note() { printf '\n== %s\n' "$*"; }
+
+build() {
+  local dir=$1; shift
+  [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || return 1
+  ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+note "build (plain and ASan+UBSan)"
+if ! build build --buildtype=debugoptimized; then echo "build failed"; echo "0 passed, 1 failed"; exit 1; fi
+if ! build build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false; then
+  echo "ASan build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp
+
+tmp=$(mktemp -d /tmp/esp-test.XXXXXX)
+chmod 755 "$tmp"
+cleanup() { bash scripts/pg-test-cluster.sh stop "$tmp/pg" >/dev/null 2>&1; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+note "PostgreSQL (throwaway cluster)"
+if ESP_PG=$(bash scripts/pg-test-cluster.sh start "$tmp/pg"); then
+  export ESP_PG ESP_PG_CLUSTER="$tmp/pg"
+  echo "cluster at $ESP_PG"
+else
+  echo "PostgreSQL cluster did not start"; add 0 1
+fi
+
+# Counts single cmocka tests (from meson's full log), and any test program
+# that crashed before cmocka could report as one failure more.
+meson_counts() {
+  local summary=$1 full=$2 ok fail crashed
+  ok=$(grep -Eo '\[  PASSED  \] [0-9]+' "$full" | grep -Eo '[0-9]+$' | paste -sd+ | bc)
+  fail=$(grep -Eo '\[  FAILED  \] [0-9]+ test' "$full" | grep -Eo '[0-9]+' | paste -sd+ | bc)
+  crashed=$(grep -Eo '^(Fail|Timeout): +[0-9]+' "$summary" | grep -Eo '[0-9]+' | paste -sd+ | bc)
+  ok=${ok:-0}; fail=${fail:-0}; crashed=${crashed:-0}
+  [ "$crashed" -gt "$fail" ] && fail=$crashed
+  add "$ok" "$fail"
+}
+for b in build build-asan; do
+  note "unit tests ($b)"
+  meson test -C "$b" --suite unit --print-errorlogs 2>&1 | tee "$tmp/unit-$b.log" | grep -E '^ *[0-9]+/[0-9]+ |^Ok:|^Fail:'
+  meson_counts "$tmp/unit-$b.log" "$b/meson-logs/testlog.txt"
+done
+
+node_counts() {
+  local log=$1 p f
+  p=$(grep -Eo '^# pass [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+  f=$(grep -Eo '^# fail [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+  [ -z "$p$f" ] && f=1
+  add "${p:-0}" "${f:-0}"
+}
+engines=sqlite; [ -n "${ESP_PG:-}" ] && engines="sqlite postgresql"
+for b in build build-asan; do
+  for e in $engines; do
+    note "integration tests ($b, $e)"
+    ESP_BUILD=$root/$b ESP_ENGINE=$e node --test --test-concurrency=1 tests/integration/*.test.mjs 2>&1 \
+      | tee "$tmp/int-$b-$e.log" | grep -E '^(not )?ok |^# (pass|fail)'
+    node_counts "$tmp/int-$b-$e.log"
+  done
+done
+
+if [ -d tests/token ]; then
+  note "token tests (SoftHSM2)"
+  ESP_BUILD=$root/build bash tests/token/run.sh 2>&1 | tee "$tmp/token.log" | grep -E '^(not )?ok '
+  add "$(grep -c '^ok ' "$tmp/token.log")" "$(grep -c '^not ok ' "$tmp/token.log")"
+fi
+
+note "browser tests (Playwright + Chromium)"
+if (cd tests/e2e && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null; }); then
+  ESP_BUILD=$root/build node --test --test-concurrency=1 tests/e2e/*.test.mjs 2>&1 | tee "$tmp/e2e.log" | grep -E '^(not )?ok |^# (pass|fail)'
+  node_counts "$tmp/e2e.log"
+else
+  echo "npm install of playwright-core failed"; add 0 1
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,324 @@
+/*
+ * token_cmd_enroll.c - `esp-token enroll`: get the certificate of an
+ * approved application onto the token.
+ *
+ *   1. log in; look for the key pair labelled "esp-<N>" (resume after an
+ *      interruption); if its certificate is already on the token, stop;
+ *   2. otherwise generate the key pair on the token (never a second one);
+ *   3. build a CSR signed by the token key (libp11 EVP_PKEY);
+ *   4. POST it to <server>/api/v1/applications/<N>/certificates; the server
+ *      is idempotent per token serial, so a rerun gets the same certificate;
+ *   5. check that the certificate belongs to the key, write it and the CA
+ *      chain onto the token with all attributes NSS needs.
+ */
+#include "esp_token.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#define TOK_API_TOKEN_BUF 4096
+
+static bool valid_application(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 18 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* 1 if a certificate with this CKA_ID is on the token (x509 returned). */
+static int cert_for_id(struct tok_ctx *t, const unsigned char *id, size_t id_len, X509 **out)
+{
+	struct tok_cert *c;
+	size_t n;
+	*out = NULL;
+	if (tok_find_certs(t, &c, &n) != TOK_EXIT_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].id_len == id_len && memcmp(c[i].id, id, id_len) == 0) {
+			*out = c[i].x509;
+			X509_up_ref(*out);
+			break;
+		}
+	}
+	tok_certs_free(c, n);
+	return *out != NULL;
+}
+
+static char *make_csr_pem(EVP_PKEY *priv, EVP_PKEY *pub, const char *cn)
+{
+	char *pem = NULL;
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *name = X509_NAME_new();
+	BIO *b = BIO_new(BIO_s_mem());
+	if (!req || !name || !b)
+		goto out;
+	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+	                                -1, 0) ||
+	    !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) ||
+	    !X509_REQ_set_pubkey(req, pub))
+		goto out;
+	if (X509_REQ_sign(req, priv, EVP_sha256()) <= 0) {
+		tok_err("证书U盘签名证书请求 (CSR) 失败");
+		goto out;
+	}
+	if (X509_REQ_verify(req, pub) != 1) {
+		tok_err("证书请求 (CSR) 的签名与公钥不符");
+		goto out;
+	}
+	if (!PEM_write_bio_X509_REQ(b, req))
+		goto out;
+	char *data;
+	long len = BIO_get_mem_data(b, &data);
+	pem = tok_xmalloc((size_t)len + 1);
+	memcpy(pem, data, (size_t)len);
+	pem[len] = '\0';
+out:
+	if (!pem)
+		ERR_print_errors_fp(stderr);
+	BIO_free(b);
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	return pem;
+}
+
+static char *subject_cn(X509 *x, const char *fallback)
+{
+	char buf[256];
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof buf) >
+	    0)
+		return tok_xstrdup(buf);
+	return tok_xstrdup(fallback);
+}
+
+/* Store the CA certificates from the chain PEM (skipping those present). */
+static int store_chain(struct tok_ctx *t, const char *chain_pem, X509 *leaf)
+{
+	BIO *b = BIO_new_mem_buf(chain_pem, -1);
+	if (!b)
+		return TOK_EXIT_TOKEN;
+	int rc = TOK_EXIT_OK;
+	X509 *x;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		if (X509_cmp(x, leaf) != 0) {
+			int present = tok_cert_present(t, x);
+			char *cn = subject_cn(x, "CA");
+			if (present == 0) {
+				rc = tok_store_cert(t, x, cn, NULL, 0, 2);
+				if (rc == TOK_EXIT_OK) {
+					printf("已写入CA证书 (CA certificate)：");
+					tok_fputs_clean(cn, stdout);
+					printf("\n");
+				}
+			} else if (present == 1) {
+				printf("CA证书已在证书U盘上：");
+				tok_fputs_clean(cn, stdout);
+				printf("\n");
+			}
+			free(cn);
+		}
+		X509_free(x);
+		if (rc != TOK_EXIT_OK)
+			break;
+	}
+	ERR_clear_error(); /* end of PEM data */
+	BIO_free(b);
+	return rc;
+}
+
+static X509 *parse_pem_cert(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	return x;
+}
+
+/* Send the CSR; on success *cert_out and *chain_out (may be NULL) are set. */
+static int post_csr(const struct tok_opts *o, const char *base, const char *api_token,
+                    const char *csr, const char *token_serial, X509 **cert_out, char **chain_out)
+{
+	*cert_out = NULL;
+	*chain_out = NULL;
+	size_t ulen = strlen(base) + strlen(o->application) + 64;
+	char *url = tok_xmalloc(ulen);
+	snprintf(url, ulen, "%s/api/v1/applications/%s/certificates", base, o->application);
+	json_t *body = json_pack("{s:s, s:s}", "csr", csr, "token_serial", token_serial);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text) {
+		free(url);
+		tok_err("无法生成请求");
+		return TOK_EXIT_USAGE;
+	}
+	struct tok_http h = {.ca_file = o->ca_file, .bearer = api_token};
+	long status;
+	json_t *reply;
+	printf("正在向服务器提交证书请求 (CSR)：%s\n", url);
+	fflush(stdout);
+	int rc = tok_http_json(&h, url, text, &status, &reply);
+	free(text);
+	free(url);
+	if (rc != TOK_EXIT_OK)
+		return rc;
+	if (status != 200 && status != 201) {
+		rc = tok_http_failure(status, reply);
+		json_decref(reply);
+		return rc;
+	}
+	const char *cert_pem = json_string_value(json_object_get(reply, "certificate"));
+	const char *chain = json_string_value(json_object_get(reply, "chain"));
+	X509 *x = cert_pem ? parse_pem_cert(cert_pem) : NULL;
+	if (!x) {
+		tok_err("服务器的应答中没有有效的证书 (certificate)");
+		json_decref(reply);
+		return TOK_EXIT_NETWORK;
+	}
+	*cert_out = x;
+	*chain_out = chain ? tok_xstrdup(chain) : NULL;
+	json_decref(reply);
+	return TOK_EXIT_OK;
+}
+
+struct enroll_state {
+	struct tok_ctx t;
+	char pin[TOK_PIN_BUF];
+	char api_token[TOK_API_TOKEN_BUF];
+	char label[64];
+	unsigned char id[64];
+	size_t id_len;
+	char *base;
+	char *csr;
+	char *chain;
+	char *serial;
+	EVP_PKEY *priv, *pub;
+	X509 *cert;
+};
+
+static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
+{
+	int rc = tok_load(&s->t, o->module);
+	if (rc != TOK_EXIT_OK)
+		return rc;
+	if ((rc = tok_select(&s->t, o->token)) != TOK_EXIT_OK)
+		return rc;
+	if ((rc = tok_get_pin(o->pin_file, "PIN码", s->pin, sizeof s->pin)) != TOK_EXIT_OK)
+		return rc;
+	if ((rc = tok_open_session(&s->t, true)) != TOK_EXIT_OK)
+		return rc;
+	rc = tok_login(&s->t, CKU_USER, s->pin);
+	tok_wipe(s->pin, sizeof s->pin);
+	if (rc != TOK_EXIT_OK)
+		return rc;
+
+	CK_TOKEN_INFO info;
+	if ((rc = tok_token_info(&s->t, s->t.slot_id, &info)) != TOK_EXIT_OK)
+		return rc;
+	s->serial = tok_p11_string(info.serialNumber, sizeof info.serialNumber);
+	if (!s->serial[0]) {
+		tok_err("证书U盘没有序列号 (serial number)");
+		return TOK_EXIT_TOKEN;
+	}
+
+	snprintf(s->label, sizeof s->label, "esp-%s", o->application);
+	int found = tok_find_key_by_label(&s->t, s->label, s->id, sizeof s->id, &s->id_len);
+	if (found < 0)
+		return TOK_EXIT_TOKEN;
+	if (found) {
+		X509 *have = NULL;
+		int c = cert_for_id(&s->t, s->id, s->id_len, &have);
+		if (c < 0)
+			return TOK_EXIT_TOKEN;
+		if (c == 1) {
+			printf("证书U盘上已有申请 %s 的密钥对和证书，无需再次申请：\n",
+			       o->application);
+			fflush(stdout);
+			tok_print_cert_summary(have, "  ");
+			X509_free(have);
+			return TOK_EXIT_OK;
+		}
+		printf("证书U盘上已有密钥对 %s（上次未完成），继续申请 (resume)。\n", s->label);
+	} else {
+		rc = tok_generate_keypair(&s->t, s->label, o->rsa, s->id, sizeof s->id, &s->id_len);
+		if (rc != TOK_EXIT_OK)
+			return rc;
+		printf("已在证书U盘上生成密钥对 (key pair) %s：%s，私钥不可导出。\n", s->label,
+		       o->rsa ? "RSA 2048" : "EC P-256");
+	}
+	fflush(stdout);
+
+	PKCS11_KEY *key = tok_find_p11_key(&s->t, s->id, s->id_len);
+	s->priv = key ? PKCS11_get_private_key(key) : NULL;
+	s->pub = tok_public_key(&s->t, s->id, s->id_len);
+	if (!s->priv || !s->pub) {
+		tok_err("无法通过 libp11 使用密钥 %s（私钥或公钥缺失）", s->label);
+		return TOK_EXIT_TOKEN;
+	}
+	s->csr = make_csr_pem(s->priv, s->pub, s->label);
+	if (!s->csr)
+		return TOK_EXIT_TOKEN;
+
+	rc = post_csr(o, s->base, s->api_token, s->csr, s->serial, &s->cert, &s->chain);
+	tok_wipe(s->api_token, sizeof s->api_token);
+	if (rc != TOK_EXIT_OK)
+		return rc;
+	if (EVP_PKEY_eq(X509_get0_pubkey(s->cert), s->pub) != 1) {
+		tok_err("服务器返回的证书与证书U盘上的密钥不匹配，未写入证书U盘");
+		return TOK_EXIT_NETWORK;
+	}
+	int present = tok_cert_present(&s->t, s->cert);
+	if (present < 0)
+		return TOK_EXIT_TOKEN;
+	if (present == 0) {
+		rc = tok_store_cert(&s->t, s->cert, s->label, s->id, s->id_len, 1);
+		if (rc != TOK_EXIT_OK)
+			return rc;
+	}
+	printf("已将证书写入证书U盘 (label %s)：\n", s->label);
+	fflush(stdout);
+	tok_print_cert_summary(s->cert, "  ");
+	if (s->chain)
+		rc = store_chain(&s->t, s->chain, s->cert);
+	if (rc == TOK_EXIT_OK)
+		printf("申请完成。\n");
+	return rc;
+}
+
+int tok_cmd_enroll(const struct tok_opts *o)
+{
+	if (!o->server || !o->application || !o->api_token_file) {
+		tok_err("enroll 需要 --server、--application 和 --api-token-file");
+		return TOK_EXIT_USAGE;
+	}
+	if (!valid_application(o->application)) {
+		tok_err("--application 必须是申请编号（正整数）：%s", o->application);
+		return TOK_EXIT_USAGE;
+	}
+	struct enroll_state *s = tok_xmalloc(sizeof *s);
+	memset(s, 0, sizeof *s);
+	s->t.h = CK_INVALID_HANDLE;
+	int rc = TOK_EXIT_USAGE;
+	s->base = tok_server_base(o->server);
+	if (s->base && tok_read_first_line(o->api_token_file, s->api_token, sizeof s->api_token,
+	                                   "API令牌 (API token)") == 0)
+		rc = enroll_run(o, s);
+	tok_wipe(s->pin, sizeof s->pin);
+	tok_wipe(s->api_token, sizeof s->api_token);
+	X509_free(s->cert);
+	EVP_PKEY_free(s->priv);
+	EVP_PKEY_free(s->pub);
+	free(s->csr);
+	free(s->chain);
+	free(s->serial);
+	free(s->base);
+	tok_unload(&s->t);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,220 @@
+/* Passwords (Argon2id), password login with lockout, and sessions. */
+#include "esp/core.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned long long pw_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+static size_t pw_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+
+void password_set_cost(const char *cost)
+{
+	if (cost && strcmp(cost, "min") == 0) {
+		pw_ops = crypto_pwhash_OPSLIMIT_MIN;
+		pw_mem = crypto_pwhash_MEMLIMIT_MIN;
+	}
+}
+
+char *password_hash(const char *password)
+{
+	char *out = xmalloc(crypto_pwhash_STRBYTES);
+	if (crypto_pwhash_str_alg(out, password, strlen(password), pw_ops, pw_mem,
+	                          crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		log_error("password hashing failed (out of memory?)");
+		abort();
+	}
+	return out;
+}
+
+bool password_verify(const char *hash, const char *password)
+{
+	if (!hash || !password)
+		return false;
+	return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+/* Verifying against this when the user does not exist keeps the timing of
+ * "no such user" and "wrong password" alike. */
+static const char *dummy_hash(void)
+{
+	static char *h;
+	static int once;
+	if (!__atomic_load_n(&once, __ATOMIC_ACQUIRE)) {
+		char *x = password_hash("esp-dummy-password");
+		char *expected = NULL;
+		if (!__atomic_compare_exchange_n(&h, &expected, x, false, __ATOMIC_ACQ_REL,
+		                                 __ATOMIC_ACQUIRE))
+			free(x);
+		__atomic_store_n(&once, 1, __ATOMIC_RELEASE);
+	}
+	return h;
+}
+
+enum login_result account_login(db_conn *c, const struct esp_limits *l, const char *username,
+                                const char *password, bool staff_password_login,
+                                int64_t *account_id, int64_t *locked_for)
+{
+	db_result *r = NULL;
+	*locked_for = 0;
+	if (DB_EXEC(c, "SELECT id, password_hash, role, status, failed_logins, locked_until "
+	               "FROM accounts WHERE username = $1",
+	            &r, P_TEXT(username)) != DB_OK)
+		return LOGIN_ERROR;
+	if (r->nrows == 0) {
+		password_verify(dummy_hash(), password);
+		db_result_free(r);
+		return LOGIN_BAD;
+	}
+	int64_t id = db_get_int(r, 0, 0, 0);
+	char *hash = xstrdup(db_get(r, 0, 1) ? db_get(r, 0, 1) : "");
+	enum role role = role_parse(db_get(r, 0, 2));
+	bool disabled = strcmp(db_get(r, 0, 3), "active") != 0;
+	int64_t failed = db_get_int(r, 0, 4, 0);
+	int64_t locked_until = db_get_int(r, 0, 5, 0);
+	db_result_free(r);
+
+	int64_t now = time_now();
+	enum login_result res;
+	if (locked_until > now) {
+		*locked_for = locked_until - now;
+		res = LOGIN_LOCKED;
+	} else if (!password_verify(hash, password)) {
+		failed++;
+		int64_t until = 0;
+		if (failed >= l->login_max_failures) {
+			until = now + l->login_lockout_seconds;
+			failed = 0;
+			*locked_for = l->login_lockout_seconds;
+		}
+		DB_EXEC(c, "UPDATE accounts SET failed_logins = $1, locked_until = $2 WHERE id = $3",
+		        NULL, P_INT(failed), P_INT(until), P_INT(id));
+		res = until ? LOGIN_LOCKED : LOGIN_BAD;
+	} else if (disabled) {
+		res = LOGIN_DISABLED;
+	} else if (role != ROLE_APPLICANT && !staff_password_login) {
+		res = LOGIN_STAFF_NEEDS_CERT;
+	} else {
+		if (failed)
+			DB_EXEC(c, "UPDATE accounts SET failed_logins = 0 WHERE id = $1", NULL, P_INT(id));
+		*account_id = id;
+		res = LOGIN_OK;
+	}
+	sodium_memzero(hash, strlen(hash));
+	free(hash);
+	return res;
+}
+
+enum db_status account_create(db_conn *c, const char *username, const char *password,
+                              enum role role, const char *display_name, int64_t authority_id,
+                              const char *province_code, int64_t registration_id,
+                              int64_t *id_out)
+{
+	char *hash = password ? password_hash(password) : NULL;
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "INSERT INTO accounts (username, password_hash, role, display_name, authority_id, "
+	    "province_code, registration_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+	    "RETURNING id",
+	    &r, P_TEXT(username), P_TEXT(hash), P_TEXT(role_name(role)),
+	    P_TEXT(display_name ? display_name : ""), authority_id ? P_INT(authority_id) : P_NULL,
+	    P_TEXT(province_code && *province_code ? province_code : NULL),
+	    registration_id ? P_INT(registration_id) : P_NULL, P_INT(time_now()));
+	free(hash);
+	if (st == DB_OK && id_out)
+		*id_out = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	return st;
+}
+
+enum db_status account_set_status(db_conn *c, const char *username, const char *status)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c, "UPDATE accounts SET status = $1 WHERE username = $2 RETURNING id",
+	                            &r, P_TEXT(status), P_TEXT(username));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK && strcmp(status, "active") != 0) {
+		int64_t id = db_get_int(r, 0, 0, 0);
+		st = DB_EXEC(c, "DELETE FROM sessions WHERE account_id = $1", NULL, P_INT(id));
+	}
+	db_result_free(r);
+	return st;
+}
+
+/* ---- sessions: the cookie holds 256 random bits; the store only its hash ---- */
+
+enum db_status session_create(db_conn *c, int64_t account_id, const char *method,
+                              const char *cert_serial, int lifetime_seconds, char **cookie,
+                              char **csrf)
+{
+	char *tok = random_token(32);
+	char *csrf_tok = random_token(24);
+	char hash[65];
+	sha256_hex(tok, strlen(tok), hash);
+	int64_t now = time_now();
+	enum db_status st = DB_EXEC(c,
+	    "INSERT INTO sessions (id_hash, account_id, csrf, method, cert_serial, created_at, "
+	    "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	    NULL, P_TEXT(hash), P_INT(account_id), P_TEXT(csrf_tok), P_TEXT(method),
+	    P_TEXT(cert_serial), P_INT(now), P_INT(now + lifetime_seconds));
+	if (st != DB_OK) {
+		free(tok);
+		free(csrf_tok);
+		return st;
+	}
+	*cookie = tok;
+	if (csrf)
+		*csrf = csrf_tok;
+	else
+		free(csrf_tok);
+	return DB_OK;
+}
+
+enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
+                              struct actor *out, char **csrf)
+{
+	if (!cookie || strlen(cookie) < 20 || strlen(cookie) > 100)
+		return DB_NOT_FOUND;
+	char hash[65];
+	sha256_hex(cookie, strlen(cookie), hash);
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "SELECT a.id, a.role, a.username, a.display_name, a.registration_id, a.authority_id, "
+	    "au.path, au.name, a.province_code, s.csrf, s.method, s.cert_serial, a.status, "
+	    "s.expires_at FROM sessions s JOIN accounts a ON a.id = s.account_id "
+	    "LEFT JOIN authorities au ON au.id = a.authority_id WHERE s.id_hash = $1",
+	    &r, P_TEXT(hash));
+	if (st != DB_OK)
+		return st;
+	if (r->nrows == 0 || strcmp(db_get(r, 0, 12), "active") != 0 ||
+	    db_get_int(r, 0, 13, 0) < time_now()) {
+		db_result_free(r);
+		return DB_NOT_FOUND;
+	}
+	memset(out, 0, sizeof(*out));
+	out->account_id = db_get_int(r, 0, 0, 0);
+	out->role = role_parse(db_get(r, 0, 1));
+	out->username = arena_strdup(a, db_get(r, 0, 2));
+	out->display_name = arena_strdup(a, db_get(r, 0, 3));
+	out->registration_id = db_get_int(r, 0, 4, 0);
+	out->authority_id = db_get_int(r, 0, 5, 0);
+	out->authority_path = arena_strdup(a, db_get(r, 0, 6));
+	out->authority_name = arena_strdup(a, db_get(r, 0, 7));
+	out->province_code = arena_strdup(a, db_get(r, 0, 8));
+	if (csrf)
+		*csrf = arena_strdup(a, db_get(r, 0, 9));
+	out->session_method = arena_strdup(a, db_get(r, 0, 10));
+	out->cert_serial = arena_strdup(a, db_get(r, 0, 11));
+	db_result_free(r);
+	return DB_OK;
+}
+
+enum db_status session_destroy(db_conn *c, const char *cookie)
+{
+	if (!cookie)
+		return DB_OK;
+	char hash[65];
+	sha256_hex(cookie, strlen(cookie), hash);
+	return DB_EXEC(c, "DELETE FROM sessions WHERE id_hash = $1", NULL, P_TEXT(hash));
+}

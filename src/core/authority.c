@@ -1,0 +1,225 @@
+/* The authority tree, provinces, settings and the audit log. */
+#include "esp/core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *province_list(db_conn *c)
+{
+	db_result *r = NULL;
+	json_t *arr = json_array();
+	if (DB_EXEC0(c, "SELECT code, name FROM provinces ORDER BY sort", &r) == DB_OK)
+		for (int i = 0; i < r->nrows; i++)
+			json_array_append_new(arr, json_pack("{s:s, s:s}", "code", db_get(r, i, 0), "name",
+			                                     db_get(r, i, 1)));
+	db_result_free(r);
+	return arr;
+}
+
+bool province_exists(db_conn *c, const char *code)
+{
+	db_result *r = NULL;
+	bool ok = code && DB_EXEC(c, "SELECT 1 FROM provinces WHERE code = $1", &r, P_TEXT(code)) == DB_OK &&
+	          r->nrows == 1;
+	db_result_free(r);
+	return ok;
+}
+
+json_t *authority_list(db_conn *c)
+{
+	db_result *r = NULL;
+	json_t *arr = json_array();
+	/* Ordering by path puts every node right after its parent. */
+	if (DB_EXEC0(c, "SELECT a.id, a.name, a.province_code, p.name, a.level, a.path "
+	                "FROM authorities a LEFT JOIN provinces p ON p.code = a.province_code "
+	                "ORDER BY COALESCE(p.sort, 0), a.path",
+	             &r) == DB_OK) {
+		for (int i = 0; i < r->nrows; i++) {
+			const char *path = db_get(r, i, 5);
+			int depth = -2;
+			for (const char *p = path; *p; p++)
+				depth += *p == '/';
+			json_array_append_new(arr, json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:i}", "id",
+			                                     (json_int_t)db_get_int(r, i, 0, 0), "name",
+			                                     db_get(r, i, 1), "province_code", db_get(r, i, 2),
+			                                     "province", db_get(r, i, 3), "level",
+			                                     db_get(r, i, 4), "depth", depth < 0 ? 0 : depth));
+		}
+	}
+	db_result_free(r);
+	return arr;
+}
+
+enum db_status authority_get(db_conn *c, struct arena *a, int64_t id, const char **name,
+                             const char **path, const char **province_code)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c, "SELECT name, path, province_code FROM authorities WHERE id = $1",
+	                            &r, P_INT(id));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK) {
+		if (name)
+			*name = arena_strdup(a, db_get(r, 0, 0));
+		if (path)
+			*path = arena_strdup(a, db_get(r, 0, 1));
+		if (province_code)
+			*province_code = arena_strdup(a, db_get(r, 0, 2));
+	}
+	db_result_free(r);
+	return st;
+}
+
+enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
+                                const char *province_code, const char *level, int64_t *id_out)
+{
+	char *parent_path = NULL;
+	if (parent_id) {
+		db_result *r = NULL;
+		enum db_status st = DB_EXEC(c, "SELECT path FROM authorities WHERE id = $1", &r,
+		                            P_INT(parent_id));
+		if (st == DB_OK && r->nrows == 0)
+			st = DB_NOT_FOUND;
+		if (st != DB_OK) {
+			db_result_free(r);
+			return st;
+		}
+		parent_path = xstrdup(db_get(r, 0, 0));
+		db_result_free(r);
+	}
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "INSERT INTO authorities (parent_id, name, province_code, level, created_at) "
+	    "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	    &r, parent_id ? P_INT(parent_id) : P_NULL, P_TEXT(name), P_TEXT(province_code),
+	    P_TEXT(level), P_INT(time_now()));
+	if (st == DB_OK) {
+		int64_t id = db_get_int(r, 0, 0, 0);
+		char *path = xasprintf("%s%lld/", parent_path ? parent_path : "/", (long long)id);
+		st = DB_EXEC(c, "UPDATE authorities SET path = $1 WHERE id = $2", NULL, P_TEXT(path),
+		             P_INT(id));
+		free(path);
+		if (id_out)
+			*id_out = id;
+	}
+	db_result_free(r);
+	free(parent_path);
+	return st;
+}
+
+char *setting_get(db_conn *c, const char *name)
+{
+	db_result *r = NULL;
+	char *v = NULL;
+	if (DB_EXEC(c, "SELECT value FROM settings WHERE name = $1", &r, P_TEXT(name)) == DB_OK &&
+	    r->nrows == 1)
+		v = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	return v;
+}
+
+void limits_load(db_conn *c, struct esp_limits *l)
+{
+	*l = (struct esp_limits){
+		.login_max_failures = 5,
+		.login_lockout_seconds = 900,
+		.delivery_days = 20,
+		.expiry_warning_days = 60,
+		.keys_per_application_max = 99,
+		.scan_max_bytes = 10L * 1024 * 1024,
+		.cert_validity_days = 1095,
+		.password_min_length = 8,
+	};
+	struct {
+		const char *name;
+		long *lp;
+		int *ip;
+	} map[] = {
+		{"login_max_failures", NULL, &l->login_max_failures},
+		{"login_lockout_seconds", NULL, &l->login_lockout_seconds},
+		{"delivery_days", NULL, &l->delivery_days},
+		{"expiry_warning_days", NULL, &l->expiry_warning_days},
+		{"keys_per_application_max", NULL, &l->keys_per_application_max},
+		{"scan_max_bytes", &l->scan_max_bytes, NULL},
+		{"cert_validity_days", NULL, &l->cert_validity_days},
+		{"password_min_length", NULL, &l->password_min_length},
+	};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		char *v = setting_get(c, map[i].name);
+		if (!v)
+			continue;
+		if (map[i].lp)
+			*map[i].lp = strtol(v, NULL, 10);
+		else
+			*map[i].ip = (int)strtol(v, NULL, 10);
+		free(v);
+	}
+}
+
+/* ---- audit log: each entry hashes the previous entry's hash and its own fields ---- */
+
+static void audit_hash(const char *prev, int64_t seq, int64_t at, const char *actor,
+                       const char *address, const char *action, const char *object,
+                       const char *before, const char *after, char out[65])
+{
+	/* Fields are length-prefixed so no two different entries hash alike. */
+	struct buf b = {0};
+	const char *fields[] = {prev, actor, address, action, object, before, after};
+	buf_printf(&b, "%lld|%lld|", (long long)seq, (long long)at);
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		buf_printf(&b, "%zu:%s|", strlen(fields[i]), fields[i]);
+	sha256_hex(b.data, b.len, out);
+	buf_free(&b);
+}
+
+enum db_status audit_append(db_conn *c, const struct actor *a, const char *action,
+                            const char *object, const char *before, const char *after)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC0(c, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &r);
+	if (st != DB_OK)
+		return st;
+	int64_t seq = r->nrows ? db_get_int(r, 0, 0, 0) + 1 : 1;
+	char *prev = xstrdup(r->nrows ? db_get(r, 0, 1) : "");
+	db_result_free(r);
+	const char *actor = a ? a->username : "system";
+	const char *address = a && a->address ? a->address : "";
+	int64_t at = time_now();
+	char hash[65];
+	audit_hash(prev, seq, at, actor, address, action, object, before ? before : "",
+	           after ? after : "", hash);
+	st = DB_EXEC(c,
+	    "INSERT INTO audit_log (seq, at, actor_id, actor, address, action, object, before_state, "
+	    "after_state, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+	    NULL, P_INT(seq), P_INT(at), a && a->account_id ? P_INT(a->account_id) : P_NULL,
+	    P_TEXT(actor), P_TEXT(address), P_TEXT(action), P_TEXT(object),
+	    P_TEXT(before ? before : ""), P_TEXT(after ? after : ""), P_TEXT(prev), P_TEXT(hash));
+	free(prev);
+	return st;
+}
+
+int64_t audit_verify(db_conn *c, int64_t *checked)
+{
+	db_result *r = NULL;
+	*checked = 0;
+	if (DB_EXEC0(c, "SELECT seq, at, actor, address, action, object, before_state, after_state, "
+	                "prev_hash, hash FROM audit_log ORDER BY seq",
+	             &r) != DB_OK)
+		return -1;
+	char prev[65] = "";
+	int64_t broken = 0;
+	for (int i = 0; i < r->nrows && !broken; i++) {
+		int64_t seq = db_get_int(r, i, 0, 0);
+		char h[65];
+		audit_hash(db_get(r, i, 8), seq, db_get_int(r, i, 1, 0), db_get(r, i, 2), db_get(r, i, 3),
+		           db_get(r, i, 4), db_get(r, i, 5), db_get(r, i, 6), db_get(r, i, 7), h);
+		if (strcmp(db_get(r, i, 8), prev) != 0 || strcmp(h, db_get(r, i, 9)) != 0 ||
+		    seq != i + 1)
+			broken = seq;
+		else
+			memcpy(prev, h, sizeof prev);
+		(*checked)++;
+	}
+	db_result_free(r);
+	return broken;
+}

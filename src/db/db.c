@@ -1,0 +1,312 @@
+/*
+ * Engine-independent half of the store: the connection pool, migrations,
+ * transactions with retry, and the materialised result type.
+ */
+#include "esp/db.h"
+#include "esp/util.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct db_pool {
+	const struct db_backend *be;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	db_conn **idle;
+	int nidle, size;
+	char *target;
+};
+
+static const struct db_backend *backend_for(const char *target)
+{
+	if (strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0)
+		return &db_pg_backend;
+	return &db_sqlite_backend;
+}
+
+db_pool *db_pool_open(const char *target, int size, const char **err)
+{
+	db_pool *p = xcalloc(1, sizeof(*p));
+	p->be = backend_for(target);
+	p->size = size > 0 ? size : 1;
+	p->idle = xcalloc((size_t)p->size, sizeof(db_conn *));
+	p->target = xstrdup(target);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	for (int i = 0; i < p->size; i++) {
+		db_conn *c = p->be->open(target, err);
+		if (!c) {
+			db_pool_close(p);
+			return NULL;
+		}
+		p->idle[p->nidle++] = c;
+	}
+	return p;
+}
+
+void db_pool_close(db_pool *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->nidle; i++)
+		p->be->close(p->idle[i]);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p->idle);
+	free(p->target);
+	free(p);
+}
+
+const struct db_backend *db_pool_backend(const db_pool *p) { return p->be; }
+
+db_conn *db_acquire(db_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->nidle == 0)
+		pthread_cond_wait(&p->cond, &p->lock);
+	db_conn *c = p->idle[--p->nidle];
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
+void db_release(db_pool *p, db_conn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->idle[p->nidle++] = c;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Each connection remembers its backend in its first member, so db_exec can
+ * dispatch without the pool. */
+struct db_conn_head {
+	const struct db_backend *be;
+};
+
+enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params,
+                       int nparams, db_result **res)
+{
+	const struct db_backend *be = ((struct db_conn_head *)c)->be;
+	if (res)
+		*res = NULL;
+	return be->exec(c, sql, params, nparams, res);
+}
+
+enum db_status db_transaction(db_conn *c, db_tx_fn fn, void *ctx)
+{
+	const struct db_backend *be = ((struct db_conn_head *)c)->be;
+	enum db_status st = DB_ERROR;
+	for (int attempt = 0; attempt < 8; attempt++) {
+		st = be->begin(c);
+		if (st != DB_OK) {
+			if (st == DB_RETRY) {
+				usleep(1000u << attempt);
+				continue;
+			}
+			return st;
+		}
+		st = fn(c, ctx);
+		if (st == DB_OK) {
+			st = be->commit(c);
+			if (st == DB_OK)
+				return DB_OK;
+			be->rollback(c);
+		} else {
+			be->rollback(c);
+		}
+		if (st != DB_RETRY)
+			return st;
+		usleep(1000u << attempt);
+	}
+	return st;
+}
+
+/* ---- migrations ---- */
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Both engines run the same files; only the id and blob column types differ. */
+static char *migration_dialect(const char *sql, const char *engine)
+{
+	bool pg = strcmp(engine, "postgresql") == 0;
+	struct buf b = {0};
+	const char *p = sql;
+	while (*p) {
+		if (strncmp(p, "{{ID}}", 6) == 0) {
+			buf_puts(&b, pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT");
+			p += 6;
+		} else if (strncmp(p, "{{BLOB}}", 8) == 0) {
+			buf_puts(&b, pg ? "BYTEA" : "BLOB");
+			p += 8;
+		} else {
+			buf_putc(&b, *p++);
+		}
+	}
+	return buf_steal(&b);
+}
+
+struct migrate_ctx {
+	const char *sql;
+	long version;
+	const char *name;
+};
+
+static enum db_status migrate_one(db_conn *c, void *arg)
+{
+	struct migrate_ctx *m = arg;
+	const struct db_backend *be = ((struct db_conn_head *)c)->be;
+	enum db_status st = be->exec_script(c, m->sql);
+	if (st != DB_OK)
+		return st;
+	return DB_EXEC(c, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+	               NULL, P_INT(m->version), P_TEXT(m->name), P_INT(time_now()));
+}
+
+enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
+{
+	*applied = 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		log_error("cannot open migrations directory %s", dir);
+		return DB_ERROR;
+	}
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len > 4 && strcmp(e->d_name + len - 4, ".sql") == 0 && e->d_name[0] >= '0' &&
+		    e->d_name[0] <= '9') {
+			names = xrealloc(names, (n + 1) * sizeof(char *));
+			names[n++] = xstrdup(e->d_name);
+		}
+	}
+	closedir(d);
+	qsort(names, n, sizeof(char *), cmp_names);
+
+	db_conn *c = db_acquire(p);
+	enum db_status st = DB_EXEC0(c,
+	    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+	    "name TEXT NOT NULL, applied_at BIGINT NOT NULL)", NULL);
+	for (size_t i = 0; i < n && st == DB_OK; i++) {
+		long version = strtol(names[i], NULL, 10);
+		db_result *r = NULL;
+		st = DB_EXEC(c, "SELECT 1 FROM schema_migrations WHERE version = $1", &r, P_INT(version));
+		bool done = st == DB_OK && r->nrows > 0;
+		db_result_free(r);
+		if (st != DB_OK || done)
+			continue;
+		char *path = xasprintf("%s/%s", dir, names[i]);
+		char *raw = file_read_all(path, NULL);
+		free(path);
+		if (!raw) {
+			st = DB_ERROR;
+			break;
+		}
+		char *sql = migration_dialect(raw, p->be->name);
+		free(raw);
+		struct migrate_ctx m = {.sql = sql, .version = version, .name = names[i]};
+		st = db_transaction(c, migrate_one, &m);
+		free(sql);
+		if (st == DB_OK)
+			(*applied)++;
+		else
+			log_error("migration %s failed", names[i]);
+	}
+	db_release(p, c);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return st;
+}
+
+/* ---- results ---- */
+
+db_result *db_result_new(int ncols)
+{
+	db_result *r = xcalloc(1, sizeof(*r));
+	r->ncols = ncols;
+	r->names = xcalloc((size_t)(ncols ? ncols : 1), sizeof(char *));
+	return r;
+}
+
+void db_result_add_row(db_result *r)
+{
+	size_t cells = (size_t)(r->nrows + 1) * (size_t)r->ncols;
+	r->values = xrealloc(r->values, (cells ? cells : 1) * sizeof(char *));
+	r->lengths = xrealloc(r->lengths, (cells ? cells : 1) * sizeof(size_t));
+	for (int i = 0; i < r->ncols; i++) {
+		r->values[(size_t)r->nrows * r->ncols + i] = NULL;
+		r->lengths[(size_t)r->nrows * r->ncols + i] = 0;
+	}
+	r->nrows++;
+}
+
+void db_result_set(db_result *r, int row, int col, const void *data, size_t len)
+{
+	size_t i = (size_t)row * r->ncols + col;
+	free(r->values[i]);
+	if (!data) {
+		r->values[i] = NULL;
+		r->lengths[i] = 0;
+		return;
+	}
+	char *v = xmalloc(len + 1);
+	memcpy(v, data, len);
+	v[len] = '\0';
+	r->values[i] = v;
+	r->lengths[i] = len;
+}
+
+void db_result_free(db_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < (size_t)r->nrows * r->ncols; i++)
+		free(r->values[i]);
+	for (int i = 0; i < r->ncols; i++)
+		free(r->names[i]);
+	free(r->names);
+	free(r->values);
+	free(r->lengths);
+	free(r);
+}
+
+const char *db_get(const db_result *r, int row, int col)
+{
+	if (!r || row < 0 || row >= r->nrows || col < 0 || col >= r->ncols)
+		return NULL;
+	return r->values[(size_t)row * r->ncols + col];
+}
+
+const char *db_get_named(const db_result *r, int row, const char *name)
+{
+	if (!r)
+		return NULL;
+	for (int i = 0; i < r->ncols; i++)
+		if (r->names[i] && strcmp(r->names[i], name) == 0)
+			return db_get(r, row, i);
+	return NULL;
+}
+
+int64_t db_get_int(const db_result *r, int row, int col, int64_t def)
+{
+	const char *v = db_get(r, row, col);
+	return v ? strtoll(v, NULL, 10) : def;
+}
+
+size_t db_get_len(const db_result *r, int row, int col)
+{
+	if (!db_get(r, row, col))
+		return 0;
+	return r->lengths[(size_t)row * r->ncols + col];
+}

@@ -1,0 +1,501 @@
+/*
+ * The PostgreSQL engine of the store (libpq).
+ *
+ * Every statement run through exec is prepared once per connection and kept
+ * in a small cache keyed by its SQL text; the names are "s1", "s2", ...
+ * Parameters are bound (integers and text as text, blobs in binary format),
+ * results come back in text format, and bytea columns are decoded into raw
+ * bytes before they go into the db_result.
+ *
+ * SQLSTATEs are mapped onto db_status: serialization failures and deadlocks
+ * ask the caller to retry, unique / foreign key / check violations are
+ * conflicts, everything else is an error logged here with the first
+ * characters of the SQL (never the parameters: they may hold secrets).
+ *
+ * A connection found broken (CONNECTION_BAD) outside a transaction is reset
+ * on its next use and its statement cache emptied; inside a transaction it
+ * fails until rollback, so no statement silently runs outside the
+ * transaction it was written for.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "esp/db.h"
+#include "esp/util.h"
+
+#define PG_BYTEAOID 17           /* pg_type.oid of bytea */
+#define PG_LOG_SQL_CHARS 60      /* how much of a failing statement is logged */
+#define PG_CACHE_MIN_BUCKETS 64
+
+struct pg_stmt {
+	struct pg_stmt *next;    /* bucket chain */
+	uint64_t hash;
+	char *sql;
+	char name[24];           /* "s<n>" */
+};
+
+struct db_conn {
+	const struct db_backend *backend; /* always &db_pg_backend */
+	PGconn *pg;
+	bool in_tx;              /* between begin and commit/rollback */
+	struct pg_stmt **buckets;
+	size_t nbuckets, nstmts;
+	uint64_t next_stmt;      /* numbers "s1", "s2"... within this session */
+};
+
+/* FNV-1a, 64 bit: fast and good enough for a few hundred SQL strings. */
+static uint64_t pg_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3u;
+	}
+	return h;
+}
+
+/* ---- prepared statement cache ---------------------------------------- */
+
+static void pg_cache_clear(db_conn *c)
+{
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		struct pg_stmt *s = c->buckets[b];
+		while (s) {
+			struct pg_stmt *next = s->next;
+			free(s->sql);
+			free(s);
+			s = next;
+		}
+		c->buckets[b] = NULL;
+	}
+	c->nstmts = 0;
+	/* A new session (after PQreset) has no prepared statements, so the
+	 * names may start again; keeping them growing is equally fine. */
+}
+
+static struct pg_stmt *pg_cache_find(const db_conn *c, const char *sql, uint64_t h)
+{
+	for (struct pg_stmt *s = c->buckets[h % c->nbuckets]; s; s = s->next)
+		if (s->hash == h && strcmp(s->sql, sql) == 0)
+			return s;
+	return NULL;
+}
+
+static void pg_cache_grow(db_conn *c)
+{
+	size_t n = c->nbuckets * 2;
+	struct pg_stmt **nb = xcalloc(n, sizeof(*nb));
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		struct pg_stmt *s = c->buckets[b];
+		while (s) {
+			struct pg_stmt *next = s->next;
+			s->next = nb[s->hash % n];
+			nb[s->hash % n] = s;
+			s = next;
+		}
+	}
+	free(c->buckets);
+	c->buckets = nb;
+	c->nbuckets = n;
+}
+
+static struct pg_stmt *pg_cache_add(db_conn *c, const char *sql, uint64_t h, const char *name)
+{
+	if (c->nstmts + 1 > c->nbuckets * 2)
+		pg_cache_grow(c);
+	struct pg_stmt *s = xcalloc(1, sizeof(*s));
+	s->hash = h;
+	s->sql = xstrdup(sql);
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->next = c->buckets[h % c->nbuckets];
+	c->buckets[h % c->nbuckets] = s;
+	c->nstmts++;
+	return s;
+}
+
+/* Forget one statement (the server dropped it or its plan went stale). */
+static void pg_cache_remove(db_conn *c, const struct pg_stmt *gone)
+{
+	struct pg_stmt **pp = &c->buckets[gone->hash % c->nbuckets];
+	for (; *pp; pp = &(*pp)->next) {
+		if (*pp == gone) {
+			struct pg_stmt *s = *pp;
+			*pp = s->next;
+			free(s->sql);
+			free(s);
+			c->nstmts--;
+			return;
+		}
+	}
+}
+
+/* ---- errors ----------------------------------------------------------- */
+
+/* libpq messages end in a newline (sometimes several lines): log the first. */
+static void pg_log_sql(const char *what, const char *sqlstate, const char *msg, const char *sql)
+{
+	if (!msg || !*msg)
+		msg = "no message";
+	int msglen = (int)strcspn(msg, "\n");
+	if (!sql) {
+		log_error("postgresql: %s failed: %.*s", what, msglen, msg);
+		return;
+	}
+	log_error("postgresql: %s failed: [%s] %.*s (sql: %.*s%s)", what,
+	          sqlstate ? sqlstate : "-----", msglen, msg, PG_LOG_SQL_CHARS, sql,
+	          strlen(sql) > PG_LOG_SQL_CHARS ? "..." : "");
+}
+
+/*
+ * Map a failed result onto a status; log the errors that are ours.  Only the
+ * primary message is logged: DETAIL lines repeat row values ("Key (email)=
+ * (...) already exists", "Failing row contains ..."), and data exceptions
+ * (class 22) quote the offending input, so for those only the code is logged.
+ */
+static enum db_status pg_fail(const db_conn *c, const PGresult *r, const char *what, const char *sql)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state) {
+		if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
+			return DB_RETRY;
+		if (!strcmp(state, "23505") || !strcmp(state, "23503") || !strcmp(state, "23514"))
+			return DB_CONFLICT;
+	}
+	const char *msg;
+	if (state && !strncmp(state, "22", 2))
+		msg = "data exception (message withheld: it may quote a parameter)";
+	else if (state)
+		msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	else
+		msg = PQerrorMessage(c->pg); /* no server error: connection trouble */
+	pg_log_sql(what, state, msg, sql);
+	return DB_ERROR;
+}
+
+/* Log WARNINGs from the server; drop NOTICEs ("... already exists, skipping"). */
+static void pg_notice(void *arg, const PGresult *r)
+{
+	(void)arg;
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (sev && !strcmp(sev, "WARNING")) {
+		const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		log_error("postgresql: server warning: %s", msg ? msg : "");
+	}
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+static enum db_status pg_setup_session(db_conn *c, const char **err)
+{
+	PQsetNoticeReceiver(c->pg, pg_notice, NULL);
+	if (PQsetClientEncoding(c->pg, "UTF8") != 0) {
+		if (err)
+			*err = "PostgreSQL: cannot set client encoding UTF8";
+		return DB_ERROR;
+	}
+	return DB_OK;
+}
+
+/*
+ * Make sure the connection is usable.  A broken one is reset, unless a
+ * transaction was open on it: that transaction is lost, and running the rest
+ * of its statements in autocommit mode would be wrong, so we fail until the
+ * caller rolls back.
+ */
+static enum db_status pg_ensure(db_conn *c, const char *sql)
+{
+	if (PQstatus(c->pg) != CONNECTION_BAD)
+		return DB_OK;
+	if (c->in_tx) {
+		pg_log_sql("statement in lost transaction", NULL, "connection lost", sql);
+		return DB_ERROR;
+	}
+	pg_cache_clear(c);
+	PQreset(c->pg);
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		pg_log_sql("reconnect", NULL, PQerrorMessage(c->pg), sql);
+		return DB_ERROR;
+	}
+	if (pg_setup_session(c, NULL) != DB_OK) {
+		pg_log_sql("reconnect", NULL, "cannot set client encoding", sql);
+		return DB_ERROR;
+	}
+	return DB_OK;
+}
+
+static db_conn *pg_open(const char *target, const char **err)
+{
+	if (err)
+		*err = NULL;
+	db_conn *c = xcalloc(1, sizeof(*c));
+	c->backend = &db_pg_backend;
+	c->nbuckets = PG_CACHE_MIN_BUCKETS;
+	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
+	c->pg = PQconnectdb(target);
+	if (!c->pg) {
+		if (err)
+			*err = "PostgreSQL: out of memory while connecting";
+		free(c->buckets);
+		free(c);
+		return NULL;
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		/* libpq's message names host and port, not the password. */
+		pg_log_sql("connect", NULL, PQerrorMessage(c->pg), NULL);
+		if (err)
+			*err = "PostgreSQL: cannot connect";
+		PQfinish(c->pg);
+		free(c->buckets);
+		free(c);
+		return NULL;
+	}
+	if (pg_setup_session(c, err) != DB_OK) {
+		PQfinish(c->pg);
+		free(c->buckets);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void pg_close(db_conn *c)
+{
+	if (!c)
+		return;
+	pg_cache_clear(c);
+	free(c->buckets);
+	PQfinish(c->pg);
+	free(c);
+}
+
+/* ---- statements ------------------------------------------------------- */
+
+static db_result *pg_make_result(const PGresult *r)
+{
+	int ncols = PQnfields(r), nrows = PQntuples(r);
+	db_result *res = db_result_new(ncols);
+	for (int col = 0; col < ncols; col++) {
+		free(res->names[col]);
+		res->names[col] = xstrdup(PQfname(r, col));
+	}
+	for (int row = 0; row < nrows; row++) {
+		db_result_add_row(res);
+		for (int col = 0; col < ncols; col++) {
+			if (PQgetisnull(r, row, col))
+				continue;
+			const char *v = PQgetvalue(r, row, col);
+			if (PQftype(r, col) == PG_BYTEAOID) {
+				size_t n = 0;
+				unsigned char *raw = PQunescapeBytea((const unsigned char *)v, &n);
+				if (!raw) {
+					log_error("postgresql: out of memory decoding bytea");
+					abort();
+				}
+				db_result_set(res, row, col, raw, n);
+				PQfreemem(raw);
+			} else {
+				db_result_set(res, row, col, v, (size_t)PQgetlength(r, row, col));
+			}
+		}
+	}
+	return res;
+}
+
+/* Find or prepare the statement for sql; NULL after logging on failure. */
+static struct pg_stmt *pg_prepare(db_conn *c, const char *sql, int nparams, enum db_status *st)
+{
+	uint64_t h = pg_hash(sql);
+	struct pg_stmt *s = pg_cache_find(c, sql, h);
+	if (s)
+		return s;
+	char name[24];
+	snprintf(name, sizeof(name), "s%" PRIu64, ++c->next_stmt);
+	PGresult *r = PQprepare(c->pg, name, sql, nparams, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		*st = pg_fail(c, r, "prepare", sql);
+		PQclear(r);
+		return NULL;
+	}
+	PQclear(r);
+	return pg_cache_add(c, sql, h, name);
+}
+
+static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param *params,
+                              int nparams, db_result **res)
+{
+	if (res)
+		*res = NULL;
+	if (nparams < 0 || (nparams > 0 && !params)) {
+		pg_log_sql("exec", NULL, "bad parameter list", sql);
+		return DB_ERROR;
+	}
+	enum db_status st = pg_ensure(c, sql);
+	if (st != DB_OK)
+		return st;
+
+	/* One block for the parameter arrays and the integers' text. */
+	size_t n = (size_t)nparams;
+	const char **values = xcalloc(n, sizeof(*values));
+	int *lengths = xcalloc(n, sizeof(*lengths));
+	int *formats = xcalloc(n, sizeof(*formats));
+	char (*ints)[24] = xcalloc(n, sizeof(*ints));
+	for (size_t i = 0; i < n; i++) {
+		const struct db_param *p = &params[i];
+		switch (p->type) {
+		case DB_NULL:
+			values[i] = NULL;
+			break;
+		case DB_INT:
+			snprintf(ints[i], sizeof(ints[i]), "%" PRId64, p->i);
+			values[i] = ints[i];
+			break;
+		case DB_TEXT:
+			values[i] = p->s;
+			break;
+		case DB_BLOB:
+			if (p->len > (size_t)INT32_MAX) {
+				pg_log_sql("exec", NULL, "blob parameter too large", sql);
+				st = DB_ERROR;
+				goto out;
+			}
+			if (!p->s && p->len) {
+				pg_log_sql("exec", NULL, "blob parameter without bytes", sql);
+				st = DB_ERROR;
+				goto out;
+			}
+			/* An empty blob must still be non-NULL, or it is SQL NULL. */
+			values[i] = p->s ? p->s : "";
+			lengths[i] = (int)p->len;
+			formats[i] = 1;
+			break;
+		default:
+			pg_log_sql("exec", NULL, "unknown parameter type", sql);
+			st = DB_ERROR;
+			goto out;
+		}
+	}
+
+	/* A cached statement can vanish (DISCARD, a reset we did not see) or
+	 * go stale (its result type changed after a migration); outside a
+	 * transaction it is prepared again once. */
+	for (int attempt = 0;; attempt++) {
+		bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+		struct pg_stmt *s = pg_prepare(c, sql, nparams, &st);
+		if (!s)
+			goto out;
+		PGresult *r = PQexecPrepared(c->pg, s->name, nparams, values, lengths, formats, 0);
+		ExecStatusType rs = PQresultStatus(r);
+		if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+			if (res)
+				*res = pg_make_result(r);
+			PQclear(r);
+			st = DB_OK;
+			goto out;
+		}
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		bool stale = state && (!strcmp(state, "26000") || !strcmp(state, "0A000"));
+		if (stale) {
+			pg_cache_remove(c, s);
+			if (idle && attempt == 0) {
+				PQclear(r);
+				continue;
+			}
+		}
+		st = pg_fail(c, r, "exec", sql);
+		PQclear(r);
+		goto out;
+	}
+out:
+	free(values);
+	free(lengths);
+	free(formats);
+	free(ints);
+	return st;
+}
+
+/* A simple query (no parameters): scripts and transaction control. */
+static enum db_status pg_simple(db_conn *c, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(c->pg, sql);
+	ExecStatusType rs = PQresultStatus(r);
+	enum db_status st = DB_OK;
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK && rs != PGRES_EMPTY_QUERY)
+		st = pg_fail(c, r, what, sql);
+	PQclear(r);
+	return st;
+}
+
+static enum db_status pg_exec_script(db_conn *c, const char *sql)
+{
+	enum db_status st = pg_ensure(c, sql);
+	if (st != DB_OK)
+		return st;
+	st = pg_simple(c, sql, "script");
+	/* The schema may have changed under cached plans; most survive, a
+	 * stale one is dropped and prepared again by pg_exec. */
+	return st;
+}
+
+static enum db_status pg_begin(db_conn *c)
+{
+	const char *sql = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+	enum db_status st = pg_ensure(c, sql);
+	if (st != DB_OK)
+		return st;
+	st = pg_simple(c, sql, "begin");
+	if (st == DB_OK)
+		c->in_tx = true;
+	return st;
+}
+
+static enum db_status pg_commit(db_conn *c)
+{
+	const char *sql = "COMMIT";
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		pg_log_sql("commit", NULL, "connection lost", sql);
+		return DB_ERROR; /* in_tx stays set until rollback */
+	}
+	PGresult *r = PQexec(c->pg, sql);
+	enum db_status st;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		st = pg_fail(c, r, "commit", sql);
+	} else if (!strcmp(PQcmdStatus(r), "ROLLBACK")) {
+		/* COMMIT of an aborted transaction: the server rolled it back.
+		 * An earlier statement failed and the body ignored it. */
+		pg_log_sql("commit", NULL, "transaction was aborted, rolled back", sql);
+		st = DB_ERROR;
+	} else {
+		st = DB_OK;
+	}
+	PQclear(r);
+	/* Whether it committed or failed, no transaction is open any more,
+	 * except when the connection broke: rollback then resets it. */
+	if (PQstatus(c->pg) != CONNECTION_BAD)
+		c->in_tx = false;
+	return st;
+}
+
+static enum db_status pg_rollback(db_conn *c)
+{
+	c->in_tx = false;
+	if (PQstatus(c->pg) == CONNECTION_BAD)
+		return pg_ensure(c, "ROLLBACK"); /* the transaction died with it */
+	if (PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+		return DB_OK;
+	return pg_simple(c, "ROLLBACK", "rollback");
+}
+
+const struct db_backend db_pg_backend = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.exec = pg_exec,
+	.exec_script = pg_exec_script,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+};

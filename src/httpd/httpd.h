@@ -1,0 +1,147 @@
+/*
+ * espd internals: the request, the route table, and helpers shared by the
+ * page handlers.  One file per page or endpoint (page_*.c, api_*.c).
+ */
+#ifndef ESPD_HTTPD_H
+#define ESPD_HTTPD_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "esp/ca.h"
+#include "esp/config.h"
+#include "esp/core.h"
+#include "esp/db.h"
+#include "esp/registration.h"
+#include "esp/template.h"
+#include "esp/util.h"
+
+/* What the server holds for the whole run. */
+struct server {
+	struct esp_config *cfg;
+	db_pool *pool;
+	struct tpl_set *tpl;
+	struct esp_limits limits;
+	esp_ca *ca;
+	const char *static_dir;
+	size_t max_body, max_url;
+	bool staff_password_login;
+	bool log_requests;
+	int session_seconds;
+	char *public_url;
+	uint64_t next_request_id;
+};
+
+struct form_field {
+	char *name;
+	struct buf value;
+	char *filename;      /* uploads only */
+	char *content_type;
+	struct form_field *next;
+};
+
+/* Listener kinds: the certificate-login listener asks for client certificates. */
+enum listener { LISTEN_HTTP, LISTEN_HTTPS, LISTEN_LOGIN };
+
+struct request {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	struct arena *arena;
+	uint64_t id;
+	int64_t start_us;
+	enum listener listener;
+	const char *method;
+	const char *path;
+	bool is_post;
+	/* body */
+	struct MHD_PostProcessor *pp;
+	struct form_field *fields;
+	struct buf raw;          /* bodies the post processor does not take (JSON) */
+	size_t body_bytes;
+	bool too_large;          /* answered early: close the connection after */
+	bool answered;           /* the response is ready; only drain the body */
+	/* route */
+	const char *params[4];   /* {x} segments of the matched route */
+	/* who */
+	struct actor actor;
+	bool logged_in;
+	const char *csrf;        /* the token forms must carry */
+	bool set_csrf_cookie;
+	const char *session_cookie;
+	db_conn *db;
+	char client_addr[64];
+	/* response */
+	int status;
+	struct buf body;
+	const char *content_type;
+	struct {
+		const char *name, *value;
+	} headers[8];
+	int nheaders;
+};
+
+typedef void (*handler_fn)(struct request *r);
+
+/* Route flags. */
+enum {
+	R_PUBLIC = 0,
+	R_LOGIN = 1,     /* needs a session */
+	R_NO_CSRF = 2,   /* POST without the form token (token-authenticated APIs) */
+};
+
+struct route {
+	const char *method;   /* "GET" | "POST" */
+	const char *pattern;  /* "/review/{}" : {} matches one segment */
+	handler_fn fn;
+	int flags;
+};
+
+extern const struct route routes[];
+
+/* ---- helpers for handlers ---- */
+db_conn *req_db(struct request *r);
+const char *req_form(struct request *r, const char *name);          /* NULL when absent */
+const struct form_field *req_file(struct request *r, const char *name);
+const char *req_query(struct request *r, const char *name);
+const char *req_cookie(struct request *r, const char *name);
+int64_t req_param_int(struct request *r, int i);
+void req_header(struct request *r, const char *name, const char *value);
+
+/* Renders templates/<name>.html inside the layout; takes ownership of ctx. */
+void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx);
+/* A page with only a message (errors, 403, 404); message is plain text. */
+void render_message(struct request *r, int status, const char *title, const char *message);
+void redirect(struct request *r, const char *location);
+void reply_json(struct request *r, int status, json_t *body);  /* takes ownership */
+void reply_json_error(struct request *r, int status, const char *code, const char *message);
+void reply_forbidden(struct request *r);
+void reply_not_found(struct request *r);
+void reply_server_error(struct request *r, const char *what);
+
+/* Sets the session cookie (value NULL clears it). */
+void set_session_cookie(struct request *r, const char *value);
+/* The posted fields as a JSON object name → string (new reference). */
+json_t *form_values(struct request *r);
+
+/* Handlers (one file each). */
+void page_home(struct request *r);
+void page_help(struct request *r);
+void page_portal(struct request *r);
+void page_register_get(struct request *r);
+void page_register_post(struct request *r);
+void page_login_get(struct request *r);
+void page_login_post(struct request *r);
+void page_logout(struct request *r);
+void page_status(struct request *r);
+void page_registration_edit_get(struct request *r);
+void page_registration_edit_post(struct request *r);
+void page_review_queue(struct request *r);
+void page_review_detail(struct request *r);
+void page_review_decide(struct request *r);
+void page_healthz(struct request *r);
+void page_static(struct request *r);
+void page_home_after_login(struct request *r);
+
+#endif

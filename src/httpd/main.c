@@ -1,0 +1,243 @@
+/*
+ * espd: the ESP server.  Reads the configuration, opens the store and runs
+ * its migrations, loads templates and the CA, starts the HTTP and HTTPS
+ * listeners and stops cleanly on SIGTERM/SIGINT, finishing requests in flight.
+ */
+#include "httpd.h"
+#include "server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "用法 Usage: espd [--config FILE] [--KEY=VALUE ...]\n"
+	        "Starts the ESP server (证书U盘申请与证书登录系统).\n\n"
+	        "  --config FILE   configuration file (default <data_dir>/esp.conf if present)\n"
+	        "  --help          this text\n\n");
+	config_print_help(out);
+	fprintf(out, "\nExit status: 0 after a clean stop, 1 on bad usage, 2 when start-up fails.\n");
+}
+
+static int parse_listen(const char *spec, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	if (!colon || (size_t)(colon - spec) >= sizeof host)
+		return -1;
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -1;
+	return 0;
+}
+
+static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *spec,
+                                         const char *key_pem, const char *cert_pem,
+                                         const char *trust_pem)
+{
+	struct sockaddr_in sa;
+	if (parse_listen(spec, &sa) != 0) {
+		log_error("bad listen address '%s' (expected IPv4:port)", spec);
+		return NULL;
+	}
+	struct server *srv = lc->srv;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (key_pem)
+		flags |= MHD_USE_TLS;
+	struct MHD_OptionItem opts[] = {
+		{MHD_OPTION_THREAD_POOL_SIZE, config_get_long(srv->cfg, "threads"), NULL},
+		{MHD_OPTION_SOCK_ADDR, 0, &sa},
+		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)server_completed, lc},
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, config_get_long(srv->cfg, "max_header_bytes") + 16384,
+		 NULL},
+		{MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+		{MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+		{key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
+		{key_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
+		{trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)trust_pem},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	/* Compact the list: options after a disabled one must still be seen. */
+	struct MHD_OptionItem list[sizeof opts / sizeof opts[0]];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (opts[i].option != MHD_OPTION_END)
+			list[n++] = opts[i];
+	list[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, server_access, lc,
+	                                        MHD_OPTION_ARRAY, list, MHD_OPTION_END);
+	if (!d)
+		log_error("cannot listen on %s", spec);
+	return d;
+}
+
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig) { stopping = sig; }
+
+int main(int argc, char **argv)
+{
+	const char *config_file = NULL;
+	struct esp_config *cfg = config_new();
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			config_free(cfg);
+			return 0;
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config_file = argv[++i];
+		}
+	}
+	/* The file first, then the command line over it. */
+	const char *err = NULL;
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--data_dir=", 11) == 0)
+			config_set(cfg, "data_dir", argv[i] + 11);
+	char *default_file = xasprintf("%s/esp.conf", config_get(cfg, "data_dir"));
+	if (config_load_file(cfg, config_file ? config_file : default_file, config_file != NULL,
+	                     &err) != 0) {
+		fprintf(stderr, "espd: %s\n", err);
+		return 1;
+	}
+	free(default_file);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			i++;
+			continue;
+		}
+		char *eq = strchr(argv[i], '=');
+		if (strncmp(argv[i], "--", 2) != 0 || !eq) {
+			fprintf(stderr, "espd: unknown argument '%s' (see --help)\n", argv[i]);
+			return 1;
+		}
+		char *key = xstrndup(argv[i] + 2, (size_t)(eq - argv[i] - 2));
+		if (config_set(cfg, key, eq + 1) != 0) {
+			fprintf(stderr, "espd: unknown configuration key '%s' (see --help)\n", key);
+			free(key);
+			return 1;
+		}
+		free(key);
+	}
+	config_finish(cfg);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "espd: libsodium failed to start\n");
+		return 2;
+	}
+	password_set_cost(config_get(cfg, "password_hash"));
+
+	struct server srv = {.cfg = cfg};
+	srv.max_body = (size_t)config_get_long(cfg, "max_body_bytes");
+	srv.max_url = (size_t)config_get_long(cfg, "max_url_bytes");
+	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
+	srv.log_requests = config_get_bool(cfg, "log_requests");
+	srv.session_seconds = (int)config_get_long(cfg, "session_hours") * 3600;
+	srv.static_dir = config_get(cfg, "static_dir");
+	srv.public_url = xstrdup(config_get(cfg, "public_url"));
+
+	srv.pool = db_pool_open(config_get(cfg, "database"), (int)config_get_long(cfg, "db_connections"),
+	                        &err);
+	if (!srv.pool) {
+		fprintf(stderr, "espd: database %s: %s\n", config_get(cfg, "database"), err);
+		return 2;
+	}
+	int applied = 0;
+	if (db_migrate(srv.pool, config_get(cfg, "migrations_dir"), &applied) != DB_OK) {
+		fprintf(stderr, "espd: database migration failed\n");
+		return 2;
+	}
+	db_conn *c = db_acquire(srv.pool);
+	limits_load(c, &srv.limits);
+	db_release(srv.pool, c);
+
+	char *tplerr = NULL;
+	srv.tpl = tpl_load_dir(config_get(cfg, "templates_dir"), &tplerr);
+	if (!srv.tpl) {
+		fprintf(stderr, "espd: templates: %s\n", tplerr);
+		return 2;
+	}
+	char *ca_dir = xasprintf("%s/ca", config_get(cfg, "data_dir"));
+	if (ca_open(ca_dir, &srv.ca) != CA_OK) {
+		fprintf(stderr, "espd: no CA in %s: run `espctl init` first\n", ca_dir);
+		return 2;
+	}
+	char *key_path = xasprintf("%s/server.key", ca_dir);
+	char *crt_path = xasprintf("%s/server.crt", ca_dir);
+	char *key_pem = file_read_all(key_path, NULL);
+	char *crt_pem = file_read_all(crt_path, NULL);
+
+	struct listener_ctx http = {.srv = &srv, .kind = LISTEN_HTTP};
+	struct listener_ctx https = {.srv = &srv, .kind = LISTEN_HTTPS};
+	const char *http_spec = config_get(cfg, "http_listen");
+	const char *https_spec = config_get(cfg, "https_listen");
+	if (*http_spec && !(http.daemon = start_listener(&http, http_spec, NULL, NULL, NULL)))
+		return 2;
+	if (*https_spec) {
+		if (!key_pem || !crt_pem) {
+			fprintf(stderr, "espd: server certificate missing in %s\n", ca_dir);
+			return 2;
+		}
+		if (!(https.daemon = start_listener(&https, https_spec, key_pem, crt_pem, NULL)))
+			return 2;
+	}
+	log_info("espd started: store %s (%d migrations applied), http %s, https %s",
+	         db_pool_backend(srv.pool)->name, applied, *http_spec ? http_spec : "off",
+	         *https_spec ? https_spec : "off");
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	while (!stopping)
+		pause();
+	log_info("espd stopping (signal %d): finishing requests in flight", (int)stopping);
+	/* Stop accepting, then let the requests in flight end before the daemons go. */
+	if (http.daemon)
+		MHD_quiesce_daemon(http.daemon);
+	if (https.daemon)
+		MHD_quiesce_daemon(https.daemon);
+	for (int i = 0; i < 50; i++) {
+		unsigned open = 0;
+		const union MHD_DaemonInfo *di;
+		if (http.daemon && (di = MHD_get_daemon_info(http.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
+			open += di->num_connections;
+		if (https.daemon && (di = MHD_get_daemon_info(https.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
+			open += di->num_connections;
+		if (!open)
+			break;
+		usleep(100000);
+	}
+	if (http.daemon)
+		MHD_stop_daemon(http.daemon);
+	if (https.daemon)
+		MHD_stop_daemon(https.daemon);
+	if (key_pem)
+		sodium_memzero(key_pem, strlen(key_pem));
+	free(key_pem);
+	free(crt_pem);
+	free(key_path);
+	free(crt_path);
+	free(ca_dir);
+	ca_free(srv.ca);
+	tpl_free(srv.tpl);
+	db_pool_close(srv.pool);
+	free(srv.public_url);
+	config_free(cfg);
+	log_info("espd stopped");
+	return 0;
+}

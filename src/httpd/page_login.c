@@ -1,0 +1,113 @@
+/* Password login, logout and the landing page after login. */
+#include "httpd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void show_login(struct request *r, int status, const char *error, const char *username,
+                       const char *portal)
+{
+	json_t *ctx = json_object();
+	if (error)
+		json_object_set_new(ctx, "error", json_string(error));
+	json_object_set_new(ctx, "username", json_string(username ? username : ""));
+	enum reg_kind k = kind_parse(portal);
+	if (k != KIND_NONE) {
+		json_object_set_new(ctx, "portal", json_string(kind_name(k)));
+		json_object_set_new(ctx, "portal_label", json_string(kind_portal_label(k)));
+		json_object_set_new(ctx, "apply_label", json_string(kind_apply_label(k)));
+	}
+	if (req_query(r, "registered"))
+		json_object_set_new(ctx, "notice", json_string("报名信息已提交，请登录查看审批状态。"));
+	if (req_query(r, "expired"))
+		json_object_set_new(ctx, "notice", json_string("请先登录。"));
+	render_page(r, status, "login", "用户登录", ctx);
+}
+
+void page_login_get(struct request *r)
+{
+	show_login(r, 200, NULL, NULL, req_query(r, "portal"));
+}
+
+static const char *landing_for(enum role role)
+{
+	switch (role) {
+	case ROLE_APPLICANT: return "/status";
+	case ROLE_REVIEWER: return "/review";
+	default: return "/home";
+	}
+}
+
+void page_login_post(struct request *r)
+{
+	const char *user = req_form(r, "username");
+	const char *pass = req_form(r, "password");
+	const char *portal = req_form(r, "portal");
+	if (str_empty(user) || str_empty(pass)) {
+		show_login(r, 422, "请输入用户名和密码。", user, portal);
+		return;
+	}
+	if (strlen(user) > 64 || strlen(pass) > 256) {
+		show_login(r, 422, "用户名或密码错误。", NULL, portal);
+		return;
+	}
+	int64_t id = 0, locked_for = 0;
+	db_conn *c = req_db(r);
+	enum login_result res = account_login(c, &r->srv->limits, user, pass,
+	                                      r->srv->staff_password_login, &id, &locked_for);
+	switch (res) {
+	case LOGIN_OK: break;
+	case LOGIN_BAD:
+		show_login(r, 401, "用户名或密码错误。", user, portal);
+		return;
+	case LOGIN_LOCKED: {
+		char *m = xasprintf("登录失败次数过多，账户已锁定，请%lld分钟后再试。",
+		                    (long long)((locked_for + 59) / 60));
+		show_login(r, 429, arena_strdup(r->arena, m), user, portal);
+		free(m);
+		return;
+	}
+	case LOGIN_DISABLED:
+		show_login(r, 403, "该账户已停用，请联系系统管理员。", user, portal);
+		return;
+	case LOGIN_STAFF_NEEDS_CERT:
+		show_login(r, 403, "工作人员请使用证书U盘登录。", user, portal);
+		return;
+	case LOGIN_ERROR:
+		reply_server_error(r, "login query failed");
+		return;
+	}
+	/* A new session id at every login: a planted cookie never becomes a session. */
+	session_destroy(c, req_cookie(r, "esp_session"));
+	char *cookie = NULL;
+	if (session_create(c, id, "password", NULL, r->srv->session_seconds, &cookie, NULL) != DB_OK) {
+		reply_server_error(r, "session create failed");
+		return;
+	}
+	set_session_cookie(r, arena_strdup(r->arena, cookie));
+	free(cookie);
+	db_result *res2 = NULL;
+	enum role role = ROLE_NONE;
+	if (DB_EXEC(c, "SELECT role FROM accounts WHERE id = $1", &res2, P_INT(id)) == DB_OK &&
+	    res2->nrows == 1)
+		role = role_parse(db_get(res2, 0, 0));
+	db_result_free(res2);
+	redirect(r, landing_for(role));
+}
+
+void page_logout(struct request *r)
+{
+	session_destroy(req_db(r), r->session_cookie);
+	set_session_cookie(r, NULL);
+	redirect(r, "/");
+}
+
+void page_home_after_login(struct request *r)
+{
+	if (r->actor.role == ROLE_APPLICANT || r->actor.role == ROLE_REVIEWER) {
+		redirect(r, landing_for(r->actor.role));
+		return;
+	}
+	render_page(r, 200, "staff_home", "管理首页",
+	            json_pack("{s:s}", "role_label", role_label(r->actor.role)));
+}

@@ -1,0 +1,95 @@
+/* Pages anyone may see: home, the four portals, help, health, static files. */
+#include "httpd.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void page_home(struct request *r)
+{
+	json_t *entries = json_array();
+	for (int k = 0; k < KIND_COUNT; k++)
+		json_array_append_new(entries, json_pack("{s:s, s:s, s:s}", "kind", kind_name(k), "label",
+		                                         kind_portal_label(k), "apply",
+		                                         kind_apply_label(k)));
+	render_page(r, 200, "home", "首页", json_pack("{s:o}", "entries", entries));
+}
+
+void page_portal(struct request *r)
+{
+	enum reg_kind k = kind_parse(r->params[0]);
+	if (k == KIND_NONE) {
+		reply_not_found(r);
+		return;
+	}
+	render_page(r, 200, "portal", kind_portal_label(k),
+	            json_pack("{s:s, s:s, s:s, s:s}", "kind", kind_name(k), "portal_label",
+	                      kind_portal_label(k), "apply_label", kind_apply_label(k), "kind_label",
+	                      kind_label(k)));
+}
+
+void page_help(struct request *r)
+{
+	render_page(r, 200, "help", "帮助", json_object());
+}
+
+void page_healthz(struct request *r)
+{
+	db_result *res = NULL;
+	bool ok = DB_EXEC0(req_db(r), "SELECT 1", &res) == DB_OK;
+	db_result_free(res);
+	reply_json(r, ok ? 200 : 503, json_pack("{s:s, s:s}", "status", ok ? "ok" : "unavailable",
+	                                        "store", db_pool_backend(r->srv->pool)->name));
+}
+
+static const char *mime_of(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!dot)
+		return "application/octet-stream";
+	if (strcmp(dot, ".css") == 0)
+		return "text/css; charset=utf-8";
+	if (strcmp(dot, ".js") == 0)
+		return "text/javascript; charset=utf-8";
+	if (strcmp(dot, ".png") == 0)
+		return "image/png";
+	if (strcmp(dot, ".svg") == 0)
+		return "image/svg+xml";
+	if (strcmp(dot, ".ico") == 0)
+		return "image/x-icon";
+	if (strcmp(dot, ".md") == 0 || strcmp(dot, ".txt") == 0)
+		return "text/plain; charset=utf-8";
+	return "application/octet-stream";
+}
+
+void page_static(struct request *r)
+{
+	/* One plain file name: no directories, no dot files, so no way out of
+	 * the static directory. */
+	const char *name = r->params[0];
+	size_t n = strlen(name);
+	bool ok = n > 0 && n < 100 && name[0] != '.';
+	for (const char *p = name; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		     *p == '.' || *p == '-' || *p == '_';
+	if (!ok) {
+		reply_not_found(r);
+		return;
+	}
+	char *path = xasprintf("%s/%s", r->srv->static_dir, name);
+	size_t len = 0;
+	char *data = file_read_all(path, &len);
+	free(path);
+	if (!data) {
+		reply_not_found(r);
+		return;
+	}
+	buf_free(&r->body);
+	r->body.data = data;
+	r->body.len = len;
+	r->body.cap = len + 1;
+	r->status = 200;
+	r->content_type = mime_of(name);
+	req_header(r, "Cache-Control", "public, max-age=300");
+}

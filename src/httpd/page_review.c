@@ -1,0 +1,146 @@
+/* 初审: a reviewer's queue, one registration, and the decision. */
+#include "httpd.h"
+#include "esp/validate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define QUEUE_PAGE 50
+
+void page_review_queue(struct request *r)
+{
+	if (!policy_allows(&r->actor, ACT_REVIEW_QUEUE, NULL)) {
+		reply_forbidden(r);
+		return;
+	}
+	const char *state = req_query(r, "state");
+	if (!state || (strcmp(state, "pending") != 0 && strcmp(state, "approved") != 0 &&
+	               strcmp(state, "rejected") != 0 && strcmp(state, "all") != 0))
+		state = "pending";
+	const char *page_s = req_query(r, "page");
+	long page = page_s ? strtol(page_s, NULL, 10) : 1;
+	if (page < 1 || page > 100000)
+		page = 1;
+	int64_t total = 0;
+	json_t *items = registration_queue(req_db(r), r->actor.authority_path,
+	                                   strcmp(state, "all") == 0 ? NULL : state, QUEUE_PAGE,
+	                                   (int)((page - 1) * QUEUE_PAGE), &total);
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		const char *at = json_string_value(json_object_get(it, "created_at"));
+		json_object_set_new(it, "created_date",
+		                    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
+	}
+	json_t *tabs = json_array();
+	const char *const states[][2] = {{"pending", "待审核"}, {"approved", "已通过"},
+	                                 {"rejected", "未通过"}, {"all", "全部"}};
+	for (size_t k = 0; k < 4; k++)
+		json_array_append_new(tabs, json_pack("{s:s, s:s, s:b}", "state", states[k][0], "label",
+		                                      states[k][1], "current",
+		                                      strcmp(states[k][0], state) == 0));
+	long pages = (long)((total + QUEUE_PAGE - 1) / QUEUE_PAGE);
+	json_t *ctx = json_pack("{s:o, s:o, s:I, s:s, s:s}", "items", items, "tabs", tabs, "total",
+	                        (json_int_t)total, "authority", r->actor.authority_name ? r->actor.authority_name : "",
+	                        "state", state);
+	if (page > 1)
+		json_object_set_new(ctx, "prev_url", json_string(arena_printf(r->arena, "/review?state=%s&page=%ld", state, page - 1)));
+	if (page < pages)
+		json_object_set_new(ctx, "next_url", json_string(arena_printf(r->arena, "/review?state=%s&page=%ld", state, page + 1)));
+	json_object_set_new(ctx, "page", json_integer(page));
+	json_object_set_new(ctx, "pages", json_integer(pages ? pages : 1));
+	render_page(r, 200, "review_queue", "报名初审", ctx);
+}
+
+/* Loads the registration of the route and asks the policy; NULL = answered. */
+static json_t *load_for(struct request *r, enum action act)
+{
+	int64_t id = req_param_int(r, 0);
+	json_t *reg = id ? registration_get(req_db(r), id) : NULL;
+	if (!reg) {
+		reply_not_found(r);
+		return NULL;
+	}
+	struct policy_object o;
+	registration_policy_object(reg, &o);
+	if (!policy_allows(&r->actor, act, &o)) {
+		json_decref(reg);
+		reply_forbidden(r);
+		return NULL;
+	}
+	return reg;
+}
+
+static void show_detail(struct request *r, int status, json_t *reg, const char *error)
+{
+	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
+	/* The same field table as the form gives the labels, in the same order. */
+	json_t *empty = json_object();
+	json_t *fields = registration_form(req_db(r), k, reg, empty, true);
+	json_decref(empty);
+	json_t *rows = json_array();
+	size_t i;
+	json_t *f;
+	json_array_foreach(fields, i, f) {
+		const char *name = json_string_value(json_object_get(f, "name"));
+		const char *value = json_string_value(json_object_get(reg, name));
+		if (strcmp(name, "authority_id") == 0)
+			value = json_string_value(json_object_get(reg, "authority_name"));
+		else if (strcmp(name, "province_code") == 0)
+			value = json_string_value(json_object_get(reg, "province"));
+		json_array_append_new(rows, json_pack("{s:O, s:s}", "label", json_object_get(f, "label"),
+		                                      "value", value ? value : ""));
+	}
+	json_decref(fields);
+	const char *state = json_string_value(json_object_get(reg, "state"));
+	json_t *ctx = json_pack("{s:O, s:o, s:b}", "reg", reg, "rows", rows, "is_pending",
+	                        strcmp(state, "pending") == 0);
+	const char *created = json_string_value(json_object_get(reg, "created_at"));
+	json_object_set_new(ctx, "submitted_date", json_string(time_datetime(r->arena, strtoll(created, NULL, 10))));
+	const char *reviewed = json_string_value(json_object_get(reg, "reviewed_at"));
+	if (reviewed)
+		json_object_set_new(ctx, "reviewed_date", json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
+	if (error)
+		json_object_set_new(ctx, "error", json_string(error));
+	render_page(r, status, "review_detail", "报名信息审核", ctx);
+}
+
+void page_review_detail(struct request *r)
+{
+	json_t *reg = load_for(r, ACT_REGISTRATION_VIEW);
+	if (!reg)
+		return;
+	show_detail(r, 200, reg, NULL);
+	json_decref(reg);
+}
+
+void page_review_decide(struct request *r)
+{
+	json_t *reg = load_for(r, ACT_REGISTRATION_DECIDE);
+	if (!reg)
+		return;
+	const char *decision = req_form(r, "decision");
+	char *reason = xstrdup(req_form(r, "reason") ? req_form(r, "reason") : "");
+	str_trim(reason);
+	bool approve = decision && strcmp(decision, "approve") == 0;
+	bool reject = decision && strcmp(decision, "reject") == 0;
+	if (!approve && !reject) {
+		show_detail(r, 422, reg, "请选择审核结果。");
+	} else if (reject && !*reason) {
+		show_detail(r, 422, reg, "请填写不通过的原因。");
+	} else if (utf8_length(reason) < 0 || utf8_length(reason) > 500) {
+		show_detail(r, 422, reg, "原因不能超过500个字。");
+	} else {
+		enum db_status st = registration_decide(req_db(r), &r->actor, req_param_int(r, 0),
+		                                        approve, reason);
+		if (st == DB_OK)
+			redirect(r, arena_printf(r->arena, "/review/%lld?decided=1",
+			                         (long long)req_param_int(r, 0)));
+		else if (st == DB_CONFLICT)
+			show_detail(r, 409, reg, "该报名已经审核过，不能重复审核。");
+		else
+			reply_server_error(r, "registration decision failed");
+	}
+	free(reason);
+	json_decref(reg);
+}

@@ -1,0 +1,37 @@
+/* 查看初审状态: the registrant's own registration and what comes next. */
+#include "httpd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void page_status(struct request *r)
+{
+	if (r->actor.role != ROLE_APPLICANT) {
+		redirect(r, "/home");
+		return;
+	}
+	json_t *reg = registration_get(req_db(r), r->actor.registration_id);
+	struct policy_object o;
+	registration_policy_object(reg, &o);
+	if (!reg || !policy_allows(&r->actor, ACT_REGISTRATION_VIEW, &o)) {
+		json_decref(reg);
+		reply_forbidden(r);
+		return;
+	}
+	const char *state = json_string_value(json_object_get(reg, "state"));
+	json_t *ctx = json_pack("{s:o}", "reg", reg);
+	json_object_set_new(ctx, "is_pending", json_boolean(strcmp(state, "pending") == 0));
+	json_object_set_new(ctx, "is_approved", json_boolean(strcmp(state, "approved") == 0));
+	json_object_set_new(ctx, "is_rejected", json_boolean(strcmp(state, "rejected") == 0));
+	json_object_set_new(ctx, "submitted_date",
+	                    json_string(time_datetime(r->arena, strtoll(json_string_value(json_object_get(reg, "created_at")), NULL, 10))));
+	const char *reviewed = json_string_value(json_object_get(reg, "reviewed_at"));
+	if (reviewed)
+		json_object_set_new(ctx, "reviewed_date",
+		                    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
+	if (req_query(r, "submitted"))
+		json_object_set_new(ctx, "notice", json_string("报名信息已提交，请等待主管机关初审。"));
+	if (req_query(r, "resubmitted"))
+		json_object_set_new(ctx, "notice", json_string("修改后的报名信息已重新提交，请等待主管机关初审。"));
+	render_page(r, 200, "status", "查看初审状态", ctx);
+}

@@ -1,0 +1,94 @@
+/* Page rendering inside the layout, messages, redirects and JSON replies. */
+#include "httpd.h"
+
+#include <string.h>
+
+static json_t *base_context(struct request *r, const char *title)
+{
+	json_t *ctx = json_object();
+	json_object_set_new(ctx, "page_title", json_string(title));
+	json_object_set_new(ctx, "csrf", json_string(r->csrf ? r->csrf : ""));
+	if (r->logged_in) {
+		json_object_set_new(ctx, "user", json_pack("{s:s, s:s, s:s}", "display_name",
+		                                           r->actor.display_name ? r->actor.display_name : "",
+		                                           "username", r->actor.username,
+		                                           "role_label", role_label(r->actor.role)));
+	}
+	return ctx;
+}
+
+void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx)
+{
+	json_t *base = base_context(r, title);
+	if (ctx)
+		json_object_update_missing(ctx, base);
+	else
+		ctx = json_incref(base);
+	struct buf content = {0};
+	if (tpl_render(r->srv->tpl, tpl, ctx, &content) != 0) {
+		log_error("req=%llu template %s missing", (unsigned long long)r->id, tpl);
+		buf_free(&content);
+		json_decref(ctx);
+		json_decref(base);
+		r->status = 500;
+		buf_puts(&r->body, "内部错误");
+		return;
+	}
+	json_object_set_new(base, "content", json_stringn(content.data ? content.data : "", content.len));
+	buf_free(&content);
+	buf_free(&r->body);
+	tpl_render(r->srv->tpl, "layout", base, &r->body);
+	r->status = status;
+	r->content_type = "text/html; charset=utf-8";
+	req_header(r, "Cache-Control", "no-store");
+	json_decref(ctx);
+	json_decref(base);
+}
+
+void render_message(struct request *r, int status, const char *title, const char *message)
+{
+	render_page(r, status, "message", title,
+	            json_pack("{s:s, s:s}", "title", title, "message", message));
+}
+
+void redirect(struct request *r, const char *location)
+{
+	r->status = 303;
+	req_header(r, MHD_HTTP_HEADER_LOCATION, arena_strdup(r->arena, location));
+	buf_free(&r->body);
+}
+
+void reply_json(struct request *r, int status, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+	buf_free(&r->body);
+	buf_puts(&r->body, s ? s : "{}");
+	free(s);
+	json_decref(body);
+	r->status = status;
+	r->content_type = "application/json";
+	req_header(r, "Cache-Control", "no-store");
+}
+
+void reply_json_error(struct request *r, int status, const char *code, const char *message)
+{
+	reply_json(r, status, json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+void reply_forbidden(struct request *r)
+{
+	render_message(r, 403, "无权访问", "您没有权限查看或操作此内容。");
+}
+
+void reply_not_found(struct request *r)
+{
+	render_message(r, 404, "页面不存在", "您访问的页面不存在。");
+}
+
+void reply_server_error(struct request *r, const char *what)
+{
+	log_error("req=%llu %s %s: %s", (unsigned long long)r->id, r->method, r->path, what);
+	char *msg = xasprintf("系统内部错误，请稍后重试。（请求编号 %llu）", (unsigned long long)r->id);
+	render_message(r, 500, "系统错误", msg);
+	free(msg);
+}

@@ -1,0 +1,410 @@
+/*
+ * The HTTP side of espd: libmicrohttpd callbacks, request state, body
+ * parsing (libmicrohttpd's post processor), limits, security headers,
+ * sessions and CSRF, dispatch through the route table, and the access log.
+ */
+#include "httpd.h"
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <sodium.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POST_BUFFER 16384
+
+static const char *const security_headers[][2] = {
+	{"Content-Security-Policy",
+	 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+	 "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"X-Frame-Options", "DENY"},
+	{"Referrer-Policy", "same-origin"},
+};
+
+/* ---- body parsing ---- */
+
+static struct form_field *field_find(struct request *r, const char *name)
+{
+	for (struct form_field *f = r->fields; f; f = f->next)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *filename, const char *content_type,
+                                     const char *transfer_encoding, const char *data,
+                                     uint64_t off, size_t size)
+{
+	struct request *r = cls;
+	(void)kind;
+	(void)transfer_encoding;
+	struct form_field *f = field_find(r, key);
+	/* A repeated plain field (checkboxes) appends with a newline separator. */
+	if (!f) {
+		f = xcalloc(1, sizeof(*f));
+		f->name = xstrdup(key);
+		if (filename)
+			f->filename = xstrdup(filename);
+		if (content_type)
+			f->content_type = xstrdup(content_type);
+		f->next = r->fields;
+		r->fields = f;
+	} else if (off == 0 && !filename && f->value.len) {
+		buf_putc(&f->value, '\n');
+	}
+	if (size)
+		buf_put(&f->value, data, size);
+	else if (!f->value.data)
+		buf_puts(&f->value, "");
+	return MHD_YES;
+}
+
+static void request_free(struct request *r)
+{
+	if (!r)
+		return;
+	if (r->pp)
+		MHD_destroy_post_processor(r->pp);
+	struct form_field *f = r->fields;
+	while (f) {
+		struct form_field *next = f->next;
+		/* Passwords travel in form fields: wipe before freeing. */
+		if (f->value.data)
+			memset(f->value.data, 0, f->value.len);
+		buf_free(&f->value);
+		free(f->name);
+		free(f->filename);
+		free(f->content_type);
+		free(f);
+		f = next;
+	}
+	buf_free(&r->raw);
+	buf_free(&r->body);
+	if (r->db)
+		db_release(r->srv->pool, r->db);
+	arena_free(r->arena);
+	free(r);
+}
+
+/* ---- helpers used by handlers ---- */
+
+db_conn *req_db(struct request *r)
+{
+	if (!r->db)
+		r->db = db_acquire(r->srv->pool);
+	return r->db;
+}
+
+const char *req_form(struct request *r, const char *name)
+{
+	struct form_field *f = field_find(r, name);
+	return f ? (f->value.data ? f->value.data : "") : NULL;
+}
+
+const struct form_field *req_file(struct request *r, const char *name)
+{
+	struct form_field *f = field_find(r, name);
+	return f && f->filename ? f : NULL;
+}
+
+const char *req_query(struct request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_cookie(struct request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+int64_t req_param_int(struct request *r, int i)
+{
+	const char *p = r->params[i];
+	if (!p || !*p)
+		return 0;
+	char *end;
+	long long v = strtoll(p, &end, 10);
+	return *end || v < 0 ? 0 : v;
+}
+
+void req_header(struct request *r, const char *name, const char *value)
+{
+	if (r->nheaders < (int)(sizeof r->headers / sizeof r->headers[0])) {
+		r->headers[r->nheaders].name = name;
+		r->headers[r->nheaders].value = value;
+		r->nheaders++;
+	}
+}
+
+json_t *form_values(struct request *r)
+{
+	json_t *o = json_object();
+	for (struct form_field *f = r->fields; f; f = f->next)
+		if (!f->filename)
+			json_object_set_new(o, f->name, json_string(f->value.data ? f->value.data : ""));
+	return o;
+}
+
+void set_session_cookie(struct request *r, const char *value)
+{
+	bool secure = r->listener != LISTEN_HTTP;
+	const char *c = value ? arena_printf(r->arena, "esp_session=%s; Path=/; HttpOnly; SameSite=Lax%s",
+	                                     value, secure ? "; Secure" : "")
+	                      : arena_printf(r->arena, "esp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0%s",
+	                                     secure ? "; Secure" : "");
+	req_header(r, MHD_HTTP_HEADER_SET_COOKIE, c);
+}
+
+/* ---- response ---- */
+
+static void log_request(struct request *r)
+{
+	if (!r->srv->log_requests)
+		return;
+	log_info("req=%llu %s %s %d %lldus", (unsigned long long)r->id, r->method, r->path,
+	         r->status, (long long)(time_now_us() - r->start_us));
+}
+
+static enum MHD_Result send_response(struct request *r)
+{
+	size_t len = r->body.len;
+	char *data = buf_steal(&r->body);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
+		MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
+	if (r->listener != LISTEN_HTTP)
+		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        r->content_type ? r->content_type : "text/html; charset=utf-8");
+	if (r->set_csrf_cookie) {
+		const char *c = arena_printf(r->arena, "esp_csrf=%s; Path=/; HttpOnly; SameSite=Lax%s",
+		                             r->csrf, r->listener != LISTEN_HTTP ? "; Secure" : "");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, c);
+	}
+	for (int i = 0; i < r->nheaders; i++)
+		MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+	if (r->too_large)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	log_request(r);
+	return ret;
+}
+
+/* ---- routing ---- */
+
+static bool match(const char *pattern, const char *path, const char **params, struct arena *a)
+{
+	int np = 0;
+	while (*pattern && *path) {
+		if (pattern[0] == '{' && pattern[1] == '}') {
+			const char *end = strchr(path, '/');
+			size_t n = end ? (size_t)(end - path) : strlen(path);
+			if (n == 0 || np >= 4)
+				return false;
+			params[np++] = arena_strndup(a, path, n);
+			path += n;
+			pattern += 2;
+		} else if (*pattern == '*') {
+			params[np++] = path;
+			return true;
+		} else if (*pattern++ != *path++) {
+			return false;
+		}
+	}
+	return !*pattern && !*path;
+}
+
+static void load_session(struct request *r)
+{
+	const char *cookie = req_cookie(r, "esp_session");
+	if (!cookie)
+		return;
+	char *csrf = NULL;
+	if (session_lookup(req_db(r), r->arena, cookie, &r->actor, &csrf) == DB_OK) {
+		r->logged_in = true;
+		r->csrf = csrf;
+		r->session_cookie = cookie;
+		r->actor.address = r->client_addr;
+	}
+}
+
+/* Anonymous forms carry a token that must equal the esp_csrf cookie
+ * (double submit); logged-in forms carry the session's own token. */
+static void ensure_csrf(struct request *r)
+{
+	if (r->csrf)
+		return;
+	const char *c = req_cookie(r, "esp_csrf");
+	if (c && strlen(c) >= 20 && strlen(c) <= 64) {
+		r->csrf = c;
+		return;
+	}
+	char *t = random_token(24);
+	r->csrf = arena_strdup(r->arena, t);
+	free(t);
+	r->set_csrf_cookie = true;
+}
+
+static bool csrf_ok(struct request *r)
+{
+	const char *sent = req_form(r, "csrf");
+	if (!sent || !r->csrf || r->set_csrf_cookie)
+		return false;
+	size_t n = strlen(sent);
+	return n == strlen(r->csrf) && sodium_memcmp(sent, r->csrf, n) == 0;
+}
+
+static void dispatch(struct request *r)
+{
+	const struct route *route = NULL;
+	bool path_known = false;
+	for (const struct route *rt = routes; rt->method; rt++) {
+		const char *params[4] = {0};
+		if (!match(rt->pattern, r->path, params, r->arena))
+			continue;
+		path_known = true;
+		if (strcmp(rt->method, r->method) == 0 ||
+		    (strcmp(rt->method, "GET") == 0 && strcmp(r->method, "HEAD") == 0)) {
+			route = rt;
+			memcpy(r->params, params, sizeof params);
+			break;
+		}
+	}
+	if (!route) {
+		if (path_known)
+			render_message(r, 405, "请求方法不允许", "此地址不接受该请求方法。");
+		else
+			reply_not_found(r);
+		return;
+	}
+	/* Static files and the health check need neither session nor token. */
+	if (route->fn != page_static && route->fn != page_healthz) {
+		load_session(r);
+		ensure_csrf(r);
+	}
+	if ((route->flags & R_LOGIN) && !r->logged_in) {
+		if (strncmp(r->path, "/api/", 5) == 0) {
+			reply_json_error(r, 401, "unauthenticated", "请先登录");
+		} else {
+			redirect(r, "/login?expired=1");
+		}
+		return;
+	}
+	if (r->is_post && !(route->flags & R_NO_CSRF) && !csrf_ok(r)) {
+		render_message(r, 403, "页面已过期",
+		               "表单校验失败（页面可能已过期），请返回上一页刷新后重新提交。");
+		return;
+	}
+	route->fn(r);
+}
+
+/* ---- the access handler ---- */
+
+static void client_address(struct request *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	r->client_addr[0] = '\0';
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client_addr,
+		          sizeof r->client_addr);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client_addr,
+		          sizeof r->client_addr);
+}
+
+enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+	struct listener_ctx *lc = cls;
+	struct server *srv = lc->srv;
+	(void)version;
+	struct request *r = *req_cls;
+	if (!r) {
+		/* First call: only set up state. Answering here would make
+		 * libmicrohttpd close the connection after every response. */
+		r = xcalloc(1, sizeof(*r));
+		r->srv = srv;
+		r->conn = conn;
+		r->listener = lc->kind;
+		r->arena = arena_new();
+		r->id = __atomic_add_fetch(&srv->next_request_id, 1, __ATOMIC_RELAXED);
+		r->start_us = time_now_us();
+		r->method = arena_strdup(r->arena, method);
+		r->path = arena_strdup(r->arena, url);
+		r->status = 200;
+		r->is_post = strcmp(method, "POST") == 0;
+		client_address(r);
+		*req_cls = r;
+		if (strlen(url) > srv->max_url) {
+			r->too_large = true;
+			render_message(r, 414, "地址过长", "请求的地址过长。");
+			r->answered = true;
+			return MHD_YES;
+		}
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > srv->max_body) {
+			r->too_large = r->answered = true;
+			render_message(r, 413, "提交内容过大", "提交的内容超过了允许的大小。");
+		} else if (r->is_post) {
+			const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+			                                             MHD_HTTP_HEADER_CONTENT_TYPE);
+			if (ct && (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 ||
+			           strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, 19) == 0))
+				r->pp = MHD_create_post_processor(conn, POST_BUFFER, post_iterator, r);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (r->answered)
+			return MHD_YES; /* drain; the answer is sent when the body ends */
+		r->body_bytes += n;
+		if (r->body_bytes > srv->max_body) {
+			r->too_large = r->answered = true;
+			buf_free(&r->body);
+			render_message(r, 413, "提交内容过大", "提交的内容超过了允许的大小。");
+			return MHD_YES;
+		}
+		if (r->pp) {
+			if (MHD_post_process(r->pp, upload_data, n) != MHD_YES) {
+				r->too_large = r->answered = true;
+				buf_free(&r->body);
+				render_message(r, 400, "请求格式错误", "提交的内容格式错误。");
+			}
+		} else {
+			buf_put(&r->raw, upload_data, n);
+		}
+		return MHD_YES;
+	}
+	if (!r->answered)
+		dispatch(r);
+	r->answered = true;
+	return send_response(r);
+}
+
+void server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	request_free(*req_cls);
+	*req_cls = NULL;
+}

@@ -1,0 +1,113 @@
+/*
+ * The store: one interface over two engines, SQLite (embedded default) and
+ * PostgreSQL (libpq).  SQL is written once, PostgreSQL style ($1, $2 ...),
+ * within what both engines run; each backend fills a struct db_backend.
+ *
+ * Results are materialised as text (NULL for SQL NULL) and blobs; they are
+ * owned by the db_result and freed with db_result_free.
+ *
+ * A connection is used by one thread at a time: take one from the pool with
+ * db_acquire and give it back with db_release.  Every multi-row change runs
+ * through db_transaction, which retries on serialization failures.
+ */
+#ifndef ESP_DB_H
+#define ESP_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum db_status {
+	DB_OK = 0,
+	DB_NOT_FOUND,   /* a query expected one row and found none */
+	DB_CONFLICT,    /* unique or foreign key constraint violated */
+	DB_RETRY,       /* serialization failure / busy: run the transaction again */
+	DB_ERROR,       /* anything else: logged by the backend */
+};
+
+enum db_type { DB_NULL, DB_INT, DB_TEXT, DB_BLOB };
+
+struct db_param {
+	enum db_type type;
+	int64_t i;
+	const char *s;          /* DB_TEXT: NUL-terminated; DB_BLOB: bytes */
+	size_t len;             /* DB_BLOB */
+};
+
+#define P_INT(v)  ((struct db_param){.type = DB_INT, .i = (int64_t)(v)})
+static inline struct db_param db_param_text(const char *v)
+{
+	return (struct db_param){.type = v ? DB_TEXT : DB_NULL, .s = v};
+}
+#define P_TEXT(v) db_param_text(v)
+#define P_BLOB(p, n) ((struct db_param){.type = DB_BLOB, .s = (const char *)(p), .len = (n)})
+#define P_NULL    ((struct db_param){.type = DB_NULL})
+
+typedef struct db_result {
+	int nrows, ncols;
+	char **names;           /* ncols column names */
+	char **values;          /* nrows*ncols, row-major; NULL for SQL NULL */
+	size_t *lengths;        /* byte lengths (blobs may hold NULs) */
+} db_result;
+
+/* A backend's connection struct MUST begin with `const struct db_backend *be;`
+ * (set to the backend itself): db_exec and db_transaction dispatch through it. */
+typedef struct db_conn db_conn;
+typedef struct db_pool db_pool;
+
+struct db_backend {
+	const char *name;       /* "sqlite" | "postgresql" */
+	/* Open a connection; *err gets a static message on failure. */
+	db_conn *(*open)(const char *target, const char **err);
+	void (*close)(db_conn *c);
+	/* Run one statement (prepared and cached per connection, keyed by the
+	 * sql pointer's text). *res may be NULL when rows are not wanted. */
+	enum db_status (*exec)(db_conn *c, const char *sql, const struct db_param *params,
+	                       int nparams, db_result **res);
+	/* Run a script of several statements without parameters (migrations). */
+	enum db_status (*exec_script)(db_conn *c, const char *sql);
+	enum db_status (*begin)(db_conn *c);
+	enum db_status (*commit)(db_conn *c);
+	enum db_status (*rollback)(db_conn *c);
+};
+
+extern const struct db_backend db_sqlite_backend;
+extern const struct db_backend db_pg_backend;
+
+/* Pool of connections to "postgresql://..." or a SQLite file path. */
+db_pool *db_pool_open(const char *target, int size, const char **err);
+void db_pool_close(db_pool *p);
+const struct db_backend *db_pool_backend(const db_pool *p);
+db_conn *db_acquire(db_pool *p);
+void db_release(db_pool *p, db_conn *c);
+
+/* Apply the numbered migrations in dir that are not applied yet, each in its
+ * own transaction.  Returns DB_OK, setting *applied to how many ran. */
+enum db_status db_migrate(db_pool *p, const char *dir, int *applied);
+
+enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params,
+                       int nparams, db_result **res);
+#define DB_EXEC(c, sql, res, ...)                                                        \
+	db_exec((c), (sql), (const struct db_param[]){__VA_ARGS__},                          \
+	        (int)(sizeof((const struct db_param[]){__VA_ARGS__}) / sizeof(struct db_param)), \
+	        (res))
+#define DB_EXEC0(c, sql, res) db_exec((c), (sql), NULL, 0, (res))
+
+/* The transaction body: return DB_OK to commit, anything else to roll back.
+ * DB_RETRY from the body or from commit runs it again (a few times). */
+typedef enum db_status (*db_tx_fn)(db_conn *c, void *ctx);
+enum db_status db_transaction(db_conn *c, db_tx_fn fn, void *ctx);
+
+void db_result_free(db_result *r);
+/* Cell accessors; row/col out of range or NULL cell give NULL / def. */
+const char *db_get(const db_result *r, int row, int col);
+const char *db_get_named(const db_result *r, int row, const char *name);
+int64_t db_get_int(const db_result *r, int row, int col, int64_t def);
+size_t db_get_len(const db_result *r, int row, int col);
+
+/* Backend helpers shared by both engines. */
+db_result *db_result_new(int ncols);
+void db_result_add_row(db_result *r);  /* appends a row of NULLs */
+void db_result_set(db_result *r, int row, int col, const void *data, size_t len);
+
+#endif

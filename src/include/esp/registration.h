@@ -1,0 +1,65 @@
+/*
+ * Registrations (报名申请) of the four kinds of applicant and their review (初审).
+ *
+ * The fields of each kind are one table (registration.c); the pages render
+ * the form from it and the server validates against it, so a label, a limit
+ * and its error message are written once.
+ */
+#ifndef ESP_REGISTRATION_H
+#define ESP_REGISTRATION_H
+
+#include <jansson.h>
+
+#include "esp/core.h"
+
+enum reg_kind { KIND_NONE = -1, KIND_AUTHORITY = 0, KIND_AGENCY, KIND_ENTERPRISE, KIND_EVALUATOR };
+#define KIND_COUNT 4
+
+enum reg_kind kind_parse(const char *s);
+const char *kind_name(enum reg_kind k);      /* authority ... */
+const char *kind_label(enum reg_kind k);     /* 主管机关, 考评机构, 交通运输企业, 考评员 */
+const char *kind_portal_label(enum reg_kind k); /* 主管机关用户登录 ... as on the home page */
+const char *kind_apply_label(enum reg_kind k);  /* 主管机关报名申请 ... */
+bool kind_is_unit(enum reg_kind k);
+
+/* The form of a kind as JSON for the template: an array of
+ * {name, label, type, required, value, error, options:[{value,label,selected}], hint}.
+ * values and errors are objects name → string (may be NULL). editing=true leaves
+ * out the username/password fields (resubmission). */
+json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *errors,
+                          bool editing);
+
+/* Validates posted values (object name → string, trimmed in place) for kind k.
+ * Returns an object name → Chinese message, empty when valid (new reference).
+ * own_id: the registration being edited (excluded from the duplicate check), or 0. */
+json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_kind k,
+                              json_t *values, bool editing, int64_t own_id);
+
+/* Inserts the registration and its applicant account in one transaction.
+ * DB_CONFLICT: code or username taken (*which = "code" | "username"). */
+enum db_status registration_submit(db_conn *c, enum reg_kind k, json_t *values,
+                                   const char *address, int64_t *reg_id, const char **which);
+/* Resubmits a rejected registration with corrected values (state → pending). */
+enum db_status registration_resubmit(db_conn *c, const struct actor *a, int64_t reg_id,
+                                     json_t *values);
+
+/* Loads one registration with its authority's name and path as a JSON object
+ * (new reference) or NULL. Strings as stored; "state_label" added. */
+json_t *registration_get(db_conn *c, int64_t id);
+/* Fills a policy object from a loaded registration (borrows strings from reg). */
+void registration_policy_object(json_t *reg, struct policy_object *o);
+
+/* The queue of a reviewer: registrations whose authority is in the subtree
+ * of authority_path, newest first, filtered by state (NULL = all). */
+json_t *registration_queue(db_conn *c, const char *authority_path, const char *state,
+                           int limit, int offset, int64_t *total);
+
+/* 初审. approve=false needs a reason. Refuses (DB_CONFLICT) a decision on a
+ * registration that is not pending. For an authority registration, approval
+ * also adds its node to the tree under the reviewing authority. */
+enum db_status registration_decide(db_conn *c, const struct actor *a, int64_t reg_id,
+                                   bool approve, const char *reason);
+
+const char *reg_state_label(const char *state);
+
+#endif

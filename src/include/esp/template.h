@@ -1,0 +1,35 @@
+/*
+ * A small mustache-like template engine over jansson values.
+ *
+ *   {{name}}          value, HTML-escaped (strings and numbers; dotted a.b.c)
+ *   {{{name}}}        value without escaping: only for HTML we produced ourselves
+ *   {{#name}}..{{/name}}  section: once per array element, once for a true
+ *                     value or non-empty object/string (pushed as context)
+ *   {{^name}}..{{/name}}  inverted: when missing, null, false, "" or []
+ *   {{>partial}}      another template of the set, same context
+ *   {{! comment }}
+ *   {{.}}             the current context value
+ *
+ * Templates are parsed once when the set is loaded; rendering does no parsing
+ * and is safe from several threads at once.
+ */
+#ifndef ESP_TEMPLATE_H
+#define ESP_TEMPLATE_H
+
+#include <jansson.h>
+
+#include "esp/util.h"
+
+struct tpl_set;
+
+/* Loads every *.html file of dir, named by file name without ".html".
+ * On error returns NULL and *err (malloc'ed; caller frees) names file and line. */
+struct tpl_set *tpl_load_dir(const char *dir, char **err);
+/* Parses one template from a string into a new or existing set (tests, fuzzing).
+ * Returns 0, or -1 with *err set (caller frees). */
+int tpl_add(struct tpl_set **set, const char *name, const char *text, char **err);
+void tpl_free(struct tpl_set *s);
+/* Appends the rendering to out. Returns 0, -1 when the template is unknown. */
+int tpl_render(const struct tpl_set *s, const char *name, json_t *ctx, struct buf *out);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * Small things every module needs: allocation that aborts on out-of-memory,
+ * a growable byte buffer, a per-request arena, logging and time.
+ */
+#ifndef ESP_UTIL_H
+#define ESP_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Allocation: never returns NULL; aborts the process on out-of-memory. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable buffer; always NUL-terminated when data != NULL. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+void buf_grow(struct buf *b, size_t extra);
+void buf_put(struct buf *b, const void *p, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s with < > & " ' replaced by entities. */
+void buf_put_html(struct buf *b, const char *s, size_t n);
+/* Hands the data to the caller (free it) and empties the buffer. */
+char *buf_steal(struct buf *b);
+void buf_free(struct buf *b);
+
+/* Arena: many small allocations freed at once (one per request). */
+struct arena;
+struct arena *arena_new(void);
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void arena_free(struct arena *a);
+
+/* Logging to stderr with a time stamp. */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int64_t time_now(void);        /* seconds since the epoch (ESP_FAKE_NOW overrides for tests) */
+int64_t time_now_us(void);     /* monotonic microseconds */
+/* "YYYY-MM-DD" / "YYYY-MM-DD HH:MM" in China Standard Time (UTC+8); into arena. */
+char *time_date(struct arena *a, int64_t t);
+char *time_datetime(struct arena *a, int64_t t);
+/* Parses "YYYY-MM-DD" (CST midnight); returns -1 when invalid. */
+int64_t time_parse_date(const char *s);
+
+/* Reads a whole file; NUL-terminated; *len may be NULL. NULL on error. */
+char *file_read_all(const char *path, size_t *len);
+/* Writes data to path atomically (temp file + fsync + rename) with mode. */
+int file_write_atomic(const char *path, const void *data, size_t len, int mode);
+
+/* Random URL-safe token of nbytes entropy (base64url, no padding); caller frees. */
+char *random_token(size_t nbytes);
+/* Hex SHA-256 of data into out[65]. */
+void sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Trims ASCII and ideographic (U+3000) white space at both ends, in place. */
+char *str_trim(char *s);
+bool str_empty(const char *s);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * Validators for the identifiers applicants type: 统一社会信用代码 (GB 32100),
+ * 组织机构代码 (GB 11714), 居民身份证号码 (GB 11643), mobile numbers, 邮政编码,
+ * e-mail addresses and PINs.  Each returns true when the input is valid.
+ * Inputs are NUL-terminated UTF-8; nothing is allocated; NULL is invalid.
+ * Only the canonical spelling passes: upper-case letters (also the check 'X'),
+ * no surrounding spaces.  Trimming and upper-casing typed input is the form
+ * layer's job, so that the stored value is the one that was validated.
+ */
+#ifndef ESP_VALIDATE_H
+#define ESP_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* 18 characters, alphabet 0-9A-Z without I O Z S V, chars 3-8 digits, check digit. */
+bool validate_uscc(const char *s);
+/* 8 body chars (0-9A-Z) + check char, with or without a '-' before the check:
+ * "D2143569-X".  Mod 11 misses substitutions whose values differ by 11, 22, 33. */
+bool validate_org_code(const char *s);
+/* Either of the two above: what a unit may present as its 证件号码. */
+bool validate_unit_code(const char *s);
+/* 17 digits + check (0-9 or X), chars 7-14 a real date from 1800-01-01 up to
+ * today in China Standard Time (1800, not 1900: GB 11643's own example is born
+ * in 1880). */
+bool validate_id_number(const char *s);
+/* 1[3-9] and 9 more digits, optionally preceded by "+86". */
+bool validate_mobile(const char *s);
+/* Landline or mobile: digits, '-', '+', spaces, 7-20 chars; '+' only first,
+ * single separators between digits, at least 7 digits. */
+bool validate_phone(const char *s);
+/* Six digits. */
+bool validate_postcode(const char *s);
+/* local@domain.tld, at most 254 bytes: an unquoted (dot-atom) local part of at
+ * most 64 bytes and an ASCII host name of two or more labels; no IP literals. */
+bool validate_email(const char *s);
+/* 6-16 printable ASCII characters other than space. */
+bool validate_pin(const char *s);
+/* Length in Unicode code points of a valid UTF-8 string, or -1 if not valid UTF-8. */
+long utf8_length(const char *s);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * Private to src/pki: the layout of struct esp_ca and the few helpers that
+ * ca.c, crl.c and verify.c share.  Nothing outside src/pki includes this.
+ */
+#ifndef ESP_PKI_CA_INTERNAL_H
+#define ESP_PKI_CA_INTERNAL_H
+
+#include "esp/ca.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/*
+ * The loaded issuing CA.  Everything here is written once by ca_open() and
+ * only read afterwards, except that the private key is used for signing under
+ * sign_lock (see ca_sign_x509()).  All members are owned and freed by
+ * ca_free().
+ */
+struct esp_ca {
+	EVP_PKEY *key;          /* issuing CA private key */
+	X509 *cert;             /* issuing CA certificate */
+	X509 *root;             /* root CA certificate */
+	X509_STORE *store;      /* trust anchors: root and issuing CA */
+	char *cert_pem;         /* issuing CA certificate, PEM */
+	char *chain_pem;        /* issuing CA then root, PEM */
+	char *issuer_cn;        /* issuing CA subject CN, UTF-8 */
+	pthread_mutex_t sign_lock;
+};
+
+/* Sign with the issuing CA key (SHA-256), serialised by ca->sign_lock. */
+bool ca_sign_x509(esp_ca *ca, X509 *cert);
+bool ca_sign_crl(esp_ca *ca, X509_CRL *crl);
+
+/* Serial number as lowercase hex, every byte two digits ("0a1b..."), "00"
+ * for zero, leading '-' when negative.  malloc'ed; NULL on failure. */
+char *ca_serial_hex(const ASN1_INTEGER *serial);
+
+/* Copy `len` bytes to a new malloc'ed buffer (so callers free() with free()
+ * whatever OpenSSL allocated with OPENSSL_malloc). NULL on failure. */
+unsigned char *ca_memdup(const void *p, size_t len);
+
+#endif

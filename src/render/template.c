@@ -1,0 +1,356 @@
+/* The template engine: parse to a node tree once, render many times. */
+#include "esp/template.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum node_type { N_TEXT, N_VAR, N_RAW, N_SECTION, N_INVERTED, N_PARTIAL };
+
+struct node {
+	enum node_type type;
+	char *text;          /* N_TEXT: literal; otherwise the name */
+	size_t len;
+	char **path;         /* dotted name split; NULL-terminated; NULL for "." */
+	struct node *child;  /* sections */
+	struct node *next;
+};
+
+struct tpl {
+	char *name;
+	struct node *root;
+	struct tpl *next;
+};
+
+struct tpl_set {
+	struct tpl *list;
+};
+
+static void node_free(struct node *n)
+{
+	while (n) {
+		struct node *next = n->next;
+		free(n->text);
+		if (n->path) {
+			for (char **p = n->path; *p; p++)
+				free(*p);
+			free(n->path);
+		}
+		node_free(n->child);
+		free(n);
+		n = next;
+	}
+}
+
+static char **split_path(const char *name)
+{
+	if (strcmp(name, ".") == 0)
+		return NULL;
+	size_t parts = 1;
+	for (const char *p = name; *p; p++)
+		parts += *p == '.';
+	char **path = xcalloc(parts + 1, sizeof(char *));
+	const char *start = name;
+	size_t i = 0;
+	for (const char *p = name;; p++) {
+		if (*p == '.' || *p == '\0') {
+			path[i++] = xstrndup(start, (size_t)(p - start));
+			if (!*p)
+				break;
+			start = p + 1;
+		}
+	}
+	return path;
+}
+
+struct parser {
+	const char *src, *p;
+	const char *tplname;
+	char *err;
+};
+
+static int line_of(const struct parser *ps, const char *at)
+{
+	int line = 1;
+	for (const char *q = ps->src; q < at; q++)
+		line += *q == '\n';
+	return line;
+}
+
+static struct node *new_node(enum node_type t, const char *text, size_t len)
+{
+	struct node *n = xcalloc(1, sizeof(*n));
+	n->type = t;
+	n->text = xstrndup(text, len);
+	n->len = len;
+	return n;
+}
+
+/* Parses until {{/end}} (or the end of input when end is NULL). */
+static struct node *parse(struct parser *ps, const char *end)
+{
+	struct node *head = NULL, **tail = &head;
+	for (;;) {
+		const char *open = strstr(ps->p, "{{");
+		if (!open) {
+			if (end) {
+				ps->err = xasprintf("%s: section '%s' is not closed", ps->tplname, end);
+				node_free(head);
+				return NULL;
+			}
+			size_t n = strlen(ps->p);
+			if (n) {
+				*tail = new_node(N_TEXT, ps->p, n);
+				tail = &(*tail)->next;
+			}
+			ps->p += n;
+			return head;
+		}
+		if (open > ps->p) {
+			*tail = new_node(N_TEXT, ps->p, (size_t)(open - ps->p));
+			tail = &(*tail)->next;
+		}
+		bool triple = open[2] == '{';
+		const char *tag = open + (triple ? 3 : 2);
+		const char *close = strstr(tag, triple ? "}}}" : "}}");
+		if (!close) {
+			ps->err = xasprintf("%s:%d: tag is not closed", ps->tplname, line_of(ps, open));
+			node_free(head);
+			return NULL;
+		}
+		char sigil = triple ? '{' : *tag;
+		const char *name = tag;
+		if (!triple && strchr("#^/>!", sigil))
+			name++;
+		char *nm = xstrndup(name, (size_t)(close - name));
+		str_trim(nm);
+		ps->p = close + (triple ? 3 : 2);
+		if (sigil == '!') {
+			free(nm);
+			continue;
+		}
+		if (!*nm) {
+			ps->err = xasprintf("%s:%d: empty tag", ps->tplname, line_of(ps, open));
+			free(nm);
+			node_free(head);
+			return NULL;
+		}
+		if (sigil == '/') {
+			if (!end || strcmp(nm, end) != 0) {
+				ps->err = xasprintf("%s:%d: unexpected {{/%s}}", ps->tplname,
+				                    line_of(ps, open), nm);
+				free(nm);
+				node_free(head);
+				return NULL;
+			}
+			free(nm);
+			return head ? head : new_node(N_TEXT, "", 0);
+		}
+		struct node *n;
+		if (sigil == '#' || sigil == '^') {
+			n = new_node(sigil == '#' ? N_SECTION : N_INVERTED, nm, strlen(nm));
+			n->path = split_path(nm);
+			n->child = parse(ps, nm);
+			if (!n->child) {
+				free(nm);
+				node_free(n);
+				node_free(head);
+				return NULL;
+			}
+		} else if (sigil == '>') {
+			n = new_node(N_PARTIAL, nm, strlen(nm));
+		} else {
+			n = new_node(triple ? N_RAW : N_VAR, nm, strlen(nm));
+			n->path = split_path(nm);
+		}
+		free(nm);
+		*tail = n;
+		tail = &n->next;
+	}
+}
+
+int tpl_add(struct tpl_set **set, const char *name, const char *text, char **err)
+{
+	struct parser ps = {.src = text, .p = text, .tplname = name};
+	struct node *root = parse(&ps, NULL);
+	if (ps.err) {
+		*err = ps.err;
+		return -1;
+	}
+	if (!*set)
+		*set = xcalloc(1, sizeof(struct tpl_set));
+	struct tpl *t = xcalloc(1, sizeof(*t));
+	t->name = xstrdup(name);
+	t->root = root;
+	t->next = (*set)->list;
+	(*set)->list = t;
+	return 0;
+}
+
+struct tpl_set *tpl_load_dir(const char *dir, char **err)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		*err = xasprintf("cannot open template directory %s", dir);
+		return NULL;
+	}
+	struct tpl_set *set = xcalloc(1, sizeof(*set));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len <= 5 || strcmp(e->d_name + len - 5, ".html") != 0)
+			continue;
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		char *text = file_read_all(path, NULL);
+		free(path);
+		char *name = xstrndup(e->d_name, len - 5);
+		int rc = text ? tpl_add(&set, name, text, err) : -1;
+		if (!text)
+			*err = xasprintf("cannot read template %s", e->d_name);
+		free(text);
+		free(name);
+		if (rc != 0) {
+			closedir(d);
+			tpl_free(set);
+			return NULL;
+		}
+	}
+	closedir(d);
+	return set;
+}
+
+void tpl_free(struct tpl_set *s)
+{
+	if (!s)
+		return;
+	struct tpl *t = s->list;
+	while (t) {
+		struct tpl *next = t->next;
+		free(t->name);
+		node_free(t->root);
+		free(t);
+		t = next;
+	}
+	free(s);
+}
+
+static const struct tpl *find(const struct tpl_set *s, const char *name)
+{
+	for (const struct tpl *t = s ? s->list : NULL; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+#define MAX_DEPTH 32
+
+struct ctx_stack {
+	json_t *items[MAX_DEPTH];
+	int n;
+};
+
+static json_t *lookup(const struct ctx_stack *cs, char **path)
+{
+	if (!path)
+		return cs->n ? cs->items[cs->n - 1] : NULL;
+	/* The first part is searched from the innermost context outwards. */
+	json_t *v = NULL;
+	for (int i = cs->n - 1; i >= 0 && !v; i--)
+		if (json_is_object(cs->items[i]))
+			v = json_object_get(cs->items[i], path[0]);
+	for (char **p = path + 1; v && *p; p++)
+		v = json_is_object(v) ? json_object_get(v, *p) : NULL;
+	return v;
+}
+
+static bool truthy(const json_t *v)
+{
+	if (!v || json_is_null(v) || json_is_false(v))
+		return false;
+	if (json_is_array(v))
+		return json_array_size(v) > 0;
+	if (json_is_string(v))
+		return json_string_length(v) > 0;
+	return true;
+}
+
+static void put_value(struct buf *out, const json_t *v, bool escape)
+{
+	char num[32];
+	const char *s = NULL;
+	size_t n = 0;
+	if (json_is_string(v)) {
+		s = json_string_value(v);
+		n = json_string_length(v);
+	} else if (json_is_integer(v)) {
+		n = (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		s = num;
+	} else if (json_is_real(v)) {
+		n = (size_t)snprintf(num, sizeof num, "%.2f", json_real_value(v));
+		s = num;
+	}
+	if (!s)
+		return;
+	if (escape)
+		buf_put_html(out, s, n);
+	else
+		buf_put(out, s, n);
+}
+
+static void render(const struct tpl_set *set, const struct node *n, struct ctx_stack *cs,
+                   struct buf *out, int depth)
+{
+	for (; n; n = n->next) {
+		switch (n->type) {
+		case N_TEXT:
+			buf_put(out, n->text, n->len);
+			break;
+		case N_VAR:
+		case N_RAW:
+			put_value(out, lookup(cs, n->path), n->type == N_VAR);
+			break;
+		case N_INVERTED:
+			if (!truthy(lookup(cs, n->path)))
+				render(set, n->child, cs, out, depth);
+			break;
+		case N_SECTION: {
+			json_t *v = lookup(cs, n->path);
+			if (!truthy(v) || cs->n >= MAX_DEPTH)
+				break;
+			if (json_is_array(v)) {
+				size_t i;
+				json_t *item;
+				json_array_foreach(v, i, item) {
+					cs->items[cs->n++] = item;
+					render(set, n->child, cs, out, depth);
+					cs->n--;
+				}
+			} else {
+				cs->items[cs->n++] = v;
+				render(set, n->child, cs, out, depth);
+				cs->n--;
+			}
+			break;
+		}
+		case N_PARTIAL: {
+			const struct tpl *t = find(set, n->text);
+			/* A partial including itself would never end. */
+			if (t && depth < MAX_DEPTH)
+				render(set, t->root, cs, out, depth + 1);
+			break;
+		}
+		}
+	}
+}
+
+int tpl_render(const struct tpl_set *s, const char *name, json_t *ctx, struct buf *out)
+{
+	const struct tpl *t = find(s, name);
+	if (!t)
+		return -1;
+	struct ctx_stack cs = {.n = 0};
+	cs.items[cs.n++] = ctx;
+	render(s, t->root, &cs, out, 0);
+	return 0;
+}

@@ -1,0 +1,157 @@
+/* The configuration keys, their defaults and their meaning. */
+#include "esp/config.h"
+#include "esp/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct config_key {
+	const char *name;
+	const char *def;
+	const char *help;
+};
+
+/* The documentation of every key lives here and nowhere else. */
+static const struct config_key keys[] = {
+	{"data_dir", "var", "data directory: database, CA, server certificate, uploads"},
+	{"database", "", "SQLite file path or postgresql://user@host:port/db; empty = <data_dir>/esp.db"},
+	{"http_listen", "127.0.0.1:8080", "address:port of the HTTP portal listener (empty = off)"},
+	{"https_listen", "127.0.0.1:8443", "address:port of the HTTPS portal listener (empty = off)"},
+	{"login_listen", "127.0.0.1:8444", "address:port of the certificate-login HTTPS listener (empty = off)"},
+	{"public_url", "http://127.0.0.1:8080", "base URL printed in certificates (CRL distribution point) and links"},
+	{"threads", "2", "worker threads per listener (libmicrohttpd thread pool, epoll)"},
+	{"db_connections", "4", "database connections in the pool"},
+	{"templates_dir", ESP_SOURCE_DIR "/templates", "HTML templates"},
+	{"static_dir", ESP_SOURCE_DIR "/static", "CSS, JavaScript and images served under /static/"},
+	{"migrations_dir", ESP_SOURCE_DIR "/src/db/migrations", "numbered SQL migrations applied at start"},
+	{"max_body_bytes", "12582912", "largest request body accepted (413 above); uploads are at most 10 MB"},
+	{"max_url_bytes", "2048", "longest request URL accepted (414 above)"},
+	{"max_header_bytes", "16384", "largest request header block (libmicrohttpd memory limit per connection)"},
+	{"session_hours", "8", "idle lifetime of a login session"},
+	{"staff_password_login", "false", "let reviewers, RA, trainers and admins log in with a password (demo only; off in production)"},
+	{"crl_hours", "24", "the CRL is re-signed at least this often"},
+	{"log_requests", "true", "one line per request to stderr"},
+	{"password_hash", "interactive", "Argon2id cost: interactive (production) or min (test suites only)"},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+struct esp_config {
+	char *values[NKEYS];
+	char *err;
+};
+
+static int key_index(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+struct esp_config *config_new(void)
+{
+	struct esp_config *c = xcalloc(1, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++)
+		c->values[i] = xstrdup(keys[i].def);
+	return c;
+}
+
+void config_free(struct esp_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < NKEYS; i++)
+		free(c->values[i]);
+	free(c->err);
+	free(c);
+}
+
+int config_set(struct esp_config *c, const char *key, const char *value)
+{
+	int i = key_index(key);
+	if (i < 0)
+		return -1;
+	free(c->values[i]);
+	c->values[i] = xstrdup(value);
+	return 0;
+}
+
+int config_load_file(struct esp_config *c, const char *path, bool required, const char **err)
+{
+	char *text = file_read_all(path, NULL);
+	if (!text) {
+		if (!required)
+			return 0;
+		free(c->err);
+		c->err = xasprintf("cannot read configuration file %s", path);
+		*err = c->err;
+		return -1;
+	}
+	int lineno = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		str_trim(line);
+		if (!*line || *line == '#')
+			continue;
+		char *eq = strchr(line, '=');
+		if (!eq) {
+			free(c->err);
+			c->err = xasprintf("%s:%d: expected key = value", path, lineno);
+			*err = c->err;
+			free(text);
+			return -1;
+		}
+		*eq = '\0';
+		char *k = str_trim(line), *v = str_trim(eq + 1);
+		if (config_set(c, k, v) != 0) {
+			free(c->err);
+			c->err = xasprintf("%s:%d: unknown key '%s'", path, lineno, k);
+			*err = c->err;
+			free(text);
+			return -1;
+		}
+	}
+	free(text);
+	return 0;
+}
+
+const char *config_get(const struct esp_config *c, const char *key)
+{
+	int i = key_index(key);
+	if (i < 0) {
+		log_error("internal: unknown configuration key %s", key);
+		abort();
+	}
+	return c->values[i];
+}
+
+long config_get_long(const struct esp_config *c, const char *key)
+{
+	return strtol(config_get(c, key), NULL, 10);
+}
+
+bool config_get_bool(const struct esp_config *c, const char *key)
+{
+	const char *v = config_get(c, key);
+	return strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0 ||
+	       strcmp(v, "on") == 0;
+}
+
+void config_print_help(FILE *out)
+{
+	fprintf(out, "Configuration keys (file lines \"key = value\", or --key=value):\n");
+	for (size_t i = 0; i < NKEYS; i++)
+		fprintf(out, "  %-22s %s\n  %-22s default: %s\n", keys[i].name, keys[i].help, "",
+		        *keys[i].def ? keys[i].def : "(empty)");
+}
+
+void config_finish(struct esp_config *c)
+{
+	if (!*config_get(c, "database")) {
+		char *db = xasprintf("%s/esp.db", config_get(c, "data_dir"));
+		config_set(c, "database", db);
+		free(db);
+	}
+}

@@ -1,0 +1,268 @@
+// Test harness: starts a real espd (and espctl init/demo) on free ports with
+// a temporary data directory, on SQLite or on a fresh PostgreSQL database,
+// and gives a small HTTP client with a cookie jar that finds its way through
+// the pages as a person would (labels, links, the form token).
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const BUILD = process.env.ESP_BUILD || join(ROOT, 'build');
+export const ENGINE = process.env.ESP_ENGINE || 'sqlite';
+export const ESPD = join(BUILD, 'src/httpd/espd');
+export const ESPCTL = join(BUILD, 'src/cli/espctl');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+let dbCounter = 0;
+function newDatabase(dir) {
+  if (ENGINE !== 'postgresql') return join(dir, 'esp.db');
+  const cluster = process.env.ESP_PG_CLUSTER;
+  if (!cluster) throw new Error('ESP_PG_CLUSTER not set for the postgresql engine');
+  const name = `esp_${process.pid}_${Date.now() % 100000}_${dbCounter++}`;
+  return execFileSync('bash', [join(ROOT, 'scripts/pg-test-cluster.sh'), 'newdb', cluster, name],
+    { encoding: 'utf8' }).trim();
+}
+
+export function espctl(esp, ...args) {
+  return execFileSync(ESPCTL, [`--data_dir=${esp.dir}`, `--database=${esp.database}`,
+    '--password_hash=min', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function espctlStatus(esp, ...args) {
+  try {
+    return { code: 0, out: espctl(esp, ...args) };
+  } catch (e) {
+    return { code: e.status, out: String(e.stdout) + String(e.stderr) };
+  }
+}
+
+export async function startEsp(opts = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'esp-it-'));
+  const esp = { dir, database: newDatabase(dir), extra: opts.args || [] };
+  espctl(esp, 'init');
+  espctl(esp, 'demo');
+  const tsv = readFileSync(join(dir, 'demo-accounts.tsv'), 'utf8').trim().split('\n');
+  const header = tsv.shift().split('\t');
+  esp.accounts = tsv.map((line) => Object.fromEntries(line.split('\t').map((v, i) => [header[i], v])));
+  esp.account = (username) => esp.accounts.find((a) => a.username === username);
+  esp.httpPort = await freePort();
+  esp.httpsPort = await freePort();
+  esp.url = `http://127.0.0.1:${esp.httpPort}`;
+  esp.httpsUrl = `https://127.0.0.1:${esp.httpsPort}`;
+  esp.start = () => startProcess(esp);
+  esp.stop = () => stopProcess(esp, 'SIGTERM');
+  esp.kill9 = () => stopProcess(esp, 'SIGKILL');
+  esp.cleanup = async () => {
+    await esp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  await esp.start();
+  return esp;
+}
+
+async function startProcess(esp) {
+  const args = [`--data_dir=${esp.dir}`, `--database=${esp.database}`,
+    `--http_listen=127.0.0.1:${esp.httpPort}`, `--https_listen=127.0.0.1:${esp.httpsPort}`,
+    '--login_listen=', `--public_url=${esp.url}`, '--password_hash=min',
+    '--staff_password_login=true', ...esp.extra];
+  esp.log = '';
+  esp.proc = spawn(ESPD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  esp.proc.stderr.on('data', (d) => { esp.log += d; });
+  esp.exited = new Promise((resolve) => esp.proc.on('exit', (code, sig) => resolve({ code, sig })));
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(`${esp.url}/healthz`);
+      if (r.ok) return;
+    } catch { /* not yet */ }
+    if (esp.proc.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`espd did not start:\n${esp.log}`);
+}
+
+async function stopProcess(esp, sig) {
+  if (!esp.proc || esp.proc.exitCode !== null || esp.proc.signalCode) return esp.exited;
+  esp.proc.kill(sig);
+  return esp.exited;
+}
+
+// ---- a person with a browser, without the browser ----
+
+export function decode(s) {
+  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+}
+
+export class Client {
+  constructor(base) {
+    this.base = base;
+    this.cookies = new Map();
+    this.html = '';
+  }
+
+  async request(method, path, { body, headers = {}, redirect = true } = {}) {
+    const h = { ...headers };
+    if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(new URL(path, this.base), { method, body, headers: h, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      const name = pair.slice(0, i), value = pair.slice(i + 1);
+      if (/Max-Age=0/i.test(c) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const text = await res.text();
+    const out = { status: res.status, headers: res.headers, text, location: res.headers.get('location') };
+    if (redirect && res.status >= 300 && res.status < 400 && out.location) {
+      return this.request('GET', out.location);
+    }
+    if ((res.headers.get('content-type') || '').startsWith('text/html')) this.html = text;
+    out.url = path;
+    return out;
+  }
+
+  get(path, opts) { return this.request('GET', path, opts); }
+
+  // The token of the last page's forms (every form carries it).
+  csrf() {
+    const m = this.html.match(/name="csrf" value="([^"]*)"/);
+    return m ? m[1] : '';
+  }
+
+  async post(path, fields, opts = {}) {
+    const body = new URLSearchParams();
+    if (!('csrf' in fields)) body.set('csrf', this.csrf());
+    for (const [k, v] of Object.entries(fields)) {
+      if (Array.isArray(v)) v.forEach((x) => body.append(k, x));
+      else if (v !== undefined && v !== null) body.set(k, String(v));
+    }
+    return this.request('POST', path, {
+      ...opts, body: body.toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(opts.headers || {}) },
+    });
+  }
+
+  async login(username, password) {
+    await this.get('/login');
+    return this.post('/login', { username, password });
+  }
+}
+
+// ---- page reading helpers ----
+
+// The id of the input whose <label for> says `label`.
+export function inputFor(html, label) {
+  const re = /<label for="([^"]+)">([\s\S]*?)<\/label>/g;
+  let m;
+  while ((m = re.exec(html))) {
+    if (decode(m[2].replace(/<[^>]+>/g, '')).trim() === label) return m[1];
+  }
+  return null;
+}
+
+// The error message shown at a field (by its name).
+export function fieldError(html, name) {
+  const m = html.match(new RegExp(`id="err-${name}">([^<]*)<`));
+  return m ? decode(m[1]) : null;
+}
+
+export function fieldValue(html, name) {
+  const m = html.match(new RegExp(`<input id="f-${name}" name="${name}" type="[a-z]+" value="([^"]*)"`));
+  return m ? decode(m[1]) : null;
+}
+
+export function selectedOption(html, name) {
+  const start = html.indexOf(`<select id="f-${name}"`);
+  if (start < 0) return null;
+  const end = html.indexOf('</select>', start);
+  const m = html.slice(start, end).match(/<option value="([^"]*)" selected>/);
+  return m ? decode(m[1]) : null;
+}
+
+// The option value of a <select> whose visible label contains `text`.
+export function optionValue(html, name, text) {
+  const start = html.indexOf(`<select id="f-${name}"`);
+  const end = html.indexOf('</select>', start);
+  const re = /<option value="([^"]*)"(?: selected)?>([^<]*)<\/option>/g;
+  const part = html.slice(start, end);
+  let m;
+  while ((m = re.exec(part))) if (decode(m[2]).trim() === text) return m[1];
+  return null;
+}
+
+// The href of a link whose text is `text`.
+export function linkHref(html, text) {
+  const re = /<a [^>]*href="([^"]+)"[^>]*>([\s\S]*?)<\/a>/g;
+  let m;
+  while ((m = re.exec(html))) if (decode(m[2].replace(/<[^>]+>/g, '')).trim() === text) return decode(m[1]);
+  return null;
+}
+
+// ---- identifiers with real check digits ----
+
+const USCC_ALPHA = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+const USCC_W = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+export function uscc(seed) {
+  const n = String(seed).padStart(8, '0').slice(-8);
+  const body = `913501${n}${'A1B'}`.slice(0, 17).split('');
+  // positions 9-17 include letters from the alphabet
+  let sum = 0;
+  body.forEach((ch, i) => { sum += USCC_ALPHA.indexOf(ch) * USCC_W[i]; });
+  const c = (31 - (sum % 31)) % 31;
+  return body.join('') + USCC_ALPHA[c];
+}
+
+const ID_W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+export function idNumber(seed, birth = '19800101') {
+  const body = `110105${birth}${String(seed).padStart(3, '0').slice(-3)}`;
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += Number(body[i]) * ID_W[i];
+  return body + '10X98765432'[sum % 11];
+}
+
+let uniq = 0;
+export function unique() {
+  uniq += 1;
+  return `${process.pid % 10000}${String(Date.now() % 100000).padStart(5, '0')}${uniq}`.slice(-8);
+}
+
+// A valid registration of each kind, province 福建 (35) by default.
+export function registrationFields(kind, { authorityId, province = '35', n = unique() } = {}) {
+  const common = {
+    phone: '0591-87654321', mobile: '13800138000', email: `u${n}@example.cn`,
+    province_code: province, authority_id: authorityId, address: '福建省福州市鼓楼区某某路1号',
+    postcode: '350001', username: `user_${n}`, password: `Secret-${n}!`, password2: `Secret-${n}!`,
+  };
+  if (kind === 'evaluator') {
+    return { ...common, name: `考评员${n}`, code: idNumber(Number(n) % 1000), work_unit: '某某考评机构', department: '评审部' };
+  }
+  const unit = {
+    ...common, name: `测试单位${n}`, code: uscc(n), legal_rep: '张三', contact_name: '李四',
+    contact_id_number: '11010519491231002X',
+  };
+  if (kind === 'enterprise') unit.category = '道路运输-普通货运';
+  if (kind === 'agency') unit.grade = '二级';
+  if (kind === 'authority') unit.name = `测试市交通运输局${n}`;
+  return unit;
+}
+
+export async function authorityIdByName(client, kind, name) {
+  const page = await client.get(`/register/${kind}`);
+  const id = optionValue(page.text, 'authority_id', name) ?? optionValue(page.text, 'authority_id', `　${name}`);
+  if (!id) throw new Error(`authority ${name} not in the list`);
+  return id;
+}
