@@ -14,6 +14,8 @@ ctl init >/dev/null; rc=$?
 [ $rc -ne 0 ] && [ $rc -ne 3 ] && { echo "espctl init failed ($rc)" >&2; exit 2; }
 ctl demo >/dev/null; rc=$?
 [ $rc -ne 0 ] && [ $rc -ne 3 ] && { echo "espctl demo failed ($rc)" >&2; exit 2; }
+# Demo RA directory for 北京 and 福建 (fictitious accounts); other provinces stay unconfigured.
+[ $rc -eq 0 ] && ctl directory load scripts/demo-ra-directory.csv >/dev/null
 set -e
 cat <<MSG
 

@@ -6,6 +6,7 @@
  * Exit status: 0 success, 1 bad usage, 2 failure, 3 nothing to do
  * (init on an initialised directory).
  */
+#include "esp/application.h"
 #include "esp/ca.h"
 #include "esp/config.h"
 #include "esp/core.h"
@@ -39,6 +40,10 @@ static void usage(FILE *out)
 	      "                                   ROLE: reviewer | ra | trainer | admin\n"
 	      "  user list                        list accounts (staff and applicants)\n"
 	      "  user disable U | user enable U   stop or allow an account's logins\n"
+	      "  directory load FILE.csv          load the RA directory: a header line naming the\n"
+	      "                                   columns (province_code or province, ra_name, payee,\n"
+	      "                                   bank, account_no, address, postcode, recipient, phone,\n"
+	      "                                   trainer_name, trainer_address, trainer_phone)\n"
 	      "  counts                           how many registrations, accounts ... there are\n"
 	      "  audit verify                     check the audit log's hash chain\n\n"
 	      "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd --help).\n"
@@ -275,6 +280,8 @@ static int cmd_counts(struct ctl *ctl)
 		{"registrations rejected", "SELECT COUNT(*) FROM registrations WHERE state = 'rejected'"},
 		{"accounts", "SELECT COUNT(*) FROM accounts"},
 		{"sessions", "SELECT COUNT(*) FROM sessions"},
+		{"uploads", "SELECT COUNT(*) FROM uploads"},
+		{"applications", "SELECT COUNT(*) FROM applications"},
 		{"audit entries", "SELECT COUNT(*) FROM audit_log"},
 	};
 	for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
@@ -310,6 +317,132 @@ static int cmd_audit(struct ctl *ctl, int argc, char **argv)
 	printf("审计日志完整：%lld 条 (audit chain intact, %lld entries)\n", (long long)checked,
 	       (long long)checked);
 	return 0;
+}
+
+/* One CSV record (RFC 4180: quotes, doubled quotes, commas and newlines in
+ * quotes) from *p; fields are malloc'ed into out. Returns the field count,
+ * 0 at the end of input, -1 on a malformed record. */
+static int csv_record(const char **p, char **out, int max)
+{
+	const char *s = *p;
+	if (!*s)
+		return 0;
+	int n = 0;
+	for (;;) {
+		struct buf f = {0};
+		buf_puts(&f, "");
+		if (*s == '"') {
+			s++;
+			for (;;) {
+				if (!*s) {
+					buf_free(&f);
+					return -1;
+				}
+				if (*s == '"' && s[1] == '"') {
+					buf_putc(&f, '"');
+					s += 2;
+				} else if (*s == '"') {
+					s++;
+					break;
+				} else {
+					buf_putc(&f, *s++);
+				}
+			}
+		} else {
+			while (*s && *s != ',' && *s != '\n' && *s != '\r')
+				buf_putc(&f, *s++);
+		}
+		if (n < max)
+			out[n++] = buf_steal(&f);
+		else
+			buf_free(&f);
+		if (*s == ',') {
+			s++;
+			continue;
+		}
+		if (*s == '\r')
+			s++;
+		if (*s == '\n')
+			s++;
+		else if (*s) {
+			return -1;
+		}
+		break;
+	}
+	*p = s;
+	return n;
+}
+
+static int cmd_directory(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[0], "load") != 0) {
+		usage(stderr);
+		return 1;
+	}
+	char *text = file_read_all(argv[1], NULL);
+	if (!text) {
+		fprintf(stderr, "espctl: cannot read %s\n", argv[1]);
+		return 2;
+	}
+	int rc = open_store(ctl, true);
+	if (rc) {
+		free(text);
+		return rc;
+	}
+	const char *p = text;
+	if (strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3; /* a BOM, as spreadsheet programs write */
+	enum { MAXF = 32 };
+	char *head[MAXF] = {0};
+	int nh = csv_record(&p, head, MAXF);
+	struct actor system_actor = {.username = "espctl", .role = ROLE_ADMIN};
+	int line = 1, loaded = 0;
+	rc = nh > 0 ? 0 : 1;
+	if (nh <= 0)
+		fprintf(stderr, "espctl: %s: no header line\n", argv[1]);
+	while (rc == 0) {
+		char *rec[MAXF] = {0};
+		int n = csv_record(&p, rec, MAXF);
+		line++;
+		if (n == 0)
+			break;
+		if (n < 0) {
+			fprintf(stderr, "espctl: %s:%d: malformed CSV record\n", argv[1], line);
+			rc = 1;
+			break;
+		}
+		json_t *values = json_object();
+		const char *province = NULL;
+		for (int i = 0; i < n && i < nh; i++) {
+			str_trim(rec[i]);
+			if (strcmp(head[i], "province_code") == 0)
+				province = rec[i];
+			else if (strcmp(head[i], "province") == 0) {
+				db_result *r = NULL;
+				if (DB_EXEC(ctl->db, "SELECT code FROM provinces WHERE name = $1", &r,
+				            P_TEXT(rec[i])) == DB_OK && r->nrows)
+					json_object_set_new(values, "_code", json_string(db_get(r, 0, 0)));
+				db_result_free(r);			} else
+				json_object_set_new(values, head[i], json_string(rec[i]));
+		}
+		if (!province)
+			province = json_string_value(json_object_get(values, "_code"));
+		if (!province || !*province || ra_directory_save(ctl->db, &system_actor, province, values) != DB_OK) {
+			fprintf(stderr, "espctl: %s:%d: unknown province\n", argv[1], line);
+			rc = 1;
+		} else {
+			loaded++;
+		}
+		json_decref(values);
+		for (int i = 0; i < MAXF; i++)
+			free(rec[i]);
+	}
+	for (int i = 0; i < MAXF; i++)
+		free(head[i]);
+	free(text);
+	if (rc == 0)
+		printf("loaded %d RA directory entries\n", loaded);
+	return rc ? 2 : 0;
 }
 
 /* Demo accounts: reviewers at every level, RA and trainers of two provinces. */
@@ -449,6 +582,8 @@ int main(int argc, char **argv)
 		rc = cmd_demo(&ctl);
 	else if (strcmp(cmd, "user") == 0)
 		rc = cmd_user(&ctl, argc - i, argv + i);
+	else if (strcmp(cmd, "directory") == 0)
+		rc = cmd_directory(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "counts") == 0)
 		rc = cmd_counts(&ctl);
 	else if (strcmp(cmd, "audit") == 0)

@@ -152,6 +152,10 @@ json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *e
 		                      "type", type_name(f->type), "required", f->required, "value", v,
 		                      "maxlength", f->maxlen);
 		json_object_set_new(o, "is_select", json_boolean(f->type >= F_PROVINCE));
+		if (f->type == F_PASSWORD)
+			json_object_set_new(o, "autocomplete", json_string("new-password"));
+		else if (strcmp(f->name, "username") == 0)
+			json_object_set_new(o, "autocomplete", json_string("username"));
 		if (f->hint)
 			json_object_set_new(o, "hint", json_string(f->hint));
 		const char *err = json_string_value(json_object_get(errors, f->name));

@@ -143,5 +143,21 @@ void page_review_decide(struct request *r);
 void page_healthz(struct request *r);
 void page_static(struct request *r);
 void page_home_after_login(struct request *r);
+void page_apply(struct request *r);
+void page_apply_scan_post(struct request *r);
+void page_apply_form_get(struct request *r);
+void page_apply_form_post(struct request *r);
+void page_application(struct request *r);
+void page_application_print(struct request *r);
+void page_application_pdf(struct request *r);
+void page_application_payment(struct request *r);
+void page_application_scan(struct request *r);
+void page_application_withdraw(struct request *r);
+void page_admin(struct request *r);
+void page_admin_directory(struct request *r);
+void page_admin_directory_edit(struct request *r);
+void page_admin_directory_save(struct request *r);
+void page_admin_fees(struct request *r);
+void page_admin_fees_save(struct request *r);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "httpd.h"
 #include "server.h"
+#include "esp/appform.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -164,6 +165,8 @@ int main(int argc, char **argv)
 	limits_load(c, &srv.limits);
 	db_release(srv.pool, c);
 
+	/* Fonts are found once here: fontconfig is slow the first time. */
+	appform_init();
 	char *tplerr = NULL;
 	srv.tpl = tpl_load_dir(config_get(cfg, "templates_dir"), &tplerr);
 	if (!srv.tpl) {

@@ -109,5 +109,6 @@ void page_home_after_login(struct request *r)
 		return;
 	}
 	render_page(r, 200, "staff_home", "管理首页",
-	            json_pack("{s:s}", "role_label", role_label(r->actor.role)));
+	            json_pack("{s:s, s:b}", "role_label", role_label(r->actor.role), "is_admin",
+	                      r->actor.role == ROLE_ADMIN));
 }

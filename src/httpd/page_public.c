@@ -1,5 +1,6 @@
 /* Pages anyone may see: home, the four portals, help, health, static files. */
 #include "httpd.h"
+#include "esp/application.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -31,7 +32,12 @@ void page_portal(struct request *r)
 
 void page_help(struct request *r)
 {
-	render_page(r, 200, "help", "帮助", json_object());
+	struct fee fee = {0};
+	fee_current(req_db(r), &fee);
+	render_page(r, 200, "help", "帮助",
+	            json_pack("{s:o, s:i, s:i, s:i, s:i}", "provinces", ra_directory_list(req_db(r)),
+	                      "price", (int)fee.price_yuan, "medium", (int)fee.medium_yuan, "years",
+	                      fee.years, "delivery_days", r->srv->limits.delivery_days));
 }
 
 void page_healthz(struct request *r)

@@ -1,5 +1,6 @@
 /* 查看初审状态: the registrant's own registration and what comes next. */
 #include "httpd.h"
+#include "esp/application.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,29 @@ void page_status(struct request *r)
 	if (reviewed)
 		json_object_set_new(ctx, "reviewed_date",
 		                    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
-	if (req_query(r, "submitted"))
+	if (strcmp(state, "approved") == 0) {
+		json_t *apps = application_list_for(req_db(r), r->actor.registration_id);
+		bool open_initial = false;
+		size_t i;
+		json_t *a;
+		json_array_foreach(apps, i, a) {
+			const char *st = json_string_value(json_object_get(a, "state"));
+			const char *type = json_string_value(json_object_get(a, "type"));
+			if (strcmp(type, "initial") == 0 && strcmp(st, "withdrawn") != 0)
+				open_initial = true;
+			const char *at = json_string_value(json_object_get(a, "submitted_at"));
+			json_object_set_new(a, "submitted_date",
+			                    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
+		}
+		json_object_set_new(ctx, "applications", apps);
+		if (!open_initial)
+			json_object_set_new(ctx, "apply_url", json_string("/apply"));
+	}
+	/* The notices speak of a pending registration; after the decision the
+	 * state says it all, even when the address still carries the flag. */
+	if (req_query(r, "submitted") && strcmp(state, "pending") == 0)
 		json_object_set_new(ctx, "notice", json_string("报名信息已提交，请等待主管机关初审。"));
-	if (req_query(r, "resubmitted"))
+	if (req_query(r, "resubmitted") && strcmp(state, "pending") == 0)
 		json_object_set_new(ctx, "notice", json_string("修改后的报名信息已重新提交，请等待主管机关初审。"));
 	render_page(r, 200, "status", "查看初审状态", ctx);
 }

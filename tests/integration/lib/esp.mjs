@@ -55,6 +55,7 @@ export async function startEsp(opts = {}) {
   const esp = { dir, database: newDatabase(dir), extra: opts.args || [] };
   espctl(esp, 'init');
   espctl(esp, 'demo');
+  espctl(esp, 'directory', 'load', join(ROOT, 'scripts/demo-ra-directory.csv'));
   const tsv = readFileSync(join(dir, 'demo-accounts.tsv'), 'utf8').trim().split('\n');
   const header = tsv.shift().split('\t');
   esp.accounts = tsv.map((line) => Object.fromEntries(line.split('\t').map((v, i) => [header[i], v])));
@@ -154,6 +155,15 @@ export class Client {
       ...opts, body: body.toString(),
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...(opts.headers || {}) },
     });
+  }
+
+  // A multipart form: fields and files {name: {data: Buffer, filename, type}}.
+  async postMultipart(path, fields, files) {
+    const fd = new FormData();
+    fd.set('csrf', this.csrf());
+    for (const [k, v] of Object.entries(fields)) fd.set(k, String(v));
+    for (const [k, f] of Object.entries(files)) fd.set(k, new Blob([f.data], { type: f.type || 'application/octet-stream' }), f.filename);
+    return this.request('POST', path, { body: fd });
   }
 
   async login(username, password) {
@@ -266,3 +276,35 @@ export async function authorityIdByName(client, kind, name) {
   if (!id) throw new Error(`authority ${name} not in the list`);
   return id;
 }
+
+export function counts(esp) {
+  const out = espctl(esp, 'counts');
+  return Object.fromEntries(out.trim().split('\n').map((l) => {
+    const m = l.match(/^(.*?)\s+(\d+)$/);
+    return [m[1].trim(), Number(m[2])];
+  }));
+}
+
+// Registers an applicant of `kind` under `authority` and has `reviewer` approve it.
+export async function approvedApplicant(esp, kind, { authority = '福建省交通运输厅', reviewer = 'fj_reviewer', overrides = {} } = {}) {
+  const c = new Client(esp.url);
+  const authorityId = await authorityIdByName(c, kind, authority);
+  const fields = { ...registrationFields(kind, { authorityId }), ...overrides };
+  const res = await c.post(`/register/${kind}`, fields);
+  if (res.status !== 200) throw new Error(`registration failed: ${res.status}`);
+  const s = new Client(esp.url);
+  await s.login(reviewer, esp.account(reviewer).password);
+  const list = await s.get('/review');
+  const href = linkHref(list.text, `查看并审核 ${fields.name}`);
+  await s.get(href);
+  const d = await s.post(href, { decision: 'approve' });
+  if (!/已通过/.test(d.text)) throw new Error('approval failed');
+  await c.get('/status');
+  return { c, fields };
+}
+
+// A tiny valid PDF and PNG, and something that is not either.
+export const SAMPLE_PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
+export const SAMPLE_PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
+  '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
+export const SAMPLE_EXE = Buffer.concat([Buffer.from('MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff', 'latin1'), Buffer.alloc(200, 0)]);

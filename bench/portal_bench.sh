@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Portal page vs bare libmicrohttpd, in one run (a benchmark, never a test).
+#
+# Builds if needed, makes a throw-away data directory (espctl init + demo),
+# files ENTRIES pending enterprise registrations under 福建省交通运输厅 through
+# the real registration form, logs in as the demo reviewer fj_reviewer and
+# measures his queue page /review with wrk; then serves a body of the same
+# size from bench/baseline_mhd (same MHD set-up, no database) and measures
+# that. Prints requests/s, p50 and p99 of each and the ratio.
+#
+# Usage: bench/portal_bench.sh
+# Environment (defaults): ROUNDS=1 ENTRIES=100 CONNECTIONS=64 THREADS=2 WARMUP=3
+#   DURATION=10 ESP_BUILD=<repo>/build ESP_DATABASE=<empty: SQLite in the
+#   temp dir; or a postgresql:// URL of an empty database>
+#   PERF=1 also records a perf profile of espd (call graphs) during an extra
+#   wrk run and prints the top of the report; PERF_OUT=file keeps perf.data.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${ESP_BUILD:-$ROOT/build}
+ENTRIES=${ENTRIES:-100}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+WARMUP=${WARMUP:-3}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
+PERF=${PERF:-0}
+PAGE_SIZE=50 # QUEUE_PAGE in src/httpd/page_review.c
+
+die() { echo "portal_bench: $*" >&2; exit 1; }
+for tool in wrk curl node; do
+	command -v "$tool" >/dev/null || die "$tool not found (apt-get install $tool)"
+done
+
+if [ ! -d "$BUILD" ]; then
+	meson setup "$BUILD" "$ROOT" >/dev/null
+fi
+ninja -C "$BUILD" >/dev/null || die "build failed"
+ESPD=$BUILD/src/httpd/espd
+ESPCTL=$BUILD/src/cli/espctl
+BASELINE=$BUILD/bench/baseline_mhd
+for b in "$ESPD" "$ESPCTL" "$BASELINE"; do [ -x "$b" ] || die "missing $b"; done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/esp-bench-XXXXXX")
+ESPD_PID=
+BASE_PID=
+cleanup() {
+	[ -n "$ESPD_PID" ] && kill "$ESPD_PID" 2>/dev/null && wait "$ESPD_PID" 2>/dev/null
+	[ -n "$BASE_PID" ] && kill "$BASE_PID" 2>/dev/null && wait "$BASE_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+wait_http() { # URL PID
+	for _ in $(seq 1 200); do
+		curl -fs -o /dev/null "$1" && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---- the store ----
+DB=${ESP_DATABASE:-$TMP/esp.db}
+ctl() { "$ESPCTL" --data_dir="$TMP" --database="$DB" --password_hash=min "$@"; }
+ctl init >/dev/null
+ctl demo >/dev/null
+PASSWORD=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+	$col["username"] == "fj_reviewer" { print $col["password"] }' "$TMP/demo-accounts.tsv")
+[ -n "$PASSWORD" ] || die "fj_reviewer not in demo-accounts.tsv"
+
+# ---- espd ----
+# --password_hash=min only makes the applicants' registrations and the one
+# login cheap; the measured page hashes nothing.
+ESP_PORT=$(free_port)
+ESP_URL=http://127.0.0.1:$ESP_PORT
+"$ESPD" --data_dir="$TMP" --database="$DB" --http_listen="127.0.0.1:$ESP_PORT" \
+	--https_listen= --login_listen= --public_url="$ESP_URL" --staff_password_login=true \
+	--log_requests=false --password_hash=min --threads="$THREADS" 2>"$TMP/espd.log" &
+ESPD_PID=$!
+wait_http "$ESP_URL/healthz" "$ESPD_PID" || { cat "$TMP/espd.log" >&2; die "espd did not start"; }
+
+filed=$(node "$ROOT/bench/portal_fill.mjs" "$ESP_URL" "$ENTRIES") ||
+	die "filling the store failed ($filed of $ENTRIES registrations accepted)"
+
+# ---- log in as fj_reviewer (cookie jar, CSRF token of the login form) ----
+JAR=$TMP/cookies.txt
+csrf=$(curl -fs -c "$JAR" -b "$JAR" "$ESP_URL/login" |
+	sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n1)
+[ -n "$csrf" ] || die "no CSRF token on /login"
+code=$(curl -s -o /dev/null -w '%{http_code}' -c "$JAR" -b "$JAR" --data-urlencode "csrf=$csrf" \
+	--data-urlencode "username=fj_reviewer" --data-urlencode "password=$PASSWORD" "$ESP_URL/login")
+[ "$code" = 303 ] || die "login as fj_reviewer answered $code"
+SESSION=$(awk '$6 == "esp_session" { print $7 }' "$JAR")
+[ -n "$SESSION" ] || die "no session cookie after login"
+
+# ---- the page ----
+PAGE_PATH=/review
+curl -fs -H "Cookie: esp_session=$SESSION" -o "$TMP/page.html" "$ESP_URL$PAGE_PATH" ||
+	die "GET $PAGE_PATH failed"
+BYTES=$(wc -c <"$TMP/page.html")
+ROWS=$(grep -c '查看并审核' "$TMP/page.html" || true)
+want=$((ENTRIES < PAGE_SIZE ? ENTRIES : PAGE_SIZE))
+[ "$ROWS" -eq "$want" ] || die "$PAGE_PATH lists $ROWS entries, expected $want"
+TOTAL=$(sed -n 's/.*共 \([0-9][0-9]*\) 条.*/\1/p' "$TMP/page.html" | head -n1)
+[ -n "$TOTAL" ] || TOTAL="?"
+STORE=SQLite
+[ -n "${ESP_DATABASE:-}" ] && STORE=PostgreSQL
+
+# ---- the baseline ----
+BASE_PORT=$(free_port)
+BASE_URL=http://127.0.0.1:$BASE_PORT
+"$BASELINE" "$BASE_PORT" "$BYTES" "$THREADS" 2>"$TMP/baseline.log" &
+BASE_PID=$!
+wait_http "$BASE_URL/" "$BASE_PID" || die "baseline_mhd did not start"
+bbytes=$(curl -fs "$BASE_URL$PAGE_PATH" | wc -c)
+[ "$bbytes" -eq "$BYTES" ] || die "baseline body is $bbytes bytes, espd's $BYTES"
+
+# ---- wrk ----
+# to_ms VALUE: wrk prints latencies as 812.00us, 1.23ms, 2.10s or 1.00m.
+# to_ms VALUE: wrk prints latencies as 812.00us, 1.23ms, 2.10s or 1.00m.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+		else if (u != "ms") { print "nan"; exit 1 }
+		printf "%.3f", n }'
+}
+
+# measure NAME URL [HEADER]: warm-up, then the measured run; sets
+# RPS_<NAME>, P50_<NAME>, P99_<NAME> (ms), ERR_<NAME> (non-2xx + socket errors).
+measure() {
+	local name=$1 url=$2 hdr=${3:-}
+	local args=(-t"$THREADS" -c"$CONNECTIONS")
+	[ -n "$hdr" ] && args+=(-H "$hdr")
+	wrk "${args[@]}" -d"${WARMUP}s" "$url" >/dev/null
+	wrk "${args[@]}" -d"${DURATION}s" --latency "$url" >"$TMP/wrk-$name.txt"
+	local out=$TMP/wrk-$name.txt rps p50 p99 non2xx errs
+	rps=$(awk '$1 == "Requests/sec:" { print $2 }' "$out")
+	p50=$(awk '$1 == "50%" { print $2; exit }' "$out")
+	p99=$(awk '$1 == "99%" { print $2; exit }' "$out")
+	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+	errs=$(awk '/Socket errors:/ { s = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i; print s }' "$out")
+	[ -n "$rps" ] && [ -n "$p50" ] && [ -n "$p99" ] || { cat "$out" >&2; die "cannot read wrk output for $name"; }
+	printf -v "RPS_$name" '%s' "$rps"
+	printf -v "P50_$name" '%s' "$(to_ms "$p50")"
+	printf -v "P99_$name" '%s' "$(to_ms "$p99")"
+	printf -v "ERR_$name" '%s' "$(( ${non2xx:-0} + ${errs:-0} ))"
+}
+
+row() { printf '| %-5s | %-28s | %10s | %8s | %8s | %6s |\n' "$@"; }
+
+# Each round measures espd and then the baseline back to back, so the two
+# figures of a pair see the same background load; the ratio reported is the
+# median of the rounds' ratios.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+TABLE=$(row round server requests/s 'p50 (ms)' 'p99 (ms)' errors)
+TABLE+=$'\n|-------|------------------------------|-----------:|---------:|---------:|-------:|'
+RATIOS=()
+P99S=()
+ERRORS=0
+for round in $(seq 1 "$ROUNDS"); do
+	measure espd "$ESP_URL$PAGE_PATH" "Cookie: esp_session=$SESSION"
+	measure base "$BASE_URL$PAGE_PATH"
+	TABLE+=$'\n'$(row "$round" "espd $PAGE_PATH" "$RPS_espd" "$P50_espd" "$P99_espd" "$ERR_espd")
+	TABLE+=$'\n'$(row "$round" "baseline_mhd, $BYTES bytes" "$RPS_base" "$P50_base" "$P99_base" "$ERR_base")
+	RATIOS+=("$(awk -v a="$RPS_espd" -v b="$RPS_base" 'BEGIN { printf "%.1f", 100 * a / b }')")
+	P99S+=("$P99_espd")
+	ERRORS=$((ERRORS + ERR_espd + ERR_base))
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+if [ "$PERF" = 1 ]; then
+	command -v perf >/dev/null || die "perf not found"
+	PERF_DATA=${PERF_OUT:-$TMP/perf.data}
+	# The libraries have no frame pointers: DWARF unwinding at a modest rate.
+	perf record -q --call-graph dwarf,16384 -F 499 -p "$ESPD_PID" -o "$PERF_DATA" \
+		-- sleep "$DURATION" 2>/dev/null &
+	perf_pid=$!
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -H "Cookie: esp_session=$SESSION" \
+		"$ESP_URL$PAGE_PATH" >/dev/null
+	wait "$perf_pid" || true
+fi
+
+# ---- report ----
+median() {
+	printf '%s\n' "$@" | sort -g |
+		awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2 }'
+}
+ratio=$(median "${RATIOS[@]}")
+p99=$(median "${P99S[@]}")
+ratiook=$(awk -v r="$ratio" 'BEGIN { print (r >= 50) ? "yes" : "no" }')
+p99ok=$(awk -v p="$p99" 'BEGIN { print (p < 5) ? "yes" : "no" }')
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MEM_GIB=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+
+cat <<REPORT
+Portal page vs bare libmicrohttpd
+  date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs ($CPU_MODEL), $MEM_GIB GiB, $(uname -sr)
+  load average before / after: $LOAD_BEFORE / $LOAD_AFTER (wrk and any other process share these CPUs)
+  page: GET $PAGE_PATH as fj_reviewer (福建省交通运输厅), $ROWS entries on the page of $TOTAL pending (page size $PAGE_SIZE), $BYTES bytes
+  store: $STORE
+  wrk: $THREADS threads, $CONNECTIONS connections, ${WARMUP}s warm-up then ${DURATION}s measured, $ROUNDS round(s); espd --threads=$THREADS
+
+$TABLE
+
+ratio espd / baseline requests/s: $ratio %  (rounds: ${RATIOS[*]}; target >= 50 %: $ratiook)
+espd p99: $p99 ms  (median of rounds; target < 5 ms: $p99ok)
+REPORT
+
+if [ "$PERF" = 1 ]; then
+	echo
+	echo "perf: espd during a ${DURATION}s wrk run, inclusive (children) >= 1.5 %"
+	perf report -i "$PERF_DATA" --stdio --children --sort sym -g none --percent-limit 1.5 \
+		2>/dev/null | grep -E '^ +[0-9]' | head -n 60
+	[ -n "${PERF_OUT:-}" ] && echo "perf data kept in $PERF_OUT"
+fi
+if [ "$ERRORS" != 0 ]; then
+	echo "portal_bench: warning: $ERRORS errors or non-2xx responses during the runs" >&2
+fi
+exit 0

@@ -1,0 +1,183 @@
+/* The admin's pages: the RA directory (per province) and the fee schedule. */
+#include "httpd.h"
+#include "esp/application.h"
+#include "esp/validate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool admin_only(struct request *r)
+{
+	if (policy_allows(&r->actor, ACT_ADMIN, NULL))
+		return true;
+	reply_forbidden(r);
+	return false;
+}
+
+void page_admin(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	render_page(r, 200, "admin_home", "系统管理", json_object());
+}
+
+void page_admin_directory(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	render_page(r, 200, "admin_directory", "注册机构通讯录",
+	            json_pack("{s:o}", "provinces", ra_directory_list(req_db(r))));
+}
+
+static void show_directory_edit(struct request *r, int status, json_t *entry, json_t *errors)
+{
+	json_t *fields = ra_directory_fields();
+	size_t i;
+	json_t *f;
+	json_array_foreach(fields, i, f) {
+		const char *name = json_string_value(json_object_get(f, "name"));
+		json_object_set(f, "value", json_object_get(entry, name));
+		json_t *e = json_object_get(errors, name);
+		if (e)
+			json_object_set(f, "error", e);
+	}
+	render_page(r, status, "admin_directory_edit", "编辑注册机构信息",
+	            json_pack("{s:O, s:o}", "entry", entry, "fields", fields));
+}
+
+void page_admin_directory_edit(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	json_t *entry = ra_directory_get(req_db(r), r->params[0]);
+	if (!entry) {
+		reply_not_found(r);
+		return;
+	}
+	json_t *errors = json_object();
+	show_directory_edit(r, 200, entry, errors);
+	json_decref(errors);
+	json_decref(entry);
+}
+
+void page_admin_directory_save(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	json_t *entry = ra_directory_get(req_db(r), r->params[0]);
+	if (!entry) {
+		reply_not_found(r);
+		return;
+	}
+	json_t *values = form_values(r);
+	json_t *errors = json_object();
+	json_t *fields = ra_directory_fields();
+	size_t i;
+	json_t *f;
+	json_array_foreach(fields, i, f) {
+		const char *name = json_string_value(json_object_get(f, "name"));
+		char *v = xstrdup(json_string_value(json_object_get(values, name)) ?: "");
+		str_trim(v);
+		long n = utf8_length(v);
+		if (n < 0 || n > 200)
+			json_object_set_new(errors, name, json_string("不能超过200个字"));
+		json_object_set_new(entry, name, json_string(v));
+		free(v);
+	}
+	json_decref(fields);
+	const char *pc = json_string_value(json_object_get(entry, "postcode"));
+	if (pc && *pc && !validate_postcode(pc))
+		json_object_set_new(errors, "postcode", json_string("邮政编码应为6位数字"));
+	const char *ph = json_string_value(json_object_get(entry, "phone"));
+	if (ph && *ph && !validate_phone(ph))
+		json_object_set_new(errors, "phone", json_string("请输入正确的电话号码"));
+	if (json_object_size(errors)) {
+		show_directory_edit(r, 422, entry, errors);
+	} else if (ra_directory_save(req_db(r), &r->actor, r->params[0], entry) != DB_OK) {
+		reply_server_error(r, "directory save failed");
+	} else {
+		redirect(r, "/admin/directory?saved=1");
+	}
+	json_decref(values);
+	json_decref(errors);
+	json_decref(entry);
+}
+
+static void show_fees(struct request *r, int status, const char *error, json_t *values)
+{
+	db_result *res = NULL;
+	json_t *rows = json_array();
+	if (DB_EXEC0(req_db(r), "SELECT price_yuan, medium_yuan, years, valid_from, created_at FROM "
+	                        "fee_schedule ORDER BY valid_from DESC, id DESC",
+	             &res) == DB_OK)
+		for (int i = 0; i < res->nrows; i++)
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}", "price", db_get(res, i, 0),
+			                                      "medium", db_get(res, i, 1), "years",
+			                                      db_get(res, i, 2), "valid_from",
+			                                      db_get_int(res, i, 3, 0)
+			                                          ? time_date(r->arena, db_get_int(res, i, 3, 0))
+			                                          : "系统初始"));
+	db_result_free(res);
+	struct fee cur = {0};
+	fee_current(req_db(r), &cur);
+	json_t *ctx = json_pack("{s:o, s:i, s:i, s:i}", "rows", rows, "price", (int)cur.price_yuan,
+	                        "medium", (int)cur.medium_yuan, "years", cur.years);
+	if (error)
+		json_object_set_new(ctx, "error", json_string(error));
+	if (values)
+		json_object_set(ctx, "form", values);
+	render_page(r, status, "admin_fees", "收费标准", ctx);
+}
+
+void page_admin_fees(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	show_fees(r, 200, NULL, NULL);
+}
+
+static long parse_amount(const char *s, long max)
+{
+	if (!s || !*s)
+		return -1;
+	char *end;
+	long v = strtol(s, &end, 10);
+	return *end || v < 0 || v > max ? -1 : v;
+}
+
+void page_admin_fees_save(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	json_t *values = form_values(r);
+	long price = parse_amount(req_form(r, "price_yuan"), 100000);
+	long medium = parse_amount(req_form(r, "medium_yuan"), 100000);
+	long years = parse_amount(req_form(r, "years"), 10);
+	int64_t from = time_parse_date(req_form(r, "valid_from"));
+	const char *err = NULL;
+	if (price <= 0)
+		err = "每套价格应为正整数（元）";
+	else if (medium < 0 || medium > price)
+		err = "介质费应为不超过每套价格的整数（元）";
+	else if (years < 1)
+		err = "有效期应为1-10年";
+	else if (from < 0)
+		err = "请按 YYYY-MM-DD 格式填写生效日期";
+	if (err) {
+		show_fees(r, 422, err, values);
+	} else {
+		enum db_status st = DB_EXEC(req_db(r),
+		    "INSERT INTO fee_schedule (price_yuan, medium_yuan, years, valid_from, created_by, "
+		    "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+		    NULL, P_INT(price), P_INT(medium), P_INT(years), P_INT(from), P_INT(r->actor.account_id),
+		    P_INT(time_now()));
+		if (st == DB_OK)
+			st = audit_append(req_db(r), &r->actor, "fee_schedule.add", "fee_schedule", "",
+			                  req_form(r, "price_yuan"));
+		if (st == DB_OK)
+			redirect(r, "/admin/fees?saved=1");
+		else
+			reply_server_error(r, "fee insert failed");
+	}
+	json_decref(values);
+}

@@ -1,0 +1,230 @@
+/*
+ * 登录认证U盘申请: the wizard. Agencies and enterprises first upload the scan
+ * of their 组织机构代码证（副本）; then the form, 【下一步】 to a read-only
+ * confirmation, 【确定】 to commit or 【取消】 back to the form with every
+ * value kept. Each form carries an idempotency key so that a double click,
+ * a reload or the back button never makes a second application.
+ */
+#include "httpd.h"
+#include "esp/application.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The registrant's own registration, if the policy lets it apply. */
+static json_t *registration_for_apply(struct request *r)
+{
+	if (r->actor.role != ROLE_APPLICANT) {
+		reply_forbidden(r);
+		return NULL;
+	}
+	json_t *reg = registration_get(req_db(r), r->actor.registration_id);
+	struct policy_object o;
+	registration_policy_object(reg, &o);
+	if (!reg || !policy_allows(&r->actor, ACT_APPLICATION_CREATE, &o)) {
+		json_decref(reg);
+		render_message(r, 403, "暂不能申请证书U盘", "报名信息通过主管机关初审后，才能申请证书U盘。");
+		return NULL;
+	}
+	return reg;
+}
+
+static bool needs_scan(enum reg_kind k) { return k == KIND_AGENCY || k == KIND_ENTERPRISE; }
+
+/* The open initial application, if any: a registrant applies once; more keys
+ * are asked for with 再次申请 after logging in with a key. */
+static char *open_initial_application(struct request *r)
+{
+	db_result *res = NULL;
+	char *number = NULL;
+	if (DB_EXEC(req_db(r),
+	            "SELECT number FROM applications WHERE registration_id = $1 AND type = 'initial' "
+	            "AND state <> 'withdrawn' ORDER BY id DESC LIMIT 1",
+	            &res, P_INT(r->actor.registration_id)) == DB_OK && res->nrows)
+		number = arena_strdup(r->arena, db_get(res, 0, 0));
+	db_result_free(res);
+	return number;
+}
+
+static void show_scan(struct request *r, int status, enum reg_kind k, const char *error)
+{
+	json_t *ctx = json_pack("{s:o, s:i}", "steps", application_steps(k, "scan"), "max_mb",
+	                        (int)(r->srv->limits.scan_max_bytes / (1024 * 1024)));
+	if (error)
+		json_object_set_new(ctx, "error", json_string(error));
+	render_page(r, status, "apply_scan", "准备证书U盘申请材料", ctx);
+}
+
+static void show_form(struct request *r, int status, enum reg_kind k, json_t *reg, json_t *values,
+                      json_t *errors, const char *idem, int64_t scan_id)
+{
+	json_t *ctx = json_pack("{s:o, s:o, s:s, s:I, s:b, s:O}", "steps", application_steps(k, "form"),
+	                        "fields", application_form(k, values, errors), "idem", idem, "scan_id",
+	                        (json_int_t)scan_id, "is_unit", kind_is_unit(k), "reg", reg);
+	if (json_object_size(errors))
+		json_object_set_new(ctx, "has_errors", json_integer((json_int_t)json_object_size(errors)));
+	render_page(r, status, "apply_form", "填写证书U盘申请信息", ctx);
+}
+
+void page_apply(struct request *r)
+{
+	json_t *reg = registration_for_apply(r);
+	if (!reg)
+		return;
+	char *existing = open_initial_application(r);
+	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
+	if (existing)
+		redirect(r, arena_printf(r->arena, "/applications/%s", existing));
+	else if (needs_scan(k))
+		show_scan(r, 200, k, NULL);
+	else
+		redirect(r, "/apply/form");
+	json_decref(reg);
+}
+
+void page_apply_scan_post(struct request *r)
+{
+	json_t *reg = registration_for_apply(r);
+	if (!reg)
+		return;
+	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
+	json_decref(reg);
+	if (!needs_scan(k)) {
+		redirect(r, "/apply/form");
+		return;
+	}
+	const struct form_field *f = req_file(r, "scan");
+	if (!f || f->value.len == 0) {
+		show_scan(r, 422, k, "请选择要上传的扫描件（PDF、JPEG或PNG格式）。");
+		return;
+	}
+	if ((long)f->value.len > r->srv->limits.scan_max_bytes) {
+		show_scan(r, 413, k, "扫描件不能超过10MB，请压缩后重新上传。");
+		return;
+	}
+	/* The type is what the content is, whatever the name or the browser says. */
+	const char *mime = upload_sniff(f->value.data, f->value.len);
+	if (!mime) {
+		show_scan(r, 422, k, "文件格式不正确：扫描件只能是PDF、JPEG或PNG格式的文件。");
+		return;
+	}
+	int64_t id = 0;
+	if (upload_store(req_db(r), r->actor.registration_id, f->value.data, f->value.len, mime, &id) !=
+	    DB_OK) {
+		reply_server_error(r, "upload store failed");
+		return;
+	}
+	redirect(r, arena_printf(r->arena, "/apply/form?scan=%lld", (long long)id));
+}
+
+/* The scan named by the form must be the registrant's own. */
+static int64_t own_scan(struct request *r, const char *s)
+{
+	if (!s || !*s || strcmp(s, "0") == 0)
+		return 0;
+	char *end;
+	long long id = strtoll(s, &end, 10);
+	if (*end || id <= 0)
+		return -1;
+	db_result *res = NULL;
+	int64_t ok = -1;
+	if (DB_EXEC(req_db(r), "SELECT registration_id FROM uploads WHERE id = $1", &res, P_INT(id)) ==
+	        DB_OK &&
+	    res->nrows && db_get_int(res, 0, 0, 0) == r->actor.registration_id)
+		ok = id;
+	db_result_free(res);
+	return ok;
+}
+
+void page_apply_form_get(struct request *r)
+{
+	json_t *reg = registration_for_apply(r);
+	if (!reg)
+		return;
+	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
+	char *existing = open_initial_application(r);
+	int64_t scan = own_scan(r, req_query(r, "scan"));
+	if (existing) {
+		redirect(r, arena_printf(r->arena, "/applications/%s", existing));
+	} else if (needs_scan(k) && scan <= 0) {
+		redirect(r, "/apply");
+	} else {
+		json_t *values = application_defaults(reg);
+		json_t *errors = json_object();
+		char *idem = random_token(18);
+		show_form(r, 200, k, reg, values, errors, idem, scan);
+		free(idem);
+		json_decref(values);
+		json_decref(errors);
+	}
+	json_decref(reg);
+}
+
+static bool idem_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 16 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
+
+void page_apply_form_post(struct request *r)
+{
+	json_t *reg = registration_for_apply(r);
+	if (!reg)
+		return;
+	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
+	const char *action = req_form(r, "action");
+	const char *idem = req_form(r, "idem");
+	int64_t scan = own_scan(r, req_form(r, "scan_id"));
+	if (!idem_ok(idem) || scan < 0 || (needs_scan(k) && scan == 0)) {
+		json_decref(reg);
+		render_message(r, 400, "申请表单无效", "申请表单已失效，请重新开始申请。");
+		return;
+	}
+	json_t *values = form_values(r);
+	json_t *errors = application_validate(&r->srv->limits, k, values);
+	if (!action || strcmp(action, "cancel") == 0 || json_object_size(errors)) {
+		/* 【取消】 and invalid input go back to the form with every value kept. */
+		if (action && strcmp(action, "cancel") == 0)
+			json_object_clear(errors);
+		show_form(r, json_object_size(errors) ? 422 : 200, k, reg, values, errors, idem, scan);
+	} else if (strcmp(action, "next") == 0) {
+		struct fee fee;
+		if (fee_current(req_db(r), &fee) != DB_OK) {
+			reply_server_error(r, "no fee schedule");
+		} else {
+			int sets = (int)strtol(json_string_value(json_object_get(values, "sets")), NULL, 10);
+			json_t *ctx = json_pack("{s:o, s:o, s:s, s:I, s:b, s:O, s:I, s:i, s:i, s:i}", "steps",
+			                        application_steps(k, "form"), "fields",
+			                        application_form(k, values, errors), "idem", idem, "scan_id",
+			                        (json_int_t)scan, "is_unit", kind_is_unit(k), "reg", reg,
+			                        "amount", (json_int_t)fee_amount(&fee, k, sets), "price",
+			                        (int)fee.price_yuan, "medium", (int)fee.medium_yuan, "years",
+			                        fee.years);
+			render_page(r, 200, "apply_confirm", "确认证书U盘申请信息", ctx);
+		}
+	} else if (strcmp(action, "confirm") == 0) {
+		char *number = NULL;
+		bool existing = false;
+		enum db_status st = application_create(req_db(r), &r->actor, reg, values, "initial", scan,
+		                                       idem, &number, &existing);
+		if (st == DB_OK) {
+			redirect(r, arena_printf(r->arena, "/applications/%s/print", number));
+			free(number);
+		} else if (st == DB_CONFLICT) {
+			render_message(r, 409, "申请表单无效", "申请表单已失效，请重新开始申请。");
+		} else {
+			reply_server_error(r, "application create failed");
+		}
+	} else {
+		show_form(r, 422, k, reg, values, errors, idem, scan);
+	}
+	json_decref(values);
+	json_decref(errors);
+	json_decref(reg);
+}
