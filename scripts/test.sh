@@ -74,9 +74,9 @@ for b in build build-asan; do
   done
 done
 
-if [ -d tests/token ]; then
+if [ -x tests/integration/token/test_token.sh ]; then
   note "token tests (SoftHSM2)"
-  ESP_BUILD=$root/build bash tests/token/run.sh 2>&1 | tee "$tmp/token.log" | grep -E '^(not )?ok '
+  bash tests/integration/token/test_token.sh "$root/build/src/cli/esp-token" 2>&1 | tee "$tmp/token.log" | grep -E '^(not )?ok '
   add "$(grep -c '^ok ' "$tmp/token.log")" "$(grep -c '^not ok ' "$tmp/token.log")"
 fi
 

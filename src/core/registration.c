@@ -514,12 +514,24 @@ enum db_status registration_resubmit(db_conn *c, const struct actor *a, int64_t 
 
 /* ---- reading ---- */
 
+/* A JSON string of store text, as json_string() would make it (NULL when the
+ * text is not valid UTF-8), with one fast validity scan instead of jansson's. */
+static json_t *store_string(const char *v)
+{
+	size_t n = strlen(v);
+	return utf8_valid(v, n) ? json_stringn_nocheck(v, n) : NULL;
+}
+
+/* One object per row, keyed by column name (our own SQL: ASCII names).
+ * A cell whose text is not valid UTF-8 leaves its key out, as before. */
 static json_t *row_object(const db_result *r, int row)
 {
 	json_t *o = json_object();
 	for (int i = 0; i < r->ncols; i++) {
 		const char *v = db_get(r, row, i);
-		json_object_set_new(o, r->names[i], v ? json_string(v) : json_null());
+		json_t *jv = v ? store_string(v) : json_null();
+		if (jv)
+			json_object_set_new_nocheck(o, r->names[i], jv);
 	}
 	return o;
 }
@@ -565,39 +577,108 @@ void registration_policy_object(json_t *reg, struct policy_object *o)
 	o->province_code = json_string_value(json_object_get(reg, "province_code"));
 }
 
+/*
+ * The subtree of an authority is every authority whose path starts with its
+ * own ("/1/14/").  On SQLite that is the range [path, path with its final '/'
+ * replaced by '0'): paths hold only digits and '/', and '0' is the byte after
+ * '/', so exactly the strings that start with the prefix fall inside it.  The
+ * range uses authorities_path, and unlike a LIKE with a bound pattern it
+ * does not make SQLite re-prepare the statement at every run.  PostgreSQL
+ * compares text by the database's collation, which may ignore '/', so there
+ * the LIKE stays.
+ */
+static bool is_sqlite(db_conn *c)
+{
+	/* db.h: every connection starts with its backend. */
+	return *(const struct db_backend *const *)c == &db_sqlite_backend;
+}
+
+#define QUEUE_COLUMNS                                                                           \
+	"SELECT r.id, r.kind, r.state, r.name, r.code, r.created_at, a.name AS authority_name, "   \
+	"p.name AS province FROM registrations r JOIN authorities a ON a.id = r.authority_id "     \
+	"JOIN provinces p ON p.code = r.province_code "
+#define QUEUE_ORDER "ORDER BY r.created_at DESC, r.id DESC LIMIT $3 OFFSET $4"
+
 json_t *registration_queue(db_conn *c, const char *authority_path, const char *state,
                            int limit, int offset, int64_t *total)
 {
-	/* The subtree is every authority whose path starts with ours. */
-	char *like = xasprintf("%s%%", authority_path);
+	const char *st_param = state ? state : "";
+	size_t n = authority_path ? strlen(authority_path) : 0;
+	/* The range needs a prefix whose last byte can be incremented: always
+	 * so for a path ("/1/14/" gives "/1/140"); anything else keeps the LIKE. */
+	bool range = is_sqlite(c) && n > 0 && (unsigned char)authority_path[n - 1] < 0x7F;
+	bool any = !*st_param;
+	char *lo, *hi = NULL;
 	db_result *r = NULL;
 	json_t *arr = json_array();
 	*total = 0;
-	if (DB_EXEC(c,
-	        "SELECT COUNT(*) FROM registrations r JOIN authorities a ON a.id = r.authority_id "
-	        "WHERE a.path LIKE $1 AND ($2 = '' OR r.state = $2)",
-	        &r, P_TEXT(like), P_TEXT(state ? state : "")) == DB_OK)
-		*total = db_get_int(r, 0, 0, 0);
-	db_result_free(r);
-	r = NULL;
-	if (DB_EXEC(c,
-	        "SELECT r.id, r.kind, r.state, r.name, r.code, r.created_at, a.name AS authority_name, "
-	        "p.name AS province FROM registrations r JOIN authorities a ON a.id = r.authority_id "
-	        "JOIN provinces p ON p.code = r.province_code "
-	        "WHERE a.path LIKE $1 AND ($2 = '' OR r.state = $2) "
-	        "ORDER BY r.created_at DESC, r.id DESC LIMIT $3 OFFSET $4",
-	        &r, P_TEXT(like), P_TEXT(state ? state : ""), P_INT(limit), P_INT(offset)) == DB_OK) {
+	enum db_status qs;
+	if (range) {
+		lo = xstrdup(authority_path);
+		hi = xstrdup(authority_path);
+		hi[n - 1]++;
+		if (DB_EXEC(c, any ? "SELECT COUNT(*) FROM registrations r JOIN authorities a "
+		                     "ON a.id = r.authority_id WHERE a.path >= $1 AND a.path < $2"
+		                   : "SELECT COUNT(*) FROM registrations r JOIN authorities a "
+		                     "ON a.id = r.authority_id WHERE a.path >= $1 AND a.path < $2 "
+		                     "AND r.state = $5",
+		            &r, P_TEXT(lo), P_TEXT(hi), P_INT(limit), P_INT(offset),
+		            P_TEXT(st_param)) == DB_OK)
+			*total = db_get_int(r, 0, 0, 0);
+		db_result_free(r);
+		r = NULL;
+		qs = DB_EXEC(c, any ? QUEUE_COLUMNS "WHERE a.path >= $1 AND a.path < $2 " QUEUE_ORDER
+		                    : QUEUE_COLUMNS "WHERE a.path >= $1 AND a.path < $2 AND r.state = $5 "
+		                      QUEUE_ORDER,
+		             &r, P_TEXT(lo), P_TEXT(hi), P_INT(limit), P_INT(offset), P_TEXT(st_param));
+	} else {
+		lo = xasprintf("%s%%", authority_path);
+		if (DB_EXEC(c,
+		        "SELECT COUNT(*) FROM registrations r JOIN authorities a ON a.id = r.authority_id "
+		        "WHERE a.path LIKE $1 AND ($2 = '' OR r.state = $2)",
+		        &r, P_TEXT(lo), P_TEXT(st_param)) == DB_OK)
+			*total = db_get_int(r, 0, 0, 0);
+		db_result_free(r);
+		r = NULL;
+		qs = DB_EXEC(c, QUEUE_COLUMNS "WHERE a.path LIKE $1 AND ($2 = '' OR r.state = $2) "
+		             QUEUE_ORDER, &r, P_TEXT(lo), P_TEXT(st_param), P_INT(limit), P_INT(offset));
+	}
+	if (qs == DB_OK) {
+		/* The labels are the same few strings on every row: one JSON value each. */
+		json_t *kind_labels_j[KIND_COUNT + 1] = {0};
+		json_t *state_labels_j[4] = {0};
+		static const char *const states[3] = {"pending", "approved", "rejected"};
 		for (int i = 0; i < r->nrows; i++) {
 			json_t *o = row_object(r, i);
-			json_object_set_new(o, "state_label",
-			                    json_string(reg_state_label(db_get(r, i, 2))));
+			const char *st = db_get(r, i, 2);
+			int si = 3;
+			for (int k = 0; k < 3; k++)
+				if (st && strcmp(st, states[k]) == 0)
+					si = k;
+			json_t *sl;
+			if (si < 3) {
+				if (!state_labels_j[si])
+					state_labels_j[si] = json_string_nocheck(reg_state_label(states[si]));
+				sl = json_incref(state_labels_j[si]);
+			} else {
+				sl = json_string(reg_state_label(st));
+			}
+			json_object_set_new_nocheck(o, "state_label", sl);
 			enum reg_kind k = kind_parse(db_get(r, i, 1));
-			json_object_set_new(o, "kind_label", json_string(k == KIND_NONE ? "" : kind_label(k)));
+			int ki = k == KIND_NONE ? KIND_COUNT : (int)k;
+			if (!kind_labels_j[ki])
+				kind_labels_j[ki] = json_string_nocheck(k == KIND_NONE ? "" : kind_label(k));
+			json_object_set_new_nocheck(o, "kind_label", json_incref(kind_labels_j[ki]));
 			json_array_append_new(arr, o);
 		}
+		for (int k = 0; k <= KIND_COUNT; k++)
+			json_decref(kind_labels_j[k]);
+		for (int k = 0; k < 4; k++)
+			json_decref(state_labels_j[k]);
 	}
 	db_result_free(r);
-	free(like);
+	free(lo);
+	free(hi);
 	return arr;
 }
 

@@ -229,11 +229,59 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
 	return st;
 }
 
-/* ---- results ---- */
+/* ---- results ----
+ *
+ * A result is allocated with a private tail: the cell values live in a few
+ * large blocks (a value bigger than a block gets its own), and the cell
+ * arrays grow geometrically, so a result of n rows costs a handful of
+ * allocations instead of one per cell and one realloc per row.  Column
+ * names stay individually allocated: backends may replace them (free +
+ * xstrdup), and db_result_free frees them. */
+
+#define RESULT_BLOCK 4096
+
+struct result_block {
+	struct result_block *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct result_impl {
+	db_result pub;          /* must come first: callers see only this */
+	size_t rowcap;          /* rows the cell arrays have room for */
+	struct result_block *blocks;
+};
+
+static struct result_impl *impl_of(db_result *r) { return (struct result_impl *)r; }
+
+static char *result_alloc(struct result_impl *ri, size_t n)
+{
+	/* Keep every value as aligned as malloc would have. */
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct result_block *b = ri->blocks;
+	if (!b || b->cap - b->used < n) {
+		size_t cap = n > RESULT_BLOCK / 4 ? n : RESULT_BLOCK;
+		b = xmalloc(sizeof(*b) + cap);
+		b->used = 0;
+		b->cap = cap;
+		if (cap == n && ri->blocks) {
+			/* A big value: keep filling the current small block. */
+			b->next = ri->blocks->next;
+			ri->blocks->next = b;
+		} else {
+			b->next = ri->blocks;
+			ri->blocks = b;
+		}
+	}
+	char *p = (char *)b->data + b->used;
+	b->used += n;
+	return p;
+}
 
 db_result *db_result_new(int ncols)
 {
-	db_result *r = xcalloc(1, sizeof(*r));
+	struct result_impl *ri = xcalloc(1, sizeof(*ri));
+	db_result *r = &ri->pub;
 	r->ncols = ncols;
 	r->names = xcalloc((size_t)(ncols ? ncols : 1), sizeof(char *));
 	return r;
@@ -241,12 +289,18 @@ db_result *db_result_new(int ncols)
 
 void db_result_add_row(db_result *r)
 {
-	size_t cells = (size_t)(r->nrows + 1) * (size_t)r->ncols;
-	r->values = xrealloc(r->values, (cells ? cells : 1) * sizeof(char *));
-	r->lengths = xrealloc(r->lengths, (cells ? cells : 1) * sizeof(size_t));
+	struct result_impl *ri = impl_of(r);
+	if ((size_t)r->nrows == ri->rowcap) {
+		size_t cap = ri->rowcap ? ri->rowcap * 2 : 8;
+		size_t cells = cap * (size_t)r->ncols;
+		r->values = xrealloc(r->values, (cells ? cells : 1) * sizeof(char *));
+		r->lengths = xrealloc(r->lengths, (cells ? cells : 1) * sizeof(size_t));
+		ri->rowcap = cap;
+	}
+	size_t at = (size_t)r->nrows * r->ncols;
 	for (int i = 0; i < r->ncols; i++) {
-		r->values[(size_t)r->nrows * r->ncols + i] = NULL;
-		r->lengths[(size_t)r->nrows * r->ncols + i] = 0;
+		r->values[at + i] = NULL;
+		r->lengths[at + i] = 0;
 	}
 	r->nrows++;
 }
@@ -254,13 +308,13 @@ void db_result_add_row(db_result *r)
 void db_result_set(db_result *r, int row, int col, const void *data, size_t len)
 {
 	size_t i = (size_t)row * r->ncols + col;
-	free(r->values[i]);
+	/* A replaced value stays in its block until the result is freed. */
 	if (!data) {
 		r->values[i] = NULL;
 		r->lengths[i] = 0;
 		return;
 	}
-	char *v = xmalloc(len + 1);
+	char *v = result_alloc(impl_of(r), len + 1);
 	memcpy(v, data, len);
 	v[len] = '\0';
 	r->values[i] = v;
@@ -271,14 +325,19 @@ void db_result_free(db_result *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < (size_t)r->nrows * r->ncols; i++)
-		free(r->values[i]);
+	struct result_impl *ri = impl_of(r);
+	struct result_block *b = ri->blocks;
+	while (b) {
+		struct result_block *next = b->next;
+		free(b);
+		b = next;
+	}
 	for (int i = 0; i < r->ncols; i++)
 		free(r->names[i]);
 	free(r->names);
 	free(r->values);
 	free(r->lengths);
-	free(r);
+	free(ri);
 }
 
 const char *db_get(const db_result *r, int row, int col)

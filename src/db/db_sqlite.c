@@ -7,20 +7,36 @@
 #include "esp/util.h"
 
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct stmt_cache_entry {
+/* The statement cache: every statement run is prepared once per connection
+ * and kept, found by the hash of its text.  Most SQL is a string literal, so
+ * the same pointer comes back each time: a small direct-mapped table keyed
+ * by the pointer finds it without hashing the text (the text is still
+ * compared, since a freed string's address can be reused). */
+struct stmt_entry {
+	struct stmt_entry *next;   /* bucket chain */
+	uint64_t hash;
 	char *sql;
 	sqlite3_stmt *stmt;
+	int nmap;                  /* map[i]: index of "$<i+1>" in stmt, 0 when unused */
+	int *map;
 };
+
+#define PTR_SLOTS 256          /* power of two */
 
 struct db_conn {
 	const struct db_backend *be; /* must come first: see db.h */
 	sqlite3 *db;
-	struct stmt_cache_entry *cache;
-	size_t ncache, capcache;
+	struct stmt_entry **buckets;
+	size_t nbuckets, nstmts;
+	struct {
+		const char *key;
+		struct stmt_entry *e;
+	} byptr[PTR_SLOTS];
 };
 
 static enum db_status map_rc(sqlite3 *db, int rc, const char *sql)
@@ -69,47 +85,124 @@ static void sq_close(db_conn *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->ncache; i++) {
-		sqlite3_finalize(c->cache[i].stmt);
-		free(c->cache[i].sql);
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		struct stmt_entry *e = c->buckets[b];
+		while (e) {
+			struct stmt_entry *next = e->next;
+			sqlite3_finalize(e->stmt);
+			free(e->sql);
+			free(e->map);
+			free(e);
+			e = next;
+		}
 	}
-	free(c->cache);
+	free(c->buckets);
 	sqlite3_close(c->db);
 	free(c);
 }
 
-static sqlite3_stmt *prepared(db_conn *c, const char *sql, enum db_status *st)
+/* FNV-1a, 64 bit. */
+static uint64_t sql_hash(const char *s)
 {
-	for (size_t i = 0; i < c->ncache; i++)
-		if (strcmp(c->cache[i].sql, sql) == 0)
-			return c->cache[i].stmt;
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
-	if (rc != SQLITE_OK) {
-		*st = map_rc(c->db, rc, sql);
-		return NULL;
+	uint64_t h = 0xcbf29ce484222325u;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3u;
 	}
-	if (c->ncache == c->capcache) {
-		c->capcache = c->capcache ? c->capcache * 2 : 32;
-		c->cache = xrealloc(c->cache, c->capcache * sizeof(*c->cache));
+	return h;
+}
+
+static size_t ptr_slot(const char *p)
+{
+	uintptr_t v = (uintptr_t)p;
+	return (size_t)((v ^ (v >> 9) ^ (v >> 17)) & (PTR_SLOTS - 1));
+}
+
+/* Parameters are named "$1", "$2" ...: record where each one is, so binding
+ * needs no name lookup.  A name is taken only in exactly that spelling. */
+static void map_params(struct stmt_entry *e)
+{
+	int count = sqlite3_bind_parameter_count(e->stmt);
+	for (int idx = 1; idx <= count; idx++) {
+		const char *name = sqlite3_bind_parameter_name(e->stmt, idx);
+		if (!name || name[0] != '$' || name[1] < '1' || name[1] > '9')
+			continue;
+		char *end = NULL;
+		long n = strtol(name + 1, &end, 10);
+		if (*end || n < 1 || n > 100000)
+			continue;
+		if (n > e->nmap) {
+			e->map = xrealloc(e->map, (size_t)n * sizeof(int));
+			memset(e->map + e->nmap, 0, (size_t)(n - e->nmap) * sizeof(int));
+			e->nmap = (int)n;
+		}
+		e->map[n - 1] = idx;
 	}
-	c->cache[c->ncache].sql = xstrdup(sql);
-	c->cache[c->ncache].stmt = s;
-	c->ncache++;
-	return s;
+}
+
+static void cache_grow(db_conn *c)
+{
+	size_t n = c->nbuckets ? c->nbuckets * 2 : 64;
+	struct stmt_entry **nb = xcalloc(n, sizeof(*nb));
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		struct stmt_entry *e = c->buckets[b];
+		while (e) {
+			struct stmt_entry *next = e->next;
+			e->next = nb[e->hash & (n - 1)];
+			nb[e->hash & (n - 1)] = e;
+			e = next;
+		}
+	}
+	free(c->buckets);
+	c->buckets = nb;
+	c->nbuckets = n;
+}
+
+static struct stmt_entry *prepared(db_conn *c, const char *sql, enum db_status *st)
+{
+	size_t slot = ptr_slot(sql);
+	struct stmt_entry *e = c->byptr[slot].e;
+	if (c->byptr[slot].key == sql && strcmp(e->sql, sql) == 0)
+		return e;
+	uint64_t h = sql_hash(sql);
+	if (c->nbuckets) {
+		for (e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->next)
+			if (e->hash == h && strcmp(e->sql, sql) == 0)
+				break;
+	}
+	if (!e) {
+		sqlite3_stmt *s = NULL;
+		int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+		if (rc != SQLITE_OK) {
+			*st = map_rc(c->db, rc, sql);
+			return NULL;
+		}
+		if (c->nstmts + 1 > c->nbuckets)
+			cache_grow(c);
+		e = xcalloc(1, sizeof(*e));
+		e->hash = h;
+		e->sql = xstrdup(sql);
+		e->stmt = s;
+		map_params(e);
+		e->next = c->buckets[h & (c->nbuckets - 1)];
+		c->buckets[h & (c->nbuckets - 1)] = e;
+		c->nstmts++;
+	}
+	c->byptr[slot].key = sql;
+	c->byptr[slot].e = e;
+	return e;
 }
 
 static enum db_status sq_exec(db_conn *c, const char *sql, const struct db_param *params,
                               int nparams, db_result **res)
 {
 	enum db_status st = DB_ERROR;
-	sqlite3_stmt *s = prepared(c, sql, &st);
-	if (!s)
+	struct stmt_entry *e = prepared(c, sql, &st);
+	if (!e)
 		return st;
+	sqlite3_stmt *s = e->stmt;
 	for (int i = 0; i < nparams; i++) {
-		char name[16];
-		snprintf(name, sizeof name, "$%d", i + 1);
-		int idx = sqlite3_bind_parameter_index(s, name);
+		int idx = i < e->nmap ? e->map[i] : 0;
 		if (idx == 0)
 			continue; /* parameter not used by this statement */
 		const struct db_param *p = &params[i];

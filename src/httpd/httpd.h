@@ -159,5 +159,20 @@ void page_admin_directory_edit(struct request *r);
 void page_admin_directory_save(struct request *r);
 void page_admin_fees(struct request *r);
 void page_admin_fees_save(struct request *r);
+void page_admin_staff(struct request *r);
+void page_admin_staff_create(struct request *r);
+void page_application_resubmit(struct request *r);
+void page_ra_home(struct request *r);
+void page_ra_queue(struct request *r);
+void page_ra_queue_csv(struct request *r);
+void page_ra_application(struct request *r);
+void page_ra_action(struct request *r);
+void page_ra_tokens(struct request *r);
+void page_ra_tokens_create(struct request *r);
+void page_ra_tokens_revoke(struct request *r);
+void api_issue_certificate(struct request *r);
+void api_revoke_certificate(struct request *r);
+void page_ca_chain(struct request *r);
+void page_ca_crl(struct request *r);
 
 #endif

@@ -6,6 +6,10 @@
 #include "httpd.h"
 #include "server.h"
 #include "esp/appform.h"
+#include "esp/ra.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -88,8 +92,38 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 	return d;
 }
 
-static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { stopping = sig; }
+static _Atomic int stopping;
+
+/* Keeps the CRL fresh: re-signed at least every crl_hours, even without
+ * revocations, so relying parties never see it expire. */
+static void crl_refresh(struct server *srv)
+{
+	int hours = (int)config_get_long(srv->cfg, "crl_hours");
+	db_conn *c = db_acquire(srv->pool);
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int64_t signed_at = 0;
+	enum db_status st = crl_load(c, &der, &len, &signed_at);
+	free(der);
+	if (st == DB_NOT_FOUND || (st == DB_OK && signed_at + (int64_t)hours * 3600 <= time_now())) {
+		if (crl_publish(c, srv->ca, hours) == DB_OK)
+			log_info("CRL re-signed");
+		else
+			log_error("CRL could not be re-signed");
+	}
+	db_release(srv->pool, c);
+}
+
+static void *crl_thread(void *arg)
+{
+	struct server *srv = arg;
+	for (unsigned tick = 0; !stopping; tick++) {
+		if (tick % 60 == 0)
+			crl_refresh(srv);
+		sleep(1);
+	}
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -183,6 +217,15 @@ int main(int argc, char **argv)
 	char *key_pem = file_read_all(key_path, NULL);
 	char *crt_pem = file_read_all(crt_path, NULL);
 
+	/* Every thread started from here on inherits the blocked signals; only
+	 * sigwait below receives them, so the stop is always seen. */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
 	struct listener_ctx http = {.srv = &srv, .kind = LISTEN_HTTP};
 	struct listener_ctx https = {.srv = &srv, .kind = LISTEN_HTTPS};
 	const char *http_spec = config_get(cfg, "http_listen");
@@ -201,13 +244,13 @@ int main(int argc, char **argv)
 	         db_pool_backend(srv.pool)->name, applied, *http_spec ? http_spec : "off",
 	         *https_spec ? https_spec : "off");
 
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	while (!stopping)
-		pause();
+	pthread_t crl_tid;
+	bool crl_started = pthread_create(&crl_tid, NULL, crl_thread, &srv) == 0;
+
+	int sig = 0;
+	while (sigwait(&stop_signals, &sig) != 0)
+		;
+	stopping = sig;
 	log_info("espd stopping (signal %d): finishing requests in flight", (int)stopping);
 	/* Stop accepting, then let the requests in flight end before the daemons go. */
 	if (http.daemon)
@@ -229,6 +272,8 @@ int main(int argc, char **argv)
 		MHD_stop_daemon(http.daemon);
 	if (https.daemon)
 		MHD_stop_daemon(https.daemon);
+	if (crl_started)
+		pthread_join(crl_tid, NULL);
 	if (key_pem)
 		sodium_memzero(key_pem, strlen(key_pem));
 	free(key_pem);

@@ -3,6 +3,7 @@
 #include "esp/application.h"
 #include "esp/validate.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,4 +181,90 @@ void page_admin_fees_save(struct request *r)
 			reply_server_error(r, "fee insert failed");
 	}
 	json_decref(values);
+}
+
+/* ---- staff accounts: reviewers, RA and training-institution operators ---- */
+
+static void show_staff(struct request *r, int status, json_t *form, const char *error,
+                       const char *created_user, const char *created_pw)
+{
+	db_result *res = NULL;
+	json_t *rows = json_array();
+	if (DB_EXEC0(req_db(r),
+	             "SELECT a.username, a.role, a.display_name, a.status, COALESCE(au.name, ''), "
+	             "COALESCE(p.name, '') FROM accounts a LEFT JOIN authorities au ON au.id = "
+	             "a.authority_id LEFT JOIN provinces p ON p.code = a.province_code "
+	             "WHERE a.role <> 'applicant' ORDER BY a.role, a.username",
+	             &res) == DB_OK)
+		for (int i = 0; i < res->nrows; i++)
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "username",
+			                                      db_get(res, i, 0), "role",
+			                                      role_label(role_parse(db_get(res, i, 1))), "name",
+			                                      db_get(res, i, 2), "status",
+			                                      strcmp(db_get(res, i, 3), "active") == 0 ? "启用" : "停用",
+			                                      "authority", db_get(res, i, 4), "province",
+			                                      db_get(res, i, 5)));
+	db_result_free(res);
+	json_t *ctx = json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces", province_list(req_db(r)),
+	                        "form", form ? form : json_null());
+	if (error)
+		json_object_set_new(ctx, "error", json_string(error));
+	if (created_user)
+		json_object_set_new(ctx, "created", json_pack("{s:s, s:s}", "username", created_user,
+		                                              "password", created_pw));
+	render_page(r, status, "admin_staff", "工作人员账户", ctx);
+}
+
+void page_admin_staff(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	show_staff(r, 200, NULL, NULL, NULL, NULL);
+}
+
+void page_admin_staff_create(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	json_t *form = form_values(r);
+	enum role role = role_parse(req_form(r, "role"));
+	const char *username = req_form(r, "username");
+	const char *name = req_form(r, "display_name");
+	const char *province = req_form(r, "province_code");
+	const char *authority = req_form(r, "authority");
+	const char *error = NULL;
+	int64_t auth_id = 0;
+	bool name_ok = username && strlen(username) >= 4 && strlen(username) <= 32;
+	for (const char *p = username; name_ok && *p; p++)
+		name_ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+	if (role != ROLE_REVIEWER && role != ROLE_RA && role != ROLE_TRAINER)
+		error = "请选择账户类型";
+	else if (!name_ok)
+		error = "用户名应为4-32位小写字母、数字或下划线";
+	else if (!name || !*name || utf8_length(name) < 0 || utf8_length(name) > 50)
+		error = "请填写机构或人员名称（不超过50字）";
+	else if (role == ROLE_REVIEWER && !(auth_id = authority_by_name(req_db(r), authority ? authority : "")))
+		error = "初审人员需填写已有主管机关的完整名称";
+	else if (role != ROLE_REVIEWER && !province_exists(req_db(r), province))
+		error = "请选择所在省份";
+	if (error) {
+		show_staff(r, 422, form, error, NULL, NULL);
+		json_decref(form);
+		return;
+	}
+	char *pw = random_token(12);
+	int64_t id = 0;
+	enum db_status st = account_create(req_db(r), username, pw, role, name, auth_id,
+	                                   role == ROLE_REVIEWER ? NULL : province, 0, &id);
+	if (st == DB_OK)
+		st = audit_append(req_db(r), &r->actor, "account.create", username, "", role_name(role));
+	if (st == DB_CONFLICT)
+		show_staff(r, 422, form, "该用户名已存在", NULL, NULL);
+	else if (st != DB_OK)
+		reply_server_error(r, "staff create failed");
+	else
+		show_staff(r, 200, NULL, NULL, username, pw);
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
+	json_decref(form);
 }

@@ -12,6 +12,13 @@ static void show_login(struct request *r, int status, const char *error, const c
 		json_object_set_new(ctx, "error", json_string(error));
 	json_object_set_new(ctx, "username", json_string(username ? username : ""));
 	enum reg_kind k = kind_parse(portal);
+	const char *as = req_query(r, "as");
+	if (as && strcmp(as, "ra") == 0)
+		json_object_set_new(ctx, "portal_label", json_string("注册机构登录"));
+	else if (as && strcmp(as, "trainer") == 0)
+		json_object_set_new(ctx, "portal_label", json_string("培训机构登录"));
+	else if (as && strcmp(as, "reviewer") == 0)
+		json_object_set_new(ctx, "portal_label", json_string("主管机关初审人员登录"));
 	if (k != KIND_NONE) {
 		json_object_set_new(ctx, "portal", json_string(kind_name(k)));
 		json_object_set_new(ctx, "portal_label", json_string(kind_portal_label(k)));
@@ -34,6 +41,8 @@ static const char *landing_for(enum role role)
 	switch (role) {
 	case ROLE_APPLICANT: return "/status";
 	case ROLE_REVIEWER: return "/review";
+	case ROLE_RA:
+	case ROLE_TRAINER: return "/ra";
 	default: return "/home";
 	}
 }
@@ -104,7 +113,7 @@ void page_logout(struct request *r)
 
 void page_home_after_login(struct request *r)
 {
-	if (r->actor.role == ROLE_APPLICANT || r->actor.role == ROLE_REVIEWER) {
+	if (r->actor.role != ROLE_ADMIN) {
 		redirect(r, landing_for(r->actor.role));
 		return;
 	}

@@ -24,20 +24,21 @@ void render_page(struct request *r, int status, const char *tpl, const char *tit
 		json_object_update_missing(ctx, base);
 	else
 		ctx = json_incref(base);
-	struct buf content = {0};
-	if (tpl_render(r->srv->tpl, tpl, ctx, &content) != 0) {
+	/* The page is rendered straight into its place in the layout, where
+	 * {{{content}}} stands: no copy of it goes through a JSON string. */
+	struct buf body = {0};
+	int rc = tpl_render_wrapped(r->srv->tpl, "layout", base, "content", tpl, ctx, &body);
+	if (rc == -1) {
 		log_error("req=%llu template %s missing", (unsigned long long)r->id, tpl);
-		buf_free(&content);
+		buf_free(&body);
 		json_decref(ctx);
 		json_decref(base);
 		r->status = 500;
 		buf_puts(&r->body, "内部错误");
 		return;
 	}
-	json_object_set_new(base, "content", json_stringn(content.data ? content.data : "", content.len));
-	buf_free(&content);
 	buf_free(&r->body);
-	tpl_render(r->srv->tpl, "layout", base, &r->body);
+	r->body = body;
 	r->status = status;
 	r->content_type = "text/html; charset=utf-8";
 	req_header(r, "Cache-Control", "no-store");

@@ -245,9 +245,18 @@ static const struct tpl *find(const struct tpl_set *s, const char *name)
 
 #define MAX_DEPTH 32
 
+/* A slot: {{{name}}} in the outer template of tpl_render_wrapped renders
+ * the inner template there instead of a value. */
+struct slot {
+	const char *name;
+	const struct tpl *inner;
+	json_t *inner_ctx;
+};
+
 struct ctx_stack {
 	json_t *items[MAX_DEPTH];
 	int n;
+	const struct slot *slot;
 };
 
 static json_t *lookup(const struct ctx_stack *cs, char **path)
@@ -299,6 +308,28 @@ static void put_value(struct buf *out, const json_t *v, bool escape)
 }
 
 static void render(const struct tpl_set *set, const struct node *n, struct ctx_stack *cs,
+                   struct buf *out, int depth);
+
+/* The slot stands for a string value named slot->name in the outermost
+ * context: it is used only where the lookup would reach that context. */
+static bool is_slot(const struct ctx_stack *cs, const struct node *n)
+{
+	if (!cs->slot || !n->path || n->path[1] || strcmp(n->path[0], cs->slot->name) != 0)
+		return false;
+	for (int i = cs->n - 1; i >= 1; i--)
+		if (json_is_object(cs->items[i]) && json_object_get(cs->items[i], n->path[0]))
+			return false;
+	return true;
+}
+
+static void render_slot(const struct tpl_set *set, const struct slot *sl, struct buf *out)
+{
+	struct ctx_stack inner = {.n = 0};
+	inner.items[inner.n++] = sl->inner_ctx;
+	render(set, sl->inner->root, &inner, out, 0);
+}
+
+static void render(const struct tpl_set *set, const struct node *n, struct ctx_stack *cs,
                    struct buf *out, int depth)
 {
 	for (; n; n = n->next) {
@@ -306,9 +337,22 @@ static void render(const struct tpl_set *set, const struct node *n, struct ctx_s
 		case N_TEXT:
 			buf_put(out, n->text, n->len);
 			break;
-		case N_VAR:
 		case N_RAW:
-			put_value(out, lookup(cs, n->path), n->type == N_VAR);
+			if (is_slot(cs, n)) {
+				render_slot(set, cs->slot, out);
+				break;
+			}
+			put_value(out, lookup(cs, n->path), false);
+			break;
+		case N_VAR:
+			if (is_slot(cs, n)) {
+				struct buf tmp = {0};
+				render_slot(set, cs->slot, &tmp);
+				buf_put_html(out, tmp.data ? tmp.data : "", tmp.len);
+				buf_free(&tmp);
+				break;
+			}
+			put_value(out, lookup(cs, n->path), true);
 			break;
 		case N_INVERTED:
 			if (!truthy(lookup(cs, n->path)))
@@ -342,6 +386,22 @@ static void render(const struct tpl_set *set, const struct node *n, struct ctx_s
 		}
 		}
 	}
+}
+
+int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
+                       const char *slot, const char *inner, json_t *inner_ctx, struct buf *out)
+{
+	const struct tpl *ti = find(s, inner);
+	const struct tpl *to = find(s, outer);
+	if (!ti)
+		return -1;
+	if (!to)
+		return -2;
+	struct slot sl = {.name = slot, .inner = ti, .inner_ctx = inner_ctx};
+	struct ctx_stack cs = {.n = 0, .slot = &sl};
+	cs.items[cs.n++] = outer_ctx;
+	render(s, to->root, &cs, out, 0);
+	return 0;
 }
 
 int tpl_render(const struct tpl_set *s, const char *name, json_t *ctx, struct buf *out)

@@ -98,21 +98,30 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Which bytes buf_put_html replaces: < > & " ' */
+static const unsigned char html_special[256] = {
+	['<'] = 1, ['>'] = 1, ['&'] = 1, ['"'] = 1, ['\''] = 1,
+};
+
 void buf_put_html(struct buf *b, const char *s, size_t n)
 {
+	/* Room for the text as it is; entities grow it further when they come. */
+	buf_grow(b, n);
 	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (!html_special[(unsigned char)s[i]])
+			continue;
 		const char *rep;
+		size_t replen;
 		switch (s[i]) {
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '&': rep = "&amp;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: continue;
+		case '<': rep = "&lt;"; replen = 4; break;
+		case '>': rep = "&gt;"; replen = 4; break;
+		case '&': rep = "&amp;"; replen = 5; break;
+		case '"': rep = "&quot;"; replen = 6; break;
+		default: rep = "&#39;"; replen = 5; break;
 		}
 		buf_put(b, s + start, i - start);
-		buf_puts(b, rep);
+		buf_put(b, rep, replen);
 		start = i + 1;
 	}
 	buf_put(b, s + start, n - start);

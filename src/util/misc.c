@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,25 +66,74 @@ int64_t time_now_us(void)
 
 #define CST_OFFSET (8 * 3600)
 
+/* Civil date of a day count since 1970-01-01 (proleptic Gregorian), by eras
+ * of 400 years (146097 days) counted from 0000-03-01. */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;                                 /* [0, 146096] */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);          /* [0, 365] */
+	int64_t mp = (5 * doy + 2) / 153;                               /* [0, 11], March = 0 */
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static char *put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+/* "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" of t in CST, written by hand (this runs
+ * for every row of every list).  Years outside 1000-9999 never occur for
+ * t > 0 before the year 10000; they go through printf as before. */
+static char *format_cst(struct arena *a, int64_t t, bool with_time)
+{
+	int64_t x = t + CST_OFFSET;
+	int64_t days = x / 86400, secs = x % 86400;
+	int64_t y;
+	int m, d;
+	civil_from_days(days, &y, &m, &d);
+	int hh = (int)(secs / 3600), mm = (int)(secs / 60 % 60);
+	if (y < 1000 || y > 9999) {
+		if (with_time)
+			return arena_printf(a, "%04lld-%02d-%02d %02d:%02d", (long long)y, m, d, hh, mm);
+		return arena_printf(a, "%04lld-%02d-%02d", (long long)y, m, d);
+	}
+	char *out = arena_alloc(a, with_time ? 17 : 11);
+	char *p = out;
+	p = put2(p, (int)(y / 100));
+	p = put2(p, (int)(y % 100));
+	*p++ = '-';
+	p = put2(p, m);
+	*p++ = '-';
+	p = put2(p, d);
+	if (with_time) {
+		*p++ = ' ';
+		p = put2(p, hh);
+		*p++ = ':';
+		p = put2(p, mm);
+	}
+	*p = '\0';
+	return out;
+}
+
 char *time_date(struct arena *a, int64_t t)
 {
 	if (t <= 0)
 		return arena_strdup(a, "");
-	time_t x = (time_t)(t + CST_OFFSET);
-	struct tm tm;
-	gmtime_r(&x, &tm);
-	return arena_printf(a, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	return format_cst(a, t, false);
 }
 
 char *time_datetime(struct arena *a, int64_t t)
 {
 	if (t <= 0)
 		return arena_strdup(a, "");
-	time_t x = (time_t)(t + CST_OFFSET);
-	struct tm tm;
-	gmtime_r(&x, &tm);
-	return arena_printf(a, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-	                    tm.tm_mday, tm.tm_hour, tm.tm_min);
+	return format_cst(a, t, true);
 }
 
 int64_t time_parse_date(const char *s)
@@ -173,11 +221,16 @@ char *random_token(size_t nbytes)
 
 void sha256_hex(const void *data, size_t len, char out[65])
 {
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	/* libsodium's SHA-256: the same digest as OpenSSL's, without the
+	 * provider look-up (and its locks) that EVP_Digest does on each call. */
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(md, data, len);
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
 }
 
 static size_t ws_len_at(const char *s)
@@ -214,3 +267,53 @@ char *str_trim(char *s)
 }
 
 bool str_empty(const char *s) { return !s || !*s; }
+
+bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		/* Runs of ASCII eight bytes at a time. */
+		while (end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			if (w & 0x8080808080808080u)
+				break;
+			p += 8;
+		}
+		if (p >= end)
+			break;
+		unsigned char b = *p;
+		if (b < 0x80) {
+			p++;
+			continue;
+		}
+		int extra;
+		uint32_t cp, min;
+		if (b >= 0xC2 && b <= 0xDF) {
+			extra = 1;
+			cp = b & 0x1F;
+			min = 0x80;
+		} else if (b >= 0xE0 && b <= 0xEF) {
+			extra = 2;
+			cp = b & 0x0F;
+			min = 0x800;
+		} else if (b >= 0xF0 && b <= 0xF4) {
+			extra = 3;
+			cp = b & 0x07;
+			min = 0x10000;
+		} else {
+			return false;
+		}
+		if (end - p <= extra)
+			return false;
+		for (int i = 1; i <= extra; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		p += extra + 1;
+	}
+	return true;
+}

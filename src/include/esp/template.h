@@ -31,5 +31,13 @@ int tpl_add(struct tpl_set **set, const char *name, const char *text, char **err
 void tpl_free(struct tpl_set *s);
 /* Appends the rendering to out. Returns 0, -1 when the template is unknown. */
 int tpl_render(const struct tpl_set *s, const char *name, json_t *ctx, struct buf *out);
+/* Renders outer with outer_ctx as if outer_ctx held, under the key slot, the
+ * string that rendering inner with inner_ctx gives: {{{slot}}} writes that
+ * rendering straight into out (no copy), {{slot}} writes it escaped.  Only
+ * variable tags use the slot; outer_ctx must not hold the key itself.
+ * Returns 0; -1 when inner is unknown and -2 when outer is unknown (nothing
+ * appended in either case). */
+int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
+                       const char *slot, const char *inner, json_t *inner_ctx, struct buf *out);
 
 #endif

@@ -81,7 +81,7 @@ async function startProcess(esp) {
     '--login_listen=', `--public_url=${esp.url}`, '--password_hash=min',
     '--staff_password_login=true', ...esp.extra];
   esp.log = '';
-  esp.proc = spawn(ESPD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  esp.proc = spawn(ESPD, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...(esp.env || {}) } });
   esp.proc.stderr.on('data', (d) => { esp.log += d; });
   esp.exited = new Promise((resolve) => esp.proc.on('exit', (code, sig) => resolve({ code, sig })));
   for (let i = 0; i < 200; i++) {
@@ -308,3 +308,33 @@ export const SAMPLE_PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 
 export const SAMPLE_PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
   '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
 export const SAMPLE_EXE = Buffer.concat([Buffer.from('MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff', 'latin1'), Buffer.alloc(200, 0)]);
+
+// A PKCS#10 request made with OpenSSL (as the token would), P-256 unless told.
+export function makeCsr(dir, name, keyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']) {
+  const key = join(dir, `${name}.key`), csr = join(dir, `${name}.csr`);
+  execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-subj', '/CN=ignored by the CA', '-keyout', key, '-out', csr], { stdio: 'ignore' });
+  return { key, csr, pem: readFileSync(csr, 'utf8') };
+}
+
+// Runs SQL directly on the store, bypassing ESP (for tamper tests).
+export function rawSql(esp, sql) {
+  if (ENGINE === 'postgresql') return execFileSync('psql', [esp.database, '-At', '-c', sql], { encoding: 'utf8' });
+  return execFileSync('sqlite3', [esp.database, sql], { encoding: 'utf8' });
+}
+
+// An application of `kind` made through the wizard; returns its number.
+export async function submitApplication(c, kind, sets = 1) {
+  let page = await c.get('/apply');
+  if (kind === 'agency' || kind === 'enterprise') {
+    page = await c.postMultipart('/apply/scan', {}, { scan: { data: SAMPLE_PDF, filename: 'scan.pdf', type: 'application/pdf' } });
+  }
+  const values = {};
+  for (const m of page.text.matchAll(/<input id="f-([a-z_]+)" name="[a-z_]+" type="[a-z]+" value="([^"]*)"/g)) values[m[1]] = decode(m[2]);
+  for (const n of ['idem', 'scan_id']) values[n] = decode(page.text.match(new RegExp(`name="${n}" value="([^"]*)"`))[1]);
+  if (kind !== 'evaluator') values.sets = String(sets);
+  await c.post('/apply/form', { ...values, action: 'next' });
+  const done = await c.post('/apply/form', { ...values, action: 'confirm' });
+  const m = done.text.match(/ESP-\d{4}-\d{6}/);
+  if (!m) throw new Error(`application not created: ${done.status}`);
+  return m[0];
+}

@@ -563,6 +563,32 @@ static size_t fragment_len(size_t i)
 	return fragments[i][0] == '\0' ? 1 : strlen(fragments[i]);
 }
 
+/* Appends a fragment unless the mode excludes it; returns whether it went in.
+ *
+ * Rendering work grows as (fan-out)^depth: a partial that includes itself
+ * twice, or from inside a section over an array, is bounded in depth (32)
+ * but not in total work, and would never finish (see
+ * test_known_bug_recursion_fan_out).  So the random inputs come in two
+ * kinds that cannot fan out through partials: with sections but without
+ * partials, and with at most one partial per template but without sections. */
+static bool put_fragment(struct buf *in, size_t i, bool partials, int *partials_in_part)
+{
+	const char *f = fragments[i];
+	if (f[0] == '\0') {
+		buf_putc(in, '\0');
+		*partials_in_part = 0;
+		return true;
+	}
+	bool has_partial = strstr(f, "{{>") != NULL;
+	bool has_section = strstr(f, "{{#") != NULL;
+	if (partials ? has_section : has_partial)
+		return false;
+	if (has_partial && ++*partials_in_part > 1)
+		return false;
+	buf_puts(in, f);
+	return true;
+}
+
 static void test_fuzz_target_random_templates(void **state)
 {
 	(void)state;
@@ -571,15 +597,19 @@ static void test_fuzz_target_random_templates(void **state)
 	struct buf in = {0};
 	for (int iter = 0; iter < 2000; iter++) {
 		in.len = 0;
+		bool partials = iter % 2 == 1;
+		int partials_in_part = 0;
 		int pieces = 1 + (int)(rng() % 40);
 		for (int k = 0; k < pieces; k++) {
 			uint64_t r = rng();
 			if (r % 16 == 0) {
-				/* a random byte now and then */
-				buf_putc(&in, (char)(r >> 8));
+				/* a random byte now and then (a NUL starts the next template) */
+				char c = (char)(r >> 8);
+				buf_putc(&in, c);
+				if (c == '\0')
+					partials_in_part = 0;
 			} else {
-				size_t i = (size_t)(r >> 16) % nfrag;
-				buf_put(&in, fragments[i], fragment_len(i));
+				put_fragment(&in, (size_t)(r >> 16) % nfrag, partials, &partials_in_part);
 			}
 		}
 		/* The target must accept anything; it aborts on a broken invariant. */
@@ -587,14 +617,79 @@ static void test_fuzz_target_random_templates(void **state)
 	}
 	/* A few fixed edge cases. */
 	const char *fixed[] = {"", "{{", "{{{", "}}}", "{{#a}}", "{{/a}}", "{{>main}}",
-	                       "x{{>main}}", "{{#arr}}{{>main}}{{/arr}}", "{{#o}}{{#o}}{{>p}}"};
+	                       "x{{>main}}", "{{#o}}{{>main}}{{/o}}", "{{#o}}{{#o}}{{>p}}"};
 	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
 		assert_int_equal(LLVMFuzzerTestOneInput((const uint8_t *)fixed[i], strlen(fixed[i])),
 		                 0);
-	const char with_partials[] = "<{{>p}}>\0[{{>q}}{{name}}]\0{{#arr}}{{.}}{{>p}}{{/arr}}";
+	const char with_partials[] = "<{{>p}}>\0[{{>q}}{{name}}]\0{{#o}}{{.}}{{>p}}{{/o}}";
 	assert_int_equal(
 	    LLVMFuzzerTestOneInput((const uint8_t *)with_partials, sizeof with_partials - 1), 0);
 	buf_free(&in);
+}
+
+/* ---- known bugs: skipped until template.c is fixed ------------------------ */
+/* Run them with ESP_TEST_KNOWN_BUGS=1; remove the skip() with the fix. */
+
+static void skip_known_bug(void)
+{
+	if (!getenv("ESP_TEST_KNOWN_BUGS"))
+		skip();
+}
+
+/* Partial recursion is bounded in depth, not in work: "{{>t}}{{>t}}" makes
+ * 2^33 calls, a section over an array of 6 around a self-include 6^32.
+ * Rendering must stop (and fail) within a fixed budget instead. */
+static void test_known_bug_recursion_fan_out(void **state)
+{
+	(void)state;
+	skip_known_bug();
+	struct tpl_set *s = NULL;
+	add_ok(&s, "twice", "x{{>twice}}{{>twice}}");
+	add_ok(&s, "loop", "{{#l}}{{.}}{{>loop}}{{/l}}");
+	json_t *ctx = ctx_of("{\"l\": [1, 2, 3, 4, 5, 6]}");
+	const char *names[] = {"twice", "loop"};
+	for (size_t i = 0; i < 2; i++) {
+		struct buf out = {0};
+		int64_t t0 = time_now_us();
+		tpl_render(s, names[i], ctx, &out);
+		int64_t ms = (time_now_us() - t0) / 1000;
+		assert_true(ms < 2000);
+		assert_true(out.len < 64u * 1024 * 1024);
+		buf_free(&out);
+	}
+	json_decref(ctx);
+	tpl_free(s);
+}
+
+/* The parser recurses once per nested section: 200000 nested "{{#a}}"
+ * (2.4 MB of text) overflow the stack.  It must refuse deep nesting with
+ * an error ("t:1: sections nested too deeply") instead. */
+static void test_known_bug_parse_nesting_overflows_stack(void **state)
+{
+	(void)state;
+	skip_known_bug();
+	struct buf t = {0};
+	for (int i = 0; i < 200000; i++)
+		buf_puts(&t, "{{#a}}");
+	for (int i = 0; i < 200000; i++)
+		buf_puts(&t, "{{/a}}");
+	struct tpl_set *s = NULL;
+	char *err = NULL;
+	int rc = tpl_add(&s, "t", t.data, &err);
+	assert_int_equal(rc, -1);
+	assert_non_null(err);
+	free(err);
+	tpl_free(s);
+	buf_free(&t);
+}
+
+/* An unclosed section is reported without a line: it should name the line
+ * of the opening tag, like the other errors. */
+static void test_known_bug_unclosed_section_has_no_line(void **state)
+{
+	(void)state;
+	skip_known_bug();
+	assert_parse_error("sect", "x\n{{#items}}\n<li>{{name}}</li>\n", "sect:2:", "items");
 }
 
 int main(void)
@@ -620,6 +715,9 @@ int main(void)
 		cmocka_unit_test(test_load_dir_empty),
 		cmocka_unit_test(test_project_templates_parse),
 		cmocka_unit_test(test_fuzz_target_random_templates),
+		cmocka_unit_test(test_known_bug_recursion_fan_out),
+		cmocka_unit_test(test_known_bug_parse_nesting_overflows_stack),
+		cmocka_unit_test(test_known_bug_unclosed_section_has_no_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,172 @@
+/*
+ * The JSON API of RA workstations (Bearer API tokens) and the public CA
+ * files: the chain and the CRL.
+ *
+ *   POST /api/v1/applications/{number}/certificates  {"csr", "token_serial"}
+ *   POST /api/v1/certificates/{serial}/revoke         {"reason"}
+ *   GET  /ca/chain.pem, GET /ca/crl
+ */
+#include "httpd.h"
+#include "esp/ra.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The actor of the Authorization header; answers 401 itself when absent. */
+static bool bearer_actor(struct request *r)
+{
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncmp(h, "Bearer ", 7) != 0) {
+		req_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+		reply_json_error(r, 401, "unauthenticated", "缺少API令牌（Authorization: Bearer <token>）");
+		return false;
+	}
+	if (api_token_actor(req_db(r), r->arena, h + 7, &r->actor) != DB_OK) {
+		req_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+		reply_json_error(r, 401, "invalid_token", "API令牌无效、已撤销或账户已停用");
+		return false;
+	}
+	r->actor.address = r->client_addr;
+	return true;
+}
+
+static json_t *json_body(struct request *r)
+{
+	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+		reply_json_error(r, 415, "unsupported_media_type", "请求体应为 application/json");
+		return NULL;
+	}
+	json_error_t err;
+	json_t *body = json_loadb(r->raw.data ? r->raw.data : "", r->raw.len, JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		reply_json_error(r, 400, "bad_json", "请求体不是有效的JSON对象");
+		return NULL;
+	}
+	return body;
+}
+
+static int issue_status(enum issue_result res)
+{
+	switch (res) {
+	case ISSUE_OK: return 201;
+	case ISSUE_EXISTING: return 200;
+	case ISSUE_NOT_FOUND: return 404;
+	case ISSUE_FORBIDDEN: return 403;
+	case ISSUE_WRONG_STATE:
+	case ISSUE_ALL_ISSUED:
+	case ISSUE_TOKEN_IN_USE: return 409;
+	case ISSUE_BAD_CSR:
+	case ISSUE_BAD_INPUT: return 400;
+	default: return 500;
+	}
+}
+
+void api_issue_certificate(struct request *r)
+{
+	if (!bearer_actor(r))
+		return;
+	json_t *body = json_body(r);
+	if (!body)
+		return;
+	const char *csr = json_string_value(json_object_get(body, "csr"));
+	const char *token = json_string_value(json_object_get(body, "token_serial"));
+	enum ca_status cs = CA_OK;
+	struct issued out = {0};
+	char *crl_url = xasprintf("%s/ca/crl", r->srv->public_url);
+	enum issue_result res = issue_certificate(req_db(r), r->srv->ca, &r->actor, r->params[0], csr,
+	                                          token, crl_url, r->srv->limits.cert_validity_days,
+	                                          &cs, &out);
+	free(crl_url);
+	if (res == ISSUE_OK || res == ISSUE_EXISTING) {
+		reply_json(r, issue_status(res),
+		           json_pack("{s:s, s:s, s:s, s:s}", "serial", out.serial, "certificate", out.pem,
+		                     "chain", ca_chain_pem(r->srv->ca), "application", r->params[0]));
+		issued_free(&out);
+	} else if (res == ISSUE_BAD_CSR) {
+		char *msg = xasprintf("%s：%s", issue_result_message(res), ca_status_message(cs));
+		reply_json_error(r, 400, cs == CA_ERR_KEY_WEAK ? "weak_key"
+		                         : cs == CA_ERR_CSR_SIGNATURE ? "bad_csr_signature" : "bad_csr",
+		                 msg);
+		free(msg);
+	} else {
+		if (res == ISSUE_ERROR)
+			log_error("req=%llu issuance failed for %s", (unsigned long long)r->id, r->params[0]);
+		reply_json_error(r, issue_status(res), issue_result_code(res), issue_result_message(res));
+	}
+	json_decref(body);
+}
+
+void api_revoke_certificate(struct request *r)
+{
+	if (!bearer_actor(r))
+		return;
+	json_t *body = json_body(r);
+	if (!body)
+		return;
+	const char *reason_s = json_string_value(json_object_get(body, "reason"));
+	int reason = crl_reason_parse(reason_s ? reason_s : "unspecified");
+	json_t *cert = cert_get(req_db(r), r->params[0]);
+	struct policy_object o = {0};
+	if (cert) {
+		o.registration_id = strtoll(json_string_value(json_object_get(cert, "registration_id")), NULL, 10);
+		o.kind = json_string_value(json_object_get(cert, "kind"));
+		o.reg_state = json_string_value(json_object_get(cert, "reg_state"));
+		o.province_code = json_string_value(json_object_get(cert, "province_code"));
+		o.authority_path = json_string_value(json_object_get(cert, "authority_path"));
+	}
+	if (reason < 0) {
+		reply_json_error(r, 400, "bad_reason", "吊销原因无效（RFC 5280：keyCompromise、affiliationChanged、superseded、cessationOfOperation ...）");
+	} else if (!cert) {
+		reply_json_error(r, 404, "not_found", "证书序列号不存在");
+	} else if (!policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
+		reply_json_error(r, 403, "forbidden", "无权吊销该证书");
+	} else {
+		enum db_status st = cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], reason,
+		                                (int)config_get_long(r->srv->cfg, "crl_hours"));
+		if (st == DB_OK)
+			reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "serial", r->params[0], "status",
+			                             "revoked", "reason", reason_s ? reason_s : "unspecified"));
+		else if (st == DB_CONFLICT)
+			reply_json_error(r, 409, "already_revoked", "该证书已经吊销");
+		else
+			reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
+	}
+	json_decref(cert);
+	json_decref(body);
+}
+
+void page_ca_chain(struct request *r)
+{
+	buf_free(&r->body);
+	buf_puts(&r->body, ca_chain_pem(r->srv->ca));
+	r->status = 200;
+	r->content_type = "application/x-pem-file";
+	req_header(r, "Cache-Control", "public, max-age=3600");
+}
+
+void page_ca_crl(struct request *r)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int64_t signed_at = 0;
+	enum db_status st = crl_load(req_db(r), &der, &len, &signed_at);
+	if (st == DB_NOT_FOUND) {
+		st = crl_publish(req_db(r), r->srv->ca, (int)config_get_long(r->srv->cfg, "crl_hours"));
+		if (st == DB_OK)
+			st = crl_load(req_db(r), &der, &len, &signed_at);
+	}
+	if (st != DB_OK) {
+		free(der);
+		reply_server_error(r, "CRL unavailable");
+		return;
+	}
+	buf_free(&r->body);
+	r->body.data = (char *)der;
+	r->body.len = len;
+	r->body.cap = len;
+	r->status = 200;
+	r->content_type = "application/pkix-crl";
+	req_header(r, "Cache-Control", "public, max-age=300");
+}

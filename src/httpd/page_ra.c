@@ -1,0 +1,534 @@
+/*
+ * The back office of the provincial RA (注册机构) and the training institution
+ * (培训机构): home with figures, overdue list and chart; the work queue with
+ * filters, search and CSV export; one application with its actions; the API
+ * tokens of the RA's enrolment workstation.
+ */
+#include "httpd.h"
+#include "esp/ra.h"
+#include "esp/validate.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUEUE_PAGE 50
+
+static bool operator_only(struct request *r)
+{
+	if (r->actor.role == ROLE_RA || r->actor.role == ROLE_TRAINER || r->actor.role == ROLE_ADMIN)
+		return true;
+	reply_forbidden(r);
+	return false;
+}
+
+/* Each operator sees its own province; trainers only evaluators; the admin all. */
+static void base_filter(struct request *r, struct ra_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->province = r->actor.role == ROLE_ADMIN ? NULL : r->actor.province_code;
+	f->evaluators_only = r->actor.role == ROLE_TRAINER;
+	f->limit = QUEUE_PAGE;
+}
+
+static const char *q_or_empty(struct request *r, const char *name, size_t max)
+{
+	const char *v = req_query(r, name);
+	if (!v || strlen(v) > max)
+		return "";
+	return v;
+}
+
+static void request_filter(struct request *r, struct ra_filter *f, json_t *form)
+{
+	base_filter(r, f);
+	static const char *const states[] = {"submitted", "paid", "materials_received", "ready_to_issue",
+	                                     "issued", "shipped", "ready_for_pickup", "received",
+	                                     "returned", "withdrawn", NULL};
+	const char *state = q_or_empty(r, "state", 20);
+	for (int i = 0; states[i]; i++)
+		if (strcmp(state, states[i]) == 0)
+			f->state = states[i];
+	const char *kind = q_or_empty(r, "kind", 12);
+	if (kind_parse(kind) != KIND_NONE)
+		f->kind = kind_name(kind_parse(kind));
+	int64_t from = time_parse_date(q_or_empty(r, "from", 10));
+	int64_t to = time_parse_date(q_or_empty(r, "to", 10));
+	f->from = from > 0 ? from : 0;
+	f->to = to > 0 ? to + 86400 : 0;
+	f->overdue = strcmp(q_or_empty(r, "overdue", 3), "1") == 0;
+	f->q = q_or_empty(r, "q", 64);
+	long page = strtol(q_or_empty(r, "page", 6), NULL, 10);
+	f->offset = page > 1 ? (int)(page - 1) * QUEUE_PAGE : 0;
+	json_object_set_new(form, "state", json_string(f->state ? f->state : ""));
+	json_object_set_new(form, "kind", json_string(f->kind ? f->kind : ""));
+	json_object_set_new(form, "from", json_string(from > 0 ? q_or_empty(r, "from", 10) : ""));
+	json_object_set_new(form, "to", json_string(to > 0 ? q_or_empty(r, "to", 10) : ""));
+	json_object_set_new(form, "overdue", json_boolean(f->overdue));
+	json_object_set_new(form, "q", json_string(f->q));
+	json_object_set_new(form, "page", json_integer(page > 1 ? page : 1));
+}
+
+static void dates_of(struct request *r, json_t *items)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it)
+		json_object_set_new(it, "submitted_date",
+		                    json_string(time_date(r->arena, json_integer_value(json_object_get(it, "submitted_at")))));
+}
+
+/* Bars of applications received and keys shipped per day: drawn here, no script. */
+static char *chart_svg(json_t *daily)
+{
+	size_t n = json_array_size(daily);
+	json_int_t max = 1;
+	for (size_t i = 0; i < n; i++) {
+		json_t *d = json_array_get(daily, i);
+		json_int_t a = json_integer_value(json_object_get(d, "received"));
+		json_int_t b = json_integer_value(json_object_get(d, "shipped"));
+		if (a > max)
+			max = a;
+		if (b > max)
+			max = b;
+	}
+	const int w = 24, h = 160, left = 36, top = 10;
+	struct buf s = {0};
+	buf_printf(&s, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" role=\"img\" "
+	               "aria-label=\"近30天每日收到的申请数与寄出的证书U盘数\" class=\"chart\">",
+	           left + (int)n * w + 10, top + h + 40);
+	buf_printf(&s, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left, top + h,
+	           left + (int)n * w, top + h);
+	buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%lld</text>", left - 4,
+	           top + 8, (long long)max);
+	buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">0</text>", left - 4,
+	           top + h);
+	for (size_t i = 0; i < n; i++) {
+		json_t *d = json_array_get(daily, i);
+		json_int_t a = json_integer_value(json_object_get(d, "received"));
+		json_int_t b = json_integer_value(json_object_get(d, "shipped"));
+		int x = left + (int)i * w;
+		int ha = (int)(a * h / max), hb = (int)(b * h / max);
+		buf_printf(&s, "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" fill=\"#1f4e8c\"><title>%s 收到申请 %lld</title></rect>",
+		           x + 3, top + h - ha, ha, json_string_value(json_object_get(d, "date")), (long long)a);
+		buf_printf(&s, "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" fill=\"#2e7d32\"><title>%s 寄出证书U盘 %lld</title></rect>",
+		           x + 12, top + h - hb, hb, json_string_value(json_object_get(d, "date")), (long long)b);
+		if (i % 5 == 0 || i == n - 1)
+			buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%s</text>",
+			           x + 12, top + h + 14, json_string_value(json_object_get(d, "date")));
+	}
+	buf_printf(&s, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#1f4e8c\"/>"
+	               "<text x=\"%d\" y=\"%d\" font-size=\"11\">收到的申请</text>"
+	               "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#2e7d32\"/>"
+	               "<text x=\"%d\" y=\"%d\" font-size=\"11\">寄出的证书U盘</text></svg>",
+	           left, top + h + 24, left + 14, top + h + 33, left + 110, top + h + 24, left + 124,
+	           top + h + 33);
+	return buf_steal(&s);
+}
+
+void page_ra_home(struct request *r)
+{
+	if (!operator_only(r))
+		return;
+	struct ra_filter f;
+	base_filter(r, &f);
+	int days = r->srv->limits.delivery_days;
+	json_t *stats = ra_stats(req_db(r), &f, days);
+	f.overdue = true;
+	f.limit = 20;
+	int64_t total = 0;
+	json_t *overdue = ra_queue(req_db(r), &f, days, &total);
+	dates_of(r, overdue);
+	json_t *daily = ra_daily(req_db(r), &f, 30);
+	char *svg = chart_svg(daily);
+	json_decref(daily);
+	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", stats, "overdue", overdue,
+	                        "chart_svg", svg, "delivery_days", days, "is_ra",
+	                        r->actor.role == ROLE_RA, "org",
+	                        r->actor.display_name ? r->actor.display_name : "");
+	free(svg);
+	render_page(r, 200, "ra_home", r->actor.role == ROLE_TRAINER ? "培训机构首页" : "注册机构首页", ctx);
+}
+
+void page_ra_queue(struct request *r)
+{
+	if (!operator_only(r))
+		return;
+	struct ra_filter f;
+	json_t *form = json_object();
+	request_filter(r, &f, form);
+	int64_t total = 0;
+	json_t *items = ra_queue(req_db(r), &f, r->srv->limits.delivery_days, &total);
+	dates_of(r, items);
+	long page = (long)json_integer_value(json_object_get(form, "page"));
+	long pages = (long)((total + QUEUE_PAGE - 1) / QUEUE_PAGE);
+	/* The same filters for the page links and the CSV export. */
+	struct buf qs = {0};
+	const char *keys[] = {"state", "kind", "from", "to", "q"};
+	for (size_t i = 0; i < 5; i++) {
+		const char *v = json_string_value(json_object_get(form, keys[i]));
+		if (v && *v) {
+			char *enc = NULL;
+			struct buf e = {0};
+			for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+				if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+				    *p == '-' || *p == '_')
+					buf_putc(&e, (char)*p);
+				else
+					buf_printf(&e, "%%%02X", *p);
+			}
+			enc = buf_steal(&e);
+			buf_printf(&qs, "%s=%s&", keys[i], enc);
+			free(enc);
+		}
+	}
+	if (f.overdue)
+		buf_puts(&qs, "overdue=1&");
+	const char *qstr = arena_strdup(r->arena, qs.data ? qs.data : "");
+	buf_free(&qs);
+	json_t *kinds = json_array();
+	for (int k = 0; k < KIND_COUNT; k++)
+		json_array_append_new(kinds, json_pack("{s:s, s:s, s:b}", "value", kind_name(k), "label",
+		                                       kind_label(k), "selected",
+		                                       f.kind && strcmp(f.kind, kind_name(k)) == 0));
+	json_t *states = json_array();
+	static const char *const sl[] = {"submitted", "paid", "materials_received", "ready_to_issue",
+	                                 "issued", "shipped", "ready_for_pickup", "received", "returned",
+	                                 "withdrawn"};
+	for (size_t i = 0; i < 10; i++)
+		json_array_append_new(states, json_pack("{s:s, s:s, s:b}", "value", sl[i], "label",
+		                                        app_state_label(sl[i]), "selected",
+		                                        f.state && strcmp(f.state, sl[i]) == 0));
+	json_t *ctx = json_pack("{s:o, s:o, s:I, s:o, s:o, s:i, s:i, s:s}", "items", items, "form", form,
+	                        "total", (json_int_t)total, "kinds", kinds, "states", states, "page",
+	                        (int)page, "pages", (int)(pages ? pages : 1), "csv_url",
+	                        arena_printf(r->arena, "/ra/queue.csv?%s", qstr));
+	if (page > 1)
+		json_object_set_new(ctx, "prev_url", json_string(arena_printf(r->arena, "/ra/queue?%spage=%ld", qstr, page - 1)));
+	if (page < pages)
+		json_object_set_new(ctx, "next_url", json_string(arena_printf(r->arena, "/ra/queue?%spage=%ld", qstr, page + 1)));
+	render_page(r, 200, "ra_queue", "申请办理列表", ctx);
+}
+
+static void csv_field(struct buf *b, const char *v)
+{
+	buf_putc(b, '"');
+	/* A cell starting with = + - @ would be a formula in a spreadsheet. */
+	if (v && (*v == '=' || *v == '+' || *v == '-' || *v == '@'))
+		buf_putc(b, '\'');
+	for (const char *p = v ? v : ""; *p; p++) {
+		if (*p == '"')
+			buf_putc(b, '"');
+		buf_putc(b, *p);
+	}
+	buf_putc(b, '"');
+}
+
+void page_ra_queue_csv(struct request *r)
+{
+	if (!operator_only(r))
+		return;
+	struct ra_filter f;
+	json_t *form = json_object();
+	request_filter(r, &f, form);
+	json_decref(form);
+	f.limit = 100000;
+	f.offset = 0;
+	int64_t total = 0;
+	json_t *items = ra_queue(req_db(r), &f, r->srv->limits.delivery_days, &total);
+	buf_free(&r->body);
+	buf_puts(&r->body, "\xEF\xBB\xBF申请编号,状态,申请人类型,名称,代码,省份,数量,金额(元),提交日期,已用天数,超期\r\n");
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		const char *cols[] = {"number", "state_label", "kind_label", "name", "code", "province", "sets", "amount"};
+		for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+			csv_field(&r->body, json_string_value(json_object_get(it, cols[k])));
+			buf_putc(&r->body, ',');
+		}
+		csv_field(&r->body, time_date(r->arena, json_integer_value(json_object_get(it, "submitted_at"))));
+		json_int_t days = json_integer_value(json_object_get(it, "days"));
+		buf_printf(&r->body, ",%s,%s\r\n", days >= 0 ? arena_printf(r->arena, "%lld", (long long)days) : "",
+		           json_is_true(json_object_get(it, "overdue")) ? "是" : "否");
+	}
+	json_decref(items);
+	r->status = 200;
+	r->content_type = "text/csv; charset=utf-8";
+	req_header(r, "Content-Disposition", "attachment; filename=\"esp-applications.csv\"");
+	req_header(r, "Cache-Control", "no-store");
+}
+
+/* ---- one application ---- */
+
+static json_t *load_operator_app(struct request *r)
+{
+	if (!operator_only(r))
+		return NULL;
+	json_t *app = application_get(req_db(r), r->params[0]);
+	if (!app) {
+		reply_not_found(r);
+		return NULL;
+	}
+	struct policy_object o;
+	application_policy_object(app, &o);
+	if (!policy_allows(&r->actor, ACT_APPLICATION_VIEW, &o)) {
+		json_decref(app);
+		reply_forbidden(r);
+		return NULL;
+	}
+	return app;
+}
+
+static const char *sv(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
+}
+
+static void show_ra_app(struct request *r, int status, json_t *app, const char *error)
+{
+	struct policy_object o;
+	application_policy_object(app, &o);
+	bool ra = policy_allows(&r->actor, ACT_APPLICATION_RA, &o);
+	bool trainer = policy_allows(&r->actor, ACT_APPLICATION_TRAINER, &o);
+	enum reg_kind k = kind_parse(sv(app, "kind"));
+	bool eval = k == KIND_EVALUATOR;
+	const char *state = sv(app, "state");
+	bool paid = !json_is_null(json_object_get(app, "paid_at"));
+	bool mats = !json_is_null(json_object_get(app, "materials_at"));
+	int64_t app_id = strtoll(sv(app, "id"), NULL, 10);
+	json_t *certs = cert_list(req_db(r), "application_id", app_id, r->arena,
+	                          r->srv->limits.expiry_warning_days);
+	bool has_certs = json_array_size(certs) > 0;
+	bool before_issue = strcmp(state, "submitted") == 0 || strcmp(state, "paid") == 0 ||
+	                    strcmp(state, "materials_received") == 0 ||
+	                    strcmp(state, "ready_to_issue") == 0;
+	json_t *reg = registration_get(req_db(r), strtoll(sv(app, "registration_id"), NULL, 10));
+	json_t *ctx = json_pack("{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg",
+	                        reg ? reg : json_object(), "history",
+	                        application_history(req_db(r), app_id, r->arena), "certs", certs,
+	                        "timeline", application_timeline(app, r->arena), "today",
+	                        time_date(r->arena, time_now()));
+	json_object_set_new(ctx, "can_pay", json_boolean(ra && !eval && !paid &&
+	                                                 (strcmp(state, "submitted") == 0 ||
+	                                                  strcmp(state, "materials_received") == 0)));
+	bool materials_role = eval ? trainer : ra;
+	json_object_set_new(ctx, "can_materials", json_boolean(materials_role && !mats &&
+	                                                       (strcmp(state, "submitted") == 0 ||
+	                                                        strcmp(state, "paid") == 0)));
+	json_t *items = application_materials(k), *list = json_array();
+	size_t mi;
+	json_t *m;
+	json_array_foreach(items, mi, m)
+		json_array_append_new(list, json_pack("{s:I, s:O}", "index", (json_int_t)mi, "label", m));
+	json_decref(items);
+	json_object_set_new(ctx, "materials", list);
+	json_object_set_new(ctx, "certs_count", json_integer((json_int_t)json_array_size(certs)));
+	json_object_set_new(ctx, "can_return", json_boolean((ra || (trainer && eval)) && before_issue && !has_certs));
+	json_object_set_new(ctx, "can_issue", json_boolean(ra && strcmp(state, "ready_to_issue") == 0));
+	json_object_set_new(ctx, "can_ship", json_boolean(ra && !eval && strcmp(state, "issued") == 0));
+	json_object_set_new(ctx, "can_pickup", json_boolean(ra && eval && strcmp(state, "issued") == 0));
+	json_object_set_new(ctx, "can_receive",
+	                    json_boolean((ra && strcmp(state, "shipped") == 0) ||
+	                                 (trainer && strcmp(state, "ready_for_pickup") == 0)));
+	json_object_set_new(ctx, "is_evaluator", json_boolean(eval));
+	json_object_set_new(ctx, "has_scan", json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
+	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
+	if (error)
+		json_object_set_new(ctx, "error", json_string(error));
+	render_page(r, status, "ra_application", arena_printf(r->arena, "办理申请 %s", sv(app, "number")), ctx);
+}
+
+void page_ra_application(struct request *r)
+{
+	json_t *app = load_operator_app(r);
+	if (!app)
+		return;
+	show_ra_app(r, 200, app, NULL);
+	json_decref(app);
+}
+
+static char *trimmed(struct request *r, const char *name, size_t max_chars)
+{
+	const char *v = req_form(r, name);
+	char *s = arena_strdup(r->arena, v ? v : "");
+	str_trim(s);
+	long n = utf8_length(s);
+	if (n < 0 || n > (long)max_chars)
+		return NULL;
+	return s;
+}
+
+/* Runs one recorded step through the policy, answering as a person expects. */
+void page_ra_action(struct request *r)
+{
+	json_t *app = load_operator_app(r);
+	if (!app)
+		return;
+	struct policy_object o;
+	application_policy_object(app, &o);
+	const char *what = r->params[1];
+	const char *number = sv(app, "number");
+	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
+	bool ra = policy_allows(&r->actor, ACT_APPLICATION_RA, &o);
+	bool trainer = policy_allows(&r->actor, ACT_APPLICATION_TRAINER, &o);
+	enum db_status st = DB_ERROR;
+	const char *error = NULL;
+	db_conn *c = req_db(r);
+	if (strcmp(what, "payment") == 0 && ra) {
+		char *amount_s = trimmed(r, "amount", 10), *payer = trimmed(r, "payer", 100);
+		char *ref = trimmed(r, "bank_ref", 60), *note = trimmed(r, "note", 200);
+		int64_t on = time_parse_date(req_form(r, "paid_on"));
+		char *end = NULL;
+		long amount = amount_s ? strtol(amount_s, &end, 10) : -1;
+		long due = strtol(sv(app, "amount_yuan"), NULL, 10);
+		if (!amount_s || !*amount_s || *end || amount <= 0 || amount > 10000000)
+			error = "请输入正确的付款金额（元）";
+		else if (on < 0 || on > time_now())
+			error = "请输入正确的付款日期（YYYY-MM-DD，不能晚于今天）";
+		else if (!payer || !*payer)
+			error = "请填写付款人";
+		else if (!ref || !*ref)
+			error = "请填写银行流水号";
+		else if (amount != due && (!note || !*note))
+			error = "付款金额与应付金额不一致，请填写说明";
+		else
+			st = ra_record_payment(c, &r->actor, number, amount, on, payer, ref, note);
+	} else if (strcmp(what, "materials") == 0 && (eval ? trainer : ra)) {
+		json_t *items = application_materials(kind_parse(sv(app, "kind")));
+		const char *got = req_form(r, "item");
+		struct buf list = {0};
+		size_t i;
+		json_t *it;
+		bool all = true;
+		json_array_foreach(items, i, it) {
+			/* Checkboxes come back as "0\n1" (repeated fields joined). */
+			char key[24];
+			snprintf(key, sizeof key, "%zu", i);
+			bool ticked = false;
+			for (const char *p = got; p && *p;) {
+				size_t n = strcspn(p, "\n");
+				if (n == strlen(key) && strncmp(p, key, n) == 0)
+					ticked = true;
+				p += n + (p[n] == '\n');
+			}
+			all = all && ticked;
+			buf_printf(&list, "%s%s", i ? "；" : "", json_string_value(it));
+		}
+		json_decref(items);
+		if (!all)
+			error = "请逐项核对申请材料，全部收到后再确认";
+		else
+			st = ra_record_materials(c, &r->actor, number, list.data);
+		buf_free(&list);
+	} else if (strcmp(what, "return") == 0 && (ra || (trainer && eval))) {
+		char *reason = trimmed(r, "reason", 300);
+		if (!reason || !*reason)
+			error = "请填写退回原因（不超过300字）";
+		else
+			st = ra_return(c, &r->actor, number, reason);
+	} else if (strcmp(what, "ship") == 0 && ra) {
+		char *courier = trimmed(r, "courier", 40), *tracking = trimmed(r, "tracking_no", 40);
+		if (!eval && (!courier || !*courier))
+			error = "请填写快递公司";
+		else if (!eval && (!tracking || !*tracking))
+			error = "请填写快递单号";
+		else
+			st = ra_ship(c, &r->actor, number, courier, tracking);
+	} else if (strcmp(what, "received") == 0 && (ra || trainer)) {
+		st = ra_mark_received(c, &r->actor, number);
+	} else {
+		json_decref(app);
+		reply_forbidden(r);
+		return;
+	}
+	if (error) {
+		show_ra_app(r, 422, app, error);
+	} else if (st == DB_OK) {
+		redirect(r, arena_printf(r->arena, "/ra/applications/%s", number));
+	} else if (st == DB_CONFLICT) {
+		show_ra_app(r, 409, app, "该申请的当前状态不允许此操作（可能已被其他人处理），请刷新后查看。");
+	} else {
+		reply_server_error(r, "RA action failed");
+	}
+	json_decref(app);
+}
+
+/* ---- API tokens of the enrolment workstation ---- */
+
+static void show_tokens(struct request *r, int status, const char *new_token, const char *error)
+{
+	json_t *ctx = json_pack("{s:o}", "tokens", api_token_list(req_db(r), r->actor.account_id, r->arena));
+	if (new_token)
+		json_object_set_new(ctx, "new_token", json_string(new_token));
+	if (error)
+		json_object_set_new(ctx, "error", json_string(error));
+	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
+	render_page(r, status, "ra_tokens", "API令牌", ctx);
+}
+
+void page_ra_tokens(struct request *r)
+{
+	if (r->actor.role != ROLE_RA) {
+		reply_forbidden(r);
+		return;
+	}
+	show_tokens(r, 200, NULL, NULL);
+}
+
+void page_ra_tokens_create(struct request *r)
+{
+	if (r->actor.role != ROLE_RA) {
+		reply_forbidden(r);
+		return;
+	}
+	char *name = trimmed(r, "name", 40);
+	if (!name || !*name) {
+		show_tokens(r, 422, NULL, "请填写令牌名称（如：制证工作站1）");
+		return;
+	}
+	char *token = NULL;
+	if (api_token_create(req_db(r), &r->actor, name, &token) != DB_OK) {
+		reply_server_error(r, "token create failed");
+		return;
+	}
+	show_tokens(r, 200, arena_strdup(r->arena, token), NULL);
+	sodium_memzero(token, strlen(token));
+	free(token);
+}
+
+void page_ra_tokens_revoke(struct request *r)
+{
+	if (r->actor.role != ROLE_RA) {
+		reply_forbidden(r);
+		return;
+	}
+	enum db_status st = api_token_revoke(req_db(r), &r->actor, req_param_int(r, 0));
+	if (st == DB_NOT_FOUND)
+		reply_not_found(r);
+	else if (st != DB_OK)
+		reply_server_error(r, "token revoke failed");
+	else
+		redirect(r, "/ra/tokens");
+}
+
+/* The applicant corrects a returned application. */
+void page_application_resubmit(struct request *r)
+{
+	json_t *app = application_get(req_db(r), r->params[0]);
+	struct policy_object o;
+	application_policy_object(app, &o);
+	if (!app || !policy_allows(&r->actor, ACT_APPLICATION_OWN, &o)) {
+		json_decref(app);
+		reply_forbidden(r);
+		return;
+	}
+	enum db_status st = application_resubmit(req_db(r), &r->actor, sv(app, "number"));
+	if (st == DB_OK)
+		redirect(r, arena_printf(r->arena, "/applications/%s", sv(app, "number")));
+	else if (st == DB_CONFLICT)
+		render_message(r, 409, "不能重新提交", "该申请当前不是已退回状态。");
+	else
+		reply_server_error(r, "resubmit failed");
+	json_decref(app);
+}
