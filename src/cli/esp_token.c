@@ -52,7 +52,7 @@ static const struct command commands[] = {
      "标签 esp-<N>），用它签名证书请求 (CSR)，提交给服务器，把证书和CA证书链\n"
      "写入证书U盘。中断后重新运行会继续使用已有的密钥对 (resume)。\n"
      "  --server URL          ESP 服务器地址（https://...）\n"
-     "  --application N       申请编号\n"
+     "  --application N       申请编号（如 ESP-2026-000123，见申请页面）\n"
      "  --rsa                 生成 RSA 2048 而不是 EC P-256\n"
      "  --ca-file FILE        用此CA证书验证服务器（默认系统信任库）\n"
      "  --api-token-file F    API令牌 (API token) 所在文件（第一行）\n"

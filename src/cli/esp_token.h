@@ -139,6 +139,8 @@ int tok_find_key_by_label(struct tok_ctx *t, const char *label, unsigned char *i
 /* Generate a key pair (EC P-256, or RSA 2048 if rsa). Returns exit code. */
 int tok_generate_keypair(struct tok_ctx *t, const char *label, bool rsa, unsigned char *id,
                          size_t id_max, size_t *id_len);
+/* Destroy the private and public key objects with this CKA_ID. Exit code. */
+int tok_destroy_keypair(struct tok_ctx *t, const unsigned char *id, size_t id_len);
 /* The public key object with this CKA_ID as EVP_PKEY (EC P-256 or RSA), built
  * from its attributes. NULL if absent or unsupported. */
 EVP_PKEY *tok_public_key(struct tok_ctx *t, const unsigned char *id, size_t id_len);

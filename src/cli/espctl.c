@@ -8,6 +8,7 @@
  */
 #include "esp/application.h"
 #include "esp/ca.h"
+#include "esp/login.h"
 #include "esp/config.h"
 #include "esp/core.h"
 #include "esp/db.h"
@@ -44,6 +45,9 @@ static void usage(FILE *out)
 	      "                                   columns (province_code or province, ra_name, payee,\n"
 	      "                                   bank, account_no, address, postcode, recipient, phone,\n"
 	      "                                   trainer_name, trainer_address, trainer_phone)\n"
+	      "  staff-cert --username U --csr FILE [--out FILE]\n"
+	      "                                   issue a login certificate for a staff account from\n"
+	      "                                   a PKCS#10 request made on its token\n"
 	      "  counts                           how many registrations, accounts ... there are\n"
 	      "  audit verify                     check the audit log's hash chain\n\n"
 	      "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd --help).\n"
@@ -445,6 +449,60 @@ static int cmd_directory(struct ctl *ctl, int argc, char **argv)
 	return rc ? 2 : 0;
 }
 
+static int cmd_staff_cert(struct ctl *ctl, int argc, char **argv)
+{
+	const char *user = arg_value(argc, argv, "--username");
+	const char *csr_file = arg_value(argc, argv, "--csr");
+	const char *out = arg_value(argc, argv, "--out");
+	if (!user || !csr_file) {
+		usage(stderr);
+		return 1;
+	}
+	char *csr = file_read_all(csr_file, NULL);
+	if (!csr) {
+		fprintf(stderr, "espctl: cannot read %s\n", csr_file);
+		return 2;
+	}
+	int rc = open_store(ctl, true);
+	char *ca_dir = xasprintf("%s/ca", config_get(ctl->cfg, "data_dir"));
+	esp_ca *ca = NULL;
+	if (!rc && ca_open(ca_dir, &ca) != CA_OK) {
+		fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
+		rc = 2;
+	}
+	char *serial = NULL, *pem = NULL;
+	if (!rc) {
+		struct esp_limits l;
+		limits_load(ctl->db, &l);
+		char *crl = xasprintf("%s/ca/crl", config_get(ctl->cfg, "public_url"));
+		enum db_status st = staff_cert_issue(ctl->db, ca, user, csr, l.cert_validity_days, crl, &serial, &pem);
+		free(crl);
+		if (st == DB_NOT_FOUND) {
+			fprintf(stderr, "espctl: no staff account '%s'\n", user);
+			rc = 2;
+		} else if (st != DB_OK) {
+			fprintf(stderr, "espctl: the request was refused (bad CSR or weak key)\n");
+			rc = 2;
+		}
+	}
+	if (!rc) {
+		if (out && file_write_atomic(out, pem, strlen(pem), 0644) != 0) {
+			fprintf(stderr, "espctl: cannot write %s\n", out);
+			rc = 2;
+		} else if (!out) {
+			fputs(pem, stdout);
+		}
+		if (!rc)
+			fprintf(stderr, "issued certificate %s for %s\n", serial, user);
+	}
+	free(serial);
+	free(pem);
+	ca_free(ca);
+	free(ca_dir);
+	free(csr);
+	return rc;
+}
+
 /* Demo accounts: reviewers at every level, RA and trainers of two provinces. */
 static const struct {
 	enum role role;
@@ -584,6 +642,8 @@ int main(int argc, char **argv)
 		rc = cmd_user(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "directory") == 0)
 		rc = cmd_directory(&ctl, argc - i, argv + i);
+	else if (strcmp(cmd, "staff-cert") == 0)
+		rc = cmd_staff_cert(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "counts") == 0)
 		rc = cmd_counts(&ctl);
 	else if (strcmp(cmd, "audit") == 0)

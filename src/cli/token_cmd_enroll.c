@@ -22,14 +22,22 @@
 
 #define TOK_API_TOKEN_BUF 4096
 
+/*
+ * An application number as ESP gives it ("ESP-2026-000123"); plain
+ * positive integers are accepted too.  Only [A-Za-z0-9-] so that it can go
+ * into the URL path and the key label unescaped.
+ */
 static bool valid_application(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > 18 || s[0] == '0')
+	if (n == 0 || n > 40 || s[0] == '-' || s[n - 1] == '-')
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      c == '-'))
 			return false;
+	}
 	return true;
 }
 
@@ -267,6 +275,19 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 
 	rc = post_csr(o, s->base, s->api_token, s->csr, s->serial, &s->cert, &s->chain);
 	tok_wipe(s->api_token, sizeof s->api_token);
+	if (rc == TOK_EXIT_REFUSED && !found) {
+		/*
+		 * The server refused the request of a key made in this run, so it
+		 * holds no certificate for it: remove the key pair rather than
+		 * leave an orphan on the token.  A key from an earlier run is
+		 * kept, since the server may already have issued its certificate
+		 * (a retry with the right API token then gets it back).
+		 */
+		EVP_PKEY_free(s->priv);
+		s->priv = NULL;
+		if (tok_destroy_keypair(&s->t, s->id, s->id_len) == TOK_EXIT_OK)
+			fprintf(stderr, "已删除本次生成的密钥对 %s（服务器未签发证书）。\n", s->label);
+	}
 	if (rc != TOK_EXIT_OK)
 		return rc;
 	if (EVP_PKEY_eq(X509_get0_pubkey(s->cert), s->pub) != 1) {
@@ -298,7 +319,7 @@ int tok_cmd_enroll(const struct tok_opts *o)
 		return TOK_EXIT_USAGE;
 	}
 	if (!valid_application(o->application)) {
-		tok_err("--application 必须是申请编号（正整数）：%s", o->application);
+		tok_err("--application 必须是申请编号（如 ESP-2026-000123）：%s", o->application);
 		return TOK_EXIT_USAGE;
 	}
 	struct enroll_state *s = tok_xmalloc(sizeof *s);

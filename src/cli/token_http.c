@@ -178,27 +178,34 @@ int tok_http_json(const struct tok_http *h, const char *url, const char *body, l
 	return rc;
 }
 
+/* A copy of text from the server with control characters replaced. */
+static char *clean_dup(const char *s)
+{
+	char *d = tok_xstrdup(s);
+	for (unsigned char *p = (unsigned char *)d; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return d;
+}
+
 int tok_http_failure(long status, json_t *reply)
 {
 	const char *msg = reply ? json_string_value(json_object_get(reply, "message")) : NULL;
 	const char *code = reply ? json_string_value(json_object_get(reply, "error")) : NULL;
+	char *m = clean_dup(msg ? msg : "");
+	char *c = clean_dup(code ? code : "");
+	int rc;
+	/* one fprintf: one line, written at once */
 	if (status >= 400 && status < 500) {
-		fputs("esp-token: 服务器拒绝 (HTTP ", stderr);
-		fprintf(stderr, "%ld)：", status);
-		tok_fputs_clean(msg ? msg : "（无说明）", stderr);
-		if (code) {
-			fputs(" [", stderr);
-			tok_fputs_clean(code, stderr);
-			fputc(']', stderr);
-		}
-		fputc('\n', stderr);
-		return TOK_EXIT_REFUSED;
+		fprintf(stderr, "esp-token: 服务器拒绝 (HTTP %ld)：%s%s%s%s\n", status,
+		        msg ? m : "（无说明）", code ? " [" : "", c, code ? "]" : "");
+		rc = TOK_EXIT_REFUSED;
+	} else {
+		fprintf(stderr, "esp-token: 错误：服务器出错 (HTTP %ld)%s%s\n", status, msg ? "：" : "",
+		        m);
+		rc = TOK_EXIT_NETWORK;
 	}
-	fprintf(stderr, "esp-token: 错误：服务器出错 (HTTP %ld)", status);
-	if (msg) {
-		fputs("：", stderr);
-		tok_fputs_clean(msg, stderr);
-	}
-	fputc('\n', stderr);
-	return TOK_EXIT_NETWORK;
+	free(m);
+	free(c);
+	return rc;
 }

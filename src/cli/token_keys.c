@@ -113,6 +113,33 @@ int tok_generate_keypair(struct tok_ctx *t, const char *label, bool rsa, unsigne
 	return TOK_EXIT_OK;
 }
 
+int tok_destroy_keypair(struct tok_ctx *t, const unsigned char *id, size_t id_len)
+{
+	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY};
+	int rc = TOK_EXIT_OK;
+	for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++) {
+		CK_OBJECT_CLASS cls = classes[c];
+		CK_ATTRIBUTE tmpl[] = {
+		    {CKA_CLASS, &cls, sizeof cls},
+		    {CKA_ID, (void *)id, id_len},
+		};
+		CK_OBJECT_HANDLE h[4];
+		CK_ULONG n = 0;
+		CK_RV rv = t->f->C_FindObjectsInit(t->h, tmpl, 2);
+		if (rv == CKR_OK) {
+			rv = t->f->C_FindObjects(t->h, h, 4, &n);
+			t->f->C_FindObjectsFinal(t->h);
+		}
+		for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
+			rv = t->f->C_DestroyObject(t->h, h[i]);
+		if (rv != CKR_OK) {
+			tok_err("删除密钥 (C_DestroyObject) 失败：%s", tok_ckr_text(rv));
+			rc = TOK_EXIT_TOKEN;
+		}
+	}
+	return rc;
+}
+
 static CK_OBJECT_HANDLE find_public_key(struct tok_ctx *t, const unsigned char *id, size_t id_len)
 {
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;

@@ -16,24 +16,52 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+/*
+ * One message line in a single write: stderr is unbuffered, and a prefix
+ * written on its own ("esp-token: 错误：") looks like a prompt on a terminal.
+ */
+static void message_line(const char *prefix, const char *fmt, va_list ap)
+{
+	char small[1024];
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
+	char *msg = small;
+	if (n >= (int)sizeof small) {
+		char *big = malloc((size_t)n + 1);
+		if (big) {
+			vsnprintf(big, (size_t)n + 1, fmt, ap2);
+			msg = big;
+		}
+	}
+	va_end(ap2);
+	size_t len = strlen(prefix) + strlen(msg) + 2;
+	char *line = malloc(len);
+	if (line) {
+		snprintf(line, len, "%s%s\n", prefix, n < 0 ? "" : msg);
+		fputs(line, stderr);
+		free(line);
+	} else {
+		fprintf(stderr, "%s%s\n", prefix, n < 0 ? "" : msg);
+	}
+	if (msg != small)
+		free(msg);
+}
+
 void tok_err(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("esp-token: 错误：", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message_line("esp-token: 错误：", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void tok_warn(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("esp-token: 警告：", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message_line("esp-token: 警告：", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void tok_fputs_clean(const char *s, FILE *fp)

@@ -182,13 +182,21 @@ enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
 	enum db_status st = DB_EXEC(c,
 	    "SELECT a.id, a.role, a.username, a.display_name, a.registration_id, a.authority_id, "
 	    "au.path, au.name, a.province_code, s.csrf, s.method, s.cert_serial, a.status, "
-	    "s.expires_at FROM sessions s JOIN accounts a ON a.id = s.account_id "
-	    "LEFT JOIN authorities au ON au.id = a.authority_id WHERE s.id_hash = $1",
+	    "s.expires_at, ce.status, ce.not_after FROM sessions s JOIN accounts a ON a.id = s.account_id "
+	    "LEFT JOIN authorities au ON au.id = a.authority_id "
+	    "LEFT JOIN certificates ce ON ce.serial = s.cert_serial WHERE s.id_hash = $1",
 	    &r, P_TEXT(hash));
 	if (st != DB_OK)
 		return st;
+	/* A session opened with a key lives only as long as the key is good: a
+	 * certificate revoked (挂失) or expired ends it on the next request. */
+	bool cert_bad = db_get(r, 0, 11) && r->nrows &&
+	                (!db_get(r, 0, 14) || strcmp(db_get(r, 0, 14), "valid") != 0 ||
+	                 db_get_int(r, 0, 15, 0) < time_now());
 	if (r->nrows == 0 || strcmp(db_get(r, 0, 12), "active") != 0 ||
-	    db_get_int(r, 0, 13, 0) < time_now()) {
+	    db_get_int(r, 0, 13, 0) < time_now() || cert_bad) {
+		if (r->nrows && cert_bad)
+			DB_EXEC(c, "DELETE FROM sessions WHERE id_hash = $1", NULL, P_TEXT(hash));
 		db_result_free(r);
 		return DB_NOT_FOUND;
 	}

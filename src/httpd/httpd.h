@@ -174,5 +174,21 @@ void api_issue_certificate(struct request *r);
 void api_revoke_certificate(struct request *r);
 void page_ca_chain(struct request *r);
 void page_ca_crl(struct request *r);
+void page_cert_login(struct request *r);
+void api_login_challenge(struct request *r);
+void api_login_certificate(struct request *r);
+void page_mgmt_home(struct request *r);
+void page_mgmt_user(struct request *r);
+void page_mgmt_lost_get(struct request *r);
+void page_mgmt_lost_post(struct request *r);
+void page_mgmt_reapply_get(struct request *r);
+void page_mgmt_reapply_post(struct request *r);
+void page_drivers(struct request *r);
+void page_driver_download(struct request *r);
+void page_admin_drivers(struct request *r);
+void page_admin_drivers_upload(struct request *r);
+void page_doc_token(struct request *r);
+/* 快捷导航 of the management system for the actor (new reference). */
+json_t *mgmt_menu(struct request *r, const char *current);
 
 #endif

@@ -228,6 +228,8 @@ int main(int argc, char **argv)
 
 	struct listener_ctx http = {.srv = &srv, .kind = LISTEN_HTTP};
 	struct listener_ctx https = {.srv = &srv, .kind = LISTEN_HTTPS};
+	struct listener_ctx login = {.srv = &srv, .kind = LISTEN_LOGIN};
+	const char *login_spec = config_get(cfg, "login_listen");
 	const char *http_spec = config_get(cfg, "http_listen");
 	const char *https_spec = config_get(cfg, "https_listen");
 	if (*http_spec && !(http.daemon = start_listener(&http, http_spec, NULL, NULL, NULL)))
@@ -240,9 +242,20 @@ int main(int argc, char **argv)
 		if (!(https.daemon = start_listener(&https, https_spec, key_pem, crt_pem, NULL)))
 			return 2;
 	}
-	log_info("espd started: store %s (%d migrations applied), http %s, https %s",
+	if (*login_spec) {
+		if (!key_pem || !crt_pem) {
+			fprintf(stderr, "espd: server certificate missing in %s\n", ca_dir);
+			return 2;
+		}
+		/* Giving GnuTLS our chain makes it ask every client for a
+		 * certificate; it does not judge them: cert_login_check does. */
+		if (!(login.daemon = start_listener(&login, login_spec, key_pem, crt_pem,
+		                                    ca_chain_pem(srv.ca))))
+			return 2;
+	}
+	log_info("espd started: store %s (%d migrations applied), http %s, https %s, certificate login %s",
 	         db_pool_backend(srv.pool)->name, applied, *http_spec ? http_spec : "off",
-	         *https_spec ? https_spec : "off");
+	         *https_spec ? https_spec : "off", *login_spec ? login_spec : "off");
 
 	pthread_t crl_tid;
 	bool crl_started = pthread_create(&crl_tid, NULL, crl_thread, &srv) == 0;
@@ -257,12 +270,16 @@ int main(int argc, char **argv)
 		MHD_quiesce_daemon(http.daemon);
 	if (https.daemon)
 		MHD_quiesce_daemon(https.daemon);
+	if (login.daemon)
+		MHD_quiesce_daemon(login.daemon);
 	for (int i = 0; i < 50; i++) {
 		unsigned open = 0;
 		const union MHD_DaemonInfo *di;
 		if (http.daemon && (di = MHD_get_daemon_info(http.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
 			open += di->num_connections;
 		if (https.daemon && (di = MHD_get_daemon_info(https.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
+			open += di->num_connections;
+		if (login.daemon && (di = MHD_get_daemon_info(login.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
 			open += di->num_connections;
 		if (!open)
 			break;
@@ -272,6 +289,8 @@ int main(int argc, char **argv)
 		MHD_stop_daemon(http.daemon);
 	if (https.daemon)
 		MHD_stop_daemon(https.daemon);
+	if (login.daemon)
+		MHD_stop_daemon(login.daemon);
 	if (crl_started)
 		pthread_join(crl_tid, NULL);
 	if (key_pem)

@@ -55,15 +55,32 @@ static void show_scan(struct request *r, int status, enum reg_kind k, const char
 	render_page(r, status, "apply_scan", "准备证书U盘申请材料", ctx);
 }
 
+/* The same form serves the first application and 再次申请 (additional). */
+static bool additional(struct request *r)
+{
+	return strncmp(r->path, "/mgmt/", 6) == 0;
+}
+
+static void form_context(struct request *r, json_t *ctx)
+{
+	bool again = additional(r);
+	json_object_set_new(ctx, "action_url", json_string(again ? "/mgmt/reapply" : "/apply/form"));
+	json_object_set_new(ctx, "back_url", json_string(again ? "/mgmt/user" : "/status"));
+	json_object_set_new(ctx, "additional", json_boolean(again));
+	if (again)
+		json_object_set_new(ctx, "menu", mgmt_menu(r, "/mgmt/user"));
+}
+
 static void show_form(struct request *r, int status, enum reg_kind k, json_t *reg, json_t *values,
                       json_t *errors, const char *idem, int64_t scan_id)
 {
 	json_t *ctx = json_pack("{s:o, s:o, s:s, s:I, s:b, s:O}", "steps", application_steps(k, "form"),
 	                        "fields", application_form(k, values, errors), "idem", idem, "scan_id",
 	                        (json_int_t)scan_id, "is_unit", kind_is_unit(k), "reg", reg);
+	form_context(r, ctx);
 	if (json_object_size(errors))
 		json_object_set_new(ctx, "has_errors", json_integer((json_int_t)json_object_size(errors)));
-	render_page(r, status, "apply_form", "填写证书U盘申请信息", ctx);
+	render_page(r, status, "apply_form", additional(r) ? "再次申请登录认证U盘" : "填写证书U盘申请信息", ctx);
 }
 
 void page_apply(struct request *r)
@@ -172,16 +189,86 @@ static bool idem_ok(const char *s)
 	return true;
 }
 
+static void handle_form_post(struct request *r, json_t *reg);
+
 void page_apply_form_post(struct request *r)
 {
 	json_t *reg = registration_for_apply(r);
 	if (!reg)
 		return;
+	handle_form_post(r, reg);
+}
+
+/* 再次申请: units logged in with a key apply for more keys. The unit's name
+ * and code come from the registration only: whatever the form sends for
+ * them is ignored. */
+static json_t *registration_for_reapply(struct request *r)
+{
+	json_t *reg = registration_for_apply(r);
+	if (!reg)
+		return NULL;
+	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
+	bool with_key = r->actor.session_method && strcmp(r->actor.session_method, "password") != 0;
+	if (!kind_is_unit(k) || !with_key) {
+		json_decref(reg);
+		render_message(r, 403, "不能再次申请",
+		               kind_is_unit(k) ? "请使用已有的证书U盘登录后再次申请登录认证U盘。"
+		                               : "考评员每人一个证书U盘，不能再次申请。");
+		return NULL;
+	}
+	return reg;
+}
+
+/* The scan of the first application stays the unit's document on file. */
+static int64_t latest_scan(struct request *r)
+{
+	db_result *res = NULL;
+	int64_t id = 0;
+	if (DB_EXEC(req_db(r), "SELECT scan_id FROM applications WHERE registration_id = $1 AND "
+	                       "scan_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+	            &res, P_INT(r->actor.registration_id)) == DB_OK && res->nrows)
+		id = db_get_int(res, 0, 0, 0);
+	db_result_free(res);
+	return id;
+}
+
+void page_mgmt_reapply_get(struct request *r)
+{
+	json_t *reg = registration_for_reapply(r);
+	if (!reg)
+		return;
+	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
+	/* The first application's data, as the manual says; the number of keys
+	 * is entered anew. */
+	json_t *apps = application_list_for(req_db(r), r->actor.registration_id);
+	json_t *values = json_array_size(apps) ? json_deep_copy(json_array_get(apps, json_array_size(apps) - 1))
+	                                       : application_defaults(reg);
+	json_decref(apps);
+	json_object_set_new(values, "sets", json_string(""));
+	json_t *errors = json_object();
+	char *idem = random_token(18);
+	show_form(r, 200, k, reg, values, errors, idem, latest_scan(r));
+	free(idem);
+	json_decref(values);
+	json_decref(errors);
+	json_decref(reg);
+}
+
+void page_mgmt_reapply_post(struct request *r)
+{
+	json_t *reg = registration_for_reapply(r);
+	if (!reg)
+		return;
+	handle_form_post(r, reg);
+}
+
+static void handle_form_post(struct request *r, json_t *reg)
+{
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	const char *action = req_form(r, "action");
 	const char *idem = req_form(r, "idem");
 	int64_t scan = own_scan(r, req_form(r, "scan_id"));
-	if (!idem_ok(idem) || scan < 0 || (needs_scan(k) && scan == 0)) {
+	if (!idem_ok(idem) || scan < 0 || (needs_scan(k) && scan == 0 && !additional(r))) {
 		json_decref(reg);
 		render_message(r, 400, "申请表单无效", "申请表单已失效，请重新开始申请。");
 		return;
@@ -206,12 +293,14 @@ void page_apply_form_post(struct request *r)
 			                        "amount", (json_int_t)fee_amount(&fee, k, sets), "price",
 			                        (int)fee.price_yuan, "medium", (int)fee.medium_yuan, "years",
 			                        fee.years);
+			form_context(r, ctx);
 			render_page(r, 200, "apply_confirm", "确认证书U盘申请信息", ctx);
 		}
 	} else if (strcmp(action, "confirm") == 0) {
 		char *number = NULL;
 		bool existing = false;
-		enum db_status st = application_create(req_db(r), &r->actor, reg, values, "initial", scan,
+		enum db_status st = application_create(req_db(r), &r->actor, reg, values,
+		                                       additional(r) ? "additional" : "initial", scan,
 		                                       idem, &number, &existing);
 		if (st == DB_OK) {
 			redirect(r, arena_printf(r->arena, "/applications/%s/print", number));

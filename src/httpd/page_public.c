@@ -9,12 +9,18 @@
 
 void page_home(struct request *r)
 {
+	/* The login listener exists for one thing: logging in with a key. */
+	if (r->listener == LISTEN_LOGIN) {
+		page_cert_login(r);
+		return;
+	}
 	json_t *entries = json_array();
 	for (int k = 0; k < KIND_COUNT; k++)
 		json_array_append_new(entries, json_pack("{s:s, s:s, s:s}", "kind", kind_name(k), "label",
 		                                         kind_portal_label(k), "apply",
 		                                         kind_apply_label(k)));
-	render_page(r, 200, "home", "首页", json_pack("{s:o}", "entries", entries));
+	render_page(r, 200, "home", "首页", json_pack("{s:o, s:s}", "entries", entries, "login_url",
+	                                             config_get(r->srv->cfg, "login_url")));
 }
 
 void page_portal(struct request *r)

@@ -20,6 +20,12 @@ static json_t *base_context(struct request *r, const char *title)
 void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx)
 {
 	json_t *base = base_context(r, title);
+	/* Management pages carry their 快捷导航; the layout draws it beside the page. */
+	json_t *menu = ctx ? json_object_get(ctx, "menu") : NULL;
+	if (json_is_array(menu)) {
+		json_object_set(base, "menu", menu);
+		json_object_set_new(base, "has_menu", json_true());
+	}
 	if (ctx)
 		json_object_update_missing(ctx, base);
 	else

@@ -18,6 +18,7 @@ static const struct config_key keys[] = {
 	{"http_listen", "127.0.0.1:8080", "address:port of the HTTP portal listener (empty = off)"},
 	{"https_listen", "127.0.0.1:8443", "address:port of the HTTPS portal listener (empty = off)"},
 	{"login_listen", "127.0.0.1:8444", "address:port of the certificate-login HTTPS listener (empty = off)"},
+	{"login_url", "https://127.0.0.1:8444/", "address of the certificate-login listener shown to users (证书U盘登录)"},
 	{"public_url", "http://127.0.0.1:8080", "base URL printed in certificates (CRL distribution point) and links"},
 	{"threads", "2", "worker threads per listener (libmicrohttpd thread pool, epoll)"},
 	{"db_connections", "4", "database connections in the pool"},

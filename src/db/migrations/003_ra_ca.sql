@@ -26,8 +26,9 @@ CREATE INDEX materials_application ON materials(application_id);
 CREATE TABLE certificates (
 	id {{ID}},
 	serial TEXT NOT NULL UNIQUE,    -- lowercase hex
-	application_id BIGINT NOT NULL REFERENCES applications(id),
-	registration_id BIGINT NOT NULL REFERENCES registrations(id),
+	application_id BIGINT REFERENCES applications(id),   -- holders' keys (RA flow)
+	registration_id BIGINT REFERENCES registrations(id),
+	account_id BIGINT REFERENCES accounts(id),           -- staff keys (espctl)
 	token_serial TEXT NOT NULL,
 	subject TEXT NOT NULL,
 	pem TEXT NOT NULL,

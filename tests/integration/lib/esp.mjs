@@ -3,7 +3,7 @@
 // and gives a small HTTP client with a cookie jar that finds its way through
 // the pages as a person would (labels, links, the form token).
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -62,6 +62,8 @@ export async function startEsp(opts = {}) {
   esp.account = (username) => esp.accounts.find((a) => a.username === username);
   esp.httpPort = await freePort();
   esp.httpsPort = await freePort();
+  esp.loginPort = opts.login ? await freePort() : 0;
+  esp.loginUrl = esp.loginPort ? `https://127.0.0.1:${esp.loginPort}` : '';
   esp.url = `http://127.0.0.1:${esp.httpPort}`;
   esp.httpsUrl = `https://127.0.0.1:${esp.httpsPort}`;
   esp.start = () => startProcess(esp);
@@ -78,7 +80,8 @@ export async function startEsp(opts = {}) {
 async function startProcess(esp) {
   const args = [`--data_dir=${esp.dir}`, `--database=${esp.database}`,
     `--http_listen=127.0.0.1:${esp.httpPort}`, `--https_listen=127.0.0.1:${esp.httpsPort}`,
-    '--login_listen=', `--public_url=${esp.url}`, '--password_hash=min',
+    `--login_listen=${esp.loginPort ? `127.0.0.1:${esp.loginPort}` : ''}`,
+    `--login_url=${esp.loginUrl ? `${esp.loginUrl}/` : ''}`, `--public_url=${esp.url}`, '--password_hash=min',
     '--staff_password_login=true', ...esp.extra];
   esp.log = '';
   esp.proc = spawn(ESPD, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...(esp.env || {}) } });
@@ -337,4 +340,44 @@ export async function submitApplication(c, kind, sets = 1) {
   const m = done.text.match(/ESP-\d{4}-\d{6}/);
   if (!m) throw new Error(`application not created: ${done.status}`);
   return m[0];
+}
+
+// A holder with `sets` keys of `kind`: registered, approved, applied, paid,
+// materials received and issued through the RA's API with OpenSSL keys.
+export async function holderWithKeys(esp, kind, sets, dir, opts = {}) {
+  const { c, fields } = await approvedApplicant(esp, kind, opts);
+  const number = await submitApplication(c, kind, sets);
+  const ra = new Client(esp.url);
+  await ra.login('fj_ra', esp.account('fj_ra').password);
+  const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+  const page = await ra.get(`/ra/applications/${number}`);
+  const due = page.text.match(/id="amount-due">(\d+) 元/);
+  if (kind !== 'evaluator') {
+    await ra.post(`/ra/applications/${number}/payment`, { amount: due[1], paid_on: today, payer: 'x', bank_ref: 'R1' });
+    await ra.get(`/ra/applications/${number}`);
+    await ra.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
+  } else {
+    const tr = new Client(esp.url);
+    await tr.login('fj_trainer', esp.account('fj_trainer').password);
+    await tr.get(`/ra/applications/${number}`);
+    await tr.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
+  }
+  await ra.get('/ra/tokens');
+  const t = await ra.post('/ra/tokens', { name: 'ws' });
+  const token = t.text.match(/id="new-token">([^<]+)</)[1];
+  const certs = [];
+  for (let i = 0; i < sets; i++) {
+    const csr = makeCsr(dir, `${number}-${i}`);
+    const r = await fetch(`${esp.url}/api/v1/applications/${number}/certificates`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ csr: csr.pem, token_serial: `TK-${number}-${i}` }),
+    });
+    if (r.status !== 201) throw new Error(`issue failed ${r.status} ${await r.text()}`);
+    const body = await r.json();
+    const certFile = join(dir, `${number}-${i}.crt`);
+    writeFileSync(certFile, body.certificate);
+    certs.push({ serial: body.serial, pem: body.certificate, cert: certFile, key: csr.key, token: `TK-${number}-${i}` });
+    writeFileSync(join(dir, 'chain.pem'), body.chain);
+  }
+  return { c, fields, number, certs, token, ra, chain: join(dir, 'chain.pem') };
 }

@@ -338,7 +338,7 @@ tok enroll --server "http://example.org" --application 8 --api-token-file "$SRV/
 	--pin-file "$TD/pin"
 check "plain http to a non-local server refused: exit 1" test "$RC" -eq 1
 tok enroll --server "$URL" --application 8/../9 --api-token-file "$SRV/api" --pin-file "$TD/pin"
-check "application must be a number: exit 1" test "$RC" -eq 1
+check "application must be an application number (no / or ..): exit 1" test "$RC" -eq 1
 tok enroll --server "https://127.0.0.1:1" --application 8 --api-token-file "$SRV/api" \
 	--pin-file "$TD/pin"
 check "server unreachable: exit 5" test "$RC" -eq 5

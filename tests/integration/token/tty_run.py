@@ -4,7 +4,7 @@
 Usage: tty_run.py ANSWER... -- COMMAND [ARGS...]
 
 Each time the command prints a prompt ending in the full-width colon "：" on
-its terminal, the next ANSWER is typed followed by Enter.  Everything the
+its terminal (a line not starting with "esp-token:", which are messages), the next ANSWER is typed followed by Enter.  Everything the
 command wrote to the terminal goes to stdout.  Exit status: the command's,
 or 90 if an answer was echoed back (the terminal echo was not switched off).
 """
@@ -37,7 +37,9 @@ def main():
             break
         seen += chunk
         pending += chunk
-        if pending.rstrip().endswith(PROMPT_END) and answers:
+        last = pending.rstrip().rsplit(b"\n", 1)[-1]
+        # a prompt, not a message line such as "esp-token: 错误：..."
+        if last.endswith(PROMPT_END) and not last.startswith(b"esp-token:") and answers:
             os.write(fd, answers.pop(0) + b"\n")
             pending = b""
     _, status = os.waitpid(pid, 0)

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Certificate issuance end to end over HTTPS vs OpenSSL's raw ECDSA P-256
+# signing rate, in one run (a benchmark, never a test).
+#
+# Builds what it needs, makes a throw-away data directory (espctl init +
+# demo), starts espd with HTTP and HTTPS listeners, and prepares (not
+# measured) APPS enterprise applications of SETS keys each, ready to issue,
+# plus an API token of the RA officer fj_ra (bench/issue_prepare.mjs), and
+# COUNT P-256 CSRs (bench/issue_csrgen).  Then it measures
+#   1. `openssl speed -seconds 5 ecdsap256` (one process: sign/s), and
+#   2. bench/issue_bench: COUNT POST /api/v1/applications/{n}/certificates
+#      over CONNECTIONS keep-alive TLS connections, the server certificate
+#      verified against ESP's /ca/chain.pem,
+# checks one issued certificate with openssl verify and the number of
+# certificates in the store, and prints the figures and the ratio.
+#
+# Usage: bench/issue_bench.sh
+# Environment (defaults): COUNT=10000 SETS=99 CONNECTIONS=8 THREADS=2
+#   SPEED_SECONDS=5 ESP_BUILD=<repo>/build ESP_DATABASE=<empty: SQLite in the
+#   temp dir; or a postgresql:// URL of an empty database>
+#   PERF=1 records a perf profile of espd (call graphs) during the measured
+#   run and prints the top of the report; PERF_OUT=file keeps perf.data.
+#   KEEP=1 keeps the temporary directory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${ESP_BUILD:-$ROOT/build}
+COUNT=${COUNT:-10000}
+SETS=${SETS:-99}
+CONNECTIONS=${CONNECTIONS:-8}
+THREADS=${THREADS:-2}
+SPEED_SECONDS=${SPEED_SECONDS:-5}
+PERF=${PERF:-0}
+KEEP=${KEEP:-0}
+APPS=$(((COUNT + SETS - 1) / SETS))
+
+die() { echo "issue_bench: $*" >&2; exit 1; }
+for tool in curl node openssl sqlite3; do
+	command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+if [ ! -d "$BUILD" ]; then
+	meson setup "$BUILD" "$ROOT" >/dev/null
+fi
+# Only the targets used here: the rest of the tree may be mid-edit.
+ninja -C "$BUILD" src/httpd/espd src/cli/espctl bench/issue_bench bench/issue_csrgen >/dev/null ||
+	die "build failed"
+ESPD=$BUILD/src/httpd/espd
+ESPCTL=$BUILD/src/cli/espctl
+CLIENT=$BUILD/bench/issue_bench
+CSRGEN=$BUILD/bench/issue_csrgen
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/esp-issue-XXXXXX")
+ESPD_PID=
+CSRGEN_PID=
+cleanup() {
+	[ -n "$CSRGEN_PID" ] && kill "$CSRGEN_PID" 2>/dev/null && wait "$CSRGEN_PID" 2>/dev/null
+	[ -n "$ESPD_PID" ] && kill "$ESPD_PID" 2>/dev/null && wait "$ESPD_PID" 2>/dev/null
+	if [ "$KEEP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+free_port() {
+	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# ---- the CSRs (in the background, while the store is prepared) ----
+"$CSRGEN" "$COUNT" "$TMP/csrs.txt" &
+CSRGEN_PID=$!
+
+# ---- the store and espd ----
+DB=${ESP_DATABASE:-$TMP/esp.db}
+ctl() { "$ESPCTL" --data_dir="$TMP" --database="$DB" --password_hash=min "$@"; }
+ctl init >/dev/null
+ctl demo >/dev/null
+ctl directory load "$ROOT/scripts/demo-ra-directory.csv" >/dev/null
+STORE=SQLite
+[ -n "${ESP_DATABASE:-}" ] && STORE=PostgreSQL
+
+HTTP_PORT=$(free_port)
+HTTPS_PORT=$(free_port)
+ESP_URL=http://127.0.0.1:$HTTP_PORT
+# --password_hash=min only makes the preparation's logins cheap: issuance
+# hashes no password (the API token is looked up by its SHA-256).
+"$ESPD" --data_dir="$TMP" --database="$DB" --http_listen="127.0.0.1:$HTTP_PORT" \
+	--https_listen="127.0.0.1:$HTTPS_PORT" --login_listen= --public_url="$ESP_URL" \
+	--staff_password_login=true --log_requests=false --password_hash=min \
+	--threads="$THREADS" 2>"$TMP/espd.log" &
+ESPD_PID=$!
+for _ in $(seq 1 200); do
+	curl -fs -o /dev/null "$ESP_URL/healthz" && break
+	kill -0 "$ESPD_PID" 2>/dev/null || { cat "$TMP/espd.log" >&2; die "espd exited"; }
+	sleep 0.05
+done
+curl -fs -o "$TMP/chain.pem" "$ESP_URL/ca/chain.pem" || die "no /ca/chain.pem"
+# The HTTPS listener answers and its certificate chains to ESP's CA.
+curl -fs --cacert "$TMP/chain.pem" -o /dev/null "https://127.0.0.1:$HTTPS_PORT/healthz" ||
+	die "HTTPS listener not reachable or not verifiable with /ca/chain.pem"
+
+# ---- preparation (not measured) ----
+prep_start=$(date +%s)
+TOKEN=$(node "$ROOT/bench/issue_prepare.mjs" "$ESP_URL" "$TMP/demo-accounts.tsv" "$APPS" "$SETS" \
+	"$TMP/apps.txt") || die "preparation failed"
+[ "$(wc -l <"$TMP/apps.txt")" -eq "$APPS" ] || die "not $APPS applications prepared"
+wait "$CSRGEN_PID" || die "CSR generation failed"
+CSRGEN_PID=
+[ "$(wc -l <"$TMP/csrs.txt")" -eq "$COUNT" ] || die "not $COUNT CSRs"
+PREP_SECONDS=$(($(date +%s) - prep_start))
+sql() { # the store, directly (a check of the figures, not part of the measure)
+	if [ "$STORE" = SQLite ]; then sqlite3 "$DB" "$1"; else psql "$DB" -At -c "$1"; fi
+}
+
+# ---- 1. OpenSSL's raw signing rate, on this machine, now ----
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+openssl speed -seconds "$SPEED_SECONDS" ecdsap256 >"$TMP/speed.txt" 2>"$TMP/speed.err" ||
+	{ cat "$TMP/speed.err" >&2; die "openssl speed failed"; }
+# " 256 bits ecdsa (nistp256)   0.0000s   0.0001s  41234.5  13456.7": sign/s, verify/s
+SIGN_RATE=$(awk '/bits ecdsa \(nistp256\)/ { v = $(NF - 1) } END { print v }' "$TMP/speed.txt")
+VERIFY_RATE=$(awk '/bits ecdsa \(nistp256\)/ { v = $NF } END { print v }' "$TMP/speed.txt")
+[ -n "$SIGN_RATE" ] || { cat "$TMP/speed.txt" >&2; die "cannot read sign/s from openssl speed"; }
+
+# ---- 2. issuance over HTTPS ----
+if [ "$PERF" = 1 ]; then
+	command -v perf >/dev/null || die "perf not found"
+	PERF_DATA=${PERF_OUT:-$TMP/perf.data}
+	# The libraries have no frame pointers: DWARF unwinding at a modest rate.
+	perf record -q --call-graph dwarf,8192 -F 299 -p "$ESPD_PID" -o "$PERF_DATA" 2>"$TMP/perf.err" &
+	PERF_PID=$!
+	sleep 1
+fi
+ESPD_CPU_BEFORE=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
+set +e
+"$CLIENT" --host=127.0.0.1 --port="$HTTPS_PORT" --cafile="$TMP/chain.pem" --token="$TOKEN" \
+	--apps="$TMP/apps.txt" --csrs="$TMP/csrs.txt" --count="$COUNT" --connections="$CONNECTIONS" \
+	--sets="$SETS" --prefix="BENCH-$$" --sample="$TMP/sample.pem" >"$TMP/client.txt" 2>"$TMP/client.err"
+client_rc=$?
+set -e
+ESPD_CPU_AFTER=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$PERF" = 1 ]; then
+	kill -INT "$PERF_PID"
+	wait "$PERF_PID" || true
+fi
+cat "$TMP/client.err" >&2
+RESULT=$(grep '^RESULT ' "$TMP/client.txt") || { cat "$TMP/client.txt" >&2; die "no RESULT from the client"; }
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$RESULT"; }
+CREATED=$(field created)
+ERRS=$(field errors)
+SECS=$(field seconds)
+CPS=$(field cps)
+P50=$(field p50_ms)
+P99=$(field p99_ms)
+
+# ---- checks ----
+STORED=$(sql "SELECT COUNT(*) FROM certificates WHERE token_serial LIKE 'BENCH-$$-%'")
+VERIFY="no certificate to check"
+if [ -s "$TMP/sample.pem" ]; then
+	awk '/BEGIN CERT/ { n++ } n == 1' "$TMP/chain.pem" >"$TMP/issuing.pem"
+	awk '/BEGIN CERT/ { n++ } n == 2' "$TMP/chain.pem" >"$TMP/root.pem"
+	VERIFY=$(openssl verify -x509_strict -purpose sslclient -CAfile "$TMP/root.pem" \
+		-untrusted "$TMP/issuing.pem" "$TMP/sample.pem" 2>&1 | tail -n1 | sed "s|$TMP/||")
+fi
+
+# ---- report ----
+CLK_TCK=$(getconf CLK_TCK)
+ESPD_CPU=$(awk -v a="$ESPD_CPU_BEFORE" -v b="$ESPD_CPU_AFTER" -v t="$CLK_TCK" -v s="$SECS" \
+	-v n="$CREATED" 'BEGIN { c = (b - a) / t; printf "%.2f s of CPU, %.2f CPUs, %.0f µs per certificate", c, c / s, n ? 1e6 * c / n : 0 }')
+RATIO=$(awk -v a="$CPS" -v b="$SIGN_RATE" 'BEGIN { printf "%.1f", 100 * a / b }')
+CPSOK=$(awk -v a="$CPS" 'BEGIN { print (a >= 1000) ? "met" : "NOT met" }')
+RATIOOK=$(awk -v r="$RATIO" 'BEGIN { print (r >= 25) ? "met" : "NOT met" }')
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MEM_GIB=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+TLS=$(sed -n 's/^requests: .*connections (\(.*\)), .*/\1/p' "$TMP/client.txt")
+row() { printf '| %-52s | %12s | %9s | %9s | %6s |\n' "$@"; }
+
+cat <<REPORT
+Certificate issuance over HTTPS vs openssl speed ecdsap256
+  date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs ($CPU_MODEL), $MEM_GIB GiB, $(uname -sr)
+  $(openssl version); load average before / after: $LOAD_BEFORE / $LOAD_AFTER
+  store: $STORE; espd --threads=$THREADS; client: $CONNECTIONS keep-alive connections ($TLS)
+  prepared (not measured, ${PREP_SECONDS}s): $APPS enterprise applications x $SETS keys, $COUNT P-256 CSRs
+  espd during the run: $ESPD_CPU
+
+$(row 'what' 'per second' 'p50 (ms)' 'p99 (ms)' 'errors')
+|------------------------------------------------------|-------------:|----------:|----------:|-------:|
+$(row "espd: POST .../certificates, $COUNT CSRs, HTTPS" "$CPS" "$P50" "$P99" "$ERRS")
+$(row 'openssl speed ecdsap256: sign/s (1 process)' "$SIGN_RATE" '' '' '')
+
+201 Created: $CREATED of $COUNT in $SECS s; certificates added to the store: $STORED
+sample certificate: $VERIFY
+ratio certificates/s / openssl sign/s: $RATIO %   (openssl verify/s: $VERIFY_RATE)
+target >= 1,000 certificates/s: $CPSOK;  target >= 25 % of the raw rate: $RATIOOK
+REPORT
+
+if [ "$PERF" = 1 ]; then
+	echo
+	echo "perf: espd during the measured run, inclusive (children) >= 1.5 %"
+	perf report -i "$PERF_DATA" --stdio --children --sort sym -g none --percent-limit 1.5 \
+		2>/dev/null | grep -E '^ +[0-9]' | head -n 70
+	[ -n "${PERF_OUT:-}" ] && echo "perf data kept in $PERF_OUT"
+fi
+[ "$client_rc" = 0 ] && [ "$STORED" = "$CREATED" ] || die "errors during the run (client exit $client_rc, $STORED stored)"
+exit 0

@@ -1,0 +1,219 @@
+/*
+ * The management system after a certificate login: the left menu 快捷导航 as
+ * the manual shows it for each role, 当前用户信息 with the holder's keys,
+ * 再次申请登录认证U盘 and 挂失.
+ */
+#include "httpd.h"
+#include "esp/ra.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static enum reg_kind actor_kind(struct request *r, json_t **reg_out)
+{
+	json_t *reg = r->actor.role == ROLE_APPLICANT
+	                  ? registration_get(req_db(r), r->actor.registration_id)
+	                  : NULL;
+	enum reg_kind k = reg ? kind_parse(json_string_value(json_object_get(reg, "kind"))) : KIND_NONE;
+	if (reg_out)
+		*reg_out = reg;
+	else
+		json_decref(reg);
+	return k;
+}
+
+static json_t *item(const char *label, const char *href, const char *current)
+{
+	return json_pack("{s:s, s:s, s:b}", "label", label, "href", href, "current",
+	                 current && strcmp(current, href) == 0);
+}
+
+/* 快捷导航: only entries that work for this actor. */
+json_t *mgmt_menu(struct request *r, const char *current)
+{
+	json_t *groups = json_array();
+	json_t *items;
+	switch (r->actor.role) {
+	case ROLE_APPLICANT: {
+		enum reg_kind k = actor_kind(r, NULL);
+		const char *group = k == KIND_AUTHORITY ? "系统管理" : k == KIND_EVALUATOR ? NULL : "其他";
+		items = json_array();
+		json_array_append_new(items, item("当前用户信息", "/mgmt/user", current));
+		json_array_append_new(groups, json_pack("{s:s?, s:o}", "group", group, "items", items));
+		items = json_array();
+		json_array_append_new(items, item("证书U盘申请进度", "/status", current));
+		json_array_append_new(items, item("证书U盘驱动", "/drivers", current));
+		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "证书U盘", "items", items));
+		break;
+	}
+	case ROLE_REVIEWER:
+		items = json_array();
+		json_array_append_new(items, item("报名初审", "/review", current));
+		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "初审", "items", items));
+		break;
+	case ROLE_RA:
+	case ROLE_TRAINER:
+		items = json_array();
+		json_array_append_new(items, item(r->actor.role == ROLE_RA ? "注册机构首页" : "培训机构首页", "/ra", current));
+		json_array_append_new(items, item("申请办理列表", "/ra/queue", current));
+		if (r->actor.role == ROLE_RA)
+			json_array_append_new(items, item("制证工作站API令牌", "/ra/tokens", current));
+		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "证书办理", "items", items));
+		break;
+	case ROLE_ADMIN:
+		items = json_array();
+		json_array_append_new(items, item("注册机构通讯录", "/admin/directory", current));
+		json_array_append_new(items, item("收费标准", "/admin/fees", current));
+		json_array_append_new(items, item("工作人员账户", "/admin/staff", current));
+		json_array_append_new(items, item("证书U盘驱动管理", "/admin/drivers", current));
+		json_array_append_new(items, item("全部证书U盘申请", "/ra/queue", current));
+		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "系统管理", "items", items));
+		break;
+	default:
+		break;
+	}
+	return groups;
+}
+
+/* Holders reach the management system with their key; a password session
+ * of an applicant only sees the application pages. */
+static bool holder_session(struct request *r)
+{
+	if (r->actor.role != ROLE_APPLICANT)
+		return true;
+	if (r->actor.session_method && strcmp(r->actor.session_method, "password") != 0)
+		return true;
+	render_page(r, 403, "cert_refused", "请使用证书U盘登录",
+	            json_pack("{s:s, s:s, s:b, s:s}", "title", "请使用证书U盘登录", "message",
+	                      "管理系统需要插入证书U盘登录。请插入证书U盘后打开证书U盘登录页面。", "no_cert", 1,
+	                      "login_url", config_get(r->srv->cfg, "login_url")));
+	return false;
+}
+
+static void render_mgmt(struct request *r, int status, const char *tpl, const char *title,
+                        const char *current, json_t *ctx)
+{
+	json_object_set_new(ctx, "menu", mgmt_menu(r, current));
+	json_object_set_new(ctx, "inner_template", json_string(tpl));
+	render_page(r, status, tpl, title, ctx);
+}
+
+void page_mgmt_home(struct request *r)
+{
+	if (!holder_session(r))
+		return;
+	json_t *ctx = json_pack("{s:s, s:s}", "role_label", role_label(r->actor.role), "method",
+	                        r->actor.session_method && strcmp(r->actor.session_method, "password") != 0
+	                            ? "证书U盘" : "密码");
+	render_mgmt(r, 200, "mgmt_home", "交通运输企业安全生产标准化管理系统", "/mgmt", ctx);
+}
+
+void page_mgmt_user(struct request *r)
+{
+	if (!holder_session(r))
+		return;
+	if (r->actor.role != ROLE_APPLICANT) {
+		json_t *ctx = json_pack("{s:s, s:s, s:s, s:s}", "username", r->actor.username,
+		                        "display_name", r->actor.display_name ? r->actor.display_name : "",
+		                        "role_label", role_label(r->actor.role), "org",
+		                        r->actor.authority_name ? r->actor.authority_name : "");
+		render_mgmt(r, 200, "mgmt_user", "当前用户信息", "/mgmt/user", ctx);
+		return;
+	}
+	json_t *reg = NULL;
+	enum reg_kind k = actor_kind(r, &reg);
+	if (!reg) {
+		reply_forbidden(r);
+		return;
+	}
+	json_t *empty = json_object();
+	json_t *fields = registration_form(req_db(r), k, reg, empty, true);
+	json_decref(empty);
+	json_t *rows = json_array();
+	size_t i;
+	json_t *f;
+	json_array_foreach(fields, i, f) {
+		const char *name = json_string_value(json_object_get(f, "name"));
+		const char *value = json_string_value(json_object_get(reg, name));
+		if (strcmp(name, "authority_id") == 0)
+			value = json_string_value(json_object_get(reg, "authority_name"));
+		else if (strcmp(name, "province_code") == 0)
+			value = json_string_value(json_object_get(reg, "province"));
+		json_array_append_new(rows, json_pack("{s:O, s:s}", "label", json_object_get(f, "label"),
+		                                      "value", value ? value : ""));
+	}
+	json_decref(fields);
+	json_t *certs = cert_list(req_db(r), "registration_id", r->actor.registration_id, r->arena,
+	                          r->srv->limits.expiry_warning_days);
+	json_array_foreach(certs, i, f) {
+		const char *serial = json_string_value(json_object_get(f, "serial"));
+		json_object_set_new(f, "current", json_boolean(r->actor.cert_serial &&
+		                                               strcmp(serial, r->actor.cert_serial) == 0));
+	}
+	json_t *ctx = json_pack("{s:O, s:o, s:o, s:b, s:i}", "reg", reg, "rows", rows, "certs", certs,
+	                        "is_unit", kind_is_unit(k), "warning_days",
+	                        r->srv->limits.expiry_warning_days);
+	if (req_query(r, "lost"))
+		json_object_set_new(ctx, "notice", json_string("证书已挂失，该证书U盘已不能再登录。"));
+	render_mgmt(r, 200, "mgmt_user", "当前用户信息", "/mgmt/user", ctx);
+	json_decref(reg);
+}
+
+/* ---- 挂失 ---- */
+
+static json_t *own_cert(struct request *r)
+{
+	json_t *cert = cert_get(req_db(r), r->params[0]);
+	struct policy_object o = {0};
+	if (cert) {
+		const char *rid = json_string_value(json_object_get(cert, "registration_id"));
+		o.registration_id = rid ? strtoll(rid, NULL, 10) : 0;
+		o.kind = json_string_value(json_object_get(cert, "kind"));
+		o.reg_state = json_string_value(json_object_get(cert, "reg_state"));
+		o.province_code = json_string_value(json_object_get(cert, "province_code"));
+		o.authority_path = json_string_value(json_object_get(cert, "authority_path"));
+	}
+	if (!cert || !policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
+		json_decref(cert);
+		reply_forbidden(r);
+		return NULL;
+	}
+	return cert;
+}
+
+void page_mgmt_lost_get(struct request *r)
+{
+	if (!holder_session(r))
+		return;
+	json_t *cert = own_cert(r);
+	if (!cert)
+		return;
+	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user", json_pack("{s:o}", "cert", cert));
+}
+
+void page_mgmt_lost_post(struct request *r)
+{
+	if (!holder_session(r))
+		return;
+	json_t *cert = own_cert(r);
+	if (!cert)
+		return;
+	enum db_status st = cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], 1,
+	                                (int)config_get_long(r->srv->cfg, "crl_hours"));
+	bool own_session = r->actor.cert_serial && strcmp(r->actor.cert_serial, r->params[0]) == 0;
+	if (st == DB_CONFLICT) {
+		render_message(r, 409, "证书已吊销", "该证书已经挂失或吊销。");
+	} else if (st != DB_OK) {
+		reply_server_error(r, "revoke failed");
+	} else if (own_session) {
+		/* The key of this very session: it ends now. */
+		session_destroy(req_db(r), r->session_cookie);
+		set_session_cookie(r, NULL);
+		r->logged_in = false;
+		render_message(r, 200, "证书已挂失",
+		               "证书已挂失并立即作废，该证书U盘不能再登录。如需新的证书U盘，请使用其他证书U盘登录后再次申请，或联系所在省的数字证书注册机构。");
+	} else {
+		redirect(r, "/mgmt/user?lost=1");
+	}
+	json_decref(cert);
+}

@@ -1,0 +1,1051 @@
+/*
+ * Unit tests of the store (src/db) and of the core functions that write
+ * through it (seed, authorities, accounts, sessions, audit log), run on both
+ * engines: SQLite always (a temporary file), PostgreSQL when ESP_PG_CLUSTER
+ * names a cluster started with scripts/pg-test-cluster.sh.  Every test gets
+ * a fresh database.  With ESP_PG_CLUSTER set, a database that cannot be made
+ * fails the test: PostgreSQL is never skipped silently.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "esp/core.h"
+#include "esp/db.h"
+#include "esp/util.h"
+
+#define MIGRATIONS ESP_SOURCE_DIR "/src/db/migrations"
+
+struct fixture {
+	bool pg;
+	char *target;   /* file path or URI */
+	char *tmpdir;   /* SQLite */
+	db_pool *pool;
+	db_conn *c;
+	int applied;    /* migrations applied by the setup */
+};
+
+/* ---- fixtures --------------------------------------------------------------- */
+
+static int count_migration_files(void)
+{
+	DIR *d = opendir(MIGRATIONS);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len > 4 && strcmp(e->d_name + len - 4, ".sql") == 0 && e->d_name[0] >= '0' &&
+		    e->d_name[0] <= '9')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int open_and_migrate(struct fixture *f)
+{
+	const char *err = NULL;
+	f->pool = db_pool_open(f->target, 2, &err);
+	if (!f->pool) {
+		print_error("cannot open %s: %s\n", f->target, err ? err : "?");
+		return -1;
+	}
+	if (db_migrate(f->pool, MIGRATIONS, &f->applied) != DB_OK) {
+		print_error("migrations failed on %s\n", f->target);
+		return -1;
+	}
+	f->c = db_acquire(f->pool);
+	return 0;
+}
+
+static int setup_sqlite(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	*state = f;
+	f->tmpdir = xstrdup("/tmp/esp-test-db-XXXXXX");
+	if (!mkdtemp(f->tmpdir)) {
+		print_error("mkdtemp failed\n");
+		return -1;
+	}
+	f->target = xasprintf("%s/esp.db", f->tmpdir);
+	return open_and_migrate(f);
+}
+
+static char *shell_quote(const char *s)
+{
+	struct buf b = {0};
+	buf_putc(&b, '\'');
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'')
+			buf_puts(&b, "'\\''");
+		else
+			buf_putc(&b, *p);
+	}
+	buf_putc(&b, '\'');
+	return buf_steal(&b);
+}
+
+/* A fresh database in the cluster, by the project's script. */
+static char *pg_new_database(const char *cluster)
+{
+	static int counter;
+	char name[64];
+	snprintf(name, sizeof name, "esp_unit_db_%ld_%d", (long)getpid(), ++counter);
+	char *q = shell_quote(cluster);
+	char *cmd = xasprintf("bash %s/scripts/pg-test-cluster.sh newdb %s %s", ESP_SOURCE_DIR, q,
+	                      name);
+	free(q);
+	FILE *p = popen(cmd, "r");
+	if (!p) {
+		print_error("cannot run %s\n", cmd);
+		free(cmd);
+		return NULL;
+	}
+	char line[512] = "";
+	if (!fgets(line, sizeof line, p))
+		line[0] = '\0';
+	int rc = pclose(p);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (rc != 0 || strncmp(line, "postgresql://", 13) != 0) {
+		print_error("%s failed (status %d, output \"%s\")\n", cmd, rc, line);
+		free(cmd);
+		return NULL;
+	}
+	free(cmd);
+	return xstrdup(line);
+}
+
+static int setup_pg(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	*state = f;
+	f->pg = true;
+	f->target = pg_new_database(getenv("ESP_PG_CLUSTER"));
+	if (!f->target)
+		return -1;
+	return open_and_migrate(f);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		return 0;
+	if (f->c)
+		db_release(f->pool, f->c);
+	db_pool_close(f->pool);
+	if (f->tmpdir) {
+		const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+		for (size_t i = 0; i < 4; i++) {
+			char *p = xasprintf("%s%s", f->target, suffix[i]);
+			unlink(p);
+			free(p);
+		}
+		rmdir(f->tmpdir);
+		free(f->tmpdir);
+	}
+	free(f->target);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static int64_t count_rows(db_conn *c, const char *sql)
+{
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC0(c, sql, &r), DB_OK);
+	int64_t n = db_get_int(r, 0, 0, -1);
+	db_result_free(r);
+	return n;
+}
+
+/* A table of our own, in each engine's words. */
+static void make_scratch(struct fixture *f)
+{
+	const char *sql =
+	    f->pg ? "CREATE TABLE scratch (id BIGSERIAL PRIMARY KEY, name TEXT UNIQUE, note TEXT, "
+	            "n BIGINT, data BYTEA)"
+	          : "CREATE TABLE scratch (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+	            "note TEXT, n BIGINT, data BLOB)";
+	assert_int_equal(db_pool_backend(f->pool)->exec_script(f->c, sql), DB_OK);
+}
+
+static enum db_status insert_name(db_conn *c, const char *name)
+{
+	return DB_EXEC(c, "INSERT INTO scratch (name) VALUES ($1)", NULL, P_TEXT(name));
+}
+
+/* ---- the store ----------------------------------------------------------------- */
+
+static void test_migrations(void **state)
+{
+	struct fixture *f = *state;
+	int files = count_migration_files();
+	assert_true(files >= 1);
+	assert_int_equal(f->applied, files);
+	assert_string_equal(db_pool_backend(f->pool)->name, f->pg ? "postgresql" : "sqlite");
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM schema_migrations"), files);
+	/* The foundation is there, with its settings. */
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM settings WHERE name = "
+	                                  "'login_max_failures'"),
+	                 1);
+	/* A second run applies nothing and changes nothing. */
+	db_release(f->pool, f->c);
+	f->c = NULL;
+	int again = -1;
+	assert_int_equal(db_migrate(f->pool, MIGRATIONS, &again), DB_OK);
+	assert_int_equal(again, 0);
+	f->c = db_acquire(f->pool);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM schema_migrations"), files);
+	/* A missing directory is an error. */
+	db_release(f->pool, f->c);
+	f->c = NULL;
+	assert_int_equal(db_migrate(f->pool, "/nonexistent/migrations", &again), DB_ERROR);
+	f->c = db_acquire(f->pool);
+}
+
+static void test_insert_returning(void **state)
+{
+	struct fixture *f = *state;
+	make_scratch(f);
+	int64_t prev = 0;
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "row%d", i);
+		db_result *r = NULL;
+		assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, n) VALUES ($1, $2) RETURNING id, n",
+		                         &r, P_TEXT(name), P_INT(i * 1000000000000LL)),
+		                 DB_OK);
+		assert_int_equal(r->nrows, 1);
+		assert_int_equal(r->ncols, 2);
+		int64_t id = db_get_int(r, 0, 0, 0);
+		assert_true(id > prev);
+		prev = id;
+		assert_string_equal(r->names[0], "id");
+		assert_int_equal(db_get_int(r, 0, 1, -1), i * 1000000000000LL);
+		assert_string_equal(db_get_named(r, 0, "id"), db_get(r, 0, 0));
+		assert_null(db_get_named(r, 0, "nope"));
+		db_result_free(r);
+	}
+	/* Parameters out of order and reused. */
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(f->c, "SELECT name FROM scratch WHERE n = $2 OR name = $1 ORDER BY id",
+	                         &r, P_TEXT("row1"), P_INT(3000000000000LL)),
+	                 DB_OK);
+	assert_int_equal(r->nrows, 2);
+	assert_string_equal(db_get(r, 0, 0), "row1");
+	assert_string_equal(db_get(r, 1, 0), "row3");
+	/* Out of range cells are NULL / the default. */
+	assert_null(db_get(r, 2, 0));
+	assert_null(db_get(r, 0, 1));
+	assert_null(db_get(r, -1, 0));
+	assert_int_equal(db_get_int(r, 5, 0, 77), 77);
+	assert_int_equal(db_get_len(r, 5, 0), 0);
+	db_result_free(r);
+	/* A statement without a result set, and one without rows. */
+	assert_int_equal(DB_EXEC(f->c, "UPDATE scratch SET note = $1 WHERE name = $2", NULL,
+	                         P_TEXT("x"), P_TEXT("row4")),
+	                 DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "SELECT id FROM scratch WHERE name = $1", &r, P_TEXT("none")),
+	                 DB_OK);
+	assert_int_equal(r->nrows, 0);
+	assert_int_equal(r->ncols, 1);
+	db_result_free(r);
+	/* Many rows come back in order (results grow). */
+	for (int i = 0; i < 300; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "bulk%03d", i);
+		assert_int_equal(insert_name(f->c, name), DB_OK);
+	}
+	assert_int_equal(DB_EXEC0(f->c, "SELECT name, id FROM scratch WHERE name LIKE 'bulk%' ORDER BY name",
+	                          &r),
+	                 DB_OK);
+	assert_int_equal(r->nrows, 300);
+	for (int i = 0; i < 300; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "bulk%03d", i);
+		assert_string_equal(db_get(r, i, 0), name);
+	}
+	db_result_free(r);
+	db_result_free(NULL);
+	/* SQL errors are errors, and the connection goes on working. */
+	assert_int_equal(DB_EXEC0(f->c, "SELECT nope FROM nowhere", &r), DB_ERROR);
+	assert_null(r);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 305);
+}
+
+static void test_nulls(void **state)
+{
+	struct fixture *f = *state;
+	make_scratch(f);
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(f->c,
+	                         "INSERT INTO scratch (name, note, n, data) VALUES ($1, $2, $3, $4) "
+	                         "RETURNING id",
+	                         &r, P_TEXT("nulls"), P_TEXT(NULL), P_NULL, P_NULL),
+	                 DB_OK);
+	db_result_free(r);
+	assert_int_equal(insert_name(f->c, "empty"), DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "UPDATE scratch SET note = $1, n = $2 WHERE name = $3", NULL,
+	                         P_TEXT(""), P_INT(0), P_TEXT("empty")),
+	                 DB_OK);
+
+	assert_int_equal(DB_EXEC(f->c, "SELECT note, n, data FROM scratch WHERE name = $1", &r,
+	                         P_TEXT("nulls")),
+	                 DB_OK);
+	assert_int_equal(r->nrows, 1);
+	for (int col = 0; col < 3; col++) {
+		assert_null(db_get(r, 0, col));
+		assert_int_equal(db_get_len(r, 0, col), 0);
+		assert_int_equal(db_get_int(r, 0, col, -5), -5);
+	}
+	db_result_free(r);
+	/* "" and 0 are not NULL. */
+	assert_int_equal(DB_EXEC(f->c, "SELECT note, n FROM scratch WHERE name = $1", &r,
+	                         P_TEXT("empty")),
+	                 DB_OK);
+	assert_non_null(db_get(r, 0, 0));
+	assert_string_equal(db_get(r, 0, 0), "");
+	assert_int_equal(db_get_int(r, 0, 1, -5), 0);
+	db_result_free(r);
+	/* IS NULL finds exactly the NULL row. */
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE note IS NULL"), 1);
+	/* A NULL parameter compares as NULL (no row), not as "". */
+	assert_int_equal(DB_EXEC(f->c, "SELECT id FROM scratch WHERE note = $1", &r, P_NULL), DB_OK);
+	assert_int_equal(r->nrows, 0);
+	db_result_free(r);
+}
+
+static void test_blobs(void **state)
+{
+	struct fixture *f = *state;
+	make_scratch(f);
+	unsigned char bytes[4096];
+	for (size_t i = 0; i < sizeof bytes; i++)
+		bytes[i] = (unsigned char)(i * 31 + 7);
+	bytes[0] = 0;
+	bytes[100] = 0;
+	bytes[sizeof bytes - 1] = 0;
+	unsigned char big[300000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (unsigned char)(i % 251);
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, data) VALUES ($1, $2)", NULL,
+	                         P_TEXT("bytes"), P_BLOB(bytes, sizeof bytes)),
+	                 DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, data) VALUES ($1, $2)", NULL,
+	                         P_TEXT("nul"), P_BLOB("\0", 1)),
+	                 DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, data) VALUES ($1, $2)", NULL,
+	                         P_TEXT("empty"), P_BLOB("", 0)),
+	                 DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, data) VALUES ($1, $2)", NULL,
+	                         P_TEXT("big"), P_BLOB(big, sizeof big)),
+	                 DB_OK);
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC0(f->c, "SELECT name, data FROM scratch ORDER BY id", &r), DB_OK);
+	assert_int_equal(r->nrows, 4);
+	assert_int_equal(db_get_len(r, 0, 1), sizeof bytes);
+	assert_memory_equal(db_get(r, 0, 1), bytes, sizeof bytes);
+	assert_int_equal(db_get_len(r, 1, 1), 1);
+	assert_int_equal(db_get(r, 1, 1)[0], 0);
+	/* An empty blob is not NULL. */
+	assert_non_null(db_get(r, 2, 1));
+	assert_int_equal(db_get_len(r, 2, 1), 0);
+	assert_int_equal(db_get_len(r, 3, 1), sizeof big);
+	assert_memory_equal(db_get(r, 3, 1), big, sizeof big);
+	/* Values are NUL-terminated past their length. */
+	assert_int_equal(db_get(r, 0, 1)[sizeof bytes], 0);
+	db_result_free(r);
+	/* A blob as a lookup key. */
+	assert_int_equal(DB_EXEC(f->c, "SELECT name FROM scratch WHERE data = $1", &r,
+	                         P_BLOB(bytes, sizeof bytes)),
+	                 DB_OK);
+	assert_int_equal(r->nrows, 1);
+	assert_string_equal(db_get(r, 0, 0), "bytes");
+	db_result_free(r);
+}
+
+static void test_chinese_text(void **state)
+{
+	struct fixture *f = *state;
+	make_scratch(f);
+	const char *names[] = {"交通运输部", "新疆生产建设兵团交通运输局", "厦门　海峡🚢", "Ünïcödé"};
+	const int64_t chars[] = {5, 13, 6, 7};
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, note) VALUES ($1, $2)", NULL,
+		                         P_TEXT(names[i]), P_TEXT("备注：<&>'\"")),
+		                 DB_OK);
+	for (size_t i = 0; i < 4; i++) {
+		db_result *r = NULL;
+		assert_int_equal(DB_EXEC(f->c, "SELECT name, length(name), note FROM scratch WHERE name = $1",
+		                         &r, P_TEXT(names[i])),
+		                 DB_OK);
+		assert_int_equal(r->nrows, 1);
+		assert_string_equal(db_get(r, 0, 0), names[i]);
+		assert_int_equal(db_get_len(r, 0, 0), strlen(names[i]));
+		/* Characters, not bytes: the text is stored as UTF-8 text. */
+		assert_int_equal(db_get_int(r, 0, 1, 0), chars[i]);
+		assert_string_equal(db_get(r, 0, 2), "备注：<&>'\"");
+		db_result_free(r);
+	}
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name LIKE '%交通运输%'"), 2);
+}
+
+static void test_conflicts(void **state)
+{
+	struct fixture *f = *state;
+	make_scratch(f);
+	assert_int_equal(insert_name(f->c, "交通运输部"), DB_OK);
+	assert_int_equal(insert_name(f->c, "交通运输部"), DB_CONFLICT);
+	/* The connection works on after the conflict. */
+	assert_int_equal(insert_name(f->c, "other"), DB_OK);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 2);
+	/* Unique violation in the real schema: a province twice. */
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO provinces (code, name, sort) VALUES ($1, $2, $3)",
+	                         NULL, P_TEXT("32"), P_TEXT("江苏省"), P_INT(1)),
+	                 DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO provinces (code, name, sort) VALUES ($1, $2, $3)",
+	                         NULL, P_TEXT("32"), P_TEXT("江苏"), P_INT(2)),
+	                 DB_CONFLICT);
+	/* A foreign key to nowhere is a conflict too. */
+	assert_int_equal(DB_EXEC(f->c,
+	                         "INSERT INTO authorities (name, province_code, level, created_at) "
+	                         "VALUES ($1, $2, $3, $4)",
+	                         NULL, P_TEXT("无省份"), P_TEXT("99"), P_TEXT("provincial"), P_INT(1)),
+	                 DB_CONFLICT);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities"), 0);
+}
+
+/* ---- transactions ------------------------------------------------------------- */
+
+struct tx_ctx {
+	int attempts;
+	int retry_until;       /* return DB_RETRY while attempts < this */
+	enum db_status result; /* what to return after the inserts */
+	bool duplicate;        /* make the second insert a unique violation */
+};
+
+static enum db_status tx_body(db_conn *c, void *arg)
+{
+	struct tx_ctx *t = arg;
+	t->attempts++;
+	char name[32];
+	snprintf(name, sizeof name, "try%d", t->attempts);
+	enum db_status st = insert_name(c, name);
+	if (st != DB_OK)
+		return st;
+	st = insert_name(c, t->duplicate ? name : "second");
+	if (st != DB_OK)
+		return st;
+	if (t->attempts < t->retry_until)
+		return DB_RETRY;
+	return t->result;
+}
+
+static void test_transaction_commit_and_rollback(void **state)
+{
+	struct fixture *f = *state;
+	make_scratch(f);
+	/* The body fails: nothing it did remains. */
+	struct tx_ctx t = {.result = DB_ERROR};
+	assert_int_equal(db_transaction(f->c, tx_body, &t), DB_ERROR);
+	assert_int_equal(t.attempts, 1);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 0);
+
+	/* A statement of the body fails: its status comes back, not retried. */
+	t = (struct tx_ctx){.result = DB_OK, .duplicate = true};
+	assert_int_equal(db_transaction(f->c, tx_body, &t), DB_CONFLICT);
+	assert_int_equal(t.attempts, 1);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 0);
+
+	/* DB_NOT_FOUND from the body rolls back too. */
+	t = (struct tx_ctx){.result = DB_NOT_FOUND};
+	assert_int_equal(db_transaction(f->c, tx_body, &t), DB_NOT_FOUND);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 0);
+
+	/* Success commits both rows. */
+	t = (struct tx_ctx){.result = DB_OK};
+	assert_int_equal(db_transaction(f->c, tx_body, &t), DB_OK);
+	assert_int_equal(t.attempts, 1);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 2);
+
+	/* The connection is out of the transaction: a new one can begin. */
+	t = (struct tx_ctx){.result = DB_ERROR};
+	assert_int_equal(db_transaction(f->c, tx_body, &t), DB_CONFLICT); /* "try1" exists */
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 2);
+	/* Another connection of the pool sees the committed rows. */
+	db_conn *c2 = db_acquire(f->pool);
+	assert_int_equal(count_rows(c2, "SELECT COUNT(*) FROM scratch"), 2);
+	db_release(f->pool, c2);
+}
+
+static void test_transaction_retry(void **state)
+{
+	struct fixture *f = *state;
+	make_scratch(f);
+	/* DB_RETRY twice, then success: three runs, only the last one's rows. */
+	struct tx_ctx t = {.retry_until = 3, .result = DB_OK};
+	assert_int_equal(db_transaction(f->c, tx_body, &t), DB_OK);
+	assert_int_equal(t.attempts, 3);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 2);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name = 'try3'"), 1);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name IN ('try1', 'try2')"),
+	                 0);
+
+	/* Always DB_RETRY: it gives up after a bounded number of runs. */
+	assert_int_equal(DB_EXEC0(f->c, "DELETE FROM scratch", NULL), DB_OK);
+	t = (struct tx_ctx){.retry_until = 1000, .result = DB_OK};
+	int64_t t0 = time_now_us();
+	assert_int_equal(db_transaction(f->c, tx_body, &t), DB_RETRY);
+	int64_t ms = (time_now_us() - t0) / 1000;
+	assert_true(t.attempts > 1 && t.attempts <= 16);
+	assert_true(ms < 10000);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 0);
+}
+
+/* ---- the pool from two threads ----------------------------------------------- */
+
+struct pool_thread {
+	db_pool *pool;
+	pthread_barrier_t *barrier;
+	int id, iters;
+	db_conn **held;        /* [iters][2] when the barrier is used */
+	int *inside, *max_inside;
+	pthread_mutex_t *lock;
+	int failures;
+};
+
+static void *pool_worker(void *arg)
+{
+	struct pool_thread *t = arg;
+	for (int i = 0; i < t->iters; i++) {
+		db_conn *c = db_acquire(t->pool);
+		pthread_mutex_lock(t->lock);
+		(*t->inside)++;
+		if (*t->inside > *t->max_inside)
+			*t->max_inside = *t->inside;
+		pthread_mutex_unlock(t->lock);
+		if (t->barrier) {
+			/* Both threads hold a connection at the same time here. */
+			t->held[i * 2 + t->id] = c;
+			pthread_barrier_wait(t->barrier);
+		}
+		char name[32];
+		snprintf(name, sizeof name, "%s-t%d-%d", t->barrier ? "both" : "turns", t->id, i);
+		enum db_status st = insert_name(c, name);
+		if (st != DB_OK) {
+			print_error("thread %d: insert %s: status %d\n", t->id, name, (int)st);
+			t->failures++;
+		}
+		pthread_mutex_lock(t->lock);
+		(*t->inside)--;
+		pthread_mutex_unlock(t->lock);
+		if (t->barrier)
+			pthread_barrier_wait(t->barrier);
+		db_release(t->pool, c);
+	}
+	return NULL;
+}
+
+static void run_pool_threads(const char *target, int size, bool barrier, int iters,
+                             int *max_inside)
+{
+	const char *err = NULL;
+	db_pool *p = db_pool_open(target, size, &err);
+	assert_non_null(p);
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, 2);
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	int inside = 0;
+	*max_inside = 0;
+	db_conn **held = xcalloc((size_t)iters * 2, sizeof(*held));
+	struct pool_thread t[2];
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		t[i] = (struct pool_thread){.pool = p, .barrier = barrier ? &bar : NULL, .id = i,
+		                            .iters = iters, .held = held, .inside = &inside,
+		                            .max_inside = max_inside, .lock = &lock};
+		assert_int_equal(pthread_create(&th[i], NULL, pool_worker, &t[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(t[0].failures + t[1].failures, 0);
+	if (barrier)
+		for (int i = 0; i < iters; i++)
+			assert_ptr_not_equal(held[i * 2], held[i * 2 + 1]);
+	/* Every connection came back: all of them can be taken at once. */
+	db_conn *all[2] = {NULL, NULL};
+	for (int i = 0; i < size; i++)
+		all[i] = db_acquire(p);
+	for (int i = 0; i < size; i++)
+		db_release(p, all[i]);
+	free(held);
+	pthread_barrier_destroy(&bar);
+	db_pool_close(p);
+}
+
+static void test_pool_two_threads(void **state)
+{
+	struct fixture *f = *state;
+	make_scratch(f);
+	int max_inside = 0;
+	/* Two connections, two threads holding one each at the same time. */
+	run_pool_threads(f->target, 2, true, 20, &max_inside);
+	assert_int_equal(max_inside, 2);
+	/* One connection shared by two threads: they take turns. */
+	run_pool_threads(f->target, 1, false, 50, &max_inside);
+	assert_int_equal(max_inside, 1);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 2 * 20 + 2 * 50);
+}
+
+/* ---- base data and the authority tree ---------------------------------------- */
+
+static void test_seed_base(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM provinces"), 32);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities"), 35);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities WHERE level = 'provincial'"),
+	                 32);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities WHERE level = 'river'"), 2);
+	assert_true(province_exists(f->c, "32"));
+	assert_true(province_exists(f->c, "XJBT"));
+	assert_false(province_exists(f->c, "66"));
+	assert_false(province_exists(f->c, NULL));
+
+	int64_t ministry = authority_by_name(f->c, "交通运输部");
+	assert_true(ministry > 0);
+	assert_int_equal(authority_by_name(f->c, "不存在"), 0);
+	struct arena *a = arena_new();
+	const char *name = NULL, *path = NULL, *prov = NULL;
+	assert_int_equal(authority_get(f->c, a, ministry, &name, &path, &prov), DB_OK);
+	assert_string_equal(name, "交通运输部");
+	assert_string_equal(path, "/1/");
+	assert_null(prov);
+	/* The first provincial authority is the second row: "/1/2/". */
+	assert_int_equal(authority_get(f->c, a, 2, &name, &path, &prov), DB_OK);
+	assert_string_equal(name, "北京市交通委员会");
+	assert_string_equal(path, "/1/2/");
+	assert_string_equal(prov, "11");
+	int64_t js = authority_by_name(f->c, "江苏省交通运输厅");
+	assert_int_equal(authority_get(f->c, a, js, NULL, &path, &prov), DB_OK);
+	assert_string_equal(path, arena_printf(a, "/1/%lld/", (long long)js));
+	assert_string_equal(prov, "32");
+	assert_int_equal(authority_get(f->c, a, 99999, &name, NULL, NULL), DB_NOT_FOUND);
+
+	/* Every authority below the ministry: path "/1/<id>/", parent the ministry. */
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(f->c, "SELECT id, path, parent_id FROM authorities WHERE id <> $1",
+	                         &r, P_INT(ministry)),
+	                 DB_OK);
+	assert_int_equal(r->nrows, 34);
+	for (int i = 0; i < r->nrows; i++) {
+		assert_string_equal(db_get(r, i, 1),
+		                    arena_printf(a, "/1/%s/", db_get(r, i, 0)));
+		assert_int_equal(db_get_int(r, i, 2, 0), ministry);
+	}
+	db_result_free(r);
+	/* The rivers belong to no province. */
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities WHERE level = 'river' "
+	                                  "AND province_code IS NULL AND name IN ('长江航务管理局', "
+	                                  "'珠江航务管理局')"),
+	                 2);
+
+	/* Lists for the pages. */
+	json_t *plist = province_list(f->c);
+	assert_int_equal(json_array_size(plist), 32);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(plist, 0), "code")), "11");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(plist, 31), "code")),
+	                    "XJBT");
+	json_decref(plist);
+	json_t *alist = authority_list(f->c);
+	assert_int_equal(json_array_size(alist), 35);
+	json_t *first = json_array_get(alist, 0);
+	assert_string_equal(json_string_value(json_object_get(first, "name")), "交通运输部");
+	assert_int_equal(json_integer_value(json_object_get(first, "depth")), 0);
+	size_t i;
+	json_t *item;
+	json_array_foreach(alist, i, item) {
+		if (i > 0)
+			assert_int_equal(json_integer_value(json_object_get(item, "depth")), 1);
+	}
+	json_decref(alist);
+
+	/* The seed is audited. */
+	int64_t checked = 0;
+	assert_int_equal(audit_verify(f->c, &checked), 0);
+	assert_int_equal(checked, 1);
+	arena_free(a);
+}
+
+static void test_seed_base_twice(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	assert_int_equal(seed_base(f->c), DB_CONFLICT);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM provinces"), 32);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities"), 35);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM audit_log"), 1);
+	int64_t checked = 0;
+	assert_int_equal(audit_verify(f->c, &checked), 0);
+}
+
+struct insert_ctx {
+	int64_t parent;
+	const char *name, *prov, *level;
+	int64_t id;
+};
+
+static enum db_status insert_tx(db_conn *c, void *arg)
+{
+	struct insert_ctx *x = arg;
+	return authority_insert(c, x->parent, x->name, x->prov, x->level, &x->id);
+}
+
+static void test_authority_insert(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	struct arena *a = arena_new();
+	int64_t js = authority_by_name(f->c, "江苏省交通运输厅");
+	const char *js_path = NULL, *path = NULL, *prov = NULL;
+	assert_int_equal(authority_get(f->c, a, js, NULL, &js_path, NULL), DB_OK);
+
+	struct insert_ctx city = {.parent = js, .name = "南京市交通运输局", .prov = "32", .level = "city"};
+	assert_int_equal(db_transaction(f->c, insert_tx, &city), DB_OK);
+	assert_true(city.id > 35);
+	assert_int_equal(authority_get(f->c, a, city.id, NULL, &path, &prov), DB_OK);
+	assert_string_equal(path, arena_printf(a, "%s%lld/", js_path, (long long)city.id));
+	assert_string_equal(prov, "32");
+
+	struct insert_ctx county = {.parent = city.id, .name = "江宁区交通运输局", .prov = "32",
+	                            .level = "county"};
+	assert_int_equal(db_transaction(f->c, insert_tx, &county), DB_OK);
+	assert_int_equal(authority_get(f->c, a, county.id, NULL, &path, NULL), DB_OK);
+	assert_string_equal(path, arena_printf(a, "/1/%lld/%lld/%lld/", (long long)js,
+	                                       (long long)city.id, (long long)county.id));
+	/* The subtree of 江苏 by path prefix: itself, the city, the county. */
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(f->c, "SELECT COUNT(*) FROM authorities WHERE path LIKE $1", &r,
+	                         P_TEXT(arena_printf(a, "%s%%", js_path))),
+	                 DB_OK);
+	assert_int_equal(db_get_int(r, 0, 0, 0), 3);
+	db_result_free(r);
+
+	/* A parent that does not exist; a name taken: nothing is left behind. */
+	struct insert_ctx orphan = {.parent = 99999, .name = "孤儿", .level = "city"};
+	assert_int_equal(db_transaction(f->c, insert_tx, &orphan), DB_NOT_FOUND);
+	struct insert_ctx dup = {.parent = js, .name = "南京市交通运输局", .prov = "32", .level = "city"};
+	assert_int_equal(db_transaction(f->c, insert_tx, &dup), DB_CONFLICT);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities"), 37);
+	/* A root. */
+	struct insert_ctx root = {.parent = 0, .name = "另一个根", .level = "ministry"};
+	assert_int_equal(db_transaction(f->c, insert_tx, &root), DB_OK);
+	assert_int_equal(authority_get(f->c, a, root.id, NULL, &path, NULL), DB_OK);
+	assert_string_equal(path, arena_printf(a, "/%lld/", (long long)root.id));
+	arena_free(a);
+}
+
+/* ---- accounts and login -------------------------------------------------------- */
+
+static void test_account_login(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	struct esp_limits l;
+	limits_load(f->c, &l);
+	assert_int_equal(l.login_max_failures, 5);
+	assert_int_equal(l.login_lockout_seconds, 900);
+
+	int64_t id = 0, got = 0, locked = -1;
+	assert_int_equal(account_create(f->c, "alice", "correct horse", ROLE_APPLICANT, "张三", 0, NULL,
+	                                0, &id),
+	                 DB_OK);
+	assert_true(id > 0);
+	assert_int_equal(account_create(f->c, "alice", "other", ROLE_APPLICANT, "", 0, NULL, 0, NULL),
+	                 DB_CONFLICT);
+	/* Only an Argon2id hash is stored. */
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(f->c, "SELECT password_hash FROM accounts WHERE id = $1", &r, P_INT(id)),
+	                 DB_OK);
+	assert_true(strncmp(db_get(r, 0, 0), "$argon2id$", 10) == 0);
+	assert_null(strstr(db_get(r, 0, 0), "correct horse"));
+	db_result_free(r);
+
+	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	                 LOGIN_OK);
+	assert_int_equal(got, id);
+	assert_int_equal(locked, 0);
+	assert_int_equal(account_login(f->c, &l, "nobody", "correct horse", false, &got, &locked),
+	                 LOGIN_BAD);
+
+	/* Four failures are counted; a success clears them. */
+	for (int i = 1; i <= 4; i++) {
+		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked), LOGIN_BAD);
+		assert_int_equal(locked, 0);
+		assert_int_equal(count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"),
+		                 i);
+	}
+	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	                 LOGIN_OK);
+	assert_int_equal(count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"), 0);
+
+	/* The fifth failure in a row locks for 15 minutes. */
+	for (int i = 1; i <= 4; i++)
+		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked), LOGIN_LOCKED);
+	assert_int_equal(locked, 900);
+	int64_t until = count_rows(f->c, "SELECT locked_until FROM accounts WHERE username = 'alice'");
+	assert_true(until >= time_now() + 890 && until <= time_now() + 900);
+	/* Locked: even the right password is refused, with the time left. */
+	got = 0;
+	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	                 LOGIN_LOCKED);
+	assert_true(locked > 890 && locked <= 900);
+	assert_int_equal(got, 0);
+	/* When the lock has run out, the right password works. */
+	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET locked_until = $1 WHERE username = $2", NULL,
+	                         P_INT(time_now() - 1), P_TEXT("alice")),
+	                 DB_OK);
+	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	                 LOGIN_OK);
+
+	/* Disabled accounts. */
+	assert_int_equal(account_set_status(f->c, "alice", "disabled"), DB_OK);
+	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	                 LOGIN_DISABLED);
+	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_set_status(f->c, "alice", "active"), DB_OK);
+	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	                 LOGIN_OK);
+	assert_int_equal(account_set_status(f->c, "nobody", "disabled"), DB_NOT_FOUND);
+
+	/* Staff log in with a certificate unless password login is allowed. */
+	int64_t js = authority_by_name(f->c, "江苏省交通运输厅");
+	int64_t rid = 0;
+	assert_int_equal(account_create(f->c, "reviewer", "staff secret", ROLE_REVIEWER, "李四", js,
+	                                NULL, 0, &rid),
+	                 DB_OK);
+	assert_int_equal(account_login(f->c, &l, "reviewer", "staff secret", false, &got, &locked),
+	                 LOGIN_STAFF_NEEDS_CERT);
+	assert_int_equal(account_login(f->c, &l, "reviewer", "staff secret", true, &got, &locked),
+	                 LOGIN_OK);
+	assert_int_equal(got, rid);
+	assert_int_equal(account_login(f->c, &l, "reviewer", "wrong", true, &got, &locked), LOGIN_BAD);
+	/* An account without a password (certificate only) never logs in by password. */
+	assert_int_equal(account_create(f->c, "ra", NULL, ROLE_RA, "", 0, "32", 0, NULL), DB_OK);
+	assert_int_equal(account_login(f->c, &l, "ra", "", true, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, "ra", "anything", true, &got, &locked), LOGIN_BAD);
+	/* A province that does not exist is refused. */
+	assert_int_equal(account_create(f->c, "ra2", NULL, ROLE_RA, "", 0, "99", 0, NULL), DB_CONFLICT);
+}
+
+/* ---- sessions ------------------------------------------------------------------ */
+
+static void insert_session(db_conn *c, const char *cookie, int64_t account, int64_t expires)
+{
+	char hash[65];
+	sha256_hex(cookie, strlen(cookie), hash);
+	assert_int_equal(DB_EXEC(c,
+	                         "INSERT INTO sessions (id_hash, account_id, csrf, method, cert_serial, "
+	                         "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	                         NULL, P_TEXT(hash), P_INT(account), P_TEXT("csrf-direct"),
+	                         P_TEXT("password"), P_NULL, P_INT(time_now() - 100), P_INT(expires)),
+	                 DB_OK);
+}
+
+static void test_sessions(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	int64_t js = authority_by_name(f->c, "江苏省交通运输厅");
+	int64_t id = 0;
+	assert_int_equal(account_create(f->c, "rev", "pw", ROLE_REVIEWER, "王五", js, NULL, 0, &id),
+	                 DB_OK);
+	char *cookie = NULL, *csrf = NULL;
+	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &cookie, &csrf), DB_OK);
+	assert_int_equal(strlen(cookie), 43);
+	assert_int_equal(strlen(csrf), 32);
+
+	/* The store holds only the hash of the cookie. */
+	char hash[65];
+	sha256_hex(cookie, strlen(cookie), hash);
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC0(f->c, "SELECT id_hash, expires_at - created_at FROM sessions", &r),
+	                 DB_OK);
+	assert_int_equal(r->nrows, 1);
+	assert_string_equal(db_get(r, 0, 0), hash);
+	assert_int_equal(db_get_int(r, 0, 1, 0), 3600);
+	db_result_free(r);
+
+	struct arena *a = arena_new();
+	struct actor act;
+	char *csrf2 = NULL;
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, &csrf2), DB_OK);
+	assert_int_equal(act.account_id, id);
+	assert_int_equal(act.role, ROLE_REVIEWER);
+	assert_string_equal(act.username, "rev");
+	assert_string_equal(act.display_name, "王五");
+	assert_int_equal(act.authority_id, js);
+	assert_string_equal(act.authority_path, arena_printf(a, "/1/%lld/", (long long)js));
+	assert_string_equal(act.authority_name, "江苏省交通运输厅");
+	assert_string_equal(act.session_method, "password");
+	assert_null(act.cert_serial);
+	assert_string_equal(csrf2, csrf);
+	/* Without asking for the CSRF token. */
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
+
+	/* Unknown, malformed and missing cookies. */
+	char *other = random_token(32);
+	assert_int_equal(session_lookup(f->c, a, other, &act, NULL), DB_NOT_FOUND);
+	free(other);
+	assert_int_equal(session_lookup(f->c, a, "short", &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(session_lookup(f->c, a, NULL, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(session_lookup(f->c, a, hash, &act, NULL), DB_NOT_FOUND);
+
+	/* Expired: a session whose expires_at has passed is not found; one
+	 * inserted the same way but still valid is. */
+	const char *old = "expired-cookie-0123456789abcdefghijklmnop";
+	const char *fresh = "fresh-cookie-0123456789abcdefghijklmnopqr";
+	insert_session(f->c, old, id, time_now() - 10);
+	insert_session(f->c, fresh, id, time_now() + 600);
+	assert_int_equal(session_lookup(f->c, a, old, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(session_lookup(f->c, a, fresh, &act, &csrf2), DB_OK);
+	assert_string_equal(csrf2, "csrf-direct");
+
+	/* A disabled account has no sessions, even ones left in the table. */
+	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET status = 'disabled' WHERE id = $1", NULL,
+	                         P_INT(id)),
+	                 DB_OK);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET status = 'active' WHERE id = $1", NULL,
+	                         P_INT(id)),
+	                 DB_OK);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
+	/* Disabling through account_set_status ends them for good. */
+	assert_int_equal(account_set_status(f->c, "rev", "disabled"), DB_OK);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM sessions"), 0);
+	assert_int_equal(account_set_status(f->c, "rev", "active"), DB_OK);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_NOT_FOUND);
+	free(cookie);
+	free(csrf);
+
+	/* Logout. */
+	assert_int_equal(session_create(f->c, id, "password", NULL, 60, &cookie, NULL), DB_OK);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
+	assert_int_equal(session_destroy(f->c, cookie), DB_OK);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(session_destroy(f->c, cookie), DB_OK);
+	assert_int_equal(session_destroy(f->c, NULL), DB_OK);
+	free(cookie);
+	/* A session for an account that does not exist. */
+	cookie = NULL;
+	assert_int_equal(session_create(f->c, 99999, "password", NULL, 60, &cookie, NULL), DB_CONFLICT);
+	assert_null(cookie);
+	arena_free(a);
+}
+
+/* ---- the audit log --------------------------------------------------------------- */
+
+static void test_audit_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct actor who = {.account_id = 7, .role = ROLE_ADMIN, .username = "admin",
+	                    .address = "192.0.2.1"};
+	int64_t checked = -1;
+	assert_int_equal(audit_verify(f->c, &checked), 0);
+	assert_int_equal(checked, 0);
+	assert_int_equal(audit_append(f->c, &who, "registration.approve", "registration:1",
+	                              "{\"state\":\"pending\"}", "{\"state\":\"approved\"}"),
+	                 DB_OK);
+	assert_int_equal(audit_append(f->c, &who, "fee.set", "fee:1", "{\"元\":100}", "{\"元\":120}"),
+	                 DB_OK);
+	assert_int_equal(audit_append(f->c, NULL, "system.crl", "crl", NULL, NULL), DB_OK);
+	assert_int_equal(audit_verify(f->c, &checked), 0);
+	assert_int_equal(checked, 3);
+
+	/* The chain: each entry names the previous one's hash. */
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC0(f->c, "SELECT seq, prev_hash, hash, actor, actor_id FROM audit_log "
+	                                "ORDER BY seq",
+	                          &r),
+	                 DB_OK);
+	assert_int_equal(r->nrows, 3);
+	assert_string_equal(db_get(r, 0, 1), "");
+	assert_string_equal(db_get(r, 1, 1), db_get(r, 0, 2));
+	assert_string_equal(db_get(r, 2, 1), db_get(r, 1, 2));
+	assert_string_equal(db_get(r, 2, 3), "system");
+	assert_int_equal(db_get_int(r, 0, 4, 0), 7);
+	assert_null(db_get(r, 2, 4));
+	db_result_free(r);
+
+	/* Changing what an entry says breaks the chain at that entry. */
+	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET after_state = '{\"元\":999}' WHERE seq = 2",
+	                          NULL),
+	                 DB_OK);
+	assert_int_equal(audit_verify(f->c, &checked), 2);
+	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET after_state = '{\"元\":120}' WHERE seq = 2",
+	                          NULL),
+	                 DB_OK);
+	assert_int_equal(audit_verify(f->c, &checked), 0);
+	/* So does changing who or when. */
+	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET at = at + 1 WHERE seq = 3", NULL), DB_OK);
+	assert_int_equal(audit_verify(f->c, &checked), 3);
+	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET at = at - 1 WHERE seq = 3", NULL), DB_OK);
+	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET actor = 'someone' WHERE seq = 1", NULL),
+	                 DB_OK);
+	assert_int_equal(audit_verify(f->c, &checked), 1);
+	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET actor = 'admin' WHERE seq = 1", NULL),
+	                 DB_OK);
+	/* Removing an entry breaks the chain after it. */
+	assert_int_equal(DB_EXEC0(f->c, "DELETE FROM audit_log WHERE seq = 2", NULL), DB_OK);
+	assert_int_equal(audit_verify(f->c, &checked), 3);
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+#define ENGINE_TESTS(setup)                                                       \
+	cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),              \
+	cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),        \
+	cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                   \
+	cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                   \
+	cmocka_unit_test_setup_teardown(test_chinese_text, setup, teardown),            \
+	cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),               \
+	cmocka_unit_test_setup_teardown(test_transaction_commit_and_rollback, setup,    \
+	                                teardown),                                      \
+	cmocka_unit_test_setup_teardown(test_transaction_retry, setup, teardown),       \
+	cmocka_unit_test_setup_teardown(test_pool_two_threads, setup, teardown),        \
+	cmocka_unit_test_setup_teardown(test_seed_base, setup, teardown),               \
+	cmocka_unit_test_setup_teardown(test_seed_base_twice, setup, teardown),         \
+	cmocka_unit_test_setup_teardown(test_authority_insert, setup, teardown),        \
+	cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),           \
+	cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                \
+	cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown)
+
+int main(void)
+{
+	password_set_cost("min");
+	const struct CMUnitTest sqlite_tests[] = {ENGINE_TESTS(setup_sqlite)};
+	const struct CMUnitTest pg_tests[] = {ENGINE_TESTS(setup_pg)};
+	int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
+	const char *cluster = getenv("ESP_PG_CLUSTER");
+	if (cluster && *cluster)
+		failed += cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
+	else
+		printf("PostgreSQL tests not run: ESP_PG_CLUSTER is not set\n");
+	return failed ? 1 : 0;
+}
