@@ -129,8 +129,10 @@ if [ "$PERF" = 1 ]; then
 	sleep 1
 fi
 ESPD_CPU_BEFORE=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
+TIMER=()
+[ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f '%U %S' -o "$TMP/client.time")
 set +e
-"$CLIENT" --host=127.0.0.1 --port="$HTTPS_PORT" --cafile="$TMP/chain.pem" --token="$TOKEN" \
+"${TIMER[@]}" "$CLIENT" --host=127.0.0.1 --port="$HTTPS_PORT" --cafile="$TMP/chain.pem" --token="$TOKEN" \
 	--apps="$TMP/apps.txt" --csrs="$TMP/csrs.txt" --count="$COUNT" --connections="$CONNECTIONS" \
 	--sets="$SETS" --prefix="BENCH-$$" --sample="$TMP/sample.pem" >"$TMP/client.txt" 2>"$TMP/client.err"
 client_rc=$?
@@ -165,6 +167,8 @@ fi
 CLK_TCK=$(getconf CLK_TCK)
 ESPD_CPU=$(awk -v a="$ESPD_CPU_BEFORE" -v b="$ESPD_CPU_AFTER" -v t="$CLK_TCK" -v s="$SECS" \
 	-v n="$CREATED" 'BEGIN { c = (b - a) / t; printf "%.2f s of CPU, %.2f CPUs, %.0f µs per certificate", c, c / s, n ? 1e6 * c / n : 0 }')
+CLIENT_CPU="not measured (no /usr/bin/time)"
+[ -s "$TMP/client.time" ] && CLIENT_CPU=$(awk -v s="$SECS" 'END { c = $1 + $2; printf "%.2f s of CPU, %.2f CPUs", c, c / s }' "$TMP/client.time")
 RATIO=$(awk -v a="$CPS" -v b="$SIGN_RATE" 'BEGIN { printf "%.1f", 100 * a / b }')
 CPSOK=$(awk -v a="$CPS" 'BEGIN { print (a >= 1000) ? "met" : "NOT met" }')
 RATIOOK=$(awk -v r="$RATIO" 'BEGIN { print (r >= 25) ? "met" : "NOT met" }')
@@ -180,6 +184,7 @@ Certificate issuance over HTTPS vs openssl speed ecdsap256
   store: $STORE; espd --threads=$THREADS; client: $CONNECTIONS keep-alive connections ($TLS)
   prepared (not measured, ${PREP_SECONDS}s): $APPS enterprise applications x $SETS keys, $COUNT P-256 CSRs
   espd during the run: $ESPD_CPU
+  load client (same CPUs): $CLIENT_CPU
 
 $(row 'what' 'per second' 'p50 (ms)' 'p99 (ms)' 'errors')
 |------------------------------------------------------|-------------:|----------:|----------:|-------:|

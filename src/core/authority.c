@@ -129,6 +129,7 @@ void limits_load(db_conn *c, struct esp_limits *l)
 		.scan_max_bytes = 10L * 1024 * 1024,
 		.cert_validity_days = 1095,
 		.password_min_length = 8,
+		.login_ip_failures_per_minute = 30,
 	};
 	struct {
 		const char *name;
@@ -143,6 +144,7 @@ void limits_load(db_conn *c, struct esp_limits *l)
 		{"scan_max_bytes", &l->scan_max_bytes, NULL},
 		{"cert_validity_days", NULL, &l->cert_validity_days},
 		{"password_min_length", NULL, &l->password_min_length},
+		{"login_ip_failures_per_minute", NULL, &l->login_ip_failures_per_minute},
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
 		char *v = setting_get(c, map[i].name);
@@ -222,4 +224,43 @@ int64_t audit_verify(db_conn *c, int64_t *checked)
 	}
 	db_result_free(r);
 	return broken;
+}
+
+struct audited_ctx {
+	const char *sql;
+	const struct db_param *params;
+	int nparams;
+	db_result **res;
+	const struct actor *a;
+	const char *action, *object, *before, *after;
+};
+
+static enum db_status audited_tx(db_conn *c, void *arg)
+{
+	struct audited_ctx *x = arg;
+	if (x->res) {
+		db_result_free(*x->res);
+		*x->res = NULL;
+	}
+	enum db_status st = db_exec(c, x->sql, x->params, x->nparams, x->res);
+	if (st != DB_OK)
+		return st;
+	return audit_append(c, x->a, x->action, x->object, x->before, x->after);
+}
+
+enum db_status db_exec_audited(db_conn *c, const char *sql, const struct db_param *params,
+                               int nparams, db_result **res, const struct actor *a,
+                               const char *action, const char *object, const char *before,
+                               const char *after)
+{
+	if (res)
+		*res = NULL;
+	struct audited_ctx x = {.sql = sql, .params = params, .nparams = nparams, .res = res, .a = a,
+	                        .action = action, .object = object, .before = before, .after = after};
+	enum db_status st = db_transaction(c, audited_tx, &x);
+	if (st != DB_OK && res) {
+		db_result_free(*res);
+		*res = NULL;
+	}
+	return st;
 }

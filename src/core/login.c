@@ -2,9 +2,46 @@
 #include "esp/login.h"
 #include "esp/registration.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Certificates that chained to our CA before, by the SHA-256 of their DER.
+ * The same bytes always give the same verdict against the same CA, so a
+ * holder logging in again skips the parse and the signature check; what
+ * can change (revocation, expiry, the account) is asked of the store every
+ * time below. */
+#define VERIFIED_SLOTS 1024
+static struct {
+	unsigned char hash[32];
+	char serial[72];
+	bool used;
+} verified[VERIFIED_SLOTS];
+static pthread_mutex_t verified_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *verified_lookup(const unsigned char hash[32])
+{
+	unsigned i = ((unsigned)hash[0] << 8 | hash[1]) % VERIFIED_SLOTS;
+	char *sn = NULL;
+	pthread_mutex_lock(&verified_lock);
+	if (verified[i].used && memcmp(verified[i].hash, hash, 32) == 0)
+		sn = xstrdup(verified[i].serial);
+	pthread_mutex_unlock(&verified_lock);
+	return sn;
+}
+
+static void verified_store(const unsigned char hash[32], const char *serial)
+{
+	if (strlen(serial) >= sizeof verified[0].serial)
+		return;
+	unsigned i = ((unsigned)hash[0] << 8 | hash[1]) % VERIFIED_SLOTS;
+	pthread_mutex_lock(&verified_lock);
+	memcpy(verified[i].hash, hash, 32);
+	snprintf(verified[i].serial, sizeof verified[i].serial, "%s", serial);
+	verified[i].used = true;
+	pthread_mutex_unlock(&verified_lock);
+}
 
 enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *der, size_t len,
                                  int64_t *account_id, char **serial)
@@ -12,8 +49,15 @@ enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *de
 	*serial = NULL;
 	if (!der || !len)
 		return CL_NO_CERT;
-	char *sn = NULL;
-	enum ca_verdict v = ca_verify_client(ca, der, len, (time_t)time_now(), &sn);
+	unsigned char hash[32];
+	crypto_hash_sha256(hash, der, len);
+	char *sn = verified_lookup(hash);
+	enum ca_verdict v = CA_CERT_GOOD;
+	if (!sn) {
+		v = ca_verify_client(ca, der, len, (time_t)time_now(), &sn);
+		if (v == CA_CERT_GOOD)
+			verified_store(hash, sn);
+	}
 	switch (v) {
 	case CA_CERT_GOOD: break;
 	case CA_CERT_UNKNOWN_ISSUER: return CL_UNKNOWN_ISSUER;

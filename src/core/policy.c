@@ -12,6 +12,10 @@ static bool in_jurisdiction(const struct actor *a, const struct policy_object *o
 {
 	if (!a->authority_path || !o || !o->authority_path || !*a->authority_path)
 		return false;
+	/* Without its closing '/', "/1/5" would also match "/1/55/". */
+	size_t n = strlen(a->authority_path);
+	if (a->authority_path[n - 1] != '/')
+		return false;
 	return strncmp(o->authority_path, a->authority_path, strlen(a->authority_path)) == 0;
 }
 

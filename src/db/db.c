@@ -63,6 +63,15 @@ void db_pool_close(db_pool *p)
 
 const struct db_backend *db_pool_backend(const db_pool *p) { return p->be; }
 
+void db_checkpoint(db_pool *p)
+{
+	if (p->be != &db_sqlite_backend)
+		return;
+	db_conn *c = db_acquire(p);
+	p->be->exec_script(c, "PRAGMA wal_checkpoint(PASSIVE)");
+	db_release(p, c);
+}
+
 db_conn *db_acquire(db_pool *p)
 {
 	pthread_mutex_lock(&p->lock);

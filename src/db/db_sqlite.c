@@ -6,7 +6,9 @@
 #include "esp/db.h"
 #include "esp/util.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +30,14 @@ struct stmt_entry {
 
 #define PTR_SLOTS 256          /* power of two */
 
+/* SQLite has one writer at a time. Writers queue on this lock and are woken
+ * when it is free, instead of sleep-polling in SQLite's busy handler. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct db_conn {
 	const struct db_backend *be; /* must come first: see db.h */
 	sqlite3 *db;
+	bool writing;              /* holds write_lock between begin and commit/rollback */
 	struct stmt_entry **buckets;
 	size_t nbuckets, nstmts;
 	struct {
@@ -68,8 +75,11 @@ static db_conn *sq_open(const char *target, const char **err)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	/* Checkpoints run in espd's maintenance thread (db_checkpoint), not in
+	 * the request that happens to cross the threshold. */
 	const char *setup = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-	                    "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;";
+	                    "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; "
+	                    "PRAGMA wal_autocheckpoint=0;";
 	if (sqlite3_exec(db, setup, NULL, NULL, NULL) != SQLITE_OK) {
 		*err = "cannot configure the SQLite database";
 		sqlite3_close(db);
@@ -264,13 +274,39 @@ static enum db_status sq_exec_script(db_conn *c, const char *sql)
 
 /* IMMEDIATE takes the write lock at once: a read-then-write transaction can
  * then never fail half-way with SQLITE_BUSY on the upgrade. */
-static enum db_status sq_begin(db_conn *c) { return sq_exec_script(c, "BEGIN IMMEDIATE"); }
-static enum db_status sq_commit(db_conn *c) { return sq_exec_script(c, "COMMIT"); }
+static void release_write(db_conn *c)
+{
+	if (c->writing) {
+		c->writing = false;
+		pthread_mutex_unlock(&write_lock);
+	}
+}
+
+static enum db_status sq_begin(db_conn *c)
+{
+	pthread_mutex_lock(&write_lock);
+	c->writing = true;
+	enum db_status st = sq_exec_script(c, "BEGIN IMMEDIATE");
+	if (st != DB_OK)
+		release_write(c);
+	return st;
+}
+
+static enum db_status sq_commit(db_conn *c)
+{
+	enum db_status st = sq_exec_script(c, "COMMIT");
+	if (st == DB_OK)
+		release_write(c);
+	return st;
+}
+
 static enum db_status sq_rollback(db_conn *c)
 {
-	if (sqlite3_get_autocommit(c->db))
-		return DB_OK;
-	return sq_exec_script(c, "ROLLBACK");
+	enum db_status st = DB_OK;
+	if (!sqlite3_get_autocommit(c->db))
+		st = sq_exec_script(c, "ROLLBACK");
+	release_write(c);
+	return st;
 }
 
 const struct db_backend db_sqlite_backend = {

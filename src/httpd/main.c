@@ -114,12 +114,14 @@ static void crl_refresh(struct server *srv)
 	db_release(srv->pool, c);
 }
 
-static void *crl_thread(void *arg)
+/* Maintenance: the CRL every minute, the store's write-ahead log every second. */
+static void *maintenance_thread(void *arg)
 {
 	struct server *srv = arg;
 	for (unsigned tick = 0; !stopping; tick++) {
 		if (tick % 60 == 0)
 			crl_refresh(srv);
+		db_checkpoint(srv->pool);
 		sleep(1);
 	}
 	return NULL;
@@ -258,7 +260,7 @@ int main(int argc, char **argv)
 	         *https_spec ? https_spec : "off", *login_spec ? login_spec : "off");
 
 	pthread_t crl_tid;
-	bool crl_started = pthread_create(&crl_tid, NULL, crl_thread, &srv) == 0;
+	bool crl_started = pthread_create(&crl_tid, NULL, maintenance_thread, &srv) == 0;
 
 	int sig = 0;
 	while (sigwait(&stop_signals, &sig) != 0)

@@ -167,14 +167,16 @@ void page_admin_fees_save(struct request *r)
 	if (err) {
 		show_fees(r, 422, err, values);
 	} else {
-		enum db_status st = DB_EXEC(req_db(r),
+		const struct db_param params[] = {
+			P_INT(price), P_INT(medium), P_INT(years), P_INT(from), P_INT(r->actor.account_id),
+			P_INT(time_now()),
+		};
+		char *after = xasprintf("%ld/%ld/%ld", price, medium, years);
+		enum db_status st = db_exec_audited(req_db(r),
 		    "INSERT INTO fee_schedule (price_yuan, medium_yuan, years, valid_from, created_by, "
 		    "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-		    NULL, P_INT(price), P_INT(medium), P_INT(years), P_INT(from), P_INT(r->actor.account_id),
-		    P_INT(time_now()));
-		if (st == DB_OK)
-			st = audit_append(req_db(r), &r->actor, "fee_schedule.add", "fee_schedule", "",
-			                  req_form(r, "price_yuan"));
+		    params, 6, NULL, &r->actor, "fee_schedule.add", "fee_schedule", "", after);
+		free(after);
 		if (st == DB_OK)
 			redirect(r, "/admin/fees?saved=1");
 		else
@@ -222,6 +224,22 @@ void page_admin_staff(struct request *r)
 	show_staff(r, 200, NULL, NULL, NULL, NULL);
 }
 
+struct staff_ctx {
+	const struct actor *a;
+	const char *username, *password, *name, *province;
+	enum role role;
+	int64_t authority_id;
+};
+
+static enum db_status staff_tx(db_conn *c, void *arg)
+{
+	struct staff_ctx *x = arg;
+	enum db_status st = account_create(c, x->username, x->password, x->role, x->name,
+	                                   x->authority_id, x->province, 0, NULL);
+	return st == DB_OK ? audit_append(c, x->a, "account.create", x->username, "", role_name(x->role))
+	                   : st;
+}
+
 void page_admin_staff_create(struct request *r)
 {
 	if (!admin_only(r))
@@ -253,11 +271,10 @@ void page_admin_staff_create(struct request *r)
 		return;
 	}
 	char *pw = random_token(12);
-	int64_t id = 0;
-	enum db_status st = account_create(req_db(r), username, pw, role, name, auth_id,
-	                                   role == ROLE_REVIEWER ? NULL : province, 0, &id);
-	if (st == DB_OK)
-		st = audit_append(req_db(r), &r->actor, "account.create", username, "", role_name(role));
+	struct staff_ctx x = {.a = &r->actor, .username = username, .password = pw, .role = role,
+	                      .name = name, .authority_id = auth_id,
+	                      .province = role == ROLE_REVIEWER ? NULL : province};
+	enum db_status st = db_transaction(req_db(r), staff_tx, &x);
 	if (st == DB_CONFLICT)
 		show_staff(r, 422, form, "该用户名已存在", NULL, NULL);
 	else if (st != DB_OK)

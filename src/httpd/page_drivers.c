@@ -142,14 +142,15 @@ void page_admin_drivers_upload(struct request *r)
 	char hash[65];
 	sha256_hex(f->value.data, f->value.len, hash);
 	const char *filename = clean_filename(r->arena, f->filename);
-	enum db_status st = DB_EXEC(req_db(r),
+	const struct db_param params[] = {
+		P_TEXT(v[0]), P_TEXT(v[1]), P_TEXT(v[2]), P_TEXT(filename), P_INT(f->value.len),
+		P_TEXT(hash), P_BLOB(f->value.data, f->value.len), P_INT(r->actor.account_id),
+		P_INT(time_now()),
+	};
+	enum db_status st = db_exec_audited(req_db(r),
 	    "INSERT INTO drivers (name, version, os, filename, size, sha256, data, uploaded_by, created_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-	    NULL, P_TEXT(v[0]), P_TEXT(v[1]), P_TEXT(v[2]), P_TEXT(filename), P_INT(f->value.len),
-	    P_TEXT(hash), P_BLOB(f->value.data, f->value.len), P_INT(r->actor.account_id),
-	    P_INT(time_now()));
-	if (st == DB_OK)
-		st = audit_append(req_db(r), &r->actor, "driver.upload", filename, "", hash);
+	    params, 9, NULL, &r->actor, "driver.upload", filename, "", hash);
 	if (st != DB_OK) {
 		reply_server_error(r, "driver upload failed");
 		return;

@@ -1,8 +1,54 @@
 /* Password login, logout and the landing page after login. */
 #include "httpd.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Failed password logins per client address in the current minute: an
+ * address guessing across many accounts is slowed down before any password
+ * is even hashed. A small table; a colliding address shares a slot, which
+ * errs on the side of caution. */
+#define THROTTLE_SLOTS 512
+static struct {
+	char addr[64];
+	int64_t minute;
+	int failures;
+} throttle[THROTTLE_SLOTS];
+static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned slot_of(const char *addr)
+{
+	unsigned h = 2166136261u;
+	for (const char *p = addr; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % THROTTLE_SLOTS;
+}
+
+static bool address_throttled(struct request *r)
+{
+	int64_t minute = time_now() / 60;
+	pthread_mutex_lock(&throttle_lock);
+	unsigned i = slot_of(r->client_addr);
+	bool slow = throttle[i].minute == minute && strcmp(throttle[i].addr, r->client_addr) == 0 &&
+	            throttle[i].failures >= r->srv->limits.login_ip_failures_per_minute;
+	pthread_mutex_unlock(&throttle_lock);
+	return slow;
+}
+
+static void address_failed(struct request *r)
+{
+	int64_t minute = time_now() / 60;
+	pthread_mutex_lock(&throttle_lock);
+	unsigned i = slot_of(r->client_addr);
+	if (throttle[i].minute != minute || strcmp(throttle[i].addr, r->client_addr) != 0) {
+		snprintf(throttle[i].addr, sizeof throttle[i].addr, "%s", r->client_addr);
+		throttle[i].minute = minute;
+		throttle[i].failures = 0;
+	}
+	throttle[i].failures++;
+	pthread_mutex_unlock(&throttle_lock);
+}
 
 static void show_login(struct request *r, int status, const char *error, const char *username,
                        const char *portal)
@@ -60,6 +106,11 @@ void page_login_post(struct request *r)
 		show_login(r, 422, "用户名或密码错误。", NULL, portal);
 		return;
 	}
+	if (address_throttled(r)) {
+		req_header(r, "Retry-After", "60");
+		show_login(r, 429, "登录尝试过于频繁，请一分钟后再试。", user, portal);
+		return;
+	}
 	int64_t id = 0, locked_for = 0;
 	db_conn *c = req_db(r);
 	enum login_result res = account_login(c, &r->srv->limits, user, pass,
@@ -67,9 +118,11 @@ void page_login_post(struct request *r)
 	switch (res) {
 	case LOGIN_OK: break;
 	case LOGIN_BAD:
+		address_failed(r);
 		show_login(r, 401, "用户名或密码错误。", user, portal);
 		return;
 	case LOGIN_LOCKED: {
+		address_failed(r);
 		char *m = xasprintf("登录失败次数过多，账户已锁定，请%lld分钟后再试。",
 		                    (long long)((locked_for + 59) / 60));
 		show_login(r, 429, arena_strdup(r->arena, m), user, portal);

@@ -77,6 +77,8 @@ struct fontmap_entry {
 	PangoFontMap *fontmap;
 	PangoContext *context;
 	enum font_kind kind;
+	GHashTable *layouts;    /* struct lay_key * → struct lay_cached *: see lay_set */
+	unsigned long n_renders; /* forms rendered with this map */
 	struct fontmap_entry *next;
 };
 
@@ -141,6 +143,7 @@ static struct {
 	__typeof__(&hb_subset_or_fail) subset_or_fail;
 	__typeof__(&FcConfigCreate) fc_config_create;
 	__typeof__(&FcConfigAppFontAddFile) fc_add_file;
+	__typeof__(&FcConfigParseAndLoadFromMemory) fc_load_memory;
 	__typeof__(&FcConfigDestroy) fc_config_destroy;
 	__typeof__(&pango_fc_font_map_set_config) fc_font_map_set_config;
 } dl;
@@ -159,10 +162,12 @@ static bool dl_load(void)
 	*(void **)&dl.subset_or_fail = dlsym(hbs, "hb_subset_or_fail");
 	*(void **)&dl.fc_config_create = dlsym(fc, "FcConfigCreate");
 	*(void **)&dl.fc_add_file = dlsym(fc, "FcConfigAppFontAddFile");
+	*(void **)&dl.fc_load_memory = dlsym(fc, "FcConfigParseAndLoadFromMemory");
 	*(void **)&dl.fc_config_destroy = dlsym(fc, "FcConfigDestroy");
 	*(void **)&dl.fc_font_map_set_config = dlsym(pft2, "pango_fc_font_map_set_config");
-	return dl.input_create && dl.input_unicode_set && dl.input_set_flags && dl.input_destroy &&
-	       dl.subset_or_fail && dl.fc_config_create && dl.fc_add_file &&
+	return dl.input_create && dl.input_unicode_set && dl.input_set_flags &&
+	       dl.input_destroy &&
+	       dl.subset_or_fail && dl.fc_config_create && dl.fc_add_file && dl.fc_load_memory &&
 	       dl.fc_config_destroy && dl.fc_font_map_set_config;
 }
 
@@ -232,6 +237,9 @@ static int subset_to_memfd(hb_face_t *face, const hb_set_t *unicodes, const char
 	/* Charstrings without subroutines: cairo copies a font's subroutine
 	 * indexes whole into each PDF, but only the charstrings of glyphs used. */
 	dl.input_set_flags(in, HB_SUBSET_FLAGS_DESUBROUTINIZE);
+	/* The layout features stay: 'locl' gives the simplified Chinese forms of
+	 * the punctuation (and brings the other locales' forms along, about half
+	 * the glyphs; harfbuzz keeps or drops a feature for all languages). */
 	hb_face_t *sub = dl.subset_or_fail(face, in);
 	dl.input_destroy(in);
 	if (sub == NULL)
@@ -276,22 +284,164 @@ static hb_face_t *system_face(struct fontmap_entry *full, PangoWeight weight)
 	return face;
 }
 
-/* Makes the subset copies from the fonts full renders with. NULL on failure. */
+static bool same_face(hb_face_t *a, hb_face_t *b)
+{
+	hb_blob_t *x = hb_face_reference_blob(a), *y = hb_face_reference_blob(b);
+	bool same = a == b || (hb_blob_get_data(x, NULL) == hb_blob_get_data(y, NULL) &&
+	                       hb_face_get_index(a) == hb_face_get_index(b));
+	hb_blob_destroy(x);
+	hb_blob_destroy(y);
+	return same;
+}
+
+static void fast_fonts_free(struct fast_fonts *ff)
+{
+	if (ff == NULL)
+		return;
+	if (ff->config != NULL)
+		dl.fc_config_destroy(ff->config);
+	for (int i = 0; i < 2; i++)
+		if (ff->fd[i] >= 0)
+			close(ff->fd[i]);
+	free(ff);
+}
+
+/* Makes the subset copies of the fonts full renders with. NULL on failure. */
 static struct fast_fonts *fast_fonts_new(struct fontmap_entry *full)
 {
 	if (!dl_load())
 		return NULL;
-	struct fast_fonts *ff = calloc(1, sizeof(*ff));
+	struct fast_fonts *ff = NULL;
 	struct collect col = {{hb_set_create(), hb_set_create()}};
 	hb_face_t *face[2] = {system_face(full, PANGO_WEIGHT_NORMAL),
 	                      system_face(full, PANGO_WEIGHT_BOLD)};
-	bool ok = ff != NULL && face[0] != NULL && face[1] != NULL &&
-	          /* no real bold face (synthetic bold): keep to the system fonts */
-	          hb_face_reference_blob(face[0]) != hb_face_reference_blob(face[1]) - 0 &&
-	          true;
-	ff->fd[0] = ff->fd[1] = -1;
-	(void)ok;
+	/* No real bold face (pango would embolden the regular one): keep to the
+	 * system fonts, which do that. */
+	if (face[0] == NULL || face[1] == NULL || same_face(face[0], face[1]))
+		goto out;
+
+	/* The characters of the fixed texts, as the form really draws them. */
+	for (size_t i = 0; i < sizeof(collect_forms) / sizeof(collect_forms[0]); i++) {
+		unsigned char *pdf = NULL;
+		size_t len = 0;
+		if (render_pdf(full, &collect_forms[i], &col, &pdf, &len) == 0)
+			free(pdf);
+	}
+	hb_set_t *regular = col.set[0];
+	hb_set_add_range(regular, 0x20, 0x7e);
+	hb_set_add_range(regular, 0xa0, 0xff);
+	hb_set_add_range(regular, 0x2010, 0x203b); /* dashes, quotes, … (ellipsis) */
+	hb_set_add_range(regular, 0x3000, 0x303f); /* CJK punctuation */
+	hb_set_add_range(regular, 0xff01, 0xff65); /* full-width forms */
+	hb_set_add(regular, 0xfffd);               /* what invalid UTF-8 becomes */
+	add_gb2312(regular);
+
+	ff = calloc(1, sizeof(*ff));
+	if (ff == NULL)
+		goto out;
+	ff->fd[0] = subset_to_memfd(face[0], col.set[0], "esp-appform-regular", &ff->cover[0]);
+	ff->fd[1] = subset_to_memfd(face[1], col.set[1], "esp-appform-bold", &ff->cover[1]);
+	if (ff->fd[0] >= 0 && ff->fd[1] >= 0)
+		ff->config = dl.fc_config_create();
+	/* The bold copy has too few characters for fontconfig to call it Chinese,
+	 * and a font's language counts for more than its weight in a match: say it
+	 * is Chinese (a form never asks it for characters it lacks, see lay_set). */
+	static const char rules[] =
+	    "<?xml version=\"1.0\"?><!DOCTYPE fontconfig SYSTEM \"urn:fontconfig:fonts.dtd\">"
+	    "<fontconfig><match target=\"scan\">"
+	    "<test name=\"weight\" compare=\"more\"><const>medium</const></test>"
+	    "<edit name=\"lang\" mode=\"assign\"><langset><string>zh-cn</string></langset></edit>"
+	    "</match></fontconfig>";
+	bool ok = ff->config != NULL &&
+	          dl.fc_load_memory(ff->config, (const FcChar8 *)rules, FcFalse);
+	for (int i = 0; ok && i < 2; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", ff->fd[i]);
+		ok = dl.fc_add_file(ff->config, (const FcChar8 *)path);
+	}
+	if (!ok) {
+		fast_fonts_free(ff);
+		ff = NULL;
+	}
+out:
+	hb_face_destroy(face[0]);
+	hb_face_destroy(face[1]);
+	hb_set_destroy(col.set[0]);
+	hb_set_destroy(col.set[1]);
 	return ff;
+}
+
+/* Whether the fast font map e really draws with the subset copies. */
+static bool fast_fonts_check(struct fontmap_entry *e)
+{
+	hb_face_t *face[2] = {system_face(e, PANGO_WEIGHT_NORMAL),
+	                      system_face(e, PANGO_WEIGHT_BOLD)};
+	bool ok = face[0] != NULL && face[1] != NULL && !same_face(face[0], face[1]) &&
+	          hb_face_get_glyph_count(face[0]) < 30000 && hb_face_get_glyph_count(face[1]) < 30000;
+	hb_face_destroy(face[0]);
+	hb_face_destroy(face[1]);
+	return ok;
+}
+
+/* The layout cache of a font map: most texts of a form (its labels) are the
+ * same in every form, and every text is laid out three times per form (to
+ * measure, then on each page). A layout is kept until it has not been used
+ * for LAYOUT_KEEP_RENDERS forms, once the cache holds more than LAYOUT_CACHE_MIN. */
+enum { LAYOUT_CACHE_MIN = 256, LAYOUT_KEEP_RENDERS = 8 };
+
+struct lay_key {
+	int size, width, max_lines, flags; /* size and width in Pango units */
+	char text[];
+};
+
+struct lay_cached {
+	PangoLayout *layout;
+	unsigned long used; /* n_renders of the font map when last used */
+	bool covered[2];    /* text in the regular / bold subset copy */
+};
+
+static guint lay_key_hash(gconstpointer p)
+{
+	const struct lay_key *k = p;
+	guint h = g_str_hash(k->text);
+	h = h * 31u + (guint)k->size;
+	h = h * 31u + (guint)k->width;
+	h = h * 31u + (guint)k->max_lines;
+	return h * 31u + (guint)k->flags;
+}
+
+static gboolean lay_key_equal(gconstpointer a, gconstpointer b)
+{
+	const struct lay_key *x = a, *y = b;
+	return x->size == y->size && x->width == y->width && x->max_lines == y->max_lines &&
+	       x->flags == y->flags && strcmp(x->text, y->text) == 0;
+}
+
+static void lay_cached_free(gpointer p)
+{
+	struct lay_cached *c = p;
+	g_object_unref(c->layout);
+	free(c);
+}
+
+static GHashTable *layout_cache_new(void)
+{
+	return g_hash_table_new_full(lay_key_hash, lay_key_equal, free, lay_cached_free);
+}
+
+static gboolean lay_cached_stale(gpointer key, gpointer value, gpointer user_data)
+{
+	(void)key;
+	const struct lay_cached *c = value;
+	unsigned long now = *(const unsigned long *)user_data;
+	return c->used + LAYOUT_KEEP_RENDERS < now;
+}
+
+/* After a form: forget the layouts of texts no recent form had. */
+static void layout_cache_trim(struct fontmap_entry *fe)
+{
+	if (g_hash_table_size(fe->layouts) > LAYOUT_CACHE_MIN)
+		g_hash_table_foreach_remove(fe->layouts, lay_cached_stale, &fe->n_renders);
 }
 
 static struct fontmap_entry *fontmap_entry_new(enum font_kind kind)
@@ -306,6 +456,7 @@ static struct fontmap_entry *fontmap_entry_new(enum font_kind kind)
 	if (kind == FONTS_FAST)
 		dl.fc_font_map_set_config((PangoFcFontMap *)e->fontmap, fast->config);
 	e->context = pango_font_map_create_context(e->fontmap);
+	e->layouts = layout_cache_new();
 	pango_cairo_context_set_resolution(e->context, 72.0); /* 1 pt = 1 unit */
 	pango_context_set_language(e->context, pango_language_from_string("zh-cn"));
 	cairo_font_options_t *fo = cairo_font_options_create();
@@ -327,6 +478,7 @@ static void fontmap_entry_free(struct fontmap_entry *e)
 {
 	if (e == NULL)
 		return;
+	g_hash_table_destroy(e->layouts);
 	g_object_unref(e->context);
 	g_object_unref(e->fontmap);
 	free(e);
@@ -369,9 +521,19 @@ static void appform_init_once(void)
 		return;
 	fast = fast_fonts_new(full);
 	pool_give(full); /* kept for forms the subset copies cannot print */
+	if (fast != NULL) {
+		struct fontmap_entry *e = fontmap_entry_new(FONTS_FAST);
+		if (e == NULL || !fast_fonts_check(e)) {
+			fontmap_entry_free(e);
+			fast_fonts_free(fast);
+			fast = NULL;
+		} else {
+			pool_give(e);
+		}
+	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int n = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
-	for (int i = fast != NULL ? 0 : 1; i < n; i++) {
+	for (int i = 1; i < n; i++) {
 		struct fontmap_entry *e = fontmap_entry_new(fast != NULL ? FONTS_FAST : FONTS_FULL);
 		if (e != NULL)
 			pool_give(e);
@@ -544,11 +706,18 @@ struct form_model {
 
 struct render {
 	cairo_t *cr;
-	PangoLayout *lay;
+	PangoContext *context;
+	GHashTable *layouts;  /* the font map's layout cache */
+	unsigned long serial; /* the font map's n_renders for this form */
+	PangoLayout *lay;     /* the current text's, borrowed from layouts */
 	PangoFontDescription *fd;
 	PangoAttrList *attrs_plain; /* no font fallback: only Noto Sans CJK SC */
 	PangoAttrList *attrs_title; /* the same plus letter spacing */
 	double scale;               /* < 1 when a form needs shrinking to fit */
+	const struct fast_fonts *ff; /* the subset copies in use, or NULL */
+	struct collect *col;         /* characters drawn go here (init only), or NULL */
+	bool missing;                /* a text has characters the subset copies lack */
+	cairo_surface_t *qr;         /* the QR code image, or NULL */
 };
 
 static struct section *add_section(struct form_model *m, const char *label)
@@ -685,33 +854,70 @@ static void build_model(struct form_model *m, const struct appform *f)
 
 /* ---------------------------------------------------------------- layout helpers */
 
-enum { LAY_BOLD = 1, LAY_CENTER = 2, LAY_RIGHT = 4, LAY_TITLE = 8, LAY_INDENT = 16 };
+enum {
+	LAY_BOLD = 1,
+	LAY_CENTER = 2,
+	LAY_RIGHT = 4,
+	LAY_TITLE = 8,
+	LAY_INDENT = 16,
+	LAY_CHARWRAP = 32, /* break anywhere (default: between words if it can) */
+};
 
 /* Set the shared layout up for text; width <= 0: no wrapping. */
+/* Makes r->lay the layout of text (from the font map's cache or new);
+ * width <= 0: no wrapping. */
 static void lay_set(struct render *r, const char *text, double size, int flags, double width,
                     int max_lines)
 {
-	PangoLayout *lay = r->lay;
 	double sz = size * r->scale;
-	pango_font_description_set_weight(r->fd, (flags & LAY_BOLD) ? PANGO_WEIGHT_BOLD
-	                                                            : PANGO_WEIGHT_NORMAL);
-	pango_font_description_set_absolute_size(r->fd, sz * PANGO_SCALE);
-	pango_layout_set_font_description(lay, r->fd);
-	pango_layout_set_attributes(lay, (flags & LAY_TITLE) ? r->attrs_title : r->attrs_plain);
-	pango_layout_set_width(lay, width > 0 ? pango_units_from_double(width) : -1);
-	pango_layout_set_wrap(lay, PANGO_WRAP_WORD_CHAR);
-	pango_layout_set_indent(lay, (flags & LAY_INDENT) ? pango_units_from_double(2 * sz) : 0);
-	pango_layout_set_alignment(lay, (flags & LAY_CENTER)  ? PANGO_ALIGN_CENTER
-	                                : (flags & LAY_RIGHT) ? PANGO_ALIGN_RIGHT
-	                                                      : PANGO_ALIGN_LEFT);
-	if (max_lines > 0) {
-		pango_layout_set_height(lay, -max_lines);
-		pango_layout_set_ellipsize(lay, PANGO_ELLIPSIZE_END);
+	if (text == NULL)
+		text = "";
+	int bold = (flags & LAY_BOLD) != 0;
+	if (r->col != NULL)
+		collect_text(r->col->set[bold], text);
+
+	size_t n = strlen(text);
+	struct lay_key *key = malloc(sizeof(*key) + n + 1);
+	if (key == NULL)
+		abort(); /* as glib does when out of memory */
+	key->size = pango_units_from_double(sz);
+	key->width = width > 0 ? pango_units_from_double(width) : -1;
+	key->max_lines = max_lines;
+	key->flags = flags;
+	memcpy(key->text, text, n + 1);
+	struct lay_cached *c = g_hash_table_lookup(r->layouts, key);
+	if (c != NULL) {
+		free(key);
 	} else {
-		pango_layout_set_height(lay, -1);
-		pango_layout_set_ellipsize(lay, PANGO_ELLIPSIZE_NONE);
+		c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			abort();
+		if (r->ff != NULL) {
+			c->covered[0] = coverage_has_text(&r->ff->cover[0], text);
+			c->covered[1] = coverage_has_text(&r->ff->cover[1], text);
+		}
+		PangoLayout *lay = c->layout = pango_layout_new(r->context);
+		pango_font_description_set_weight(r->fd, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+		pango_font_description_set_absolute_size(r->fd, key->size);
+		pango_layout_set_font_description(lay, r->fd);
+		pango_layout_set_attributes(lay, (flags & LAY_TITLE) ? r->attrs_title : r->attrs_plain);
+		pango_layout_set_width(lay, key->width);
+		pango_layout_set_wrap(lay, (flags & LAY_CHARWRAP) ? PANGO_WRAP_CHAR : PANGO_WRAP_WORD_CHAR);
+		pango_layout_set_indent(lay, (flags & LAY_INDENT) ? pango_units_from_double(2 * sz) : 0);
+		pango_layout_set_alignment(lay, (flags & LAY_CENTER)  ? PANGO_ALIGN_CENTER
+		                                : (flags & LAY_RIGHT) ? PANGO_ALIGN_RIGHT
+		                                                      : PANGO_ALIGN_LEFT);
+		if (max_lines > 0) {
+			pango_layout_set_height(lay, -max_lines);
+			pango_layout_set_ellipsize(lay, PANGO_ELLIPSIZE_END);
+		}
+		pango_layout_set_text(lay, text, (int)n);
+		g_hash_table_insert(r->layouts, key, c);
 	}
-	pango_layout_set_text(lay, text ? text : "", -1);
+	c->used = r->serial;
+	if (r->ff != NULL && !c->covered[bold])
+		r->missing = true;
+	r->lay = c->layout;
 }
 
 static double lay_height(struct render *r)
@@ -790,8 +996,8 @@ static double row_measure(struct render *r, struct row *row)
 static void section_label_layout(struct render *r, const char *label)
 {
 	/* One character per line: width of one glyph, char wrapping. */
-	lay_set(r, label, SIZE_BODY, LAY_BOLD | LAY_CENTER, SIZE_BODY * r->scale * 1.3, 0);
-	pango_layout_set_wrap(r->lay, PANGO_WRAP_CHAR);
+	lay_set(r, label, SIZE_BODY, LAY_BOLD | LAY_CENTER | LAY_CHARWRAP, SIZE_BODY * r->scale * 1.3,
+	        0);
 }
 
 static double model_measure(struct render *r, struct form_model *m)
@@ -926,29 +1132,48 @@ static double draw_table(struct render *r, const struct form_model *m, double y)
 	return y;
 }
 
-static void draw_qr(cairo_t *cr, const char *text, double x, double y, double size)
+/* The QR code as an image, QR_PX pixels a module, black on white (NULL if
+ * the text has none). One image object serves both pages of the PDF, and
+ * it is far smaller and quicker to write than a path of ~170 rectangles. */
+enum { QR_PX = 4 };
+
+static cairo_surface_t *qr_image(const char *text)
 {
 	int w = 0;
 	unsigned char *mods = qr_matrix(text, &w);
 	if (mods == NULL)
-		return;
-	double ms = size / w;
-	/* One rectangle per horizontal run: no seams between modules. */
-	for (int j = 0; j < w; j++) {
-		for (int i = 0; i < w;) {
-			if (!mods[j * w + i]) {
-				i++;
-				continue;
-			}
-			int run = 1;
-			while (i + run < w && mods[j * w + i + run])
-				run++;
-			cairo_rectangle(cr, x + i * ms, y + j * ms, run * ms, ms);
-			i += run;
-		}
+		return NULL;
+	cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w * QR_PX, w * QR_PX);
+	if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+		cairo_surface_destroy(img);
+		free(mods);
+		return NULL;
 	}
-	cairo_fill(cr);
+	cairo_surface_flush(img);
+	unsigned char *data = cairo_image_surface_get_data(img);
+	int stride = cairo_image_surface_get_stride(img);
+	for (int y = 0; y < w * QR_PX; y++) {
+		uint32_t *row = (uint32_t *)(void *)(data + (size_t)y * stride);
+		for (int x = 0; x < w * QR_PX; x++)
+			row[x] = mods[(y / QR_PX) * w + x / QR_PX] ? 0x000000 : 0xffffff;
+	}
+	cairo_surface_mark_dirty(img);
 	free(mods);
+	return img;
+}
+
+static void draw_qr(cairo_t *cr, cairo_surface_t *img, double x, double y, double size)
+{
+	if (img == NULL)
+		return;
+	double px = cairo_image_surface_get_width(img);
+	cairo_save(cr);
+	cairo_translate(cr, x, y);
+	cairo_scale(cr, size / px, size / px);
+	cairo_set_source_surface(cr, img, 0, 0);
+	cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+	cairo_paint(cr);
+	cairo_restore(cr);
 }
 
 static const char *const copy_labels[2][2] = {
@@ -974,7 +1199,7 @@ static double draw_header(struct render *r, const struct appform *f, int copy, b
 		double label_w = lay_width(r) + 2 * PAD_X, label_h = lay_height(r) + 4;
 		stroke_rect(cr, MARGIN_X, MARGIN_TOP, label_w, label_h, 0.8);
 		lay_show(r, MARGIN_X + PAD_X, MARGIN_TOP + 2);
-		draw_qr(cr, f->number, PAGE_W - MARGIN_X - QR_SIZE, MARGIN_TOP, QR_SIZE);
+		draw_qr(cr, r->qr, PAGE_W - MARGIN_X - QR_SIZE, MARGIN_TOP, QR_SIZE);
 	}
 
 	lay_set(r, form_title(f), SIZE_TITLE, LAY_BOLD | LAY_TITLE | LAY_CENTER, TABLE_W, 0);
@@ -1087,16 +1312,25 @@ int appform_pdf(const struct appform *form, unsigned char **pdf, size_t *len)
 	*pdf = NULL;
 	*len = 0;
 	appform_init();
-	struct fontmap_entry *fe = pool_take();
+	struct fontmap_entry *fe = pool_take(fast != NULL ? FONTS_FAST : FONTS_FULL);
 	if (fe == NULL)
 		return -1;
-	int rc = render_pdf(fe, form, pdf, len);
+	int rc = render_pdf(fe, form, NULL, pdf, len);
 	pool_give(fe);
-	return rc;
+	if (rc == 1) { /* characters the subset copies lack: the system fonts */
+		fe = pool_take(FONTS_FULL);
+		if (fe == NULL)
+			return -1;
+		rc = render_pdf(fe, form, NULL, pdf, len);
+		pool_give(fe);
+	}
+	return rc == 0 ? 0 : -1;
 }
 
-static int render_pdf(struct fontmap_entry *fe, const struct appform *form, unsigned char **pdf,
-                      size_t *len)
+/* Returns 0 with the PDF, 1 if fe uses the subset copies and the form has
+ * characters they lack (no PDF then), -1 on failure. */
+static int render_pdf(struct fontmap_entry *fe, const struct appform *form, struct collect *col,
+                      unsigned char **pdf, size_t *len)
 {
 	struct clean_form cf;
 	clean_form_init(&cf, form);
@@ -1115,9 +1349,15 @@ static int render_pdf(struct fontmap_entry *fe, const struct appform *form, unsi
 	cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "ESP");
 	cairo_t *cr = cairo_create(surface);
 
-	struct render r = {.cr = cr, .scale = 1.0};
+	struct render r = {.cr = cr,
+	                   .scale = 1.0,
+	                   .ff = fe->kind == FONTS_FAST ? fast : NULL,
+	                   .col = col,
+	                   .qr = qr_image(f->number)};
 	pango_cairo_update_context(cr, fe->context);
-	r.lay = pango_layout_new(fe->context);
+	r.context = fe->context;
+	r.layouts = fe->layouts;
+	r.serial = ++fe->n_renders;
 	r.fd = pango_font_description_copy(font_base);
 	r.attrs_plain = pango_attr_list_new();
 	pango_attr_list_insert(r.attrs_plain, pango_attr_fallback_new(FALSE));
@@ -1137,7 +1377,7 @@ static int render_pdf(struct fontmap_entry *fe, const struct appform *form, unsi
 		r.scale *= 0.88;
 	}
 
-	for (int copy = 0; copy < 2; copy++) {
+	for (int copy = 0; copy < 2 && !r.missing; copy++) {
 		cairo_set_source_rgb(cr, 0, 0, 0);
 		double y = draw_header(&r, f, copy, true);
 		y = draw_table(&r, m, y);
@@ -1145,7 +1385,9 @@ static int render_pdf(struct fontmap_entry *fe, const struct appform *form, unsi
 		cairo_show_page(cr);
 	}
 
-	g_object_unref(r.lay);
+	layout_cache_trim(fe);
+	if (r.qr != NULL)
+		cairo_surface_destroy(r.qr);
 	pango_font_description_free(r.fd);
 	pango_attr_list_unref(r.attrs_plain);
 	pango_attr_list_unref(r.attrs_title);
@@ -1153,7 +1395,9 @@ static int render_pdf(struct fontmap_entry *fe, const struct appform *form, unsi
 	cairo_surface_finish(surface);
 	cairo_status_t st = cairo_surface_status(surface);
 	cairo_surface_destroy(surface);
-	if (st == CAIRO_STATUS_SUCCESS && out.len > 0) {
+	if (r.missing) {
+		rc = 1;
+	} else if (st == CAIRO_STATUS_SUCCESS && out.len > 0) {
 		*pdf = out.p;
 		*len = out.len;
 		out.p = NULL;

@@ -90,8 +90,11 @@ int config_load_file(struct esp_config *c, const char *path, bool required, cons
 		return -1;
 	}
 	int lineno = 0;
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	/* Every line counts, blank ones too, so that errors name the right line. */
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		lineno++;
 		str_trim(line);
 		if (!*line || *line == '#')

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startEsp, Client, registrationFields, authorityIdByName, fieldError, fieldValue,
+  startEsp, Client, rawSql, registrationFields, authorityIdByName, fieldError, fieldValue,
   selectedOption, inputFor, linkHref, uscc, idNumber, ENGINE,
 } from './lib/esp.mjs';
 
@@ -258,6 +258,8 @@ test(`[${ENGINE}] limits: long URL 414, big body 413, unknown 404, server stays 
   const big = await fetch(`${esp.url}/login`, { method: 'POST', body: 'x'.repeat(13 * 1024 * 1024), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   assert.equal(big.status, 413);
   assert.equal((await fetch(`${esp.url}/nope`)).status, 404);
+  const bigHeader = await fetch(`${esp.url}/`, { headers: { 'x-big': 'a'.repeat(40000) } });
+  assert.equal(bigHeader.status, 431);
   assert.equal((await fetch(`${esp.url}/static/..%2fesp.conf`)).status, 404);
   assert.equal((await fetch(`${esp.url}/healthz`)).status, 200);
 });
@@ -278,5 +280,21 @@ test(`[${ENGINE}] SIGTERM stops cleanly`, async () => {
   const { code, sig } = await esp.stop();
   assert.equal(code, 0, `exit code (signal ${sig})\n${esp.log.slice(-2000)}`);
   assert.match(esp.log, /espd stopped/);
+  await esp.start();
+});
+
+test(`[${ENGINE}] an address guessing passwords across accounts is slowed down`, async () => {
+  rawSql(esp, "UPDATE settings SET value = '8' WHERE name = 'login_ip_failures_per_minute'");
+  await esp.stop();
+  await esp.start();
+  const c = new Client(esp.url);
+  let last;
+  for (let i = 0; i < 9; i++) last = await c.login(`nobody_${i}`, 'wrong-password');
+  assert.equal(last.status, 429);
+  assert.match(last.text, /登录尝试过于频繁/);
+  const ok = await c.login('bj_reviewer', esp.account('bj_reviewer').password);
+  assert.equal(ok.status, 429, 'even a right password waits: the address is slowed, not judged');
+  rawSql(esp, "UPDATE settings SET value = '30' WHERE name = 'login_ip_failures_per_minute'");
+  await esp.stop();
   await esp.start();
 });

@@ -22,3 +22,6 @@ CREATE TABLE drivers (
 );
 
 CREATE INDEX certificates_account ON certificates(account_id);
+
+-- Password guesses from one address in one minute before it is slowed down.
+INSERT INTO settings (name, value) VALUES ('login_ip_failures_per_minute', '30');

@@ -24,6 +24,7 @@ struct esp_limits {
 	long scan_max_bytes;
 	int cert_validity_days;
 	int password_min_length;
+	int login_ip_failures_per_minute;
 };
 /* Reads the settings table; missing rows keep the built-in defaults. */
 void limits_load(db_conn *c, struct esp_limits *l);
@@ -127,6 +128,12 @@ bool province_exists(db_conn *c, const char *code);
  * of the change it records. */
 enum db_status audit_append(db_conn *c, const struct actor *a, const char *action,
                             const char *object, const char *before, const char *after);
+/* Runs one statement and its audit entry in one transaction: the change
+ * and its record land together or not at all. *res as for db_exec. */
+enum db_status db_exec_audited(db_conn *c, const char *sql, const struct db_param *params,
+                               int nparams, db_result **res, const struct actor *a,
+                               const char *action, const char *object, const char *before,
+                               const char *after);
 /* Checks the chain; returns 0 when intact, else the seq of the first broken entry. */
 int64_t audit_verify(db_conn *c, int64_t *checked);
 

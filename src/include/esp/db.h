@@ -85,6 +85,10 @@ void db_release(db_pool *p, db_conn *c);
  * own transaction.  Returns DB_OK, setting *applied to how many ran. */
 enum db_status db_migrate(db_pool *p, const char *dir, int *applied);
 
+/* Folds the SQLite write-ahead log back into the database without blocking
+ * writers (a passive checkpoint); nothing to do on PostgreSQL. */
+void db_checkpoint(db_pool *p);
+
 enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params,
                        int nparams, db_result **res);
 #define DB_EXEC(c, sql, res, ...)                                                        \

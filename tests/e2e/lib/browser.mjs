@@ -3,6 +3,7 @@
 // per browser, screenshots under $ESP_BUILD/e2e-screenshots, and a watch on
 // console errors (CSP violations are reported there too) and page errors.
 import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,21 +29,30 @@ const IGNORED = [{ path: '/favicon.ico', status: 404 }];
 // Opens a browser with its own empty profile. Returns { context, page, problems, ignored, close }.
 // `problems` collects console errors (CSP violations among them) and uncaught
 // page errors of every page of the context.
-export async function openBrowser() {
+// Options: prepareHome(home) runs before the launch with the browser's fresh
+// HOME (where Chromium looks for its NSS database, $HOME/.pki/nssdb).
+export async function openBrowser({ prepareHome } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'esp-e2e-'));
   const profile = join(dir, 'profile');
   const home = join(dir, 'home');
   mkdirSync(profile);
   mkdirSync(home);
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    env: { ...process.env, HOME: home },
-    locale: 'zh-CN',
-    viewport: { width: 1280, height: 900 },
-    timeout: 20000,
-  });
+  let context;
+  try {
+    if (prepareHome) await prepareHome(home);
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      env: { ...process.env, HOME: home },
+      locale: 'zh-CN',
+      viewport: { width: 1280, height: 900 },
+      timeout: 20000,
+    });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   context.setDefaultTimeout(5000);
   const problems = [];
   const ignored = [];
@@ -66,6 +76,7 @@ export async function openBrowser() {
   return {
     context,
     page,
+    home,
     problems,
     ignored,
     expectStatus(path, status) { expected.push({ path, status }); },
@@ -77,9 +88,56 @@ export async function openBrowser() {
 }
 
 // Saves a full-page screenshot as $ESP_BUILD/e2e-screenshots/NAME.png and returns its path.
+// A full-page screenshot resizes the viewport for a moment; Chromium then
+// scrolls a focused text field back into view at the next mouse press, so a
+// click that follows lands elsewhere (mousedown on the button, mouseup on
+// another element: no click). The focus is therefore taken away during the
+// screenshot and given back without scrolling.
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
+  const blurred = await page.evaluate(() => {
+    const e = document.activeElement;
+    if (!e || e === document.body || typeof e.blur !== 'function') return false;
+    window.__e2eFocus = e;
+    e.blur();
+    return true;
+  });
   await page.screenshot({ path, fullPage: true });
+  if (blurred) {
+    await page.evaluate(() => {
+      const e = window.__e2eFocus;
+      delete window.__e2eFocus;
+      if (e && e.isConnected) e.focus({ preventScroll: true });
+    });
+  }
   return path;
+}
+
+// A form control by its label as written on the page; required fields carry a
+// trailing * in the label, which is not part of the name.
+export function field(page, label) {
+  const re = new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\*?\\s*$`);
+  return page.getByLabel(re);
+}
+
+// Waits until the exact text is visible somewhere on the page.
+export async function seeText(page, text) {
+  await page.getByText(text, { exact: true }).first().waitFor({ state: 'visible' });
+}
+
+// Fails the test on console errors or page errors; reports the expected ones.
+export function noProblems(t, b) {
+  for (const line of new Set(b.ignored.map((l) => l.replace(/:\d+\//, ':PORT/')))) {
+    t.diagnostic(`expected, not counted: ${line}`);
+  }
+  assert.deepEqual(b.problems, [], 'no console errors or CSP violations');
+}
+
+// Logs in with username and password through the /login page.
+export async function passwordLogin(page, base, username, password) {
+  await page.goto(`${base}/login`);
+  await field(page, '用户名').fill(username);
+  await field(page, '密码').fill(password);
+  await page.getByRole('button', { name: '登录', exact: true }).click();
 }

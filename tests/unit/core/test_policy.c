@@ -22,44 +22,58 @@
 
 static const struct actor nobody = {.account_id = 1, .role = ROLE_NONE, .username = "nobody"};
 static const struct actor owner = {
-	.account_id = 10, .role = ROLE_APPLICANT, .username = "owner", .registration_id = 42};
+    .account_id = 10, .role = ROLE_APPLICANT, .username = "owner", .registration_id = 42};
 static const struct actor other_applicant = {
-	.account_id = 11, .role = ROLE_APPLICANT, .username = "other", .registration_id = 43};
+    .account_id = 11, .role = ROLE_APPLICANT, .username = "other", .registration_id = 43};
 /* An applicant account whose registration id is not set must own nothing,
  * not even an object whose registration_id is 0. */
 static const struct actor applicant_noreg = {
-	.account_id = 12, .role = ROLE_APPLICANT, .username = "noreg", .registration_id = 0};
-static const struct actor reviewer_root = {
-	.account_id = 20, .role = ROLE_REVIEWER, .username = "mot", .authority_id = 1,
-	.authority_path = "/1/"};
-static const struct actor reviewer_5 = {
-	.account_id = 21, .role = ROLE_REVIEWER, .username = "r5", .authority_id = 5,
-	.authority_path = "/1/5/"};
-static const struct actor reviewer_6 = {
-	.account_id = 22, .role = ROLE_REVIEWER, .username = "r6", .authority_id = 6,
-	.authority_path = "/1/6/"};
-static const struct actor reviewer_55 = {
-	.account_id = 23, .role = ROLE_REVIEWER, .username = "r55", .authority_id = 55,
-	.authority_path = "/1/55/"};
-static const struct actor reviewer_9 = {
-	.account_id = 24, .role = ROLE_REVIEWER, .username = "r9", .authority_id = 9,
-	.authority_path = "/1/5/9/"};
-static const struct actor reviewer_nopath = {
-	.account_id = 25, .role = ROLE_REVIEWER, .username = "r?", .authority_id = 0,
-	.authority_path = NULL};
-static const struct actor reviewer_emptypath = {
-	.account_id = 26, .role = ROLE_REVIEWER, .username = "r-", .authority_id = 0,
-	.authority_path = ""};
+    .account_id = 12, .role = ROLE_APPLICANT, .username = "noreg", .registration_id = 0};
+static const struct actor reviewer_root = {.account_id = 20,
+                                           .role = ROLE_REVIEWER,
+                                           .username = "mot",
+                                           .authority_id = 1,
+                                           .authority_path = "/1/"};
+static const struct actor reviewer_5 = {.account_id = 21,
+                                        .role = ROLE_REVIEWER,
+                                        .username = "r5",
+                                        .authority_id = 5,
+                                        .authority_path = "/1/5/"};
+static const struct actor reviewer_6 = {.account_id = 22,
+                                        .role = ROLE_REVIEWER,
+                                        .username = "r6",
+                                        .authority_id = 6,
+                                        .authority_path = "/1/6/"};
+static const struct actor reviewer_55 = {.account_id = 23,
+                                         .role = ROLE_REVIEWER,
+                                         .username = "r55",
+                                         .authority_id = 55,
+                                         .authority_path = "/1/55/"};
+static const struct actor reviewer_9 = {.account_id = 24,
+                                        .role = ROLE_REVIEWER,
+                                        .username = "r9",
+                                        .authority_id = 9,
+                                        .authority_path = "/1/5/9/"};
+static const struct actor reviewer_nopath = {.account_id = 25,
+                                             .role = ROLE_REVIEWER,
+                                             .username = "r?",
+                                             .authority_id = 0,
+                                             .authority_path = NULL};
+static const struct actor reviewer_emptypath = {.account_id = 26,
+                                                .role = ROLE_REVIEWER,
+                                                .username = "r-",
+                                                .authority_id = 0,
+                                                .authority_path = ""};
 static const struct actor ra_32 = {
-	.account_id = 30, .role = ROLE_RA, .username = "ra32", .province_code = "32"};
+    .account_id = 30, .role = ROLE_RA, .username = "ra32", .province_code = "32"};
 static const struct actor ra_33 = {
-	.account_id = 31, .role = ROLE_RA, .username = "ra33", .province_code = "33"};
+    .account_id = 31, .role = ROLE_RA, .username = "ra33", .province_code = "33"};
 static const struct actor ra_none = {
-	.account_id = 32, .role = ROLE_RA, .username = "ra?", .province_code = NULL};
+    .account_id = 32, .role = ROLE_RA, .username = "ra?", .province_code = NULL};
 static const struct actor trainer_32 = {
-	.account_id = 40, .role = ROLE_TRAINER, .username = "tr32", .province_code = "32"};
+    .account_id = 40, .role = ROLE_TRAINER, .username = "tr32", .province_code = "32"};
 static const struct actor trainer_33 = {
-	.account_id = 41, .role = ROLE_TRAINER, .username = "tr33", .province_code = "33"};
+    .account_id = 41, .role = ROLE_TRAINER, .username = "tr33", .province_code = "33"};
 static const struct actor admin = {.account_id = 50, .role = ROLE_ADMIN, .username = "admin"};
 
 /* Registration 42 of an enterprise in 江苏 (32), reviewed by authority 9
@@ -67,23 +81,30 @@ static const struct actor admin = {.account_id = 50, .role = ROLE_ADMIN, .userna
 static struct policy_object object(const char *kind, const char *state)
 {
 	return (struct policy_object){
-		.registration_id = 42,
-		.kind = kind,
-		.reg_state = state,
-		.authority_path = "/1/5/9/",
-		.province_code = "32",
+	    .registration_id = 42,
+	    .kind = kind,
+	    .reg_state = state,
+	    .authority_path = "/1/5/9/",
+	    .province_code = "32",
 	};
 }
 
 static const char *const action_names[] = {
-	"REGISTRATION_VIEW", "REGISTRATION_EDIT", "REGISTRATION_DECIDE", "REVIEW_QUEUE",
-	"APPLICATION_CREATE", "APPLICATION_VIEW", "APPLICATION_OWN", "APPLICATION_RA",
-	"APPLICATION_TRAINER", "CERT_REVOKE", "ADMIN",
+    "REGISTRATION_VIEW",
+    "REGISTRATION_EDIT",
+    "REGISTRATION_DECIDE",
+    "REVIEW_QUEUE",
+    "APPLICATION_CREATE",
+    "APPLICATION_VIEW",
+    "APPLICATION_OWN",
+    "APPLICATION_RA",
+    "APPLICATION_TRAINER",
+    "CERT_REVOKE",
+    "ADMIN",
 };
 #define NACTIONS ((int)(sizeof action_names / sizeof action_names[0]))
 
-static void expect(const struct actor *a, enum action act, const struct policy_object *o,
-                   bool want)
+static void expect(const struct actor *a, enum action act, const struct policy_object *o, bool want)
 {
 	bool got = policy_allows(a, act, o);
 	if (got != want) {
@@ -113,7 +134,8 @@ static void check_matrix(const struct row *rows, size_t n, const struct policy_o
 			expect(rows[i].a, (enum action)act, o, rows[i].allow[act]);
 }
 
-/*                       VIEW   EDIT   DECIDE QUEUE  A_CRE  A_VIEW A_OWN  A_RA   A_TRN  REVOKE ADMIN */
+/*                       VIEW   EDIT   DECIDE QUEUE  A_CRE  A_VIEW A_OWN  A_RA   A_TRN  REVOKE ADMIN
+ */
 #define T true
 #define F false
 
@@ -123,6 +145,7 @@ static void test_matrix_approved_enterprise(void **state)
 {
 	(void)state;
 	struct policy_object o = object("enterprise", "approved");
+	/* clang-format off */
 	const struct row rows[] = {
 		{&nobody,            {F, F, F, F, F, F, F, F, F, F, F}},
 		{&owner,             {T, F, F, F, T, T, T, F, F, T, F}},
@@ -143,6 +166,7 @@ static void test_matrix_approved_enterprise(void **state)
 		{&trainer_33,        {F, F, F, F, F, F, F, F, F, F, F}},
 		{&admin,             {T, F, F, F, F, T, F, F, F, T, T}},
 	};
+	/* clang-format on */
 	check_matrix(rows, sizeof rows / sizeof rows[0], &o);
 }
 
@@ -152,6 +176,7 @@ static void test_matrix_approved_evaluator(void **state)
 {
 	(void)state;
 	struct policy_object o = object("evaluator", "approved");
+	/* clang-format off */
 	const struct row rows[] = {
 		{&owner,             {T, F, F, F, T, T, T, F, F, T, F}},
 		{&other_applicant,   {F, F, F, F, F, F, F, F, F, F, F}},
@@ -163,6 +188,7 @@ static void test_matrix_approved_evaluator(void **state)
 		{&trainer_33,        {F, F, F, F, F, F, F, F, F, F, F}},
 		{&admin,             {T, F, F, F, F, T, F, F, F, T, T}},
 	};
+	/* clang-format on */
 	check_matrix(rows, sizeof rows / sizeof rows[0], &o);
 }
 
@@ -172,6 +198,7 @@ static void test_matrix_pending(void **state)
 {
 	(void)state;
 	struct policy_object o = object("enterprise", "pending");
+	/* clang-format off */
 	const struct row rows[] = {
 		{&owner,             {T, F, F, F, F, T, F, F, F, T, F}},
 		{&other_applicant,   {F, F, F, F, F, F, F, F, F, F, F}},
@@ -179,6 +206,7 @@ static void test_matrix_pending(void **state)
 		{&ra_32,             {F, F, F, F, F, T, F, T, F, T, F}},
 		{&admin,             {T, F, F, F, F, T, F, F, F, T, T}},
 	};
+	/* clang-format on */
 	check_matrix(rows, sizeof rows / sizeof rows[0], &o);
 }
 
@@ -186,12 +214,14 @@ static void test_matrix_rejected(void **state)
 {
 	(void)state;
 	struct policy_object o = object("enterprise", "rejected");
+	/* clang-format off */
 	const struct row rows[] = {
 		{&owner,             {T, T, F, F, F, T, F, F, F, T, F}},
 		{&other_applicant,   {F, F, F, F, F, F, F, F, F, F, F}},
 		{&reviewer_5,        {T, F, T, T, F, T, F, F, F, F, F}},
 		{&admin,             {T, F, F, F, F, T, F, F, F, T, T}},
 	};
+	/* clang-format on */
 	check_matrix(rows, sizeof rows / sizeof rows[0], &o);
 }
 
@@ -214,24 +244,24 @@ static void test_jurisdiction_paths(void **state)
 		const char *reviewer, *object;
 		bool allowed;
 	} cases[] = {
-		{"/1/", "/1/", true},         /* the ministry's own */
-		{"/1/", "/1/5/", true},
-		{"/1/", "/1/5/9/", true},     /* reviewer of "/1/" sees "/1/5/9/" */
-		{"/1/5/", "/1/5/", true},
-		{"/1/5/", "/1/5/9/", true},
-		{"/1/5/", "/1/5/9/77/", true},
-		{"/1/5/", "/1/6/", false},    /* a sibling */
-		{"/1/5/", "/1/6/9/", false},
-		{"/1/5/", "/1/", false},      /* above, not below */
-		{"/1/5/9/", "/1/5/", false},
-		{"/1/5/", "/1/55/", false},   /* the prefix trap */
-		{"/1/5/", "/1/55/9/", false},
-		{"/1/5/", "/1/50/", false},
-		{"/1/55/", "/1/5/", false},
-		{"/1/", "/10/", false},
-		{"/1/", "/12/3/", false},
-		{"/2/", "/1/2/", false},      /* the same id elsewhere in the tree */
-		{"/1/5/", "", false},
+	    {"/1/", "/1/", true}, /* the ministry's own */
+	    {"/1/", "/1/5/", true},
+	    {"/1/", "/1/5/9/", true}, /* reviewer of "/1/" sees "/1/5/9/" */
+	    {"/1/5/", "/1/5/", true},
+	    {"/1/5/", "/1/5/9/", true},
+	    {"/1/5/", "/1/5/9/77/", true},
+	    {"/1/5/", "/1/6/", false}, /* a sibling */
+	    {"/1/5/", "/1/6/9/", false},
+	    {"/1/5/", "/1/", false}, /* above, not below */
+	    {"/1/5/9/", "/1/5/", false},
+	    {"/1/5/", "/1/55/", false}, /* the prefix trap */
+	    {"/1/5/", "/1/55/9/", false},
+	    {"/1/5/", "/1/50/", false},
+	    {"/1/55/", "/1/5/", false},
+	    {"/1/", "/10/", false},
+	    {"/1/", "/12/3/", false},
+	    {"/2/", "/1/2/", false}, /* the same id elsewhere in the tree */
+	    {"/1/5/", "", false},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct actor r = reviewer_5;
@@ -294,8 +324,8 @@ static void test_registrant_only_own(void **state)
 static void test_application_create_needs_approval(void **state)
 {
 	(void)state;
-	const char *states[] = {"approved", "pending", "rejected", "", NULL, "APPROVED",
-	                        "approved "};
+	const char *states[] = {"approved", "pending",  "rejected", "",
+	                        NULL,       "APPROVED", "approved "};
 	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
 		struct policy_object o = object("enterprise", states[i]);
 		bool ok = states[i] && strcmp(states[i], "approved") == 0;
@@ -360,8 +390,8 @@ static void test_ra_province(void **state)
 static void test_trainer_evaluators_only(void **state)
 {
 	(void)state;
-	const char *kinds[] = {"authority", "agency", "enterprise", "evaluator", "Evaluator", "",
-	                       NULL};
+	const char *kinds[] = {"authority", "agency", "enterprise", "evaluator",
+	                       "Evaluator", "",       NULL};
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		struct policy_object o = object(kinds[k], "approved");
 		bool ev = kinds[k] && strcmp(kinds[k], "evaluator") == 0;
@@ -421,7 +451,7 @@ static void test_null_actor_and_object(void **state)
 	}
 	/* Unknown action numbers are refused. */
 	assert_false(policy_allows(&admin, (enum action)99, &o));
-	assert_false(policy_allows(&admin, (enum action)-1, &o));
+	assert_false(policy_allows(&admin, (enum action) - 1, &o));
 }
 
 static void test_role_names(void **state)
@@ -442,20 +472,20 @@ static void test_role_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_matrix_approved_enterprise),
-		cmocka_unit_test(test_matrix_approved_evaluator),
-		cmocka_unit_test(test_matrix_pending),
-		cmocka_unit_test(test_matrix_rejected),
-		cmocka_unit_test(test_jurisdiction_paths),
-		cmocka_unit_test(test_jurisdiction_object_without_path),
-		cmocka_unit_test(test_registrant_only_own),
-		cmocka_unit_test(test_application_create_needs_approval),
-		cmocka_unit_test(test_registration_edit_only_rejected),
-		cmocka_unit_test(test_ra_province),
-		cmocka_unit_test(test_trainer_evaluators_only),
-		cmocka_unit_test(test_admin),
-		cmocka_unit_test(test_null_actor_and_object),
-		cmocka_unit_test(test_role_names),
+	    cmocka_unit_test(test_matrix_approved_enterprise),
+	    cmocka_unit_test(test_matrix_approved_evaluator),
+	    cmocka_unit_test(test_matrix_pending),
+	    cmocka_unit_test(test_matrix_rejected),
+	    cmocka_unit_test(test_jurisdiction_paths),
+	    cmocka_unit_test(test_jurisdiction_object_without_path),
+	    cmocka_unit_test(test_registrant_only_own),
+	    cmocka_unit_test(test_application_create_needs_approval),
+	    cmocka_unit_test(test_registration_edit_only_rejected),
+	    cmocka_unit_test(test_ra_province),
+	    cmocka_unit_test(test_trainer_evaluators_only),
+	    cmocka_unit_test(test_admin),
+	    cmocka_unit_test(test_null_actor_and_object),
+	    cmocka_unit_test(test_role_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

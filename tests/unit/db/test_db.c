@@ -28,11 +28,11 @@
 
 struct fixture {
 	bool pg;
-	char *target;   /* file path or URI */
-	char *tmpdir;   /* SQLite */
+	char *target; /* file path or URI */
+	char *tmpdir; /* SQLite */
 	db_pool *pool;
 	db_conn *c;
-	int applied;    /* migrations applied by the setup */
+	int applied; /* migrations applied by the setup */
 };
 
 /* ---- fixtures --------------------------------------------------------------- */
@@ -104,8 +104,8 @@ static char *pg_new_database(const char *cluster)
 	char name[64];
 	snprintf(name, sizeof name, "esp_unit_db_%ld_%d", (long)getpid(), ++counter);
 	char *q = shell_quote(cluster);
-	char *cmd = xasprintf("bash %s/scripts/pg-test-cluster.sh newdb %s %s", ESP_SOURCE_DIR, q,
-	                      name);
+	char *cmd =
+	    xasprintf("bash %s/scripts/pg-test-cluster.sh newdb %s %s", ESP_SOURCE_DIR, q, name);
 	free(q);
 	FILE *p = popen(cmd, "r");
 	if (!p) {
@@ -226,9 +226,10 @@ static void test_insert_returning(void **state)
 		char name[16];
 		snprintf(name, sizeof name, "row%d", i);
 		db_result *r = NULL;
-		assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, n) VALUES ($1, $2) RETURNING id, n",
-		                         &r, P_TEXT(name), P_INT(i * 1000000000000LL)),
-		                 DB_OK);
+		assert_int_equal(
+		    DB_EXEC(f->c, "INSERT INTO scratch (name, n) VALUES ($1, $2) RETURNING id, n",
+		            &r, P_TEXT(name), P_INT(i * 1000000000000LL)),
+		    DB_OK);
 		assert_int_equal(r->nrows, 1);
 		assert_int_equal(r->ncols, 2);
 		int64_t id = db_get_int(r, 0, 0, 0);
@@ -242,7 +243,8 @@ static void test_insert_returning(void **state)
 	}
 	/* Parameters out of order and reused. */
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(f->c, "SELECT name FROM scratch WHERE n = $2 OR name = $1 ORDER BY id",
+	assert_int_equal(DB_EXEC(f->c,
+	                         "SELECT name FROM scratch WHERE n = $2 OR name = $1 ORDER BY id",
 	                         &r, P_TEXT("row1"), P_INT(3000000000000LL)),
 	                 DB_OK);
 	assert_int_equal(r->nrows, 2);
@@ -259,8 +261,8 @@ static void test_insert_returning(void **state)
 	assert_int_equal(DB_EXEC(f->c, "UPDATE scratch SET note = $1 WHERE name = $2", NULL,
 	                         P_TEXT("x"), P_TEXT("row4")),
 	                 DB_OK);
-	assert_int_equal(DB_EXEC(f->c, "SELECT id FROM scratch WHERE name = $1", &r, P_TEXT("none")),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(f->c, "SELECT id FROM scratch WHERE name = $1", &r, P_TEXT("none")), DB_OK);
 	assert_int_equal(r->nrows, 0);
 	assert_int_equal(r->ncols, 1);
 	db_result_free(r);
@@ -270,9 +272,10 @@ static void test_insert_returning(void **state)
 		snprintf(name, sizeof name, "bulk%03d", i);
 		assert_int_equal(insert_name(f->c, name), DB_OK);
 	}
-	assert_int_equal(DB_EXEC0(f->c, "SELECT name, id FROM scratch WHERE name LIKE 'bulk%' ORDER BY name",
-	                          &r),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC0(f->c, "SELECT name, id FROM scratch WHERE name LIKE 'bulk%' ORDER BY name",
+	             &r),
+	    DB_OK);
 	assert_int_equal(r->nrows, 300);
 	for (int i = 0; i < 300; i++) {
 		char name[16];
@@ -292,20 +295,21 @@ static void test_nulls(void **state)
 	struct fixture *f = *state;
 	make_scratch(f);
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(f->c,
-	                         "INSERT INTO scratch (name, note, n, data) VALUES ($1, $2, $3, $4) "
-	                         "RETURNING id",
-	                         &r, P_TEXT("nulls"), P_TEXT(NULL), P_NULL, P_NULL),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(f->c,
+	            "INSERT INTO scratch (name, note, n, data) VALUES ($1, $2, $3, $4) "
+	            "RETURNING id",
+	            &r, P_TEXT("nulls"), P_TEXT(NULL), P_NULL, P_NULL),
+	    DB_OK);
 	db_result_free(r);
 	assert_int_equal(insert_name(f->c, "empty"), DB_OK);
 	assert_int_equal(DB_EXEC(f->c, "UPDATE scratch SET note = $1, n = $2 WHERE name = $3", NULL,
 	                         P_TEXT(""), P_INT(0), P_TEXT("empty")),
 	                 DB_OK);
 
-	assert_int_equal(DB_EXEC(f->c, "SELECT note, n, data FROM scratch WHERE name = $1", &r,
-	                         P_TEXT("nulls")),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(f->c, "SELECT note, n, data FROM scratch WHERE name = $1", &r, P_TEXT("nulls")),
+	    DB_OK);
 	assert_int_equal(r->nrows, 1);
 	for (int col = 0; col < 3; col++) {
 		assert_null(db_get(r, 0, col));
@@ -314,9 +318,9 @@ static void test_nulls(void **state)
 	}
 	db_result_free(r);
 	/* "" and 0 are not NULL. */
-	assert_int_equal(DB_EXEC(f->c, "SELECT note, n FROM scratch WHERE name = $1", &r,
-	                         P_TEXT("empty")),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(f->c, "SELECT note, n FROM scratch WHERE name = $1", &r, P_TEXT("empty")),
+	    DB_OK);
 	assert_non_null(db_get(r, 0, 0));
 	assert_string_equal(db_get(r, 0, 0), "");
 	assert_int_equal(db_get_int(r, 0, 1, -5), 0);
@@ -324,7 +328,8 @@ static void test_nulls(void **state)
 	/* IS NULL finds exactly the NULL row. */
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE note IS NULL"), 1);
 	/* A NULL parameter compares as NULL (no row), not as "". */
-	assert_int_equal(DB_EXEC(f->c, "SELECT id FROM scratch WHERE note = $1", &r, P_NULL), DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "SELECT id FROM scratch WHERE note = $1", &r, P_NULL),
+	                 DB_OK);
 	assert_int_equal(r->nrows, 0);
 	db_result_free(r);
 }
@@ -382,17 +387,19 @@ static void test_chinese_text(void **state)
 {
 	struct fixture *f = *state;
 	make_scratch(f);
-	const char *names[] = {"交通运输部", "新疆生产建设兵团交通运输局", "厦门　海峡🚢", "Ünïcödé"};
+	const char *names[] = {"交通运输部", "新疆生产建设兵团交通运输局", "厦门　海峡🚢",
+	                       "Ünïcödé"};
 	const int64_t chars[] = {5, 13, 6, 7};
 	for (size_t i = 0; i < 4; i++)
-		assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, note) VALUES ($1, $2)", NULL,
-		                         P_TEXT(names[i]), P_TEXT("备注：<&>'\"")),
+		assert_int_equal(DB_EXEC(f->c, "INSERT INTO scratch (name, note) VALUES ($1, $2)",
+		                         NULL, P_TEXT(names[i]), P_TEXT("备注：<&>'\"")),
 		                 DB_OK);
 	for (size_t i = 0; i < 4; i++) {
 		db_result *r = NULL;
-		assert_int_equal(DB_EXEC(f->c, "SELECT name, length(name), note FROM scratch WHERE name = $1",
-		                         &r, P_TEXT(names[i])),
-		                 DB_OK);
+		assert_int_equal(
+		    DB_EXEC(f->c, "SELECT name, length(name), note FROM scratch WHERE name = $1",
+		            &r, P_TEXT(names[i])),
+		    DB_OK);
 		assert_int_equal(r->nrows, 1);
 		assert_string_equal(db_get(r, 0, 0), names[i]);
 		assert_int_equal(db_get_len(r, 0, 0), strlen(names[i]));
@@ -401,7 +408,8 @@ static void test_chinese_text(void **state)
 		assert_string_equal(db_get(r, 0, 2), "备注：<&>'\"");
 		db_result_free(r);
 	}
-	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name LIKE '%交通运输%'"), 2);
+	assert_int_equal(
+	    count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name LIKE '%交通运输%'"), 2);
 }
 
 static void test_conflicts(void **state)
@@ -414,17 +422,20 @@ static void test_conflicts(void **state)
 	assert_int_equal(insert_name(f->c, "other"), DB_OK);
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 2);
 	/* Unique violation in the real schema: a province twice. */
-	assert_int_equal(DB_EXEC(f->c, "INSERT INTO provinces (code, name, sort) VALUES ($1, $2, $3)",
+	assert_int_equal(DB_EXEC(f->c,
+	                         "INSERT INTO provinces (code, name, sort) VALUES ($1, $2, $3)",
 	                         NULL, P_TEXT("32"), P_TEXT("江苏省"), P_INT(1)),
 	                 DB_OK);
-	assert_int_equal(DB_EXEC(f->c, "INSERT INTO provinces (code, name, sort) VALUES ($1, $2, $3)",
+	assert_int_equal(DB_EXEC(f->c,
+	                         "INSERT INTO provinces (code, name, sort) VALUES ($1, $2, $3)",
 	                         NULL, P_TEXT("32"), P_TEXT("江苏"), P_INT(2)),
 	                 DB_CONFLICT);
 	/* A foreign key to nowhere is a conflict too. */
 	assert_int_equal(DB_EXEC(f->c,
 	                         "INSERT INTO authorities (name, province_code, level, created_at) "
 	                         "VALUES ($1, $2, $3, $4)",
-	                         NULL, P_TEXT("无省份"), P_TEXT("99"), P_TEXT("provincial"), P_INT(1)),
+	                         NULL, P_TEXT("无省份"), P_TEXT("99"), P_TEXT("provincial"),
+	                         P_INT(1)),
 	                 DB_CONFLICT);
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities"), 0);
 }
@@ -502,8 +513,8 @@ static void test_transaction_retry(void **state)
 	assert_int_equal(t.attempts, 3);
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 2);
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name = 'try3'"), 1);
-	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name IN ('try1', 'try2')"),
-	                 0);
+	assert_int_equal(
+	    count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name IN ('try1', 'try2')"), 0);
 
 	/* Always DB_RETRY: it gives up after a bounded number of runs. */
 	assert_int_equal(DB_EXEC0(f->c, "DELETE FROM scratch", NULL), DB_OK);
@@ -522,7 +533,7 @@ struct pool_thread {
 	db_pool *pool;
 	pthread_barrier_t *barrier;
 	int id, iters;
-	db_conn **held;        /* [iters][2] when the barrier is used */
+	db_conn **held; /* [iters][2] when the barrier is used */
 	int *inside, *max_inside;
 	pthread_mutex_t *lock;
 	int failures;
@@ -560,8 +571,7 @@ static void *pool_worker(void *arg)
 	return NULL;
 }
 
-static void run_pool_threads(const char *target, int size, bool barrier, int iters,
-                             int *max_inside)
+static void run_pool_threads(const char *target, int size, bool barrier, int iters, int *max_inside)
 {
 	const char *err = NULL;
 	db_pool *p = db_pool_open(target, size, &err);
@@ -575,9 +585,14 @@ static void run_pool_threads(const char *target, int size, bool barrier, int ite
 	struct pool_thread t[2];
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++) {
-		t[i] = (struct pool_thread){.pool = p, .barrier = barrier ? &bar : NULL, .id = i,
-		                            .iters = iters, .held = held, .inside = &inside,
-		                            .max_inside = max_inside, .lock = &lock};
+		t[i] = (struct pool_thread){.pool = p,
+		                            .barrier = barrier ? &bar : NULL,
+		                            .id = i,
+		                            .iters = iters,
+		                            .held = held,
+		                            .inside = &inside,
+		                            .max_inside = max_inside,
+		                            .lock = &lock};
 		assert_int_equal(pthread_create(&th[i], NULL, pool_worker, &t[i]), 0);
 	}
 	for (int i = 0; i < 2; i++)
@@ -619,9 +634,10 @@ static void test_seed_base(void **state)
 	assert_int_equal(seed_base(f->c), DB_OK);
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM provinces"), 32);
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities"), 35);
-	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities WHERE level = 'provincial'"),
-	                 32);
-	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities WHERE level = 'river'"), 2);
+	assert_int_equal(
+	    count_rows(f->c, "SELECT COUNT(*) FROM authorities WHERE level = 'provincial'"), 32);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities WHERE level = 'river'"),
+	                 2);
 	assert_true(province_exists(f->c, "32"));
 	assert_true(province_exists(f->c, "XJBT"));
 	assert_false(province_exists(f->c, "66"));
@@ -654,21 +670,22 @@ static void test_seed_base(void **state)
 	                 DB_OK);
 	assert_int_equal(r->nrows, 34);
 	for (int i = 0; i < r->nrows; i++) {
-		assert_string_equal(db_get(r, i, 1),
-		                    arena_printf(a, "/1/%s/", db_get(r, i, 0)));
+		assert_string_equal(db_get(r, i, 1), arena_printf(a, "/1/%s/", db_get(r, i, 0)));
 		assert_int_equal(db_get_int(r, i, 2, 0), ministry);
 	}
 	db_result_free(r);
 	/* The rivers belong to no province. */
-	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities WHERE level = 'river' "
-	                                  "AND province_code IS NULL AND name IN ('长江航务管理局', "
-	                                  "'珠江航务管理局')"),
+	assert_int_equal(count_rows(f->c,
+	                            "SELECT COUNT(*) FROM authorities WHERE level = 'river' "
+	                            "AND province_code IS NULL AND name IN ('长江航务管理局', "
+	                            "'珠江航务管理局')"),
 	                 2);
 
 	/* Lists for the pages. */
 	json_t *plist = province_list(f->c);
 	assert_int_equal(json_array_size(plist), 32);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(plist, 0), "code")), "11");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(plist, 0), "code")),
+	                    "11");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(plist, 31), "code")),
 	                    "XJBT");
 	json_decref(plist);
@@ -679,7 +696,8 @@ static void test_seed_base(void **state)
 	assert_int_equal(json_integer_value(json_object_get(first, "depth")), 0);
 	size_t i;
 	json_t *item;
-	json_array_foreach(alist, i, item) {
+	json_array_foreach(alist, i, item)
+	{
 		if (i > 0)
 			assert_int_equal(json_integer_value(json_object_get(item, "depth")), 1);
 	}
@@ -725,15 +743,16 @@ static void test_authority_insert(void **state)
 	const char *js_path = NULL, *path = NULL, *prov = NULL;
 	assert_int_equal(authority_get(f->c, a, js, NULL, &js_path, NULL), DB_OK);
 
-	struct insert_ctx city = {.parent = js, .name = "南京市交通运输局", .prov = "32", .level = "city"};
+	struct insert_ctx city = {
+	    .parent = js, .name = "南京市交通运输局", .prov = "32", .level = "city"};
 	assert_int_equal(db_transaction(f->c, insert_tx, &city), DB_OK);
 	assert_true(city.id > 35);
 	assert_int_equal(authority_get(f->c, a, city.id, NULL, &path, &prov), DB_OK);
 	assert_string_equal(path, arena_printf(a, "%s%lld/", js_path, (long long)city.id));
 	assert_string_equal(prov, "32");
 
-	struct insert_ctx county = {.parent = city.id, .name = "江宁区交通运输局", .prov = "32",
-	                            .level = "county"};
+	struct insert_ctx county = {
+	    .parent = city.id, .name = "江宁区交通运输局", .prov = "32", .level = "county"};
 	assert_int_equal(db_transaction(f->c, insert_tx, &county), DB_OK);
 	assert_int_equal(authority_get(f->c, a, county.id, NULL, &path, NULL), DB_OK);
 	assert_string_equal(path, arena_printf(a, "/1/%lld/%lld/%lld/", (long long)js,
@@ -749,7 +768,8 @@ static void test_authority_insert(void **state)
 	/* A parent that does not exist; a name taken: nothing is left behind. */
 	struct insert_ctx orphan = {.parent = 99999, .name = "孤儿", .level = "city"};
 	assert_int_equal(db_transaction(f->c, insert_tx, &orphan), DB_NOT_FOUND);
-	struct insert_ctx dup = {.parent = js, .name = "南京市交通运输局", .prov = "32", .level = "city"};
+	struct insert_ctx dup = {
+	    .parent = js, .name = "南京市交通运输局", .prov = "32", .level = "city"};
 	assert_int_equal(db_transaction(f->c, insert_tx, &dup), DB_CONFLICT);
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM authorities"), 37);
 	/* A root. */
@@ -772,16 +792,18 @@ static void test_account_login(void **state)
 	assert_int_equal(l.login_lockout_seconds, 900);
 
 	int64_t id = 0, got = 0, locked = -1;
-	assert_int_equal(account_create(f->c, "alice", "correct horse", ROLE_APPLICANT, "张三", 0, NULL,
-	                                0, &id),
-	                 DB_OK);
+	assert_int_equal(
+	    account_create(f->c, "alice", "correct horse", ROLE_APPLICANT, "张三", 0, NULL, 0, &id),
+	    DB_OK);
 	assert_true(id > 0);
-	assert_int_equal(account_create(f->c, "alice", "other", ROLE_APPLICANT, "", 0, NULL, 0, NULL),
-	                 DB_CONFLICT);
+	assert_int_equal(
+	    account_create(f->c, "alice", "other", ROLE_APPLICANT, "", 0, NULL, 0, NULL),
+	    DB_CONFLICT);
 	/* Only an Argon2id hash is stored. */
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(f->c, "SELECT password_hash FROM accounts WHERE id = $1", &r, P_INT(id)),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(f->c, "SELECT password_hash FROM accounts WHERE id = $1", &r, P_INT(id)),
+	    DB_OK);
 	assert_true(strncmp(db_get(r, 0, 0), "$argon2id$", 10) == 0);
 	assert_null(strstr(db_get(r, 0, 0), "correct horse"));
 	db_result_free(r);
@@ -795,21 +817,27 @@ static void test_account_login(void **state)
 
 	/* Four failures are counted; a success clears them. */
 	for (int i = 1; i <= 4; i++) {
-		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked), LOGIN_BAD);
+		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+		                 LOGIN_BAD);
 		assert_int_equal(locked, 0);
-		assert_int_equal(count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"),
-		                 i);
+		assert_int_equal(
+		    count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"),
+		    i);
 	}
 	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
-	assert_int_equal(count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"), 0);
+	assert_int_equal(
+	    count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"), 0);
 
 	/* The fifth failure in a row locks for 15 minutes. */
 	for (int i = 1; i <= 4; i++)
-		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked), LOGIN_BAD);
-	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked), LOGIN_LOCKED);
+		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+		                 LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+	                 LOGIN_LOCKED);
 	assert_int_equal(locked, 900);
-	int64_t until = count_rows(f->c, "SELECT locked_until FROM accounts WHERE username = 'alice'");
+	int64_t until =
+	    count_rows(f->c, "SELECT locked_until FROM accounts WHERE username = 'alice'");
 	assert_true(until >= time_now() + 890 && until <= time_now() + 900);
 	/* Locked: even the right password is refused, with the time left. */
 	got = 0;
@@ -818,8 +846,8 @@ static void test_account_login(void **state)
 	assert_true(locked > 890 && locked <= 900);
 	assert_int_equal(got, 0);
 	/* When the lock has run out, the right password works. */
-	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET locked_until = $1 WHERE username = $2", NULL,
-	                         P_INT(time_now() - 1), P_TEXT("alice")),
+	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET locked_until = $1 WHERE username = $2",
+	                         NULL, P_INT(time_now() - 1), P_TEXT("alice")),
 	                 DB_OK);
 	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
@@ -828,7 +856,8 @@ static void test_account_login(void **state)
 	assert_int_equal(account_set_status(f->c, "alice", "disabled"), DB_OK);
 	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_DISABLED);
-	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+	                 LOGIN_BAD);
 	assert_int_equal(account_set_status(f->c, "alice", "active"), DB_OK);
 	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
@@ -845,13 +874,15 @@ static void test_account_login(void **state)
 	assert_int_equal(account_login(f->c, &l, "reviewer", "staff secret", true, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(got, rid);
-	assert_int_equal(account_login(f->c, &l, "reviewer", "wrong", true, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, "reviewer", "wrong", true, &got, &locked),
+	                 LOGIN_BAD);
 	/* An account without a password (certificate only) never logs in by password. */
 	assert_int_equal(account_create(f->c, "ra", NULL, ROLE_RA, "", 0, "32", 0, NULL), DB_OK);
 	assert_int_equal(account_login(f->c, &l, "ra", "", true, &got, &locked), LOGIN_BAD);
 	assert_int_equal(account_login(f->c, &l, "ra", "anything", true, &got, &locked), LOGIN_BAD);
 	/* A province that does not exist is refused. */
-	assert_int_equal(account_create(f->c, "ra2", NULL, ROLE_RA, "", 0, "99", 0, NULL), DB_CONFLICT);
+	assert_int_equal(account_create(f->c, "ra2", NULL, ROLE_RA, "", 0, "99", 0, NULL),
+	                 DB_CONFLICT);
 }
 
 /* ---- sessions ------------------------------------------------------------------ */
@@ -860,12 +891,13 @@ static void insert_session(db_conn *c, const char *cookie, int64_t account, int6
 {
 	char hash[65];
 	sha256_hex(cookie, strlen(cookie), hash);
-	assert_int_equal(DB_EXEC(c,
-	                         "INSERT INTO sessions (id_hash, account_id, csrf, method, cert_serial, "
-	                         "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	                         NULL, P_TEXT(hash), P_INT(account), P_TEXT("csrf-direct"),
-	                         P_TEXT("password"), P_NULL, P_INT(time_now() - 100), P_INT(expires)),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO sessions (id_hash, account_id, csrf, method, cert_serial, "
+	            "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	            NULL, P_TEXT(hash), P_INT(account), P_TEXT("csrf-direct"), P_TEXT("password"),
+	            P_NULL, P_INT(time_now() - 100), P_INT(expires)),
+	    DB_OK);
 }
 
 static void test_sessions(void **state)
@@ -885,8 +917,8 @@ static void test_sessions(void **state)
 	char hash[65];
 	sha256_hex(cookie, strlen(cookie), hash);
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC0(f->c, "SELECT id_hash, expires_at - created_at FROM sessions", &r),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC0(f->c, "SELECT id_hash, expires_at - created_at FROM sessions", &r), DB_OK);
 	assert_int_equal(r->nrows, 1);
 	assert_string_equal(db_get(r, 0, 0), hash);
 	assert_int_equal(db_get_int(r, 0, 1, 0), 3600);
@@ -928,13 +960,13 @@ static void test_sessions(void **state)
 	assert_string_equal(csrf2, "csrf-direct");
 
 	/* A disabled account has no sessions, even ones left in the table. */
-	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET status = 'disabled' WHERE id = $1", NULL,
-	                         P_INT(id)),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(f->c, "UPDATE accounts SET status = 'disabled' WHERE id = $1", NULL, P_INT(id)),
+	    DB_OK);
 	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_NOT_FOUND);
-	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET status = 'active' WHERE id = $1", NULL,
-	                         P_INT(id)),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(f->c, "UPDATE accounts SET status = 'active' WHERE id = $1", NULL, P_INT(id)),
+	    DB_OK);
 	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
 	/* Disabling through account_set_status ends them for good. */
 	assert_int_equal(account_set_status(f->c, "rev", "disabled"), DB_OK);
@@ -954,7 +986,8 @@ static void test_sessions(void **state)
 	free(cookie);
 	/* A session for an account that does not exist. */
 	cookie = NULL;
-	assert_int_equal(session_create(f->c, 99999, "password", NULL, 60, &cookie, NULL), DB_CONFLICT);
+	assert_int_equal(session_create(f->c, 99999, "password", NULL, 60, &cookie, NULL),
+	                 DB_CONFLICT);
 	assert_null(cookie);
 	arena_free(a);
 }
@@ -964,24 +997,25 @@ static void test_sessions(void **state)
 static void test_audit_chain(void **state)
 {
 	struct fixture *f = *state;
-	struct actor who = {.account_id = 7, .role = ROLE_ADMIN, .username = "admin",
-	                    .address = "192.0.2.1"};
+	struct actor who = {
+	    .account_id = 7, .role = ROLE_ADMIN, .username = "admin", .address = "192.0.2.1"};
 	int64_t checked = -1;
 	assert_int_equal(audit_verify(f->c, &checked), 0);
 	assert_int_equal(checked, 0);
 	assert_int_equal(audit_append(f->c, &who, "registration.approve", "registration:1",
 	                              "{\"state\":\"pending\"}", "{\"state\":\"approved\"}"),
 	                 DB_OK);
-	assert_int_equal(audit_append(f->c, &who, "fee.set", "fee:1", "{\"元\":100}", "{\"元\":120}"),
-	                 DB_OK);
+	assert_int_equal(
+	    audit_append(f->c, &who, "fee.set", "fee:1", "{\"元\":100}", "{\"元\":120}"), DB_OK);
 	assert_int_equal(audit_append(f->c, NULL, "system.crl", "crl", NULL, NULL), DB_OK);
 	assert_int_equal(audit_verify(f->c, &checked), 0);
 	assert_int_equal(checked, 3);
 
 	/* The chain: each entry names the previous one's hash. */
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC0(f->c, "SELECT seq, prev_hash, hash, actor, actor_id FROM audit_log "
-	                                "ORDER BY seq",
+	assert_int_equal(DB_EXEC0(f->c,
+	                          "SELECT seq, prev_hash, hash, actor, actor_id FROM audit_log "
+	                          "ORDER BY seq",
 	                          &r),
 	                 DB_OK);
 	assert_int_equal(r->nrows, 3);
@@ -994,20 +1028,22 @@ static void test_audit_chain(void **state)
 	db_result_free(r);
 
 	/* Changing what an entry says breaks the chain at that entry. */
-	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET after_state = '{\"元\":999}' WHERE seq = 2",
-	                          NULL),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC0(f->c, "UPDATE audit_log SET after_state = '{\"元\":999}' WHERE seq = 2", NULL),
+	    DB_OK);
 	assert_int_equal(audit_verify(f->c, &checked), 2);
-	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET after_state = '{\"元\":120}' WHERE seq = 2",
-	                          NULL),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC0(f->c, "UPDATE audit_log SET after_state = '{\"元\":120}' WHERE seq = 2", NULL),
+	    DB_OK);
 	assert_int_equal(audit_verify(f->c, &checked), 0);
 	/* So does changing who or when. */
-	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET at = at + 1 WHERE seq = 3", NULL), DB_OK);
-	assert_int_equal(audit_verify(f->c, &checked), 3);
-	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET at = at - 1 WHERE seq = 3", NULL), DB_OK);
-	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET actor = 'someone' WHERE seq = 1", NULL),
+	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET at = at + 1 WHERE seq = 3", NULL),
 	                 DB_OK);
+	assert_int_equal(audit_verify(f->c, &checked), 3);
+	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET at = at - 1 WHERE seq = 3", NULL),
+	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC0(f->c, "UPDATE audit_log SET actor = 'someone' WHERE seq = 1", NULL), DB_OK);
 	assert_int_equal(audit_verify(f->c, &checked), 1);
 	assert_int_equal(DB_EXEC0(f->c, "UPDATE audit_log SET actor = 'admin' WHERE seq = 1", NULL),
 	                 DB_OK);
@@ -1018,23 +1054,23 @@ static void test_audit_chain(void **state)
 
 /* ---- main ------------------------------------------------------------------------ */
 
-#define ENGINE_TESTS(setup)                                                       \
-	cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),              \
-	cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),        \
-	cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                   \
-	cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                   \
-	cmocka_unit_test_setup_teardown(test_chinese_text, setup, teardown),            \
-	cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),               \
-	cmocka_unit_test_setup_teardown(test_transaction_commit_and_rollback, setup,    \
-	                                teardown),                                      \
-	cmocka_unit_test_setup_teardown(test_transaction_retry, setup, teardown),       \
-	cmocka_unit_test_setup_teardown(test_pool_two_threads, setup, teardown),        \
-	cmocka_unit_test_setup_teardown(test_seed_base, setup, teardown),               \
-	cmocka_unit_test_setup_teardown(test_seed_base_twice, setup, teardown),         \
-	cmocka_unit_test_setup_teardown(test_authority_insert, setup, teardown),        \
-	cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),           \
-	cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                \
-	cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown)
+#define ENGINE_TESTS(setup)                                                                        \
+	cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),                         \
+	    cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),               \
+	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                          \
+	    cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                          \
+	    cmocka_unit_test_setup_teardown(test_chinese_text, setup, teardown),                   \
+	    cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),                      \
+	    cmocka_unit_test_setup_teardown(test_transaction_commit_and_rollback, setup,           \
+	                                    teardown),                                             \
+	    cmocka_unit_test_setup_teardown(test_transaction_retry, setup, teardown),              \
+	    cmocka_unit_test_setup_teardown(test_pool_two_threads, setup, teardown),               \
+	    cmocka_unit_test_setup_teardown(test_seed_base, setup, teardown),                      \
+	    cmocka_unit_test_setup_teardown(test_seed_base_twice, setup, teardown),                \
+	    cmocka_unit_test_setup_teardown(test_authority_insert, setup, teardown),               \
+	    cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),                  \
+	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown)
 
 int main(void)
 {

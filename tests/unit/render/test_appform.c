@@ -228,6 +228,27 @@ static void test_personal_form_pdf(void **state)
 	free(path);
 }
 
+/* Characters beyond GB 2312 (rare hanzi in names are common enough) are
+ * printed too: such a form is drawn with the system's full fonts. */
+static void test_rare_characters(void **state)
+{
+	(void)state;
+	struct appform f = unit_form;
+	f.legal_rep = "王喆堃";
+	f.contact_name = "李赟";
+	char *path = render_to_file(&f);
+	char *text = run("pdftotext -enc UTF-8 '%s' -", path);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "王喆堃"));
+	assert_non_null(strstr(text, "李赟"));
+	assert_non_null(strstr(text, "厦门海峡旅游客运有限公司"));
+	free(text);
+	assert_pdf_fonts_embedded_subset(path);
+	assert_pages(path, 2);
+	unlink(path);
+	free(path);
+}
+
 /* Absurdly long values and invalid UTF-8 must neither fail nor overflow a page. */
 static void test_extreme_values(void **state)
 {
@@ -438,13 +459,10 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_unit_form_pdf),
-	    cmocka_unit_test(test_authority_seal),
-	    cmocka_unit_test(test_personal_form_pdf),
-	    cmocka_unit_test(test_extreme_values),
-	    cmocka_unit_test(test_qr_svg),
-	    cmocka_unit_test(test_to_json),
-	    cmocka_unit_test(test_amount_upper),
+	    cmocka_unit_test(test_unit_form_pdf),     cmocka_unit_test(test_authority_seal),
+	    cmocka_unit_test(test_personal_form_pdf), cmocka_unit_test(test_rare_characters),
+	    cmocka_unit_test(test_extreme_values),    cmocka_unit_test(test_qr_svg),
+	    cmocka_unit_test(test_to_json),           cmocka_unit_test(test_amount_upper),
 	    cmocka_unit_test(test_two_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -273,6 +273,59 @@ static void test_str_trim(void **state)
 	assert_false(str_empty(" "));
 }
 
+static void test_utf8_valid(void **state)
+{
+	(void)state;
+	const char *good[] = {
+	    "",
+	    "ascii only, longer than eight bytes",
+	    "交通运输部",
+	    IDSP,
+	    "\xc2\x80",
+	    "\xdf\xbf",
+	    "\xe0\xa0\x80",
+	    "\xed\x9f\xbf" /* U+D7FF */,
+	    "\xee\x80\x80" /* U+E000 */,
+	    "\xef\xbf\xbf",
+	    "\xf0\x90\x80\x80",
+	    "\xf4\x8f\xbf\xbf" /* U+10FFFF */,
+	    "12345678交12345678",
+	    "🚢 ship",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		if (!utf8_valid(good[i], strlen(good[i])))
+			fail_msg("utf8_valid rejects good input %zu", i);
+	const char *bad[] = {
+	    "\x80",
+	    "\xbf",
+	    "a\xff",
+	    "\xc0\x80" /* overlong NUL */,
+	    "\xc1\xbf",
+	    "\xe0\x80\x80" /* overlong */,
+	    "\xed\xa0\x80" /* U+D800 */,
+	    "\xed\xbf\xbf",
+	    "\xf0\x80\x80\x80",
+	    "\xf4\x90\x80\x80" /* U+110000 */,
+	    "\xf5\x80\x80\x80",
+	    "\xe4\xba" /* truncated */,
+	    "abcdefgh\xe4",
+	    "\xe4\xbaX",
+	    "\xc2",
+	    "12345678\x80"
+	    "abcdefgh",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (utf8_valid(bad[i], strlen(bad[i])))
+			fail_msg("utf8_valid accepts bad input %zu", i);
+	/* NUL is a valid character; only n bytes are looked at. */
+	assert_true(utf8_valid("a\0b", 3));
+	assert_true(utf8_valid("交\xff", 3));
+	assert_false(utf8_valid("交\xff", 4));
+	/* A sequence cut by n is invalid even when the bytes go on. */
+	assert_false(utf8_valid("交", 2));
+	assert_true(utf8_valid(NULL, 0));
+}
+
 /* ---- time ----------------------------------------------------------------------- */
 
 /* 2024-01-01 00:00 in Beijing is 2023-12-31 16:00 UTC. */
@@ -322,14 +375,35 @@ static void test_time_parse_date(void **state)
 	arena_free(a);
 
 	const char *invalid[] = {
-		NULL, "", "2024", "2024-01", "2024-13-01", "2024-00-10", "2024-01-00", "2024-01-32",
-		"2023-02-29", "1900-02-29", "2024-02-30", "2024-04-31", "2024-06-31", "2024-09-31",
-		"2024-11-31", "1969-12-31", "2024-01-01x", "2024-01-01 ", "2024-01-01T00:00",
-		"2024/01/01", "24-01-01", "abcd-ef-gh", "2024-01-01\n", "二〇二四-01-01",
+	    NULL,
+	    "",
+	    "2024",
+	    "2024-01",
+	    "2024-13-01",
+	    "2024-00-10",
+	    "2024-01-00",
+	    "2024-01-32",
+	    "2023-02-29",
+	    "1900-02-29",
+	    "2024-02-30",
+	    "2024-04-31",
+	    "2024-06-31",
+	    "2024-09-31",
+	    "2024-11-31",
+	    "1969-12-31",
+	    "2024-01-01x",
+	    "2024-01-01 ",
+	    "2024-01-01T00:00",
+	    "2024/01/01",
+	    "24-01-01",
+	    "abcd-ef-gh",
+	    "2024-01-01\n",
+	    "二〇二四-01-01",
 	};
 	for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
 		if (time_parse_date(invalid[i]) != -1)
-			fail_msg("time_parse_date(\"%s\") = %lld, want -1", invalid[i] ? invalid[i] : "NULL",
+			fail_msg("time_parse_date(\"%s\") = %lld, want -1",
+			         invalid[i] ? invalid[i] : "NULL",
 			         (long long)time_parse_date(invalid[i]));
 }
 
@@ -461,13 +535,11 @@ static void test_config_file(void **state)
 	free(dir);
 }
 
-/* Known bug (skipped): strtok_r skips empty lines, so an error after a blank
- * line reports the wrong line number.  Run with ESP_TEST_KNOWN_BUGS=1. */
-static void test_known_bug_config_line_numbers_count_blank_lines(void **state)
+/* Regression: blank lines were skipped when counting, so an error after a
+ * blank line named the wrong line. */
+static void test_config_line_numbers_count_blank_lines(void **state)
 {
 	(void)state;
-	if (!getenv("ESP_TEST_KNOWN_BUGS"))
-		skip();
 	char *dir = make_temp_dir();
 	char *path = write_temp(dir, "blank.conf", "# header\n\n\nthreads = 2\n\nbogus = 1\n");
 	struct esp_config *c = config_new();
@@ -487,8 +559,8 @@ static void test_known_bug_config_line_numbers_count_blank_lines(void **state)
 static void check_token_charset(const char *t)
 {
 	for (const char *p = t; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '_'))
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
 			fail_msg("token %s holds '%c'", t, *p);
 }
 
@@ -534,12 +606,15 @@ static void test_sha256_hex(void **state)
 	(void)state;
 	char out[65];
 	sha256_hex("", 0, out);
-	assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(out,
+	                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	sha256_hex("abc", 3, out);
-	assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(out,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 	sha256_hex(two, strlen(two), out);
-	assert_string_equal(out, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	assert_string_equal(out,
+	                    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 	/* NUL bytes count: hashing "a\0b" is not hashing "a" */
 	char a[65];
 	sha256_hex("a\0b", 3, out);
@@ -610,19 +685,20 @@ static void test_file_write_atomic(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_put_and_printf_growth),
-		cmocka_unit_test(test_buf_put_html),
-		cmocka_unit_test(test_arena_many_allocs),
-		cmocka_unit_test(test_arena_big_and_strings),
-		cmocka_unit_test(test_str_trim),
-		cmocka_unit_test(test_time_date),
-		cmocka_unit_test(test_time_parse_date),
-		cmocka_unit_test(test_config_defaults_and_set),
-		cmocka_unit_test(test_config_file),
-		cmocka_unit_test(test_known_bug_config_line_numbers_count_blank_lines),
-		cmocka_unit_test(test_random_token),
-		cmocka_unit_test(test_sha256_hex),
-		cmocka_unit_test(test_file_write_atomic),
+	    cmocka_unit_test(test_buf_put_and_printf_growth),
+	    cmocka_unit_test(test_buf_put_html),
+	    cmocka_unit_test(test_arena_many_allocs),
+	    cmocka_unit_test(test_arena_big_and_strings),
+	    cmocka_unit_test(test_str_trim),
+	    cmocka_unit_test(test_utf8_valid),
+	    cmocka_unit_test(test_time_date),
+	    cmocka_unit_test(test_time_parse_date),
+	    cmocka_unit_test(test_config_defaults_and_set),
+	    cmocka_unit_test(test_config_file),
+	    cmocka_unit_test(test_config_line_numbers_count_blank_lines),
+	    cmocka_unit_test(test_random_token),
+	    cmocka_unit_test(test_sha256_hex),
+	    cmocka_unit_test(test_file_write_atomic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
