@@ -22,6 +22,8 @@ cat <<MSG
 ESP 交通运输企业安全生产标准化管理系统 · 证书U盘申请
   门户 (HTTP):        http://127.0.0.1:8080/
   门户 (HTTPS):       https://127.0.0.1:8443/   (CA: $data/ca/chain.pem)
+  证书U盘登录 (mTLS):  https://127.0.0.1:8444/   (client certificate issued by ESP's CA)
+  帮助:               http://127.0.0.1:8080/help
   演示账户 demo accounts ($data/demo-accounts.tsv):
 MSG
 column -t -s $'\t' "$data/demo-accounts.tsv" | sed 's/^/    /'

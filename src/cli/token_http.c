@@ -197,7 +197,7 @@ int tok_http_failure(long status, json_t *reply)
 	int rc;
 	/* one fprintf: one line, written at once */
 	if (status >= 400 && status < 500) {
-		fprintf(stderr, "esp-token: 服务器拒绝 (HTTP %ld)：%s%s%s%s\n", status,
+		fprintf(stderr, "esp-token: 错误：服务器拒绝 (HTTP %ld)：%s%s%s%s\n", status,
 		        msg ? m : "（无说明）", code ? " [" : "", c, code ? "]" : "");
 		rc = TOK_EXIT_REFUSED;
 	} else {

@@ -87,7 +87,8 @@ async function startProcess(esp) {
   esp.proc = spawn(ESPD, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...(esp.env || {}) } });
   esp.proc.stderr.on('data', (d) => { esp.log += d; });
   esp.exited = new Promise((resolve) => esp.proc.on('exit', (code, sig) => resolve({ code, sig })));
-  for (let i = 0; i < 200; i++) {
+  // A sanitizer build on a busy machine may take a while to start.
+  for (let i = 0; i < 1200; i++) {
     try {
       const r = await fetch(`${esp.url}/healthz`);
       if (r.ok) return;
@@ -95,6 +96,9 @@ async function startProcess(esp) {
     if (esp.proc.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  // Never leave a half-started espd behind: the test process would not end.
+  esp.proc.kill('SIGKILL');
+  await esp.exited;
   throw new Error(`espd did not start:\n${esp.log}`);
 }
 

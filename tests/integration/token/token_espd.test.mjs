@@ -9,157 +9,24 @@
 //   ESP_ENGINE=postgresql ESP_PG_CLUSTER=... node --test tests/integration/token/token_espd.test.mjs
 //
 // Needs softhsm2, opensc (pkcs11-tool), libnss3-tools (certutil, modutil),
-// openssl. PIN change and unlock are covered by test_token.sh.
-import { test, before, after } from 'node:test';
+// openssl. PIN change and unlock are covered by test_token.sh; the set-up is
+// shared with token_login.test.mjs in lib.mjs.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  startEsp, Client, approvedApplicant, submitApplication, freePort, BUILD, ENGINE,
-} from '../lib/esp.mjs';
+import { approvedApplicant, submitApplication, freePort, ENGINE } from '../lib/esp.mjs';
+import { tokenTestbed, MODULE, PIN } from './lib.mjs';
 
-const ESP_TOKEN = process.env.ESP_TOKEN || join(BUILD, 'src/cli/esp-token');
-const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-const PIN = '123456';
-const SO_PIN = '87654321';
-
-let esp, tmp, chainFiles;
-before(async () => {
-  esp = await startEsp();
-  tmp = mkdtempSync(join(tmpdir(), 'esp-token-it-'));
-  mkdirSync(join(tmp, 'home'));
-  const chain = await (await fetch(`${esp.url}/ca/chain.pem`)).text();
-  const certs = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g);
-  assert.equal(certs.length, 2, 'the chain is the issuing CA and the root');
-  chainFiles = { chain: join(tmp, 'chain.pem'), issuing: join(tmp, 'issuing.pem'), root: join(tmp, 'root.pem') };
-  writeFileSync(chainFiles.chain, chain);
-  writeFileSync(chainFiles.issuing, certs[0]);
-  writeFileSync(chainFiles.root, certs[1]);
-});
-after(async () => {
-  await esp?.cleanup();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-// ---- the token side ----
-
-function run(cmd, args, env, input) {
-  const r = spawnSync(cmd, args, {
-    encoding: 'utf8', input, timeout: 60000,
-    env: { ...process.env, HOME: join(tmp, 'home'), LC_ALL: 'C.UTF-8', ...env },
-  });
-  if (r.error) throw r.error;
-  return { code: r.status, out: r.stdout, err: r.stderr, all: `${r.stdout}\n${r.stderr}` };
-}
-
-// A fresh SoftHSM2 token in its own directory (own SOFTHSM2_CONF).
-let tokenCount = 0;
-function newToken(label = `T${++tokenCount}`) {
-  const dir = join(tmp, `tok-${label}-${tokenCount}`);
-  mkdirSync(join(dir, 'tokens'), { recursive: true });
-  const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-  const env = { SOFTHSM2_CONF: conf };
-  const init = run('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', SO_PIN, '--pin', PIN], env);
-  assert.equal(init.code, 0, init.all);
-  const pinFile = join(dir, 'pin');
-  writeFileSync(pinFile, `${PIN}\n`, { mode: 0o600 });
-  const t = {
-    label, dir, env, pinFile,
-    tool: (...args) => run(ESP_TOKEN, ['--module', MODULE, '--token', label, ...args], env),
-    p11: (...args) => run('pkcs11-tool', ['--module', MODULE, '--token-label', label, ...args], env),
-  };
-  const l = t.tool('list');
-  t.serial = l.out.match(/序列号 \(serial\)：([0-9a-f]+)/)[1];
-  return t;
-}
-
-function enroll(t, server, number, apiTokenFile, ...extra) {
-  return t.tool('enroll', '--server', server, '--application', number,
-    '--api-token-file', apiTokenFile, '--pin-file', t.pinFile, ...extra);
-}
-
-// Objects on the token by class: [{type, label, id}] (logged in).
-function objects(t) {
-  const r = t.p11('--login', '--pin', PIN, '--list-objects');
-  assert.equal(r.code, 0, r.all);
-  const list = [];
-  for (const block of r.out.split(/\n(?=\S)/)) {
-    const m = block.match(/^(Private Key|Public Key|Certificate) Object/);
-    if (!m) continue;
-    const label = block.match(/label:\s*(.*)/)?.[1].trim() ?? '';
-    const id = block.match(/ID:\s*([0-9a-f]*)/)?.[1] ?? '';
-    list.push({ type: m[1], label, id });
-  }
-  return list;
-}
-
-// ---- the ESP side, as the RA does it in the browser ----
-
-async function staff(username) {
-  const c = new Client(esp.url);
-  const r = await c.login(username, esp.account(username).password);
-  assert.equal(r.status, 200);
-  return c;
-}
-
-let ra, apiTokenFile;
-async function raClient() {
-  if (ra) return ra;
-  ra = await staff('fj_ra');
-  await ra.get('/ra/tokens');
-  const r = await ra.post('/ra/tokens', { name: '制证工作站 esp-token' });
-  const m = r.text.match(/id="new-token">([^<]+)</);
-  assert.ok(m, 'the RA page shows the new API token once');
-  apiTokenFile = join(tmp, 'api-token');
-  writeFileSync(apiTokenFile, `${m[1]}\n`, { mode: 0o600 });
-  return ra;
-}
-
-// An enterprise application of `sets` sets, paid and with its materials: 待制证.
-async function readyApplication(sets = 1) {
-  const { c, fields } = await approvedApplicant(esp, 'enterprise');
-  const number = await submitApplication(c, 'enterprise', sets);
-  const r = await raClient();
-  await r.get(`/ra/applications/${number}`);
-  const paid = await r.post(`/ra/applications/${number}/payment`, {
-    amount: 660 * sets, paid_on: new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10),
-    payer: fields.name, bank_ref: `BANK-${number}`,
-  });
-  assert.match(paid.text, /id="app-state">已付款/);
-  const mats = await r.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
-  assert.match(mats.text, /id="app-state">待制证/);
-  // The page tells the RA the command to run.
-  assert.match(mats.text, new RegExp(`esp-token enroll --server ${esp.url} --application ${number}`));
-  return { number, fields };
-}
-
-function verifyWithChain(certFile) {
-  return run('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', chainFiles.root,
-    '-untrusted', chainFiles.issuing, certFile], {});
-}
-
-function spkiOfCert(certFile) {
-  const r = run('openssl', ['x509', '-in', certFile, '-noout', '-pubkey'], {});
-  assert.equal(r.code, 0, r.all);
-  return r.out.trim();
-}
-
-function spkiOfTokenKey(t, label) {
-  const der = join(t.dir, `${label}.pub.der`);
-  const r = t.p11('--read-object', '--type', 'pubkey', '--label', label, '--output-file', der);
-  assert.equal(r.code, 0, r.all);
-  const p = run('openssl', ['pkey', '-pubin', '-inform', 'DER', '-in', der, '-outform', 'PEM'], {});
-  assert.equal(p.code, 0, p.all);
-  return p.out.trim();
-}
+const T = tokenTestbed();
+const {
+  run, newToken, enroll, objects, staff, readyApplication, verifyWithChain, spkiOfCert, spkiOfTokenKey,
+} = T;
 
 test(`[${ENGINE}] enroll puts ESP's certificate for the token's own key on the token`, async () => {
   const { number, fields } = await readyApplication(1);
   const t = newToken('ZhangSan');
-  const r = enroll(t, esp.url, number, apiTokenFile);
+  const r = enroll(t, T.esp.url, number, T.apiTokenFile);
   assert.equal(r.code, 0, r.all);
   const label = `esp-${number}`;
   assert.match(r.out, new RegExp(`已在证书U盘上生成密钥对 \\(key pair\\) ${label}：EC P-256`));
@@ -186,7 +53,7 @@ test(`[${ENGINE}] enroll puts ESP's certificate for the token's own key on the t
   assert.equal(objs.filter((o) => o.type === 'Certificate').length, 3, 'leaf, issuing CA, root');
 
   // The RA's application page lists the token serial; the application is issued.
-  const page = await ra.get(`/ra/applications/${number}`);
+  const page = await T.ra.get(`/ra/applications/${number}`);
   assert.ok(page.text.includes(t.serial), `token serial ${t.serial} on the RA page`);
   assert.match(page.text, /id="app-state">已制证/);
 
@@ -204,7 +71,7 @@ test(`[${ENGINE}] enroll puts ESP's certificate for the token's own key on the t
   assert.ok(!l.out.includes('警告'), 'no expiry warning');
 
   // Running enroll again changes nothing.
-  const again = enroll(t, esp.url, number, apiTokenFile);
+  const again = enroll(t, T.esp.url, number, T.apiTokenFile);
   assert.equal(again.code, 0, again.all);
   assert.match(again.out, /无需再次申请/);
   assert.equal(objects(t).length, objs.length);
@@ -229,16 +96,16 @@ test(`[${ENGINE}] enroll puts ESP's certificate for the token's own key on the t
 test(`[${ENGINE}] enroll over HTTPS: --ca-file with ESP's chain works, without it exit 5`, async () => {
   const { number } = await readyApplication(1);
   const t = newToken('HttpsTok');
-  const bad = enroll(t, esp.httpsUrl, number, apiTokenFile);
+  const bad = enroll(t, T.esp.httpsUrl, number, T.apiTokenFile);
   assert.equal(bad.code, 5, bad.all);
   assert.match(bad.err, /esp-token: 错误：无法连接服务器/);
-  const ok = enroll(t, esp.httpsUrl, number, apiTokenFile, '--ca-file', chainFiles.chain);
+  const ok = enroll(t, T.esp.httpsUrl, number, T.apiTokenFile, '--ca-file', T.chainFiles.chain);
   assert.equal(ok.code, 0, ok.all);
-  assert.match(ok.out, new RegExp(`正在向服务器提交证书请求 \\(CSR\\)：${esp.httpsUrl}/api/v1/applications/${number}/certificates`));
+  assert.match(ok.out, new RegExp(`正在向服务器提交证书请求 \\(CSR\\)：${T.esp.httpsUrl}/api/v1/applications/${number}/certificates`));
   const cert = join(t.dir, 'cert.pem');
   assert.equal(t.tool('export-cert', '--out', cert).code, 0);
   assert.equal(verifyWithChain(cert).code, 0);
-  const page = await ra.get(`/ra/applications/${number}`);
+  const page = await T.ra.get(`/ra/applications/${number}`);
   assert.ok(page.text.includes(t.serial));
 });
 
@@ -249,13 +116,13 @@ test(`[${ENGINE}] an interrupted enrolment resumed leaves exactly one key and on
   // (a) Interrupted before the server saw the request: nothing listens.
   const t = newToken('Resume');
   const dead = `http://127.0.0.1:${await freePort()}`;
-  const first = enroll(t, dead, number, apiTokenFile);
+  const first = enroll(t, dead, number, T.apiTokenFile);
   assert.equal(first.code, 5, first.all);
   assert.match(first.out, /已在证书U盘上生成密钥对/);
   let objs = objects(t);
   assert.equal(objs.filter((o) => o.type === 'Private Key').length, 1);
   assert.equal(objs.filter((o) => o.type === 'Certificate').length, 0);
-  const second = enroll(t, esp.url, number, apiTokenFile);
+  const second = enroll(t, T.esp.url, number, T.apiTokenFile);
   assert.equal(second.code, 0, second.all);
   assert.match(second.out, /继续申请 \(resume\)/);
   assert.doesNotMatch(second.out, /已在证书U盘上生成密钥对/);
@@ -271,13 +138,13 @@ test(`[${ENGINE}] an interrupted enrolment resumed leaves exactly one key and on
   // written (the certificate objects are gone): the server gives back the
   // same certificate for this token, no second one is issued.
   const t2 = newToken('Resume2');
-  const one = enroll(t2, esp.url, number, apiTokenFile);
+  const one = enroll(t2, T.esp.url, number, T.apiTokenFile);
   assert.equal(one.code, 0, one.all);
   const c1 = join(t2.dir, 'c1.pem');
   assert.equal(t2.tool('export-cert', '--out', c1).code, 0);
   for (const l of [label, 'ESP Issuing CA', 'ESP Root CA']) t2.p11('--login', '--pin', PIN, '--delete-object', '--type', 'cert', '--label', l);
   assert.equal(objects(t2).filter((o) => o.type === 'Certificate').length, 0, 'certificates removed');
-  const two = enroll(t2, esp.url, number, apiTokenFile);
+  const two = enroll(t2, T.esp.url, number, T.apiTokenFile);
   assert.equal(two.code, 0, two.all);
   assert.match(two.out, /继续申请 \(resume\)/);
   const c2 = join(t2.dir, 'c2.pem');
@@ -288,7 +155,7 @@ test(`[${ENGINE}] an interrupted enrolment resumed leaves exactly one key and on
   assert.equal(objs.filter((o) => o.type === 'Certificate' && o.label === label).length, 1);
 
   // Two sets, two tokens, two certificates: the application is now issued.
-  const page = await ra.get(`/ra/applications/${number}`);
+  const page = await T.ra.get(`/ra/applications/${number}`);
   assert.ok(page.text.includes(t.serial) && page.text.includes(t2.serial));
   assert.match(page.text, /id="app-state">已制证/);
 });
@@ -296,11 +163,11 @@ test(`[${ENGINE}] an interrupted enrolment resumed leaves exactly one key and on
 test(`[${ENGINE}] the server's refusals: exit 6 with its Chinese message`, async () => {
   const { number } = await readyApplication(1);
   const t = newToken('First');
-  assert.equal(enroll(t, esp.url, number, apiTokenFile).code, 0);
+  assert.equal(enroll(t, T.esp.url, number, T.apiTokenFile).code, 0);
 
   // All sets issued: a second token gets nothing.
   const t2 = newToken('Second');
-  const r = enroll(t2, esp.url, number, apiTokenFile);
+  const r = enroll(t2, T.esp.url, number, T.apiTokenFile);
   assert.equal(r.code, 6, r.all);
   assert.match(r.err, /服务器拒绝 \(HTTP 409\)：该申请的证书U盘已全部签发，不能超过申请数量 \[all_issued\]/);
   assert.match(r.err, /已删除本次生成的密钥对/);
@@ -308,7 +175,7 @@ test(`[${ENGINE}] the server's refusals: exit 6 with its Chinese message`, async
 
   // A token holding a valid certificate cannot take another application's.
   const other = await readyApplication(1);
-  const inUse = enroll(t, esp.url, other.number, apiTokenFile);
+  const inUse = enroll(t, T.esp.url, other.number, T.apiTokenFile);
   assert.equal(inUse.code, 6, inUse.all);
   assert.match(inUse.err, /HTTP 409\)：该证书U盘已有有效证书，不能重复签发 \[token_in_use\]/);
   const left = objects(t);
@@ -317,9 +184,9 @@ test(`[${ENGINE}] the server's refusals: exit 6 with its Chinese message`, async
   assert.equal(t.tool('export-cert', '--out', join(t.dir, 'still.pem')).code, 0, 'its certificate too');
 
   // Not yet paid: wrong state.
-  const { c } = await approvedApplicant(esp, 'enterprise');
+  const { c } = await approvedApplicant(T.esp, 'enterprise');
   const unpaid = await submitApplication(c, 'enterprise', 1);
-  const w = enroll(newToken('Unpaid'), esp.url, unpaid, apiTokenFile);
+  const w = enroll(newToken('Unpaid'), T.esp.url, unpaid, T.apiTokenFile);
   assert.equal(w.code, 6, w.all);
   assert.match(w.err, /尚未确认付款和申请材料.*\[wrong_state\]/);
 
@@ -327,30 +194,30 @@ test(`[${ENGINE}] the server's refusals: exit 6 with its Chinese message`, async
   const bj = await staff('bj_ra');
   await bj.get('/ra/tokens');
   const m = (await bj.post('/ra/tokens', { name: 'bj' })).text.match(/id="new-token">([^<]+)</);
-  const bjFile = join(tmp, 'bj-token');
+  const bjFile = join(T.tmp, 'bj-token');
   writeFileSync(bjFile, `${m[1]}\n`);
-  const f = enroll(newToken('Beijing'), esp.url, other.number, bjFile);
+  const f = enroll(newToken('Beijing'), T.esp.url, other.number, bjFile);
   assert.equal(f.code, 6, f.all);
   assert.match(f.err, /HTTP 403\)：无权为该申请签发证书/);
 
   // A wrong API token: 401.
-  const badFile = join(tmp, 'bad-token');
+  const badFile = join(T.tmp, 'bad-token');
   writeFileSync(badFile, 'not-a-token\n');
-  const u = enroll(newToken('BadApi'), esp.url, other.number, badFile);
+  const u = enroll(newToken('BadApi'), T.esp.url, other.number, badFile);
   assert.equal(u.code, 6, u.all);
   assert.match(u.err, /HTTP 401\)：API令牌无效/);
   // A key from an earlier, interrupted run is kept on a refusal: the server
   // may hold its certificate already.
   const k = newToken('KeepKey');
-  assert.equal(enroll(k, `http://127.0.0.1:${await freePort()}`, other.number, apiTokenFile).code, 5);
-  const ku = enroll(k, esp.url, other.number, badFile);
+  assert.equal(enroll(k, `http://127.0.0.1:${await freePort()}`, other.number, T.apiTokenFile).code, 5);
+  const ku = enroll(k, T.esp.url, other.number, badFile);
   assert.equal(ku.code, 6, ku.all);
   assert.doesNotMatch(ku.err, /已删除/);
   assert.equal(objects(k).filter((o) => o.type === 'Private Key').length, 1);
 
   // An unknown application: 404.
-  const n = enroll(newToken('NoApp'), esp.url, 'ESP-2000-999999', apiTokenFile);
+  const n = enroll(newToken('NoApp'), T.esp.url, 'ESP-2000-999999', T.apiTokenFile);
   assert.equal(n.code, 6, n.all);
   assert.match(n.err, /HTTP 404\)：申请编号不存在/);
-  assert.ok(existsSync(apiTokenFile));
+  assert.ok(existsSync(T.apiTokenFile));
 });
