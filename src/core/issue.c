@@ -28,6 +28,8 @@ static const struct {
 	{ISSUE_FORBIDDEN, "forbidden", "无权为该申请签发证书（仅限申请所在省的数字证书注册机构）"},
 	{ISSUE_WRONG_STATE, "wrong_state", "该申请尚未确认付款和申请材料，或已退回、撤销，不能签发证书"},
 	{ISSUE_ALL_ISSUED, "all_issued", "该申请的证书U盘已全部签发，不能超过申请数量"},
+	{ISSUE_TOKEN_REVOKED, "token_revoked",
+	 "该证书U盘在本申请下签发的证书已吊销，不能再次签发；请通过【再次申请登录认证U盘】办理新证书"},
 	{ISSUE_TOKEN_IN_USE, "token_in_use", "该证书U盘已有有效证书，不能重复签发"},
 	{ISSUE_BAD_CSR, "bad_csr", "证书请求(CSR)无效"},
 	{ISSUE_BAD_INPUT, "bad_request", "请求格式错误：需要 csr 和 token_serial"},
@@ -50,15 +52,100 @@ const char *issue_result_message(enum issue_result r)
 	return "";
 }
 
+/*
+ * Issuing a certificate: the CSR is parsed and its self-signature verified
+ * once (ca_csr_parse), and the certificate is built and signed before the
+ * transaction, from the application read outside it.  The transaction then
+ * only re-checks policy, state, count and token against the store, inserts
+ * the certificate and writes the event and the audit record, so the store's
+ * write lock (SQLite) is never held while the CA works.
+ *
+ * The read outside the transaction is only a guess: the transaction reads
+ * the application again and decides everything, exactly as if nothing had
+ * been read before.  If the application changed in between (it is no
+ * longer ready, or a field the certificate is built from changed), the
+ * certificate signed beforehand is simply discarded: it was never stored
+ * nor handed out, so it does not exist for anyone.  A refused request
+ * returns the transaction's answer; an application whose certificate
+ * fields changed, or that became ready meanwhile, gets its certificate
+ * signed inside the transaction (the rare path, the old way).
+ */
+
+/* A certificate signed for the request, and the profile it was built from. */
+struct signed_cert {
+	json_t *app;              /* the application read; owns the profile's strings */
+	struct cert_profile p;
+	char *serial, *pem;
+	unsigned char *der;
+	size_t der_len;
+	time_t nb, na;
+};
+
+static void signed_cert_free(struct signed_cert *s)
+{
+	json_decref(s->app);
+	free(s->serial);
+	free(s->pem);
+	free(s->der);
+	memset(s, 0, sizeof(*s));
+}
+
 struct issue_ctx {
 	esp_ca *ca;
 	const struct actor *a;
-	const char *number, *csr, *token, *crl_url;
+	const char *number, *token, *crl_url;
+	const ca_csr *csr;
 	int validity_days;
+	struct signed_cert cert;  /* stays with the caller: handed out only after COMMIT */
 	enum issue_result result;
 	enum ca_status csr_status;
-	struct issued out;
+	struct issued out;        /* ISSUE_EXISTING: the stored certificate */
 };
+
+/* What goes into the certificate: everything from the application (its
+ * registration: the unit or the person), never from the CSR.  The strings
+ * point into app. */
+static void app_profile(json_t *app, const struct issue_ctx *x, struct cert_profile *p)
+{
+	enum reg_kind k = kind_parse(json_string_value(json_object_get(app, "kind")));
+	const char *name = json_string_value(json_object_get(app, "reg_name"));
+	const char *code = json_string_value(json_object_get(app, "reg_code"));
+	const char *work_unit = json_string_value(json_object_get(app, "work_unit"));
+	*p = (struct cert_profile){
+		.common_name = name,
+		.organization = k == KIND_EVALUATOR ? (work_unit ? work_unit : "") : name,
+		.org_unit = kind_label(k),
+		.province = json_string_value(json_object_get(app, "province")),
+		.code = code,
+		.code_kind = k == KIND_EVALUATOR ? "id" : strlen(code) == 18 ? "uscc" : "org",
+		.validity_days = x->validity_days,
+		.crl_url = x->crl_url,
+	};
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Would a certificate built from q be the one built from p? */
+static bool profile_same(const struct cert_profile *p, const struct cert_profile *q)
+{
+	return same_str(p->common_name, q->common_name) && same_str(p->organization, q->organization) &&
+	       same_str(p->org_unit, q->org_unit) && same_str(p->province, q->province) &&
+	       same_str(p->code, q->code) && same_str(p->code_kind, q->code_kind) &&
+	       p->validity_days == q->validity_days && same_str(p->crl_url, q->crl_url);
+}
+
+/* Sign the certificate for the application app into s (replacing what s held). */
+static enum ca_status sign_for(const struct issue_ctx *x, json_t *app, struct signed_cert *s)
+{
+	signed_cert_free(s);
+	s->app = json_incref(app);
+	app_profile(app, x, &s->p);
+	return ca_issue_csr(x->ca, x->csr, &s->p, &s->serial, &s->pem, &s->der, &s->der_len, &s->nb,
+	                    &s->na);
+}
 
 static enum db_status issue_tx(db_conn *c, void *arg)
 {
@@ -83,11 +170,18 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 		goto out;
 	}
 	/* A retried request: the same token for the same application. */
-	st = DB_EXEC(c, "SELECT serial, pem FROM certificates WHERE application_id = $1 AND "
+	st = DB_EXEC(c, "SELECT serial, pem, status FROM certificates WHERE application_id = $1 AND "
 	                "token_serial = $2",
 	             &r, P_INT(app_id), P_TEXT(x->token));
 	if (st != DB_OK)
 		goto out;
+	if (r->nrows && strcmp(db_get(r, 0, 2), "valid") != 0) {
+		/* Handing back a revoked certificate would strand the RA; issuing a
+		 * second one would exceed the sets. The holder applies again. */
+		x->result = ISSUE_TOKEN_REVOKED;
+		st = DB_CONFLICT;
+		goto out;
+	}
 	if (r->nrows) {
 		x->out.serial = xstrdup(db_get(r, 0, 0));
 		x->out.pem = xstrdup(db_get(r, 0, 1));
@@ -124,48 +218,40 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	db_result_free(r);
 	r = NULL;
 
-	enum reg_kind k = kind_parse(json_string_value(json_object_get(app, "kind")));
-	const char *name = json_string_value(json_object_get(app, "reg_name"));
-	const char *code = json_string_value(json_object_get(app, "reg_code"));
-	const char *work_unit = json_string_value(json_object_get(app, "work_unit"));
-	struct cert_profile p = {
-		.common_name = name,
-		.organization = k == KIND_EVALUATOR ? (work_unit ? work_unit : "") : name,
-		.org_unit = kind_label(k),
-		.province = json_string_value(json_object_get(app, "province")),
-		.code = code,
-		.code_kind = k == KIND_EVALUATOR ? "id" : strlen(code) == 18 ? "uscc" : "org",
-		.validity_days = x->validity_days,
-		.crl_url = x->crl_url,
-	};
-	char *serial = NULL, *pem = NULL;
-	unsigned char *der = NULL;
-	size_t der_len = 0;
-	time_t nb = 0, na = 0;
-	enum ca_status cs = ca_issue(x->ca, x->csr, strlen(x->csr), &p, &serial, &pem, &der, &der_len,
-	                             &nb, &na);
-	if (cs != CA_OK) {
-		x->csr_status = cs;
-		x->result = cs == CA_ERR_INTERNAL ? ISSUE_ERROR : ISSUE_BAD_CSR;
-		st = cs == CA_ERR_INTERNAL ? DB_ERROR : DB_CONFLICT;
-		goto out;
+	/* The certificate signed before the transaction, if it was built from
+	 * what the application says now; otherwise (see the top) sign it here. */
+	struct cert_profile p;
+	app_profile(app, x, &p);
+	if (!x->cert.pem || !profile_same(&p, &x->cert.p)) {
+		enum ca_status cs = sign_for(x, app, &x->cert);
+		if (cs != CA_OK) {
+			signed_cert_free(&x->cert);
+			x->csr_status = cs;
+			x->result = cs == CA_ERR_INTERNAL ? ISSUE_ERROR : ISSUE_BAD_CSR;
+			st = cs == CA_ERR_INTERNAL ? DB_ERROR : DB_CONFLICT;
+			goto out;
+		}
 	}
-	char *subject = xasprintf("CN=%s, OU=%s, ST=%s, serialNumber=%s", name, kind_label(k),
-	                          p.province ? p.province : "", code);
+	const struct signed_cert *sc = &x->cert;
+	char *subject = xasprintf("CN=%s, OU=%s, ST=%s, serialNumber=%s", sc->p.common_name,
+	                          sc->p.org_unit, sc->p.province ? sc->p.province : "", sc->p.code);
 	int64_t now = time_now();
 	st = DB_EXEC(c,
 	    "INSERT INTO certificates (serial, application_id, registration_id, token_serial, subject, "
 	    "pem, der, not_before, not_after, status, issued_by, created_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'valid', $10, $11)",
-	    NULL, P_TEXT(serial), P_INT(app_id), P_INT(reg_id), P_TEXT(x->token), P_TEXT(subject),
-	    P_TEXT(pem), P_BLOB(der, der_len), P_INT(nb), P_INT(na), P_INT(x->a->account_id),
-	    P_INT(now));
+	    NULL, P_TEXT(sc->serial), P_INT(app_id), P_INT(reg_id), P_TEXT(x->token), P_TEXT(subject),
+	    P_TEXT(sc->pem), P_BLOB(sc->der, sc->der_len), P_INT(sc->nb), P_INT(sc->na),
+	    P_INT(x->a->account_id), P_INT(now));
 	free(subject);
-	free(der);
-	if (st == DB_CONFLICT)
-		st = DB_RETRY; /* a concurrent request took the token: look again */
+	if (st == DB_CONFLICT) {
+		/* A concurrent request took the token: look again (with a fresh
+		 * certificate, should the serial have been the conflict). */
+		signed_cert_free(&x->cert);
+		st = DB_RETRY;
+	}
 	if (st == DB_OK) {
-		char *note = xasprintf("证书 %s 证书U盘 %s", serial, x->token);
+		char *note = xasprintf("证书 %s 证书U盘 %s", sc->serial, x->token);
 		bool all = issued + 1 == sets;
 		if (all)
 			st = DB_EXEC(c, "UPDATE applications SET state = 'issued', issued_at = $2, "
@@ -176,15 +262,7 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 			                       all ? "issued" : "ready_to_issue", note);
 		free(note);
 	}
-	if (st == DB_OK) {
-		x->out.serial = serial;
-		x->out.pem = pem;
-		x->result = ISSUE_OK;
-	} else {
-		free(serial);
-		free(pem);
-		x->result = ISSUE_ERROR;
-	}
+	x->result = st == DB_OK ? ISSUE_OK : ISSUE_ERROR;
 out:
 	db_result_free(r);
 	json_decref(app);
@@ -205,28 +283,46 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 	for (const char *p = token_serial; *p; p++)
 		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
 			return ISSUE_BAD_INPUT;
-	/* The CSR is checked before the transaction: the expensive part of a
-	 * refusal never holds the store's write lock. */
-	enum ca_status cs = ca_check_csr(csr_pem, strlen(csr_pem));
+	/* The CSR is parsed and checked once, before the transaction: the
+	 * expensive part of a refusal never holds the store's write lock. */
+	ca_csr *csr = NULL;
+	enum ca_status cs = ca_csr_parse(csr_pem, strlen(csr_pem), &csr);
 	if (cs != CA_OK) {
 		*csr_status = cs;
 		return cs == CA_ERR_INTERNAL ? ISSUE_ERROR : ISSUE_BAD_CSR;
 	}
-	struct issue_ctx x = {.ca = ca, .a = a, .number = number, .csr = csr_pem,
+	struct issue_ctx x = {.ca = ca, .a = a, .number = number, .csr = csr,
 	                      .token = token_serial, .crl_url = crl_url,
 	                      .validity_days = validity_days, .result = ISSUE_ERROR};
+	/* Sign before the transaction when the application, read now, looks
+	 * issuable by this actor; the transaction decides (see the top). */
+	json_t *app = application_get(c, number);
+	if (app) {
+		struct policy_object o;
+		application_policy_object(app, &o);
+		const char *state = json_string_value(json_object_get(app, "state"));
+		if (policy_allows(a, ACT_APPLICATION_RA, &o) && state &&
+		    strcmp(state, "ready_to_issue") == 0 && sign_for(&x, app, &x.cert) != CA_OK)
+			signed_cert_free(&x.cert); /* the transaction tries again and reports */
+		json_decref(app);
+	}
 	enum db_status st = db_transaction(c, issue_tx, &x);
 	*csr_status = x.csr_status;
-	if (x.result == ISSUE_OK || x.result == ISSUE_EXISTING) {
-		if (st != DB_OK) {
-			issued_free(&x.out);
-			return ISSUE_ERROR;
-		}
+	enum issue_result res = x.result;
+	if (res == ISSUE_OK && st == DB_OK) {
+		out->serial = x.cert.serial;
+		out->pem = x.cert.pem;
+		x.cert.serial = x.cert.pem = NULL;
+	} else if (res == ISSUE_EXISTING && st == DB_OK) {
 		*out = x.out;
-		return x.result;
+		memset(&x.out, 0, sizeof(x.out));
+	} else if (res == ISSUE_OK || res == ISSUE_EXISTING) {
+		res = ISSUE_ERROR; /* COMMIT failed */
 	}
 	issued_free(&x.out);
-	return x.result;
+	signed_cert_free(&x.cert); /* a certificate not stored is never handed out */
+	ca_csr_free(csr);
+	return res;
 }
 
 /* ---- revocation and CRL ---- */
@@ -431,12 +527,12 @@ enum db_status api_token_create(db_conn *c, const struct actor *a, const char *n
 	sha256_hex(tok, strlen(tok), hash);
 	char prefix[13];
 	snprintf(prefix, sizeof prefix, "%.12s", tok);
-	enum db_status st = DB_EXEC(c,
+	const struct db_param params[] = {P_INT(a->account_id), P_TEXT(name), P_TEXT(hash),
+	                                  P_TEXT(prefix), P_INT(time_now())};
+	enum db_status st = db_exec_audited(c,
 	    "INSERT INTO api_tokens (account_id, name, token_hash, prefix, created_at) "
 	    "VALUES ($1, $2, $3, $4, $5)",
-	    NULL, P_INT(a->account_id), P_TEXT(name), P_TEXT(hash), P_TEXT(prefix), P_INT(time_now()));
-	if (st == DB_OK)
-		st = audit_append(c, a, "api_token.create", prefix, "", name);
+	    params, 5, NULL, a, "api_token.create", prefix, "", name);
 	if (st != DB_OK) {
 		sodium_memzero(tok, strlen(tok));
 		free(tok);
@@ -476,14 +572,20 @@ enum db_status api_token_actor(db_conn *c, struct arena *ar, const char *token, 
 enum db_status api_token_revoke(db_conn *c, const struct actor *a, int64_t id)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(c, "SELECT 1 FROM api_tokens WHERE id = $1 AND account_id = $2 AND "
+	                               "revoked_at IS NULL", &r, P_INT(id), P_INT(a->account_id));
+	bool found = st == DB_OK && r->nrows == 1;
+	db_result_free(r);
+	r = NULL;
+	if (st != DB_OK || !found)
+		return st != DB_OK ? st : DB_NOT_FOUND;
+	const struct db_param params[] = {P_INT(id), P_INT(a->account_id), P_INT(time_now())};
+	char *obj = xasprintf("api_token:%lld", (long long)id);
+	st = db_exec_audited(c,
 	    "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND account_id = $2 AND "
 	    "revoked_at IS NULL RETURNING prefix",
-	    &r, P_INT(id), P_INT(a->account_id), P_INT(time_now()));
-	if (st == DB_OK && r->nrows == 0)
-		st = DB_NOT_FOUND;
-	if (st == DB_OK)
-		st = audit_append(c, a, "api_token.revoke", db_get(r, 0, 0), "active", "revoked");
+	    params, 3, &r, a, "api_token.revoke", obj, "active", "revoked");
+	free(obj);
 	db_result_free(r);
 	return st;
 }

@@ -56,7 +56,8 @@ static int issue_status(enum issue_result res)
 	case ISSUE_FORBIDDEN: return 403;
 	case ISSUE_WRONG_STATE:
 	case ISSUE_ALL_ISSUED:
-	case ISSUE_TOKEN_IN_USE: return 409;
+	case ISSUE_TOKEN_IN_USE:
+	case ISSUE_TOKEN_REVOKED: return 409;
 	case ISSUE_BAD_CSR:
 	case ISSUE_BAD_INPUT: return 400;
 	default: return 500;

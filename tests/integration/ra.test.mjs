@@ -285,6 +285,10 @@ test(`[${ENGINE}] revocation re-signs the CRL with the reason; the chain is publ
   assert.match(outHttps, /Key Compromise/);
   const page = await ra.get(`/ra/applications/${number}`);
   assert.match(page.text, /已吊销 密钥泄露（挂失）/);
+  // The revoked certificate is never handed out again for that token.
+  const retry = await issue(number, token, makeCsr(tmp, 'rev2').pem, 'TOKEN-REV');
+  assert.equal(retry.status, 409);
+  assert.equal((await retry.json()).error, 'token_revoked');
 });
 
 test(`[${ENGINE}] the overdue list shows an application whose materials arrived 21 days ago`, async () => {

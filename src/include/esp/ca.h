@@ -63,6 +63,16 @@ struct cert_profile {
 /* Check a PEM CSR: parses, self-signature verifies, key is EC P-256 or RSA >= 2048. */
 enum ca_status ca_check_csr(const char *csr_pem, size_t len);
 
+/* A checked CSR, to issue from without parsing or verifying it again: the
+ * CSR is decoded, its key checked and its self-signature verified once, by
+ * ca_csr_parse; ca_issue_csr then only signs.  Only the CSR's public key is
+ * kept.  Immutable once parsed: may be used from any thread. */
+typedef struct ca_csr ca_csr;
+/* Check a PEM CSR as ca_check_csr does; on CA_OK *out is the checked CSR
+ * (free with ca_csr_free), otherwise *out is NULL. */
+enum ca_status ca_csr_parse(const char *csr_pem, size_t len, ca_csr **out);
+void ca_csr_free(ca_csr *csr);
+
 /* Sign a certificate for the CSR's public key with the given profile.
  * keyUsage digitalSignature (critical), extendedKeyUsage clientAuth, SKI, AKI,
  * basicConstraints CA:FALSE, CRL distribution point, random 128-bit serial.
@@ -72,6 +82,11 @@ enum ca_status ca_issue(esp_ca *ca, const char *csr_pem, size_t csr_len,
                         const struct cert_profile *p, char **serial_hex,
                         char **cert_pem, unsigned char **cert_der, size_t *der_len,
                         time_t *not_before, time_t *not_after);
+/* ca_issue for a CSR already checked by ca_csr_parse (same outputs).  The
+ * certificate carries the CSR's SubjectPublicKeyInfo unchanged. */
+enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_profile *p,
+                            char **serial_hex, char **cert_pem, unsigned char **cert_der,
+                            size_t *der_len, time_t *not_before, time_t *not_after);
 
 /* A revoked certificate for the CRL. reason is an RFC 5280 CRLReason code. */
 struct crl_entry {

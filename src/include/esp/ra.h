@@ -59,6 +59,7 @@ enum issue_result {
 	ISSUE_WRONG_STATE,   /* payment or materials missing, returned, withdrawn ... */
 	ISSUE_ALL_ISSUED,    /* every paid set has its certificate */
 	ISSUE_TOKEN_IN_USE,  /* the token holds a valid certificate of another application */
+	ISSUE_TOKEN_REVOKED, /* this token's certificate for this application was revoked */
 	ISSUE_BAD_CSR,       /* see *csr_status */
 	ISSUE_BAD_INPUT,
 	ISSUE_ERROR,

@@ -29,7 +29,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/core_names.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -1269,6 +1271,162 @@ static void test_verify_signature(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* parse once, issue from the parsed CSR                               */
+
+/* The SubjectPublicKeyInfo of a request, DER. */
+static unsigned char *csr_spki_der(const char *pem, int *len)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509_REQ *req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+	BIO_free(b);
+	assert_non_null(req);
+	unsigned char *der = NULL;
+	*len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
+	assert_true(*len > 0);
+	X509_REQ_free(req);
+	return der;
+}
+
+/* The certificate carries the CSR's SubjectPublicKeyInfo byte for byte (EC
+ * uncompressed and compressed, RSA), its SKI is the SHA-1 of the key bits,
+ * and one parsed CSR issues any number of good certificates. */
+static void test_issue_from_parsed_csr(void **state)
+{
+	(void)state;
+	const char *kinds[] = {"P-256", "P-256 compressed", "RSA2048"};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		EVP_PKEY *key = gen_key(strncmp(kinds[i], "P-256", 5) == 0 ? "P-256" : kinds[i]);
+		if (strstr(kinds[i], "compressed"))
+			assert_int_equal(EVP_PKEY_set_utf8_string_param(
+			                     key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+			                 1);
+		char *csr = csr_pem(key);
+		int spki_len = 0;
+		unsigned char *spki = csr_spki_der(csr, &spki_len);
+		if (strstr(kinds[i], "compressed"))
+			assert_int_equal(spki_len, 59); /* 33-byte point: it really is compressed */
+		ca_csr *parsed = (ca_csr *)1;
+		assert_int_equal(ca_csr_parse(csr, strlen(csr), &parsed), CA_OK);
+		assert_non_null(parsed);
+		struct cert_profile p = profile();
+		char *serials[2] = {NULL, NULL};
+		for (int n = 0; n < 2; n++) {
+			char *pem = NULL;
+			unsigned char *der = NULL;
+			size_t der_len = 0;
+			time_t nb = 0, na = 0;
+			assert_int_equal(ca_issue_csr(G.ca, parsed, &p, &serials[n], &pem, &der, &der_len,
+			                              &nb, &na),
+			                 CA_OK);
+			assert_int_equal(na - nb, (time_t)1095 * 24 * 3600);
+			assert_int_equal(ca_verify_client(G.ca, der, der_len, 0, NULL), CA_CERT_GOOD);
+			X509 *x = parse_pem(pem);
+			unsigned char *cspki = NULL;
+			int clen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &cspki);
+			assert_int_equal(clen, spki_len);
+			assert_memory_equal(cspki, spki, (size_t)spki_len);
+			/* SKI: SHA-1 of the subjectPublicKey BIT STRING's bytes. */
+			const unsigned char *bits = NULL;
+			int bits_len = 0;
+			assert_int_equal(X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL,
+			                                        X509_get_X509_PUBKEY(x)),
+			                 1);
+			unsigned char sha1[20];
+			assert_non_null(SHA1(bits, (size_t)bits_len, sha1));
+			const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
+			assert_non_null(ski);
+			assert_int_equal(ASN1_STRING_length(ski), 20);
+			assert_memory_equal(ASN1_STRING_get0_data(ski), sha1, 20);
+			/* The key in the certificate is the key of the CSR. */
+			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), key), 1);
+			OPENSSL_free(cspki);
+			X509_free(x);
+			free(pem);
+			free(der);
+		}
+		assert_string_not_equal(serials[0], serials[1]);
+		free(serials[0]);
+		free(serials[1]);
+		ca_csr_free(parsed);
+		OPENSSL_free(spki);
+		free(csr);
+		EVP_PKEY_free(key);
+	}
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* ca_csr_parse refuses exactly what ca_check_csr refuses, with *out NULL. */
+static void test_csr_parse_refusals(void **state)
+{
+	(void)state;
+	const char *weak[] = {"RSA1024", "P-384", "ED25519"};
+	for (size_t i = 0; i < sizeof weak / sizeof weak[0]; i++) {
+		EVP_PKEY *key = gen_key(weak[i]);
+		char *csr = csr_pem(key);
+		ca_csr *parsed = (ca_csr *)1;
+		assert_int_equal(ca_csr_parse(csr, strlen(csr), &parsed), CA_ERR_KEY_WEAK);
+		assert_null(parsed);
+		free(csr);
+		EVP_PKEY_free(key);
+	}
+	EVP_PKEY *key = gen_key("P-256");
+	int len = 0;
+	unsigned char *der = csr_der(key, &len);
+	der[len - 1] ^= 0x01;
+	char *pem = der_to_pem("CERTIFICATE REQUEST", der, len);
+	ca_csr *parsed = (ca_csr *)1;
+	assert_int_equal(ca_csr_parse(pem, strlen(pem), &parsed), CA_ERR_CSR_SIGNATURE);
+	assert_null(parsed);
+	free(pem);
+	/* The point off the curve: the key does not decode. */
+	der[len - 1] ^= 0x01;
+	unsigned char *point = memmem(der, (size_t)len, "\x03\x42\x00\x04", 4);
+	assert_non_null(point);
+	point[10] ^= 0x55;
+	pem = der_to_pem("CERTIFICATE REQUEST", der, len);
+	assert_int_equal(ca_check_csr(pem, strlen(pem)), CA_ERR_CSR_PARSE);
+	assert_int_equal(ca_csr_parse(pem, strlen(pem), &parsed), CA_ERR_CSR_PARSE);
+	assert_null(parsed);
+	free(pem);
+	point[10] ^= 0x55;
+	/* The old PEM label is accepted, as PEM_read_bio_X509_REQ() does. */
+	pem = der_to_pem("NEW CERTIFICATE REQUEST", der, len);
+	assert_int_equal(ca_csr_parse(pem, strlen(pem), &parsed), CA_OK);
+	ca_csr_free(parsed);
+	free(pem);
+	OPENSSL_free(der);
+	assert_int_equal(ca_csr_parse("hello", 5, &parsed), CA_ERR_CSR_PARSE);
+	assert_null(parsed);
+	assert_int_equal(ca_csr_parse(NULL, 10, &parsed), CA_ERR_CSR_PARSE);
+	assert_int_equal(ca_csr_parse(ca_cert_pem(G.ca), strlen(ca_cert_pem(G.ca)), &parsed),
+	                 CA_ERR_CSR_PARSE);
+	assert_null(parsed);
+	assert_int_equal(ca_csr_parse("x", 1, NULL), CA_ERR_INTERNAL);
+	ca_csr_free(NULL);
+	/* No CSR or an invalid profile: the caller's bug, nothing out. */
+	char *serial = (char *)1, *cert = (char *)1;
+	unsigned char *cd = (unsigned char *)1;
+	size_t cl = 1;
+	struct cert_profile p = profile();
+	assert_int_equal(ca_issue_csr(G.ca, NULL, &p, &serial, &cert, &cd, &cl, NULL, NULL),
+	                 CA_ERR_INTERNAL);
+	assert_null(serial);
+	assert_null(cert);
+	assert_null(cd);
+	assert_int_equal(cl, 0);
+	char *csr = csr_pem(key);
+	assert_int_equal(ca_csr_parse(csr, strlen(csr), &parsed), CA_OK);
+	p.validity_days = 0;
+	assert_int_equal(ca_issue_csr(G.ca, parsed, &p, &serial, &cert, &cd, &cl, NULL, NULL),
+	                 CA_ERR_INTERNAL);
+	assert_null(serial);
+	ca_csr_free(parsed);
+	free(csr);
+	EVP_PKEY_free(key);
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* two threads issuing on one esp_ca                                   */
 
 enum { PER_THREAD = 25 };
@@ -1276,6 +1434,7 @@ enum { PER_THREAD = 25 };
 struct worker {
 	EVP_PKEY *key;
 	char *csr;
+	const ca_csr *shared; /* one parsed CSR used by both threads */
 	char *serials[PER_THREAD];
 	int failures;
 };
@@ -1288,8 +1447,11 @@ static void *issue_many(void *arg)
 		char *serial = NULL, *pem = NULL;
 		unsigned char *der = NULL;
 		size_t len = 0;
-		if (ca_issue(G.ca, w->csr, strlen(w->csr), &p, &serial, &pem, &der, &len, NULL,
-		             NULL) != CA_OK ||
+		enum ca_status st =
+		    i % 2 ? ca_issue_csr(G.ca, w->shared, &p, &serial, &pem, &der, &len, NULL, NULL)
+		          : ca_issue(G.ca, w->csr, strlen(w->csr), &p, &serial, &pem, &der, &len, NULL,
+		                     NULL);
+		if (st != CA_OK ||
 		    ca_verify_client(G.ca, der, len, 0, NULL) != CA_CERT_GOOD)
 			w->failures++;
 		w->serials[i] = serial;
@@ -1307,6 +1469,9 @@ static void test_concurrent_issue(void **state)
 		w[t].key = gen_key("P-256");
 		w[t].csr = csr_pem(w[t].key);
 	}
+	ca_csr *shared = NULL;
+	assert_int_equal(ca_csr_parse(w[0].csr, strlen(w[0].csr), &shared), CA_OK);
+	w[0].shared = w[1].shared = shared;
 	pthread_t th[2];
 	for (int t = 0; t < 2; t++)
 		assert_int_equal(pthread_create(&th[t], NULL, issue_many, &w[t]), 0);
@@ -1328,6 +1493,7 @@ static void test_concurrent_issue(void **state)
 		free(w[t].csr);
 		EVP_PKEY_free(w[t].key);
 	}
+	ca_csr_free(shared);
 }
 
 static void test_messages(void **state)
@@ -1363,6 +1529,8 @@ int main(void)
 	    cmocka_unit_test(test_crl),
 	    cmocka_unit_test(test_verify_client),
 	    cmocka_unit_test(test_verify_signature),
+	    cmocka_unit_test(test_issue_from_parsed_csr),
+	    cmocka_unit_test(test_csr_parse_refusals),
 	    cmocka_unit_test(test_concurrent_issue),
 	    cmocka_unit_test(test_messages),
 	};
