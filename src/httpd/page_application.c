@@ -79,7 +79,14 @@ void page_application_print(struct request *r)
 		                                                    : "【下一步】查看支付及邮寄信息"));
 	}
 	buf_free(&r->body);
-	tpl_render(r->srv->tpl, "appform_print", ctx, &r->body);
+	if (tpl_render(r->srv->tpl, "appform_print", ctx, &r->body) != 0) {
+		log_error("req=%llu template appform_print failed", (unsigned long long)r->id);
+		json_decref(ctx);
+		json_decref(app);
+		r->status = 500;
+		buf_puts(&r->body, "内部错误");
+		return;
+	}
 	r->status = 200;
 	r->content_type = "text/html; charset=utf-8";
 	req_header(r, "Cache-Control", "no-store");

@@ -34,8 +34,9 @@ void render_page(struct request *r, int status, const char *tpl, const char *tit
 	 * {{{content}}} stands: no copy of it goes through a JSON string. */
 	struct buf body = {0};
 	int rc = tpl_render_wrapped(r->srv->tpl, "layout", base, "content", tpl, ctx, &body);
-	if (rc == -1) {
-		log_error("req=%llu template %s missing", (unsigned long long)r->id, tpl);
+	if (rc != 0) {
+		log_error("req=%llu template %s: %s", (unsigned long long)r->id, tpl,
+		          rc == -1 ? "missing" : rc == -2 ? "layout missing" : "over the rendering limits");
 		buf_free(&body);
 		json_decref(ctx);
 		json_decref(base);

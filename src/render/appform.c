@@ -18,14 +18,14 @@
  * form's bold (fixed) texts. They live in memory files and make up a private
  * fontconfig configuration used by the "fast" font maps. A form with any
  * character the copies lack (a rare hanzi in a name, say) is drawn again with
- * the system's full fonts: slower, never wrong. Without harfbuzz-subset or
- * memfd, every form uses the system fonts.
+ * the system's full fonts: slower, never wrong. When the copies cannot be
+ * made (no real bold face, subsetting or memfd failing), every form uses the
+ * system fonts.
  */
 #include "esp/appform.h"
 
 #include <cairo-pdf.h>
 #include <cairo.h>
-#include <dlfcn.h>
 #include <fontconfig/fontconfig.h>
 #include <hb-subset.h>
 #include <hb.h>
@@ -133,44 +133,6 @@ static const struct appform collect_forms[] = {
     {.personal = true, .kind = "evaluator", .number = "ESP-0000-000000", .date = "2000-01-01"},
 };
 
-/* The library calls that are not in the link line (pango + cairo only): found
- * with dlsym, all or nothing. */
-static struct {
-	__typeof__(&hb_subset_input_create_or_fail) input_create;
-	__typeof__(&hb_subset_input_unicode_set) input_unicode_set;
-	__typeof__(&hb_subset_input_set_flags) input_set_flags;
-	__typeof__(&hb_subset_input_destroy) input_destroy;
-	__typeof__(&hb_subset_or_fail) subset_or_fail;
-	__typeof__(&FcConfigCreate) fc_config_create;
-	__typeof__(&FcConfigAppFontAddFile) fc_add_file;
-	__typeof__(&FcConfigParseAndLoadFromMemory) fc_load_memory;
-	__typeof__(&FcConfigDestroy) fc_config_destroy;
-	__typeof__(&pango_fc_font_map_set_config) fc_font_map_set_config;
-} dl;
-
-static bool dl_load(void)
-{
-	void *hbs = dlopen("libharfbuzz-subset.so.0", RTLD_NOW | RTLD_LOCAL);
-	void *fc = dlopen("libfontconfig.so.1", RTLD_NOW | RTLD_LOCAL);
-	void *pft2 = dlopen("libpangoft2-1.0.so.0", RTLD_NOW | RTLD_LOCAL);
-	if (hbs == NULL || fc == NULL || pft2 == NULL)
-		return false; /* the handles stay open: harmless, and used below */
-	*(void **)&dl.input_create = dlsym(hbs, "hb_subset_input_create_or_fail");
-	*(void **)&dl.input_unicode_set = dlsym(hbs, "hb_subset_input_unicode_set");
-	*(void **)&dl.input_set_flags = dlsym(hbs, "hb_subset_input_set_flags");
-	*(void **)&dl.input_destroy = dlsym(hbs, "hb_subset_input_destroy");
-	*(void **)&dl.subset_or_fail = dlsym(hbs, "hb_subset_or_fail");
-	*(void **)&dl.fc_config_create = dlsym(fc, "FcConfigCreate");
-	*(void **)&dl.fc_add_file = dlsym(fc, "FcConfigAppFontAddFile");
-	*(void **)&dl.fc_load_memory = dlsym(fc, "FcConfigParseAndLoadFromMemory");
-	*(void **)&dl.fc_config_destroy = dlsym(fc, "FcConfigDestroy");
-	*(void **)&dl.fc_font_map_set_config = dlsym(pft2, "pango_fc_font_map_set_config");
-	return dl.input_create && dl.input_unicode_set && dl.input_set_flags &&
-	       dl.input_destroy &&
-	       dl.subset_or_fail && dl.fc_config_create && dl.fc_add_file && dl.fc_load_memory &&
-	       dl.fc_config_destroy && dl.fc_font_map_set_config;
-}
-
 static void coverage_add(struct coverage *c, hb_codepoint_t cp)
 {
 	if (cp < 0x10000)
@@ -230,18 +192,18 @@ static void add_gb2312(hb_set_t *set)
 static int subset_to_memfd(hb_face_t *face, const hb_set_t *unicodes, const char *name,
                            struct coverage *cover)
 {
-	hb_subset_input_t *in = dl.input_create();
+	hb_subset_input_t *in = hb_subset_input_create_or_fail();
 	if (in == NULL)
 		return -1;
-	hb_set_union(dl.input_unicode_set(in), unicodes);
+	hb_set_union(hb_subset_input_unicode_set(in), unicodes);
 	/* Charstrings without subroutines: cairo copies a font's subroutine
 	 * indexes whole into each PDF, but only the charstrings of glyphs used. */
-	dl.input_set_flags(in, HB_SUBSET_FLAGS_DESUBROUTINIZE);
+	hb_subset_input_set_flags(in, HB_SUBSET_FLAGS_DESUBROUTINIZE);
 	/* The layout features stay: 'locl' gives the simplified Chinese forms of
 	 * the punctuation (and brings the other locales' forms along, about half
 	 * the glyphs; harfbuzz keeps or drops a feature for all languages). */
-	hb_face_t *sub = dl.subset_or_fail(face, in);
-	dl.input_destroy(in);
+	hb_face_t *sub = hb_subset_or_fail(face, in);
+	hb_subset_input_destroy(in);
 	if (sub == NULL)
 		return -1;
 	hb_blob_t *blob = hb_face_reference_blob(sub);
@@ -299,7 +261,7 @@ static void fast_fonts_free(struct fast_fonts *ff)
 	if (ff == NULL)
 		return;
 	if (ff->config != NULL)
-		dl.fc_config_destroy(ff->config);
+		FcConfigDestroy(ff->config);
 	for (int i = 0; i < 2; i++)
 		if (ff->fd[i] >= 0)
 			close(ff->fd[i]);
@@ -309,8 +271,6 @@ static void fast_fonts_free(struct fast_fonts *ff)
 /* Makes the subset copies of the fonts full renders with. NULL on failure. */
 static struct fast_fonts *fast_fonts_new(struct fontmap_entry *full)
 {
-	if (!dl_load())
-		return NULL;
 	struct fast_fonts *ff = NULL;
 	struct collect col = {{hb_set_create(), hb_set_create()}};
 	hb_face_t *face[2] = {system_face(full, PANGO_WEIGHT_NORMAL),
@@ -342,7 +302,7 @@ static struct fast_fonts *fast_fonts_new(struct fontmap_entry *full)
 	ff->fd[0] = subset_to_memfd(face[0], col.set[0], "esp-appform-regular", &ff->cover[0]);
 	ff->fd[1] = subset_to_memfd(face[1], col.set[1], "esp-appform-bold", &ff->cover[1]);
 	if (ff->fd[0] >= 0 && ff->fd[1] >= 0)
-		ff->config = dl.fc_config_create();
+		ff->config = FcConfigCreate();
 	/* The bold copy has too few characters for fontconfig to call it Chinese,
 	 * and a font's language counts for more than its weight in a match: say it
 	 * is Chinese (a form never asks it for characters it lacks, see lay_set). */
@@ -353,11 +313,11 @@ static struct fast_fonts *fast_fonts_new(struct fontmap_entry *full)
 	    "<edit name=\"lang\" mode=\"assign\"><langset><string>zh-cn</string></langset></edit>"
 	    "</match></fontconfig>";
 	bool ok = ff->config != NULL &&
-	          dl.fc_load_memory(ff->config, (const FcChar8 *)rules, FcFalse);
+	          FcConfigParseAndLoadFromMemory(ff->config, (const FcChar8 *)rules, FcFalse);
 	for (int i = 0; ok && i < 2; i++) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", ff->fd[i]);
-		ok = dl.fc_add_file(ff->config, (const FcChar8 *)path);
+		ok = FcConfigAppFontAddFile(ff->config, (const FcChar8 *)path);
 	}
 	if (!ok) {
 		fast_fonts_free(ff);
@@ -453,8 +413,10 @@ static struct fontmap_entry *fontmap_entry_new(enum font_kind kind)
 	e->fontmap = pango_cairo_font_map_new_for_font_type(CAIRO_FONT_TYPE_FT);
 	if (e->fontmap == NULL)
 		e->fontmap = pango_cairo_font_map_new();
-	if (kind == FONTS_FAST)
-		dl.fc_font_map_set_config((PangoFcFontMap *)e->fontmap, fast->config);
+	/* The subset copies: a font map that is not fontconfig's keeps the system
+	 * fonts, and fast_fonts_check then finds it out. */
+	if (kind == FONTS_FAST && PANGO_IS_FC_FONT_MAP(e->fontmap))
+		pango_fc_font_map_set_config(PANGO_FC_FONT_MAP(e->fontmap), fast->config);
 	e->context = pango_font_map_create_context(e->fontmap);
 	e->layouts = layout_cache_new();
 	pango_cairo_context_set_resolution(e->context, 72.0); /* 1 pt = 1 unit */

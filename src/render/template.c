@@ -64,6 +64,10 @@ static char **split_path(const char *name)
 	return path;
 }
 
+/* Sections nested deeper than this in one template are a parse error: the
+ * parser (and render()) recurse once per level. */
+#define MAX_NESTING 100
+
 struct parser {
 	const char *src, *p;
 	const char *tplname;
@@ -87,15 +91,17 @@ static struct node *new_node(enum node_type t, const char *text, size_t len)
 	return n;
 }
 
-/* Parses until {{/end}} (or the end of input when end is NULL). */
-static struct node *parse(struct parser *ps, const char *end)
+/* Parses until {{/end}} (or the end of input when end is NULL); opened is
+ * where the section's opening tag is, depth how many sections enclose it. */
+static struct node *parse(struct parser *ps, const char *end, const char *opened, int depth)
 {
 	struct node *head = NULL, **tail = &head;
 	for (;;) {
 		const char *open = strstr(ps->p, "{{");
 		if (!open) {
 			if (end) {
-				ps->err = xasprintf("%s: section '%s' is not closed", ps->tplname, end);
+				ps->err = xasprintf("%s:%d: section '%s' is not closed",
+				                    ps->tplname, line_of(ps, opened), end);
 				node_free(head);
 				return NULL;
 			}
@@ -149,9 +155,16 @@ static struct node *parse(struct parser *ps, const char *end)
 		}
 		struct node *n;
 		if (sigil == '#' || sigil == '^') {
+			if (depth >= MAX_NESTING) {
+				ps->err = xasprintf("%s:%d: sections nested too deeply",
+				                    ps->tplname, line_of(ps, open));
+				free(nm);
+				node_free(head);
+				return NULL;
+			}
 			n = new_node(sigil == '#' ? N_SECTION : N_INVERTED, nm, strlen(nm));
 			n->path = split_path(nm);
-			n->child = parse(ps, nm);
+			n->child = parse(ps, nm, open, depth + 1);
 			if (!n->child) {
 				free(nm);
 				node_free(n);
@@ -173,7 +186,7 @@ static struct node *parse(struct parser *ps, const char *end)
 int tpl_add(struct tpl_set **set, const char *name, const char *text, char **err)
 {
 	struct parser ps = {.src = text, .p = text, .tplname = name};
-	struct node *root = parse(&ps, NULL);
+	struct node *root = parse(&ps, NULL, NULL, 0);
 	if (ps.err) {
 		*err = ps.err;
 		return -1;
@@ -243,7 +256,17 @@ static const struct tpl *find(const struct tpl_set *s, const char *name)
 	return NULL;
 }
 
+/* Partial levels and section contexts: deeper ones render nothing. */
 #define MAX_DEPTH 32
+/* render() calls nested in each other (sections, inverted sections and
+ * partials alike): deeper ones render nothing.  One template nests at most
+ * MAX_NESTING sections; this bounds the stack through partials too. */
+#define MAX_RENDER_NEST 256
+/* The work one rendering may do: nodes visited and bytes written.  Depth
+ * limits alone do not bound it ("x{{>t}}{{>t}}" fans out 2^32 times); a
+ * rendering that goes over either stops and fails. */
+#define MAX_VISITS 4000000UL
+#define MAX_OUTPUT ((size_t)64 << 20)
 
 /* A slot: {{{name}}} in the outer template of tpl_render_wrapped renders
  * the inner template there instead of a value. */
@@ -257,6 +280,14 @@ struct ctx_stack {
 	json_t *items[MAX_DEPTH];
 	int n;
 	const struct slot *slot;
+};
+
+/* What one tpl_render/tpl_render_wrapped call has used so far. */
+struct budget {
+	unsigned long visits;
+	size_t written;
+	int nest;
+	bool over;
 };
 
 static json_t *lookup(const struct ctx_stack *cs, char **path)
@@ -284,7 +315,26 @@ static bool truthy(const json_t *v)
 	return true;
 }
 
-static void put_value(struct buf *out, const json_t *v, bool escape)
+/* Appends n bytes (escaped or not) unless that would go over the output cap. */
+static void emit(struct budget *b, struct buf *out, const char *s, size_t n, bool escape)
+{
+	if (b->over)
+		return;
+	if (n > MAX_OUTPUT - b->written) {
+		b->over = true;
+		return;
+	}
+	size_t before = out->len;
+	if (escape)
+		buf_put_html(out, s, n);
+	else
+		buf_put(out, s, n);
+	b->written += out->len - before;
+	if (b->written > MAX_OUTPUT)
+		b->over = true;
+}
+
+static void put_value(struct budget *b, struct buf *out, const json_t *v, bool escape)
 {
 	char num[32];
 	const char *s = NULL;
@@ -299,16 +349,12 @@ static void put_value(struct buf *out, const json_t *v, bool escape)
 		n = (size_t)snprintf(num, sizeof num, "%.2f", json_real_value(v));
 		s = num;
 	}
-	if (!s)
-		return;
-	if (escape)
-		buf_put_html(out, s, n);
-	else
-		buf_put(out, s, n);
+	if (s)
+		emit(b, out, s, n, escape);
 }
 
 static void render(const struct tpl_set *set, const struct node *n, struct ctx_stack *cs,
-                   struct buf *out, int depth);
+                   struct buf *out, int depth, struct budget *b);
 
 /* The slot stands for a string value named slot->name in the outermost
  * context: it is used only where the lookup would reach that context. */
@@ -322,41 +368,51 @@ static bool is_slot(const struct ctx_stack *cs, const struct node *n)
 	return true;
 }
 
-static void render_slot(const struct tpl_set *set, const struct slot *sl, struct buf *out)
+static void render_slot(const struct tpl_set *set, const struct slot *sl, struct buf *out,
+                        struct budget *b)
 {
 	struct ctx_stack inner = {.n = 0};
 	inner.items[inner.n++] = sl->inner_ctx;
-	render(set, sl->inner->root, &inner, out, 0);
+	render(set, sl->inner->root, &inner, out, 0, b);
 }
 
+/* Renders the nodes from n on; depth counts partial levels.  Stops as soon
+ * as the budget is over. */
 static void render(const struct tpl_set *set, const struct node *n, struct ctx_stack *cs,
-                   struct buf *out, int depth)
+                   struct buf *out, int depth, struct budget *b)
 {
-	for (; n; n = n->next) {
+	if (b->nest >= MAX_RENDER_NEST)
+		return;
+	b->nest++;
+	for (; n && !b->over; n = n->next) {
+		if (++b->visits > MAX_VISITS) {
+			b->over = true;
+			break;
+		}
 		switch (n->type) {
 		case N_TEXT:
-			buf_put(out, n->text, n->len);
+			emit(b, out, n->text, n->len, false);
 			break;
 		case N_RAW:
 			if (is_slot(cs, n)) {
-				render_slot(set, cs->slot, out);
+				render_slot(set, cs->slot, out, b);
 				break;
 			}
-			put_value(out, lookup(cs, n->path), false);
+			put_value(b, out, lookup(cs, n->path), false);
 			break;
 		case N_VAR:
 			if (is_slot(cs, n)) {
 				struct buf tmp = {0};
-				render_slot(set, cs->slot, &tmp);
-				buf_put_html(out, tmp.data ? tmp.data : "", tmp.len);
+				render_slot(set, cs->slot, &tmp, b);
+				emit(b, out, tmp.data ? tmp.data : "", tmp.len, true);
 				buf_free(&tmp);
 				break;
 			}
-			put_value(out, lookup(cs, n->path), true);
+			put_value(b, out, lookup(cs, n->path), true);
 			break;
 		case N_INVERTED:
 			if (!truthy(lookup(cs, n->path)))
-				render(set, n->child, cs, out, depth);
+				render(set, n->child, cs, out, depth, b);
 			break;
 		case N_SECTION: {
 			json_t *v = lookup(cs, n->path);
@@ -366,13 +422,15 @@ static void render(const struct tpl_set *set, const struct node *n, struct ctx_s
 				size_t i;
 				json_t *item;
 				json_array_foreach(v, i, item) {
+					if (b->over)
+						break;
 					cs->items[cs->n++] = item;
-					render(set, n->child, cs, out, depth);
+					render(set, n->child, cs, out, depth, b);
 					cs->n--;
 				}
 			} else {
 				cs->items[cs->n++] = v;
-				render(set, n->child, cs, out, depth);
+				render(set, n->child, cs, out, depth, b);
 				cs->n--;
 			}
 			break;
@@ -381,11 +439,24 @@ static void render(const struct tpl_set *set, const struct node *n, struct ctx_s
 			const struct tpl *t = find(set, n->text);
 			/* A partial including itself would never end. */
 			if (t && depth < MAX_DEPTH)
-				render(set, t->root, cs, out, depth + 1);
+				render(set, t->root, cs, out, depth + 1, b);
 			break;
 		}
 		}
 	}
+	b->nest--;
+}
+
+/* Takes back what a failed rendering appended to out. */
+static int over_budget(struct buf *out, size_t start, int rc)
+{
+	if (start == 0) {
+		buf_free(out);
+	} else {
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	return rc;
 }
 
 int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
@@ -400,8 +471,10 @@ int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer
 	struct slot sl = {.name = slot, .inner = ti, .inner_ctx = inner_ctx};
 	struct ctx_stack cs = {.n = 0, .slot = &sl};
 	cs.items[cs.n++] = outer_ctx;
-	render(s, to->root, &cs, out, 0);
-	return 0;
+	struct budget b = {0};
+	size_t start = out->len;
+	render(s, to->root, &cs, out, 0, &b);
+	return b.over ? over_budget(out, start, -3) : 0;
 }
 
 int tpl_render(const struct tpl_set *s, const char *name, json_t *ctx, struct buf *out)
@@ -411,6 +484,8 @@ int tpl_render(const struct tpl_set *s, const char *name, json_t *ctx, struct bu
 		return -1;
 	struct ctx_stack cs = {.n = 0};
 	cs.items[cs.n++] = ctx;
-	render(s, t->root, &cs, out, 0);
-	return 0;
+	struct budget b = {0};
+	size_t start = out->len;
+	render(s, t->root, &cs, out, 0, &b);
+	return b.over ? over_budget(out, start, -2) : 0;
 }

@@ -82,20 +82,28 @@ void buf_puts(struct buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
 void buf_putc(struct buf *b, char c) { buf_put(b, &c, 1); }
 
+/* Formats into a small stack buffer first: most strings fit, so they are
+ * formatted once; a longer one is formatted again into its exact room. */
+#define PRINTF_STACK 256
+
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
-	va_list ap;
+	char tmp[PRINTF_STACK];
+	va_list ap, ap2;
 	va_start(ap, fmt);
-	va_list ap2;
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		oom();
-	buf_grow(b, (size_t)n);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+	if ((size_t)n < sizeof tmp) {
+		buf_put(b, tmp, (size_t)n);
+	} else {
+		buf_grow(b, (size_t)n);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+		b->len += (size_t)n;
+	}
 	va_end(ap2);
-	b->len += (size_t)n;
 }
 
 /* Which bytes buf_put_html replaces: < > & " ' */
@@ -187,15 +195,21 @@ char *arena_strdup(struct arena *a, const char *s) { return s ? arena_strndup(a,
 
 char *arena_printf(struct arena *a, const char *fmt, ...)
 {
+	char tmp[PRINTF_STACK];
 	va_list ap, ap2;
 	va_start(ap, fmt);
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		oom();
-	char *d = arena_alloc(a, (size_t)n + 1);
-	vsnprintf(d, (size_t)n + 1, fmt, ap2);
+	char *d;
+	if ((size_t)n < sizeof tmp) {
+		d = arena_strndup(a, tmp, (size_t)n);
+	} else {
+		d = arena_alloc(a, (size_t)n + 1);
+		vsnprintf(d, (size_t)n + 1, fmt, ap2);
+	}
 	va_end(ap2);
 	return d;
 }

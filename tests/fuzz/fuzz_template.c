@@ -6,7 +6,9 @@
  * other) are exercised; each is parsed with tpl_add, and when all parse,
  * "main" is rendered against a small JSON context that has every kind of
  * value the engine distinguishes.  Parse errors are fine: they must only be
- * reported, never crash or leak.
+ * reported, never crash or leak.  So is a rendering that goes over the work
+ * budget (partials that fan out): it must fail the same way every time and
+ * leave nothing in the output.
  *
  * Built by tests/unit/render/meson.build into test_template, which feeds it
  * pseudo-random inputs on every test run; see tests/fuzz/README.md for a
@@ -25,11 +27,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char fuzz_context[] =
-	"{\"name\": \"<b>Tom & \\\"Jerry\\\" 'x'</b>\","
-	" \"n\": 42, \"neg\": -7, \"r\": 3.25, \"t\": true, \"f\": false, \"z\": null,"
-	" \"e\": \"\", \"zh\": \"交通运输部\", \"empty\": [], \"eo\": {},"
-	" \"arr\": [1, \"two\", {\"name\": \"inner\", \"arr\": []}, [\"nested\"], null, true],"
-	" \"o\": {\"a\": {\"b\": \"deep\", \"n\": 1}, \"name\": \"o-name\", \"o\": {\"name\": \"oo\"}}}";
+    "{\"name\": \"<b>Tom & \\\"Jerry\\\" 'x'</b>\","
+    " \"n\": 42, \"neg\": -7, \"r\": 3.25, \"t\": true, \"f\": false, \"z\": null,"
+    " \"e\": \"\", \"zh\": \"交通运输部\", \"empty\": [], \"eo\": {},"
+    " \"arr\": [1, \"two\", {\"name\": \"inner\", \"arr\": []}, [\"nested\"], null, true],"
+    " \"o\": {\"a\": {\"b\": \"deep\", \"n\": 1}, \"name\": \"o-name\", \"o\": {\"name\": "
+    "\"oo\"}}}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -64,14 +67,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!ctx)
 			abort();
 		struct buf out = {0};
-		if (tpl_render(set, "main", ctx, &out) != 0)
+		int rc = tpl_render(set, "main", ctx, &out);
+		if (rc != 0 && rc != -2)
+			abort();
+		/* Over the budget nothing is appended. */
+		if (rc == -2 && out.len != 0)
 			abort();
 		/* The output is a C string of the stated length (nothing here holds a NUL). */
 		if (out.data && strlen(out.data) != out.len)
 			abort();
-		/* Rendering is pure: a second rendering gives the same bytes. */
+		/* Rendering is pure: a second rendering gives the same result and bytes. */
 		struct buf again = {0};
-		tpl_render(set, "main", ctx, &again);
+		if (tpl_render(set, "main", ctx, &again) != rc)
+			abort();
 		if (out.len != again.len || (out.len && memcmp(out.data, again.data, out.len) != 0))
 			abort();
 		buf_free(&again);

@@ -2,9 +2,10 @@
  * Unit tests of src/render/template.c, the mustache-like engine every page
  * goes through: escaping, raw values, numbers, dotted names, sections,
  * inverted sections, context lookup, partials (also ones that include
- * themselves), comments, parse errors with template name and line, loading
- * a directory, and 2000 pseudo-random templates through the fuzz target
- * (tests/fuzz/fuzz_template.c) so that every run under ASan fuzzes a little.
+ * themselves), comments, parse errors with template name and line, the
+ * limits on nesting and on rendering work, loading a directory, and 2000
+ * pseudo-random templates through the fuzz target (tests/fuzz/fuzz_template.c)
+ * so that every run under ASan fuzzes a little.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,12 +51,12 @@ static char *render_json(const char *text, const char *json)
 	return buf_steal(&out);
 }
 
-#define assert_renders(text, json, want)                                                     \
-	do {                                                                                   \
+#define assert_renders(text, json, want)                                                           \
+	do {                                                                                       \
 		char *got_ = render_json((text), (json));                                          \
 		if (strcmp(got_, (want)) != 0)                                                     \
-			print_error("template: %s\ncontext:  %s\nwant:     %s\ngot:      %s\n", (text), \
-			            (json), (want), got_);                                             \
+			print_error("template: %s\ncontext:  %s\nwant:     %s\ngot:      %s\n",    \
+			            (text), (json), (want), got_);                                 \
 		assert_string_equal(got_, (want));                                                 \
 		free(got_);                                                                        \
 	} while (0)
@@ -74,8 +75,8 @@ static void assert_parse_error(const char *name, const char *text, const char *n
 	/* A failed add leaves no set behind. */
 	assert_null(s);
 	if (!strstr(err, needle1) || (needle2 && !strstr(err, needle2)))
-		fail_msg("error for %s is \"%s\"; expected it to contain \"%s\" and \"%s\"", text, err,
-		         needle1, needle2 ? needle2 : "");
+		fail_msg("error for %s is \"%s\"; expected it to contain \"%s\" and \"%s\"", text,
+		         err, needle1, needle2 ? needle2 : "");
 	free(err);
 }
 
@@ -120,7 +121,8 @@ static void test_numbers_and_other_values(void **state)
 	assert_renders("{{r}}", "{\"r\": 1234.5}", "1234.50");
 	/* Booleans, null, objects and arrays print nothing. */
 	assert_renders("[{{t}}{{f}}{{z}}{{o}}{{a}}]",
-	               "{\"t\": true, \"f\": false, \"z\": null, \"o\": {\"x\": 1}, \"a\": [1]}", "[]");
+	               "{\"t\": true, \"f\": false, \"z\": null, \"o\": {\"x\": 1}, \"a\": [1]}",
+	               "[]");
 }
 
 static void test_missing_values_render_empty(void **state)
@@ -222,17 +224,18 @@ static void test_inverted_sections(void **state)
 static void test_context_lookup_falls_outwards(void **state)
 {
 	(void)state;
-	const char *ctx = "{\"title\": \"T\", \"who\": \"outer\","
-	                  " \"o\": {\"who\": \"middle\", \"l\": [{\"who\": \"inner\"}, {\"x\": 1}]}}";
+	const char *ctx =
+	    "{\"title\": \"T\", \"who\": \"outer\","
+	    " \"o\": {\"who\": \"middle\", \"l\": [{\"who\": \"inner\"}, {\"x\": 1}]}}";
 	/* Innermost first, then outwards, up to the root. */
-	assert_renders("{{#o}}{{#l}}{{who}}/{{title}};{{/l}}{{/o}}", ctx,
-	               "inner/T;middle/T;");
+	assert_renders("{{#o}}{{#l}}{{who}}/{{title}};{{/l}}{{/o}}", ctx, "inner/T;middle/T;");
 	assert_renders("{{#o}}{{who}}{{/o}}|{{who}}", ctx, "middle|outer");
 	/* Array elements that are not objects are skipped by name lookup. */
 	assert_renders("{{#l}}{{.}}{{who}};{{/l}}", "{\"who\": \"w\", \"l\": [1, \"s\"]}",
 	               "1w;sw;");
 	/* A key present with null shadows nothing: lookup stops at the first hit. */
-	assert_renders("{{#o}}[{{who}}]{{/o}}", "{\"who\": \"outer\", \"o\": {\"who\": null}}", "[]");
+	assert_renders("{{#o}}[{{who}}]{{/o}}", "{\"who\": \"outer\", \"o\": {\"who\": null}}",
+	               "[]");
 }
 
 /* ---- partials and comments -------------------------------------------------- */
@@ -313,9 +316,10 @@ static void test_recursive_partials_terminate(void **state)
 
 	/* Recursion over real data ends with the data. */
 	add_ok(&s, "list", "{{#kids}}({{name}}{{>list}}){{/kids}}");
-	out = render_set(s, "list",
-	                 "{\"kids\": [{\"name\": \"a\", \"kids\": [{\"name\": \"b\", \"kids\": []}]},"
-	                 " {\"name\": \"c\", \"kids\": []}]}");
+	out =
+	    render_set(s, "list",
+	               "{\"kids\": [{\"name\": \"a\", \"kids\": [{\"name\": \"b\", \"kids\": []}]},"
+	               " {\"name\": \"c\", \"kids\": []}]}");
 	assert_string_equal(out, "(a(b))(c)");
 	free(out);
 	tpl_free(s);
@@ -348,9 +352,12 @@ static void test_parse_errors(void **state)
 	assert_parse_error("open", "abc {{name", "open:1:", "not closed");
 	assert_parse_error("open3", "line1\nline2\n  {{name\n", "open3:3:", "not closed");
 	assert_parse_error("triple", "a\n{{{raw}}\n", "triple:2:", "not closed");
-	/* Unclosed section: the name of the template and of the section. */
-	assert_parse_error("sect", "x\n{{#items}}\n<li>{{name}}</li>\n", "sect", "items");
-	assert_parse_error("sect2", "{{#a}}{{#b}}{{/b}}", "sect2", "'a'");
+	/* Unclosed section: the template, the line of the opening tag and the
+	 * section. */
+	assert_parse_error("sect", "x\n{{#items}}\n<li>{{name}}</li>\n", "sect:2:", "items");
+	assert_parse_error("sect2", "{{#a}}{{#b}}{{/b}}", "sect2:1:", "'a'");
+	assert_parse_error("sect3", "{{#a}}\n\n{{^b}}\n{{/a}}", "sect3:", "{{/a}}");
+	assert_parse_error("sect4", "{{#a}}\n{{#b}}\n{{/b}}\n", "sect4:1:", "'a'");
 	/* Closing the wrong section, on the line where it happens. */
 	assert_parse_error("mismatch", "{{#a}}\n\n{{/b}}", "mismatch:3:", "{{/b}}");
 	assert_parse_error("crossed", "{{#a}}{{#b}}\n{{/a}}{{/b}}", "crossed:2:", "{{/a}}");
@@ -362,8 +369,7 @@ static void test_parse_errors(void **state)
 	assert_parse_error("empty3", "{{#}}{{/}}", "empty3:1:", "empty tag");
 	assert_parse_error("emptyp", "{{>}}", "emptyp:1:", NULL);
 	/* An error inside a section of a section of a partial's text. */
-	assert_parse_error("inner", "{{#a}}\n{{#b}}\n{{^c}}\n{{x\n", "inner:4:",
-	                   "not closed");
+	assert_parse_error("inner", "{{#a}}\n{{#b}}\n{{^c}}\n{{x\n", "inner:4:", "not closed");
 }
 
 static void test_parse_error_keeps_set(void **state)
@@ -388,16 +394,24 @@ static void test_parse_error_keeps_set(void **state)
 	tpl_free(NULL);
 }
 
+/* 100 sections nest in one template; 101 are a parse error. */
+#define NESTING 100
+
+static void nested(struct buf *t, const char *open, const char *mid, const char *close, int n)
+{
+	for (int i = 0; i < n; i++)
+		buf_puts(t, open);
+	buf_puts(t, mid);
+	for (int i = 0; i < n; i++)
+		buf_puts(t, close);
+}
+
 static void test_deep_nesting_within_limits(void **state)
 {
 	(void)state;
-	/* 500 nested sections over a value found at every level (outwards). */
+	/* The deepest nesting allowed, over a value found at every level (outwards). */
 	struct buf t = {0};
-	for (int i = 0; i < 500; i++)
-		buf_puts(&t, "{{#a}}");
-	buf_puts(&t, "x");
-	for (int i = 0; i < 500; i++)
-		buf_puts(&t, "{{/a}}");
+	nested(&t, "{{#a}}", "x", "{{/a}}", NESTING);
 	struct tpl_set *s = NULL;
 	add_ok(&s, "deep", t.data);
 	char *out = render_set(s, "deep", "{\"a\": {\"b\": 1}}");
@@ -411,11 +425,7 @@ static void test_deep_nesting_within_limits(void **state)
 	buf_free(&t);
 
 	/* Inverted sections nest without pushing. */
-	for (int i = 0; i < 500; i++)
-		buf_puts(&t, "{{^a}}");
-	buf_puts(&t, "y");
-	for (int i = 0; i < 500; i++)
-		buf_puts(&t, "{{/a}}");
+	nested(&t, "{{^a}}", "y", "{{/a}}", NESTING);
 	s = NULL;
 	add_ok(&s, "deep", t.data);
 	out = render_set(s, "deep", "{}");
@@ -423,6 +433,65 @@ static void test_deep_nesting_within_limits(void **state)
 	free(out);
 	tpl_free(s);
 	buf_free(&t);
+
+	/* One more is an error on the line of the tag that goes too deep. */
+	buf_puts(&t, "\n");
+	nested(&t, "{{^a}}\n", "y", "{{/a}}", NESTING + 1);
+	assert_parse_error("toodeep", t.data, "toodeep:102:", "sections nested too deeply");
+	buf_free(&t);
+	nested(&t, "{{#a}}{{^b}}", "", "{{/b}}{{/a}}", NESTING / 2 + 1);
+	assert_parse_error("mixed", t.data, "mixed:1:", "sections nested too deeply");
+	buf_free(&t);
+
+	/* Inverted sections count towards render()'s own depth, also through
+	 * partials: a self-including partial inside the deepest nesting stops
+	 * after a few levels instead of 32. */
+	nested(&t, "{{^z}}", "y{{>inv}}", "{{/z}}", NESTING);
+	s = NULL;
+	add_ok(&s, "inv", t.data);
+	out = render_set(s, "inv", "{}");
+	size_t n = strlen(out);
+	assert_true(n >= 1 && n < 10);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(out[i], 'y');
+	free(out);
+	tpl_free(s);
+	buf_free(&t);
+}
+
+/* ---- tpl_render_wrapped: a page inside the layout -------------------------- */
+
+static void test_render_wrapped(void **state)
+{
+	(void)state;
+	struct tpl_set *s = NULL;
+	add_ok(&s, "layout", "<title>{{title}}</title><main>{{{body}}}</main>[{{body}}]");
+	add_ok(&s, "page", "<p>{{msg}} {{title}}</p>");
+	add_ok(&s, "shadow", "{{#o}}({{{body}}}){{/o}}|{{{body}}}");
+	json_t *outer = ctx_of("{\"title\": \"<T>\"}");
+	json_t *inner = ctx_of("{\"msg\": \"a&b\"}");
+	struct buf out = {0};
+	buf_puts(&out, "pre:");
+	assert_int_equal(tpl_render_wrapped(s, "layout", outer, "body", "page", inner, &out), 0);
+	/* {{{body}}} is the inner rendering as is; {{body}} escapes it; the inner
+	 * template sees only its own context. */
+	assert_string_equal(out.data, "pre:<title>&lt;T&gt;</title><main><p>a&amp;b </p></main>"
+	                              "[&lt;p&gt;a&amp;amp;b &lt;/p&gt;]");
+	buf_free(&out);
+	/* A section context that has the key itself shadows the slot. */
+	json_t *outer2 = ctx_of("{\"o\": {\"body\": \"own\"}}");
+	assert_int_equal(tpl_render_wrapped(s, "shadow", outer2, "body", "page", inner, &out), 0);
+	assert_string_equal(out.data, "(own)|<p>a&amp;b </p>");
+	buf_free(&out);
+	/* Unknown templates: -1 for the inner, -2 for the outer, nothing written. */
+	assert_int_equal(tpl_render_wrapped(s, "layout", outer, "body", "nothere", inner, &out),
+	                 -1);
+	assert_int_equal(tpl_render_wrapped(s, "nothere", outer, "body", "page", inner, &out), -2);
+	assert_int_equal(out.len, 0);
+	json_decref(outer);
+	json_decref(outer2);
+	json_decref(inner);
+	tpl_free(s);
 }
 
 /* ---- tpl_load_dir ----------------------------------------------------------- */
@@ -464,9 +533,9 @@ static void test_load_dir(void **state)
 	char *dir = make_temp_dir();
 	write_file(dir, "layout.html", "<html>{{>body}}</html>\n");
 	write_file(dir, "body.html", "<p>{{msg}}</p>");
-	write_file(dir, "notes.txt", "{{#broken");   /* not a template: ignored */
-	write_file(dir, ".html", "{{#broken");       /* no name: ignored */
-	write_file(dir, "x.html.bak", "{{#broken");  /* ignored */
+	write_file(dir, "notes.txt", "{{#broken");  /* not a template: ignored */
+	write_file(dir, ".html", "{{#broken");      /* no name: ignored */
+	write_file(dir, "x.html.bak", "{{#broken"); /* ignored */
 	char *err = NULL;
 	struct tpl_set *s = tpl_load_dir(dir, &err);
 	if (!s)
@@ -547,91 +616,140 @@ static uint64_t rng(void)
 }
 
 static const char *const fragments[] = {
-	"{{", "}}", "{{{", "}}}", "{", "}", "{{name}}", "{{{name}}}", "{{ name }}", "{{n}}",
-	"{{r}}", "{{.}}", "{{{.}}}", "{{o.a.b}}", "{{o.a}}", "{{zh}}", "{{missing.x}}",
-	"{{#arr}}", "{{/arr}}", "{{#o}}", "{{/o}}", "{{#t}}", "{{/t}}", "{{#f}}", "{{/f}}",
-	"{{^e}}", "{{/e}}", "{{^empty}}", "{{/empty}}", "{{#eo}}", "{{/eo}}", "{{#.}}", "{{/.}}",
-	"{{^z}}", "{{/z}}", "{{#o.o}}", "{{/o.o}}", "{{>p}}", "{{>q}}", "{{>main}}", "{{> p }}",
-	"{{>none}}", "{{! comment }}", "{{!", "{{#", "{{/", "{{^", "{{>", "{{}}", "{{ }}",
-	"text", " ", "\n", "<", ">", "&", "\"", "'", "交通", "\xe3\x80\x80", "\xff", "{{#arr}}{{.}}",
-	"{{/arr}}{{/arr}}", "{{#arr}}{{>p}}{{/arr}}", "{{#o}}{{>main}}{{/o}}",
-	"\0", "\0", "\0",
+    "{{",
+    "}}",
+    "{{{",
+    "}}}",
+    "{",
+    "}",
+    "{{name}}",
+    "{{{name}}}",
+    "{{ name }}",
+    "{{n}}",
+    "{{r}}",
+    "{{.}}",
+    "{{{.}}}",
+    "{{o.a.b}}",
+    "{{o.a}}",
+    "{{zh}}",
+    "{{missing.x}}",
+    "{{#arr}}",
+    "{{/arr}}",
+    "{{#o}}",
+    "{{/o}}",
+    "{{#t}}",
+    "{{/t}}",
+    "{{#f}}",
+    "{{/f}}",
+    "{{^e}}",
+    "{{/e}}",
+    "{{^empty}}",
+    "{{/empty}}",
+    "{{#eo}}",
+    "{{/eo}}",
+    "{{#.}}",
+    "{{/.}}",
+    "{{^z}}",
+    "{{/z}}",
+    "{{#o.o}}",
+    "{{/o.o}}",
+    "{{>p}}",
+    "{{>q}}",
+    "{{>main}}",
+    "{{> p }}",
+    "{{>none}}",
+    "{{! comment }}",
+    "{{!",
+    "{{#",
+    "{{/",
+    "{{^",
+    "{{>",
+    "{{}}",
+    "{{ }}",
+    "text",
+    " ",
+    "\n",
+    "<",
+    ">",
+    "&",
+    "\"",
+    "'",
+    "交通",
+    "\xe3\x80\x80",
+    "\xff",
+    "{{#arr}}{{.}}",
+    "{{/arr}}{{/arr}}",
+    "{{#arr}}{{>p}}{{/arr}}",
+    "{{#o}}{{>main}}{{/o}}",
+    "\0",
+    "\0",
+    "\0",
 };
-/* Appends a fragment unless the mode excludes it; returns whether it went in.
- *
- * Rendering work grows as (fan-out)^depth: a partial that includes itself
- * twice, or from inside a section over an array, is bounded in depth (32)
- * but not in total work, and would never finish (see
- * test_known_bug_recursion_fan_out).  So the random inputs come in two
- * kinds that cannot fan out through partials: with sections but without
- * partials, and with at most one partial per template but without sections. */
-static bool put_fragment(struct buf *in, size_t i, bool partials, int *partials_in_part)
+/* Partials may include themselves or each other several times and from
+ * inside sections over arrays: such fan-out runs into the rendering budget,
+ * which the fuzz target accepts as a result (see
+ * test_regression_recursion_fan_out). */
+static void put_fragment(struct buf *in, size_t i)
 {
 	const char *f = fragments[i];
-	if (f[0] == '\0') {
+	if (f[0] == '\0')
 		buf_putc(in, '\0');
-		*partials_in_part = 0;
-		return true;
-	}
-	bool has_partial = strstr(f, "{{>") != NULL;
-	bool has_section = strstr(f, "{{#") != NULL;
-	if (partials ? has_section : has_partial)
-		return false;
-	if (has_partial && ++*partials_in_part > 1)
-		return false;
-	buf_puts(in, f);
-	return true;
+	else
+		buf_puts(in, f);
 }
 
 static const char *const texts[] = {"a", "<p>", "</p>\n", " & ", "交通运输部", "\"q\"", "{", "}"};
-static const char *const vars[] = {"name", "n", "r", "neg", ".", "o.a.b", "o.name", "zh",
-                                   "missing", "t", "arr", "o.a.n"};
-static const char *const sections[] = {"arr", "o", "t", "f", "e", "empty", "eo", ".", "z",
-                                       "o.o", "zh", "missing", "o.a", "n"};
+static const char *const vars[] = {"name",   "n",  "r",       "neg", ".",   "o.a.b",
+                                   "o.name", "zh", "missing", "t",   "arr", "o.a.n"};
+static const char *const sections[] = {"arr", "o", "t",   "f",  "e",       "empty", "eo",
+                                       ".",   "z", "o.o", "zh", "missing", "o.a",   "n"};
 static const char *const partial_names[] = {"main", "p", "q", "none", " p "};
 
 #define PICK(list) (list[rng() % (sizeof list / sizeof list[0])])
 
 /* Well-formed templates from a small grammar, with a mistake now and then. */
-static void gen_block(struct buf *in, int depth, bool partials, int *partials_in_part)
+static void gen_block(struct buf *in, int depth)
 {
 	int items = (int)(rng() % 6);
 	for (int k = 0; k < items; k++) {
 		switch (rng() % 10) {
-		case 0: case 1: case 2:
+		case 0:
+		case 1:
+		case 2:
 			buf_puts(in, PICK(texts));
 			break;
-		case 3: case 4: {
+		case 3:
+		case 4: {
 			int kind = (int)(rng() % 3);
-			buf_printf(in, kind == 0 ? "{{%s}}" : kind == 1 ? "{{{%s}}}" : "{{ %s }}",
+			buf_printf(in,
+			           kind == 0   ? "{{%s}}"
+			           : kind == 1 ? "{{{%s}}}"
+			                       : "{{ %s }}",
 			           PICK(vars));
 			break;
 		}
 		case 5:
 			buf_puts(in, "{{! note }}");
 			break;
-		case 6: case 7: {
+		case 6:
+		case 7: {
 			if (depth >= 4)
 				break;
-			/* Sections over arrays only without partials: no fan-out. */
-			char sigil = partials || rng() % 3 == 0 ? '^' : '#';
+			char sigil = rng() % 3 == 0 ? '^' : '#';
 			const char *name = PICK(sections);
 			buf_printf(in, "{{%c%s}}", sigil, name);
-			gen_block(in, depth + 1, partials, partials_in_part);
+			gen_block(in, depth + 1);
 			buf_printf(in, "{{/%s}}", rng() % 25 == 0 ? PICK(sections) : name);
 			break;
 		}
 		case 8:
-			if (partials && *partials_in_part == 0) {
-				buf_printf(in, "{{>%s}}", PICK(partial_names));
-				(*partials_in_part)++;
-			}
+			buf_printf(in, "{{>%s}}", PICK(partial_names));
 			break;
 		default:
 			/* a stray fragment: often a mistake */
 			if (rng() % 4 == 0)
-				put_fragment(in, (size_t)(rng() % (sizeof fragments / sizeof fragments[0])),
-				             partials, partials_in_part);
+				put_fragment(
+				    in, (size_t)(rng() % (sizeof fragments / sizeof fragments[0])));
 			break;
 		}
 	}
@@ -645,140 +763,192 @@ static void test_fuzz_target_random_templates(void **state)
 	struct buf in = {0};
 	for (int iter = 0; iter < 2000; iter++) {
 		in.len = 0;
-		bool partials = iter % 2 == 1;
-		int partials_in_part = 0;
-		if (iter % 4 < 2) {
+		if (iter % 2 == 0) {
 			/* one to three well-formed templates: main, p, q */
 			int parts = 1 + (int)(rng() % 3);
 			for (int k = 0; k < parts; k++) {
 				if (k)
 					buf_putc(&in, '\0');
-				partials_in_part = 0;
-				gen_block(&in, 0, partials, &partials_in_part);
+				gen_block(&in, 0);
 			}
 		} else {
 			/* fragments thrown together */
 			int pieces = 1 + (int)(rng() % 40);
 			for (int k = 0; k < pieces; k++) {
 				uint64_t r = rng();
-				if (r % 16 == 0) {
-					/* a random byte now and then (a NUL starts the next template) */
-					char c = (char)(r >> 8);
-					buf_putc(&in, c);
-					if (c == '\0')
-						partials_in_part = 0;
-				} else {
-					put_fragment(&in, (size_t)(r >> 16) % nfrag, partials, &partials_in_part);
-				}
+				if (r % 16 == 0)
+					/* a random byte now and then (a NUL starts the next
+					 * template) */
+					buf_putc(&in, (char)(r >> 8));
+				else
+					put_fragment(&in, (size_t)(r >> 16) % nfrag);
 			}
 		}
 		/* The target must accept anything; it aborts on a broken invariant. */
-		assert_int_equal(LLVMFuzzerTestOneInput((const uint8_t *)(in.data ? in.data : ""), in.len),
-		                 0);
+		assert_int_equal(
+		    LLVMFuzzerTestOneInput((const uint8_t *)(in.data ? in.data : ""), in.len), 0);
 	}
 	/* A few fixed edge cases. */
-	const char *fixed[] = {"", "{{", "{{{", "}}}", "{{#a}}", "{{/a}}", "{{>main}}",
-	                       "x{{>main}}", "{{#o}}{{>main}}{{/o}}", "{{#o}}{{#o}}{{>p}}"};
+	const char *fixed[] = {"",
+	                       "{{",
+	                       "{{{",
+	                       "}}}",
+	                       "{{#a}}",
+	                       "{{/a}}",
+	                       "{{>main}}",
+	                       "x{{>main}}",
+	                       "{{#o}}{{>main}}{{/o}}",
+	                       "{{#o}}{{#o}}{{>p}}",
+	                       "x{{>main}}{{>main}}",
+	                       "{{#arr}}{{.}}{{>main}}{{/arr}}"};
 	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-		assert_int_equal(LLVMFuzzerTestOneInput((const uint8_t *)fixed[i], strlen(fixed[i])),
-		                 0);
+		assert_int_equal(
+		    LLVMFuzzerTestOneInput((const uint8_t *)fixed[i], strlen(fixed[i])), 0);
 	const char with_partials[] = "<{{>p}}>\0[{{>q}}{{name}}]\0{{#o}}{{.}}{{>p}}{{/o}}";
 	assert_int_equal(
 	    LLVMFuzzerTestOneInput((const uint8_t *)with_partials, sizeof with_partials - 1), 0);
 	buf_free(&in);
 }
 
-/* ---- known bugs: skipped until template.c is fixed ------------------------ */
-/* Run them with ESP_TEST_KNOWN_BUGS=1; remove the skip() with the fix. */
+/* ---- regression tests ------------------------------------------------------- */
 
-static void skip_known_bug(void)
+/* Renders name and expects it to fail on the work budget, quickly, leaving
+ * the buffer as it was. */
+static void assert_over_budget(struct tpl_set *s, const char *name, json_t *ctx)
 {
-	if (!getenv("ESP_TEST_KNOWN_BUGS"))
-		skip();
+	struct buf out = {0};
+	buf_puts(&out, "pre:");
+	int64_t t0 = time_now_us();
+	assert_int_equal(tpl_render(s, name, ctx, &out), -2);
+	int64_t ms = (time_now_us() - t0) / 1000;
+	if (ms >= 2000)
+		fail_msg("rendering %s took %lld ms", name, (long long)ms);
+	assert_int_equal(out.len, 4);
+	assert_string_equal(out.data, "pre:");
+	buf_free(&out);
+	/* Into an empty buffer: nothing is left behind either. */
+	assert_int_equal(tpl_render(s, name, ctx, &out), -2);
+	assert_int_equal(out.len, 0);
+	buf_free(&out);
 }
 
-/* Partial recursion is bounded in depth, not in work: "{{>t}}{{>t}}" makes
+/* Partial recursion was bounded in depth, not in work: "{{>t}}{{>t}}" made
  * 2^33 calls, a section over an array of 6 around a self-include 6^32.
- * Rendering must stop (and fail) within a fixed budget instead. */
-static void test_known_bug_recursion_fan_out(void **state)
+ * Rendering now stops within a fixed budget and fails. */
+static void test_regression_recursion_fan_out(void **state)
 {
 	(void)state;
-	skip_known_bug();
 	struct tpl_set *s = NULL;
 	add_ok(&s, "twice", "x{{>twice}}{{>twice}}");
 	add_ok(&s, "loop", "{{#l}}{{.}}{{>loop}}{{/l}}");
+	add_ok(&s, "layout", "<main>{{{body}}}</main>");
+	add_ok(&s, "escaped", "<main>{{body}}</main>");
+	add_ok(&s, "page", "<p>{{x}}</p>");
 	json_t *ctx = ctx_of("{\"l\": [1, 2, 3, 4, 5, 6]}");
-	const char *names[] = {"twice", "loop"};
+	assert_over_budget(s, "twice", ctx);
+	assert_over_budget(s, "loop", ctx);
+
+	/* In the layout: -3, nothing appended. */
+	const char *outers[] = {"layout", "escaped"};
 	for (size_t i = 0; i < 2; i++) {
 		struct buf out = {0};
-		int64_t t0 = time_now_us();
-		tpl_render(s, names[i], ctx, &out);
-		int64_t ms = (time_now_us() - t0) / 1000;
-		assert_true(ms < 2000);
-		assert_true(out.len < 64u * 1024 * 1024);
+		buf_puts(&out, "pre:");
+		assert_int_equal(tpl_render_wrapped(s, outers[i], ctx, "body", "loop", ctx, &out),
+		                 -3);
+		assert_string_equal(out.data, "pre:");
 		buf_free(&out);
 	}
+
+	/* The same set still renders what stays within the budget. */
+	json_t *small = ctx_of("{\"x\": \"<x>\"}");
+	struct buf out = {0};
+	assert_int_equal(tpl_render_wrapped(s, "escaped", ctx, "body", "page", small, &out), 0);
+	assert_string_equal(out.data, "<main>&lt;p&gt;&amp;lt;x&amp;gt;&lt;/p&gt;</main>");
+	buf_free(&out);
+	json_decref(small);
 	json_decref(ctx);
 	tpl_free(s);
 }
 
-/* The parser recurses once per nested section: 200000 nested "{{#a}}"
- * (2.4 MB of text) overflow the stack.  It must refuse deep nesting with
- * an error ("t:1: sections nested too deeply") instead. */
-static void test_known_bug_parse_nesting_overflows_stack(void **state)
+/* Output is capped at 64 MB even when few nodes write it. */
+static void test_regression_output_cap(void **state)
 {
 	(void)state;
-	skip_known_bug();
-	struct buf t = {0};
-	for (int i = 0; i < 200000; i++)
-		buf_puts(&t, "{{#a}}");
-	for (int i = 0; i < 200000; i++)
-		buf_puts(&t, "{{/a}}");
+	size_t mb = 1024 * 1024;
+	char *big = xmalloc(mb + 1);
+	memset(big, 'a', mb);
+	big[mb] = '\0';
+	json_t *ctx = json_object();
+	json_object_set_new(ctx, "big", json_string(big));
+	free(big);
+	json_t *arr = json_array();
+	for (int i = 0; i < 65; i++)
+		json_array_append_new(arr, json_integer(i));
+	json_object_set_new(ctx, "l", arr);
+	json_object_set_new(ctx, "few", json_pack("[i, i, i]", 1, 2, 3));
 	struct tpl_set *s = NULL;
-	char *err = NULL;
-	int rc = tpl_add(&s, "t", t.data, &err);
-	assert_int_equal(rc, -1);
-	assert_non_null(err);
-	free(err);
+	add_ok(&s, "t", "{{#l}}{{big}}{{/l}}");
+	add_ok(&s, "few", "{{#few}}{{big}}{{/few}}");
+	assert_over_budget(s, "t", ctx);
+	struct buf out = {0};
+	assert_int_equal(tpl_render(s, "few", ctx, &out), 0);
+	assert_int_equal(out.len, 3 * mb);
+	buf_free(&out);
+	json_decref(ctx);
 	tpl_free(s);
+}
+
+/* The parser recursed once per nested section: 200000 nested "{{#a}}"
+ * (2.4 MB of text) overflowed the stack.  Deep nesting is an error now. */
+static void test_regression_parse_nesting_overflows_stack(void **state)
+{
+	(void)state;
+	struct buf t = {0};
+	nested(&t, "{{#a}}", "", "{{/a}}", 200000);
+	assert_parse_error("t", t.data, "t:1:", "sections nested too deeply");
+	buf_free(&t);
+	nested(&t, "{{^a}}\n", "", "{{/a}}", 200000);
+	assert_parse_error("t", t.data, "t:101:", "sections nested too deeply");
 	buf_free(&t);
 }
 
-/* An unclosed section is reported without a line: it should name the line
- * of the opening tag, like the other errors. */
-static void test_known_bug_unclosed_section_has_no_line(void **state)
+/* An unclosed section was reported without a line: it names the line of
+ * the opening tag now, like the other errors. */
+static void test_regression_unclosed_section_has_line(void **state)
 {
 	(void)state;
-	skip_known_bug();
 	assert_parse_error("sect", "x\n{{#items}}\n<li>{{name}}</li>\n", "sect:2:", "items");
+	assert_parse_error("sect", "{{#a}}\n{{/a}}\n\n{{^b}}\n{{#c}}{{/c}}", "sect:4:", "'b'");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escaping),
-		cmocka_unit_test(test_raw),
-		cmocka_unit_test(test_numbers_and_other_values),
-		cmocka_unit_test(test_missing_values_render_empty),
-		cmocka_unit_test(test_dotted_names),
-		cmocka_unit_test(test_dot),
-		cmocka_unit_test(test_sections),
-		cmocka_unit_test(test_inverted_sections),
-		cmocka_unit_test(test_context_lookup_falls_outwards),
-		cmocka_unit_test(test_partials),
-		cmocka_unit_test(test_recursive_partials_terminate),
-		cmocka_unit_test(test_comments),
-		cmocka_unit_test(test_text_only_and_empty),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_parse_error_keeps_set),
-		cmocka_unit_test(test_deep_nesting_within_limits),
-		cmocka_unit_test(test_load_dir),
-		cmocka_unit_test(test_load_dir_empty),
-		cmocka_unit_test(test_project_templates_parse),
-		cmocka_unit_test(test_fuzz_target_random_templates),
-		cmocka_unit_test(test_known_bug_recursion_fan_out),
-		cmocka_unit_test(test_known_bug_parse_nesting_overflows_stack),
-		cmocka_unit_test(test_known_bug_unclosed_section_has_no_line),
+	    cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_raw),
+	    cmocka_unit_test(test_numbers_and_other_values),
+	    cmocka_unit_test(test_missing_values_render_empty),
+	    cmocka_unit_test(test_dotted_names),
+	    cmocka_unit_test(test_dot),
+	    cmocka_unit_test(test_sections),
+	    cmocka_unit_test(test_inverted_sections),
+	    cmocka_unit_test(test_context_lookup_falls_outwards),
+	    cmocka_unit_test(test_partials),
+	    cmocka_unit_test(test_recursive_partials_terminate),
+	    cmocka_unit_test(test_comments),
+	    cmocka_unit_test(test_text_only_and_empty),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_parse_error_keeps_set),
+	    cmocka_unit_test(test_deep_nesting_within_limits),
+	    cmocka_unit_test(test_render_wrapped),
+	    cmocka_unit_test(test_load_dir),
+	    cmocka_unit_test(test_load_dir_empty),
+	    cmocka_unit_test(test_project_templates_parse),
+	    cmocka_unit_test(test_fuzz_target_random_templates),
+	    cmocka_unit_test(test_regression_recursion_fan_out),
+	    cmocka_unit_test(test_regression_output_cap),
+	    cmocka_unit_test(test_regression_parse_nesting_overflows_stack),
+	    cmocka_unit_test(test_regression_unclosed_section_has_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
