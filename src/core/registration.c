@@ -216,6 +216,24 @@ json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *e
 	return out;
 }
 
+json_t *registration_rows(enum reg_kind k, json_t *reg)
+{
+	json_t *rows = json_array();
+	for (size_t i = 0; i < NFIELDS; i++) {
+		const struct field *f = &fields[i];
+		if (!(f->kinds & (1u << k)) || f->account)
+			continue;
+		/* Ids are shown by name: the authority's and the province's. */
+		const char *key = strcmp(f->name, "authority_id") == 0    ? "authority_name"
+		                  : strcmp(f->name, "province_code") == 0 ? "province"
+		                                                          : f->name;
+		const char *value = json_string_value(json_object_get(reg, key));
+		json_array_append_new(rows, json_pack("{s:s, s:s}", "label", f->label, "value",
+		                                      value ? value : ""));
+	}
+	return rows;
+}
+
 static bool in_list(const char *v, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

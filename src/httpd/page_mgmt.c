@@ -126,23 +126,9 @@ void page_mgmt_user(struct request *r)
 		reply_forbidden(r);
 		return;
 	}
-	json_t *empty = json_object();
-	json_t *fields = registration_form(req_db(r), k, reg, empty, true);
-	json_decref(empty);
-	json_t *rows = json_array();
+	json_t *rows = registration_rows(k, reg);
 	size_t i;
 	json_t *f;
-	json_array_foreach(fields, i, f) {
-		const char *name = json_string_value(json_object_get(f, "name"));
-		const char *value = json_string_value(json_object_get(reg, name));
-		if (strcmp(name, "authority_id") == 0)
-			value = json_string_value(json_object_get(reg, "authority_name"));
-		else if (strcmp(name, "province_code") == 0)
-			value = json_string_value(json_object_get(reg, "province"));
-		json_array_append_new(rows, json_pack("{s:O, s:s}", "label", json_object_get(f, "label"),
-		                                      "value", value ? value : ""));
-	}
-	json_decref(fields);
 	json_t *certs = cert_list(req_db(r), "registration_id", r->actor.registration_id, r->arena,
 	                          r->srv->limits.expiry_warning_days);
 	json_array_foreach(certs, i, f) {

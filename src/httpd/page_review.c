@@ -75,23 +75,7 @@ static void show_detail(struct request *r, int status, json_t *reg, const char *
 {
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	/* The same field table as the form gives the labels, in the same order. */
-	json_t *empty = json_object();
-	json_t *fields = registration_form(req_db(r), k, reg, empty, true);
-	json_decref(empty);
-	json_t *rows = json_array();
-	size_t i;
-	json_t *f;
-	json_array_foreach(fields, i, f) {
-		const char *name = json_string_value(json_object_get(f, "name"));
-		const char *value = json_string_value(json_object_get(reg, name));
-		if (strcmp(name, "authority_id") == 0)
-			value = json_string_value(json_object_get(reg, "authority_name"));
-		else if (strcmp(name, "province_code") == 0)
-			value = json_string_value(json_object_get(reg, "province"));
-		json_array_append_new(rows, json_pack("{s:O, s:s}", "label", json_object_get(f, "label"),
-		                                      "value", value ? value : ""));
-	}
-	json_decref(fields);
+	json_t *rows = registration_rows(k, reg);
 	const char *state = json_string_value(json_object_get(reg, "state"));
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "reg", reg, "rows", rows, "is_pending",
 	                        strcmp(state, "pending") == 0);

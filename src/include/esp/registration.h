@@ -29,6 +29,10 @@ bool kind_is_unit(enum reg_kind k);
 json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *errors,
                           bool editing);
 
+/* The registration's fields as [{label, value}] for display, in form order,
+ * with the authority and province by name (new reference). */
+json_t *registration_rows(enum reg_kind k, json_t *reg);
+
 /* Validates posted values (object name → string, trimmed in place) for kind k.
  * Returns an object name → Chinese message, empty when valid (new reference).
  * own_id: the registration being edited (excluded from the duplicate check), or 0. */
