@@ -184,8 +184,9 @@ static int create_user(struct ctl *ctl, enum role role, const char *username, co
 		return 1;
 	}
 	char *pw = password ? xstrdup(password) : new_password();
-	enum db_status st = account_create(ctl->db, username, pw, role, name ? name : username,
-	                                   auth_id, province, 0, NULL);
+	struct actor admin_tool = {.username = "espctl"};
+	enum db_status st = staff_account_create(ctl->db, &admin_tool, username, pw, role,
+	                                         name ? name : username, auth_id, province);
 	if (st == DB_CONFLICT) {
 		fprintf(stderr, "espctl: username '%s' already exists\n", username);
 		free(pw);

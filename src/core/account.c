@@ -127,19 +127,65 @@ enum db_status account_create(db_conn *c, const char *username, const char *pass
 	return st;
 }
 
-enum db_status account_set_status(db_conn *c, const char *username, const char *status)
+struct create_ctx {
+	const struct actor *a;
+	const char *username, *password, *name, *province;
+	enum role role;
+	int64_t authority_id;
+};
+
+static enum db_status create_audited_tx(db_conn *c, void *arg)
 {
+	struct create_ctx *x = arg;
+	enum db_status st = account_create(c, x->username, x->password, x->role, x->name,
+	                                   x->authority_id, x->province, 0, NULL);
+	if (st != DB_OK)
+		return st;
+	char *obj = xasprintf("account:%s", x->username);
+	st = audit_append(c, x->a, "account.create", obj, "", role_name(x->role));
+	free(obj);
+	return st;
+}
+
+enum db_status staff_account_create(db_conn *c, const struct actor *a, const char *username,
+                                    const char *password, enum role role, const char *name,
+                                    int64_t authority_id, const char *province_code)
+{
+	struct create_ctx x = {.a = a, .username = username, .password = password, .role = role,
+	                       .name = name, .authority_id = authority_id, .province = province_code};
+	return db_transaction(c, create_audited_tx, &x);
+}
+
+struct status_ctx {
+	const char *username, *status;
+};
+
+static enum db_status set_status_tx(db_conn *c, void *arg)
+{
+	struct status_ctx *x = arg;
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c, "UPDATE accounts SET status = $1 WHERE username = $2 RETURNING id",
-	                            &r, P_TEXT(status), P_TEXT(username));
+	                            &r, P_TEXT(x->status), P_TEXT(x->username));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
-	if (st == DB_OK && strcmp(status, "active") != 0) {
-		int64_t id = db_get_int(r, 0, 0, 0);
-		st = DB_EXEC(c, "DELETE FROM sessions WHERE account_id = $1", NULL, P_INT(id));
-	}
+	/* A disabled account's open sessions end with it. */
+	if (st == DB_OK && strcmp(x->status, "active") != 0)
+		st = DB_EXEC(c, "DELETE FROM sessions WHERE account_id = $1", NULL,
+		             P_INT(db_get_int(r, 0, 0, 0)));
 	db_result_free(r);
+	if (st != DB_OK)
+		return st;
+	struct actor admin_tool = {.username = "espctl"};
+	char *obj = xasprintf("account:%s", x->username);
+	st = audit_append(c, &admin_tool, "account.status", obj, "", x->status);
+	free(obj);
 	return st;
+}
+
+enum db_status account_set_status(db_conn *c, const char *username, const char *status)
+{
+	struct status_ctx x = {.username = username, .status = status};
+	return db_transaction(c, set_status_tx, &x);
 }
 
 /* ---- sessions: the cookie holds 256 random bits; the store only its hash ---- */

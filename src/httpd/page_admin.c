@@ -224,22 +224,6 @@ void page_admin_staff(struct request *r)
 	show_staff(r, 200, NULL, NULL, NULL, NULL);
 }
 
-struct staff_ctx {
-	const struct actor *a;
-	const char *username, *password, *name, *province;
-	enum role role;
-	int64_t authority_id;
-};
-
-static enum db_status staff_tx(db_conn *c, void *arg)
-{
-	struct staff_ctx *x = arg;
-	enum db_status st = account_create(c, x->username, x->password, x->role, x->name,
-	                                   x->authority_id, x->province, 0, NULL);
-	return st == DB_OK ? audit_append(c, x->a, "account.create", x->username, "", role_name(x->role))
-	                   : st;
-}
-
 void page_admin_staff_create(struct request *r)
 {
 	if (!admin_only(r))
@@ -271,10 +255,8 @@ void page_admin_staff_create(struct request *r)
 		return;
 	}
 	char *pw = random_token(12);
-	struct staff_ctx x = {.a = &r->actor, .username = username, .password = pw, .role = role,
-	                      .name = name, .authority_id = auth_id,
-	                      .province = role == ROLE_REVIEWER ? NULL : province};
-	enum db_status st = db_transaction(req_db(r), staff_tx, &x);
+	enum db_status st = staff_account_create(req_db(r), &r->actor, username, pw, role, name, auth_id,
+	                                         role == ROLE_REVIEWER ? NULL : province);
 	if (st == DB_CONFLICT)
 		show_staff(r, 422, form, "该用户名已存在", NULL, NULL);
 	else if (st != DB_OK)

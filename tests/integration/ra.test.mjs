@@ -326,3 +326,21 @@ test(`[${ENGINE}] espctl audit verify finds a row changed in the database`, asyn
   assert.notEqual(v.code, 0);
   assert.match(v.out, /seq=5/);
 });
+
+test(`[${ENGINE}] the admin creates an RA operator who then works its own province only`, async () => {
+  const admin = await staff('admin');
+  await admin.get('/admin/staff');
+  const bad = await admin.post('/admin/staff', { role: 'ra', username: 'x', display_name: '某', province_code: '35' });
+  assert.equal(bad.status, 422);
+  const made = await admin.post('/admin/staff', { role: 'ra', username: 'fj_ra_2', display_name: '福建省注册机构二号窗口', province_code: '35' });
+  assert.equal(made.status, 200);
+  const pw = made.text.match(/id="new-password">([^<]+)</)[1];
+  const op = new Client(esp.url);
+  const home = await op.login('fj_ra_2', pw);
+  assert.equal(home.status, 200);
+  assert.match(home.text, /注册机构首页/);
+  const { c } = await approvedApplicant(esp, 'enterprise', { authority: '北京市交通委员会', reviewer: 'bj_reviewer', overrides: { province_code: '11' } });
+  const bjNumber = await submitApplication(c, 'enterprise', 1);
+  assert.equal((await op.get(`/ra/applications/${bjNumber}`)).status, 403, 'not its province');
+  assert.equal((await c.get('/admin/staff')).status, 403, 'applicants never reach staff accounts');
+});

@@ -96,6 +96,11 @@ enum db_status account_create(db_conn *c, const char *username, const char *pass
                               enum role role, const char *display_name, int64_t authority_id,
                               const char *province_code, int64_t registration_id,
                               int64_t *id_out);
+/* A staff account and its audit entry in one transaction. */
+enum db_status staff_account_create(db_conn *c, const struct actor *a, const char *username,
+                                    const char *password, enum role role, const char *name,
+                                    int64_t authority_id, const char *province_code);
+/* Enables or disables an account (disabling ends its sessions), audited. */
 enum db_status account_set_status(db_conn *c, const char *username, const char *status);
 
 /* ---- sessions ---- */
