@@ -26,7 +26,7 @@ ESP 交通运输企业安全生产标准化管理系统 · 证书U盘申请
   帮助:               http://127.0.0.1:8080/help
   演示账户 demo accounts ($data/demo-accounts.tsv):
 MSG
-column -t -s $'\t' "$data/demo-accounts.tsv" | sed 's/^/    /'
+awk -F'\t' '{ printf "    %-9s %-22s %-10s %-14s %s\n", $1, $2, $3, $4, $5 }' "$data/demo-accounts.tsv"
 echo
 # Password login for staff is a demo convenience; production keeps it off.
 exec ./build/src/httpd/espd --data_dir="$data" --staff_password_login=true "$@"
