@@ -2,25 +2,66 @@
 #include "httpd.h"
 #include "esp/validate.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define QUEUE_PAGE 50
 
-void page_review_queue(struct request *r)
+/* Rendered queues by (authority subtree, state, page), kept while the
+ * registrations' generation stays the same: the queue only shows
+ * registrations and authority names, and every transaction changing them
+ * bumps the generation in the store. The layout around it (user, form
+ * token) is rendered for every request. */
+#define QUEUE_CACHE 128
+static struct {
+	char *key;
+	int64_t generation;
+	char *html;
+	size_t len;
+} queue_cache[QUEUE_CACHE];
+static pthread_mutex_t queue_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned cache_slot(const char *key)
 {
-	if (!policy_allows(&r->actor, ACT_REVIEW_QUEUE, NULL)) {
-		reply_forbidden(r);
-		return;
+	unsigned h = 2166136261u;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % QUEUE_CACHE;
+}
+
+/* A copy of the cached page (malloc'ed), or NULL. */
+static char *cache_get(const char *key, int64_t generation, size_t *len)
+{
+	unsigned i = cache_slot(key);
+	char *html = NULL;
+	pthread_mutex_lock(&queue_cache_lock);
+	if (queue_cache[i].key && queue_cache[i].generation == generation &&
+	    strcmp(queue_cache[i].key, key) == 0) {
+		html = xstrndup(queue_cache[i].html, queue_cache[i].len);
+		*len = queue_cache[i].len;
 	}
-	const char *state = req_query(r, "state");
-	if (!state || (strcmp(state, "pending") != 0 && strcmp(state, "approved") != 0 &&
-	               strcmp(state, "rejected") != 0 && strcmp(state, "all") != 0))
-		state = "pending";
-	const char *page_s = req_query(r, "page");
-	long page = page_s ? strtol(page_s, NULL, 10) : 1;
-	if (page < 1 || page > 100000)
-		page = 1;
+	pthread_mutex_unlock(&queue_cache_lock);
+	return html;
+}
+
+static void cache_put(const char *key, int64_t generation, const char *html, size_t len)
+{
+	unsigned i = cache_slot(key);
+	char *k = xstrdup(key), *h = xstrndup(html, len);
+	pthread_mutex_lock(&queue_cache_lock);
+	char *old_k = queue_cache[i].key, *old_h = queue_cache[i].html;
+	queue_cache[i].key = k;
+	queue_cache[i].html = h;
+	queue_cache[i].len = len;
+	queue_cache[i].generation = generation;
+	pthread_mutex_unlock(&queue_cache_lock);
+	free(old_k);
+	free(old_h);
+}
+
+static json_t *queue_context(struct request *r, const char *state, long page)
+{
 	int64_t total = 0;
 	json_t *items = registration_queue(req_db(r), r->actor.authority_path,
 	                                   strcmp(state, "all") == 0 ? NULL : state, QUEUE_PAGE,
@@ -49,7 +90,45 @@ void page_review_queue(struct request *r)
 		json_object_set_new(ctx, "next_url", json_string(arena_printf(r->arena, "/review?state=%s&page=%ld", state, page + 1)));
 	json_object_set_new(ctx, "page", json_integer(page));
 	json_object_set_new(ctx, "pages", json_integer(pages ? pages : 1));
-	render_page(r, 200, "review_queue", "报名初审", ctx);
+	return ctx;
+}
+
+void page_review_queue(struct request *r)
+{
+	if (!policy_allows(&r->actor, ACT_REVIEW_QUEUE, NULL)) {
+		reply_forbidden(r);
+		return;
+	}
+	const char *state = req_query(r, "state");
+	if (!state || (strcmp(state, "pending") != 0 && strcmp(state, "approved") != 0 &&
+	               strcmp(state, "rejected") != 0 && strcmp(state, "all") != 0))
+		state = "pending";
+	const char *page_s = req_query(r, "page");
+	long page = page_s ? strtol(page_s, NULL, 10) : 1;
+	if (page < 1 || page > 100000)
+		page = 1;
+	int64_t generation = registration_generation(req_db(r));
+	const char *key = arena_printf(r->arena, "%s|%s|%ld", r->actor.authority_path, state, page);
+	size_t len = 0;
+	char *html = generation >= 0 ? cache_get(key, generation, &len) : NULL;
+	if (!html) {
+		json_t *ctx = queue_context(r, state, page);
+		struct buf b = {0};
+		if (tpl_render(r->srv->tpl, "review_queue", ctx, &b) != 0) {
+			json_decref(ctx);
+			buf_free(&b);
+			reply_server_error(r, "review queue rendering failed");
+			return;
+		}
+		json_decref(ctx);
+		len = b.len;
+		html = buf_steal(&b);
+		if (generation >= 0)
+			cache_put(key, generation, html, len);
+	}
+	render_page(r, 200, "raw_content", "报名初审",
+	            json_pack("{s:s%}", "html", html, len));
+	free(html);
 }
 
 /* Loads the registration of the route and asks the policy; NULL = answered. */

@@ -298,3 +298,19 @@ test(`[${ENGINE}] an address guessing passwords across accounts is slowed down`,
   await esp.stop();
   await esp.start();
 });
+
+test(`[${ENGINE}] a queue seen before shows each change at once (rendered queues are reused only while nothing changed)`, async () => {
+  const fj = await staff('fj_reviewer');
+  const before = await fj.get('/review');
+  const again = await fj.get('/review');
+  assert.equal(again.text.match(/共 (\d+) 条/)[1], before.text.match(/共 (\d+) 条/)[1]);
+  const { fields } = await register('agency', '福建省交通运输厅');
+  const after = await fj.get('/review');
+  assert.ok(after.text.includes(fields.name), 'the new registration is listed');
+  assert.equal(Number(after.text.match(/共 (\d+) 条/)[1]), Number(before.text.match(/共 (\d+) 条/)[1]) + 1);
+  const href = linkHref(after.text, `查看并审核 ${fields.name}`);
+  await fj.get(href);
+  await fj.post(href, { decision: 'approve' });
+  assert.ok(!(await fj.get('/review')).text.includes(fields.name), 'approved: no longer pending');
+  assert.ok((await fj.get('/review?state=approved')).text.includes(fields.name));
+});
