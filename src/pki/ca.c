@@ -838,8 +838,9 @@ out:
 /* CSRs and key certificates                                           */
 
 /* EC on P-256, or RSA with 2048..8192 bits.  Anything else is refused,
- * including other curves (P-384, SM2), explicit curve parameters, Ed25519
- * and RSA-PSS-only keys. */
+ * including other curves (P-384, SM2), Ed25519 and RSA-PSS-only keys.
+ * Explicit curve parameters pass only when OpenSSL recognises them as
+ * P-256 (it then names the group). */
 static bool key_acceptable(const EVP_PKEY *pk)
 {
 	if (EVP_PKEY_is_a(pk, "EC")) {
