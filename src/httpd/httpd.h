@@ -188,6 +188,10 @@ void page_driver_download(struct request *r);
 void page_admin_drivers(struct request *r);
 void page_admin_drivers_upload(struct request *r);
 void page_doc_token(struct request *r);
+/* The application named by the route (params[0]) if the policy lets the
+ * actor do `act` on it; otherwise answers 404/403 itself and returns NULL.
+ * New reference. */
+json_t *application_for(struct request *r, enum action act);
 /* 快捷导航 of the management system for the actor (new reference). */
 json_t *mgmt_menu(struct request *r, const char *current);
 

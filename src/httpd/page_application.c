@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Loads the application of the route and asks the policy; NULL = answered. */
-static json_t *load_app(struct request *r, enum action act)
+json_t *application_for(struct request *r, enum action act)
 {
 	json_t *app = application_get(req_db(r), r->params[0]);
 	if (!app) {
@@ -39,7 +38,7 @@ static const char *sv(json_t *o, const char *k)
 
 void page_application(struct request *r)
 {
-	json_t *app = load_app(r, ACT_APPLICATION_VIEW);
+	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
 	if (!app)
 		return;
 	bool own = r->actor.role == ROLE_APPLICANT;
@@ -59,7 +58,7 @@ void page_application(struct request *r)
 
 void page_application_print(struct request *r)
 {
-	json_t *app = load_app(r, ACT_APPLICATION_VIEW);
+	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
 	if (!app)
 		return;
 	struct appform f;
@@ -96,7 +95,7 @@ void page_application_print(struct request *r)
 
 void page_application_pdf(struct request *r)
 {
-	json_t *app = load_app(r, ACT_APPLICATION_VIEW);
+	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
 	if (!app)
 		return;
 	struct appform f;
@@ -122,7 +121,7 @@ void page_application_pdf(struct request *r)
 
 void page_application_payment(struct request *r)
 {
-	json_t *app = load_app(r, ACT_APPLICATION_VIEW);
+	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
 	if (!app)
 		return;
 	enum reg_kind k = app_kind(app);
@@ -139,7 +138,7 @@ void page_application_payment(struct request *r)
 
 void page_application_scan(struct request *r)
 {
-	json_t *app = load_app(r, ACT_APPLICATION_VIEW);
+	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
 	if (!app)
 		return;
 	json_t *sid = json_object_get(app, "scan_id");
@@ -168,7 +167,7 @@ void page_application_scan(struct request *r)
 
 void page_application_withdraw(struct request *r)
 {
-	json_t *app = load_app(r, ACT_APPLICATION_OWN);
+	json_t *app = application_for(r, ACT_APPLICATION_OWN);
 	if (!app)
 		return;
 	enum db_status st = application_withdraw(req_db(r), &r->actor, sv(app, "number"));

@@ -262,21 +262,7 @@ void page_ra_queue_csv(struct request *r)
 
 static json_t *load_operator_app(struct request *r)
 {
-	if (!operator_only(r))
-		return NULL;
-	json_t *app = application_get(req_db(r), r->params[0]);
-	if (!app) {
-		reply_not_found(r);
-		return NULL;
-	}
-	struct policy_object o;
-	application_policy_object(app, &o);
-	if (!policy_allows(&r->actor, ACT_APPLICATION_VIEW, &o)) {
-		json_decref(app);
-		reply_forbidden(r);
-		return NULL;
-	}
-	return app;
+	return operator_only(r) ? application_for(r, ACT_APPLICATION_VIEW) : NULL;
 }
 
 static const char *sv(json_t *o, const char *k)
@@ -515,14 +501,9 @@ void page_ra_tokens_revoke(struct request *r)
 /* The applicant corrects a returned application. */
 void page_application_resubmit(struct request *r)
 {
-	json_t *app = application_get(req_db(r), r->params[0]);
-	struct policy_object o;
-	application_policy_object(app, &o);
-	if (!app || !policy_allows(&r->actor, ACT_APPLICATION_OWN, &o)) {
-		json_decref(app);
-		reply_forbidden(r);
+	json_t *app = application_for(r, ACT_APPLICATION_OWN);
+	if (!app)
 		return;
-	}
 	enum db_status st = application_resubmit(req_db(r), &r->actor, sv(app, "number"));
 	if (st == DB_OK)
 		redirect(r, arena_printf(r->arena, "/applications/%s", sv(app, "number")));
