@@ -19,10 +19,7 @@ static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned slot_of(const char *addr)
 {
-	unsigned h = 2166136261u;
-	for (const char *p = addr; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h % THROTTLE_SLOTS;
+	return str_hash(addr) % THROTTLE_SLOTS;
 }
 
 static bool address_throttled(struct request *r)

@@ -24,10 +24,7 @@ static pthread_mutex_t queue_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned cache_slot(const char *key)
 {
-	unsigned h = 2166136261u;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h % QUEUE_CACHE;
+	return str_hash(key) % QUEUE_CACHE;
 }
 
 /* A copy of the cached page (malloc'ed), or NULL. */

@@ -268,6 +268,14 @@ char *str_trim(char *s)
 
 bool str_empty(const char *s) { return !s || !*s; }
 
+uint32_t str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 bool utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;

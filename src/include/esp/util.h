@@ -69,6 +69,8 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 /* Trims ASCII and ideographic (U+3000) white space at both ends, in place. */
 char *str_trim(char *s);
 bool str_empty(const char *s);
+/* FNV-1a of a NUL-terminated string: for picking a slot in small in-memory tables. */
+uint32_t str_hash(const char *s);
 /* True when the n bytes at s are well-formed UTF-8 (no overlong forms, no
  * surrogates, nothing above U+10FFFF): the same rule as jansson's. */
 bool utf8_valid(const char *s, size_t n);

@@ -682,9 +682,19 @@ static void test_file_write_atomic(void **state)
 	umask(old);
 }
 
+/* The published FNV-1a 32-bit vectors. */
+static void test_str_hash_fnv1a(void **state)
+{
+	(void)state;
+	assert_int_equal(str_hash(""), 0x811c9dc5u);
+	assert_int_equal(str_hash("a"), 0xe40c292cu);
+	assert_int_equal(str_hash("foobar"), 0xbf9cf968u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_str_hash_fnv1a),
 	    cmocka_unit_test(test_buf_put_and_printf_growth),
 	    cmocka_unit_test(test_buf_put_html),
 	    cmocka_unit_test(test_arena_many_allocs),
