@@ -111,6 +111,8 @@ void req_header(struct request *r, const char *name, const char *value);
 
 /* Renders templates/<name>.html inside the layout; takes ownership of ctx. */
 void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx);
+/* The layout around html already rendered by the caller (trusted, not escaped). */
+void render_page_html(struct request *r, int status, const char *title, const char *html, size_t len);
 /* A page with only a message (errors, 403, 404); message is plain text. */
 void render_message(struct request *r, int status, const char *title, const char *message);
 void redirect(struct request *r, const char *location);

@@ -123,8 +123,7 @@ void page_review_queue(struct request *r)
 		if (generation >= 0)
 			cache_put(key, generation, html, len);
 	}
-	render_page(r, 200, "raw_content", "报名初审",
-	            json_pack("{s:s%}", "html", html, len));
+	render_page_html(r, 200, "报名初审", html, len);
 	free(html);
 }
 

@@ -17,6 +17,25 @@ static json_t *base_context(struct request *r, const char *title)
 	return ctx;
 }
 
+/* Takes the rendering rc of body (from tpl_render_wrapped/around) as the
+ * reply; body is consumed either way. */
+static void take_page(struct request *r, int status, const char *tpl, int rc, struct buf *body)
+{
+	if (rc != 0) {
+		log_error("req=%llu template %s: %s", (unsigned long long)r->id, tpl,
+		          rc == -1 ? "missing" : rc == -2 ? "layout missing" : "over the rendering limits");
+		buf_free(body);
+		r->status = 500;
+		buf_puts(&r->body, "内部错误");
+		return;
+	}
+	buf_free(&r->body);
+	r->body = *body;
+	r->status = status;
+	r->content_type = "text/html; charset=utf-8";
+	req_header(r, "Cache-Control", "no-store");
+}
+
 void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx)
 {
 	json_t *base = base_context(r, title);
@@ -34,22 +53,17 @@ void render_page(struct request *r, int status, const char *tpl, const char *tit
 	 * {{{content}}} stands: no copy of it goes through a JSON string. */
 	struct buf body = {0};
 	int rc = tpl_render_wrapped(r->srv->tpl, "layout", base, "content", tpl, ctx, &body);
-	if (rc != 0) {
-		log_error("req=%llu template %s: %s", (unsigned long long)r->id, tpl,
-		          rc == -1 ? "missing" : rc == -2 ? "layout missing" : "over the rendering limits");
-		buf_free(&body);
-		json_decref(ctx);
-		json_decref(base);
-		r->status = 500;
-		buf_puts(&r->body, "内部错误");
-		return;
-	}
-	buf_free(&r->body);
-	r->body = body;
-	r->status = status;
-	r->content_type = "text/html; charset=utf-8";
-	req_header(r, "Cache-Control", "no-store");
+	take_page(r, status, tpl, rc, &body);
 	json_decref(ctx);
+	json_decref(base);
+}
+
+void render_page_html(struct request *r, int status, const char *title, const char *html, size_t len)
+{
+	json_t *base = base_context(r, title);
+	struct buf body = {0};
+	int rc = tpl_render_around(r->srv->tpl, "layout", base, "content", html, len, &body);
+	take_page(r, status, "(html)", rc, &body);
 	json_decref(base);
 }
 

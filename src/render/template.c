@@ -269,11 +269,14 @@ static const struct tpl *find(const struct tpl_set *s, const char *name)
 #define MAX_OUTPUT ((size_t)64 << 20)
 
 /* A slot: {{{name}}} in the outer template of tpl_render_wrapped renders
- * the inner template there instead of a value. */
+ * the inner template there instead of a value; with no inner template
+ * (tpl_render_around) it stands for html, already rendered. */
 struct slot {
 	const char *name;
 	const struct tpl *inner;
 	json_t *inner_ctx;
+	const char *html;
+	size_t html_len;
 };
 
 struct ctx_stack {
@@ -371,6 +374,10 @@ static bool is_slot(const struct ctx_stack *cs, const struct node *n)
 static void render_slot(const struct tpl_set *set, const struct slot *sl, struct buf *out,
                         struct budget *b)
 {
+	if (!sl->inner) {
+		emit(b, out, sl->html, sl->html_len, false);
+		return;
+	}
 	struct ctx_stack inner = {.n = 0};
 	inner.items[inner.n++] = sl->inner_ctx;
 	render(set, sl->inner->root, &inner, out, 0, b);
@@ -469,6 +476,21 @@ int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer
 	if (!to)
 		return -2;
 	struct slot sl = {.name = slot, .inner = ti, .inner_ctx = inner_ctx};
+	struct ctx_stack cs = {.n = 0, .slot = &sl};
+	cs.items[cs.n++] = outer_ctx;
+	struct budget b = {0};
+	size_t start = out->len;
+	render(s, to->root, &cs, out, 0, &b);
+	return b.over ? over_budget(out, start, -3) : 0;
+}
+
+int tpl_render_around(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
+                      const char *slot, const char *html, size_t len, struct buf *out)
+{
+	const struct tpl *to = find(s, outer);
+	if (!to)
+		return -2;
+	struct slot sl = {.name = slot, .html = html ? html : "", .html_len = html ? len : 0};
 	struct ctx_stack cs = {.n = 0, .slot = &sl};
 	cs.items[cs.n++] = outer_ctx;
 	struct budget b = {0};

@@ -50,5 +50,10 @@ int tpl_render(const struct tpl_set *s, const char *name, json_t *ctx, struct bu
  * Any non-zero result is a server error. */
 int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
                        const char *slot, const char *inner, json_t *inner_ctx, struct buf *out);
+/* The same with the slot's text given: html (len bytes, already rendered,
+ * trusted) instead of an inner template.  Returns 0; -2 when outer is
+ * unknown and -3 over the work limits (nothing appended). */
+int tpl_render_around(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
+                      const char *slot, const char *html, size_t len, struct buf *out);
 
 #endif

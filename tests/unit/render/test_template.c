@@ -494,6 +494,29 @@ static void test_render_wrapped(void **state)
 	tpl_free(s);
 }
 
+/* tpl_render_around: the slot's text is given, already rendered. */
+static void test_render_around(void **state)
+{
+	(void)state;
+	struct tpl_set *s = NULL;
+	add_ok(&s, "layout", "<title>{{title}}</title><main>{{{body}}}</main>[{{body}}]");
+	json_t *outer = ctx_of("{\"title\": \"<T>\"}");
+	struct buf out = {0};
+	const char html[] = "<p>a&amp;b</p>tail";
+	/* Only len bytes are used: the caller's text need not end there. */
+	assert_int_equal(tpl_render_around(s, "layout", outer, "body", html, 14, &out), 0);
+	assert_string_equal(out.data, "<title>&lt;T&gt;</title><main><p>a&amp;b</p></main>"
+	                              "[&lt;p&gt;a&amp;amp;b&lt;/p&gt;]");
+	buf_free(&out);
+	assert_int_equal(tpl_render_around(s, "layout", outer, "body", NULL, 0, &out), 0);
+	assert_string_equal(out.data, "<title>&lt;T&gt;</title><main></main>[]");
+	buf_free(&out);
+	assert_int_equal(tpl_render_around(s, "nothere", outer, "body", html, 4, &out), -2);
+	assert_int_equal(out.len, 0);
+	json_decref(outer);
+	tpl_free(s);
+}
+
 /* ---- tpl_load_dir ----------------------------------------------------------- */
 
 static char *make_temp_dir(void)
@@ -941,6 +964,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_error_keeps_set),
 	    cmocka_unit_test(test_deep_nesting_within_limits),
 	    cmocka_unit_test(test_render_wrapped),
+	    cmocka_unit_test(test_render_around),
 	    cmocka_unit_test(test_load_dir),
 	    cmocka_unit_test(test_load_dir_empty),
 	    cmocka_unit_test(test_project_templates_parse),
