@@ -1,6 +1,7 @@
 /* Passwords (Argon2id), password login with lockout, and sessions. */
 #include "esp/core.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,13 +218,11 @@ enum db_status session_create(db_conn *c, int64_t account_id, const char *method
 	return DB_OK;
 }
 
-enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
-                              struct actor *out, char **csrf)
+/* Loads the session whose cookie hashes to hash; *valid_until gets the
+ * time it ends by itself (its expiry or its certificate's). */
+static enum db_status session_load(db_conn *c, struct arena *a, const char *hash,
+                                   struct actor *out, char **csrf, int64_t *valid_until)
 {
-	if (!cookie || strlen(cookie) < 20 || strlen(cookie) > 100)
-		return DB_NOT_FOUND;
-	char hash[65];
-	sha256_hex(cookie, strlen(cookie), hash);
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c,
 	    "SELECT a.id, a.role, a.username, a.display_name, a.registration_id, a.authority_id, "
@@ -260,8 +259,146 @@ enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
 		*csrf = arena_strdup(a, db_get(r, 0, 9));
 	out->session_method = arena_strdup(a, db_get(r, 0, 10));
 	out->cert_serial = arena_strdup(a, db_get(r, 0, 11));
+	*valid_until = db_get_int(r, 0, 13, 0);
+	if (out->cert_serial && db_get_int(r, 0, 15, 0) < *valid_until)
+		*valid_until = db_get_int(r, 0, 15, 0);
 	db_result_free(r);
 	return DB_OK;
+}
+
+static bool cookie_hash(const char *cookie, char hash[65])
+{
+	if (!cookie || strlen(cookie) < 20 || strlen(cookie) > 100)
+		return false;
+	sha256_hex(cookie, strlen(cookie), hash);
+	return true;
+}
+
+enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
+                              struct actor *out, char **csrf)
+{
+	char hash[65];
+	int64_t valid_until;
+	if (!cookie_hash(cookie, hash))
+		return DB_NOT_FOUND;
+	return session_load(c, a, hash, out, csrf, &valid_until);
+}
+
+/* Sessions looked up, by cookie hash, each with the sessions' generation
+ * it was read under: every change that could alter a lookup's answer bumps
+ * that generation (007_generations.sql), and time limits are checked on
+ * every use, so a hit answers exactly what the store would. The strings of
+ * an entry live in one block of its own. */
+#define SESSION_CACHE 1024
+#define SESSION_LOCKS 16
+enum { S_USERNAME, S_DISPLAY, S_PATH, S_AUTHORITY, S_PROVINCE, S_METHOD, S_SERIAL, S_CSRF, S_COUNT };
+static struct session_slot {
+	char hash[65];
+	int64_t generation, valid_until;
+	struct actor actor; /* string members unused: see str */
+	char *block;
+	const char *str[S_COUNT];
+} session_cache[SESSION_CACHE];
+static pthread_mutex_t session_locks[SESSION_LOCKS] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER};
+
+static void actor_strings(struct actor *ac, const char ***slots)
+{
+	slots[S_USERNAME] = &ac->username;
+	slots[S_DISPLAY] = &ac->display_name;
+	slots[S_PATH] = &ac->authority_path;
+	slots[S_AUTHORITY] = &ac->authority_name;
+	slots[S_PROVINCE] = &ac->province_code;
+	slots[S_METHOD] = &ac->session_method;
+	slots[S_SERIAL] = &ac->cert_serial;
+}
+
+static void cache_store(unsigned i, const char *hash, int64_t generation, int64_t valid_until,
+                        const struct actor *ac, const char *csrf)
+{
+	struct actor copy = *ac;
+	const char **from[S_COUNT];
+	actor_strings(&copy, from);
+	from[S_CSRF] = &csrf;
+	size_t total = 0;
+	for (int k = 0; k < S_COUNT; k++)
+		total += *from[k] ? strlen(*from[k]) + 1 : 0;
+	char *block = xmalloc(total ? total : 1), *p = block;
+	const char *str[S_COUNT];
+	for (int k = 0; k < S_COUNT; k++) {
+		str[k] = NULL;
+		if (*from[k]) {
+			size_t n = strlen(*from[k]) + 1;
+			memcpy(p, *from[k], n);
+			str[k] = p;
+			p += n;
+		}
+	}
+	pthread_mutex_t *lock = &session_locks[i % SESSION_LOCKS];
+	pthread_mutex_lock(lock);
+	struct session_slot *e = &session_cache[i];
+	char *old = e->block;
+	memcpy(e->hash, hash, sizeof e->hash);
+	e->generation = generation;
+	e->valid_until = valid_until;
+	e->actor = *ac;
+	e->block = block;
+	memcpy(e->str, str, sizeof str);
+	pthread_mutex_unlock(lock);
+	free(old);
+}
+
+static bool cache_find(unsigned i, struct arena *a, const char *hash, int64_t generation,
+                       struct actor *out, char **csrf)
+{
+	bool hit = false;
+	pthread_mutex_t *lock = &session_locks[i % SESSION_LOCKS];
+	pthread_mutex_lock(lock);
+	struct session_slot *e = &session_cache[i];
+	if (e->block && e->generation == generation && e->valid_until >= time_now() &&
+	    strcmp(e->hash, hash) == 0) {
+		*out = e->actor;
+		const char **to[S_COUNT];
+		actor_strings(out, to);
+		const char *csrf_copy = NULL;
+		to[S_CSRF] = &csrf_copy;
+		for (int k = 0; k < S_COUNT; k++)
+			*to[k] = arena_strdup(a, e->str[k]);
+		if (csrf)
+			*csrf = (char *)csrf_copy;
+		hit = true;
+	}
+	pthread_mutex_unlock(lock);
+	return hit;
+}
+
+enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *cookie,
+                                     int64_t generation, struct actor *out, char **csrf)
+{
+	char hash[65];
+	if (!cookie_hash(cookie, hash))
+		return DB_NOT_FOUND;
+	if (generation < 0) {
+		int64_t valid_until;
+		return session_load(c, a, hash, out, csrf, &valid_until);
+	}
+	unsigned i = str_hash(hash) % SESSION_CACHE;
+	if (cache_find(i, a, hash, generation, out, csrf))
+		return DB_OK;
+	char *csrf_own = NULL;
+	int64_t valid_until;
+	enum db_status st = session_load(c, a, hash, out, &csrf_own, &valid_until);
+	if (st == DB_OK) {
+		cache_store(i, hash, generation, valid_until, out, csrf_own);
+		if (csrf)
+			*csrf = csrf_own;
+	}
+	return st;
 }
 
 enum db_status session_destroy(db_conn *c, const char *cookie)

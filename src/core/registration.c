@@ -416,25 +416,6 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
 	return errors;
 }
 
-/* ---- the generation of the registrations (see 006_generation.sql) ---- */
-
-static enum db_status generation_bump(db_conn *c)
-{
-	return DB_EXEC0(c, "UPDATE settings SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
-	                   "WHERE name = 'registrations_generation'", NULL);
-}
-
-int64_t registration_generation(db_conn *c)
-{
-	db_result *r = NULL;
-	int64_t g = -1;
-	if (DB_EXEC0(c, "SELECT value FROM settings WHERE name = 'registrations_generation'", &r) ==
-	        DB_OK && r->nrows)
-		g = db_get_int(r, 0, 0, -1);
-	db_result_free(r);
-	return g;
-}
-
 /* ---- writing ---- */
 
 #define REG_COLUMNS \
@@ -487,8 +468,6 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 		s->which = "username";
 	if (st != DB_OK)
 		return st;
-	if ((st = generation_bump(c)) != DB_OK)
-		return st;
 	struct actor who = {.account_id = account_id, .username = sval(v, "username"),
 	                    .address = s->address};
 	char obj[48];
@@ -537,8 +516,6 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 		return st;
 	st = DB_EXEC(c, "UPDATE accounts SET display_name = $1 WHERE registration_id = $2", NULL,
 	             P_TEXT(opt(v, "name")), P_INT(s->reg_id));
-	if (st == DB_OK)
-		st = generation_bump(c);
 	if (st != DB_OK)
 		return st;
 	char obj[48];
@@ -759,8 +736,6 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 			             P_INT(new_id), P_INT(d->reg_id));
 	}
 	db_result_free(r);
-	if (st == DB_OK)
-		st = generation_bump(c);
 	if (st != DB_OK)
 		return st;
 	char obj[48];

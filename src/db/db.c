@@ -143,7 +143,9 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Both engines run the same files; only the id and blob column types differ. */
+/* Both engines run the same files; the id and blob column types differ, and
+ * what only one engine can say (triggers) stands in a block of its own:
+ * {{SQLITE}} ... {{END}} or {{POSTGRESQL}} ... {{END}}, dropped on the other. */
 static char *migration_dialect(const char *sql, const char *engine)
 {
 	bool pg = strcmp(engine, "postgresql") == 0;
@@ -156,6 +158,15 @@ static char *migration_dialect(const char *sql, const char *engine)
 		} else if (strncmp(p, "{{BLOB}}", 8) == 0) {
 			buf_puts(&b, pg ? "BYTEA" : "BLOB");
 			p += 8;
+		} else if (strncmp(p, "{{SQLITE}}", 10) == 0 || strncmp(p, "{{POSTGRESQL}}", 14) == 0) {
+			bool mine = (p[2] == 'P') == pg;
+			p += p[2] == 'P' ? 14 : 10;
+			if (!mine) {
+				const char *end = strstr(p, "{{END}}");
+				p = end ? end : p + strlen(p);
+			}
+		} else if (strncmp(p, "{{END}}", 7) == 0) {
+			p += 7;
 		} else {
 			buf_putc(&b, *p++);
 		}

@@ -67,6 +67,8 @@ struct request {
 	/* who */
 	struct actor actor;
 	bool logged_in;
+	/* The store's generations, read once with the session (-1: not read). */
+	int64_t generations[GEN_COUNT];
 	const char *csrf;        /* the token forms must carry */
 	bool set_csrf_cookie;
 	const char *session_cookie;

@@ -10,9 +10,9 @@
 
 /* Rendered queues by (authority subtree, state, page), kept while the
  * registrations' generation stays the same: the queue only shows
- * registrations and authority names, and every transaction changing them
- * bumps the generation in the store. The layout around it (user, form
- * token) is rendered for every request. */
+ * registrations and authority names, and the store's triggers bump that
+ * generation on every change to them (007_generations.sql), whoever makes
+ * it. The layout around it (user, form token) is rendered for every request. */
 #define QUEUE_CACHE 128
 static struct {
 	char *key;
@@ -104,7 +104,7 @@ void page_review_queue(struct request *r)
 	long page = page_s ? strtol(page_s, NULL, 10) : 1;
 	if (page < 1 || page > 100000)
 		page = 1;
-	int64_t generation = registration_generation(req_db(r));
+	int64_t generation = r->generations[GEN_REGISTRATIONS];
 	const char *key = arena_printf(r->arena, "%s|%s|%ld", r->actor.authority_path, state, page);
 	size_t len = 0;
 	char *html = generation >= 0 ? cache_get(key, generation, &len) : NULL;

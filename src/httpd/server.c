@@ -230,7 +230,11 @@ static void load_session(struct request *r)
 	if (!cookie)
 		return;
 	char *csrf = NULL;
-	if (session_lookup(req_db(r), r->arena, cookie, &r->actor, &csrf) == DB_OK) {
+	/* One statement tells whether anything a cached session (or page) was
+	 * derived from has changed since. */
+	generations_read(req_db(r), r->generations);
+	if (session_lookup_cached(req_db(r), r->arena, cookie, r->generations[GEN_SESSIONS],
+	                          &r->actor, &csrf) == DB_OK) {
 		r->logged_in = true;
 		r->csrf = csrf;
 		r->session_cookie = cookie;
@@ -348,6 +352,8 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 		r->path = arena_strdup(r->arena, url);
 		r->status = 200;
 		r->is_post = strcmp(method, "POST") == 0;
+		for (int g = 0; g < GEN_COUNT; g++)
+			r->generations[g] = -1;
 		client_address(r);
 		*req_cls = r;
 		if (strlen(url) > srv->max_url) {

@@ -103,6 +103,13 @@ enum db_status staff_account_create(db_conn *c, const struct actor *a, const cha
 /* Enables or disables an account (disabling ends its sessions), audited. */
 enum db_status account_set_status(db_conn *c, const char *username, const char *status);
 
+/* ---- generations (007_generations.sql) ---- */
+/* Counters that go up (by trigger) with every change to what a cache
+ * derives from: the registrations' queues and the sessions. */
+enum generation { GEN_REGISTRATIONS, GEN_SESSIONS, GEN_COUNT };
+/* Reads them all in one statement; false on a store error (all set to -1). */
+bool generations_read(db_conn *c, int64_t out[GEN_COUNT]);
+
 /* ---- sessions ---- */
 /* New session; *cookie gets the cookie value (caller frees), *csrf too. */
 enum db_status session_create(db_conn *c, int64_t account_id, const char *method,
@@ -112,6 +119,10 @@ enum db_status session_create(db_conn *c, int64_t account_id, const char *method
  * expired, the account disabled, or its certificate revoked. */
 enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
                               struct actor *out, char **csrf);
+/* The same, reusing what an earlier lookup under the same sessions'
+ * generation (generations_read) found; generation -1 always asks the store. */
+enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *cookie,
+                                     int64_t generation, struct actor *out, char **csrf);
 enum db_status session_destroy(db_conn *c, const char *cookie);
 
 /* ---- authority tree ---- */

@@ -66,9 +66,4 @@ enum db_status registration_decide(db_conn *c, const struct actor *a, int64_t re
 
 const char *reg_state_label(const char *state);
 
-/* A number that changes in every transaction changing registrations (or
- * the authority tree through them); -1 when unknown. Whatever was computed
- * from registrations under one generation holds while it stays the same. */
-int64_t registration_generation(db_conn *c);
-
 #endif

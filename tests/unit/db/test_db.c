@@ -992,6 +992,103 @@ static void test_sessions(void **state)
 	arena_free(a);
 }
 
+/* The session cache answers as the store would for as long as the sessions'
+ * generation holds, and every change that could alter an answer moves it. */
+static int64_t gen_of(db_conn *c, enum generation g)
+{
+	int64_t v[GEN_COUNT];
+	assert_true(generations_read(c, v));
+	assert_true(v[g] >= 0);
+	return v[g];
+}
+
+static void test_session_cache(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	int64_t js = authority_by_name(f->c, "江苏省交通运输厅");
+	int64_t id = 0;
+	assert_int_equal(account_create(f->c, "rev", "pw", ROLE_REVIEWER, "王五", js, NULL, 0, &id),
+	                 DB_OK);
+	char *cookie = NULL, *csrf = NULL;
+	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &cookie, &csrf), DB_OK);
+	struct arena *a = arena_new();
+	struct actor act;
+	char *csrf2 = NULL;
+
+	/* Opening a session moves nothing: the cache of the others stays good. */
+	int64_t g0 = gen_of(f->c, GEN_SESSIONS);
+	int64_t r0 = gen_of(f->c, GEN_REGISTRATIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g0, &act, &csrf2), DB_OK);
+	assert_string_equal(act.display_name, "王五");
+	assert_string_equal(act.authority_name, "江苏省交通运输厅");
+	assert_string_equal(csrf2, csrf);
+	assert_null(act.cert_serial);
+	/* Failed logins are no part of a session: no move either. */
+	assert_int_equal(
+	    DB_EXEC(f->c, "UPDATE accounts SET failed_logins = 2 WHERE id = $1", NULL, P_INT(id)),
+	    DB_OK);
+	assert_int_equal(gen_of(f->c, GEN_SESSIONS), g0);
+
+	/* A change behind the cache's back (SQL, not ESP's functions) moves the
+	 * generation; under the old one the cached answer stands, which shows
+	 * the cache is what answers; under the new one the store does. */
+	assert_int_equal(
+	    DB_EXEC(f->c, "UPDATE accounts SET display_name = '赵六' WHERE id = $1", NULL, P_INT(id)),
+	    DB_OK);
+	int64_t g1 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(g1 > g0);
+	assert_int_equal(gen_of(f->c, GEN_REGISTRATIONS), r0);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g0, &act, NULL), DB_OK);
+	assert_string_equal(act.display_name, "王五");
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g1, &act, NULL), DB_OK);
+	assert_string_equal(act.display_name, "赵六");
+	/* -1 always asks the store. */
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, -1, &act, NULL), DB_OK);
+
+	/* Renaming an authority moves both generations. */
+	assert_int_equal(DB_EXEC(f->c, "UPDATE authorities SET name = '江苏省交通运输厅（新）' "
+	                               "WHERE id = $1", NULL, P_INT(js)),
+	                 DB_OK);
+	int64_t g2 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(g2 > g1);
+	assert_true(gen_of(f->c, GEN_REGISTRATIONS) > r0);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g2, &act, NULL), DB_OK);
+	assert_string_equal(act.authority_name, "江苏省交通运输厅（新）");
+
+	/* Disabling the account: moved, and the session is gone. */
+	assert_int_equal(
+	    DB_EXEC(f->c, "UPDATE accounts SET status = 'disabled' WHERE id = $1", NULL, P_INT(id)),
+	    DB_OK);
+	int64_t g3 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(g3 > g2);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g3, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(
+	    DB_EXEC(f->c, "UPDATE accounts SET status = 'active' WHERE id = $1", NULL, P_INT(id)),
+	    DB_OK);
+
+	/* Logout moves it too. */
+	int64_t g4 = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g4, &act, NULL), DB_OK);
+	assert_int_equal(session_destroy(f->c, cookie), DB_OK);
+	int64_t g5 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(g5 > g4);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g5, &act, NULL), DB_NOT_FOUND);
+	free(cookie);
+	free(csrf);
+
+	/* Expiry is a matter of time, not of generations: a cached session ends
+	 * when its time is up even while nothing moves. */
+	assert_int_equal(session_create(f->c, id, "password", NULL, 1, &cookie, NULL), DB_OK);
+	int64_t g6 = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g6, &act, NULL), DB_OK);
+	sleep(2);
+	assert_int_equal(gen_of(f->c, GEN_SESSIONS), g6);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g6, &act, NULL), DB_NOT_FOUND);
+	free(cookie);
+	arena_free(a);
+}
+
 /* ---- the audit log --------------------------------------------------------------- */
 
 static void test_audit_chain(void **state)
@@ -1070,6 +1167,7 @@ static void test_audit_chain(void **state)
 	    cmocka_unit_test_setup_teardown(test_authority_insert, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_session_cache, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown)
 
 int main(void)
