@@ -12,6 +12,7 @@
 # Environment (defaults): ROUNDS=1 ENTRIES=100 CONNECTIONS=64 THREADS=2 WARMUP=3
 #   DURATION=10 ESP_BUILD=<repo>/build ESP_DATABASE=<empty: SQLite in the
 #   temp dir; or a postgresql:// URL of an empty database>
+#   SHOW_WRK=1 prints wrk's whole output (latency distribution) to stderr.
 #   PERF=1 also records a perf profile of espd (call graphs) during an extra
 #   wrk run and prints the top of the report; PERF_OUT=file keeps perf.data.
 set -euo pipefail
@@ -25,6 +26,7 @@ WARMUP=${WARMUP:-3}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-1}
 PERF=${PERF:-0}
+SHOW_WRK=${SHOW_WRK:-0}
 PAGE_SIZE=50 # QUEUE_PAGE in src/httpd/page_review.c
 
 die() { echo "portal_bench: $*" >&2; exit 1; }
@@ -140,6 +142,7 @@ measure() {
 	wrk "${args[@]}" -d"${WARMUP}s" "$url" >/dev/null
 	wrk "${args[@]}" -d"${DURATION}s" --latency "$url" >"$TMP/wrk-$name.txt"
 	local out=$TMP/wrk-$name.txt rps p50 p99 non2xx errs
+	[ "$SHOW_WRK" = 1 ] && sed "s/^/  wrk $name: /" "$out" >&2
 	rps=$(awk '$1 == "Requests/sec:" { print $2 }' "$out")
 	p50=$(awk '$1 == "50%" { print $2; exit }' "$out")
 	p99=$(awk '$1 == "99%" { print $2; exit }' "$out")
