@@ -19,6 +19,7 @@ struct db_pool {
 	db_conn **idle;
 	int nidle, size;
 	char *target;
+	db_conn *writer;        /* see db_backend.share_writer; NULL when unused */
 };
 
 static const struct db_backend *backend_for(const char *target)
@@ -37,12 +38,18 @@ db_pool *db_pool_open(const char *target, int size, const char **err)
 	p->target = xstrdup(target);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	if (p->be->share_writer && !(p->writer = p->be->open(target, err))) {
+		db_pool_close(p);
+		return NULL;
+	}
 	for (int i = 0; i < p->size; i++) {
 		db_conn *c = p->be->open(target, err);
 		if (!c) {
 			db_pool_close(p);
 			return NULL;
 		}
+		if (p->writer)
+			p->be->share_writer(c, p->writer);
 		p->idle[p->nidle++] = c;
 	}
 	return p;
@@ -54,6 +61,8 @@ void db_pool_close(db_pool *p)
 		return;
 	for (int i = 0; i < p->nidle; i++)
 		p->be->close(p->idle[i]);
+	if (p->writer)
+		p->be->close(p->writer);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p->idle);
@@ -110,6 +119,8 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 enum db_status db_transaction(db_conn *c, db_tx_fn fn, void *ctx)
 {
 	const struct db_backend *be = ((struct db_conn_head *)c)->be;
+	if (be->tx_conn)
+		c = be->tx_conn(c);
 	enum db_status st = DB_ERROR;
 	for (int attempt = 0; attempt < 8; attempt++) {
 		st = be->begin(c);

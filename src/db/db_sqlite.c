@@ -38,6 +38,7 @@ struct db_conn {
 	const struct db_backend *be; /* must come first: see db.h */
 	sqlite3 *db;
 	bool writing;              /* holds write_lock between begin and commit/rollback */
+	db_conn *writer;           /* the pool's writer (not owned), or NULL */
 	struct stmt_entry **buckets;
 	size_t nbuckets, nstmts;
 	struct {
@@ -286,7 +287,8 @@ static enum db_status sq_begin(db_conn *c)
 {
 	pthread_mutex_lock(&write_lock);
 	c->writing = true;
-	enum db_status st = sq_exec_script(c, "BEGIN IMMEDIATE");
+	/* Prepared once per connection, like every other statement. */
+	enum db_status st = sq_exec(c, "BEGIN IMMEDIATE", NULL, 0, NULL);
 	if (st != DB_OK)
 		release_write(c);
 	return st;
@@ -294,7 +296,7 @@ static enum db_status sq_begin(db_conn *c)
 
 static enum db_status sq_commit(db_conn *c)
 {
-	enum db_status st = sq_exec_script(c, "COMMIT");
+	enum db_status st = sq_exec(c, "COMMIT", NULL, 0, NULL);
 	if (st == DB_OK)
 		release_write(c);
 	return st;
@@ -304,10 +306,16 @@ static enum db_status sq_rollback(db_conn *c)
 {
 	enum db_status st = DB_OK;
 	if (!sqlite3_get_autocommit(c->db))
-		st = sq_exec_script(c, "ROLLBACK");
+		st = sq_exec(c, "ROLLBACK", NULL, 0, NULL);
 	release_write(c);
 	return st;
 }
+
+static void sq_share_writer(db_conn *c, db_conn *writer) { c->writer = writer; }
+
+/* Used only under write_lock (sq_begin to commit/rollback), so one writer
+ * serves every thread of the pool in turn. */
+static db_conn *sq_tx_conn(db_conn *c) { return c->writer ? c->writer : c; }
 
 const struct db_backend db_sqlite_backend = {
 	.name = "sqlite",
@@ -318,4 +326,6 @@ const struct db_backend db_sqlite_backend = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.share_writer = sq_share_writer,
+	.tx_conn = sq_tx_conn,
 };

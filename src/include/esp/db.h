@@ -69,6 +69,14 @@ struct db_backend {
 	enum db_status (*begin)(db_conn *c);
 	enum db_status (*commit)(db_conn *c);
 	enum db_status (*rollback)(db_conn *c);
+	/* SQLite only (NULL elsewhere): the transactions of a pool's connections
+	 * all run on one writer connection of the pool (share_writer tells each
+	 * connection which; tx_conn answers it, or c itself). SQLite drops a
+	 * connection's whole page cache whenever another connection has
+	 * committed since its last read; with one writer, the pages transactions
+	 * use stay cached from one to the next. */
+	void (*share_writer)(db_conn *c, db_conn *writer);
+	db_conn *(*tx_conn)(db_conn *c);
 };
 
 extern const struct db_backend db_sqlite_backend;
