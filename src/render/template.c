@@ -466,17 +466,14 @@ static int over_budget(struct buf *out, size_t start, int rc)
 	return rc;
 }
 
-int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
-                       const char *slot, const char *inner, json_t *inner_ctx, struct buf *out)
+/* Renders outer with its slot; -2 when outer is unknown, -3 over the limits. */
+static int render_with_slot(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
+                            const struct slot *sl, struct buf *out)
 {
-	const struct tpl *ti = find(s, inner);
 	const struct tpl *to = find(s, outer);
-	if (!ti)
-		return -1;
 	if (!to)
 		return -2;
-	struct slot sl = {.name = slot, .inner = ti, .inner_ctx = inner_ctx};
-	struct ctx_stack cs = {.n = 0, .slot = &sl};
+	struct ctx_stack cs = {.n = 0, .slot = sl};
 	cs.items[cs.n++] = outer_ctx;
 	struct budget b = {0};
 	size_t start = out->len;
@@ -484,19 +481,21 @@ int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer
 	return b.over ? over_budget(out, start, -3) : 0;
 }
 
+int tpl_render_wrapped(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
+                       const char *slot, const char *inner, json_t *inner_ctx, struct buf *out)
+{
+	const struct tpl *ti = find(s, inner);
+	if (!ti)
+		return -1;
+	struct slot sl = {.name = slot, .inner = ti, .inner_ctx = inner_ctx};
+	return render_with_slot(s, outer, outer_ctx, &sl, out);
+}
+
 int tpl_render_around(const struct tpl_set *s, const char *outer, json_t *outer_ctx,
                       const char *slot, const char *html, size_t len, struct buf *out)
 {
-	const struct tpl *to = find(s, outer);
-	if (!to)
-		return -2;
 	struct slot sl = {.name = slot, .html = html ? html : "", .html_len = html ? len : 0};
-	struct ctx_stack cs = {.n = 0, .slot = &sl};
-	cs.items[cs.n++] = outer_ctx;
-	struct budget b = {0};
-	size_t start = out->len;
-	render(s, to->root, &cs, out, 0, &b);
-	return b.over ? over_budget(out, start, -3) : 0;
+	return render_with_slot(s, outer, outer_ctx, &sl, out);
 }
 
 int tpl_render(const struct tpl_set *s, const char *name, json_t *ctx, struct buf *out)

@@ -900,16 +900,22 @@ static void insert_session(db_conn *c, const char *cookie, int64_t account, int6
 	    DB_OK);
 }
 
+/* The base tree, the reviewer "rev" (王五) of 江苏省交通运输厅 and an hour's session. */
+static void reviewer_session(db_conn *c, int64_t *js, int64_t *id, char **cookie, char **csrf)
+{
+	assert_int_equal(seed_base(c), DB_OK);
+	*js = authority_by_name(c, "江苏省交通运输厅");
+	assert_int_equal(account_create(c, "rev", "pw", ROLE_REVIEWER, "王五", *js, NULL, 0, id),
+	                 DB_OK);
+	assert_int_equal(session_create(c, *id, "password", NULL, 3600, cookie, csrf), DB_OK);
+}
+
 static void test_sessions(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(seed_base(f->c), DB_OK);
-	int64_t js = authority_by_name(f->c, "江苏省交通运输厅");
-	int64_t id = 0;
-	assert_int_equal(account_create(f->c, "rev", "pw", ROLE_REVIEWER, "王五", js, NULL, 0, &id),
-	                 DB_OK);
+	int64_t js = 0, id = 0;
 	char *cookie = NULL, *csrf = NULL;
-	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &cookie, &csrf), DB_OK);
+	reviewer_session(f->c, &js, &id, &cookie, &csrf);
 	assert_int_equal(strlen(cookie), 43);
 	assert_int_equal(strlen(csrf), 32);
 
@@ -1005,13 +1011,9 @@ static int64_t gen_of(db_conn *c, enum generation g)
 static void test_session_cache(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(seed_base(f->c), DB_OK);
-	int64_t js = authority_by_name(f->c, "江苏省交通运输厅");
-	int64_t id = 0;
-	assert_int_equal(account_create(f->c, "rev", "pw", ROLE_REVIEWER, "王五", js, NULL, 0, &id),
-	                 DB_OK);
+	int64_t js = 0, id = 0;
 	char *cookie = NULL, *csrf = NULL;
-	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &cookie, &csrf), DB_OK);
+	reviewer_session(f->c, &js, &id, &cookie, &csrf);
 	struct arena *a = arena_new();
 	struct actor act;
 	char *csrf2 = NULL;
