@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startEsp, Client, rawSql, registrationFields, authorityIdByName, fieldError, fieldValue,
+  startEsp, Client, rawSql, espctl, registrationFields, authorityIdByName, fieldError, fieldValue,
   selectedOption, inputFor, linkHref, uscc, idNumber, ENGINE,
 } from './lib/esp.mjs';
 
@@ -313,4 +313,27 @@ test(`[${ENGINE}] a queue seen before shows each change at once (rendered queues
   await fj.post(href, { decision: 'approve' });
   assert.ok(!(await fj.get('/review')).text.includes(fields.name), 'approved: no longer pending');
   assert.ok((await fj.get('/review?state=approved')).text.includes(fields.name));
+});
+
+test(`[${ENGINE}] what espd keeps in memory follows changes made outside it (SQL, espctl)`, async () => {
+  const { fields } = await register('enterprise', '福建省交通运输厅');
+  const fj = await staff('fj_reviewer');
+  for (let i = 0; i < 2; i++) assert.ok((await fj.get('/review')).text.includes(fields.name));
+  // A registration renamed in the store by hand: the queue shows it at once.
+  const renamed = `${fields.name}（更名）`;
+  rawSql(esp, `UPDATE registrations SET name = '${renamed}' WHERE code = '${fields.code}'`);
+  assert.ok((await fj.get('/review')).text.includes(renamed), 'queue re-rendered after the SQL change');
+  // The session's account renamed by hand: the next page says the new name.
+  const display = rawSql(esp, "SELECT display_name FROM accounts WHERE username = 'fj_reviewer'").trim();
+  rawSql(esp, "UPDATE accounts SET display_name = '临时姓名' WHERE username = 'fj_reviewer'");
+  assert.match((await fj.get('/review')).text, /临时姓名（初审人员）/);
+  rawSql(esp, `UPDATE accounts SET display_name = '${display}' WHERE username = 'fj_reviewer'`);
+  // Disabled by espctl, another process: the open session ends on its next request.
+  assert.equal((await fj.get('/review')).status, 200);
+  espctl(esp, 'user', 'disable', 'fj_reviewer');
+  const gone = await fj.get('/review', { redirect: false });
+  assert.equal(gone.status, 303);
+  assert.match(gone.location, /^\/login\?expired=1/);
+  espctl(esp, 'user', 'enable', 'fj_reviewer');
+  assert.equal((await fj.get('/review', { redirect: false })).status, 303, 'enabling does not bring the session back');
 });
