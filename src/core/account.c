@@ -295,7 +295,7 @@ enum { S_USERNAME, S_DISPLAY, S_PATH, S_AUTHORITY, S_PROVINCE, S_METHOD, S_SERIA
 static struct session_slot {
 	char hash[65];
 	int64_t generation, valid_until;
-	struct actor actor; /* string members unused: see str */
+	struct actor actor; /* its string members are NULL: see str */
 	char *block;
 	const char *str[S_COUNT];
 } session_cache[SESSION_CACHE];
@@ -325,6 +325,13 @@ static void cache_store(unsigned i, const char *hash, int64_t generation, int64_
 	const char **from[S_COUNT];
 	actor_strings(&copy, from);
 	from[S_CSRF] = &csrf;
+	/* The entry keeps no pointer into the caller's memory (its arena). */
+	struct actor stored = *ac;
+	const char **own[S_COUNT];
+	actor_strings(&stored, own);
+	for (int k = 0; k < S_CSRF; k++)
+		*own[k] = NULL;
+	stored.address = NULL;
 	size_t total = 0;
 	for (int k = 0; k < S_COUNT; k++)
 		total += *from[k] ? strlen(*from[k]) + 1 : 0;
@@ -346,7 +353,7 @@ static void cache_store(unsigned i, const char *hash, int64_t generation, int64_
 	memcpy(e->hash, hash, sizeof e->hash);
 	e->generation = generation;
 	e->valid_until = valid_until;
-	e->actor = *ac;
+	e->actor = stored;
 	e->block = block;
 	memcpy(e->str, str, sizeof str);
 	pthread_mutex_unlock(lock);
