@@ -124,7 +124,6 @@ bbytes=$(curl -fs "$BASE_URL$PAGE_PATH" | wc -c)
 
 # ---- wrk ----
 # to_ms VALUE: wrk prints latencies as 812.00us, 1.23ms, 2.10s or 1.00m.
-# to_ms VALUE: wrk prints latencies as 812.00us, 1.23ms, 2.10s or 1.00m.
 to_ms() {
 	awk -v v="$1" 'BEGIN {
 		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
