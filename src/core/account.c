@@ -408,6 +408,17 @@ enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *co
 	return st;
 }
 
+enum db_status session_purge_expired(db_conn *c, int64_t now, int *purged)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c, "DELETE FROM sessions WHERE expires_at < $1 RETURNING id_hash",
+	                            &r, P_INT(now));
+	if (purged)
+		*purged = st == DB_OK ? r->nrows : 0;
+	db_result_free(r);
+	return st;
+}
+
 enum db_status session_destroy(db_conn *c, const char *cookie)
 {
 	if (!cookie)

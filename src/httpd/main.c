@@ -114,13 +114,29 @@ static void crl_refresh(struct server *srv)
 	db_release(srv->pool, c);
 }
 
-/* Maintenance: the CRL every minute, the store's write-ahead log every second. */
+/* Sessions that ended stay refused by every lookup; deleting them (hourly)
+ * keeps the table from growing with every login ever made. */
+static void sessions_purge(struct server *srv)
+{
+	db_conn *c = db_acquire(srv->pool);
+	int n = 0;
+	if (session_purge_expired(c, time_now(), &n) != DB_OK)
+		log_error("expired sessions could not be deleted");
+	else if (n)
+		log_info("%d expired sessions deleted", n);
+	db_release(srv->pool, c);
+}
+
+/* Maintenance: the CRL every minute, expired sessions every hour, the
+ * store's write-ahead log every second. */
 static void *maintenance_thread(void *arg)
 {
 	struct server *srv = arg;
 	for (unsigned tick = 0; !stopping; tick++) {
 		if (tick % 60 == 0)
 			crl_refresh(srv);
+		if (tick % 3600 == 0)
+			sessions_purge(srv);
 		db_checkpoint(srv->pool);
 		sleep(1);
 	}

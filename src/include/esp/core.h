@@ -124,6 +124,9 @@ enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
 enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *cookie,
                                      int64_t generation, struct actor *out, char **csrf);
 enum db_status session_destroy(db_conn *c, const char *cookie);
+/* Deletes the sessions that ended before now; *purged (may be NULL) gets
+ * how many. Lookups already refuse them: this only keeps the table small. */
+enum db_status session_purge_expired(db_conn *c, int64_t now, int *purged);
 
 /* ---- authority tree ---- */
 /* JSON array of {id, name, province_code, province, level, depth} in tree order. */

@@ -998,6 +998,34 @@ static void test_sessions(void **state)
 	arena_free(a);
 }
 
+/* Purging deletes exactly the sessions that have ended. */
+static void test_session_purge(void **state)
+{
+	struct fixture *f = *state;
+	int64_t js = 0, id = 0;
+	char *cookie = NULL, *csrf = NULL;
+	reviewer_session(f->c, &js, &id, &cookie, &csrf);
+	char *old = random_token(32);
+	insert_session(f->c, old, id, time_now() - 10);
+	int n = -1;
+	assert_int_equal(session_purge_expired(f->c, time_now(), &n), DB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM sessions"), 1);
+	struct arena *a = arena_new();
+	struct actor act;
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
+	assert_int_equal(session_lookup(f->c, a, old, &act, NULL), DB_NOT_FOUND);
+	/* Nothing left to purge; and a later clock takes the hour-long one too. */
+	assert_int_equal(session_purge_expired(f->c, time_now(), &n), DB_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(session_purge_expired(f->c, time_now() + 7200, NULL), DB_OK);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM sessions"), 0);
+	arena_free(a);
+	free(old);
+	free(cookie);
+	free(csrf);
+}
+
 /* The session cache answers as the store would for as long as the sessions'
  * generation holds, and every change that could alter an answer moves it. */
 static int64_t gen_of(db_conn *c, enum generation g)
@@ -1170,6 +1198,7 @@ static void test_audit_chain(void **state)
 	    cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_session_cache, setup, teardown),                  \
+	    cmocka_unit_test_setup_teardown(test_session_purge, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown)
 
 int main(void)
