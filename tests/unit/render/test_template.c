@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "../testdir.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,14 +521,6 @@ static void test_render_around(void **state)
 
 /* ---- tpl_load_dir ----------------------------------------------------------- */
 
-static char *make_temp_dir(void)
-{
-	char *dir = xstrdup("/tmp/esp-test-template-XXXXXX");
-	if (!mkdtemp(dir))
-		fail_msg("mkdtemp failed");
-	return dir;
-}
-
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char *path = xasprintf("%s/%s", dir, name);
@@ -534,26 +528,10 @@ static void write_file(const char *dir, const char *name, const char *text)
 	free(path);
 }
 
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char *path = xasprintf("%s/%s", dir, e->d_name);
-		unlink(path);
-		free(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void test_load_dir(void **state)
 {
 	(void)state;
-	char *dir = make_temp_dir();
+	char *dir = test_dir_make("template");
 	write_file(dir, "layout.html", "<html>{{>body}}</html>\n");
 	write_file(dir, "body.html", "<p>{{msg}}</p>");
 	write_file(dir, "notes.txt", "{{#broken");  /* not a template: ignored */
@@ -586,7 +564,7 @@ static void test_load_dir(void **state)
 	if (!strstr(err, "broken:4:") || !strstr(err, "lsit"))
 		fail_msg("unexpected error: %s", err);
 	free(err);
-	remove_dir(dir);
+	test_dir_remove(dir);
 	free(dir);
 
 	/* A missing directory. */
@@ -601,7 +579,7 @@ static void test_load_dir(void **state)
 static void test_load_dir_empty(void **state)
 {
 	(void)state;
-	char *dir = make_temp_dir();
+	char *dir = test_dir_make("template");
 	char *err = NULL;
 	struct tpl_set *s = tpl_load_dir(dir, &err);
 	assert_non_null(s);
@@ -610,7 +588,7 @@ static void test_load_dir_empty(void **state)
 	assert_int_equal(tpl_render(s, "anything", ctx, &b), -1);
 	json_decref(ctx);
 	tpl_free(s);
-	remove_dir(dir);
+	test_dir_remove(dir);
 	free(dir);
 }
 

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "../testdir.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +25,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char *make_temp_dir(void)
-{
-	char *dir = xstrdup("/tmp/esp-test-util-XXXXXX");
-	if (!mkdtemp(dir))
-		fail_msg("mkdtemp failed");
-	return dir;
-}
-
 static int count_entries(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -42,23 +36,6 @@ static int count_entries(const char *dir)
 			n++;
 	closedir(d);
 	return n;
-}
-
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char *path = xasprintf("%s/%s", dir, e->d_name);
-		unlink(path);
-		free(path);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /* ---- buf ------------------------------------------------------------------- */
@@ -471,7 +448,7 @@ static char *write_temp(const char *dir, const char *name, const char *text)
 static void test_config_file(void **state)
 {
 	(void)state;
-	char *dir = make_temp_dir();
+	char *dir = test_dir_make("util");
 	char *path = write_temp(dir, "esp.conf",
 	                        "# ESP configuration\n"
 	                        "\n"
@@ -531,7 +508,7 @@ static void test_config_file(void **state)
 	assert_non_null(strstr(err, "other.conf"));
 	config_free(c);
 
-	remove_dir(dir);
+	test_dir_remove(dir);
 	free(dir);
 }
 
@@ -540,7 +517,7 @@ static void test_config_file(void **state)
 static void test_config_line_numbers_count_blank_lines(void **state)
 {
 	(void)state;
-	char *dir = make_temp_dir();
+	char *dir = test_dir_make("util");
 	char *path = write_temp(dir, "blank.conf", "# header\n\n\nthreads = 2\n\nbogus = 1\n");
 	struct esp_config *c = config_new();
 	const char *err = NULL;
@@ -550,7 +527,7 @@ static void test_config_line_numbers_count_blank_lines(void **state)
 	free(want);
 	config_free(c);
 	free(path);
-	remove_dir(dir);
+	test_dir_remove(dir);
 	free(dir);
 }
 
@@ -629,7 +606,7 @@ static void test_file_write_atomic(void **state)
 {
 	(void)state;
 	mode_t old = umask(022);
-	char *dir = make_temp_dir();
+	char *dir = test_dir_make("util");
 	char *path = xasprintf("%s/key.pem", dir);
 
 	/* bytes with NULs, written with the mode asked for */
@@ -677,7 +654,7 @@ static void test_file_write_atomic(void **state)
 	assert_null(file_read_all("/nonexistent/esp/file", NULL));
 
 	free(path);
-	remove_dir(dir);
+	test_dir_remove(dir);
 	free(dir);
 	umask(old);
 }
