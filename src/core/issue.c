@@ -18,7 +18,7 @@ void issued_free(struct issued *i)
 	i->serial = i->pem = NULL;
 }
 
-static const struct {
+static const struct issue_text {
 	enum issue_result r;
 	const char *code, *message;
 } issue_texts[] = {
@@ -36,21 +36,19 @@ static const struct {
 	{ISSUE_ERROR, "internal", "系统内部错误，请稍后重试"},
 };
 
-const char *issue_result_code(enum issue_result r)
+/* The row of r; the last one (internal error) for a value not in the table. */
+static const struct issue_text *issue_text(enum issue_result r)
 {
-	for (size_t i = 0; i < sizeof issue_texts / sizeof issue_texts[0]; i++)
+	size_t n = sizeof issue_texts / sizeof issue_texts[0];
+	for (size_t i = 0; i < n; i++)
 		if (issue_texts[i].r == r)
-			return issue_texts[i].code;
-	return "internal";
+			return &issue_texts[i];
+	return &issue_texts[n - 1];
 }
 
-const char *issue_result_message(enum issue_result r)
-{
-	for (size_t i = 0; i < sizeof issue_texts / sizeof issue_texts[0]; i++)
-		if (issue_texts[i].r == r)
-			return issue_texts[i].message;
-	return "";
-}
+const char *issue_result_code(enum issue_result r) { return issue_text(r)->code; }
+
+const char *issue_result_message(enum issue_result r) { return issue_text(r)->message; }
 
 /*
  * Issuing a certificate: the CSR is parsed and its self-signature verified

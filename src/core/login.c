@@ -96,7 +96,7 @@ enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *de
 	return res;
 }
 
-static const struct {
+static const struct login_text {
 	enum cert_login r;
 	const char *title, *message;
 } texts[] = {
@@ -115,21 +115,19 @@ static const struct {
 	{CL_ERROR, "系统错误", "系统内部错误，请稍后重试。"},
 };
 
-const char *cert_login_title(enum cert_login r)
+/* The row of r; the last one (system error) for a value not in the table. */
+static const struct login_text *login_text(enum cert_login r)
 {
-	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+	size_t n = sizeof texts / sizeof texts[0];
+	for (size_t i = 0; i < n; i++)
 		if (texts[i].r == r)
-			return texts[i].title;
-	return "";
+			return &texts[i];
+	return &texts[n - 1];
 }
 
-const char *cert_login_message(enum cert_login r)
-{
-	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
-		if (texts[i].r == r)
-			return texts[i].message;
-	return "";
-}
+const char *cert_login_title(enum cert_login r) { return login_text(r)->title; }
+
+const char *cert_login_message(enum cert_login r) { return login_text(r)->message; }
 
 enum db_status challenge_new(db_conn *c, char **id, char **challenge)
 {
