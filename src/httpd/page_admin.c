@@ -46,15 +46,22 @@ static void show_directory_edit(struct request *r, int status, json_t *entry, js
 	            json_pack("{s:O, s:o}", "entry", entry, "fields", fields));
 }
 
-void page_admin_directory_edit(struct request *r)
+/* The admin's directory entry of the route; NULL = answered (403, 404). */
+static json_t *directory_entry(struct request *r)
 {
 	if (!admin_only(r))
-		return;
+		return NULL;
 	json_t *entry = ra_directory_get(req_db(r), r->params[0]);
-	if (!entry) {
+	if (!entry)
 		reply_not_found(r);
+	return entry;
+}
+
+void page_admin_directory_edit(struct request *r)
+{
+	json_t *entry = directory_entry(r);
+	if (!entry)
 		return;
-	}
 	json_t *errors = json_object();
 	show_directory_edit(r, 200, entry, errors);
 	json_decref(errors);
@@ -63,13 +70,9 @@ void page_admin_directory_edit(struct request *r)
 
 void page_admin_directory_save(struct request *r)
 {
-	if (!admin_only(r))
+	json_t *entry = directory_entry(r);
+	if (!entry)
 		return;
-	json_t *entry = ra_directory_get(req_db(r), r->params[0]);
-	if (!entry) {
-		reply_not_found(r);
-		return;
-	}
 	json_t *values = form_values(r);
 	json_t *errors = json_object();
 	json_t *fields = ra_directory_fields();
