@@ -321,27 +321,28 @@ static void actor_strings(struct actor *ac, const char ***slots)
 static void cache_store(unsigned i, const char *hash, int64_t generation, int64_t valid_until,
                         const struct actor *ac, const char *csrf)
 {
-	struct actor copy = *ac;
-	const char **from[S_COUNT];
-	actor_strings(&copy, from);
-	from[S_CSRF] = &csrf;
-	/* The entry keeps no pointer into the caller's memory (its arena). */
+	/* The entry keeps no pointer into the caller's memory (its arena):
+	 * the strings move into one block of its own. */
 	struct actor stored = *ac;
-	const char **own[S_COUNT];
-	actor_strings(&stored, own);
-	for (int k = 0; k < S_CSRF; k++)
-		*own[k] = NULL;
+	const char **field[S_COUNT];
+	actor_strings(&stored, field);
+	const char *val[S_COUNT];
+	for (int k = 0; k < S_CSRF; k++) {
+		val[k] = *field[k];
+		*field[k] = NULL;
+	}
+	val[S_CSRF] = csrf;
 	stored.address = NULL;
 	size_t total = 0;
 	for (int k = 0; k < S_COUNT; k++)
-		total += *from[k] ? strlen(*from[k]) + 1 : 0;
+		total += val[k] ? strlen(val[k]) + 1 : 0;
 	char *block = xmalloc(total ? total : 1), *p = block;
 	const char *str[S_COUNT];
 	for (int k = 0; k < S_COUNT; k++) {
 		str[k] = NULL;
-		if (*from[k]) {
-			size_t n = strlen(*from[k]) + 1;
-			memcpy(p, *from[k], n);
+		if (val[k]) {
+			size_t n = strlen(val[k]) + 1;
+			memcpy(p, val[k], n);
 			str[k] = p;
 			p += n;
 		}
