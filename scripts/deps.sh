@@ -10,7 +10,8 @@ pkgs=(meson ninja-build pkg-config gcc libmicrohttpd-dev libssl-dev openssl libs
       libcurl4-openssl-dev curl ca-certificates)
 if [ "$mode" = test ]; then
   pkgs+=(libcmocka-dev postgresql softhsm2 opensc gnutls-bin libnss3-tools poppler-utils
-         chromium wrk python3 nodejs npm sqlite3 valgrind bc)
+         chromium wrk python3 nodejs npm sqlite3 valgrind bc
+         clang libclang-rt-14-dev)  # clang + libFuzzer for scripts/fuzz.sh
 fi
 missing=()
 for p in "${pkgs[@]}"; do

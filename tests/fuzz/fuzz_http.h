@@ -1,0 +1,31 @@
+/*
+ * An in-process espd for fuzz targets: the real libmicrohttpd callbacks of
+ * src/httpd/server.c (server_access, server_completed), the real route table
+ * and handlers, driven over a socketpair without a listening socket.
+ */
+#ifndef ESP_FUZZ_HTTP_H
+#define ESP_FUZZ_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Starts the server once per process.  With a store, a SQLite store in a
+ * temporary directory is migrated and holds one RA account with an API
+ * token (fuzz_http_token()); without, any handler reaching the store
+ * crashes, so only routes that stop before it may be used. */
+void fuzz_http_init(bool with_store);
+const char *fuzz_http_token(void);
+
+/* Sends `head` (the request line and headers, each ending in CRLF, without
+ * the blank line and without Content-Length, which is added) and `body`,
+ * then reads the reply to its end.  Returns the HTTP status of the reply;
+ * aborts when no status line comes back, since espd must answer every
+ * complete request. */
+int fuzz_http_request(const char *head, const void *body, size_t len);
+
+/* Whether the last request ran into a known crash that ESP_FUZZ_SKIP made
+ * the harness step around (see fuzz_http.c); such an input is kept out of
+ * the corpus. */
+bool fuzz_http_hit_known(void);
+
+#endif
