@@ -837,10 +837,26 @@ out:
 /* ------------------------------------------------------------------ */
 /* CSRs and key certificates                                           */
 
-/* EC on P-256, or RSA with 2048..8192 bits.  Anything else is refused,
- * including other curves (P-384, SM2), Ed25519 and RSA-PSS-only keys.
- * Explicit curve parameters pass only when OpenSSL recognises them as
- * P-256 (it then names the group). */
+/* The SubjectPublicKeyInfo's algorithm: an EC key must name its curve by
+ * OID (RFC 5480 section 2.1.1: namedCurve only).  OpenSSL decodes explicit
+ * parameters of P-256 into a key it calls "prime256v1", but a certificate
+ * carrying them is refused by strict verifiers, ESP's own login included:
+ * such a CSR would use up a paid key for a certificate nobody accepts. */
+static bool spki_algorithm_acceptable(const X509_ALGOR *alg)
+{
+	const ASN1_OBJECT *oid = NULL;
+	int ptype = V_ASN1_UNDEF;
+	const void *pval = NULL;
+	X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+	if (OBJ_obj2nid(oid) != NID_X9_62_id_ecPublicKey)
+		return true; /* RSA and the rest: judged on the decoded key */
+	return ptype == V_ASN1_OBJECT && OBJ_obj2nid(pval) == NID_X9_62_prime256v1;
+}
+
+/* EC on the named curve P-256, or RSA with 2048..8192 bits.  Anything else
+ * is refused, including other curves (P-384, SM2), Ed25519 and RSA-PSS-only
+ * keys; explicit curve parameters are refused before, by
+ * spki_algorithm_acceptable(). */
 static bool key_acceptable(const EVP_PKEY *pk)
 {
 	if (EVP_PKEY_is_a(pk, "EC")) {
@@ -1002,9 +1018,15 @@ static enum ca_status csr_parse(const char *pem, size_t len, CSR_REQ **out)
 	CSR_REQ *req =
 	    got == 1 ? (CSR_REQ *)ASN1_item_d2i(NULL, &p, der_len, ASN1_ITEM_rptr(CSR_REQ)) : NULL;
 	OPENSSL_free(der);
-	EVP_PKEY *pk = req ? csr_key(req->info->spki) : NULL;
+	/* The curve is judged on the wire before any decoding of the key. */
+	bool alg_ok = req && spki_algorithm_acceptable(req->info->spki->algorithm);
+	EVP_PKEY *pk = alg_ok ? csr_key(req->info->spki) : NULL;
 	enum ca_status st = CA_OK;
-	if (!req || !pk)
+	if (!req)
+		st = CA_ERR_CSR_PARSE;
+	else if (!alg_ok)
+		st = CA_ERR_KEY_WEAK;
+	else if (!pk)
 		st = CA_ERR_CSR_PARSE;
 	else if (!key_acceptable(pk))
 		st = CA_ERR_KEY_WEAK;
@@ -1210,7 +1232,8 @@ const char *ca_status_message(enum ca_status s)
 	case CA_ERR_CSR_SIGNATURE:
 		return "证书请求签名验证失败";
 	case CA_ERR_KEY_WEAK:
-		return "密钥算法或长度不符合要求：仅支持ECDSA P-256或RSA 2048位以上";
+		return "密钥算法或长度不符合要求：仅支持以命名曲线标识的ECDSA P-256（prime256v1）密钥或2048位以上的RSA密钥；"
+		       "不接受显式曲线参数、其他曲线或短于2048位的RSA密钥";
 	case CA_ERR_EXISTS:
 		return "CA已存在，拒绝覆盖";
 	case CA_ERR_NOT_FOUND:

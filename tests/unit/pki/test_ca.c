@@ -728,6 +728,85 @@ static void test_csr_weak_keys_refused(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
+/* A CSR made by the openssl command line from a key made by `keygen` (a
+ * shell command writing PEM to %s/k.pem); the CSR text, malloc'ed. */
+static char *openssl_csr(const char *dir, const char *keygen)
+{
+	char *out = NULL;
+	char gen[1024];
+	snprintf(gen, sizeof gen, keygen, dir);
+	int rc = run(&out, "%s && openssl req -new -key %s/k.pem -subj /CN=x -out %s/r.csr", gen, dir,
+	             dir);
+	if (rc != 0)
+		print_error("%s\n", out);
+	assert_int_equal(rc, 0);
+	free(out);
+	return read_text(dir, "r.csr");
+}
+
+/* Regression: a P-256 key with explicit curve parameters was accepted (OpenSSL
+ * names the group of such a key "prime256v1") and the certificate carried
+ * the parameters, which ESP's own strict login then refused.  RFC 5480 asks
+ * for a named curve: explicit parameters, other curves and short RSA keys are
+ * refused at the CSR, before anything is signed or stored. */
+static void test_csr_named_curve_only(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX];
+	make_tmpdir(dir, sizeof dir);
+	static const struct {
+		const char *keygen;
+		enum ca_status want;
+	} cases[] = {
+	    {"openssl ecparam -name prime256v1 -param_enc explicit -genkey -noout -out %s/k.pem",
+	     CA_ERR_KEY_WEAK},
+	    {"openssl ecparam -name secp384r1 -genkey -noout -out %s/k.pem", CA_ERR_KEY_WEAK},
+	    {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out %s/k.pem",
+	     CA_ERR_KEY_WEAK},
+	    {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k.pem", CA_OK},
+	    {"openssl ecparam -name prime256v1 -genkey -noout -out %s/k.pem", CA_OK},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char path[PATH_MAX];
+		path_in(path, sizeof path, dir, "k.pem");
+		unlink(path);
+		path_in(path, sizeof path, dir, "r.csr");
+		unlink(path);
+		char *csr = openssl_csr(dir, cases[i].keygen);
+		if (ca_check_csr(csr, strlen(csr)) != cases[i].want)
+			print_error("case %zu: %s\n", i, cases[i].keygen);
+		assert_int_equal(ca_check_csr(csr, strlen(csr)), cases[i].want);
+		ca_csr *parsed = (ca_csr *)1;
+		assert_int_equal(ca_csr_parse(csr, strlen(csr), &parsed), cases[i].want);
+		struct cert_profile p = profile();
+		char *serial = NULL, *pem = NULL;
+		unsigned char *der = NULL;
+		size_t der_len = 0;
+		assert_int_equal(ca_issue(G.ca, csr, strlen(csr), &p, &serial, &pem, &der, &der_len, NULL,
+		                          NULL),
+		                 cases[i].want);
+		if (cases[i].want == CA_OK) {
+			assert_non_null(parsed);
+			/* What is accepted gives a certificate ESP's login accepts. */
+			assert_int_equal(ca_verify_client(G.ca, der, der_len, 0, NULL), CA_CERT_GOOD);
+		} else {
+			assert_null(parsed);
+			assert_null(serial);
+			assert_null(der);
+		}
+		ca_csr_free(parsed);
+		free(serial);
+		free(pem);
+		free(der);
+		free(csr);
+	}
+	/* The refusal says what is wanted, in Chinese. */
+	assert_non_null(strstr(ca_status_message(CA_ERR_KEY_WEAK), "显式曲线参数"));
+	assert_non_null(strstr(ca_status_message(CA_ERR_KEY_WEAK), "2048"));
+	assert_int_equal(ERR_peek_error(), 0);
+	rm_rf(dir);
+}
+
 static void test_csr_bad_signature_refused(void **state)
 {
 	(void)state;
@@ -1520,6 +1599,7 @@ int main(void)
 	    cmocka_unit_test(test_tools_reject_other_ca),
 	    cmocka_unit_test(test_issue_rsa2048),
 	    cmocka_unit_test(test_csr_weak_keys_refused),
+	    cmocka_unit_test(test_csr_named_curve_only),
 	    cmocka_unit_test(test_csr_bad_signature_refused),
 	    cmocka_unit_test(test_csr_garbage_refused),
 	    cmocka_unit_test(test_identity_extension),
