@@ -12,6 +12,7 @@
 #include "esp/config.h"
 #include "esp/core.h"
 #include "esp/db.h"
+#include "esp/ra.h"
 #include "esp/util.h"
 
 #include <errno.h>
@@ -48,6 +49,10 @@ static void usage(FILE *out)
 	      "  staff-cert --username U --csr FILE [--out FILE]\n"
 	      "                                   issue a login certificate for a staff account from\n"
 	      "                                   a PKCS#10 request made on its token\n"
+	      "  cert list                        the latest certificates (holders' and staff's)\n"
+	      "  cert revoke SERIAL REASON        revoke any certificate and re-sign the CRL; REASON:\n"
+	      "                                   keyCompromise | affiliationChanged | superseded |\n"
+	      "                                   cessationOfOperation | unspecified\n"
 	      "  counts                           how many registrations, accounts ... there are\n"
 	      "  audit verify                     check the audit log's hash chain\n\n"
 	      "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd --help).\n"
@@ -504,6 +509,71 @@ static int cmd_staff_cert(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+static int cert_revoke_cmd(struct ctl *ctl, const char *serial, const char *reason_s)
+{
+	int reason = crl_reason_parse(reason_s);
+	if (reason < 0) {
+		fprintf(stderr, "espctl: unknown reason '%s' (keyCompromise, affiliationChanged, "
+		                "superseded, cessationOfOperation, unspecified)\n", reason_s);
+		return 1;
+	}
+	char *ca_dir = xasprintf("%s/ca", config_get(ctl->cfg, "data_dir"));
+	esp_ca *ca = NULL;
+	int rc = 0;
+	if (ca_open(ca_dir, &ca) != CA_OK) {
+		fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
+		rc = 2;
+	}
+	free(ca_dir);
+	struct actor admin_tool = {.username = "espctl", .role = ROLE_ADMIN};
+	enum db_status st = rc ? DB_ERROR
+	                       : cert_revoke(ctl->db, ca, &admin_tool, serial, reason,
+	                                     (int)config_get_long(ctl->cfg, "crl_hours"));
+	ca_free(ca);
+	if (rc)
+		return rc;
+	if (st == DB_NOT_FOUND)
+		fprintf(stderr, "espctl: no certificate with serial '%s'\n", serial);
+	else if (st == DB_CONFLICT)
+		fprintf(stderr, "espctl: certificate %s is already revoked\n", serial);
+	else if (st != DB_OK)
+		fprintf(stderr, "espctl: revocation failed\n");
+	else
+		printf("revoked certificate %s (%s); CRL re-signed\n", serial, reason_s);
+	return st == DB_OK ? 0 : 2;
+}
+
+static int cmd_cert(struct ctl *ctl, int argc, char **argv)
+{
+	bool list = argc == 1 && strcmp(argv[0], "list") == 0;
+	bool revoke = argc == 3 && strcmp(argv[0], "revoke") == 0;
+	if (!list && !revoke) {
+		usage(stderr);
+		return 1;
+	}
+	int rc = open_store(ctl, true);
+	if (rc)
+		return rc;
+	if (revoke)
+		return cert_revoke_cmd(ctl, argv[1], argv[2]);
+	struct arena *ar = arena_new();
+	json_t *certs = cert_list_all(ctl->db, ar, 1000);
+	printf("serial\tkind\tholder\tusername\tstatus\texpires\n");
+	size_t i;
+	json_t *c;
+	json_array_foreach(certs, i, c) {
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", json_string_value(json_object_get(c, "serial")),
+		       json_is_true(json_object_get(c, "staff")) ? "staff" : "token",
+		       json_string_value(json_object_get(c, "holder")),
+		       json_string_value(json_object_get(c, "username")),
+		       json_string_value(json_object_get(c, "status_label")),
+		       json_string_value(json_object_get(c, "expires")));
+	}
+	json_decref(certs);
+	arena_free(ar);
+	return 0;
+}
+
 /* Demo accounts: reviewers at every level, RA and trainers of two provinces. */
 static const struct {
 	enum role role;
@@ -645,6 +715,8 @@ int main(int argc, char **argv)
 		rc = cmd_directory(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "staff-cert") == 0)
 		rc = cmd_staff_cert(&ctl, argc - i, argv + i);
+	else if (strcmp(cmd, "cert") == 0)
+		rc = cmd_cert(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "counts") == 0)
 		rc = cmd_counts(&ctl);
 	else if (strcmp(cmd, "audit") == 0)
