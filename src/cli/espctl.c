@@ -34,8 +34,13 @@ static void usage(FILE *out)
 	fputs("用法 Usage: espctl [--config FILE] [--KEY=VALUE ...] COMMAND [ARGS]\n"
 	      "ESP administration (证书U盘申请系统管理工具).\n\n"
 	      "Commands:\n"
-	      "  init [--admin-password-file F]   create the data directory: store, CA, server\n"
-	      "                                   certificate, provinces, authority tree, admin\n"
+	      "  ca root --out DIR [--org NAME]   make the root CA (root.key, root.crt) in DIR, a\n"
+	      "                                   directory to keep offline (removable medium)\n"
+	      "  init [--root DIR] [--admin-password-file F]\n"
+	      "                                   create the data directory: store, issuing CA\n"
+	      "                                   (signed by the root in DIR; without --root a\n"
+	      "                                   throw-away root, for demos), server certificate,\n"
+	      "                                   provinces, authority tree, admin\n"
 	      "  demo                             create demo accounts (writes <data_dir>/demo-accounts.tsv)\n"
 	      "  user create --role ROLE --username U [--name NAME] [--authority NAME]\n"
 	      "              [--province CODE] [--password-file F]\n"
@@ -102,12 +107,52 @@ static const char *arg_value(int argc, char **argv, const char *name)
 	return NULL;
 }
 
+#define CA_ORG "交通运输企业安全生产标准化管理系统"
+
+/* Do a and b name the same existing directory? */
+static bool same_directory(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* espctl ca root --out DIR: the root CA, made where the operator keeps it
+ * offline; no store, no data directory involved. */
+static int cmd_ca(int argc, char **argv)
+{
+	const char *out = arg_value(argc, argv, "--out");
+	const char *org = arg_value(argc, argv, "--org");
+	if (argc < 1 || strcmp(argv[0], "root") != 0 || !out) {
+		usage(stderr);
+		return 1;
+	}
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "espctl: cannot create %s: %s\n", out, strerror(errno));
+		return 2;
+	}
+	enum ca_status cs = ca_create_root(out, org ? org : CA_ORG);
+	if (cs != CA_OK) {
+		fprintf(stderr, "espctl: root CA in %s: %s\n", out, ca_status_message(cs));
+		return 2;
+	}
+	printf("root CA created in %s (root.key, root.crt)\n"
+	       "sign the issuing CA with: espctl init --root %s\n"
+	       "then keep %s offline: espd never needs it\n",
+	       out, out, out);
+	return 0;
+}
+
 static int cmd_init(struct ctl *ctl, int argc, char **argv)
 {
 	const char *dir = config_get(ctl->cfg, "data_dir");
 	char *ca_dir = xasprintf("%s/ca", dir);
+	/* The issuing certificate, not the directory: a failed init (no root
+	 * where --root said) leaves an empty directory and may be run again. */
+	char *ca_crt = xasprintf("%s/ca.crt", ca_dir);
 	struct stat st;
-	bool have_ca = stat(ca_dir, &st) == 0;
+	bool have_ca = stat(ca_crt, &st) == 0;
+	free(ca_crt);
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		fprintf(stderr, "espctl: cannot create %s: %s\n", dir, strerror(errno));
 		free(ca_dir);
@@ -131,7 +176,16 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 			free(ca_dir);
 			return 2;
 		}
-		enum ca_status cs = ca_create(ca_dir, "交通运输企业安全生产标准化管理系统");
+		const char *root_dir = arg_value(argc, argv, "--root");
+		if (root_dir && same_directory(root_dir, ca_dir)) {
+			fprintf(stderr, "espctl: --root must be a directory kept offline, not %s\n", ca_dir);
+			free(ca_dir);
+			return 1;
+		}
+		enum ca_status cs = root_dir ? ca_create_issuing(ca_dir, root_dir) : ca_create(ca_dir, CA_ORG);
+		if (cs == CA_ERR_NOT_FOUND)
+			fprintf(stderr, "espctl: no root CA in %s (make one with: espctl ca root --out DIR)\n",
+			        root_dir);
 		esp_ca *ca = NULL;
 		if (cs == CA_OK)
 			cs = ca_open(ca_dir, &ca);
@@ -143,7 +197,12 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 			free(ca_dir);
 			return 2;
 		}
-		printf("CA created in %s (root and issuing CA, server certificate for localhost)\n", ca_dir);
+		printf("CA created in %s (issuing CA, server certificate for localhost)\n", ca_dir);
+		if (root_dir)
+			printf("issuing CA signed by the root in %s: keep that directory offline\n", root_dir);
+		else
+			printf("demo root CA: its key was not kept (production: espctl ca root --out DIR, "
+			       "then espctl init --root DIR)\n");
 	}
 	free(ca_dir);
 	if (!have_base) {
@@ -705,7 +764,9 @@ int main(int argc, char **argv)
 	password_set_cost(config_get(ctl.cfg, "password_hash"));
 	const char *cmd = argv[i++];
 	int rc;
-	if (strcmp(cmd, "init") == 0)
+	if (strcmp(cmd, "ca") == 0)
+		rc = cmd_ca(argc - i, argv + i);
+	else if (strcmp(cmd, "init") == 0)
 		rc = cmd_init(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "demo") == 0)
 		rc = cmd_demo(&ctl);
