@@ -16,7 +16,13 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'esp-pki-'));
   chain = join(esp.dir, 'ca', 'chain.pem');
 });
-after(async () => { await esp?.cleanup(); });
+after(async () => {
+  if (!esp) return;
+  await esp.stop();
+  // A sanitizer build reports leaks and errors when espd ends.
+  assert.doesNotMatch(esp.log, /Sanitizer|runtime error/);
+  await esp.cleanup();
+});
 
 // A staff certificate for `username`, made as an operator would.
 let n = 0;
