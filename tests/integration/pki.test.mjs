@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startEsp, Client, espctl, espctlStatus, inputFor, linkHref, optionValue, rawSql, ENGINE } from './lib/esp.mjs';
+import { startEsp, Client, espctl, espctlStatus, inputFor, linkHref, optionValue, rawSql, approvedApplicant, submitApplication, ENGINE } from './lib/esp.mjs';
 
 let esp, dir, chain;
 before(async () => {
@@ -37,7 +37,13 @@ function staffCert(username) {
 
 function certLogin(c) {
   const r = spawnSync('curl', ['-s', '-i', '--cacert', chain, '--cert', c.crt, '--key', c.key, `${esp.loginUrl}/`], { encoding: 'utf8' });
-  return { status: Number((r.stdout.match(/^HTTP\/[\d.]+ (\d+)/) || [])[1] || 0), body: r.stdout };
+  const cookie = (r.stdout.match(/esp_session=([^;\s]+)/) || [])[1] || null;
+  return { status: Number((r.stdout.match(/^HTTP\/[\d.]+ (\d+)/) || [])[1] || 0), body: r.stdout, cookie };
+}
+
+function sessionGet(cookie, path) {
+  const r = spawnSync('curl', ['-s', '-i', '--cacert', chain, '-b', `esp_session=${cookie}`, `${esp.loginUrl}${path}`], { encoding: 'utf8' });
+  return Number((r.stdout.match(/^HTTP\/[\d.]+ (\d+)/) || [])[1] || 0);
 }
 
 async function crlText() {
@@ -96,7 +102,9 @@ test(`[${ENGINE}] the root CA key is not in the data directory; espctl ca root +
 
 test(`[${ENGINE}] the admin revokes a staff certificate on 证书管理: CRL lists it, it no longer logs in`, async () => {
   const sc = staffCert('fj_reviewer');
-  assert.equal(certLogin(sc).status, 303, 'the staff certificate logs in before');
+  const session = certLogin(sc);
+  assert.equal(session.status, 303, 'the staff certificate logs in before');
+  assert.equal(sessionGet(session.cookie, '/mgmt'), 200);
   const admin = await staff('admin');
   const home = await admin.get('/admin');
   const list = await admin.get(linkHref(home.text, '证书管理（查看与吊销全部证书，含工作人员证书）'));
@@ -120,6 +128,7 @@ test(`[${ENGINE}] the admin revokes a staff certificate on 证书管理: CRL lis
   const refused = certLogin(sc);
   assert.equal(refused.status, 403);
   assert.match(refused.body, /证书已吊销/);
+  assert.notEqual(sessionGet(session.cookie, '/mgmt'), 200, 'the session opened with it has ended');
   const crl = await crlText();
   assert.ok(inCrl(crl, sc.serial), 'the CRL lists the staff certificate');
   assert.match(crl, /Key Compromise/);
@@ -184,4 +193,47 @@ test(`[${ENGINE}] the API revokes staff certificates with the admin's token (RA:
   assert.equal(again.status, 409);
   assert.equal(certLogin(sc).status, 403);
   assert.ok(inCrl(await crlText(), sc.serial));
+});
+
+// An application of one set, paid and with its materials: ready to issue.
+async function readyApplication() {
+  const { c } = await approvedApplicant(esp, 'enterprise');
+  const number = await submitApplication(c, 'enterprise', 1);
+  const ra = await staff('fj_ra');
+  const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+  const page = await ra.get(`/ra/applications/${number}`);
+  const due = page.text.match(/id="amount-due">(\d+) 元/)[1];
+  await ra.post(`/ra/applications/${number}/payment`, { amount: due, paid_on: today, payer: 'x', bank_ref: 'R1' });
+  await ra.get(`/ra/applications/${number}`);
+  await ra.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
+  return { number, token: await apiToken(ra) };
+}
+
+test(`[${ENGINE}] CSRs with explicit curve parameters, other curves or short RSA keys are refused before the paid key is used`, async () => {
+  const app = await readyApplication();
+  const issue = (pem, tk) => fetch(`${esp.url}/api/v1/applications/${app.number}/certificates`, {
+    method: 'POST', headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ csr: pem, token_serial: tk }),
+  });
+  const csrFrom = (name, genArgs) => {
+    const key = join(dir, `${name}.key`), csr = join(dir, `${name}.csr`);
+    execFileSync('openssl', [...genArgs, '-out', key], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=x', '-out', csr], { stdio: 'ignore' });
+    return readFileSync(csr, 'utf8');
+  };
+  const refused = {
+    explicit: ['ecparam', '-name', 'prime256v1', '-param_enc', 'explicit', '-genkey', '-noout'],
+    secp384r1: ['ecparam', '-name', 'secp384r1', '-genkey', '-noout'],
+    rsa1024: ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'],
+  };
+  for (const [name, args] of Object.entries(refused)) {
+    const r = await issue(csrFrom(name, args), `TK-${app.number}-${name}`);
+    assert.equal(r.status, 400, name);
+    const j = await r.json();
+    assert.equal(j.error, 'weak_key', name);
+    assert.match(j.message, /显式曲线参数/);
+  }
+  // The one paid key is still there: an RSA 2048 request gets it.
+  const ok = await issue(csrFrom('rsa2048', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']), `TK-${app.number}-ok`);
+  assert.equal(ok.status, 201, await ok.clone().text());
 });
