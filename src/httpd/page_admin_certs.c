@@ -23,10 +23,10 @@ static json_t *reason_options(const char *selected)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < sizeof admin_reasons / sizeof admin_reasons[0]; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "value", admin_reasons[i], "label",
-		                                     crl_reason_label(crl_reason_parse(admin_reasons[i])),
-		                                     "selected",
-		                                     selected && strcmp(selected, admin_reasons[i]) == 0));
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:b}", "value", admin_reasons[i], "label",
+		                   crl_reason_label(crl_reason_parse(admin_reasons[i])), "selected",
+		                   selected && strcmp(selected, admin_reasons[i]) == 0));
 	return arr;
 }
 
@@ -36,8 +36,9 @@ void page_admin_certs(struct request *r)
 		reply_forbidden(r);
 		return;
 	}
-	json_t *ctx = json_pack("{s:o, s:i}", "certs", cert_list_all(req_db(r), r->arena, LIST_LIMIT),
-	                        "limit", LIST_LIMIT);
+	json_t *ctx =
+	    json_pack("{s:o, s:i}", "certs", cert_list_all(req_db(r), r->arena, LIST_LIMIT),
+	              "limit", LIST_LIMIT);
 	const char *done = req_query(r, "revoked");
 	if (done)
 		json_object_set_new(ctx, "revoked", json_string(done));
@@ -63,7 +64,8 @@ static void show_revoke(struct request *r, int status, json_t *cert, const char 
 	json_t *ctx = json_pack("{s:O, s:o}", "cert", cert, "reasons", reason_options(reason));
 	const char *st = json_string_value(json_object_get(cert, "status"));
 	json_object_set_new(ctx, "revoked", json_boolean(st && strcmp(st, "revoked") == 0));
-	json_object_set_new(ctx, "staff", json_boolean(json_is_string(json_object_get(cert, "account_id"))));
+	json_object_set_new(ctx, "staff",
+	                    json_boolean(json_is_string(json_object_get(cert, "account_id"))));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	render_page(r, status, "admin_cert_revoke", "吊销证书", ctx);
@@ -92,10 +94,12 @@ void page_admin_cert_revoke_post(struct request *r)
 	if (reason < 0) {
 		show_revoke(r, 422, cert, NULL, "请选择吊销原因");
 	} else if (!confirm || strcmp(confirm, "yes") != 0) {
-		show_revoke(r, 422, cert, reason_s, "请勾选“确认吊销”：吊销后该证书立即作废，不能恢复");
+		show_revoke(r, 422, cert, reason_s,
+		            "请勾选“确认吊销”：吊销后该证书立即作废，不能恢复");
 	} else {
-		enum db_status st = cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], reason,
-		                                (int)config_get_long(r->srv->cfg, "crl_hours"));
+		enum db_status st =
+		    cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], reason,
+		                (int)config_get_long(r->srv->cfg, "crl_hours"));
 		if (st == DB_OK) {
 			char *to = xasprintf("/admin/certs?revoked=%s", r->params[0]);
 			redirect(r, to);

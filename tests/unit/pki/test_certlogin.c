@@ -75,8 +75,8 @@ static int setup(void **state)
 	if (!f->pool || db_migrate(f->pool, MIGRATIONS, &applied) != DB_OK)
 		return -1;
 	f->c = db_acquire(f->pool);
-	return account_create(f->c, "ops_admin", "Secret-123456!", ROLE_ADMIN, "值班管理员", 0, NULL, 0,
-	                      &f->staff_id) == DB_OK
+	return account_create(f->c, "ops_admin", "Secret-123456!", ROLE_ADMIN, "值班管理员", 0,
+	                      NULL, 0, &f->staff_id) == DB_OK
 	           ? 0
 	           : -1;
 }
@@ -99,9 +99,9 @@ static unsigned char *staff_cert(struct fixture *f, char **serial, size_t *len)
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	char *csr = csr_pem(key);
 	char *pem = NULL;
-	assert_int_equal(staff_cert_issue(f->c, f->ca, "ops_admin", csr, 365, "http://x/ca/crl",
-	                                  serial, &pem),
-	                 DB_OK);
+	assert_int_equal(
+	    staff_cert_issue(f->c, f->ca, "ops_admin", csr, 365, "http://x/ca/crl", serial, &pem),
+	    DB_OK);
 	BIO *b = BIO_new_mem_buf(pem, -1);
 	X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
 	assert_non_null(x);
@@ -201,14 +201,16 @@ static void test_staff_certificate_revoked(void **state)
 	assert_non_null(cert);
 	struct policy_object o;
 	cert_policy_object(cert, &o);
-	struct actor admin = {.account_id = f->staff_id, .role = ROLE_ADMIN, .username = "ops_admin"};
-	struct actor ra = {.account_id = 99, .role = ROLE_RA, .username = "ra", .province_code = "35"};
+	struct actor admin = {
+	    .account_id = f->staff_id, .role = ROLE_ADMIN, .username = "ops_admin"};
+	struct actor ra = {
+	    .account_id = 99, .role = ROLE_RA, .username = "ra", .province_code = "35"};
 	assert_true(policy_allows(&admin, ACT_CERT_REVOKE, &o));
 	assert_false(policy_allows(&ra, ACT_CERT_REVOKE, &o));
 	json_decref(cert);
 
-	assert_int_equal(cert_revoke(f->c, f->ca, &admin, serial, crl_reason_parse("keyCompromise"), 24),
-	                 DB_OK);
+	assert_int_equal(
+	    cert_revoke(f->c, f->ca, &admin, serial, crl_reason_parse("keyCompromise"), 24), DB_OK);
 	assert_int_equal(cert_revoke(f->c, f->ca, &admin, serial, 1, 24), DB_CONFLICT);
 	assert_int_equal(cert_revoke(f->c, f->ca, &admin, "00", 1, 24), DB_NOT_FOUND);
 	int64_t account = 0;
@@ -234,8 +236,10 @@ static void test_staff_certificate_revoked(void **state)
 
 	db_result *r = NULL;
 	char *obj = xasprintf("certificate:%s", serial);
-	assert_int_equal(DB_EXEC(f->c, "SELECT action FROM audit_log WHERE object = $1 AND action = "
-	                               "'certificate.revoke'", &r, P_TEXT(obj)),
+	assert_int_equal(DB_EXEC(f->c,
+	                         "SELECT action FROM audit_log WHERE object = $1 AND action = "
+	                         "'certificate.revoke'",
+	                         &r, P_TEXT(obj)),
 	                 DB_OK);
 	assert_int_equal(r->nrows, 1);
 	db_result_free(r);
@@ -256,7 +260,8 @@ int main(void)
 		return 1;
 	password_set_cost("min");
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_same_serial_other_certificate_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_serial_other_certificate_refused, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_staff_certificate_revoked, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
