@@ -12,6 +12,7 @@
 #include "esp/config.h"
 #include "esp/core.h"
 #include "esp/db.h"
+#include "esp/ra.h"
 #include "esp/util.h"
 
 #include <errno.h>
@@ -33,8 +34,13 @@ static void usage(FILE *out)
 	fputs("用法 Usage: espctl [--config FILE] [--KEY=VALUE ...] COMMAND [ARGS]\n"
 	      "ESP administration (证书U盘申请系统管理工具).\n\n"
 	      "Commands:\n"
-	      "  init [--admin-password-file F]   create the data directory: store, CA, server\n"
-	      "                                   certificate, provinces, authority tree, admin\n"
+	      "  ca root --out DIR [--org NAME]   make the root CA (root.key, root.crt) in DIR, a\n"
+	      "                                   directory to keep offline (removable medium)\n"
+	      "  init [--root DIR] [--admin-password-file F]\n"
+	      "                                   create the data directory: store, issuing CA\n"
+	      "                                   (signed by the root in DIR; without --root a\n"
+	      "                                   throw-away root, for demos), server certificate,\n"
+	      "                                   provinces, authority tree, admin\n"
 	      "  demo                             create demo accounts (writes <data_dir>/demo-accounts.tsv)\n"
 	      "  user create --role ROLE --username U [--name NAME] [--authority NAME]\n"
 	      "              [--province CODE] [--password-file F]\n"
@@ -48,6 +54,10 @@ static void usage(FILE *out)
 	      "  staff-cert --username U --csr FILE [--out FILE]\n"
 	      "                                   issue a login certificate for a staff account from\n"
 	      "                                   a PKCS#10 request made on its token\n"
+	      "  cert list                        the latest certificates (holders' and staff's)\n"
+	      "  cert revoke SERIAL REASON        revoke any certificate and re-sign the CRL; REASON:\n"
+	      "                                   keyCompromise | affiliationChanged | superseded |\n"
+	      "                                   cessationOfOperation | unspecified\n"
 	      "  counts                           how many registrations, accounts ... there are\n"
 	      "  audit verify                     check the audit log's hash chain\n\n"
 	      "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd --help).\n"
@@ -97,12 +107,52 @@ static const char *arg_value(int argc, char **argv, const char *name)
 	return NULL;
 }
 
+#define CA_ORG "交通运输企业安全生产标准化管理系统"
+
+/* Do a and b name the same existing directory? */
+static bool same_directory(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* espctl ca root --out DIR: the root CA, made where the operator keeps it
+ * offline; no store, no data directory involved. */
+static int cmd_ca(int argc, char **argv)
+{
+	const char *out = arg_value(argc, argv, "--out");
+	const char *org = arg_value(argc, argv, "--org");
+	if (argc < 1 || strcmp(argv[0], "root") != 0 || !out) {
+		usage(stderr);
+		return 1;
+	}
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "espctl: cannot create %s: %s\n", out, strerror(errno));
+		return 2;
+	}
+	enum ca_status cs = ca_create_root(out, org ? org : CA_ORG);
+	if (cs != CA_OK) {
+		fprintf(stderr, "espctl: root CA in %s: %s\n", out, ca_status_message(cs));
+		return 2;
+	}
+	printf("root CA created in %s (root.key, root.crt)\n"
+	       "sign the issuing CA with: espctl init --root %s\n"
+	       "then keep %s offline: espd never needs it\n",
+	       out, out, out);
+	return 0;
+}
+
 static int cmd_init(struct ctl *ctl, int argc, char **argv)
 {
 	const char *dir = config_get(ctl->cfg, "data_dir");
 	char *ca_dir = xasprintf("%s/ca", dir);
+	/* The issuing certificate, not the directory: a failed init (no root
+	 * where --root said) leaves an empty directory and may be run again. */
+	char *ca_crt = xasprintf("%s/ca.crt", ca_dir);
 	struct stat st;
-	bool have_ca = stat(ca_dir, &st) == 0;
+	bool have_ca = stat(ca_crt, &st) == 0;
+	free(ca_crt);
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		fprintf(stderr, "espctl: cannot create %s: %s\n", dir, strerror(errno));
 		free(ca_dir);
@@ -126,7 +176,16 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 			free(ca_dir);
 			return 2;
 		}
-		enum ca_status cs = ca_create(ca_dir, "交通运输企业安全生产标准化管理系统");
+		const char *root_dir = arg_value(argc, argv, "--root");
+		if (root_dir && same_directory(root_dir, ca_dir)) {
+			fprintf(stderr, "espctl: --root must be a directory kept offline, not %s\n", ca_dir);
+			free(ca_dir);
+			return 1;
+		}
+		enum ca_status cs = root_dir ? ca_create_issuing(ca_dir, root_dir) : ca_create(ca_dir, CA_ORG);
+		if (cs == CA_ERR_NOT_FOUND)
+			fprintf(stderr, "espctl: no root CA in %s (make one with: espctl ca root --out DIR)\n",
+			        root_dir);
 		esp_ca *ca = NULL;
 		if (cs == CA_OK)
 			cs = ca_open(ca_dir, &ca);
@@ -138,7 +197,12 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 			free(ca_dir);
 			return 2;
 		}
-		printf("CA created in %s (root and issuing CA, server certificate for localhost)\n", ca_dir);
+		printf("CA created in %s (issuing CA, server certificate for localhost)\n", ca_dir);
+		if (root_dir)
+			printf("issuing CA signed by the root in %s: keep that directory offline\n", root_dir);
+		else
+			printf("demo root CA: its key was not kept (production: espctl ca root --out DIR, "
+			       "then espctl init --root DIR)\n");
 	}
 	free(ca_dir);
 	if (!have_base) {
@@ -504,6 +568,71 @@ static int cmd_staff_cert(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+static int cert_revoke_cmd(struct ctl *ctl, const char *serial, const char *reason_s)
+{
+	int reason = crl_reason_parse(reason_s);
+	if (reason < 0) {
+		fprintf(stderr, "espctl: unknown reason '%s' (keyCompromise, affiliationChanged, "
+		                "superseded, cessationOfOperation, unspecified)\n", reason_s);
+		return 1;
+	}
+	char *ca_dir = xasprintf("%s/ca", config_get(ctl->cfg, "data_dir"));
+	esp_ca *ca = NULL;
+	int rc = 0;
+	if (ca_open(ca_dir, &ca) != CA_OK) {
+		fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
+		rc = 2;
+	}
+	free(ca_dir);
+	struct actor admin_tool = {.username = "espctl", .role = ROLE_ADMIN};
+	enum db_status st = rc ? DB_ERROR
+	                       : cert_revoke(ctl->db, ca, &admin_tool, serial, reason,
+	                                     (int)config_get_long(ctl->cfg, "crl_hours"));
+	ca_free(ca);
+	if (rc)
+		return rc;
+	if (st == DB_NOT_FOUND)
+		fprintf(stderr, "espctl: no certificate with serial '%s'\n", serial);
+	else if (st == DB_CONFLICT)
+		fprintf(stderr, "espctl: certificate %s is already revoked\n", serial);
+	else if (st != DB_OK)
+		fprintf(stderr, "espctl: revocation failed\n");
+	else
+		printf("revoked certificate %s (%s); CRL re-signed\n", serial, reason_s);
+	return st == DB_OK ? 0 : 2;
+}
+
+static int cmd_cert(struct ctl *ctl, int argc, char **argv)
+{
+	bool list = argc == 1 && strcmp(argv[0], "list") == 0;
+	bool revoke = argc == 3 && strcmp(argv[0], "revoke") == 0;
+	if (!list && !revoke) {
+		usage(stderr);
+		return 1;
+	}
+	int rc = open_store(ctl, true);
+	if (rc)
+		return rc;
+	if (revoke)
+		return cert_revoke_cmd(ctl, argv[1], argv[2]);
+	struct arena *ar = arena_new();
+	json_t *certs = cert_list_all(ctl->db, ar, 1000);
+	printf("serial\tkind\tholder\tusername\tstatus\texpires\n");
+	size_t i;
+	json_t *c;
+	json_array_foreach(certs, i, c) {
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", json_string_value(json_object_get(c, "serial")),
+		       json_is_true(json_object_get(c, "staff")) ? "staff" : "token",
+		       json_string_value(json_object_get(c, "holder")),
+		       json_string_value(json_object_get(c, "username")),
+		       json_string_value(json_object_get(c, "status_label")),
+		       json_string_value(json_object_get(c, "expires")));
+	}
+	json_decref(certs);
+	arena_free(ar);
+	return 0;
+}
+
 /* Demo accounts: reviewers at every level, RA and trainers of two provinces. */
 static const struct {
 	enum role role;
@@ -635,7 +764,9 @@ int main(int argc, char **argv)
 	password_set_cost(config_get(ctl.cfg, "password_hash"));
 	const char *cmd = argv[i++];
 	int rc;
-	if (strcmp(cmd, "init") == 0)
+	if (strcmp(cmd, "ca") == 0)
+		rc = cmd_ca(argc - i, argv + i);
+	else if (strcmp(cmd, "init") == 0)
 		rc = cmd_init(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "demo") == 0)
 		rc = cmd_demo(&ctl);
@@ -645,6 +776,8 @@ int main(int argc, char **argv)
 		rc = cmd_directory(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "staff-cert") == 0)
 		rc = cmd_staff_cert(&ctl, argc - i, argv + i);
+	else if (strcmp(cmd, "cert") == 0)
+		rc = cmd_cert(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "counts") == 0)
 		rc = cmd_counts(&ctl);
 	else if (strcmp(cmd, "audit") == 0)

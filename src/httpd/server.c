@@ -484,7 +484,10 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 		if (r->is_post) {
 			const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 			                                             MHD_HTTP_HEADER_CONTENT_TYPE);
-			if (ct && (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 ||
+			/* The JSON API keeps every body raw: its handlers answer a form
+			 * with 415 JSON, never with the form parser's HTML 400. */
+			if (ct && strncmp(url, "/api/", 5) != 0 &&
+			    (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 ||
 			           strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, 19) == 0))
 				r->pp = MHD_create_post_processor(conn, POST_BUFFER, post_iterator, r);
 		}

@@ -26,9 +26,22 @@ enum ca_status {
 	CA_ERR_NOT_FOUND,   /* ca_open on a directory without CA files */
 };
 
-/* Create root (20 years) and issuing CA (10 years) in dir: root.key, root.crt,
- * ca.key, ca.crt (keys mode 0600), and chain.pem (issuing CA then root).
- * org is the organisation name put in the CA subjects. */
+/*
+ * The root CA's key is kept offline: it only signs issuing CAs.  The data
+ * directory (dir below) holds ca.key (mode 0600), ca.crt, root.crt and
+ * chain.pem (issuing CA then root), never root.key; ca_open reads nothing
+ * else.  All three refuse (CA_ERR_EXISTS) to overwrite any file they would
+ * write, and leave nothing behind when they fail.
+ */
+/* A root CA (20 years) in dir, meant to be kept offline: root.key (0600)
+ * and root.crt.  org is the organisation name of the subject. */
+enum ca_status ca_create_root(const char *dir, const char *org);
+/* A new issuing CA (10 years, at most as long as the root) in dir, signed
+ * with root_dir/root.key and root_dir/root.crt (the root's organisation is
+ * reused).  CA_ERR_NOT_FOUND when root_dir has no root. */
+enum ca_status ca_create_issuing(const char *dir, const char *root_dir);
+/* Demo and tests: a root made in memory signs the issuing CA written to
+ * dir, and is then thrown away; such a CA can never make another issuing CA. */
 enum ca_status ca_create(const char *dir, const char *org);
 /* Load the issuing CA from dir. *out freed with ca_free. */
 enum ca_status ca_open(const char *dir, esp_ca **out);
