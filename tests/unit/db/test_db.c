@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1204,6 +1205,13 @@ static void test_audit_chain(void **state)
 int main(void)
 {
 	password_set_cost("min");
+	/* Every audited write needs the audit key; each test's store is new, so
+	 * all its entries are keyed. */
+	if (sodium_init() < 0)
+		return 1;
+	unsigned char key[AUDIT_KEY_BYTES];
+	randombytes_buf(key, sizeof key);
+	audit_key_set(key, 1);
 	const struct CMUnitTest sqlite_tests[] = {ENGINE_TESTS(setup_sqlite)};
 	const struct CMUnitTest pg_tests[] = {ENGINE_TESTS(setup_pg)};
 	int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
