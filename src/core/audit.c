@@ -81,7 +81,8 @@ static bool key_parse(char *text, unsigned char key[AUDIT_KEY_BYTES], int64_t *k
 		size_t n = 0;
 		if (strcmp(k, "key") == 0) {
 			have_key = strlen(v) == 2 * AUDIT_KEY_BYTES &&
-			           sodium_hex2bin(key, AUDIT_KEY_BYTES, v, strlen(v), NULL, &n, NULL) == 0 &&
+			           sodium_hex2bin(key, AUDIT_KEY_BYTES, v, strlen(v), NULL, &n,
+			                          NULL) == 0 &&
 			           n == AUDIT_KEY_BYTES;
 			if (!have_key)
 				return false;
@@ -151,11 +152,12 @@ static bool key_create(const char *path, int64_t keyed_from)
 	char text[512];
 	randombytes_buf(key, sizeof key);
 	sodium_bin2hex(hex, sizeof hex, key, sizeof key);
-	int len = snprintf(text, sizeof text,
-	                   "# ESP 审计日志密钥 (audit-log MAC key): keep it secret, back it up with\n"
-	                   "# the CA (ca/), never edit it. Entries from keyed_from on are keyed.\n"
-	                   "key = %s\nkeyed_from = %" PRId64 "\n",
-	                   hex, keyed_from);
+	int len =
+	    snprintf(text, sizeof text,
+	             "# ESP 审计日志密钥 (audit-log MAC key): keep it secret, back it up with\n"
+	             "# the CA (ca/), never edit it. Entries from keyed_from on are keyed.\n"
+	             "key = %s\nkeyed_from = %" PRId64 "\n",
+	             hex, keyed_from);
 	sodium_memzero(key, sizeof key);
 	sodium_memzero(hex, sizeof hex);
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
@@ -216,8 +218,8 @@ const char *audit_key_message(enum audit_key_status st)
 	case AUDIT_KEY_MISSING:
 		return "审计密钥文件不存在 (audit key file missing)";
 	case AUDIT_KEY_BAD:
-		return "审计密钥文件无法读取、格式错误或权限过宽，应为 0600 (audit key file unreadable, "
-		       "malformed, or not mode 0600)";
+		return "审计密钥文件无法读取、格式错误或权限过宽，应为 0600 "
+		       "(audit key file unreadable, malformed, or not mode 0600)";
 	case AUDIT_KEY_STORE:
 		return "无法读取审计日志 (cannot read the audit log)";
 	}
@@ -234,8 +236,8 @@ struct entry {
 
 static void entry_text(struct buf *b, const struct entry *e)
 {
-	const char *fields[] = {e->prev, e->actor, e->address, e->action, e->object, e->before,
-	                        e->after};
+	const char *fields[] = {e->prev,   e->actor,  e->address, e->action,
+	                        e->object, e->before, e->after};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
 		buf_printf(b, "%zu:%s|", strlen(fields[i]), fields[i]);
 }
@@ -270,7 +272,8 @@ enum db_status audit_append(db_conn *c, const struct actor *a, const char *actio
 		return DB_ERROR;
 	}
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC0(c, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &r);
+	enum db_status st =
+	    DB_EXEC0(c, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &r);
 	if (st != DB_OK)
 		return st;
 	char actor_id[24] = "";
@@ -292,8 +295,8 @@ enum db_status audit_append(db_conn *c, const struct actor *a, const char *actio
 	/* An entry below keyed_from would be a new unkeyed one: the store lost
 	 * entries the key file says were there; refuse rather than hide it. */
 	if (e.seq < slot.keyed_from) {
-		log_error("audit: the log ends at seq %" PRId64 " but keyed entries began at %" PRId64
-		          "; entry refused",
+		log_error("audit: the log ends at seq %" PRId64
+		          " but keyed entries began at %" PRId64 "; entry refused",
 		          e.seq - 1, slot.keyed_from);
 		free((char *)e.prev);
 		return DB_ERROR;
@@ -301,12 +304,14 @@ enum db_status audit_append(db_conn *c, const struct actor *a, const char *actio
 	char mac[MAC_HEX];
 	entry_mac_v1(&e, mac);
 	st = DB_EXEC(c,
-	    "INSERT INTO audit_log (seq, at, actor_id, actor, address, action, object, before_state, "
-	    "after_state, prev_hash, hash, mac_version) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)",
-	    NULL, P_INT(e.seq), P_INT(e.at), a && a->account_id ? P_INT(a->account_id) : P_NULL,
-	    P_TEXT(e.actor), P_TEXT(e.address), P_TEXT(e.action), P_TEXT(e.object), P_TEXT(e.before),
-	    P_TEXT(e.after), P_TEXT(e.prev), P_TEXT(mac));
+	             "INSERT INTO audit_log (seq, at, actor_id, actor, address, action, object, "
+	             "before_state, "
+	             "after_state, prev_hash, hash, mac_version) "
+	             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)",
+	             NULL, P_INT(e.seq), P_INT(e.at),
+	             a && a->account_id ? P_INT(a->account_id) : P_NULL, P_TEXT(e.actor),
+	             P_TEXT(e.address), P_TEXT(e.action), P_TEXT(e.object), P_TEXT(e.before),
+	             P_TEXT(e.after), P_TEXT(e.prev), P_TEXT(mac));
 	free((char *)e.prev);
 	return st;
 }
@@ -340,8 +345,15 @@ enum db_status db_exec_audited(db_conn *c, const char *sql, const struct db_para
 {
 	if (res)
 		*res = NULL;
-	struct audited_ctx x = {.sql = sql, .params = params, .nparams = nparams, .res = res, .a = a,
-	                        .action = action, .object = object, .before = before, .after = after};
+	struct audited_ctx x = {.sql = sql,
+	                        .params = params,
+	                        .nparams = nparams,
+	                        .res = res,
+	                        .a = a,
+	                        .action = action,
+	                        .object = object,
+	                        .before = before,
+	                        .after = after};
 	enum db_status st = db_transaction(c, audited_tx, &x);
 	if (st != DB_OK && res) {
 		db_result_free(*res);
@@ -397,11 +409,12 @@ enum audit_fault audit_check_chain(db_conn *c, struct audit_check *out)
 	char prev[MAC_HEX] = "";
 	for (;;) {
 		db_result *r = NULL;
-		if (DB_EXEC(c,
-		            "SELECT seq, at, actor_id, actor, address, action, object, before_state, "
-		            "after_state, prev_hash, hash, mac_version FROM audit_log WHERE seq > $1 "
-		            "ORDER BY seq LIMIT $2",
-		            &r, P_INT(out->head), P_INT(CHUNK)) != DB_OK) {
+		if (DB_EXEC(
+		        c,
+		        "SELECT seq, at, actor_id, actor, address, action, object, before_state, "
+		        "after_state, prev_hash, hash, mac_version FROM audit_log WHERE seq > $1 "
+		        "ORDER BY seq LIMIT $2",
+		        &r, P_INT(out->head), P_INT(CHUNK)) != DB_OK) {
 			db_result_free(r);
 			return out->fault = AUDIT_ERROR;
 		}
@@ -443,16 +456,20 @@ const char *audit_fault_message(enum audit_fault f)
 	case AUDIT_INTACT:
 		return "审计日志完整 (audit log intact)";
 	case AUDIT_BROKEN:
-		return "审计日志链断裂：条目被修改、插入或删除 (audit chain broken: an entry was edited, "
+		return "审计日志链断裂：条目被修改、插入或删除 (audit chain broken: an entry was "
+		       "edited, "
 		       "inserted or deleted)";
 	case AUDIT_TRUNCATED:
-		return "审计日志被截断：锚点记录的条目已不存在或已被改动 (TRUNCATION: the log ends before "
+		return "审计日志被截断：锚点记录的条目已不存在或已被改动 (TRUNCATION: the log ends "
+		       "before "
 		       "the anchored entry, or that entry differs)";
 	case AUDIT_ANCHOR_BAD:
-		return "审计锚点无效：格式错误或CA签名不符 (anchor invalid: malformed or the CA signature "
+		return "审计锚点无效：格式错误或CA签名不符 (anchor invalid: malformed or the CA "
+		       "signature "
 		       "does not verify)";
 	case AUDIT_NO_KEY:
-		return "缺少审计密钥，无法验证带密钥的条目 (no audit key: keyed entries cannot be checked)";
+		return "缺少审计密钥，无法验证带密钥的条目 (no audit key: keyed entries cannot be "
+		       "checked)";
 	case AUDIT_ERROR:
 		return "无法读取审计日志或锚点文件 (cannot read the audit log or the anchor file)";
 	}

@@ -22,8 +22,7 @@
 
 enum { SIG_MAX = 512, SIG_B64_MAX = 1024, LINE_MAX_LEN = 2048 };
 
-static const char zero_mac[65] =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+static const char zero_mac[65] = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /* The part of a line the signature covers: time, seq and MAC. */
 static int anchor_prefix(char *out, size_t size, const struct audit_anchor *a)

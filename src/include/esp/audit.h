@@ -62,23 +62,23 @@ enum db_status db_exec_audited(db_conn *c, const char *sql, const struct db_para
 /* ---- checking ---- */
 enum audit_fault {
 	AUDIT_INTACT = 0,
-	AUDIT_BROKEN,      /* an entry's MAC or link fails: edited, inserted or removed */
-	AUDIT_TRUNCATED,   /* the log ends before an anchored entry, or that entry differs */
-	AUDIT_ANCHOR_BAD,  /* an anchor line is malformed or its signature fails */
-	AUDIT_NO_KEY,      /* keyed entries, but no key loaded to check them */
-	AUDIT_ERROR,       /* the store or a file could not be read, or signing failed */
+	AUDIT_BROKEN,     /* an entry's MAC or link fails: edited, inserted or removed */
+	AUDIT_TRUNCATED,  /* the log ends before an anchored entry, or that entry differs */
+	AUDIT_ANCHOR_BAD, /* an anchor line is malformed or its signature fails */
+	AUDIT_NO_KEY,     /* keyed entries, but no key loaded to check them */
+	AUDIT_ERROR,      /* the store or a file could not be read, or signing failed */
 };
 struct audit_check {
 	enum audit_fault fault;
-	int64_t entries;   /* entries checked */
-	int64_t legacy;    /* of which unkeyed (written before the key existed) */
-	int64_t head;      /* seq of the newest entry, 0 when empty */
-	char head_mac[65]; /* its MAC (hex), "" when empty */
-	int64_t seq;       /* BROKEN, NO_KEY: the first entry that fails;
-	                      TRUNCATED: the anchored entry missing or changed */
-	int anchors;       /* anchors checked */
+	int64_t entries;    /* entries checked */
+	int64_t legacy;     /* of which unkeyed (written before the key existed) */
+	int64_t head;       /* seq of the newest entry, 0 when empty */
+	char head_mac[65];  /* its MAC (hex), "" when empty */
+	int64_t seq;        /* BROKEN, NO_KEY: the first entry that fails;
+	                       TRUNCATED: the anchored entry missing or changed */
+	int anchors;        /* anchors checked */
 	int64_t anchor_seq; /* the newest anchor's entry (0 when none) */
-	int anchor_line;   /* TRUNCATED, ANCHOR_BAD: line of the anchor in its file */
+	int anchor_line;    /* TRUNCATED, ANCHOR_BAD: line of the anchor in its file */
 };
 /* Checks every entry's link and MAC (the chain only, no anchors).  Returns
  * out->fault; entries and head are filled as far as it got. */

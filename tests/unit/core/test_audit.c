@@ -91,8 +91,8 @@ static void append_entries(db_conn *c, int n)
 		char obj[32], after[32];
 		snprintf(obj, sizeof obj, "fee:%d", i);
 		snprintf(after, sizeof after, "{\"元\":%d}", 100 * i);
-		assert_int_equal(audit_append(c, i % 2 ? &admin : NULL, "fee.set", obj, "{}", after),
-		                 DB_OK);
+		assert_int_equal(
+		    audit_append(c, i % 2 ? &admin : NULL, "fee.set", obj, "{}", after), DB_OK);
 	}
 }
 
@@ -123,9 +123,9 @@ static void recompute_chain(db_conn *c, int64_t from, const unsigned char *with_
 		int64_t seq = db_get_int(r, i, 0, 0);
 		if (seq < from) {
 			db_result *h = NULL;
-			assert_int_equal(DB_EXEC(c, "SELECT hash FROM audit_log WHERE seq = $1", &h,
-			                         P_INT(seq)),
-			                 DB_OK);
+			assert_int_equal(
+			    DB_EXEC(c, "SELECT hash FROM audit_log WHERE seq = $1", &h, P_INT(seq)),
+			    DB_OK);
 			snprintf(prev, sizeof prev, "%s", db_get(h, 0, 0));
 			db_result_free(h);
 			continue;
@@ -138,8 +138,13 @@ static void recompute_chain(db_conn *c, int64_t from, const unsigned char *with_
 			           db_get_int(r, i, 1, 0), db_get(r, i, 9) ? db_get(r, i, 9) : "");
 		else
 			buf_printf(&b, "%" PRId64 "|%" PRId64 "|", seq, db_get_int(r, i, 1, 0));
-		const char *fields[] = {prev,           db_get(r, i, 2), db_get(r, i, 3), db_get(r, i, 4),
-		                        db_get(r, i, 5), db_get(r, i, 6), db_get(r, i, 7)};
+		const char *fields[] = {prev,
+		                        db_get(r, i, 2),
+		                        db_get(r, i, 3),
+		                        db_get(r, i, 4),
+		                        db_get(r, i, 5),
+		                        db_get(r, i, 6),
+		                        db_get(r, i, 7)};
 		for (size_t k = 0; k < 7; k++)
 			buf_printf(&b, "%zu:%s|", strlen(fields[k]), fields[k]);
 		char hash[65];
@@ -151,11 +156,12 @@ static void recompute_chain(db_conn *c, int64_t from, const unsigned char *with_
 			sha256_hex(b.data, b.len, hash);
 		}
 		buf_free(&b);
-		assert_int_equal(DB_EXEC(c,
-		                         "UPDATE audit_log SET prev_hash = $1, hash = $2, mac_version = $3 "
-		                         "WHERE seq = $4",
-		                         NULL, P_TEXT(prev), P_TEXT(hash), P_INT(version), P_INT(seq)),
-		                 DB_OK);
+		assert_int_equal(
+		    DB_EXEC(c,
+		            "UPDATE audit_log SET prev_hash = $1, hash = $2, mac_version = $3 "
+		            "WHERE seq = $4",
+		            NULL, P_TEXT(prev), P_TEXT(hash), P_INT(version), P_INT(seq)),
+		    DB_OK);
 		memcpy(prev, hash, sizeof prev);
 	}
 	db_result_free(r);
@@ -447,8 +453,8 @@ int main(void)
 		return 1;
 	const struct CMUnitTest sqlite_tests[] = {ENGINE_TESTS(setup_sqlite_key)};
 	const struct CMUnitTest pg_tests[] = {ENGINE_TESTS(setup_pg_key)};
-	int failed = cmocka_run_group_tests_name("audit sqlite", sqlite_tests, group_setup,
-	                                         group_teardown);
+	int failed =
+	    cmocka_run_group_tests_name("audit sqlite", sqlite_tests, group_setup, group_teardown);
 	const char *cluster = getenv("ESP_PG_CLUSTER");
 	if (cluster && *cluster)
 		failed += cmocka_run_group_tests_name("audit postgresql", pg_tests, group_setup,
