@@ -1,12 +1,13 @@
 /*
  * espctl: ESP's administration tool.  Creates the data directory (store,
  * CA, server certificate, base data, first admin), manages staff accounts,
- * creates the demo set-up, shows counts and verifies the audit chain.
+ * creates the demo set-up, shows counts, verifies and anchors the audit log.
  *
  * Exit status: 0 success, 1 bad usage, 2 failure, 3 nothing to do
  * (init on an initialised directory).
  */
 #include "esp/application.h"
+#include "esp/audit_anchor.h"
 #include "esp/ca.h"
 #include "esp/login.h"
 #include "esp/config.h"
@@ -27,6 +28,7 @@ struct ctl {
 	struct esp_config *cfg;
 	db_pool *pool;
 	db_conn *db;
+	bool audit_key_readonly; /* audit verify: never make a key */
 };
 
 static void usage(FILE *out)
@@ -59,7 +61,11 @@ static void usage(FILE *out)
 	      "                                   keyCompromise | affiliationChanged | superseded |\n"
 	      "                                   cessationOfOperation | unspecified\n"
 	      "  counts                           how many registrations, accounts ... there are\n"
-	      "  audit verify                     check the audit log's hash chain\n\n"
+	      "  audit verify                     check every audit entry's MAC and link and every\n"
+	      "                                   anchor; exit 0 when intact, 2 when not (names the\n"
+	      "                                   first entry that fails, or TRUNCATION)\n"
+	      "  audit anchor                     sign the audit log's head with the CA and append it\n"
+	      "                                   to <data_dir>/audit-anchors (espd does so daily)\n\n"
 	      "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd --help).\n"
 	      "Exit status: 0 ok, 1 bad usage, 2 failure, 3 nothing to do.\n",
 	      out);
@@ -81,6 +87,15 @@ static int open_store(struct ctl *ctl, bool migrate)
 		}
 	}
 	ctl->db = db_acquire(ctl->pool);
+	/* Every command that writes may append to the audit log: it needs the
+	 * key, made here for a data directory that has none yet. */
+	const char *key_file = config_get(ctl->cfg, "audit_key_file");
+	enum audit_key_status ks = audit_key_open(ctl->db, key_file, !ctl->audit_key_readonly);
+	if (ks != AUDIT_KEY_LOADED && ks != AUDIT_KEY_CREATED &&
+	    !(ks == AUDIT_KEY_MISSING && ctl->audit_key_readonly)) {
+		fprintf(stderr, "espctl: %s: %s\n", key_file, audit_key_message(ks));
+		return 2;
+	}
 	return 0;
 }
 
@@ -363,29 +378,119 @@ static int cmd_counts(struct ctl *ctl)
 	return 0;
 }
 
+static void audit_usage(FILE *out)
+{
+	fputs("用法 Usage: espctl [OPTIONS] audit verify | audit anchor\n\n"
+	      "  verify   checks the audit log: every entry's MAC (HMAC-SHA-256 with the key in\n"
+	      "           audit_key_file, default <data_dir>/audit.key; entries older than the key\n"
+	      "           by their old SHA-256) and link to the one before, then every anchor in\n"
+	      "           audit_anchor_file (default <data_dir>/audit-anchors): its CA signature\n"
+	      "           (<data_dir>/ca/ca.crt) and that the anchored entry is still there,\n"
+	      "           unchanged.  Prints one line (Chinese, then English) naming the first\n"
+	      "           entry that fails, or TRUNCATION when the log ends before an anchored\n"
+	      "           entry or that entry differs.\n"
+	      "  anchor   checks the log as verify does and, when intact, signs its newest entry\n"
+	      "           (seq and MAC) with the issuing CA, appends the line to the anchor file\n"
+	      "           and prints it.  espd anchors every audit_anchor_hours (default 24).\n\n"
+	      "Exit status: 0 intact (anchor written), 1 bad usage, 2 not intact or cannot check.\n",
+	      out);
+}
+
+/* The line that says what a check found, and the exit status. */
+static int audit_report(struct ctl *ctl, enum audit_fault f, const struct audit_check *chk)
+{
+	const char *anchors = config_get(ctl->cfg, "audit_anchor_file");
+	long long seq = chk->seq, head = chk->head;
+	switch (f) {
+	case AUDIT_INTACT:
+		printf("审计日志完整：%lld 条（其中 %lld 条早于审计密钥），%d 个锚点，最后锚定 seq=%lld "
+		       "(audit chain intact, %lld entries, %lld unkeyed, %d anchors, last anchored seq %lld)\n",
+		       (long long)chk->entries, (long long)chk->legacy, chk->anchors,
+		       (long long)chk->anchor_seq, (long long)chk->entries, (long long)chk->legacy,
+		       chk->anchors, (long long)chk->anchor_seq);
+		if (!chk->anchors)
+			printf("注意：%s 中还没有锚点，无法发现末尾条目被删除 (note: no anchors yet, so "
+			       "deleted newest entries cannot be detected; run espctl audit anchor)\n",
+			       anchors);
+		return 0;
+	case AUDIT_BROKEN:
+		printf("审计日志链断裂：第一个未通过检查的条目 seq=%lld，该条目或其前一条被修改、插入或删除 "
+		       "(audit chain broken at seq %lld: it or the entry before was edited, inserted or "
+		       "deleted)\n",
+		       seq, seq);
+		return 2;
+	case AUDIT_TRUNCATED:
+		if (seq > head)
+			printf("审计日志被截断 TRUNCATION：%s 第 %d 行的锚点记录了 seq=%lld，但日志只到 seq=%lld "
+			       "(TRUNCATION: the anchor on line %d vouches for seq %lld, the log ends at seq %lld)\n",
+			       anchors, chk->anchor_line, seq, head, chk->anchor_line, seq, head);
+		else
+			printf("审计日志被截断或重写 TRUNCATION：%s 第 %d 行锚定的条目 seq=%lld 已与锚点不同 "
+			       "(TRUNCATION: the entry seq %lld anchored on line %d differs from the anchor)\n",
+			       anchors, chk->anchor_line, seq, seq, chk->anchor_line);
+		return 2;
+	case AUDIT_ANCHOR_BAD:
+		printf("审计锚点无效：%s 第 %d 行格式错误或CA签名不符 (anchor on line %d is malformed or its "
+		       "CA signature does not verify)\n",
+		       anchors, chk->anchor_line, chk->anchor_line);
+		return 2;
+	case AUDIT_NO_KEY:
+		printf("无法验证：缺少审计密钥 %s，seq=%lld 起的条目带密钥 (cannot check: no audit key, "
+		       "entries from seq %lld on are keyed)\n",
+		       config_get(ctl->cfg, "audit_key_file"), seq, seq);
+		return 2;
+	case AUDIT_ERROR:
+		break;
+	}
+	fprintf(stderr, "espctl: %s\n", audit_fault_message(f));
+	return 2;
+}
+
 static int cmd_audit(struct ctl *ctl, int argc, char **argv)
 {
-	if (argc < 1 || strcmp(argv[0], "verify") != 0) {
-		usage(stderr);
+	if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
+		audit_usage(stdout);
+		return 0;
+	}
+	bool verify = argc == 1 && strcmp(argv[0], "verify") == 0;
+	bool anchor = argc == 1 && strcmp(argv[0], "anchor") == 0;
+	if (!verify && !anchor) {
+		audit_usage(stderr);
 		return 1;
 	}
-	int rc = open_store(ctl, false);
+	/* Checking must not make a key: a missing one is reported instead. */
+	ctl->audit_key_readonly = verify;
+	int rc = open_store(ctl, true);
 	if (rc)
 		return rc;
-	int64_t checked = 0;
-	int64_t broken = audit_verify(ctl->db, &checked);
-	if (broken < 0) {
-		fprintf(stderr, "espctl: cannot read the audit log\n");
-		return 2;
+	char *ca_dir = xasprintf("%s/ca", config_get(ctl->cfg, "data_dir"));
+	const char *anchors = config_get(ctl->cfg, "audit_anchor_file");
+	struct audit_check chk;
+	enum audit_fault f;
+	if (verify) {
+		char *crt_path = xasprintf("%s/ca.crt", ca_dir);
+		char *crt = file_read_all(crt_path, NULL);
+		if (!crt)
+			fprintf(stderr, "espctl: cannot read %s: anchors cannot be checked\n", crt_path);
+		f = audit_check_anchored(ctl->db, anchors, crt, &chk);
+		free(crt);
+		free(crt_path);
+	} else {
+		esp_ca *ca = NULL;
+		if (ca_open(ca_dir, &ca) != CA_OK) {
+			fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
+			free(ca_dir);
+			return 2;
+		}
+		struct audit_anchor a;
+		f = audit_anchor_write(ctl->db, ca, anchors, &chk, &a);
+		ca_free(ca);
+		if (f == AUDIT_INTACT)
+			printf("审计锚点已写入 %s：seq=%lld mac=%s (audit anchor written)\n", anchors,
+			       (long long)a.seq, a.mac);
 	}
-	if (broken) {
-		printf("审计日志链断裂：第一个被篡改的条目 seq=%lld (audit chain broken at seq %lld)\n",
-		       (long long)broken, (long long)broken);
-		return 2;
-	}
-	printf("审计日志完整：%lld 条 (audit chain intact, %lld entries)\n", (long long)checked,
-	       (long long)checked);
-	return 0;
+	free(ca_dir);
+	return f == AUDIT_INTACT && anchor ? 0 : audit_report(ctl, f, &chk);
 }
 
 /* One CSV record (RFC 4180: quotes, doubled quotes, commas and newlines in
@@ -792,6 +897,7 @@ int main(int argc, char **argv)
 	if (ctl.db)
 		db_release(ctl.pool, ctl.db);
 	db_pool_close(ctl.pool);
+	audit_key_forget();
 	config_free(ctl.cfg);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include "httpd.h"
 #include "server.h"
 #include "esp/appform.h"
+#include "esp/audit_anchor.h"
 #include "esp/ra.h"
 
 #include <pthread.h>
@@ -146,14 +147,48 @@ static void sessions_purge(struct server *srv)
 	db_release(srv->pool, c);
 }
 
-/* Maintenance: the CRL every minute, expired sessions every hour, the
- * store's write-ahead log every second. */
+/* The audit log's head is signed and anchored outside the store at least
+ * every audit_anchor_hours (at start too when the last anchor is older).
+ * Writing an anchor checks the whole log first: a broken or truncated one
+ * is reported loudly, hourly, and never anchored. */
+static void audit_anchor_refresh(struct server *srv, int64_t *next_at)
+{
+	int64_t now = time_now();
+	if (now < *next_at)
+		return;
+	const char *path = config_get(srv->cfg, "audit_anchor_file");
+	int64_t every = config_get_long(srv->cfg, "audit_anchor_hours") * 3600;
+	if (every <= 0)
+		every = 24 * 3600;
+	int64_t last = audit_anchor_last_at(path);
+	if (last && last + every > now) {
+		*next_at = last + every;
+		return;
+	}
+	db_conn *c = db_acquire(srv->pool);
+	struct audit_check chk;
+	enum audit_fault f = audit_anchor_write(c, srv->ca, path, &chk, NULL);
+	db_release(srv->pool, c);
+	if (f == AUDIT_INTACT) {
+		*next_at = now + every;
+		return;
+	}
+	log_error("audit log NOT anchored: %s (entry seq %lld, anchor line %d of %s)",
+	          audit_fault_message(f), (long long)chk.seq, chk.anchor_line, path);
+	*next_at = now + 3600;
+}
+
+/* Maintenance: the CRL and the audit anchor every minute, expired sessions
+ * every hour, the store's write-ahead log every second. */
 static void *maintenance_thread(void *arg)
 {
 	struct server *srv = arg;
+	int64_t anchor_at = 0;
 	for (unsigned tick = 0; !stopping; tick++) {
-		if (tick % 60 == 0)
+		if (tick % 60 == 0) {
 			crl_refresh(srv);
+			audit_anchor_refresh(srv, &anchor_at);
+		}
 		if (tick % 3600 == 0)
 			sessions_purge(srv);
 		db_checkpoint(srv->pool);
@@ -244,7 +279,14 @@ int main(int argc, char **argv)
 	}
 	db_conn *c = db_acquire(srv.pool);
 	limits_load(c, &srv.limits);
+	/* Before any thread may append to the audit log. */
+	enum audit_key_status ks = audit_key_open(c, config_get(cfg, "audit_key_file"), true);
 	db_release(srv.pool, c);
+	if (ks != AUDIT_KEY_LOADED && ks != AUDIT_KEY_CREATED) {
+		fprintf(stderr, "espd: %s: %s\n", config_get(cfg, "audit_key_file"),
+		        audit_key_message(ks));
+		return 2;
+	}
 
 	/* Fonts are found once here: fontconfig is slow the first time. */
 	appform_init();
@@ -349,6 +391,7 @@ int main(int argc, char **argv)
 	free(crt_path);
 	free(ca_dir);
 	ca_free(srv.ca);
+	audit_key_forget();
 	tpl_free(srv.tpl);
 	db_pool_close(srv.pool);
 	free(srv.public_url);

@@ -43,6 +43,9 @@ static const struct config_key keys[] = {
 	{"crl_hours", "24", "the CRL is re-signed at least this often"},
 	{"log_requests", "true", "one line per request to stderr"},
 	{"password_hash", "interactive", "Argon2id cost: interactive (production) or min (test suites only)"},
+	{"audit_key_file", "", "secret key of the audit log's MACs (made on first start, mode 0600); empty = <data_dir>/audit.key"},
+	{"audit_anchor_file", "", "signed anchors of the audit log, one line each; empty = <data_dir>/audit-anchors"},
+	{"audit_anchor_hours", "24", "the audit log's head is signed and anchored at least this often"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -167,5 +170,13 @@ void config_finish(struct esp_config *c)
 		char *db = xasprintf("%s/esp.db", config_get(c, "data_dir"));
 		config_set(c, "database", db);
 		free(db);
+	}
+	const char *files[][2] = {{"audit_key_file", "audit.key"}, {"audit_anchor_file", "audit-anchors"}};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		if (*config_get(c, files[i][0]))
+			continue;
+		char *path = xasprintf("%s/%s", config_get(c, "data_dir"), files[i][1]);
+		config_set(c, files[i][0], path);
+		free(path);
 	}
 }

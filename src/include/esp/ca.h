@@ -133,6 +133,15 @@ bool ca_verify_signature(const unsigned char *cert_der, size_t cert_len,
                          const unsigned char *msg, size_t msg_len,
                          const unsigned char *sig, size_t sig_len);
 
+/* A detached signature (ECDSA or RSA as the CA's key is, SHA-256, DER) with
+ * the issuing CA key over msg; *sig malloc'ed, caller frees. */
+enum ca_status ca_sign_blob(esp_ca *ca, const void *msg, size_t len, unsigned char **sig,
+                            size_t *sig_len);
+/* Checks such a signature with the issuing CA's certificate (PEM, as in
+ * <data_dir>/ca/ca.crt); needs no private key. */
+bool ca_verify_blob(const char *cert_pem, const void *msg, size_t len, const unsigned char *sig,
+                    size_t sig_len);
+
 /* Human readable messages (Chinese) for the API and pages. */
 const char *ca_status_message(enum ca_status s);
 const char *ca_verdict_message(enum ca_verdict v);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "esp/audit.h"
 #include "esp/db.h"
 #include "esp/util.h"
 
@@ -142,19 +143,7 @@ enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
 json_t *province_list(db_conn *c);   /* [{code, name}] */
 bool province_exists(db_conn *c, const char *code);
 
-/* ---- audit log ---- */
-/* Appends an entry chained to the previous one; call inside the transaction
- * of the change it records. */
-enum db_status audit_append(db_conn *c, const struct actor *a, const char *action,
-                            const char *object, const char *before, const char *after);
-/* Runs one statement and its audit entry in one transaction: the change
- * and its record land together or not at all. *res as for db_exec. */
-enum db_status db_exec_audited(db_conn *c, const char *sql, const struct db_param *params,
-                               int nparams, db_result **res, const struct actor *a,
-                               const char *action, const char *object, const char *before,
-                               const char *after);
-/* Checks the chain; returns 0 when intact, else the seq of the first broken entry. */
-int64_t audit_verify(db_conn *c, int64_t *checked);
+/* ---- audit log: esp/audit.h (included above) ---- */
 
 /* ---- base data (espctl init) ---- */
 /* Provinces, 交通运输部, the river authorities and one provincial authority per

@@ -1660,6 +1660,30 @@ static void test_concurrent_issue(void **state)
 	ca_csr_free(shared);
 }
 
+/* Detached signatures over text (sign.c): made with the issuing CA key,
+ * checked with its certificate alone; another CA of the same name, another
+ * text, a changed signature or a certificate that is not PEM all fail. */
+static void test_sign_blob(void **state)
+{
+	(void)state;
+	const char *msg = "esp-audit-anchor/1 2026-11-30T18:00:00Z seq=42 mac=00";
+	unsigned char *sig = NULL;
+	size_t n = 0;
+	assert_int_equal(ca_sign_blob(G.ca, msg, strlen(msg), &sig, &n), CA_OK);
+	assert_non_null(sig);
+	assert_true(n > 8);
+	assert_true(ca_verify_blob(ca_cert_pem(G.ca), msg, strlen(msg), sig, n));
+	assert_false(ca_verify_blob(ca_cert_pem(G.other), msg, strlen(msg), sig, n));
+	assert_false(ca_verify_blob(ca_cert_pem(G.ca), msg, strlen(msg) - 1, sig, n));
+	sig[n / 2] ^= 1;
+	assert_false(ca_verify_blob(ca_cert_pem(G.ca), msg, strlen(msg), sig, n));
+	sig[n / 2] ^= 1;
+	assert_false(ca_verify_blob("not a certificate", msg, strlen(msg), sig, n));
+	assert_false(ca_verify_blob(NULL, msg, strlen(msg), sig, n));
+	assert_false(ca_verify_blob(ca_cert_pem(G.ca), msg, strlen(msg), sig, 0));
+	free(sig);
+}
+
 static void test_messages(void **state)
 {
 	(void)state;
@@ -1698,6 +1722,7 @@ int main(void)
 	    cmocka_unit_test(test_issue_from_parsed_csr),
 	    cmocka_unit_test(test_csr_parse_refusals),
 	    cmocka_unit_test(test_concurrent_issue),
+	    cmocka_unit_test(test_sign_blob),
 	    cmocka_unit_test(test_messages),
 	};
 	return cmocka_run_group_tests_name("ca", tests, group_setup, group_teardown);
