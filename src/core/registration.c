@@ -410,27 +410,27 @@ static void check_field(const struct reg_field *f, json_t *values, json_t *error
 	case CHECK_ID_NUMBER:
 		normalise_code(values, f->name);
 		if (!validate_id_number(sval(values, f->name)))
-			set_err(errors, f->name, "身份证号码校验错误，请核对后重新输入");
+			set_errf(errors, f, "%s校验错误，请核对后重新输入", f->label);
 		break;
 	case CHECK_MOBILE:
 		if (!validate_mobile(v))
-			set_err(errors, f->name, "请输入正确的11位手机号码");
+			set_errf(errors, f, "%s不正确，请输入11位手机号码", f->label);
 		break;
 	case CHECK_PHONE:
 		if (!validate_phone(v))
-			set_err(errors, f->name, "请输入正确的电话号码，如 010-65290000");
+			set_errf(errors, f, "%s不正确，请输入如 010-65290000 的电话号码", f->label);
 		break;
 	case CHECK_EMAIL:
 		if (!validate_email(v))
-			set_err(errors, f->name, "请输入正确的电子邮箱地址");
+			set_errf(errors, f, "%s格式不正确，请输入如 name@example.cn 的地址", f->label);
 		break;
 	case CHECK_POSTCODE:
 		if (!validate_postcode(v))
-			set_err(errors, f->name, "邮政编码应为6位数字");
+			set_errf(errors, f, "%s应为6位数字", f->label);
 		break;
 	case CHECK_USERNAME:
 		if (!username_ok(v))
-			set_err(errors, f->name, "用户名应为4-32位字母、数字或下划线");
+			set_errf(errors, f, "%s应为4-32位字母、数字或下划线", f->label);
 		break;
 	case CHECK_ENUM:
 		if (!in_list(v, f->options))
@@ -443,9 +443,10 @@ static void check_field(const struct reg_field *f, json_t *values, json_t *error
 
 static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t *errors)
 {
+	const struct reg_field *f = registration_field(k, "authority_id");
 	const char *auth = sval(values, "authority_id");
 	const char *prov = sval(values, "province_code");
-	if (!*auth || json_object_get(errors, "authority_id"))
+	if (!f || !*auth || json_object_get(errors, "authority_id"))
 		return;
 	char *end = NULL;
 	long long id = strtoll(auth, &end, 10);
@@ -454,7 +455,7 @@ static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t 
 	    DB_EXEC(c, "SELECT province_code, level FROM authorities WHERE id = $1", &r, P_INT(id)) !=
 	        DB_OK ||
 	    r->nrows == 0) {
-		set_err(errors, "authority_id", "请从列表中选择主管机关");
+		set_errf(errors, f, "请从列表中选择%s", f->label);
 	} else {
 		/* The competent authority is in the applicant's province, or is
 		 * the ministry or a river authority (no province / river level). */

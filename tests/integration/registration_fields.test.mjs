@@ -141,3 +141,10 @@ test(`[${ENGINE}] a reviewer's reason with control characters is refused`, async
   const ok = await fj.post(`/review/${id}`, { decision: 'reject', reason: '第一行\r\n第二行' });
   assert.equal(ok.status, 200);
 });
+
+test(`[${ENGINE}] espd stops cleanly after all this (no sanitizer report)`, async () => {
+  const { code, sig } = await esp.stop();
+  assert.equal(code, 0, `exit code (signal ${sig})\n${esp.log.slice(-3000)}`);
+  assert.doesNotMatch(esp.log, /Sanitizer|runtime error/);
+  await esp.start();
+});

@@ -2,8 +2,9 @@
  * Registrations (报名申请) of the four kinds of applicant and their review (初审).
  *
  * The fields of each kind are one table (registration.c); the pages render
- * the form from it and the server validates against it, so a label, a limit
- * and its error message are written once.
+ * the form from it, the server validates against it and stores only what it
+ * lists, so a label, a limit and its error message are written once and a
+ * field of another kind is never stored.
  */
 #ifndef ESP_REGISTRATION_H
 #define ESP_REGISTRATION_H

@@ -274,6 +274,18 @@ static void test_free_text_is_checked_by_label(void **state)
 		{KIND_AUTHORITY, "name", "某某市交通运输局\xE2\x81\xA6", "主管机关名称含有不可见或控制字符"},
 		{KIND_ENTERPRISE, "name", "", "单位名称为必填项"},
 		{KIND_ENTERPRISE, "category", "", "请选择业务类型"},
+		/* Format checks name the field too, whichever of two alike it is. */
+		{KIND_ENTERPRISE, "mobile", "12345", "经办人手机不正确"},
+		{KIND_EVALUATOR, "mobile", "12345", "手机号码不正确"},
+		{KIND_ENTERPRISE, "contact_id_number", "110105194912310021", "经办人身份证号码校验错误"},
+		{KIND_EVALUATOR, "code", "110105194912310021", "身份证号码校验错误"},
+		{KIND_ENTERPRISE, "phone", "12", "单位电话不正确"},
+		{KIND_EVALUATOR, "phone", "12", "联系电话不正确"},
+		{KIND_AGENCY, "email", "nope", "电子邮箱格式不正确"},
+		{KIND_AGENCY, "postcode", "35000", "邮政编码应为6位数字"},
+		{KIND_AUTHORITY, "authority_id", "999999", "请从列表中选择上级主管机关"},
+		{KIND_AGENCY, "authority_id", "x", "请从列表中选择主管机关"},
+		{KIND_AGENCY, "province_code", "66", "请从列表中选择所在省份"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		json_t *v = form_of(f, cases[i].k, 10 + (int)i);
