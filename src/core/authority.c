@@ -1,5 +1,6 @@
 /* The authority tree, provinces and settings (the audit log is in audit.c). */
 #include "esp/core.h"
+#include "esp/validate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,39 @@ enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
 	db_result_free(r);
 	free(parent_path);
 	return st;
+}
+
+char *names_find_folded(const db_result *r, const char *name)
+{
+	char *want = xmalloc(strlen(name) + 1);
+	text_fold(name, want);
+	char *buf = NULL, *found = NULL;
+	size_t cap = 0;
+	for (int i = 0; i < r->nrows && !found; i++) {
+		const char *v = db_get(r, i, 0);
+		size_t n = v ? strlen(v) : 0;
+		if (!v)
+			continue;
+		if (n + 1 > cap) {
+			cap = n + 1;
+			buf = xrealloc(buf, cap);
+		}
+		if (strcmp(text_fold(v, buf), want) == 0)
+			found = xstrdup(v);
+	}
+	free(buf);
+	free(want);
+	return found;
+}
+
+char *authority_same_name(db_conn *c, const char *name)
+{
+	db_result *r = NULL;
+	char *found = NULL;
+	if (DB_EXEC0(c, "SELECT name FROM authorities", &r) == DB_OK)
+		found = names_find_folded(r, name);
+	db_result_free(r);
+	return found;
 }
 
 char *setting_get(db_conn *c, const char *name)
