@@ -6,6 +6,9 @@
 #include "httpd.h"
 #include "server.h"
 #include "esp/appform.h"
+#include "esp/login.h"
+#include "esp/ratelimit.h"
+#include "throttle.h"
 #include "esp/ra.h"
 
 #include <pthread.h>
@@ -127,14 +130,36 @@ static void sessions_purge(struct server *srv)
 	db_release(srv->pool, c);
 }
 
-/* Maintenance: the CRL every minute, expired sessions every hour, the
- * store's write-ahead log every second. */
+/* What anonymous clients wrote and nothing needs any more: rate-limit
+ * windows that have ended, challenges used or expired, scans no application
+ * took within scans_unreferenced_hours. Keeps those tables bounded. */
+static void anonymous_writes_purge(struct server *srv)
+{
+	db_conn *c = db_acquire(srv->pool);
+	int64_t now = time_now();
+	int n = 0;
+	if (ratelimit_purge(c, now, &n) != DB_OK)
+		log_error("ended rate-limit windows could not be deleted");
+	if (challenge_purge(c, now, &n) != DB_OK)
+		log_error("expired login challenges could not be deleted");
+	int64_t grace = (int64_t)throttle_config()->scans_unreferenced_hours * 3600;
+	if (upload_purge_unreferenced(c, now - grace, &n) != DB_OK)
+		log_error("unreferenced scans could not be deleted");
+	else if (n)
+		log_info("%d scans no application refers to deleted", n);
+	db_release(srv->pool, c);
+}
+
+/* Maintenance: the CRL and the anonymous writes every minute, expired
+ * sessions every hour, the store's write-ahead log every second. */
 static void *maintenance_thread(void *arg)
 {
 	struct server *srv = arg;
 	for (unsigned tick = 0; !stopping; tick++) {
-		if (tick % 60 == 0)
+		if (tick % 60 == 0) {
 			crl_refresh(srv);
+			anonymous_writes_purge(srv);
+		}
 		if (tick % 3600 == 0)
 			sessions_purge(srv);
 		db_checkpoint(srv->pool);
@@ -192,6 +217,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	password_set_cost(config_get(cfg, "password_hash"));
+	throttle_init(cfg);
+	char *bad_proxy = NULL;
+	if (client_addr_init(config_get(cfg, "trusted_proxies"), &bad_proxy) != 0) {
+		fprintf(stderr, "espd: trusted_proxies: '%s' is not an IP address\n", bad_proxy);
+		free(bad_proxy);
+		return 1;
+	}
 
 	struct server srv = {.cfg = cfg};
 	srv.max_body = (size_t)config_get_long(cfg, "max_body_bytes");

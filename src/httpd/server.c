@@ -355,6 +355,7 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 		for (int g = 0; g < GEN_COUNT; g++)
 			r->generations[g] = -1;
 		client_address(r);
+		client_addr_behind_proxy(r);
 		*req_cls = r;
 		if (strlen(url) > srv->max_url) {
 			r->too_large = true;
