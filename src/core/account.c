@@ -53,8 +53,11 @@ static const char *dummy_hash(void)
 	return h;
 }
 
-/* The keys of one attempt, in the order they are reserved. */
-enum { KEY_USER_ADDRESS, KEY_USER, KEY_ADDRESS, KEY_CHECKS, NKEYS };
+/* The keys of one attempt, in the order they are reserved. The store-wide
+ * cap comes first and the per-user keys last, so that a refused request
+ * writes no new row: whatever the number of addresses and user names a
+ * flood uses, the rows it adds are bounded by the checks allowed. */
+enum { KEY_CHECKS, KEY_ADDRESS, KEY_USER_ADDRESS, KEY_USER, NKEYS };
 
 struct attempt {
 	char *key[NKEYS];

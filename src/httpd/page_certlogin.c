@@ -72,7 +72,7 @@ void api_login_challenge(struct request *r)
 	const struct throttle_config *t = throttle_config();
 	/* Each call writes a row: one address gets a few a minute, and the
 	 * store holds at most challenges_max usable ones from everyone. */
-	if (!throttle_allow(r, arena_printf(r->arena, "challenge:addr:%s", r->client_addr),
+	if (!throttle_allow(r, arena_printf(r->arena, "challenge:addr:%s", throttle_client(r)),
 	                    t->challenges_per_address_minute, 60, "获取登录挑战码过于频繁", true, NULL))
 		return;
 	char *id = NULL, *challenge = NULL;

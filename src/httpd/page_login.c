@@ -65,7 +65,7 @@ void page_login_post(struct request *r)
 	int64_t id = 0, retry_after = 0;
 	db_conn *c = req_db(r);
 	struct login_limits limits = throttle_login_limits(r);
-	enum login_result res = account_login(c, &limits, r->client_addr, user, pass,
+	enum login_result res = account_login(c, &limits, throttle_client(r), user, pass,
 	                                      r->srv->staff_password_login, &id, &retry_after);
 	const char *wait = throttle_wait_text(r, retry_after);
 	if (retry_after > 0)

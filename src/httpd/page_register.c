@@ -50,7 +50,7 @@ void page_register_post(struct request *r)
 		 * before the write and its password hash; a form sent back with
 		 * errors writes nothing and does not count. */
 		struct ratelimit_verdict slot;
-		const char *key = arena_printf(r->arena, "register:addr:%s", r->client_addr);
+		const char *key = arena_printf(r->arena, "register:addr:%s", throttle_client(r));
 		int limit = throttle_config()->registrations_per_address_hour;
 		if (!throttle_allow(r, key, limit, 3600, "同一网络地址提交报名过于频繁", false, &slot)) {
 			json_decref(values);

@@ -1,7 +1,9 @@
 /* espd's request limits: configuration, reservation and the 429/503 answers. */
 #include "throttle.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
+#include <string.h>
 
 static struct throttle_config conf;
 
@@ -32,6 +34,21 @@ struct login_limits throttle_login_limits(const struct request *r)
 	    .window_seconds = r->srv->limits.login_lockout_seconds,
 	    .checks_per_second = conf.login_checks_per_second,
 	};
+}
+
+const char *throttle_client(struct request *r)
+{
+	struct in6_addr a;
+	if (inet_pton(AF_INET6, r->client_addr, &a) != 1)
+		return r->client_addr;
+	char text[INET6_ADDRSTRLEN];
+	if (IN6_IS_ADDR_V4MAPPED(&a)) {
+		inet_ntop(AF_INET, a.s6_addr + 12, text, sizeof text);
+		return arena_strdup(r->arena, text);
+	}
+	memset(a.s6_addr + 8, 0, 8);
+	inet_ntop(AF_INET6, &a, text, sizeof text);
+	return arena_printf(r->arena, "%s/64", text);
 }
 
 const char *throttle_wait_text(struct request *r, int64_t s)

@@ -31,6 +31,11 @@ const struct throttle_config *throttle_config(void);
  * in login_lockout_seconds) per account and address, and the keys above. */
 struct login_limits throttle_login_limits(const struct request *r);
 
+/* The client as rate limits count it: its IPv4 address, or the /64 of an
+ * IPv6 address (one subscriber gets a whole /64: counting single IPv6
+ * addresses would give it 2^64 allowances). In r's arena. */
+const char *throttle_client(struct request *r);
+
 /* Reserves one event of key (limit per window_seconds; limit <= 0: no
  * limit). Refused, or the store failing: answers the request itself (429;
  * what says what was too frequent, in Chinese; as JSON when json) and

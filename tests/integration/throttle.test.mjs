@@ -143,6 +143,13 @@ test(`[${ENGINE}] a registration flood from one address gets 429 after the limit
   assert.equal((await c.post('/register/agency', good, from('198.51.100.21'))).status, 200);
 });
 
+test(`[${ENGINE}] IPv6 clients are counted by their /64`, async () => {
+  for (let i = 1; i <= 3; i++) assert.equal((await register(proxied, `2001:db8:7:7::${i}`, 'agency')).res.status, 200);
+  const sameNet = await register(proxied, '2001:db8:7:7:ffff::9', 'agency');
+  assert.equal(sameNet.res.status, 429);
+  assert.equal((await register(proxied, '2001:db8:7:8::1', 'agency')).res.status, 200, 'another /64');
+});
+
 test(`[${ENGINE}] X-Forwarded-For from a peer that is not a trusted proxy is ignored`, async () => {
   const first = await register(direct, '192.0.2.1');
   assert.equal(first.res.status, 200);
