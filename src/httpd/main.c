@@ -222,6 +222,7 @@ int main(int argc, char **argv)
 	if (client_addr_init(config_get(cfg, "trusted_proxies"), &bad_proxy) != 0) {
 		fprintf(stderr, "espd: trusted_proxies: '%s' is not an IP address\n", bad_proxy);
 		free(bad_proxy);
+		config_free(cfg);
 		return 1;
 	}
 
