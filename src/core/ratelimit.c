@@ -74,8 +74,8 @@ enum db_status ratelimit_clear(db_conn *c, const char *key)
 enum db_status ratelimit_purge(db_conn *c, int64_t now, int *deleted)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, "DELETE FROM rate_limits WHERE window_end <= $1 RETURNING key",
-	                            &r, P_INT(now));
+	enum db_status st = DB_EXEC(
+	    c, "DELETE FROM rate_limits WHERE window_end <= $1 RETURNING key", &r, P_INT(now));
 	if (deleted)
 		*deleted = st == DB_OK ? r->nrows : 0;
 	db_result_free(r);

@@ -48,8 +48,8 @@ int client_addr_init(const char *list, char **bad)
 		char *ip = str_trim(tok);
 		if (!*ip)
 			continue;
-		if (nproxies == MAX_PROXIES || !parse_ip(ip, &proxies[nproxies].family,
-		                                         proxies[nproxies].addr)) {
+		if (nproxies == MAX_PROXIES ||
+		    !parse_ip(ip, &proxies[nproxies].family, proxies[nproxies].addr)) {
 			*bad = xstrdup(ip);
 			rc = -1;
 			break;
@@ -98,8 +98,9 @@ void client_addr_behind_proxy(struct request *r)
 	int family;
 	unsigned char a[16];
 	if (!parse_ip(ip, &family, a)) {
-		log_info("req=%llu X-Forwarded-For from proxy %s has no address last: using the proxy's",
-		         (unsigned long long)r->id, r->client_addr);
+		log_info(
+		    "req=%llu X-Forwarded-For from proxy %s has no address last: using the proxy's",
+		    (unsigned long long)r->id, r->client_addr);
 		return;
 	}
 	/* The canonical spelling: one address, one rate-limit key. */

@@ -10,20 +10,23 @@ static struct throttle_config conf;
 void throttle_init(const struct esp_config *cfg)
 {
 	conf = (struct throttle_config){
-		.login_failures_per_account = (int)config_get_long(cfg, "login_failures_per_account"),
-		.login_failures_per_address = (int)config_get_long(cfg, "login_failures_per_address"),
-		.login_checks_per_second = (int)config_get_long(cfg, "login_checks_per_second"),
-		.registrations_per_address_hour =
-		    (int)config_get_long(cfg, "registrations_per_address_hour"),
-		.challenges_per_address_minute =
-		    (int)config_get_long(cfg, "challenges_per_address_minute"),
-		.challenges_max = (int)config_get_long(cfg, "challenges_max"),
-		.scans_per_account_minute = (int)config_get_long(cfg, "scans_per_account_minute"),
-		.scans_unreferenced_hours = (int)config_get_long(cfg, "scans_unreferenced_hours"),
+	    .login_failures_per_account = (int)config_get_long(cfg, "login_failures_per_account"),
+	    .login_failures_per_address = (int)config_get_long(cfg, "login_failures_per_address"),
+	    .login_checks_per_second = (int)config_get_long(cfg, "login_checks_per_second"),
+	    .registrations_per_address_hour =
+	        (int)config_get_long(cfg, "registrations_per_address_hour"),
+	    .challenges_per_address_minute =
+	        (int)config_get_long(cfg, "challenges_per_address_minute"),
+	    .challenges_max = (int)config_get_long(cfg, "challenges_max"),
+	    .scans_per_account_minute = (int)config_get_long(cfg, "scans_per_account_minute"),
+	    .scans_unreferenced_hours = (int)config_get_long(cfg, "scans_unreferenced_hours"),
 	};
 }
 
-const struct throttle_config *throttle_config(void) { return &conf; }
+const struct throttle_config *throttle_config(void)
+{
+	return &conf;
+}
 
 struct login_limits throttle_login_limits(const struct request *r)
 {
@@ -68,11 +71,10 @@ void throttle_refuse(struct request *r, int status, int64_t retry_after, const c
 	if (retry_after < 1)
 		retry_after = 1;
 	req_header(r, "Retry-After", arena_printf(r->arena, "%lld", (long long)retry_after));
-	const char *msg =
-	    status == 503
-	        ? arena_printf(r->arena, "系统繁忙：%s，请%s后再试。", what,
-	                       throttle_wait_text(r, retry_after))
-	        : arena_printf(r->arena, "%s，请%s后再试。", what, throttle_wait_text(r, retry_after));
+	const char *msg = status == 503 ? arena_printf(r->arena, "系统繁忙：%s，请%s后再试。", what,
+	                                               throttle_wait_text(r, retry_after))
+	                                : arena_printf(r->arena, "%s，请%s后再试。", what,
+	                                               throttle_wait_text(r, retry_after));
 	if (json)
 		reply_json_error(r, status, status == 503 ? "busy" : "too_many_requests", msg);
 	else

@@ -20,9 +20,9 @@
 
 struct ratelimit_verdict {
 	bool allowed;
-	int count;            /* events in the window with this one; limit + 1 once refused */
-	int64_t window_end;   /* when the window closes (unix time) */
-	int64_t retry_after;  /* refused: seconds to wait (>= 1); allowed: 0 */
+	int count;           /* events in the window with this one; limit + 1 once refused */
+	int64_t window_end;  /* when the window closes (unix time) */
+	int64_t retry_after; /* refused: seconds to wait (>= 1); allowed: 0 */
 };
 
 /* Reserves one event of key. A limit <= 0 means no limit: allowed, nothing

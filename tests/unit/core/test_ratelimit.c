@@ -96,8 +96,8 @@ static int teardown(void **state)
 static int64_t count_of(db_conn *c, const char *key)
 {
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(c, "SELECT count FROM rate_limits WHERE key = $1", &r, P_TEXT(key)),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(c, "SELECT count FROM rate_limits WHERE key = $1", &r, P_TEXT(key)), DB_OK);
 	int64_t n = r->nrows ? db_get_int(r, 0, 0, -1) : -1;
 	db_result_free(r);
 	return n;
@@ -128,8 +128,8 @@ static void test_limit_and_window(void **state)
 	assert_true(v.allowed);
 	assert_int_equal(v.count, 1);
 	/* The window over, a new one opens with this event. */
-	assert_int_equal(DB_EXEC(f->c, "UPDATE rate_limits SET window_end = $1 WHERE key = 'k'", NULL,
-	                         P_INT(time_now())),
+	assert_int_equal(DB_EXEC(f->c, "UPDATE rate_limits SET window_end = $1 WHERE key = 'k'",
+	                         NULL, P_INT(time_now())),
 	                 DB_OK);
 	assert_int_equal(ratelimit_reserve(f->c, "k", 3, 60, &v), DB_OK);
 	assert_true(v.allowed);
@@ -222,8 +222,8 @@ static void run_race(struct fixture *f, const char *key, int limit, int tries, i
 	struct racer t[THREADS];
 	pthread_t tid[THREADS];
 	for (int i = 0; i < THREADS; i++) {
-		t[i] = (struct racer){.pool = f->pool, .start = &start, .key = key, .limit = limit,
-		                      .tries = tries};
+		t[i] = (struct racer){
+		    .pool = f->pool, .start = &start, .key = key, .limit = limit, .tries = tries};
 		assert_int_equal(pthread_create(&tid[i], NULL, race, &t[i]), 0);
 	}
 	*allowed = *refused = 0;
