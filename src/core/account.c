@@ -54,9 +54,9 @@ static const char *dummy_hash(void)
 }
 
 /* The keys of one attempt, in the order they are reserved. The store-wide
- * cap comes first and the per-user keys last, so that a refused request
- * writes no new row: whatever the number of addresses and user names a
- * flood uses, the rows it adds are bounded by the checks allowed. */
+ * cap comes first: a request it refuses adds no row, however many
+ * addresses and user names a flood uses. The others add at most one row
+ * per new address, user name and pair, deleted when their windows end. */
 enum { KEY_CHECKS, KEY_ADDRESS, KEY_USER_ADDRESS, KEY_USER, NKEYS };
 
 struct attempt {
