@@ -109,11 +109,14 @@ test(`[${ENGINE}] the store-wide cap of password checks per second answers 503 w
     await c.get('/login');
     return c;
   }));
+  const t0 = Date.now();
   const res = await Promise.all(clients.map((c, i) => c.post('/login', { username: `nobody_${i}`, password: 'x' })));
+  const seconds = Math.ceil((Date.now() - t0) / 1000) + 1; // calendar seconds touched, at most
   const busy = res.filter((r) => r.status === 503);
-  // One check a second: six at once span at most two seconds.
-  assert.ok(busy.length >= 4, res.map((r) => r.status).join(','));
-  assert.equal(res.filter((r) => r.status === 401).length + busy.length, 6);
+  const checked = res.filter((r) => r.status === 401);
+  // One check a second, whatever the number asking at once.
+  assert.ok(busy.length >= 1 && checked.length <= seconds, `${res.map((r) => r.status)} in ${seconds} s`);
+  assert.equal(checked.length + busy.length, 6);
   for (const r of busy) {
     assert.equal(r.headers.get('retry-after'), '1');
     assert.match(r.text, /系统繁忙，请1秒后再试/);
