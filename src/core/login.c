@@ -43,6 +43,15 @@ static void verified_store(const unsigned char hash[32], const char *serial)
 	pthread_mutex_unlock(&verified_lock);
 }
 
+/* The serial only names a certificate: another one with the same serial
+ * (made by whoever held the issuing key once, or by a bug) is not the one
+ * ESP issued and stored.  Column 4 of r is the stored DER. */
+static bool same_der(db_result *r, const unsigned char *der, size_t len)
+{
+	const char *stored = db_get(r, 0, 4);
+	return stored && db_get_len(r, 0, 4) == len && memcmp(stored, der, len) == 0;
+}
+
 enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *der, size_t len,
                                  int64_t *account_id, char **serial)
 {
@@ -70,7 +79,7 @@ enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *de
 	/* The holder's account is the applicant account of the certificate's
 	 * registration; staff keys name their account directly. */
 	enum db_status st = DB_EXEC(c,
-	    "SELECT ce.status, ce.not_after, a.id, a.status FROM certificates ce "
+	    "SELECT ce.status, ce.not_after, a.id, a.status, ce.der FROM certificates ce "
 	    "LEFT JOIN accounts a ON a.id = ce.account_id OR "
 	    "(ce.account_id IS NULL AND a.registration_id = ce.registration_id) "
 	    "WHERE ce.serial = $1",
@@ -78,7 +87,7 @@ enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *de
 	enum cert_login res;
 	if (st != DB_OK)
 		res = CL_ERROR;
-	else if (r->nrows == 0)
+	else if (r->nrows == 0 || !same_der(r, der, len))
 		res = CL_UNKNOWN_CERT;
 	else if (strcmp(db_get(r, 0, 0), "valid") != 0)
 		res = CL_REVOKED;
@@ -129,7 +138,7 @@ const char *cert_login_title(enum cert_login r) { return login_text(r)->title; }
 
 const char *cert_login_message(enum cert_login r) { return login_text(r)->message; }
 
-enum db_status challenge_new(db_conn *c, char **id, char **challenge)
+enum db_status challenge_new(db_conn *c, int max_open, char **id, char **challenge)
 {
 	unsigned char raw[32];
 	randombytes_buf(raw, sizeof raw);
@@ -138,11 +147,22 @@ enum db_status challenge_new(db_conn *c, char **id, char **challenge)
 	sodium_bin2base64(b64, cap, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
 	char *cid = random_token(16);
 	int64_t now = time_now();
-	/* Old challenges are of no use to anyone: sweep them as we go. */
-	DB_EXEC(c, "DELETE FROM login_challenges WHERE created_at < $1", NULL, P_INT(now - 3600));
-	enum db_status st = DB_EXEC(c, "INSERT INTO login_challenges (id, challenge, created_at) "
-	                               "VALUES ($1, $2, $3)",
-	                            NULL, P_TEXT(cid), P_TEXT(b64), P_INT(now));
+	/* Written only while fewer than max_open are still usable: the count
+	 * and the insert are one statement. Concurrent inserts on PostgreSQL
+	 * may each see the same count, so the table can pass the cap by the
+	 * number of requests in flight, never more. Old ones are deleted by
+	 * challenge_purge (espd's maintenance). */
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "INSERT INTO login_challenges (id, challenge, created_at) "
+	    "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT) "
+	    "WHERE $4 <= 0 OR (SELECT COUNT(*) FROM login_challenges WHERE created_at >= $5) < $4 "
+	    "RETURNING id",
+	    &r, P_TEXT(cid), P_TEXT(b64), P_INT(now), P_INT(max_open),
+	    P_INT(now - CHALLENGE_MAX_AGE));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_CONFLICT;
+	db_result_free(r);
 	if (st != DB_OK) {
 		free(b64);
 		free(cid);
@@ -151,6 +171,18 @@ enum db_status challenge_new(db_conn *c, char **id, char **challenge)
 	*id = cid;
 	*challenge = b64;
 	return DB_OK;
+}
+
+enum db_status challenge_purge(db_conn *c, int64_t now, int *deleted)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "DELETE FROM login_challenges WHERE created_at < $1 OR used_at IS NOT NULL RETURNING id",
+	    &r, P_INT(now - CHALLENGE_MAX_AGE));
+	if (deleted)
+		*deleted = st == DB_OK ? r->nrows : 0;
+	db_result_free(r);
+	return st;
 }
 
 enum db_status challenge_take(db_conn *c, const char *id, const char *challenge, int max_age,

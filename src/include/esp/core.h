@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "esp/audit.h"
 #include "esp/db.h"
 #include "esp/util.h"
 
@@ -24,7 +25,6 @@ struct esp_limits {
 	long scan_max_bytes;
 	int cert_validity_days;
 	int password_min_length;
-	int login_ip_failures_per_minute;
 };
 /* Reads the settings table; missing rows keep the built-in defaults. */
 void limits_load(db_conn *c, struct esp_limits *l);
@@ -83,13 +83,28 @@ char *password_hash(const char *password);           /* caller frees */
 bool password_verify(const char *hash, const char *password);
 
 enum login_result {
-	LOGIN_OK, LOGIN_BAD, LOGIN_LOCKED, LOGIN_DISABLED, LOGIN_STAFF_NEEDS_CERT, LOGIN_ERROR
+	LOGIN_OK, LOGIN_BAD, LOGIN_LOCKED, LOGIN_DISABLED, LOGIN_STAFF_NEEDS_CERT, LOGIN_ERROR,
+	LOGIN_ADDRESS_THROTTLED, /* too many failures from this address, any account */
+	LOGIN_BUSY,              /* the store-wide cap of password checks per second */
 };
-/* Checks username/password, counts failures, locks after the limit.
- * On LOGIN_OK sets *account_id. *locked_for gets seconds left when locked. */
-enum login_result account_login(db_conn *c, const struct esp_limits *l, const char *username,
-                                const char *password, bool staff_password_login,
-                                int64_t *account_id, int64_t *locked_for);
+/* What password logins may cost and whom they may lock out; each count is
+ * kept in the store (esp/ratelimit.h) and a limit <= 0 turns it off. */
+struct login_limits {
+	int per_user_address;   /* failures of one username from one address (login_max_failures) */
+	int per_user;           /* failures of one username from any address */
+	int per_address;        /* failures from one address, any username */
+	int window_seconds;     /* of the three above (login_lockout_seconds) */
+	int checks_per_second;  /* password checks per second, every espd on the store */
+};
+/* Checks username/password after reserving its slots of the limits (before
+ * any hashing: parallel guesses never get more checks than the limits
+ * allow). A right password clears the account's failures. On LOGIN_OK sets
+ * *account_id; LOGIN_LOCKED, LOGIN_ADDRESS_THROTTLED and LOGIN_BUSY set
+ * *retry_after (seconds). */
+enum login_result account_login(db_conn *c, const struct login_limits *l, const char *address,
+                                const char *username, const char *password,
+                                bool staff_password_login, int64_t *account_id,
+                                int64_t *retry_after);
 
 /* Creates an account. Returns DB_OK, DB_CONFLICT (username taken) ... */
 enum db_status account_create(db_conn *c, const char *username, const char *password,
@@ -137,24 +152,19 @@ enum db_status authority_get(db_conn *c, struct arena *a, int64_t id, const char
 /* Inserts a child authority and sets its path; run inside a transaction. */
 enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
                                 const char *province_code, const char *level, int64_t *id_out);
+/* The name of an authority in the tree that is the same as name once folded
+ * (text_fold: spaces, full-width and case do not count), malloc'ed, or NULL.
+ * Reads every name: for the rare writes of authority names, not for pages. */
+char *authority_same_name(db_conn *c, const char *name);
+/* The first text in column 0 of r that folds to what name folds to
+ * (malloc'ed), or NULL. */
+char *names_find_folded(const db_result *r, const char *name);
 
 /* ---- provinces ---- */
 json_t *province_list(db_conn *c);   /* [{code, name}] */
 bool province_exists(db_conn *c, const char *code);
 
-/* ---- audit log ---- */
-/* Appends an entry chained to the previous one; call inside the transaction
- * of the change it records. */
-enum db_status audit_append(db_conn *c, const struct actor *a, const char *action,
-                            const char *object, const char *before, const char *after);
-/* Runs one statement and its audit entry in one transaction: the change
- * and its record land together or not at all. *res as for db_exec. */
-enum db_status db_exec_audited(db_conn *c, const char *sql, const struct db_param *params,
-                               int nparams, db_result **res, const struct actor *a,
-                               const char *action, const char *object, const char *before,
-                               const char *after);
-/* Checks the chain; returns 0 when intact, else the seq of the first broken entry. */
-int64_t audit_verify(db_conn *c, int64_t *checked);
+/* ---- audit log: esp/audit.h (included above) ---- */
 
 /* ---- base data (espctl init) ---- */
 /* Provinces, 交通运输部, the river authorities and one provincial authority per

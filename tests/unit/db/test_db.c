@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,19 +24,11 @@
 #include "esp/core.h"
 #include "esp/db.h"
 #include "esp/util.h"
+#include "../dbfixture.h"
 
 #define MIGRATIONS ESP_SOURCE_DIR "/src/db/migrations"
 
-struct fixture {
-	bool pg;
-	char *target; /* file path or URI */
-	char *tmpdir; /* SQLite */
-	db_pool *pool;
-	db_conn *c;
-	int applied; /* migrations applied by the setup */
-};
-
-/* ---- fixtures --------------------------------------------------------------- */
+/* ---- fixtures (../dbfixture.c) ------------------------------------------------- */
 
 static int count_migration_files(void)
 {
@@ -52,113 +45,6 @@ static int count_migration_files(void)
 	}
 	closedir(d);
 	return n;
-}
-
-static int open_and_migrate(struct fixture *f)
-{
-	const char *err = NULL;
-	f->pool = db_pool_open(f->target, 2, &err);
-	if (!f->pool) {
-		print_error("cannot open %s: %s\n", f->target, err ? err : "?");
-		return -1;
-	}
-	if (db_migrate(f->pool, MIGRATIONS, &f->applied) != DB_OK) {
-		print_error("migrations failed on %s\n", f->target);
-		return -1;
-	}
-	f->c = db_acquire(f->pool);
-	return 0;
-}
-
-static int setup_sqlite(void **state)
-{
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	*state = f;
-	f->tmpdir = xstrdup("/tmp/esp-test-db-XXXXXX");
-	if (!mkdtemp(f->tmpdir)) {
-		print_error("mkdtemp failed\n");
-		return -1;
-	}
-	f->target = xasprintf("%s/esp.db", f->tmpdir);
-	return open_and_migrate(f);
-}
-
-static char *shell_quote(const char *s)
-{
-	struct buf b = {0};
-	buf_putc(&b, '\'');
-	for (const char *p = s; *p; p++) {
-		if (*p == '\'')
-			buf_puts(&b, "'\\''");
-		else
-			buf_putc(&b, *p);
-	}
-	buf_putc(&b, '\'');
-	return buf_steal(&b);
-}
-
-/* A fresh database in the cluster, by the project's script. */
-static char *pg_new_database(const char *cluster)
-{
-	static int counter;
-	char name[64];
-	snprintf(name, sizeof name, "esp_unit_db_%ld_%d", (long)getpid(), ++counter);
-	char *q = shell_quote(cluster);
-	char *cmd =
-	    xasprintf("bash %s/scripts/pg-test-cluster.sh newdb %s %s", ESP_SOURCE_DIR, q, name);
-	free(q);
-	FILE *p = popen(cmd, "r");
-	if (!p) {
-		print_error("cannot run %s\n", cmd);
-		free(cmd);
-		return NULL;
-	}
-	char line[512] = "";
-	if (!fgets(line, sizeof line, p))
-		line[0] = '\0';
-	int rc = pclose(p);
-	line[strcspn(line, "\r\n")] = '\0';
-	if (rc != 0 || strncmp(line, "postgresql://", 13) != 0) {
-		print_error("%s failed (status %d, output \"%s\")\n", cmd, rc, line);
-		free(cmd);
-		return NULL;
-	}
-	free(cmd);
-	return xstrdup(line);
-}
-
-static int setup_pg(void **state)
-{
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	*state = f;
-	f->pg = true;
-	f->target = pg_new_database(getenv("ESP_PG_CLUSTER"));
-	if (!f->target)
-		return -1;
-	return open_and_migrate(f);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	if (!f)
-		return 0;
-	if (f->c)
-		db_release(f->pool, f->c);
-	db_pool_close(f->pool);
-	if (f->tmpdir) {
-		const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-		for (size_t i = 0; i < 4; i++) {
-			char *p = xasprintf("%s%s", f->target, suffix[i]);
-			unlink(p);
-			free(p);
-		}
-		rmdir(f->tmpdir);
-		free(f->tmpdir);
-	}
-	free(f->target);
-	free(f);
-	return 0;
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -516,14 +402,17 @@ static void test_transaction_retry(void **state)
 	assert_int_equal(
 	    count_rows(f->c, "SELECT COUNT(*) FROM scratch WHERE name IN ('try1', 'try2')"), 0);
 
-	/* Always DB_RETRY: it gives up after a bounded number of runs. */
+	/* Always DB_RETRY: it gives up within its time budget (3 s), and tells
+	 * the thread the store was too busy (espd answers 503, not 500). */
 	assert_int_equal(DB_EXEC0(f->c, "DELETE FROM scratch", NULL), DB_OK);
 	t = (struct tx_ctx){.retry_until = 1000, .result = DB_OK};
+	db_store_busy_reset();
 	int64_t t0 = time_now_us();
 	assert_int_equal(db_transaction(f->c, tx_body, &t), DB_RETRY);
 	int64_t ms = (time_now_us() - t0) / 1000;
-	assert_true(t.attempts > 1 && t.attempts <= 16);
-	assert_true(ms < 10000);
+	assert_true(t.attempts > 1 && t.attempts <= 64);
+	assert_true(ms >= 1000 && ms < 4000);
+	assert_true(db_store_busy());
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 0);
 }
 
@@ -624,6 +513,26 @@ static void test_pool_two_threads(void **state)
 	run_pool_threads(f->target, 1, false, 50, &max_inside);
 	assert_int_equal(max_inside, 1);
 	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 2 * 20 + 2 * 50);
+
+	/* A pool with every connection taken: a timed wait gives up, says the
+	 * store was busy, and a connection given back is taken again. */
+	const char *err = NULL;
+	db_pool *p = db_pool_open(f->target, 1, &err);
+	assert_non_null(p);
+	db_conn *held = db_acquire(p);
+	db_store_busy_reset();
+	int64_t t0 = time_now_us();
+	assert_null(db_acquire_wait(p, 200));
+	int64_t ms = (time_now_us() - t0) / 1000;
+	assert_true(ms >= 190 && ms < 2000);
+	assert_true(db_store_busy());
+	db_release(p, held);
+	db_store_busy_reset();
+	db_conn *again = db_acquire_wait(p, 200);
+	assert_ptr_equal(again, held);
+	assert_false(db_store_busy());
+	db_release(p, again);
+	db_pool_close(p);
 }
 
 /* ---- base data and the authority tree ---------------------------------------- */
@@ -786,10 +695,16 @@ static void test_account_login(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(seed_base(f->c), DB_OK);
-	struct esp_limits l;
-	limits_load(f->c, &l);
-	assert_int_equal(l.login_max_failures, 5);
-	assert_int_equal(l.login_lockout_seconds, 900);
+	struct esp_limits el;
+	limits_load(f->c, &el);
+	assert_int_equal(el.login_max_failures, 5);
+	assert_int_equal(el.login_lockout_seconds, 900);
+	struct login_limits l = {.per_user_address = el.login_max_failures,
+	                         .per_user = 20,
+	                         .per_address = 100,
+	                         .window_seconds = el.login_lockout_seconds,
+	                         .checks_per_second = 0};
+	const char *ip = "192.0.2.1";
 
 	int64_t id = 0, got = 0, locked = -1;
 	assert_int_equal(
@@ -808,58 +723,67 @@ static void test_account_login(void **state)
 	assert_null(strstr(db_get(r, 0, 0), "correct horse"));
 	db_result_free(r);
 
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(got, id);
 	assert_int_equal(locked, 0);
-	assert_int_equal(account_login(f->c, &l, "nobody", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "nobody", "correct horse", false, &got, &locked),
 	                 LOGIN_BAD);
 
 	/* Four failures are counted; a success clears them. */
 	for (int i = 1; i <= 4; i++) {
-		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+		assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 		                 LOGIN_BAD);
 		assert_int_equal(locked, 0);
-		assert_int_equal(
-		    count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"),
-		    i);
+		assert_int_equal(count_rows(f->c, "SELECT count FROM rate_limits "
+		                                  "WHERE key = 'login:user-addr:alice|192.0.2.1'"),
+		                 i);
 	}
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(
-	    count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"), 0);
+	    count_rows(f->c, "SELECT COUNT(*) FROM rate_limits WHERE key LIKE 'login:user%alice%'"),
+	    0);
+	/* The address keeps its failures (one per wrong password), not the success. */
+	assert_int_equal(
+	    count_rows(f->c, "SELECT count FROM rate_limits WHERE key = 'login:addr:192.0.2.1'"), 5);
 
 	/* The fifth failure in a row locks for 15 minutes. */
 	for (int i = 1; i <= 4; i++)
-		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+		assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 		                 LOGIN_BAD);
-	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 	                 LOGIN_LOCKED);
-	assert_int_equal(locked, 900);
-	int64_t until =
-	    count_rows(f->c, "SELECT locked_until FROM accounts WHERE username = 'alice'");
-	assert_true(until >= time_now() + 890 && until <= time_now() + 900);
+	assert_true(locked > 890 && locked <= 900);
 	/* Locked: even the right password is refused, with the time left. */
 	got = 0;
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_LOCKED);
 	assert_true(locked > 890 && locked <= 900);
 	assert_int_equal(got, 0);
+	/* ... from that address only: the same account from another one logs in. */
+	assert_int_equal(
+	    account_login(f->c, &l, "192.0.2.2", "alice", "correct horse", false, &got, &locked),
+	    LOGIN_OK);
 	/* When the lock has run out, the right password works. */
-	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET locked_until = $1 WHERE username = $2",
-	                         NULL, P_INT(time_now() - 1), P_TEXT("alice")),
+	for (int i = 1; i <= 5; i++)
+		account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked);
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
+	                 LOGIN_LOCKED);
+	assert_int_equal(DB_EXEC(f->c, "UPDATE rate_limits SET window_end = $1", NULL,
+	                         P_INT(time_now())),
 	                 DB_OK);
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
 
 	/* Disabled accounts. */
 	assert_int_equal(account_set_status(f->c, "alice", "disabled"), DB_OK);
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_DISABLED);
-	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 	                 LOGIN_BAD);
 	assert_int_equal(account_set_status(f->c, "alice", "active"), DB_OK);
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(account_set_status(f->c, "nobody", "disabled"), DB_NOT_FOUND);
 
@@ -869,20 +793,72 @@ static void test_account_login(void **state)
 	assert_int_equal(account_create(f->c, "reviewer", "staff secret", ROLE_REVIEWER, "李四", js,
 	                                NULL, 0, &rid),
 	                 DB_OK);
-	assert_int_equal(account_login(f->c, &l, "reviewer", "staff secret", false, &got, &locked),
-	                 LOGIN_STAFF_NEEDS_CERT);
-	assert_int_equal(account_login(f->c, &l, "reviewer", "staff secret", true, &got, &locked),
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "reviewer", "staff secret", false, &got, &locked),
+	    LOGIN_STAFF_NEEDS_CERT);
+	assert_int_equal(account_login(f->c, &l, ip, "reviewer", "staff secret", true, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(got, rid);
-	assert_int_equal(account_login(f->c, &l, "reviewer", "wrong", true, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "reviewer", "wrong", true, &got, &locked),
 	                 LOGIN_BAD);
 	/* An account without a password (certificate only) never logs in by password. */
 	assert_int_equal(account_create(f->c, "ra", NULL, ROLE_RA, "", 0, "32", 0, NULL), DB_OK);
-	assert_int_equal(account_login(f->c, &l, "ra", "", true, &got, &locked), LOGIN_BAD);
-	assert_int_equal(account_login(f->c, &l, "ra", "anything", true, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, ip, "ra", "", true, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, ip, "ra", "anything", true, &got, &locked),
+	                 LOGIN_BAD);
 	/* A province that does not exist is refused. */
 	assert_int_equal(account_create(f->c, "ra2", NULL, ROLE_RA, "", 0, "99", 0, NULL),
 	                 DB_CONFLICT);
+}
+
+/* The limits besides the account's own lockout: one address guessing
+ * across user names, one user name guessed from many addresses, and the
+ * store-wide cap of checks per second. */
+static void test_account_login_limits(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	struct login_limits l = {.per_user_address = 5, .per_user = 3, .per_address = 4,
+	                         .window_seconds = 900, .checks_per_second = 0};
+	int64_t got = 0, wait = 0;
+	assert_int_equal(account_create(f->c, "bob", "bob's secret", ROLE_APPLICANT, "", 0, NULL, 0,
+	                                NULL),
+	                 DB_OK);
+	/* One address, four user names: the fifth guess waits, a right password too. */
+	for (int i = 0; i < 4; i++) {
+		char *u = xasprintf("nobody%d", i);
+		assert_int_equal(account_login(f->c, &l, "198.51.100.1", u, "x", false, &got, &wait),
+		                 LOGIN_BAD);
+		free(u);
+	}
+	assert_int_equal(
+	    account_login(f->c, &l, "198.51.100.1", "bob", "bob's secret", false, &got, &wait),
+	    LOGIN_ADDRESS_THROTTLED);
+	assert_true(wait > 890 && wait <= 900);
+	/* Refused before any check: the user name's own counts did not move. */
+	assert_int_equal(count_rows(f->c, "SELECT COALESCE(SUM(count), 0) FROM rate_limits "
+	                                  "WHERE key LIKE 'login:user%bob%'"),
+	                 0);
+	/* bob guessed from three addresses: locked from every address. */
+	for (int i = 0; i < 3; i++) {
+		char *ip = xasprintf("198.51.100.%d", 10 + i);
+		enum login_result want = i < 2 ? LOGIN_BAD : LOGIN_LOCKED;
+		assert_int_equal(account_login(f->c, &l, ip, "bob", "wrong", false, &got, &wait), want);
+		free(ip);
+	}
+	assert_int_equal(
+	    account_login(f->c, &l, "198.51.100.99", "bob", "bob's secret", false, &got, &wait),
+	    LOGIN_LOCKED);
+	/* The store-wide cap: one check a second, the next waits a second. */
+	struct login_limits g = {.checks_per_second = 1, .window_seconds = 900};
+	int64_t t0 = time_now();
+	enum login_result first = account_login(f->c, &g, "203.0.113.1", "x", "y", false, &got, &wait);
+	enum login_result second = account_login(f->c, &g, "203.0.113.2", "x", "y", false, &got, &wait);
+	if (time_now() == t0) { /* both in the same second */
+		assert_int_equal(first, LOGIN_BAD);
+		assert_int_equal(second, LOGIN_BUSY);
+		assert_int_equal(wait, 1);
+	}
 }
 
 /* ---- sessions ------------------------------------------------------------------ */
@@ -1196,6 +1172,7 @@ static void test_audit_chain(void **state)
 	    cmocka_unit_test_setup_teardown(test_seed_base_twice, setup, teardown),                \
 	    cmocka_unit_test_setup_teardown(test_authority_insert, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),                  \
+	    cmocka_unit_test_setup_teardown(test_account_login_limits, setup, teardown),           \
 	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_session_cache, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_session_purge, setup, teardown),                  \
@@ -1204,6 +1181,13 @@ static void test_audit_chain(void **state)
 int main(void)
 {
 	password_set_cost("min");
+	/* Every audited write needs the audit key; each test's store is new, so
+	 * all its entries are keyed. */
+	if (sodium_init() < 0)
+		return 1;
+	unsigned char key[AUDIT_KEY_BYTES];
+	randombytes_buf(key, sizeof key);
+	audit_key_set(key, 1);
 	const struct CMUnitTest sqlite_tests[] = {ENGINE_TESTS(setup_sqlite)};
 	const struct CMUnitTest pg_tests[] = {ENGINE_TESTS(setup_pg)};
 	int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
