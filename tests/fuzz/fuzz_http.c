@@ -10,6 +10,8 @@
 
 #include "../../src/httpd/httpd.h"
 #include "../../src/httpd/server.h"
+#include "../../src/httpd/throttle.h"
+#include "esp/audit.h"
 #include "esp/ra.h"
 
 #include <arpa/inet.h>
@@ -36,35 +38,38 @@ static void fail(const char *what)
 	abort();
 }
 
-static void remove_store(void)
+/* The store, the audit key and anchors: files one or two levels deep. */
+static void remove_tree(const char *dir, int depth)
 {
-	if (!store_dir)
-		return;
-	DIR *d = opendir(store_dir);
+	DIR *d = opendir(dir);
 	if (d) {
 		struct dirent *e;
 		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 				continue;
-			char *p = xasprintf("%s/%s", store_dir, e->d_name);
-			unlink(p);
+			char *p = xasprintf("%s/%s", dir, e->d_name);
+			if (unlink(p) != 0 && depth > 0)
+				remove_tree(p, depth - 1);
 			free(p);
 		}
 		closedir(d);
 	}
-	rmdir(store_dir);
+	rmdir(dir);
 }
 
+static void remove_store(void)
+{
+	if (store_dir)
+		remove_tree(store_dir, 2);
+}
+
+/* The store espd opens at start, in a temporary data directory: migrated,
+ * the audit key made, and one RA account with an API token (the JSON API
+ * answers nothing else). */
 static void open_store(void)
 {
-	store_dir = xstrdup("/tmp/esp-fuzz-XXXXXX");
-	if (!mkdtemp(store_dir))
-		fail("mkdtemp");
-	atexit(remove_store);
-	char *target = xasprintf("%s/esp.db", store_dir);
 	const char *err = NULL;
-	srv.pool = db_pool_open(target, 1, &err);
-	free(target);
+	srv.pool = db_pool_open(config_get(srv.cfg, "database"), 1, &err);
 	if (!srv.pool)
 		fail(err ? err : "db_pool_open");
 	int applied = 0;
@@ -72,7 +77,9 @@ static void open_store(void)
 		fail("db_migrate");
 	db_conn *c = db_acquire(srv.pool);
 	limits_load(c, &srv.limits);
-	/* An RA account and its API token: the JSON API answers nothing else. */
+	enum audit_key_status ks = audit_key_open(c, config_get(srv.cfg, "audit_key_file"), true);
+	if (ks != AUDIT_KEY_LOADED && ks != AUDIT_KEY_CREATED)
+		fail(audit_key_message(ks));
 	int64_t id = 0;
 	if (account_create(c, "fuzz-ra", "fuzz-password-1", ROLE_RA, "模糊测试", 0, "", 0, &id) !=
 	    DB_OK)
@@ -136,7 +143,8 @@ bool fuzz_http_hit_known(void)
 	return hit;
 }
 
-void fuzz_http_init(bool with_store)
+/* As espd's main() sets the server up, with the defaults of every key. */
+void fuzz_http_init(void)
 {
 	if (daemon_)
 		return;
@@ -145,29 +153,51 @@ void fuzz_http_init(bool with_store)
 	skip_nameless = skip && strstr(skip, "nameless-part");
 	if (sodium_init() < 0)
 		fail("sodium_init");
-	srv.cfg = config_new();
-	config_set(srv.cfg, "password_hash", "min");
-	config_finish(srv.cfg);
-	password_set_cost("min");
-	srv.max_body = (size_t)config_get_long(srv.cfg, "max_body_bytes");
-	srv.max_url = (size_t)config_get_long(srv.cfg, "max_url_bytes");
-	srv.session_seconds = 3600;
-	srv.static_dir = config_get(srv.cfg, "static_dir");
-	srv.public_url = xstrdup("https://esp.invalid");
+	store_dir = xstrdup("/tmp/esp-fuzz-XXXXXX");
+	if (!mkdtemp(store_dir))
+		fail("mkdtemp");
+	atexit(remove_store);
+	struct esp_config *cfg = srv.cfg = config_new();
+	config_set(cfg, "data_dir", store_dir);
+	config_set(cfg, "password_hash", "min");
+	config_set(cfg, "log_requests", "false");
+	config_finish(cfg);
+	password_set_cost(config_get(cfg, "password_hash"));
+	throttle_init(cfg);
+	char *bad = NULL;
+	if (client_addr_init(config_get(cfg, "trusted_proxies"), &bad) != 0)
+		fail("client_addr_init");
+	srv.max_body = (size_t)config_get_long(cfg, "max_body_bytes");
+	srv.max_url = (size_t)config_get_long(cfg, "max_url_bytes");
+	srv.max_raw_body = (size_t)config_get_long(cfg, "max_json_bytes");
+	srv.max_form_fields = (unsigned)config_get_long(cfg, "max_form_fields");
+	srv.max_bodies_in_flight = (size_t)config_get_long(cfg, "max_uploads_in_flight_bytes");
+	srv.store_wait_ms = (int)config_get_long(cfg, "store_wait_ms");
+	srv.guard = guard_new((const int[GUARD_PHASES]){
+	    [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
+	    [GUARD_BODY] = (int)config_get_long(cfg, "body_timeout_seconds"),
+	    [GUARD_SEND] = (int)config_get_long(cfg, "send_timeout_seconds"),
+	});
+	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
+	srv.log_requests = config_get_bool(cfg, "log_requests");
+	srv.session_seconds = (int)config_get_long(cfg, "session_hours") * 3600;
+	srv.static_dir = config_get(cfg, "static_dir");
+	srv.public_url = xstrdup(config_get(cfg, "public_url"));
+	open_store();
 	char *err = NULL;
-	srv.tpl = tpl_load_dir(config_get(srv.cfg, "templates_dir"), &err);
+	srv.tpl = tpl_load_dir(config_get(cfg, "templates_dir"), &err);
 	if (!srv.tpl)
 		fail(err ? err : "tpl_load_dir");
-	if (with_store)
-		open_store();
 	lc.srv = &srv;
 	lc.kind = LISTEN_HTTP;
 	daemon_ = MHD_start_daemon(
 	    MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, server_access, &lc,
 	    MHD_OPTION_NOTIFY_COMPLETED, (MHD_RequestCompletedCallback)server_completed, &lc,
+	    MHD_OPTION_NOTIFY_CONNECTION, (MHD_NotifyConnectionCallback)guard_notify, srv.guard,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)(config_get_long(srv.cfg, "max_header_bytes") + 16384),
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+	    (size_t)(config_get_long(cfg, "max_header_bytes") + 16384),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config_get_long(cfg, "idle_timeout_seconds"),
+	    MHD_OPTION_END);
 	if (!daemon_)
 		fail("MHD_start_daemon");
 	lc.daemon = daemon_;

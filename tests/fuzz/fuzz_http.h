@@ -9,11 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Starts the server once per process.  With a store, a SQLite store in a
- * temporary directory is migrated and holds one RA account with an API
- * token (fuzz_http_token()); without, any handler reaching the store
- * crashes, so only routes that stop before it may be used. */
-void fuzz_http_init(bool with_store);
+/* Starts the server once per process, as espd's main() does, with the
+ * default configuration and a SQLite store in a temporary directory
+ * (removed at exit) that holds one RA account with an API token
+ * (fuzz_http_token()). */
+void fuzz_http_init(void);
 const char *fuzz_http_token(void);
 
 /* Sends `head` (the request line and headers, each ending in CRLF, without

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	fuzz_http_init(true);
+	fuzz_http_init();
 	static char heads[3][512];
 	if (!heads[0][0]) {
 		static const char *const lines[] = {
