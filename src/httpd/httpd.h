@@ -19,6 +19,7 @@
 #include "esp/util.h"
 #include "form.h"
 #include "guard.h"
+#include "nested_part.h"
 
 /* What the server holds for the whole run. */
 struct server {
@@ -60,6 +61,8 @@ struct request {
 	struct MHD_PostProcessor *pp;
 	struct form form;
 	enum form_status form_status;
+	bool multipart;          /* multipart/form-data: screened for nested parts */
+	struct nested_part nested;
 	struct buf raw;          /* bodies the post processor does not take (JSON) */
 	size_t body_bytes;       /* received so far */
 	size_t body_reserved;    /* counted in server.body_bytes_in_flight */

@@ -406,6 +406,12 @@ static void body_chunk(struct request *r, const char *data, size_t n)
 	if (!body_admit(r, n))
 		return;
 	if (r->pp) {
+		/* Before the post processor, which leaks on nested parts (nested_part.c). */
+		if (r->multipart && nested_part_seen(&r->nested, data, n)) {
+			refuse_early(r, 400, "请求格式错误",
+			             "提交的表单中含有嵌套的 multipart/mixed 部分，表单不接受这种格式。");
+			return;
+		}
 		if (MHD_post_process(r->pp, data, n) == MHD_YES)
 			return;
 		switch (r->form_status) {
@@ -487,9 +493,9 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 			                                             MHD_HTTP_HEADER_CONTENT_TYPE);
 			/* The JSON API keeps every body raw: its handlers answer a form
 			 * with 415 JSON, never with the form parser's HTML 400. */
+			r->multipart = ct && strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, 19) == 0;
 			if (ct && strncmp(url, "/api/", 5) != 0 &&
-			    (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 ||
-			           strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, 19) == 0))
+			    (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 || r->multipart))
 				r->pp = MHD_create_post_processor(conn, POST_BUFFER, post_iterator, r);
 		}
 		return MHD_YES;
