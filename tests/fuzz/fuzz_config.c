@@ -18,12 +18,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const keys[] = {
-	"data_dir", "database", "http_listen", "https_listen", "login_listen", "public_url",
-	"templates_dir", "static_dir", "migrations_dir", "password_hash",
+    "data_dir",   "database",      "http_listen", "https_listen",   "login_listen",
+    "public_url", "templates_dir", "static_dir",  "migrations_dir", "password_hash",
 };
 static const char *const long_keys[] = {
-	"threads", "db_connections", "max_body_bytes", "max_url_bytes", "max_header_bytes",
-	"session_hours", "crl_hours",
+    "threads",          "db_connections", "max_body_bytes", "max_url_bytes",
+    "max_header_bytes", "session_hours",  "crl_hours",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -22,11 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	fuzz_http_init();
-	const char *head =
-	    data[0] & 1 ? "POST /login HTTP/1.1\r\nHost: esp.invalid\r\n"
-	                  "Content-Type: multipart/form-data; boundary=ESPFUZZ\r\n"
-	                : "POST /login HTTP/1.1\r\nHost: esp.invalid\r\n"
-	                  "Content-Type: application/x-www-form-urlencoded\r\n";
+	const char *head = data[0] & 1 ? "POST /login HTTP/1.1\r\nHost: esp.invalid\r\n"
+	                                 "Content-Type: multipart/form-data; boundary=ESPFUZZ\r\n"
+	                               : "POST /login HTTP/1.1\r\nHost: esp.invalid\r\n"
+	                                 "Content-Type: application/x-www-form-urlencoded\r\n";
 	int status = fuzz_http_request(head, data + 1, size - 1);
 	if (status != 403 && status != 400 && status != 413)
 		abort();

@@ -84,8 +84,8 @@ static void open_store(void)
 	if (account_create(c, "fuzz-ra", "fuzz-password-1", ROLE_RA, "模糊测试", 0, "", 0, &id) !=
 	    DB_OK)
 		fail("account_create");
-	struct actor a = {.account_id = id, .role = ROLE_RA, .username = "fuzz-ra",
-	                  .address = "127.0.0.1"};
+	struct actor a = {
+	    .account_id = id, .role = ROLE_RA, .username = "fuzz-ra", .address = "127.0.0.1"};
 	if (api_token_create(c, &a, "fuzz", &api_token) != DB_OK)
 		fail("api_token_create");
 	db_release(srv.pool, c);
@@ -114,8 +114,8 @@ static bool hit_known;
 
 static enum MHD_Result skipping_iter(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *filename, const char *content_type,
-                                     const char *transfer_encoding, const char *data,
-                                     uint64_t off, size_t size)
+                                     const char *transfer_encoding, const char *data, uint64_t off,
+                                     size_t size)
 {
 	if (!key) {
 		hit_known = true;
@@ -271,8 +271,9 @@ int fuzz_http_request(const char *head, const void *body, size_t len)
 			status = -1;
 	}
 	if (status < 0) {
-		fprintf(stderr, "fuzz_http: reply without a status line (%zu bytes): %.*s\n", resp.len,
-		        (int)(resp.len < 200 ? resp.len : 200), resp.data ? resp.data : "");
+		fprintf(stderr, "fuzz_http: reply without a status line (%zu bytes): %.*s\n",
+		        resp.len, (int)(resp.len < 200 ? resp.len : 200),
+		        resp.data ? resp.data : "");
 		abort();
 	}
 	/* ESP_FUZZ_VERBOSE=1 shows what each input got, when replaying one. */
@@ -281,7 +282,8 @@ int fuzz_http_request(const char *head, const void *body, size_t len)
 		verbose = getenv("ESP_FUZZ_VERBOSE") != NULL;
 	if (verbose) {
 		const char *body_start = strstr(resp.data, "\r\n\r\n");
-		fprintf(stderr, "fuzz_http: %.*s -> %d %.*s\n", (int)strcspn(head, "\r"), head, status,
+		fprintf(stderr, "fuzz_http: %.*s -> %d %.*s\n", (int)strcspn(head, "\r"), head,
+		        status,
 		        body_start ? (int)(resp.len - (size_t)(body_start + 4 - resp.data) < 300
 		                               ? resp.len - (size_t)(body_start + 4 - resp.data)
 		                               : 300)

@@ -35,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		};
 		for (int i = 0; i < 3; i++)
 			snprintf(heads[i], sizeof heads[i],
-			         "%sHost: esp.invalid\r\nContent-Type: application/json\r\n%s%s%s", lines[i],
-			         i < 2 ? "Authorization: Bearer " : "", i < 2 ? fuzz_http_token() : "",
-			         i < 2 ? "\r\n" : "");
+			         "%sHost: esp.invalid\r\nContent-Type: application/json\r\n%s%s%s",
+			         lines[i], i < 2 ? "Authorization: Bearer " : "",
+			         i < 2 ? fuzz_http_token() : "", i < 2 ? "\r\n" : "");
 	}
 	int status = fuzz_http_request(heads[data[0] % 3], data + 1, size - 1);
 	if (status < 400 || status > 499) {

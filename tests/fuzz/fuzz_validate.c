@@ -48,12 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		broken("validate_org_code", s);
 	if (validate_unit_code(s) != (uscc || org))
 		broken("validate_unit_code (or refused, unlike uscc/org)", s);
-	if (validate_id_number(s) && (n != 18 || !all_in(s, 0, 17, DIGITS) || !all_in(s, 17, 18, DIGITS "X")))
+	if (validate_id_number(s) &&
+	    (n != 18 || !all_in(s, 0, 17, DIGITS) || !all_in(s, 17, 18, DIGITS "X")))
 		broken("validate_id_number", s);
 	bool mobile = validate_mobile(s), phone = validate_phone(s);
-	if (mobile && !((n == 11 && s[0] == '1' && all_in(s, 1, 2, "3456789") && all_in(s, 2, 11, DIGITS)) ||
-	                (n == 14 && strncmp(s, "+861", 4) == 0 && all_in(s, 4, 5, "3456789") &&
-	                 all_in(s, 5, 14, DIGITS))))
+	if (mobile &&
+	    !((n == 11 && s[0] == '1' && all_in(s, 1, 2, "3456789") && all_in(s, 2, 11, DIGITS)) ||
+	      (n == 14 && strncmp(s, "+861", 4) == 0 && all_in(s, 4, 5, "3456789") &&
+	       all_in(s, 5, 14, DIGITS))))
 		broken("validate_mobile", s);
 	if (mobile && !phone)
 		broken("validate_mobile (but validate_phone refused)", s);
