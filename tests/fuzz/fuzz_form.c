@@ -29,5 +29,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int status = fuzz_http_request(head, data + 1, size - 1);
 	if (status != 403 && status != 400 && status != 413)
 		abort();
-	return fuzz_http_hit_known() ? -1 : 0;
+	return 0;
 }

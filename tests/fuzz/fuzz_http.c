@@ -93,64 +93,12 @@ static void open_store(void)
 
 static struct MHD_Daemon *daemon_;
 
-/*
- * Known crashes, skipped on request.  A crash that the fuzzer finds within
- * a few dozen runs stops every run (or, in fork mode, every job) long
- * before anything else is found; until it is fixed, ESP_FUZZ_SKIP=
- * nameless-part keeps the long run going: the post processor's callback is
- * wrapped (the target links with -Wl,--wrap=MHD_create_post_processor) and
- * a part without a name is dropped there instead of reaching
- * post_iterator, and counted.  The smoke run never sets it, and replays the
- * kept crash input, so the crash stays reported until the fix lands.
- */
-struct MHD_PostProcessor *__real_MHD_create_post_processor(struct MHD_Connection *c, size_t size,
-                                                           MHD_PostDataIterator iter, void *cls);
-struct MHD_PostProcessor *__wrap_MHD_create_post_processor(struct MHD_Connection *c, size_t size,
-                                                           MHD_PostDataIterator iter, void *cls);
-static MHD_PostDataIterator real_iter;
-static void *real_cls;
-static bool skip_nameless;
-static bool hit_known;
-
-static enum MHD_Result skipping_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *filename, const char *content_type,
-                                     const char *transfer_encoding, const char *data, uint64_t off,
-                                     size_t size)
-{
-	if (!key) {
-		hit_known = true;
-		return MHD_YES;
-	}
-	return real_iter(real_cls, kind, key, filename, content_type, transfer_encoding, data, off,
-	                 size);
-}
-
-struct MHD_PostProcessor *__wrap_MHD_create_post_processor(struct MHD_Connection *c, size_t size,
-                                                           MHD_PostDataIterator iter, void *cls)
-{
-	if (!skip_nameless)
-		return __real_MHD_create_post_processor(c, size, iter, cls);
-	/* One request at a time in this thread: one saved callback is enough. */
-	real_iter = iter;
-	real_cls = cls;
-	return __real_MHD_create_post_processor(c, size, skipping_iter, cls);
-}
-
-bool fuzz_http_hit_known(void)
-{
-	bool hit = hit_known;
-	hit_known = false;
-	return hit;
-}
-
 /* As espd's main() sets the server up, with the defaults of every key. */
 void fuzz_http_init(void)
 {
 	if (daemon_)
 		return;
 	signal(SIGPIPE, SIG_IGN);
-	const char *skip = getenv("ESP_FUZZ_SKIP");
-	skip_nameless = skip && strstr(skip, "nameless-part");
 	if (sodium_init() < 0)
 		fail("sodium_init");
 	store_dir = xstrdup("/tmp/esp-fuzz-XXXXXX");

@@ -23,9 +23,4 @@ const char *fuzz_http_token(void);
  * complete request. */
 int fuzz_http_request(const char *head, const void *body, size_t len);
 
-/* Whether the last request ran into a known crash that ESP_FUZZ_SKIP made
- * the harness step around (see fuzz_http.c); such an input is kept out of
- * the corpus. */
-bool fuzz_http_hit_known(void);
-
 #endif
