@@ -43,4 +43,7 @@ char *ca_serial_hex(const ASN1_INTEGER *serial);
  * whatever OpenSSL allocated with OPENSSL_malloc). NULL on failure. */
 unsigned char *ca_memdup(const void *p, size_t len);
 
+/* Gives x the checked CSR's SubjectPublicKeyInfo as received (csr.c). */
+bool ca_csr_spki_copy(X509 *x, const ca_csr *csr);
+
 #endif
