@@ -13,8 +13,10 @@
 #include "esp/config.h"
 #include "esp/core.h"
 #include "esp/db.h"
-#include "esp/ra.h"
 #include "esp/util.h"
+#include "esp/certificate.h"
+#include "esp/directory.h"
+#include "esp/revoke.h"
 
 #include <errno.h>
 #include <sodium.h>

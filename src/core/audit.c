@@ -16,7 +16,8 @@
  * file's text, the decoded bytes) is wiped right after use.
  */
 #include "esp/audit.h"
-#include "esp/core.h"
+#include "esp/policy.h"
+#include "esp/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

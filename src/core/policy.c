@@ -2,7 +2,7 @@
  * Who may do what: the one function every handler asks (design.md, "Who may
  * do what").  Handlers never decide access themselves.
  */
-#include "esp/core.h"
+#include "esp/policy.h"
 
 #include <string.h>
 

@@ -7,7 +7,10 @@
  *   GET  /ca/chain.pem, GET /ca/crl
  */
 #include "httpd.h"
-#include "esp/ra.h"
+#include "esp/api_token.h"
+#include "esp/certificate.h"
+#include "esp/issue.h"
+#include "esp/revoke.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,8 @@
 #include "esp/login.h"
 #include "esp/ratelimit.h"
 #include "throttle.h"
-#include "esp/ra.h"
+#include "esp/revoke.h"
+#include "esp/upload.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

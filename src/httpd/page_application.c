@@ -4,6 +4,8 @@
  */
 #include "httpd.h"
 #include "esp/application.h"
+#include "esp/directory.h"
+#include "esp/upload.h"
 
 #include <stdlib.h>
 #include <string.h>

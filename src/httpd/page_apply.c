@@ -8,6 +8,7 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "throttle.h"
+#include "esp/upload.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,8 @@
  * 再次申请登录认证U盘 and 挂失.
  */
 #include "httpd.h"
-#include "esp/ra.h"
+#include "esp/certificate.h"
+#include "esp/revoke.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* Pages anyone may see: home, the four portals, help, health, static files. */
 #include "httpd.h"
 #include "esp/application.h"
+#include "esp/directory.h"
 
 #include <fcntl.h>
 #include <string.h>

@@ -7,6 +7,8 @@
 #include "httpd.h"
 #include "esp/ra.h"
 #include "esp/validate.h"
+#include "esp/api_token.h"
+#include "esp/certificate.h"
 
 #include <sodium.h>
 #include <stdlib.h>

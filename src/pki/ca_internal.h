@@ -1,6 +1,7 @@
 /*
  * Private to src/pki: the layout of struct esp_ca and the few helpers that
- * ca.c, crl.c and verify.c share.  Nothing outside src/pki includes this.
+ * ca.c, csr.c, crl.c, verify.c and sign.c share.  Nothing outside src/pki
+ * includes this.
  */
 #ifndef ESP_PKI_CA_INTERNAL_H
 #define ESP_PKI_CA_INTERNAL_H

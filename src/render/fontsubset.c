@@ -151,7 +151,8 @@ struct font_subset *font_subset_new(hb_face_t *const face[2], hb_set_t *const ch
 		ff->config = FcConfigCreate();
 	/* The bold copy has too few characters for fontconfig to call it Chinese,
 	 * and a font's language counts for more than its weight in a match: say it
-	 * is Chinese (a form never asks it for characters it lacks, see lay_set in appform.c). */
+	 * is Chinese (a form never asks it for characters it lacks, see lay_set in
+	 * appform.c). */
 	static const char rules[] =
 	    "<?xml version=\"1.0\"?><!DOCTYPE fontconfig SYSTEM \"urn:fontconfig:fonts.dtd\">"
 	    "<fontconfig><match target=\"scan\">"

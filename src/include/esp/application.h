@@ -1,7 +1,8 @@
 /*
  * Certificate key applications (证书U盘申请): the form of each kind, the fee
- * schedule, numbering, creation (idempotent per form), reading, the status
- * timeline, scans (uploads) and the RA directory.
+ * schedule, numbering, creation (idempotent per form), reading and the status
+ * timeline (core/application.c).  Scans are in upload.h, the RA directory in
+ * directory.h.
  */
 #ifndef ESP_APPLICATION_H
 #define ESP_APPLICATION_H
@@ -63,29 +64,5 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 enum db_status application_event(db_conn *c, const struct actor *a, int64_t app_id,
                                  const char *action, const char *from, const char *to,
                                  const char *note);
-
-/* ---- scans ---- */
-/* Decides the type from the content (libmagic): "application/pdf",
- * "image/jpeg" or "image/png"; NULL for anything else. */
-const char *upload_sniff(const void *data, size_t len);
-enum db_status upload_store(db_conn *c, int64_t registration_id, const void *data, size_t len,
-                            const char *mime, int64_t *id);
-/* Deletes the uploads created before older_than that no application refers
- * to; *deleted (may be NULL) says how many. */
-enum db_status upload_purge_unreferenced(db_conn *c, int64_t older_than, int *deleted);
-/* Loads an upload: *data malloc'ed (caller frees). */
-enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, char **mime,
-                           char **data, size_t *len);
-
-/* ---- RA directory ---- */
-/* One province's entry joined with the province name; "configured" is true
- * when payee, account and address are filled (new reference). */
-json_t *ra_directory_get(db_conn *c, const char *province_code);
-json_t *ra_directory_list(db_conn *c);
-/* Upserts one province's entry from an object of strings. */
-enum db_status ra_directory_save(db_conn *c, const struct actor *a, const char *province_code,
-                                 json_t *values);
-/* The directory's editable fields: [{name, label}] (static, shared). */
-json_t *ra_directory_fields(void);
 
 #endif
