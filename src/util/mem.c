@@ -150,38 +150,57 @@ void buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
-/* ---- arena: a list of blocks; big requests get their own block ---- */
+/* ---- blocks, and the arena made of them ---- */
 
-struct arena_block {
-	struct arena_block *next;
+struct mem_block {
+	struct mem_block *next;
 	size_t used, cap;
 	max_align_t data[];
 };
 
+void *mem_blocks_alloc(struct mem_blocks *m, size_t n, size_t block)
+{
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct mem_block *b = m->head;
+	if (!b || b->cap - b->used < n) {
+		size_t cap = n > block / 4 ? n : block;
+		b = xmalloc(sizeof(*b) + cap);
+		b->used = 0;
+		b->cap = cap;
+		if (cap == n && m->head) {
+			/* A big value: keep filling the current block. */
+			b->next = m->head->next;
+			m->head->next = b;
+		} else {
+			b->next = m->head;
+			m->head = b;
+		}
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+void mem_blocks_free(struct mem_blocks *m)
+{
+	struct mem_block *b = m->head;
+	while (b) {
+		struct mem_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	m->head = NULL;
+}
+
 struct arena {
-	struct arena_block *head;
+	struct mem_blocks blocks;
 };
 
 #define ARENA_BLOCK 8192
 
 struct arena *arena_new(void) { return xcalloc(1, sizeof(struct arena)); }
 
-void *arena_alloc(struct arena *a, size_t n)
-{
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-	struct arena_block *b = a->head;
-	if (!b || b->cap - b->used < n) {
-		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		b = xmalloc(sizeof(*b) + cap);
-		b->used = 0;
-		b->cap = cap;
-		b->next = a->head;
-		a->head = b;
-	}
-	void *p = (char *)b->data + b->used;
-	b->used += n;
-	return p;
-}
+void *arena_alloc(struct arena *a, size_t n) { return mem_blocks_alloc(&a->blocks, n, ARENA_BLOCK); }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
@@ -218,11 +237,6 @@ void arena_free(struct arena *a)
 {
 	if (!a)
 		return;
-	struct arena_block *b = a->head;
-	while (b) {
-		struct arena_block *next = b->next;
-		free(b);
-		b = next;
-	}
+	mem_blocks_free(&a->blocks);
 	free(a);
 }

@@ -35,6 +35,17 @@ void buf_put_html(struct buf *b, const char *s, size_t n);
 char *buf_steal(struct buf *b);
 void buf_free(struct buf *b);
 
+/* Blocks that many small allocations are carved from, all freed at once:
+ * the store under struct arena and under a store result (db.c). Zero is
+ * empty. A request above block / 4 bytes gets a block of its own, put
+ * behind the current one so that its free room is kept. Aligned as malloc. */
+struct mem_block;
+struct mem_blocks {
+	struct mem_block *head;
+};
+void *mem_blocks_alloc(struct mem_blocks *m, size_t n, size_t block);
+void mem_blocks_free(struct mem_blocks *m);
+
 /* Arena: many small allocations freed at once (one per request). */
 struct arena;
 struct arena *arena_new(void);
@@ -71,6 +82,8 @@ char *str_trim(char *s);
 bool str_empty(const char *s);
 /* FNV-1a of a NUL-terminated string: for picking a slot in small in-memory tables. */
 uint32_t str_hash(const char *s);
+/* The same with 64 bits: for keys that must not collide in practice (SQL texts). */
+uint64_t str_hash64(const char *s);
 /* True when the n bytes at s are well-formed UTF-8 (no overlong forms, no
  * surrogates, nothing above U+10FFFF): the same rule as jansson's. */
 bool utf8_valid(const char *s, size_t n);

@@ -668,10 +668,39 @@ static void test_str_hash_fnv1a(void **state)
 	assert_int_equal(str_hash("foobar"), 0xbf9cf968u);
 }
 
+/* The published FNV-1a 64-bit vectors (the SQL statement caches' keys). */
+static void test_str_hash64_fnv1a(void **state)
+{
+	(void)state;
+	assert_true(str_hash64("") == 0xcbf29ce484222325u);
+	assert_true(str_hash64("a") == 0xaf63dc4c8601ec8cu);
+	assert_true(str_hash64("foobar") == 0x85944171f73967e8u);
+}
+
+/* A big request gets its own block behind the current one: the small
+ * requests after it are still carved from the current block. */
+static void test_mem_blocks_big_behind(void **state)
+{
+	(void)state;
+	struct mem_blocks m = {0};
+	char *a = mem_blocks_alloc(&m, 16, 1024);
+	char *big = mem_blocks_alloc(&m, 1100, 1024);
+	char *b = mem_blocks_alloc(&m, 16, 1024);
+	assert_true(b > a && b < a + 1024); /* same block as a */
+	assert_true(big < a || big >= a + 1024);
+	assert_int_equal((uintptr_t)big % _Alignof(max_align_t), 0);
+	memset(big, 1, 1100);
+	mem_blocks_free(&m);
+	assert_null(m.head);
+	mem_blocks_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_str_hash_fnv1a),
+	    cmocka_unit_test(test_str_hash64_fnv1a),
+	    cmocka_unit_test(test_mem_blocks_big_behind),
 	    cmocka_unit_test(test_buf_put_and_printf_growth),
 	    cmocka_unit_test(test_buf_put_html),
 	    cmocka_unit_test(test_arena_many_allocs),
