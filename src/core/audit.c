@@ -129,20 +129,6 @@ static enum audit_key_status key_load(const char *path)
 	return ok ? AUDIT_KEY_LOADED : AUDIT_KEY_BAD;
 }
 
-static bool write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		len -= (size_t)w;
-	}
-	return true;
-}
-
 /* Makes fresh key text in a temporary file and links it to path; false on
  * any failure.  An EEXIST from link means another process won: fine, the
  * caller loads theirs. */
@@ -162,15 +148,11 @@ static bool key_create(const char *path, int64_t keyed_from)
 	sodium_memzero(key, sizeof key);
 	sodium_memzero(hex, sizeof hex);
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && len > 0 && (size_t)len < sizeof text &&
-	          write_all(fd, text, (size_t)len) && fsync(fd) == 0;
+	bool made = len > 0 && (size_t)len < sizeof text &&
+	            file_write_new(tmp, text, (size_t)len, 0600) == 0;
 	sodium_memzero(text, sizeof text);
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	if (ok && link(tmp, path) != 0 && errno != EEXIST)
-		ok = false;
-	if (fd >= 0)
+	bool ok = made && (link(tmp, path) == 0 || errno == EEXIST);
+	if (made)
 		unlink(tmp);
 	free(tmp);
 	if (ok) {

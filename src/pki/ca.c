@@ -19,11 +19,11 @@
  * freed.  EVP_PKEY_free() clears the key material itself.
  */
 #include "ca_internal.h"
+#include "esp/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,101 +108,34 @@ static bool path_join(char *buf, size_t size, const char *dir, const char *name)
 	return n > 0 && (size_t)n < size;
 }
 
-static bool write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* Create path (which must not exist) with the given mode and contents.
  * CA_ERR_EXISTS when it exists; on other failures nothing is left behind. */
 static enum ca_status write_new_file(const char *path, const void *data, size_t len,
                                      mode_t mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return errno == EEXIST ? CA_ERR_EXISTS : CA_ERR_INTERNAL;
-	bool ok = write_all(fd, data, len) && fsync(fd) == 0;
-	if (close(fd) != 0)
-		ok = false;
-	if (!ok) {
-		unlink(path);
-		return CA_ERR_INTERNAL;
-	}
-	return CA_OK;
+	if (file_write_new(path, data, len, (int)mode) == 0)
+		return CA_OK;
+	return errno == EEXIST ? CA_ERR_EXISTS : CA_ERR_INTERNAL;
 }
 
-/* Replace dir/name atomically: write a fresh temporary file created with
- * `mode` (so a key is never readable by others, whatever the old file's mode
- * was) and rename it over the old one. */
+/* Replace dir/name atomically, with a fresh file of exactly `mode` (so a key
+ * is never readable by others, whatever the old file's mode was). */
 static enum ca_status replace_file(const char *dir, const char *name, const void *data,
                                    size_t len, mode_t mode)
 {
-	static atomic_uint counter;
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	char tmpname[128];
-	snprintf(tmpname, sizeof tmpname, ".%s.%ld.%u.tmp", name, (long)getpid(),
-	         atomic_fetch_add(&counter, 1));
-	if (!path_join(dst, sizeof dst, dir, name) || !path_join(tmp, sizeof tmp, dir, tmpname))
+	char dst[PATH_MAX];
+	if (!path_join(dst, sizeof dst, dir, name))
 		return CA_ERR_INTERNAL;
-	enum ca_status st = write_new_file(tmp, data, len, mode);
-	if (st != CA_OK)
-		return CA_ERR_INTERNAL;
-	if (rename(tmp, dst) != 0) {
-		unlink(tmp);
-		return CA_ERR_INTERNAL;
-	}
-	return CA_OK;
+	return file_write_atomic(dst, data, len, (int)mode) == 0 ? CA_OK : CA_ERR_INTERNAL;
 }
 
-/* Read a whole file into a NUL-terminated malloc'ed buffer. */
+/* Read a whole (small) file into a NUL-terminated malloc'ed buffer. */
 static enum ca_status read_file(const char *path, char **out, size_t *out_len)
 {
-	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_INTERNAL;
-	struct stat sb;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > FILE_MAX) {
-		close(fd);
-		return CA_ERR_INTERNAL;
-	}
-	size_t cap = (size_t)sb.st_size;
-	char *buf = malloc(cap + 1);
-	if (!buf) {
-		close(fd);
-		return CA_ERR_INTERNAL;
-	}
-	size_t len = 0;
-	while (len < cap) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			OPENSSL_cleanse(buf, len);
-			free(buf);
-			close(fd);
-			return CA_ERR_INTERNAL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*out = buf;
-	if (out_len)
-		*out_len = len;
-	return CA_OK;
+	*out = file_read_max(path, FILE_MAX, out_len);
+	if (*out)
+		return CA_OK;
+	return errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_INTERNAL;
 }
 
 static void free_secret(char *p, size_t len)

@@ -67,9 +67,19 @@ char *time_datetime(struct arena *a, int64_t t);
 /* Parses "YYYY-MM-DD" (CST midnight); returns -1 when invalid. */
 int64_t time_parse_date(const char *s);
 
-/* Reads a whole file; NUL-terminated; *len may be NULL. NULL on error. */
+/* Reads a whole file; NUL-terminated; *len may be NULL. NULL on error, with
+ * errno (ENOENT when there is no such file). */
 char *file_read_all(const char *path, size_t *len);
-/* Writes data to path atomically (temp file + fsync + rename) with mode. */
+/* The same for a file that must be small (a key, a certificate): more than
+ * max bytes is an error (EFBIG). What was read is wiped before an error. */
+char *file_read_max(const char *path, size_t max, size_t *len);
+/* Writes all of data to fd (retrying interrupted writes); false on error. */
+bool fd_write_all(int fd, const void *data, size_t len);
+/* Creates path, which must not exist (EEXIST) nor be a symbolic link, with
+ * mode and data, synced to disk; -1 with errno, leaving nothing behind. */
+int file_write_new(const char *path, const void *data, size_t len, int mode);
+/* Writes data to path atomically (a fresh temp file with exactly mode +
+ * fsync + rename); -1 with errno. */
 int file_write_atomic(const char *path, const void *data, size_t len, int mode);
 
 /* Random URL-safe token of nbytes entropy (base64url, no padding); caller frees. */

@@ -14,6 +14,7 @@
 #include "../testdir.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,7 +652,33 @@ static void test_file_write_atomic(void **state)
 	assert_int_equal(count_entries(dir), 2);
 
 	/* reading a missing file */
+	errno = 0;
 	assert_null(file_read_all("/nonexistent/esp/file", NULL));
+	assert_int_equal(errno, ENOENT);
+
+	/* the replacement has exactly the mode asked for, not the old file's */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(file_write_atomic(path, "secret", 6, 0600), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* file_read_max: up to max bytes, EFBIG beyond */
+	back = file_read_max(path, 6, &len);
+	assert_non_null(back);
+	assert_int_equal(len, 6);
+	assert_string_equal(back, "secret");
+	free(back);
+	errno = 0;
+	assert_null(file_read_max(path, 5, NULL));
+	assert_int_equal(errno, EFBIG);
+
+	/* file_write_new refuses an existing file and leaves it alone */
+	errno = 0;
+	assert_int_equal(file_write_new(path, "x", 1, 0600), -1);
+	assert_int_equal(errno, EEXIST);
+	back = file_read_all(path, NULL);
+	assert_string_equal(back, "secret");
+	free(back);
 
 	free(path);
 	test_dir_remove(dir);
