@@ -407,6 +407,18 @@ static void test_config_defaults_and_set(void **state)
 	assert_int_equal(config_set(c, "no_such_key", "1"), -1);
 	assert_int_equal(config_set(c, "Threads", "1"), -1);
 	assert_int_equal(config_set(c, "", "1"), -1);
+
+	/* command-line arguments: --key=value, the value may hold '=' */
+	assert_int_equal(config_set_arg(c, "--threads=8"), 0);
+	assert_int_equal(config_get_long(c, "threads"), 8);
+	assert_int_equal(config_set_arg(c, "--trusted_proxies=a=b"), 0);
+	assert_string_equal(config_get(c, "trusted_proxies"), "a=b");
+	assert_int_equal(config_set_arg(c, "--threads"), -1);
+	assert_int_equal(config_set_arg(c, "threads=1"), -1);
+	assert_int_equal(config_set_arg(c, "-threads=1"), -1);
+	assert_int_equal(config_set_arg(c, "--no_such_key=1"), -2);
+	assert_int_equal(config_set_arg(c, "--=1"), -2);
+	assert_int_equal(config_get_long(c, "threads"), 8);
 	const char *truthy[] = {"true", "yes", "1", "on"};
 	for (size_t i = 0; i < 4; i++) {
 		config_set(c, "staff_password_login", truthy[i]);
