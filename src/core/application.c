@@ -291,6 +291,20 @@ static enum db_status next_number(db_conn *c, char **number)
 	return DB_OK;
 }
 
+enum db_status application_open_initial(db_conn *c, int64_t registration_id, char **number)
+{
+	*number = NULL;
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "SELECT number FROM applications WHERE registration_id = $1 AND type = 'initial' "
+	    "AND state <> 'withdrawn' ORDER BY id DESC LIMIT 1",
+	    &r, P_INT(registration_id));
+	if (st == DB_OK && r->nrows)
+		*number = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	return st;
+}
+
 static enum db_status create_tx(db_conn *c, void *arg)
 {
 	struct create_ctx *x = arg;
@@ -314,15 +328,8 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	db_result_free(r);
 	if (strcmp(x->type, "initial") == 0) {
 		/* One initial application per registration; more keys come by 再次申请. */
-		r = NULL;
-		st = DB_EXEC(c, "SELECT number FROM applications WHERE registration_id = $1 AND "
-		                "type = 'initial' AND state <> 'withdrawn'",
-		             &r, P_INT(reg_id));
-		if (st == DB_OK && r->nrows) {
-			x->number = xstrdup(db_get(r, 0, 0));
-			x->existing = true;
-		}
-		db_result_free(r);
+		st = application_open_initial(c, reg_id, &x->number);
+		x->existing = x->number != NULL;
 		if (st != DB_OK || x->existing)
 			return st;
 	}

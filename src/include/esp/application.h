@@ -41,6 +41,11 @@ enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg
                                   json_t *values, const char *type, int64_t scan_id,
                                   const char *idem_key, char **number, bool *existing);
 
+/* The registration's open (not withdrawn) initial application: a registrant
+ * applies once, more keys are asked for with 再次申请. *number (malloc'ed) is
+ * NULL when there is none. */
+enum db_status application_open_initial(db_conn *c, int64_t registration_id, char **number);
+
 /* One application joined with its registration, or NULL (new reference). */
 json_t *application_get(db_conn *c, const char *number);
 /* The applications of a registration, newest first. */
