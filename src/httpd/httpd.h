@@ -122,6 +122,10 @@ void req_header(struct request *r, const char *name, const char *value);
  * runs once the response no longer needs them. */
 void req_body_shared(struct request *r, const void *data, size_t len, void (*release)(void *),
                      void *cls);
+/* Replies with len bytes at data (malloc'ed), which the request takes over;
+ * the body stays NUL-terminated as struct buf promises, whatever room data
+ * had after its len bytes. */
+void req_body_take(struct request *r, void *data, size_t len);
 
 /* Renders templates/<name>.html inside the layout; takes ownership of ctx. */
 void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx);

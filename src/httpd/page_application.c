@@ -109,10 +109,7 @@ void page_application_pdf(struct request *r)
 		reply_server_error(r, "PDF rendering failed");
 		return;
 	}
-	buf_free(&r->body);
-	r->body.data = (char *)pdf;
-	r->body.len = len;
-	r->body.cap = len;
+	req_body_take(r, pdf, len);
 	r->status = 200;
 	r->content_type = "application/pdf";
 	req_header(r, "Content-Disposition",
@@ -153,10 +150,7 @@ void page_application_scan(struct request *r)
 		reply_not_found(r);
 		return;
 	}
-	buf_free(&r->body);
-	r->body.data = data;
-	r->body.len = len;
-	r->body.cap = len + 1;
+	req_body_take(r, data, len);
 	r->status = 200;
 	r->content_type = arena_strdup(r->arena, mime);
 	free(mime);
