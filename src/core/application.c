@@ -4,6 +4,7 @@
  */
 #include "esp/application.h"
 #include "esp/validate.h"
+#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -122,12 +123,6 @@ static const struct afield *fields_of(enum reg_kind k, size_t *n)
 	return unit_fields;
 }
 
-static const char *sval(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 json_t *application_defaults(json_t *reg)
 {
 	enum reg_kind k = kind_parse(sval(reg, "kind"));
@@ -167,12 +162,6 @@ json_t *application_form(enum reg_kind k, json_t *values, json_t *errors)
 		json_array_append_new(out, o);
 	}
 	return out;
-}
-
-static void set_err(json_t *errors, const char *name, const char *msg)
-{
-	if (!json_object_get(errors, name))
-		json_object_set_new(errors, name, json_string(msg));
 }
 
 json_t *application_validate(const struct esp_limits *l, enum reg_kind k, json_t *values)
@@ -260,12 +249,6 @@ struct create_ctx {
 	bool existing;
 };
 
-static const char *opt(json_t *v, const char *k)
-{
-	const char *s = sval(v, k);
-	return *s ? s : NULL;
-}
-
 static enum db_status next_number(db_conn *c, char **number)
 {
 	time_t t = (time_t)(time_now() + 8 * 3600);
@@ -351,12 +334,12 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	    "VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
 	    "$16, $17, $18, $19, $20, $20) RETURNING id",
 	    &r, P_TEXT(x->number), P_INT(reg_id), P_TEXT(x->type), P_INT(sets),
-	    P_TEXT(opt(x->values, "contact_name")), P_TEXT(opt(x->values, "contact_id_number")),
-	    P_TEXT(opt(x->values, "mobile")), P_TEXT(opt(x->values, "phone")),
-	    P_TEXT(opt(x->values, "email")), P_TEXT(opt(x->values, "address")),
-	    P_TEXT(opt(x->values, "postcode")),
-	    P_TEXT(k == KIND_EVALUATOR ? NULL : opt(x->values, "invoice_title")),
-	    P_TEXT(k == KIND_EVALUATOR ? NULL : opt(x->values, "taxpayer_id")), P_INT(fee.price_yuan),
+	    P_TEXT(sval_opt(x->values, "contact_name")), P_TEXT(sval_opt(x->values, "contact_id_number")),
+	    P_TEXT(sval_opt(x->values, "mobile")), P_TEXT(sval_opt(x->values, "phone")),
+	    P_TEXT(sval_opt(x->values, "email")), P_TEXT(sval_opt(x->values, "address")),
+	    P_TEXT(sval_opt(x->values, "postcode")),
+	    P_TEXT(k == KIND_EVALUATOR ? NULL : sval_opt(x->values, "invoice_title")),
+	    P_TEXT(k == KIND_EVALUATOR ? NULL : sval_opt(x->values, "taxpayer_id")), P_INT(fee.price_yuan),
 	    P_INT(fee.medium_yuan), P_INT(fee.years), P_INT(fee_amount(&fee, k, sets)),
 	    x->scan_id ? P_INT(x->scan_id) : P_NULL, P_TEXT(x->idem), P_INT(now));
 	if (st == DB_CONFLICT) {
@@ -445,16 +428,6 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 
 /* ---- reading ---- */
 
-static json_t *row_object(const db_result *r, int row)
-{
-	json_t *o = json_object();
-	for (int i = 0; i < r->ncols; i++) {
-		const char *v = db_get(r, row, i);
-		json_object_set_new(o, r->names[i], v ? json_string(v) : json_null());
-	}
-	return o;
-}
-
 #define APP_SELECT                                                                             \
 	"SELECT a.id, a.number, a.registration_id, a.type, a.state, a.sets, a.contact_name, "     \
 	"a.contact_id_number, a.mobile, a.phone, a.email, a.address, a.postcode, a.invoice_title, " \
@@ -484,7 +457,7 @@ json_t *application_get(db_conn *c, const char *number)
 	if (!number || strlen(number) > 32 ||
 	    DB_EXEC(c, APP_SELECT "WHERE a.number = $1", &r, P_TEXT(number)) != DB_OK)
 		return NULL;
-	json_t *o = r->nrows ? row_object(r, 0) : NULL;
+	json_t *o = r->nrows ? db_row_json(r, 0) : NULL;
 	db_result_free(r);
 	if (o)
 		decorate(o);
@@ -498,7 +471,7 @@ json_t *application_list_for(db_conn *c, int64_t registration_id)
 	if (DB_EXEC(c, APP_SELECT "WHERE a.registration_id = $1 ORDER BY a.id DESC", &r,
 	            P_INT(registration_id)) == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			json_t *o = row_object(r, i);
+			json_t *o = db_row_json(r, i);
 			decorate(o);
 			json_array_append_new(arr, o);
 		}

@@ -1,6 +1,7 @@
 /* The certificates issued: one by serial, and the lists pages show. */
 #include "esp/certificate.h"
 #include "esp/revoke.h"
+#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,7 @@ json_t *cert_get(db_conn *c, const char *serial)
 	        "WHERE ce.serial = $1",
 	        &r, P_TEXT(serial)) == DB_OK &&
 	    r->nrows) {
-		o = json_object();
-		for (int i = 0; i < r->ncols; i++)
-			json_object_set_new(o, r->names[i],
-			                    db_get(r, 0, i) ? json_string(db_get(r, 0, i)) : json_null());
+		o = db_row_json(r, 0);
 	}
 	db_result_free(r);
 	return o;
@@ -35,7 +33,7 @@ json_t *cert_get(db_conn *c, const char *serial)
 void cert_policy_object(const json_t *cert, struct policy_object *o)
 {
 	memset(o, 0, sizeof(*o));
-	const char *rid = json_string_value(json_object_get(cert, "registration_id"));
+	const char *rid = sval_opt(cert, "registration_id");
 	o->registration_id = rid ? strtoll(rid, NULL, 10) : 0;
 	o->kind = json_string_value(json_object_get(cert, "kind"));
 	o->reg_state = json_string_value(json_object_get(cert, "reg_state"));

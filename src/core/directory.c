@@ -3,6 +3,7 @@
 #include "esp/audit.h"
 #include "esp/authority.h"
 #include "esp/util.h"
+#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +35,10 @@ json_t *ra_directory_fields(void)
 
 static json_t *dir_row(const db_result *r, int i)
 {
-	json_t *o = json_object();
-	for (int col = 0; col < r->ncols; col++) {
-		const char *v = db_get(r, i, col);
-		json_object_set_new(o, r->names[col], json_string(v ? v : ""));
-	}
+	json_t *o = db_row_json(r, i);
+	for (int col = 0; col < r->ncols; col++) /* the form shows "" for a field not set */
+		if (!db_get(r, i, col))
+			json_object_set_new(o, r->names[col], json_string(""));
 	const char *need[] = {"payee", "account_no", "address"};
 	bool configured = true;
 	for (size_t k = 0; k < 3; k++)

@@ -6,6 +6,7 @@
 #include "esp/application.h"
 #include "esp/directory.h"
 #include "esp/upload.h"
+#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +33,17 @@ static enum reg_kind app_kind(json_t *app)
 	return kind_parse(json_string_value(json_object_get(app, "kind")));
 }
 
-static const char *sv(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 void page_application(struct request *r)
 {
 	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
 	if (!app)
 		return;
 	bool own = r->actor.role == ROLE_APPLICANT;
-	const char *state = sv(app, "state");
+	const char *state = sval(app, "state");
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "app", app, "timeline",
 	                        application_timeline(app, r->arena), "own", own);
 	json_object_set_new(ctx, "submitted_date",
-	                    json_string(time_datetime(r->arena, strtoll(sv(app, "submitted_at"), NULL, 10))));
+	                    json_string(time_datetime(r->arena, strtoll(sval(app, "submitted_at"), NULL, 10))));
 	json_object_set_new(ctx, "can_withdraw",
 	                    json_boolean(own && strcmp(state, "submitted") == 0 &&
 	                                 json_is_null(json_object_get(app, "paid_at"))));
@@ -66,7 +61,7 @@ void page_application_print(struct request *r)
 	struct appform f;
 	application_appform(app, &f);
 	json_t *ctx = appform_to_json(&f);
-	const char *n = sv(app, "number");
+	const char *n = sval(app, "number");
 	bool own = r->actor.role == ROLE_APPLICANT;
 	json_object_set_new(ctx, "back_url", json_string(arena_printf(r->arena, "/applications/%s", n)));
 	json_object_set_new(ctx, "pdf_url", json_string(arena_printf(r->arena, "/applications/%s/form.pdf", n)));
@@ -113,7 +108,7 @@ void page_application_pdf(struct request *r)
 	r->status = 200;
 	r->content_type = "application/pdf";
 	req_header(r, "Content-Disposition",
-	           arena_printf(r->arena, "inline; filename=\"%s.pdf\"", sv(app, "number")));
+	           arena_printf(r->arena, "inline; filename=\"%s.pdf\"", sval(app, "number")));
 	req_header(r, "Cache-Control", "no-store");
 	json_decref(app);
 }
@@ -124,7 +119,7 @@ void page_application_payment(struct request *r)
 	if (!app)
 		return;
 	enum reg_kind k = app_kind(app);
-	json_t *dir = ra_directory_get(req_db(r), sv(app, "province_code"));
+	json_t *dir = ra_directory_get(req_db(r), sval(app, "province_code"));
 	json_t *ctx = json_pack("{s:O, s:o, s:o, s:b, s:o}", "app", app, "ra", dir ? dir : json_object(),
 	                        "materials", application_materials(k), "is_evaluator",
 	                        k == KIND_EVALUATOR, "steps",
@@ -166,7 +161,7 @@ void page_application_withdraw(struct request *r)
 	json_t *app = application_for(r, ACT_APPLICATION_OWN);
 	if (!app)
 		return;
-	enum db_status st = application_withdraw(req_db(r), &r->actor, sv(app, "number"));
+	enum db_status st = application_withdraw(req_db(r), &r->actor, sval(app, "number"));
 	if (st == DB_CONFLICT)
 		render_message(r, 409, "不能撤销", "该申请已付款或已在办理中，不能撤销。");
 	else if (st != DB_OK)

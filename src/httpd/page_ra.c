@@ -9,6 +9,7 @@
 #include "esp/validate.h"
 #include "esp/api_token.h"
 #include "esp/certificate.h"
+#include "esp/json_util.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -267,31 +268,25 @@ static json_t *load_operator_app(struct request *r)
 	return operator_only(r) ? application_for(r, ACT_APPLICATION_VIEW) : NULL;
 }
 
-static const char *sv(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 static void show_ra_app(struct request *r, int status, json_t *app, const char *error)
 {
 	struct policy_object o;
 	application_policy_object(app, &o);
 	bool ra = policy_allows(&r->actor, ACT_APPLICATION_RA, &o);
 	bool trainer = policy_allows(&r->actor, ACT_APPLICATION_TRAINER, &o);
-	enum reg_kind k = kind_parse(sv(app, "kind"));
+	enum reg_kind k = kind_parse(sval(app, "kind"));
 	bool eval = k == KIND_EVALUATOR;
-	const char *state = sv(app, "state");
+	const char *state = sval(app, "state");
 	bool paid = !json_is_null(json_object_get(app, "paid_at"));
 	bool mats = !json_is_null(json_object_get(app, "materials_at"));
-	int64_t app_id = strtoll(sv(app, "id"), NULL, 10);
+	int64_t app_id = strtoll(sval(app, "id"), NULL, 10);
 	json_t *certs = cert_list(req_db(r), "application_id", app_id, r->arena,
 	                          r->srv->limits.expiry_warning_days);
 	bool has_certs = json_array_size(certs) > 0;
 	bool before_issue = strcmp(state, "submitted") == 0 || strcmp(state, "paid") == 0 ||
 	                    strcmp(state, "materials_received") == 0 ||
 	                    strcmp(state, "ready_to_issue") == 0;
-	json_t *reg = registration_get(req_db(r), strtoll(sv(app, "registration_id"), NULL, 10));
+	json_t *reg = registration_get(req_db(r), strtoll(sval(app, "registration_id"), NULL, 10));
 	json_t *ctx = json_pack("{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg",
 	                        reg ? reg : json_object(), "history",
 	                        application_history(req_db(r), app_id, r->arena), "certs", certs,
@@ -324,7 +319,7 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
-	render_page(r, status, "ra_application", arena_printf(r->arena, "办理申请 %s", sv(app, "number")), ctx);
+	render_page(r, status, "ra_application", arena_printf(r->arena, "办理申请 %s", sval(app, "number")), ctx);
 }
 
 void page_ra_application(struct request *r)
@@ -356,7 +351,7 @@ void page_ra_action(struct request *r)
 	struct policy_object o;
 	application_policy_object(app, &o);
 	const char *what = r->params[1];
-	const char *number = sv(app, "number");
+	const char *number = sval(app, "number");
 	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
 	bool ra = policy_allows(&r->actor, ACT_APPLICATION_RA, &o);
 	bool trainer = policy_allows(&r->actor, ACT_APPLICATION_TRAINER, &o);
@@ -369,7 +364,7 @@ void page_ra_action(struct request *r)
 		int64_t on = time_parse_date(req_form(r, "paid_on"));
 		char *end = NULL;
 		long amount = amount_s ? strtol(amount_s, &end, 10) : -1;
-		long due = strtol(sv(app, "amount_yuan"), NULL, 10);
+		long due = strtol(sval(app, "amount_yuan"), NULL, 10);
 		if (!amount_s || !*amount_s || *end || amount <= 0 || amount > 10000000)
 			error = "请输入正确的付款金额（元）";
 		else if (on < 0 || on > time_now())
@@ -383,7 +378,7 @@ void page_ra_action(struct request *r)
 		else
 			st = ra_record_payment(c, &r->actor, number, amount, on, payer, ref, note);
 	} else if (strcmp(what, "materials") == 0 && (eval ? trainer : ra)) {
-		json_t *items = application_materials(kind_parse(sv(app, "kind")));
+		json_t *items = application_materials(kind_parse(sval(app, "kind")));
 		const char *got = req_form(r, "item");
 		struct buf list = {0};
 		size_t i;
@@ -513,9 +508,9 @@ void page_application_resubmit(struct request *r)
 	json_t *app = application_for(r, ACT_APPLICATION_OWN);
 	if (!app)
 		return;
-	enum db_status st = application_resubmit(req_db(r), &r->actor, sv(app, "number"));
+	enum db_status st = application_resubmit(req_db(r), &r->actor, sval(app, "number"));
 	if (st == DB_OK)
-		redirect(r, arena_printf(r->arena, "/applications/%s", sv(app, "number")));
+		redirect(r, arena_printf(r->arena, "/applications/%s", sval(app, "number")));
 	else if (st == DB_CONFLICT)
 		render_message(r, 409, "不能重新提交", "该申请当前不是已退回状态。");
 	else
