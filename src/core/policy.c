@@ -1,6 +1,6 @@
 /*
- * Who may do what: the one function every handler asks (design.md, "Who may
- * do what").  Handlers never decide access themselves.
+ * Who may do what: the one function every handler asks.  Handlers never
+ * decide access themselves.
  */
 #include "esp/policy.h"
 

@@ -1,6 +1,6 @@
 /*
  * The RA back office: queue, figures and the recorded steps of an
- * application. The state machine (design.md):
+ * application. The state machine:
  *   submitted ─payment→ paid ┐
  *   submitted ─materials→ materials_received ┘ both → ready_to_issue
  *   (evaluators pay nothing: materials → ready_to_issue)

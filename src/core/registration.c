@@ -59,8 +59,8 @@ static const char *const grades[] = {"一级", "二级", "三级", NULL};
 /*
  * One table per kind: the fields that kind has, in form order, and nothing
  * else; what is not in its kind's table is never read from a form nor
- * written to the store.  Labels follow the manual and the paper forms
- * (domain.md); lengths are in characters.  The fields the kinds share are
+ * written to the store.  Labels follow the operation manual and the paper
+ * forms; lengths are in characters.  The fields the kinds share are
  * written once, below, and named in each table.
  */
 #define UNIT_CODE                                                                               \

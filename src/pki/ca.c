@@ -55,7 +55,8 @@ enum {
 	FILE_MAX = 1024 * 1024,
 };
 
-/* GM/T 0015 identity extensions (see /work/shared/domain.md). */
+/* GM/T 0015 identity extensions: the holder's ID number, unified social
+ * credit code or organisation code (docs/api.md, the certificate profile). */
 #define OID_GMT_ID_NUMBER "1.2.156.10260.4.1.1"
 #define OID_GMT_USCC "1.2.156.10260.4.1.3"
 #define OID_GMT_ORG_CODE "1.2.156.10260.4.1.4"

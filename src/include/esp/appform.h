@@ -36,7 +36,7 @@ struct appform {
 /* Load fonts once at start-up (fontconfig is slow the first time). Thread-safe after. */
 void appform_init(void);
 
-/* Render the form as an A4 PDF: two copies per page set as domain.md says.
+/* Render the form as an A4 PDF: two copies (第一联 / 第二联), as on paper.
  * *pdf is malloc'ed (caller frees). Returns 0 on success. */
 int appform_pdf(const struct appform *f, unsigned char **pdf, size_t *len);
 
