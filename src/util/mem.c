@@ -86,24 +86,39 @@ void buf_putc(struct buf *b, char c) { buf_put(b, &c, 1); }
  * formatted once; a longer one is formatted again into its exact room. */
 #define PRINTF_STACK 256
 
-void buf_printf(struct buf *b, const char *fmt, ...)
+/* Formats into the n + 1 bytes room(ctx, n) gives (n the length of the
+ * text), through tmp when the text fits there; returns n. */
+static size_t format_into(char *(*room)(void *ctx, size_t n), void *ctx, const char *fmt,
+                          va_list ap)
 {
 	char tmp[PRINTF_STACK];
-	va_list ap, ap2;
-	va_start(ap, fmt);
+	va_list ap2;
 	va_copy(ap2, ap);
 	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		oom();
-	if ((size_t)n < sizeof tmp) {
-		buf_put(b, tmp, (size_t)n);
-	} else {
-		buf_grow(b, (size_t)n);
-		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
-		b->len += (size_t)n;
-	}
+	char *d = room(ctx, (size_t)n);
+	if ((size_t)n < sizeof tmp)
+		memcpy(d, tmp, (size_t)n + 1);
+	else
+		vsnprintf(d, (size_t)n + 1, fmt, ap2);
 	va_end(ap2);
+	return (size_t)n;
+}
+
+static char *buf_room(void *ctx, size_t n)
+{
+	struct buf *b = ctx;
+	buf_grow(b, n);
+	return b->data + b->len;
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	b->len += format_into(buf_room, b, fmt, ap);
+	va_end(ap);
 }
 
 /* Which bytes buf_put_html replaces: < > & " ' */
@@ -212,25 +227,25 @@ char *arena_strndup(struct arena *a, const char *s, size_t n)
 
 char *arena_strdup(struct arena *a, const char *s) { return s ? arena_strndup(a, s, strlen(s)) : NULL; }
 
+struct arena_text {
+	struct arena *a;
+	char *d;
+};
+
+static char *arena_room(void *ctx, size_t n)
+{
+	struct arena_text *t = ctx;
+	return t->d = arena_alloc(t->a, n + 1);
+}
+
 char *arena_printf(struct arena *a, const char *fmt, ...)
 {
-	char tmp[PRINTF_STACK];
-	va_list ap, ap2;
+	struct arena_text t = {a, NULL};
+	va_list ap;
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	format_into(arena_room, &t, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		oom();
-	char *d;
-	if ((size_t)n < sizeof tmp) {
-		d = arena_strndup(a, tmp, (size_t)n);
-	} else {
-		d = arena_alloc(a, (size_t)n + 1);
-		vsnprintf(d, (size_t)n + 1, fmt, ap2);
-	}
-	va_end(ap2);
-	return d;
+	return t.d;
 }
 
 void arena_free(struct arena *a)
