@@ -4,6 +4,7 @@
  */
 #include "esp/application.h"
 #include "esp/validate.h"
+#include "esp/db_json.h"
 #include "esp/json_util.h"
 
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* The certificates issued: one by serial, and the lists pages show. */
 #include "esp/certificate.h"
 #include "esp/revoke.h"
+#include "esp/db_json.h"
 #include "esp/json_util.h"
 
 #include <stdlib.h>

@@ -3,6 +3,7 @@
 #include "esp/audit.h"
 #include "esp/authority.h"
 #include "esp/util.h"
+#include "esp/db_json.h"
 #include "esp/json_util.h"
 
 #include <stdlib.h>

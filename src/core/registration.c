@@ -5,6 +5,7 @@
  */
 #include "esp/registration.h"
 #include "esp/validate.h"
+#include "esp/db_json.h"
 #include "esp/json_util.h"
 
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Store rows as JSON objects, for the callers that still pass rows on as JSON. */
-#include "esp/json_util.h"
+#include "esp/db_json.h"
 #include "esp/util.h"
 
 #include <string.h>

@@ -23,6 +23,7 @@
  * system fonts.
  */
 #include "esp/appform.h"
+#include "esp/qr.h"
 #include "fontsubset.h"
 
 #include <cairo-pdf.h>
