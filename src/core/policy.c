@@ -73,6 +73,13 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 		       a->role == ROLE_ADMIN;
 	case ACT_ADMIN:
 		return a->role == ROLE_ADMIN;
+	case ACT_RA_OFFICE:
+		/* Each sees only its own part of it (ra_filter_scope). */
+		return a->role == ROLE_RA || a->role == ROLE_TRAINER || a->role == ROLE_ADMIN;
+	case ACT_API_TOKENS:
+		/* RA operators' workstations issue; the admin revokes any
+		 * certificate through the API. */
+		return a->role == ROLE_RA || a->role == ROLE_ADMIN;
 	}
 	return false;
 }

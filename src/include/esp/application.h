@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "esp/appform.h"
+#include "esp/appstate.h"
 #include "esp/core.h"
 #include "esp/registration.h"
 
@@ -51,7 +52,6 @@ void application_appform(json_t *app, struct appform *f);
 /* The timeline 已提交 → 已付款 → 材料已收到 → 已制证 → 已寄出/待领取 → 已签收
  * with dates (strings in arena). */
 json_t *application_timeline(json_t *app, struct arena *a);
-const char *app_state_label(const char *state);
 const char *app_type_label(const char *type);
 /* The materials the manual lists for a kind: array of strings. */
 json_t *application_materials(enum reg_kind k);
