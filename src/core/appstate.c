@@ -18,30 +18,30 @@
 #include <string.h>
 
 static const char *const state_names[APP_STATE_COUNT][2] = {
-	[APP_NEW] = {"", ""},
-	[APP_SUBMITTED] = {"submitted", "已提交"},
-	[APP_PAID] = {"paid", "已付款"},
-	[APP_MATERIALS_RECEIVED] = {"materials_received", "材料已收到"},
-	[APP_READY_TO_ISSUE] = {"ready_to_issue", "待制证"},
-	[APP_ISSUED] = {"issued", "已制证"},
-	[APP_SHIPPED] = {"shipped", "已寄出"},
-	[APP_READY_FOR_PICKUP] = {"ready_for_pickup", "待领取"},
-	[APP_RECEIVED] = {"received", "已签收"},
-	[APP_RETURNED] = {"returned", "已退回"},
-	[APP_WITHDRAWN] = {"withdrawn", "已撤销"},
+    [APP_NEW] = {"", ""},
+    [APP_SUBMITTED] = {"submitted", "已提交"},
+    [APP_PAID] = {"paid", "已付款"},
+    [APP_MATERIALS_RECEIVED] = {"materials_received", "材料已收到"},
+    [APP_READY_TO_ISSUE] = {"ready_to_issue", "待制证"},
+    [APP_ISSUED] = {"issued", "已制证"},
+    [APP_SHIPPED] = {"shipped", "已寄出"},
+    [APP_READY_FOR_PICKUP] = {"ready_for_pickup", "待领取"},
+    [APP_RECEIVED] = {"received", "已签收"},
+    [APP_RETURNED] = {"returned", "已退回"},
+    [APP_WITHDRAWN] = {"withdrawn", "已撤销"},
 };
 
 static const char *const step_names[APP_STEP_COUNT][2] = {
-	[STEP_SUBMIT] = {"submit", "提交申请"},
-	[STEP_WITHDRAW] = {"withdraw", "撤销申请"},
-	[STEP_PAYMENT] = {"payment", "登记付款"},
-	[STEP_MATERIALS] = {"materials", "材料已收到"},
-	[STEP_RETURN] = {"return", "退回申请"},
-	[STEP_RESUBMIT] = {"resubmit", "重新提交"},
-	[STEP_ISSUE] = {"issue", "制证"},
-	[STEP_SHIP] = {"ship", "已寄出"},
-	[STEP_PICKUP] = {"pickup", "交培训机构待领取"},
-	[STEP_RECEIVED] = {"received", "已签收"},
+    [STEP_SUBMIT] = {"submit", "提交申请"},
+    [STEP_WITHDRAW] = {"withdraw", "撤销申请"},
+    [STEP_PAYMENT] = {"payment", "登记付款"},
+    [STEP_MATERIALS] = {"materials", "材料已收到"},
+    [STEP_RETURN] = {"return", "退回申请"},
+    [STEP_RESUBMIT] = {"resubmit", "重新提交"},
+    [STEP_ISSUE] = {"issue", "制证"},
+    [STEP_SHIP] = {"ship", "已寄出"},
+    [STEP_PICKUP] = {"pickup", "交培训机构待领取"},
+    [STEP_RECEIVED] = {"received", "已签收"},
 };
 
 /* One transition: from `from`, `who` takes `step` when every fact of
@@ -61,32 +61,32 @@ struct transition {
 #define LAST APP_FACT_LAST_SET
 
 static const struct transition table[] = {
-	{APP_NEW, STEP_SUBMIT, ROLE_APPLICANT, 0, 0, APP_SUBMITTED},
-	{APP_SUBMITTED, STEP_WITHDRAW, ROLE_APPLICANT, 0, PAID | MATS, APP_WITHDRAWN},
+    {APP_NEW, STEP_SUBMIT, ROLE_APPLICANT, 0, 0, APP_SUBMITTED},
+    {APP_SUBMITTED, STEP_WITHDRAW, ROLE_APPLICANT, 0, PAID | MATS, APP_WITHDRAWN},
 
-	{APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_PAID},
-	{APP_MATERIALS_RECEIVED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_READY_TO_ISSUE},
-	{APP_SUBMITTED, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_MATERIALS_RECEIVED},
-	{APP_PAID, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_READY_TO_ISSUE},
-	{APP_SUBMITTED, STEP_MATERIALS, ROLE_TRAINER, EVAL, MATS, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_PAID},
+    {APP_MATERIALS_RECEIVED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_MATERIALS_RECEIVED},
+    {APP_PAID, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_MATERIALS, ROLE_TRAINER, EVAL, MATS, APP_READY_TO_ISSUE},
 
-	/* A certificate made for part of the sets keeps it from going back. */
-	{APP_SUBMITTED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
-	{APP_PAID, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
-	{APP_MATERIALS_RECEIVED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
-	{APP_READY_TO_ISSUE, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
-	{APP_SUBMITTED, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
-	{APP_READY_TO_ISSUE, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
-	/* The materials are sent again; a payment made stays made. */
-	{APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID, 0, APP_PAID},
-	{APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, 0, PAID, APP_SUBMITTED},
+    /* A certificate made for part of the sets keeps it from going back. */
+    {APP_SUBMITTED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
+    {APP_PAID, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
+    {APP_MATERIALS_RECEIVED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
+    {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
+    {APP_SUBMITTED, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
+    {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
+    /* The materials are sent again; a payment made stays made. */
+    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID, 0, APP_PAID},
+    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, 0, PAID, APP_SUBMITTED},
 
-	{APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, 0, LAST, APP_READY_TO_ISSUE},
-	{APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, LAST, 0, APP_ISSUED},
-	{APP_ISSUED, STEP_SHIP, ROLE_RA, 0, EVAL, APP_SHIPPED},
-	{APP_ISSUED, STEP_PICKUP, ROLE_RA, EVAL, 0, APP_READY_FOR_PICKUP},
-	{APP_SHIPPED, STEP_RECEIVED, ROLE_RA, 0, EVAL, APP_RECEIVED},
-	{APP_READY_FOR_PICKUP, STEP_RECEIVED, ROLE_TRAINER, EVAL, 0, APP_RECEIVED},
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, 0, LAST, APP_READY_TO_ISSUE},
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, LAST, 0, APP_ISSUED},
+    {APP_ISSUED, STEP_SHIP, ROLE_RA, 0, EVAL, APP_SHIPPED},
+    {APP_ISSUED, STEP_PICKUP, ROLE_RA, EVAL, 0, APP_READY_FOR_PICKUP},
+    {APP_SHIPPED, STEP_RECEIVED, ROLE_RA, 0, EVAL, APP_RECEIVED},
+    {APP_READY_FOR_PICKUP, STEP_RECEIVED, ROLE_TRAINER, EVAL, 0, APP_RECEIVED},
 };
 
 static bool facts_fit(const struct transition *t, unsigned facts)
