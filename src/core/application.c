@@ -529,6 +529,13 @@ void application_policy_object(json_t *app, struct policy_object *o)
 	o->province_code = sval(app, "province_code");
 }
 
+unsigned application_facts(json_t *app)
+{
+	return (kind_parse(sval(app, "kind")) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
+	       (json_is_string(json_object_get(app, "paid_at")) ? APP_FACT_PAID : 0) |
+	       (json_is_string(json_object_get(app, "materials_at")) ? APP_FACT_MATERIALS : 0);
+}
+
 void application_appform(json_t *app, struct appform *f)
 {
 	memset(f, 0, sizeof(*f));

@@ -43,9 +43,7 @@ void page_application(struct request *r)
 		return;
 	bool own = r->actor.role == ROLE_APPLICANT;
 	enum app_state state = appstate_parse(sv(app, "state"));
-	unsigned facts = (json_is_true(json_object_get(app, "is_evaluator")) ? APP_FACT_EVALUATOR : 0) |
-	                 (json_is_null(json_object_get(app, "paid_at")) ? 0 : APP_FACT_PAID) |
-	                 (json_is_null(json_object_get(app, "materials_at")) ? 0 : APP_FACT_MATERIALS);
+	unsigned facts = application_facts(app);
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "app", app, "timeline",
 	                        application_timeline(app, r->arena), "own", own);
 	json_object_set_new(ctx, "submitted_date",

@@ -271,17 +271,6 @@ static enum role acting_role(struct request *r, const struct policy_object *o)
 	return ROLE_NONE;
 }
 
-/* What the state machine needs to know of a loaded application besides its state. */
-static unsigned app_facts(json_t *app, bool has_certs)
-{
-	return (kind_parse(json_string_value(json_object_get(app, "kind"))) == KIND_EVALUATOR
-	            ? APP_FACT_EVALUATOR
-	            : 0) |
-	       (json_is_null(json_object_get(app, "paid_at")) ? 0 : APP_FACT_PAID) |
-	       (json_is_null(json_object_get(app, "materials_at")) ? 0 : APP_FACT_MATERIALS) |
-	       (has_certs ? APP_FACT_CERTS : 0);
-}
-
 static const char *sv(json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
@@ -299,7 +288,7 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 	int64_t app_id = strtoll(sv(app, "id"), NULL, 10);
 	json_t *certs = cert_list(req_db(r), "application_id", app_id, r->arena,
 	                          r->srv->limits.expiry_warning_days);
-	unsigned facts = app_facts(app, json_array_size(certs) > 0);
+	unsigned facts = application_facts(app) | (json_array_size(certs) ? APP_FACT_CERTS : 0);
 	json_t *reg = registration_get(req_db(r), strtoll(sv(app, "registration_id"), NULL, 10));
 	json_t *ctx = json_pack("{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg",
 	                        reg ? reg : json_object(), "history",
@@ -365,7 +354,7 @@ void page_ra_action(struct request *r)
 	application_policy_object(app, &o);
 	const char *number = sv(app, "number");
 	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
-	unsigned facts = app_facts(app, false);
+	unsigned facts = application_facts(app);
 	/* The steps recorded here, by the name in the address; "ship" hands an
 	 * evaluator's key to the training institution instead. */
 	enum app_step step;

@@ -47,6 +47,10 @@ json_t *application_get(db_conn *c, const char *number);
 json_t *application_list_for(db_conn *c, int64_t registration_id);
 /* Policy object of a loaded application (borrows strings). */
 void application_policy_object(json_t *app, struct policy_object *o);
+/* What the state machine needs to know of a loaded application besides its
+ * state: APP_FACT_EVALUATOR, _PAID, _MATERIALS (certificates are counted
+ * by the caller that has them). */
+unsigned application_facts(json_t *app);
 /* Fills the printable form from a loaded application (borrows strings). */
 void application_appform(json_t *app, struct appform *f);
 /* The timeline 已提交 → 已付款 → 材料已收到 → 已制证 → 已寄出/待领取 → 已签收

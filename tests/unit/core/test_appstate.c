@@ -483,6 +483,16 @@ static void add_certificate(db_conn *c, const char *number, const char *serial)
 	    DB_OK);
 }
 
+/* The facts the pages read from a loaded application. */
+static unsigned facts_of(db_conn *c, const char *number)
+{
+	json_t *app = application_get(c, number);
+	assert_non_null(app);
+	unsigned f = application_facts(app);
+	json_decref(app);
+	return f;
+}
+
 static void test_unit_steps(void **state)
 {
 	struct fixture *f = *state;
@@ -507,14 +517,17 @@ static void test_unit_steps(void **state)
 	assert_int_equal(ra_record_payment(c, &ra, "ESP-1999-000001", 1, 0, "x", "y", NULL),
 	                 DB_NOT_FOUND);
 	assert_state(c, n, "submitted");
+	assert_int_equal(facts_of(c, n), 0);
 
 	assert_int_equal(ra_record_payment(c, &ra, n, 1320, 0, "付款人", "REF", NULL), DB_OK);
 	assert_state(c, n, "paid");
+	assert_int_equal(facts_of(c, n), PAID);
 	assert_int_equal(ra_record_payment(c, &ra, n, 1320, 0, "付款人", "REF2", NULL),
 	                 DB_CONFLICT);
 	assert_int_equal(application_withdraw(c, &a.holder, n), DB_CONFLICT);
 	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_OK);
 	assert_state(c, n, "ready_to_issue");
+	assert_int_equal(facts_of(c, n), PAID | MATS);
 	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
 	assert_int_equal(ra_ship(c, &ra, n, "EMS", "1"), DB_CONFLICT);
 
@@ -590,6 +603,7 @@ static void test_evaluator_steps(void **state)
 	assert_int_equal(ra_record_payment(c, &ra, n, 0, 0, "x", "y", NULL), DB_CONFLICT);
 	assert_int_equal(ra_record_materials(c, &ra, n, "表"), DB_CONFLICT);
 	assert_int_equal(ra_record_materials(c, &trainer, n, "表"), DB_OK);
+	assert_int_equal(facts_of(c, n), EVAL | MATS);
 	assert_state(c, n, "ready_to_issue");
 	assert_int_equal(ra_return(c, &trainer, n, "签名不清"), DB_OK);
 	assert_int_equal(application_resubmit(c, &a.holder, n), DB_OK);
