@@ -104,25 +104,15 @@ static bool key_parse(char *text, unsigned char key[AUDIT_KEY_BYTES], int64_t *k
 
 static enum audit_key_status key_load(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	size_t n = 0;
+	char *text = file_read_private(path, KEY_FILE_MAX - 1, &n);
+	if (!text)
 		return errno == ENOENT ? AUDIT_KEY_MISSING : AUDIT_KEY_BAD;
-	struct stat st;
-	char text[KEY_FILE_MAX + 1];
-	ssize_t n = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & 077))
-		n = read(fd, text, KEY_FILE_MAX);
-	close(fd);
-	if (n < 0 || n == KEY_FILE_MAX) {
-		if (n > 0)
-			sodium_memzero(text, (size_t)n);
-		return AUDIT_KEY_BAD;
-	}
-	text[n] = '\0';
 	unsigned char key[AUDIT_KEY_BYTES];
 	int64_t from = 0;
 	bool ok = key_parse(text, key, &from);
-	sodium_memzero(text, sizeof text);
+	sodium_memzero(text, n);
+	free(text);
 	if (ok)
 		audit_key_set(key, from);
 	sodium_memzero(key, sizeof key);

@@ -155,14 +155,21 @@ int64_t time_parse_date(const char *s)
 	return (int64_t)t - CST_OFFSET;
 }
 
-char *file_read_max(const char *path, size_t max, size_t *len)
+/* file_read_max and file_read_private: a private file must be a regular
+ * file, not reached through a symbolic link, that only its owner may read. */
+static char *read_bounded(const char *path, size_t max, size_t *len, bool private)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (private ? O_NOFOLLOW : 0));
 	if (fd < 0)
 		return NULL;
 	struct stat sb;
 	if (fstat(fd, &sb) != 0) {
 		close(fd);
+		return NULL;
+	}
+	if (private && (!S_ISREG(sb.st_mode) || (sb.st_mode & 077))) {
+		close(fd);
+		errno = EACCES;
 		return NULL;
 	}
 	if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max) {
@@ -225,6 +232,16 @@ char *file_read_max(const char *path, size_t max, size_t *len)
 	if (len)
 		*len = n;
 	return buf;
+}
+
+char *file_read_max(const char *path, size_t max, size_t *len)
+{
+	return read_bounded(path, max, len, false);
+}
+
+char *file_read_private(const char *path, size_t max, size_t *len)
+{
+	return read_bounded(path, max, len, true);
 }
 
 char *file_read_all(const char *path, size_t *len) { return file_read_max(path, SIZE_MAX / 2, len); }

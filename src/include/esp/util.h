@@ -73,6 +73,9 @@ char *file_read_all(const char *path, size_t *len);
 /* The same for a file that must be small (a key, a certificate): more than
  * max bytes is an error (EFBIG). What was read is wiped before an error. */
 char *file_read_max(const char *path, size_t max, size_t *len);
+/* The same for a secret: also EACCES unless path is a regular file, not a
+ * symbolic link, with no access for group or others. Wipe it after use. */
+char *file_read_private(const char *path, size_t max, size_t *len);
 /* Writes all of data to fd (retrying interrupted writes); false on error. */
 bool fd_write_all(int fd, const void *data, size_t len);
 /* Creates path, which must not exist (EEXIST) nor be a symbolic link, with

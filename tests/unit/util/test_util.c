@@ -684,6 +684,25 @@ static void test_file_write_atomic(void **state)
 	assert_null(file_read_max(path, 5, NULL));
 	assert_int_equal(errno, EFBIG);
 
+	/* file_read_private: only a regular file of its owner's, not a link */
+	back = file_read_private(path, 64, &len);
+	assert_non_null(back);
+	assert_string_equal(back, "secret");
+	free(back);
+	assert_int_equal(chmod(path, 0640), 0);
+	errno = 0;
+	assert_null(file_read_private(path, 64, NULL));
+	assert_int_equal(errno, EACCES);
+	assert_int_equal(chmod(path, 0600), 0);
+	char *link = xasprintf("%s/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_null(file_read_private(link, 64, NULL));
+	back = file_read_max(link, 64, NULL);
+	assert_string_equal(back, "secret");
+	free(back);
+	unlink(link);
+	free(link);
+
 	/* file_write_new refuses an existing file and leaves it alone */
 	errno = 0;
 	assert_int_equal(file_write_new(path, "x", 1, 0600), -1);
