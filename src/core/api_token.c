@@ -19,7 +19,8 @@ enum db_status api_token_create(db_conn *c, const struct actor *a, const char *n
 	snprintf(prefix, sizeof prefix, "%.12s", tok);
 	const struct db_param params[] = {P_INT(a->account_id), P_TEXT(name), P_TEXT(hash),
 	                                  P_TEXT(prefix), P_INT(time_now())};
-	enum db_status st = db_exec_audited(c,
+	enum db_status st = db_exec_audited(
+	    c,
 	    "INSERT INTO api_tokens (account_id, name, token_hash, prefix, created_at) "
 	    "VALUES ($1, $2, $3, $4, $5)",
 	    params, 5, NULL, a, "api_token.create", prefix, "", name);
@@ -39,7 +40,8 @@ enum db_status api_token_actor(db_conn *c, struct arena *ar, const char *token, 
 	char hash[65];
 	sha256_hex(token, strlen(token), hash);
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "SELECT ac.id, ac.role, ac.username, ac.display_name, ac.province_code, ac.status "
 	    "FROM api_tokens t JOIN accounts ac ON ac.id = t.account_id "
 	    "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
@@ -62,8 +64,11 @@ enum db_status api_token_actor(db_conn *c, struct arena *ar, const char *token, 
 enum db_status api_token_revoke(db_conn *c, const struct actor *a, int64_t id)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, "SELECT 1 FROM api_tokens WHERE id = $1 AND account_id = $2 AND "
-	                               "revoked_at IS NULL", &r, P_INT(id), P_INT(a->account_id));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "SELECT 1 FROM api_tokens WHERE id = $1 AND account_id = $2 AND "
+	            "revoked_at IS NULL",
+	            &r, P_INT(id), P_INT(a->account_id));
 	bool found = st == DB_OK && r->nrows == 1;
 	db_result_free(r);
 	r = NULL;
@@ -71,7 +76,8 @@ enum db_status api_token_revoke(db_conn *c, const struct actor *a, int64_t id)
 		return st != DB_OK ? st : DB_NOT_FOUND;
 	const struct db_param params[] = {P_INT(id), P_INT(a->account_id), P_INT(time_now())};
 	char *obj = xasprintf("api_token:%lld", (long long)id);
-	st = db_exec_audited(c,
+	st = db_exec_audited(
+	    c,
 	    "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND account_id = $2 AND "
 	    "revoked_at IS NULL RETURNING prefix",
 	    params, 3, &r, a, "api_token.revoke", obj, "active", "revoked");
@@ -84,14 +90,16 @@ json_t *api_token_list(db_conn *c, int64_t account_id, struct arena *ar)
 {
 	db_result *r = NULL;
 	json_t *arr = json_array();
-	if (DB_EXEC(c, "SELECT id, name, prefix, created_at, revoked_at FROM api_tokens "
-	               "WHERE account_id = $1 ORDER BY id DESC",
+	if (DB_EXEC(c,
+	            "SELECT id, name, prefix, created_at, revoked_at FROM api_tokens "
+	            "WHERE account_id = $1 ORDER BY id DESC",
 	            &r, P_INT(account_id)) == DB_OK)
 		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", db_get(r, i, 0),
-			                                     "name", db_get(r, i, 1), "prefix", db_get(r, i, 2),
-			                                     "created", time_datetime(ar, db_get_int(r, i, 3, 0)),
-			                                     "revoked", db_get(r, i, 4) != NULL));
+			json_array_append_new(
+			    arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", db_get(r, i, 0),
+			                   "name", db_get(r, i, 1), "prefix", db_get(r, i, 2),
+			                   "created", time_datetime(ar, db_get_int(r, i, 3, 0)),
+			                   "revoked", db_get(r, i, 4) != NULL));
 	db_result_free(r);
 	return arr;
 }

@@ -13,7 +13,8 @@ json_t *cert_get(db_conn *c, const char *serial)
 	json_t *o = NULL;
 	/* Holders' certificates come with their registration (for the policy);
 	 * staff certificates (account_id set) with their account only. */
-	if (DB_EXEC(c,
+	if (DB_EXEC(
+	        c,
 	        "SELECT ce.serial, ce.status, ce.token_serial, ce.not_before, ce.not_after, "
 	        "ce.revoked_at, ce.revoke_reason, ce.registration_id, a.number, r.kind, r.state AS "
 	        "reg_state, r.province_code, au.path AS authority_path, ce.account_id, "
@@ -48,28 +49,33 @@ json_t *cert_list_all(db_conn *c, struct arena *ar, int limit)
 	json_t *arr = json_array();
 	int64_t now = time_now();
 	if (DB_EXEC(c,
-	        "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, ce.status, "
-	        "ce.revoke_reason, COALESCE(r.name, st.display_name, ''), "
-	        "COALESCE(st.username, ''), COALESCE(a.number, '') FROM certificates ce "
-	        "LEFT JOIN applications a ON a.id = ce.application_id "
-	        "LEFT JOIN registrations r ON r.id = ce.registration_id "
-	        "LEFT JOIN accounts st ON st.id = ce.account_id "
-	        "ORDER BY ce.id DESC LIMIT $1",
-	        &r, P_INT(limit)) == DB_OK)
+	            "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, ce.status, "
+	            "ce.revoke_reason, COALESCE(r.name, st.display_name, ''), "
+	            "COALESCE(st.username, ''), COALESCE(a.number, '') FROM certificates ce "
+	            "LEFT JOIN applications a ON a.id = ce.application_id "
+	            "LEFT JOIN registrations r ON r.id = ce.registration_id "
+	            "LEFT JOIN accounts st ON st.id = ce.account_id "
+	            "ORDER BY ce.id DESC LIMIT $1",
+	            &r, P_INT(limit)) == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
 			bool revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
 			bool expired = !revoked && db_get_int(r, i, 3, 0) < now;
 			bool staff = *db_get(r, i, 7) != '\0';
-			json_array_append_new(arr, json_pack(
-			    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:s, s:s}", "serial",
-			    db_get(r, i, 0), "token_serial", db_get(r, i, 1), "issued",
-			    time_date(ar, db_get_int(r, i, 2, 0)), "expires",
-			    time_date(ar, db_get_int(r, i, 3, 0)), "holder", db_get(r, i, 6), "username",
-			    db_get(r, i, 7), "kind_label", staff ? "工作人员证书" : "证书U盘",
-			    "staff", staff, "status_label", revoked ? "已吊销" : expired ? "已过期" : "有效",
-			    "valid", !revoked && !expired, "reason",
-			    revoked ? crl_reason_label((int)db_get_int(r, i, 5, 0)) : "", "number",
-			    db_get(r, i, 8)));
+			json_array_append_new(
+			    arr,
+			    json_pack(
+			        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:s, s:s}",
+			        "serial", db_get(r, i, 0), "token_serial", db_get(r, i, 1),
+			        "issued", time_date(ar, db_get_int(r, i, 2, 0)), "expires",
+			        time_date(ar, db_get_int(r, i, 3, 0)), "holder", db_get(r, i, 6),
+			        "username", db_get(r, i, 7), "kind_label",
+			        staff ? "工作人员证书" : "证书U盘", "staff", staff, "status_label",
+			        revoked   ? "已吊销"
+			        : expired ? "已过期"
+			                  : "有效",
+			        "valid", !revoked && !expired, "reason",
+			        revoked ? crl_reason_label((int)db_get_int(r, i, 5, 0)) : "",
+			        "number", db_get(r, i, 8)));
 		}
 	db_result_free(r);
 	return arr;
@@ -77,15 +83,16 @@ json_t *cert_list_all(db_conn *c, struct arena *ar, int limit)
 
 json_t *cert_list(db_conn *c, const char *column, int64_t id, struct arena *ar, int warning_days)
 {
-	const char *sql = strcmp(column, "application_id") == 0
-	                      ? "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, "
-	                        "ce.status, ce.revoked_at, ce.revoke_reason, a.number FROM certificates ce "
-	                        "JOIN applications a ON a.id = ce.application_id "
-	                        "WHERE ce.application_id = $1 ORDER BY ce.id"
-	                      : "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, "
-	                        "ce.status, ce.revoked_at, ce.revoke_reason, a.number FROM certificates ce "
-	                        "JOIN applications a ON a.id = ce.application_id "
-	                        "WHERE ce.registration_id = $1 ORDER BY ce.id";
+	const char *sql =
+	    strcmp(column, "application_id") == 0
+	        ? "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, "
+	          "ce.status, ce.revoked_at, ce.revoke_reason, a.number FROM certificates ce "
+	          "JOIN applications a ON a.id = ce.application_id "
+	          "WHERE ce.application_id = $1 ORDER BY ce.id"
+	        : "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, "
+	          "ce.status, ce.revoked_at, ce.revoke_reason, a.number FROM certificates ce "
+	          "JOIN applications a ON a.id = ce.application_id "
+	          "WHERE ce.registration_id = $1 ORDER BY ce.id";
 	db_result *r = NULL;
 	json_t *arr = json_array();
 	int64_t now = time_now();
@@ -95,16 +102,21 @@ json_t *cert_list(db_conn *c, const char *column, int64_t id, struct arena *ar, 
 			bool revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
 			bool expired = !revoked && na < now;
 			int64_t days = (na - now) / 86400;
-			json_array_append_new(arr, json_pack(
-			    "{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:b, s:b, s:s, s:s}", "serial",
-			    db_get(r, i, 0), "token_serial", db_get(r, i, 1), "issued",
-			    time_date(ar, db_get_int(r, i, 2, 0)), "expires", time_date(ar, na), "days_left",
-			    (json_int_t)(days < 0 ? 0 : days), "status_label",
-			    revoked ? "已吊销" : expired ? "已过期" : "有效", "revoked", revoked, "expired",
-			    expired, "valid", !revoked && !expired, "warning",
-			    !revoked && !expired && days <= warning_days, "reason",
-			    revoked ? crl_reason_label((int)db_get_int(r, i, 6, 0)) : "", "number",
-			    db_get(r, i, 7)));
+			json_array_append_new(
+			    arr, json_pack(
+			             "{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:b, s:b, s:s, s:s}",
+			             "serial", db_get(r, i, 0), "token_serial", db_get(r, i, 1),
+			             "issued", time_date(ar, db_get_int(r, i, 2, 0)), "expires",
+			             time_date(ar, na), "days_left",
+			             (json_int_t)(days < 0 ? 0 : days), "status_label",
+			             revoked   ? "已吊销"
+			             : expired ? "已过期"
+			                       : "有效",
+			             "revoked", revoked, "expired", expired, "valid",
+			             !revoked && !expired, "warning",
+			             !revoked && !expired && days <= warning_days, "reason",
+			             revoked ? crl_reason_label((int)db_get_int(r, i, 6, 0)) : "",
+			             "number", db_get(r, i, 7)));
 		}
 	db_result_free(r);
 	return arr;

@@ -9,13 +9,14 @@
 #include <string.h>
 
 static const char *const reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-	"cessationOfOperation", "certificateHold", NULL, "removeFromCRL", "privilegeWithdrawn",
-	"aACompromise",
+    "unspecified",   "keyCompromise",        "cACompromise",    "affiliationChanged",
+    "superseded",    "cessationOfOperation", "certificateHold", NULL,
+    "removeFromCRL", "privilegeWithdrawn",   "aACompromise",
 };
 static const char *const reason_labels[] = {
-	"未指定", "密钥泄露（挂失）", "CA密钥泄露", "隶属关系变更", "已被替代", "停止使用", "证书冻结",
-	NULL, "", "权限撤销", "AA密钥泄露",
+    "未指定",   "密钥泄露（挂失）", "CA密钥泄露", "隶属关系变更",
+    "已被替代", "停止使用",         "证书冻结",   NULL,
+    "",         "权限撤销",         "AA密钥泄露",
 };
 
 int crl_reason_parse(const char *name)
@@ -38,8 +39,10 @@ const char *crl_reason_label(int code)
 enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC0(c, "SELECT serial, revoked_at, revoke_reason FROM certificates "
-	                                "WHERE status = 'revoked' ORDER BY revoked_at", &r);
+	enum db_status st = DB_EXEC0(c,
+	                             "SELECT serial, revoked_at, revoke_reason FROM certificates "
+	                             "WHERE status = 'revoked' ORDER BY revoked_at",
+	                             &r);
 	if (st != DB_OK)
 		return st;
 	struct crl_entry *e = xcalloc((size_t)r->nrows + 1, sizeof(*e));
@@ -55,18 +58,20 @@ enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours)
 	db_result_free(n);
 	unsigned char *der = NULL;
 	size_t len = 0;
-	if (st == DB_OK && ca_make_crl(ca, e, (size_t)r->nrows, number, crl_hours * 2, &der, &len) != CA_OK)
+	if (st == DB_OK &&
+	    ca_make_crl(ca, e, (size_t)r->nrows, number, crl_hours * 2, &der, &len) != CA_OK)
 		st = DB_ERROR;
 	free(e);
 	db_result_free(r);
 	if (st != DB_OK)
 		return st;
 	if (exists)
-		st = DB_EXEC(c, "UPDATE crl SET number = $1, signed_at = $2, der = $3 WHERE id = 1", NULL,
-		             P_INT(number), P_INT(time_now()), P_BLOB(der, len));
+		st = DB_EXEC(c, "UPDATE crl SET number = $1, signed_at = $2, der = $3 WHERE id = 1",
+		             NULL, P_INT(number), P_INT(time_now()), P_BLOB(der, len));
 	else
-		st = DB_EXEC(c, "INSERT INTO crl (id, number, signed_at, der) VALUES (1, $1, $2, $3)", NULL,
-		             P_INT(number), P_INT(time_now()), P_BLOB(der, len));
+		st = DB_EXEC(c,
+		             "INSERT INTO crl (id, number, signed_at, der) VALUES (1, $1, $2, $3)",
+		             NULL, P_INT(number), P_INT(time_now()), P_BLOB(der, len));
 	free(der);
 	/* Two publishers at once: the loser runs again with the new number. */
 	return st == DB_CONFLICT ? DB_RETRY : st;
@@ -101,13 +106,15 @@ static enum db_status revoke_tx(db_conn *c, void *arg)
 	struct revoke_ctx *x = arg;
 	db_result *r = NULL;
 	int64_t now = time_now();
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "UPDATE certificates SET status = 'revoked', revoked_at = $2, revoke_reason = $3 "
 	    "WHERE serial = $1 AND status = 'valid' RETURNING application_id",
 	    &r, P_TEXT(x->serial), P_INT(now), P_INT(x->reason));
 	if (st == DB_OK && r->nrows == 0) {
 		db_result *e = NULL;
-		st = DB_EXEC(c, "SELECT 1 FROM certificates WHERE serial = $1", &e, P_TEXT(x->serial));
+		st = DB_EXEC(c, "SELECT 1 FROM certificates WHERE serial = $1", &e,
+		             P_TEXT(x->serial));
 		st = st == DB_OK && e->nrows ? DB_CONFLICT : DB_NOT_FOUND;
 		db_result_free(e);
 	}
@@ -137,7 +144,7 @@ static enum db_status revoke_tx(db_conn *c, void *arg)
 enum db_status cert_revoke(db_conn *c, esp_ca *ca, const struct actor *a, const char *serial,
                            int reason, int crl_hours)
 {
-	struct revoke_ctx x = {.ca = ca, .a = a, .serial = serial, .reason = reason,
-	                       .crl_hours = crl_hours};
+	struct revoke_ctx x = {
+	    .ca = ca, .a = a, .serial = serial, .reason = reason, .crl_hours = crl_hours};
 	return db_transaction(c, revoke_tx, &x);
 }

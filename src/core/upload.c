@@ -40,11 +40,12 @@ enum db_status upload_store(db_conn *c, int64_t registration_id, const void *dat
 	char hash[65];
 	sha256_hex(data, len, hash);
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	    "INSERT INTO uploads (registration_id, mime, size, sha256, data, created_at) "
-	    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-	    &r, P_INT(registration_id), P_TEXT(mime), P_INT(len), P_TEXT(hash), P_BLOB(data, len),
-	    P_INT(time_now()));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "INSERT INTO uploads (registration_id, mime, size, sha256, data, created_at) "
+	            "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+	            &r, P_INT(registration_id), P_TEXT(mime), P_INT(len), P_TEXT(hash),
+	            P_BLOB(data, len), P_INT(time_now()));
 	if (st == DB_OK)
 		*id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
@@ -55,8 +56,8 @@ enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, cha
                            char **data, size_t *len)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, "SELECT registration_id, mime, data FROM uploads WHERE id = $1",
-	                            &r, P_INT(id));
+	enum db_status st = DB_EXEC(
+	    c, "SELECT registration_id, mime, data FROM uploads WHERE id = $1", &r, P_INT(id));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	if (st == DB_OK) {
@@ -76,10 +77,11 @@ enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, cha
 enum db_status upload_purge_unreferenced(db_conn *c, int64_t older_than, int *deleted)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	    "DELETE FROM uploads WHERE created_at < $1 AND NOT EXISTS "
-	    "(SELECT 1 FROM applications a WHERE a.scan_id = uploads.id) RETURNING id",
-	    &r, P_INT(older_than));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "DELETE FROM uploads WHERE created_at < $1 AND NOT EXISTS "
+	            "(SELECT 1 FROM applications a WHERE a.scan_id = uploads.id) RETURNING id",
+	            &r, P_INT(older_than));
 	if (deleted)
 		*deleted = st == DB_OK ? r->nrows : 0;
 	db_result_free(r);

@@ -51,8 +51,8 @@ static bool key_acceptable(const EVP_PKEY *pk)
 	if (EVP_PKEY_is_a(pk, "EC")) {
 		char group[80];
 		size_t glen = 0;
-		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-		                                   &glen) != 1)
+		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		                                   sizeof group, &glen) != 1)
 			return false;
 		return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
 	}
@@ -94,7 +94,7 @@ typedef struct {
 	ASN1_INTEGER *version;
 	X509_NAME *subject;
 	CSR_SPKI *spki;
-	STACK_OF(X509_ATTRIBUTE) *attributes;
+	STACK_OF(X509_ATTRIBUTE) * attributes;
 } CSR_INFO;
 
 typedef struct {
@@ -103,26 +103,29 @@ typedef struct {
 	ASN1_BIT_STRING *signature;
 } CSR_REQ;
 
-ASN1_SEQUENCE_enc(CSR_SPKI, enc, 0) = {
-	ASN1_SIMPLE(CSR_SPKI, algorithm, X509_ALGOR),
-	ASN1_SIMPLE(CSR_SPKI, key, ASN1_BIT_STRING),
+ASN1_SEQUENCE_enc(CSR_SPKI, enc, 0) =
+    {
+        ASN1_SIMPLE(CSR_SPKI, algorithm, X509_ALGOR),
+        ASN1_SIMPLE(CSR_SPKI, key, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END_ref(CSR_SPKI, CSR_SPKI)
 
-ASN1_SEQUENCE_enc(CSR_INFO, enc, 0) = {
-	ASN1_SIMPLE(CSR_INFO, version, ASN1_INTEGER),
-	ASN1_SIMPLE(CSR_INFO, subject, X509_NAME),
-	ASN1_SIMPLE(CSR_INFO, spki, CSR_SPKI),
-	ASN1_IMP_SET_OF_OPT(CSR_INFO, attributes, X509_ATTRIBUTE, 0),
+        ASN1_SEQUENCE_enc(CSR_INFO, enc, 0) =
+            {
+                ASN1_SIMPLE(CSR_INFO, version, ASN1_INTEGER),
+                ASN1_SIMPLE(CSR_INFO, subject, X509_NAME),
+                ASN1_SIMPLE(CSR_INFO, spki, CSR_SPKI),
+                ASN1_IMP_SET_OF_OPT(CSR_INFO, attributes, X509_ATTRIBUTE, 0),
 } static_ASN1_SEQUENCE_END_ref(CSR_INFO, CSR_INFO)
 
-ASN1_SEQUENCE(CSR_REQ) = {
-	ASN1_SIMPLE(CSR_REQ, info, CSR_INFO),
-	ASN1_SIMPLE(CSR_REQ, sig_alg, X509_ALGOR),
-	ASN1_SIMPLE(CSR_REQ, signature, ASN1_BIT_STRING),
+                ASN1_SEQUENCE(CSR_REQ) =
+                    {
+                        ASN1_SIMPLE(CSR_REQ, info, CSR_INFO),
+                        ASN1_SIMPLE(CSR_REQ, sig_alg, X509_ALGOR),
+                        ASN1_SIMPLE(CSR_REQ, signature, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(CSR_REQ)
 
-/* A checked CSR: only its public key is kept. */
-struct ca_csr {
+    /* A checked CSR: only its public key is kept. */
+    struct ca_csr {
 	CSR_SPKI *spki;
 };
 
@@ -154,7 +157,8 @@ static EVP_PKEY *csr_key(const CSR_SPKI *spki)
 		if (spki->key->length <= 0)
 			return NULL;
 		OSSL_PARAM params[] = {
-		    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+		    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+		                                     (char *)"prime256v1", 0),
 		    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, spki->key->data,
 		                                      (size_t)spki->key->length),
 		    OSSL_PARAM_construct_end(),
@@ -201,7 +205,8 @@ static enum ca_status csr_parse(const char *pem, size_t len, CSR_REQ **out)
 		return CA_ERR_INTERNAL;
 	unsigned char *der = NULL;
 	long der_len = 0;
-	int got = PEM_bytes_read_bio(&der, &der_len, NULL, PEM_STRING_X509_REQ, b, no_password, NULL);
+	int got =
+	    PEM_bytes_read_bio(&der, &der_len, NULL, PEM_STRING_X509_REQ, b, no_password, NULL);
 	BIO_free(b);
 	const unsigned char *p = der;
 	CSR_REQ *req =
@@ -281,7 +286,8 @@ bool ca_csr_spki_copy(X509 *x, const ca_csr *csr)
 	int n = spki->key->length;
 	ASN1_OBJECT *obj = OBJ_dup(alg);
 	unsigned char *bits = n > 0 ? OPENSSL_memdup(spki->key->data, (size_t)n) : NULL;
-	if (!pub || !obj || !bits || X509_PUBKEY_set0_param(pub, obj, V_ASN1_UNDEF, NULL, bits, n) != 1) {
+	if (!pub || !obj || !bits ||
+	    X509_PUBKEY_set0_param(pub, obj, V_ASN1_UNDEF, NULL, bits, n) != 1) {
 		ASN1_OBJECT_free(obj);
 		OPENSSL_free(bits);
 		return false;

@@ -58,7 +58,8 @@ static void add_gb2312(hb_set_t *set)
 			char *ip = in, *op = (char *)out;
 			size_t il = sizeof(in), ol = sizeof(out);
 			if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 && ol == 0)
-				hb_set_add(set, (hb_codepoint_t)out[0] << 24 | (hb_codepoint_t)out[1] << 16 |
+				hb_set_add(set, (hb_codepoint_t)out[0] << 24 |
+				                    (hb_codepoint_t)out[1] << 16 |
 				                    (hb_codepoint_t)out[2] << 8 | out[3]);
 			iconv(cd, NULL, NULL, NULL, NULL);
 		}

@@ -13,12 +13,10 @@
 #include "esp/util.h"
 
 /* Creates a token for an account; *token (malloc'ed) is shown once. */
-enum db_status api_token_create(db_conn *c, const struct actor *a, const char *name,
-                                char **token);
+enum db_status api_token_create(db_conn *c, const struct actor *a, const char *name, char **token);
 /* Loads the actor of a bearer token (strings in arena): DB_NOT_FOUND when
  * unknown, revoked or the account disabled. */
-enum db_status api_token_actor(db_conn *c, struct arena *ar, const char *token,
-                               struct actor *out);
+enum db_status api_token_actor(db_conn *c, struct arena *ar, const char *token, struct actor *out);
 enum db_status api_token_revoke(db_conn *c, const struct actor *a, int64_t id);
 json_t *api_token_list(db_conn *c, int64_t account_id, struct arena *ar);
 

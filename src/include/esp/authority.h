@@ -29,7 +29,7 @@ char *authority_same_name(db_conn *c, const char *name);
 char *names_find_folded(const db_result *r, const char *name);
 
 /* ---- provinces ---- */
-json_t *province_list(db_conn *c);   /* [{code, name}] */
+json_t *province_list(db_conn *c); /* [{code, name}] */
 bool province_exists(db_conn *c, const char *code);
 
 #endif

@@ -24,7 +24,6 @@ void cert_policy_object(const json_t *cert, struct policy_object *o);
  * status_label, valid, reason, issued, expires, token_serial, number. */
 json_t *cert_list_all(db_conn *c, struct arena *a, int limit);
 /* The certificates of an application or of a registration (new reference). */
-json_t *cert_list(db_conn *c, const char *column, int64_t id, struct arena *a,
-                  int warning_days);
+json_t *cert_list(db_conn *c, const char *column, int64_t id, struct arena *a, int warning_days);
 
 #endif

@@ -11,7 +11,7 @@
 
 enum issue_result {
 	ISSUE_OK,
-	ISSUE_EXISTING,      /* the same token was issued for this application before */
+	ISSUE_EXISTING, /* the same token was issued for this application before */
 	ISSUE_NOT_FOUND,
 	ISSUE_FORBIDDEN,
 	ISSUE_WRONG_STATE,   /* payment or materials missing, returned, withdrawn ... */
@@ -23,7 +23,7 @@ enum issue_result {
 	ISSUE_ERROR,
 };
 struct issued {
-	char *serial, *pem;  /* malloc'ed; caller frees with issued_free */
+	char *serial, *pem; /* malloc'ed; caller frees with issued_free */
 };
 void issued_free(struct issued *i);
 enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *a,
