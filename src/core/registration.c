@@ -91,7 +91,7 @@ static const struct field fields[] = {
 	{"address", K_ALL, "通信地址", F_TEXT, true, 120, NULL, false},
 	{"postcode", K_ALL, "邮政编码", F_TEXT, true, 6, "6位数字", false},
 	{"username", K_ALL, "用户名", F_TEXT, true, 32, "4-32位字母、数字或下划线", true},
-	{"password", K_ALL, "密码", F_PASSWORD, true, 128, "至少8位，不能与用户名相同", true},
+	{"password", K_ALL, "密码", F_PASSWORD, true, 128, "至少8位，不能与用户名相同，不能用12345678、password等常见密码", true},
 	{"password2", K_ALL, "确认密码", F_PASSWORD, true, 128, NULL, true},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -387,13 +387,13 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
 		const char *pw = sval(values, "password");
 		if (*u && !username_ok(u))
 			set_err(errors, "username", "用户名应为4-32位字母、数字或下划线");
-		if (*pw && (long)strlen(pw) < l->password_min_length) {
-			char *m = xasprintf("密码至少%d位", l->password_min_length);
-			set_err(errors, "password", m);
-			free(m);
+		if (*pw) {
+			struct arena *tmp = arena_new();
+			const char *why = password_policy_check(tmp, l->password_min_length, u, pw);
+			if (why)
+				set_err(errors, "password", why);
+			arena_free(tmp);
 		}
-		if (*pw && strcmp(pw, u) == 0)
-			set_err(errors, "password", "密码不能与用户名相同");
 		if (*pw && strcmp(pw, sval(values, "password2")) != 0)
 			set_err(errors, "password2", "两次输入的密码不一致");
 		db_result *r = NULL;

@@ -198,7 +198,8 @@ int main(int argc, char **argv)
 	srv.max_url = (size_t)config_get_long(cfg, "max_url_bytes");
 	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
 	srv.log_requests = config_get_bool(cfg, "log_requests");
-	srv.session_seconds = (int)config_get_long(cfg, "session_hours") * 3600;
+	srv.session_seconds = (int)config_get_long(cfg, "session_max_hours") * 3600;
+	session_set_idle_seconds((int)config_get_long(cfg, "session_idle_minutes") * 60);
 	srv.static_dir = config_get(cfg, "static_dir");
 	srv.public_url = xstrdup(config_get(cfg, "public_url"));
 

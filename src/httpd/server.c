@@ -304,6 +304,17 @@ static void dispatch(struct request *r)
 		}
 		return;
 	}
+	/* A password an administrator reset is changed before anything else
+	 * is done with it (a session opened with a certificate is not held up). */
+	if (r->logged_in && r->actor.must_change_password &&
+	    strcmp(r->actor.session_method, "password") == 0 &&
+	    (route->flags & (R_LOGIN | R_NO_CSRF)) && !(route->flags & R_MUST_CHANGE_OK)) {
+		if (strncmp(r->path, "/api/", 5) == 0)
+			reply_json_error(r, 403, "password_change_required", "请先修改密码");
+		else
+			redirect(r, "/password");
+		return;
+	}
 	if (r->is_post && !(route->flags & R_NO_CSRF) && !csrf_ok(r)) {
 		render_message(r, 403, "页面已过期",
 		               "表单校验失败（页面可能已过期），请返回上一页刷新后重新提交。");

@@ -28,7 +28,10 @@ static const struct config_key keys[] = {
 	{"max_body_bytes", "12582912", "largest request body accepted (413 above); uploads are at most 10 MB"},
 	{"max_url_bytes", "2048", "longest request URL accepted (414 above)"},
 	{"max_header_bytes", "16384", "largest request header block (libmicrohttpd memory limit per connection)"},
-	{"session_hours", "8", "idle lifetime of a login session"},
+	{"session_idle_minutes", "30", "a login session ends after this many minutes without a request"},
+	{"session_max_hours", "8", "a login session ends this many hours after login, however active (formerly session_hours)"},
+	{"https_url", "", "address of the HTTPS portal that password login over HTTP is sent to; empty = https://<host asked for>:<port of https_listen>"},
+	{"http_login_redirect", "auto", "password login on the HTTP listener: auto = send it to the HTTPS portal unless the client is on loopback (the local demo), always (tests), never"},
 	{"staff_password_login", "false", "let reviewers, RA, trainers and admins log in with a password (demo only; off in production)"},
 	{"crl_hours", "24", "the CRL is re-signed at least this often"},
 	{"log_requests", "true", "one line per request to stderr"},
@@ -44,6 +47,9 @@ struct esp_config {
 
 static int key_index(const char *name)
 {
+	/* Its name before sessions had an idle time: old files keep working. */
+	if (strcmp(name, "session_hours") == 0)
+		name = "session_max_hours";
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, name) == 0)
 			return (int)i;

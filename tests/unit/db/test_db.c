@@ -894,7 +894,8 @@ static void insert_session(db_conn *c, const char *cookie, int64_t account, int6
 	assert_int_equal(
 	    DB_EXEC(c,
 	            "INSERT INTO sessions (id_hash, account_id, csrf, method, cert_serial, "
-	            "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	            "created_at, expires_at, last_seen, idle_seconds) "
+	            "VALUES ($1, $2, $3, $4, $5, $6, $7, $6, 3600)",
 	            NULL, P_TEXT(hash), P_INT(account), P_TEXT("csrf-direct"), P_TEXT("password"),
 	            P_NULL, P_INT(time_now() - 100), P_INT(expires)),
 	    DB_OK);
