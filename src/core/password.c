@@ -186,7 +186,9 @@ enum password_change_result account_password_change(db_conn *c, struct arena *a,
                                                      const char *current, const char *new_password,
                                                      const char *keep_cookie, const char **why)
 {
-	*why = NULL;
+	/* The rule first: it costs nothing, and hashing (Argon2id) does. */
+	if ((*why = password_policy_check(a, l->password_min_length, who->username, new_password)))
+		return PWCHANGE_WEAK;
 	db_result *r = NULL;
 	if (DB_EXEC(c, "SELECT password_hash FROM accounts WHERE id = $1", &r,
 	            P_INT(who->account_id)) != DB_OK)
@@ -202,8 +204,6 @@ enum password_change_result account_password_change(db_conn *c, struct arena *a,
 	free(hash);
 	if (!current_ok)
 		return PWCHANGE_WRONG_CURRENT;
-	if ((*why = password_policy_check(a, l->password_min_length, who->username, new_password)))
-		return PWCHANGE_WEAK;
 	if (strcmp(current, new_password) == 0)
 		return PWCHANGE_SAME;
 	if (password_store(c, who, who->username, new_password, false, "account.password_change",

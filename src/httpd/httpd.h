@@ -195,6 +195,7 @@ void page_admin_drivers_upload(struct request *r);
 void page_doc_token(struct request *r);
 void page_password_get(struct request *r);
 void page_password_post(struct request *r);
+void page_admin_staff_reset_confirm(struct request *r);
 void page_admin_staff_reset(struct request *r);
 /* Password login over plain HTTP: when the HTTPS portal is on and the
  * client is not on loopback (http_login_redirect), answers a redirect to

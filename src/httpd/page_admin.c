@@ -204,13 +204,14 @@ static void show_staff(struct request *r, int status, json_t *form, const char *
 	             "WHERE a.role <> 'applicant' ORDER BY a.role, a.username",
 	             &res) == DB_OK)
 		for (int i = 0; i < res->nrows; i++)
-			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "username",
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "username",
 			                                      db_get(res, i, 0), "role",
 			                                      role_label(role_parse(db_get(res, i, 1))), "name",
 			                                      db_get(res, i, 2), "status",
 			                                      strcmp(db_get(res, i, 3), "active") == 0 ? "启用" : "停用",
 			                                      "authority", db_get(res, i, 4), "province",
-			                                      db_get(res, i, 5)));
+			                                      db_get(res, i, 5), "self",
+			                                      strcmp(db_get(res, i, 0), r->actor.username) == 0));
 	db_result_free(res);
 	json_t *ctx = json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces", province_list(req_db(r)),
 	                        "form", form ? form : json_null());
@@ -277,28 +278,52 @@ void page_admin_staff_create(struct request *r)
 /* 重置密码: a one-time password, shown once, that the account must change at
  * its next login; its open sessions end. Staff accounts only (the ones this
  * page lists), and not the admin's own (修改密码 is for that). */
+/* The staff account named by the route, as {username, name, role}
+ * (new reference), or NULL after answering 404 / 422 (the admin's own). */
+static json_t *reset_target(struct request *r)
+{
+	const char *username = r->params[0];
+	db_result *res = NULL;
+	if (DB_EXEC(req_db(r), "SELECT role, display_name FROM accounts WHERE username = $1", &res,
+	            P_TEXT(username)) != DB_OK) {
+		reply_server_error(r, "staff lookup failed");
+		return NULL;
+	}
+	json_t *target = NULL;
+	if (res->nrows == 1 && role_parse(db_get(res, 0, 0)) != ROLE_APPLICANT)
+		target = json_pack("{s:s, s:s, s:s}", "username", username, "name", db_get(res, 0, 1),
+		                   "role", role_label(role_parse(db_get(res, 0, 0))));
+	db_result_free(res);
+	if (!target) {
+		reply_not_found(r);
+	} else if (strcmp(username, r->actor.username) == 0) {
+		json_decref(target);
+		target = NULL;
+		show_staff(r, 422, NULL, "不能在此重置自己的密码，请使用页面上方的“修改密码”。", NULL, NULL,
+		           false);
+	}
+	return target;
+}
+
+/* Asks before resetting: the holder is logged out at once. */
+void page_admin_staff_reset_confirm(struct request *r)
+{
+	if (!admin_only(r))
+		return;
+	json_t *target = reset_target(r);
+	if (target)
+		render_page(r, 200, "admin_staff_reset", "重置密码", target);
+}
+
 void page_admin_staff_reset(struct request *r)
 {
 	if (!admin_only(r))
 		return;
+	json_t *target = reset_target(r);
+	if (!target)
+		return;
+	json_decref(target);
 	const char *username = r->params[0];
-	db_result *res = NULL;
-	if (DB_EXEC(req_db(r), "SELECT role FROM accounts WHERE username = $1", &res,
-	            P_TEXT(username)) != DB_OK) {
-		reply_server_error(r, "staff lookup failed");
-		return;
-	}
-	bool staff = res->nrows == 1 && role_parse(db_get(res, 0, 0)) != ROLE_APPLICANT;
-	db_result_free(res);
-	if (!staff) {
-		reply_not_found(r);
-		return;
-	}
-	if (strcmp(username, r->actor.username) == 0) {
-		show_staff(r, 422, NULL, "不能在此重置自己的密码，请使用页面上方的“修改密码”。", NULL, NULL,
-		           false);
-		return;
-	}
 	char *pw = NULL;
 	if (account_password_reset(req_db(r), &r->actor, username, &pw) != DB_OK) {
 		reply_server_error(r, "password reset failed");

@@ -48,6 +48,7 @@ const struct route routes[] = {
 	{"POST", "/ra/tokens/{}/revoke", page_ra_tokens_revoke, R_LOGIN},
 	{"GET", "/admin/staff", page_admin_staff, R_LOGIN},
 	{"POST", "/admin/staff", page_admin_staff_create, R_LOGIN},
+	{"GET", "/admin/staff/{}/reset-password", page_admin_staff_reset_confirm, R_LOGIN},
 	{"POST", "/admin/staff/{}/reset-password", page_admin_staff_reset, R_LOGIN},
 	{"POST", "/api/v1/applications/{}/certificates", api_issue_certificate, R_NO_CSRF},
 	{"POST", "/api/v1/certificates/{}/revoke", api_revoke_certificate, R_NO_CSRF},

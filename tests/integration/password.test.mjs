@@ -126,7 +126,14 @@ test(`[${ENGINE}] 重置密码 on the staff page: shown once, sessions end, chan
   const admin = new Client(esp.url);
   await admin.login('admin', esp.account('admin').password);
   const staff = await admin.get('/admin/staff');
-  assert.match(staff.text, new RegExp(`action="/admin/staff/${user}/reset-password"`));
+  assert.match(staff.text, new RegExp(`<a href="/admin/staff/${user}/reset-password"[^>]*>重置密码</a>`));
+  assert.doesNotMatch(staff.text, /href="\/admin\/staff\/admin\/reset-password"/, 'not for the admin itself');
+  // It asks first, naming whom; nothing happens until confirmed.
+  const confirm = await admin.get(`/admin/staff/${user}/reset-password`);
+  assert.equal(confirm.status, 200);
+  assert.match(confirm.text, /北京市培训机构/);
+  assert.match(confirm.text, /确认重置密码/);
+  assert.equal((await t.get('/ra', { redirect: false })).status, 200);
   const res = await admin.post(`/admin/staff/${user}/reset-password`, {});
   assert.equal(res.status, 200);
   const oneTime = (res.text.match(/<code id="one-time-password">([^<]+)<\/code>/) || [])[1];
@@ -137,7 +144,9 @@ test(`[${ENGINE}] 重置密码 on the staff page: shown once, sessions end, chan
   // Its open session ended.
   assert.equal((await t.get('/ra', { redirect: false })).status, 303);
   // Not for applicants, unknown accounts, or the admin itself; not for others than the admin.
+  assert.equal((await admin.get('/admin/staff/nobody_here/reset-password')).status, 404);
   assert.equal((await admin.post('/admin/staff/nobody_here/reset-password', {})).status, 404);
+  assert.equal((await admin.get('/admin/staff/admin/reset-password')).status, 422);
   assert.equal((await admin.post('/admin/staff/admin/reset-password', {})).status, 422);
   const reviewer = new Client(esp.url);
   await reviewer.login('fz_reviewer', esp.account('fz_reviewer').password);
