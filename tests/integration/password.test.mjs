@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
@@ -166,6 +166,19 @@ test(`[${ENGINE}] espctl user reset-password prints a one-time password that mus
   const missing = espctlStatus(esp, 'user', 'reset-password', 'nobody_here');
   assert.equal(missing.code, 2);
   assert.match(missing.out, /no account 'nobody_here'/);
+});
+
+test(`[${ENGINE}] espctl user create follows the password rule for a chosen password`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'esp-pw-'));
+  const file = join(dir, 'pw');
+  writeFileSync(file, '12345678\n');
+  const weak = espctlStatus(esp, 'user', 'create', '--role', 'ra', '--username', 'gd_ra', '--province', '44', '--password-file', file);
+  assert.equal(weak.code, 1);
+  assert.match(weak.out, /连续的数字或字母/);
+  writeFileSync(file, `${GOOD}\n`);
+  const ok = espctlStatus(esp, 'user', 'create', '--role', 'ra', '--username', 'gd_ra', '--province', '44', '--password-file', file);
+  assert.equal(ok.code, 0, ok.out);
+  assert.equal((await new Client(esp.url).login('gd_ra', GOOD)).status, 200);
 });
 
 test(`[${ENGINE}] sessions end after 30 idle minutes and 8 hours after login however active`, async () => {
