@@ -9,6 +9,7 @@
  * quotas: they push people to Password1! and to notes on the monitor.
  */
 #include "esp/core.h"
+#include "esp/ratelimit.h"
 #include "esp/validate.h"
 
 #include <ctype.h>
@@ -125,8 +126,8 @@ static enum db_status password_set_tx(db_conn *c, void *arg)
 	struct set_ctx *x = arg;
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c,
-	    "UPDATE accounts SET password_hash = $1, must_change_password = $2, failed_logins = 0, "
-	    "locked_until = 0 WHERE username = $3 RETURNING id",
+	    "UPDATE accounts SET password_hash = $1, must_change_password = $2 WHERE username = $3 "
+	    "RETURNING id",
 	    &r, P_TEXT(x->hash), P_INT(x->must_change ? 1 : 0), P_TEXT(x->username));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
@@ -136,6 +137,18 @@ static enum db_status password_set_tx(db_conn *c, void *arg)
 		st = DB_EXEC(c, "DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2", NULL,
 		             P_INT(db_get_int(r, 0, 0, 0)), P_TEXT(x->keep_hash ? x->keep_hash : ""));
 	db_result_free(r);
+	/* The failed logins counted against the old password are forgotten
+	 * (account.c's keys): a locked-out holder can use the new one at once. */
+	char *user_key = xasprintf("login:user:%s", x->username);
+	char *addr_prefix = xasprintf("login:user-addr:%s|", x->username);
+	if (st == DB_OK)
+		st = ratelimit_clear(c, user_key);
+	if (st == DB_OK)
+		st = DB_EXEC(c, "DELETE FROM rate_limits WHERE substr(key, 1, length(CAST($1 AS TEXT))) = "
+		             "CAST($1 AS TEXT)", NULL,
+		             P_TEXT(addr_prefix));
+	free(user_key);
+	free(addr_prefix);
 	if (st != DB_OK)
 		return st;
 	char *obj = xasprintf("account:%s", x->username);

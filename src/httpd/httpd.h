@@ -77,6 +77,7 @@ struct request {
 	const char *session_cookie;
 	db_conn *db;
 	char client_addr[64];
+	bool via_proxy;          /* the TCP peer is one of trusted_proxies */
 	/* response */
 	int status;
 	struct buf body;
@@ -221,6 +222,9 @@ void page_admin_staff_reset(struct request *r);
  * client is not on loopback (http_login_redirect), answers a redirect to
  * the same page on the HTTPS portal and returns true. */
 bool redirect_password_page_to_https(struct request *r);
+/* True when the client reached espd over TLS: on an HTTPS listener, or
+ * through a trusted proxy that says X-Forwarded-Proto: https. */
+bool request_over_https(struct request *r);
 /* The application named by the route (params[0]) if the policy lets the
  * actor do `act` on it; otherwise answers 404/403 itself and returns NULL.
  * New reference. */

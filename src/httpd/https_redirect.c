@@ -6,6 +6,10 @@
  * http_login_redirect = always makes tests on loopback see what a remote
  * client sees.
  *
+ * Behind a TLS-terminating proxy listed in trusted_proxies, a request the
+ * proxy marks X-Forwarded-Proto: https counts as HTTPS (no redirect, and
+ * Secure cookies); the client's address is the one the proxy forwarded.
+ *
  * A redirected POST becomes a GET of the form over HTTPS (303): the
  * password that came over HTTP is not used, and the person types it again
  * where it is protected.
@@ -14,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 
 /* 127.0.0.0/8, ::1 and ::ffff:127.x.y.z */
 static bool is_loopback(const char *addr)
@@ -85,9 +90,31 @@ static void append_query(struct request *r, struct buf *url)
 	}
 }
 
-bool redirect_password_page_to_https(struct request *r)
+/* Keeps the value of the last X-Forwarded-Proto header line: the one the
+ * trusted proxy in front of espd wrote. */
+static enum MHD_Result last_proto(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	(void)kind;
+	if (key && value && strcasecmp(key, "X-Forwarded-Proto") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
+bool request_over_https(struct request *r)
 {
 	if (r->listener != LISTEN_HTTP)
+		return true;
+	if (!r->via_proxy)
+		return false;
+	const char *proto = NULL;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_proto, &proto);
+	return proto && strcasecmp(proto, "https") == 0;
+}
+
+bool redirect_password_page_to_https(struct request *r)
+{
+	if (request_over_https(r))
 		return false;
 	const char *mode = config_get(r->srv->cfg, "http_login_redirect");
 	const char *listen = config_get(r->srv->cfg, "https_listen");

@@ -134,7 +134,7 @@ json_t *form_values(struct request *r)
 
 void set_session_cookie(struct request *r, const char *value)
 {
-	bool secure = r->listener != LISTEN_HTTP;
+	bool secure = request_over_https(r);
 	const char *c = value ? arena_printf(r->arena, "esp_session=%s; Path=/; HttpOnly; SameSite=Lax%s",
 	                                     value, secure ? "; Secure" : "")
 	                      : arena_printf(r->arena, "esp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0%s",
@@ -202,7 +202,7 @@ static enum MHD_Result send_response(struct request *r)
 	                        r->content_type ? r->content_type : "text/html; charset=utf-8");
 	if (r->set_csrf_cookie) {
 		const char *c = arena_printf(r->arena, "esp_csrf=%s; Path=/; HttpOnly; SameSite=Lax%s",
-		                             r->csrf, r->listener != LISTEN_HTTP ? "; Secure" : "");
+		                             r->csrf, request_over_https(r) ? "; Secure" : "");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, c);
 	}
 	for (int i = 0; i < r->nheaders; i++)
@@ -458,6 +458,7 @@ static struct request *request_new(struct listener_ctx *lc, struct MHD_Connectio
 		r->generations[g] = -1;
 	form_init(&r->form, srv->max_form_fields);
 	client_address(r);
+	client_addr_behind_proxy(r);
 	return r;
 }
 

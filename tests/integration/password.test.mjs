@@ -252,6 +252,29 @@ test(`[${ENGINE}] password login over HTTP goes to the HTTPS portal, except for 
   assert.equal(login.status, 303);
   assert.match(login.head, /Set-Cookie: esp_session=[^;]+;[^\r\n]*HttpOnly[^\r\n]*; Secure/i);
 
+  // Behind a trusted TLS-terminating proxy: a remote client on plain HTTP
+  // is sent to HTTPS (auto mode, its address is not loopback); one the proxy
+  // marks as HTTPS logs in there, with Secure cookies.
+  await restart({ args: ['--trusted_proxies=127.0.0.1'] });
+  const remote = { 'x-forwarded-for': '203.0.113.7' };
+  const p = new Client(esp.url);
+  r = await p.get('/login', { redirect: false, headers: remote });
+  assert.equal(r.status, 303);
+  assert.equal(r.location, `${esp.httpsUrl}/login`);
+  const viaTls = { ...remote, 'x-forwarded-proto': 'https' };
+  p.cookies.clear();
+  r = await p.get('/login', { redirect: false, headers: viaTls });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('set-cookie') || '', /esp_csrf=[^;]+;.*; Secure/);
+  r = await p.post('/login', { username: 'bj_reviewer', password: esp.account('bj_reviewer').password },
+    { redirect: false, headers: viaTls });
+  assert.equal(r.status, 303);
+  assert.match(r.headers.getSetCookie().find((c) => c.startsWith('esp_session=')), /; Secure/);
+  // X-Forwarded-Proto from anyone but a trusted proxy is not believed.
+  await restart({ args: ['--http_login_redirect=always'] });
+  r = await new Client(esp.url).get('/login', { redirect: false, headers: { 'x-forwarded-proto': 'https' } });
+  assert.equal(r.status, 303);
+
   // https_url names the portal when the HTTPS listener sits behind another address.
   await restart({ args: ['--http_login_redirect=always', '--https_url=https://esp.example.cn/'] });
   r = await new Client(esp.url).get('/login?as=ra', { redirect: false });
