@@ -15,10 +15,16 @@ import {
 
 let esp;
 before(async () => { esp = await startEsp(); });
-after(async () => { await esp?.cleanup(); });
+after(async () => {
+  await esp?.stop();
+  if (esp) assert.doesNotMatch(esp.log, /Sanitizer|runtime error/);
+  await esp?.cleanup();
+});
 
+// Each run's log is checked for sanitizer reports before the next begins.
 async function restart({ env = {}, args = [] } = {}) {
   await esp.stop();
+  assert.doesNotMatch(esp.log, /Sanitizer|runtime error/);
   esp.env = env;
   esp.extra = args;
   await esp.start();
