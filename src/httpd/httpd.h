@@ -77,6 +77,7 @@ struct request {
 	const char *session_cookie;
 	db_conn *db;
 	char client_addr[64];
+	bool via_proxy;          /* the TCP peer is one of trusted_proxies */
 	/* response */
 	int status;
 	struct buf body;
@@ -99,6 +100,7 @@ enum {
 	R_PUBLIC = 0,
 	R_LOGIN = 1,     /* needs a session */
 	R_NO_CSRF = 2,   /* POST without the form token (token-authenticated APIs) */
+	R_MUST_CHANGE_OK = 4, /* reachable before a reset password is changed */
 };
 
 struct route {
@@ -212,6 +214,17 @@ void page_driver_download(struct request *r);
 void page_admin_drivers(struct request *r);
 void page_admin_drivers_upload(struct request *r);
 void page_doc_token(struct request *r);
+void page_password_get(struct request *r);
+void page_password_post(struct request *r);
+void page_admin_staff_reset_confirm(struct request *r);
+void page_admin_staff_reset(struct request *r);
+/* Password login over plain HTTP: when the HTTPS portal is on and the
+ * client is not on loopback (http_login_redirect), answers a redirect to
+ * the same page on the HTTPS portal and returns true. */
+bool redirect_password_page_to_https(struct request *r);
+/* True when the client reached espd over TLS: on an HTTPS listener, or
+ * through a trusted proxy that says X-Forwarded-Proto: https. */
+bool request_over_https(struct request *r);
 /* The application named by the route (params[0]) if the policy lets the
  * actor do `act` on it; otherwise answers 404/403 itself and returns NULL.
  * New reference. */

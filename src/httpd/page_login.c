@@ -35,6 +35,8 @@ static void show_login(struct request *r, int status, const char *error, const c
 
 void page_login_get(struct request *r)
 {
+	if (redirect_password_page_to_https(r))
+		return;
 	show_login(r, 200, NULL, NULL, req_query(r, "portal"));
 }
 
@@ -51,6 +53,8 @@ static const char *landing_for(enum role role)
 
 void page_login_post(struct request *r)
 {
+	if (redirect_password_page_to_https(r))
+		return;
 	const char *user = req_form(r, "username");
 	const char *pass = req_form(r, "password");
 	const char *portal = req_form(r, "portal");

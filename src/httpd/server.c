@@ -134,7 +134,7 @@ json_t *form_values(struct request *r)
 
 void set_session_cookie(struct request *r, const char *value)
 {
-	bool secure = r->listener != LISTEN_HTTP;
+	bool secure = request_over_https(r);
 	const char *c = value ? arena_printf(r->arena, "esp_session=%s; Path=/; HttpOnly; SameSite=Lax%s",
 	                                     value, secure ? "; Secure" : "")
 	                      : arena_printf(r->arena, "esp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0%s",
@@ -202,7 +202,7 @@ static enum MHD_Result send_response(struct request *r)
 	                        r->content_type ? r->content_type : "text/html; charset=utf-8");
 	if (r->set_csrf_cookie) {
 		const char *c = arena_printf(r->arena, "esp_csrf=%s; Path=/; HttpOnly; SameSite=Lax%s",
-		                             r->csrf, r->listener != LISTEN_HTTP ? "; Secure" : "");
+		                             r->csrf, request_over_https(r) ? "; Secure" : "");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, c);
 	}
 	for (int i = 0; i < r->nheaders; i++)
@@ -335,6 +335,17 @@ static void dispatch(struct request *r)
 		} else {
 			redirect(r, "/login?expired=1");
 		}
+		return;
+	}
+	/* A password an administrator reset is changed before anything else
+	 * is done with it (a session opened with a certificate is not held up). */
+	if (r->logged_in && r->actor.must_change_password &&
+	    strcmp(r->actor.session_method, "password") == 0 &&
+	    (route->flags & (R_LOGIN | R_NO_CSRF)) && !(route->flags & R_MUST_CHANGE_OK)) {
+		if (strncmp(r->path, "/api/", 5) == 0)
+			reply_json_error(r, 403, "password_change_required", "请先修改密码");
+		else
+			redirect(r, "/password");
 		return;
 	}
 	if (r->is_post && !(route->flags & R_NO_CSRF) && !csrf_ok(r)) {
