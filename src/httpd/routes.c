@@ -70,8 +70,9 @@ const struct route routes[] = {
 	{"POST", "/api/v1/login/certificate", api_login_certificate, R_NO_CSRF | R_JSON, ACT_ANYONE},
 	{"GET", "/mgmt", page_mgmt_home, MGMT(ACT_SESSION)},
 	{"GET", "/mgmt/user", page_mgmt_user, MGMT(ACT_SESSION)},
-	{"GET", "/mgmt/reapply", page_mgmt_reapply_get, MGMT(ACT_REGISTRANT)},
-	{"POST", "/mgmt/reapply", page_mgmt_reapply_post, MGMT(ACT_REGISTRANT)},
+	/* 再次申请 tells the registrant why it refuses (no key, an evaluator). */
+	{"GET", "/mgmt/reapply", page_mgmt_reapply_get, SIGNED(ACT_REGISTRANT)},
+	{"POST", "/mgmt/reapply", page_mgmt_reapply_post, SIGNED(ACT_REGISTRANT)},
 	{"GET", "/mgmt/certs/{}/lost", page_mgmt_lost_get, MGMT(ACT_SESSION)},
 	{"POST", "/mgmt/certs/{}/lost", page_mgmt_lost_post, MGMT(ACT_SESSION)},
 	{"GET", "/drivers", page_drivers, ANYONE},
