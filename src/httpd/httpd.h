@@ -19,6 +19,7 @@
 #include "esp/util.h"
 #include "form.h"
 #include "guard.h"
+#include "router.h"
 
 /* What the server holds for the whole run. */
 struct server {
@@ -65,8 +66,11 @@ struct request {
 	size_t body_reserved;    /* counted in server.body_bytes_in_flight */
 	bool too_large;          /* answered early: close the connection after */
 	bool answered;           /* the response is ready; only drain the body */
-	/* route */
-	const char *params[4];   /* {x} segments of the matched route */
+	/* route, found when the headers arrive */
+	const struct route *route;       /* NULL: no route for this method and path */
+	const char *params[ROUTE_MAX_PARAMS];  /* {x} segments of the matched route */
+	bool path_known;         /* some route has this path (405 rather than 404) */
+	bool json;               /* an R_JSON route's path: errors answer in JSON */
 	/* who */
 	struct actor actor;
 	bool logged_in;
@@ -91,23 +95,6 @@ struct request {
 		const char *name, *value;
 	} headers[8];
 	int nheaders;
-};
-
-typedef void (*handler_fn)(struct request *r);
-
-/* Route flags. */
-enum {
-	R_PUBLIC = 0,
-	R_LOGIN = 1,     /* needs a session */
-	R_NO_CSRF = 2,   /* POST without the form token (token-authenticated APIs) */
-	R_MUST_CHANGE_OK = 4, /* reachable before a reset password is changed */
-};
-
-struct route {
-	const char *method;   /* "GET" | "POST" */
-	const char *pattern;  /* "/review/{}" : {} matches one segment */
-	handler_fn fn;
-	int flags;
 };
 
 extern const struct route routes[];
@@ -135,9 +122,11 @@ void redirect(struct request *r, const char *location);
 void reply_json(struct request *r, int status, json_t *body);  /* takes ownership */
 void reply_json_error(struct request *r, int status, const char *code, const char *message);
 void reply_forbidden(struct request *r);
+/* 403: the management system needs a certificate login (page_mgmt.c). */
+void reply_needs_key(struct request *r);
 void reply_not_found(struct request *r);
 void reply_server_error(struct request *r, const char *what);
-/* A JSON error under /api/, a message page elsewhere. */
+/* A JSON error on the API's routes (R_JSON), a message page elsewhere. */
 void reply_error(struct request *r, int status, const char *code, const char *title,
                  const char *message);
 /* 503 with Retry-After: the store could not answer in time. */

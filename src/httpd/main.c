@@ -228,6 +228,12 @@ static void *maintenance_thread(void *arg)
 
 int main(int argc, char **argv)
 {
+	/* A route without its action, or with more parameters than a request
+	 * holds, is a bug of the build: refuse to serve with it. */
+	if (!route_table_valid(routes)) {
+		fprintf(stderr, "espd: the route table is malformed (routes.c)\n");
+		return 1;
+	}
 	const char *config_file = NULL;
 	struct esp_config *cfg = config_new();
 	for (int i = 1; i < argc; i++) {

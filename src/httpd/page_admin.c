@@ -1,4 +1,5 @@
-/* The admin's pages: the RA directory (per province) and the fee schedule. */
+/* The admin's pages: the RA directory (per province) and the fee schedule.
+ * Their routes (ACT_ADMIN) let only the admin in. */
 #include "httpd.h"
 #include "esp/application.h"
 #include "esp/validate.h"
@@ -7,25 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool admin_only(struct request *r)
-{
-	if (policy_allows(&r->actor, ACT_ADMIN, NULL))
-		return true;
-	reply_forbidden(r);
-	return false;
-}
-
 void page_admin(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	render_page(r, 200, "admin_home", "系统管理", json_object());
 }
 
 void page_admin_directory(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	render_page(r, 200, "admin_directory", "注册机构通讯录",
 	            json_pack("{s:o}", "provinces", ra_directory_list(req_db(r))));
 }
@@ -49,8 +38,6 @@ static void show_directory_edit(struct request *r, int status, json_t *entry, js
 /* The admin's directory entry of the route; NULL = answered (403, 404). */
 static json_t *directory_entry(struct request *r)
 {
-	if (!admin_only(r))
-		return NULL;
 	json_t *entry = ra_directory_get(req_db(r), r->params[0]);
 	if (!entry)
 		reply_not_found(r);
@@ -135,8 +122,6 @@ static void show_fees(struct request *r, int status, const char *error, json_t *
 
 void page_admin_fees(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	show_fees(r, 200, NULL, NULL);
 }
 
@@ -151,8 +136,6 @@ static long parse_amount(const char *s, long max)
 
 void page_admin_fees_save(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	json_t *values = form_values(r);
 	long price = parse_amount(req_form(r, "price_yuan"), 100000);
 	long medium = parse_amount(req_form(r, "medium_yuan"), 100000);
@@ -226,15 +209,11 @@ static void show_staff(struct request *r, int status, json_t *form, const char *
 
 void page_admin_staff(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	show_staff(r, 200, NULL, NULL, NULL, NULL, false);
 }
 
 void page_admin_staff_create(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	json_t *form = form_values(r);
 	enum role role = role_parse(req_form(r, "role"));
 	const char *username = req_form(r, "username");
@@ -308,8 +287,6 @@ static json_t *reset_target(struct request *r)
 /* Asks before resetting: the holder is logged out at once. */
 void page_admin_staff_reset_confirm(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	json_t *target = reset_target(r);
 	if (target)
 		render_page(r, 200, "admin_staff_reset", "重置密码", target);
@@ -317,8 +294,6 @@ void page_admin_staff_reset_confirm(struct request *r)
 
 void page_admin_staff_reset(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	json_t *target = reset_target(r);
 	if (!target)
 		return;

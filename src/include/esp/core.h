@@ -34,6 +34,9 @@ enum role { ROLE_NONE = 0, ROLE_APPLICANT, ROLE_REVIEWER, ROLE_RA, ROLE_TRAINER,
 const char *role_name(enum role r);        /* "applicant" ... */
 const char *role_label(enum role r);       /* 申请人, 初审人员, 注册机构, 培训机构, 系统管理员 */
 enum role role_parse(const char *s);
+/* Where a signed-in actor of the role starts ("/status" ...); NULL for the
+ * admin, whose start page is /home itself. */
+const char *role_home(enum role r);
 
 struct actor {
 	int64_t account_id;
@@ -64,8 +67,16 @@ enum action {
 	ACT_APPLICATION_TRAINER,   /* evaluators' materials, hand out keys */
 	ACT_CERT_REVOKE,           /* 挂失 */
 	ACT_ADMIN,                 /* directory, fees, drivers, staff accounts */
-	ACT_RA_OFFICE,             /* the back office: home, queue, CSV (RA, trainer, admin) */
-	ACT_API_TOKENS,            /* API tokens of enrolment workstations (RA, admin) */
+	/* The actions of a route as a whole, asked by dispatch before the
+	 * handler runs (no object); the handler asks the ones above with the
+	 * record. */
+	ACT_ANYONE,                /* public pages: anyone, signed in or not */
+	ACT_SESSION,               /* anyone signed in (the record decides the rest) */
+	ACT_REGISTRANT,            /* the pages of one's own registration: status, apply */
+	ACT_OPERATOR,              /* the RA desk: RA, trainer, and the admin's overview */
+	ACT_API_TOKENS,            /* the RA workstations' API tokens: RA and admin */
+	ACT_MGMT,                  /* 管理系统: staff, and holders signed in with their key */
+	ACT_COUNT
 };
 
 /* What the policy needs to know of the object acted on. */
