@@ -38,7 +38,10 @@ static const struct config_key keys[] = {
 	{"send_timeout_seconds", "600", "longest time a client may take to read a response"},
 	{"idle_timeout_seconds", "30", "a connection with no traffic for this long is closed"},
 	{"store_wait_ms", "2000", "longest wait for a free store connection before answering 503"},
-	{"session_hours", "8", "idle lifetime of a login session"},
+	{"session_idle_minutes", "30", "a login session ends after this many minutes without a request"},
+	{"session_max_hours", "8", "a login session ends this many hours after login, however active (formerly session_hours)"},
+	{"https_url", "", "address of the HTTPS portal that password login over HTTP is sent to; empty = https://<host asked for>:<port of https_listen>"},
+	{"http_login_redirect", "auto", "password login on the HTTP listener: auto = send it to the HTTPS portal unless the client is on loopback (the local demo), always (tests), never"},
 	{"staff_password_login", "false", "let reviewers, RA, trainers and admins log in with a password (demo only; off in production)"},
 	{"crl_hours", "24", "the CRL is re-signed at least this often"},
 	{"log_requests", "true", "one line per request to stderr"},
@@ -66,6 +69,9 @@ struct esp_config {
 
 static int key_index(const char *name)
 {
+	/* Its name before sessions had an idle time: old files keep working. */
+	if (strcmp(name, "session_hours") == 0)
+		name = "session_max_hours";
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, name) == 0)
 			return (int)i;
