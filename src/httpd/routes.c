@@ -61,6 +61,7 @@ const struct route routes[] = {
 	{"POST", "/mgmt/certs/{}/lost", page_mgmt_lost_post, R_LOGIN},
 	{"GET", "/drivers", page_drivers, R_PUBLIC},
 	{"GET", "/drivers/{}/download", page_driver_download, R_PUBLIC},
+	{"GET", "/drivers/client/{}", page_client_download, R_PUBLIC},
 	{"GET", "/docs/esp-token", page_doc_token, R_PUBLIC},
 	{"GET", "/admin/drivers", page_admin_drivers, R_LOGIN},
 	{"POST", "/admin/drivers", page_admin_drivers_upload, R_LOGIN},

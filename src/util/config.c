@@ -33,6 +33,7 @@ static const struct config_key keys[] = {
 	{"crl_hours", "24", "the CRL is re-signed at least this often"},
 	{"log_requests", "true", "one line per request to stderr"},
 	{"password_hash", "interactive", "Argon2id cost: interactive (production) or min (test suites only)"},
+	{"client_dir", "", "where the client package esp-client_<version>_<arch>.deb offered on the driver page is; empty = <data_dir>/client"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
