@@ -7,6 +7,7 @@
  *   esp_token.c      main, option parsing, help texts
  *   token_input.c    PINs from files or the terminal
  *   token_http.c     JSON over HTTP(S) with libcurl
+ *   token_cmd_browser.c  setup-browser: Chromium's NSS database
  *   token_cmd_*.c    one file per command
  */
 #ifndef ESP_TOKEN_H
@@ -36,6 +37,7 @@ struct tok_opts {
 	const char *out;
 	bool rsa;
 	bool der;
+	bool remove;
 };
 
 /* ---- token_input.c ---- */
@@ -75,5 +77,6 @@ int tok_cmd_passwd(const struct tok_opts *o);
 int tok_cmd_unlock(const struct tok_opts *o);
 int tok_cmd_enroll(const struct tok_opts *o);
 int tok_cmd_login(const struct tok_opts *o);
+int tok_cmd_setup_browser(const struct tok_opts *o);
 
 #endif
