@@ -1,17 +1,19 @@
 /*
  * espctl: ESP's administration tool.  Creates the data directory (store,
  * CA, server certificate, base data, first admin), manages staff accounts,
- * creates the demo set-up, shows counts and verifies the audit chain.
+ * creates the demo set-up, shows counts, verifies and anchors the audit log.
  *
  * Exit status: 0 success, 1 bad usage, 2 failure, 3 nothing to do
  * (init on an initialised directory).
  */
 #include "esp/application.h"
+#include "esp/audit_anchor.h"
 #include "esp/ca.h"
 #include "esp/login.h"
 #include "esp/config.h"
 #include "esp/core.h"
 #include "esp/db.h"
+#include "esp/ra.h"
 #include "esp/util.h"
 
 #include <errno.h>
@@ -26,6 +28,7 @@ struct ctl {
 	struct esp_config *cfg;
 	db_pool *pool;
 	db_conn *db;
+	bool audit_key_readonly; /* audit verify: never make a key */
 };
 
 static void usage(FILE *out)
@@ -33,8 +36,13 @@ static void usage(FILE *out)
 	fputs("用法 Usage: espctl [--config FILE] [--KEY=VALUE ...] COMMAND [ARGS]\n"
 	      "ESP administration (证书U盘申请系统管理工具).\n\n"
 	      "Commands:\n"
-	      "  init [--admin-password-file F]   create the data directory: store, CA, server\n"
-	      "                                   certificate, provinces, authority tree, admin\n"
+	      "  ca root --out DIR [--org NAME]   make the root CA (root.key, root.crt) in DIR, a\n"
+	      "                                   directory to keep offline (removable medium)\n"
+	      "  init [--root DIR] [--admin-password-file F]\n"
+	      "                                   create the data directory: store, issuing CA\n"
+	      "                                   (signed by the root in DIR; without --root a\n"
+	      "                                   throw-away root, for demos), server certificate,\n"
+	      "                                   provinces, authority tree, admin\n"
 	      "  demo                             create demo accounts (writes <data_dir>/demo-accounts.tsv)\n"
 	      "  user create --role ROLE --username U [--name NAME] [--authority NAME]\n"
 	      "              [--province CODE] [--password-file F]\n"
@@ -48,8 +56,16 @@ static void usage(FILE *out)
 	      "  staff-cert --username U --csr FILE [--out FILE]\n"
 	      "                                   issue a login certificate for a staff account from\n"
 	      "                                   a PKCS#10 request made on its token\n"
+	      "  cert list                        the latest certificates (holders' and staff's)\n"
+	      "  cert revoke SERIAL REASON        revoke any certificate and re-sign the CRL; REASON:\n"
+	      "                                   keyCompromise | affiliationChanged | superseded |\n"
+	      "                                   cessationOfOperation | unspecified\n"
 	      "  counts                           how many registrations, accounts ... there are\n"
-	      "  audit verify                     check the audit log's hash chain\n\n"
+	      "  audit verify                     check every audit entry's MAC and link and every\n"
+	      "                                   anchor; exit 0 when intact, 2 when not (names the\n"
+	      "                                   first entry that fails, or TRUNCATION)\n"
+	      "  audit anchor                     sign the audit log's head with the CA and append it\n"
+	      "                                   to <data_dir>/audit-anchors (espd does so daily)\n\n"
 	      "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd --help).\n"
 	      "Exit status: 0 ok, 1 bad usage, 2 failure, 3 nothing to do.\n",
 	      out);
@@ -71,6 +87,15 @@ static int open_store(struct ctl *ctl, bool migrate)
 		}
 	}
 	ctl->db = db_acquire(ctl->pool);
+	/* Every command that writes may append to the audit log: it needs the
+	 * key, made here for a data directory that has none yet. */
+	const char *key_file = config_get(ctl->cfg, "audit_key_file");
+	enum audit_key_status ks = audit_key_open(ctl->db, key_file, !ctl->audit_key_readonly);
+	if (ks != AUDIT_KEY_LOADED && ks != AUDIT_KEY_CREATED &&
+	    !(ks == AUDIT_KEY_MISSING && ctl->audit_key_readonly)) {
+		fprintf(stderr, "espctl: %s: %s\n", key_file, audit_key_message(ks));
+		return 2;
+	}
 	return 0;
 }
 
@@ -97,12 +122,52 @@ static const char *arg_value(int argc, char **argv, const char *name)
 	return NULL;
 }
 
+#define CA_ORG "交通运输企业安全生产标准化管理系统"
+
+/* Do a and b name the same existing directory? */
+static bool same_directory(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* espctl ca root --out DIR: the root CA, made where the operator keeps it
+ * offline; no store, no data directory involved. */
+static int cmd_ca(int argc, char **argv)
+{
+	const char *out = arg_value(argc, argv, "--out");
+	const char *org = arg_value(argc, argv, "--org");
+	if (argc < 1 || strcmp(argv[0], "root") != 0 || !out) {
+		usage(stderr);
+		return 1;
+	}
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "espctl: cannot create %s: %s\n", out, strerror(errno));
+		return 2;
+	}
+	enum ca_status cs = ca_create_root(out, org ? org : CA_ORG);
+	if (cs != CA_OK) {
+		fprintf(stderr, "espctl: root CA in %s: %s\n", out, ca_status_message(cs));
+		return 2;
+	}
+	printf("root CA created in %s (root.key, root.crt)\n"
+	       "sign the issuing CA with: espctl init --root %s\n"
+	       "then keep %s offline: espd never needs it\n",
+	       out, out, out);
+	return 0;
+}
+
 static int cmd_init(struct ctl *ctl, int argc, char **argv)
 {
 	const char *dir = config_get(ctl->cfg, "data_dir");
 	char *ca_dir = xasprintf("%s/ca", dir);
+	/* The issuing certificate, not the directory: a failed init (no root
+	 * where --root said) leaves an empty directory and may be run again. */
+	char *ca_crt = xasprintf("%s/ca.crt", ca_dir);
 	struct stat st;
-	bool have_ca = stat(ca_dir, &st) == 0;
+	bool have_ca = stat(ca_crt, &st) == 0;
+	free(ca_crt);
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		fprintf(stderr, "espctl: cannot create %s: %s\n", dir, strerror(errno));
 		free(ca_dir);
@@ -126,7 +191,16 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 			free(ca_dir);
 			return 2;
 		}
-		enum ca_status cs = ca_create(ca_dir, "交通运输企业安全生产标准化管理系统");
+		const char *root_dir = arg_value(argc, argv, "--root");
+		if (root_dir && same_directory(root_dir, ca_dir)) {
+			fprintf(stderr, "espctl: --root must be a directory kept offline, not %s\n", ca_dir);
+			free(ca_dir);
+			return 1;
+		}
+		enum ca_status cs = root_dir ? ca_create_issuing(ca_dir, root_dir) : ca_create(ca_dir, CA_ORG);
+		if (cs == CA_ERR_NOT_FOUND)
+			fprintf(stderr, "espctl: no root CA in %s (make one with: espctl ca root --out DIR)\n",
+			        root_dir);
 		esp_ca *ca = NULL;
 		if (cs == CA_OK)
 			cs = ca_open(ca_dir, &ca);
@@ -138,7 +212,12 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 			free(ca_dir);
 			return 2;
 		}
-		printf("CA created in %s (root and issuing CA, server certificate for localhost)\n", ca_dir);
+		printf("CA created in %s (issuing CA, server certificate for localhost)\n", ca_dir);
+		if (root_dir)
+			printf("issuing CA signed by the root in %s: keep that directory offline\n", root_dir);
+		else
+			printf("demo root CA: its key was not kept (production: espctl ca root --out DIR, "
+			       "then espctl init --root DIR)\n");
 	}
 	free(ca_dir);
 	if (!have_base) {
@@ -299,29 +378,119 @@ static int cmd_counts(struct ctl *ctl)
 	return 0;
 }
 
+static void audit_usage(FILE *out)
+{
+	fputs("用法 Usage: espctl [OPTIONS] audit verify | audit anchor\n\n"
+	      "  verify   checks the audit log: every entry's MAC (HMAC-SHA-256 with the key in\n"
+	      "           audit_key_file, default <data_dir>/audit.key; entries older than the key\n"
+	      "           by their old SHA-256) and link to the one before, then every anchor in\n"
+	      "           audit_anchor_file (default <data_dir>/audit-anchors): its CA signature\n"
+	      "           (<data_dir>/ca/ca.crt) and that the anchored entry is still there,\n"
+	      "           unchanged.  Prints one line (Chinese, then English) naming the first\n"
+	      "           entry that fails, or TRUNCATION when the log ends before an anchored\n"
+	      "           entry or that entry differs.\n"
+	      "  anchor   checks the log as verify does and, when intact, signs its newest entry\n"
+	      "           (seq and MAC) with the issuing CA, appends the line to the anchor file\n"
+	      "           and prints it.  espd anchors every audit_anchor_hours (default 24).\n\n"
+	      "Exit status: 0 intact (anchor written), 1 bad usage, 2 not intact or cannot check.\n",
+	      out);
+}
+
+/* The line that says what a check found, and the exit status. */
+static int audit_report(struct ctl *ctl, enum audit_fault f, const struct audit_check *chk)
+{
+	const char *anchors = config_get(ctl->cfg, "audit_anchor_file");
+	long long seq = chk->seq, head = chk->head;
+	switch (f) {
+	case AUDIT_INTACT:
+		printf("审计日志完整：%lld 条（其中 %lld 条早于审计密钥），%d 个锚点，最后锚定 seq=%lld "
+		       "(audit chain intact, %lld entries, %lld unkeyed, %d anchors, last anchored seq %lld)\n",
+		       (long long)chk->entries, (long long)chk->legacy, chk->anchors,
+		       (long long)chk->anchor_seq, (long long)chk->entries, (long long)chk->legacy,
+		       chk->anchors, (long long)chk->anchor_seq);
+		if (!chk->anchors)
+			printf("注意：%s 中还没有锚点，无法发现末尾条目被删除 (note: no anchors yet, so "
+			       "deleted newest entries cannot be detected; run espctl audit anchor)\n",
+			       anchors);
+		return 0;
+	case AUDIT_BROKEN:
+		printf("审计日志链断裂：第一个未通过检查的条目 seq=%lld，该条目或其前一条被修改、插入或删除 "
+		       "(audit chain broken at seq %lld: it or the entry before was edited, inserted or "
+		       "deleted)\n",
+		       seq, seq);
+		return 2;
+	case AUDIT_TRUNCATED:
+		if (seq > head)
+			printf("审计日志被截断 TRUNCATION：%s 第 %d 行的锚点记录了 seq=%lld，但日志只到 seq=%lld "
+			       "(TRUNCATION: the anchor on line %d vouches for seq %lld, the log ends at seq %lld)\n",
+			       anchors, chk->anchor_line, seq, head, chk->anchor_line, seq, head);
+		else
+			printf("审计日志被截断或重写 TRUNCATION：%s 第 %d 行锚定的条目 seq=%lld 已与锚点不同 "
+			       "(TRUNCATION: the entry seq %lld anchored on line %d differs from the anchor)\n",
+			       anchors, chk->anchor_line, seq, seq, chk->anchor_line);
+		return 2;
+	case AUDIT_ANCHOR_BAD:
+		printf("审计锚点无效：%s 第 %d 行格式错误或CA签名不符 (anchor on line %d is malformed or its "
+		       "CA signature does not verify)\n",
+		       anchors, chk->anchor_line, chk->anchor_line);
+		return 2;
+	case AUDIT_NO_KEY:
+		printf("无法验证：缺少审计密钥 %s，seq=%lld 起的条目带密钥 (cannot check: no audit key, "
+		       "entries from seq %lld on are keyed)\n",
+		       config_get(ctl->cfg, "audit_key_file"), seq, seq);
+		return 2;
+	case AUDIT_ERROR:
+		break;
+	}
+	fprintf(stderr, "espctl: %s\n", audit_fault_message(f));
+	return 2;
+}
+
 static int cmd_audit(struct ctl *ctl, int argc, char **argv)
 {
-	if (argc < 1 || strcmp(argv[0], "verify") != 0) {
-		usage(stderr);
+	if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
+		audit_usage(stdout);
+		return 0;
+	}
+	bool verify = argc == 1 && strcmp(argv[0], "verify") == 0;
+	bool anchor = argc == 1 && strcmp(argv[0], "anchor") == 0;
+	if (!verify && !anchor) {
+		audit_usage(stderr);
 		return 1;
 	}
-	int rc = open_store(ctl, false);
+	/* Checking must not make a key: a missing one is reported instead. */
+	ctl->audit_key_readonly = verify;
+	int rc = open_store(ctl, true);
 	if (rc)
 		return rc;
-	int64_t checked = 0;
-	int64_t broken = audit_verify(ctl->db, &checked);
-	if (broken < 0) {
-		fprintf(stderr, "espctl: cannot read the audit log\n");
-		return 2;
+	char *ca_dir = xasprintf("%s/ca", config_get(ctl->cfg, "data_dir"));
+	const char *anchors = config_get(ctl->cfg, "audit_anchor_file");
+	struct audit_check chk;
+	enum audit_fault f;
+	if (verify) {
+		char *crt_path = xasprintf("%s/ca.crt", ca_dir);
+		char *crt = file_read_all(crt_path, NULL);
+		if (!crt)
+			fprintf(stderr, "espctl: cannot read %s: anchors cannot be checked\n", crt_path);
+		f = audit_check_anchored(ctl->db, anchors, crt, &chk);
+		free(crt);
+		free(crt_path);
+	} else {
+		esp_ca *ca = NULL;
+		if (ca_open(ca_dir, &ca) != CA_OK) {
+			fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
+			free(ca_dir);
+			return 2;
+		}
+		struct audit_anchor a;
+		f = audit_anchor_write(ctl->db, ca, anchors, &chk, &a);
+		ca_free(ca);
+		if (f == AUDIT_INTACT)
+			printf("审计锚点已写入 %s：seq=%lld mac=%s (audit anchor written)\n", anchors,
+			       (long long)a.seq, a.mac);
 	}
-	if (broken) {
-		printf("审计日志链断裂：第一个被篡改的条目 seq=%lld (audit chain broken at seq %lld)\n",
-		       (long long)broken, (long long)broken);
-		return 2;
-	}
-	printf("审计日志完整：%lld 条 (audit chain intact, %lld entries)\n", (long long)checked,
-	       (long long)checked);
-	return 0;
+	free(ca_dir);
+	return f == AUDIT_INTACT && anchor ? 0 : audit_report(ctl, f, &chk);
 }
 
 /* One CSV record (RFC 4180: quotes, doubled quotes, commas and newlines in
@@ -504,6 +673,71 @@ static int cmd_staff_cert(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+static int cert_revoke_cmd(struct ctl *ctl, const char *serial, const char *reason_s)
+{
+	int reason = crl_reason_parse(reason_s);
+	if (reason < 0) {
+		fprintf(stderr, "espctl: unknown reason '%s' (keyCompromise, affiliationChanged, "
+		                "superseded, cessationOfOperation, unspecified)\n", reason_s);
+		return 1;
+	}
+	char *ca_dir = xasprintf("%s/ca", config_get(ctl->cfg, "data_dir"));
+	esp_ca *ca = NULL;
+	int rc = 0;
+	if (ca_open(ca_dir, &ca) != CA_OK) {
+		fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
+		rc = 2;
+	}
+	free(ca_dir);
+	struct actor admin_tool = {.username = "espctl", .role = ROLE_ADMIN};
+	enum db_status st = rc ? DB_ERROR
+	                       : cert_revoke(ctl->db, ca, &admin_tool, serial, reason,
+	                                     (int)config_get_long(ctl->cfg, "crl_hours"));
+	ca_free(ca);
+	if (rc)
+		return rc;
+	if (st == DB_NOT_FOUND)
+		fprintf(stderr, "espctl: no certificate with serial '%s'\n", serial);
+	else if (st == DB_CONFLICT)
+		fprintf(stderr, "espctl: certificate %s is already revoked\n", serial);
+	else if (st != DB_OK)
+		fprintf(stderr, "espctl: revocation failed\n");
+	else
+		printf("revoked certificate %s (%s); CRL re-signed\n", serial, reason_s);
+	return st == DB_OK ? 0 : 2;
+}
+
+static int cmd_cert(struct ctl *ctl, int argc, char **argv)
+{
+	bool list = argc == 1 && strcmp(argv[0], "list") == 0;
+	bool revoke = argc == 3 && strcmp(argv[0], "revoke") == 0;
+	if (!list && !revoke) {
+		usage(stderr);
+		return 1;
+	}
+	int rc = open_store(ctl, true);
+	if (rc)
+		return rc;
+	if (revoke)
+		return cert_revoke_cmd(ctl, argv[1], argv[2]);
+	struct arena *ar = arena_new();
+	json_t *certs = cert_list_all(ctl->db, ar, 1000);
+	printf("serial\tkind\tholder\tusername\tstatus\texpires\n");
+	size_t i;
+	json_t *c;
+	json_array_foreach(certs, i, c) {
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", json_string_value(json_object_get(c, "serial")),
+		       json_is_true(json_object_get(c, "staff")) ? "staff" : "token",
+		       json_string_value(json_object_get(c, "holder")),
+		       json_string_value(json_object_get(c, "username")),
+		       json_string_value(json_object_get(c, "status_label")),
+		       json_string_value(json_object_get(c, "expires")));
+	}
+	json_decref(certs);
+	arena_free(ar);
+	return 0;
+}
+
 /* Demo accounts: reviewers at every level, RA and trainers of two provinces. */
 static const struct {
 	enum role role;
@@ -635,7 +869,9 @@ int main(int argc, char **argv)
 	password_set_cost(config_get(ctl.cfg, "password_hash"));
 	const char *cmd = argv[i++];
 	int rc;
-	if (strcmp(cmd, "init") == 0)
+	if (strcmp(cmd, "ca") == 0)
+		rc = cmd_ca(argc - i, argv + i);
+	else if (strcmp(cmd, "init") == 0)
 		rc = cmd_init(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "demo") == 0)
 		rc = cmd_demo(&ctl);
@@ -645,6 +881,8 @@ int main(int argc, char **argv)
 		rc = cmd_directory(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "staff-cert") == 0)
 		rc = cmd_staff_cert(&ctl, argc - i, argv + i);
+	else if (strcmp(cmd, "cert") == 0)
+		rc = cmd_cert(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "counts") == 0)
 		rc = cmd_counts(&ctl);
 	else if (strcmp(cmd, "audit") == 0)
@@ -659,6 +897,7 @@ int main(int argc, char **argv)
 	if (ctl.db)
 		db_release(ctl.pool, ctl.db);
 	db_pool_close(ctl.pool);
+	audit_key_forget();
 	config_free(ctl.cfg);
 	return rc;
 }

@@ -1,5 +1,6 @@
-/* The authority tree, provinces, settings and the audit log. */
+/* The authority tree, provinces and settings (the audit log is in audit.c). */
 #include "esp/core.h"
+#include "esp/validate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,39 @@ enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
 	return st;
 }
 
+char *names_find_folded(const db_result *r, const char *name)
+{
+	char *want = xmalloc(strlen(name) + 1);
+	text_fold(name, want);
+	char *buf = NULL, *found = NULL;
+	size_t cap = 0;
+	for (int i = 0; i < r->nrows && !found; i++) {
+		const char *v = db_get(r, i, 0);
+		size_t n = v ? strlen(v) : 0;
+		if (!v)
+			continue;
+		if (n + 1 > cap) {
+			cap = n + 1;
+			buf = xrealloc(buf, cap);
+		}
+		if (strcmp(text_fold(v, buf), want) == 0)
+			found = xstrdup(v);
+	}
+	free(buf);
+	free(want);
+	return found;
+}
+
+char *authority_same_name(db_conn *c, const char *name)
+{
+	db_result *r = NULL;
+	char *found = NULL;
+	if (DB_EXEC0(c, "SELECT name FROM authorities", &r) == DB_OK)
+		found = names_find_folded(r, name);
+	db_result_free(r);
+	return found;
+}
+
 char *setting_get(db_conn *c, const char *name)
 {
 	db_result *r = NULL;
@@ -156,111 +190,4 @@ void limits_load(db_conn *c, struct esp_limits *l)
 			*map[i].ip = (int)strtol(v, NULL, 10);
 		free(v);
 	}
-}
-
-/* ---- audit log: each entry hashes the previous entry's hash and its own fields ---- */
-
-static void audit_hash(const char *prev, int64_t seq, int64_t at, const char *actor,
-                       const char *address, const char *action, const char *object,
-                       const char *before, const char *after, char out[65])
-{
-	/* Fields are length-prefixed so no two different entries hash alike. */
-	struct buf b = {0};
-	const char *fields[] = {prev, actor, address, action, object, before, after};
-	buf_printf(&b, "%lld|%lld|", (long long)seq, (long long)at);
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		buf_printf(&b, "%zu:%s|", strlen(fields[i]), fields[i]);
-	sha256_hex(b.data, b.len, out);
-	buf_free(&b);
-}
-
-enum db_status audit_append(db_conn *c, const struct actor *a, const char *action,
-                            const char *object, const char *before, const char *after)
-{
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC0(c, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &r);
-	if (st != DB_OK)
-		return st;
-	int64_t seq = r->nrows ? db_get_int(r, 0, 0, 0) + 1 : 1;
-	char *prev = xstrdup(r->nrows ? db_get(r, 0, 1) : "");
-	db_result_free(r);
-	const char *actor = a ? a->username : "system";
-	const char *address = a && a->address ? a->address : "";
-	int64_t at = time_now();
-	char hash[65];
-	audit_hash(prev, seq, at, actor, address, action, object, before ? before : "",
-	           after ? after : "", hash);
-	st = DB_EXEC(c,
-	    "INSERT INTO audit_log (seq, at, actor_id, actor, address, action, object, before_state, "
-	    "after_state, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-	    NULL, P_INT(seq), P_INT(at), a && a->account_id ? P_INT(a->account_id) : P_NULL,
-	    P_TEXT(actor), P_TEXT(address), P_TEXT(action), P_TEXT(object),
-	    P_TEXT(before ? before : ""), P_TEXT(after ? after : ""), P_TEXT(prev), P_TEXT(hash));
-	free(prev);
-	return st;
-}
-
-int64_t audit_verify(db_conn *c, int64_t *checked)
-{
-	db_result *r = NULL;
-	*checked = 0;
-	if (DB_EXEC0(c, "SELECT seq, at, actor, address, action, object, before_state, after_state, "
-	                "prev_hash, hash FROM audit_log ORDER BY seq",
-	             &r) != DB_OK)
-		return -1;
-	char prev[65] = "";
-	int64_t broken = 0;
-	for (int i = 0; i < r->nrows && !broken; i++) {
-		int64_t seq = db_get_int(r, i, 0, 0);
-		char h[65];
-		audit_hash(db_get(r, i, 8), seq, db_get_int(r, i, 1, 0), db_get(r, i, 2), db_get(r, i, 3),
-		           db_get(r, i, 4), db_get(r, i, 5), db_get(r, i, 6), db_get(r, i, 7), h);
-		if (strcmp(db_get(r, i, 8), prev) != 0 || strcmp(h, db_get(r, i, 9)) != 0 ||
-		    seq != i + 1)
-			broken = seq;
-		else
-			memcpy(prev, h, sizeof prev);
-		(*checked)++;
-	}
-	db_result_free(r);
-	return broken;
-}
-
-struct audited_ctx {
-	const char *sql;
-	const struct db_param *params;
-	int nparams;
-	db_result **res;
-	const struct actor *a;
-	const char *action, *object, *before, *after;
-};
-
-static enum db_status audited_tx(db_conn *c, void *arg)
-{
-	struct audited_ctx *x = arg;
-	if (x->res) {
-		db_result_free(*x->res);
-		*x->res = NULL;
-	}
-	enum db_status st = db_exec(c, x->sql, x->params, x->nparams, x->res);
-	if (st != DB_OK)
-		return st;
-	return audit_append(c, x->a, x->action, x->object, x->before, x->after);
-}
-
-enum db_status db_exec_audited(db_conn *c, const char *sql, const struct db_param *params,
-                               int nparams, db_result **res, const struct actor *a,
-                               const char *action, const char *object, const char *before,
-                               const char *after)
-{
-	if (res)
-		*res = NULL;
-	struct audited_ctx x = {.sql = sql, .params = params, .nparams = nparams, .res = res, .a = a,
-	                        .action = action, .object = object, .before = before, .after = after};
-	enum db_status st = db_transaction(c, audited_tx, &x);
-	if (st != DB_OK && res) {
-		db_result_free(*res);
-		*res = NULL;
-	}
-	return st;
 }

@@ -43,6 +43,15 @@ static void verified_store(const unsigned char hash[32], const char *serial)
 	pthread_mutex_unlock(&verified_lock);
 }
 
+/* The serial only names a certificate: another one with the same serial
+ * (made by whoever held the issuing key once, or by a bug) is not the one
+ * ESP issued and stored.  Column 4 of r is the stored DER. */
+static bool same_der(db_result *r, const unsigned char *der, size_t len)
+{
+	const char *stored = db_get(r, 0, 4);
+	return stored && db_get_len(r, 0, 4) == len && memcmp(stored, der, len) == 0;
+}
+
 enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *der, size_t len,
                                  int64_t *account_id, char **serial)
 {
@@ -70,7 +79,7 @@ enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *de
 	/* The holder's account is the applicant account of the certificate's
 	 * registration; staff keys name their account directly. */
 	enum db_status st = DB_EXEC(c,
-	    "SELECT ce.status, ce.not_after, a.id, a.status FROM certificates ce "
+	    "SELECT ce.status, ce.not_after, a.id, a.status, ce.der FROM certificates ce "
 	    "LEFT JOIN accounts a ON a.id = ce.account_id OR "
 	    "(ce.account_id IS NULL AND a.registration_id = ce.registration_id) "
 	    "WHERE ce.serial = $1",
@@ -78,7 +87,7 @@ enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *de
 	enum cert_login res;
 	if (st != DB_OK)
 		res = CL_ERROR;
-	else if (r->nrows == 0)
+	else if (r->nrows == 0 || !same_der(r, der, len))
 		res = CL_UNKNOWN_CERT;
 	else if (strcmp(db_get(r, 0, 0), "valid") != 0)
 		res = CL_REVOKED;

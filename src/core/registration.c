@@ -6,6 +6,8 @@
 #include "esp/registration.h"
 #include "esp/validate.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,81 +44,122 @@ const char *reg_state_label(const char *state)
 	return state;
 }
 
-/* ---- the field table ---- */
-
-#define K_AUTH (1u << KIND_AUTHORITY)
-#define K_AGENCY (1u << KIND_AGENCY)
-#define K_ENT (1u << KIND_ENTERPRISE)
-#define K_EVAL (1u << KIND_EVALUATOR)
-#define K_UNIT (K_AUTH | K_AGENCY | K_ENT)
-#define K_ALL (K_UNIT | K_EVAL)
-
-enum ftype { F_TEXT, F_TEL, F_EMAIL, F_PASSWORD, F_PROVINCE, F_AUTHORITY, F_CATEGORY, F_GRADE };
-
-struct field {
-	const char *name;
-	unsigned kinds;
-	const char *label;
-	enum ftype type;
-	bool required;
-	int maxlen;             /* in characters */
-	const char *hint;
-	bool account;           /* username/password: not on the edit form */
-};
-
-/* Labels follow the manual and the paper form (domain.md). */
-static const struct field fields[] = {
-	{"name", K_AUTH, "主管机关名称", F_TEXT, true, 100, "如：某某市交通运输局", false},
-	{"name", K_AGENCY | K_ENT, "单位名称", F_TEXT, true, 100, "与营业执照或组织机构代码证一致", false},
-	{"name", K_EVAL, "姓名", F_TEXT, true, 30, NULL, false},
-	{"code", K_UNIT, "统一社会信用代码（或组织机构代码）", F_TEXT, true, 20,
-	 "18位统一社会信用代码，或9位组织机构代码（如 D2143569-X）", false},
-	{"code", K_EVAL, "身份证号码", F_TEXT, true, 18, "18位居民身份证号码", false},
-	{"grade", K_AGENCY, "考评机构等级", F_GRADE, true, 10, NULL, false},
-	{"category", K_ENT, "业务类型", F_CATEGORY, true, 40, NULL, false},
-	{"legal_rep", K_UNIT, "法定代表人", F_TEXT, true, 30, NULL, false},
-	{"contact_name", K_UNIT, "经办人姓名", F_TEXT, true, 30, NULL, false},
-	{"contact_id_number", K_UNIT, "经办人身份证号码", F_TEXT, true, 18, NULL, false},
-	{"work_unit", K_EVAL, "工作单位", F_TEXT, true, 100, NULL, false},
-	{"department", K_EVAL, "所属部门", F_TEXT, false, 50, NULL, false},
-	{"phone", K_UNIT, "单位电话", F_TEL, true, 20, "如 010-65290000", false},
-	{"phone", K_EVAL, "联系电话", F_TEL, false, 20, NULL, false},
-	{"mobile", K_UNIT, "经办人手机", F_TEL, true, 14, "11位手机号码", false},
-	{"mobile", K_EVAL, "手机号码", F_TEL, true, 14, "11位手机号码", false},
-	{"email", K_ALL, "电子邮箱", F_EMAIL, true, 100, NULL, false},
-	{"province_code", K_ALL, "所在省份", F_PROVINCE, true, 8, NULL, false},
-	{"authority_id", K_AUTH, "上级主管机关", F_AUTHORITY, true, 20, "由上级主管机关进行初审", false},
-	{"authority_id", K_AGENCY | K_ENT | K_EVAL, "主管机关", F_AUTHORITY, true, 20,
-	 "由所选主管机关进行初审", false},
-	{"address", K_ALL, "通信地址", F_TEXT, true, 120, NULL, false},
-	{"postcode", K_ALL, "邮政编码", F_TEXT, true, 6, "6位数字", false},
-	{"username", K_ALL, "用户名", F_TEXT, true, 32, "4-32位字母、数字或下划线", true},
-	{"password", K_ALL, "密码", F_PASSWORD, true, 128, "至少8位，不能与用户名相同", true},
-	{"password2", K_ALL, "确认密码", F_PASSWORD, true, 128, NULL, true},
-};
-#define NFIELDS (sizeof fields / sizeof fields[0])
+/* ---- the field tables ---- */
 
 static const char *const categories[] = {
 	"道路运输-旅客运输", "道路运输-危险货物运输", "道路运输-普通货运", "道路运输-货物运输站场",
 	"道路运输-机动车维修", "道路运输-汽车客运站", "水路运输-旅客运输", "水路运输-普通货物运输",
 	"水路运输-危险货物运输", "港口营运-客运", "港口营运-普通货运", "港口营运-危险货物",
 	"城市客运-公共汽车", "城市客运-轨道交通", "城市客运-出租汽车", "交通运输工程建设-建筑施工",
-	"其他",
+	"其他", NULL,
 };
-static const char *const grades[] = {"一级", "二级", "三级"};
+static const char *const grades[] = {"一级", "二级", "三级", NULL};
+
+/*
+ * One table per kind: the fields that kind has, in form order, and nothing
+ * else; what is not in its kind's table is never read from a form nor
+ * written to the store.  Labels follow the manual and the paper forms
+ * (domain.md); lengths are in characters.  The fields the kinds share are
+ * written once, below, and named in each table.
+ */
+#define UNIT_CODE                                                                               \
+	{"code", "统一社会信用代码（或组织机构代码）", CHECK_UNIT_CODE, true, 20,                    \
+	 "18位统一社会信用代码，或9位组织机构代码（如 D2143569-X）", NULL, false}
+#define LEGAL_REP {"legal_rep", "法定代表人", CHECK_TEXT, true, 30, NULL, NULL, false}
+#define CONTACT_NAME {"contact_name", "经办人姓名", CHECK_TEXT, true, 30, NULL, NULL, false}
+#define CONTACT_ID                                                                              \
+	{"contact_id_number", "经办人身份证号码", CHECK_ID_NUMBER, true, 18, NULL, NULL, false}
+#define UNIT_PHONE {"phone", "单位电话", CHECK_PHONE, true, 20, "如 010-65290000", NULL, false}
+#define UNIT_MOBILE {"mobile", "经办人手机", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false}
+#define EMAIL {"email", "电子邮箱", CHECK_EMAIL, true, 100, NULL, NULL, false}
+#define PROVINCE {"province_code", "所在省份", CHECK_PROVINCE, true, 8, NULL, NULL, false}
+#define AUTHORITY                                                                               \
+	{"authority_id", "主管机关", CHECK_AUTHORITY, true, 20, "由所选主管机关进行初审", NULL, false}
+#define ADDRESS {"address", "通信地址", CHECK_TEXT, true, 120, NULL, NULL, false}
+#define POSTCODE {"postcode", "邮政编码", CHECK_POSTCODE, true, 6, "6位数字", NULL, false}
+#define ACCOUNT                                                                                 \
+	{"username", "用户名", CHECK_USERNAME, true, 32, "4-32位字母、数字或下划线", NULL, true},   \
+	{"password", "密码", CHECK_PASSWORD, true, 128, "至少8位，不能与用户名相同", NULL, true},   \
+	{"password2", "确认密码", CHECK_PASSWORD, true, 128, NULL, NULL, true}
+
+static const struct reg_field authority_fields[] = {
+	{"name", "主管机关名称", CHECK_TEXT, true, 100, "如：某某市交通运输局", NULL, false},
+	UNIT_CODE, LEGAL_REP, CONTACT_NAME, CONTACT_ID, UNIT_PHONE, UNIT_MOBILE, EMAIL, PROVINCE,
+	{"authority_id", "上级主管机关", CHECK_AUTHORITY, true, 20, "由上级主管机关进行初审", NULL,
+	 false},
+	ADDRESS, POSTCODE, ACCOUNT,
+};
+static const struct reg_field agency_fields[] = {
+	{"name", "单位名称", CHECK_TEXT, true, 100, "与营业执照或组织机构代码证一致", NULL, false},
+	UNIT_CODE,
+	{"grade", "考评机构等级", CHECK_ENUM, true, 10, NULL, grades, false},
+	LEGAL_REP, CONTACT_NAME, CONTACT_ID, UNIT_PHONE, UNIT_MOBILE, EMAIL, PROVINCE, AUTHORITY,
+	ADDRESS, POSTCODE, ACCOUNT,
+};
+static const struct reg_field enterprise_fields[] = {
+	{"name", "单位名称", CHECK_TEXT, true, 100, "与营业执照或组织机构代码证一致", NULL, false},
+	UNIT_CODE,
+	{"category", "业务类型", CHECK_ENUM, true, 40, NULL, categories, false},
+	LEGAL_REP, CONTACT_NAME, CONTACT_ID, UNIT_PHONE, UNIT_MOBILE, EMAIL, PROVINCE, AUTHORITY,
+	ADDRESS, POSTCODE, ACCOUNT,
+};
+static const struct reg_field evaluator_fields[] = {
+	{"name", "姓名", CHECK_TEXT, true, 30, NULL, NULL, false},
+	{"code", "身份证号码", CHECK_ID_NUMBER, true, 18, "18位居民身份证号码", NULL, false},
+	{"work_unit", "工作单位", CHECK_TEXT, true, 100, NULL, NULL, false},
+	{"department", "所属部门", CHECK_TEXT, false, 50, NULL, NULL, false},
+	{"phone", "联系电话", CHECK_PHONE, false, 20, NULL, NULL, false},
+	{"mobile", "手机号码", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false},
+	EMAIL, PROVINCE, AUTHORITY, ADDRESS, POSTCODE, ACCOUNT,
+};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *type_name(enum ftype t)
+static const struct {
+	const struct reg_field *fields;
+	size_t n;
+} kind_fields[KIND_COUNT] = {
+	[KIND_AUTHORITY] = {authority_fields, NELEM(authority_fields)},
+	[KIND_AGENCY] = {agency_fields, NELEM(agency_fields)},
+	[KIND_ENTERPRISE] = {enterprise_fields, NELEM(enterprise_fields)},
+	[KIND_EVALUATOR] = {evaluator_fields, NELEM(evaluator_fields)},
+};
+
+const struct reg_field *registration_fields(enum reg_kind k, size_t *n)
 {
-	switch (t) {
-	case F_TEL: return "tel";
-	case F_EMAIL: return "email";
-	case F_PASSWORD: return "password";
-	case F_PROVINCE:
-	case F_AUTHORITY:
-	case F_CATEGORY:
-	case F_GRADE: return "select";
+	if (k < 0 || k >= KIND_COUNT) {
+		*n = 0;
+		return NULL;
+	}
+	*n = kind_fields[k].n;
+	return kind_fields[k].fields;
+}
+
+const struct reg_field *registration_field(enum reg_kind k, const char *name)
+{
+	size_t n;
+	const struct reg_field *f = registration_fields(k, &n);
+	for (size_t i = 0; name && i < n; i++)
+		if (strcmp(f[i].name, name) == 0)
+			return &f[i];
+	return NULL;
+}
+
+static bool is_select(enum reg_check c)
+{
+	return c == CHECK_ENUM || c == CHECK_PROVINCE || c == CHECK_AUTHORITY;
+}
+
+static const char *type_name(enum reg_check c)
+{
+	switch (c) {
+	case CHECK_PHONE:
+	case CHECK_MOBILE: return "tel";
+	case CHECK_EMAIL: return "email";
+	case CHECK_PASSWORD: return "password";
+	case CHECK_ENUM:
+	case CHECK_PROVINCE:
+	case CHECK_AUTHORITY: return "select";
 	default: return "text";
 	}
 }
@@ -127,90 +170,98 @@ static const char *sval(json_t *values, const char *name)
 	return v ? v : "";
 }
 
-static json_t *options_of(const char *const *list, size_t n, const char *selected)
+static json_t *options_of(const char *const *list, const char *selected)
 {
 	json_t *opts = json_array();
 	json_array_append_new(opts, json_pack("{s:s, s:s, s:b}", "value", "", "label", "请选择",
 	                                      "selected", !selected || !*selected));
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; list[i]; i++)
 		json_array_append_new(opts, json_pack("{s:s, s:s, s:b}", "value", list[i], "label",
 		                                      list[i], "selected",
 		                                      selected && strcmp(selected, list[i]) == 0));
 	return opts;
 }
 
+static json_t *province_options(db_conn *c, const char *v)
+{
+	json_t *provs = province_list(c), *opts = json_array(), *p;
+	size_t j;
+	json_array_append_new(opts, json_pack("{s:s, s:s, s:b}", "value", "", "label", "请选择",
+	                                      "selected", !*v));
+	json_array_foreach(provs, j, p) {
+		const char *code = json_string_value(json_object_get(p, "code"));
+		json_array_append_new(opts, json_pack("{s:s, s:O, s:b}", "value", code, "label",
+		                                      json_object_get(p, "name"), "selected",
+		                                      strcmp(code, v) == 0));
+	}
+	json_decref(provs);
+	return opts;
+}
+
+/* Grouped by province; the page's script narrows the list to the chosen
+ * province, and without script every group stays usable. */
+static json_t *authority_groups(db_conn *c, const char *v)
+{
+	json_t *list = authority_list(c), *groups = json_array(), *a, *cur = NULL;
+	const char *cur_prov = NULL;
+	size_t j;
+	json_array_foreach(list, j, a) {
+		const char *prov = json_string_value(json_object_get(a, "province"));
+		const char *pc = json_string_value(json_object_get(a, "province_code"));
+		if (!prov)
+			prov = "交通运输部及直属机构";
+		if (!cur || strcmp(cur_prov, prov) != 0) {
+			cur = json_pack("{s:s, s:s, s:[]}", "group", prov, "province_code", pc ? pc : "",
+			                "options");
+			json_array_append_new(groups, cur);
+			cur_prov = json_string_value(json_object_get(cur, "group"));
+		}
+		char id[24];
+		snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(a, "id")));
+		int depth = (int)json_integer_value(json_object_get(a, "depth"));
+		struct buf lbl = {0};
+		for (int d = 0; d < depth && d < 4; d++)
+			buf_puts(&lbl, "　");
+		buf_puts(&lbl, json_string_value(json_object_get(a, "name")));
+		json_array_append_new(json_object_get(cur, "options"),
+		                      json_pack("{s:s, s:s, s:b}", "value", id, "label", lbl.data,
+		                                "selected", strcmp(id, v) == 0));
+		buf_free(&lbl);
+	}
+	json_decref(list);
+	return groups;
+}
+
 json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *errors,
                           bool editing)
 {
 	json_t *out = json_array();
-	for (size_t i = 0; i < NFIELDS; i++) {
-		const struct field *f = &fields[i];
-		if (!(f->kinds & (1u << k)) || (editing && f->account))
+	size_t n;
+	const struct reg_field *fields = registration_fields(k, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct reg_field *f = &fields[i];
+		if (editing && f->account)
 			continue;
-		const char *v = f->type == F_PASSWORD ? "" : sval(values, f->name);
+		const char *v = f->check == CHECK_PASSWORD ? "" : sval(values, f->name);
 		json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:i}", "name", f->name, "label", f->label,
-		                      "type", type_name(f->type), "required", f->required, "value", v,
+		                      "type", type_name(f->check), "required", f->required, "value", v,
 		                      "maxlength", f->maxlen);
-		json_object_set_new(o, "is_select", json_boolean(f->type >= F_PROVINCE));
-		if (f->type == F_PASSWORD)
+		json_object_set_new(o, "is_select", json_boolean(is_select(f->check)));
+		if (f->check == CHECK_PASSWORD)
 			json_object_set_new(o, "autocomplete", json_string("new-password"));
-		else if (strcmp(f->name, "username") == 0)
+		else if (f->check == CHECK_USERNAME)
 			json_object_set_new(o, "autocomplete", json_string("username"));
 		if (f->hint)
 			json_object_set_new(o, "hint", json_string(f->hint));
 		const char *err = json_string_value(json_object_get(errors, f->name));
 		if (err)
 			json_object_set_new(o, "error", json_string(err));
-		if (f->type == F_CATEGORY)
-			json_object_set_new(o, "options", options_of(categories, NELEM(categories), v));
-		else if (f->type == F_GRADE)
-			json_object_set_new(o, "options", options_of(grades, NELEM(grades), v));
-		else if (f->type == F_PROVINCE) {
-			json_t *provs = province_list(c), *opts = json_array(), *p;
-			size_t j;
-			json_array_append_new(opts, json_pack("{s:s, s:s, s:b}", "value", "", "label",
-			                                      "请选择", "selected", !*v));
-			json_array_foreach(provs, j, p) {
-				const char *code = json_string_value(json_object_get(p, "code"));
-				json_array_append_new(opts, json_pack("{s:s, s:O, s:b}", "value", code, "label",
-				                                      json_object_get(p, "name"), "selected",
-				                                      strcmp(code, v) == 0));
-			}
-			json_decref(provs);
-			json_object_set_new(o, "options", opts);
-		} else if (f->type == F_AUTHORITY) {
-			/* Grouped by province; the page's script narrows the list to the
-			 * chosen province, and without script every group stays usable. */
-			json_t *list = authority_list(c), *groups = json_array(), *a, *cur = NULL;
-			const char *cur_prov = NULL;
-			size_t j;
-			json_array_foreach(list, j, a) {
-				const char *prov = json_string_value(json_object_get(a, "province"));
-				const char *pc = json_string_value(json_object_get(a, "province_code"));
-				if (!prov)
-					prov = "交通运输部及直属机构";
-				if (!cur || strcmp(cur_prov, prov) != 0) {
-					cur = json_pack("{s:s, s:s, s:[]}", "group", prov, "province_code",
-					                pc ? pc : "", "options");
-					json_array_append_new(groups, cur);
-					cur_prov = json_string_value(json_object_get(cur, "group"));
-				}
-				char id[24];
-				snprintf(id, sizeof id, "%lld",
-				         (long long)json_integer_value(json_object_get(a, "id")));
-				int depth = (int)json_integer_value(json_object_get(a, "depth"));
-				struct buf lbl = {0};
-				for (int d = 0; d < depth && d < 4; d++)
-					buf_puts(&lbl, "　");
-				buf_puts(&lbl, json_string_value(json_object_get(a, "name")));
-				json_array_append_new(json_object_get(cur, "options"),
-				                      json_pack("{s:s, s:s, s:b}", "value", id, "label", lbl.data,
-				                                "selected", strcmp(id, v) == 0));
-				buf_free(&lbl);
-			}
-			json_decref(list);
-			json_object_set_new(o, "groups", groups);
-		}
+		if (f->check == CHECK_ENUM)
+			json_object_set_new(o, "options", options_of(f->options, v));
+		else if (f->check == CHECK_PROVINCE)
+			json_object_set_new(o, "options", province_options(c, v));
+		else if (f->check == CHECK_AUTHORITY)
+			json_object_set_new(o, "groups", authority_groups(c, v));
 		json_array_append_new(out, o);
 	}
 	return out;
@@ -219,14 +270,16 @@ json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *e
 json_t *registration_rows(enum reg_kind k, json_t *reg)
 {
 	json_t *rows = json_array();
-	for (size_t i = 0; i < NFIELDS; i++) {
-		const struct field *f = &fields[i];
-		if (!(f->kinds & (1u << k)) || f->account)
+	size_t n;
+	const struct reg_field *fields = registration_fields(k, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct reg_field *f = &fields[i];
+		if (f->account)
 			continue;
 		/* Ids are shown by name: the authority's and the province's. */
-		const char *key = strcmp(f->name, "authority_id") == 0    ? "authority_name"
-		                  : strcmp(f->name, "province_code") == 0 ? "province"
-		                                                          : f->name;
+		const char *key = f->check == CHECK_AUTHORITY  ? "authority_name"
+		                  : f->check == CHECK_PROVINCE ? "province"
+		                                               : f->name;
 		const char *value = json_string_value(json_object_get(reg, key));
 		json_array_append_new(rows, json_pack("{s:s, s:s}", "label", f->label, "value",
 		                                      value ? value : ""));
@@ -234,9 +287,11 @@ json_t *registration_rows(enum reg_kind k, json_t *reg)
 	return rows;
 }
 
-static bool in_list(const char *v, const char *const *list, size_t n)
+/* ---- validation ---- */
+
+static bool in_list(const char *v, const char *const *list)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; list[i]; i++)
 		if (strcmp(v, list[i]) == 0)
 			return true;
 	return false;
@@ -254,7 +309,8 @@ static bool username_ok(const char *u)
 	return true;
 }
 
-/* Upper-cases and strips the '-' of "D2143569-X" so one code is one string. */
+/* Upper-cases and strips the '-' and spaces of "D2143569-X" so one code is
+ * one string.  Runs after the length check, so the value is short. */
 static void normalise_code(json_t *values, const char *name)
 {
 	const char *v = sval(values, name);
@@ -275,134 +331,213 @@ static void set_err(json_t *errors, const char *name, const char *msg)
 		json_object_set_new(errors, name, json_string(msg));
 }
 
-json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_kind k,
-                              json_t *values, bool editing, int64_t own_id)
+/* The message of field f, formatted; every format names the field by its
+ * label: "单位名称不能超过100个字". */
+static void set_errf(json_t *errors, const struct reg_field *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_errf(json_t *errors, const struct reg_field *f, const char *fmt, ...)
 {
-	json_t *errors = json_object();
-	/* Trim every value first: what is checked is what is stored. */
+	if (json_object_get(errors, f->name))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = NULL;
+	int len = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	json_object_set_new(errors, f->name, json_string(len < 0 ? f->label : m));
+	free(len < 0 ? NULL : m);
+}
+
+/* Keeps in values only the fields of kind k (and not the account's when
+ * editing), each trimmed but the passwords: what is checked is what is
+ * stored, and nothing else posted is ever looked at again. */
+static void keep_kind_fields(enum reg_kind k, json_t *values, bool editing)
+{
 	const char *key;
 	json_t *val;
 	void *tmp;
 	json_object_foreach_safe(values, tmp, key, val) {
-		if (!json_is_string(val))
+		const struct reg_field *f = registration_field(k, key);
+		if (!f || (editing && f->account) || !json_is_string(val)) {
+			json_object_del(values, key);
+			continue;
+		}
+		if (f->check == CHECK_PASSWORD)
 			continue;
 		char *s = xstrdup(json_string_value(val));
-		if (strcmp(key, "password") != 0 && strcmp(key, "password2") != 0)
-			str_trim(s);
+		str_trim(s);
 		json_object_set_new(values, key, json_string(s));
 		free(s);
 	}
-	normalise_code(values, "code");
-	if (kind_is_unit(k))
-		normalise_code(values, "contact_id_number");
+}
 
-	for (size_t i = 0; i < NFIELDS; i++) {
-		const struct field *f = &fields[i];
-		if (!(f->kinds & (1u << k)) || (editing && f->account))
-			continue;
-		const char *v = sval(values, f->name);
-		if (!*v) {
-			if (f->required)
-				set_err(errors, f->name,
-				        f->type >= F_PROVINCE ? "请选择此项" : "此项为必填项");
-			continue;
+/* The checks of one field that need no store: presence, encoding, invisible
+ * characters, length, then its format or its list. */
+static void check_field(const struct reg_field *f, json_t *values, json_t *errors)
+{
+	const char *v = sval(values, f->name);
+	if (!*v) {
+		if (f->required) {
+			if (is_select(f->check))
+				set_errf(errors, f, "请选择%s", f->label);
+			else
+				set_errf(errors, f, "%s为必填项", f->label);
 		}
-		long n = utf8_length(v);
-		if (n < 0) {
-			set_err(errors, f->name, "含有无效字符");
-			continue;
-		}
-		if (n > f->maxlen) {
-			char *m = xasprintf("不能超过%d个字", f->maxlen);
-			set_err(errors, f->name, m);
-			free(m);
-			continue;
-		}
-		for (const char *p = v; *p; p++)
-			if ((unsigned char)*p < 0x20) {
-				set_err(errors, f->name, "含有无效字符");
-				break;
-			}
+		return;
 	}
-	const char *code = sval(values, "code");
-	if (*code && !json_object_get(errors, "code")) {
-		if (kind_is_unit(k) && !validate_unit_code(code))
-			set_err(errors, "code", strlen(code) == 18
-			                            ? "统一社会信用代码校验错误，请核对后重新输入"
-			                            : "请输入正确的18位统一社会信用代码或9位组织机构代码");
-		if (!kind_is_unit(k) && !validate_id_number(code))
-			set_err(errors, "code", "身份证号码校验错误，请核对后重新输入");
+	enum text_fault tf = validate_text(v, false);
+	/* A password is a secret, not a name: any character but controls. */
+	if (f->check == CHECK_PASSWORD && tf != TEXT_NOT_UTF8 && tf != TEXT_CONTROL)
+		tf = TEXT_OK;
+	if (tf != TEXT_OK) {
+		set_errf(errors, f, "%s%s", f->label, text_fault_reason(tf));
+		return;
 	}
-	const char *cid = sval(values, "contact_id_number");
-	if (kind_is_unit(k) && *cid && !validate_id_number(cid))
-		set_err(errors, "contact_id_number", "身份证号码校验错误，请核对后重新输入");
-	const char *mobile = sval(values, "mobile");
-	if (*mobile && !validate_mobile(mobile))
-		set_err(errors, "mobile", "请输入正确的11位手机号码");
-	const char *phone = sval(values, "phone");
-	if (*phone && !validate_phone(phone))
-		set_err(errors, "phone", "请输入正确的电话号码，如 010-65290000");
-	const char *email = sval(values, "email");
-	if (*email && !validate_email(email))
-		set_err(errors, "email", "请输入正确的电子邮箱地址");
-	const char *postcode = sval(values, "postcode");
-	if (*postcode && !validate_postcode(postcode))
-		set_err(errors, "postcode", "邮政编码应为6位数字");
-	const char *cat = sval(values, "category");
-	if (k == KIND_ENTERPRISE && *cat && !in_list(cat, categories, NELEM(categories)))
-		set_err(errors, "category", "请从列表中选择业务类型");
-	const char *grade = sval(values, "grade");
-	if (k == KIND_AGENCY && *grade && !in_list(grade, grades, NELEM(grades)))
-		set_err(errors, "grade", "请从列表中选择考评机构等级");
-	const char *prov = sval(values, "province_code");
-	if (*prov && !province_exists(c, prov))
-		set_err(errors, "province_code", "请从列表中选择所在省份");
+	long n = utf8_length(v);
+	if (n > f->maxlen) {
+		set_errf(errors, f, "%s不能超过%d个字（现有%ld个字）", f->label, f->maxlen, n);
+		return;
+	}
+	switch (f->check) {
+	case CHECK_UNIT_CODE:
+		normalise_code(values, f->name);
+		v = sval(values, f->name);
+		if (!validate_unit_code(v))
+			set_err(errors, f->name,
+			        strlen(v) == 18 ? "统一社会信用代码校验错误，请核对后重新输入"
+			                        : "请输入正确的18位统一社会信用代码或9位组织机构代码");
+		break;
+	case CHECK_ID_NUMBER:
+		normalise_code(values, f->name);
+		if (!validate_id_number(sval(values, f->name)))
+			set_errf(errors, f, "%s校验错误，请核对后重新输入", f->label);
+		break;
+	case CHECK_MOBILE:
+		if (!validate_mobile(v))
+			set_errf(errors, f, "%s不正确，请输入11位手机号码", f->label);
+		break;
+	case CHECK_PHONE:
+		if (!validate_phone(v))
+			set_errf(errors, f, "%s不正确，请输入如 010-65290000 的电话号码", f->label);
+		break;
+	case CHECK_EMAIL:
+		if (!validate_email(v))
+			set_errf(errors, f, "%s格式不正确，请输入如 name@example.cn 的地址", f->label);
+		break;
+	case CHECK_POSTCODE:
+		if (!validate_postcode(v))
+			set_errf(errors, f, "%s应为6位数字", f->label);
+		break;
+	case CHECK_USERNAME:
+		if (!username_ok(v))
+			set_errf(errors, f, "%s应为4-32位字母、数字或下划线", f->label);
+		break;
+	case CHECK_ENUM:
+		if (!in_list(v, f->options))
+			set_errf(errors, f, "请从列表中选择%s", f->label);
+		break;
+	default:
+		break;
+	}
+}
 
+static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t *errors)
+{
+	const struct reg_field *f = registration_field(k, "authority_id");
 	const char *auth = sval(values, "authority_id");
-	if (*auth && !json_object_get(errors, "authority_id")) {
-		char *end = NULL;
-		long long id = strtoll(auth, &end, 10);
-		db_result *r = NULL;
-		if (!end || *end || id <= 0 ||
-		    DB_EXEC(c, "SELECT province_code, level FROM authorities WHERE id = $1", &r,
-		            P_INT(id)) != DB_OK ||
-		    r->nrows == 0) {
-			set_err(errors, "authority_id", "请从列表中选择主管机关");
-		} else {
-			/* The competent authority is in the applicant's province, or is
-			 * the ministry or a river authority (no province / river level). */
-			const char *ap = db_get(r, 0, 0);
-			const char *level = db_get(r, 0, 1);
-			bool national = !ap || strcmp(level, "river") == 0;
-			if (*prov && !national && strcmp(ap, prov) != 0)
-				set_err(errors, "authority_id", "所选主管机关不在所在省份，请重新选择");
-			if (k == KIND_AUTHORITY && strcmp(level, "county") == 0)
-				set_err(errors, "authority_id", "县级主管机关不能作为上级主管机关");
-		}
-		db_result_free(r);
+	const char *prov = sval(values, "province_code");
+	if (!f || !*auth || json_object_get(errors, "authority_id"))
+		return;
+	char *end = NULL;
+	long long id = strtoll(auth, &end, 10);
+	db_result *r = NULL;
+	if (!end || *end || id <= 0 ||
+	    DB_EXEC(c, "SELECT province_code, level FROM authorities WHERE id = $1", &r, P_INT(id)) !=
+	        DB_OK ||
+	    r->nrows == 0) {
+		set_errf(errors, f, "请从列表中选择%s", f->label);
+	} else {
+		/* The competent authority is in the applicant's province, or is
+		 * the ministry or a river authority (no province / river level). */
+		const char *ap = db_get(r, 0, 0);
+		const char *level = db_get(r, 0, 1);
+		bool national = !ap || strcmp(level, "river") == 0;
+		if (*prov && !national && strcmp(ap, prov) != 0)
+			set_err(errors, "authority_id", "所选主管机关不在所在省份，请重新选择");
+		if (k == KIND_AUTHORITY && strcmp(level, "county") == 0)
+			set_err(errors, "authority_id", "县级主管机关不能作为上级主管机关");
 	}
+	db_result_free(r);
+}
 
-	if (!editing) {
-		const char *u = sval(values, "username");
-		const char *pw = sval(values, "password");
-		if (*u && !username_ok(u))
-			set_err(errors, "username", "用户名应为4-32位字母、数字或下划线");
-		if (*pw && (long)strlen(pw) < l->password_min_length) {
-			char *m = xasprintf("密码至少%d位", l->password_min_length);
-			set_err(errors, "password", m);
-			free(m);
-		}
-		if (*pw && strcmp(pw, u) == 0)
-			set_err(errors, "password", "密码不能与用户名相同");
-		if (*pw && strcmp(pw, sval(values, "password2")) != 0)
-			set_err(errors, "password2", "两次输入的密码不一致");
-		db_result *r = NULL;
-		if (*u && !json_object_get(errors, "username") &&
-		    DB_EXEC(c, "SELECT 1 FROM accounts WHERE username = $1", &r, P_TEXT(u)) == DB_OK &&
-		    r->nrows > 0)
-			set_err(errors, "username", "该用户名已被使用，请更换");
-		db_result_free(r);
+static void check_account(db_conn *c, const struct esp_limits *l, json_t *values,
+                          json_t *errors)
+{
+	const char *u = sval(values, "username");
+	const char *pw = sval(values, "password");
+	if (*pw && !json_object_get(errors, "password") &&
+	    (long)strlen(pw) < l->password_min_length) {
+		char *m = xasprintf("密码至少%d位", l->password_min_length);
+		set_err(errors, "password", m);
+		free(m);
 	}
+	if (*pw && strcmp(pw, u) == 0)
+		set_err(errors, "password", "密码不能与用户名相同");
+	if (*pw && strcmp(pw, sval(values, "password2")) != 0)
+		set_err(errors, "password2", "两次输入的密码不一致");
+	db_result *r = NULL;
+	if (*u && !json_object_get(errors, "username") &&
+	    DB_EXEC(c, "SELECT 1 FROM accounts WHERE username = $1", &r, P_TEXT(u)) == DB_OK &&
+	    r->nrows > 0)
+		set_err(errors, "username", "该用户名已被使用，请更换");
+	db_result_free(r);
+}
+
+/* The name of a pending authority registration other than own_id that is
+ * the same as name once folded (malloc'ed), or NULL. */
+static char *pending_authority_same_name(db_conn *c, const char *name, int64_t own_id)
+{
+	db_result *r = NULL;
+	char *found = NULL;
+	if (DB_EXEC(c, "SELECT name FROM registrations WHERE kind = 'authority' "
+	               "AND state = 'pending' AND id <> $1",
+	            &r, P_INT(own_id)) == DB_OK)
+		found = names_find_folded(r, name);
+	db_result_free(r);
+	return found;
+}
+
+char *registration_name_clash(db_conn *c, enum reg_kind k, const char *name, int64_t own_id,
+                              bool *pending)
+{
+	*pending = false;
+	if (k != KIND_AUTHORITY || !name || !*name)
+		return NULL;
+	char *same = authority_same_name(c, name);
+	if (!same && (same = pending_authority_same_name(c, name, own_id)))
+		*pending = true;
+	return same;
+}
+
+json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_kind k,
+                              json_t *values, bool editing, int64_t own_id)
+{
+	json_t *errors = json_object();
+	keep_kind_fields(k, values, editing);
+	size_t n;
+	const struct reg_field *fields = registration_fields(k, &n);
+	for (size_t i = 0; i < n; i++)
+		if (!(editing && fields[i].account))
+			check_field(&fields[i], values, errors);
+
+	const char *prov = sval(values, "province_code");
+	if (*prov && !json_object_get(errors, "province_code") && !province_exists(c, prov))
+		set_err(errors, "province_code", "请从列表中选择所在省份");
+	check_authority(c, k, values, errors);
+	if (!editing)
+		check_account(c, l, values, errors);
+
+	const char *code = sval(values, "code");
 	if (*code && !json_object_get(errors, "code")) {
 		db_result *r = NULL;
 		if (DB_EXEC(c, "SELECT id FROM registrations WHERE code = $1 AND state <> 'rejected' "
@@ -413,6 +548,20 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
 			                                        : "该身份证号码已经报名，请勿重复报名");
 		db_result_free(r);
 	}
+	const char *name = sval(values, "name");
+	if (k == KIND_AUTHORITY && *name && !json_object_get(errors, "name")) {
+		bool pending = false;
+		char *same = registration_name_clash(c, k, name, own_id, &pending);
+		if (same) {
+			char *m = xasprintf(pending ? "该主管机关已有报名正在审核（%s），请勿重复报名"
+			                            : "该主管机关已存在（%s），不能重复报名；"
+			                              "如需办理证书，请联系该主管机关",
+			                    same);
+			set_err(errors, "name", m);
+			free(m);
+			free(same);
+		}
+	}
 	return errors;
 }
 
@@ -422,9 +571,12 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
 	"name, code, legal_rep, contact_name, contact_id_number, phone, mobile, email, address, " \
 	"postcode, category, grade, work_unit, department, province_code, authority_id"
 
-static const char *opt(json_t *values, const char *name)
+/* The value of a column for kind k: NULL when empty, and NULL when k has no
+ * such field, whatever was posted under that name. */
+static const char *opt(enum reg_kind k, json_t *values, const char *name)
 {
-	const char *v = sval(values, name);
+	const struct reg_field *f = registration_field(k, name);
+	const char *v = f ? sval(values, name) : "";
 	return *v ? v : NULL;
 }
 
@@ -440,18 +592,20 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 {
 	struct submit_ctx *s = arg;
 	json_t *v = s->values;
+	enum reg_kind k = s->kind;
 	int64_t now = time_now();
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c,
 	    "INSERT INTO registrations (kind, state, " REG_COLUMNS ", created_at, updated_at) "
 	    "VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
 	    "$16, $17, $18, $18) RETURNING id",
-	    &r, P_TEXT(kind_name(s->kind)), P_TEXT(opt(v, "name")), P_TEXT(opt(v, "code")),
-	    P_TEXT(opt(v, "legal_rep")), P_TEXT(opt(v, "contact_name")),
-	    P_TEXT(opt(v, "contact_id_number")), P_TEXT(opt(v, "phone")), P_TEXT(opt(v, "mobile")),
-	    P_TEXT(opt(v, "email")), P_TEXT(opt(v, "address")), P_TEXT(opt(v, "postcode")),
-	    P_TEXT(opt(v, "category")), P_TEXT(opt(v, "grade")), P_TEXT(opt(v, "work_unit")),
-	    P_TEXT(opt(v, "department")), P_TEXT(opt(v, "province_code")),
+	    &r, P_TEXT(kind_name(k)), P_TEXT(opt(k, v, "name")), P_TEXT(opt(k, v, "code")),
+	    P_TEXT(opt(k, v, "legal_rep")), P_TEXT(opt(k, v, "contact_name")),
+	    P_TEXT(opt(k, v, "contact_id_number")), P_TEXT(opt(k, v, "phone")),
+	    P_TEXT(opt(k, v, "mobile")), P_TEXT(opt(k, v, "email")), P_TEXT(opt(k, v, "address")),
+	    P_TEXT(opt(k, v, "postcode")), P_TEXT(opt(k, v, "category")),
+	    P_TEXT(opt(k, v, "grade")), P_TEXT(opt(k, v, "work_unit")),
+	    P_TEXT(opt(k, v, "department")), P_TEXT(opt(k, v, "province_code")),
 	    P_INT(strtoll(sval(v, "authority_id"), NULL, 10)), P_INT(now));
 	if (st == DB_CONFLICT)
 		s->which = "code";
@@ -496,18 +650,29 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 	struct resubmit_ctx *s = arg;
 	json_t *v = s->values;
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	/* The stored kind says which columns the registration has. */
+	enum db_status st = DB_EXEC(c, "SELECT kind FROM registrations WHERE id = $1", &r,
+	                            P_INT(s->reg_id));
+	enum reg_kind k = st == DB_OK && r->nrows ? kind_parse(db_get(r, 0, 0)) : KIND_NONE;
+	db_result_free(r);
+	r = NULL;
+	if (st != DB_OK)
+		return st;
+	if (k == KIND_NONE)
+		return DB_CONFLICT;
+	st = DB_EXEC(c,
 	    "UPDATE registrations SET state = 'pending', reject_reason = NULL, name = $2, code = $3, "
 	    "legal_rep = $4, contact_name = $5, contact_id_number = $6, phone = $7, mobile = $8, "
 	    "email = $9, address = $10, postcode = $11, category = $12, grade = $13, work_unit = $14, "
 	    "department = $15, province_code = $16, authority_id = $17, updated_at = $18 "
 	    "WHERE id = $1 AND state = 'rejected' RETURNING id",
-	    &r, P_INT(s->reg_id), P_TEXT(opt(v, "name")), P_TEXT(opt(v, "code")),
-	    P_TEXT(opt(v, "legal_rep")), P_TEXT(opt(v, "contact_name")),
-	    P_TEXT(opt(v, "contact_id_number")), P_TEXT(opt(v, "phone")), P_TEXT(opt(v, "mobile")),
-	    P_TEXT(opt(v, "email")), P_TEXT(opt(v, "address")), P_TEXT(opt(v, "postcode")),
-	    P_TEXT(opt(v, "category")), P_TEXT(opt(v, "grade")), P_TEXT(opt(v, "work_unit")),
-	    P_TEXT(opt(v, "department")), P_TEXT(opt(v, "province_code")),
+	    &r, P_INT(s->reg_id), P_TEXT(opt(k, v, "name")), P_TEXT(opt(k, v, "code")),
+	    P_TEXT(opt(k, v, "legal_rep")), P_TEXT(opt(k, v, "contact_name")),
+	    P_TEXT(opt(k, v, "contact_id_number")), P_TEXT(opt(k, v, "phone")),
+	    P_TEXT(opt(k, v, "mobile")), P_TEXT(opt(k, v, "email")), P_TEXT(opt(k, v, "address")),
+	    P_TEXT(opt(k, v, "postcode")), P_TEXT(opt(k, v, "category")),
+	    P_TEXT(opt(k, v, "grade")), P_TEXT(opt(k, v, "work_unit")),
+	    P_TEXT(opt(k, v, "department")), P_TEXT(opt(k, v, "province_code")),
 	    P_INT(strtoll(sval(v, "authority_id"), NULL, 10)), P_INT(time_now()));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_CONFLICT;
@@ -515,7 +680,7 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 	if (st != DB_OK)
 		return st;
 	st = DB_EXEC(c, "UPDATE accounts SET display_name = $1 WHERE registration_id = $2", NULL,
-	             P_TEXT(opt(v, "name")), P_INT(s->reg_id));
+	             P_TEXT(opt(k, v, "name")), P_INT(s->reg_id));
 	if (st != DB_OK)
 		return st;
 	char obj[48];
@@ -705,11 +870,34 @@ struct decide_ctx {
 	int64_t reg_id;
 	bool approve;
 	const char *reason;
+	char *blocked; /* why the approval cannot be (malloc'ed) */
 };
+
+static char *clash_message(const char *existing)
+{
+	return xasprintf("不能通过：已有名称相同的主管机关“%s”（比较名称时不计空格和全角、半角），"
+	                 "同一主管机关不能开通两次。请选择“不通过”并写明原因。",
+	                 existing);
+}
+
+char *registration_approval_blocker(db_conn *c, json_t *reg)
+{
+	const char *kind = json_string_value(json_object_get(reg, "kind"));
+	const char *state = json_string_value(json_object_get(reg, "state"));
+	const char *name = json_string_value(json_object_get(reg, "name"));
+	if (!kind || strcmp(kind, "authority") != 0 || !state || strcmp(state, "pending") != 0)
+		return NULL;
+	char *same = name ? authority_same_name(c, name) : NULL;
+	char *m = same ? clash_message(same) : NULL;
+	free(same);
+	return m;
+}
 
 static enum db_status decide_tx(db_conn *c, void *arg)
 {
 	struct decide_ctx *d = arg;
+	free(d->blocked); /* from an earlier run of a retried transaction */
+	d->blocked = NULL;
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c,
 	    "UPDATE registrations SET state = $2, reject_reason = $3, reviewed_by = $4, "
@@ -721,7 +909,15 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 		st = DB_CONFLICT;
 	if (st == DB_OK && d->approve && strcmp(db_get(r, 0, 0), "authority") == 0) {
 		/* An approved authority joins the tree under the one that reviewed it,
-		 * so that its own applicants can choose it. */
+		 * so that its own applicants can choose it; never a second time
+		 * under a name that differs only in spaces or width. */
+		char *same = authority_same_name(c, db_get(r, 0, 1));
+		if (same) {
+			d->blocked = clash_message(same);
+			free(same);
+			db_result_free(r);
+			return DB_CONFLICT;
+		}
 		int64_t parent = db_get_int(r, 0, 3, 0);
 		db_result *pr = NULL;
 		st = DB_EXEC(c, "SELECT level FROM authorities WHERE id = $1", &pr, P_INT(parent));
@@ -745,8 +941,13 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 }
 
 enum db_status registration_decide(db_conn *c, const struct actor *a, int64_t reg_id,
-                                   bool approve, const char *reason)
+                                   bool approve, const char *reason, char **blocked)
 {
 	struct decide_ctx d = {.a = a, .reg_id = reg_id, .approve = approve, .reason = reason};
-	return db_transaction(c, decide_tx, &d);
+	enum db_status st = db_transaction(c, decide_tx, &d);
+	if (st == DB_CONFLICT && d.blocked && blocked)
+		*blocked = d.blocked;
+	else
+		free(d.blocked);
+	return st;
 }

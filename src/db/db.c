@@ -6,11 +6,20 @@
 #include "esp/util.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Set in this thread when the store was too busy to answer in time; see
+ * db_store_busy(). A request runs in one worker thread from start to end. */
+static _Thread_local bool store_busy;
+
+bool db_store_busy(void) { return store_busy; }
+void db_store_busy_reset(void) { store_busy = false; }
 
 struct db_pool {
 	const struct db_backend *be;
@@ -37,7 +46,12 @@ db_pool *db_pool_open(const char *target, int size, const char **err)
 	p->idle = xcalloc((size_t)p->size, sizeof(db_conn *));
 	p->target = xstrdup(target);
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	/* Timed waits (db_acquire_wait) count on the monotonic clock. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if (p->be->share_writer && !(p->writer = p->be->open(target, err))) {
 		db_pool_close(p);
 		return NULL;
@@ -76,7 +90,11 @@ void db_checkpoint(db_pool *p)
 {
 	if (p->be != &db_sqlite_backend)
 		return;
-	db_conn *c = db_acquire(p);
+	/* Requests come first: when every connection is busy, the next second
+	 * tries again. */
+	db_conn *c = db_acquire_wait(p, 100);
+	if (!c)
+		return;
 	p->be->exec_script(c, "PRAGMA wal_checkpoint(PASSIVE)");
 	db_release(p, c);
 }
@@ -88,6 +106,29 @@ db_conn *db_acquire(db_pool *p)
 		pthread_cond_wait(&p->cond, &p->lock);
 	db_conn *c = p->idle[--p->nidle];
 	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
+db_conn *db_acquire_wait(db_pool *p, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	db_conn *c = NULL;
+	pthread_mutex_lock(&p->lock);
+	while (p->nidle == 0)
+		if (pthread_cond_timedwait(&p->cond, &p->lock, &until) == ETIMEDOUT)
+			break;
+	if (p->nidle > 0)
+		c = p->idle[--p->nidle];
+	pthread_mutex_unlock(&p->lock);
+	if (!c)
+		store_busy = true;
 	return c;
 }
 
@@ -116,34 +157,33 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	return be->exec(c, sql, params, nparams, res);
 }
 
+/* Retries for at most DB_TX_BUDGET_US in all, with growing pauses: a store
+ * locked by another process turns into a quick "busy" answer the caller can
+ * pass on (503), not into a thread held for tens of seconds. */
+#define DB_TX_BUDGET_US 3000000
+
 enum db_status db_transaction(db_conn *c, db_tx_fn fn, void *ctx)
 {
 	const struct db_backend *be = ((struct db_conn_head *)c)->be;
 	if (be->tx_conn)
 		c = be->tx_conn(c);
 	enum db_status st = DB_ERROR;
-	for (int attempt = 0; attempt < 8; attempt++) {
+	int64_t start = time_now_us();
+	for (unsigned pause = 1000;; pause = pause < 64000 ? pause * 2 : pause) {
 		st = be->begin(c);
-		if (st != DB_OK) {
-			if (st == DB_RETRY) {
-				usleep(1000u << attempt);
-				continue;
-			}
-			return st;
-		}
-		st = fn(c, ctx);
 		if (st == DB_OK) {
-			st = be->commit(c);
-			if (st == DB_OK)
+			st = fn(c, ctx);
+			if (st == DB_OK && (st = be->commit(c)) == DB_OK)
 				return DB_OK;
-			be->rollback(c);
-		} else {
 			be->rollback(c);
 		}
 		if (st != DB_RETRY)
 			return st;
-		usleep(1000u << attempt);
+		if (time_now_us() - start + pause > DB_TX_BUDGET_US)
+			break;
+		usleep(pause);
 	}
+	store_busy = true;
 	return st;
 }
 

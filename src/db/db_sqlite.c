@@ -7,6 +7,7 @@
 #include "esp/util.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -75,7 +76,9 @@ static db_conn *sq_open(const char *target, const char **err)
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, 5000);
+	/* Another process holding the lock (espctl, a backup) makes a statement
+	 * wait at most this long before the caller sees DB_RETRY. */
+	sqlite3_busy_timeout(db, 1000);
 	/* Checkpoints run in espd's maintenance thread (db_checkpoint), not in
 	 * the request that happens to cross the threshold. */
 	const char *setup = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
@@ -285,7 +288,13 @@ static void release_write(db_conn *c)
 
 static enum db_status sq_begin(db_conn *c)
 {
-	pthread_mutex_lock(&write_lock);
+	/* A writer stuck behind another process's lock must not hold up every
+	 * other thread for long: queue for at most two seconds. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	if (pthread_mutex_timedlock(&write_lock, &until) != 0)
+		return DB_RETRY;
 	c->writing = true;
 	/* Prepared once per connection, like every other statement. */
 	enum db_status st = sq_exec(c, "BEGIN IMMEDIATE", NULL, 0, NULL);

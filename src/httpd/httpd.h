@@ -17,6 +17,8 @@
 #include "esp/registration.h"
 #include "esp/template.h"
 #include "esp/util.h"
+#include "form.h"
+#include "guard.h"
 
 /* What the server holds for the whole run. */
 struct server {
@@ -27,6 +29,12 @@ struct server {
 	esp_ca *ca;
 	const char *static_dir;
 	size_t max_body, max_url;
+	size_t max_raw_body;          /* bodies other than forms (JSON) */
+	unsigned max_form_fields;
+	size_t max_bodies_in_flight;  /* all bodies being received, together */
+	size_t body_bytes_in_flight;  /* atomic */
+	int store_wait_ms;            /* longest wait for a pooled connection */
+	struct guard *guard;
 	bool staff_password_login;
 	bool log_requests;
 	int session_seconds;
@@ -34,13 +42,6 @@ struct server {
 	uint64_t next_request_id;
 };
 
-struct form_field {
-	char *name;
-	struct buf value;
-	char *filename;      /* uploads only */
-	char *content_type;
-	struct form_field *next;
-};
 
 /* Listener kinds: the certificate-login listener asks for client certificates. */
 enum listener { LISTEN_HTTP, LISTEN_HTTPS, LISTEN_LOGIN };
@@ -57,9 +58,11 @@ struct request {
 	bool is_post;
 	/* body */
 	struct MHD_PostProcessor *pp;
-	struct form_field *fields;
+	struct form form;
+	enum form_status form_status;
 	struct buf raw;          /* bodies the post processor does not take (JSON) */
-	size_t body_bytes;
+	size_t body_bytes;       /* received so far */
+	size_t body_reserved;    /* counted in server.body_bytes_in_flight */
 	bool too_large;          /* answered early: close the connection after */
 	bool answered;           /* the response is ready; only drain the body */
 	/* route */
@@ -77,6 +80,11 @@ struct request {
 	/* response */
 	int status;
 	struct buf body;
+	/* or bytes owned elsewhere, released after sending (req_body_shared) */
+	const void *shared_data;
+	size_t shared_len;
+	void (*shared_release)(void *);
+	void *shared_cls;
 	const char *content_type;
 	struct {
 		const char *name, *value;
@@ -110,6 +118,10 @@ const char *req_query(struct request *r, const char *name);
 const char *req_cookie(struct request *r, const char *name);
 int64_t req_param_int(struct request *r, int i);
 void req_header(struct request *r, const char *name, const char *value);
+/* Replies with len bytes at data that the request does not own; release(cls)
+ * runs once the response no longer needs them. */
+void req_body_shared(struct request *r, const void *data, size_t len, void (*release)(void *),
+                     void *cls);
 
 /* Renders templates/<name>.html inside the layout; takes ownership of ctx. */
 void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx);
@@ -123,6 +135,11 @@ void reply_json_error(struct request *r, int status, const char *code, const cha
 void reply_forbidden(struct request *r);
 void reply_not_found(struct request *r);
 void reply_server_error(struct request *r, const char *what);
+/* A JSON error under /api/, a message page elsewhere. */
+void reply_error(struct request *r, int status, const char *code, const char *title,
+                 const char *message);
+/* 503 with Retry-After: the store could not answer in time. */
+void reply_busy(struct request *r);
 
 /* Sets the session cookie (value NULL clears it). */
 void set_session_cookie(struct request *r, const char *value);
@@ -165,6 +182,9 @@ void page_admin_fees(struct request *r);
 void page_admin_fees_save(struct request *r);
 void page_admin_staff(struct request *r);
 void page_admin_staff_create(struct request *r);
+void page_admin_certs(struct request *r);
+void page_admin_cert_revoke_get(struct request *r);
+void page_admin_cert_revoke_post(struct request *r);
 void page_application_resubmit(struct request *r);
 void page_ra_home(struct request *r);
 void page_ra_queue(struct request *r);

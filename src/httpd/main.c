@@ -6,6 +6,7 @@
 #include "httpd.h"
 #include "server.h"
 #include "esp/appform.h"
+#include "esp/audit_anchor.h"
 #include "esp/ra.h"
 
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +73,10 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)server_completed, lc},
 		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, config_get_long(srv->cfg, "max_header_bytes") + 16384,
 		 NULL},
-		{MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+		{MHD_OPTION_CONNECTION_TIMEOUT, config_get_long(srv->cfg, "idle_timeout_seconds"), NULL},
+		{MHD_OPTION_CONNECTION_LIMIT, config_get_long(srv->cfg, "max_connections"), NULL},
+		{MHD_OPTION_PER_IP_CONNECTION_LIMIT, config_get_long(srv->cfg, "max_connections_per_ip"), NULL},
+		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, srv->guard},
 		{MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
 		{key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
 		{key_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
@@ -94,12 +99,25 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 
 static _Atomic int stopping;
 
+/* Every open connection is a descriptor: the listeners' connection limits
+ * must fit under the process's limit, which is often 1024 by default. */
+static void raise_file_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* Keeps the CRL fresh: re-signed at least every crl_hours, even without
  * revocations, so relying parties never see it expire. */
 static void crl_refresh(struct server *srv)
 {
 	int hours = (int)config_get_long(srv->cfg, "crl_hours");
-	db_conn *c = db_acquire(srv->pool);
+	db_conn *c = db_acquire_wait(srv->pool, srv->store_wait_ms);
+	if (!c)
+		return; /* busy: the next minute tries again */
 	unsigned char *der = NULL;
 	size_t len = 0;
 	int64_t signed_at = 0;
@@ -118,7 +136,9 @@ static void crl_refresh(struct server *srv)
  * keeps the table from growing with every login ever made. */
 static void sessions_purge(struct server *srv)
 {
-	db_conn *c = db_acquire(srv->pool);
+	db_conn *c = db_acquire_wait(srv->pool, srv->store_wait_ms);
+	if (!c)
+		return;
 	int n = 0;
 	if (session_purge_expired(c, time_now(), &n) != DB_OK)
 		log_error("expired sessions could not be deleted");
@@ -127,14 +147,48 @@ static void sessions_purge(struct server *srv)
 	db_release(srv->pool, c);
 }
 
-/* Maintenance: the CRL every minute, expired sessions every hour, the
- * store's write-ahead log every second. */
+/* The audit log's head is signed and anchored outside the store at least
+ * every audit_anchor_hours (at start too when the last anchor is older).
+ * Writing an anchor checks the whole log first: a broken or truncated one
+ * is reported loudly, hourly, and never anchored. */
+static void audit_anchor_refresh(struct server *srv, int64_t *next_at)
+{
+	int64_t now = time_now();
+	if (now < *next_at)
+		return;
+	const char *path = config_get(srv->cfg, "audit_anchor_file");
+	int64_t every = config_get_long(srv->cfg, "audit_anchor_hours") * 3600;
+	if (every <= 0)
+		every = 24 * 3600;
+	int64_t last = audit_anchor_last_at(path);
+	if (last && last + every > now) {
+		*next_at = last + every;
+		return;
+	}
+	db_conn *c = db_acquire(srv->pool);
+	struct audit_check chk;
+	enum audit_fault f = audit_anchor_write(c, srv->ca, path, &chk, NULL);
+	db_release(srv->pool, c);
+	if (f == AUDIT_INTACT) {
+		*next_at = now + every;
+		return;
+	}
+	log_error("audit log NOT anchored: %s (entry seq %lld, anchor line %d of %s)",
+	          audit_fault_message(f), (long long)chk.seq, chk.anchor_line, path);
+	*next_at = now + 3600;
+}
+
+/* Maintenance: the CRL and the audit anchor every minute, expired sessions
+ * every hour, the store's write-ahead log every second. */
 static void *maintenance_thread(void *arg)
 {
 	struct server *srv = arg;
+	int64_t anchor_at = 0;
 	for (unsigned tick = 0; !stopping; tick++) {
-		if (tick % 60 == 0)
+		if (tick % 60 == 0) {
 			crl_refresh(srv);
+			audit_anchor_refresh(srv, &anchor_at);
+		}
 		if (tick % 3600 == 0)
 			sessions_purge(srv);
 		db_checkpoint(srv->pool);
@@ -196,6 +250,16 @@ int main(int argc, char **argv)
 	struct server srv = {.cfg = cfg};
 	srv.max_body = (size_t)config_get_long(cfg, "max_body_bytes");
 	srv.max_url = (size_t)config_get_long(cfg, "max_url_bytes");
+	srv.max_raw_body = (size_t)config_get_long(cfg, "max_json_bytes");
+	srv.max_form_fields = (unsigned)config_get_long(cfg, "max_form_fields");
+	srv.max_bodies_in_flight = (size_t)config_get_long(cfg, "max_uploads_in_flight_bytes");
+	srv.store_wait_ms = (int)config_get_long(cfg, "store_wait_ms");
+	srv.guard = guard_new((const int[GUARD_PHASES]){
+	    [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
+	    [GUARD_BODY] = (int)config_get_long(cfg, "body_timeout_seconds"),
+	    [GUARD_SEND] = (int)config_get_long(cfg, "send_timeout_seconds"),
+	});
+	raise_file_limit();
 	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
 	srv.log_requests = config_get_bool(cfg, "log_requests");
 	srv.session_seconds = (int)config_get_long(cfg, "session_hours") * 3600;
@@ -215,7 +279,14 @@ int main(int argc, char **argv)
 	}
 	db_conn *c = db_acquire(srv.pool);
 	limits_load(c, &srv.limits);
+	/* Before any thread may append to the audit log. */
+	enum audit_key_status ks = audit_key_open(c, config_get(cfg, "audit_key_file"), true);
 	db_release(srv.pool, c);
+	if (ks != AUDIT_KEY_LOADED && ks != AUDIT_KEY_CREATED) {
+		fprintf(stderr, "espd: %s: %s\n", config_get(cfg, "audit_key_file"),
+		        audit_key_message(ks));
+		return 2;
+	}
 
 	/* Fonts are found once here: fontconfig is slow the first time. */
 	appform_init();
@@ -311,6 +382,7 @@ int main(int argc, char **argv)
 		MHD_stop_daemon(login.daemon);
 	if (crl_started)
 		pthread_join(crl_tid, NULL);
+	guard_free(srv.guard);
 	if (key_pem)
 		sodium_memzero(key_pem, strlen(key_pem));
 	free(key_pem);
@@ -319,6 +391,7 @@ int main(int argc, char **argv)
 	free(crt_path);
 	free(ca_dir);
 	ca_free(srv.ca);
+	audit_key_forget();
 	tpl_free(srv.tpl);
 	db_pool_close(srv.pool);
 	free(srv.public_url);

@@ -7,6 +7,8 @@
 #include "httpd.h"
 #include "esp/validate.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,19 +47,102 @@ void page_drivers(struct request *r)
 	render_page(r, 200, "drivers", "证书U盘驱动", ctx);
 }
 
+/* Driver packages are large (several MB) and never change once uploaded.
+ * Each download used to copy the whole package out of the store and keep
+ * the copy until the client had read it: a few clients that start
+ * downloads and never read held that much memory each.  Now the bytes are
+ * kept once, shared by reference by every response that sends them, and
+ * freed when the last of those ends after the cache let go of them. */
+struct driver_blob {
+	int refs; /* atomic */
+	int64_t id;
+	char sha256[65];
+	size_t len;
+	unsigned char data[];
+};
+
+#define DRIVER_CACHE 4
+static struct driver_blob *driver_cache[DRIVER_CACHE];
+static pthread_mutex_t driver_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void driver_blob_release(void *cls)
+{
+	struct driver_blob *b = cls;
+	if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(b);
+}
+
+/* A new reference to the cached blob for (id, sha256), or NULL. */
+static struct driver_blob *driver_cache_get(int64_t id, const char *sha256)
+{
+	struct driver_blob *found = NULL;
+	pthread_mutex_lock(&driver_cache_lock);
+	for (int i = 0; i < DRIVER_CACHE && !found; i++) {
+		struct driver_blob *b = driver_cache[i];
+		if (b && b->id == id && strcmp(b->sha256, sha256) == 0) {
+			__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+			found = b;
+			/* Most recently used first. */
+			memmove(&driver_cache[1], &driver_cache[0], (size_t)i * sizeof(driver_cache[0]));
+			driver_cache[0] = b;
+		}
+	}
+	pthread_mutex_unlock(&driver_cache_lock);
+	return found;
+}
+
+static void driver_cache_put(struct driver_blob *b)
+{
+	__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&driver_cache_lock);
+	struct driver_blob *evicted = driver_cache[DRIVER_CACHE - 1];
+	memmove(&driver_cache[1], &driver_cache[0], (DRIVER_CACHE - 1) * sizeof(driver_cache[0]));
+	driver_cache[0] = b;
+	pthread_mutex_unlock(&driver_cache_lock);
+	if (evicted)
+		driver_blob_release(evicted);
+}
+
+static struct driver_blob *driver_load(struct request *r, int64_t id, const char *sha256)
+{
+	struct driver_blob *b = driver_cache_get(id, sha256);
+	if (b)
+		return b;
+	db_result *res = NULL;
+	if (DB_EXEC(req_db(r), "SELECT data FROM drivers WHERE id = $1", &res, P_INT(id)) != DB_OK ||
+	    res->nrows == 0) {
+		db_result_free(res);
+		return NULL;
+	}
+	size_t len = db_get_len(res, 0, 0);
+	b = xmalloc(sizeof(*b) + len);
+	b->refs = 1;
+	b->id = id;
+	snprintf(b->sha256, sizeof b->sha256, "%s", sha256);
+	b->len = len;
+	memcpy(b->data, db_get(res, 0, 0), len);
+	db_result_free(res);
+	driver_cache_put(b);
+	return b;
+}
+
 void page_driver_download(struct request *r)
 {
 	int64_t id = req_param_int(r, 0);
 	db_result *res = NULL;
-	if (!id || DB_EXEC(req_db(r), "SELECT filename, data FROM drivers WHERE id = $1", &res,
+	if (!id || DB_EXEC(req_db(r), "SELECT filename, sha256 FROM drivers WHERE id = $1", &res,
 	                   P_INT(id)) != DB_OK || res->nrows == 0) {
 		db_result_free(res);
 		reply_not_found(r);
 		return;
 	}
-	size_t len = db_get_len(res, 0, 1);
-	buf_free(&r->body);
-	buf_put(&r->body, db_get(res, 0, 1), len);
+	struct driver_blob *b = driver_load(r, id, db_get(res, 0, 1));
+	if (!b) {
+		db_result_free(res);
+		reply_server_error(r, "driver package could not be read");
+		return;
+	}
+	req_body_shared(r, b->data, b->len, driver_blob_release, b);
 	r->status = 200;
 	r->content_type = "application/octet-stream";
 	/* The stored name was cleaned at upload: safe inside the header. */

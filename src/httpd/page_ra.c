@@ -453,9 +453,16 @@ static void show_tokens(struct request *r, int status, const char *new_token, co
 	render_page(r, status, "ra_tokens", "API令牌", ctx);
 }
 
+/* API tokens belong to RA operators (their workstations issue) and to the
+ * admin (who revokes any certificate through the API). */
+static bool token_holder(const struct request *r)
+{
+	return r->actor.role == ROLE_RA || r->actor.role == ROLE_ADMIN;
+}
+
 void page_ra_tokens(struct request *r)
 {
-	if (r->actor.role != ROLE_RA) {
+	if (!token_holder(r)) {
 		reply_forbidden(r);
 		return;
 	}
@@ -464,7 +471,7 @@ void page_ra_tokens(struct request *r)
 
 void page_ra_tokens_create(struct request *r)
 {
-	if (r->actor.role != ROLE_RA) {
+	if (!token_holder(r)) {
 		reply_forbidden(r);
 		return;
 	}
@@ -485,7 +492,7 @@ void page_ra_tokens_create(struct request *r)
 
 void page_ra_tokens_revoke(struct request *r)
 {
-	if (r->actor.role != ROLE_RA) {
+	if (!token_holder(r)) {
 		reply_forbidden(r);
 		return;
 	}

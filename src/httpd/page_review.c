@@ -161,6 +161,14 @@ static void show_detail(struct request *r, int status, json_t *reg, const char *
 		json_object_set_new(ctx, "reviewed_date", json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
+	/* Said before the reviewer decides, not after: an authority whose name is
+	 * already in the tree (submitted before names were compared folded) can
+	 * only be refused. */
+	char *blocker = error ? NULL : registration_approval_blocker(req_db(r), reg);
+	if (blocker) {
+		json_object_set_new(ctx, "blocker", json_string(blocker));
+		free(blocker);
+	}
 	render_page(r, status, "review_detail", "报名信息审核", ctx);
 }
 
@@ -187,18 +195,26 @@ void page_review_decide(struct request *r)
 		show_detail(r, 422, reg, "请选择审核结果。");
 	} else if (reject && !*reason) {
 		show_detail(r, 422, reg, "请填写不通过的原因。");
-	} else if (utf8_length(reason) < 0 || utf8_length(reason) > 500) {
+	} else if (validate_text(reason, true) != TEXT_OK) {
+		show_detail(r, 422, reg,
+		            arena_printf(r->arena, "不通过原因%s",
+		                         text_fault_reason(validate_text(reason, true))));
+	} else if (utf8_length(reason) > 500) {
 		show_detail(r, 422, reg, "原因不能超过500个字。");
 	} else {
+		char *blocked = NULL;
 		enum db_status st = registration_decide(req_db(r), &r->actor, req_param_int(r, 0),
-		                                        approve, reason);
+		                                        approve, reason, &blocked);
 		if (st == DB_OK)
 			redirect(r, arena_printf(r->arena, "/review/%lld?decided=1",
 			                         (long long)req_param_int(r, 0)));
+		else if (st == DB_CONFLICT && blocked)
+			show_detail(r, 409, reg, blocked);
 		else if (st == DB_CONFLICT)
 			show_detail(r, 409, reg, "该报名已经审核过，不能重复审核。");
 		else
 			reply_server_error(r, "registration decision failed");
+		free(blocked);
 	}
 	free(reason);
 	json_decref(reg);

@@ -107,8 +107,30 @@ void reply_not_found(struct request *r)
 	render_message(r, 404, "页面不存在", "您访问的页面不存在。");
 }
 
+void reply_error(struct request *r, int status, const char *code, const char *title,
+                 const char *message)
+{
+	if (strncmp(r->path, "/api/", 5) == 0)
+		reply_json_error(r, status, code, message);
+	else
+		render_message(r, status, title, message);
+}
+
+void reply_busy(struct request *r)
+{
+	log_info("req=%llu %s: store busy, answered 503", (unsigned long long)r->id, r->method);
+	req_header(r, "Retry-After", "5");
+	reply_error(r, 503, "busy", "系统繁忙", "系统繁忙，请稍候片刻再试。");
+}
+
 void reply_server_error(struct request *r, const char *what)
 {
+	/* A store that was only too busy (locked by another process, every
+	 * connection in use) is the client's to retry, not our failure. */
+	if (db_store_busy()) {
+		reply_busy(r);
+		return;
+	}
 	log_error("req=%llu %s %s: %s", (unsigned long long)r->id, r->method, r->path, what);
 	char *msg = xasprintf("系统内部错误，请稍后重试。（请求编号 %llu）", (unsigned long long)r->id);
 	render_message(r, 500, "系统错误", msg);

@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <sodium.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -26,14 +27,6 @@ static const char *const security_headers[][2] = {
 
 /* ---- body parsing ---- */
 
-static struct form_field *field_find(struct request *r, const char *name)
-{
-	for (struct form_field *f = r->fields; f; f = f->next)
-		if (strcmp(f->name, name) == 0)
-			return f;
-	return NULL;
-}
-
 static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *filename, const char *content_type,
                                      const char *transfer_encoding, const char *data,
@@ -42,25 +35,8 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
 	struct request *r = cls;
 	(void)kind;
 	(void)transfer_encoding;
-	struct form_field *f = field_find(r, key);
-	/* A repeated plain field (checkboxes) appends with a newline separator. */
-	if (!f) {
-		f = xcalloc(1, sizeof(*f));
-		f->name = xstrdup(key);
-		if (filename)
-			f->filename = xstrdup(filename);
-		if (content_type)
-			f->content_type = xstrdup(content_type);
-		f->next = r->fields;
-		r->fields = f;
-	} else if (off == 0 && !filename && f->value.len) {
-		buf_putc(&f->value, '\n');
-	}
-	if (size)
-		buf_put(&f->value, data, size);
-	else if (!f->value.data)
-		buf_puts(&f->value, "");
-	return MHD_YES;
+	r->form_status = form_add(&r->form, key, filename, content_type, data, off, size);
+	return r->form_status == FORM_OK ? MHD_YES : MHD_NO;
 }
 
 static void request_free(struct request *r)
@@ -69,21 +45,12 @@ static void request_free(struct request *r)
 		return;
 	if (r->pp)
 		MHD_destroy_post_processor(r->pp);
-	struct form_field *f = r->fields;
-	while (f) {
-		struct form_field *next = f->next;
-		/* Passwords travel in form fields: wipe before freeing. */
-		if (f->value.data)
-			memset(f->value.data, 0, f->value.len);
-		buf_free(&f->value);
-		free(f->name);
-		free(f->filename);
-		free(f->content_type);
-		free(f);
-		f = next;
-	}
+	form_free(&r->form);
+	__atomic_sub_fetch(&r->srv->body_bytes_in_flight, r->body_reserved, __ATOMIC_RELAXED);
 	buf_free(&r->raw);
 	buf_free(&r->body);
+	if (r->shared_release)
+		r->shared_release(r->shared_cls);
 	if (r->db)
 		db_release(r->srv->pool, r->db);
 	arena_free(r->arena);
@@ -94,20 +61,21 @@ static void request_free(struct request *r)
 
 db_conn *req_db(struct request *r)
 {
-	if (!r->db)
-		r->db = db_acquire(r->srv->pool);
+	/* dispatch takes the connection (with a deadline) before any handler
+	 * that may use the store runs. */
+	assert(r->db);
 	return r->db;
 }
 
 const char *req_form(struct request *r, const char *name)
 {
-	struct form_field *f = field_find(r, name);
+	struct form_field *f = form_find(&r->form, name);
 	return f ? (f->value.data ? f->value.data : "") : NULL;
 }
 
 const struct form_field *req_file(struct request *r, const char *name)
 {
-	struct form_field *f = field_find(r, name);
+	struct form_field *f = form_find(&r->form, name);
 	return f && f->filename ? f : NULL;
 }
 
@@ -133,6 +101,8 @@ int64_t req_param_int(struct request *r, int i)
 
 void req_header(struct request *r, const char *name, const char *value)
 {
+	/* Handlers set a handful of headers; running out is a bug, not input. */
+	assert(r->nheaders < (int)(sizeof r->headers / sizeof r->headers[0]));
 	if (r->nheaders < (int)(sizeof r->headers / sizeof r->headers[0])) {
 		r->headers[r->nheaders].name = name;
 		r->headers[r->nheaders].value = value;
@@ -140,12 +110,25 @@ void req_header(struct request *r, const char *name, const char *value)
 	}
 }
 
+void req_body_shared(struct request *r, const void *data, size_t len, void (*release)(void *),
+                     void *cls)
+{
+	assert(!r->shared_release);
+	buf_free(&r->body);
+	r->shared_data = data;
+	r->shared_len = len;
+	r->shared_release = release;
+	r->shared_cls = cls;
+}
+
 json_t *form_values(struct request *r)
 {
 	json_t *o = json_object();
-	for (struct form_field *f = r->fields; f; f = f->next)
+	for (unsigned i = 0; i < r->form.n; i++) {
+		const struct form_field *f = &r->form.items[i];
 		if (!f->filename)
 			json_object_set_new(o, f->name, json_string(f->value.data ? f->value.data : ""));
+	}
 	return o;
 }
 
@@ -161,24 +144,56 @@ void set_session_cookie(struct request *r, const char *value)
 
 /* ---- response ---- */
 
+/* The path and method come from the client: a decoded %0a or an escape
+ * sequence must not forge or colour a line of the log. */
+static const char *log_safe(struct request *r, const char *s)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		n += *p < 0x20 || *p == 0x7f || *p == '\\' ? 4 : 1;
+	char *out = arena_alloc(r->arena, n + 1), *o = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\') {
+			static const char hex[] = "0123456789abcdef";
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 static void log_request(struct request *r)
 {
 	if (!r->srv->log_requests)
 		return;
-	log_info("req=%llu %s %s %d %lldus", (unsigned long long)r->id, r->method, r->path,
-	         r->status, (long long)(time_now_us() - r->start_us));
+	log_info("req=%llu %s %s %d %lldus", (unsigned long long)r->id, log_safe(r, r->method),
+	         log_safe(r, r->path), r->status, (long long)(time_now_us() - r->start_us));
 }
 
 static enum MHD_Result send_response(struct request *r)
 {
-	size_t len = r->body.len;
-	char *data = buf_steal(&r->body);
-	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(data);
-		return MHD_NO;
+	struct MHD_Response *resp;
+	if (r->shared_release) {
+		/* The bytes belong to someone else (a cache): the response keeps a
+		 * reference until the client has read them. */
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		    r->shared_len, (void *)r->shared_data, r->shared_release, r->shared_cls);
+		if (resp)
+			r->shared_release = NULL;
+	} else {
+		size_t len = r->body.len;
+		char *data = buf_steal(&r->body);
+		resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+		if (!resp)
+			free(data);
 	}
+	if (!resp)
+		return MHD_NO;
 	for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
 		MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
 	if (r->listener != LISTEN_HTTP)
@@ -194,6 +209,14 @@ static enum MHD_Result send_response(struct request *r)
 		MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
 	if (r->too_large)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	/* Nothing the request holds in common with others outlives the
+	 * handler: a client that reads slowly (or never) must not keep a store
+	 * connection from everyone else. */
+	if (r->db) {
+		db_release(r->srv->pool, r->db);
+		r->db = NULL;
+	}
+	guard_phase(r->srv->guard, r->conn, GUARD_SEND);
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	log_request(r);
@@ -291,6 +314,16 @@ static void dispatch(struct request *r)
 			reply_not_found(r);
 		return;
 	}
+	/* Every handler but the static files may use the store: the connection
+	 * is taken here, with a deadline, so no handler ever waits without end
+	 * for one, and a pool held up elsewhere answers 503 at once. */
+	if (route->fn != page_static) {
+		r->db = db_acquire_wait(r->srv->pool, r->srv->store_wait_ms);
+		if (!r->db) {
+			reply_busy(r);
+			return;
+		}
+	}
 	/* Static files and the health check need neither session nor token. */
 	if (route->fn != page_static && route->fn != page_healthz) {
 		load_session(r);
@@ -330,6 +363,93 @@ static void client_address(struct request *r)
 		          sizeof r->client_addr);
 }
 
+/* An answer before the body is read: the rest of the body is drained
+ * unparsed and unkept, and the connection closes after the answer. */
+static void refuse_early(struct request *r, int status, const char *title, const char *message)
+{
+	r->too_large = r->answered = true;
+	buf_free(&r->body);
+	reply_error(r, status, "request_refused", title, message);
+}
+
+/* Reserves n bytes of the server-wide budget for bodies being received.
+ * A body with a Content-Length reserves it all before its first byte is
+ * read; a chunked one reserves as it arrives. */
+static bool body_reserve(struct request *r, size_t n)
+{
+	struct server *srv = r->srv;
+	size_t total = __atomic_add_fetch(&srv->body_bytes_in_flight, n, __ATOMIC_RELAXED);
+	if (total > srv->max_bodies_in_flight) {
+		__atomic_sub_fetch(&srv->body_bytes_in_flight, n, __ATOMIC_RELAXED);
+		req_header(r, "Retry-After", "30");
+		refuse_early(r, 503, "系统繁忙", "当前正在上传的内容过多，请稍后重新提交。");
+		return false;
+	}
+	r->body_reserved += n;
+	return true;
+}
+
+static bool body_admit(struct request *r, size_t n)
+{
+	if (r->body_bytes + n > r->srv->max_body) {
+		refuse_early(r, 413, "提交内容过大", "提交的内容超过了允许的大小。");
+		return false;
+	}
+	if (r->body_bytes + n > r->body_reserved && !body_reserve(r, r->body_bytes + n - r->body_reserved))
+		return false;
+	r->body_bytes += n;
+	return true;
+}
+
+static void body_chunk(struct request *r, const char *data, size_t n)
+{
+	if (!body_admit(r, n))
+		return;
+	if (r->pp) {
+		if (MHD_post_process(r->pp, data, n) == MHD_YES)
+			return;
+		switch (r->form_status) {
+		case FORM_NAMELESS:
+			refuse_early(r, 400, "请求格式错误", "提交的表单中有未命名的字段。");
+			break;
+		case FORM_NAME_TOO_LONG:
+			refuse_early(r, 400, "请求格式错误", "提交的表单中有名称过长的字段。");
+			break;
+		case FORM_TOO_MANY:
+			refuse_early(r, 413, "表单字段过多", "提交的表单字段数量超过了允许的上限。");
+			break;
+		default:
+			refuse_early(r, 400, "请求格式错误", "提交的内容格式错误。");
+		}
+	} else if (r->raw.len + n > r->srv->max_raw_body) {
+		refuse_early(r, 413, "提交内容过大", "提交的内容超过了允许的大小。");
+	} else {
+		buf_put(&r->raw, data, n);
+	}
+}
+
+static struct request *request_new(struct listener_ctx *lc, struct MHD_Connection *conn,
+                                   const char *url, const char *method)
+{
+	struct server *srv = lc->srv;
+	struct request *r = xcalloc(1, sizeof(*r));
+	r->srv = srv;
+	r->conn = conn;
+	r->listener = lc->kind;
+	r->arena = arena_new();
+	r->id = __atomic_add_fetch(&srv->next_request_id, 1, __ATOMIC_RELAXED);
+	r->start_us = time_now_us();
+	r->method = arena_strdup(r->arena, method);
+	r->path = arena_strdup(r->arena, url);
+	r->status = 200;
+	r->is_post = strcmp(method, "POST") == 0;
+	for (int g = 0; g < GEN_COUNT; g++)
+		r->generations[g] = -1;
+	form_init(&r->form, srv->max_form_fields);
+	client_address(r);
+	return r;
+}
+
 enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls)
@@ -341,36 +461,33 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 	if (!r) {
 		/* First call: only set up state. Answering here would make
 		 * libmicrohttpd close the connection after every response. */
-		r = xcalloc(1, sizeof(*r));
-		r->srv = srv;
-		r->conn = conn;
-		r->listener = lc->kind;
-		r->arena = arena_new();
-		r->id = __atomic_add_fetch(&srv->next_request_id, 1, __ATOMIC_RELAXED);
-		r->start_us = time_now_us();
-		r->method = arena_strdup(r->arena, method);
-		r->path = arena_strdup(r->arena, url);
-		r->status = 200;
-		r->is_post = strcmp(method, "POST") == 0;
-		for (int g = 0; g < GEN_COUNT; g++)
-			r->generations[g] = -1;
-		client_address(r);
+		r = request_new(lc, conn, url, method);
 		*req_cls = r;
+		guard_phase(srv->guard, conn, GUARD_BODY);
+		/* A refusal known from the headers alone is answered once the body
+		 * has been drained unread (bounded by the body deadline): answering
+		 * before would close a socket with unread data, whose reset can
+		 * lose the answer on the client's side. */
 		if (strlen(url) > srv->max_url) {
-			r->too_large = true;
-			render_message(r, 414, "地址过长", "请求的地址过长。");
-			r->answered = true;
+			refuse_early(r, 414, "地址过长", "请求的地址过长。");
 			return MHD_YES;
 		}
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > srv->max_body) {
-			r->too_large = r->answered = true;
-			render_message(r, 413, "提交内容过大", "提交的内容超过了允许的大小。");
-		} else if (r->is_post) {
+		unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+		if (declared > srv->max_body) {
+			refuse_early(r, 413, "提交内容过大", "提交的内容超过了允许的大小。");
+			return MHD_YES;
+		}
+		if (declared && !body_reserve(r, (size_t)declared))
+			return MHD_YES;
+		if (r->is_post) {
 			const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 			                                             MHD_HTTP_HEADER_CONTENT_TYPE);
-			if (ct && (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 ||
+			/* The JSON API keeps every body raw: its handlers answer a form
+			 * with 415 JSON, never with the form parser's HTML 400. */
+			if (ct && strncmp(url, "/api/", 5) != 0 &&
+			    (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 ||
 			           strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, 19) == 0))
 				r->pp = MHD_create_post_processor(conn, POST_BUFFER, post_iterator, r);
 		}
@@ -379,26 +496,13 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (r->answered)
-			return MHD_YES; /* drain; the answer is sent when the body ends */
-		r->body_bytes += n;
-		if (r->body_bytes > srv->max_body) {
-			r->too_large = r->answered = true;
-			buf_free(&r->body);
-			render_message(r, 413, "提交内容过大", "提交的内容超过了允许的大小。");
-			return MHD_YES;
-		}
-		if (r->pp) {
-			if (MHD_post_process(r->pp, upload_data, n) != MHD_YES) {
-				r->too_large = r->answered = true;
-				buf_free(&r->body);
-				render_message(r, 400, "请求格式错误", "提交的内容格式错误。");
-			}
-		} else {
-			buf_put(&r->raw, upload_data, n);
-		}
+		/* Once answered, the rest is drained unread; the answer goes out
+		 * when the body ends, and the connection is closed after it. */
+		if (!r->answered)
+			body_chunk(r, upload_data, n);
 		return MHD_YES;
 	}
+	db_store_busy_reset();
 	if (!r->answered)
 		dispatch(r);
 	r->answered = true;
@@ -408,9 +512,10 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 void server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)conn;
+	struct listener_ctx *lc = cls;
 	(void)toe;
 	request_free(*req_cls);
 	*req_cls = NULL;
+	/* A kept-alive connection now owes its next request's headers. */
+	guard_phase(lc->srv->guard, conn, GUARD_HEADERS);
 }

@@ -540,9 +540,6 @@ bool ca_sign_crl(esp_ca *ca, X509_CRL *crl)
 /* ------------------------------------------------------------------ */
 /* creating and loading the CA                                         */
 
-static const char *const ca_files[] = {"root.key", "root.crt", "ca.key", "ca.crt", "chain.pem"};
-enum { CA_NFILES = sizeof ca_files / sizeof ca_files[0] };
-
 static X509_NAME *ca_name(const char *org, const char *cn)
 {
 	X509_NAME *n = X509_NAME_new();
@@ -563,6 +560,13 @@ static X509 *make_ca_cert(const char *org, const char *cn, EVP_PKEY *key, const 
 	X509_NAME_free(name);
 	if (!x)
 		return NULL;
+	/* The issuing CA never outlives the root that signed it. */
+	time_t end = now + (time_t)days * DAY;
+	if (issuer && X509_cmp_time(X509_get0_notAfter(issuer), &end) < 0 &&
+	    X509_set1_notAfter(x, X509_get0_notAfter(issuer)) != 1) {
+		X509_free(x);
+		return NULL;
+	}
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, issuer ? (X509 *)issuer : x, x, NULL, NULL, 0);
 	bool ok = add_ext_conf(x, &ctx, NID_basic_constraints,
@@ -578,83 +582,191 @@ static X509 *make_ca_cert(const char *org, const char *cn, EVP_PKEY *key, const 
 	return x;
 }
 
-enum ca_status ca_create(const char *dir, const char *org)
+/*
+ * The root CA's key signs one thing: the issuing CA's certificate.  So it is
+ * made apart (ca_create_root, into a directory the operator keeps offline)
+ * and brought online only to sign an issuing CA (ca_create_issuing).  The
+ * data directory holds the issuing CA's key and certificate, the root's
+ * certificate and the chain; espd and everything it signs (certificates,
+ * CRLs, the server certificate) use the issuing key only.
+ */
+static const char *const root_files[] = {"root.key", "root.crt"};
+static const char *const issuing_files[] = {"ca.key", "ca.crt", "root.crt", "chain.pem"};
+enum { ROOT_NFILES = 2, ISSUING_NFILES = 4 };
+
+struct new_file {
+	const char *name;
+	const char *data;
+	size_t len;
+	mode_t mode;
+};
+
+/* CA_ERR_EXISTS when any of names exists in dir. */
+static enum ca_status none_exist(const char *dir, const char *const *names, size_t n)
 {
-	char paths[CA_NFILES][PATH_MAX];
-	if (!dir)
-		return CA_ERR_INTERNAL;
-	for (size_t i = 0; i < CA_NFILES; i++) {
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX];
 		struct stat sb;
-		if (!path_join(paths[i], sizeof paths[i], dir, ca_files[i]))
+		if (!path_join(path, sizeof path, dir, names[i]))
 			return CA_ERR_INTERNAL;
-		if (lstat(paths[i], &sb) == 0)
+		if (lstat(path, &sb) == 0)
 			return CA_ERR_EXISTS;
 	}
+	return CA_OK;
+}
 
-	enum ca_status st = CA_ERR_INTERNAL;
-	EVP_PKEY *root_key = EVP_EC_gen("P-256");
-	EVP_PKEY *ca_key = EVP_EC_gen("P-256");
-	X509 *root = NULL, *issuing = NULL;
-	char *root_key_pem = NULL, *ca_key_pem = NULL;
-	size_t root_key_len = 0, ca_key_len = 0;
-	char *root_pem = NULL, *ca_pem = NULL, *chain = NULL;
-	bool created[CA_NFILES] = {false};
-	time_t now = time(NULL);
-
-	if (!root_key || !ca_key)
-		goto out;
-	root = make_ca_cert(org, "ESP Root CA", root_key, NULL, root_key, ROOT_DAYS, now);
-	issuing = root ? make_ca_cert(org, "ESP Issuing CA", ca_key, root, root_key,
-	                              ISSUING_DAYS, now)
-	               : NULL;
-	if (!issuing)
-		goto out;
-	root_key_pem = key_to_pem(root_key, &root_key_len);
-	ca_key_pem = key_to_pem(ca_key, &ca_key_len);
-	root_pem = x509_to_pem(root);
-	ca_pem = x509_to_pem(issuing);
-	if (!root_key_pem || !ca_key_pem || !root_pem || !ca_pem)
-		goto out;
-	size_t rl = strlen(root_pem), cl = strlen(ca_pem);
-	chain = malloc(rl + cl + 1);
-	if (!chain)
-		goto out;
-	memcpy(chain, ca_pem, cl);
-	memcpy(chain + cl, root_pem, rl + 1);
-
-	const struct {
-		const char *data;
-		size_t len;
-		mode_t mode;
-	} contents[CA_NFILES] = {
-	    {root_key_pem, root_key_len, 0600}, {root_pem, rl, 0644},
-	    {ca_key_pem, ca_key_len, 0600},     {ca_pem, cl, 0644},
-	    {chain, rl + cl, 0644},
-	};
-	for (size_t i = 0; i < CA_NFILES; i++) {
-		st = write_new_file(paths[i], contents[i].data, contents[i].len, contents[i].mode);
+/* Create every file or none: leave no half-made CA behind, and never touch
+ * a file we did not create. */
+static enum ca_status write_new_files(const char *dir, const struct new_file *f, size_t n)
+{
+	char paths[ISSUING_NFILES][PATH_MAX];
+	size_t made = 0;
+	enum ca_status st = n <= ISSUING_NFILES ? CA_OK : CA_ERR_INTERNAL;
+	for (; st == CA_OK && made < n; made++) {
+		if (!path_join(paths[made], sizeof paths[made], dir, f[made].name))
+			st = CA_ERR_INTERNAL;
+		else
+			st = write_new_file(paths[made], f[made].data, f[made].len, f[made].mode);
 		if (st != CA_OK)
-			goto out;
-		created[i] = true;
+			break;
 	}
-	st = CA_OK;
-out:
-	if (st != CA_OK) {
-		/* Leave no half-made CA behind; never touch files we did not create. */
-		for (size_t i = 0; i < CA_NFILES; i++)
-			if (created[i])
-				unlink(paths[i]);
+	if (st != CA_OK)
+		for (size_t i = 0; i < made; i++)
+			unlink(paths[i]);
+	return st;
+}
+
+/* A new issuing CA signed by root/root_key, written into dir with the
+ * root's certificate and the chain.  The root key is only read here. */
+static enum ca_status write_issuing(const char *dir, const char *org, X509 *root,
+                                    EVP_PKEY *root_key)
+{
+	enum ca_status st = none_exist(dir, issuing_files, ISSUING_NFILES);
+	if (st != CA_OK)
+		return st;
+	st = CA_ERR_INTERNAL;
+	EVP_PKEY *ca_key = EVP_EC_gen("P-256");
+	X509 *issuing = ca_key ? make_ca_cert(org, "ESP Issuing CA", ca_key, root, root_key,
+	                                      ISSUING_DAYS, time(NULL))
+	                       : NULL;
+	size_t ca_key_len = 0;
+	char *ca_key_pem = issuing ? key_to_pem(ca_key, &ca_key_len) : NULL;
+	char *root_pem = x509_to_pem(root);
+	char *ca_pem = issuing ? x509_to_pem(issuing) : NULL;
+	char *chain = NULL;
+	if (ca_key_pem && root_pem && ca_pem) {
+		size_t rl = strlen(root_pem), cl = strlen(ca_pem);
+		chain = malloc(rl + cl + 1);
+		if (chain) {
+			memcpy(chain, ca_pem, cl);
+			memcpy(chain + cl, root_pem, rl + 1);
+			const struct new_file files[ISSUING_NFILES] = {
+			    {"ca.key", ca_key_pem, ca_key_len, 0600},
+			    {"ca.crt", ca_pem, cl, 0644},
+			    {"root.crt", root_pem, rl, 0644},
+			    {"chain.pem", chain, rl + cl, 0644},
+			};
+			st = write_new_files(dir, files, ISSUING_NFILES);
+		}
+	}
+	if (st != CA_OK)
 		ERR_clear_error();
-	}
-	free_secret(root_key_pem, root_key_len);
 	free_secret(ca_key_pem, ca_key_len);
 	free(root_pem);
 	free(ca_pem);
 	free(chain);
-	X509_free(root);
 	X509_free(issuing);
-	EVP_PKEY_free(root_key);
 	EVP_PKEY_free(ca_key);
+	return st;
+}
+
+static EVP_PKEY *new_root(const char *org, X509 **root)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	*root = key ? make_ca_cert(org, "ESP Root CA", key, NULL, key, ROOT_DAYS, time(NULL)) : NULL;
+	if (!*root) {
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	return key;
+}
+
+enum ca_status ca_create_root(const char *dir, const char *org)
+{
+	if (!dir)
+		return CA_ERR_INTERNAL;
+	enum ca_status st = none_exist(dir, root_files, ROOT_NFILES);
+	if (st != CA_OK)
+		return st;
+	st = CA_ERR_INTERNAL;
+	X509 *root = NULL;
+	EVP_PKEY *key = new_root(org, &root);
+	size_t key_len = 0;
+	char *key_pem = key ? key_to_pem(key, &key_len) : NULL;
+	char *root_pem = root ? x509_to_pem(root) : NULL;
+	if (key_pem && root_pem) {
+		const struct new_file files[ROOT_NFILES] = {
+		    {"root.key", key_pem, key_len, 0600},
+		    {"root.crt", root_pem, strlen(root_pem), 0644},
+		};
+		st = write_new_files(dir, files, ROOT_NFILES);
+	}
+	if (st != CA_OK)
+		ERR_clear_error();
+	free_secret(key_pem, key_len);
+	free(root_pem);
+	X509_free(root);
+	EVP_PKEY_free(key);
+	return st;
+}
+
+enum ca_status ca_create_issuing(const char *dir, const char *root_dir)
+{
+	char key_path[PATH_MAX], crt_path[PATH_MAX];
+	if (!dir || !root_dir || !path_join(key_path, sizeof key_path, root_dir, "root.key") ||
+	    !path_join(crt_path, sizeof crt_path, root_dir, "root.crt"))
+		return CA_ERR_INTERNAL;
+	char *key_pem = NULL, *crt_pem = NULL;
+	size_t key_len = 0, crt_len = 0;
+	enum ca_status st = read_file(key_path, &key_pem, &key_len);
+	if (st == CA_OK)
+		st = read_file(crt_path, &crt_pem, &crt_len);
+	EVP_PKEY *key = st == CA_OK ? load_key(key_pem, key_len) : NULL;
+	X509 *root = st == CA_OK ? load_cert(crt_pem, crt_len) : NULL;
+	char *org = root ? name_entry_utf8(X509_get_subject_name(root), NID_organizationName) : NULL;
+	if (st == CA_OK) {
+		/* The pair must be a root CA and its own key. */
+		if (!key || !root || X509_check_private_key(root, key) != 1 || X509_check_ca(root) == 0 ||
+		    X509_verify(root, key) != 1)
+			st = CA_ERR_INTERNAL;
+		else
+			st = write_issuing(dir, org, root, key);
+	}
+	if (st != CA_OK)
+		ERR_clear_error();
+	free_secret(key_pem, key_len);
+	free(crt_pem);
+	free(org);
+	X509_free(root);
+	EVP_PKEY_free(key);
+	return st;
+}
+
+enum ca_status ca_create(const char *dir, const char *org)
+{
+	if (!dir)
+		return CA_ERR_INTERNAL;
+	/* A root key left in the directory from before counts as a CA there. */
+	enum ca_status st = none_exist(dir, root_files, 1);
+	if (st != CA_OK)
+		return st;
+	X509 *root = NULL;
+	EVP_PKEY *key = new_root(org, &root);
+	st = key ? write_issuing(dir, org, root, key) : CA_ERR_INTERNAL;
+	if (st != CA_OK)
+		ERR_clear_error();
+	X509_free(root);
+	EVP_PKEY_free(key); /* the root key is never written: see ca.h */
 	return st;
 }
 
@@ -837,10 +949,26 @@ out:
 /* ------------------------------------------------------------------ */
 /* CSRs and key certificates                                           */
 
-/* EC on P-256, or RSA with 2048..8192 bits.  Anything else is refused,
- * including other curves (P-384, SM2), Ed25519 and RSA-PSS-only keys.
- * Explicit curve parameters pass only when OpenSSL recognises them as
- * P-256 (it then names the group). */
+/* The SubjectPublicKeyInfo's algorithm: an EC key must name its curve by
+ * OID (RFC 5480 section 2.1.1: namedCurve only).  OpenSSL decodes explicit
+ * parameters of P-256 into a key it calls "prime256v1", but a certificate
+ * carrying them is refused by strict verifiers, ESP's own login included:
+ * such a CSR would use up a paid key for a certificate nobody accepts. */
+static bool spki_algorithm_acceptable(const X509_ALGOR *alg)
+{
+	const ASN1_OBJECT *oid = NULL;
+	int ptype = V_ASN1_UNDEF;
+	const void *pval = NULL;
+	X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+	if (OBJ_obj2nid(oid) != NID_X9_62_id_ecPublicKey)
+		return true; /* RSA and the rest: judged on the decoded key */
+	return ptype == V_ASN1_OBJECT && OBJ_obj2nid(pval) == NID_X9_62_prime256v1;
+}
+
+/* EC on the named curve P-256, or RSA with 2048..8192 bits.  Anything else
+ * is refused, including other curves (P-384, SM2), Ed25519 and RSA-PSS-only
+ * keys; explicit curve parameters are refused before, by
+ * spki_algorithm_acceptable(). */
 static bool key_acceptable(const EVP_PKEY *pk)
 {
 	if (EVP_PKEY_is_a(pk, "EC")) {
@@ -1002,9 +1130,15 @@ static enum ca_status csr_parse(const char *pem, size_t len, CSR_REQ **out)
 	CSR_REQ *req =
 	    got == 1 ? (CSR_REQ *)ASN1_item_d2i(NULL, &p, der_len, ASN1_ITEM_rptr(CSR_REQ)) : NULL;
 	OPENSSL_free(der);
-	EVP_PKEY *pk = req ? csr_key(req->info->spki) : NULL;
+	/* The curve is judged on the wire before any decoding of the key. */
+	bool alg_ok = req && spki_algorithm_acceptable(req->info->spki->algorithm);
+	EVP_PKEY *pk = alg_ok ? csr_key(req->info->spki) : NULL;
 	enum ca_status st = CA_OK;
-	if (!req || !pk)
+	if (!req)
+		st = CA_ERR_CSR_PARSE;
+	else if (!alg_ok)
+		st = CA_ERR_KEY_WEAK;
+	else if (!pk)
 		st = CA_ERR_CSR_PARSE;
 	else if (!key_acceptable(pk))
 		st = CA_ERR_KEY_WEAK;
@@ -1210,7 +1344,8 @@ const char *ca_status_message(enum ca_status s)
 	case CA_ERR_CSR_SIGNATURE:
 		return "证书请求签名验证失败";
 	case CA_ERR_KEY_WEAK:
-		return "密钥算法或长度不符合要求：仅支持ECDSA P-256或RSA 2048位以上";
+		return "密钥算法或长度不符合要求：仅支持以命名曲线标识的ECDSA P-256（prime256v1）密钥或2048位以上的RSA密钥；"
+		       "不接受显式曲线参数、其他曲线或短于2048位的RSA密钥";
 	case CA_ERR_EXISTS:
 		return "CA已存在，拒绝覆盖";
 	case CA_ERR_NOT_FOUND:

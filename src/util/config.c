@@ -28,11 +28,24 @@ static const struct config_key keys[] = {
 	{"max_body_bytes", "12582912", "largest request body accepted (413 above); uploads are at most 10 MB"},
 	{"max_url_bytes", "2048", "longest request URL accepted (414 above)"},
 	{"max_header_bytes", "16384", "largest request header block (libmicrohttpd memory limit per connection)"},
+	{"max_json_bytes", "1048576", "largest request body that is not a form (JSON API bodies; 413 above)"},
+	{"max_form_fields", "200", "most fields in one posted form (413 above)"},
+	{"max_uploads_in_flight_bytes", "134217728", "all request bodies being received at once, together (503 above)"},
+	{"max_connections", "1000", "open connections per listener; further clients wait in the kernel's queue"},
+	{"max_connections_per_ip", "64", "open connections per client address and listener"},
+	{"header_timeout_seconds", "15", "longest time a connection may take to send a request's headers (or TLS handshake)"},
+	{"body_timeout_seconds", "120", "longest time a request's body may take to arrive"},
+	{"send_timeout_seconds", "600", "longest time a client may take to read a response"},
+	{"idle_timeout_seconds", "30", "a connection with no traffic for this long is closed"},
+	{"store_wait_ms", "2000", "longest wait for a free store connection before answering 503"},
 	{"session_hours", "8", "idle lifetime of a login session"},
 	{"staff_password_login", "false", "let reviewers, RA, trainers and admins log in with a password (demo only; off in production)"},
 	{"crl_hours", "24", "the CRL is re-signed at least this often"},
 	{"log_requests", "true", "one line per request to stderr"},
 	{"password_hash", "interactive", "Argon2id cost: interactive (production) or min (test suites only)"},
+	{"audit_key_file", "", "secret key of the audit log's MACs (made on first start, mode 0600); empty = <data_dir>/audit.key"},
+	{"audit_anchor_file", "", "signed anchors of the audit log, one line each; empty = <data_dir>/audit-anchors"},
+	{"audit_anchor_hours", "24", "the audit log's head is signed and anchored at least this often"},
 	{"client_dir", "", "where the client package esp-client_<version>_<arch>.deb offered on the driver page is; empty = <data_dir>/client"},
 };
 
@@ -158,5 +171,13 @@ void config_finish(struct esp_config *c)
 		char *db = xasprintf("%s/esp.db", config_get(c, "data_dir"));
 		config_set(c, "database", db);
 		free(db);
+	}
+	const char *files[][2] = {{"audit_key_file", "audit.key"}, {"audit_anchor_file", "audit-anchors"}};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		if (*config_get(c, files[i][0]))
+			continue;
+		char *path = xasprintf("%s/%s", config_get(c, "data_dir"), files[i][1]);
+		config_set(c, files[i][0], path);
+		free(path);
 	}
 }

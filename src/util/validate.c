@@ -2,7 +2,9 @@
  * Validators for what applicants type into the forms: the check-digit codes of
  * GB 32100 (统一社会信用代码), GB 11714 (组织机构代码) and GB 11643
  * (居民身份证号码), plus mobile and landline numbers, 邮政编码, e-mail
- * addresses, PINs and a UTF-8 length counter.
+ * addresses, PINs, a UTF-8 length counter, the check of free text (names,
+ * addresses) for controls and invisible characters, and the folding under
+ * which two names count as the same.
  *
  * Every validator accepts only the canonical spelling (upper-case letters, no
  * surrounding spaces).  Normalising user input (trimming, upper-casing a typed
@@ -390,6 +392,48 @@ bool validate_pin(const char *s)
  * bytes.  Overlongs and surrogates matter because they let a filter that
  * looks for '/', '<' or NUL be bypassed by a later, laxer decoder.
  */
+/* Decodes the code point at *p and advances *p past it; -1 (and *p
+ * unchanged) when the bytes there are not strict UTF-8.  *p must not be at
+ * the terminating NUL. */
+static long utf8_decode(const unsigned char **pp)
+{
+	const unsigned char *p = *pp;
+	unsigned char b = *p;
+	int extra;
+	unsigned long cp;
+	unsigned long min;
+
+	if (b < 0x80) {
+		*pp = p + 1;
+		return b;
+	} else if ((b & 0xE0) == 0xC0) {
+		extra = 1;
+		cp = b & 0x1F;
+		min = 0x80;
+	} else if ((b & 0xF0) == 0xE0) {
+		extra = 2;
+		cp = b & 0x0F;
+		min = 0x800;
+	} else if ((b & 0xF8) == 0xF0) {
+		extra = 3;
+		cp = b & 0x07;
+		min = 0x10000;
+	} else {
+		return -1; /* continuation byte out of place, or 0xF8-0xFF */
+	}
+	/* A NUL terminator fails the continuation test, so we never read past
+	 * the end of the string. */
+	for (int i = 1; i <= extra; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (p[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return -1;
+	*pp = p + extra + 1;
+	return (long)cp;
+}
+
 long utf8_length(const char *s)
 {
 	if (s == NULL)
@@ -399,43 +443,161 @@ long utf8_length(const char *s)
 	long count = 0;
 
 	while (*p != '\0') {
-		unsigned char b = *p;
-		int extra;
-		unsigned long cp;
-		unsigned long min;
-
-		if (b < 0x80) {
-			p++;
-			count++;
-			continue;
-		} else if ((b & 0xE0) == 0xC0) {
-			extra = 1;
-			cp = b & 0x1F;
-			min = 0x80;
-		} else if ((b & 0xF0) == 0xE0) {
-			extra = 2;
-			cp = b & 0x0F;
-			min = 0x800;
-		} else if ((b & 0xF8) == 0xF0) {
-			extra = 3;
-			cp = b & 0x07;
-			min = 0x10000;
-		} else {
-			return -1; /* continuation byte out of place, or 0xF8-0xFF */
-		}
-
-		/* A NUL terminator fails the continuation test, so we never read
-		 * past the end of the string. */
-		for (int i = 1; i <= extra; i++) {
-			if ((p[i] & 0xC0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		if (utf8_decode(&p) < 0)
 			return -1;
-
-		p += extra + 1;
 		count++;
 	}
 	return count;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Free text: names, addresses, reasons                                      */
+
+/* C0 controls, DEL, C1 controls (NEL U+0085 among them) and the line and
+ * paragraph separators, which break a line like a control does. */
+static bool text_is_control(unsigned long cp, bool multiline)
+{
+	if (cp < 0x20)
+		return !(multiline && (cp == '\n' || cp == '\r' || cp == '\t'));
+	return (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+
+/*
+ * Characters that draw nothing, or reorder or join what is around them:
+ * with them two names that look the same are different strings, and a name
+ * shown in a certificate subject or a list can read as something else
+ * ("RLO" U+202E turns the rest of a line around).  Bidi controls, zero-width
+ * spaces and joiners, the word joiner and invisible operators, the BOM used
+ * as a zero-width no-break space, the Mongolian vowel separator, the soft
+ * hyphen, the combining grapheme joiner, the Hangul fillers, the deprecated
+ * format characters, the interlinear annotation marks, variation selectors
+ * (Chinese input never produces them) and the tag characters.
+ */
+static bool text_is_invisible(unsigned long cp)
+{
+	static const unsigned long ranges[][2] = {
+		{0x00AD, 0x00AD}, {0x034F, 0x034F}, {0x061C, 0x061C}, {0x115F, 0x1160},
+		{0x180B, 0x180F}, {0x200B, 0x200F}, {0x202A, 0x202E}, {0x2060, 0x206F},
+		{0x3164, 0x3164}, {0xFE00, 0xFE0F}, {0xFEFF, 0xFEFF}, {0xFFA0, 0xFFA0},
+		{0xFFF9, 0xFFFB}, {0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF},
+	};
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+		if (cp >= ranges[i][0] && cp <= ranges[i][1])
+			return true;
+	}
+	return false;
+}
+
+/* Private use (its meaning is a private agreement, so no one else reads the
+ * character the same way: some old input methods put rare 汉字 there) and
+ * noncharacters (U+FDD0-U+FDEF and the last two of every plane). */
+static bool text_is_unassigned(unsigned long cp)
+{
+	return (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000 || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+	       (cp & 0xFFFE) == 0xFFFE;
+}
+
+enum text_fault validate_text(const char *s, bool multiline)
+{
+	if (s == NULL)
+		return TEXT_NOT_UTF8;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p != '\0') {
+		long cp = utf8_decode(&p);
+		if (cp < 0)
+			return TEXT_NOT_UTF8;
+		if (text_is_control((unsigned long)cp, multiline))
+			return TEXT_CONTROL;
+		if (text_is_invisible((unsigned long)cp))
+			return TEXT_INVISIBLE;
+		if (text_is_unassigned((unsigned long)cp))
+			return TEXT_UNASSIGNED;
+	}
+	return TEXT_OK;
+}
+
+const char *text_fault_reason(enum text_fault f)
+{
+	switch (f) {
+	case TEXT_OK:
+		return "";
+	case TEXT_NOT_UTF8:
+		return "含有无法识别的字符编码，请重新输入";
+	case TEXT_CONTROL:
+	case TEXT_INVISIBLE:
+		return "含有不可见或控制字符，请删除后重新输入";
+	case TEXT_UNASSIGNED:
+		return "含有无法识别的字符（私用区字符），请改用标准汉字后重新输入";
+	}
+	return "含有无效字符";
+}
+
+/* The space-like characters a name may carry from a word processor or a
+ * full-width input method: compared as one ASCII space. */
+static bool fold_is_space(unsigned long cp)
+{
+	return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0x00A0 || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+static size_t fold_put(char *out, unsigned long cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	} else if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	} else if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+char *text_fold(const char *s, char *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+	bool space = false;      /* a run of spaces seen since the last character */
+	bool last_ascii = false; /* the last character written was ASCII */
+
+	while (*p != '\0') {
+		long c = utf8_decode(&p);
+		if (c < 0) {
+			/* Not UTF-8 (never so for validated text): the byte as it is. */
+			out[n++] = (char)*p++;
+			space = false;
+			last_ascii = false;
+			continue;
+		}
+		unsigned long cp = (unsigned long)c;
+		if (fold_is_space(cp)) {
+			space = true;
+			continue;
+		}
+		if (text_is_invisible(cp) || text_is_control(cp, false))
+			continue;
+		if (cp >= 0xFF01 && cp <= 0xFF5E)
+			cp -= 0xFF01 - 0x21; /* full-width ASCII */
+		if (cp >= 'A' && cp <= 'Z')
+			cp += 'a' - 'A';
+		bool ascii = cp < 0x80;
+		/* Spaces separate Latin words and numbers only: between 汉字 they
+		 * are typing noise ("福州市 交通运输局" is 福州市交通运输局). */
+		if (space && last_ascii && ascii)
+			out[n++] = ' ';
+		space = false;
+		n += fold_put(out + n, cp);
+		last_ascii = ascii;
+	}
+	out[n] = '\0';
+	return out;
 }

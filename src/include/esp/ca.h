@@ -26,9 +26,22 @@ enum ca_status {
 	CA_ERR_NOT_FOUND,   /* ca_open on a directory without CA files */
 };
 
-/* Create root (20 years) and issuing CA (10 years) in dir: root.key, root.crt,
- * ca.key, ca.crt (keys mode 0600), and chain.pem (issuing CA then root).
- * org is the organisation name put in the CA subjects. */
+/*
+ * The root CA's key is kept offline: it only signs issuing CAs.  The data
+ * directory (dir below) holds ca.key (mode 0600), ca.crt, root.crt and
+ * chain.pem (issuing CA then root), never root.key; ca_open reads nothing
+ * else.  All three refuse (CA_ERR_EXISTS) to overwrite any file they would
+ * write, and leave nothing behind when they fail.
+ */
+/* A root CA (20 years) in dir, meant to be kept offline: root.key (0600)
+ * and root.crt.  org is the organisation name of the subject. */
+enum ca_status ca_create_root(const char *dir, const char *org);
+/* A new issuing CA (10 years, at most as long as the root) in dir, signed
+ * with root_dir/root.key and root_dir/root.crt (the root's organisation is
+ * reused).  CA_ERR_NOT_FOUND when root_dir has no root. */
+enum ca_status ca_create_issuing(const char *dir, const char *root_dir);
+/* Demo and tests: a root made in memory signs the issuing CA written to
+ * dir, and is then thrown away; such a CA can never make another issuing CA. */
 enum ca_status ca_create(const char *dir, const char *org);
 /* Load the issuing CA from dir. *out freed with ca_free. */
 enum ca_status ca_open(const char *dir, esp_ca **out);
@@ -119,6 +132,15 @@ enum ca_verdict ca_verify_client(esp_ca *ca, const unsigned char *der, size_t le
 bool ca_verify_signature(const unsigned char *cert_der, size_t cert_len,
                          const unsigned char *msg, size_t msg_len,
                          const unsigned char *sig, size_t sig_len);
+
+/* A detached signature (ECDSA or RSA as the CA's key is, SHA-256, DER) with
+ * the issuing CA key over msg; *sig malloc'ed, caller frees. */
+enum ca_status ca_sign_blob(esp_ca *ca, const void *msg, size_t len, unsigned char **sig,
+                            size_t *sig_len);
+/* Checks such a signature with the issuing CA's certificate (PEM, as in
+ * <data_dir>/ca/ca.crt); needs no private key. */
+bool ca_verify_blob(const char *cert_pem, const void *msg, size_t len, const unsigned char *sig,
+                    size_t sig_len);
 
 /* Human readable messages (Chinese) for the API and pages. */
 const char *ca_status_message(enum ca_status s);

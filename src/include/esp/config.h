@@ -25,7 +25,8 @@ long config_get_long(const struct esp_config *c, const char *key);
 bool config_get_bool(const struct esp_config *c, const char *key);
 /* Prints every key with its default and meaning. */
 void config_print_help(FILE *out);
-/* Fills data_dir-relative defaults (database path) once data_dir is final. */
+/* Fills data_dir-relative defaults (database, audit key and anchor files)
+ * once data_dir is final. */
 void config_finish(struct esp_config *c);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "esp/audit.h"
 #include "esp/db.h"
 #include "esp/util.h"
 
@@ -137,24 +138,19 @@ enum db_status authority_get(db_conn *c, struct arena *a, int64_t id, const char
 /* Inserts a child authority and sets its path; run inside a transaction. */
 enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
                                 const char *province_code, const char *level, int64_t *id_out);
+/* The name of an authority in the tree that is the same as name once folded
+ * (text_fold: spaces, full-width and case do not count), malloc'ed, or NULL.
+ * Reads every name: for the rare writes of authority names, not for pages. */
+char *authority_same_name(db_conn *c, const char *name);
+/* The first text in column 0 of r that folds to what name folds to
+ * (malloc'ed), or NULL. */
+char *names_find_folded(const db_result *r, const char *name);
 
 /* ---- provinces ---- */
 json_t *province_list(db_conn *c);   /* [{code, name}] */
 bool province_exists(db_conn *c, const char *code);
 
-/* ---- audit log ---- */
-/* Appends an entry chained to the previous one; call inside the transaction
- * of the change it records. */
-enum db_status audit_append(db_conn *c, const struct actor *a, const char *action,
-                            const char *object, const char *before, const char *after);
-/* Runs one statement and its audit entry in one transaction: the change
- * and its record land together or not at all. *res as for db_exec. */
-enum db_status db_exec_audited(db_conn *c, const char *sql, const struct db_param *params,
-                               int nparams, db_result **res, const struct actor *a,
-                               const char *action, const char *object, const char *before,
-                               const char *after);
-/* Checks the chain; returns 0 when intact, else the seq of the first broken entry. */
-int64_t audit_verify(db_conn *c, int64_t *checked);
+/* ---- audit log: esp/audit.h (included above) ---- */
 
 /* ---- base data (espctl init) ---- */
 /* Provinces, 交通运输部, the river authorities and one provincial authority per

@@ -87,6 +87,9 @@ db_pool *db_pool_open(const char *target, int size, const char **err);
 void db_pool_close(db_pool *p);
 const struct db_backend *db_pool_backend(const db_pool *p);
 db_conn *db_acquire(db_pool *p);
+/* As db_acquire, but gives up after timeout_ms and returns NULL (and marks
+ * the thread's store as busy): request threads never wait without end. */
+db_conn *db_acquire_wait(db_pool *p, int timeout_ms);
 void db_release(db_pool *p, db_conn *c);
 
 /* Apply the numbered migrations in dir that are not applied yet, each in its
@@ -109,6 +112,12 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
  * DB_RETRY from the body or from commit runs it again (a few times). */
 typedef enum db_status (*db_tx_fn)(db_conn *c, void *ctx);
 enum db_status db_transaction(db_conn *c, db_tx_fn fn, void *ctx);
+
+/* Whether, since the last reset, this thread met a store too busy to answer
+ * in time (no pooled connection free, or a transaction still locked out
+ * after its retries): the caller answers 503 and asks to retry, not 500. */
+bool db_store_busy(void);
+void db_store_busy_reset(void);
 
 void db_result_free(db_result *r);
 /* Cell accessors; row/col out of range or NULL cell give NULL / def. */

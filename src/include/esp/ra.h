@@ -77,7 +77,8 @@ const char *issue_result_code(enum issue_result r);
 const char *issue_result_message(enum issue_result r);
 
 /* ---- revocation and the CRL ---- */
-/* RFC 5280 reason names ("keyCompromise" ...) ↔ codes; -1 when unknown. */
+/* RFC 5280 reason names ("keyCompromise" ...) ↔ codes; -1 when unknown
+ * (or certificateHold / removeFromCRL, which ESP never uses). */
 int crl_reason_parse(const char *name);
 const char *crl_reason_label(int code);
 /* Revokes a valid certificate and re-signs the CRL, in one transaction.
@@ -88,8 +89,17 @@ enum db_status cert_revoke(db_conn *c, esp_ca *ca, const struct actor *a, const 
 enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours);
 /* The current CRL (DER, malloc'ed), and when it was signed. */
 enum db_status crl_load(db_conn *c, unsigned char **der, size_t *len, int64_t *signed_at);
-/* Loads a certificate's row (new reference) by serial, or NULL. */
+/* Loads a certificate's row (new reference) by serial, or NULL: holders'
+ * certificates with their registration, staff certificates (account_id,
+ * staff_username set; no registration) too. */
 json_t *cert_get(db_conn *c, const char *serial);
+/* The policy object of a row of cert_get (strings point into cert): empty
+ * for a staff certificate, so only the admin may act on it. */
+void cert_policy_object(const json_t *cert, struct policy_object *o);
+/* The latest `limit` certificates of every kind, holders' and staff's, for
+ * the admin (new reference): serial, holder, username (staff), kind_label,
+ * status_label, valid, reason, issued, expires, token_serial, number. */
+json_t *cert_list_all(db_conn *c, struct arena *a, int limit);
 /* The certificates of an application or of a registration (new reference). */
 json_t *cert_list(db_conn *c, const char *column, int64_t id, struct arena *a,
                   int warning_days);

@@ -2,6 +2,7 @@
  * Validators for the identifiers applicants type: 统一社会信用代码 (GB 32100),
  * 组织机构代码 (GB 11714), 居民身份证号码 (GB 11643), mobile numbers, 邮政编码,
  * e-mail addresses and PINs.  Each returns true when the input is valid.
+ * Then the check of free text and the folding of names for comparison.
  * Inputs are NUL-terminated UTF-8; nothing is allocated; NULL is invalid.
  * Only the canonical spelling passes: upper-case letters (also the check 'X'),
  * no surrounding spaces.  Trimming and upper-casing typed input is the form
@@ -38,5 +39,30 @@ bool validate_email(const char *s);
 bool validate_pin(const char *s);
 /* Length in Unicode code points of a valid UTF-8 string, or -1 if not valid UTF-8. */
 long utf8_length(const char *s);
+
+/* Why validate_text() refuses a string. */
+enum text_fault {
+	TEXT_OK = 0,
+	TEXT_NOT_UTF8,   /* not strict UTF-8 (lone surrogates, overlongs...) */
+	TEXT_CONTROL,    /* C0 (but \n \r \t in multi-line text), DEL, C1, U+2028/9 */
+	TEXT_INVISIBLE,  /* bidi controls, zero-width and other invisible characters */
+	TEXT_UNASSIGNED, /* private use and noncharacters */
+};
+/* The check of every free-text field (names, addresses, reasons): what is
+ * accepted draws as what it is, so that a name reads the same in a list, a
+ * PDF and a certificate subject.  Trimming is the form layer's (str_trim). */
+enum text_fault validate_text(const char *s, bool multiline);
+/* Why, in Chinese, to follow the field's label: "含有不可见或控制字符，请删除后重新输入". */
+const char *text_fault_reason(enum text_fault f);
+/*
+ * The form of a name under which two names are the same one: invisible and
+ * control characters dropped, full-width ASCII (U+FF01-U+FF5E) made
+ * half-width, A-Z lower-cased, every run of spaces (ASCII, U+3000, U+00A0
+ * and the other Unicode spaces) dropped at the ends and next to any
+ * non-ASCII character and made one ' ' between two ASCII characters.  No
+ * other Unicode normalisation (no NFKC tables).  Writes into out, which
+ * needs strlen(s) + 1 bytes (folding never lengthens), and returns out.
+ */
+char *text_fold(const char *s, char *out);
 
 #endif

@@ -681,6 +681,185 @@ static void test_utf8_invalid(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------ */
+/* Free text                                                                 */
+
+/* s with the UTF-8 of code point cp inserted in the middle of "福州a" ...
+ * "b交通局", so that each class is caught where it hides, not only at an end. */
+static const char *with_cp(char *buf, unsigned long cp)
+{
+	char mid[5];
+	size_t n;
+	if (cp < 0x80) {
+		mid[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		mid[0] = (char)(0xC0 | (cp >> 6));
+		mid[1] = (char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		mid[0] = (char)(0xE0 | (cp >> 12));
+		mid[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		mid[2] = (char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		mid[0] = (char)(0xF0 | (cp >> 18));
+		mid[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		mid[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		mid[3] = (char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	mid[n] = '\0';
+	sprintf(buf, "福州a%sb交通局", mid);
+	return buf;
+}
+
+static void expect_fault(const unsigned long *cps, size_t n, enum text_fault want)
+{
+	char buf[64];
+	for (size_t i = 0; i < n; i++) {
+		enum text_fault got = validate_text(with_cp(buf, cps[i]), false);
+		if (got != want)
+			fail_msg("U+%04lX: fault %d, want %d", cps[i], (int)got, (int)want);
+	}
+}
+
+static void test_text_accepts_names(void **state)
+{
+	(void)state;
+	static const char *const good[] = {
+		"", "福州市交通运输局", "厦门港务（集团）有限公司", "ABC Logistics Co., Ltd.",
+		"北京市朝阳区建国路88号SOHO现代城A座1201室", "阿卜杜热合曼·买买提", "𠮷野家",
+		"Müller & Söhne", "中国　交通", "电话：0591-87654321", "\xC2\xA0" /* NBSP */,
+		"\xC2\xA0" "a", "\xC2\xA0\xC2\xA1", /* U+00A0, U+00A1: first after C1 */
+	};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		if (validate_text(good[i], false) != TEXT_OK)
+			fail_msg("\"%s\" refused", good[i]);
+	}
+	/* Boundaries next to each refused class pass. */
+	static const unsigned long ok[] = {
+		0x20,   0x7E,    0xA0,    0xAE,    0x61B,   0x61D,   0x200A, 0x2010,
+		0x2027, 0x202F,  0x205F,  0x2070,  0xDFFF0 /* unassigned, not private */,
+		0xD7FF, 0xF900,  0xFDCF,  0xFDF0,  0xFE10,  0xFEFE,  0xFF00,  0xFFFD,
+		0x1FFFD, 0xEFFFD, 0x10000, 0x2A6D6,
+	};
+	char buf[64];
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+		if (validate_text(with_cp(buf, ok[i]), false) != TEXT_OK)
+			fail_msg("U+%04lX refused", ok[i]);
+	}
+}
+
+static void test_text_refuses_controls(void **state)
+{
+	(void)state;
+	static const unsigned long c0[] = {0x01, 0x08, 0x09, 0x0A, 0x0B, 0x0D, 0x1B, 0x1F};
+	static const unsigned long del_c1[] = {0x7F, 0x80, 0x85 /* NEL */, 0x9B /* CSI */, 0x9F};
+	static const unsigned long separators[] = {0x2028, 0x2029};
+	expect_fault(c0, sizeof c0 / sizeof *c0, TEXT_CONTROL);
+	expect_fault(del_c1, sizeof del_c1 / sizeof *del_c1, TEXT_CONTROL);
+	expect_fault(separators, sizeof separators / sizeof *separators, TEXT_CONTROL);
+	/* Multi-line text keeps its line breaks and tabs, and nothing else. */
+	assert_int_equal(validate_text("第一行\r\n第二行\n\t第三行", true), TEXT_OK);
+	assert_int_equal(validate_text("第一行\r\n第二行", false), TEXT_CONTROL);
+	assert_int_equal(validate_text("a\x1b[31m", true), TEXT_CONTROL);
+	assert_int_equal(validate_text("a\xC2\x85" "b", true), TEXT_CONTROL);
+	assert_int_equal(validate_text("a\x7f", true), TEXT_CONTROL);
+}
+
+static void test_text_refuses_bidi(void **state)
+{
+	(void)state;
+	static const unsigned long bidi[] = {
+		0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
+		0x2066, 0x2067, 0x2068, 0x2069,
+	};
+	expect_fault(bidi, sizeof bidi / sizeof *bidi, TEXT_INVISIBLE);
+	/* The classic: a name that displays reversed after RLO. */
+	assert_int_equal(validate_text("交通\xE2\x80\xAE" "局输运", false), TEXT_INVISIBLE);
+}
+
+static void test_text_refuses_invisible(void **state)
+{
+	(void)state;
+	static const unsigned long zw[] = {
+		0x00AD, 0x034F, 0x115F, 0x1160, 0x180E, 0x200B, 0x200C, 0x200D, 0x2060,
+		0x2061, 0x2064, 0x206A, 0x206F, 0x3164, 0xFE00, 0xFE0F, 0xFEFF, 0xFFA0,
+		0xFFF9, 0xFFFB, 0x1D173, 0xE0001, 0xE0041, 0xE0100, 0xE01EF,
+	};
+	expect_fault(zw, sizeof zw / sizeof *zw, TEXT_INVISIBLE);
+	assert_int_equal(validate_text("\xEF\xBB\xBF" "福州", false), TEXT_INVISIBLE); /* BOM */
+}
+
+static void test_text_refuses_private_and_noncharacters(void **state)
+{
+	(void)state;
+	static const unsigned long pua[] = {
+		0xE000, 0xE5E5, 0xF8FF, 0xF0000, 0xFFFFD, 0x100000, 0x10FFFD,
+		0xFDD0, 0xFDEF, 0xFFFE, 0xFFFF, 0x1FFFE, 0x2FFFF, 0x10FFFF,
+	};
+	expect_fault(pua, sizeof pua / sizeof *pua, TEXT_UNASSIGNED);
+}
+
+static void test_text_refuses_bad_utf8(void **state)
+{
+	(void)state;
+	assert_int_equal(validate_text(NULL, false), TEXT_NOT_UTF8);
+	assert_int_equal(validate_text("\xED\xA0\x80", false), TEXT_NOT_UTF8);   /* lone high surrogate */
+	assert_int_equal(validate_text("a\xED\xBF\xBF", false), TEXT_NOT_UTF8);  /* lone low surrogate */
+	assert_int_equal(validate_text("\xED\xA0\xBD\xED\xB8\x80", false), TEXT_NOT_UTF8);
+	assert_int_equal(validate_text("\xC0\xAF", false), TEXT_NOT_UTF8);
+	assert_int_equal(validate_text("福\xE5", false), TEXT_NOT_UTF8);
+	assert_int_equal(validate_text("\x85", false), TEXT_NOT_UTF8); /* Latin-1 NEL, raw */
+}
+
+static void test_text_fault_reason(void **state)
+{
+	(void)state;
+	assert_string_equal(text_fault_reason(TEXT_OK), "");
+	assert_string_equal(text_fault_reason(TEXT_INVISIBLE), "含有不可见或控制字符，请删除后重新输入");
+	assert_string_equal(text_fault_reason(TEXT_CONTROL), "含有不可见或控制字符，请删除后重新输入");
+	assert_non_null(strstr(text_fault_reason(TEXT_UNASSIGNED), "私用区"));
+	assert_non_null(strstr(text_fault_reason(TEXT_NOT_UTF8), "编码"));
+}
+
+static void expect_fold(const char *in, const char *want)
+{
+	char out[256];
+	assert_true(strlen(in) < sizeof out);
+	text_fold(in, out);
+	if (strcmp(out, want) != 0)
+		fail_msg("fold(\"%s\") = \"%s\", want \"%s\"", in, out, want);
+	assert_true(strlen(out) <= strlen(in));
+}
+
+static void test_text_fold(void **state)
+{
+	(void)state;
+	expect_fold("", "");
+	expect_fold("福州市交通运输局", "福州市交通运输局");
+	/* Spaces of every width, at the ends and between 汉字, are noise. */
+	expect_fold("  福州市交通运输局\t", "福州市交通运输局");
+	expect_fold("　福州市　交通运输局　", "福州市交通运输局");
+	expect_fold("福州市 \xC2\xA0 交通运输局", "福州市交通运输局");
+	expect_fold("福州市\xE2\x80\x83交通运输局", "福州市交通运输局"); /* EM SPACE */
+	/* Between Latin words one space stays. */
+	expect_fold("ABC  Logistics", "abc logistics");
+	expect_fold("ＡＢＣ　Ｌｏｇｉｓｔｉｃｓ", "abc logistics");
+	expect_fold("第１２３号（试点）", "第123号(试点)");
+	expect_fold("Ｇ２０３ 养护中心", "g203养护中心");
+	/* Invisible and control characters vanish. */
+	expect_fold("福州\xE2\x80\x8B市\xE2\x80\xAE交通\xC2\x85运输局\xEF\xBB\xBF", "福州市交通运输局");
+	expect_fold("a\xC2\xAD" "b", "ab");
+	/* Full-width range ends; U+FF5F onwards (white parentheses, half-width
+	 * katakana) is left alone. */
+	expect_fold("！～", "!~");
+	expect_fold("\xEF\xBD\x9F", "\xEF\xBD\x9F");
+	/* Invalid bytes pass through. */
+	expect_fold("a\xFF" "b", "a\xFF" "b");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -711,6 +890,14 @@ int main(void)
 		cmocka_unit_test(test_pin),
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_invalid),
+		cmocka_unit_test(test_text_accepts_names),
+		cmocka_unit_test(test_text_refuses_controls),
+		cmocka_unit_test(test_text_refuses_bidi),
+		cmocka_unit_test(test_text_refuses_invisible),
+		cmocka_unit_test(test_text_refuses_private_and_noncharacters),
+		cmocka_unit_test(test_text_refuses_bad_utf8),
+		cmocka_unit_test(test_text_fault_reason),
+		cmocka_unit_test(test_text_fold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,169 @@
+/*
+ * Deadlines for every connection, whatever the client does.
+ *
+ * libmicrohttpd's connection timeout is an idle timeout: each byte received
+ * resets it, so a client that sends one header byte every few seconds keeps
+ * a connection (and its memory) for ever, and a thousand such clients fill
+ * a listener.  The guard gives each connection an absolute deadline per
+ * phase of a request: the request's headers (counted from the connection's
+ * start, or from the end of its previous request on a kept-alive
+ * connection; this also covers a TLS handshake), its body, and the sending
+ * of the response.  One thread looks twice a second for connections past
+ * their deadline and shuts their socket down; libmicrohttpd then sees the
+ * connection end and cleans it up in its own thread, as for any client
+ * that went away.
+ *
+ * shutdown() never races with the descriptor's reuse: libmicrohttpd tells
+ * us a connection is closed (MHD_CONNECTION_NOTIFY_CLOSED) before it closes
+ * the descriptor, and the entry leaves the list under the same lock the
+ * watchdog holds while it shuts sockets down.
+ */
+#include "guard.h"
+#include "esp/util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct guard_conn {
+	struct guard_conn *prev, *next;
+	int fd;
+	enum guard_phase phase;
+	int64_t deadline_us;
+	bool shut;
+};
+
+struct guard {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct guard_conn head; /* circular list; head is a sentinel */
+	int64_t limit_us[GUARD_PHASES];
+	bool stopping;
+	pthread_t thread;
+	bool started;
+	unsigned long cut[GUARD_PHASES];
+};
+
+static void *guard_thread(void *arg);
+
+struct guard *guard_new(const int seconds[GUARD_PHASES])
+{
+	struct guard *g = xcalloc(1, sizeof(*g));
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->wake, NULL);
+	g->head.next = g->head.prev = &g->head;
+	for (int i = 0; i < GUARD_PHASES; i++)
+		g->limit_us[i] = (int64_t)seconds[i] * 1000000;
+	g->started = pthread_create(&g->thread, NULL, guard_thread, g) == 0;
+	if (!g->started)
+		log_error("connection deadlines are not enforced: no watchdog thread");
+	return g;
+}
+
+void guard_free(struct guard *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->stopping = true;
+	pthread_cond_signal(&g->wake);
+	pthread_mutex_unlock(&g->lock);
+	if (g->started)
+		pthread_join(g->thread, NULL);
+	/* The daemons are stopped before this: every connection is gone. */
+	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->wake);
+	free(g);
+}
+
+static void set_phase_locked(struct guard *g, struct guard_conn *e, enum guard_phase p)
+{
+	e->phase = p;
+	e->deadline_us = time_now_us() + g->limit_us[p];
+}
+
+void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                  enum MHD_ConnectionNotificationCode toe)
+{
+	struct guard *g = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!ci)
+			return;
+		struct guard_conn *e = xcalloc(1, sizeof(*e));
+		e->fd = ci->connect_fd;
+		pthread_mutex_lock(&g->lock);
+		set_phase_locked(g, e, GUARD_HEADERS);
+		e->next = g->head.next;
+		e->prev = &g->head;
+		g->head.next->prev = e;
+		g->head.next = e;
+		pthread_mutex_unlock(&g->lock);
+		*socket_context = e;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		struct guard_conn *e = *socket_context;
+		pthread_mutex_lock(&g->lock);
+		e->prev->next = e->next;
+		e->next->prev = e->prev;
+		pthread_mutex_unlock(&g->lock);
+		free(e);
+		*socket_context = NULL;
+	}
+}
+
+void guard_phase(struct guard *g, struct MHD_Connection *conn, enum guard_phase p)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct guard_conn *e = ci ? ci->socket_context : NULL;
+	if (!e)
+		return;
+	pthread_mutex_lock(&g->lock);
+	set_phase_locked(g, e, p);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static int guard_sweep(struct guard *g)
+{
+	int64_t now = time_now_us();
+	int n = 0;
+	for (struct guard_conn *e = g->head.next; e != &g->head; e = e->next) {
+		if (e->shut || e->deadline_us > now)
+			continue;
+		shutdown(e->fd, SHUT_RDWR);
+		e->shut = true;
+		g->cut[e->phase]++;
+		n++;
+	}
+	return n;
+}
+
+static void *guard_thread(void *arg)
+{
+	struct guard *g = arg;
+	pthread_mutex_lock(&g->lock);
+	while (!g->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&g->wake, &g->lock, &ts);
+		if (!g->stopping)
+			guard_sweep(g);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+void guard_counts(struct guard *g, unsigned long out[GUARD_PHASES])
+{
+	pthread_mutex_lock(&g->lock);
+	for (int i = 0; i < GUARD_PHASES; i++)
+		out[i] = g->cut[i];
+	pthread_mutex_unlock(&g->lock);
+}

@@ -1,0 +1,29 @@
+/* Absolute deadlines per connection and phase (see guard.c). */
+#ifndef ESPD_GUARD_H
+#define ESPD_GUARD_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+enum guard_phase {
+	GUARD_HEADERS, /* from the connection's start or its previous request's end */
+	GUARD_BODY,    /* from the end of the headers to the end of the body */
+	GUARD_SEND,    /* from the queued response to its last byte */
+	GUARD_PHASES,
+};
+
+struct guard;
+
+/* seconds[p]: how long a connection may stay in phase p. Starts the watchdog. */
+struct guard *guard_new(const int seconds[GUARD_PHASES]);
+/* Stops the watchdog; call after the daemons that use it have stopped. */
+void guard_free(struct guard *g);
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the guard. */
+void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                  enum MHD_ConnectionNotificationCode toe);
+/* The connection's request enters phase p: its deadline starts now. */
+void guard_phase(struct guard *g, struct MHD_Connection *conn, enum guard_phase p);
+/* How many connections were cut in each phase since the start. */
+void guard_counts(struct guard *g, unsigned long out[GUARD_PHASES]);
+
+#endif
