@@ -1,5 +1,6 @@
-/* Passwords (Argon2id), password login with lockout, and sessions. */
+/* Passwords (Argon2id), password login with its rate limits, and sessions. */
 #include "esp/core.h"
+#include "esp/ratelimit.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -52,15 +53,99 @@ static const char *dummy_hash(void)
 	return h;
 }
 
-enum login_result account_login(db_conn *c, const struct esp_limits *l, const char *username,
-                                const char *password, bool staff_password_login,
-                                int64_t *account_id, int64_t *locked_for)
+/* The keys of one attempt, in the order they are reserved. The store-wide
+ * cap comes first: a request it refuses adds no row, however many
+ * addresses and user names a flood uses. The others add at most one row
+ * per new address, user name and pair, deleted when their windows end. */
+enum { KEY_CHECKS, KEY_ADDRESS, KEY_USER_ADDRESS, KEY_USER, NKEYS };
+
+struct attempt {
+	char *key[NKEYS];
+	int limit[NKEYS];
+	struct ratelimit_verdict v[NKEYS];
+	int reserved;   /* keys 0 .. reserved-1 hold a slot */
+};
+
+static void attempt_keys(struct attempt *a, const struct login_limits *l, const char *address,
+                         const char *username)
+{
+	a->key[KEY_USER_ADDRESS] = xasprintf("login:user-addr:%s|%s", username, address);
+	a->key[KEY_USER] = xasprintf("login:user:%s", username);
+	a->key[KEY_ADDRESS] = xasprintf("login:addr:%s", address);
+	a->key[KEY_CHECKS] = xstrdup("login:checks");
+	a->limit[KEY_USER_ADDRESS] = l->per_user_address;
+	a->limit[KEY_USER] = l->per_user;
+	a->limit[KEY_ADDRESS] = l->per_address;
+	a->limit[KEY_CHECKS] = l->checks_per_second;
+}
+
+static void attempt_free(struct attempt *a)
+{
+	for (int i = 0; i < NKEYS; i++)
+		free(a->key[i]);
+}
+
+/* Gives back the slots of keys from..reserved-1. */
+static void attempt_release(db_conn *c, struct attempt *a, int from)
+{
+	for (int i = from; i < a->reserved; i++)
+		ratelimit_release(c, a->key[i], a->limit[i], &a->v[i]);
+}
+
+/* Reserves a slot of every key before any password is hashed, so that
+ * parallel guesses are counted before they are checked: at most the limit
+ * of them are ever checked. A refusal gives back the slots taken. */
+static enum login_result attempt_reserve(db_conn *c, struct attempt *a,
+                                         const struct login_limits *l, int64_t *retry_after)
+{
+	for (int i = 0; i < NKEYS; i++) {
+		int window = i == KEY_CHECKS ? 1 : l->window_seconds;
+		if (ratelimit_reserve(c, a->key[i], a->limit[i], window, &a->v[i]) != DB_OK) {
+			attempt_release(c, a, 0);
+			return LOGIN_ERROR;
+		}
+		if (!a->v[i].allowed) {
+			attempt_release(c, a, 0);
+			*retry_after = a->v[i].retry_after;
+			return i == KEY_CHECKS ? LOGIN_BUSY
+			       : i == KEY_ADDRESS ? LOGIN_ADDRESS_THROTTLED
+			                          : LOGIN_LOCKED;
+		}
+		a->reserved = i + 1;
+	}
+	return LOGIN_OK;
+}
+
+/* A wrong password keeps its slots. The one that fills an account's
+ * window locks it at once, as the rules say (5 failures: 15 minutes). */
+static enum login_result attempt_failed(struct attempt *a, int64_t *retry_after)
+{
+	int64_t now = time_now();
+	for (int i = KEY_USER_ADDRESS; i <= KEY_USER; i++)
+		if (a->limit[i] > 0 && a->v[i].count >= a->limit[i]) {
+			*retry_after = a->v[i].window_end > now ? a->v[i].window_end - now : 1;
+			return LOGIN_LOCKED;
+		}
+	return LOGIN_BAD;
+}
+
+/* The right password: the account's failures are forgotten (they were
+ * not in a row); the address keeps its other failures but not this one;
+ * the check itself was spent. */
+static void attempt_succeeded(db_conn *c, struct attempt *a)
+{
+	ratelimit_clear(c, a->key[KEY_USER_ADDRESS]);
+	ratelimit_clear(c, a->key[KEY_USER]);
+	ratelimit_release(c, a->key[KEY_ADDRESS], a->limit[KEY_ADDRESS], &a->v[KEY_ADDRESS]);
+}
+
+/* The password check proper; counts nothing. */
+static enum login_result password_check(db_conn *c, const char *username, const char *password,
+                                        bool staff_password_login, int64_t *account_id)
 {
 	db_result *r = NULL;
-	*locked_for = 0;
-	if (DB_EXEC(c, "SELECT id, password_hash, role, status, failed_logins, locked_until "
-	               "FROM accounts WHERE username = $1",
-	            &r, P_TEXT(username)) != DB_OK)
+	if (DB_EXEC(c, "SELECT id, password_hash, role, status FROM accounts WHERE username = $1", &r,
+	            P_TEXT(username)) != DB_OK)
 		return LOGIN_ERROR;
 	if (r->nrows == 0) {
 		password_verify(dummy_hash(), password);
@@ -71,38 +156,43 @@ enum login_result account_login(db_conn *c, const struct esp_limits *l, const ch
 	char *hash = xstrdup(db_get(r, 0, 1) ? db_get(r, 0, 1) : "");
 	enum role role = role_parse(db_get(r, 0, 2));
 	bool disabled = strcmp(db_get(r, 0, 3), "active") != 0;
-	int64_t failed = db_get_int(r, 0, 4, 0);
-	int64_t locked_until = db_get_int(r, 0, 5, 0);
 	db_result_free(r);
 
-	int64_t now = time_now();
 	enum login_result res;
-	if (locked_until > now) {
-		*locked_for = locked_until - now;
-		res = LOGIN_LOCKED;
-	} else if (!password_verify(hash, password)) {
-		failed++;
-		int64_t until = 0;
-		if (failed >= l->login_max_failures) {
-			until = now + l->login_lockout_seconds;
-			failed = 0;
-			*locked_for = l->login_lockout_seconds;
-		}
-		DB_EXEC(c, "UPDATE accounts SET failed_logins = $1, locked_until = $2 WHERE id = $3",
-		        NULL, P_INT(failed), P_INT(until), P_INT(id));
-		res = until ? LOGIN_LOCKED : LOGIN_BAD;
-	} else if (disabled) {
+	if (!password_verify(hash, password))
+		res = LOGIN_BAD;
+	else if (disabled)
 		res = LOGIN_DISABLED;
-	} else if (role != ROLE_APPLICANT && !staff_password_login) {
+	else if (role != ROLE_APPLICANT && !staff_password_login)
 		res = LOGIN_STAFF_NEEDS_CERT;
-	} else {
-		if (failed)
-			DB_EXEC(c, "UPDATE accounts SET failed_logins = 0 WHERE id = $1", NULL, P_INT(id));
+	else {
 		*account_id = id;
 		res = LOGIN_OK;
 	}
 	sodium_memzero(hash, strlen(hash));
 	free(hash);
+	return res;
+}
+
+enum login_result account_login(db_conn *c, const struct login_limits *l, const char *address,
+                                const char *username, const char *password,
+                                bool staff_password_login, int64_t *account_id,
+                                int64_t *retry_after)
+{
+	*retry_after = 0;
+	struct attempt a = {0};
+	attempt_keys(&a, l, address ? address : "", username);
+	enum login_result res = attempt_reserve(c, &a, l, retry_after);
+	if (res == LOGIN_OK) {
+		res = password_check(c, username, password, staff_password_login, account_id);
+		if (res == LOGIN_BAD)
+			res = attempt_failed(&a, retry_after);
+		else if (res != LOGIN_ERROR)
+			attempt_succeeded(c, &a);
+		else
+			attempt_release(c, &a, 0);
+	}
+	attempt_free(&a);
 	return res;
 }
 

@@ -163,7 +163,6 @@ void limits_load(db_conn *c, struct esp_limits *l)
 		.scan_max_bytes = 10L * 1024 * 1024,
 		.cert_validity_days = 1095,
 		.password_min_length = 8,
-		.login_ip_failures_per_minute = 30,
 	};
 	struct {
 		const char *name;
@@ -178,7 +177,6 @@ void limits_load(db_conn *c, struct esp_limits *l)
 		{"scan_max_bytes", &l->scan_max_bytes, NULL},
 		{"cert_validity_days", NULL, &l->cert_validity_days},
 		{"password_min_length", NULL, &l->password_min_length},
-		{"login_ip_failures_per_minute", NULL, &l->login_ip_failures_per_minute},
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
 		char *v = setting_get(c, map[i].name);

@@ -69,6 +69,22 @@ enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, cha
 	return st;
 }
 
+/* An upload is kept while an application refers to it; one that none does
+ * (the wizard abandoned after the scan step, or uploaded over and over) is
+ * deleted once it is older than the grace time the wizard needs. */
+enum db_status upload_purge_unreferenced(db_conn *c, int64_t older_than, int *deleted)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "DELETE FROM uploads WHERE created_at < $1 AND NOT EXISTS "
+	    "(SELECT 1 FROM applications a WHERE a.scan_id = uploads.id) RETURNING id",
+	    &r, P_INT(older_than));
+	if (deleted)
+		*deleted = st == DB_OK ? r->nrows : 0;
+	db_result_free(r);
+	return st;
+}
+
 /* ---- RA directory ---- */
 
 static const char *const dir_fields[][2] = {

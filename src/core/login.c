@@ -138,7 +138,7 @@ const char *cert_login_title(enum cert_login r) { return login_text(r)->title; }
 
 const char *cert_login_message(enum cert_login r) { return login_text(r)->message; }
 
-enum db_status challenge_new(db_conn *c, char **id, char **challenge)
+enum db_status challenge_new(db_conn *c, int max_open, char **id, char **challenge)
 {
 	unsigned char raw[32];
 	randombytes_buf(raw, sizeof raw);
@@ -147,11 +147,22 @@ enum db_status challenge_new(db_conn *c, char **id, char **challenge)
 	sodium_bin2base64(b64, cap, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
 	char *cid = random_token(16);
 	int64_t now = time_now();
-	/* Old challenges are of no use to anyone: sweep them as we go. */
-	DB_EXEC(c, "DELETE FROM login_challenges WHERE created_at < $1", NULL, P_INT(now - 3600));
-	enum db_status st = DB_EXEC(c, "INSERT INTO login_challenges (id, challenge, created_at) "
-	                               "VALUES ($1, $2, $3)",
-	                            NULL, P_TEXT(cid), P_TEXT(b64), P_INT(now));
+	/* Written only while fewer than max_open are still usable: the count
+	 * and the insert are one statement. Concurrent inserts on PostgreSQL
+	 * may each see the same count, so the table can pass the cap by the
+	 * number of requests in flight, never more. Old ones are deleted by
+	 * challenge_purge (espd's maintenance). */
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "INSERT INTO login_challenges (id, challenge, created_at) "
+	    "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT) "
+	    "WHERE $4 <= 0 OR (SELECT COUNT(*) FROM login_challenges WHERE created_at >= $5) < $4 "
+	    "RETURNING id",
+	    &r, P_TEXT(cid), P_TEXT(b64), P_INT(now), P_INT(max_open),
+	    P_INT(now - CHALLENGE_MAX_AGE));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_CONFLICT;
+	db_result_free(r);
 	if (st != DB_OK) {
 		free(b64);
 		free(cid);
@@ -160,6 +171,18 @@ enum db_status challenge_new(db_conn *c, char **id, char **challenge)
 	*id = cid;
 	*challenge = b64;
 	return DB_OK;
+}
+
+enum db_status challenge_purge(db_conn *c, int64_t now, int *deleted)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "DELETE FROM login_challenges WHERE created_at < $1 OR used_at IS NOT NULL RETURNING id",
+	    &r, P_INT(now - CHALLENGE_MAX_AGE));
+	if (deleted)
+		*deleted = st == DB_OK ? r->nrows : 0;
+	db_result_free(r);
+	return st;
 }
 
 enum db_status challenge_take(db_conn *c, const char *id, const char *challenge, int max_age,

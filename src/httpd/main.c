@@ -7,6 +7,9 @@
 #include "server.h"
 #include "esp/appform.h"
 #include "esp/audit_anchor.h"
+#include "esp/login.h"
+#include "esp/ratelimit.h"
+#include "throttle.h"
 #include "esp/ra.h"
 
 #include <pthread.h>
@@ -165,7 +168,9 @@ static void audit_anchor_refresh(struct server *srv, int64_t *next_at)
 		*next_at = last + every;
 		return;
 	}
-	db_conn *c = db_acquire(srv->pool);
+	db_conn *c = db_acquire_wait(srv->pool, srv->store_wait_ms);
+	if (!c)
+		return; /* busy: the next round tries again */
 	struct audit_check chk;
 	enum audit_fault f = audit_anchor_write(c, srv->ca, path, &chk, NULL);
 	db_release(srv->pool, c);
@@ -178,8 +183,31 @@ static void audit_anchor_refresh(struct server *srv, int64_t *next_at)
 	*next_at = now + 3600;
 }
 
-/* Maintenance: the CRL and the audit anchor every minute, expired sessions
- * every hour, the store's write-ahead log every second. */
+/* What anonymous clients wrote and nothing needs any more: rate-limit
+ * windows that have ended, challenges used or expired, scans no application
+ * took within scans_unreferenced_hours. Keeps those tables bounded. */
+static void anonymous_writes_purge(struct server *srv)
+{
+	db_conn *c = db_acquire_wait(srv->pool, srv->store_wait_ms);
+	if (!c)
+		return; /* busy: the next round tries again */
+	int64_t now = time_now();
+	int n = 0;
+	if (ratelimit_purge(c, now, &n) != DB_OK)
+		log_error("ended rate-limit windows could not be deleted");
+	if (challenge_purge(c, now, &n) != DB_OK)
+		log_error("expired login challenges could not be deleted");
+	int64_t grace = (int64_t)throttle_config()->scans_unreferenced_hours * 3600;
+	if (upload_purge_unreferenced(c, now - grace, &n) != DB_OK)
+		log_error("unreferenced scans could not be deleted");
+	else if (n)
+		log_info("%d scans no application refers to deleted", n);
+	db_release(srv->pool, c);
+}
+
+/* Maintenance: the CRL, the audit anchor and the anonymous writes every
+ * minute, expired sessions every hour, the store's write-ahead log every
+ * second. */
 static void *maintenance_thread(void *arg)
 {
 	struct server *srv = arg;
@@ -188,6 +216,7 @@ static void *maintenance_thread(void *arg)
 		if (tick % 60 == 0) {
 			crl_refresh(srv);
 			audit_anchor_refresh(srv, &anchor_at);
+			anonymous_writes_purge(srv);
 		}
 		if (tick % 3600 == 0)
 			sessions_purge(srv);
@@ -246,6 +275,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	password_set_cost(config_get(cfg, "password_hash"));
+	throttle_init(cfg);
+	char *bad_proxy = NULL;
+	if (client_addr_init(config_get(cfg, "trusted_proxies"), &bad_proxy) != 0) {
+		fprintf(stderr, "espd: trusted_proxies: '%s' is not an IP address\n", bad_proxy);
+		free(bad_proxy);
+		config_free(cfg);
+		return 1;
+	}
 
 	struct server srv = {.cfg = cfg};
 	srv.max_body = (size_t)config_get_long(cfg, "max_body_bytes");

@@ -7,6 +7,7 @@
  */
 #include "httpd.h"
 #include "esp/application.h"
+#include "throttle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,12 @@ void page_apply_scan_post(struct request *r)
 		show_scan(r, 422, k, "文件格式不正确：扫描件只能是PDF、JPEG或PNG格式的文件。");
 		return;
 	}
+	/* Every upload is a row of up to 10 MB: one account writes only so
+	 * many a minute (ones no application takes are deleted after a day). */
+	if (!throttle_allow(r, arena_printf(r->arena, "scan:account:%lld", (long long)r->actor.account_id),
+	                    throttle_config()->scans_per_account_minute, 60, "上传扫描件过于频繁",
+	                    false, NULL))
+		return;
 	int64_t id = 0;
 	if (upload_store(req_db(r), r->actor.registration_id, f->value.data, f->value.len, mime, &id) !=
 	    DB_OK) {

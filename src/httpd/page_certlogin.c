@@ -5,6 +5,7 @@
  */
 #include "httpd.h"
 #include "esp/login.h"
+#include "throttle.h"
 
 #include <gnutls/gnutls.h>
 #include <openssl/pem.h>
@@ -12,8 +13,6 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHALLENGE_MAX_AGE 300
 
 /* The DER of the client's certificate (borrowed from GnuTLS), or NULL. */
 static const gnutls_datum_t *client_certificate(struct request *r)
@@ -70,8 +69,21 @@ void page_cert_login(struct request *r)
 
 void api_login_challenge(struct request *r)
 {
+	const struct throttle_config *t = throttle_config();
+	/* Each call writes a row: one address gets a few a minute, and the
+	 * store holds at most challenges_max usable ones from everyone. */
+	if (!throttle_allow(r, arena_printf(r->arena, "challenge:addr:%s", throttle_client(r)),
+	                    t->challenges_per_address_minute, 60, "获取登录挑战码过于频繁", true, NULL))
+		return;
 	char *id = NULL, *challenge = NULL;
-	if (challenge_new(req_db(r), &id, &challenge) != DB_OK) {
+	enum db_status st = challenge_new(req_db(r), t->challenges_max, &id, &challenge);
+	if (st == DB_CONFLICT) {
+		log_info("req=%llu challenge refused: %d unexpired challenges in the store",
+		         (unsigned long long)r->id, t->challenges_max);
+		throttle_refuse(r, 503, 60, "登录挑战码已达上限", true);
+		return;
+	}
+	if (st != DB_OK) {
 		reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
 		return;
 	}

@@ -1,51 +1,10 @@
 /* Password login, logout and the landing page after login. */
 #include "httpd.h"
 
-#include <pthread.h>
+#include "throttle.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-/* Failed password logins per client address in the current minute: an
- * address guessing across many accounts is slowed down before any password
- * is even hashed. A small table; a colliding address shares a slot, which
- * errs on the side of caution. */
-#define THROTTLE_SLOTS 512
-static struct {
-	char addr[64];
-	int64_t minute;
-	int failures;
-} throttle[THROTTLE_SLOTS];
-static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static unsigned slot_of(const char *addr)
-{
-	return str_hash(addr) % THROTTLE_SLOTS;
-}
-
-static bool address_throttled(struct request *r)
-{
-	int64_t minute = time_now() / 60;
-	pthread_mutex_lock(&throttle_lock);
-	unsigned i = slot_of(r->client_addr);
-	bool slow = throttle[i].minute == minute && strcmp(throttle[i].addr, r->client_addr) == 0 &&
-	            throttle[i].failures >= r->srv->limits.login_ip_failures_per_minute;
-	pthread_mutex_unlock(&throttle_lock);
-	return slow;
-}
-
-static void address_failed(struct request *r)
-{
-	int64_t minute = time_now() / 60;
-	pthread_mutex_lock(&throttle_lock);
-	unsigned i = slot_of(r->client_addr);
-	if (throttle[i].minute != minute || strcmp(throttle[i].addr, r->client_addr) != 0) {
-		snprintf(throttle[i].addr, sizeof throttle[i].addr, "%s", r->client_addr);
-		throttle[i].minute = minute;
-		throttle[i].failures = 0;
-	}
-	throttle[i].failures++;
-	pthread_mutex_unlock(&throttle_lock);
-}
 
 static void show_login(struct request *r, int status, const char *error, const char *username,
                        const char *portal)
@@ -103,29 +62,33 @@ void page_login_post(struct request *r)
 		show_login(r, 422, "用户名或密码错误。", NULL, portal);
 		return;
 	}
-	if (address_throttled(r)) {
-		req_header(r, "Retry-After", "60");
-		show_login(r, 429, "登录尝试过于频繁，请一分钟后再试。", user, portal);
-		return;
-	}
-	int64_t id = 0, locked_for = 0;
+	int64_t id = 0, retry_after = 0;
 	db_conn *c = req_db(r);
-	enum login_result res = account_login(c, &r->srv->limits, user, pass,
-	                                      r->srv->staff_password_login, &id, &locked_for);
+	struct login_limits limits = throttle_login_limits(r);
+	enum login_result res = account_login(c, &limits, throttle_client(r), user, pass,
+	                                      r->srv->staff_password_login, &id, &retry_after);
+	const char *wait = throttle_wait_text(r, retry_after);
+	if (retry_after > 0)
+		req_header(r, "Retry-After", arena_printf(r->arena, "%lld", (long long)retry_after));
 	switch (res) {
 	case LOGIN_OK: break;
 	case LOGIN_BAD:
-		address_failed(r);
 		show_login(r, 401, "用户名或密码错误。", user, portal);
 		return;
-	case LOGIN_LOCKED: {
-		address_failed(r);
-		char *m = xasprintf("登录失败次数过多，账户已锁定，请%lld分钟后再试。",
-		                    (long long)((locked_for + 59) / 60));
-		show_login(r, 429, arena_strdup(r->arena, m), user, portal);
-		free(m);
+	case LOGIN_LOCKED:
+		show_login(r, 429,
+		           arena_printf(r->arena, "登录失败次数过多，账户已锁定，请%s后再试。", wait),
+		           user, portal);
 		return;
-	}
+	case LOGIN_ADDRESS_THROTTLED:
+		show_login(r, 429,
+		           arena_printf(r->arena,
+		                        "您所在网络地址的登录尝试过于频繁，请%s后再试。", wait),
+		           user, portal);
+		return;
+	case LOGIN_BUSY:
+		show_login(r, 503, arena_printf(r->arena, "系统繁忙，请%s后再试。", wait), user, portal);
+		return;
 	case LOGIN_DISABLED:
 		show_login(r, 403, "该账户已停用，请联系系统管理员。", user, portal);
 		return;

@@ -1,5 +1,6 @@
 /* 报名申请: the registration form of each kind, and its correction after 未通过. */
 #include "httpd.h"
+#include "throttle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,22 @@ void page_register_post(struct request *r)
 	json_t *values = form_values(r);
 	json_t *errors = registration_validate(c, &r->srv->limits, k, values, false, 0);
 	if (json_object_size(errors) == 0) {
+		/* Anyone may register: one address may write only so many. Counted
+		 * before the write and its password hash; a form sent back with
+		 * errors writes nothing and does not count. */
+		struct ratelimit_verdict slot;
+		const char *key = arena_printf(r->arena, "register:addr:%s", throttle_client(r));
+		int limit = throttle_config()->registrations_per_address_hour;
+		if (!throttle_allow(r, key, limit, 3600, "同一网络地址提交报名过于频繁", false, &slot)) {
+			json_decref(values);
+			json_decref(errors);
+			return;
+		}
 		int64_t reg_id = 0;
 		const char *which = NULL;
 		enum db_status st = registration_submit(c, k, values, r->client_addr, &reg_id, &which);
+		if (st != DB_OK)
+			ratelimit_release(c, key, limit, &slot);
 		if (st == DB_OK) {
 			int64_t account_id = 0;
 			db_result *res = NULL;

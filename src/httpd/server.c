@@ -447,6 +447,7 @@ static struct request *request_new(struct listener_ctx *lc, struct MHD_Connectio
 		r->generations[g] = -1;
 	form_init(&r->form, srv->max_form_fields);
 	client_address(r);
+	client_addr_behind_proxy(r);
 	return r;
 }
 

@@ -16,4 +16,11 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 void server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                       enum MHD_RequestTerminationCode toe);
 
+/* The client's address behind trusted reverse proxies (client_addr.c):
+ * init parses the trusted_proxies list (-1 and *bad, malloc'ed, naming the
+ * entry that is not an IP address); behind_proxy replaces r->client_addr,
+ * the TCP peer, by the last X-Forwarded-For address when the peer is one. */
+int client_addr_init(const char *list, char **bad);
+void client_addr_behind_proxy(struct request *r);
+
 #endif

@@ -46,6 +46,15 @@ static const struct config_key keys[] = {
 	{"audit_key_file", "", "secret key of the audit log's MACs (made on first start, mode 0600); empty = <data_dir>/audit.key"},
 	{"audit_anchor_file", "", "signed anchors of the audit log, one line each; empty = <data_dir>/audit-anchors"},
 	{"audit_anchor_hours", "24", "the audit log's head is signed and anchored at least this often"},
+	{"trusted_proxies", "", "comma-separated IP addresses of reverse proxies: only when the peer is one of them is the last X-Forwarded-For address taken as the client's"},
+	{"login_failures_per_account", "20", "wrong passwords for one user name from all addresses in login_lockout_seconds before it is locked (429; 0 = no limit)"},
+	{"login_failures_per_address", "100", "wrong passwords from one client address for any user names in login_lockout_seconds (429; 0 = no limit)"},
+	{"login_checks_per_second", "20", "password checks per second by all espd on the store (503 above; 0 = no limit)"},
+	{"registrations_per_address_hour", "10", "registrations (报名) submitted from one client address per hour (429; 0 = no limit)"},
+	{"challenges_per_address_minute", "60", "certificate-login challenges fetched by one client address per minute (429; 0 = no limit)"},
+	{"challenges_max", "10000", "unexpired certificate-login challenges in the store (503 above; 0 = no limit)"},
+	{"scans_per_account_minute", "10", "scans uploaded by one account per minute (429; 0 = no limit)"},
+	{"scans_unreferenced_hours", "24", "a scan no application refers to is deleted after this many hours"},
 	{"client_dir", "", "where the client package esp-client_<version>_<arch>.deb offered on the driver page is; empty = <data_dir>/client"},
 };
 

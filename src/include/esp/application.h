@@ -70,6 +70,9 @@ enum db_status application_event(db_conn *c, const struct actor *a, int64_t app_
 const char *upload_sniff(const void *data, size_t len);
 enum db_status upload_store(db_conn *c, int64_t registration_id, const void *data, size_t len,
                             const char *mime, int64_t *id);
+/* Deletes the uploads created before older_than that no application refers
+ * to; *deleted (may be NULL) says how many. */
+enum db_status upload_purge_unreferenced(db_conn *c, int64_t older_than, int *deleted);
 /* Loads an upload: *data malloc'ed (caller frees). */
 enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, char **mime,
                            char **data, size_t *len);

@@ -25,7 +25,6 @@ struct esp_limits {
 	long scan_max_bytes;
 	int cert_validity_days;
 	int password_min_length;
-	int login_ip_failures_per_minute;
 };
 /* Reads the settings table; missing rows keep the built-in defaults. */
 void limits_load(db_conn *c, struct esp_limits *l);
@@ -84,13 +83,28 @@ char *password_hash(const char *password);           /* caller frees */
 bool password_verify(const char *hash, const char *password);
 
 enum login_result {
-	LOGIN_OK, LOGIN_BAD, LOGIN_LOCKED, LOGIN_DISABLED, LOGIN_STAFF_NEEDS_CERT, LOGIN_ERROR
+	LOGIN_OK, LOGIN_BAD, LOGIN_LOCKED, LOGIN_DISABLED, LOGIN_STAFF_NEEDS_CERT, LOGIN_ERROR,
+	LOGIN_ADDRESS_THROTTLED, /* too many failures from this address, any account */
+	LOGIN_BUSY,              /* the store-wide cap of password checks per second */
 };
-/* Checks username/password, counts failures, locks after the limit.
- * On LOGIN_OK sets *account_id. *locked_for gets seconds left when locked. */
-enum login_result account_login(db_conn *c, const struct esp_limits *l, const char *username,
-                                const char *password, bool staff_password_login,
-                                int64_t *account_id, int64_t *locked_for);
+/* What password logins may cost and whom they may lock out; each count is
+ * kept in the store (esp/ratelimit.h) and a limit <= 0 turns it off. */
+struct login_limits {
+	int per_user_address;   /* failures of one username from one address (login_max_failures) */
+	int per_user;           /* failures of one username from any address */
+	int per_address;        /* failures from one address, any username */
+	int window_seconds;     /* of the three above (login_lockout_seconds) */
+	int checks_per_second;  /* password checks per second, every espd on the store */
+};
+/* Checks username/password after reserving its slots of the limits (before
+ * any hashing: parallel guesses never get more checks than the limits
+ * allow). A right password clears the account's failures. On LOGIN_OK sets
+ * *account_id; LOGIN_LOCKED, LOGIN_ADDRESS_THROTTLED and LOGIN_BUSY set
+ * *retry_after (seconds). */
+enum login_result account_login(db_conn *c, const struct login_limits *l, const char *address,
+                                const char *username, const char *password,
+                                bool staff_password_login, int64_t *account_id,
+                                int64_t *retry_after);
 
 /* Creates an account. Returns DB_OK, DB_CONFLICT (username taken) ... */
 enum db_status account_create(db_conn *c, const char *username, const char *password,

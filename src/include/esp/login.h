@@ -30,9 +30,14 @@ enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *de
 const char *cert_login_title(enum cert_login r);
 const char *cert_login_message(enum cert_login r);
 
+/* Seconds a challenge can be used after it was given out. */
+#define CHALLENGE_MAX_AGE 300
 /* A new single-use challenge: *id and *challenge (base64 of 32 random bytes)
- * malloc'ed. */
-enum db_status challenge_new(db_conn *c, char **id, char **challenge);
+ * malloc'ed. DB_CONFLICT when max_open unexpired challenges exist already
+ * (max_open <= 0: no cap). */
+enum db_status challenge_new(db_conn *c, int max_open, char **id, char **challenge);
+/* Deletes the challenges used or expired by now; *deleted (may be NULL). */
+enum db_status challenge_purge(db_conn *c, int64_t now, int *deleted);
 /* Takes a challenge: it must exist, match, be unused and younger than
  * max_age seconds; it is used up whatever follows. DB_NOT_FOUND otherwise.
  * *raw and *raw_len get the decoded challenge bytes (malloc'ed). */

@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "esp/audit.h"
 #include "esp/core.h"
 #include "esp/db.h"
 #include "esp/registration.h"
@@ -366,6 +369,13 @@ static void test_authority_named_like_one_in_the_tree(void **state)
 
 int main(void)
 {
+	/* The seed and approvals are audited; each test's store is new, so
+	 * all its entries are keyed. */
+	if (sodium_init() < 0)
+		return 1;
+	unsigned char key[AUDIT_KEY_BYTES];
+	randombytes_buf(key, sizeof key);
+	audit_key_set(key, 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_each_kind_has_exactly_its_fields),
 		cmocka_unit_test(test_every_field_is_bounded_and_labelled),

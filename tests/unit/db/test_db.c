@@ -695,10 +695,16 @@ static void test_account_login(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(seed_base(f->c), DB_OK);
-	struct esp_limits l;
-	limits_load(f->c, &l);
-	assert_int_equal(l.login_max_failures, 5);
-	assert_int_equal(l.login_lockout_seconds, 900);
+	struct esp_limits el;
+	limits_load(f->c, &el);
+	assert_int_equal(el.login_max_failures, 5);
+	assert_int_equal(el.login_lockout_seconds, 900);
+	struct login_limits l = {.per_user_address = el.login_max_failures,
+	                         .per_user = 20,
+	                         .per_address = 100,
+	                         .window_seconds = el.login_lockout_seconds,
+	                         .checks_per_second = 0};
+	const char *ip = "192.0.2.1";
 
 	int64_t id = 0, got = 0, locked = -1;
 	assert_int_equal(
@@ -717,58 +723,67 @@ static void test_account_login(void **state)
 	assert_null(strstr(db_get(r, 0, 0), "correct horse"));
 	db_result_free(r);
 
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(got, id);
 	assert_int_equal(locked, 0);
-	assert_int_equal(account_login(f->c, &l, "nobody", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "nobody", "correct horse", false, &got, &locked),
 	                 LOGIN_BAD);
 
 	/* Four failures are counted; a success clears them. */
 	for (int i = 1; i <= 4; i++) {
-		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+		assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 		                 LOGIN_BAD);
 		assert_int_equal(locked, 0);
-		assert_int_equal(
-		    count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"),
-		    i);
+		assert_int_equal(count_rows(f->c, "SELECT count FROM rate_limits "
+		                                  "WHERE key = 'login:user-addr:alice|192.0.2.1'"),
+		                 i);
 	}
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(
-	    count_rows(f->c, "SELECT failed_logins FROM accounts WHERE username = 'alice'"), 0);
+	    count_rows(f->c, "SELECT COUNT(*) FROM rate_limits WHERE key LIKE 'login:user%alice%'"),
+	    0);
+	/* The address keeps its failures (one per wrong password), not the success. */
+	assert_int_equal(
+	    count_rows(f->c, "SELECT count FROM rate_limits WHERE key = 'login:addr:192.0.2.1'"), 5);
 
 	/* The fifth failure in a row locks for 15 minutes. */
 	for (int i = 1; i <= 4; i++)
-		assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+		assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 		                 LOGIN_BAD);
-	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 	                 LOGIN_LOCKED);
-	assert_int_equal(locked, 900);
-	int64_t until =
-	    count_rows(f->c, "SELECT locked_until FROM accounts WHERE username = 'alice'");
-	assert_true(until >= time_now() + 890 && until <= time_now() + 900);
+	assert_true(locked > 890 && locked <= 900);
 	/* Locked: even the right password is refused, with the time left. */
 	got = 0;
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_LOCKED);
 	assert_true(locked > 890 && locked <= 900);
 	assert_int_equal(got, 0);
+	/* ... from that address only: the same account from another one logs in. */
+	assert_int_equal(
+	    account_login(f->c, &l, "192.0.2.2", "alice", "correct horse", false, &got, &locked),
+	    LOGIN_OK);
 	/* When the lock has run out, the right password works. */
-	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET locked_until = $1 WHERE username = $2",
-	                         NULL, P_INT(time_now() - 1), P_TEXT("alice")),
+	for (int i = 1; i <= 5; i++)
+		account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked);
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
+	                 LOGIN_LOCKED);
+	assert_int_equal(DB_EXEC(f->c, "UPDATE rate_limits SET window_end = $1", NULL,
+	                         P_INT(time_now())),
 	                 DB_OK);
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
 
 	/* Disabled accounts. */
 	assert_int_equal(account_set_status(f->c, "alice", "disabled"), DB_OK);
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_DISABLED);
-	assert_int_equal(account_login(f->c, &l, "alice", "wrong", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 	                 LOGIN_BAD);
 	assert_int_equal(account_set_status(f->c, "alice", "active"), DB_OK);
-	assert_int_equal(account_login(f->c, &l, "alice", "correct horse", false, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(account_set_status(f->c, "nobody", "disabled"), DB_NOT_FOUND);
 
@@ -778,20 +793,72 @@ static void test_account_login(void **state)
 	assert_int_equal(account_create(f->c, "reviewer", "staff secret", ROLE_REVIEWER, "李四", js,
 	                                NULL, 0, &rid),
 	                 DB_OK);
-	assert_int_equal(account_login(f->c, &l, "reviewer", "staff secret", false, &got, &locked),
-	                 LOGIN_STAFF_NEEDS_CERT);
-	assert_int_equal(account_login(f->c, &l, "reviewer", "staff secret", true, &got, &locked),
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "reviewer", "staff secret", false, &got, &locked),
+	    LOGIN_STAFF_NEEDS_CERT);
+	assert_int_equal(account_login(f->c, &l, ip, "reviewer", "staff secret", true, &got, &locked),
 	                 LOGIN_OK);
 	assert_int_equal(got, rid);
-	assert_int_equal(account_login(f->c, &l, "reviewer", "wrong", true, &got, &locked),
+	assert_int_equal(account_login(f->c, &l, ip, "reviewer", "wrong", true, &got, &locked),
 	                 LOGIN_BAD);
 	/* An account without a password (certificate only) never logs in by password. */
 	assert_int_equal(account_create(f->c, "ra", NULL, ROLE_RA, "", 0, "32", 0, NULL), DB_OK);
-	assert_int_equal(account_login(f->c, &l, "ra", "", true, &got, &locked), LOGIN_BAD);
-	assert_int_equal(account_login(f->c, &l, "ra", "anything", true, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, ip, "ra", "", true, &got, &locked), LOGIN_BAD);
+	assert_int_equal(account_login(f->c, &l, ip, "ra", "anything", true, &got, &locked),
+	                 LOGIN_BAD);
 	/* A province that does not exist is refused. */
 	assert_int_equal(account_create(f->c, "ra2", NULL, ROLE_RA, "", 0, "99", 0, NULL),
 	                 DB_CONFLICT);
+}
+
+/* The limits besides the account's own lockout: one address guessing
+ * across user names, one user name guessed from many addresses, and the
+ * store-wide cap of checks per second. */
+static void test_account_login_limits(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	struct login_limits l = {.per_user_address = 5, .per_user = 3, .per_address = 4,
+	                         .window_seconds = 900, .checks_per_second = 0};
+	int64_t got = 0, wait = 0;
+	assert_int_equal(account_create(f->c, "bob", "bob's secret", ROLE_APPLICANT, "", 0, NULL, 0,
+	                                NULL),
+	                 DB_OK);
+	/* One address, four user names: the fifth guess waits, a right password too. */
+	for (int i = 0; i < 4; i++) {
+		char *u = xasprintf("nobody%d", i);
+		assert_int_equal(account_login(f->c, &l, "198.51.100.1", u, "x", false, &got, &wait),
+		                 LOGIN_BAD);
+		free(u);
+	}
+	assert_int_equal(
+	    account_login(f->c, &l, "198.51.100.1", "bob", "bob's secret", false, &got, &wait),
+	    LOGIN_ADDRESS_THROTTLED);
+	assert_true(wait > 890 && wait <= 900);
+	/* Refused before any check: the user name's own counts did not move. */
+	assert_int_equal(count_rows(f->c, "SELECT COALESCE(SUM(count), 0) FROM rate_limits "
+	                                  "WHERE key LIKE 'login:user%bob%'"),
+	                 0);
+	/* bob guessed from three addresses: locked from every address. */
+	for (int i = 0; i < 3; i++) {
+		char *ip = xasprintf("198.51.100.%d", 10 + i);
+		enum login_result want = i < 2 ? LOGIN_BAD : LOGIN_LOCKED;
+		assert_int_equal(account_login(f->c, &l, ip, "bob", "wrong", false, &got, &wait), want);
+		free(ip);
+	}
+	assert_int_equal(
+	    account_login(f->c, &l, "198.51.100.99", "bob", "bob's secret", false, &got, &wait),
+	    LOGIN_LOCKED);
+	/* The store-wide cap: one check a second, the next waits a second. */
+	struct login_limits g = {.checks_per_second = 1, .window_seconds = 900};
+	int64_t t0 = time_now();
+	enum login_result first = account_login(f->c, &g, "203.0.113.1", "x", "y", false, &got, &wait);
+	enum login_result second = account_login(f->c, &g, "203.0.113.2", "x", "y", false, &got, &wait);
+	if (time_now() == t0) { /* both in the same second */
+		assert_int_equal(first, LOGIN_BAD);
+		assert_int_equal(second, LOGIN_BUSY);
+		assert_int_equal(wait, 1);
+	}
 }
 
 /* ---- sessions ------------------------------------------------------------------ */
@@ -1105,6 +1172,7 @@ static void test_audit_chain(void **state)
 	    cmocka_unit_test_setup_teardown(test_seed_base_twice, setup, teardown),                \
 	    cmocka_unit_test_setup_teardown(test_authority_insert, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),                  \
+	    cmocka_unit_test_setup_teardown(test_account_login_limits, setup, teardown),           \
 	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_session_cache, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_session_purge, setup, teardown),                  \

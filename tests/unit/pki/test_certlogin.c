@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 #include <sodium.h>
 
+#include "esp/audit.h"
 #include "esp/ca.h"
 #include "esp/core.h"
 #include "esp/db.h"
@@ -259,6 +260,10 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	password_set_cost("min");
+	/* Revocations are audited; each test's store is new, so all keyed. */
+	unsigned char key[AUDIT_KEY_BYTES];
+	randombytes_buf(key, sizeof key);
+	audit_key_set(key, 1);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_same_serial_other_certificate_refused, setup,
 	                                    teardown),
