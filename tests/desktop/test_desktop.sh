@@ -15,6 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUI=${1:-${ESP_TOKEN_GUI:-$ROOT/build/src/gui/esp-token-gui}}
 [ -x "$GUI" ] || { echo "Bail out! esp-token-gui not found (give its path)"; exit 2; }
+GUI=$(realpath "$GUI") # the window is started in a directory of its own
 MODULE=/usr/lib/softhsm/libsofthsm2.so
 [ -r "$MODULE" ] || { echo "Bail out! $MODULE missing"; exit 2; }
 for t in Xvfb openbox xdotool import dbus-run-session pkcs11-tool softhsm2-util; do
