@@ -399,6 +399,22 @@ static void build_window(struct gui *g, GtkApplication *app)
 	gtk_label_set_line_wrap(GTK_LABEL(intro), TRUE);
 	gtk_box_pack_start(GTK_BOX(outer), intro, FALSE, FALSE, 0);
 
+	/* The certificate login address the client package wrote (portal = URL):
+	 * "插入证书U盘，打开证书U盘登录地址登录系统". */
+	char *portal = tok_config_value("portal");
+	if (portal && (strncmp(portal, "https://", 8) == 0)) {
+		GtkWidget *l = gtk_label_new(NULL);
+		char *markup = g_markup_printf_escaped("证书U盘登录地址：<a href=\"%s\">%s</a>",
+		                                       portal, portal);
+		gtk_label_set_markup(GTK_LABEL(l), markup);
+		gtk_label_set_xalign(GTK_LABEL(l), 0);
+		/* a link in a label takes the window's first focus: keep it for the list */
+		gtk_widget_set_can_focus(l, FALSE);
+		g_free(markup);
+		gtk_box_pack_start(GTK_BOX(outer), l, FALSE, FALSE, 0);
+	}
+	free(portal);
+
 	g->keys = gtk_list_store_new(KEY_NCOLS, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
 	                             G_TYPE_STRING, G_TYPE_UINT64);
 	static const struct column key_cols[] = {
@@ -471,6 +487,8 @@ static void build_window(struct gui *g, GtkApplication *app)
 	                 G_CALLBACK(on_cert_selected), g);
 	gtk_widget_show_all(g->window);
 	gtk_widget_set_visible(g->notice, FALSE);
+	/* Tab starts at the list of keys, not at the address link above it */
+	gtk_widget_grab_focus(g->keys_view);
 	update_buttons(g);
 }
 

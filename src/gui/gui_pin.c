@@ -125,9 +125,18 @@ static int check_new(struct pin_form *f, const char *pin, const char *again)
  * number, only "count low", "final try" and "locked". */
 static const char *retries_text(CK_FLAGS flags, bool so)
 {
-	if (flags & (so ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY))
+	if (so) {
+		if (flags & CKF_SO_PIN_FINAL_TRY)
+			return "剩余重试次数：只剩最后 1 次，再输错一次管理员PIN码将被锁定，"
+			       "证书U盘将无法再解锁。";
+		if (flags & CKF_SO_PIN_COUNT_LOW)
+			return "剩余重试次数：不多了（证书U盘没有报告具体次数），连续输错将锁定管理"
+			       "员PIN码。";
+		return "剩余重试次数：证书U盘没有报告具体次数，连续输错多次将锁定管理员PIN码。";
+	}
+	if (flags & CKF_USER_PIN_FINAL_TRY)
 		return "剩余重试次数：只剩最后 1 次，再输错一次证书U盘将被锁定。";
-	if (flags & (so ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW))
+	if (flags & CKF_USER_PIN_COUNT_LOW)
 		return "剩余重试次数：不多了（证书U盘没有报告具体次数），连续输错将锁定证书U盘。";
 	return "剩余重试次数：证书U盘没有报告具体次数，连续输错多次将锁定证书U盘。";
 }

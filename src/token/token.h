@@ -72,6 +72,9 @@ const char *tok_ckr_text(CK_RV rv);
 /* The PKCS#11 module: ~/.config/esp-token.conf, /etc/esp-token.conf
  * (module = PATH), else OpenSC or SoftHSM2 where installed. malloc'd or NULL. */
 char *tok_default_module(void);
+/* "key = value" of esp-token.conf (the user's, else /etc/esp-token.conf);
+ * malloc'd or NULL. */
+char *tok_config_value(const char *key);
 /* Load the module (libp11 and raw function list). Returns exit code. */
 int tok_load(struct tok_ctx *t, const char *module);
 /* Select a token by label or serial (NULL: the only one). Returns exit code. */

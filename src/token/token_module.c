@@ -1,7 +1,8 @@
 /*
- * token_module.c - which PKCS#11 module to load when none is named: the
- * user's or the system's esp-token.conf (module = PATH; the client package
- * writes /etc/esp-token.conf), else OpenSC or SoftHSM2 where installed.
+ * token_module.c - the settings of esp-token.conf (the user's, else the
+ * system's, which the client package writes): which PKCS#11 module to load
+ * when none is named (module = PATH; else OpenSC or SoftHSM2 where
+ * installed) and the deployment's certificate login address (portal = URL).
  */
 #include "token.h"
 
@@ -9,9 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* "module = PATH" from a configuration file; malloc'd or NULL. */
-static char *config_module(const char *path)
+/* "key = value" from a configuration file; malloc'd or NULL. */
+static char *config_value(const char *path, const char *key)
 {
+	size_t klen = strlen(key);
 	FILE *fp = fopen(path, "r");
 	if (!fp)
 		return NULL;
@@ -21,9 +23,9 @@ static char *config_module(const char *path)
 		char *p = line;
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if (*p == '#' || strncmp(p, "module", 6) != 0)
+		if (*p == '#' || strncmp(p, key, klen) != 0)
 			continue;
-		p += 6;
+		p += klen;
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p != '=')
@@ -43,22 +45,28 @@ static char *config_module(const char *path)
 	return found;
 }
 
-char *tok_default_module(void)
+char *tok_config_value(const char *key)
 {
 	char path[4096];
 	const char *xdg = getenv("XDG_CONFIG_HOME");
 	const char *home = getenv("HOME");
-	char *m = NULL;
+	char *v = NULL;
 	if (xdg && xdg[0]) {
 		snprintf(path, sizeof path, "%s/esp-token.conf", xdg);
-		m = config_module(path);
+		v = config_value(path, key);
 	}
-	if (!m && home && home[0]) {
+	if (!v && home && home[0]) {
 		snprintf(path, sizeof path, "%s/.config/esp-token.conf", home);
-		m = config_module(path);
+		v = config_value(path, key);
 	}
-	if (!m)
-		m = config_module("/etc/esp-token.conf");
+	if (!v)
+		v = config_value("/etc/esp-token.conf", key);
+	return v;
+}
+
+char *tok_default_module(void)
+{
+	char *m = tok_config_value("module");
 	if (m)
 		return m;
 	static const char *const builtin[] = {

@@ -6,7 +6,8 @@ accessibility bus (AT-SPI), for tests/desktop/test_desktop.sh.
   atspi.py gone TEXT [TIMEOUT]      until no widget shows TEXT any more
   atspi.py window TITLE [TIMEOUT]   until a window (frame or dialog) TITLE is open
   atspi.py nowindow TITLE [TIMEOUT] until no window TITLE is open
-  atspi.py focus NAME               exit 0 if the focused widget is called NAME
+  atspi.py focus NAME [TIMEOUT]     until the focused widget of the active window is NAME
+  atspi.py focused                  print the name of that widget
   atspi.py dump                     print the widget tree
 
 Needs Debian's python3-gi and gir1.2-atspi-2.0 (run with /usr/bin/python3)
@@ -116,13 +117,22 @@ def poll(cond, timeout):
 
 
 def focused_name():
+    """The focused widget of the active window (an inactive window may keep
+    its own focus widget marked focused)."""
     for a in apps():
-        for o, _ in walk(a):
+        wins = [a.get_child_at_index(i) for i in range(a.get_child_count())]
+        for w in wins:
             try:
-                if o.get_state_set().contains(Atspi.StateType.FOCUSED):
-                    return o.get_name() or ''
-            except Exception:  # the widget went away while we read it
+                if w is None or not w.get_state_set().contains(Atspi.StateType.ACTIVE):
+                    continue
+            except Exception:  # the window went away while we read it
                 continue
+            for o, _ in walk(w):
+                try:
+                    if o.get_state_set().contains(Atspi.StateType.FOCUSED):
+                        return o.get_name() or ''
+                except Exception:  # the widget went away while we read it
+                    continue
     return None
 
 
@@ -143,6 +153,9 @@ def main(argv):
         return poll(lambda: arg not in windows(), timeout)
     if cmd == 'focus':
         return poll(lambda: focused_name() == arg, timeout)
+    if cmd == 'focused':
+        print(focused_name())
+        return 0
     if cmd == 'dump':
         dump(sys.stdout)
         return 0

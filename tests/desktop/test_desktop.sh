@@ -146,6 +146,9 @@ make_ca
 # ---------------------------------------------------------------- the window
 new_token main "福建运输-001"
 add_cert 30 1A2B3C4D
+# as the client package writes it into /etc/esp-token.conf
+mkdir -p "$HOME/.config"
+printf 'portal = https://esp.example.org:8444/\n' >"$HOME/.config/esp-token.conf"
 if start_gui "福建运输-001"; then ok "window shows the inserted key by its label"
 else notok "window shows the inserted key by its label"; fi
 check "certificate list: holder (unit / person)" shows "福州顺达运输有限公司 / 张三"
@@ -153,12 +156,22 @@ check "certificate list: 证书序列号" shows "1A2B3C4D"
 check "certificate list: issuer" shows "ESP 测试颁发CA"
 check "certificate list: days left, marked 即将过期" shows "即将过期"
 check "warning in the last 60 days names the date" shows "天后（"
+check "the keyboard starts in the list of keys" atspi focus 证书U盘列表 3
+check "the certificate login address from esp-token.conf" \
+	shows "证书U盘登录地址：https://esp.example.org:8444/"
 shot 01-main-window
 
 # ---------------------------------------------------------------- 修改密码
 if open_dialog alt+m 修改密码 && atspi focus 当前密码 5; then
 	ok "Alt+M opens 修改密码 with the cursor in 当前密码"
 else notok "Alt+M opens 修改密码 with the cursor in 当前密码"; fi
+# Tab order: 当前密码 → 新密码 → 确认新密码 → 【确定】, and back with Shift+Tab
+tab_order() {
+	keys Tab && atspi focus 新密码 3 && keys Tab && atspi focus 确认新密码 3 &&
+		keys Tab && atspi focus 确定 3 && keys shift+Tab shift+Tab shift+Tab &&
+		atspi focus 当前密码 3
+}
+check "Tab order: 当前密码, 新密码, 确认新密码, 确定" tab_order
 check "dialog has 当前密码, 新密码, 确认新密码" \
 	bash -c "/usr/bin/python3 '$HERE/atspi.py' wait 新密码 5 && /usr/bin/python3 '$HERE/atspi.py' wait 确认新密码 5"
 fill wrong99 abcdef12 abcdef12
