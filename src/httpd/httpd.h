@@ -203,6 +203,9 @@ void page_mgmt_lost_post(struct request *r);
 void page_mgmt_reapply_get(struct request *r);
 void page_mgmt_reapply_post(struct request *r);
 void page_drivers(struct request *r);
+/* page_client.c: the client package 证书应用环境 of this deployment */
+json_t *client_packages(struct request *r);
+void page_client_download(struct request *r);
 void page_driver_download(struct request *r);
 void page_admin_drivers(struct request *r);
 void page_admin_drivers_upload(struct request *r);

@@ -81,6 +81,7 @@ const struct route routes[] = {
 	{"POST", "/mgmt/certs/{}/lost", page_mgmt_lost_post, MGMT(ACT_SESSION)},
 	{"GET", "/drivers", page_drivers, ANYONE},
 	{"GET", "/drivers/{}/download", page_driver_download, ANYONE},
+	{"GET", "/drivers/client/{}", page_client_download, ANYONE},
 	{"GET", "/docs/esp-token", page_doc_token, ANYONE},
 	{"GET", "/admin/drivers", page_admin_drivers, SIGNED(ACT_ADMIN)},
 	{"POST", "/admin/drivers", page_admin_drivers_upload, SIGNED(ACT_ADMIN)},

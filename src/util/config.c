@@ -58,6 +58,7 @@ static const struct config_key keys[] = {
 	{"challenges_max", "10000", "unexpired certificate-login challenges in the store (503 above; 0 = no limit)"},
 	{"scans_per_account_minute", "10", "scans uploaded by one account per minute (429; 0 = no limit)"},
 	{"scans_unreferenced_hours", "24", "a scan no application refers to is deleted after this many hours"},
+	{"client_dir", "", "where the client package esp-client_<version>_<arch>.deb offered on the driver page is; empty = <data_dir>/client"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

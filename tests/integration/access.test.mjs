@@ -175,6 +175,7 @@ const spec = () => [
   ['POST', '/mgmt/certs/{}/lost', [[`/mgmt/certs/${data.serial}/lost`, mgmt((a) => a.holder || (a.role === 'ra' && a.region) || admin(a)), { destructive: true }]]],
   ['GET', '/drivers', [['/drivers', anyone]]],
   ['GET', '/drivers/{}/download', [['/drivers/999999/download', anyone]]],
+  ['GET', '/drivers/client/{}', [['/drivers/client/esp-client_0.0.0_amd64.deb', anyone]]],
   ['GET', '/docs/esp-token', [['/docs/esp-token', anyone]]],
   ['GET', '/admin/drivers', [['/admin/drivers', signedIn(admin)]]],
   ['POST', '/admin/drivers', [['/admin/drivers', signedIn(admin)]]],
