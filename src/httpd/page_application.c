@@ -13,7 +13,7 @@
 
 json_t *application_for(struct request *r, enum action act)
 {
-	json_t *app = application_get(req_db(r), r->params[0]);
+	json_t *app = req_own_json(r, application_get(req_db(r), r->params[0]));
 	if (!app) {
 		reply_not_found(r);
 		return NULL;
@@ -21,7 +21,6 @@ json_t *application_for(struct request *r, enum action act)
 	struct policy_object o;
 	application_policy_object(app, &o);
 	if (!policy_allows(&r->actor, act, &o)) {
-		json_decref(app);
 		reply_forbidden(r);
 		return NULL;
 	}
@@ -59,7 +58,6 @@ void page_application(struct request *r)
 	json_object_set_new(ctx, "is_returned", json_boolean(state == APP_RETURNED));
 	json_object_set_new(ctx, "has_scan", json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
 	render_page(r, 200, "application", "证书U盘申请", ctx);
-	json_decref(app);
 }
 
 void page_application_print(struct request *r)
@@ -87,7 +85,6 @@ void page_application_print(struct request *r)
 	if (tpl_render(r->srv->tpl, "appform_print", ctx, &r->body) != 0) {
 		log_error("req=%llu template appform_print failed", (unsigned long long)r->id);
 		json_decref(ctx);
-		json_decref(app);
 		r->status = 500;
 		buf_puts(&r->body, "内部错误");
 		return;
@@ -96,7 +93,6 @@ void page_application_print(struct request *r)
 	r->content_type = "text/html; charset=utf-8";
 	req_header(r, "Cache-Control", "no-store");
 	json_decref(ctx);
-	json_decref(app);
 }
 
 void page_application_pdf(struct request *r)
@@ -109,7 +105,6 @@ void page_application_pdf(struct request *r)
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	if (appform_pdf(&f, &pdf, &len) != 0) {
-		json_decref(app);
 		reply_server_error(r, "PDF rendering failed");
 		return;
 	}
@@ -119,7 +114,6 @@ void page_application_pdf(struct request *r)
 	req_header(r, "Content-Disposition",
 	           arena_printf(r->arena, "inline; filename=\"%s.pdf\"", sval(app, "number")));
 	req_header(r, "Cache-Control", "no-store");
-	json_decref(app);
 }
 
 void page_application_payment(struct request *r)
@@ -136,7 +130,6 @@ void page_application_payment(struct request *r)
 	json_object_set_new(ctx, "delivery_days", json_integer(r->srv->limits.delivery_days));
 	json_object_set_new(ctx, "is_authority", json_boolean(k == KIND_AUTHORITY));
 	render_page(r, 200, "payment", k == KIND_EVALUATOR ? "提交申请材料" : "支付及邮寄信息", ctx);
-	json_decref(app);
 }
 
 void page_application_scan(struct request *r)
@@ -150,7 +143,6 @@ void page_application_scan(struct request *r)
 	char *mime = NULL, *data = NULL;
 	size_t len = 0;
 	if (!id || upload_load(req_db(r), id, &reg_id, &mime, &data, &len) != DB_OK) {
-		json_decref(app);
 		reply_not_found(r);
 		return;
 	}
@@ -162,7 +154,6 @@ void page_application_scan(struct request *r)
 	req_header(r, "Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'");
 	req_header(r, "Content-Disposition", "inline");
 	req_header(r, "Cache-Control", "no-store");
-	json_decref(app);
 }
 
 void page_application_withdraw(struct request *r)
@@ -177,5 +168,4 @@ void page_application_withdraw(struct request *r)
 		reply_server_error(r, "withdraw failed");
 	else
 		redirect(r, "/status");
-	json_decref(app);
 }

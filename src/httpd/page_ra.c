@@ -327,7 +327,6 @@ void page_ra_application(struct request *r)
 	if (!app)
 		return;
 	show_ra_app(r, 200, app, NULL);
-	json_decref(app);
 }
 
 static char *trimmed(struct request *r, const char *name, size_t max_chars)
@@ -363,7 +362,6 @@ void page_ra_action(struct request *r)
 	/* A step never this actor's to take is forbidden; one the state does
 	 * not allow now is a conflict, answered by the transaction. */
 	if (!known || !appstate_step_is_for(step, acting_role(r, &o), facts)) {
-		json_decref(app);
 		reply_forbidden(r);
 		return;
 	}
@@ -442,7 +440,6 @@ void page_ra_action(struct request *r)
 	} else {
 		reply_server_error(r, "RA action failed");
 	}
-	json_decref(app);
 }
 
 /* ---- API tokens of the enrolment workstation ---- */
@@ -521,5 +518,4 @@ void page_application_resubmit(struct request *r)
 		render_message(r, 409, "不能重新提交", "该申请当前不是已退回状态。");
 	else
 		reply_server_error(r, "resubmit failed");
-	json_decref(app);
 }

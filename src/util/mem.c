@@ -207,8 +207,18 @@ void mem_blocks_free(struct mem_blocks *m)
 	m->head = NULL;
 }
 
+/* Something the arena's owner let go of, released when the arena is freed:
+ * reference-counted values (JSON) built for the request live exactly as
+ * long as the request, and no early return needs its own release list. */
+struct arena_cleanup {
+	void (*fn)(void *);
+	void *p;
+	struct arena_cleanup *next;
+};
+
 struct arena {
 	struct mem_blocks blocks;
+	struct arena_cleanup *cleanups; /* newest first: released in reverse order */
 };
 
 #define ARENA_BLOCK 8192
@@ -248,10 +258,25 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 	return t.d;
 }
 
+void *arena_defer(struct arena *a, void (*fn)(void *), void *p)
+{
+	if (!p)
+		return NULL;
+	struct arena_cleanup *c = arena_alloc(a, sizeof(*c));
+	c->fn = fn;
+	c->p = p;
+	c->next = a->cleanups;
+	a->cleanups = c;
+	return p;
+}
+
 void arena_free(struct arena *a)
 {
 	if (!a)
 		return;
+	/* The records live in the blocks: run them all before freeing those. */
+	for (struct arena_cleanup *c = a->cleanups; c; c = c->next)
+		c->fn(c->p);
 	mem_blocks_free(&a->blocks);
 	free(a);
 }

@@ -53,6 +53,9 @@ void *arena_alloc(struct arena *a, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* fn(p) runs when the arena is freed (newest first); returns p. A NULL p
+ * registers nothing. */
+void *arena_defer(struct arena *a, void (*fn)(void *), void *p);
 void arena_free(struct arena *a);
 
 /* Logging to stderr with a time stamp. */

@@ -138,6 +138,32 @@ static void test_buf_put_html(void **state)
 
 /* ---- arena ------------------------------------------------------------------- */
 
+/* What the arena's owner hands over is released when the arena is freed,
+ * newest first, once each; a NULL is not recorded. */
+static int released[4], nreleased;
+static void record_release(void *p) { released[nreleased++] = *(int *)p; }
+
+static void test_arena_defer(void **state)
+{
+	(void)state;
+	static int one = 1, two = 2, three = 3;
+	nreleased = 0;
+	struct arena *a = arena_new();
+	assert_ptr_equal(arena_defer(a, record_release, &one), &one);
+	assert_null(arena_defer(a, record_release, NULL));
+	arena_defer(a, record_release, &two);
+	/* Allocations in between do not disturb the records. */
+	for (int i = 0; i < 1000; i++)
+		arena_alloc(a, 100);
+	arena_defer(a, record_release, &three);
+	assert_int_equal(nreleased, 0);
+	arena_free(a);
+	assert_int_equal(nreleased, 3);
+	assert_int_equal(released[0], 3);
+	assert_int_equal(released[1], 2);
+	assert_int_equal(released[2], 1);
+}
+
 static void test_arena_many_allocs(void **state)
 {
 	(void)state;
@@ -764,6 +790,7 @@ int main(void)
 	    cmocka_unit_test(test_buf_put_and_printf_growth),
 	    cmocka_unit_test(test_buf_put_html),
 	    cmocka_unit_test(test_arena_many_allocs),
+	    cmocka_unit_test(test_arena_defer),
 	    cmocka_unit_test(test_arena_big_and_strings),
 	    cmocka_unit_test(test_str_trim),
 	    cmocka_unit_test(test_utf8_valid),
