@@ -44,6 +44,19 @@ build() {
 			changed=1
 		fi
 	done
+	# Sources meson generates (src/core/meson.build).
+	mkdir -p "$out/gen"
+	src="$out/gen/common_passwords.c"
+	if [ ! -e "$src" ] || [ "$root/data/common-passwords.txt" -nt "$src" ] ||
+	   [ "$root/src/core/common_passwords_gen.py" -nt "$src" ]; then
+		python3 "$root/src/core/common_passwords_gen.py" "$root/data/common-passwords.txt" "$src"
+	fi
+	obj="$out/obj/gen_common_passwords.o"
+	objs+=("$obj")
+	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
+		$cc $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
+		changed=1
+	fi
 	touch "$out/obj/.stamp"
 	if [ $changed = 1 ] || [ ! -e "$out/libesp-fuzz.a" ]; then
 		rm -f "$out/libesp-fuzz.a"

@@ -13,8 +13,10 @@
 #include "esp/config.h"
 #include "esp/core.h"
 #include "esp/db.h"
-#include "esp/ra.h"
 #include "esp/util.h"
+#include "esp/certificate.h"
+#include "esp/directory.h"
+#include "esp/revoke.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -49,6 +51,8 @@ static void usage(FILE *out)
 	      "                                   ROLE: reviewer | ra | trainer | admin\n"
 	      "  user list                        list accounts (staff and applicants)\n"
 	      "  user disable U | user enable U   stop or allow an account's logins\n"
+	      "  user reset-password U            give U a one-time password (printed) that must be\n"
+	      "                                   changed at the next login; ends U's sessions\n"
 	      "  directory load FILE.csv          load the RA directory: a header line naming the\n"
 	      "                                   columns (province_code or province, ra_name, payee,\n"
 	      "                                   bank, account_no, address, postcode, recipient, phone,\n"
@@ -305,6 +309,20 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 			fprintf(stderr, "espctl: cannot read %s\n", pwfile);
 			return 2;
 		}
+		if (given) {
+			struct esp_limits l;
+			limits_load(ctl->db, &l);
+			struct arena *a = arena_new();
+			const char *why = password_policy_check(a, l.password_min_length, username, given);
+			if (why)
+				fprintf(stderr, "espctl: %s: %s\n", pwfile, why);
+			arena_free(a);
+			if (why) {
+				sodium_memzero(given, strlen(given));
+				free(given);
+				return 1;
+			}
+		}
 		char *pw = NULL;
 		rc = create_user(ctl, role, username, arg_value(argc, argv, "--name"),
 		                 arg_value(argc, argv, "--authority"), arg_value(argc, argv, "--province"),
@@ -332,6 +350,26 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 			printf("%s\t%s\t%s\t%s\t%s\t%s\n", db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2),
 			       db_get(r, i, 3), db_get(r, i, 4), db_get(r, i, 5));
 		db_result_free(r);
+		return 0;
+	}
+	if (strcmp(argv[0], "reset-password") == 0 && argc == 2) {
+		struct actor admin_tool = {.username = "espctl"};
+		char *pw = NULL;
+		enum db_status st = account_password_reset(ctl->db, &admin_tool, argv[1], &pw);
+		if (st == DB_NOT_FOUND) {
+			fprintf(stderr, "espctl: no account '%s'\n", argv[1]);
+			return 2;
+		}
+		if (st != DB_OK) {
+			fprintf(stderr, "espctl: cannot reset the password of '%s'\n", argv[1]);
+			return 2;
+		}
+		printf("one-time password: %s\n", pw);
+		printf("%s 下次登录后须先修改密码；原有登录已退出。(must change it at the next login; "
+		       "its sessions ended)\n",
+		       argv[1]);
+		sodium_memzero(pw, strlen(pw));
+		free(pw);
 		return 0;
 	}
 	if ((strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0) && argc == 2) {
@@ -787,12 +825,17 @@ static int cmd_demo(struct ctl *ctl)
 	struct buf out = {0};
 	buf_puts(&out, "role\torganisation\tprovince\tusername\tpassword\n");
 	char *admin_pw = new_password();
-	/* The admin's password from init is not kept anywhere: the demo resets it
-	 * so that the table is complete. */
-	char *hash = password_hash(admin_pw);
-	DB_EXEC(ctl->db, "UPDATE accounts SET password_hash = $1 WHERE username = 'admin'", NULL,
-	        P_TEXT(hash));
-	free(hash);
+	/* The admin's password from init is not kept anywhere: the demo sets a
+	 * new one so that the table is complete. */
+	struct actor admin_tool = {.username = "espctl"};
+	if (account_password_set(ctl->db, &admin_tool, "admin", admin_pw, false,
+	                         "account.password_set") != DB_OK) {
+		fprintf(stderr, "espctl: cannot set the admin's password\n");
+		free(admin_pw);
+		buf_free(&out);
+		free(tsv);
+		return 2;
+	}
 	buf_printf(&out, "admin\t系统管理员\t\tadmin\t%s\n", admin_pw);
 	free(admin_pw);
 	for (size_t i = 0; i < sizeof demo / sizeof demo[0]; i++) {
@@ -843,14 +886,10 @@ int main(int argc, char **argv)
 			config_file = argv[++i];
 			continue;
 		}
-		char *eq = strchr(argv[i], '=');
-		char *key = eq ? xstrndup(argv[i] + 2, (size_t)(eq - argv[i] - 2)) : NULL;
-		if (!key || config_set(ctl.cfg, key, eq + 1) != 0) {
+		if (config_set_arg(ctl.cfg, argv[i]) != 0) {
 			fprintf(stderr, "espctl: unknown option '%s' (see --help)\n", argv[i]);
-			free(key);
 			return 1;
 		}
-		free(key);
 	}
 	if (config_file) {
 		const char *err = NULL;

@@ -4,6 +4,8 @@
  */
 #include "esp/application.h"
 #include "esp/validate.h"
+#include "esp/db_json.h"
+#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -122,12 +124,6 @@ static const struct afield *fields_of(enum reg_kind k, size_t *n)
 	return unit_fields;
 }
 
-static const char *sval(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 json_t *application_defaults(json_t *reg)
 {
 	enum reg_kind k = kind_parse(sval(reg, "kind"));
@@ -167,12 +163,6 @@ json_t *application_form(enum reg_kind k, json_t *values, json_t *errors)
 		json_array_append_new(out, o);
 	}
 	return out;
-}
-
-static void set_err(json_t *errors, const char *name, const char *msg)
-{
-	if (!json_object_get(errors, name))
-		json_object_set_new(errors, name, json_string(msg));
 }
 
 json_t *application_validate(const struct esp_limits *l, enum reg_kind k, json_t *values)
@@ -260,12 +250,6 @@ struct create_ctx {
 	bool existing;
 };
 
-static const char *opt(json_t *v, const char *k)
-{
-	const char *s = sval(v, k);
-	return *s ? s : NULL;
-}
-
 static enum db_status next_number(db_conn *c, char **number)
 {
 	time_t t = (time_t)(time_now() + 8 * 3600);
@@ -291,6 +275,20 @@ static enum db_status next_number(db_conn *c, char **number)
 	return DB_OK;
 }
 
+enum db_status application_open_initial(db_conn *c, int64_t registration_id, char **number)
+{
+	*number = NULL;
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	    "SELECT number FROM applications WHERE registration_id = $1 AND type = 'initial' "
+	    "AND state <> $2 ORDER BY id DESC LIMIT 1",
+	    &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
+	if (st == DB_OK && r->nrows)
+		*number = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	return st;
+}
+
 static enum db_status create_tx(db_conn *c, void *arg)
 {
 	struct create_ctx *x = arg;
@@ -314,18 +312,14 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	db_result_free(r);
 	if (strcmp(x->type, "initial") == 0) {
 		/* One initial application per registration; more keys come by 再次申请. */
-		r = NULL;
-		st = DB_EXEC(c, "SELECT number FROM applications WHERE registration_id = $1 AND "
-		                "type = 'initial' AND state <> 'withdrawn'",
-		             &r, P_INT(reg_id));
-		if (st == DB_OK && r->nrows) {
-			x->number = xstrdup(db_get(r, 0, 0));
-			x->existing = true;
-		}
-		db_result_free(r);
+		st = application_open_initial(c, reg_id, &x->number);
+		x->existing = x->number != NULL;
 		if (st != DB_OK || x->existing)
 			return st;
 	}
+	enum app_state to;
+	if (!appstate_next(APP_NEW, STEP_SUBMIT, x->a ? x->a->role : ROLE_NONE, 0, &to))
+		return DB_CONFLICT;
 	struct fee fee;
 	if ((st = fee_current(c, &fee)) != DB_OK)
 		return st;
@@ -341,17 +335,18 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	    "INSERT INTO applications (number, registration_id, type, state, sets, contact_name, "
 	    "contact_id_number, mobile, phone, email, address, postcode, invoice_title, taxpayer_id, "
 	    "price_yuan, medium_yuan, years, amount_yuan, scan_id, idem_key, submitted_at, updated_at) "
-	    "VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+	    "VALUES ($1, $2, $3, $21, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
 	    "$16, $17, $18, $19, $20, $20) RETURNING id",
 	    &r, P_TEXT(x->number), P_INT(reg_id), P_TEXT(x->type), P_INT(sets),
-	    P_TEXT(opt(x->values, "contact_name")), P_TEXT(opt(x->values, "contact_id_number")),
-	    P_TEXT(opt(x->values, "mobile")), P_TEXT(opt(x->values, "phone")),
-	    P_TEXT(opt(x->values, "email")), P_TEXT(opt(x->values, "address")),
-	    P_TEXT(opt(x->values, "postcode")),
-	    P_TEXT(k == KIND_EVALUATOR ? NULL : opt(x->values, "invoice_title")),
-	    P_TEXT(k == KIND_EVALUATOR ? NULL : opt(x->values, "taxpayer_id")), P_INT(fee.price_yuan),
+	    P_TEXT(sval_opt(x->values, "contact_name")), P_TEXT(sval_opt(x->values, "contact_id_number")),
+	    P_TEXT(sval_opt(x->values, "mobile")), P_TEXT(sval_opt(x->values, "phone")),
+	    P_TEXT(sval_opt(x->values, "email")), P_TEXT(sval_opt(x->values, "address")),
+	    P_TEXT(sval_opt(x->values, "postcode")),
+	    P_TEXT(k == KIND_EVALUATOR ? NULL : sval_opt(x->values, "invoice_title")),
+	    P_TEXT(k == KIND_EVALUATOR ? NULL : sval_opt(x->values, "taxpayer_id")), P_INT(fee.price_yuan),
 	    P_INT(fee.medium_yuan), P_INT(fee.years), P_INT(fee_amount(&fee, k, sets)),
-	    x->scan_id ? P_INT(x->scan_id) : P_NULL, P_TEXT(x->idem), P_INT(now));
+	    x->scan_id ? P_INT(x->scan_id) : P_NULL, P_TEXT(x->idem), P_INT(now),
+	    P_TEXT(appstate_name(to)));
 	if (st == DB_CONFLICT) {
 		/* Another request with the same form won the race: run again and find it. */
 		db_result_free(r);
@@ -363,7 +358,8 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	}
 	int64_t app_id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
-	return application_event(c, x->a, app_id, "submit", "", "submitted", NULL);
+	return application_event(c, x->a, app_id, appstep_name(STEP_SUBMIT), appstate_name(APP_NEW),
+	                         appstate_name(to), NULL);
 }
 
 enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg,
@@ -415,19 +411,32 @@ static enum db_status withdraw_tx(db_conn *c, void *arg)
 {
 	struct withdraw_ctx *w = arg;
 	db_result *r = NULL;
-	int64_t now = time_now();
 	enum db_status st = DB_EXEC(c,
-	    "UPDATE applications SET state = 'withdrawn', withdrawn_at = $2, updated_at = $2 "
-	    "WHERE number = $1 AND state = 'submitted' AND paid_at IS NULL AND materials_at IS NULL "
-	    "RETURNING id",
-	    &r, P_TEXT(w->number), P_INT(now));
+	    "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at FROM applications a "
+	    "JOIN registrations r ON r.id = a.registration_id WHERE a.number = $1",
+	    &r, P_TEXT(w->number));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_CONFLICT;
-	int64_t id = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
+	if (st != DB_OK) {
+		db_result_free(r);
+		return st;
+	}
+	int64_t id = db_get_int(r, 0, 0, 0);
+	enum app_state from = appstate_parse(db_get(r, 0, 1)), to;
+	unsigned facts = (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
+	                 (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
+	                 (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0);
 	db_result_free(r);
+	if (!appstate_next(from, STEP_WITHDRAW, w->a ? w->a->role : ROLE_NONE, facts, &to))
+		return DB_CONFLICT;
+	int64_t now = time_now();
+	st = DB_EXEC(c, "UPDATE applications SET state = $2, withdrawn_at = $3, updated_at = $3 "
+	                "WHERE id = $1",
+	             NULL, P_INT(id), P_TEXT(appstate_name(to)), P_INT(now));
 	if (st != DB_OK)
 		return st;
-	return application_event(c, w->a, id, "withdraw", "submitted", "withdrawn", NULL);
+	return application_event(c, w->a, id, appstep_name(STEP_WITHDRAW), appstate_name(from),
+	                         appstate_name(to), NULL);
 }
 
 enum db_status application_withdraw(db_conn *c, const struct actor *a, const char *number)
@@ -437,16 +446,6 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 }
 
 /* ---- reading ---- */
-
-static json_t *row_object(const db_result *r, int row)
-{
-	json_t *o = json_object();
-	for (int i = 0; i < r->ncols; i++) {
-		const char *v = db_get(r, row, i);
-		json_object_set_new(o, r->names[i], v ? json_string(v) : json_null());
-	}
-	return o;
-}
 
 #define APP_SELECT                                                                             \
 	"SELECT a.id, a.number, a.registration_id, a.type, a.state, a.sets, a.contact_name, "     \
@@ -477,7 +476,7 @@ json_t *application_get(db_conn *c, const char *number)
 	if (!number || strlen(number) > 32 ||
 	    DB_EXEC(c, APP_SELECT "WHERE a.number = $1", &r, P_TEXT(number)) != DB_OK)
 		return NULL;
-	json_t *o = r->nrows ? row_object(r, 0) : NULL;
+	json_t *o = r->nrows ? db_row_json(r, 0) : NULL;
 	db_result_free(r);
 	if (o)
 		decorate(o);
@@ -491,7 +490,7 @@ json_t *application_list_for(db_conn *c, int64_t registration_id)
 	if (DB_EXEC(c, APP_SELECT "WHERE a.registration_id = $1 ORDER BY a.id DESC", &r,
 	            P_INT(registration_id)) == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			json_t *o = row_object(r, i);
+			json_t *o = db_row_json(r, i);
 			decorate(o);
 			json_array_append_new(arr, o);
 		}
@@ -509,6 +508,13 @@ void application_policy_object(json_t *app, struct policy_object *o)
 	o->reg_state = sval(app, "reg_state");
 	o->authority_path = sval(app, "authority_path");
 	o->province_code = sval(app, "province_code");
+}
+
+unsigned application_facts(json_t *app)
+{
+	return (kind_parse(sval(app, "kind")) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
+	       (json_is_string(json_object_get(app, "paid_at")) ? APP_FACT_PAID : 0) |
+	       (json_is_string(json_object_get(app, "materials_at")) ? APP_FACT_MATERIALS : 0);
 }
 
 void application_appform(json_t *app, struct appform *f)
@@ -546,22 +552,6 @@ void application_appform(json_t *app, struct appform *f)
 	f->work_unit = sval(app, "work_unit");
 	f->department = sval(app, "department");
 	f->amount_yuan = strtol(sval(app, "amount_yuan"), NULL, 10);
-}
-
-static const char *const state_labels[][2] = {
-	{"submitted", "已提交"},          {"paid", "已付款"},
-	{"materials_received", "材料已收到"}, {"ready_to_issue", "待制证"},
-	{"issued", "已制证"},             {"shipped", "已寄出"},
-	{"ready_for_pickup", "待领取"},   {"received", "已签收"},
-	{"returned", "已退回"},           {"withdrawn", "已撤销"},
-};
-
-const char *app_state_label(const char *state)
-{
-	for (size_t i = 0; i < sizeof state_labels / sizeof state_labels[0]; i++)
-		if (strcmp(state_labels[i][0], state) == 0)
-			return state_labels[i][1];
-	return state;
 }
 
 const char *app_type_label(const char *type)

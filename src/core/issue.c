@@ -1,11 +1,11 @@
 /*
- * Issuance of certificates onto tokens, revocation, the CRL and the API
- * tokens of RA workstations.
+ * Issuance of certificates onto tokens.
  *
  * The certificate is built from the application, never from the CSR: the
  * CSR only lends its public key. The CA key itself stays inside esp_ca.
  */
-#include "esp/ra.h"
+#include "esp/issue.h"
+#include "esp/application.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -159,7 +159,7 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	enum db_status st = DB_OK;
 	int64_t app_id = strtoll(json_string_value(json_object_get(app, "id")), NULL, 10);
 	int64_t reg_id = strtoll(json_string_value(json_object_get(app, "registration_id")), NULL, 10);
-	const char *state = json_string_value(json_object_get(app, "state"));
+	enum app_state from = appstate_parse(json_string_value(json_object_get(app, "state")));
 	int sets = (int)strtol(json_string_value(json_object_get(app, "sets")), NULL, 10);
 	db_result *r = NULL;
 	if (!policy_allows(x->a, ACT_APPLICATION_RA, &o)) {
@@ -188,8 +188,10 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	}
 	db_result_free(r);
 	r = NULL;
-	if (strcmp(state, "ready_to_issue") != 0) {
-		x->result = strcmp(state, "issued") == 0 ? ISSUE_ALL_ISSUED : ISSUE_WRONG_STATE;
+	/* Whether this set is the last one is known below; the state decides first. */
+	if (!appstate_next(from, STEP_ISSUE, x->a->role, 0, NULL) &&
+	    !appstate_next(from, STEP_ISSUE, x->a->role, APP_FACT_LAST_SET, NULL)) {
+		x->result = from == APP_ISSUED ? ISSUE_ALL_ISSUED : ISSUE_WRONG_STATE;
 		st = DB_CONFLICT;
 		goto out;
 	}
@@ -251,13 +253,16 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	if (st == DB_OK) {
 		char *note = xasprintf("证书 %s 证书U盘 %s", sc->serial, x->token);
 		bool all = issued + 1 == sets;
-		if (all)
-			st = DB_EXEC(c, "UPDATE applications SET state = 'issued', issued_at = $2, "
+		enum app_state to = from;
+		if (!appstate_next(from, STEP_ISSUE, x->a->role, all ? APP_FACT_LAST_SET : 0, &to))
+			st = DB_CONFLICT; /* the table answered yes above, for either fact */
+		if (st == DB_OK && to != from)
+			st = DB_EXEC(c, "UPDATE applications SET state = $3, issued_at = $2, "
 			                "updated_at = $2 WHERE id = $1",
-			             NULL, P_INT(app_id), P_INT(now));
+			             NULL, P_INT(app_id), P_INT(now), P_TEXT(appstate_name(to)));
 		if (st == DB_OK)
-			st = application_event(c, x->a, app_id, "issue", "ready_to_issue",
-			                       all ? "issued" : "ready_to_issue", note);
+			st = application_event(c, x->a, app_id, appstep_name(STEP_ISSUE),
+			                       appstate_name(from), appstate_name(to), note);
 		free(note);
 	}
 	x->result = st == DB_OK ? ISSUE_OK : ISSUE_ERROR;
@@ -298,9 +303,10 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 	if (app) {
 		struct policy_object o;
 		application_policy_object(app, &o);
-		const char *state = json_string_value(json_object_get(app, "state"));
-		if (policy_allows(a, ACT_APPLICATION_RA, &o) && state &&
-		    strcmp(state, "ready_to_issue") == 0 && sign_for(&x, app, &x.cert) != CA_OK)
+		enum app_state state = appstate_parse(json_string_value(json_object_get(app, "state")));
+		if (policy_allows(a, ACT_APPLICATION_RA, &o) &&
+		    appstate_next(state, STEP_ISSUE, a->role, 0, NULL) &&
+		    sign_for(&x, app, &x.cert) != CA_OK)
 			signed_cert_free(&x.cert); /* the transaction tries again and reports */
 		json_decref(app);
 	}
@@ -321,337 +327,4 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 	signed_cert_free(&x.cert); /* a certificate not stored is never handed out */
 	ca_csr_free(csr);
 	return res;
-}
-
-/* ---- revocation and CRL ---- */
-
-static const char *const reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-	"cessationOfOperation", "certificateHold", NULL, "removeFromCRL", "privilegeWithdrawn",
-	"aACompromise",
-};
-static const char *const reason_labels[] = {
-	"未指定", "密钥泄露（挂失）", "CA密钥泄露", "隶属关系变更", "已被替代", "停止使用", "证书冻结",
-	NULL, "", "权限撤销", "AA密钥泄露",
-};
-
-int crl_reason_parse(const char *name)
-{
-	for (int i = 0; name && i < (int)(sizeof reason_names / sizeof reason_names[0]); i++)
-		if (reason_names[i] && strcmp(reason_names[i], name) == 0)
-			/* certificateHold and removeFromCRL are not final: ESP never uses them. */
-			return i == 6 || i == 8 ? -1 : i;
-	return -1;
-}
-
-const char *crl_reason_label(int code)
-{
-	if (code < 0 || code >= (int)(sizeof reason_labels / sizeof reason_labels[0]) ||
-	    !reason_labels[code])
-		return "";
-	return reason_labels[code];
-}
-
-enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours)
-{
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC0(c, "SELECT serial, revoked_at, revoke_reason FROM certificates "
-	                                "WHERE status = 'revoked' ORDER BY revoked_at", &r);
-	if (st != DB_OK)
-		return st;
-	struct crl_entry *e = xcalloc((size_t)r->nrows + 1, sizeof(*e));
-	for (int i = 0; i < r->nrows; i++) {
-		e[i].serial_hex = db_get(r, i, 0);
-		e[i].revoked_at = (time_t)db_get_int(r, i, 1, 0);
-		e[i].reason = (int)db_get_int(r, i, 2, 0);
-	}
-	db_result *n = NULL;
-	st = DB_EXEC0(c, "SELECT number FROM crl WHERE id = 1", &n);
-	uint64_t number = st == DB_OK && n->nrows ? (uint64_t)db_get_int(n, 0, 0, 0) + 1 : 1;
-	bool exists = st == DB_OK && n->nrows;
-	db_result_free(n);
-	unsigned char *der = NULL;
-	size_t len = 0;
-	if (st == DB_OK && ca_make_crl(ca, e, (size_t)r->nrows, number, crl_hours * 2, &der, &len) != CA_OK)
-		st = DB_ERROR;
-	free(e);
-	db_result_free(r);
-	if (st != DB_OK)
-		return st;
-	if (exists)
-		st = DB_EXEC(c, "UPDATE crl SET number = $1, signed_at = $2, der = $3 WHERE id = 1", NULL,
-		             P_INT(number), P_INT(time_now()), P_BLOB(der, len));
-	else
-		st = DB_EXEC(c, "INSERT INTO crl (id, number, signed_at, der) VALUES (1, $1, $2, $3)", NULL,
-		             P_INT(number), P_INT(time_now()), P_BLOB(der, len));
-	free(der);
-	/* Two publishers at once: the loser runs again with the new number. */
-	return st == DB_CONFLICT ? DB_RETRY : st;
-}
-
-enum db_status crl_load(db_conn *c, unsigned char **der, size_t *len, int64_t *signed_at)
-{
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC0(c, "SELECT der, signed_at FROM crl WHERE id = 1", &r);
-	if (st == DB_OK && r->nrows == 0)
-		st = DB_NOT_FOUND;
-	if (st == DB_OK) {
-		*len = db_get_len(r, 0, 0);
-		*der = xmalloc(*len ? *len : 1);
-		memcpy(*der, db_get(r, 0, 0), *len);
-		if (signed_at)
-			*signed_at = db_get_int(r, 0, 1, 0);
-	}
-	db_result_free(r);
-	return st;
-}
-
-struct revoke_ctx {
-	esp_ca *ca;
-	const struct actor *a;
-	const char *serial;
-	int reason, crl_hours;
-};
-
-static enum db_status revoke_tx(db_conn *c, void *arg)
-{
-	struct revoke_ctx *x = arg;
-	db_result *r = NULL;
-	int64_t now = time_now();
-	enum db_status st = DB_EXEC(c,
-	    "UPDATE certificates SET status = 'revoked', revoked_at = $2, revoke_reason = $3 "
-	    "WHERE serial = $1 AND status = 'valid' RETURNING application_id",
-	    &r, P_TEXT(x->serial), P_INT(now), P_INT(x->reason));
-	if (st == DB_OK && r->nrows == 0) {
-		db_result *e = NULL;
-		st = DB_EXEC(c, "SELECT 1 FROM certificates WHERE serial = $1", &e, P_TEXT(x->serial));
-		st = st == DB_OK && e->nrows ? DB_CONFLICT : DB_NOT_FOUND;
-		db_result_free(e);
-	}
-	/* A staff certificate (espctl staff-cert) belongs to no application. */
-	int64_t app_id = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
-	db_result_free(r);
-	if (st != DB_OK)
-		return st;
-	if (app_id) {
-		char *note = xasprintf("吊销证书 %s：%s", x->serial, crl_reason_label(x->reason));
-		db_result *s = NULL;
-		st = DB_EXEC(c, "SELECT state FROM applications WHERE id = $1", &s, P_INT(app_id));
-		const char *state = st == DB_OK && s->nrows ? db_get(s, 0, 0) : "";
-		if (st == DB_OK)
-			st = application_event(c, x->a, app_id, "revoke", state, state, note);
-		db_result_free(s);
-		free(note);
-	}
-	if (st == DB_OK) {
-		char *obj = xasprintf("certificate:%s", x->serial);
-		st = audit_append(c, x->a, "certificate.revoke", obj, "valid", "revoked");
-		free(obj);
-	}
-	return st == DB_OK ? crl_publish(c, x->ca, x->crl_hours) : st;
-}
-
-enum db_status cert_revoke(db_conn *c, esp_ca *ca, const struct actor *a, const char *serial,
-                           int reason, int crl_hours)
-{
-	struct revoke_ctx x = {.ca = ca, .a = a, .serial = serial, .reason = reason,
-	                       .crl_hours = crl_hours};
-	return db_transaction(c, revoke_tx, &x);
-}
-
-json_t *cert_get(db_conn *c, const char *serial)
-{
-	db_result *r = NULL;
-	json_t *o = NULL;
-	/* Holders' certificates come with their registration (for the policy);
-	 * staff certificates (account_id set) with their account only. */
-	if (DB_EXEC(c,
-	        "SELECT ce.serial, ce.status, ce.token_serial, ce.not_before, ce.not_after, "
-	        "ce.revoked_at, ce.revoke_reason, ce.registration_id, a.number, r.kind, r.state AS "
-	        "reg_state, r.province_code, au.path AS authority_path, ce.account_id, "
-	        "st.username AS staff_username, COALESCE(r.name, st.display_name) AS holder "
-	        "FROM certificates ce "
-	        "LEFT JOIN applications a ON a.id = ce.application_id LEFT JOIN registrations r ON "
-	        "r.id = ce.registration_id LEFT JOIN authorities au ON au.id = r.authority_id "
-	        "LEFT JOIN accounts st ON st.id = ce.account_id "
-	        "WHERE ce.serial = $1",
-	        &r, P_TEXT(serial)) == DB_OK &&
-	    r->nrows) {
-		o = json_object();
-		for (int i = 0; i < r->ncols; i++)
-			json_object_set_new(o, r->names[i],
-			                    db_get(r, 0, i) ? json_string(db_get(r, 0, i)) : json_null());
-	}
-	db_result_free(r);
-	return o;
-}
-
-void cert_policy_object(const json_t *cert, struct policy_object *o)
-{
-	memset(o, 0, sizeof(*o));
-	const char *rid = json_string_value(json_object_get(cert, "registration_id"));
-	o->registration_id = rid ? strtoll(rid, NULL, 10) : 0;
-	o->kind = json_string_value(json_object_get(cert, "kind"));
-	o->reg_state = json_string_value(json_object_get(cert, "reg_state"));
-	o->province_code = json_string_value(json_object_get(cert, "province_code"));
-	o->authority_path = json_string_value(json_object_get(cert, "authority_path"));
-}
-
-json_t *cert_list_all(db_conn *c, struct arena *ar, int limit)
-{
-	db_result *r = NULL;
-	json_t *arr = json_array();
-	int64_t now = time_now();
-	if (DB_EXEC(c,
-	        "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, ce.status, "
-	        "ce.revoke_reason, COALESCE(r.name, st.display_name, ''), "
-	        "COALESCE(st.username, ''), COALESCE(a.number, '') FROM certificates ce "
-	        "LEFT JOIN applications a ON a.id = ce.application_id "
-	        "LEFT JOIN registrations r ON r.id = ce.registration_id "
-	        "LEFT JOIN accounts st ON st.id = ce.account_id "
-	        "ORDER BY ce.id DESC LIMIT $1",
-	        &r, P_INT(limit)) == DB_OK)
-		for (int i = 0; i < r->nrows; i++) {
-			bool revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
-			bool expired = !revoked && db_get_int(r, i, 3, 0) < now;
-			bool staff = *db_get(r, i, 7) != '\0';
-			json_array_append_new(arr, json_pack(
-			    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:s, s:s}", "serial",
-			    db_get(r, i, 0), "token_serial", db_get(r, i, 1), "issued",
-			    time_date(ar, db_get_int(r, i, 2, 0)), "expires",
-			    time_date(ar, db_get_int(r, i, 3, 0)), "holder", db_get(r, i, 6), "username",
-			    db_get(r, i, 7), "kind_label", staff ? "工作人员证书" : "证书U盘",
-			    "staff", staff, "status_label", revoked ? "已吊销" : expired ? "已过期" : "有效",
-			    "valid", !revoked && !expired, "reason",
-			    revoked ? crl_reason_label((int)db_get_int(r, i, 5, 0)) : "", "number",
-			    db_get(r, i, 8)));
-		}
-	db_result_free(r);
-	return arr;
-}
-
-json_t *cert_list(db_conn *c, const char *column, int64_t id, struct arena *ar, int warning_days)
-{
-	const char *sql = strcmp(column, "application_id") == 0
-	                      ? "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, "
-	                        "ce.status, ce.revoked_at, ce.revoke_reason, a.number FROM certificates ce "
-	                        "JOIN applications a ON a.id = ce.application_id "
-	                        "WHERE ce.application_id = $1 ORDER BY ce.id"
-	                      : "SELECT ce.serial, ce.token_serial, ce.created_at, ce.not_after, "
-	                        "ce.status, ce.revoked_at, ce.revoke_reason, a.number FROM certificates ce "
-	                        "JOIN applications a ON a.id = ce.application_id "
-	                        "WHERE ce.registration_id = $1 ORDER BY ce.id";
-	db_result *r = NULL;
-	json_t *arr = json_array();
-	int64_t now = time_now();
-	if (DB_EXEC(c, sql, &r, P_INT(id)) == DB_OK)
-		for (int i = 0; i < r->nrows; i++) {
-			int64_t na = db_get_int(r, i, 3, 0);
-			bool revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
-			bool expired = !revoked && na < now;
-			int64_t days = (na - now) / 86400;
-			json_array_append_new(arr, json_pack(
-			    "{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:b, s:b, s:s, s:s}", "serial",
-			    db_get(r, i, 0), "token_serial", db_get(r, i, 1), "issued",
-			    time_date(ar, db_get_int(r, i, 2, 0)), "expires", time_date(ar, na), "days_left",
-			    (json_int_t)(days < 0 ? 0 : days), "status_label",
-			    revoked ? "已吊销" : expired ? "已过期" : "有效", "revoked", revoked, "expired",
-			    expired, "valid", !revoked && !expired, "warning",
-			    !revoked && !expired && days <= warning_days, "reason",
-			    revoked ? crl_reason_label((int)db_get_int(r, i, 6, 0)) : "", "number",
-			    db_get(r, i, 7)));
-		}
-	db_result_free(r);
-	return arr;
-}
-
-/* ---- API tokens: 256 random bits, stored as their SHA-256 ---- */
-
-enum db_status api_token_create(db_conn *c, const struct actor *a, const char *name, char **token)
-{
-	char *raw = random_token(32);
-	char *tok = xasprintf("esp_%s", raw);
-	sodium_memzero(raw, strlen(raw));
-	free(raw);
-	char hash[65];
-	sha256_hex(tok, strlen(tok), hash);
-	char prefix[13];
-	snprintf(prefix, sizeof prefix, "%.12s", tok);
-	const struct db_param params[] = {P_INT(a->account_id), P_TEXT(name), P_TEXT(hash),
-	                                  P_TEXT(prefix), P_INT(time_now())};
-	enum db_status st = db_exec_audited(c,
-	    "INSERT INTO api_tokens (account_id, name, token_hash, prefix, created_at) "
-	    "VALUES ($1, $2, $3, $4, $5)",
-	    params, 5, NULL, a, "api_token.create", prefix, "", name);
-	if (st != DB_OK) {
-		sodium_memzero(tok, strlen(tok));
-		free(tok);
-		return st;
-	}
-	*token = tok;
-	return DB_OK;
-}
-
-enum db_status api_token_actor(db_conn *c, struct arena *ar, const char *token, struct actor *out)
-{
-	if (!token || strlen(token) < 20 || strlen(token) > 128)
-		return DB_NOT_FOUND;
-	char hash[65];
-	sha256_hex(token, strlen(token), hash);
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	    "SELECT ac.id, ac.role, ac.username, ac.display_name, ac.province_code, ac.status "
-	    "FROM api_tokens t JOIN accounts ac ON ac.id = t.account_id "
-	    "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-	    &r, P_TEXT(hash));
-	if (st == DB_OK && (r->nrows == 0 || strcmp(db_get(r, 0, 5), "active") != 0))
-		st = DB_NOT_FOUND;
-	if (st == DB_OK) {
-		memset(out, 0, sizeof(*out));
-		out->account_id = db_get_int(r, 0, 0, 0);
-		out->role = role_parse(db_get(r, 0, 1));
-		out->username = arena_strdup(ar, db_get(r, 0, 2));
-		out->display_name = arena_strdup(ar, db_get(r, 0, 3));
-		out->province_code = arena_strdup(ar, db_get(r, 0, 4));
-		out->session_method = "api_token";
-	}
-	db_result_free(r);
-	return st;
-}
-
-enum db_status api_token_revoke(db_conn *c, const struct actor *a, int64_t id)
-{
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, "SELECT 1 FROM api_tokens WHERE id = $1 AND account_id = $2 AND "
-	                               "revoked_at IS NULL", &r, P_INT(id), P_INT(a->account_id));
-	bool found = st == DB_OK && r->nrows == 1;
-	db_result_free(r);
-	r = NULL;
-	if (st != DB_OK || !found)
-		return st != DB_OK ? st : DB_NOT_FOUND;
-	const struct db_param params[] = {P_INT(id), P_INT(a->account_id), P_INT(time_now())};
-	char *obj = xasprintf("api_token:%lld", (long long)id);
-	st = db_exec_audited(c,
-	    "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND account_id = $2 AND "
-	    "revoked_at IS NULL RETURNING prefix",
-	    params, 3, &r, a, "api_token.revoke", obj, "active", "revoked");
-	free(obj);
-	db_result_free(r);
-	return st;
-}
-
-json_t *api_token_list(db_conn *c, int64_t account_id, struct arena *ar)
-{
-	db_result *r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC(c, "SELECT id, name, prefix, created_at, revoked_at FROM api_tokens "
-	               "WHERE account_id = $1 ORDER BY id DESC",
-	            &r, P_INT(account_id)) == DB_OK)
-		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", db_get(r, i, 0),
-			                                     "name", db_get(r, i, 1), "prefix", db_get(r, i, 2),
-			                                     "created", time_datetime(ar, db_get_int(r, i, 3, 0)),
-			                                     "revoked", db_get(r, i, 4) != NULL));
-	db_result_free(r);
-	return arr;
 }

@@ -1,8 +1,9 @@
 /*
- * Who may do what: the one function every handler asks (design.md, "Who may
- * do what").  Handlers never decide access themselves.
+ * Who may do what: the one function every handler asks.  Handlers never
+ * decide access themselves.
  */
-#include "esp/core.h"
+#include "esp/policy.h"
+#include "esp/registration.h"
 
 #include <string.h>
 
@@ -33,7 +34,7 @@ static bool is_registrant(const struct actor *a, const struct policy_object *o)
 
 static bool approved(const struct policy_object *o)
 {
-	return o && o->reg_state && strcmp(o->reg_state, "approved") == 0;
+	return o && reg_state_parse(o->reg_state) == REG_APPROVED;
 }
 
 static bool is_evaluator(const struct policy_object *o)
@@ -41,8 +42,16 @@ static bool is_evaluator(const struct policy_object *o)
 	return o && o->kind && strcmp(o->kind, "evaluator") == 0;
 }
 
+/* A session opened with a certificate (TLS or the signed challenge). */
+static bool key_session(const struct actor *a)
+{
+	return a->session_method && strcmp(a->session_method, "password") != 0;
+}
+
 bool policy_allows(const struct actor *a, enum action act, const struct policy_object *o)
 {
+	if (act == ACT_ANYONE)
+		return true;
 	if (!a || a->role == ROLE_NONE)
 		return false;
 	switch (act) {
@@ -50,7 +59,7 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 		return is_registrant(a, o) || (a->role == ROLE_REVIEWER && in_jurisdiction(a, o)) ||
 		       a->role == ROLE_ADMIN;
 	case ACT_REGISTRATION_EDIT:
-		return is_registrant(a, o) && o->reg_state && strcmp(o->reg_state, "rejected") == 0;
+		return is_registrant(a, o) && reg_state_parse(o->reg_state) == REG_REJECTED;
 	case ACT_REGISTRATION_DECIDE:
 		/* Reviewers never hold a registration of their own, so "never one's
 		 * own" holds by construction; the check stays for clarity. */
@@ -73,6 +82,22 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 		       a->role == ROLE_ADMIN;
 	case ACT_ADMIN:
 		return a->role == ROLE_ADMIN;
+	case ACT_ANYONE:
+	case ACT_SESSION:
+		return true;
+	case ACT_REGISTRANT:
+		return a->role == ROLE_APPLICANT;
+	case ACT_OPERATOR:
+		return a->role == ROLE_RA || a->role == ROLE_TRAINER || a->role == ROLE_ADMIN;
+	case ACT_API_TOKENS:
+		/* RA workstations issue; the admin revokes any certificate. */
+		return a->role == ROLE_RA || a->role == ROLE_ADMIN;
+	case ACT_MGMT:
+		/* An applicant's password session only sees the application
+		 * pages: the management system needs the key. */
+		return a->role != ROLE_APPLICANT || key_session(a);
+	case ACT_COUNT:
+		break;
 	}
 	return false;
 }
@@ -81,7 +106,10 @@ static const char *const role_names[] = {"", "applicant", "reviewer", "ra", "tra
 static const char *const role_labels[] = {"", "申请人", "初审人员", "注册机构", "培训机构",
                                           "系统管理员"};
 
+static const char *const role_homes[] = {"/home", "/status", "/review", "/ra", "/ra", NULL};
+
 const char *role_name(enum role r) { return role_names[r]; }
+const char *role_home(enum role r) { return role_homes[r]; }
 const char *role_label(enum role r) { return role_labels[r]; }
 
 enum role role_parse(const char *s)

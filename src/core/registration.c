@@ -5,6 +5,8 @@
  */
 #include "esp/registration.h"
 #include "esp/validate.h"
+#include "esp/db_json.h"
+#include "esp/json_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,17 +33,31 @@ const char *kind_portal_label(enum reg_kind k) { return kind_portals[k]; }
 const char *kind_apply_label(enum reg_kind k) { return kind_applies[k]; }
 bool kind_is_unit(enum reg_kind k) { return k != KIND_EVALUATOR; }
 
+static const char *const reg_states[REG_STATE_COUNT][2] = {
+	[REG_PENDING] = {"pending", "待审核"},
+	[REG_APPROVED] = {"approved", "已通过"},
+	[REG_REJECTED] = {"rejected", "未通过"},
+};
+
+const char *reg_state_name(enum reg_state s)
+{
+	return (int)s >= 0 && (int)s < REG_STATE_COUNT ? reg_states[s][0] : "";
+}
+
+enum reg_state reg_state_parse(const char *name)
+{
+	for (int i = 0; name && i < REG_STATE_COUNT; i++)
+		if (strcmp(reg_states[i][0], name) == 0)
+			return (enum reg_state)i;
+	return REG_STATE_UNKNOWN;
+}
+
 const char *reg_state_label(const char *state)
 {
 	if (!state)
 		return "";
-	if (strcmp(state, "pending") == 0)
-		return "待审核";
-	if (strcmp(state, "approved") == 0)
-		return "已通过";
-	if (strcmp(state, "rejected") == 0)
-		return "未通过";
-	return state;
+	enum reg_state s = reg_state_parse(state);
+	return s == REG_STATE_UNKNOWN ? state : reg_states[s][1];
 }
 
 /* ---- the field tables ---- */
@@ -58,8 +74,8 @@ static const char *const grades[] = {"一级", "二级", "三级", NULL};
 /*
  * One table per kind: the fields that kind has, in form order, and nothing
  * else; what is not in its kind's table is never read from a form nor
- * written to the store.  Labels follow the manual and the paper forms
- * (domain.md); lengths are in characters.  The fields the kinds share are
+ * written to the store.  Labels follow the operation manual and the paper
+ * forms; lengths are in characters.  The fields the kinds share are
  * written once, below, and named in each table.
  */
 #define UNIT_CODE                                                                               \
@@ -79,7 +95,7 @@ static const char *const grades[] = {"一级", "二级", "三级", NULL};
 #define POSTCODE {"postcode", "邮政编码", CHECK_POSTCODE, true, 6, "6位数字", NULL, false}
 #define ACCOUNT                                                                                 \
 	{"username", "用户名", CHECK_USERNAME, true, 32, "4-32位字母、数字或下划线", NULL, true},   \
-	{"password", "密码", CHECK_PASSWORD, true, 128, "至少8位，不能与用户名相同", NULL, true},   \
+	{"password", "密码", CHECK_PASSWORD, true, 128, "至少8位，不能与用户名相同，不能用12345678、password等常见密码", NULL, true},   \
 	{"password2", "确认密码", CHECK_PASSWORD, true, 128, NULL, NULL, true}
 
 static const struct reg_field authority_fields[] = {
@@ -162,12 +178,6 @@ static const char *type_name(enum reg_check c)
 	case CHECK_AUTHORITY: return "select";
 	default: return "text";
 	}
-}
-
-static const char *sval(json_t *values, const char *name)
-{
-	const char *v = json_string_value(json_object_get(values, name));
-	return v ? v : "";
 }
 
 static json_t *options_of(const char *const *list, const char *selected)
@@ -325,12 +335,6 @@ static void normalise_code(json_t *values, const char *name)
 	json_object_set_new(values, name, json_string(out));
 }
 
-static void set_err(json_t *errors, const char *name, const char *msg)
-{
-	if (!json_object_get(errors, name))
-		json_object_set_new(errors, name, json_string(msg));
-}
-
 /* The message of field f, formatted; every format names the field by its
  * label: "单位名称不能超过100个字". */
 static void set_errf(json_t *errors, const struct reg_field *f, const char *fmt, ...)
@@ -475,14 +479,13 @@ static void check_account(db_conn *c, const struct esp_limits *l, json_t *values
 {
 	const char *u = sval(values, "username");
 	const char *pw = sval(values, "password");
-	if (*pw && !json_object_get(errors, "password") &&
-	    (long)strlen(pw) < l->password_min_length) {
-		char *m = xasprintf("密码至少%d位", l->password_min_length);
-		set_err(errors, "password", m);
-		free(m);
+	if (*pw && !json_object_get(errors, "password")) {
+		struct arena *tmp = arena_new();
+		const char *why = password_policy_check(tmp, l->password_min_length, u, pw);
+		if (why)
+			set_err(errors, "password", why);
+		arena_free(tmp);
 	}
-	if (*pw && strcmp(pw, u) == 0)
-		set_err(errors, "password", "密码不能与用户名相同");
 	if (*pw && strcmp(pw, sval(values, "password2")) != 0)
 		set_err(errors, "password2", "两次输入的密码不一致");
 	db_result *r = NULL;
@@ -575,9 +578,7 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
  * such field, whatever was posted under that name. */
 static const char *opt(enum reg_kind k, json_t *values, const char *name)
 {
-	const struct reg_field *f = registration_field(k, name);
-	const char *v = f ? sval(values, name) : "";
-	return *v ? v : NULL;
+	return registration_field(k, name) ? sval_opt(values, name) : NULL;
 }
 
 struct submit_ctx {
@@ -697,28 +698,6 @@ enum db_status registration_resubmit(db_conn *c, const struct actor *a, int64_t 
 
 /* ---- reading ---- */
 
-/* A JSON string of store text, as json_string() would make it (NULL when the
- * text is not valid UTF-8), with one fast validity scan instead of jansson's. */
-static json_t *store_string(const char *v)
-{
-	size_t n = strlen(v);
-	return utf8_valid(v, n) ? json_stringn_nocheck(v, n) : NULL;
-}
-
-/* One object per row, keyed by column name (our own SQL: ASCII names).
- * A cell whose text is not valid UTF-8 leaves its key out, as before. */
-static json_t *row_object(const db_result *r, int row)
-{
-	json_t *o = json_object();
-	for (int i = 0; i < r->ncols; i++) {
-		const char *v = db_get(r, row, i);
-		json_t *jv = v ? store_string(v) : json_null();
-		if (jv)
-			json_object_set_new_nocheck(o, r->names[i], jv);
-	}
-	return o;
-}
-
 json_t *registration_get(db_conn *c, int64_t id)
 {
 	db_result *r = NULL;
@@ -734,7 +713,7 @@ json_t *registration_get(db_conn *c, int64_t id)
 	        &r, P_INT(id)) != DB_OK) {
 		return NULL;
 	}
-	json_t *o = r->nrows ? row_object(r, 0) : NULL;
+	json_t *o = r->nrows ? db_row_json(r, 0) : NULL;
 	db_result_free(r);
 	if (o) {
 		const char *state = json_string_value(json_object_get(o, "state"));
@@ -829,19 +808,15 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 	if (qs == DB_OK) {
 		/* The labels are the same few strings on every row: one JSON value each. */
 		json_t *kind_labels_j[KIND_COUNT + 1] = {0};
-		json_t *state_labels_j[4] = {0};
-		static const char *const states[3] = {"pending", "approved", "rejected"};
+		json_t *state_labels_j[REG_STATE_COUNT + 1] = {0};
 		for (int i = 0; i < r->nrows; i++) {
-			json_t *o = row_object(r, i);
+			json_t *o = db_row_json(r, i);
 			const char *st = db_get(r, i, 2);
-			int si = 3;
-			for (int k = 0; k < 3; k++)
-				if (st && strcmp(st, states[k]) == 0)
-					si = k;
+			enum reg_state si = reg_state_parse(st);
 			json_t *sl;
-			if (si < 3) {
+			if (si != REG_STATE_UNKNOWN) {
 				if (!state_labels_j[si])
-					state_labels_j[si] = json_string_nocheck(reg_state_label(states[si]));
+					state_labels_j[si] = json_string_nocheck(reg_state_label(st));
 				sl = json_incref(state_labels_j[si]);
 			} else {
 				sl = json_string(reg_state_label(st));
@@ -856,7 +831,7 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 		}
 		for (int k = 0; k <= KIND_COUNT; k++)
 			json_decref(kind_labels_j[k]);
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k <= REG_STATE_COUNT; k++)
 			json_decref(state_labels_j[k]);
 	}
 	db_result_free(r);
@@ -885,7 +860,7 @@ char *registration_approval_blocker(db_conn *c, json_t *reg)
 	const char *kind = json_string_value(json_object_get(reg, "kind"));
 	const char *state = json_string_value(json_object_get(reg, "state"));
 	const char *name = json_string_value(json_object_get(reg, "name"));
-	if (!kind || strcmp(kind, "authority") != 0 || !state || strcmp(state, "pending") != 0)
+	if (!kind || strcmp(kind, "authority") != 0 || reg_state_parse(state) != REG_PENDING)
 		return NULL;
 	char *same = name ? authority_same_name(c, name) : NULL;
 	char *m = same ? clash_message(same) : NULL;

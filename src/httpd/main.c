@@ -10,7 +10,8 @@
 #include "esp/login.h"
 #include "esp/ratelimit.h"
 #include "throttle.h"
-#include "esp/ra.h"
+#include "esp/revoke.h"
+#include "esp/upload.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -228,6 +229,12 @@ static void *maintenance_thread(void *arg)
 
 int main(int argc, char **argv)
 {
+	/* A route without its action, or with more parameters than a request
+	 * holds, is a bug of the build: refuse to serve with it. */
+	if (!route_table_valid(routes)) {
+		fprintf(stderr, "espd: the route table is malformed (routes.c)\n");
+		return 1;
+	}
 	const char *config_file = NULL;
 	struct esp_config *cfg = config_new();
 	for (int i = 1; i < argc; i++) {
@@ -256,18 +263,16 @@ int main(int argc, char **argv)
 			i++;
 			continue;
 		}
-		char *eq = strchr(argv[i], '=');
-		if (strncmp(argv[i], "--", 2) != 0 || !eq) {
+		int rc = config_set_arg(cfg, argv[i]);
+		if (rc == -1) {
 			fprintf(stderr, "espd: unknown argument '%s' (see --help)\n", argv[i]);
 			return 1;
 		}
-		char *key = xstrndup(argv[i] + 2, (size_t)(eq - argv[i] - 2));
-		if (config_set(cfg, key, eq + 1) != 0) {
-			fprintf(stderr, "espd: unknown configuration key '%s' (see --help)\n", key);
-			free(key);
+		if (rc != 0) {
+			fprintf(stderr, "espd: unknown configuration key '%.*s' (see --help)\n",
+			        (int)strcspn(argv[i] + 2, "="), argv[i] + 2);
 			return 1;
 		}
-		free(key);
 	}
 	config_finish(cfg);
 	if (sodium_init() < 0) {
@@ -295,11 +300,25 @@ int main(int argc, char **argv)
 	    [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
 	    [GUARD_BODY] = (int)config_get_long(cfg, "body_timeout_seconds"),
 	    [GUARD_SEND] = (int)config_get_long(cfg, "send_timeout_seconds"),
-	});
+	}, (unsigned)config_get_long(cfg, "max_connections") / 2);
 	raise_file_limit();
 	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
 	srv.log_requests = config_get_bool(cfg, "log_requests");
-	srv.session_seconds = (int)config_get_long(cfg, "session_hours") * 3600;
+	if (config_get_long(cfg, "session_idle_minutes") < 1 ||
+	    config_get_long(cfg, "session_idle_minutes") > 24 * 60 ||
+	    config_get_long(cfg, "session_max_hours") < 1 ||
+	    config_get_long(cfg, "session_max_hours") > 24 * 30) {
+		fprintf(stderr, "espd: session_idle_minutes must be 1-1440 and session_max_hours 1-720\n");
+		return 1;
+	}
+	srv.session_seconds = (int)config_get_long(cfg, "session_max_hours") * 3600;
+	session_set_idle_seconds((int)config_get_long(cfg, "session_idle_minutes") * 60);
+	const char *redirect_mode = config_get(cfg, "http_login_redirect");
+	if (strcmp(redirect_mode, "auto") != 0 && strcmp(redirect_mode, "always") != 0 &&
+	    strcmp(redirect_mode, "never") != 0) {
+		fprintf(stderr, "espd: http_login_redirect must be auto, always or never\n");
+		return 1;
+	}
 	srv.static_dir = config_get(cfg, "static_dir");
 	srv.public_url = xstrdup(config_get(cfg, "public_url"));
 

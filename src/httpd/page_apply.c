@@ -8,17 +8,15 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "throttle.h"
+#include "esp/upload.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The registrant's own registration, if the policy lets it apply. */
+/* The registrant's own registration, if the policy lets it apply (the
+ * route lets only registrants in). */
 static json_t *registration_for_apply(struct request *r)
 {
-	if (r->actor.role != ROLE_APPLICANT) {
-		reply_forbidden(r);
-		return NULL;
-	}
 	json_t *reg = registration_get(req_db(r), r->actor.registration_id);
 	struct policy_object o;
 	registration_policy_object(reg, &o);
@@ -32,19 +30,15 @@ static json_t *registration_for_apply(struct request *r)
 
 static bool needs_scan(enum reg_kind k) { return k == KIND_AGENCY || k == KIND_ENTERPRISE; }
 
-/* The open initial application, if any: a registrant applies once; more keys
- * are asked for with 再次申请 after logging in with a key. */
+/* The open initial application, if any, in the request's arena. A store
+ * error counts as none: application_create checks again in its transaction. */
 static char *open_initial_application(struct request *r)
 {
-	db_result *res = NULL;
 	char *number = NULL;
-	if (DB_EXEC(req_db(r),
-	            "SELECT number FROM applications WHERE registration_id = $1 AND type = 'initial' "
-	            "AND state <> 'withdrawn' ORDER BY id DESC LIMIT 1",
-	            &res, P_INT(r->actor.registration_id)) == DB_OK && res->nrows)
-		number = arena_strdup(r->arena, db_get(res, 0, 0));
-	db_result_free(res);
-	return number;
+	application_open_initial(req_db(r), r->actor.registration_id, &number);
+	char *copy = number ? arena_strdup(r->arena, number) : NULL;
+	free(number);
+	return copy;
 }
 
 static void show_scan(struct request *r, int status, enum reg_kind k, const char *error)

@@ -12,6 +12,7 @@
 #include "../../src/httpd/server.h"
 #include "../../src/httpd/throttle.h"
 #include "esp/audit.h"
+#include "esp/api_token.h"
 #include "esp/ra.h"
 
 #include <arpa/inet.h>
@@ -121,14 +122,17 @@ void fuzz_http_init(void)
 	srv.max_form_fields = (unsigned)config_get_long(cfg, "max_form_fields");
 	srv.max_bodies_in_flight = (size_t)config_get_long(cfg, "max_uploads_in_flight_bytes");
 	srv.store_wait_ms = (int)config_get_long(cfg, "store_wait_ms");
-	srv.guard = guard_new((const int[GUARD_PHASES]){
-	    [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
-	    [GUARD_BODY] = (int)config_get_long(cfg, "body_timeout_seconds"),
-	    [GUARD_SEND] = (int)config_get_long(cfg, "send_timeout_seconds"),
-	});
+	srv.guard = guard_new(
+	    (const int[GUARD_PHASES]){
+	        [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
+	        [GUARD_BODY] = (int)config_get_long(cfg, "body_timeout_seconds"),
+	        [GUARD_SEND] = (int)config_get_long(cfg, "send_timeout_seconds"),
+	    },
+	    (unsigned)config_get_long(cfg, "max_connections") / 2);
 	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
 	srv.log_requests = config_get_bool(cfg, "log_requests");
-	srv.session_seconds = (int)config_get_long(cfg, "session_hours") * 3600;
+	srv.session_seconds = (int)config_get_long(cfg, "session_max_hours") * 3600;
+	session_set_idle_seconds((int)config_get_long(cfg, "session_idle_minutes") * 60);
 	srv.static_dir = config_get(cfg, "static_dir");
 	srv.public_url = xstrdup(config_get(cfg, "public_url"));
 	open_store();
