@@ -102,7 +102,10 @@ void fuzz_http_init(void)
 	signal(SIGPIPE, SIG_IGN);
 	if (sodium_init() < 0)
 		fail("sodium_init");
-	store_dir = xstrdup("/tmp/esp-fuzz-XXXXXX");
+	/* libFuzzer's fork mode ends its jobs without atexit handlers:
+	 * scripts/fuzz.sh points TMPDIR at a directory it empties itself. */
+	const char *tmp = getenv("TMPDIR");
+	store_dir = xasprintf("%s/esp-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(store_dir))
 		fail("mkdtemp");
 	atexit(remove_store);
