@@ -8,34 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- fees ---- */
-
-enum db_status fee_current(db_conn *c, struct fee *out)
-{
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	    "SELECT id, price_yuan, medium_yuan, years FROM fee_schedule WHERE valid_from <= $1 "
-	    "ORDER BY valid_from DESC, id DESC LIMIT 1",
-	    &r, P_INT(time_now()));
-	if (st == DB_OK && r->nrows == 0)
-		st = DB_NOT_FOUND;
-	if (st == DB_OK) {
-		out->id = db_get_int(r, 0, 0, 0);
-		out->price_yuan = (long)db_get_int(r, 0, 1, 0);
-		out->medium_yuan = (long)db_get_int(r, 0, 2, 0);
-		out->years = (int)db_get_int(r, 0, 3, 0);
-	}
-	db_result_free(r);
-	return st;
-}
-
-long fee_amount(const struct fee *f, enum reg_kind k, int sets)
-{
-	if (k == KIND_EVALUATOR || sets <= 0)
-		return 0;
-	return f->price_yuan * sets;
-}
-
 /* ---- steps as the manual numbers them ---- */
 
 static const char *const step_labels[][2] = {
@@ -291,6 +263,49 @@ static enum db_status next_number(db_conn *c, char **number)
 	return DB_OK;
 }
 
+
+/* The registration's initial application that is not withdrawn (malloc'ed
+ * number), DB_NOT_FOUND when there is none. */
+static enum db_status open_initial(db_conn *c, int64_t registration_id, char **number)
+{
+	db_result *r = NULL;
+	*number = NULL;
+	enum db_status st = DB_EXEC(c,
+	                            "SELECT number FROM applications WHERE registration_id = $1 AND "
+	                            "type = 'initial' AND state <> 'withdrawn' ORDER BY id DESC LIMIT 1",
+	                            &r, P_INT(registration_id));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK)
+		*number = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	return st;
+}
+
+enum db_status application_open_initial(db_conn *c, struct arena *a, int64_t registration_id,
+                                        const char **number)
+{
+	char *n = NULL;
+	enum db_status st = open_initial(c, registration_id, &n);
+	*number = n ? arena_strdup(a, n) : NULL;
+	free(n);
+	return st;
+}
+
+enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int64_t *scan_id)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	                            "SELECT scan_id FROM applications WHERE registration_id = $1 AND "
+	                            "scan_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+	                            &r, P_INT(registration_id));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	*scan_id = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
+	db_result_free(r);
+	return st;
+}
+
 static enum db_status create_tx(db_conn *c, void *arg)
 {
 	struct create_ctx *x = arg;
@@ -314,16 +329,10 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	db_result_free(r);
 	if (strcmp(x->type, "initial") == 0) {
 		/* One initial application per registration; more keys come by 再次申请. */
-		r = NULL;
-		st = DB_EXEC(c, "SELECT number FROM applications WHERE registration_id = $1 AND "
-		                "type = 'initial' AND state <> 'withdrawn'",
-		             &r, P_INT(reg_id));
-		if (st == DB_OK && r->nrows) {
-			x->number = xstrdup(db_get(r, 0, 0));
+		st = open_initial(c, reg_id, &x->number);
+		if (st == DB_OK)
 			x->existing = true;
-		}
-		db_result_free(r);
-		if (st != DB_OK || x->existing)
+		if (st != DB_NOT_FOUND)
 			return st;
 	}
 	struct fee fee;

@@ -1,7 +1,7 @@
 /*
- * Certificate key applications (证书U盘申请): the form of each kind, the fee
- * schedule, numbering, creation (idempotent per form), reading, the status
- * timeline, scans (uploads) and the RA directory.
+ * Certificate key applications (证书U盘申请): the form of each kind,
+ * numbering, creation (idempotent per form), reading, the status timeline,
+ * scans (uploads) and the RA directory.  The fee schedule: esp/fee.h.
  */
 #ifndef ESP_APPLICATION_H
 #define ESP_APPLICATION_H
@@ -10,17 +10,8 @@
 
 #include "esp/appform.h"
 #include "esp/core.h"
+#include "esp/fee.h"
 #include "esp/registration.h"
-
-struct fee {
-	int64_t id;
-	long price_yuan, medium_yuan;
-	int years;
-};
-/* The fee in force now (newest row whose valid_from is not in the future). */
-enum db_status fee_current(db_conn *c, struct fee *out);
-/* Amount due for sets; evaluators pay nothing (the manual). */
-long fee_amount(const struct fee *f, enum reg_kind k, int sets);
 
 /* Wizard steps of a kind as the manual numbers them, with `current` marked:
  * keys "register", "status", "scan", "form", "print", "pay", "receive". */
@@ -44,6 +35,14 @@ enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg
 json_t *application_get(db_conn *c, const char *number);
 /* The applications of a registration, newest first. */
 json_t *application_list_for(db_conn *c, int64_t registration_id);
+/* The number of the registration's initial application that is not
+ * withdrawn (a registrant has one; more keys come by 再次申请), in arena;
+ * DB_NOT_FOUND when there is none. */
+enum db_status application_open_initial(db_conn *c, struct arena *a, int64_t registration_id,
+                                        const char **number);
+/* The scan of the registration's newest application that has one (the
+ * unit's document on file); DB_NOT_FOUND when none has. */
+enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int64_t *scan_id);
 /* Policy object of a loaded application (borrows strings). */
 void application_policy_object(json_t *app, struct policy_object *o);
 /* Fills the printable form from a loaded application (borrows strings). */
@@ -76,6 +75,10 @@ enum db_status upload_purge_unreferenced(db_conn *c, int64_t older_than, int *de
 /* Loads an upload: *data malloc'ed (caller frees). */
 enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, char **mime,
                            char **data, size_t *len);
+
+/* The registration an upload belongs to, without its bytes; DB_NOT_FOUND
+ * when there is no such upload. */
+enum db_status upload_owner(db_conn *c, int64_t id, int64_t *registration_id);
 
 /* ---- RA directory ---- */
 /* One province's entry joined with the province name; "configured" is true

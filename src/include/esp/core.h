@@ -118,6 +118,31 @@ enum db_status staff_account_create(db_conn *c, const struct actor *a, const cha
 /* Enables or disables an account (disabling ends its sessions), audited. */
 enum db_status account_set_status(db_conn *c, const char *username, const char *status);
 
+/* Sets the password of username (Argon2id), audited as account.password by
+ * espctl. DB_NOT_FOUND when there is no such account. */
+enum db_status account_set_password(db_conn *c, const char *username, const char *password);
+/* The id of username (id may be NULL); DB_NOT_FOUND when there is none. */
+enum db_status account_find(db_conn *c, const char *username, int64_t *id);
+/* The role of an account; DB_NOT_FOUND (and ROLE_NONE) when there is none. */
+enum db_status account_role(db_conn *c, int64_t id, enum role *role);
+/* The applicant account of a registration; DB_NOT_FOUND when there is none. */
+enum db_status account_by_registration(db_conn *c, int64_t registration_id, int64_t *id);
+
+/* An account as the lists show it; "" for what it does not have. */
+struct account_entry {
+	const char *username;
+	enum role role;
+	const char *display_name;
+	bool active; /* status "active"; else "disabled" */
+	const char *authority_name;
+	const char *province_code;
+	const char *province_name;
+};
+/* Every account (staff_only: all but applicants), by role then username;
+ * strings and *out in arena (*out NULL when *n is 0). */
+enum db_status account_list(db_conn *c, struct arena *a, bool staff_only,
+                            struct account_entry **out, size_t *n);
+
 /* ---- generations (007_generations.sql) ---- */
 /* Counters that go up (by trigger) with every change to what a cache
  * derives from: the registrations' queues and the sessions. */
@@ -163,6 +188,10 @@ char *names_find_folded(const db_result *r, const char *name);
 /* ---- provinces ---- */
 json_t *province_list(db_conn *c);   /* [{code, name}] */
 bool province_exists(db_conn *c, const char *code);
+/* The code of the province named name, or the name of the one coded code
+ * (into arena); DB_NOT_FOUND when there is none. */
+enum db_status province_code_of(db_conn *c, struct arena *a, const char *name, const char **code);
+enum db_status province_name_of(db_conn *c, struct arena *a, const char *code, const char **name);
 
 /* ---- audit log: esp/audit.h (included above) ---- */
 
