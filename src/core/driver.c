@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DRIVER_COLUMNS "SELECT id, name, version, os, filename, size, sha256, created_at FROM drivers "
+#define DRIVER_COLUMNS                                                                             \
+	"SELECT id, name, version, os, filename, size, sha256, created_at FROM drivers "
 
 static void driver_row(struct arena *a, const db_result *r, int i, struct driver *d)
 {
@@ -73,9 +74,9 @@ enum db_status driver_insert(db_conn *c, struct arena *a, const struct actor *ac
 	d->size = (int64_t)len;
 	d->created_at = time_now();
 	const struct db_param params[] = {
-		P_TEXT(d->name),  P_TEXT(d->version), P_TEXT(d->os),
-		P_TEXT(d->filename), P_INT(d->size),   P_TEXT(d->sha256),
-		P_BLOB(data, len),   P_INT(actor->account_id), P_INT(d->created_at),
+	    P_TEXT(d->name),     P_TEXT(d->version),       P_TEXT(d->os),
+	    P_TEXT(d->filename), P_INT(d->size),           P_TEXT(d->sha256),
+	    P_BLOB(data, len),   P_INT(actor->account_id), P_INT(d->created_at),
 	};
 	db_result *r = NULL;
 	enum db_status st = db_exec_audited(

@@ -3,7 +3,8 @@
 
 #include <stdlib.h>
 
-#define FEE_COLUMNS "SELECT id, price_yuan, medium_yuan, years, valid_from, created_at FROM fee_schedule "
+#define FEE_COLUMNS                                                                                \
+	"SELECT id, price_yuan, medium_yuan, years, valid_from, created_at FROM fee_schedule "
 
 static void fee_row(const db_result *r, int i, struct fee *out)
 {
@@ -55,8 +56,8 @@ enum db_status fee_list(db_conn *c, struct arena *a, struct fee **rows, size_t *
 enum db_status fee_add(db_conn *c, const struct actor *a, const struct fee *f)
 {
 	const struct db_param params[] = {
-		P_INT(f->price_yuan), P_INT(f->medium_yuan), P_INT(f->years),
-		P_INT(f->valid_from), P_INT(a->account_id),  P_INT(time_now()),
+	    P_INT(f->price_yuan), P_INT(f->medium_yuan), P_INT(f->years),
+	    P_INT(f->valid_from), P_INT(a->account_id),  P_INT(time_now()),
 	};
 	char *after = xasprintf("%ld/%ld/%d", f->price_yuan, f->medium_yuan, f->years);
 	enum db_status st = db_exec_audited(
