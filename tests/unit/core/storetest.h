@@ -31,12 +31,13 @@ static inline int64_t store_registration(db_conn *c, const char *state, const ch
 	int64_t auth = authority_by_name(c, "北京市交通委员会");
 	assert_true(auth > 0);
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(c,
-	                         "INSERT INTO registrations (kind, state, authority_id, province_code, "
-	                         "name, code, created_at, updated_at) VALUES ('enterprise', $1, $2, "
-	                         "'11', '测试企业', $3, $4, $4) RETURNING id",
-	                         &r, P_TEXT(state), P_INT(auth), P_TEXT(code), P_INT(time_now())),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO registrations (kind, state, authority_id, province_code, "
+	            "name, code, created_at, updated_at) VALUES ('enterprise', $1, $2, "
+	            "'11', '测试企业', $3, $4, $4) RETURNING id",
+	            &r, P_TEXT(state), P_INT(auth), P_TEXT(code), P_INT(time_now())),
+	    DB_OK);
 	int64_t id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
 	assert_true(id > 0);
@@ -47,11 +48,11 @@ static inline int64_t store_registration(db_conn *c, const char *state, const ch
 static inline struct actor store_admin(db_conn *c)
 {
 	int64_t id = 0;
-	assert_int_equal(account_create(c, "admin", "管理员口令123", ROLE_ADMIN, "系统管理员", 0, NULL,
-	                                0, &id),
-	                 DB_OK);
-	return (struct actor){.account_id = id, .role = ROLE_ADMIN, .username = "admin",
-	                      .address = "127.0.0.1"};
+	assert_int_equal(
+	    account_create(c, "admin", "管理员口令123", ROLE_ADMIN, "系统管理员", 0, NULL, 0, &id),
+	    DB_OK);
+	return (struct actor){
+	    .account_id = id, .role = ROLE_ADMIN, .username = "admin", .address = "127.0.0.1"};
 }
 
 /* Runs the tests on both engines; every audited write needs the audit key
@@ -77,13 +78,13 @@ static inline int store_test_main(const char *name, const struct CMUnitTest *sql
 	}
 	return failed ? 1 : 0;
 }
-#define STORE_TEST_MAIN(name, LIST)                                                         \
-	int main(void)                                                                          \
-	{                                                                                       \
-		const struct CMUnitTest sqlite_tests[] = {LIST(setup_sqlite)};                      \
-		const struct CMUnitTest pg_tests[] = {LIST(setup_pg)};                              \
-		return store_test_main(name, sqlite_tests, pg_tests,                                \
-		                       sizeof sqlite_tests / sizeof sqlite_tests[0]);               \
+#define STORE_TEST_MAIN(name, LIST)                                                                \
+	int main(void)                                                                             \
+	{                                                                                          \
+		const struct CMUnitTest sqlite_tests[] = {LIST(setup_sqlite)};                     \
+		const struct CMUnitTest pg_tests[] = {LIST(setup_pg)};                             \
+		return store_test_main(name, sqlite_tests, pg_tests,                               \
+		                       sizeof sqlite_tests / sizeof sqlite_tests[0]);              \
 	}
 
 #endif

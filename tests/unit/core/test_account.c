@@ -39,8 +39,9 @@ static void test_set_password(void **state)
 	assert_true(password_verify(h, "新的口令456"));
 	assert_false(password_verify(h, "管理员口令123"));
 	free(h);
-	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = "
-	                                   "'account.password' AND object = $1",
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM audit_log WHERE action = "
+	                             "'account.password' AND object = $1",
 	                             "account:admin"),
 	                 1);
 	/* An unknown name changes nothing and audits nothing. */
@@ -137,7 +138,8 @@ static void test_list(void **state)
 static void test_store_failure_is_an_error(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(DB_EXEC0(f->c, "ALTER TABLE accounts RENAME TO accounts_gone", NULL), DB_OK);
+	assert_int_equal(DB_EXEC0(f->c, "ALTER TABLE accounts RENAME TO accounts_gone", NULL),
+	                 DB_OK);
 	struct arena *a = arena_new();
 	struct account_entry *l;
 	size_t n;
@@ -152,10 +154,10 @@ static void test_store_failure_is_an_error(void **state)
 	arena_free(a);
 }
 
-#define TESTS(setup)                                                                      \
-	cmocka_unit_test_setup_teardown(test_set_password, setup, teardown),                  \
-	    cmocka_unit_test_setup_teardown(test_find_role_registration, setup, teardown),    \
-	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),                      \
+#define TESTS(setup)                                                                               \
+	cmocka_unit_test_setup_teardown(test_set_password, setup, teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_find_role_registration, setup, teardown),         \
+	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),                           \
 	    cmocka_unit_test_setup_teardown(test_store_failure_is_an_error, setup, teardown)
 
 STORE_TEST_MAIN("account", TESTS)

@@ -25,14 +25,16 @@ static int64_t store_application(db_conn *c, int64_t reg, const char *number, co
 	db_result *r = NULL;
 	int64_t now = time_now();
 	assert_int_equal(
-	    DB_EXEC(c,
-	            "INSERT INTO applications (number, registration_id, type, state, sets, "
-	            "contact_name, mobile, email, address, postcode, price_yuan, medium_yuan, years, "
-	            "amount_yuan, scan_id, idem_key, submitted_at, updated_at) VALUES ($1, $2, $3, $4, "
-	            "1, '联系人', '13800000000', 'a@example.com', '地址', '100000', 660, 80, 3, 660, $5, "
-	            "$1, $6, $6) RETURNING id",
-	            &r, P_TEXT(number), P_INT(reg), P_TEXT(type), P_TEXT(app_state),
-	            scan ? P_INT(scan) : P_NULL, P_INT(now)),
+	    DB_EXEC(
+	        c,
+	        "INSERT INTO applications (number, registration_id, type, state, sets, "
+	        "contact_name, mobile, email, address, postcode, price_yuan, medium_yuan, years, "
+	        "amount_yuan, scan_id, idem_key, submitted_at, updated_at) VALUES ($1, $2, $3, $4, "
+	        "1, '联系人', '13800000000', 'a@example.com', '地址', '100000', 660, 80, 3, 660, "
+	        "$5, "
+	        "$1, $6, $6) RETURNING id",
+	        &r, P_TEXT(number), P_INT(reg), P_TEXT(type), P_TEXT(app_state),
+	        scan ? P_INT(scan) : P_NULL, P_INT(now)),
 	    DB_OK);
 	int64_t id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
@@ -114,8 +116,8 @@ static void test_latest_scan(void **state)
 static void test_store_failure_is_an_error(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(DB_EXEC0(f->c, "ALTER TABLE applications RENAME TO applications_gone", NULL),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC0(f->c, "ALTER TABLE applications RENAME TO applications_gone", NULL), DB_OK);
 	assert_int_equal(DB_EXEC0(f->c, "ALTER TABLE uploads RENAME TO uploads_gone", NULL), DB_OK);
 	struct arena *a = arena_new();
 	const char *number;
@@ -126,10 +128,10 @@ static void test_store_failure_is_an_error(void **state)
 	arena_free(a);
 }
 
-#define TESTS(setup)                                                                      \
-	cmocka_unit_test_setup_teardown(test_upload_owner, setup, teardown),                  \
-	    cmocka_unit_test_setup_teardown(test_open_initial, setup, teardown),              \
-	    cmocka_unit_test_setup_teardown(test_latest_scan, setup, teardown),               \
+#define TESTS(setup)                                                                               \
+	cmocka_unit_test_setup_teardown(test_upload_owner, setup, teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_open_initial, setup, teardown),                   \
+	    cmocka_unit_test_setup_teardown(test_latest_scan, setup, teardown),                    \
 	    cmocka_unit_test_setup_teardown(test_store_failure_is_an_error, setup, teardown)
 
 STORE_TEST_MAIN("application", TESTS)

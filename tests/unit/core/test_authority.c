@@ -52,8 +52,8 @@ static void test_store_failure_is_an_error(void **state)
 	arena_free(a);
 }
 
-#define TESTS(setup)                                                                      \
-	cmocka_unit_test_setup_teardown(test_province_lookups, setup, teardown),              \
+#define TESTS(setup)                                                                               \
+	cmocka_unit_test_setup_teardown(test_province_lookups, setup, teardown),                   \
 	    cmocka_unit_test_setup_teardown(test_store_failure_is_an_error, setup, teardown)
 
 STORE_TEST_MAIN("authority", TESTS)

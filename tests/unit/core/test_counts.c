@@ -31,15 +31,16 @@ static void test_counts_follow_the_tables(void **state)
 	store_registration(f->c, "approved", "91110000000000003C");
 	int64_t reg = store_registration(f->c, "rejected", "91110000000000004D");
 	int64_t acc = 0;
-	assert_int_equal(account_create(f->c, "applicant1", "口令口令123", ROLE_APPLICANT, "申请人", 0,
-	                                NULL, reg, &acc),
+	assert_int_equal(account_create(f->c, "applicant1", "口令口令123", ROLE_APPLICANT, "申请人",
+	                                0, NULL, reg, &acc),
 	                 DB_OK);
 	char *cookie = NULL;
 	assert_int_equal(session_create(f->c, acc, "password", NULL, 600, &cookie, NULL), DB_OK);
 	free(cookie);
 
 	assert_int_equal(store_counts(f->c, n), DB_OK);
-	assert_int_equal(n[COUNT_PROVINCES], store_count(f->c, "SELECT COUNT(*) FROM provinces", NULL));
+	assert_int_equal(n[COUNT_PROVINCES],
+	                 store_count(f->c, "SELECT COUNT(*) FROM provinces", NULL));
 	assert_true(n[COUNT_PROVINCES] > 30);
 	assert_int_equal(n[COUNT_AUTHORITIES],
 	                 store_count(f->c, "SELECT COUNT(*) FROM authorities", NULL));
@@ -51,7 +52,8 @@ static void test_counts_follow_the_tables(void **state)
 	assert_int_equal(n[COUNT_SESSIONS], 1);
 	assert_int_equal(n[COUNT_UPLOADS], 0);
 	assert_int_equal(n[COUNT_APPLICATIONS], 0);
-	assert_int_equal(n[COUNT_AUDIT_ENTRIES], store_count(f->c, "SELECT COUNT(*) FROM audit_log", NULL));
+	assert_int_equal(n[COUNT_AUDIT_ENTRIES],
+	                 store_count(f->c, "SELECT COUNT(*) FROM audit_log", NULL));
 }
 
 static void test_names(void **state)
@@ -76,9 +78,9 @@ static void test_store_failure_is_an_error(void **state)
 	assert_int_equal(n[COUNT_SESSIONS], -1);
 }
 
-#define TESTS(setup)                                                                       \
-	cmocka_unit_test_setup_teardown(test_counts_follow_the_tables, setup, teardown),       \
-	    cmocka_unit_test(test_names),                                                      \
+#define TESTS(setup)                                                                               \
+	cmocka_unit_test_setup_teardown(test_counts_follow_the_tables, setup, teardown),           \
+	    cmocka_unit_test(test_names),                                                          \
 	    cmocka_unit_test_setup_teardown(test_store_failure_is_an_error, setup, teardown)
 
 STORE_TEST_MAIN("counts", TESTS)

@@ -25,15 +25,17 @@ static void test_insert_list_meta_data(void **state)
 	struct fixture *f = *state;
 	struct actor admin = store_admin(f->c);
 	struct arena *a = arena_new();
-	struct driver one = {.name = "证书U盘驱动", .version = "1.0", .os = "Windows 10",
+	struct driver one = {.name = "证书U盘驱动",
+	                     .version = "1.0",
+	                     .os = "Windows 10",
 	                     .filename = "driver-1.0.exe"};
 	assert_int_equal(driver_insert(f->c, a, &admin, &one, "abc", 3), DB_OK);
 	assert_true(one.id > 0);
 	assert_int_equal(one.size, 3);
 	assert_string_equal(one.sha256, ABC_SHA256);
 	static const unsigned char bin[] = {0x4d, 0x5a, 0x00, 0x90, 0x00, 0xff, 0x00};
-	struct driver two = {.name = "证书U盘驱动", .version = "2.0", .os = "统信UOS",
-	                     .filename = "driver-2.0.deb"};
+	struct driver two = {
+	    .name = "证书U盘驱动", .version = "2.0", .os = "统信UOS", .filename = "driver-2.0.deb"};
 	assert_int_equal(driver_insert(f->c, a, &admin, &two, bin, sizeof bin), DB_OK);
 	assert_true(two.id > one.id);
 
@@ -67,11 +69,12 @@ static void test_insert_list_meta_data(void **state)
 	free(data);
 
 	/* Each upload audited, naming the file and its hash. */
-	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = $1",
-	                             "driver.upload"),
-	                 2);
-	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE object = $1 AND "
-	                                   "after_state = '" ABC_SHA256 "'",
+	assert_int_equal(
+	    store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = $1", "driver.upload"),
+	    2);
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM audit_log WHERE object = $1 AND "
+	                             "after_state = '" ABC_SHA256 "'",
 	                             "driver-1.0.exe"),
 	                 1);
 	arena_free(a);
@@ -113,15 +116,15 @@ static void test_store_failure_is_an_error(void **state)
 	assert_null(data);
 	struct driver d = {.name = "x", .version = "1", .os = "y", .filename = "x.bin"};
 	assert_int_not_equal(driver_insert(f->c, a, &admin, &d, "abc", 3), DB_OK);
-	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = $1",
-	                             "driver.upload"),
-	                 0);
+	assert_int_equal(
+	    store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = $1", "driver.upload"),
+	    0);
 	arena_free(a);
 }
 
-#define TESTS(setup)                                                                      \
-	cmocka_unit_test_setup_teardown(test_insert_list_meta_data, setup, teardown),         \
-	    cmocka_unit_test_setup_teardown(test_absent, setup, teardown),                    \
+#define TESTS(setup)                                                                               \
+	cmocka_unit_test_setup_teardown(test_insert_list_meta_data, setup, teardown),              \
+	    cmocka_unit_test_setup_teardown(test_absent, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_store_failure_is_an_error, setup, teardown)
 
 STORE_TEST_MAIN("driver", TESTS)

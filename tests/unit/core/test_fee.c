@@ -39,8 +39,10 @@ static void test_add_current_and_list(void **state)
 	struct fixture *f = *state;
 	struct actor admin = store_admin(f->c);
 	int64_t now = time_now();
-	struct fee in_force = {.price_yuan = 700, .medium_yuan = 90, .years = 2, .valid_from = now - 60};
-	struct fee future = {.price_yuan = 800, .medium_yuan = 100, .years = 5, .valid_from = now + 86400};
+	struct fee in_force = {
+	    .price_yuan = 700, .medium_yuan = 90, .years = 2, .valid_from = now - 60};
+	struct fee future = {
+	    .price_yuan = 800, .medium_yuan = 100, .years = 5, .valid_from = now + 86400};
 	assert_int_equal(fee_add(f->c, &admin, &in_force), DB_OK);
 	assert_int_equal(fee_add(f->c, &admin, &future), DB_OK);
 
@@ -69,11 +71,12 @@ static void test_add_current_and_list(void **state)
 	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = $1",
 	                             "fee_schedule.add"),
 	                 2);
-	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE after_state = $1",
-	                             "800/100/5"),
-	                 1);
-	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM fee_schedule WHERE created_by = "
-	                                   "(SELECT id FROM accounts WHERE username = $1)",
+	assert_int_equal(
+	    store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE after_state = $1", "800/100/5"),
+	    1);
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM fee_schedule WHERE created_by = "
+	                             "(SELECT id FROM accounts WHERE username = $1)",
 	                             "admin"),
 	                 2);
 }
@@ -124,11 +127,11 @@ static void test_amount(void **state)
 	assert_int_equal(fee_amount(&fee, KIND_ENTERPRISE, 0), 0);
 }
 
-#define TESTS(setup)                                                                   \
-	cmocka_unit_test_setup_teardown(test_initial_row, setup, teardown),                \
-	    cmocka_unit_test_setup_teardown(test_add_current_and_list, setup, teardown),   \
-	    cmocka_unit_test_setup_teardown(test_empty_schedule, setup, teardown),         \
-	    cmocka_unit_test_setup_teardown(test_store_failure_is_an_error, setup, teardown), \
+#define TESTS(setup)                                                                               \
+	cmocka_unit_test_setup_teardown(test_initial_row, setup, teardown),                        \
+	    cmocka_unit_test_setup_teardown(test_add_current_and_list, setup, teardown),           \
+	    cmocka_unit_test_setup_teardown(test_empty_schedule, setup, teardown),                 \
+	    cmocka_unit_test_setup_teardown(test_store_failure_is_an_error, setup, teardown),      \
 	    cmocka_unit_test(test_amount)
 
 STORE_TEST_MAIN("fee", TESTS)
