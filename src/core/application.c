@@ -263,7 +263,6 @@ static enum db_status next_number(db_conn *c, char **number)
 	return DB_OK;
 }
 
-
 /* The registration's initial application that is not withdrawn (malloc'ed
  * number), DB_NOT_FOUND when there is none. */
 static enum db_status open_initial(db_conn *c, int64_t registration_id, char **number)
@@ -272,8 +271,8 @@ static enum db_status open_initial(db_conn *c, int64_t registration_id, char **n
 	*number = NULL;
 	enum db_status st = DB_EXEC(c,
 	                            "SELECT number FROM applications WHERE registration_id = $1 AND "
-	                            "type = 'initial' AND state <> 'withdrawn' ORDER BY id DESC LIMIT 1",
-	                            &r, P_INT(registration_id));
+	                            "type = 'initial' AND state <> $2 ORDER BY id DESC LIMIT 1",
+	                            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	if (st == DB_OK)
@@ -335,6 +334,9 @@ static enum db_status create_tx(db_conn *c, void *arg)
 		if (st != DB_NOT_FOUND)
 			return st;
 	}
+	enum app_state to;
+	if (!appstate_next(APP_NEW, STEP_SUBMIT, x->a ? x->a->role : ROLE_NONE, 0, &to))
+		return DB_CONFLICT;
 	struct fee fee;
 	if ((st = fee_current(c, &fee)) != DB_OK)
 		return st;
@@ -350,7 +352,7 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	    "INSERT INTO applications (number, registration_id, type, state, sets, contact_name, "
 	    "contact_id_number, mobile, phone, email, address, postcode, invoice_title, taxpayer_id, "
 	    "price_yuan, medium_yuan, years, amount_yuan, scan_id, idem_key, submitted_at, updated_at) "
-	    "VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+	    "VALUES ($1, $2, $3, $21, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
 	    "$16, $17, $18, $19, $20, $20) RETURNING id",
 	    &r, P_TEXT(x->number), P_INT(reg_id), P_TEXT(x->type), P_INT(sets),
 	    P_TEXT(opt(x->values, "contact_name")), P_TEXT(opt(x->values, "contact_id_number")),
@@ -360,7 +362,8 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	    P_TEXT(k == KIND_EVALUATOR ? NULL : opt(x->values, "invoice_title")),
 	    P_TEXT(k == KIND_EVALUATOR ? NULL : opt(x->values, "taxpayer_id")), P_INT(fee.price_yuan),
 	    P_INT(fee.medium_yuan), P_INT(fee.years), P_INT(fee_amount(&fee, k, sets)),
-	    x->scan_id ? P_INT(x->scan_id) : P_NULL, P_TEXT(x->idem), P_INT(now));
+	    x->scan_id ? P_INT(x->scan_id) : P_NULL, P_TEXT(x->idem), P_INT(now),
+	    P_TEXT(appstate_name(to)));
 	if (st == DB_CONFLICT) {
 		/* Another request with the same form won the race: run again and find it. */
 		db_result_free(r);
@@ -372,7 +375,8 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	}
 	int64_t app_id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
-	return application_event(c, x->a, app_id, "submit", "", "submitted", NULL);
+	return application_event(c, x->a, app_id, appstep_name(STEP_SUBMIT), appstate_name(APP_NEW),
+	                         appstate_name(to), NULL);
 }
 
 enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg,
@@ -424,19 +428,32 @@ static enum db_status withdraw_tx(db_conn *c, void *arg)
 {
 	struct withdraw_ctx *w = arg;
 	db_result *r = NULL;
-	int64_t now = time_now();
 	enum db_status st = DB_EXEC(c,
-	    "UPDATE applications SET state = 'withdrawn', withdrawn_at = $2, updated_at = $2 "
-	    "WHERE number = $1 AND state = 'submitted' AND paid_at IS NULL AND materials_at IS NULL "
-	    "RETURNING id",
-	    &r, P_TEXT(w->number), P_INT(now));
+	    "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at FROM applications a "
+	    "JOIN registrations r ON r.id = a.registration_id WHERE a.number = $1",
+	    &r, P_TEXT(w->number));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_CONFLICT;
-	int64_t id = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
+	if (st != DB_OK) {
+		db_result_free(r);
+		return st;
+	}
+	int64_t id = db_get_int(r, 0, 0, 0);
+	enum app_state from = appstate_parse(db_get(r, 0, 1)), to;
+	unsigned facts = (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
+	                 (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
+	                 (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0);
 	db_result_free(r);
+	if (!appstate_next(from, STEP_WITHDRAW, w->a ? w->a->role : ROLE_NONE, facts, &to))
+		return DB_CONFLICT;
+	int64_t now = time_now();
+	st = DB_EXEC(c, "UPDATE applications SET state = $2, withdrawn_at = $3, updated_at = $3 "
+	                "WHERE id = $1",
+	             NULL, P_INT(id), P_TEXT(appstate_name(to)), P_INT(now));
 	if (st != DB_OK)
 		return st;
-	return application_event(c, w->a, id, "withdraw", "submitted", "withdrawn", NULL);
+	return application_event(c, w->a, id, appstep_name(STEP_WITHDRAW), appstate_name(from),
+	                         appstate_name(to), NULL);
 }
 
 enum db_status application_withdraw(db_conn *c, const struct actor *a, const char *number)
@@ -520,6 +537,13 @@ void application_policy_object(json_t *app, struct policy_object *o)
 	o->province_code = sval(app, "province_code");
 }
 
+unsigned application_facts(json_t *app)
+{
+	return (kind_parse(sval(app, "kind")) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
+	       (json_is_string(json_object_get(app, "paid_at")) ? APP_FACT_PAID : 0) |
+	       (json_is_string(json_object_get(app, "materials_at")) ? APP_FACT_MATERIALS : 0);
+}
+
 void application_appform(json_t *app, struct appform *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -555,22 +579,6 @@ void application_appform(json_t *app, struct appform *f)
 	f->work_unit = sval(app, "work_unit");
 	f->department = sval(app, "department");
 	f->amount_yuan = strtol(sval(app, "amount_yuan"), NULL, 10);
-}
-
-static const char *const state_labels[][2] = {
-	{"submitted", "已提交"},          {"paid", "已付款"},
-	{"materials_received", "材料已收到"}, {"ready_to_issue", "待制证"},
-	{"issued", "已制证"},             {"shipped", "已寄出"},
-	{"ready_for_pickup", "待领取"},   {"received", "已签收"},
-	{"returned", "已退回"},           {"withdrawn", "已撤销"},
-};
-
-const char *app_state_label(const char *state)
-{
-	for (size_t i = 0; i < sizeof state_labels / sizeof state_labels[0]; i++)
-		if (strcmp(state_labels[i][0], state) == 0)
-			return state_labels[i][1];
-	return state;
 }
 
 const char *app_type_label(const char *type)

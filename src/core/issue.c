@@ -159,7 +159,7 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	enum db_status st = DB_OK;
 	int64_t app_id = strtoll(json_string_value(json_object_get(app, "id")), NULL, 10);
 	int64_t reg_id = strtoll(json_string_value(json_object_get(app, "registration_id")), NULL, 10);
-	const char *state = json_string_value(json_object_get(app, "state"));
+	enum app_state from = appstate_parse(json_string_value(json_object_get(app, "state")));
 	int sets = (int)strtol(json_string_value(json_object_get(app, "sets")), NULL, 10);
 	db_result *r = NULL;
 	if (!policy_allows(x->a, ACT_APPLICATION_RA, &o)) {
@@ -188,8 +188,10 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	}
 	db_result_free(r);
 	r = NULL;
-	if (strcmp(state, "ready_to_issue") != 0) {
-		x->result = strcmp(state, "issued") == 0 ? ISSUE_ALL_ISSUED : ISSUE_WRONG_STATE;
+	/* Whether this set is the last one is known below; the state decides first. */
+	if (!appstate_next(from, STEP_ISSUE, x->a->role, 0, NULL) &&
+	    !appstate_next(from, STEP_ISSUE, x->a->role, APP_FACT_LAST_SET, NULL)) {
+		x->result = from == APP_ISSUED ? ISSUE_ALL_ISSUED : ISSUE_WRONG_STATE;
 		st = DB_CONFLICT;
 		goto out;
 	}
@@ -251,13 +253,16 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	if (st == DB_OK) {
 		char *note = xasprintf("证书 %s 证书U盘 %s", sc->serial, x->token);
 		bool all = issued + 1 == sets;
-		if (all)
-			st = DB_EXEC(c, "UPDATE applications SET state = 'issued', issued_at = $2, "
+		enum app_state to = from;
+		if (!appstate_next(from, STEP_ISSUE, x->a->role, all ? APP_FACT_LAST_SET : 0, &to))
+			st = DB_CONFLICT; /* the table answered yes above, for either fact */
+		if (st == DB_OK && to != from)
+			st = DB_EXEC(c, "UPDATE applications SET state = $3, issued_at = $2, "
 			                "updated_at = $2 WHERE id = $1",
-			             NULL, P_INT(app_id), P_INT(now));
+			             NULL, P_INT(app_id), P_INT(now), P_TEXT(appstate_name(to)));
 		if (st == DB_OK)
-			st = application_event(c, x->a, app_id, "issue", "ready_to_issue",
-			                       all ? "issued" : "ready_to_issue", note);
+			st = application_event(c, x->a, app_id, appstep_name(STEP_ISSUE),
+			                       appstate_name(from), appstate_name(to), note);
 		free(note);
 	}
 	x->result = st == DB_OK ? ISSUE_OK : ISSUE_ERROR;
@@ -298,9 +303,10 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 	if (app) {
 		struct policy_object o;
 		application_policy_object(app, &o);
-		const char *state = json_string_value(json_object_get(app, "state"));
-		if (policy_allows(a, ACT_APPLICATION_RA, &o) && state &&
-		    strcmp(state, "ready_to_issue") == 0 && sign_for(&x, app, &x.cert) != CA_OK)
+		enum app_state state = appstate_parse(json_string_value(json_object_get(app, "state")));
+		if (policy_allows(a, ACT_APPLICATION_RA, &o) &&
+		    appstate_next(state, STEP_ISSUE, a->role, 0, NULL) &&
+		    sign_for(&x, app, &x.cert) != CA_OK)
 			signed_cert_free(&x.cert); /* the transaction tries again and reports */
 		json_decref(app);
 	}

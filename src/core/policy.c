@@ -3,6 +3,7 @@
  * do what").  Handlers never decide access themselves.
  */
 #include "esp/core.h"
+#include "esp/registration.h"
 
 #include <string.h>
 
@@ -33,7 +34,7 @@ static bool is_registrant(const struct actor *a, const struct policy_object *o)
 
 static bool approved(const struct policy_object *o)
 {
-	return o && o->reg_state && strcmp(o->reg_state, "approved") == 0;
+	return o && reg_state_parse(o->reg_state) == REG_APPROVED;
 }
 
 static bool is_evaluator(const struct policy_object *o)
@@ -50,7 +51,7 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 		return is_registrant(a, o) || (a->role == ROLE_REVIEWER && in_jurisdiction(a, o)) ||
 		       a->role == ROLE_ADMIN;
 	case ACT_REGISTRATION_EDIT:
-		return is_registrant(a, o) && o->reg_state && strcmp(o->reg_state, "rejected") == 0;
+		return is_registrant(a, o) && reg_state_parse(o->reg_state) == REG_REJECTED;
 	case ACT_REGISTRATION_DECIDE:
 		/* Reviewers never hold a registration of their own, so "never one's
 		 * own" holds by construction; the check stays for clarity. */
@@ -73,6 +74,13 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 		       a->role == ROLE_ADMIN;
 	case ACT_ADMIN:
 		return a->role == ROLE_ADMIN;
+	case ACT_RA_OFFICE:
+		/* Each sees only its own part of it (ra_filter_scope). */
+		return a->role == ROLE_RA || a->role == ROLE_TRAINER || a->role == ROLE_ADMIN;
+	case ACT_API_TOKENS:
+		/* RA operators' workstations issue; the admin revokes any
+		 * certificate through the API. */
+		return a->role == ROLE_RA || a->role == ROLE_ADMIN;
 	}
 	return false;
 }

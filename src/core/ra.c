@@ -1,11 +1,7 @@
 /*
  * The RA back office: queue, figures and the recorded steps of an
- * application. The state machine (design.md):
- *   submitted ─payment→ paid ┐
- *   submitted ─materials→ materials_received ┘ both → ready_to_issue
- *   (evaluators pay nothing: materials → ready_to_issue)
- *   ready_to_issue ─issue all sets→ issued ─ship→ shipped | ready_for_pickup ─→ received
- *   before issued ─return→ returned ─applicant fixes→ submitted (or paid)
+ * application. Which step the state allows, to whom, and what the state
+ * becomes is the state machine's (core/appstate.c).
  */
 #include "esp/ra.h"
 
@@ -33,6 +29,12 @@
 	"AND ($8 = 0 OR " OVERDUE_SQL ") "                                                     \
 	"AND ($9 = '' OR a.number LIKE $9 ESCAPE '\\' OR r.name LIKE $9 ESCAPE '\\' "          \
 	"OR r.code LIKE $9 ESCAPE '\\') "
+
+void ra_filter_scope(const struct actor *a, struct ra_filter *f)
+{
+	f->province = a->role == ROLE_ADMIN ? NULL : a->province_code;
+	f->evaluators_only = a->role == ROLE_TRAINER;
+}
 
 static char *like_pattern(const char *q)
 {
@@ -102,21 +104,18 @@ json_t *ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days)
 	db_result *r = NULL;
 	json_t *states = json_array();
 	int64_t overdue = 0;
-	static const char *const order[] = {"submitted", "paid", "materials_received", "ready_to_issue",
-	                                    "issued", "shipped", "ready_for_pickup", "received",
-	                                    "returned", "withdrawn"};
 	if (DB_EXEC(c, "SELECT a.state, COUNT(*), SUM(CASE WHEN " OVERDUE_SQL " THEN 1 ELSE 0 END) "
 	               FILTER_SQL "GROUP BY a.state",
 	            &r, FILTER_PARAMS(&all, limit_at, like)) == DB_OK) {
-		for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+		for (enum app_state k = APP_SUBMITTED; k < APP_STATE_COUNT; k++) {
 			int64_t n = 0;
 			for (int i = 0; i < r->nrows; i++)
-				if (strcmp(db_get(r, i, 0), order[k]) == 0) {
+				if (appstate_parse(db_get(r, i, 0)) == k) {
 					n = db_get_int(r, i, 1, 0);
 					overdue += db_get_int(r, i, 2, 0);
 				}
-			json_array_append_new(states, json_pack("{s:s, s:s, s:I}", "state", order[k], "label",
-			                                        app_state_label(order[k]), "count",
+			json_array_append_new(states, json_pack("{s:s, s:s, s:I}", "state", appstate_name(k),
+			                                        "label", appstate_label(k), "count",
 			                                        (json_int_t)n));
 		}
 	}
@@ -196,62 +195,54 @@ json_t *application_history(db_conn *c, int64_t app_id, struct arena *ar)
 
 struct app_row {
 	int64_t id;
-	char state[24];
-	bool evaluator;
-	int64_t paid_at, materials_at;
-	long amount;
+	enum app_state state;
+	unsigned facts; /* APP_FACT_EVALUATOR, _PAID, _MATERIALS, _CERTS */
 };
 
 static enum db_status load_row(db_conn *c, const char *number, struct app_row *row)
 {
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c,
-	    "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at, a.amount_yuan FROM applications a "
-	    "JOIN registrations r ON r.id = a.registration_id WHERE a.number = $1",
+	    "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at, "
+	    "(SELECT COUNT(*) FROM certificates ce WHERE ce.application_id = a.id) "
+	    "FROM applications a JOIN registrations r ON r.id = a.registration_id WHERE a.number = $1",
 	    &r, P_TEXT(number));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	if (st == DB_OK) {
 		row->id = db_get_int(r, 0, 0, 0);
-		snprintf(row->state, sizeof row->state, "%s", db_get(r, 0, 1));
-		row->evaluator = strcmp(db_get(r, 0, 2), "evaluator") == 0;
-		row->paid_at = db_get_int(r, 0, 3, 0);
-		row->materials_at = db_get_int(r, 0, 4, 0);
-		row->amount = (long)db_get_int(r, 0, 5, 0);
+		row->state = appstate_parse(db_get(r, 0, 1));
+		row->facts = (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
+		             (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
+		             (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
+		             (db_get_int(r, 0, 5, 0) > 0 ? APP_FACT_CERTS : 0);
 	}
 	db_result_free(r);
 	return st;
 }
 
-static bool state_in(const char *state, const char *const *list)
+/* Loads the application and asks the state machine whether the actor's
+ * role takes `step` now: DB_CONFLICT when it does not. */
+static enum db_status step_begin(db_conn *c, const struct actor *a, const char *number,
+                                 enum app_step step, struct app_row *row, enum app_state *to)
 {
-	for (; *list; list++)
-		if (strcmp(state, *list) == 0)
-			return true;
-	return false;
-}
-
-/* The state after payment and materials: both (or materials alone for
- * evaluators) make it ready. */
-static const char *state_after(bool evaluator, bool paid, bool materials)
-{
-	if (materials && (paid || evaluator))
-		return "ready_to_issue";
-	if (materials)
-		return "materials_received";
-	if (paid)
-		return "paid";
-	return "submitted";
+	enum db_status st = load_row(c, number, row);
+	if (st != DB_OK)
+		return st;
+	if (!appstate_next(row->state, step, a ? a->role : ROLE_NONE, row->facts, to))
+		return DB_CONFLICT;
+	return DB_OK;
 }
 
 static enum db_status set_state(db_conn *c, const struct actor *a, const struct app_row *row,
-                                const char *to, const char *action, const char *note)
+                                enum app_state to, enum app_step step, const char *note)
 {
 	enum db_status st = DB_EXEC(c, "UPDATE applications SET state = $2, updated_at = $3 WHERE id = $1",
-	                            NULL, P_INT(row->id), P_TEXT(to), P_INT(time_now()));
+	                            NULL, P_INT(row->id), P_TEXT(appstate_name(to)), P_INT(time_now()));
 	if (st != DB_OK)
 		return st;
-	return application_event(c, a, row->id, action, row->state, to, note);
+	return application_event(c, a, row->id, appstep_name(step), appstate_name(row->state),
+	                         appstate_name(to), note);
 }
 
 struct step {
@@ -266,12 +257,10 @@ static enum db_status payment_tx(db_conn *c, void *arg)
 {
 	struct step *s = arg;
 	struct app_row row;
-	enum db_status st = load_row(c, s->number, &row);
+	enum app_state to;
+	enum db_status st = step_begin(c, s->a, s->number, STEP_PAYMENT, &row, &to);
 	if (st != DB_OK)
 		return st;
-	static const char *const ok[] = {"submitted", "materials_received", NULL};
-	if (row.evaluator || row.paid_at || !state_in(row.state, ok))
-		return DB_CONFLICT;
 	int64_t now = time_now();
 	st = DB_EXEC(c,
 	    "INSERT INTO payments (application_id, amount_yuan, paid_on, payer, bank_ref, note, "
@@ -286,7 +275,7 @@ static enum db_status payment_tx(db_conn *c, void *arg)
 		return st;
 	char *note = xasprintf("%ld元 %s %s%s%s", s->amount, s->s1, s->s2, s->s3 && *s->s3 ? " " : "",
 	                       s->s3 ? s->s3 : "");
-	st = set_state(c, s->a, &row, state_after(false, true, row.materials_at != 0), "payment", note);
+	st = set_state(c, s->a, &row, to, STEP_PAYMENT, note);
 	free(note);
 	return st;
 }
@@ -304,12 +293,10 @@ static enum db_status materials_tx(db_conn *c, void *arg)
 {
 	struct step *s = arg;
 	struct app_row row;
-	enum db_status st = load_row(c, s->number, &row);
+	enum app_state to;
+	enum db_status st = step_begin(c, s->a, s->number, STEP_MATERIALS, &row, &to);
 	if (st != DB_OK)
 		return st;
-	static const char *const ok[] = {"submitted", "paid", NULL};
-	if (row.materials_at || !state_in(row.state, ok))
-		return DB_CONFLICT;
 	int64_t now = time_now();
 	st = DB_EXEC(c, "INSERT INTO materials (application_id, checklist, recorded_by, recorded_at) "
 	                "VALUES ($1, $2, $3, $4)",
@@ -320,8 +307,7 @@ static enum db_status materials_tx(db_conn *c, void *arg)
 	             P_INT(now));
 	if (st != DB_OK)
 		return st;
-	return set_state(c, s->a, &row, state_after(row.evaluator, row.paid_at != 0, true), "materials",
-	                 s->s1);
+	return set_state(c, s->a, &row, to, STEP_MATERIALS, s->s1);
 }
 
 enum db_status ra_record_materials(db_conn *c, const struct actor *a, const char *number,
@@ -335,27 +321,16 @@ static enum db_status return_tx(db_conn *c, void *arg)
 {
 	struct step *s = arg;
 	struct app_row row;
-	enum db_status st = load_row(c, s->number, &row);
+	enum app_state to;
+	enum db_status st = step_begin(c, s->a, s->number, STEP_RETURN, &row, &to);
 	if (st != DB_OK)
 		return st;
-	static const char *const ok[] = {"submitted", "paid", "materials_received", "ready_to_issue", NULL};
-	if (!state_in(row.state, ok))
-		return DB_CONFLICT;
-	/* Certificates already made for part of the sets keep it from going back. */
-	db_result *r = NULL;
-	st = DB_EXEC(c, "SELECT COUNT(*) FROM certificates WHERE application_id = $1", &r, P_INT(row.id));
-	bool has_certs = st == DB_OK && db_get_int(r, 0, 0, 0) > 0;
-	db_result_free(r);
-	if (st != DB_OK)
-		return st;
-	if (has_certs)
-		return DB_CONFLICT;
 	int64_t now = time_now();
 	st = DB_EXEC(c, "UPDATE applications SET returned_at = $2, return_reason = $3 WHERE id = $1",
 	             NULL, P_INT(row.id), P_INT(now), P_TEXT(s->s1));
 	if (st != DB_OK)
 		return st;
-	return set_state(c, s->a, &row, "returned", "return", s->s1);
+	return set_state(c, s->a, &row, to, STEP_RETURN, s->s1);
 }
 
 enum db_status ra_return(db_conn *c, const struct actor *a, const char *number, const char *reason)
@@ -368,17 +343,15 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 {
 	struct step *s = arg;
 	struct app_row row;
-	enum db_status st = load_row(c, s->number, &row);
+	enum app_state to;
+	enum db_status st = step_begin(c, s->a, s->number, STEP_RESUBMIT, &row, &to);
 	if (st != DB_OK)
 		return st;
-	if (strcmp(row.state, "returned") != 0)
-		return DB_CONFLICT;
 	/* The materials are sent again; a payment made stays made. */
 	st = DB_EXEC(c, "UPDATE applications SET materials_at = NULL WHERE id = $1", NULL, P_INT(row.id));
 	if (st != DB_OK)
 		return st;
-	return set_state(c, s->a, &row, state_after(row.evaluator, row.paid_at != 0, false), "resubmit",
-	                 NULL);
+	return set_state(c, s->a, &row, to, STEP_RESUBMIT, NULL);
 }
 
 enum db_status application_resubmit(db_conn *c, const struct actor *a, const char *number)
@@ -391,16 +364,20 @@ static enum db_status ship_tx(db_conn *c, void *arg)
 {
 	struct step *s = arg;
 	struct app_row row;
+	enum app_state to;
 	enum db_status st = load_row(c, s->number, &row);
 	if (st != DB_OK)
 		return st;
-	if (strcmp(row.state, "issued") != 0)
+	/* Evaluators' keys go to the training institution to be picked up. */
+	bool pickup = row.facts & APP_FACT_EVALUATOR;
+	enum app_step step = pickup ? STEP_PICKUP : STEP_SHIP;
+	if (!appstate_next(row.state, step, s->a ? s->a->role : ROLE_NONE, row.facts, &to))
 		return DB_CONFLICT;
 	int64_t now = time_now();
-	if (row.evaluator) {
+	if (pickup) {
 		st = DB_EXEC(c, "UPDATE applications SET pickup_at = $2 WHERE id = $1", NULL,
 		             P_INT(row.id), P_INT(now));
-		return st == DB_OK ? set_state(c, s->a, &row, "ready_for_pickup", "pickup", NULL) : st;
+		return st == DB_OK ? set_state(c, s->a, &row, to, step, NULL) : st;
 	}
 	st = DB_EXEC(c, "UPDATE applications SET shipped_at = $2, courier = $3, tracking_no = $4 "
 	                "WHERE id = $1",
@@ -408,7 +385,7 @@ static enum db_status ship_tx(db_conn *c, void *arg)
 	if (st != DB_OK)
 		return st;
 	char *note = xasprintf("%s %s", s->s1, s->s2);
-	st = set_state(c, s->a, &row, "shipped", "ship", note);
+	st = set_state(c, s->a, &row, to, step, note);
 	free(note);
 	return st;
 }
@@ -424,15 +401,13 @@ static enum db_status received_tx(db_conn *c, void *arg)
 {
 	struct step *s = arg;
 	struct app_row row;
-	enum db_status st = load_row(c, s->number, &row);
+	enum app_state to;
+	enum db_status st = step_begin(c, s->a, s->number, STEP_RECEIVED, &row, &to);
 	if (st != DB_OK)
 		return st;
-	static const char *const ok[] = {"shipped", "ready_for_pickup", NULL};
-	if (!state_in(row.state, ok))
-		return DB_CONFLICT;
 	st = DB_EXEC(c, "UPDATE applications SET received_at = $2 WHERE id = $1", NULL, P_INT(row.id),
 	             P_INT(time_now()));
-	return st == DB_OK ? set_state(c, s->a, &row, "received", "received", NULL) : st;
+	return st == DB_OK ? set_state(c, s->a, &row, to, STEP_RECEIVED, NULL) : st;
 }
 
 enum db_status ra_mark_received(db_conn *c, const struct actor *a, const char *number)

@@ -31,17 +31,31 @@ const char *kind_portal_label(enum reg_kind k) { return kind_portals[k]; }
 const char *kind_apply_label(enum reg_kind k) { return kind_applies[k]; }
 bool kind_is_unit(enum reg_kind k) { return k != KIND_EVALUATOR; }
 
+static const char *const reg_states[REG_STATE_COUNT][2] = {
+	[REG_PENDING] = {"pending", "待审核"},
+	[REG_APPROVED] = {"approved", "已通过"},
+	[REG_REJECTED] = {"rejected", "未通过"},
+};
+
+const char *reg_state_name(enum reg_state s)
+{
+	return (int)s >= 0 && (int)s < REG_STATE_COUNT ? reg_states[s][0] : "";
+}
+
+enum reg_state reg_state_parse(const char *name)
+{
+	for (int i = 0; name && i < REG_STATE_COUNT; i++)
+		if (strcmp(reg_states[i][0], name) == 0)
+			return (enum reg_state)i;
+	return REG_STATE_UNKNOWN;
+}
+
 const char *reg_state_label(const char *state)
 {
 	if (!state)
 		return "";
-	if (strcmp(state, "pending") == 0)
-		return "待审核";
-	if (strcmp(state, "approved") == 0)
-		return "已通过";
-	if (strcmp(state, "rejected") == 0)
-		return "未通过";
-	return state;
+	enum reg_state s = reg_state_parse(state);
+	return s == REG_STATE_UNKNOWN ? state : reg_states[s][1];
 }
 
 /* ---- the field tables ---- */
@@ -805,19 +819,15 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 	if (qs == DB_OK) {
 		/* The labels are the same few strings on every row: one JSON value each. */
 		json_t *kind_labels_j[KIND_COUNT + 1] = {0};
-		json_t *state_labels_j[4] = {0};
-		static const char *const states[3] = {"pending", "approved", "rejected"};
+		json_t *state_labels_j[REG_STATE_COUNT + 1] = {0};
 		for (int i = 0; i < r->nrows; i++) {
 			json_t *o = row_object(r, i);
 			const char *st = db_get(r, i, 2);
-			int si = 3;
-			for (int k = 0; k < 3; k++)
-				if (st && strcmp(st, states[k]) == 0)
-					si = k;
+			enum reg_state si = reg_state_parse(st);
 			json_t *sl;
-			if (si < 3) {
+			if (si != REG_STATE_UNKNOWN) {
 				if (!state_labels_j[si])
-					state_labels_j[si] = json_string_nocheck(reg_state_label(states[si]));
+					state_labels_j[si] = json_string_nocheck(reg_state_label(st));
 				sl = json_incref(state_labels_j[si]);
 			} else {
 				sl = json_string(reg_state_label(st));
@@ -832,7 +842,7 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 		}
 		for (int k = 0; k <= KIND_COUNT; k++)
 			json_decref(kind_labels_j[k]);
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k <= REG_STATE_COUNT; k++)
 			json_decref(state_labels_j[k]);
 	}
 	db_result_free(r);
@@ -859,7 +869,7 @@ char *registration_approval_blocker(db_conn *c, json_t *reg)
 	const char *kind = json_string_value(json_object_get(reg, "kind"));
 	const char *state = json_string_value(json_object_get(reg, "state"));
 	const char *name = json_string_value(json_object_get(reg, "name"));
-	if (!kind || strcmp(kind, "authority") != 0 || !state || strcmp(state, "pending") != 0)
+	if (!kind || strcmp(kind, "authority") != 0 || reg_state_parse(state) != REG_PENDING)
 		return NULL;
 	char *same = name ? authority_same_name(c, name) : NULL;
 	char *m = same ? clash_message(same) : NULL;

@@ -154,7 +154,12 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	const struct db_backend *be = ((struct db_conn_head *)c)->be;
 	if (res)
 		*res = NULL;
-	return be->exec(c, sql, params, nparams, res);
+	enum db_status st = be->exec(c, sql, params, nparams, res);
+	/* Locked out by another writer for longer than the busy timeout: if
+	 * the caller fails because of it, the answer is "busy", not "broken". */
+	if (st == DB_RETRY)
+		store_busy = true;
+	return st;
 }
 
 const char *db_sql(const db_conn *c, const struct db_sql *s)

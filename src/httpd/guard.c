@@ -39,6 +39,7 @@ struct guard {
 	pthread_cond_t wake;
 	struct guard_conn head; /* circular list; head is a sentinel */
 	int64_t limit_us[GUARD_PHASES];
+	unsigned open, pressure; /* connections now; "many" from this count on */
 	bool stopping;
 	pthread_t thread;
 	bool started;
@@ -47,9 +48,10 @@ struct guard {
 
 static void *guard_thread(void *arg);
 
-struct guard *guard_new(const int seconds[GUARD_PHASES])
+struct guard *guard_new(const int seconds[GUARD_PHASES], unsigned pressure)
 {
 	struct guard *g = xcalloc(1, sizeof(*g));
+	g->pressure = pressure ? pressure : 1;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->wake, NULL);
 	g->head.next = g->head.prev = &g->head;
@@ -77,10 +79,19 @@ void guard_free(struct guard *g)
 	free(g);
 }
 
+/* While many connections are open, a connection that has not yet sent its
+ * headers gets much less time: under a flood of idle or trickling
+ * connections from many addresses (which no per-address limit stops),
+ * slots free up in seconds for real clients, who send their headers at once. */
+#define GUARD_PRESSED_HEADERS_US 3000000
+
 static void set_phase_locked(struct guard *g, struct guard_conn *e, enum guard_phase p)
 {
+	int64_t limit = g->limit_us[p];
+	if (p == GUARD_HEADERS && g->open >= g->pressure && limit > GUARD_PRESSED_HEADERS_US)
+		limit = GUARD_PRESSED_HEADERS_US;
 	e->phase = p;
-	e->deadline_us = time_now_us() + g->limit_us[p];
+	e->deadline_us = time_now_us() + limit;
 }
 
 void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -95,6 +106,7 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		struct guard_conn *e = xcalloc(1, sizeof(*e));
 		e->fd = ci->connect_fd;
 		pthread_mutex_lock(&g->lock);
+		g->open++;
 		set_phase_locked(g, e, GUARD_HEADERS);
 		e->next = g->head.next;
 		e->prev = &g->head;
@@ -105,6 +117,7 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
 		struct guard_conn *e = *socket_context;
 		pthread_mutex_lock(&g->lock);
+		g->open--;
 		e->prev->next = e->next;
 		e->next->prev = e->prev;
 		pthread_mutex_unlock(&g->lock);

@@ -14,8 +14,9 @@ enum guard_phase {
 
 struct guard;
 
-/* seconds[p]: how long a connection may stay in phase p. Starts the watchdog. */
-struct guard *guard_new(const int seconds[GUARD_PHASES]);
+/* seconds[p]: how long a connection may stay in phase p; from `pressure`
+ * open connections on, the headers get 3 s at most. Starts the watchdog. */
+struct guard *guard_new(const int seconds[GUARD_PHASES], unsigned pressure);
 /* Stops the watchdog; call after the daemons that use it have stopped. */
 void guard_free(struct guard *g);
 /* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the guard. */

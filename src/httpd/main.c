@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 	    [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
 	    [GUARD_BODY] = (int)config_get_long(cfg, "body_timeout_seconds"),
 	    [GUARD_SEND] = (int)config_get_long(cfg, "send_timeout_seconds"),
-	});
+	}, (unsigned)config_get_long(cfg, "max_connections") / 2);
 	raise_file_limit();
 	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
 	srv.log_requests = config_get_bool(cfg, "log_requests");

@@ -42,15 +42,16 @@ void page_application(struct request *r)
 	if (!app)
 		return;
 	bool own = r->actor.role == ROLE_APPLICANT;
-	const char *state = sv(app, "state");
+	enum app_state state = appstate_parse(sv(app, "state"));
+	unsigned facts = application_facts(app);
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "app", app, "timeline",
 	                        application_timeline(app, r->arena), "own", own);
 	json_object_set_new(ctx, "submitted_date",
 	                    json_string(time_datetime(r->arena, strtoll(sv(app, "submitted_at"), NULL, 10))));
 	json_object_set_new(ctx, "can_withdraw",
-	                    json_boolean(own && strcmp(state, "submitted") == 0 &&
-	                                 json_is_null(json_object_get(app, "paid_at"))));
-	json_object_set_new(ctx, "is_returned", json_boolean(strcmp(state, "returned") == 0));
+	                    json_boolean(own && appstate_next(state, STEP_WITHDRAW, ROLE_APPLICANT,
+	                                                      facts, NULL)));
+	json_object_set_new(ctx, "is_returned", json_boolean(state == APP_RETURNED));
 	json_object_set_new(ctx, "has_scan", json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
 	render_page(r, 200, "application", "证书U盘申请", ctx);
 	json_decref(app);

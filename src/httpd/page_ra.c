@@ -14,20 +14,18 @@
 
 #define QUEUE_PAGE 50
 
-static bool operator_only(struct request *r)
+static bool office_allowed(struct request *r)
 {
-	if (r->actor.role == ROLE_RA || r->actor.role == ROLE_TRAINER || r->actor.role == ROLE_ADMIN)
+	if (policy_allows(&r->actor, ACT_RA_OFFICE, NULL))
 		return true;
 	reply_forbidden(r);
 	return false;
 }
 
-/* Each operator sees its own province; trainers only evaluators; the admin all. */
 static void base_filter(struct request *r, struct ra_filter *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->province = r->actor.role == ROLE_ADMIN ? NULL : r->actor.province_code;
-	f->evaluators_only = r->actor.role == ROLE_TRAINER;
+	ra_filter_scope(&r->actor, f);
 	f->limit = QUEUE_PAGE;
 }
 
@@ -42,13 +40,9 @@ static const char *q_or_empty(struct request *r, const char *name, size_t max)
 static void request_filter(struct request *r, struct ra_filter *f, json_t *form)
 {
 	base_filter(r, f);
-	static const char *const states[] = {"submitted", "paid", "materials_received", "ready_to_issue",
-	                                     "issued", "shipped", "ready_for_pickup", "received",
-	                                     "returned", "withdrawn", NULL};
-	const char *state = q_or_empty(r, "state", 20);
-	for (int i = 0; states[i]; i++)
-		if (strcmp(state, states[i]) == 0)
-			f->state = states[i];
+	enum app_state state = appstate_parse(q_or_empty(r, "state", 20));
+	if (state != APP_STATE_UNKNOWN && state != APP_NEW)
+		f->state = appstate_name(state);
 	const char *kind = q_or_empty(r, "kind", 12);
 	if (kind_parse(kind) != KIND_NONE)
 		f->kind = kind_name(kind_parse(kind));
@@ -128,7 +122,7 @@ static char *chart_svg(json_t *daily)
 
 void page_ra_home(struct request *r)
 {
-	if (!operator_only(r))
+	if (!office_allowed(r))
 		return;
 	struct ra_filter f;
 	base_filter(r, &f);
@@ -142,17 +136,19 @@ void page_ra_home(struct request *r)
 	json_t *daily = ra_daily(req_db(r), &f, 30);
 	char *svg = chart_svg(daily);
 	json_decref(daily);
+	/* The scope says whose office this is: a training institution sees
+	 * evaluators only, an RA its province, the admin every province. */
+	bool trainer = f.evaluators_only, ra = f.province && !trainer;
 	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", stats, "overdue", overdue,
-	                        "chart_svg", svg, "delivery_days", days, "is_ra",
-	                        r->actor.role == ROLE_RA, "org",
+	                        "chart_svg", svg, "delivery_days", days, "is_ra", ra, "org",
 	                        r->actor.display_name ? r->actor.display_name : "");
 	free(svg);
-	render_page(r, 200, "ra_home", r->actor.role == ROLE_TRAINER ? "培训机构首页" : "注册机构首页", ctx);
+	render_page(r, 200, "ra_home", trainer ? "培训机构首页" : "注册机构首页", ctx);
 }
 
 void page_ra_queue(struct request *r)
 {
-	if (!operator_only(r))
+	if (!office_allowed(r))
 		return;
 	struct ra_filter f;
 	json_t *form = json_object();
@@ -192,13 +188,11 @@ void page_ra_queue(struct request *r)
 		                                       kind_label(k), "selected",
 		                                       f.kind && strcmp(f.kind, kind_name(k)) == 0));
 	json_t *states = json_array();
-	static const char *const sl[] = {"submitted", "paid", "materials_received", "ready_to_issue",
-	                                 "issued", "shipped", "ready_for_pickup", "received", "returned",
-	                                 "withdrawn"};
-	for (size_t i = 0; i < 10; i++)
-		json_array_append_new(states, json_pack("{s:s, s:s, s:b}", "value", sl[i], "label",
-		                                        app_state_label(sl[i]), "selected",
-		                                        f.state && strcmp(f.state, sl[i]) == 0));
+	enum app_state selected = appstate_parse(f.state);
+	for (enum app_state s = APP_SUBMITTED; s < APP_STATE_COUNT; s++)
+		json_array_append_new(states, json_pack("{s:s, s:s, s:b}", "value", appstate_name(s),
+		                                        "label", appstate_label(s), "selected",
+		                                        s == selected));
 	json_t *ctx = json_pack("{s:o, s:o, s:I, s:o, s:o, s:i, s:i, s:s}", "items", items, "form", form,
 	                        "total", (json_int_t)total, "kinds", kinds, "states", states, "page",
 	                        (int)page, "pages", (int)(pages ? pages : 1), "csv_url",
@@ -226,7 +220,7 @@ static void csv_field(struct buf *b, const char *v)
 
 void page_ra_queue_csv(struct request *r)
 {
-	if (!operator_only(r))
+	if (!office_allowed(r))
 		return;
 	struct ra_filter f;
 	json_t *form = json_object();
@@ -262,7 +256,19 @@ void page_ra_queue_csv(struct request *r)
 
 static json_t *load_operator_app(struct request *r)
 {
-	return operator_only(r) ? application_for(r, ACT_APPLICATION_VIEW) : NULL;
+	return office_allowed(r) ? application_for(r, ACT_APPLICATION_VIEW) : NULL;
+}
+
+/* In which role the actor takes this application's steps, as the policy
+ * says: its province's RA, the training institution of an evaluator's
+ * province, or none (the admin and reviewers only look). */
+static enum role acting_role(struct request *r, const struct policy_object *o)
+{
+	if (policy_allows(&r->actor, ACT_APPLICATION_RA, o))
+		return ROLE_RA;
+	if (policy_allows(&r->actor, ACT_APPLICATION_TRAINER, o))
+		return ROLE_TRAINER;
+	return ROLE_NONE;
 }
 
 static const char *sv(json_t *o, const char *k)
@@ -275,33 +281,33 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 {
 	struct policy_object o;
 	application_policy_object(app, &o);
-	bool ra = policy_allows(&r->actor, ACT_APPLICATION_RA, &o);
-	bool trainer = policy_allows(&r->actor, ACT_APPLICATION_TRAINER, &o);
+	enum role who = acting_role(r, &o);
 	enum reg_kind k = kind_parse(sv(app, "kind"));
 	bool eval = k == KIND_EVALUATOR;
-	const char *state = sv(app, "state");
-	bool paid = !json_is_null(json_object_get(app, "paid_at"));
-	bool mats = !json_is_null(json_object_get(app, "materials_at"));
+	enum app_state state = appstate_parse(sv(app, "state"));
 	int64_t app_id = strtoll(sv(app, "id"), NULL, 10);
 	json_t *certs = cert_list(req_db(r), "application_id", app_id, r->arena,
 	                          r->srv->limits.expiry_warning_days);
-	bool has_certs = json_array_size(certs) > 0;
-	bool before_issue = strcmp(state, "submitted") == 0 || strcmp(state, "paid") == 0 ||
-	                    strcmp(state, "materials_received") == 0 ||
-	                    strcmp(state, "ready_to_issue") == 0;
+	unsigned facts = application_facts(app) | (json_array_size(certs) ? APP_FACT_CERTS : 0);
 	json_t *reg = registration_get(req_db(r), strtoll(sv(app, "registration_id"), NULL, 10));
 	json_t *ctx = json_pack("{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg",
 	                        reg ? reg : json_object(), "history",
 	                        application_history(req_db(r), app_id, r->arena), "certs", certs,
 	                        "timeline", application_timeline(app, r->arena), "today",
 	                        time_date(r->arena, time_now()));
-	json_object_set_new(ctx, "can_pay", json_boolean(ra && !eval && !paid &&
-	                                                 (strcmp(state, "submitted") == 0 ||
-	                                                  strcmp(state, "materials_received") == 0)));
-	bool materials_role = eval ? trainer : ra;
-	json_object_set_new(ctx, "can_materials", json_boolean(materials_role && !mats &&
-	                                                       (strcmp(state, "submitted") == 0 ||
-	                                                        strcmp(state, "paid") == 0)));
+	/* A button shows when the state machine lets this role take its step now. */
+	static const struct {
+		const char *key;
+		enum app_step step;
+	} buttons[] = {
+		{"can_pay", STEP_PAYMENT},   {"can_materials", STEP_MATERIALS},
+		{"can_return", STEP_RETURN}, {"can_issue", STEP_ISSUE},
+		{"can_ship", STEP_SHIP},     {"can_pickup", STEP_PICKUP},
+		{"can_receive", STEP_RECEIVED},
+	};
+	for (size_t i = 0; i < sizeof buttons / sizeof buttons[0]; i++)
+		json_object_set_new(ctx, buttons[i].key,
+		                    json_boolean(appstate_next(state, buttons[i].step, who, facts, NULL)));
 	json_t *items = application_materials(k), *list = json_array();
 	size_t mi;
 	json_t *m;
@@ -310,13 +316,6 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 	json_decref(items);
 	json_object_set_new(ctx, "materials", list);
 	json_object_set_new(ctx, "certs_count", json_integer((json_int_t)json_array_size(certs)));
-	json_object_set_new(ctx, "can_return", json_boolean((ra || (trainer && eval)) && before_issue && !has_certs));
-	json_object_set_new(ctx, "can_issue", json_boolean(ra && strcmp(state, "ready_to_issue") == 0));
-	json_object_set_new(ctx, "can_ship", json_boolean(ra && !eval && strcmp(state, "issued") == 0));
-	json_object_set_new(ctx, "can_pickup", json_boolean(ra && eval && strcmp(state, "issued") == 0));
-	json_object_set_new(ctx, "can_receive",
-	                    json_boolean((ra && strcmp(state, "shipped") == 0) ||
-	                                 (trainer && strcmp(state, "ready_for_pickup") == 0)));
 	json_object_set_new(ctx, "is_evaluator", json_boolean(eval));
 	json_object_set_new(ctx, "has_scan", json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
 	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
@@ -353,15 +352,28 @@ void page_ra_action(struct request *r)
 		return;
 	struct policy_object o;
 	application_policy_object(app, &o);
-	const char *what = r->params[1];
 	const char *number = sv(app, "number");
 	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
-	bool ra = policy_allows(&r->actor, ACT_APPLICATION_RA, &o);
-	bool trainer = policy_allows(&r->actor, ACT_APPLICATION_TRAINER, &o);
+	unsigned facts = application_facts(app);
+	/* The steps recorded here, by the name in the address; "ship" hands an
+	 * evaluator's key to the training institution instead. */
+	enum app_step step;
+	bool known = appstep_parse(r->params[1], &step) &&
+	             (step == STEP_PAYMENT || step == STEP_MATERIALS || step == STEP_RETURN ||
+	              step == STEP_SHIP || step == STEP_RECEIVED);
+	if (known && step == STEP_SHIP && eval)
+		step = STEP_PICKUP;
+	/* A step never this actor's to take is forbidden; one the state does
+	 * not allow now is a conflict, answered by the transaction. */
+	if (!known || !appstate_step_is_for(step, acting_role(r, &o), facts)) {
+		json_decref(app);
+		reply_forbidden(r);
+		return;
+	}
 	enum db_status st = DB_ERROR;
 	const char *error = NULL;
 	db_conn *c = req_db(r);
-	if (strcmp(what, "payment") == 0 && ra) {
+	if (step == STEP_PAYMENT) {
 		char *amount_s = trimmed(r, "amount", 10), *payer = trimmed(r, "payer", 100);
 		char *ref = trimmed(r, "bank_ref", 60), *note = trimmed(r, "note", 200);
 		int64_t on = time_parse_date(req_form(r, "paid_on"));
@@ -380,7 +392,7 @@ void page_ra_action(struct request *r)
 			error = "付款金额与应付金额不一致，请填写说明";
 		else
 			st = ra_record_payment(c, &r->actor, number, amount, on, payer, ref, note);
-	} else if (strcmp(what, "materials") == 0 && (eval ? trainer : ra)) {
+	} else if (step == STEP_MATERIALS) {
 		json_t *items = application_materials(kind_parse(sv(app, "kind")));
 		const char *got = req_form(r, "item");
 		struct buf list = {0};
@@ -407,13 +419,13 @@ void page_ra_action(struct request *r)
 		else
 			st = ra_record_materials(c, &r->actor, number, list.data);
 		buf_free(&list);
-	} else if (strcmp(what, "return") == 0 && (ra || (trainer && eval))) {
+	} else if (step == STEP_RETURN) {
 		char *reason = trimmed(r, "reason", 300);
 		if (!reason || !*reason)
 			error = "请填写退回原因（不超过300字）";
 		else
 			st = ra_return(c, &r->actor, number, reason);
-	} else if (strcmp(what, "ship") == 0 && ra) {
+	} else if (step == STEP_SHIP || step == STEP_PICKUP) {
 		char *courier = trimmed(r, "courier", 40), *tracking = trimmed(r, "tracking_no", 40);
 		if (!eval && (!courier || !*courier))
 			error = "请填写快递公司";
@@ -421,12 +433,8 @@ void page_ra_action(struct request *r)
 			error = "请填写快递单号";
 		else
 			st = ra_ship(c, &r->actor, number, courier, tracking);
-	} else if (strcmp(what, "received") == 0 && (ra || trainer)) {
-		st = ra_mark_received(c, &r->actor, number);
 	} else {
-		json_decref(app);
-		reply_forbidden(r);
-		return;
+		st = ra_mark_received(c, &r->actor, number);
 	}
 	if (error) {
 		show_ra_app(r, 422, app, error);
@@ -453,11 +461,9 @@ static void show_tokens(struct request *r, int status, const char *new_token, co
 	render_page(r, status, "ra_tokens", "API令牌", ctx);
 }
 
-/* API tokens belong to RA operators (their workstations issue) and to the
- * admin (who revokes any certificate through the API). */
 static bool token_holder(const struct request *r)
 {
-	return r->actor.role == ROLE_RA || r->actor.role == ROLE_ADMIN;
+	return policy_allows(&r->actor, ACT_API_TOKENS, NULL);
 }
 
 void page_ra_tokens(struct request *r)

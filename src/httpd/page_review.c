@@ -57,11 +57,13 @@ static void cache_put(const char *key, int64_t generation, const char *html, siz
 	free(old_h);
 }
 
-static json_t *queue_context(struct request *r, const char *state, long page)
+/* The queue of one state, or of all (REG_STATE_UNKNOWN). */
+static json_t *queue_context(struct request *r, enum reg_state st, long page)
 {
+	const char *state = st == REG_STATE_UNKNOWN ? "all" : reg_state_name(st);
 	int64_t total = 0;
 	json_t *items = registration_queue(req_db(r), r->actor.authority_path,
-	                                   strcmp(state, "all") == 0 ? NULL : state, QUEUE_PAGE,
+	                                   st == REG_STATE_UNKNOWN ? NULL : state, QUEUE_PAGE,
 	                                   (int)((page - 1) * QUEUE_PAGE), &total);
 	size_t i;
 	json_t *it;
@@ -71,12 +73,13 @@ static json_t *queue_context(struct request *r, const char *state, long page)
 		                    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
 	}
 	json_t *tabs = json_array();
-	const char *const states[][2] = {{"pending", "待审核"}, {"approved", "已通过"},
-	                                 {"rejected", "未通过"}, {"all", "全部"}};
-	for (size_t k = 0; k < 4; k++)
-		json_array_append_new(tabs, json_pack("{s:s, s:s, s:b}", "state", states[k][0], "label",
-		                                      states[k][1], "current",
-		                                      strcmp(states[k][0], state) == 0));
+	for (int k = 0; k < REG_STATE_COUNT; k++)
+		json_array_append_new(tabs, json_pack("{s:s, s:s, s:b}", "state",
+		                                      reg_state_name((enum reg_state)k), "label",
+		                                      reg_state_label(reg_state_name((enum reg_state)k)),
+		                                      "current", st == (enum reg_state)k));
+	json_array_append_new(tabs, json_pack("{s:s, s:s, s:b}", "state", "all", "label", "全部",
+	                                      "current", st == REG_STATE_UNKNOWN));
 	long pages = (long)((total + QUEUE_PAGE - 1) / QUEUE_PAGE);
 	json_t *ctx = json_pack("{s:o, s:o, s:I, s:s, s:s}", "items", items, "tabs", tabs, "total",
 	                        (json_int_t)total, "authority", r->actor.authority_name ? r->actor.authority_name : "",
@@ -96,10 +99,13 @@ void page_review_queue(struct request *r)
 		reply_forbidden(r);
 		return;
 	}
-	const char *state = req_query(r, "state");
-	if (!state || (strcmp(state, "pending") != 0 && strcmp(state, "approved") != 0 &&
-	               strcmp(state, "rejected") != 0 && strcmp(state, "all") != 0))
-		state = "pending";
+	/* A state's tab, "all", or else the pending ones. */
+	const char *q = req_query(r, "state");
+	enum reg_state st = reg_state_parse(q);
+	bool all = st == REG_STATE_UNKNOWN && q && strcmp(q, "all") == 0;
+	if (st == REG_STATE_UNKNOWN && !all)
+		st = REG_PENDING;
+	const char *state = all ? "all" : reg_state_name(st);
 	const char *page_s = req_query(r, "page");
 	long page = page_s ? strtol(page_s, NULL, 10) : 1;
 	if (page < 1 || page > 100000)
@@ -109,7 +115,7 @@ void page_review_queue(struct request *r)
 	size_t len = 0;
 	char *html = generation >= 0 ? cache_get(key, generation, &len) : NULL;
 	if (!html) {
-		json_t *ctx = queue_context(r, state, page);
+		json_t *ctx = queue_context(r, st, page);
 		struct buf b = {0};
 		if (tpl_render(r->srv->tpl, "review_queue", ctx, &b) != 0) {
 			json_decref(ctx);
@@ -151,9 +157,9 @@ static void show_detail(struct request *r, int status, json_t *reg, const char *
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	/* The same field table as the form gives the labels, in the same order. */
 	json_t *rows = registration_rows(k, reg);
-	const char *state = json_string_value(json_object_get(reg, "state"));
+	enum reg_state state = reg_state_parse(json_string_value(json_object_get(reg, "state")));
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "reg", reg, "rows", rows, "is_pending",
-	                        strcmp(state, "pending") == 0);
+	                        state == REG_PENDING);
 	const char *created = json_string_value(json_object_get(reg, "created_at"));
 	json_object_set_new(ctx, "submitted_date", json_string(time_datetime(r->arena, strtoll(created, NULL, 10))));
 	const char *reviewed = json_string_value(json_object_get(reg, "reviewed_at"));

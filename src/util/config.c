@@ -31,7 +31,7 @@ static const struct config_key keys[] = {
 	{"max_json_bytes", "1048576", "largest request body that is not a form (JSON API bodies; 413 above)"},
 	{"max_form_fields", "200", "most fields in one posted form (413 above)"},
 	{"max_uploads_in_flight_bytes", "134217728", "all request bodies being received at once, together (503 above)"},
-	{"max_connections", "1000", "open connections per listener; further clients wait in the kernel's queue"},
+	{"max_connections", "4096", "open connections per listener; further clients wait in the kernel's queue (from half of it on, headers get 3 s)"},
 	{"max_connections_per_ip", "64", "open connections per client address and listener"},
 	{"header_timeout_seconds", "15", "longest time a connection may take to send a request's headers (or TLS handshake)"},
 	{"body_timeout_seconds", "120", "longest time a request's body may take to arrive"},

@@ -280,3 +280,26 @@ test(`[${ENGINE}] espd stops on SIGTERM while clients stall, and exits 0`, async
   assert.ok(performance.now() - t0 < 10000, 'stopped within 10 s');
   await esp.start();
 });
+
+test(`[${ENGINE}] a store locked by another process answers 503 with Retry-After, quickly`, { skip: ENGINE !== 'sqlite' }, async () => {
+  const { spawn } = await import('node:child_process');
+  // sqlite3 holds the write lock for 8 s, as a long espctl job or backup might.
+  const locker = spawn('sqlite3', [esp.database], { stdio: ['pipe', 'ignore', 'ignore'] });
+  locker.stdin.write('BEGIN IMMEDIATE;\nINSERT INTO settings(key, value) SELECT \'lock-test\', \'1\' WHERE 0;\n.shell sleep 8\nCOMMIT;\n');
+  locker.stdin.end();
+  await new Promise((r) => setTimeout(r, 500));
+  const c = new Client(esp.url);
+  await c.get('/login');
+  const t0 = performance.now();
+  const res = await c.post('/login', { username: 'fj_reviewer', password: esp.account('fj_reviewer').password }, { redirect: false });
+  const ms = performance.now() - t0;
+  assert.equal(res.status, 503, `status ${res.status}`);
+  assert.equal(res.headers.get('retry-after'), '5');
+  assert.match(res.text, /系统繁忙/);
+  assert.ok(ms < 6000, `answered in ${Math.round(ms)} ms`);
+  // Reading pages never waits for the lock.
+  assert.equal((await get('/healthz')).status, 200);
+  await new Promise((r) => locker.on('exit', r));
+  const ok = await c.login('fj_reviewer', esp.account('fj_reviewer').password);
+  assert.equal(ok.status, 200);
+});

@@ -227,6 +227,7 @@ test(`[${ENGINE}] evaluators: the training institution records materials and han
   const trainer = await staff('fj_trainer');
   const ra = await staff('fj_ra');
   assert.equal((await ra.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] })).status, 403, 'RA does not record evaluators materials');
+  assert.equal((await ra.post(`/ra/applications/${number}/payment`, { amount: '1', paid_on: '2024-01-01', payer: 'x', bank_ref: 'y' })).status, 403, 'evaluators pay nothing: no payment step for the RA');
   const mats = await materials(trainer, number, 2);
   assert.match(mats.text, /id="app-state">待制证/, 'no payment for evaluators');
   const token = await apiToken(ra);
@@ -238,6 +239,8 @@ test(`[${ENGINE}] evaluators: the training institution records materials and han
   await ra.get(`/ra/applications/${number}`);
   const pick = await ra.post(`/ra/applications/${number}/ship`, {});
   assert.match(pick.text, /id="app-state">待领取/);
+  assert.ok(!pick.text.includes(`/ra/applications/${number}/received`), 'the RA has no receive button for a pickup');
+  assert.equal((await ra.post(`/ra/applications/${number}/received`, {})).status, 403, 'the training institution hands the key out');
   await trainer.get(`/ra/applications/${number}`);
   const got = await trainer.post(`/ra/applications/${number}/received`, {});
   assert.match(got.text, /id="app-state">已签收/);

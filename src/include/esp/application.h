@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "esp/appform.h"
+#include "esp/appstate.h"
 #include "esp/core.h"
 #include "esp/fee.h"
 #include "esp/registration.h"
@@ -45,12 +46,15 @@ enum db_status application_open_initial(db_conn *c, struct arena *a, int64_t reg
 enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int64_t *scan_id);
 /* Policy object of a loaded application (borrows strings). */
 void application_policy_object(json_t *app, struct policy_object *o);
+/* What the state machine needs to know of a loaded application besides its
+ * state: APP_FACT_EVALUATOR, _PAID, _MATERIALS (certificates are counted
+ * by the caller that has them). */
+unsigned application_facts(json_t *app);
 /* Fills the printable form from a loaded application (borrows strings). */
 void application_appform(json_t *app, struct appform *f);
 /* The timeline 已提交 → 已付款 → 材料已收到 → 已制证 → 已寄出/待领取 → 已签收
  * with dates (strings in arena). */
 json_t *application_timeline(json_t *app, struct arena *a);
-const char *app_state_label(const char *state);
 const char *app_type_label(const char *type);
 /* The materials the manual lists for a kind: array of strings. */
 json_t *application_materials(enum reg_kind k);

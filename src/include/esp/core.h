@@ -63,6 +63,8 @@ enum action {
 	ACT_APPLICATION_TRAINER,   /* evaluators' materials, hand out keys */
 	ACT_CERT_REVOKE,           /* 挂失 */
 	ACT_ADMIN,                 /* directory, fees, drivers, staff accounts */
+	ACT_RA_OFFICE,             /* the back office: home, queue, CSV (RA, trainer, admin) */
+	ACT_API_TOKENS,            /* API tokens of enrolment workstations (RA, admin) */
 };
 
 /* What the policy needs to know of the object acted on. */

@@ -26,6 +26,9 @@ struct ra_filter {
 	int limit, offset;
 };
 
+/* What the back office shows an operator: its province (the admin: all),
+ * and only evaluators to a training institution. */
+void ra_filter_scope(const struct actor *a, struct ra_filter *f);
 /* The queue, overdue first then oldest first; each row with "days" (since the
  * later of payment and materials) and "overdue". */
 json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64_t *total);

@@ -111,6 +111,13 @@ enum db_status registration_decide(db_conn *c, const struct actor *a, int64_t re
 /* Why a loaded registration cannot be approved (Chinese, malloc'ed), or NULL. */
 char *registration_approval_blocker(db_conn *c, json_t *reg);
 
+/* The states of a registration: pending (待审核) → approved (已通过) |
+ * rejected (未通过) → resubmitted → pending. Stored as their names. */
+enum reg_state { REG_STATE_UNKNOWN = -1, REG_PENDING = 0, REG_APPROVED, REG_REJECTED };
+#define REG_STATE_COUNT 3
+const char *reg_state_name(enum reg_state s);     /* "pending" ...; "" when unknown */
+enum reg_state reg_state_parse(const char *name); /* REG_STATE_UNKNOWN when not a state */
+/* The label of a stored name; an unknown name is its own label, NULL is "". */
 const char *reg_state_label(const char *state);
 
 #endif

@@ -101,6 +101,8 @@ static const char *const action_names[] = {
     "APPLICATION_TRAINER",
     "CERT_REVOKE",
     "ADMIN",
+    "RA_OFFICE",
+    "API_TOKENS",
 };
 #define NACTIONS ((int)(sizeof action_names / sizeof action_names[0]))
 
@@ -128,9 +130,11 @@ struct row {
 
 static void check_matrix(const struct row *rows, size_t n, const struct policy_object *o)
 {
-	assert_int_equal(NACTIONS, ACT_ADMIN + 1);
+	assert_int_equal(NACTIONS, ACT_API_TOKENS + 1);
+	/* The actions about one registration or application; the object-free
+	 * ones after ACT_ADMIN have their own test. */
 	for (size_t i = 0; i < n; i++)
-		for (int act = 0; act < NACTIONS; act++)
+		for (int act = 0; act <= ACT_ADMIN; act++)
 			expect(rows[i].a, (enum action)act, o, rows[i].allow[act]);
 }
 
@@ -442,16 +446,50 @@ static void test_null_actor_and_object(void **state)
 	const struct actor *all[] = {&owner, &reviewer_root, &ra_32, &trainer_32, &admin};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
 		for (int act = 0; act < NACTIONS; act++) {
-			bool want = (act == ACT_REVIEW_QUEUE && all[i]->role == ROLE_REVIEWER) ||
-			            (all[i]->role == ROLE_ADMIN &&
+			enum role ro = all[i]->role;
+			bool want = (act == ACT_REVIEW_QUEUE && ro == ROLE_REVIEWER) ||
+			            (ro == ROLE_ADMIN &&
 			             (act == ACT_ADMIN || act == ACT_REGISTRATION_VIEW ||
-			              act == ACT_APPLICATION_VIEW || act == ACT_CERT_REVOKE));
+			              act == ACT_APPLICATION_VIEW || act == ACT_CERT_REVOKE)) ||
+			            (act == ACT_RA_OFFICE &&
+			             (ro == ROLE_RA || ro == ROLE_TRAINER || ro == ROLE_ADMIN)) ||
+			            (act == ACT_API_TOKENS && (ro == ROLE_RA || ro == ROLE_ADMIN));
 			expect(all[i], (enum action)act, NULL, want);
 		}
 	}
 	/* Unknown action numbers are refused. */
 	assert_false(policy_allows(&admin, (enum action)99, &o));
 	assert_false(policy_allows(&admin, (enum action) - 1, &o));
+}
+
+/* The RA back office and the workstations' API tokens: decided by role
+ * alone, whatever object comes along (each operator's part of the queue is
+ * ra_filter_scope's). */
+static void test_ra_office_and_tokens(void **state)
+{
+	(void)state;
+	struct policy_object unit = object("enterprise", "approved");
+	struct policy_object eval = object("evaluator", "approved");
+	const struct {
+		const struct actor *a;
+		bool office, tokens;
+	} rows[] = {
+	    {&nobody, false, false},          {&owner, false, false},
+	    {&other_applicant, false, false}, {&applicant_noreg, false, false},
+	    {&reviewer_root, false, false},   {&reviewer_5, false, false},
+	    {&ra_32, true, true},             {&ra_33, true, true},
+	    {&ra_none, true, true},           {&trainer_32, true, false},
+	    {&trainer_33, true, false},       {&admin, true, true},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const struct policy_object *objs[] = {NULL, &unit, &eval};
+		for (size_t k = 0; k < 3; k++) {
+			expect(rows[i].a, ACT_RA_OFFICE, objs[k], rows[i].office);
+			expect(rows[i].a, ACT_API_TOKENS, objs[k], rows[i].tokens);
+		}
+	}
+	assert_false(policy_allows(NULL, ACT_RA_OFFICE, NULL));
+	assert_false(policy_allows(NULL, ACT_API_TOKENS, NULL));
 }
 
 static void test_role_names(void **state)
@@ -485,6 +523,7 @@ int main(void)
 	    cmocka_unit_test(test_trainer_evaluators_only),
 	    cmocka_unit_test(test_admin),
 	    cmocka_unit_test(test_null_actor_and_object),
+	    cmocka_unit_test(test_ra_office_and_tokens),
 	    cmocka_unit_test(test_role_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -367,6 +367,28 @@ static void test_authority_named_like_one_in_the_tree(void **state)
 	json_decref(v);
 }
 
+/* ---- the states: one name and label table -------------------------------- */
+
+static void test_state_names_and_labels(void **state)
+{
+	(void)state;
+	static const char *const want[][2] = {
+	    {"pending", "待审核"}, {"approved", "已通过"}, {"rejected", "未通过"}};
+	assert_int_equal(REG_STATE_COUNT, 3);
+	for (int i = 0; i < REG_STATE_COUNT; i++) {
+		assert_string_equal(reg_state_name((enum reg_state)i), want[i][0]);
+		assert_int_equal(reg_state_parse(want[i][0]), i);
+		assert_string_equal(reg_state_label(want[i][0]), want[i][1]);
+	}
+	assert_int_equal(reg_state_parse(NULL), REG_STATE_UNKNOWN);
+	assert_int_equal(reg_state_parse("all"), REG_STATE_UNKNOWN);
+	assert_int_equal(reg_state_parse("Pending"), REG_STATE_UNKNOWN);
+	assert_int_equal(reg_state_parse("submitted"), REG_STATE_UNKNOWN);
+	assert_string_equal(reg_state_name(REG_STATE_UNKNOWN), "");
+	assert_string_equal(reg_state_label("other"), "other");
+	assert_string_equal(reg_state_label(NULL), "");
+}
+
 int main(void)
 {
 	/* The seed and approvals are audited; each test's store is new, so
@@ -379,6 +401,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_each_kind_has_exactly_its_fields),
 		cmocka_unit_test(test_every_field_is_bounded_and_labelled),
+		cmocka_unit_test(test_state_names_and_labels),
 		cmocka_unit_test_setup_teardown(test_other_kinds_fields_are_dropped_and_not_stored,
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enumerations_refuse_invented_values, setup,

@@ -1,0 +1,166 @@
+/*
+ * The application's state machine: names and labels of its states and
+ * steps, and the one transition table (see esp/appstate.h).
+ *
+ *   submitted ─payment (RA)→ paid ─materials (RA)→ ready_to_issue
+ *   submitted ─materials (RA)→ materials_received ─payment (RA)→ ready_to_issue
+ *   submitted ─materials (trainer, evaluators pay nothing)→ ready_to_issue
+ *   ready_to_issue ─issue (RA, one set each time)→ issued once every set has one
+ *   issued ─ship (RA)→ shipped ─received (RA)→ received
+ *   issued ─pickup (RA, evaluators)→ ready_for_pickup ─received (trainer)→ received
+ *   before issued, no certificate yet ─return→ returned ─resubmit (applicant)→
+ *       paid when a payment stands, else submitted (the materials are sent again)
+ *   submitted, nothing recorded ─withdraw (applicant)→ withdrawn
+ */
+#include "esp/appstate.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static const char *const state_names[APP_STATE_COUNT][2] = {
+    [APP_NEW] = {"", ""},
+    [APP_SUBMITTED] = {"submitted", "已提交"},
+    [APP_PAID] = {"paid", "已付款"},
+    [APP_MATERIALS_RECEIVED] = {"materials_received", "材料已收到"},
+    [APP_READY_TO_ISSUE] = {"ready_to_issue", "待制证"},
+    [APP_ISSUED] = {"issued", "已制证"},
+    [APP_SHIPPED] = {"shipped", "已寄出"},
+    [APP_READY_FOR_PICKUP] = {"ready_for_pickup", "待领取"},
+    [APP_RECEIVED] = {"received", "已签收"},
+    [APP_RETURNED] = {"returned", "已退回"},
+    [APP_WITHDRAWN] = {"withdrawn", "已撤销"},
+};
+
+static const char *const step_names[APP_STEP_COUNT][2] = {
+    [STEP_SUBMIT] = {"submit", "提交申请"},
+    [STEP_WITHDRAW] = {"withdraw", "撤销申请"},
+    [STEP_PAYMENT] = {"payment", "登记付款"},
+    [STEP_MATERIALS] = {"materials", "材料已收到"},
+    [STEP_RETURN] = {"return", "退回申请"},
+    [STEP_RESUBMIT] = {"resubmit", "重新提交"},
+    [STEP_ISSUE] = {"issue", "制证"},
+    [STEP_SHIP] = {"ship", "已寄出"},
+    [STEP_PICKUP] = {"pickup", "交培训机构待领取"},
+    [STEP_RECEIVED] = {"received", "已签收"},
+};
+
+/* One transition: from `from`, `who` takes `step` when every fact of
+ * `need` holds and none of `deny`; the state becomes `to`. */
+struct transition {
+	enum app_state from;
+	enum app_step step;
+	enum role who;
+	unsigned need, deny;
+	enum app_state to;
+};
+
+#define EVAL APP_FACT_EVALUATOR
+#define PAID APP_FACT_PAID
+#define MATS APP_FACT_MATERIALS
+#define CERTS APP_FACT_CERTS
+#define LAST APP_FACT_LAST_SET
+
+static const struct transition table[] = {
+    {APP_NEW, STEP_SUBMIT, ROLE_APPLICANT, 0, 0, APP_SUBMITTED},
+    {APP_SUBMITTED, STEP_WITHDRAW, ROLE_APPLICANT, 0, PAID | MATS, APP_WITHDRAWN},
+
+    {APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_PAID},
+    {APP_MATERIALS_RECEIVED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_MATERIALS_RECEIVED},
+    {APP_PAID, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_MATERIALS, ROLE_TRAINER, EVAL, MATS, APP_READY_TO_ISSUE},
+
+    /* A certificate made for part of the sets keeps it from going back. */
+    {APP_SUBMITTED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
+    {APP_PAID, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
+    {APP_MATERIALS_RECEIVED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
+    {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
+    {APP_SUBMITTED, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
+    {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
+    /* The materials are sent again; a payment made stays made. */
+    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID, 0, APP_PAID},
+    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, 0, PAID, APP_SUBMITTED},
+
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, 0, LAST, APP_READY_TO_ISSUE},
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, LAST, 0, APP_ISSUED},
+    {APP_ISSUED, STEP_SHIP, ROLE_RA, 0, EVAL, APP_SHIPPED},
+    {APP_ISSUED, STEP_PICKUP, ROLE_RA, EVAL, 0, APP_READY_FOR_PICKUP},
+    {APP_SHIPPED, STEP_RECEIVED, ROLE_RA, 0, EVAL, APP_RECEIVED},
+    {APP_READY_FOR_PICKUP, STEP_RECEIVED, ROLE_TRAINER, EVAL, 0, APP_RECEIVED},
+};
+
+static bool facts_fit(const struct transition *t, unsigned facts)
+{
+	return (facts & t->need) == t->need && (facts & t->deny) == 0;
+}
+
+bool appstate_next(enum app_state from, enum app_step step, enum role who, unsigned facts,
+                   enum app_state *to)
+{
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		const struct transition *t = &table[i];
+		if (t->from == from && t->step == step && t->who == who && facts_fit(t, facts)) {
+			if (to)
+				*to = t->to;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool appstate_step_is_for(enum app_step step, enum role who, unsigned facts)
+{
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		const struct transition *t = &table[i];
+		struct transition kind = *t;
+		kind.need &= EVAL;
+		kind.deny &= EVAL;
+		if (t->step == step && t->who == who && facts_fit(&kind, facts & EVAL))
+			return true;
+	}
+	return false;
+}
+
+const char *appstate_name(enum app_state s)
+{
+	return (int)s >= 0 && (int)s < APP_STATE_COUNT ? state_names[s][0] : "";
+}
+
+const char *appstate_label(enum app_state s)
+{
+	return (int)s >= 0 && (int)s < APP_STATE_COUNT ? state_names[s][1] : "";
+}
+
+enum app_state appstate_parse(const char *name)
+{
+	for (int i = 0; name && i < APP_STATE_COUNT; i++)
+		if (strcmp(state_names[i][0], name) == 0)
+			return (enum app_state)i;
+	return APP_STATE_UNKNOWN;
+}
+
+const char *app_state_label(const char *name)
+{
+	enum app_state s = appstate_parse(name);
+	return s == APP_STATE_UNKNOWN ? name : appstate_label(s);
+}
+
+const char *appstep_name(enum app_step s)
+{
+	return (int)s >= 0 && (int)s < APP_STEP_COUNT ? step_names[s][0] : "";
+}
+
+const char *appstep_label(enum app_step s)
+{
+	return (int)s >= 0 && (int)s < APP_STEP_COUNT ? step_names[s][1] : "";
+}
+
+bool appstep_parse(const char *name, enum app_step *out)
+{
+	for (int i = 0; name && i < APP_STEP_COUNT; i++)
+		if (strcmp(step_names[i][0], name) == 0) {
+			*out = (enum app_step)i;
+			return true;
+		}
+	return false;
+}

@@ -1,0 +1,708 @@
+/*
+ * Unit tests of src/core/appstate.c, the application's one state machine:
+ * every state × step × role × combination of facts against an expected
+ * table written here independently, from the manual and from what the
+ * pages and transactions did before the table existed; the names and the
+ * labels the pages show; and the RA steps' refusals through the core
+ * transactions (core/ra.c, core/application.c) on SQLite and, when
+ * ESP_PG_CLUSTER is set, on PostgreSQL.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esp/appstate.h"
+#include "esp/audit.h"
+#include "esp/core.h"
+#include "esp/db.h"
+#include "esp/ra.h"
+#include "esp/util.h"
+#include "../dbfixture.h"
+
+#define EVAL APP_FACT_EVALUATOR
+#define PAID APP_FACT_PAID
+#define MATS APP_FACT_MATERIALS
+#define CERTS APP_FACT_CERTS
+#define LAST APP_FACT_LAST_SET
+
+/* ---- the expected machine, written as the manual tells it ----------------- */
+
+static bool before_issue(enum app_state s)
+{
+	return s == APP_SUBMITTED || s == APP_PAID || s == APP_MATERIALS_RECEIVED ||
+	       s == APP_READY_TO_ISSUE;
+}
+
+static bool want(enum app_state from, enum app_step step, enum role who, unsigned f,
+                 enum app_state *to)
+{
+	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS, last = f & LAST;
+	bool ra = who == ROLE_RA, trainer = who == ROLE_TRAINER, holder = who == ROLE_APPLICANT;
+	switch (step) {
+	case STEP_SUBMIT: /* the applicant sends the form */
+		*to = APP_SUBMITTED;
+		return holder && from == APP_NEW;
+	case STEP_WITHDRAW: /* 撤销: only while nothing is recorded */
+		*to = APP_WITHDRAWN;
+		return holder && from == APP_SUBMITTED && !paid && !mats;
+	case STEP_PAYMENT: /* units pay the RA; evaluators pay nothing */
+		if (!ra || eval || paid)
+			return false;
+		*to = from == APP_SUBMITTED ? APP_PAID : APP_READY_TO_ISSUE;
+		return from == APP_SUBMITTED || from == APP_MATERIALS_RECEIVED;
+	case STEP_MATERIALS: /* units' materials go to the RA, evaluators' to the trainer */
+		if (mats)
+			return false;
+		if (ra && !eval && from == APP_SUBMITTED) {
+			*to = APP_MATERIALS_RECEIVED;
+			return true;
+		}
+		if (ra && !eval && from == APP_PAID) {
+			*to = APP_READY_TO_ISSUE;
+			return true;
+		}
+		*to = APP_READY_TO_ISSUE;
+		return trainer && eval && from == APP_SUBMITTED;
+	case STEP_RETURN: /* before issuance, never once a set has its certificate */
+		*to = APP_RETURNED;
+		if (certs || !before_issue(from))
+			return false;
+		return ra ||
+		       (trainer && eval && (from == APP_SUBMITTED || from == APP_READY_TO_ISSUE));
+	case STEP_RESUBMIT: /* materials sent again; a payment stands */
+		*to = paid ? APP_PAID : APP_SUBMITTED;
+		return holder && from == APP_RETURNED;
+	case STEP_ISSUE: /* one set each time; issued with the last */
+		*to = last ? APP_ISSUED : APP_READY_TO_ISSUE;
+		return ra && from == APP_READY_TO_ISSUE;
+	case STEP_SHIP:
+		*to = APP_SHIPPED;
+		return ra && !eval && from == APP_ISSUED;
+	case STEP_PICKUP:
+		*to = APP_READY_FOR_PICKUP;
+		return ra && eval && from == APP_ISSUED;
+	case STEP_RECEIVED:
+		*to = APP_RECEIVED;
+		return (ra && !eval && from == APP_SHIPPED) ||
+		       (trainer && eval && from == APP_READY_FOR_PICKUP);
+	case APP_STEP_COUNT:
+		break;
+	}
+	return false;
+}
+
+static void test_every_state_step_role_and_fact(void **state)
+{
+	(void)state;
+	int allowed = 0;
+	for (int s = 0; s < APP_STATE_COUNT; s++)
+		for (int st = 0; st < APP_STEP_COUNT; st++)
+			for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
+				for (unsigned f = 0; f <= APP_FACTS_ALL; f++) {
+					enum app_state exp = APP_STATE_UNKNOWN,
+					               got = APP_STATE_UNKNOWN;
+					bool e = want((enum app_state)s, (enum app_step)st,
+					              (enum role)w, f, &exp);
+					bool g = appstate_next((enum app_state)s, (enum app_step)st,
+					                       (enum role)w, f, &got);
+					if (e != g || (e && exp != got))
+						fail_msg(
+						    "%s --%s by %s, facts %#x--> %s %s, want %s %s",
+						    appstate_name((enum app_state)s),
+						    appstep_name((enum app_step)st),
+						    role_name((enum role)w), f,
+						    g ? "allowed" : "refused",
+						    g ? appstate_name(got) : "",
+						    e ? "allowed" : "refused",
+						    e ? appstate_name(exp) : "");
+					/* A refusal leaves *to alone; NULL is accepted. */
+					if (!g)
+						assert_int_equal(got, APP_STATE_UNKNOWN);
+					assert_int_equal(appstate_next((enum app_state)s,
+					                               (enum app_step)st,
+					                               (enum role)w, f, NULL),
+					                 e);
+					allowed += e;
+				}
+	assert_true(allowed > 0);
+	/* Out of range is refused, never read past the table. */
+	assert_false(appstate_next(APP_STATE_UNKNOWN, STEP_PAYMENT, ROLE_RA, 0, NULL));
+	assert_false(appstate_next(APP_STATE_COUNT, STEP_PAYMENT, ROLE_RA, 0, NULL));
+	assert_false(appstate_next(APP_SUBMITTED, APP_STEP_COUNT, ROLE_RA, 0, NULL));
+	assert_false(appstate_next(APP_SUBMITTED, STEP_PAYMENT, (enum role)99, 0, NULL));
+}
+
+/* Terminal states take no step from anyone. */
+static void test_terminal_states(void **state)
+{
+	(void)state;
+	const enum app_state ends[] = {APP_RECEIVED, APP_WITHDRAWN};
+	for (size_t i = 0; i < 2; i++)
+		for (int st = 0; st < APP_STEP_COUNT; st++)
+			for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
+				for (unsigned f = 0; f <= APP_FACTS_ALL; f++)
+					assert_false(appstate_next(ends[i], (enum app_step)st,
+					                           (enum role)w, f, NULL));
+	/* Reviewers, the admin and nobody take no step at all. */
+	const enum role lookers[] = {ROLE_NONE, ROLE_REVIEWER, ROLE_ADMIN};
+	for (size_t i = 0; i < 3; i++)
+		for (int s = 0; s < APP_STATE_COUNT; s++)
+			for (int st = 0; st < APP_STEP_COUNT; st++)
+				for (unsigned f = 0; f <= APP_FACTS_ALL; f++)
+					assert_false(appstate_next((enum app_state)s,
+					                           (enum app_step)st, lookers[i], f,
+					                           NULL));
+}
+
+/* ---- the buttons are those the RA page showed before the table ------------ */
+
+/* The combinations that can occur: what each state implies of the facts,
+ * and a trainer acts only on evaluators (the policy). */
+static bool reachable(enum app_state s, enum role who, unsigned f)
+{
+	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS;
+	if (f & LAST)
+		return false; /* a fact of issuing, not of a stored application */
+	if (eval && paid)
+		return false;
+	if (who == ROLE_TRAINER && !eval)
+		return false;
+	bool ready = mats && (paid || eval);
+	switch (s) {
+	case APP_SUBMITTED:
+	case APP_WITHDRAWN:
+		return !paid && !mats && !certs;
+	case APP_PAID:
+		return !eval && paid && !mats && !certs;
+	case APP_MATERIALS_RECEIVED:
+		return !eval && !paid && mats && !certs;
+	case APP_READY_TO_ISSUE:
+		return ready;
+	case APP_ISSUED:
+	case APP_RECEIVED:
+		return ready && certs;
+	case APP_SHIPPED:
+		return ready && certs && !eval;
+	case APP_READY_FOR_PICKUP:
+		return ready && certs && eval;
+	case APP_RETURNED:
+		return !certs;
+	default:
+		return false;
+	}
+}
+
+static bool is(enum app_state s, const char *name)
+{
+	return strcmp(appstate_name(s), name) == 0;
+}
+
+/* The formulas of page_ra.c before the table, verbatim but for the types. */
+static void old_buttons(enum app_state s, enum role who, unsigned f, bool out[7])
+{
+	bool ra = who == ROLE_RA, trainer = who == ROLE_TRAINER;
+	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, has_certs = f & CERTS;
+	bool before = is(s, "submitted") || is(s, "paid") || is(s, "materials_received") ||
+	              is(s, "ready_to_issue");
+	out[0] = ra && !eval && !paid && (is(s, "submitted") || is(s, "materials_received"));
+	out[1] = (eval ? trainer : ra) && !mats && (is(s, "submitted") || is(s, "paid"));
+	out[2] = (ra || (trainer && eval)) && before && !has_certs;
+	out[3] = ra && is(s, "ready_to_issue");
+	out[4] = ra && !eval && is(s, "issued");
+	out[5] = ra && eval && is(s, "issued");
+	out[6] = (ra && is(s, "shipped")) || (trainer && is(s, "ready_for_pickup"));
+}
+
+static void test_buttons_unchanged(void **state)
+{
+	(void)state;
+	const enum app_step steps[7] = {STEP_PAYMENT, STEP_MATERIALS, STEP_RETURN,  STEP_ISSUE,
+	                                STEP_SHIP,    STEP_PICKUP,    STEP_RECEIVED};
+	int seen = 0;
+	for (int s = APP_SUBMITTED; s < APP_STATE_COUNT; s++)
+		for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
+			for (unsigned f = 0; f <= APP_FACTS_ALL; f++) {
+				if (!reachable((enum app_state)s, (enum role)w, f))
+					continue;
+				bool old[7];
+				old_buttons((enum app_state)s, (enum role)w, f, old);
+				for (int b = 0; b < 7; b++) {
+					bool now = appstate_next((enum app_state)s, steps[b],
+					                         (enum role)w, f, NULL);
+					if (now != old[b])
+						fail_msg("%s by %s facts %#x: button %s %d, was %d",
+						         appstate_name((enum app_state)s),
+						         role_name((enum role)w), f,
+						         appstep_name(steps[b]), now, old[b]);
+				}
+				seen++;
+			}
+	assert_true(seen > 50);
+}
+
+/* Whether a step is ever a role's: the RA page answers 403 when not. */
+static void test_step_is_for(void **state)
+{
+	(void)state;
+	for (int st = 0; st < APP_STEP_COUNT; st++)
+		for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
+			for (unsigned e = 0; e <= 1; e++) {
+				bool any = false;
+				for (int s = 0; s < APP_STATE_COUNT; s++)
+					for (unsigned f = 0; f <= APP_FACTS_ALL; f++) {
+						enum app_state to;
+						if ((f & EVAL) == (e ? EVAL : 0u) &&
+						    want((enum app_state)s, (enum app_step)st,
+						         (enum role)w, f, &to))
+							any = true;
+					}
+				/* Other facts than the kind do not count. */
+				for (unsigned f = 0; f <= APP_FACTS_ALL; f++)
+					if ((f & EVAL) == (e ? EVAL : 0u))
+						assert_int_equal(
+						    appstate_step_is_for((enum app_step)st,
+						                         (enum role)w, f),
+						    any);
+			}
+	/* As the pages used it. */
+	assert_true(appstate_step_is_for(STEP_PAYMENT, ROLE_RA, 0));
+	assert_false(appstate_step_is_for(STEP_PAYMENT, ROLE_RA, EVAL));
+	assert_false(appstate_step_is_for(STEP_MATERIALS, ROLE_RA, EVAL));
+	assert_true(appstate_step_is_for(STEP_MATERIALS, ROLE_TRAINER, EVAL));
+	assert_false(appstate_step_is_for(STEP_MATERIALS, ROLE_TRAINER, 0));
+	assert_true(appstate_step_is_for(STEP_RETURN, ROLE_TRAINER, EVAL));
+	assert_true(appstate_step_is_for(STEP_PICKUP, ROLE_RA, EVAL));
+	assert_false(appstate_step_is_for(STEP_SHIP, ROLE_RA, EVAL));
+	assert_true(appstate_step_is_for(STEP_RECEIVED, ROLE_TRAINER, EVAL));
+	assert_false(appstate_step_is_for(STEP_RECEIVED, ROLE_RA, EVAL));
+	assert_false(appstate_step_is_for(STEP_ISSUE, ROLE_ADMIN, 0));
+	assert_false(appstate_step_is_for(APP_STEP_COUNT, ROLE_RA, 0));
+}
+
+/* ---- names and labels ------------------------------------------------------ */
+
+static void test_names_and_labels(void **state)
+{
+	(void)state;
+	/* As stored and as the pages have always shown them. */
+	static const char *const states[][2] = {
+	    {"", ""},
+	    {"submitted", "已提交"},
+	    {"paid", "已付款"},
+	    {"materials_received", "材料已收到"},
+	    {"ready_to_issue", "待制证"},
+	    {"issued", "已制证"},
+	    {"shipped", "已寄出"},
+	    {"ready_for_pickup", "待领取"},
+	    {"received", "已签收"},
+	    {"returned", "已退回"},
+	    {"withdrawn", "已撤销"},
+	};
+	assert_int_equal(sizeof states / sizeof states[0], APP_STATE_COUNT);
+	for (int s = 0; s < APP_STATE_COUNT; s++) {
+		assert_string_equal(appstate_name((enum app_state)s), states[s][0]);
+		assert_string_equal(appstate_label((enum app_state)s), states[s][1]);
+		assert_int_equal(appstate_parse(states[s][0]), s);
+		assert_string_equal(app_state_label(states[s][0]), states[s][1]);
+	}
+	assert_int_equal(appstate_parse(NULL), APP_STATE_UNKNOWN);
+	assert_int_equal(appstate_parse("Submitted"), APP_STATE_UNKNOWN);
+	assert_int_equal(appstate_parse("submitted "), APP_STATE_UNKNOWN);
+	assert_int_equal(appstate_parse("pending"), APP_STATE_UNKNOWN);
+	assert_string_equal(app_state_label("revoked"), "revoked");
+	assert_string_equal(appstate_name(APP_STATE_UNKNOWN), "");
+	assert_string_equal(appstate_label(APP_STATE_COUNT), "");
+
+	/* The steps as the application's events record them. */
+	static const char *const steps[] = {"submit", "withdraw", "payment", "materials",
+	                                    "return", "resubmit", "issue",   "ship",
+	                                    "pickup", "received"};
+	assert_int_equal(sizeof steps / sizeof steps[0], APP_STEP_COUNT);
+	for (int st = 0; st < APP_STEP_COUNT; st++) {
+		enum app_step got = APP_STEP_COUNT;
+		assert_string_equal(appstep_name((enum app_step)st), steps[st]);
+		assert_true(strlen(appstep_label((enum app_step)st)) > 0);
+		assert_true(appstep_parse(steps[st], &got));
+		assert_int_equal(got, st);
+	}
+	enum app_step got = STEP_SUBMIT;
+	assert_false(appstep_parse("revoke", &got));
+	assert_false(appstep_parse(NULL, &got));
+	assert_false(appstep_parse("", &got));
+	assert_int_equal(got, STEP_SUBMIT);
+	assert_string_equal(appstep_name(APP_STEP_COUNT), "");
+}
+
+/* ---- the RA steps through the core, on a store ---------------------------- */
+
+/* Staff with accounts in each test's store (steps record who took them). */
+static struct actor ra = {.role = ROLE_RA, .username = "fj_ra", .province_code = "35"};
+static struct actor trainer = {
+    .role = ROLE_TRAINER, .username = "fj_trainer", .province_code = "35"};
+static struct actor admin = {.role = ROLE_ADMIN, .username = "admin"};
+
+static void make_staff(db_conn *c)
+{
+	struct actor *all[] = {&ra, &trainer, &admin};
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(account_create(c, all[i]->username, "secret-password-1",
+		                                all[i]->role, all[i]->username, 0,
+		                                all[i]->province_code, 0, &all[i]->account_id),
+		                 DB_OK);
+}
+
+static int64_t exec_id(db_conn *c, const char *sql, struct db_param *p, int n)
+{
+	db_result *r = NULL;
+	assert_int_equal(db_exec(c, sql, p, n, &r), DB_OK);
+	int64_t id = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	return id;
+}
+
+/* An approved registration of `kind` in 福建 and its applicant. */
+static int64_t make_registration(db_conn *c, const char *kind, const char *code)
+{
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(c, "SELECT COUNT(*) FROM provinces WHERE code = '35'", &r), DB_OK);
+	bool have = db_get_int(r, 0, 0, 0) > 0;
+	db_result_free(r);
+	if (!have) {
+		assert_int_equal(DB_EXEC(c,
+		                         "INSERT INTO provinces (code, name, sort) VALUES ('35', "
+		                         "'福建省', 35)",
+		                         NULL),
+		                 DB_OK);
+		make_staff(c);
+		assert_int_equal(
+		    DB_EXEC(c,
+		            "INSERT INTO authorities (name, province_code, level, path, "
+		            "created_at) VALUES ('福建省交通运输厅', '35', 'provincial', "
+		            "'/1/', 0)",
+		            NULL),
+		    DB_OK);
+	}
+	struct db_param p[] = {P_TEXT(kind), P_TEXT(code)};
+	return exec_id(c,
+	               "INSERT INTO registrations (kind, state, authority_id, province_code, name, "
+	               "code, created_at, updated_at) VALUES ($1, 'approved', "
+	               "(SELECT MIN(id) FROM authorities), '35', '测试', $2, 0, 0) RETURNING id",
+	               p, 2);
+}
+
+struct app {
+	struct actor holder;
+	char *number;
+};
+
+static void submit(db_conn *c, const char *kind, const char *code, const char *idem,
+                   struct app *out)
+{
+	int64_t reg_id = make_registration(c, kind, code);
+	out->holder =
+	    (struct actor){.role = ROLE_APPLICANT, .username = "holder", .registration_id = reg_id};
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)reg_id);
+	json_t *reg = json_pack("{s:s, s:s}", "id", id, "kind", kind);
+	json_t *values = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "contact_name", "张三",
+	                           "mobile", "13800000000", "email", "a@example.cn", "address",
+	                           "福州市", "postcode", "350000", "sets", "2");
+	bool existing = true;
+	out->number = NULL;
+	assert_int_equal(application_create(c, &out->holder, reg, values, "initial", 0, idem,
+	                                    &out->number, &existing),
+	                 DB_OK);
+	assert_false(existing);
+	assert_non_null(out->number);
+	json_decref(reg);
+	json_decref(values);
+}
+
+static char *state_of(db_conn *c, const char *number)
+{
+	db_result *r = NULL;
+	assert_int_equal(
+	    DB_EXEC(c, "SELECT state FROM applications WHERE number = $1", &r, P_TEXT(number)),
+	    DB_OK);
+	assert_int_equal(r->nrows, 1);
+	char *s = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	return s;
+}
+
+#define assert_state(c, number, want)                                                              \
+	do {                                                                                       \
+		char *got_ = state_of((c), (number));                                              \
+		assert_string_equal(got_, (want));                                                 \
+		free(got_);                                                                        \
+	} while (0)
+
+/* The events, "action:from>to;" each, oldest first. */
+static char *events_of(db_conn *c, const char *number)
+{
+	db_result *r = NULL;
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "SELECT e.action, e.from_state, e.to_state FROM application_events e "
+	            "JOIN applications a ON a.id = e.application_id "
+	            "WHERE a.number = $1 ORDER BY e.id",
+	            &r, P_TEXT(number)),
+	    DB_OK);
+	struct buf b = {0};
+	for (int i = 0; i < r->nrows; i++)
+		buf_printf(&b, "%s:%s>%s;", db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2));
+	db_result_free(r);
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+/* Issuance needs the CA; what matters here is the state it leaves. */
+static void set_issued(db_conn *c, const char *number)
+{
+	assert_int_equal(DB_EXEC(c, "UPDATE applications SET state = 'issued' WHERE number = $1",
+	                         NULL, P_TEXT(number)),
+	                 DB_OK);
+}
+
+static void add_certificate(db_conn *c, const char *number, const char *serial)
+{
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO certificates (serial, application_id, token_serial, subject, "
+	            "pem, der, not_before, not_after, status, created_at) VALUES ($1, "
+	            "(SELECT id FROM applications WHERE number = $2), $1, 'CN=x', 'pem', $3, "
+	            "0, 1, 'valid', 0)",
+	            NULL, P_TEXT(serial), P_TEXT(number), P_BLOB("\x30\x00", 2)),
+	    DB_OK);
+}
+
+/* The facts the pages read from a loaded application. */
+static unsigned facts_of(db_conn *c, const char *number)
+{
+	json_t *app = application_get(c, number);
+	assert_non_null(app);
+	unsigned f = application_facts(app);
+	json_decref(app);
+	return f;
+}
+
+static void test_unit_steps(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	struct app a;
+	submit(c, "enterprise", "91350000000000001X", "idem-unit", &a);
+	const char *n = a.number;
+	assert_state(c, n, "submitted");
+
+	/* Nothing out of order, nobody but the RA. */
+	assert_int_equal(ra_ship(c, &ra, n, "EMS", "1"), DB_CONFLICT);
+	assert_int_equal(ra_mark_received(c, &ra, n), DB_CONFLICT);
+	assert_int_equal(application_resubmit(c, &a.holder, n), DB_CONFLICT);
+	assert_int_equal(ra_record_payment(c, &trainer, n, 1320, 0, "付款人", "REF", NULL),
+	                 DB_CONFLICT);
+	assert_int_equal(ra_record_payment(c, &admin, n, 1320, 0, "付款人", "REF", NULL),
+	                 DB_CONFLICT);
+	assert_int_equal(ra_record_payment(c, &a.holder, n, 1320, 0, "付款人", "REF", NULL),
+	                 DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &trainer, n, "表"), DB_CONFLICT);
+	assert_int_equal(ra_return(c, &admin, n, "原因"), DB_CONFLICT);
+	assert_int_equal(ra_record_payment(c, &ra, "ESP-1999-000001", 1, 0, "x", "y", NULL),
+	                 DB_NOT_FOUND);
+	assert_state(c, n, "submitted");
+	assert_int_equal(facts_of(c, n), 0);
+
+	assert_int_equal(ra_record_payment(c, &ra, n, 1320, 0, "付款人", "REF", NULL), DB_OK);
+	assert_state(c, n, "paid");
+	assert_int_equal(facts_of(c, n), PAID);
+	assert_int_equal(ra_record_payment(c, &ra, n, 1320, 0, "付款人", "REF2", NULL),
+	                 DB_CONFLICT);
+	assert_int_equal(application_withdraw(c, &a.holder, n), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_OK);
+	assert_state(c, n, "ready_to_issue");
+	assert_int_equal(facts_of(c, n), PAID | MATS);
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
+	assert_int_equal(ra_ship(c, &ra, n, "EMS", "1"), DB_CONFLICT);
+
+	/* Returned, corrected: the payment stands, the materials come again. */
+	assert_int_equal(ra_return(c, &ra, n, "未盖章"), DB_OK);
+	assert_state(c, n, "returned");
+	assert_int_equal(ra_return(c, &ra, n, "未盖章"), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
+	assert_int_equal(application_resubmit(c, &ra, n), DB_CONFLICT);
+	assert_int_equal(application_resubmit(c, &a.holder, n), DB_OK);
+	assert_state(c, n, "paid");
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_OK);
+	assert_state(c, n, "ready_to_issue");
+
+	/* A set with its certificate keeps it from going back. */
+	add_certificate(c, n, "0a01");
+	assert_int_equal(ra_return(c, &ra, n, "太晚"), DB_CONFLICT);
+	assert_state(c, n, "ready_to_issue");
+
+	set_issued(c, n);
+	assert_int_equal(ra_return(c, &ra, n, "太晚"), DB_CONFLICT);
+	assert_int_equal(ra_mark_received(c, &ra, n), DB_CONFLICT);
+	assert_int_equal(ra_ship(c, &trainer, n, "EMS", "1"), DB_CONFLICT);
+	assert_int_equal(ra_ship(c, &ra, n, "EMS", "EA1CN"), DB_OK);
+	assert_state(c, n, "shipped");
+	assert_int_equal(ra_ship(c, &ra, n, "EMS", "EA1CN"), DB_CONFLICT);
+	assert_int_equal(ra_mark_received(c, &trainer, n), DB_CONFLICT);
+	assert_int_equal(ra_mark_received(c, &ra, n), DB_OK);
+	assert_state(c, n, "received");
+
+	/* The end: nothing moves it. */
+	assert_int_equal(ra_mark_received(c, &ra, n), DB_CONFLICT);
+	assert_int_equal(ra_return(c, &ra, n, "x"), DB_CONFLICT);
+	assert_int_equal(application_withdraw(c, &a.holder, n), DB_CONFLICT);
+
+	char *ev = events_of(c, n);
+	assert_string_equal(ev, "submit:>submitted;payment:submitted>paid;"
+	                        "materials:paid>ready_to_issue;return:ready_to_issue>returned;"
+	                        "resubmit:returned>paid;materials:paid>ready_to_issue;"
+	                        "ship:issued>shipped;received:shipped>received;");
+	free(ev);
+	free(a.number);
+}
+
+static void test_materials_before_payment(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	struct app a;
+	submit(c, "agency", "91350000000000002X", "idem-agency", &a);
+	const char *n = a.number;
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_OK);
+	assert_state(c, n, "materials_received");
+	assert_int_equal(application_withdraw(c, &a.holder, n), DB_CONFLICT);
+	/* Returned without payment: back to submitted, materials cleared. */
+	assert_int_equal(ra_return(c, &ra, n, "缺件"), DB_OK);
+	assert_int_equal(application_resubmit(c, &a.holder, n), DB_OK);
+	assert_state(c, n, "submitted");
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_OK);
+	assert_int_equal(ra_record_payment(c, &ra, n, 1320, 0, "付款人", "REF", NULL), DB_OK);
+	assert_state(c, n, "ready_to_issue");
+	free(a.number);
+}
+
+static void test_evaluator_steps(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	struct app a;
+	submit(c, "evaluator", "350102199001011234", "idem-eval", &a);
+	const char *n = a.number;
+	/* Evaluators pay nothing; their materials go to the training institution. */
+	assert_int_equal(ra_record_payment(c, &ra, n, 0, 0, "x", "y", NULL), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &ra, n, "表"), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &trainer, n, "表"), DB_OK);
+	assert_int_equal(facts_of(c, n), EVAL | MATS);
+	assert_state(c, n, "ready_to_issue");
+	assert_int_equal(ra_return(c, &trainer, n, "签名不清"), DB_OK);
+	assert_int_equal(application_resubmit(c, &a.holder, n), DB_OK);
+	assert_state(c, n, "submitted");
+	assert_int_equal(ra_record_materials(c, &trainer, n, "表"), DB_OK);
+	set_issued(c, n);
+	/* The RA hands the key to the training institution, which hands it out. */
+	assert_int_equal(ra_ship(c, &trainer, n, "", ""), DB_CONFLICT);
+	assert_int_equal(ra_ship(c, &ra, n, "", ""), DB_OK);
+	assert_state(c, n, "ready_for_pickup");
+	assert_int_equal(ra_mark_received(c, &ra, n), DB_CONFLICT);
+	assert_int_equal(ra_mark_received(c, &trainer, n), DB_OK);
+	assert_state(c, n, "received");
+	char *ev = events_of(c, n);
+	assert_string_equal(ev, "submit:>submitted;materials:submitted>ready_to_issue;"
+	                        "return:ready_to_issue>returned;resubmit:returned>submitted;"
+	                        "materials:submitted>ready_to_issue;pickup:issued>ready_for_pickup;"
+	                        "received:ready_for_pickup>received;");
+	free(ev);
+	free(a.number);
+}
+
+static void test_withdraw(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	struct app a;
+	submit(c, "enterprise", "91350000000000003X", "idem-withdraw", &a);
+	const char *n = a.number;
+	assert_int_equal(application_withdraw(c, &ra, n), DB_CONFLICT);
+	assert_int_equal(application_withdraw(c, &admin, n), DB_CONFLICT);
+	assert_int_equal(application_withdraw(c, &a.holder, "ESP-1999-000001"), DB_CONFLICT);
+	assert_state(c, n, "submitted");
+	assert_int_equal(application_withdraw(c, &a.holder, n), DB_OK);
+	assert_state(c, n, "withdrawn");
+	assert_int_equal(application_withdraw(c, &a.holder, n), DB_CONFLICT);
+	assert_int_equal(ra_record_payment(c, &ra, n, 1320, 0, "付款人", "REF", NULL), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
+	assert_int_equal(ra_return(c, &ra, n, "x"), DB_CONFLICT);
+	char *ev = events_of(c, n);
+	assert_string_equal(ev, "submit:>submitted;withdraw:submitted>withdrawn;");
+	free(ev);
+	/* A withdrawn initial application makes room for a new one. */
+	struct app again;
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)a.holder.registration_id);
+	json_t *reg = json_pack("{s:s, s:s}", "id", id, "kind", "enterprise");
+	json_t *values = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "contact_name", "张三",
+	                           "mobile", "13800000000", "email", "a@example.cn", "address",
+	                           "福州市", "postcode", "350000", "sets", "1");
+	bool existing = true;
+	again.number = NULL;
+	assert_int_equal(application_create(c, &a.holder, reg, values, "initial", 0, "idem-again",
+	                                    &again.number, &existing),
+	                 DB_OK);
+	assert_false(existing);
+	assert_string_not_equal(again.number, n);
+	/* Only the applicant submits. */
+	char *other = NULL;
+	assert_int_equal(
+	    application_create(c, &ra, reg, values, "additional", 0, "idem-ra", &other, &existing),
+	    DB_CONFLICT);
+	assert_null(other);
+	json_decref(reg);
+	json_decref(values);
+	free(again.number);
+	free(a.number);
+}
+
+#define ENGINE_TESTS(setup)                                                                        \
+	cmocka_unit_test_setup_teardown(test_unit_steps, setup, teardown),                         \
+	    cmocka_unit_test_setup_teardown(test_materials_before_payment, setup, teardown),       \
+	    cmocka_unit_test_setup_teardown(test_evaluator_steps, setup, teardown),                \
+	    cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown)
+
+int main(void)
+{
+	password_set_cost("min");
+	/* Every step writes an audit entry, which needs the audit key. */
+	if (sodium_init() < 0)
+		return 1;
+	unsigned char key[AUDIT_KEY_BYTES];
+	randombytes_buf(key, sizeof key);
+	audit_key_set(key, 1);
+	const struct CMUnitTest table_tests[] = {
+	    cmocka_unit_test(test_every_state_step_role_and_fact),
+	    cmocka_unit_test(test_terminal_states),
+	    cmocka_unit_test(test_buttons_unchanged),
+	    cmocka_unit_test(test_step_is_for),
+	    cmocka_unit_test(test_names_and_labels),
+	};
+	const struct CMUnitTest sqlite_tests[] = {ENGINE_TESTS(setup_sqlite)};
+	const struct CMUnitTest pg_tests[] = {ENGINE_TESTS(setup_pg)};
+	int failed = cmocka_run_group_tests_name("table", table_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
+	const char *cluster = getenv("ESP_PG_CLUSTER");
+	if (cluster && *cluster)
+		failed += cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
+	else
+		printf("PostgreSQL tests not run: ESP_PG_CLUSTER is not set\n");
+	return failed ? 1 : 0;
+}
