@@ -108,6 +108,7 @@ void page_login_post(struct request *r)
 	}
 	set_session_cookie(r, arena_strdup(r->arena, cookie));
 	free(cookie);
+	/* The session stands; a role the store cannot tell lands on the default page. */
 	enum role role = ROLE_NONE;
 	account_role(c, id, &role);
 	redirect(r, landing_for(role));
