@@ -17,6 +17,14 @@ ctl demo >/dev/null; rc=$?
 # Demo RA directory for 北京 and 福建 (fictitious accounts); other provinces stay unconfigured.
 [ $rc -eq 0 ] && ctl directory load scripts/demo-ra-directory.csv >/dev/null
 set -e
+# 证书应用环境: the client package of this deployment (its CA chain inside),
+# offered on the driver page; rebuilt at every start so it follows the build.
+if pkg=$(bash packaging/deb/build-deb.sh --build build --ca "$data/ca/chain.pem" \
+	--portal https://127.0.0.1:8444/ --out "$data/client.new" 2>&1); then
+  rm -rf "$data/client" && mv "$data/client.new" "$data/client"
+else
+  rm -rf "$data/client.new"; echo "warning: client package not built: $pkg" >&2
+fi
 cat <<MSG
 
 ESP 交通运输企业安全生产标准化管理系统 · 证书U盘申请

@@ -80,6 +80,26 @@ if [ -f tests/integration/token/test_token.sh ]; then
   add "$(grep -c '^ok ' "$tmp/token.log")" "$(grep -c '^not ok ' "$tmp/token.log")"
 fi
 
+# ---- desktop tool 证书管理工具 (esp-token-gui) under Xvfb, driven with xdotool
+# and read back through AT-SPI; screenshots in build/screenshots/desktop/
+note "desktop tool (Xvfb)"
+if [ -x build/src/gui/esp-token-gui ]; then
+  bash tests/desktop/test_desktop.sh "$root/build/src/gui/esp-token-gui" 2>&1 | tee "$tmp/desktop.log" | grep -E '^(not )?ok |^Bail out'
+  add "$(grep -c '^ok ' "$tmp/desktop.log")" "$(grep -c '^not ok \|^Bail out' "$tmp/desktop.log")"
+else
+  echo "build/src/gui/esp-token-gui was not built (GTK 3 missing?)"; add 0 1
+fi
+
+# ---- client package esp-client_<version>_<arch>.deb: lintian, dpkg -i, dpkg --purge
+# (changes the trust store and p11-kit, restores them; only as root)
+note "client package (.deb)"
+if [ "$(id -u)" -eq 0 ]; then
+  bash tests/package/test_deb.sh "$root/build" 2>&1 | tee "$tmp/deb.log" | grep -E '^(not )?ok |^Bail out'
+  add "$(grep -c '^ok ' "$tmp/deb.log")" "$(grep -c '^not ok \|^Bail out' "$tmp/deb.log")"
+else
+  echo "skipped: installs into the system, run as root"
+fi
+
 note "browser tests (Playwright + Chromium)"
 if (cd tests/e2e && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null; }); then
   ESP_BUILD=$root/build node --test --test-concurrency=1 tests/e2e/*.test.mjs 2>&1 | tee "$tmp/e2e.log" | grep -E '^(not )?ok |^# (pass|fail)'

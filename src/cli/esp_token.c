@@ -29,6 +29,7 @@ enum opt_bit {
 	O_LABEL = 1 << 11,
 	O_OUT = 1 << 12,
 	O_DER = 1 << 13,
+	O_REMOVE = 1 << 14,
 };
 
 struct command {
@@ -83,6 +84,13 @@ static const struct command commands[] = {
      "login --server URL [--ca-file FILE] [--pin-file F] [--id HEX | --label L]",
      "签名挑战登录 (signed-challenge login)：从服务器取挑战，用证书U盘上的私钥\n"
      "签名，提交签名和证书，在标准输出打印会话令牌 (session token)。\n"},
+    {"setup-browser", tok_cmd_setup_browser, O_MODULE | O_CA | O_REMOVE,
+     "setup-browser [--ca-file CHAIN.pem] [--remove]",
+     "让 Chromium / Chrome 浏览器使用证书U盘：把证书U盘的 PKCS#11 模块和本系统的\n"
+     "CA证书链加入当前用户的浏览器证书数据库 (~/.pki/nssdb，不存在时创建)。\n"
+     "每个用户运行一次，然后重新启动浏览器。需要 libnss3-tools。\n"
+     "  --ca-file CHAIN.pem   CA证书链（默认 /usr/share/esp-client/ca-chain.pem）\n"
+     "  --remove              从浏览器证书数据库中删除模块和CA证书\n"},
 };
 
 static const char GLOBAL_HELP[] =
@@ -123,68 +131,6 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-/* "module = PATH" from a configuration file; malloc'd or NULL. */
-static char *config_module(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	if (!fp)
-		return NULL;
-	char line[1024];
-	char *found = NULL;
-	while (!found && fgets(line, sizeof line, fp)) {
-		char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '#' || strncmp(p, "module", 6) != 0)
-			continue;
-		p += 6;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '=')
-			continue;
-		p++;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		size_t n = strcspn(p, "\r\n");
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n > 0) {
-			p[n] = '\0';
-			found = tok_xstrdup(p);
-		}
-	}
-	fclose(fp);
-	return found;
-}
-
-static char *default_module(void)
-{
-	char path[4096];
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	char *m = NULL;
-	if (xdg && xdg[0]) {
-		snprintf(path, sizeof path, "%s/esp-token.conf", xdg);
-		m = config_module(path);
-	}
-	if (!m && home && home[0]) {
-		snprintf(path, sizeof path, "%s/.config/esp-token.conf", home);
-		m = config_module(path);
-	}
-	if (!m)
-		m = config_module("/etc/esp-token.conf");
-	if (m)
-		return m;
-	static const char *const builtin[] = {
-	    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
-	    "/usr/lib/softhsm/libsofthsm2.so",
-	};
-	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-		if (access(builtin[i], R_OK) == 0)
-			return tok_xstrdup(builtin[i]);
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -202,6 +148,7 @@ int main(int argc, char **argv)
 	    {"label", required_argument, NULL, 'l'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"der", no_argument, NULL, 'd'},
+	    {"remove", no_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -269,6 +216,10 @@ int main(int argc, char **argv)
 			o.der = true;
 			given |= O_DER;
 			break;
+		case 'R':
+			o.remove = true;
+			given |= O_REMOVE;
+			break;
 		case 'h':
 			help = true;
 			break;
@@ -305,7 +256,7 @@ int main(int argc, char **argv)
 		    "--new-pin-file", "--so-pin-file", "--api-token-file",
 		    "--server",       "--application", "--rsa",
 		    "--ca-file",      "--id",          "--label",
-		    "--out",          "--der",
+		    "--out",          "--der",         "--remove",
 		};
 		unsigned bad = given & ~cmd->allowed;
 		for (unsigned i = 0; i < sizeof bit_names / sizeof bit_names[0]; i++)
@@ -316,7 +267,7 @@ int main(int argc, char **argv)
 	}
 	char *module = NULL;
 	if (!o.module) {
-		module = default_module();
+		module = tok_default_module();
 		o.module = module;
 	}
 	int rc = cmd->run(&o);

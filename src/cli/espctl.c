@@ -50,6 +50,8 @@ static void usage(FILE *out)
 	      "                                   ROLE: reviewer | ra | trainer | admin\n"
 	      "  user list                        list accounts (staff and applicants)\n"
 	      "  user disable U | user enable U   stop or allow an account's logins\n"
+	      "  user reset-password U            give U a one-time password (printed) that must be\n"
+	      "                                   changed at the next login; ends U's sessions\n"
 	      "  directory load FILE.csv          load the RA directory: a header line naming the\n"
 	      "                                   columns (province_code or province, ra_name, payee,\n"
 	      "                                   bank, account_no, address, postcode, recipient, phone,\n"
@@ -306,6 +308,20 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 			fprintf(stderr, "espctl: cannot read %s\n", pwfile);
 			return 2;
 		}
+		if (given) {
+			struct esp_limits l;
+			limits_load(ctl->db, &l);
+			struct arena *a = arena_new();
+			const char *why = password_policy_check(a, l.password_min_length, username, given);
+			if (why)
+				fprintf(stderr, "espctl: %s: %s\n", pwfile, why);
+			arena_free(a);
+			if (why) {
+				sodium_memzero(given, strlen(given));
+				free(given);
+				return 1;
+			}
+		}
 		char *pw = NULL;
 		rc = create_user(ctl, role, username, arg_value(argc, argv, "--name"),
 		                 arg_value(argc, argv, "--authority"), arg_value(argc, argv, "--province"),
@@ -334,6 +350,26 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 			       list[i].active ? "active" : "disabled", list[i].display_name,
 			       list[i].authority_name, list[i].province_code);
 		arena_free(ar);
+		return 0;
+	}
+	if (strcmp(argv[0], "reset-password") == 0 && argc == 2) {
+		struct actor admin_tool = {.username = "espctl"};
+		char *pw = NULL;
+		enum db_status st = account_password_reset(ctl->db, &admin_tool, argv[1], &pw);
+		if (st == DB_NOT_FOUND) {
+			fprintf(stderr, "espctl: no account '%s'\n", argv[1]);
+			return 2;
+		}
+		if (st != DB_OK) {
+			fprintf(stderr, "espctl: cannot reset the password of '%s'\n", argv[1]);
+			return 2;
+		}
+		printf("one-time password: %s\n", pw);
+		printf("%s 下次登录后须先修改密码；原有登录已退出。(must change it at the next login; "
+		       "its sessions ended)\n",
+		       argv[1]);
+		sodium_memzero(pw, strlen(pw));
+		free(pw);
 		return 0;
 	}
 	if ((strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0) && argc == 2) {
@@ -776,11 +812,12 @@ static int cmd_demo(struct ctl *ctl)
 	struct buf out = {0};
 	buf_puts(&out, "role\torganisation\tprovince\tusername\tpassword\n");
 	char *admin_pw = new_password();
-	/* The admin's password from init is not kept anywhere: the demo resets it
-	 * so that the table is complete. */
-	if (account_set_password(ctl->db, "admin", admin_pw) != DB_OK) {
-		fprintf(stderr, "espctl: cannot reset the admin's password; run espctl init first\n");
-		sodium_memzero(admin_pw, strlen(admin_pw));
+	/* The admin's password from init is not kept anywhere: the demo sets a
+	 * new one so that the table is complete. */
+	struct actor admin_tool = {.username = "espctl"};
+	if (account_password_set(ctl->db, &admin_tool, "admin", admin_pw, false,
+	                         "account.password_set") != DB_OK) {
+		fprintf(stderr, "espctl: cannot set the admin's password\n");
 		free(admin_pw);
 		buf_free(&out);
 		free(tsv);

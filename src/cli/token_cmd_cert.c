@@ -14,16 +14,6 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
-int tok_days_left(X509 *x)
-{
-	int days = 0, secs = 0;
-	if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
-		return 0;
-	if (days == 0 && secs < 0)
-		return -1;
-	return days;
-}
-
 static void print_name(BIO *b, const X509_NAME *n)
 {
 	X509_NAME_print_ex(b, n, 0,
@@ -234,28 +224,9 @@ int tok_cmd_export_cert(const struct tok_opts *o)
 	int rc = open_chosen_cert(o, &t, &c, &n, &pick);
 	if (rc != TOK_EXIT_OK)
 		return rc;
-	BIO *b = BIO_new(BIO_s_mem());
-	int ok =
-	    b && (o->der ? i2d_X509_bio(b, c[pick].x509) : PEM_write_bio_X509(b, c[pick].x509));
-	char *data = NULL;
-	long len = ok ? BIO_get_mem_data(b, &data) : 0;
-	rc = TOK_EXIT_USAGE;
-	int fd = ok ? open(o->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-	if (!ok) {
-		tok_err("无法编码证书");
-		rc = TOK_EXIT_TOKEN;
-	} else if (fd < 0) {
-		tok_err("无法写入 %s：%s", o->out, strerror(errno));
-	} else {
-		ssize_t w = write(fd, data, (size_t)len);
-		if (close(fd) != 0 || w != len)
-			tok_err("写入 %s 失败", o->out);
-		else {
-			printf("已将证书导出到 %s（%s 格式）\n", o->out, o->der ? "DER" : "PEM");
-			rc = TOK_EXIT_OK;
-		}
-	}
-	BIO_free(b);
+	rc = tok_write_cert(c[pick].x509, o->der, o->out);
+	if (rc == TOK_EXIT_OK)
+		printf("已将证书导出到 %s（%s 格式）\n", o->out, o->der ? "DER" : "PEM");
 	tok_certs_free(c, n);
 	tok_unload(&t);
 	return rc;

@@ -279,40 +279,6 @@ enum db_status account_set_status(db_conn *c, const char *username, const char *
 	return db_transaction(c, set_status_tx, &x);
 }
 
-struct password_ctx {
-	const char *username;
-	const char *hash;
-};
-
-static enum db_status set_password_tx(db_conn *c, void *arg)
-{
-	struct password_ctx *x = arg;
-	db_result *r = NULL;
-	enum db_status st =
-	    DB_EXEC(c, "UPDATE accounts SET password_hash = $1 WHERE username = $2 RETURNING id", &r,
-	            P_TEXT(x->hash), P_TEXT(x->username));
-	if (st == DB_OK && r->nrows == 0)
-		st = DB_NOT_FOUND;
-	db_result_free(r);
-	if (st != DB_OK)
-		return st;
-	struct actor admin_tool = {.username = "espctl"};
-	char *obj = xasprintf("account:%s", x->username);
-	st = audit_append(c, &admin_tool, "account.password", obj, "", "");
-	free(obj);
-	return st;
-}
-
-enum db_status account_set_password(db_conn *c, const char *username, const char *password)
-{
-	/* Hashed before the transaction: a retry does not hash again. */
-	char *hash = password_hash(password);
-	struct password_ctx x = {.username = username, .hash = hash};
-	enum db_status st = db_transaction(c, set_password_tx, &x);
-	free(hash);
-	return st;
-}
-
 enum db_status account_find(db_conn *c, const char *username, int64_t *id)
 {
 	db_result *r = NULL;
@@ -350,32 +316,54 @@ enum db_status account_by_registration(db_conn *c, int64_t registration_id, int6
 	return st;
 }
 
+#define ACCOUNT_ENTRY_COLUMNS                                                              \
+	"SELECT a.username, a.role, a.display_name, a.status, COALESCE(au.name, ''), "        \
+	"COALESCE(a.province_code, ''), COALESCE(p.name, '') FROM accounts a "                 \
+	"LEFT JOIN authorities au ON au.id = a.authority_id "                                  \
+	"LEFT JOIN provinces p ON p.code = a.province_code "
+
+static void account_entry_row(struct arena *a, const db_result *r, int i,
+                              struct account_entry *e)
+{
+	*e = (struct account_entry){
+	    .username = arena_strdup(a, db_get(r, i, 0)),
+	    .role = role_parse(db_get(r, i, 1)),
+	    .display_name = arena_strdup(a, db_get(r, i, 2)),
+	    .active = strcmp(db_get(r, i, 3), "active") == 0,
+	    .authority_name = arena_strdup(a, db_get(r, i, 4)),
+	    .province_code = arena_strdup(a, db_get(r, i, 5)),
+	    .province_name = arena_strdup(a, db_get(r, i, 6)),
+	};
+}
+
+enum db_status account_get(db_conn *c, struct arena *a, const char *username,
+                           struct account_entry *out)
+{
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c, ACCOUNT_ENTRY_COLUMNS "WHERE a.username = $1", &r, P_TEXT(username));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK)
+		account_entry_row(a, r, 0, out);
+	db_result_free(r);
+	return st;
+}
+
 enum db_status account_list(db_conn *c, struct arena *a, bool staff_only,
                             struct account_entry **out, size_t *n)
 {
 	db_result *r = NULL;
 	*out = NULL;
 	*n = 0;
-	enum db_status st = DB_EXEC(
-	    c,
-	    "SELECT a.username, a.role, a.display_name, a.status, COALESCE(au.name, ''), "
-	    "COALESCE(a.province_code, ''), COALESCE(p.name, '') FROM accounts a "
-	    "LEFT JOIN authorities au ON au.id = a.authority_id "
-	    "LEFT JOIN provinces p ON p.code = a.province_code "
-	    "WHERE $1 = 0 OR a.role <> 'applicant' ORDER BY a.role, a.username",
-	    &r, P_INT(staff_only));
+	enum db_status st = DB_EXEC(c,
+	                            ACCOUNT_ENTRY_COLUMNS "WHERE $1 = 0 OR a.role <> 'applicant' "
+	                                                  "ORDER BY a.role, a.username",
+	                            &r, P_INT(staff_only));
 	if (st == DB_OK && r->nrows > 0) {
 		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
 		for (int i = 0; i < r->nrows; i++)
-			(*out)[i] = (struct account_entry){
-				.username = arena_strdup(a, db_get(r, i, 0)),
-				.role = role_parse(db_get(r, i, 1)),
-				.display_name = arena_strdup(a, db_get(r, i, 2)),
-				.active = strcmp(db_get(r, i, 3), "active") == 0,
-				.authority_name = arena_strdup(a, db_get(r, i, 4)),
-				.province_code = arena_strdup(a, db_get(r, i, 5)),
-				.province_name = arena_strdup(a, db_get(r, i, 6)),
-			};
+			account_entry_row(a, r, i, &(*out)[i]);
 		*n = (size_t)r->nrows;
 	}
 	db_result_free(r);
@@ -383,6 +371,32 @@ enum db_status account_list(db_conn *c, struct arena *a, bool staff_only,
 }
 
 /* ---- sessions: the cookie holds 256 random bits; the store only its hash ---- */
+
+/* Every session ends after this long without a request (session_idle_minutes). */
+static int idle_seconds = 30 * 60;
+
+void session_set_idle_seconds(int seconds)
+{
+	if (seconds > 0)
+		idle_seconds = seconds;
+}
+
+/* last_seen moves at most once a minute, so that an active user costs one
+ * write a minute, not one per request; an idle time shorter than four
+ * minutes (tests) moves it more often so that it stays within a quarter of
+ * the idle time of the truth. */
+static bool touch_due(int64_t last_seen, int64_t idle, int64_t now)
+{
+	int64_t every = idle >= 240 ? 60 : idle / 4;
+	return now > last_seen && now - last_seen >= every;
+}
+
+/* Moves last_seen forward; never back (another espd may have moved it). */
+static void session_touch(db_conn *c, const char *hash, int64_t now)
+{
+	DB_EXEC(c, "UPDATE sessions SET last_seen = $1 WHERE id_hash = $2 AND last_seen < $1", NULL,
+	        P_INT(now), P_TEXT(hash));
+}
 
 enum db_status session_create(db_conn *c, int64_t account_id, const char *method,
                               const char *cert_serial, int lifetime_seconds, char **cookie,
@@ -395,9 +409,10 @@ enum db_status session_create(db_conn *c, int64_t account_id, const char *method
 	int64_t now = time_now();
 	enum db_status st = DB_EXEC(c,
 	    "INSERT INTO sessions (id_hash, account_id, csrf, method, cert_serial, created_at, "
-	    "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	    "expires_at, last_seen, idle_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $8)",
 	    NULL, P_TEXT(hash), P_INT(account_id), P_TEXT(csrf_tok), P_TEXT(method),
-	    P_TEXT(cert_serial), P_INT(now), P_INT(now + lifetime_seconds));
+	    P_TEXT(cert_serial), P_INT(now), P_INT(now + lifetime_seconds),
+	    P_INT(idle_seconds < lifetime_seconds ? idle_seconds : lifetime_seconds));
 	if (st != DB_OK) {
 		free(tok);
 		free(csrf_tok);
@@ -411,16 +426,28 @@ enum db_status session_create(db_conn *c, int64_t account_id, const char *method
 	return DB_OK;
 }
 
-/* Loads the session whose cookie hashes to hash; *valid_until gets the
- * time it ends by itself (its expiry or its certificate's). */
+/* When a session ends by itself: at valid_until (its absolute expiry or
+ * its certificate's), or idle seconds after last_seen. */
+struct session_time {
+	int64_t valid_until, last_seen, idle;
+};
+
+static bool session_time_ok(const struct session_time *t, int64_t now)
+{
+	return t->valid_until >= now && t->last_seen + t->idle >= now;
+}
+
+/* Loads the session whose cookie hashes to hash, and moves its last_seen
+ * when due (t->last_seen then tells the new value). */
 static enum db_status session_load(db_conn *c, struct arena *a, const char *hash,
-                                   struct actor *out, char **csrf, int64_t *valid_until)
+                                   struct actor *out, char **csrf, struct session_time *t)
 {
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c,
 	    "SELECT a.id, a.role, a.username, a.display_name, a.registration_id, a.authority_id, "
 	    "au.path, au.name, a.province_code, s.csrf, s.method, s.cert_serial, a.status, "
-	    "s.expires_at, ce.status, ce.not_after FROM sessions s JOIN accounts a ON a.id = s.account_id "
+	    "s.expires_at, ce.status, ce.not_after, s.last_seen, s.idle_seconds, "
+	    "a.must_change_password FROM sessions s JOIN accounts a ON a.id = s.account_id "
 	    "LEFT JOIN authorities au ON au.id = a.authority_id "
 	    "LEFT JOIN certificates ce ON ce.serial = s.cert_serial WHERE s.id_hash = $1",
 	    &r, P_TEXT(hash));
@@ -428,11 +455,19 @@ static enum db_status session_load(db_conn *c, struct arena *a, const char *hash
 		return st;
 	/* A session opened with a key lives only as long as the key is good: a
 	 * certificate revoked (挂失) or expired ends it on the next request. */
-	bool cert_bad = db_get(r, 0, 11) && r->nrows &&
+	int64_t now = time_now();
+	bool cert_bad = r->nrows && db_get(r, 0, 11) &&
 	                (!db_get(r, 0, 14) || strcmp(db_get(r, 0, 14), "valid") != 0 ||
-	                 db_get_int(r, 0, 15, 0) < time_now());
+	                 db_get_int(r, 0, 15, 0) < now);
+	if (r->nrows) {
+		t->valid_until = db_get_int(r, 0, 13, 0);
+		if (db_get(r, 0, 11) && db_get_int(r, 0, 15, 0) < t->valid_until)
+			t->valid_until = db_get_int(r, 0, 15, 0);
+		t->last_seen = db_get_int(r, 0, 16, 0);
+		t->idle = db_get_int(r, 0, 17, 0);
+	}
 	if (r->nrows == 0 || strcmp(db_get(r, 0, 12), "active") != 0 ||
-	    db_get_int(r, 0, 13, 0) < time_now() || cert_bad) {
+	    db_get_int(r, 0, 13, 0) < now || t->last_seen + t->idle < now || cert_bad) {
 		if (r->nrows && cert_bad)
 			DB_EXEC(c, "DELETE FROM sessions WHERE id_hash = $1", NULL, P_TEXT(hash));
 		db_result_free(r);
@@ -452,10 +487,12 @@ static enum db_status session_load(db_conn *c, struct arena *a, const char *hash
 		*csrf = arena_strdup(a, db_get(r, 0, 9));
 	out->session_method = arena_strdup(a, db_get(r, 0, 10));
 	out->cert_serial = arena_strdup(a, db_get(r, 0, 11));
-	*valid_until = db_get_int(r, 0, 13, 0);
-	if (out->cert_serial && db_get_int(r, 0, 15, 0) < *valid_until)
-		*valid_until = db_get_int(r, 0, 15, 0);
+	out->must_change_password = db_get_int(r, 0, 18, 0) != 0;
 	db_result_free(r);
+	if (touch_due(t->last_seen, t->idle, now)) {
+		session_touch(c, hash, now);
+		t->last_seen = now;
+	}
 	return DB_OK;
 }
 
@@ -471,23 +508,27 @@ enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
                               struct actor *out, char **csrf)
 {
 	char hash[65];
-	int64_t valid_until;
+	struct session_time t;
 	if (!cookie_hash(cookie, hash))
 		return DB_NOT_FOUND;
-	return session_load(c, a, hash, out, csrf, &valid_until);
+	return session_load(c, a, hash, out, csrf, &t);
 }
 
 /* Sessions looked up, by cookie hash, each with the sessions' generation
  * it was read under: every change that could alter a lookup's answer bumps
  * that generation (007_generations.sql), and time limits are checked on
- * every use, so a hit answers exactly what the store would. The strings of
- * an entry live in one block of its own. */
+ * every use, so a hit answers exactly what the store would. Idle time is
+ * judged by the last_seen the entry knows, never later than the store's
+ * (only ever moved forward): an entry past its idle time asks the store,
+ * which another espd may have kept alive. The strings of an entry live in
+ * one block of its own. */
 #define SESSION_CACHE 1024
 #define SESSION_LOCKS 16
 enum { S_USERNAME, S_DISPLAY, S_PATH, S_AUTHORITY, S_PROVINCE, S_METHOD, S_SERIAL, S_CSRF, S_COUNT };
 static struct session_slot {
 	char hash[65];
-	int64_t generation, valid_until;
+	int64_t generation;
+	struct session_time time;
 	struct actor actor; /* its string members are NULL: see str */
 	char *block;
 	const char *str[S_COUNT];
@@ -511,8 +552,8 @@ static void actor_strings(struct actor *ac, const char ***slots)
 	slots[S_SERIAL] = &ac->cert_serial;
 }
 
-static void cache_store(unsigned i, const char *hash, int64_t generation, int64_t valid_until,
-                        const struct actor *ac, const char *csrf)
+static void cache_store(unsigned i, const char *hash, int64_t generation,
+                        const struct session_time *t, const struct actor *ac, const char *csrf)
 {
 	/* The entry keeps no pointer into the caller's memory (its arena):
 	 * the strings move into one block of its own. */
@@ -546,7 +587,7 @@ static void cache_store(unsigned i, const char *hash, int64_t generation, int64_
 	char *old = e->block;
 	memcpy(e->hash, hash, sizeof e->hash);
 	e->generation = generation;
-	e->valid_until = valid_until;
+	e->time = *t;
 	e->actor = stored;
 	e->block = block;
 	memcpy(e->str, str, sizeof str);
@@ -554,15 +595,17 @@ static void cache_store(unsigned i, const char *hash, int64_t generation, int64_
 	free(old);
 }
 
+/* A hit fills out, *csrf and *t (the entry's times). */
 static bool cache_find(unsigned i, struct arena *a, const char *hash, int64_t generation,
-                       struct actor *out, char **csrf)
+                       int64_t now, struct actor *out, char **csrf, struct session_time *t)
 {
 	bool hit = false;
 	pthread_mutex_t *lock = &session_locks[i % SESSION_LOCKS];
 	pthread_mutex_lock(lock);
 	struct session_slot *e = &session_cache[i];
-	if (e->block && e->generation == generation && e->valid_until >= time_now() &&
+	if (e->block && e->generation == generation && session_time_ok(&e->time, now) &&
 	    strcmp(e->hash, hash) == 0) {
+		*t = e->time;
 		*out = e->actor;
 		const char **to[S_COUNT];
 		actor_strings(out, to);
@@ -578,24 +621,39 @@ static bool cache_find(unsigned i, struct arena *a, const char *hash, int64_t ge
 	return hit;
 }
 
+/* Records that the store's last_seen of hash moved to now. */
+static void cache_touched(unsigned i, const char *hash, int64_t now)
+{
+	pthread_mutex_t *lock = &session_locks[i % SESSION_LOCKS];
+	pthread_mutex_lock(lock);
+	struct session_slot *e = &session_cache[i];
+	if (e->block && strcmp(e->hash, hash) == 0 && e->time.last_seen < now)
+		e->time.last_seen = now;
+	pthread_mutex_unlock(lock);
+}
+
 enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *cookie,
                                      int64_t generation, struct actor *out, char **csrf)
 {
 	char hash[65];
 	if (!cookie_hash(cookie, hash))
 		return DB_NOT_FOUND;
-	if (generation < 0) {
-		int64_t valid_until;
-		return session_load(c, a, hash, out, csrf, &valid_until);
-	}
+	struct session_time t;
+	if (generation < 0)
+		return session_load(c, a, hash, out, csrf, &t);
 	unsigned i = str_hash(hash) % SESSION_CACHE;
-	if (cache_find(i, a, hash, generation, out, csrf))
+	int64_t now = time_now();
+	if (cache_find(i, a, hash, generation, now, out, csrf, &t)) {
+		if (touch_due(t.last_seen, t.idle, now)) {
+			session_touch(c, hash, now);
+			cache_touched(i, hash, now);
+		}
 		return DB_OK;
+	}
 	char *csrf_own = NULL;
-	int64_t valid_until;
-	enum db_status st = session_load(c, a, hash, out, &csrf_own, &valid_until);
+	enum db_status st = session_load(c, a, hash, out, &csrf_own, &t);
 	if (st == DB_OK) {
-		cache_store(i, hash, generation, valid_until, out, csrf_own);
+		cache_store(i, hash, generation, &t, out, csrf_own);
 		if (csrf)
 			*csrf = csrf_own;
 	}
@@ -605,8 +663,10 @@ enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *co
 enum db_status session_purge_expired(db_conn *c, int64_t now, int *purged)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, "DELETE FROM sessions WHERE expires_at < $1 RETURNING id_hash",
-	                            &r, P_INT(now));
+	enum db_status st = DB_EXEC(c,
+	    "DELETE FROM sessions WHERE expires_at < $1 OR last_seen + idle_seconds < $1 "
+	    "RETURNING id_hash",
+	    &r, P_INT(now));
 	if (purged)
 		*purged = st == DB_OK ? r->nrows : 0;
 	db_result_free(r);

@@ -42,8 +42,16 @@ static bool is_evaluator(const struct policy_object *o)
 	return o && o->kind && strcmp(o->kind, "evaluator") == 0;
 }
 
+/* A session opened with a certificate (TLS or the signed challenge). */
+static bool key_session(const struct actor *a)
+{
+	return a->session_method && strcmp(a->session_method, "password") != 0;
+}
+
 bool policy_allows(const struct actor *a, enum action act, const struct policy_object *o)
 {
+	if (act == ACT_ANYONE)
+		return true;
 	if (!a || a->role == ROLE_NONE)
 		return false;
 	switch (act) {
@@ -74,13 +82,22 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 		       a->role == ROLE_ADMIN;
 	case ACT_ADMIN:
 		return a->role == ROLE_ADMIN;
-	case ACT_RA_OFFICE:
-		/* Each sees only its own part of it (ra_filter_scope). */
+	case ACT_ANYONE:
+	case ACT_SESSION:
+		return true;
+	case ACT_REGISTRANT:
+		return a->role == ROLE_APPLICANT;
+	case ACT_OPERATOR:
 		return a->role == ROLE_RA || a->role == ROLE_TRAINER || a->role == ROLE_ADMIN;
 	case ACT_API_TOKENS:
-		/* RA operators' workstations issue; the admin revokes any
-		 * certificate through the API. */
+		/* RA workstations issue; the admin revokes any certificate. */
 		return a->role == ROLE_RA || a->role == ROLE_ADMIN;
+	case ACT_MGMT:
+		/* An applicant's password session only sees the application
+		 * pages: the management system needs the key. */
+		return a->role != ROLE_APPLICANT || key_session(a);
+	case ACT_COUNT:
+		break;
 	}
 	return false;
 }
@@ -89,7 +106,10 @@ static const char *const role_names[] = {"", "applicant", "reviewer", "ra", "tra
 static const char *const role_labels[] = {"", "申请人", "初审人员", "注册机构", "培训机构",
                                           "系统管理员"};
 
+static const char *const role_homes[] = {"/home", "/status", "/review", "/ra", "/ra", NULL};
+
 const char *role_name(enum role r) { return role_names[r]; }
+const char *role_home(enum role r) { return role_homes[r]; }
 const char *role_label(enum role r) { return role_labels[r]; }
 
 enum role role_parse(const char *s)

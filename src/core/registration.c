@@ -93,7 +93,7 @@ static const char *const grades[] = {"一级", "二级", "三级", NULL};
 #define POSTCODE {"postcode", "邮政编码", CHECK_POSTCODE, true, 6, "6位数字", NULL, false}
 #define ACCOUNT                                                                                 \
 	{"username", "用户名", CHECK_USERNAME, true, 32, "4-32位字母、数字或下划线", NULL, true},   \
-	{"password", "密码", CHECK_PASSWORD, true, 128, "至少8位，不能与用户名相同", NULL, true},   \
+	{"password", "密码", CHECK_PASSWORD, true, 128, "至少8位，不能与用户名相同，不能用12345678、password等常见密码", NULL, true},   \
 	{"password2", "确认密码", CHECK_PASSWORD, true, 128, NULL, NULL, true}
 
 static const struct reg_field authority_fields[] = {
@@ -489,14 +489,13 @@ static void check_account(db_conn *c, const struct esp_limits *l, json_t *values
 {
 	const char *u = sval(values, "username");
 	const char *pw = sval(values, "password");
-	if (*pw && !json_object_get(errors, "password") &&
-	    (long)strlen(pw) < l->password_min_length) {
-		char *m = xasprintf("密码至少%d位", l->password_min_length);
-		set_err(errors, "password", m);
-		free(m);
+	if (*pw && !json_object_get(errors, "password")) {
+		struct arena *tmp = arena_new();
+		const char *why = password_policy_check(tmp, l->password_min_length, u, pw);
+		if (why)
+			set_err(errors, "password", why);
+		arena_free(tmp);
 	}
-	if (*pw && strcmp(pw, u) == 0)
-		set_err(errors, "password", "密码不能与用户名相同");
 	if (*pw && strcmp(pw, sval(values, "password2")) != 0)
 		set_err(errors, "password2", "两次输入的密码不一致");
 	db_result *r = NULL;

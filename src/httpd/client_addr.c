@@ -87,6 +87,7 @@ void client_addr_behind_proxy(struct request *r)
 {
 	if (!nproxies || !is_trusted(r->client_addr))
 		return;
+	r->via_proxy = true;
 	const char *xff = NULL;
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_xff, &xff);
 	if (!xff)

@@ -19,6 +19,7 @@
 #include "esp/util.h"
 #include "form.h"
 #include "guard.h"
+#include "router.h"
 
 /* What the server holds for the whole run. */
 struct server {
@@ -65,8 +66,11 @@ struct request {
 	size_t body_reserved;    /* counted in server.body_bytes_in_flight */
 	bool too_large;          /* answered early: close the connection after */
 	bool answered;           /* the response is ready; only drain the body */
-	/* route */
-	const char *params[4];   /* {x} segments of the matched route */
+	/* route, found when the headers arrive */
+	const struct route *route;       /* NULL: no route for this method and path */
+	const char *params[ROUTE_MAX_PARAMS];  /* {x} segments of the matched route */
+	bool path_known;         /* some route has this path (405 rather than 404) */
+	bool json;               /* an R_JSON route's path: errors answer in JSON */
 	/* who */
 	struct actor actor;
 	bool logged_in;
@@ -77,6 +81,7 @@ struct request {
 	const char *session_cookie;
 	db_conn *db;
 	char client_addr[64];
+	bool via_proxy;          /* the TCP peer is one of trusted_proxies */
 	/* response */
 	int status;
 	struct buf body;
@@ -90,22 +95,6 @@ struct request {
 		const char *name, *value;
 	} headers[8];
 	int nheaders;
-};
-
-typedef void (*handler_fn)(struct request *r);
-
-/* Route flags. */
-enum {
-	R_PUBLIC = 0,
-	R_LOGIN = 1,     /* needs a session */
-	R_NO_CSRF = 2,   /* POST without the form token (token-authenticated APIs) */
-};
-
-struct route {
-	const char *method;   /* "GET" | "POST" */
-	const char *pattern;  /* "/review/{}" : {} matches one segment */
-	handler_fn fn;
-	int flags;
 };
 
 extern const struct route routes[];
@@ -133,9 +122,11 @@ void redirect(struct request *r, const char *location);
 void reply_json(struct request *r, int status, json_t *body);  /* takes ownership */
 void reply_json_error(struct request *r, int status, const char *code, const char *message);
 void reply_forbidden(struct request *r);
+/* 403: the management system needs a certificate login (page_mgmt.c). */
+void reply_needs_key(struct request *r);
 void reply_not_found(struct request *r);
 void reply_server_error(struct request *r, const char *what);
-/* A JSON error under /api/, a message page elsewhere. */
+/* A JSON error on the API's routes (R_JSON), a message page elsewhere. */
 void reply_error(struct request *r, int status, const char *code, const char *title,
                  const char *message);
 /* 503 with Retry-After: the store could not answer in time. */
@@ -208,10 +199,24 @@ void page_mgmt_lost_post(struct request *r);
 void page_mgmt_reapply_get(struct request *r);
 void page_mgmt_reapply_post(struct request *r);
 void page_drivers(struct request *r);
+/* page_client.c: the client package 证书应用环境 of this deployment */
+json_t *client_packages(struct request *r);
+void page_client_download(struct request *r);
 void page_driver_download(struct request *r);
 void page_admin_drivers(struct request *r);
 void page_admin_drivers_upload(struct request *r);
 void page_doc_token(struct request *r);
+void page_password_get(struct request *r);
+void page_password_post(struct request *r);
+void page_admin_staff_reset_confirm(struct request *r);
+void page_admin_staff_reset(struct request *r);
+/* Password login over plain HTTP: when the HTTPS portal is on and the
+ * client is not on loopback (http_login_redirect), answers a redirect to
+ * the same page on the HTTPS portal and returns true. */
+bool redirect_password_page_to_https(struct request *r);
+/* True when the client reached espd over TLS: on an HTTPS listener, or
+ * through a trusted proxy that says X-Forwarded-Proto: https. */
+bool request_over_https(struct request *r);
 /* The application named by the route (params[0]) if the policy lets the
  * actor do `act` on it; otherwise answers 404/403 itself and returns NULL.
  * New reference. */

@@ -228,6 +228,12 @@ static void *maintenance_thread(void *arg)
 
 int main(int argc, char **argv)
 {
+	/* A route without its action, or with more parameters than a request
+	 * holds, is a bug of the build: refuse to serve with it. */
+	if (!route_table_valid(routes)) {
+		fprintf(stderr, "espd: the route table is malformed (routes.c)\n");
+		return 1;
+	}
 	const char *config_file = NULL;
 	struct esp_config *cfg = config_new();
 	for (int i = 1; i < argc; i++) {
@@ -299,7 +305,21 @@ int main(int argc, char **argv)
 	raise_file_limit();
 	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
 	srv.log_requests = config_get_bool(cfg, "log_requests");
-	srv.session_seconds = (int)config_get_long(cfg, "session_hours") * 3600;
+	if (config_get_long(cfg, "session_idle_minutes") < 1 ||
+	    config_get_long(cfg, "session_idle_minutes") > 24 * 60 ||
+	    config_get_long(cfg, "session_max_hours") < 1 ||
+	    config_get_long(cfg, "session_max_hours") > 24 * 30) {
+		fprintf(stderr, "espd: session_idle_minutes must be 1-1440 and session_max_hours 1-720\n");
+		return 1;
+	}
+	srv.session_seconds = (int)config_get_long(cfg, "session_max_hours") * 3600;
+	session_set_idle_seconds((int)config_get_long(cfg, "session_idle_minutes") * 60);
+	const char *redirect_mode = config_get(cfg, "http_login_redirect");
+	if (strcmp(redirect_mode, "auto") != 0 && strcmp(redirect_mode, "always") != 0 &&
+	    strcmp(redirect_mode, "never") != 0) {
+		fprintf(stderr, "espd: http_login_redirect must be auto, always or never\n");
+		return 1;
+	}
 	srv.static_dir = config_get(cfg, "static_dir");
 	srv.public_url = xstrdup(config_get(cfg, "public_url"));
 

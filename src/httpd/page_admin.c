@@ -1,4 +1,5 @@
-/* The admin's pages: the RA directory (per province) and the fee schedule. */
+/* The admin's pages: the RA directory (per province) and the fee schedule.
+ * Their routes (ACT_ADMIN) let only the admin in. */
 #include "httpd.h"
 #include "esp/application.h"
 #include "esp/validate.h"
@@ -7,25 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool admin_only(struct request *r)
-{
-	if (policy_allows(&r->actor, ACT_ADMIN, NULL))
-		return true;
-	reply_forbidden(r);
-	return false;
-}
-
 void page_admin(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	render_page(r, 200, "admin_home", "系统管理", json_object());
 }
 
 void page_admin_directory(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	render_page(r, 200, "admin_directory", "注册机构通讯录",
 	            json_pack("{s:o}", "provinces", ra_directory_list(req_db(r))));
 }
@@ -49,8 +38,6 @@ static void show_directory_edit(struct request *r, int status, json_t *entry, js
 /* The admin's directory entry of the route; NULL = answered (403, 404). */
 static json_t *directory_entry(struct request *r)
 {
-	if (!admin_only(r))
-		return NULL;
 	json_t *entry = ra_directory_get(req_db(r), r->params[0]);
 	if (!entry)
 		reply_not_found(r);
@@ -144,8 +131,6 @@ static void show_fees(struct request *r, int status, const char *error, json_t *
 
 void page_admin_fees(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	show_fees(r, 200, NULL, NULL);
 }
 
@@ -160,8 +145,6 @@ static long parse_amount(const char *s, long max)
 
 void page_admin_fees_save(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	json_t *values = form_values(r);
 	long price = parse_amount(req_form(r, "price_yuan"), 100000);
 	long medium = parse_amount(req_form(r, "medium_yuan"), 100000);
@@ -192,21 +175,24 @@ void page_admin_fees_save(struct request *r)
 
 /* ---- staff accounts: reviewers, RA and training-institution operators ---- */
 
-/* The staff accounts for the template. */
-static json_t *staff_to_json(const struct account_entry *list, size_t n)
+/* The staff accounts for the template; "self" marks the admin's own. */
+static json_t *staff_to_json(struct request *r, const struct account_entry *list, size_t n)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "username", list[i].username, "role",
-		                   role_label(list[i].role), "name", list[i].display_name, "status",
-		                   list[i].active ? "启用" : "停用", "authority", list[i].authority_name,
-		                   "province", list[i].province_name));
+		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "username", list[i].username,
+		                   "role", role_label(list[i].role), "name", list[i].display_name,
+		                   "status", list[i].active ? "启用" : "停用", "authority",
+		                   list[i].authority_name, "province", list[i].province_name, "self",
+		                   strcmp(list[i].username, r->actor.username) == 0));
 	return arr;
 }
 
+/* created_user and created_pw: an account just made, or (reset) a password
+ * just reset; either way the password is shown this once. */
 static void show_staff(struct request *r, int status, json_t *form, const char *error,
-                       const char *created_user, const char *created_pw)
+                       const char *created_user, const char *created_pw, bool reset)
 {
 	struct account_entry *list;
 	size_t n;
@@ -214,28 +200,25 @@ static void show_staff(struct request *r, int status, json_t *form, const char *
 		reply_server_error(r, "staff accounts could not be read");
 		return;
 	}
-	json_t *rows = staff_to_json(list, n);
+	json_t *rows = staff_to_json(r, list, n);
 	json_t *ctx = json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces", province_list(req_db(r)),
 	                        "form", form ? form : json_null());
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	if (created_user)
-		json_object_set_new(ctx, "created", json_pack("{s:s, s:s}", "username", created_user,
-		                                              "password", created_pw));
+		json_object_set_new(ctx, reset ? "reset" : "created",
+		                    json_pack("{s:s, s:s}", "username", created_user, "password",
+		                              created_pw));
 	render_page(r, status, "admin_staff", "工作人员账户", ctx);
 }
 
 void page_admin_staff(struct request *r)
 {
-	if (!admin_only(r))
-		return;
-	show_staff(r, 200, NULL, NULL, NULL, NULL);
+	show_staff(r, 200, NULL, NULL, NULL, NULL, false);
 }
 
 void page_admin_staff_create(struct request *r)
 {
-	if (!admin_only(r))
-		return;
 	json_t *form = form_values(r);
 	enum role role = role_parse(req_form(r, "role"));
 	const char *username = req_form(r, "username");
@@ -258,7 +241,7 @@ void page_admin_staff_create(struct request *r)
 	else if (role != ROLE_REVIEWER && !province_exists(req_db(r), province))
 		error = "请选择所在省份";
 	if (error) {
-		show_staff(r, 422, form, error, NULL, NULL);
+		show_staff(r, 422, form, error, NULL, NULL, false);
 		json_decref(form);
 		return;
 	}
@@ -266,12 +249,66 @@ void page_admin_staff_create(struct request *r)
 	enum db_status st = staff_account_create(req_db(r), &r->actor, username, pw, role, name, auth_id,
 	                                         role == ROLE_REVIEWER ? NULL : province);
 	if (st == DB_CONFLICT)
-		show_staff(r, 422, form, "该用户名已存在", NULL, NULL);
+		show_staff(r, 422, form, "该用户名已存在", NULL, NULL, false);
 	else if (st != DB_OK)
 		reply_server_error(r, "staff create failed");
 	else
-		show_staff(r, 200, NULL, NULL, username, pw);
+		show_staff(r, 200, NULL, NULL, username, pw, false);
 	sodium_memzero(pw, strlen(pw));
 	free(pw);
 	json_decref(form);
+}
+
+/* 重置密码: a one-time password, shown once, that the account must change at
+ * its next login; its open sessions end. Staff accounts only (the ones this
+ * page lists), and not the admin's own (修改密码 is for that). */
+/* The staff account named by the route, as {username, name, role}
+ * (new reference), or NULL after answering 404 / 422 (the admin's own). */
+static json_t *reset_target(struct request *r)
+{
+	const char *username = r->params[0];
+	struct account_entry e;
+	enum db_status st = account_get(req_db(r), r->arena, username, &e);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "staff lookup failed");
+		return NULL;
+	}
+	json_t *target = NULL;
+	if (st == DB_OK && e.role != ROLE_APPLICANT)
+		target = json_pack("{s:s, s:s, s:s}", "username", username, "name", e.display_name,
+		                   "role", role_label(e.role));
+	if (!target) {
+		reply_not_found(r);
+	} else if (strcmp(username, r->actor.username) == 0) {
+		json_decref(target);
+		target = NULL;
+		show_staff(r, 422, NULL, "不能在此重置自己的密码，请使用页面上方的“修改密码”。", NULL, NULL,
+		           false);
+	}
+	return target;
+}
+
+/* Asks before resetting: the holder is logged out at once. */
+void page_admin_staff_reset_confirm(struct request *r)
+{
+	json_t *target = reset_target(r);
+	if (target)
+		render_page(r, 200, "admin_staff_reset", "重置密码", target);
+}
+
+void page_admin_staff_reset(struct request *r)
+{
+	json_t *target = reset_target(r);
+	if (!target)
+		return;
+	json_decref(target);
+	const char *username = r->params[0];
+	char *pw = NULL;
+	if (account_password_reset(req_db(r), &r->actor, username, &pw) != DB_OK) {
+		reply_server_error(r, "password reset failed");
+		return;
+	}
+	show_staff(r, 200, NULL, NULL, username, pw, true);
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
 }

@@ -25,6 +25,14 @@ json_t *application_for(struct request *r, enum action act)
 	return app;
 }
 
+/* The registrant's own application: its steps and withdrawal are shown. */
+static bool own_application(struct request *r, json_t *app)
+{
+	struct policy_object o;
+	application_policy_object(app, &o);
+	return policy_allows(&r->actor, ACT_APPLICATION_OWN, &o);
+}
+
 static enum reg_kind app_kind(json_t *app)
 {
 	return kind_parse(json_string_value(json_object_get(app, "kind")));
@@ -41,7 +49,7 @@ void page_application(struct request *r)
 	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
 	if (!app)
 		return;
-	bool own = r->actor.role == ROLE_APPLICANT;
+	bool own = own_application(r, app);
 	enum app_state state = appstate_parse(sv(app, "state"));
 	unsigned facts = application_facts(app);
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "app", app, "timeline",
@@ -66,7 +74,7 @@ void page_application_print(struct request *r)
 	application_appform(app, &f);
 	json_t *ctx = appform_to_json(&f);
 	const char *n = sv(app, "number");
-	bool own = r->actor.role == ROLE_APPLICANT;
+	bool own = own_application(r, app);
 	json_object_set_new(ctx, "back_url", json_string(arena_printf(r->arena, "/applications/%s", n)));
 	json_object_set_new(ctx, "pdf_url", json_string(arena_printf(r->arena, "/applications/%s/form.pdf", n)));
 	if (own) {

@@ -35,22 +35,21 @@ static void show_login(struct request *r, int status, const char *error, const c
 
 void page_login_get(struct request *r)
 {
+	if (redirect_password_page_to_https(r))
+		return;
 	show_login(r, 200, NULL, NULL, req_query(r, "portal"));
 }
 
 static const char *landing_for(enum role role)
 {
-	switch (role) {
-	case ROLE_APPLICANT: return "/status";
-	case ROLE_REVIEWER: return "/review";
-	case ROLE_RA:
-	case ROLE_TRAINER: return "/ra";
-	default: return "/home";
-	}
+	const char *home = role_home(role);
+	return home ? home : "/home";
 }
 
 void page_login_post(struct request *r)
 {
+	if (redirect_password_page_to_https(r))
+		return;
 	const char *user = req_form(r, "username");
 	const char *pass = req_form(r, "password");
 	const char *portal = req_form(r, "portal");
@@ -121,13 +120,15 @@ void page_logout(struct request *r)
 	redirect(r, "/");
 }
 
+/* /home: each role starts on its own page; the admin's is this one. */
 void page_home_after_login(struct request *r)
 {
-	if (r->actor.role != ROLE_ADMIN) {
-		redirect(r, landing_for(r->actor.role));
+	const char *home = role_home(r->actor.role);
+	if (home) {
+		redirect(r, home);
 		return;
 	}
 	render_page(r, 200, "staff_home", "管理首页",
 	            json_pack("{s:s, s:b}", "role_label", role_label(r->actor.role), "is_admin",
-	                      r->actor.role == ROLE_ADMIN));
+	                      policy_allows(&r->actor, ACT_ADMIN, NULL)));
 }

@@ -11,9 +11,8 @@
 
 static enum reg_kind actor_kind(struct request *r, json_t **reg_out)
 {
-	json_t *reg = r->actor.role == ROLE_APPLICANT
-	                  ? registration_get(req_db(r), r->actor.registration_id)
-	                  : NULL;
+	json_t *reg =
+	    r->actor.registration_id ? registration_get(req_db(r), r->actor.registration_id) : NULL;
 	enum reg_kind k = reg ? kind_parse(json_string_value(json_object_get(reg, "kind"))) : KIND_NONE;
 	if (reg_out)
 		*reg_out = reg;
@@ -28,13 +27,14 @@ static json_t *item(const char *label, const char *href, const char *current)
 	                 current && strcmp(current, href) == 0);
 }
 
-/* 快捷导航: only entries that work for this actor. */
+/* 快捷导航: only entries that work for this actor, as the policy says of
+ * the routes they lead to. */
 json_t *mgmt_menu(struct request *r, const char *current)
 {
 	json_t *groups = json_array();
 	json_t *items;
-	switch (r->actor.role) {
-	case ROLE_APPLICANT: {
+	const struct actor *a = &r->actor;
+	if (policy_allows(a, ACT_REGISTRANT, NULL)) {
 		enum reg_kind k = actor_kind(r, NULL);
 		const char *group = k == KIND_AUTHORITY ? "系统管理" : k == KIND_EVALUATOR ? NULL : "其他";
 		items = json_array();
@@ -44,23 +44,11 @@ json_t *mgmt_menu(struct request *r, const char *current)
 		json_array_append_new(items, item("证书U盘申请进度", "/status", current));
 		json_array_append_new(items, item("证书U盘驱动", "/drivers", current));
 		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "证书U盘", "items", items));
-		break;
-	}
-	case ROLE_REVIEWER:
+	} else if (policy_allows(a, ACT_REVIEW_QUEUE, NULL)) {
 		items = json_array();
 		json_array_append_new(items, item("报名初审", "/review", current));
 		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "初审", "items", items));
-		break;
-	case ROLE_RA:
-	case ROLE_TRAINER:
-		items = json_array();
-		json_array_append_new(items, item(r->actor.role == ROLE_RA ? "注册机构首页" : "培训机构首页", "/ra", current));
-		json_array_append_new(items, item("申请办理列表", "/ra/queue", current));
-		if (r->actor.role == ROLE_RA)
-			json_array_append_new(items, item("制证工作站API令牌", "/ra/tokens", current));
-		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "证书办理", "items", items));
-		break;
-	case ROLE_ADMIN:
+	} else if (policy_allows(a, ACT_ADMIN, NULL)) {
 		items = json_array();
 		json_array_append_new(items, item("注册机构通讯录", "/admin/directory", current));
 		json_array_append_new(items, item("收费标准", "/admin/fees", current));
@@ -68,26 +56,28 @@ json_t *mgmt_menu(struct request *r, const char *current)
 		json_array_append_new(items, item("证书U盘驱动管理", "/admin/drivers", current));
 		json_array_append_new(items, item("全部证书U盘申请", "/ra/queue", current));
 		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "系统管理", "items", items));
-		break;
-	default:
-		break;
+	} else if (policy_allows(a, ACT_OPERATOR, NULL)) {
+		/* The RA holds API tokens; the trainer does not. */
+		bool ra = policy_allows(a, ACT_API_TOKENS, NULL);
+		items = json_array();
+		json_array_append_new(items, item(ra ? "注册机构首页" : "培训机构首页", "/ra", current));
+		json_array_append_new(items, item("申请办理列表", "/ra/queue", current));
+		if (ra)
+			json_array_append_new(items, item("制证工作站API令牌", "/ra/tokens", current));
+		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "证书办理", "items", items));
 	}
 	return groups;
 }
 
-/* Holders reach the management system with their key; a password session
- * of an applicant only sees the application pages. */
-static bool holder_session(struct request *r)
+/* Holders reach the management system with their key (ACT_MGMT, asked by
+ * dispatch for the R_HOLDER routes); a password session of an applicant
+ * only sees the application pages. */
+void reply_needs_key(struct request *r)
 {
-	if (r->actor.role != ROLE_APPLICANT)
-		return true;
-	if (r->actor.session_method && strcmp(r->actor.session_method, "password") != 0)
-		return true;
 	render_page(r, 403, "cert_refused", "请使用证书U盘登录",
 	            json_pack("{s:s, s:s, s:b, s:s}", "title", "请使用证书U盘登录", "message",
 	                      "管理系统需要插入证书U盘登录。请插入证书U盘后打开证书U盘登录页面。", "no_cert", 1,
 	                      "login_url", config_get(r->srv->cfg, "login_url")));
-	return false;
 }
 
 static void render_mgmt(struct request *r, int status, const char *tpl, const char *title,
@@ -100,8 +90,6 @@ static void render_mgmt(struct request *r, int status, const char *tpl, const ch
 
 void page_mgmt_home(struct request *r)
 {
-	if (!holder_session(r))
-		return;
 	json_t *ctx = json_pack("{s:s, s:s}", "role_label", role_label(r->actor.role), "method",
 	                        r->actor.session_method && strcmp(r->actor.session_method, "password") != 0
 	                            ? "证书U盘" : "密码");
@@ -110,9 +98,8 @@ void page_mgmt_home(struct request *r)
 
 void page_mgmt_user(struct request *r)
 {
-	if (!holder_session(r))
-		return;
-	if (r->actor.role != ROLE_APPLICANT) {
+	/* Staff see their account; a holder, the registration and its keys. */
+	if (!policy_allows(&r->actor, ACT_REGISTRANT, NULL)) {
 		json_t *ctx = json_pack("{s:s, s:s, s:s, s:s}", "username", r->actor.username,
 		                        "display_name", r->actor.display_name ? r->actor.display_name : "",
 		                        "role_label", role_label(r->actor.role), "org",
@@ -169,8 +156,6 @@ static json_t *own_cert(struct request *r)
 
 void page_mgmt_lost_get(struct request *r)
 {
-	if (!holder_session(r))
-		return;
 	json_t *cert = own_cert(r);
 	if (!cert)
 		return;
@@ -179,8 +164,6 @@ void page_mgmt_lost_get(struct request *r)
 
 void page_mgmt_lost_post(struct request *r)
 {
-	if (!holder_session(r))
-		return;
 	json_t *cert = own_cert(r);
 	if (!cert)
 		return;

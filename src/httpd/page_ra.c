@@ -16,7 +16,7 @@
 
 static bool office_allowed(struct request *r)
 {
-	if (policy_allows(&r->actor, ACT_RA_OFFICE, NULL))
+	if (policy_allows(&r->actor, ACT_OPERATOR, NULL))
 		return true;
 	reply_forbidden(r);
 	return false;

@@ -5,12 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Staff are sent to their own start page by the route (R_ELSE_HOME). */
 void page_status(struct request *r)
 {
-	if (r->actor.role != ROLE_APPLICANT) {
-		redirect(r, "/home");
-		return;
-	}
 	json_t *reg = registration_get(req_db(r), r->actor.registration_id);
 	struct policy_object o;
 	registration_policy_object(reg, &o);

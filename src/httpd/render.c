@@ -110,7 +110,7 @@ void reply_not_found(struct request *r)
 void reply_error(struct request *r, int status, const char *code, const char *title,
                  const char *message)
 {
-	if (strncmp(r->path, "/api/", 5) == 0)
+	if (r->json)
 		reply_json_error(r, status, code, message);
 	else
 		render_message(r, status, title, message);

@@ -5,10 +5,10 @@
  */
 #include "httpd.h"
 #include "server.h"
+#include "csrf.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
-#include <sodium.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +134,7 @@ json_t *form_values(struct request *r)
 
 void set_session_cookie(struct request *r, const char *value)
 {
-	bool secure = r->listener != LISTEN_HTTP;
+	bool secure = request_over_https(r);
 	const char *c = value ? arena_printf(r->arena, "esp_session=%s; Path=/; HttpOnly; SameSite=Lax%s",
 	                                     value, secure ? "; Secure" : "")
 	                      : arena_printf(r->arena, "esp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0%s",
@@ -202,7 +202,7 @@ static enum MHD_Result send_response(struct request *r)
 	                        r->content_type ? r->content_type : "text/html; charset=utf-8");
 	if (r->set_csrf_cookie) {
 		const char *c = arena_printf(r->arena, "esp_csrf=%s; Path=/; HttpOnly; SameSite=Lax%s",
-		                             r->csrf, r->listener != LISTEN_HTTP ? "; Secure" : "");
+		                             r->csrf, request_over_https(r) ? "; Secure" : "");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, c);
 	}
 	for (int i = 0; i < r->nheaders; i++)
@@ -223,29 +223,7 @@ static enum MHD_Result send_response(struct request *r)
 	return ret;
 }
 
-/* ---- routing ---- */
-
-static bool match(const char *pattern, const char *path, const char **params, struct arena *a)
-{
-	int np = 0;
-	while (*pattern && *path) {
-		if (pattern[0] == '{' && pattern[1] == '}') {
-			const char *end = strchr(path, '/');
-			size_t n = end ? (size_t)(end - path) : strlen(path);
-			if (n == 0 || np >= 4)
-				return false;
-			params[np++] = arena_strndup(a, path, n);
-			path += n;
-			pattern += 2;
-		} else if (*pattern == '*') {
-			params[np++] = path;
-			return true;
-		} else if (*pattern++ != *path++) {
-			return false;
-		}
-	}
-	return !*pattern && !*path;
-}
+/* ---- session and access ---- */
 
 static void load_session(struct request *r)
 {
@@ -272,7 +250,7 @@ static void ensure_csrf(struct request *r)
 	if (r->csrf)
 		return;
 	const char *c = req_cookie(r, "esp_csrf");
-	if (c && strlen(c) >= 20 && strlen(c) <= 64) {
+	if (csrf_cookie_usable(c)) {
 		r->csrf = c;
 		return;
 	}
@@ -284,62 +262,90 @@ static void ensure_csrf(struct request *r)
 
 static bool csrf_ok(struct request *r)
 {
-	const char *sent = req_form(r, "csrf");
-	if (!sent || !r->csrf || r->set_csrf_cookie)
-		return false;
-	size_t n = strlen(sent);
-	return n == strlen(r->csrf) && sodium_memcmp(sent, r->csrf, n) == 0;
+	/* A token made for this very response cannot have been sent. */
+	return !r->set_csrf_cookie && csrf_token_ok(req_form(r, "csrf"), r->csrf);
+}
+
+/* The policy's refusal of the route's action, in the route's language. */
+static void refuse(struct request *r, const struct route *route)
+{
+	if (!r->logged_in) {
+		if (route->flags & R_JSON)
+			reply_json_error(r, 401, "unauthenticated", "请先登录");
+		else
+			redirect(r, "/login?expired=1");
+	} else if (route->flags & R_ELSE_HOME) {
+		redirect(r, "/home");
+	} else if (route->flags & R_JSON) {
+		reply_json_error(r, 403, "forbidden", "无权访问");
+	} else {
+		reply_forbidden(r);
+	}
+}
+
+/* The route of the request, found once when its headers arrive: its flags
+ * decide how the body is read and in which language errors answer. */
+static void route_request(struct request *r)
+{
+	const struct route *same_path = NULL;
+	r->route = route_find(routes, r->method, r->path, r->params, r->arena, &same_path);
+	r->path_known = same_path != NULL;
+	r->json = same_path && (same_path->flags & R_JSON);
 }
 
 static void dispatch(struct request *r)
 {
-	const struct route *route = NULL;
-	bool path_known = false;
-	for (const struct route *rt = routes; rt->method; rt++) {
-		const char *params[4] = {0};
-		if (!match(rt->pattern, r->path, params, r->arena))
-			continue;
-		path_known = true;
-		if (strcmp(rt->method, r->method) == 0 ||
-		    (strcmp(rt->method, "GET") == 0 && strcmp(r->method, "HEAD") == 0)) {
-			route = rt;
-			memcpy(r->params, params, sizeof params);
-			break;
-		}
-	}
+	const struct route *route = r->route;
 	if (!route) {
-		if (path_known)
+		if (r->path_known)
 			render_message(r, 405, "请求方法不允许", "此地址不接受该请求方法。");
 		else
 			reply_not_found(r);
 		return;
 	}
-	/* Every handler but the static files may use the store: the connection
-	 * is taken here, with a deadline, so no handler ever waits without end
-	 * for one, and a pool held up elsewhere answers 503 at once. */
-	if (route->fn != page_static) {
+	/* Every handler that may use the store has its connection taken here,
+	 * with a deadline, so no handler ever waits without end for one, and
+	 * a pool held up elsewhere answers 503 at once. */
+	if (!(route->flags & R_NO_STORE)) {
 		r->db = db_acquire_wait(r->srv->pool, r->srv->store_wait_ms);
 		if (!r->db) {
 			reply_busy(r);
 			return;
 		}
 	}
-	/* Static files and the health check need neither session nor token. */
-	if (route->fn != page_static && route->fn != page_healthz) {
+	if (!(route->flags & R_NO_SESSION)) {
 		load_session(r);
 		ensure_csrf(r);
 	}
 	if ((route->flags & R_LOGIN) && !r->logged_in) {
-		if (strncmp(r->path, "/api/", 5) == 0) {
-			reply_json_error(r, 401, "unauthenticated", "请先登录");
-		} else {
-			redirect(r, "/login?expired=1");
-		}
+		refuse(r, route);
+		return;
+	}
+	/* A password an administrator reset is changed before anything else
+	 * is done with it (a session opened with a certificate is not held up). */
+	if (r->logged_in && r->actor.must_change_password &&
+	    strcmp(r->actor.session_method, "password") == 0 &&
+	    (route->flags & (R_LOGIN | R_NO_CSRF)) && !(route->flags & R_MUST_CHANGE_OK)) {
+		if (route->flags & R_JSON)
+			reply_json_error(r, 403, "password_change_required", "请先修改密码");
+		else
+			redirect(r, "/password");
 		return;
 	}
 	if (r->is_post && !(route->flags & R_NO_CSRF) && !csrf_ok(r)) {
 		render_message(r, 403, "页面已过期",
 		               "表单校验失败（页面可能已过期），请返回上一页刷新后重新提交。");
+		return;
+	}
+	/* Access is decided here, before the handler: by the route's action
+	 * alone; what needs the record (ownership, region) the handler asks
+	 * the policy with the record. */
+	if ((route->flags & R_HOLDER) && !policy_allows(&r->actor, ACT_MGMT, NULL)) {
+		reply_needs_key(r);
+		return;
+	}
+	if (!policy_allows(&r->actor, route->action, NULL)) {
+		refuse(r, route);
 		return;
 	}
 	route->fn(r);
@@ -464,6 +470,7 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 		 * libmicrohttpd close the connection after every response. */
 		r = request_new(lc, conn, url, method);
 		*req_cls = r;
+		route_request(r);
 		guard_phase(srv->guard, conn, GUARD_BODY);
 		/* A refusal known from the headers alone is answered once the body
 		 * has been drained unread (bounded by the body deadline): answering
@@ -487,7 +494,7 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 			                                             MHD_HTTP_HEADER_CONTENT_TYPE);
 			/* The JSON API keeps every body raw: its handlers answer a form
 			 * with 415 JSON, never with the form parser's HTML 400. */
-			if (ct && strncmp(url, "/api/", 5) != 0 &&
+			if (ct && !r->json &&
 			    (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 ||
 			           strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, 19) == 0))
 				r->pp = MHD_create_post_processor(conn, POST_BUFFER, post_iterator, r);

@@ -38,7 +38,10 @@ static const struct config_key keys[] = {
 	{"send_timeout_seconds", "600", "longest time a client may take to read a response"},
 	{"idle_timeout_seconds", "30", "a connection with no traffic for this long is closed"},
 	{"store_wait_ms", "2000", "longest wait for a free store connection before answering 503"},
-	{"session_hours", "8", "idle lifetime of a login session"},
+	{"session_idle_minutes", "30", "a login session ends after this many minutes without a request"},
+	{"session_max_hours", "8", "a login session ends this many hours after login, however active (formerly session_hours)"},
+	{"https_url", "", "address of the HTTPS portal that password login over HTTP is sent to; empty = https://<host asked for>:<port of https_listen>"},
+	{"http_login_redirect", "auto", "password login on the HTTP listener: auto = send it to the HTTPS portal unless the client is on loopback (the local demo), always (tests), never"},
 	{"staff_password_login", "false", "let reviewers, RA, trainers and admins log in with a password (demo only; off in production)"},
 	{"crl_hours", "24", "the CRL is re-signed at least this often"},
 	{"log_requests", "true", "one line per request to stderr"},
@@ -55,6 +58,7 @@ static const struct config_key keys[] = {
 	{"challenges_max", "10000", "unexpired certificate-login challenges in the store (503 above; 0 = no limit)"},
 	{"scans_per_account_minute", "10", "scans uploaded by one account per minute (429; 0 = no limit)"},
 	{"scans_unreferenced_hours", "24", "a scan no application refers to is deleted after this many hours"},
+	{"client_dir", "", "where the client package esp-client_<version>_<arch>.deb offered on the driver page is; empty = <data_dir>/client"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -66,6 +70,9 @@ struct esp_config {
 
 static int key_index(const char *name)
 {
+	/* Its name before sessions had an idle time: old files keep working. */
+	if (strcmp(name, "session_hours") == 0)
+		name = "session_max_hours";
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, name) == 0)
 			return (int)i;

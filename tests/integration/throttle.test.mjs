@@ -31,7 +31,9 @@ after(async () => {
   await direct?.cleanup();
 });
 
-const from = (ip) => ({ headers: { 'x-forwarded-for': `198.18.0.1, ${ip}` } });
+// The proxy terminates TLS: a remote client's password login over plain
+// HTTP would be sent to the HTTPS portal (password.test.mjs).
+const from = (ip) => ({ headers: { 'x-forwarded-for': `198.18.0.1, ${ip}`, 'x-forwarded-proto': 'https' } });
 
 async function login(esp, username, password, ip) {
   const c = new Client(esp.url);

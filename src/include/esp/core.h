@@ -34,6 +34,9 @@ enum role { ROLE_NONE = 0, ROLE_APPLICANT, ROLE_REVIEWER, ROLE_RA, ROLE_TRAINER,
 const char *role_name(enum role r);        /* "applicant" ... */
 const char *role_label(enum role r);       /* 申请人, 初审人员, 注册机构, 培训机构, 系统管理员 */
 enum role role_parse(const char *s);
+/* Where a signed-in actor of the role starts ("/status" ...); NULL for the
+ * admin, whose start page is /home itself. */
+const char *role_home(enum role r);
 
 struct actor {
 	int64_t account_id;
@@ -48,6 +51,7 @@ struct actor {
 	const char *address;         /* client address, for the audit log */
 	const char *session_method;  /* password | certificate | challenge */
 	const char *cert_serial;
+	bool must_change_password;   /* an administrator reset the password */
 };
 
 /* ---- what they may do: the one place that decides ---- */
@@ -63,8 +67,16 @@ enum action {
 	ACT_APPLICATION_TRAINER,   /* evaluators' materials, hand out keys */
 	ACT_CERT_REVOKE,           /* 挂失 */
 	ACT_ADMIN,                 /* directory, fees, drivers, staff accounts */
-	ACT_RA_OFFICE,             /* the back office: home, queue, CSV (RA, trainer, admin) */
-	ACT_API_TOKENS,            /* API tokens of enrolment workstations (RA, admin) */
+	/* The actions of a route as a whole, asked by dispatch before the
+	 * handler runs (no object); the handler asks the ones above with the
+	 * record. */
+	ACT_ANYONE,                /* public pages: anyone, signed in or not */
+	ACT_SESSION,               /* anyone signed in (the record decides the rest) */
+	ACT_REGISTRANT,            /* the pages of one's own registration: status, apply */
+	ACT_OPERATOR,              /* the RA desk: RA, trainer, and the admin's overview */
+	ACT_API_TOKENS,            /* the RA workstations' API tokens: RA and admin */
+	ACT_MGMT,                  /* 管理系统: staff, and holders signed in with their key */
+	ACT_COUNT
 };
 
 /* What the policy needs to know of the object acted on. */
@@ -120,9 +132,6 @@ enum db_status staff_account_create(db_conn *c, const struct actor *a, const cha
 /* Enables or disables an account (disabling ends its sessions), audited. */
 enum db_status account_set_status(db_conn *c, const char *username, const char *status);
 
-/* Sets the password of username (Argon2id), audited as account.password by
- * espctl. DB_NOT_FOUND when there is no such account. */
-enum db_status account_set_password(db_conn *c, const char *username, const char *password);
 /* The id of username (id may be NULL); DB_NOT_FOUND when there is none. */
 enum db_status account_find(db_conn *c, const char *username, int64_t *id);
 /* The role of an account; DB_NOT_FOUND (and ROLE_NONE) when there is none. */
@@ -140,10 +149,53 @@ struct account_entry {
 	const char *province_code;
 	const char *province_name;
 };
+/* One account by username (strings in arena); DB_NOT_FOUND when there is none. */
+enum db_status account_get(db_conn *c, struct arena *a, const char *username,
+                           struct account_entry *out);
 /* Every account (staff_only: all but applicants), by role then username;
  * strings and *out in arena (*out NULL when *n is 0). */
 enum db_status account_list(db_conn *c, struct arena *a, bool staff_only,
                             struct account_entry **out, size_t *n);
+
+/* ---- password rules and changes (password.c) ---- */
+/* The one password rule of every place a password is chosen (registration,
+ * change, espctl): at least min_length characters, at most 128 bytes, not
+ * the username, not one character repeated, not a run such as 12345678,
+ * not a date such as a birthday, not on the list of common passwords
+ * (data/common-passwords.txt). NULL when acceptable, else a Chinese
+ * sentence saying why (static storage, or a copy in a when the message
+ * names the length). */
+const char *password_policy_check(struct arena *a, int min_length, const char *username,
+                                  const char *password);
+/* True when password (any case) is on the common-passwords list. */
+bool password_is_common(const char *password);
+
+enum password_change_result {
+	PWCHANGE_OK,
+	PWCHANGE_WRONG_CURRENT,  /* the current password does not match */
+	PWCHANGE_WEAK,           /* *why says which rule */
+	PWCHANGE_SAME,           /* the new password is the current one */
+	PWCHANGE_NO_PASSWORD,    /* the account has no password (certificate only) */
+	PWCHANGE_ERROR,
+};
+/* The holder changes its own password: checks the current one and the rule,
+ * stores the new hash, clears must_change_password and ends every other
+ * session of the account (all but the one whose cookie is keep_cookie),
+ * audited, in one transaction. */
+enum password_change_result account_password_change(db_conn *c, struct arena *a,
+                                                     const struct esp_limits *l,
+                                                     const struct actor *who,
+                                                     const char *current, const char *new_password,
+                                                     const char *keep_cookie, const char **why);
+/* Sets username's password (no rule: the caller chose it) and whether it
+ * must be changed at the next login; unlocks the account and ends all its
+ * sessions; audited as action by `by`. DB_NOT_FOUND when no such account. */
+enum db_status account_password_set(db_conn *c, const struct actor *by, const char *username,
+                                    const char *password, bool must_change, const char *action);
+/* An administrator's reset: a new random one-time password (*one_time,
+ * caller wipes and frees) that must be changed at the next login. */
+enum db_status account_password_reset(db_conn *c, const struct actor *by, const char *username,
+                                      char **one_time);
 
 /* ---- generations (007_generations.sql) ---- */
 /* Counters that go up (by trigger) with every change to what a cache
@@ -153,12 +205,17 @@ enum generation { GEN_REGISTRATIONS, GEN_SESSIONS, GEN_COUNT };
 bool generations_read(db_conn *c, int64_t out[GEN_COUNT]);
 
 /* ---- sessions ---- */
-/* New session; *cookie gets the cookie value (caller frees), *csrf too. */
+/* Sessions created from now on end after this many seconds without a
+ * request (default 30 minutes), besides their absolute lifetime. */
+void session_set_idle_seconds(int seconds);
+/* New session that ends lifetime_seconds from now at the latest, or
+ * sooner when idle; *cookie gets the cookie value (caller frees), *csrf too. */
 enum db_status session_create(db_conn *c, int64_t account_id, const char *method,
                               const char *cert_serial, int lifetime_seconds, char **cookie,
                               char **csrf);
-/* Loads the actor of a cookie (strings in arena). DB_NOT_FOUND when absent,
- * expired, the account disabled, or its certificate revoked. */
+/* Loads the actor of a cookie (strings in arena) and notes the use (the
+ * store's last_seen, about once a minute). DB_NOT_FOUND when absent,
+ * expired, idle too long, the account disabled, or its certificate revoked. */
 enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
                               struct actor *out, char **csrf);
 /* The same, reusing what an earlier lookup under the same sessions'

@@ -80,7 +80,7 @@ count_objects() { # TYPE LABEL
 # ---------------------------------------------------------------- usage
 tok --help
 check "global --help exits 0" test "$RC" -eq 0
-for c in list enroll passwd unlock show-cert export-cert login; do
+for c in list enroll passwd unlock show-cert export-cert login setup-browser; do
 	tok "$c" --help
 	if [ "$RC" -eq 0 ] && out_has "用法"; then ok "$c --help"; else notok "$c --help"; fi
 done
@@ -371,6 +371,29 @@ printf 'module = /nonexistent/module.so\n' >"$HOME/.config/esp-token.conf"
 "$BIN" list >"$WORK/out" 2>"$WORK/err"
 check "missing module: exit 2" test $? -eq 2
 rm -f "$HOME/.config/esp-token.conf"
+
+# ---------------------------------------------------------------- setup-browser
+# Chromium's NSS database in $HOME/.pki/nssdb gets the module and the CA chain
+if command -v modutil >/dev/null && command -v certutil >/dev/null; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+		-keyout "$WORK/bca.key" -out "$WORK/bca.pem" -subj "/CN=ESP Browser Test CA" 2>/dev/null
+	tok setup-browser --ca-file "$WORK/bca.pem"
+	check "setup-browser: exit 0" test "$RC" -eq 0
+	if modutil -dbdir "sql:$HOME/.pki/nssdb" -list 2>/dev/null | grep -q "library name: $MODULE"; then
+		ok "setup-browser: the module is in ~/.pki/nssdb"
+	else notok "setup-browser: the module is in ~/.pki/nssdb"; fi
+	if certutil -L -d "sql:$HOME/.pki/nssdb" 2>/dev/null | grep -q "CA 1 .*CT,C,C"; then
+		ok "setup-browser: the CA is trusted there"
+	else notok "setup-browser: the CA is trusted there"; fi
+	tok setup-browser --ca-file "$WORK/bca.pem"
+	if [ "$RC" -eq 0 ] && out_has "已有证书U盘模块"; then ok "setup-browser twice: no duplicate"
+	else notok "setup-browser twice: no duplicate"; fi
+	tok setup-browser --remove
+	if [ "$RC" -eq 0 ] && ! modutil -dbdir "sql:$HOME/.pki/nssdb" -list 2>/dev/null | grep -q "$MODULE" &&
+		! certutil -L -d "sql:$HOME/.pki/nssdb" 2>/dev/null | grep -q "CT,C,C"; then
+		ok "setup-browser --remove takes module and CA out"
+	else notok "setup-browser --remove takes module and CA out"; fi
+fi
 
 echo "1..$N"
 if [ "$FAILED" -ne 0 ]; then

@@ -4,7 +4,8 @@
  * with the jurisdiction (authority path prefix), ownership (registrant) and
  * province rules, including the traps: "/1/5/" must not see "/1/55/", a
  * pending registration may not apply for keys, a trainer only sees
- * evaluators.
+ * evaluators.  The actions of a route as a whole (asked by dispatch with
+ * no record) are checked for every role and session kind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,10 +102,16 @@ static const char *const action_names[] = {
     "APPLICATION_TRAINER",
     "CERT_REVOKE",
     "ADMIN",
-    "RA_OFFICE",
+    "ANYONE",
+    "SESSION",
+    "REGISTRANT",
+    "OPERATOR",
     "API_TOKENS",
+    "MGMT",
 };
 #define NACTIONS ((int)(sizeof action_names / sizeof action_names[0]))
+/* The actions asked with a record: the matrices below. */
+#define NRECORD (ACT_ADMIN + 1)
 
 static void expect(const struct actor *a, enum action act, const struct policy_object *o, bool want)
 {
@@ -125,16 +132,14 @@ static void expect(const struct actor *a, enum action act, const struct policy_o
 struct row {
 	const struct actor *a;
 	/* Indexed by enum action. */
-	bool allow[11];
+	bool allow[NRECORD];
 };
 
 static void check_matrix(const struct row *rows, size_t n, const struct policy_object *o)
 {
-	assert_int_equal(NACTIONS, ACT_API_TOKENS + 1);
-	/* The actions about one registration or application; the object-free
-	 * ones after ACT_ADMIN have their own test. */
+	assert_int_equal(NACTIONS, ACT_COUNT);
 	for (size_t i = 0; i < n; i++)
-		for (int act = 0; act <= ACT_ADMIN; act++)
+		for (int act = 0; act < NRECORD; act++)
 			expect(rows[i].a, (enum action)act, o, rows[i].allow[act]);
 }
 
@@ -437,29 +442,96 @@ static void test_null_actor_and_object(void **state)
 {
 	(void)state;
 	struct policy_object o = object("evaluator", "approved");
+	/* No actor (anonymous) may do anything but what anyone may. */
 	for (int act = 0; act < NACTIONS; act++) {
-		assert_false(policy_allows(NULL, (enum action)act, &o));
-		assert_false(policy_allows(NULL, (enum action)act, NULL));
-		assert_false(policy_allows(&nobody, (enum action)act, &o));
+		bool want = act == ACT_ANYONE;
+		assert_int_equal(policy_allows(NULL, (enum action)act, &o), want);
+		assert_int_equal(policy_allows(NULL, (enum action)act, NULL), want);
+		assert_int_equal(policy_allows(&nobody, (enum action)act, &o), want);
 	}
 	/* Without an object only the object-free rights remain. */
 	const struct actor *all[] = {&owner, &reviewer_root, &ra_32, &trainer_32, &admin};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-		for (int act = 0; act < NACTIONS; act++) {
-			enum role ro = all[i]->role;
-			bool want = (act == ACT_REVIEW_QUEUE && ro == ROLE_REVIEWER) ||
-			            (ro == ROLE_ADMIN &&
+		for (int act = 0; act < NRECORD; act++) {
+			bool want = (act == ACT_REVIEW_QUEUE && all[i]->role == ROLE_REVIEWER) ||
+			            (all[i]->role == ROLE_ADMIN &&
 			             (act == ACT_ADMIN || act == ACT_REGISTRATION_VIEW ||
-			              act == ACT_APPLICATION_VIEW || act == ACT_CERT_REVOKE)) ||
-			            (act == ACT_RA_OFFICE &&
-			             (ro == ROLE_RA || ro == ROLE_TRAINER || ro == ROLE_ADMIN)) ||
-			            (act == ACT_API_TOKENS && (ro == ROLE_RA || ro == ROLE_ADMIN));
+			              act == ACT_APPLICATION_VIEW || act == ACT_CERT_REVOKE));
 			expect(all[i], (enum action)act, NULL, want);
 		}
 	}
 	/* Unknown action numbers are refused. */
 	assert_false(policy_allows(&admin, (enum action)99, &o));
 	assert_false(policy_allows(&admin, (enum action) - 1, &o));
+	assert_false(policy_allows(&admin, ACT_COUNT, &o));
+	assert_false(policy_allows(NULL, ACT_COUNT, NULL));
+}
+
+/* ---- the routes' actions: every role, every kind of session ------------- */
+
+static struct actor with_session(const struct actor *a, const char *method)
+{
+	struct actor x = *a;
+	x.session_method = method;
+	return x;
+}
+
+static void test_route_actions_every_role(void **state)
+{
+	(void)state;
+	/* Every actor of the cast, each with a password session, a TLS
+	 * certificate session, the signed challenge's, and none recorded. */
+	const struct actor *cast[] = {&nobody,          &owner,         &other_applicant,
+	                              &applicant_noreg, &reviewer_root, &reviewer_5,
+	                              &reviewer_nopath, &ra_32,         &ra_none,
+	                              &trainer_32,      &trainer_33,    &admin};
+	const char *methods[] = {"password", "certificate", "challenge", NULL};
+	/*                 ANYONE SESSION REGISTRANT OPERATOR API_TOKENS MGMT(password) MGMT(key) */
+	/* clang-format off */
+	const struct {
+		enum role role;
+		bool allow[7];
+	} want[] = {
+	    {ROLE_NONE,      {true, false, false, false, false, false, false}},
+	    {ROLE_APPLICANT, {true, true,  true,  false, false, false, true}},
+	    {ROLE_REVIEWER,  {true, true,  false, false, false, true,  true}},
+	    {ROLE_RA,        {true, true,  false, true,  true,  true,  true}},
+	    {ROLE_TRAINER,   {true, true,  false, true,  false, true,  true}},
+	    {ROLE_ADMIN,     {true, true,  false, true,  true,  true,  true}},
+	};
+	/* clang-format on */
+	struct policy_object o = object("evaluator", "approved");
+	for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++) {
+		const bool *allow = NULL;
+		for (size_t w = 0; w < sizeof want / sizeof want[0]; w++)
+			if (want[w].role == cast[i]->role)
+				allow = want[w].allow;
+		assert_non_null(allow);
+		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+			struct actor a = with_session(cast[i], methods[m]);
+			/* A session whose method is unknown is not a key session. */
+			bool key = methods[m] && strcmp(methods[m], "password") != 0;
+			for (int act = ACT_ANYONE; act < ACT_COUNT; act++) {
+				bool w =
+				    act == ACT_MGMT ? allow[key ? 6 : 5] : allow[act - ACT_ANYONE];
+				/* The record does not matter to a route's action. */
+				expect(&a, (enum action)act, NULL, w);
+				expect(&a, (enum action)act, &o, w);
+			}
+		}
+	}
+}
+
+static void test_role_home(void **state)
+{
+	(void)state;
+	assert_string_equal(role_home(ROLE_APPLICANT), "/status");
+	assert_string_equal(role_home(ROLE_REVIEWER), "/review");
+	assert_string_equal(role_home(ROLE_RA), "/ra");
+	assert_string_equal(role_home(ROLE_TRAINER), "/ra");
+	assert_string_equal(role_home(ROLE_NONE), "/home");
+	/* The admin starts on /home itself: no redirect loop. */
+	assert_null(role_home(ROLE_ADMIN));
 }
 
 /* The RA back office and the workstations' API tokens: decided by role
@@ -484,11 +556,11 @@ static void test_ra_office_and_tokens(void **state)
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		const struct policy_object *objs[] = {NULL, &unit, &eval};
 		for (size_t k = 0; k < 3; k++) {
-			expect(rows[i].a, ACT_RA_OFFICE, objs[k], rows[i].office);
+			expect(rows[i].a, ACT_OPERATOR, objs[k], rows[i].office);
 			expect(rows[i].a, ACT_API_TOKENS, objs[k], rows[i].tokens);
 		}
 	}
-	assert_false(policy_allows(NULL, ACT_RA_OFFICE, NULL));
+	assert_false(policy_allows(NULL, ACT_OPERATOR, NULL));
 	assert_false(policy_allows(NULL, ACT_API_TOKENS, NULL));
 }
 
@@ -525,6 +597,8 @@ int main(void)
 	    cmocka_unit_test(test_null_actor_and_object),
 	    cmocka_unit_test(test_ra_office_and_tokens),
 	    cmocka_unit_test(test_role_names),
+	    cmocka_unit_test(test_route_actions_every_role),
+	    cmocka_unit_test(test_role_home),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -871,7 +871,8 @@ static void insert_session(db_conn *c, const char *cookie, int64_t account, int6
 	assert_int_equal(
 	    DB_EXEC(c,
 	            "INSERT INTO sessions (id_hash, account_id, csrf, method, cert_serial, "
-	            "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	            "created_at, expires_at, last_seen, idle_seconds) "
+	            "VALUES ($1, $2, $3, $4, $5, $6, $7, $6, 3600)",
 	            NULL, P_TEXT(hash), P_INT(account), P_TEXT("csrf-direct"), P_TEXT("password"),
 	            P_NULL, P_INT(time_now() - 100), P_INT(expires)),
 	    DB_OK);
@@ -1096,6 +1097,266 @@ static void test_session_cache(void **state)
 	arena_free(a);
 }
 
+/* A session ends after its idle time without a request, and at its
+ * absolute expiry however active; each use moves last_seen (about once a
+ * minute) without moving the sessions' generation. */
+static int64_t last_seen_of(db_conn *c, const char *cookie)
+{
+	char hash[65];
+	sha256_hex(cookie, strlen(cookie), hash);
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(c, "SELECT last_seen FROM sessions WHERE id_hash = $1", &r,
+	                         P_TEXT(hash)),
+	                 DB_OK);
+	int64_t v = r->nrows ? db_get_int(r, 0, 0, 0) : -1;
+	db_result_free(r);
+	return v;
+}
+
+static void set_session_times(db_conn *c, const char *cookie, int64_t last_seen, int64_t expires)
+{
+	char hash[65];
+	sha256_hex(cookie, strlen(cookie), hash);
+	assert_int_equal(DB_EXEC(c, "UPDATE sessions SET last_seen = $1, expires_at = $2 "
+	                            "WHERE id_hash = $3",
+	                         NULL, P_INT(last_seen), P_INT(expires), P_TEXT(hash)),
+	                 DB_OK);
+}
+
+static void test_session_idle(void **state)
+{
+	struct fixture *f = *state;
+	int64_t js = 0, id = 0;
+	char *cookie = NULL, *csrf = NULL;
+	session_set_idle_seconds(1800);
+	reviewer_session(f->c, &js, &id, &cookie, &csrf);
+	struct arena *a = arena_new();
+	struct actor act;
+	int64_t now = time_now();
+	/* The idle time is stored with the session, never past its lifetime. */
+	assert_int_equal(count_rows(f->c, "SELECT idle_seconds FROM sessions"), 1800);
+	assert_true(last_seen_of(f->c, cookie) >= now - 1);
+
+	/* 29 minutes 50 seconds idle: still good, and the use moves last_seen. */
+	set_session_times(f->c, cookie, now - 1790, now + 3000);
+	int64_t g = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
+	assert_true(last_seen_of(f->c, cookie) >= now);
+	/* Noting the use moves no generation: caches stay good. */
+	assert_int_equal(gen_of(f->c, GEN_SESSIONS), g);
+	/* Used again within the minute: no second write. */
+	set_session_times(f->c, cookie, now - 30, now + 3000);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
+	assert_int_equal(last_seen_of(f->c, cookie), now - 30);
+
+	/* 30 minutes and a second idle: ended, and it stays ended. */
+	set_session_times(f->c, cookie, now - 1801, now + 3000);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(last_seen_of(f->c, cookie), now - 1801);
+
+	/* Active a second ago but past its absolute expiry: ended. */
+	set_session_times(f->c, cookie, now - 1, now - 1);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_NOT_FOUND);
+
+	/* Purging takes the idle ones as well as the expired ones. */
+	set_session_times(f->c, cookie, now - 1801, now + 3000);
+	char *other = NULL;
+	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &other, NULL), DB_OK);
+	int n = -1;
+	assert_int_equal(session_purge_expired(f->c, time_now(), &n), DB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(session_lookup(f->c, a, other, &act, NULL), DB_OK);
+	free(other);
+
+	/* A lifetime shorter than the idle time caps it. */
+	assert_int_equal(session_create(f->c, id, "password", NULL, 600, &other, NULL), DB_OK);
+	assert_int_equal(count_rows(f->c, "SELECT MIN(idle_seconds) FROM sessions"), 600);
+	free(other);
+	arena_free(a);
+	free(cookie);
+	free(csrf);
+}
+
+/* The session cache never serves a session past its idle time, and a
+ * cached session in use keeps the store's last_seen moving. */
+static void test_session_cache_idle(void **state)
+{
+	struct fixture *f = *state;
+	int64_t js = 0, id = 0;
+	char *cookie = NULL, *csrf = NULL;
+	reviewer_session(f->c, &js, &id, &cookie, &csrf);
+	free(cookie);
+	struct arena *a = arena_new();
+	struct actor act;
+
+	/* Idle 2 s: cached, then left alone for 3 s under the same generation. */
+	session_set_idle_seconds(2);
+	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &cookie, NULL), DB_OK);
+	int64_t g = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g, &act, NULL), DB_OK);
+	sleep(3);
+	assert_int_equal(gen_of(f->c, GEN_SESSIONS), g);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g, &act, NULL), DB_NOT_FOUND);
+	free(cookie);
+
+	/* Idle 8 s (last_seen moves every 2 s): a hit from the cache after 3 s
+	 * writes the use to the store, and moves no generation. */
+	session_set_idle_seconds(8);
+	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &cookie, NULL), DB_OK);
+	int64_t created = last_seen_of(f->c, cookie);
+	g = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g, &act, NULL), DB_OK);
+	sleep(3);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g, &act, NULL), DB_OK);
+	assert_true(last_seen_of(f->c, cookie) >= created + 3);
+	assert_int_equal(gen_of(f->c, GEN_SESSIONS), g);
+	free(cookie);
+	session_set_idle_seconds(1800);
+	arena_free(a);
+	free(csrf);
+}
+
+/* ---- password changes ------------------------------------------------------------ */
+
+/* A password login from one address, with limits that only the test that
+ * means to reach them (max_failures) reaches. */
+static enum login_result try_login(db_conn *c, const char *user, const char *pw, int max_failures)
+{
+	struct login_limits l = {.per_user_address = max_failures,
+	                         .per_user = 100,
+	                         .per_address = 1000,
+	                         .window_seconds = 900,
+	                         .checks_per_second = 0};
+	int64_t got = 0, retry = 0;
+	return account_login(c, &l, "192.0.2.9", user, pw, true, &got, &retry);
+}
+
+static int64_t sessions_of(db_conn *c, int64_t id)
+{
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(c, "SELECT COUNT(*) FROM sessions WHERE account_id = $1", &r,
+	                         P_INT(id)),
+	                 DB_OK);
+	int64_t n = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	return n;
+}
+
+static void test_password_change(void **state)
+{
+	struct fixture *f = *state;
+	int64_t js = 0, id = 0;
+	char *cookie = NULL, *csrf = NULL, *other = NULL;
+	struct esp_limits l;
+	limits_load(f->c, &l);
+	reviewer_session(f->c, &js, &id, &cookie, &csrf);
+	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &other, NULL), DB_OK);
+	struct arena *a = arena_new();
+	struct actor act;
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
+	const char *why = NULL;
+
+	assert_int_equal(account_password_change(f->c, a, &l, &act, "wrong", "Tr4m-line-Fuzhou",
+	                                         cookie, &why),
+	                 PWCHANGE_WRONG_CURRENT);
+	assert_int_equal(account_password_change(f->c, a, &l, &act, "pw", "12345678", cookie, &why),
+	                 PWCHANGE_WEAK);
+	assert_string_equal(why, "密码不能是连续的数字或字母（如12345678、abcdefgh）");
+	assert_int_equal(account_password_change(f->c, a, &l, &act, "pw", "password", cookie, &why),
+	                 PWCHANGE_WEAK);
+	assert_string_equal(why, "该密码过于常见，很容易被猜中，请换一个");
+	assert_int_equal(sessions_of(f->c, id), 2);
+
+	int64_t g = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(account_password_change(f->c, a, &l, &act, "pw", "Tr4m-line-Fuzhou", cookie,
+	                                         &why),
+	                 PWCHANGE_OK);
+	/* The other session ended (and caches know it); this one goes on. */
+	assert_true(gen_of(f->c, GEN_SESSIONS) > g);
+	assert_int_equal(session_lookup(f->c, a, other, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
+	assert_int_equal(try_login(f->c, "rev", "pw", 100), LOGIN_BAD);
+	assert_int_equal(try_login(f->c, "rev", "Tr4m-line-Fuzhou", 100), LOGIN_OK);
+	assert_int_equal(account_password_change(f->c, a, &l, &act, "Tr4m-line-Fuzhou",
+	                                         "Tr4m-line-Fuzhou", cookie, &why),
+	                 PWCHANGE_SAME);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = "
+	                                  "'account.password_change'"),
+	                 1);
+
+	/* An account without a password (certificate only). */
+	int64_t nopw = 0;
+	assert_int_equal(account_create(f->c, "certonly", NULL, ROLE_REVIEWER, "", js, NULL, 0, &nopw),
+	                 DB_OK);
+	struct actor cert_actor = {.account_id = nopw, .username = "certonly"};
+	assert_int_equal(account_password_change(f->c, a, &l, &cert_actor, "", "Tr4m-line-Fuzhou",
+	                                         NULL, &why),
+	                 PWCHANGE_NO_PASSWORD);
+	free(other);
+	free(cookie);
+	free(csrf);
+	arena_free(a);
+}
+
+static void test_password_reset(void **state)
+{
+	struct fixture *f = *state;
+	int64_t js = 0, id = 0;
+	char *cookie = NULL, *csrf = NULL;
+	struct esp_limits l;
+	limits_load(f->c, &l);
+	reviewer_session(f->c, &js, &id, &cookie, &csrf);
+	struct arena *a = arena_new();
+	struct actor act;
+	int64_t g = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g, &act, NULL), DB_OK);
+	assert_false(act.must_change_password);
+	/* Locked out after two failures: even the right password is refused. */
+	assert_int_equal(try_login(f->c, "rev", "wrong", 2), LOGIN_BAD);
+	assert_int_equal(try_login(f->c, "rev", "wrong", 2), LOGIN_LOCKED);
+	assert_int_equal(try_login(f->c, "rev", "pw", 2), LOGIN_LOCKED);
+
+	struct actor admin = {.username = "admin", .role = ROLE_ADMIN};
+	char *once = NULL;
+	assert_int_equal(account_password_reset(f->c, &admin, "nobody", &once), DB_NOT_FOUND);
+	assert_null(once);
+	assert_int_equal(account_password_reset(f->c, &admin, "rev", &once), DB_OK);
+	assert_int_equal(strlen(once), 16);
+	/* Every session of the account ended, cached ones too. */
+	int64_t g2 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(g2 > g);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g2, &act, NULL), DB_NOT_FOUND);
+	assert_int_equal(sessions_of(f->c, id), 0);
+	free(cookie);
+
+	/* The lockout is lifted and the old password gone; the one-time
+	 * password logs in, and the session says it must be changed. */
+	assert_int_equal(try_login(f->c, "rev", once, 2), LOGIN_OK);
+	assert_int_equal(try_login(f->c, "rev", "pw", 100), LOGIN_BAD);
+	assert_int_equal(session_create(f->c, id, "password", NULL, 3600, &cookie, NULL), DB_OK);
+	int64_t g3 = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g3, &act, NULL), DB_OK);
+	assert_true(act.must_change_password);
+
+	/* Changing it clears the flag, and the cache learns it. */
+	const char *why = NULL;
+	assert_int_equal(account_password_change(f->c, a, &l, &act, once, "Tr4m-line-Fuzhou", cookie,
+	                                         &why),
+	                 PWCHANGE_OK);
+	int64_t g4 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(g4 > g3);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g4, &act, NULL), DB_OK);
+	assert_false(act.must_change_password);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = "
+	                                  "'account.password_reset'"),
+	                 1);
+	free(once);
+	free(cookie);
+	free(csrf);
+	arena_free(a);
+}
+
 /* ---- the audit log --------------------------------------------------------------- */
 
 static void test_audit_chain(void **state)
@@ -1299,6 +1560,10 @@ static void test_registration_queue_subtree(void **state)
 	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_session_cache, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_session_purge, setup, teardown),                  \
+	    cmocka_unit_test_setup_teardown(test_session_idle, setup, teardown),                   \
+	    cmocka_unit_test_setup_teardown(test_session_cache_idle, setup, teardown),             \
+	    cmocka_unit_test_setup_teardown(test_password_change, setup, teardown),                \
+	    cmocka_unit_test_setup_teardown(test_password_reset, setup, teardown),                 \
 	    cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown)
 
 int main(void)

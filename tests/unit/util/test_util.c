@@ -469,7 +469,9 @@ static void test_config_file(void **state)
 	assert_string_equal(config_get(c, "public_url"), "https://esp.example.cn/?a=b");
 	assert_true(config_get_bool(c, "staff_password_login"));
 	assert_string_equal(config_get(c, "data_dir"), "");
-	assert_int_equal(config_get_long(c, "session_hours"), 4);
+	/* session_hours is the old name of session_max_hours */
+	assert_int_equal(config_get_long(c, "session_max_hours"), 4);
+	assert_int_equal(config_get_long(c, "session_idle_minutes"), 30);
 	/* untouched keys keep their defaults */
 	assert_string_equal(config_get(c, "http_listen"), "127.0.0.1:8080");
 	config_free(c);

@@ -1,5 +1,6 @@
 /*
- * token_p11.c - PKCS#11 access for esp-token.
+ * token_p11.c - PKCS#11 access of the token library (esp-token and the
+ * desktop window 证书管理工具).
  *
  * libp11 loads the module, enumerates the slots and hands out private keys as
  * EVP_PKEY.  Everything libp11 cannot do well (EC key generation, exact
@@ -8,7 +9,7 @@
  * module a second time (which only takes a reference) and call
  * C_GetFunctionList.  We never call C_Initialize / C_Finalize ourselves.
  */
-#include "esp_token.h"
+#include "token.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -153,8 +154,7 @@ int tok_select(struct tok_ctx *t, const char *which)
 		for (unsigned int i = 0; i < t->nslots; i++) {
 			PKCS11_SLOT *s = &t->slots[i];
 			if (usable(s))
-				fprintf(stderr, "  标签 %s  序列号 %s\n", s->token->label,
-				        s->token->serialnr);
+				tok_note("标签 %s  序列号 %s", s->token->label, s->token->serialnr);
 		}
 		return TOK_EXIT_USAGE;
 	}
@@ -185,20 +185,23 @@ int tok_token_info(struct tok_ctx *t, CK_SLOT_ID id, CK_TOKEN_INFO *info)
 	return TOK_EXIT_OK;
 }
 
-void tok_print_pin_flags(CK_FLAGS flags, bool so)
+const char *tok_pin_flags_hint(CK_FLAGS flags, bool so)
 {
 	CK_FLAGS locked = so ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED;
 	CK_FLAGS final = so ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY;
 	CK_FLAGS low = so ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW;
 	if (flags & locked)
-		fprintf(stderr, "  证书U盘报告：PIN码已锁定 (PIN locked)\n");
-	else if (flags & final)
-		fprintf(stderr, "  证书U盘报告：只剩最后一次机会 (final try)，再错将被锁定\n");
-	else if (flags & low)
-		fprintf(stderr, "  证书U盘报告：剩余重试次数不多 (PIN count low)；"
-		                "证书U盘不提供具体次数\n");
-	else
-		fprintf(stderr, "  证书U盘未报告剩余重试次数；多次输错可能导致锁定\n");
+		return "证书U盘报告：PIN码已锁定 (PIN locked)";
+	if (flags & final)
+		return "证书U盘报告：只剩最后一次机会 (final try)，再错将被锁定";
+	if (flags & low)
+		return "证书U盘报告：剩余重试次数不多 (PIN count low)；证书U盘不提供具体次数";
+	return "证书U盘未报告剩余重试次数；多次输错可能导致锁定";
+}
+
+void tok_print_pin_flags(CK_FLAGS flags, bool so)
+{
+	tok_note("%s", tok_pin_flags_hint(flags, so));
 }
 
 static const char LOCKED_MSG[] = "证书U盘已锁定，请联系数字证书注册机构解锁（密码解锁）";
@@ -405,7 +408,7 @@ int tok_choose_cert(struct tok_cert *c, size_t n, const char *id_hex, const char
 	tok_err("证书U盘上有多个符合条件的证书，请用 --id 或 --label 选择：");
 	for (size_t i = 0; i < n; i++) {
 		char *h = tok_hex(c[i].id, c[i].id_len);
-		fprintf(stderr, "  --id %s  --label %s\n", c[i].id_len ? h : "(无)", c[i].label);
+		tok_note("--id %s  --label %s", c[i].id_len ? h : "(无)", c[i].label);
 		free(h);
 	}
 	return -1;

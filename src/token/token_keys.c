@@ -4,7 +4,7 @@
  * certificate objects (C_CreateObject, because PKCS11_store_certificate
  * leaves CKA_SERIAL_NUMBER empty and NSS then ignores the certificate).
  */
-#include "esp_token.h"
+#include "token.h"
 
 #include <stdlib.h>
 #include <string.h>
