@@ -14,8 +14,10 @@
 #include "esp/core.h"
 #include "esp/counts.h"
 #include "esp/db.h"
-#include "esp/ra.h"
 #include "esp/util.h"
+#include "esp/certificate.h"
+#include "esp/directory.h"
+#include "esp/revoke.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -871,14 +873,10 @@ int main(int argc, char **argv)
 			config_file = argv[++i];
 			continue;
 		}
-		char *eq = strchr(argv[i], '=');
-		char *key = eq ? xstrndup(argv[i] + 2, (size_t)(eq - argv[i] - 2)) : NULL;
-		if (!key || config_set(ctl.cfg, key, eq + 1) != 0) {
+		if (config_set_arg(ctl.cfg, argv[i]) != 0) {
 			fprintf(stderr, "espctl: unknown option '%s' (see --help)\n", argv[i]);
-			free(key);
 			return 1;
 		}
-		free(key);
 	}
 	if (config_file) {
 		const char *err = NULL;

@@ -1,6 +1,7 @@
 /* Passwords (Argon2id), password login with its rate limits, and sessions. */
-#include "esp/core.h"
+#include "esp/account.h"
 #include "esp/ratelimit.h"
+#include "esp/audit.h"
 
 #include <pthread.h>
 #include <sodium.h>

@@ -4,6 +4,8 @@
  */
 #include "esp/application.h"
 #include "esp/validate.h"
+#include "esp/db_json.h"
+#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +96,6 @@ static const struct afield *fields_of(enum reg_kind k, size_t *n)
 	return unit_fields;
 }
 
-static const char *sval(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 json_t *application_defaults(json_t *reg)
 {
 	enum reg_kind k = kind_parse(sval(reg, "kind"));
@@ -139,12 +135,6 @@ json_t *application_form(enum reg_kind k, json_t *values, json_t *errors)
 		json_array_append_new(out, o);
 	}
 	return out;
-}
-
-static void set_err(json_t *errors, const char *name, const char *msg)
-{
-	if (!json_object_get(errors, name))
-		json_object_set_new(errors, name, json_string(msg));
 }
 
 json_t *application_validate(const struct esp_limits *l, enum reg_kind k, json_t *values)
@@ -232,12 +222,6 @@ struct create_ctx {
 	bool existing;
 };
 
-static const char *opt(json_t *v, const char *k)
-{
-	const char *s = sval(v, k);
-	return *s ? s : NULL;
-}
-
 static enum db_status next_number(db_conn *c, char **number)
 {
 	time_t t = (time_t)(time_now() + 8 * 3600);
@@ -263,31 +247,17 @@ static enum db_status next_number(db_conn *c, char **number)
 	return DB_OK;
 }
 
-/* The registration's initial application that is not withdrawn (malloc'ed
- * number), DB_NOT_FOUND when there is none. */
-static enum db_status open_initial(db_conn *c, int64_t registration_id, char **number)
+enum db_status application_open_initial(db_conn *c, int64_t registration_id, char **number)
 {
-	db_result *r = NULL;
 	*number = NULL;
+	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c,
-	                            "SELECT number FROM applications WHERE registration_id = $1 AND "
-	                            "type = 'initial' AND state <> $2 ORDER BY id DESC LIMIT 1",
-	                            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
-	if (st == DB_OK && r->nrows == 0)
-		st = DB_NOT_FOUND;
-	if (st == DB_OK)
+	    "SELECT number FROM applications WHERE registration_id = $1 AND type = 'initial' "
+	    "AND state <> $2 ORDER BY id DESC LIMIT 1",
+	    &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
+	if (st == DB_OK && r->nrows)
 		*number = xstrdup(db_get(r, 0, 0));
 	db_result_free(r);
-	return st;
-}
-
-enum db_status application_open_initial(db_conn *c, struct arena *a, int64_t registration_id,
-                                        const char **number)
-{
-	char *n = NULL;
-	enum db_status st = open_initial(c, registration_id, &n);
-	*number = n ? arena_strdup(a, n) : NULL;
-	free(n);
 	return st;
 }
 
@@ -328,10 +298,9 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	db_result_free(r);
 	if (strcmp(x->type, "initial") == 0) {
 		/* One initial application per registration; more keys come by 再次申请. */
-		st = open_initial(c, reg_id, &x->number);
-		if (st == DB_OK)
-			x->existing = true;
-		if (st != DB_NOT_FOUND)
+		st = application_open_initial(c, reg_id, &x->number);
+		x->existing = x->number != NULL;
+		if (st != DB_OK || x->existing)
 			return st;
 	}
 	enum app_state to;
@@ -355,12 +324,12 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	    "VALUES ($1, $2, $3, $21, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
 	    "$16, $17, $18, $19, $20, $20) RETURNING id",
 	    &r, P_TEXT(x->number), P_INT(reg_id), P_TEXT(x->type), P_INT(sets),
-	    P_TEXT(opt(x->values, "contact_name")), P_TEXT(opt(x->values, "contact_id_number")),
-	    P_TEXT(opt(x->values, "mobile")), P_TEXT(opt(x->values, "phone")),
-	    P_TEXT(opt(x->values, "email")), P_TEXT(opt(x->values, "address")),
-	    P_TEXT(opt(x->values, "postcode")),
-	    P_TEXT(k == KIND_EVALUATOR ? NULL : opt(x->values, "invoice_title")),
-	    P_TEXT(k == KIND_EVALUATOR ? NULL : opt(x->values, "taxpayer_id")), P_INT(fee.price_yuan),
+	    P_TEXT(sval_opt(x->values, "contact_name")), P_TEXT(sval_opt(x->values, "contact_id_number")),
+	    P_TEXT(sval_opt(x->values, "mobile")), P_TEXT(sval_opt(x->values, "phone")),
+	    P_TEXT(sval_opt(x->values, "email")), P_TEXT(sval_opt(x->values, "address")),
+	    P_TEXT(sval_opt(x->values, "postcode")),
+	    P_TEXT(k == KIND_EVALUATOR ? NULL : sval_opt(x->values, "invoice_title")),
+	    P_TEXT(k == KIND_EVALUATOR ? NULL : sval_opt(x->values, "taxpayer_id")), P_INT(fee.price_yuan),
 	    P_INT(fee.medium_yuan), P_INT(fee.years), P_INT(fee_amount(&fee, k, sets)),
 	    x->scan_id ? P_INT(x->scan_id) : P_NULL, P_TEXT(x->idem), P_INT(now),
 	    P_TEXT(appstate_name(to)));
@@ -464,16 +433,6 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 
 /* ---- reading ---- */
 
-static json_t *row_object(const db_result *r, int row)
-{
-	json_t *o = json_object();
-	for (int i = 0; i < r->ncols; i++) {
-		const char *v = db_get(r, row, i);
-		json_object_set_new(o, r->names[i], v ? json_string(v) : json_null());
-	}
-	return o;
-}
-
 #define APP_SELECT                                                                             \
 	"SELECT a.id, a.number, a.registration_id, a.type, a.state, a.sets, a.contact_name, "     \
 	"a.contact_id_number, a.mobile, a.phone, a.email, a.address, a.postcode, a.invoice_title, " \
@@ -503,7 +462,7 @@ json_t *application_get(db_conn *c, const char *number)
 	if (!number || strlen(number) > 32 ||
 	    DB_EXEC(c, APP_SELECT "WHERE a.number = $1", &r, P_TEXT(number)) != DB_OK)
 		return NULL;
-	json_t *o = r->nrows ? row_object(r, 0) : NULL;
+	json_t *o = r->nrows ? db_row_json(r, 0) : NULL;
 	db_result_free(r);
 	if (o)
 		decorate(o);
@@ -517,7 +476,7 @@ json_t *application_list_for(db_conn *c, int64_t registration_id)
 	if (DB_EXEC(c, APP_SELECT "WHERE a.registration_id = $1 ORDER BY a.id DESC", &r,
 	            P_INT(registration_id)) == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			json_t *o = row_object(r, i);
+			json_t *o = db_row_json(r, i);
 			decorate(o);
 			json_array_append_new(arr, o);
 		}

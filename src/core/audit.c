@@ -16,7 +16,8 @@
  * file's text, the decoded bytes) is wiped right after use.
  */
 #include "esp/audit.h"
-#include "esp/core.h"
+#include "esp/policy.h"
+#include "esp/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,43 +104,19 @@ static bool key_parse(char *text, unsigned char key[AUDIT_KEY_BYTES], int64_t *k
 
 static enum audit_key_status key_load(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	size_t n = 0;
+	char *text = file_read_private(path, KEY_FILE_MAX - 1, &n);
+	if (!text)
 		return errno == ENOENT ? AUDIT_KEY_MISSING : AUDIT_KEY_BAD;
-	struct stat st;
-	char text[KEY_FILE_MAX + 1];
-	ssize_t n = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & 077))
-		n = read(fd, text, KEY_FILE_MAX);
-	close(fd);
-	if (n < 0 || n == KEY_FILE_MAX) {
-		if (n > 0)
-			sodium_memzero(text, (size_t)n);
-		return AUDIT_KEY_BAD;
-	}
-	text[n] = '\0';
 	unsigned char key[AUDIT_KEY_BYTES];
 	int64_t from = 0;
 	bool ok = key_parse(text, key, &from);
-	sodium_memzero(text, sizeof text);
+	sodium_memzero(text, n);
+	free(text);
 	if (ok)
 		audit_key_set(key, from);
 	sodium_memzero(key, sizeof key);
 	return ok ? AUDIT_KEY_LOADED : AUDIT_KEY_BAD;
-}
-
-static bool write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		len -= (size_t)w;
-	}
-	return true;
 }
 
 /* Makes fresh key text in a temporary file and links it to path; false on
@@ -161,15 +138,11 @@ static bool key_create(const char *path, int64_t keyed_from)
 	sodium_memzero(key, sizeof key);
 	sodium_memzero(hex, sizeof hex);
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && len > 0 && (size_t)len < sizeof text &&
-	          write_all(fd, text, (size_t)len) && fsync(fd) == 0;
+	bool made = len > 0 && (size_t)len < sizeof text &&
+	            file_write_new(tmp, text, (size_t)len, 0600) == 0;
 	sodium_memzero(text, sizeof text);
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	if (ok && link(tmp, path) != 0 && errno != EEXIST)
-		ok = false;
-	if (fd >= 0)
+	bool ok = made && (link(tmp, path) == 0 || errno == EEXIST);
+	if (made)
 		unlink(tmp);
 	free(tmp);
 	if (ok) {

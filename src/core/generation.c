@@ -1,5 +1,5 @@
 /* Generations: counters the store's triggers bump (007_generations.sql). */
-#include "esp/core.h"
+#include "esp/generation.h"
 
 #include <string.h>
 

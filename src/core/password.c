@@ -8,7 +8,9 @@
  * no password from the list that attackers try first. No character-class
  * quotas: they push people to Password1! and to notes on the monitor.
  */
-#include "esp/core.h"
+#include "esp/password.h"
+#include "esp/account.h"
+#include "esp/audit.h"
 #include "esp/ratelimit.h"
 #include "esp/validate.h"
 

@@ -1,8 +1,8 @@
 /*
- * Who may do what: the one function every handler asks (design.md, "Who may
- * do what").  Handlers never decide access themselves.
+ * Who may do what: the one function every handler asks.  Handlers never
+ * decide access themselves.
  */
-#include "esp/core.h"
+#include "esp/policy.h"
 #include "esp/registration.h"
 
 #include <string.h>

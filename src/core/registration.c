@@ -5,6 +5,8 @@
  */
 #include "esp/registration.h"
 #include "esp/validate.h"
+#include "esp/db_json.h"
+#include "esp/json_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,8 +74,8 @@ static const char *const grades[] = {"一级", "二级", "三级", NULL};
 /*
  * One table per kind: the fields that kind has, in form order, and nothing
  * else; what is not in its kind's table is never read from a form nor
- * written to the store.  Labels follow the manual and the paper forms
- * (domain.md); lengths are in characters.  The fields the kinds share are
+ * written to the store.  Labels follow the operation manual and the paper
+ * forms; lengths are in characters.  The fields the kinds share are
  * written once, below, and named in each table.
  */
 #define UNIT_CODE                                                                               \
@@ -176,12 +178,6 @@ static const char *type_name(enum reg_check c)
 	case CHECK_AUTHORITY: return "select";
 	default: return "text";
 	}
-}
-
-static const char *sval(json_t *values, const char *name)
-{
-	const char *v = json_string_value(json_object_get(values, name));
-	return v ? v : "";
 }
 
 static json_t *options_of(const char *const *list, const char *selected)
@@ -337,12 +333,6 @@ static void normalise_code(json_t *values, const char *name)
 	}
 	out[j] = '\0';
 	json_object_set_new(values, name, json_string(out));
-}
-
-static void set_err(json_t *errors, const char *name, const char *msg)
-{
-	if (!json_object_get(errors, name))
-		json_object_set_new(errors, name, json_string(msg));
 }
 
 /* The message of field f, formatted; every format names the field by its
@@ -588,9 +578,7 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
  * such field, whatever was posted under that name. */
 static const char *opt(enum reg_kind k, json_t *values, const char *name)
 {
-	const struct reg_field *f = registration_field(k, name);
-	const char *v = f ? sval(values, name) : "";
-	return *v ? v : NULL;
+	return registration_field(k, name) ? sval_opt(values, name) : NULL;
 }
 
 struct submit_ctx {
@@ -710,28 +698,6 @@ enum db_status registration_resubmit(db_conn *c, const struct actor *a, int64_t 
 
 /* ---- reading ---- */
 
-/* A JSON string of store text, as json_string() would make it (NULL when the
- * text is not valid UTF-8), with one fast validity scan instead of jansson's. */
-static json_t *store_string(const char *v)
-{
-	size_t n = strlen(v);
-	return utf8_valid(v, n) ? json_stringn_nocheck(v, n) : NULL;
-}
-
-/* One object per row, keyed by column name (our own SQL: ASCII names).
- * A cell whose text is not valid UTF-8 leaves its key out, as before. */
-static json_t *row_object(const db_result *r, int row)
-{
-	json_t *o = json_object();
-	for (int i = 0; i < r->ncols; i++) {
-		const char *v = db_get(r, row, i);
-		json_t *jv = v ? store_string(v) : json_null();
-		if (jv)
-			json_object_set_new_nocheck(o, r->names[i], jv);
-	}
-	return o;
-}
-
 json_t *registration_get(db_conn *c, int64_t id)
 {
 	db_result *r = NULL;
@@ -747,7 +713,7 @@ json_t *registration_get(db_conn *c, int64_t id)
 	        &r, P_INT(id)) != DB_OK) {
 		return NULL;
 	}
-	json_t *o = r->nrows ? row_object(r, 0) : NULL;
+	json_t *o = r->nrows ? db_row_json(r, 0) : NULL;
 	db_result_free(r);
 	if (o) {
 		const char *state = json_string_value(json_object_get(o, "state"));
@@ -820,7 +786,7 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 		json_t *kind_labels_j[KIND_COUNT + 1] = {0};
 		json_t *state_labels_j[REG_STATE_COUNT + 1] = {0};
 		for (int i = 0; i < r->nrows; i++) {
-			json_t *o = row_object(r, i);
+			json_t *o = db_row_json(r, i);
 			const char *st = db_get(r, i, 2);
 			enum reg_state si = reg_state_parse(st);
 			json_t *sl;

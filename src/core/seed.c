@@ -3,7 +3,9 @@
  * 新疆生产建设兵团, and the authority tree 交通运输部 → provincial authorities,
  * with 长江航务管理局 and 珠江航务管理局 under the ministry.
  */
-#include "esp/core.h"
+#include "esp/seed.h"
+#include "esp/audit.h"
+#include "esp/authority.h"
 
 #include <string.h>
 

@@ -322,7 +322,7 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
 /* ---- results ----
  *
  * A result is allocated with a private tail: the cell values live in a few
- * large blocks (a value bigger than a block gets its own), and the cell
+ * large blocks (struct mem_blocks; a big value gets its own), and the cell
  * arrays grow geometrically, so a result of n rows costs a handful of
  * allocations instead of one per cell and one realloc per row.  Column
  * names stay individually allocated: backends may replace them (free +
@@ -330,43 +330,13 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
 
 #define RESULT_BLOCK 4096
 
-struct result_block {
-	struct result_block *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
 struct result_impl {
 	db_result pub;          /* must come first: callers see only this */
 	size_t rowcap;          /* rows the cell arrays have room for */
-	struct result_block *blocks;
+	struct mem_blocks blocks;
 };
 
 static struct result_impl *impl_of(db_result *r) { return (struct result_impl *)r; }
-
-static char *result_alloc(struct result_impl *ri, size_t n)
-{
-	/* Keep every value as aligned as malloc would have. */
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-	struct result_block *b = ri->blocks;
-	if (!b || b->cap - b->used < n) {
-		size_t cap = n > RESULT_BLOCK / 4 ? n : RESULT_BLOCK;
-		b = xmalloc(sizeof(*b) + cap);
-		b->used = 0;
-		b->cap = cap;
-		if (cap == n && ri->blocks) {
-			/* A big value: keep filling the current small block. */
-			b->next = ri->blocks->next;
-			ri->blocks->next = b;
-		} else {
-			b->next = ri->blocks;
-			ri->blocks = b;
-		}
-	}
-	char *p = (char *)b->data + b->used;
-	b->used += n;
-	return p;
-}
 
 db_result *db_result_new(int ncols)
 {
@@ -404,7 +374,7 @@ void db_result_set(db_result *r, int row, int col, const void *data, size_t len)
 		r->lengths[i] = 0;
 		return;
 	}
-	char *v = result_alloc(impl_of(r), len + 1);
+	char *v = mem_blocks_alloc(&impl_of(r)->blocks, len + 1, RESULT_BLOCK);
 	memcpy(v, data, len);
 	v[len] = '\0';
 	r->values[i] = v;
@@ -416,12 +386,7 @@ void db_result_free(db_result *r)
 	if (!r)
 		return;
 	struct result_impl *ri = impl_of(r);
-	struct result_block *b = ri->blocks;
-	while (b) {
-		struct result_block *next = b->next;
-		free(b);
-		b = next;
-	}
+	mem_blocks_free(&ri->blocks);
 	for (int i = 0; i < r->ncols; i++)
 		free(r->names[i]);
 	free(r->names);

@@ -47,17 +47,6 @@ struct db_conn {
 	uint64_t next_stmt;      /* numbers "s1", "s2"... within this session */
 };
 
-/* FNV-1a, 64 bit: fast and good enough for a few hundred SQL strings. */
-static uint64_t pg_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325u;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3u;
-	}
-	return h;
-}
-
 /* ---- prepared statement cache ---------------------------------------- */
 
 static void pg_cache_clear(db_conn *c)
@@ -308,7 +297,7 @@ static db_result *pg_make_result(const PGresult *r)
 /* Find or prepare the statement for sql; NULL after logging on failure. */
 static struct pg_stmt *pg_prepare(db_conn *c, const char *sql, int nparams, enum db_status *st)
 {
-	uint64_t h = pg_hash(sql);
+	uint64_t h = str_hash64(sql);
 	struct pg_stmt *s = pg_cache_find(c, sql, h);
 	if (s)
 		return s;

@@ -115,17 +115,6 @@ static void sq_close(db_conn *c)
 	free(c);
 }
 
-/* FNV-1a, 64 bit. */
-static uint64_t sql_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325u;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3u;
-	}
-	return h;
-}
-
 static size_t ptr_slot(const char *p)
 {
 	uintptr_t v = (uintptr_t)p;
@@ -178,7 +167,7 @@ static struct stmt_entry *prepared(db_conn *c, const char *sql, enum db_status *
 	struct stmt_entry *e = c->byptr[slot].e;
 	if (c->byptr[slot].key == sql && strcmp(e->sql, sql) == 0)
 		return e;
-	uint64_t h = sql_hash(sql);
+	uint64_t h = str_hash64(sql);
 	if (c->nbuckets) {
 		for (e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->next)
 			if (e->hash == h && strcmp(e->sql, sql) == 0)

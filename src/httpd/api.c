@@ -7,7 +7,10 @@
  *   GET  /ca/chain.pem, GET /ca/crl
  */
 #include "httpd.h"
-#include "esp/ra.h"
+#include "esp/api_token.h"
+#include "esp/certificate.h"
+#include "esp/issue.h"
+#include "esp/revoke.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -173,10 +176,7 @@ void page_ca_crl(struct request *r)
 		reply_server_error(r, "CRL unavailable");
 		return;
 	}
-	buf_free(&r->body);
-	r->body.data = (char *)der;
-	r->body.len = len;
-	r->body.cap = len;
+	req_body_take(r, der, len);
 	r->status = 200;
 	r->content_type = "application/pkix-crl";
 	req_header(r, "Cache-Control", "public, max-age=300");

@@ -111,6 +111,10 @@ void req_header(struct request *r, const char *name, const char *value);
  * runs once the response no longer needs them. */
 void req_body_shared(struct request *r, const void *data, size_t len, void (*release)(void *),
                      void *cls);
+/* Replies with len bytes at data (malloc'ed), which the request takes over;
+ * the body stays NUL-terminated as struct buf promises, whatever room data
+ * had after its len bytes. */
+void req_body_take(struct request *r, void *data, size_t len);
 
 /* Renders templates/<name>.html inside the layout; takes ownership of ctx. */
 void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx);
@@ -136,6 +140,9 @@ void reply_busy(struct request *r);
 void set_session_cookie(struct request *r, const char *value);
 /* The posted fields as a JSON object name → string (new reference). */
 json_t *form_values(struct request *r);
+/* Hands j (a new reference, or NULL) to the request, which releases it
+ * when it ends; returns j, borrowed from then on. */
+json_t *req_own_json(struct request *r, json_t *j);
 
 /* Handlers (one file each). */
 void page_home(struct request *r);
@@ -219,7 +226,7 @@ bool redirect_password_page_to_https(struct request *r);
 bool request_over_https(struct request *r);
 /* The application named by the route (params[0]) if the policy lets the
  * actor do `act` on it; otherwise answers 404/403 itself and returns NULL.
- * New reference. */
+ * The request owns it: never released by the caller. */
 json_t *application_for(struct request *r, enum action act);
 /* 快捷导航 of the management system for the actor (new reference). */
 json_t *mgmt_menu(struct request *r, const char *current);

@@ -10,7 +10,8 @@
 #include "esp/login.h"
 #include "esp/ratelimit.h"
 #include "throttle.h"
-#include "esp/ra.h"
+#include "esp/revoke.h"
+#include "esp/upload.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -262,18 +263,16 @@ int main(int argc, char **argv)
 			i++;
 			continue;
 		}
-		char *eq = strchr(argv[i], '=');
-		if (strncmp(argv[i], "--", 2) != 0 || !eq) {
+		int rc = config_set_arg(cfg, argv[i]);
+		if (rc == -1) {
 			fprintf(stderr, "espd: unknown argument '%s' (see --help)\n", argv[i]);
 			return 1;
 		}
-		char *key = xstrndup(argv[i] + 2, (size_t)(eq - argv[i] - 2));
-		if (config_set(cfg, key, eq + 1) != 0) {
-			fprintf(stderr, "espd: unknown configuration key '%s' (see --help)\n", key);
-			free(key);
+		if (rc != 0) {
+			fprintf(stderr, "espd: unknown configuration key '%.*s' (see --help)\n",
+			        (int)strcspn(argv[i] + 2, "="), argv[i] + 2);
 			return 1;
 		}
-		free(key);
 	}
 	config_finish(cfg);
 	if (sodium_init() < 0) {

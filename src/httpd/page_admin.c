@@ -3,6 +3,7 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "esp/validate.h"
+#include "esp/directory.h"
 
 #include <sodium.h>
 #include <stdlib.h>

@@ -9,7 +9,8 @@
  *   POST /admin/certs/{serial}/revoke
  */
 #include "httpd.h"
-#include "esp/ra.h"
+#include "esp/certificate.h"
+#include "esp/revoke.h"
 
 #include <string.h>
 

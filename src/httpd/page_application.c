@@ -4,13 +4,16 @@
  */
 #include "httpd.h"
 #include "esp/application.h"
+#include "esp/directory.h"
+#include "esp/upload.h"
+#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 json_t *application_for(struct request *r, enum action act)
 {
-	json_t *app = application_get(req_db(r), r->params[0]);
+	json_t *app = req_own_json(r, application_get(req_db(r), r->params[0]));
 	if (!app) {
 		reply_not_found(r);
 		return NULL;
@@ -18,7 +21,6 @@ json_t *application_for(struct request *r, enum action act)
 	struct policy_object o;
 	application_policy_object(app, &o);
 	if (!policy_allows(&r->actor, act, &o)) {
-		json_decref(app);
 		reply_forbidden(r);
 		return NULL;
 	}
@@ -38,31 +40,24 @@ static enum reg_kind app_kind(json_t *app)
 	return kind_parse(json_string_value(json_object_get(app, "kind")));
 }
 
-static const char *sv(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 void page_application(struct request *r)
 {
 	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
 	if (!app)
 		return;
 	bool own = own_application(r, app);
-	enum app_state state = appstate_parse(sv(app, "state"));
+	enum app_state state = appstate_parse(sval(app, "state"));
 	unsigned facts = application_facts(app);
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "app", app, "timeline",
 	                        application_timeline(app, r->arena), "own", own);
 	json_object_set_new(ctx, "submitted_date",
-	                    json_string(time_datetime(r->arena, strtoll(sv(app, "submitted_at"), NULL, 10))));
+	                    json_string(time_datetime(r->arena, strtoll(sval(app, "submitted_at"), NULL, 10))));
 	json_object_set_new(ctx, "can_withdraw",
 	                    json_boolean(own && appstate_next(state, STEP_WITHDRAW, ROLE_APPLICANT,
 	                                                      facts, NULL)));
 	json_object_set_new(ctx, "is_returned", json_boolean(state == APP_RETURNED));
 	json_object_set_new(ctx, "has_scan", json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
 	render_page(r, 200, "application", "证书U盘申请", ctx);
-	json_decref(app);
 }
 
 void page_application_print(struct request *r)
@@ -73,7 +68,7 @@ void page_application_print(struct request *r)
 	struct appform f;
 	application_appform(app, &f);
 	json_t *ctx = appform_to_json(&f);
-	const char *n = sv(app, "number");
+	const char *n = sval(app, "number");
 	bool own = own_application(r, app);
 	json_object_set_new(ctx, "back_url", json_string(arena_printf(r->arena, "/applications/%s", n)));
 	json_object_set_new(ctx, "pdf_url", json_string(arena_printf(r->arena, "/applications/%s/form.pdf", n)));
@@ -90,7 +85,6 @@ void page_application_print(struct request *r)
 	if (tpl_render(r->srv->tpl, "appform_print", ctx, &r->body) != 0) {
 		log_error("req=%llu template appform_print failed", (unsigned long long)r->id);
 		json_decref(ctx);
-		json_decref(app);
 		r->status = 500;
 		buf_puts(&r->body, "内部错误");
 		return;
@@ -99,7 +93,6 @@ void page_application_print(struct request *r)
 	r->content_type = "text/html; charset=utf-8";
 	req_header(r, "Cache-Control", "no-store");
 	json_decref(ctx);
-	json_decref(app);
 }
 
 void page_application_pdf(struct request *r)
@@ -112,20 +105,15 @@ void page_application_pdf(struct request *r)
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	if (appform_pdf(&f, &pdf, &len) != 0) {
-		json_decref(app);
 		reply_server_error(r, "PDF rendering failed");
 		return;
 	}
-	buf_free(&r->body);
-	r->body.data = (char *)pdf;
-	r->body.len = len;
-	r->body.cap = len;
+	req_body_take(r, pdf, len);
 	r->status = 200;
 	r->content_type = "application/pdf";
 	req_header(r, "Content-Disposition",
-	           arena_printf(r->arena, "inline; filename=\"%s.pdf\"", sv(app, "number")));
+	           arena_printf(r->arena, "inline; filename=\"%s.pdf\"", sval(app, "number")));
 	req_header(r, "Cache-Control", "no-store");
-	json_decref(app);
 }
 
 void page_application_payment(struct request *r)
@@ -134,7 +122,7 @@ void page_application_payment(struct request *r)
 	if (!app)
 		return;
 	enum reg_kind k = app_kind(app);
-	json_t *dir = ra_directory_get(req_db(r), sv(app, "province_code"));
+	json_t *dir = ra_directory_get(req_db(r), sval(app, "province_code"));
 	json_t *ctx = json_pack("{s:O, s:o, s:o, s:b, s:o}", "app", app, "ra", dir ? dir : json_object(),
 	                        "materials", application_materials(k), "is_evaluator",
 	                        k == KIND_EVALUATOR, "steps",
@@ -142,7 +130,6 @@ void page_application_payment(struct request *r)
 	json_object_set_new(ctx, "delivery_days", json_integer(r->srv->limits.delivery_days));
 	json_object_set_new(ctx, "is_authority", json_boolean(k == KIND_AUTHORITY));
 	render_page(r, 200, "payment", k == KIND_EVALUATOR ? "提交申请材料" : "支付及邮寄信息", ctx);
-	json_decref(app);
 }
 
 void page_application_scan(struct request *r)
@@ -156,14 +143,10 @@ void page_application_scan(struct request *r)
 	char *mime = NULL, *data = NULL;
 	size_t len = 0;
 	if (!id || upload_load(req_db(r), id, &reg_id, &mime, &data, &len) != DB_OK) {
-		json_decref(app);
 		reply_not_found(r);
 		return;
 	}
-	buf_free(&r->body);
-	r->body.data = data;
-	r->body.len = len;
-	r->body.cap = len + 1;
+	req_body_take(r, data, len);
 	r->status = 200;
 	r->content_type = arena_strdup(r->arena, mime);
 	free(mime);
@@ -171,7 +154,6 @@ void page_application_scan(struct request *r)
 	req_header(r, "Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'");
 	req_header(r, "Content-Disposition", "inline");
 	req_header(r, "Cache-Control", "no-store");
-	json_decref(app);
 }
 
 void page_application_withdraw(struct request *r)
@@ -179,12 +161,11 @@ void page_application_withdraw(struct request *r)
 	json_t *app = application_for(r, ACT_APPLICATION_OWN);
 	if (!app)
 		return;
-	enum db_status st = application_withdraw(req_db(r), &r->actor, sv(app, "number"));
+	enum db_status st = application_withdraw(req_db(r), &r->actor, sval(app, "number"));
 	if (st == DB_CONFLICT)
 		render_message(r, 409, "不能撤销", "该申请已付款或已在办理中，不能撤销。");
 	else if (st != DB_OK)
 		reply_server_error(r, "withdraw failed");
 	else
 		redirect(r, "/status");
-	json_decref(app);
 }

@@ -8,6 +8,7 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "throttle.h"
+#include "esp/upload.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +30,17 @@ static json_t *registration_for_apply(struct request *r)
 
 static bool needs_scan(enum reg_kind k) { return k == KIND_AGENCY || k == KIND_ENTERPRISE; }
 
-/* The open initial application, if any (*number NULL when none): a
- * registrant applies once; more keys are asked for with 再次申请 after
- * logging in with a key.  False when answered (the store failed). */
+/* The open initial application, if any (*number in the request's arena,
+ * NULL when none): a registrant applies once; more keys are asked for with
+ * 再次申请 after logging in with a key.  False when answered (the store
+ * failed: a 500, not a second application's form). */
 static bool open_initial_application(struct request *r, const char **number)
 {
-	enum db_status st =
-	    application_open_initial(req_db(r), r->arena, r->actor.registration_id, number);
-	if (st == DB_OK || st == DB_NOT_FOUND)
+	char *n = NULL;
+	enum db_status st = application_open_initial(req_db(r), r->actor.registration_id, &n);
+	*number = n ? arena_strdup(r->arena, n) : NULL;
+	free(n);
+	if (st == DB_OK)
 		return true;
 	reply_server_error(r, "initial application could not be read");
 	return false;

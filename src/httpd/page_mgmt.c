@@ -4,7 +4,8 @@
  * 再次申请登录认证U盘 and 挂失.
  */
 #include "httpd.h"
-#include "esp/ra.h"
+#include "esp/certificate.h"
+#include "esp/revoke.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -137,15 +138,8 @@ void page_mgmt_user(struct request *r)
 static json_t *own_cert(struct request *r)
 {
 	json_t *cert = cert_get(req_db(r), r->params[0]);
-	struct policy_object o = {0};
-	if (cert) {
-		const char *rid = json_string_value(json_object_get(cert, "registration_id"));
-		o.registration_id = rid ? strtoll(rid, NULL, 10) : 0;
-		o.kind = json_string_value(json_object_get(cert, "kind"));
-		o.reg_state = json_string_value(json_object_get(cert, "reg_state"));
-		o.province_code = json_string_value(json_object_get(cert, "province_code"));
-		o.authority_path = json_string_value(json_object_get(cert, "authority_path"));
-	}
+	struct policy_object o;
+	cert_policy_object(cert, &o);
 	if (!cert || !policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
 		json_decref(cert);
 		reply_forbidden(r);

@@ -1,6 +1,7 @@
 /* Pages anyone may see: home, the four portals, help, health, static files. */
 #include "httpd.h"
 #include "esp/application.h"
+#include "esp/directory.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -95,10 +96,7 @@ void page_static(struct request *r)
 		reply_not_found(r);
 		return;
 	}
-	buf_free(&r->body);
-	r->body.data = data;
-	r->body.len = len;
-	r->body.cap = len + 1;
+	req_body_take(r, data, len);
 	r->status = 200;
 	r->content_type = mime_of(name);
 	req_header(r, "Cache-Control", "public, max-age=300");

@@ -7,6 +7,9 @@
 #include "httpd.h"
 #include "esp/ra.h"
 #include "esp/validate.h"
+#include "esp/api_token.h"
+#include "esp/certificate.h"
+#include "esp/json_util.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -271,25 +274,19 @@ static enum role acting_role(struct request *r, const struct policy_object *o)
 	return ROLE_NONE;
 }
 
-static const char *sv(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 static void show_ra_app(struct request *r, int status, json_t *app, const char *error)
 {
 	struct policy_object o;
 	application_policy_object(app, &o);
 	enum role who = acting_role(r, &o);
-	enum reg_kind k = kind_parse(sv(app, "kind"));
+	enum reg_kind k = kind_parse(sval(app, "kind"));
 	bool eval = k == KIND_EVALUATOR;
-	enum app_state state = appstate_parse(sv(app, "state"));
-	int64_t app_id = strtoll(sv(app, "id"), NULL, 10);
+	enum app_state state = appstate_parse(sval(app, "state"));
+	int64_t app_id = strtoll(sval(app, "id"), NULL, 10);
 	json_t *certs = cert_list(req_db(r), "application_id", app_id, r->arena,
 	                          r->srv->limits.expiry_warning_days);
 	unsigned facts = application_facts(app) | (json_array_size(certs) ? APP_FACT_CERTS : 0);
-	json_t *reg = registration_get(req_db(r), strtoll(sv(app, "registration_id"), NULL, 10));
+	json_t *reg = registration_get(req_db(r), strtoll(sval(app, "registration_id"), NULL, 10));
 	json_t *ctx = json_pack("{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg",
 	                        reg ? reg : json_object(), "history",
 	                        application_history(req_db(r), app_id, r->arena), "certs", certs,
@@ -321,7 +318,7 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
-	render_page(r, status, "ra_application", arena_printf(r->arena, "办理申请 %s", sv(app, "number")), ctx);
+	render_page(r, status, "ra_application", arena_printf(r->arena, "办理申请 %s", sval(app, "number")), ctx);
 }
 
 void page_ra_application(struct request *r)
@@ -330,7 +327,6 @@ void page_ra_application(struct request *r)
 	if (!app)
 		return;
 	show_ra_app(r, 200, app, NULL);
-	json_decref(app);
 }
 
 static char *trimmed(struct request *r, const char *name, size_t max_chars)
@@ -352,7 +348,7 @@ void page_ra_action(struct request *r)
 		return;
 	struct policy_object o;
 	application_policy_object(app, &o);
-	const char *number = sv(app, "number");
+	const char *number = sval(app, "number");
 	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
 	unsigned facts = application_facts(app);
 	/* The steps recorded here, by the name in the address; "ship" hands an
@@ -366,7 +362,6 @@ void page_ra_action(struct request *r)
 	/* A step never this actor's to take is forbidden; one the state does
 	 * not allow now is a conflict, answered by the transaction. */
 	if (!known || !appstate_step_is_for(step, acting_role(r, &o), facts)) {
-		json_decref(app);
 		reply_forbidden(r);
 		return;
 	}
@@ -379,7 +374,7 @@ void page_ra_action(struct request *r)
 		int64_t on = time_parse_date(req_form(r, "paid_on"));
 		char *end = NULL;
 		long amount = amount_s ? strtol(amount_s, &end, 10) : -1;
-		long due = strtol(sv(app, "amount_yuan"), NULL, 10);
+		long due = strtol(sval(app, "amount_yuan"), NULL, 10);
 		if (!amount_s || !*amount_s || *end || amount <= 0 || amount > 10000000)
 			error = "请输入正确的付款金额（元）";
 		else if (on < 0 || on > time_now())
@@ -393,7 +388,7 @@ void page_ra_action(struct request *r)
 		else
 			st = ra_record_payment(c, &r->actor, number, amount, on, payer, ref, note);
 	} else if (step == STEP_MATERIALS) {
-		json_t *items = application_materials(kind_parse(sv(app, "kind")));
+		json_t *items = application_materials(kind_parse(sval(app, "kind")));
 		const char *got = req_form(r, "item");
 		struct buf list = {0};
 		size_t i;
@@ -445,7 +440,6 @@ void page_ra_action(struct request *r)
 	} else {
 		reply_server_error(r, "RA action failed");
 	}
-	json_decref(app);
 }
 
 /* ---- API tokens of the enrolment workstation ---- */
@@ -517,12 +511,11 @@ void page_application_resubmit(struct request *r)
 	json_t *app = application_for(r, ACT_APPLICATION_OWN);
 	if (!app)
 		return;
-	enum db_status st = application_resubmit(req_db(r), &r->actor, sv(app, "number"));
+	enum db_status st = application_resubmit(req_db(r), &r->actor, sval(app, "number"));
 	if (st == DB_OK)
-		redirect(r, arena_printf(r->arena, "/applications/%s", sv(app, "number")));
+		redirect(r, arena_printf(r->arena, "/applications/%s", sval(app, "number")));
 	else if (st == DB_CONFLICT)
 		render_message(r, 409, "不能重新提交", "该申请当前不是已退回状态。");
 	else
 		reply_server_error(r, "resubmit failed");
-	json_decref(app);
 }

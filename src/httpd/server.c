@@ -121,6 +121,21 @@ void req_body_shared(struct request *r, const void *data, size_t len, void (*rel
 	r->shared_cls = cls;
 }
 
+void req_body_take(struct request *r, void *data, size_t len)
+{
+	buf_free(&r->body);
+	char *d = xrealloc(data, len + 1);
+	d[len] = '\0';
+	r->body = (struct buf){.data = d, .len = len, .cap = len + 1};
+}
+
+static void json_release(void *p) { json_decref(p); }
+
+json_t *req_own_json(struct request *r, json_t *j)
+{
+	return arena_defer(r->arena, json_release, j);
+}
+
 json_t *form_values(struct request *r)
 {
 	json_t *o = json_object();

@@ -1,8 +1,8 @@
 /*
  * ESP's certificate authority: creating the root and issuing CA on disk,
- * loading the issuing CA, checking PKCS#10 requests and signing certificates
- * for USB keys and for the server.  CRLs are made in crl.c; client
- * certificates and signatures are verified in verify.c.
+ * loading the issuing CA and signing certificates for USB keys and for the
+ * server.  PKCS#10 requests are parsed and checked in csr.c; CRLs are made
+ * in crl.c; client certificates and signatures are verified in verify.c.
  *
  * Thread safety: an esp_ca is immutable after ca_open() apart from the use
  * of its private key.  OpenSSL 3 documents signing with a shared read-only
@@ -19,11 +19,11 @@
  * freed.  EVP_PKEY_free() clears the key material itself.
  */
 #include "ca_internal.h"
+#include "esp/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +52,11 @@ enum {
 	MAX_LEAF_DAYS = 3660,  /* sanity bound on profile->validity_days */
 	CLOCK_SKEW = 5 * 60,   /* not_before is backdated by this much */
 	SERIAL_BYTES = 16,
-	CSR_MAX = 64 * 1024,
 	FILE_MAX = 1024 * 1024,
-	RSA_MIN_BITS = 2048,
-	RSA_MAX_BITS = 8192,   /* bounds the cost of verifying a CSR */
 };
 
-/* GM/T 0015 identity extensions (see /work/shared/domain.md). */
+/* GM/T 0015 identity extensions: the holder's ID number, unified social
+ * credit code or organisation code (docs/api.md, the certificate profile). */
 #define OID_GMT_ID_NUMBER "1.2.156.10260.4.1.1"
 #define OID_GMT_USCC "1.2.156.10260.4.1.3"
 #define OID_GMT_ORG_CODE "1.2.156.10260.4.1.4"
@@ -111,101 +109,34 @@ static bool path_join(char *buf, size_t size, const char *dir, const char *name)
 	return n > 0 && (size_t)n < size;
 }
 
-static bool write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* Create path (which must not exist) with the given mode and contents.
  * CA_ERR_EXISTS when it exists; on other failures nothing is left behind. */
 static enum ca_status write_new_file(const char *path, const void *data, size_t len,
                                      mode_t mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return errno == EEXIST ? CA_ERR_EXISTS : CA_ERR_INTERNAL;
-	bool ok = write_all(fd, data, len) && fsync(fd) == 0;
-	if (close(fd) != 0)
-		ok = false;
-	if (!ok) {
-		unlink(path);
-		return CA_ERR_INTERNAL;
-	}
-	return CA_OK;
+	if (file_write_new(path, data, len, (int)mode) == 0)
+		return CA_OK;
+	return errno == EEXIST ? CA_ERR_EXISTS : CA_ERR_INTERNAL;
 }
 
-/* Replace dir/name atomically: write a fresh temporary file created with
- * `mode` (so a key is never readable by others, whatever the old file's mode
- * was) and rename it over the old one. */
+/* Replace dir/name atomically, with a fresh file of exactly `mode` (so a key
+ * is never readable by others, whatever the old file's mode was). */
 static enum ca_status replace_file(const char *dir, const char *name, const void *data,
                                    size_t len, mode_t mode)
 {
-	static atomic_uint counter;
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	char tmpname[128];
-	snprintf(tmpname, sizeof tmpname, ".%s.%ld.%u.tmp", name, (long)getpid(),
-	         atomic_fetch_add(&counter, 1));
-	if (!path_join(dst, sizeof dst, dir, name) || !path_join(tmp, sizeof tmp, dir, tmpname))
+	char dst[PATH_MAX];
+	if (!path_join(dst, sizeof dst, dir, name))
 		return CA_ERR_INTERNAL;
-	enum ca_status st = write_new_file(tmp, data, len, mode);
-	if (st != CA_OK)
-		return CA_ERR_INTERNAL;
-	if (rename(tmp, dst) != 0) {
-		unlink(tmp);
-		return CA_ERR_INTERNAL;
-	}
-	return CA_OK;
+	return file_write_atomic(dst, data, len, (int)mode) == 0 ? CA_OK : CA_ERR_INTERNAL;
 }
 
-/* Read a whole file into a NUL-terminated malloc'ed buffer. */
+/* Read a whole (small) file into a NUL-terminated malloc'ed buffer. */
 static enum ca_status read_file(const char *path, char **out, size_t *out_len)
 {
-	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_INTERNAL;
-	struct stat sb;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > FILE_MAX) {
-		close(fd);
-		return CA_ERR_INTERNAL;
-	}
-	size_t cap = (size_t)sb.st_size;
-	char *buf = malloc(cap + 1);
-	if (!buf) {
-		close(fd);
-		return CA_ERR_INTERNAL;
-	}
-	size_t len = 0;
-	while (len < cap) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			OPENSSL_cleanse(buf, len);
-			free(buf);
-			close(fd);
-			return CA_ERR_INTERNAL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*out = buf;
-	if (out_len)
-		*out_len = len;
-	return CA_OK;
+	*out = file_read_max(path, FILE_MAX, out_len);
+	if (*out)
+		return CA_OK;
+	return errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_INTERNAL;
 }
 
 static void free_secret(char *p, size_t len)
@@ -947,272 +878,7 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* CSRs and key certificates                                           */
-
-/* The SubjectPublicKeyInfo's algorithm: an EC key must name its curve by
- * OID (RFC 5480 section 2.1.1: namedCurve only).  OpenSSL decodes explicit
- * parameters of P-256 into a key it calls "prime256v1", but a certificate
- * carrying them is refused by strict verifiers, ESP's own login included:
- * such a CSR would use up a paid key for a certificate nobody accepts. */
-static bool spki_algorithm_acceptable(const X509_ALGOR *alg)
-{
-	const ASN1_OBJECT *oid = NULL;
-	int ptype = V_ASN1_UNDEF;
-	const void *pval = NULL;
-	X509_ALGOR_get0(&oid, &ptype, &pval, alg);
-	if (OBJ_obj2nid(oid) != NID_X9_62_id_ecPublicKey)
-		return true; /* RSA and the rest: judged on the decoded key */
-	return ptype == V_ASN1_OBJECT && OBJ_obj2nid(pval) == NID_X9_62_prime256v1;
-}
-
-/* EC on the named curve P-256, or RSA with 2048..8192 bits.  Anything else
- * is refused, including other curves (P-384, SM2), Ed25519 and RSA-PSS-only
- * keys; explicit curve parameters are refused before, by
- * spki_algorithm_acceptable(). */
-static bool key_acceptable(const EVP_PKEY *pk)
-{
-	if (EVP_PKEY_is_a(pk, "EC")) {
-		char group[80];
-		size_t glen = 0;
-		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-		                                   &glen) != 1)
-			return false;
-		return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
-	}
-	if (EVP_PKEY_is_a(pk, "RSA")) {
-		int bits = EVP_PKEY_get_bits(pk);
-		return bits >= RSA_MIN_BITS && bits <= RSA_MAX_BITS;
-	}
-	return false;
-}
-
-/*
- * The CSR, decoded with OpenSSL's ASN.1 machinery but with our own item
- * types for RFC 2986's CertificationRequest, so that the SubjectPublicKeyInfo
- * stays what it is on the wire: an AlgorithmIdentifier and a BIT STRING.
- *
- * Why not X509_REQ: in OpenSSL 3.0, decoding an X509_REQ turns its key into
- * an EVP_PKEY through OSSL_DECODER, whose setup alone costs a few hundred
- * microseconds, and X509_set_pubkey() then encodes that EVP_PKEY again and
- * decodes the result once more.  Here the key becomes an EVP_PKEY exactly once
- * per CSR (csr_key(), from the curve name and the point for P-256), only to
- * check it and the self-signature; the certificate receives the CSR's
- * SubjectPublicKeyInfo as received (spki_copy()).
- *
- * The grammar is the one X509_REQ accepts (the attributes are optional, as
- * OpenSSL tolerates CSRs without them; the version is not checked, as
- * X509_REQ_verify() in OpenSSL 3.0 does not), and CertificationRequestInfo
- * and SubjectPublicKeyInfo keep their received encoding (ASN1_AFLG_ENCODING),
- * so the signature is verified over the bytes that were signed, exactly as
- * X509_REQ_verify() does it.
- */
-typedef struct {
-	ASN1_ENCODING enc;
-	X509_ALGOR *algorithm;
-	ASN1_BIT_STRING *key;
-} CSR_SPKI;
-
-typedef struct {
-	ASN1_ENCODING enc;
-	ASN1_INTEGER *version;
-	X509_NAME *subject;
-	CSR_SPKI *spki;
-	STACK_OF(X509_ATTRIBUTE) *attributes;
-} CSR_INFO;
-
-typedef struct {
-	CSR_INFO *info;
-	X509_ALGOR *sig_alg;
-	ASN1_BIT_STRING *signature;
-} CSR_REQ;
-
-ASN1_SEQUENCE_enc(CSR_SPKI, enc, 0) = {
-	ASN1_SIMPLE(CSR_SPKI, algorithm, X509_ALGOR),
-	ASN1_SIMPLE(CSR_SPKI, key, ASN1_BIT_STRING),
-} static_ASN1_SEQUENCE_END_ref(CSR_SPKI, CSR_SPKI)
-
-ASN1_SEQUENCE_enc(CSR_INFO, enc, 0) = {
-	ASN1_SIMPLE(CSR_INFO, version, ASN1_INTEGER),
-	ASN1_SIMPLE(CSR_INFO, subject, X509_NAME),
-	ASN1_SIMPLE(CSR_INFO, spki, CSR_SPKI),
-	ASN1_IMP_SET_OF_OPT(CSR_INFO, attributes, X509_ATTRIBUTE, 0),
-} static_ASN1_SEQUENCE_END_ref(CSR_INFO, CSR_INFO)
-
-ASN1_SEQUENCE(CSR_REQ) = {
-	ASN1_SIMPLE(CSR_REQ, info, CSR_INFO),
-	ASN1_SIMPLE(CSR_REQ, sig_alg, X509_ALGOR),
-	ASN1_SIMPLE(CSR_REQ, signature, ASN1_BIT_STRING),
-} static_ASN1_SEQUENCE_END(CSR_REQ)
-
-/* A checked CSR: only its public key is kept. */
-struct ca_csr {
-	CSR_SPKI *spki;
-};
-
-static void csr_req_free(CSR_REQ *req)
-{
-	ASN1_item_free((ASN1_VALUE *)req, ASN1_ITEM_rptr(CSR_REQ));
-}
-
-static void csr_spki_free(CSR_SPKI *spki)
-{
-	ASN1_item_free((ASN1_VALUE *)spki, ASN1_ITEM_rptr(CSR_SPKI));
-}
-
-/* The CSR's key as an EVP_PKEY (NULL when it does not decode).  An EC key on
- * the named curve P-256, what ESP's tokens make, is built directly from the
- * curve name and the point (EC_POINT_oct2point() checks that the point is
- * on the curve, as the decoder does); anything else goes through OpenSSL's
- * generic decoder with the SubjectPublicKeyInfo as received, which gives
- * the same key, hence the same key_acceptable() verdict, as X509_REQ did. */
-static EVP_PKEY *csr_key(const CSR_SPKI *spki)
-{
-	const ASN1_OBJECT *alg = NULL;
-	int ptype = V_ASN1_UNDEF;
-	const void *pval = NULL;
-	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algorithm);
-	EVP_PKEY *pk = NULL;
-	if (OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT &&
-	    OBJ_obj2nid(pval) == NID_X9_62_prime256v1) {
-		if (spki->key->length <= 0)
-			return NULL;
-		OSSL_PARAM params[] = {
-		    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
-		    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, spki->key->data,
-		                                      (size_t)spki->key->length),
-		    OSSL_PARAM_construct_end(),
-		};
-		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-		if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-		    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-			EVP_PKEY_free(pk);
-			pk = NULL;
-		}
-		EVP_PKEY_CTX_free(ctx);
-		return pk;
-	}
-	unsigned char *der = NULL;
-	int n = ASN1_item_i2d((const ASN1_VALUE *)spki, &der, ASN1_ITEM_rptr(CSR_SPKI));
-	const unsigned char *p = der;
-	if (n > 0)
-		pk = d2i_PUBKEY(NULL, &p, n);
-	OPENSSL_free(der);
-	return pk;
-}
-
-/* An encrypted PEM block has no password here (and must never prompt). */
-static int no_password(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
-/* Parse and check a CSR: PEM "CERTIFICATE REQUEST" (or the old "NEW
- * CERTIFICATE REQUEST", other blocks skipped, as PEM_read_bio_X509_REQ()),
- * key acceptable (before verifying: that bounds the work), self-signature.
- * On CA_OK *out is the request (csr_req_free). */
-static enum ca_status csr_parse(const char *pem, size_t len, CSR_REQ **out)
-{
-	*out = NULL;
-	if (!pem || len == 0 || len > CSR_MAX)
-		return CA_ERR_CSR_PARSE;
-	BIO *b = BIO_new_mem_buf(pem, (int)len);
-	if (!b)
-		return CA_ERR_INTERNAL;
-	unsigned char *der = NULL;
-	long der_len = 0;
-	int got = PEM_bytes_read_bio(&der, &der_len, NULL, PEM_STRING_X509_REQ, b, no_password, NULL);
-	BIO_free(b);
-	const unsigned char *p = der;
-	CSR_REQ *req =
-	    got == 1 ? (CSR_REQ *)ASN1_item_d2i(NULL, &p, der_len, ASN1_ITEM_rptr(CSR_REQ)) : NULL;
-	OPENSSL_free(der);
-	/* The curve is judged on the wire before any decoding of the key. */
-	bool alg_ok = req && spki_algorithm_acceptable(req->info->spki->algorithm);
-	EVP_PKEY *pk = alg_ok ? csr_key(req->info->spki) : NULL;
-	enum ca_status st = CA_OK;
-	if (!req)
-		st = CA_ERR_CSR_PARSE;
-	else if (!alg_ok)
-		st = CA_ERR_KEY_WEAK;
-	else if (!pk)
-		st = CA_ERR_CSR_PARSE;
-	else if (!key_acceptable(pk))
-		st = CA_ERR_KEY_WEAK;
-	else if (ASN1_item_verify(ASN1_ITEM_rptr(CSR_INFO), req->sig_alg, req->signature, req->info,
-	                          pk) != 1)
-		st = CA_ERR_CSR_SIGNATURE;
-	EVP_PKEY_free(pk);
-	if (st != CA_OK) {
-		ERR_clear_error();
-		csr_req_free(req);
-		return st;
-	}
-	*out = req;
-	return CA_OK;
-}
-
-enum ca_status ca_csr_parse(const char *csr_pem, size_t len, ca_csr **out)
-{
-	if (!out)
-		return CA_ERR_INTERNAL;
-	*out = NULL;
-	CSR_REQ *req = NULL;
-	enum ca_status st = csr_parse(csr_pem, len, &req);
-	if (st != CA_OK)
-		return st;
-	ca_csr *csr = malloc(sizeof *csr);
-	if (!csr) {
-		csr_req_free(req);
-		return CA_ERR_INTERNAL;
-	}
-	csr->spki = req->info->spki; /* keep the key, drop the rest */
-	req->info->spki = NULL;
-	csr_req_free(req);
-	*out = csr;
-	return CA_OK;
-}
-
-void ca_csr_free(ca_csr *csr)
-{
-	if (!csr)
-		return;
-	csr_spki_free(csr->spki);
-	free(csr);
-}
-
-enum ca_status ca_check_csr(const char *csr_pem, size_t len)
-{
-	CSR_REQ *req = NULL;
-	enum ca_status st = csr_parse(csr_pem, len, &req);
-	csr_req_free(req);
-	return st;
-}
-
-/* Give x the CSR's SubjectPublicKeyInfo as received: its algorithm with the
- * parameters, and the key's BIT STRING.  No EVP_PKEY is involved; the subject
- * key identifier ("hash") is the SHA-1 of these key bits. */
-static bool spki_copy(X509 *x, const CSR_SPKI *spki)
-{
-	X509_PUBKEY *pub = X509_get_X509_PUBKEY(x);
-	const ASN1_OBJECT *alg = NULL;
-	X509_ALGOR_get0(&alg, NULL, NULL, spki->algorithm);
-	int n = spki->key->length;
-	ASN1_OBJECT *obj = OBJ_dup(alg);
-	unsigned char *bits = n > 0 ? OPENSSL_memdup(spki->key->data, (size_t)n) : NULL;
-	if (!pub || !obj || !bits || X509_PUBKEY_set0_param(pub, obj, V_ASN1_UNDEF, NULL, bits, n) != 1) {
-		ASN1_OBJECT_free(obj);
-		OPENSSL_free(bits);
-		return false;
-	}
-	/* Now the parameters (the curve, RSA's NULL): the algorithm copied whole. */
-	X509_ALGOR *dst = NULL;
-	return X509_PUBKEY_get0_param(NULL, NULL, NULL, &dst, pub) == 1 && dst &&
-	       X509_ALGOR_copy(dst, spki->algorithm) == 1;
-}
+/* key certificates (the CSR is parsed and screened in csr.c)          */
 
 /* Subject from the profile only: C=CN, ST, O, OU, CN, serialNumber. */
 static X509_NAME *profile_name(const struct cert_profile *p)
@@ -1264,7 +930,7 @@ enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_pro
 	if (!subject)
 		goto out;
 	x = cert_new(subject, NULL, ca->cert, nb, na);
-	if (!x || !spki_copy(x, csr->spki))
+	if (!x || !ca_csr_spki_copy(x, csr))
 		goto out;
 
 	X509V3_CTX ctx;

@@ -1,6 +1,7 @@
 /*
  * Private to src/pki: the layout of struct esp_ca and the few helpers that
- * ca.c, crl.c and verify.c share.  Nothing outside src/pki includes this.
+ * ca.c, csr.c, crl.c, verify.c and sign.c share.  Nothing outside src/pki
+ * includes this.
  */
 #ifndef ESP_PKI_CA_INTERNAL_H
 #define ESP_PKI_CA_INTERNAL_H
@@ -42,5 +43,8 @@ char *ca_serial_hex(const ASN1_INTEGER *serial);
 /* Copy `len` bytes to a new malloc'ed buffer (so callers free() with free()
  * whatever OpenSSL allocated with OPENSSL_malloc). NULL on failure. */
 unsigned char *ca_memdup(const void *p, size_t len);
+
+/* Gives x the checked CSR's SubjectPublicKeyInfo as received (csr.c). */
+bool ca_csr_spki_copy(X509 *x, const ca_csr *csr);
 
 #endif

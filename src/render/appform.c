@@ -12,10 +12,10 @@
  * that it copies and parses the font's whole CFF table (about 16 MB in the
  * Noto Sans CJK collection, 65,535 glyphs) and walks its cmap for every glyph
  * used. So appform_init() makes two small copies of Noto Sans CJK SC with
- * harfbuzz's subsetter (no subroutines, so cairo's own subset stays small): a
- * regular one with GB 2312 (all 7,445 characters), ASCII, Latin-1 and CJK and
- * full-width punctuation, and a bold one with only the characters of the
- * form's bold (fixed) texts. They live in memory files and make up a private
+ * harfbuzz's subsetter (fontsubset.c; no subroutines, so cairo's own subset
+ * stays small): a regular one with GB 2312 (all 7,445 characters), ASCII,
+ * Latin-1 and CJK and full-width punctuation, and a bold one with only the
+ * characters of the form's bold (fixed) texts. They live in memory files and make up a private
  * fontconfig configuration used by the "fast" font maps. A form with any
  * character the copies lack (a rare hanzi in a name, say) is drawn again with
  * the system's full fonts: slower, never wrong. When the copies cannot be
@@ -23,13 +23,13 @@
  * system fonts.
  */
 #include "esp/appform.h"
+#include "esp/qr.h"
+#include "fontsubset.h"
 
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <fontconfig/fontconfig.h>
-#include <hb-subset.h>
 #include <hb.h>
-#include <iconv.h>
 #include <pango/pangocairo.h>
 #include <pango/pangofc-fontmap.h>
 #include <pthread.h>
@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define FONT_FAMILY "Noto Sans CJK SC"
@@ -92,18 +91,9 @@ static int pool_free_count[2];
 /* Read-only after init: copied per render before any change. */
 static PangoFontDescription *font_base;
 
-/* Unicode characters (BMP) of a font, one bit each. */
-struct coverage {
-	uint8_t bits[0x10000 / 8];
-};
-
-/* The subset copies; NULL if they could not be made. Read-only after init. */
-struct fast_fonts {
-	FcConfig *config;
-	int fd[2];
-	struct coverage cover[2]; /* [0] regular, [1] bold */
-};
-static struct fast_fonts *fast;
+/* The subset copies (fontsubset.h); NULL if they could not be made.
+ * Read-only after init. */
+static struct font_subset *fast;
 
 /* Characters seen while rendering sample forms at init: [0] regular, [1] bold. */
 struct collect {
@@ -133,102 +123,6 @@ static const struct appform collect_forms[] = {
     {.personal = true, .kind = "evaluator", .number = "ESP-0000-000000", .date = "2000-01-01"},
 };
 
-static void coverage_add(struct coverage *c, hb_codepoint_t cp)
-{
-	if (cp < 0x10000)
-		c->bits[cp >> 3] |= (uint8_t)(1u << (cp & 7));
-}
-
-/* Whether every character of the (valid UTF-8) text is in the font. Control
- * characters are never drawn as glyphs. */
-static bool coverage_has_text(const struct coverage *c, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p != '\0') {
-		gunichar cp;
-		if (*p < 0x80) {
-			cp = *p++;
-		} else {
-			cp = g_utf8_get_char((const char *)p);
-			p = (const unsigned char *)g_utf8_next_char(p);
-		}
-		if (cp < 0x20)
-			continue;
-		if (cp >= 0x10000 || !(c->bits[cp >> 3] & (1u << (cp & 7))))
-			return false;
-	}
-	return true;
-}
-
-static void collect_text(hb_set_t *set, const char *s)
-{
-	for (const char *p = s; *p != '\0'; p = g_utf8_next_char(p))
-		hb_set_add(set, g_utf8_get_char(p));
-}
-
-/* All characters of GB 2312 (EUC-CN rows 0xA1-0xF7, cells 0xA1-0xFE). */
-static void add_gb2312(hb_set_t *set)
-{
-	iconv_t cd = iconv_open("UTF-32BE", "GB2312");
-	if (cd == (iconv_t)-1)
-		return;
-	for (int row = 0xa1; row <= 0xf7; row++) {
-		for (int cell = 0xa1; cell <= 0xfe; cell++) {
-			char in[2] = {(char)row, (char)cell};
-			unsigned char out[4];
-			char *ip = in, *op = (char *)out;
-			size_t il = sizeof(in), ol = sizeof(out);
-			if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 && ol == 0)
-				hb_set_add(set, (hb_codepoint_t)out[0] << 24 | (hb_codepoint_t)out[1] << 16 |
-				                    (hb_codepoint_t)out[2] << 8 | out[3]);
-			iconv(cd, NULL, NULL, NULL, NULL);
-		}
-	}
-	iconv_close(cd);
-}
-
-/* A subset of face with the characters of unicodes, in a memory file; fills
- * cover with what it really has. Returns the file descriptor or -1. */
-static int subset_to_memfd(hb_face_t *face, const hb_set_t *unicodes, const char *name,
-                           struct coverage *cover)
-{
-	hb_subset_input_t *in = hb_subset_input_create_or_fail();
-	if (in == NULL)
-		return -1;
-	hb_set_union(hb_subset_input_unicode_set(in), unicodes);
-	/* Charstrings without subroutines: cairo copies a font's subroutine
-	 * indexes whole into each PDF, but only the charstrings of glyphs used. */
-	hb_subset_input_set_flags(in, HB_SUBSET_FLAGS_DESUBROUTINIZE);
-	/* The layout features stay: 'locl' gives the simplified Chinese forms of
-	 * the punctuation (and brings the other locales' forms along, about half
-	 * the glyphs; harfbuzz keeps or drops a feature for all languages). */
-	hb_face_t *sub = hb_subset_or_fail(face, in);
-	hb_subset_input_destroy(in);
-	if (sub == NULL)
-		return -1;
-	hb_blob_t *blob = hb_face_reference_blob(sub);
-	unsigned int len = 0;
-	const char *data = hb_blob_get_data(blob, &len);
-	hb_set_t *have = hb_set_create();
-	hb_face_collect_unicodes(sub, have);
-	for (hb_codepoint_t cp = HB_SET_VALUE_INVALID; hb_set_next(have, &cp);)
-		coverage_add(cover, cp);
-	hb_set_destroy(have);
-
-	int fd = len > 0 ? memfd_create(name, MFD_CLOEXEC) : -1;
-	for (unsigned int done = 0; fd >= 0 && done < len;) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n <= 0) {
-			close(fd);
-			fd = -1;
-		} else {
-			done += (unsigned int)n;
-		}
-	}
-	hb_blob_destroy(blob);
-	hb_face_destroy(sub);
-	return fd;
-}
 
 /* The harfbuzz face pango uses for the base font at a weight (NULL if none). */
 static hb_face_t *system_face(struct fontmap_entry *full, PangoWeight weight)
@@ -246,38 +140,16 @@ static hb_face_t *system_face(struct fontmap_entry *full, PangoWeight weight)
 	return face;
 }
 
-static bool same_face(hb_face_t *a, hb_face_t *b)
-{
-	hb_blob_t *x = hb_face_reference_blob(a), *y = hb_face_reference_blob(b);
-	bool same = a == b || (hb_blob_get_data(x, NULL) == hb_blob_get_data(y, NULL) &&
-	                       hb_face_get_index(a) == hb_face_get_index(b));
-	hb_blob_destroy(x);
-	hb_blob_destroy(y);
-	return same;
-}
-
-static void fast_fonts_free(struct fast_fonts *ff)
-{
-	if (ff == NULL)
-		return;
-	if (ff->config != NULL)
-		FcConfigDestroy(ff->config);
-	for (int i = 0; i < 2; i++)
-		if (ff->fd[i] >= 0)
-			close(ff->fd[i]);
-	free(ff);
-}
-
 /* Makes the subset copies of the fonts full renders with. NULL on failure. */
-static struct fast_fonts *fast_fonts_new(struct fontmap_entry *full)
+static struct font_subset *fast_fonts_new(struct fontmap_entry *full)
 {
-	struct fast_fonts *ff = NULL;
+	struct font_subset *ff = NULL;
 	struct collect col = {{hb_set_create(), hb_set_create()}};
 	hb_face_t *face[2] = {system_face(full, PANGO_WEIGHT_NORMAL),
 	                      system_face(full, PANGO_WEIGHT_BOLD)};
 	/* No real bold face (pango would embolden the regular one): keep to the
 	 * system fonts, which do that. */
-	if (face[0] == NULL || face[1] == NULL || same_face(face[0], face[1]))
+	if (face[0] == NULL || face[1] == NULL || font_same_face(face[0], face[1]))
 		goto out;
 
 	/* The characters of the fixed texts, as the form really draws them. */
@@ -287,42 +159,7 @@ static struct fast_fonts *fast_fonts_new(struct fontmap_entry *full)
 		if (render_pdf(full, &collect_forms[i], &col, &pdf, &len) == 0)
 			free(pdf);
 	}
-	hb_set_t *regular = col.set[0];
-	hb_set_add_range(regular, 0x20, 0x7e);
-	hb_set_add_range(regular, 0xa0, 0xff);
-	hb_set_add_range(regular, 0x2010, 0x203b); /* dashes, quotes, … (ellipsis) */
-	hb_set_add_range(regular, 0x3000, 0x303f); /* CJK punctuation */
-	hb_set_add_range(regular, 0xff01, 0xff65); /* full-width forms */
-	hb_set_add(regular, 0xfffd);               /* what invalid UTF-8 becomes */
-	add_gb2312(regular);
-
-	ff = calloc(1, sizeof(*ff));
-	if (ff == NULL)
-		goto out;
-	ff->fd[0] = subset_to_memfd(face[0], col.set[0], "esp-appform-regular", &ff->cover[0]);
-	ff->fd[1] = subset_to_memfd(face[1], col.set[1], "esp-appform-bold", &ff->cover[1]);
-	if (ff->fd[0] >= 0 && ff->fd[1] >= 0)
-		ff->config = FcConfigCreate();
-	/* The bold copy has too few characters for fontconfig to call it Chinese,
-	 * and a font's language counts for more than its weight in a match: say it
-	 * is Chinese (a form never asks it for characters it lacks, see lay_set). */
-	static const char rules[] =
-	    "<?xml version=\"1.0\"?><!DOCTYPE fontconfig SYSTEM \"urn:fontconfig:fonts.dtd\">"
-	    "<fontconfig><match target=\"scan\">"
-	    "<test name=\"weight\" compare=\"more\"><const>medium</const></test>"
-	    "<edit name=\"lang\" mode=\"assign\"><langset><string>zh-cn</string></langset></edit>"
-	    "</match></fontconfig>";
-	bool ok = ff->config != NULL &&
-	          FcConfigParseAndLoadFromMemory(ff->config, (const FcChar8 *)rules, FcFalse);
-	for (int i = 0; ok && i < 2; i++) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", ff->fd[i]);
-		ok = FcConfigAppFontAddFile(ff->config, (const FcChar8 *)path);
-	}
-	if (!ok) {
-		fast_fonts_free(ff);
-		ff = NULL;
-	}
+	ff = font_subset_new(face, col.set);
 out:
 	hb_face_destroy(face[0]);
 	hb_face_destroy(face[1]);
@@ -336,7 +173,7 @@ static bool fast_fonts_check(struct fontmap_entry *e)
 {
 	hb_face_t *face[2] = {system_face(e, PANGO_WEIGHT_NORMAL),
 	                      system_face(e, PANGO_WEIGHT_BOLD)};
-	bool ok = face[0] != NULL && face[1] != NULL && !same_face(face[0], face[1]) &&
+	bool ok = face[0] != NULL && face[1] != NULL && !font_same_face(face[0], face[1]) &&
 	          hb_face_get_glyph_count(face[0]) < 30000 && hb_face_get_glyph_count(face[1]) < 30000;
 	hb_face_destroy(face[0]);
 	hb_face_destroy(face[1]);
@@ -487,7 +324,7 @@ static void appform_init_once(void)
 		struct fontmap_entry *e = fontmap_entry_new(FONTS_FAST);
 		if (e == NULL || !fast_fonts_check(e)) {
 			fontmap_entry_free(e);
-			fast_fonts_free(fast);
+			font_subset_free(fast);
 			fast = NULL;
 		} else {
 			pool_give(e);
@@ -676,7 +513,7 @@ struct render {
 	PangoAttrList *attrs_plain; /* no font fallback: only Noto Sans CJK SC */
 	PangoAttrList *attrs_title; /* the same plus letter spacing */
 	double scale;               /* < 1 when a form needs shrinking to fit */
-	const struct fast_fonts *ff; /* the subset copies in use, or NULL */
+	const struct font_subset *ff; /* the subset copies in use, or NULL */
 	struct collect *col;         /* characters drawn go here (init only), or NULL */
 	bool missing;                /* a text has characters the subset copies lack */
 	cairo_surface_t *qr;         /* the QR code image, or NULL */
@@ -836,7 +673,7 @@ static void lay_set(struct render *r, const char *text, double size, int flags, 
 		text = "";
 	int bold = (flags & LAY_BOLD) != 0;
 	if (r->col != NULL)
-		collect_text(r->col->set[bold], text);
+		font_collect_text(r->col->set[bold], text);
 
 	size_t n = strlen(text);
 	struct lay_key *key = malloc(sizeof(*key) + n + 1);
@@ -855,8 +692,8 @@ static void lay_set(struct render *r, const char *text, double size, int flags, 
 		if (c == NULL)
 			abort();
 		if (r->ff != NULL) {
-			c->covered[0] = coverage_has_text(&r->ff->cover[0], text);
-			c->covered[1] = coverage_has_text(&r->ff->cover[1], text);
+			c->covered[0] = font_coverage_has_text(&r->ff->cover[0], text);
+			c->covered[1] = font_coverage_has_text(&r->ff->cover[1], text);
 		}
 		PangoLayout *lay = c->layout = pango_layout_new(r->context);
 		pango_font_description_set_weight(r->fd, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);

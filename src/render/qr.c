@@ -3,7 +3,7 @@
  * PDF form (drawn with cairo in appform.c) and as an SVG for the HTML print
  * view. One encoding setting for both so the two always scan the same.
  */
-#include "esp/appform.h"
+#include "esp/qr.h"
 
 #include <qrencode.h>
 #include <stdarg.h>

@@ -107,6 +107,17 @@ int config_set(struct esp_config *c, const char *key, const char *value)
 	return 0;
 }
 
+int config_set_arg(struct esp_config *c, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (strncmp(arg, "--", 2) != 0 || !eq)
+		return -1;
+	char *key = xstrndup(arg + 2, (size_t)(eq - arg - 2));
+	int rc = config_set(c, key, eq + 1) == 0 ? 0 : -2;
+	free(key);
+	return rc;
+}
+
 int config_load_file(struct esp_config *c, const char *path, bool required, const char **err)
 {
 	char *text = file_read_all(path, NULL);

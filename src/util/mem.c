@@ -86,24 +86,39 @@ void buf_putc(struct buf *b, char c) { buf_put(b, &c, 1); }
  * formatted once; a longer one is formatted again into its exact room. */
 #define PRINTF_STACK 256
 
-void buf_printf(struct buf *b, const char *fmt, ...)
+/* Formats into the n + 1 bytes room(ctx, n) gives (n the length of the
+ * text), through tmp when the text fits there; returns n. */
+static size_t format_into(char *(*room)(void *ctx, size_t n), void *ctx, const char *fmt,
+                          va_list ap)
 {
 	char tmp[PRINTF_STACK];
-	va_list ap, ap2;
-	va_start(ap, fmt);
+	va_list ap2;
 	va_copy(ap2, ap);
 	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		oom();
-	if ((size_t)n < sizeof tmp) {
-		buf_put(b, tmp, (size_t)n);
-	} else {
-		buf_grow(b, (size_t)n);
-		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
-		b->len += (size_t)n;
-	}
+	char *d = room(ctx, (size_t)n);
+	if ((size_t)n < sizeof tmp)
+		memcpy(d, tmp, (size_t)n + 1);
+	else
+		vsnprintf(d, (size_t)n + 1, fmt, ap2);
 	va_end(ap2);
+	return (size_t)n;
+}
+
+static char *buf_room(void *ctx, size_t n)
+{
+	struct buf *b = ctx;
+	buf_grow(b, n);
+	return b->data + b->len;
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	b->len += format_into(buf_room, b, fmt, ap);
+	va_end(ap);
 }
 
 /* Which bytes buf_put_html replaces: < > & " ' */
@@ -150,38 +165,67 @@ void buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
-/* ---- arena: a list of blocks; big requests get their own block ---- */
+/* ---- blocks, and the arena made of them ---- */
 
-struct arena_block {
-	struct arena_block *next;
+struct mem_block {
+	struct mem_block *next;
 	size_t used, cap;
 	max_align_t data[];
 };
 
+void *mem_blocks_alloc(struct mem_blocks *m, size_t n, size_t block)
+{
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct mem_block *b = m->head;
+	if (!b || b->cap - b->used < n) {
+		size_t cap = n > block / 4 ? n : block;
+		b = xmalloc(sizeof(*b) + cap);
+		b->used = 0;
+		b->cap = cap;
+		if (cap == n && m->head) {
+			/* A big value: keep filling the current block. */
+			b->next = m->head->next;
+			m->head->next = b;
+		} else {
+			b->next = m->head;
+			m->head = b;
+		}
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+void mem_blocks_free(struct mem_blocks *m)
+{
+	struct mem_block *b = m->head;
+	while (b) {
+		struct mem_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	m->head = NULL;
+}
+
+/* Something the arena's owner let go of, released when the arena is freed:
+ * reference-counted values (JSON) built for the request live exactly as
+ * long as the request, and no early return needs its own release list. */
+struct arena_cleanup {
+	void (*fn)(void *);
+	void *p;
+	struct arena_cleanup *next;
+};
+
 struct arena {
-	struct arena_block *head;
+	struct mem_blocks blocks;
+	struct arena_cleanup *cleanups; /* newest first: released in reverse order */
 };
 
 #define ARENA_BLOCK 8192
 
 struct arena *arena_new(void) { return xcalloc(1, sizeof(struct arena)); }
 
-void *arena_alloc(struct arena *a, size_t n)
-{
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-	struct arena_block *b = a->head;
-	if (!b || b->cap - b->used < n) {
-		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		b = xmalloc(sizeof(*b) + cap);
-		b->used = 0;
-		b->cap = cap;
-		b->next = a->head;
-		a->head = b;
-	}
-	void *p = (char *)b->data + b->used;
-	b->used += n;
-	return p;
-}
+void *arena_alloc(struct arena *a, size_t n) { return mem_blocks_alloc(&a->blocks, n, ARENA_BLOCK); }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
@@ -193,36 +237,46 @@ char *arena_strndup(struct arena *a, const char *s, size_t n)
 
 char *arena_strdup(struct arena *a, const char *s) { return s ? arena_strndup(a, s, strlen(s)) : NULL; }
 
+struct arena_text {
+	struct arena *a;
+	char *d;
+};
+
+static char *arena_room(void *ctx, size_t n)
+{
+	struct arena_text *t = ctx;
+	return t->d = arena_alloc(t->a, n + 1);
+}
+
 char *arena_printf(struct arena *a, const char *fmt, ...)
 {
-	char tmp[PRINTF_STACK];
-	va_list ap, ap2;
+	struct arena_text t = {a, NULL};
+	va_list ap;
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	format_into(arena_room, &t, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		oom();
-	char *d;
-	if ((size_t)n < sizeof tmp) {
-		d = arena_strndup(a, tmp, (size_t)n);
-	} else {
-		d = arena_alloc(a, (size_t)n + 1);
-		vsnprintf(d, (size_t)n + 1, fmt, ap2);
-	}
-	va_end(ap2);
-	return d;
+	return t.d;
+}
+
+void *arena_defer(struct arena *a, void (*fn)(void *), void *p)
+{
+	if (!p)
+		return NULL;
+	struct arena_cleanup *c = arena_alloc(a, sizeof(*c));
+	c->fn = fn;
+	c->p = p;
+	c->next = a->cleanups;
+	a->cleanups = c;
+	return p;
 }
 
 void arena_free(struct arena *a)
 {
 	if (!a)
 		return;
-	struct arena_block *b = a->head;
-	while (b) {
-		struct arena_block *next = b->next;
-		free(b);
-		b = next;
-	}
+	/* The records live in the blocks: run them all before freeing those. */
+	for (struct arena_cleanup *c = a->cleanups; c; c = c->next)
+		c->fn(c->p);
+	mem_blocks_free(&a->blocks);
 	free(a);
 }

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,57 +155,146 @@ int64_t time_parse_date(const char *s)
 	return (int64_t)t - CST_OFFSET;
 }
 
-char *file_read_all(const char *path, size_t *len)
+/* file_read_max and file_read_private: a private file must be a regular
+ * file, not reached through a symbolic link, that only its owner may read. */
+static char *read_bounded(const char *path, size_t max, size_t *len, bool private)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (private ? O_NOFOLLOW : 0));
+	if (fd < 0)
 		return NULL;
-	struct buf b = {0};
-	char tmp[65536];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-		buf_put(&b, tmp, n);
-	bool err = ferror(f);
-	fclose(f);
-	if (err) {
-		buf_free(&b);
+	struct stat sb;
+	if (fstat(fd, &sb) != 0) {
+		close(fd);
 		return NULL;
 	}
+	if (private && (!S_ISREG(sb.st_mode) || (sb.st_mode & 077))) {
+		close(fd);
+		errno = EACCES;
+		return NULL;
+	}
+	if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max) {
+		close(fd);
+		errno = EFBIG;
+		return NULL;
+	}
+	/* A regular file is read into room for its size; anything else (a pipe,
+	 * /dev/stdin) grows the buffer as it comes. */
+	size_t cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size : 65536;
+	char *buf = xmalloc(cap + 1);
+	size_t n = 0;
+	int err = 0;
+	for (;;) {
+		if (n == cap) {
+			/* Full: one byte more says whether there is more to come. */
+			char extra;
+			ssize_t r = read(fd, &extra, 1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				err = r < 0 ? errno : 0;
+				break;
+			}
+			if (cap >= max) {
+				err = EFBIG;
+				break;
+			}
+			size_t grown = cap < max / 2 ? (cap < 32 ? 64 : cap * 2) : max;
+			if (grown > max)
+				grown = max;
+			char *bigger = xmalloc(grown + 1);
+			memcpy(bigger, buf, n);
+			sodium_memzero(buf, n);
+			free(buf);
+			buf = bigger;
+			cap = grown;
+			buf[n++] = extra;
+			continue;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (err) {
+		sodium_memzero(buf, n);
+		free(buf);
+		errno = err;
+		return NULL;
+	}
+	buf[n] = '\0';
 	if (len)
-		*len = b.len;
-	return buf_steal(&b);
+		*len = n;
+	return buf;
+}
+
+char *file_read_max(const char *path, size_t max, size_t *len)
+{
+	return read_bounded(path, max, len, false);
+}
+
+char *file_read_private(const char *path, size_t max, size_t *len)
+{
+	return read_bounded(path, max, len, true);
+}
+
+char *file_read_all(const char *path, size_t *len) { return file_read_max(path, SIZE_MAX / 2, len); }
+
+bool fd_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+int file_write_new(const char *path, const void *data, size_t len, int mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+	if (fd < 0)
+		return -1;
+	bool ok = fd_write_all(fd, data, len) && fsync(fd) == 0;
+	int err = ok ? 0 : errno;
+	if (close(fd) != 0 && ok) {
+		ok = false;
+		err = errno;
+	}
+	if (!ok) {
+		unlink(path);
+		errno = err ? err : EIO;
+		return -1;
+	}
+	return 0;
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len, int mode)
 {
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	if (fd < 0) {
-		free(tmp);
-		return -1;
-	}
-	const char *p = data;
-	size_t left = len;
-	while (left > 0) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(fd);
-			unlink(tmp);
-			free(tmp);
-			return -1;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+	/* A fresh temporary file (O_EXCL) gets exactly mode, whatever an old
+	 * file had: a key is never readable by others, not even for a moment. */
+	static atomic_uint counter;
+	char *tmp = xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
+	int rc = file_write_new(tmp, data, len, mode);
+	if (rc == 0 && rename(tmp, path) != 0) {
+		int err = errno;
 		unlink(tmp);
-		free(tmp);
-		return -1;
+		errno = err;
+		rc = -1;
 	}
 	free(tmp);
-	return 0;
+	return rc;
 }
 
 char *random_token(size_t nbytes)
@@ -273,6 +364,14 @@ uint32_t str_hash(const char *s)
 	uint32_t h = 2166136261u;
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+uint64_t str_hash64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3u;
 	return h;
 }
 

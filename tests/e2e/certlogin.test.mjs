@@ -2,7 +2,8 @@
 // imported as PKCS#12 into the browser's NSS database) at the certificate
 // login listener and reaches 当前用户信息 of the management system.
 // Headless Chromium needs the managed policy AutoSelectCertificateForUrls to
-// choose the certificate by itself (see /work/shared/pitfalls.md).
+// choose the certificate by itself (without it, it waits at the choice; the
+// policy is written below).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

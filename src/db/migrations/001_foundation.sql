@@ -95,7 +95,7 @@ CREATE TABLE settings (
 	value TEXT NOT NULL
 );
 
--- The numbers of the rules, kept in data (design.md "Numbers to keep in one place").
+-- The numbers of the rules, kept in data so that one place holds them.
 INSERT INTO settings (name, value) VALUES ('login_max_failures', '5');
 INSERT INTO settings (name, value) VALUES ('login_lockout_seconds', '900');
 INSERT INTO settings (name, value) VALUES ('delivery_days', '20');

@@ -1,7 +1,7 @@
 /*
  * The application form (《单位数字证书申请表》 / 《个人数字证书申请表》) as data,
  * and its PDF rendering with pango + cairo (Noto Sans CJK, subset embedded)
- * and the application number as a QR code (libqrencode).
+ * and the application number as a QR code (qr.h).
  *
  * The HTML print view is rendered from the same struct by the template engine
  * (see appform_to_json), so both forms always carry the same data.
@@ -36,18 +36,9 @@ struct appform {
 /* Load fonts once at start-up (fontconfig is slow the first time). Thread-safe after. */
 void appform_init(void);
 
-/* Render the form as an A4 PDF: two copies per page set as domain.md says.
+/* Render the form as an A4 PDF: two copies (第一联 / 第二联), as on paper.
  * *pdf is malloc'ed (caller frees). Returns 0 on success. */
 int appform_pdf(const struct appform *f, unsigned char **pdf, size_t *len);
-
-/* The QR code of text as an SVG string (malloc'ed; caller frees), module size
- * in px; used by the HTML print view. */
-char *qr_svg(const char *text, int module_px);
-
-/* The QR code of text as a width x width matrix of bytes, 1 = dark module,
- * without quiet zone (malloc'ed; caller frees). NULL if text is empty or
- * too long for a QR code. */
-unsigned char *qr_matrix(const char *text, int *width);
 
 /* 金额大写 of an amount in whole 元, e.g. 1320 → "壹仟叁佰贰拾元整"; writes at
  * most size bytes including the NUL. Returns 0, or -1 if buf is too small. */

@@ -1,7 +1,8 @@
 /*
  * Certificate key applications (证书U盘申请): the form of each kind,
- * numbering, creation (idempotent per form), reading, the status timeline,
- * scans (uploads) and the RA directory.  The fee schedule: esp/fee.h.
+ * numbering, creation (idempotent per form), reading and the status
+ * timeline (core/application.c).  The fee schedule is in fee.h, scans in
+ * upload.h, the RA directory in directory.h.
  */
 #ifndef ESP_APPLICATION_H
 #define ESP_APPLICATION_H
@@ -32,15 +33,15 @@ enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg
                                   json_t *values, const char *type, int64_t scan_id,
                                   const char *idem_key, char **number, bool *existing);
 
+/* The registration's open (not withdrawn) initial application: a registrant
+ * applies once, more keys are asked for with 再次申请. *number (malloc'ed) is
+ * NULL when there is none. */
+enum db_status application_open_initial(db_conn *c, int64_t registration_id, char **number);
+
 /* One application joined with its registration, or NULL (new reference). */
 json_t *application_get(db_conn *c, const char *number);
 /* The applications of a registration, newest first. */
 json_t *application_list_for(db_conn *c, int64_t registration_id);
-/* The number of the registration's initial application that is not
- * withdrawn (a registrant has one; more keys come by 再次申请), in arena;
- * DB_NOT_FOUND when there is none. */
-enum db_status application_open_initial(db_conn *c, struct arena *a, int64_t registration_id,
-                                        const char **number);
 /* The scan of the registration's newest application that has one (the
  * unit's document on file); DB_NOT_FOUND when none has. */
 enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int64_t *scan_id);
@@ -66,33 +67,5 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 enum db_status application_event(db_conn *c, const struct actor *a, int64_t app_id,
                                  const char *action, const char *from, const char *to,
                                  const char *note);
-
-/* ---- scans ---- */
-/* Decides the type from the content (libmagic): "application/pdf",
- * "image/jpeg" or "image/png"; NULL for anything else. */
-const char *upload_sniff(const void *data, size_t len);
-enum db_status upload_store(db_conn *c, int64_t registration_id, const void *data, size_t len,
-                            const char *mime, int64_t *id);
-/* Deletes the uploads created before older_than that no application refers
- * to; *deleted (may be NULL) says how many. */
-enum db_status upload_purge_unreferenced(db_conn *c, int64_t older_than, int *deleted);
-/* Loads an upload: *data malloc'ed (caller frees). */
-enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, char **mime,
-                           char **data, size_t *len);
-
-/* The registration an upload belongs to, without its bytes; DB_NOT_FOUND
- * when there is no such upload. */
-enum db_status upload_owner(db_conn *c, int64_t id, int64_t *registration_id);
-
-/* ---- RA directory ---- */
-/* One province's entry joined with the province name; "configured" is true
- * when payee, account and address are filled (new reference). */
-json_t *ra_directory_get(db_conn *c, const char *province_code);
-json_t *ra_directory_list(db_conn *c);
-/* Upserts one province's entry from an object of strings. */
-enum db_status ra_directory_save(db_conn *c, const struct actor *a, const char *province_code,
-                                 json_t *values);
-/* The directory's editable fields: [{name, label}] (static, shared). */
-json_t *ra_directory_fields(void);
 
 #endif

@@ -73,6 +73,7 @@ struct cert_profile {
 	time_t not_before;         /* 0 = now */
 };
 
+/* ---- certificate requests (csr.c) ---- */
 /* Check a PEM CSR: parses, self-signature verifies, key is EC P-256 or RSA >= 2048. */
 enum ca_status ca_check_csr(const char *csr_pem, size_t len);
 

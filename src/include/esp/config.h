@@ -20,6 +20,9 @@ void config_free(struct esp_config *c);
 int config_load_file(struct esp_config *c, const char *path, bool required, const char **err);
 /* Applies "key=value". Returns 0 or -1 when the key is unknown. */
 int config_set(struct esp_config *c, const char *key, const char *value);
+/* Applies a command-line argument "--key=value": 0, -1 when arg is not of
+ * that form, -2 when the key is unknown. */
+int config_set_arg(struct esp_config *c, const char *arg);
 const char *config_get(const struct esp_config *c, const char *key);
 long config_get_long(const struct esp_config *c, const char *key);
 bool config_get_bool(const struct esp_config *c, const char *key);

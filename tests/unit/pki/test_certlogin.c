@@ -29,9 +29,10 @@
 #include "esp/core.h"
 #include "esp/db.h"
 #include "esp/login.h"
-#include "esp/ra.h"
 #include "esp/util.h"
 #include "../testdir.h"
+#include "esp/certificate.h"
+#include "esp/revoke.h"
 
 #define MIGRATIONS ESP_SOURCE_DIR "/src/db/migrations"
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "esp/appform.h"
+#include "esp/qr.h"
 
 #define LONG_ADDRESS                                                                                      \
 	"福建省厦门市思明区软件园二期观日路四十四号创新大厦B座十八层1801室" \

@@ -14,6 +14,7 @@
 #include "../testdir.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,32 @@ static void test_buf_put_html(void **state)
 }
 
 /* ---- arena ------------------------------------------------------------------- */
+
+/* What the arena's owner hands over is released when the arena is freed,
+ * newest first, once each; a NULL is not recorded. */
+static int released[4], nreleased;
+static void record_release(void *p) { released[nreleased++] = *(int *)p; }
+
+static void test_arena_defer(void **state)
+{
+	(void)state;
+	static int one = 1, two = 2, three = 3;
+	nreleased = 0;
+	struct arena *a = arena_new();
+	assert_ptr_equal(arena_defer(a, record_release, &one), &one);
+	assert_null(arena_defer(a, record_release, NULL));
+	arena_defer(a, record_release, &two);
+	/* Allocations in between do not disturb the records. */
+	for (int i = 0; i < 1000; i++)
+		arena_alloc(a, 100);
+	arena_defer(a, record_release, &three);
+	assert_int_equal(nreleased, 0);
+	arena_free(a);
+	assert_int_equal(nreleased, 3);
+	assert_int_equal(released[0], 3);
+	assert_int_equal(released[1], 2);
+	assert_int_equal(released[2], 1);
+}
 
 static void test_arena_many_allocs(void **state)
 {
@@ -406,6 +433,18 @@ static void test_config_defaults_and_set(void **state)
 	assert_int_equal(config_set(c, "no_such_key", "1"), -1);
 	assert_int_equal(config_set(c, "Threads", "1"), -1);
 	assert_int_equal(config_set(c, "", "1"), -1);
+
+	/* command-line arguments: --key=value, the value may hold '=' */
+	assert_int_equal(config_set_arg(c, "--threads=8"), 0);
+	assert_int_equal(config_get_long(c, "threads"), 8);
+	assert_int_equal(config_set_arg(c, "--trusted_proxies=a=b"), 0);
+	assert_string_equal(config_get(c, "trusted_proxies"), "a=b");
+	assert_int_equal(config_set_arg(c, "--threads"), -1);
+	assert_int_equal(config_set_arg(c, "threads=1"), -1);
+	assert_int_equal(config_set_arg(c, "-threads=1"), -1);
+	assert_int_equal(config_set_arg(c, "--no_such_key=1"), -2);
+	assert_int_equal(config_set_arg(c, "--=1"), -2);
+	assert_int_equal(config_get_long(c, "threads"), 8);
 	const char *truthy[] = {"true", "yes", "1", "on"};
 	for (size_t i = 0; i < 4; i++) {
 		config_set(c, "staff_password_login", truthy[i]);
@@ -653,7 +692,52 @@ static void test_file_write_atomic(void **state)
 	assert_int_equal(count_entries(dir), 2);
 
 	/* reading a missing file */
+	errno = 0;
 	assert_null(file_read_all("/nonexistent/esp/file", NULL));
+	assert_int_equal(errno, ENOENT);
+
+	/* the replacement has exactly the mode asked for, not the old file's */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(file_write_atomic(path, "secret", 6, 0600), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* file_read_max: up to max bytes, EFBIG beyond */
+	back = file_read_max(path, 6, &len);
+	assert_non_null(back);
+	assert_int_equal(len, 6);
+	assert_string_equal(back, "secret");
+	free(back);
+	errno = 0;
+	assert_null(file_read_max(path, 5, NULL));
+	assert_int_equal(errno, EFBIG);
+
+	/* file_read_private: only a regular file of its owner's, not a link */
+	back = file_read_private(path, 64, &len);
+	assert_non_null(back);
+	assert_string_equal(back, "secret");
+	free(back);
+	assert_int_equal(chmod(path, 0640), 0);
+	errno = 0;
+	assert_null(file_read_private(path, 64, NULL));
+	assert_int_equal(errno, EACCES);
+	assert_int_equal(chmod(path, 0600), 0);
+	char *link = xasprintf("%s/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_null(file_read_private(link, 64, NULL));
+	back = file_read_max(link, 64, NULL);
+	assert_string_equal(back, "secret");
+	free(back);
+	unlink(link);
+	free(link);
+
+	/* file_write_new refuses an existing file and leaves it alone */
+	errno = 0;
+	assert_int_equal(file_write_new(path, "x", 1, 0600), -1);
+	assert_int_equal(errno, EEXIST);
+	back = file_read_all(path, NULL);
+	assert_string_equal(back, "secret");
+	free(back);
 
 	free(path);
 	test_dir_remove(dir);
@@ -670,13 +754,43 @@ static void test_str_hash_fnv1a(void **state)
 	assert_int_equal(str_hash("foobar"), 0xbf9cf968u);
 }
 
+/* The published FNV-1a 64-bit vectors (the SQL statement caches' keys). */
+static void test_str_hash64_fnv1a(void **state)
+{
+	(void)state;
+	assert_true(str_hash64("") == 0xcbf29ce484222325u);
+	assert_true(str_hash64("a") == 0xaf63dc4c8601ec8cu);
+	assert_true(str_hash64("foobar") == 0x85944171f73967e8u);
+}
+
+/* A big request gets its own block behind the current one: the small
+ * requests after it are still carved from the current block. */
+static void test_mem_blocks_big_behind(void **state)
+{
+	(void)state;
+	struct mem_blocks m = {0};
+	char *a = mem_blocks_alloc(&m, 16, 1024);
+	char *big = mem_blocks_alloc(&m, 1100, 1024);
+	char *b = mem_blocks_alloc(&m, 16, 1024);
+	assert_true(b > a && b < a + 1024); /* same block as a */
+	assert_true(big < a || big >= a + 1024);
+	assert_int_equal((uintptr_t)big % _Alignof(max_align_t), 0);
+	memset(big, 1, 1100);
+	mem_blocks_free(&m);
+	assert_null(m.head);
+	mem_blocks_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_str_hash_fnv1a),
+	    cmocka_unit_test(test_str_hash64_fnv1a),
+	    cmocka_unit_test(test_mem_blocks_big_behind),
 	    cmocka_unit_test(test_buf_put_and_printf_growth),
 	    cmocka_unit_test(test_buf_put_html),
 	    cmocka_unit_test(test_arena_many_allocs),
+	    cmocka_unit_test(test_arena_defer),
 	    cmocka_unit_test(test_arena_big_and_strings),
 	    cmocka_unit_test(test_str_trim),
 	    cmocka_unit_test(test_utf8_valid),

@@ -1,0 +1,20 @@
+/*
+ * Counters the store raises with every change a cache derives from
+ * (core/generation.c, 007_generations.sql).
+ */
+#ifndef ESP_GENERATION_H
+#define ESP_GENERATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "esp/db.h"
+
+/* ---- generations (007_generations.sql) ---- */
+/* Counters that go up (by trigger) with every change to what a cache
+ * derives from: the registrations' queues and the sessions. */
+enum generation { GEN_REGISTRATIONS, GEN_SESSIONS, GEN_COUNT };
+/* Reads them all in one statement; false on a store error (all set to -1). */
+bool generations_read(db_conn *c, int64_t out[GEN_COUNT]);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * Revocation of certificates (挂失) and the CRL (core/revoke.c).
+ */
+#ifndef ESP_REVOKE_H
+#define ESP_REVOKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "esp/ca.h"
+#include "esp/db.h"
+#include "esp/policy.h"
+
+/* RFC 5280 reason names ("keyCompromise" ...) ↔ codes; -1 when unknown
+ * (or certificateHold / removeFromCRL, which ESP never uses). */
+int crl_reason_parse(const char *name);
+const char *crl_reason_label(int code);
+/* Revokes a valid certificate and re-signs the CRL, in one transaction.
+ * DB_NOT_FOUND: no such serial; DB_CONFLICT: already revoked. */
+enum db_status cert_revoke(db_conn *c, esp_ca *ca, const struct actor *a, const char *serial,
+                           int reason, int crl_hours);
+/* Signs a new CRL of every revoked certificate (number + 1). */
+enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours);
+/* The current CRL (DER, malloc'ed), and when it was signed. */
+enum db_status crl_load(db_conn *c, unsigned char **der, size_t *len, int64_t *signed_at);
+
+#endif
