@@ -12,6 +12,7 @@
 #include "esp/login.h"
 #include "esp/config.h"
 #include "esp/core.h"
+#include "esp/counts.h"
 #include "esp/db.h"
 #include "esp/util.h"
 #include "esp/certificate.h"
@@ -338,18 +339,19 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(argv[0], "list") == 0) {
-		db_result *r = NULL;
-		if (DB_EXEC0(ctl->db,
-		             "SELECT a.username, a.role, a.status, a.display_name, COALESCE(au.name, ''), "
-		             "COALESCE(a.province_code, '') FROM accounts a LEFT JOIN authorities au ON "
-		             "au.id = a.authority_id ORDER BY a.role, a.username",
-		             &r) != DB_OK)
+		struct arena *ar = arena_new();
+		struct account_entry *list;
+		size_t n;
+		if (account_list(ctl->db, ar, false, &list, &n) != DB_OK) {
+			arena_free(ar);
 			return 2;
+		}
 		printf("username\trole\tstatus\tname\tauthority\tprovince\n");
-		for (int i = 0; i < r->nrows; i++)
-			printf("%s\t%s\t%s\t%s\t%s\t%s\n", db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2),
-			       db_get(r, i, 3), db_get(r, i, 4), db_get(r, i, 5));
-		db_result_free(r);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\t%s\t%s\t%s\t%s\t%s\n", list[i].username, role_name(list[i].role),
+			       list[i].active ? "active" : "disabled", list[i].display_name,
+			       list[i].authority_name, list[i].province_code);
+		arena_free(ar);
 		return 0;
 	}
 	if (strcmp(argv[0], "reset-password") == 0 && argc == 2) {
@@ -393,26 +395,11 @@ static int cmd_counts(struct ctl *ctl)
 	int rc = open_store(ctl, true);
 	if (rc)
 		return rc;
-	const char *const queries[][2] = {
-		{"provinces", "SELECT COUNT(*) FROM provinces"},
-		{"authorities", "SELECT COUNT(*) FROM authorities"},
-		{"registrations", "SELECT COUNT(*) FROM registrations"},
-		{"registrations pending", "SELECT COUNT(*) FROM registrations WHERE state = 'pending'"},
-		{"registrations approved", "SELECT COUNT(*) FROM registrations WHERE state = 'approved'"},
-		{"registrations rejected", "SELECT COUNT(*) FROM registrations WHERE state = 'rejected'"},
-		{"accounts", "SELECT COUNT(*) FROM accounts"},
-		{"sessions", "SELECT COUNT(*) FROM sessions"},
-		{"uploads", "SELECT COUNT(*) FROM uploads"},
-		{"applications", "SELECT COUNT(*) FROM applications"},
-		{"audit entries", "SELECT COUNT(*) FROM audit_log"},
-	};
-	for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
-		db_result *r = NULL;
-		if (DB_EXEC0(ctl->db, queries[i][1], &r) != DB_OK)
-			return 2;
-		printf("%-24s %lld\n", queries[i][0], (long long)db_get_int(r, 0, 0, 0));
-		db_result_free(r);
-	}
+	int64_t n[COUNT_KINDS];
+	if (store_counts(ctl->db, n) != DB_OK)
+		return 2;
+	for (int k = 0; k < COUNT_KINDS; k++)
+		printf("%-24s %lld\n", store_count_name(k), (long long)n[k]);
 	return 0;
 }
 
@@ -630,11 +617,12 @@ static int cmd_directory(struct ctl *ctl, int argc, char **argv)
 			if (strcmp(head[i], "province_code") == 0)
 				province = rec[i];
 			else if (strcmp(head[i], "province") == 0) {
-				db_result *r = NULL;
-				if (DB_EXEC(ctl->db, "SELECT code FROM provinces WHERE name = $1", &r,
-				            P_TEXT(rec[i])) == DB_OK && r->nrows)
-					json_object_set_new(values, "_code", json_string(db_get(r, 0, 0)));
-				db_result_free(r);			} else
+				struct arena *ar = arena_new();
+				const char *code;
+				if (province_code_of(ctl->db, ar, rec[i], &code) == DB_OK)
+					json_object_set_new(values, "_code", json_string(code));
+				arena_free(ar);
+			} else
 				json_object_set_new(values, head[i], json_string(rec[i]));
 		}
 		if (!province)
@@ -800,11 +788,12 @@ static int cmd_demo(struct ctl *ctl)
 		free(tsv);
 		return rc;
 	}
-	db_result *r0 = NULL;
-	bool exists = DB_EXEC(ctl->db, "SELECT 1 FROM accounts WHERE username = $1", &r0,
-	                      P_TEXT(demo[0].username)) == DB_OK && r0->nrows > 0;
-	db_result_free(r0);
-	if (exists) {
+	enum db_status found = account_find(ctl->db, demo[0].username, NULL);
+	if (found != DB_OK && found != DB_NOT_FOUND) {
+		free(tsv);
+		return 2;
+	}
+	if (found == DB_OK) {
 		char *old = file_read_all(tsv, NULL);
 		if (old)
 			fputs(old, stdout);
@@ -848,15 +837,13 @@ static int cmd_demo(struct ctl *ctl)
 			return rc;
 		}
 		const char *org = demo[i].authority ? demo[i].authority : demo[i].name;
-		const char *prov = "";
-		db_result *r = NULL;
-		if (*demo[i].province &&
-		    DB_EXEC(ctl->db, "SELECT name FROM provinces WHERE code = $1", &r,
-		            P_TEXT(demo[i].province)) == DB_OK && r->nrows)
-			prov = db_get(r, 0, 0);
-		buf_printf(&out, "%s\t%s\t%s\t%s\t%s\n", role_name(demo[i].role), org, prov,
+		struct arena *ar = arena_new();
+		const char *prov = NULL;
+		if (*demo[i].province)
+			province_name_of(ctl->db, ar, demo[i].province, &prov);
+		buf_printf(&out, "%s\t%s\t%s\t%s\t%s\n", role_name(demo[i].role), org, prov ? prov : "",
 		           demo[i].username, pw);
-		db_result_free(r);
+		arena_free(ar);
 		free(pw);
 	}
 	if (file_write_atomic(tsv, out.data, out.len, 0600) != 0) {

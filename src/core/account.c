@@ -280,6 +280,97 @@ enum db_status account_set_status(db_conn *c, const char *username, const char *
 	return db_transaction(c, set_status_tx, &x);
 }
 
+enum db_status account_find(db_conn *c, const char *username, int64_t *id)
+{
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c, "SELECT id FROM accounts WHERE username = $1", &r, P_TEXT(username));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK && id)
+		*id = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	return st;
+}
+
+enum db_status account_role(db_conn *c, int64_t id, enum role *role)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c, "SELECT role FROM accounts WHERE id = $1", &r, P_INT(id));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	*role = st == DB_OK ? role_parse(db_get(r, 0, 0)) : ROLE_NONE;
+	db_result_free(r);
+	return st;
+}
+
+enum db_status account_by_registration(db_conn *c, int64_t registration_id, int64_t *id)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c, "SELECT id FROM accounts WHERE registration_id = $1", &r,
+	                            P_INT(registration_id));
+	/* One account per registration (a unique column): more is no answer. */
+	if (st == DB_OK && r->nrows != 1)
+		st = DB_NOT_FOUND;
+	*id = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
+	db_result_free(r);
+	return st;
+}
+
+#define ACCOUNT_ENTRY_COLUMNS                                                              \
+	"SELECT a.username, a.role, a.display_name, a.status, COALESCE(au.name, ''), "        \
+	"COALESCE(a.province_code, ''), COALESCE(p.name, '') FROM accounts a "                 \
+	"LEFT JOIN authorities au ON au.id = a.authority_id "                                  \
+	"LEFT JOIN provinces p ON p.code = a.province_code "
+
+static void account_entry_row(struct arena *a, const db_result *r, int i,
+                              struct account_entry *e)
+{
+	*e = (struct account_entry){
+	    .username = arena_strdup(a, db_get(r, i, 0)),
+	    .role = role_parse(db_get(r, i, 1)),
+	    .display_name = arena_strdup(a, db_get(r, i, 2)),
+	    .active = strcmp(db_get(r, i, 3), "active") == 0,
+	    .authority_name = arena_strdup(a, db_get(r, i, 4)),
+	    .province_code = arena_strdup(a, db_get(r, i, 5)),
+	    .province_name = arena_strdup(a, db_get(r, i, 6)),
+	};
+}
+
+enum db_status account_get(db_conn *c, struct arena *a, const char *username,
+                           struct account_entry *out)
+{
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c, ACCOUNT_ENTRY_COLUMNS "WHERE a.username = $1", &r, P_TEXT(username));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK)
+		account_entry_row(a, r, 0, out);
+	db_result_free(r);
+	return st;
+}
+
+enum db_status account_list(db_conn *c, struct arena *a, bool staff_only,
+                            struct account_entry **out, size_t *n)
+{
+	db_result *r = NULL;
+	*out = NULL;
+	*n = 0;
+	enum db_status st = DB_EXEC(c,
+	                            ACCOUNT_ENTRY_COLUMNS "WHERE $1 = 0 OR a.role <> 'applicant' "
+	                                                  "ORDER BY a.role, a.username",
+	                            &r, P_INT(staff_only));
+	if (st == DB_OK && r->nrows > 0) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		for (int i = 0; i < r->nrows; i++)
+			account_entry_row(a, r, i, &(*out)[i]);
+		*n = (size_t)r->nrows;
+	}
+	db_result_free(r);
+	return st;
+}
+
 /* ---- sessions: the cookie holds 256 random bits; the store only its hash ---- */
 
 /* Every session ends after this long without a request (session_idle_minutes). */

@@ -10,34 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- fees ---- */
-
-enum db_status fee_current(db_conn *c, struct fee *out)
-{
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	    "SELECT id, price_yuan, medium_yuan, years FROM fee_schedule WHERE valid_from <= $1 "
-	    "ORDER BY valid_from DESC, id DESC LIMIT 1",
-	    &r, P_INT(time_now()));
-	if (st == DB_OK && r->nrows == 0)
-		st = DB_NOT_FOUND;
-	if (st == DB_OK) {
-		out->id = db_get_int(r, 0, 0, 0);
-		out->price_yuan = (long)db_get_int(r, 0, 1, 0);
-		out->medium_yuan = (long)db_get_int(r, 0, 2, 0);
-		out->years = (int)db_get_int(r, 0, 3, 0);
-	}
-	db_result_free(r);
-	return st;
-}
-
-long fee_amount(const struct fee *f, enum reg_kind k, int sets)
-{
-	if (k == KIND_EVALUATOR || sets <= 0)
-		return 0;
-	return f->price_yuan * sets;
-}
-
 /* ---- steps as the manual numbers them ---- */
 
 static const char *const step_labels[][2] = {
@@ -285,6 +257,20 @@ enum db_status application_open_initial(db_conn *c, int64_t registration_id, cha
 	    &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
 	if (st == DB_OK && r->nrows)
 		*number = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	return st;
+}
+
+enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int64_t *scan_id)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(c,
+	                            "SELECT scan_id FROM applications WHERE registration_id = $1 AND "
+	                            "scan_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+	                            &r, P_INT(registration_id));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	*scan_id = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
 	db_result_free(r);
 	return st;
 }

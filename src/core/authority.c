@@ -26,6 +26,31 @@ bool province_exists(db_conn *c, const char *code)
 	return ok;
 }
 
+/* One column of the province whose other column is key, into arena. */
+static enum db_status province_lookup(db_conn *c, struct arena *a, const char *sql,
+                                      const char *key, const char **out)
+{
+	db_result *r = NULL;
+	*out = NULL;
+	enum db_status st = DB_EXEC(c, sql, &r, P_TEXT(key));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK)
+		*out = arena_strdup(a, db_get(r, 0, 0));
+	db_result_free(r);
+	return st;
+}
+
+enum db_status province_code_of(db_conn *c, struct arena *a, const char *name, const char **code)
+{
+	return province_lookup(c, a, "SELECT code FROM provinces WHERE name = $1", name, code);
+}
+
+enum db_status province_name_of(db_conn *c, struct arena *a, const char *code, const char **name)
+{
+	return province_lookup(c, a, "SELECT name FROM provinces WHERE code = $1", code, name);
+}
+
 json_t *authority_list(db_conn *c)
 {
 	db_result *r = NULL;

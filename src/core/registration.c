@@ -739,72 +739,48 @@ void registration_policy_object(json_t *reg, struct policy_object *o)
 	o->province_code = json_string_value(json_object_get(reg, "province_code"));
 }
 
-/*
- * The subtree of an authority is every authority whose path starts with its
- * own ("/1/14/").  On SQLite that is the range [path, path with its final '/'
- * replaced by '0'): paths hold only digits and '/', and '0' is the byte after
- * '/', so exactly the strings that start with the prefix fall inside it.  The
- * range uses authorities_path, and unlike a LIKE with a bound pattern it
- * does not make SQLite re-prepare the statement at every run.  PostgreSQL
- * compares text by the database's collation, which may ignore '/', so there
- * the LIKE stays.
- */
-static bool is_sqlite(db_conn *c)
-{
-	/* db.h: every connection starts with its backend. */
-	return *(const struct db_backend *const *)c == &db_sqlite_backend;
-}
-
+/* The subtree of an authority is every authority whose path starts with its
+ * own ("/1/14/"): db.h's prefix test, in the form the engine runs best.  A
+ * queue of any state and one of a single state are separate statements, so
+ * that neither holds an OR that would keep the store from its indexes. */
 #define QUEUE_COLUMNS                                                                           \
 	"SELECT r.id, r.kind, r.state, r.name, r.code, r.created_at, a.name AS authority_name, "   \
 	"p.name AS province FROM registrations r JOIN authorities a ON a.id = r.authority_id "     \
 	"JOIN provinces p ON p.code = r.province_code "
-#define QUEUE_ORDER "ORDER BY r.created_at DESC, r.id DESC LIMIT $3 OFFSET $4"
+#define QUEUE_ORDER "ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
+#define QUEUE_COUNT_ANY(PREFIX)                                                          \
+	"SELECT COUNT(*) FROM registrations r JOIN authorities a ON a.id = r.authority_id " \
+	"WHERE " PREFIX("a.path", "$1")
+#define QUEUE_COUNT_STATE(PREFIX) QUEUE_COUNT_ANY(PREFIX) " AND r.state = $2"
+#define QUEUE_ANY(PREFIX) QUEUE_COLUMNS "WHERE " PREFIX("a.path", "$1") " " QUEUE_ORDER
+#define QUEUE_STATE(PREFIX) \
+	QUEUE_COLUMNS "WHERE " PREFIX("a.path", "$1") " AND r.state = $4 " QUEUE_ORDER
+static const struct db_sql queue_count_any = DB_SQL(QUEUE_COUNT_ANY);
+static const struct db_sql queue_count_state = DB_SQL(QUEUE_COUNT_STATE);
+static const struct db_sql queue_any = DB_SQL(QUEUE_ANY);
+static const struct db_sql queue_state = DB_SQL(QUEUE_STATE);
 
 json_t *registration_queue(db_conn *c, const char *authority_path, const char *state,
                            int limit, int offset, int64_t *total)
 {
-	const char *st_param = state ? state : "";
-	size_t n = authority_path ? strlen(authority_path) : 0;
-	/* The range needs a prefix whose last byte can be incremented: always
-	 * so for a path ("/1/14/" gives "/1/140"); anything else keeps the LIKE. */
-	bool range = is_sqlite(c) && n > 0 && (unsigned char)authority_path[n - 1] < 0x7F;
-	bool any = !*st_param;
-	char *lo, *hi = NULL;
-	db_result *r = NULL;
 	json_t *arr = json_array();
 	*total = 0;
-	enum db_status qs;
-	if (range) {
-		lo = xstrdup(authority_path);
-		hi = xstrdup(authority_path);
-		hi[n - 1]++;
-		if (DB_EXEC(c, any ? "SELECT COUNT(*) FROM registrations r JOIN authorities a "
-		                     "ON a.id = r.authority_id WHERE a.path >= $1 AND a.path < $2"
-		                   : "SELECT COUNT(*) FROM registrations r JOIN authorities a "
-		                     "ON a.id = r.authority_id WHERE a.path >= $1 AND a.path < $2 "
-		                     "AND r.state = $5",
-		            &r, P_TEXT(lo), P_TEXT(hi), P_INT(limit), P_INT(offset),
-		            P_TEXT(st_param)) == DB_OK)
-			*total = db_get_int(r, 0, 0, 0);
-		db_result_free(r);
-		r = NULL;
-		qs = DB_EXEC(c, any ? QUEUE_COLUMNS "WHERE a.path >= $1 AND a.path < $2 " QUEUE_ORDER
-		                    : QUEUE_COLUMNS "WHERE a.path >= $1 AND a.path < $2 AND r.state = $5 "
-		                      QUEUE_ORDER,
-		             &r, P_TEXT(lo), P_TEXT(hi), P_INT(limit), P_INT(offset), P_TEXT(st_param));
-	} else {
-		lo = xasprintf("%s%%", authority_path);
-		if (DB_EXEC(c,
-		        "SELECT COUNT(*) FROM registrations r JOIN authorities a ON a.id = r.authority_id "
-		        "WHERE a.path LIKE $1 AND ($2 = '' OR r.state = $2)",
-		        &r, P_TEXT(lo), P_TEXT(st_param)) == DB_OK)
-			*total = db_get_int(r, 0, 0, 0);
-		db_result_free(r);
-		r = NULL;
-		qs = DB_EXEC(c, QUEUE_COLUMNS "WHERE a.path LIKE $1 AND ($2 = '' OR r.state = $2) "
-		             QUEUE_ORDER, &r, P_TEXT(lo), P_TEXT(st_param), P_INT(limit), P_INT(offset));
-	}
+	/* No path, no subtree (the policy lets no such reviewer in either). */
+	if (!authority_path || !*authority_path)
+		return arr;
+	bool any = !state || !*state;
+	db_result *r = NULL;
+	if ((any ? DB_EXEC(c, db_sql(c, &queue_count_any), &r, P_TEXT(authority_path))
+	         : DB_EXEC(c, db_sql(c, &queue_count_state), &r, P_TEXT(authority_path),
+	                   P_TEXT(state))) == DB_OK)
+		*total = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	r = NULL;
+	enum db_status qs =
+	    any ? DB_EXEC(c, db_sql(c, &queue_any), &r, P_TEXT(authority_path), P_INT(limit),
+	                  P_INT(offset))
+	        : DB_EXEC(c, db_sql(c, &queue_state), &r, P_TEXT(authority_path), P_INT(limit),
+	                  P_INT(offset), P_TEXT(state));
 	if (qs == DB_OK) {
 		/* The labels are the same few strings on every row: one JSON value each. */
 		json_t *kind_labels_j[KIND_COUNT + 1] = {0};
@@ -835,8 +811,6 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 			json_decref(state_labels_j[k]);
 	}
 	db_result_free(r);
-	free(lo);
-	free(hi);
 	return arr;
 }
 

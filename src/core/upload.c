@@ -52,6 +52,18 @@ enum db_status upload_store(db_conn *c, int64_t registration_id, const void *dat
 	return st;
 }
 
+enum db_status upload_owner(db_conn *c, int64_t id, int64_t *registration_id)
+{
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c, "SELECT registration_id FROM uploads WHERE id = $1", &r, P_INT(id));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	*registration_id = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
+	db_result_free(r);
+	return st;
+}
+
 enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, char **mime,
                            char **data, size_t *len)
 {

@@ -162,6 +162,20 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	return st;
 }
 
+const char *db_sql(const db_conn *c, const struct db_sql *s)
+{
+	const struct db_backend *be = ((const struct db_conn_head *)c)->be;
+	return be == &db_sqlite_backend ? s->sqlite : s->postgresql;
+}
+
+bool db_ping(db_conn *c)
+{
+	db_result *r = NULL;
+	bool ok = DB_EXEC0(c, "SELECT 1", &r) == DB_OK && r->nrows == 1;
+	db_result_free(r);
+	return ok;
+}
+
 /* Retries for at most DB_TX_BUDGET_US in all, with growing pauses: a store
  * locked by another process turns into a quick "busy" answer the caller can
  * pass on (503), not into a thread held for tens of seconds. */

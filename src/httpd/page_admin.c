@@ -95,21 +95,30 @@ void page_admin_directory_save(struct request *r)
 	json_decref(entry);
 }
 
+/* The fee schedule's rows for the template. */
+static json_t *fees_to_json(struct request *r, const struct fee *rows, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:s}", "price",
+		                   arena_printf(r->arena, "%ld", rows[i].price_yuan), "medium",
+		                   arena_printf(r->arena, "%ld", rows[i].medium_yuan), "years",
+		                   arena_printf(r->arena, "%d", rows[i].years), "valid_from",
+		                   rows[i].valid_from ? time_date(r->arena, rows[i].valid_from)
+		                                      : "系统初始"));
+	return arr;
+}
+
 static void show_fees(struct request *r, int status, const char *error, json_t *values)
 {
-	db_result *res = NULL;
-	json_t *rows = json_array();
-	if (DB_EXEC0(req_db(r), "SELECT price_yuan, medium_yuan, years, valid_from, created_at FROM "
-	                        "fee_schedule ORDER BY valid_from DESC, id DESC",
-	             &res) == DB_OK)
-		for (int i = 0; i < res->nrows; i++)
-			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}", "price", db_get(res, i, 0),
-			                                      "medium", db_get(res, i, 1), "years",
-			                                      db_get(res, i, 2), "valid_from",
-			                                      db_get_int(res, i, 3, 0)
-			                                          ? time_date(r->arena, db_get_int(res, i, 3, 0))
-			                                          : "系统初始"));
-	db_result_free(res);
+	struct fee *list;
+	size_t n;
+	if (fee_list(req_db(r), r->arena, &list, &n) != DB_OK) {
+		reply_server_error(r, "fee schedule could not be read");
+		return;
+	}
+	json_t *rows = fees_to_json(r, list, n);
 	struct fee cur = {0};
 	fee_current(req_db(r), &cur);
 	json_t *ctx = json_pack("{s:o, s:i, s:i, s:i}", "rows", rows, "price", (int)cur.price_yuan,
@@ -154,16 +163,9 @@ void page_admin_fees_save(struct request *r)
 	if (err) {
 		show_fees(r, 422, err, values);
 	} else {
-		const struct db_param params[] = {
-			P_INT(price), P_INT(medium), P_INT(years), P_INT(from), P_INT(r->actor.account_id),
-			P_INT(time_now()),
-		};
-		char *after = xasprintf("%ld/%ld/%ld", price, medium, years);
-		enum db_status st = db_exec_audited(req_db(r),
-		    "INSERT INTO fee_schedule (price_yuan, medium_yuan, years, valid_from, created_by, "
-		    "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-		    params, 6, NULL, &r->actor, "fee_schedule.add", "fee_schedule", "", after);
-		free(after);
+		struct fee f = {.price_yuan = price, .medium_yuan = medium, .years = (int)years,
+		                .valid_from = from};
+		enum db_status st = fee_add(req_db(r), &r->actor, &f);
 		if (st == DB_OK)
 			redirect(r, "/admin/fees?saved=1");
 		else
@@ -174,29 +176,32 @@ void page_admin_fees_save(struct request *r)
 
 /* ---- staff accounts: reviewers, RA and training-institution operators ---- */
 
+/* The staff accounts for the template; "self" marks the admin's own. */
+static json_t *staff_to_json(struct request *r, const struct account_entry *list, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "username", list[i].username,
+		                   "role", role_label(list[i].role), "name", list[i].display_name,
+		                   "status", list[i].active ? "启用" : "停用", "authority",
+		                   list[i].authority_name, "province", list[i].province_name, "self",
+		                   strcmp(list[i].username, r->actor.username) == 0));
+	return arr;
+}
+
 /* created_user and created_pw: an account just made, or (reset) a password
  * just reset; either way the password is shown this once. */
 static void show_staff(struct request *r, int status, json_t *form, const char *error,
                        const char *created_user, const char *created_pw, bool reset)
 {
-	db_result *res = NULL;
-	json_t *rows = json_array();
-	if (DB_EXEC0(req_db(r),
-	             "SELECT a.username, a.role, a.display_name, a.status, COALESCE(au.name, ''), "
-	             "COALESCE(p.name, '') FROM accounts a LEFT JOIN authorities au ON au.id = "
-	             "a.authority_id LEFT JOIN provinces p ON p.code = a.province_code "
-	             "WHERE a.role <> 'applicant' ORDER BY a.role, a.username",
-	             &res) == DB_OK)
-		for (int i = 0; i < res->nrows; i++)
-			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "username",
-			                                      db_get(res, i, 0), "role",
-			                                      role_label(role_parse(db_get(res, i, 1))), "name",
-			                                      db_get(res, i, 2), "status",
-			                                      strcmp(db_get(res, i, 3), "active") == 0 ? "启用" : "停用",
-			                                      "authority", db_get(res, i, 4), "province",
-			                                      db_get(res, i, 5), "self",
-			                                      strcmp(db_get(res, i, 0), r->actor.username) == 0));
-	db_result_free(res);
+	struct account_entry *list;
+	size_t n;
+	if (account_list(req_db(r), r->arena, true, &list, &n) != DB_OK) {
+		reply_server_error(r, "staff accounts could not be read");
+		return;
+	}
+	json_t *rows = staff_to_json(r, list, n);
 	json_t *ctx = json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces", province_list(req_db(r)),
 	                        "form", form ? form : json_null());
 	if (error)
@@ -263,17 +268,16 @@ void page_admin_staff_create(struct request *r)
 static json_t *reset_target(struct request *r)
 {
 	const char *username = r->params[0];
-	db_result *res = NULL;
-	if (DB_EXEC(req_db(r), "SELECT role, display_name FROM accounts WHERE username = $1", &res,
-	            P_TEXT(username)) != DB_OK) {
+	struct account_entry e;
+	enum db_status st = account_get(req_db(r), r->arena, username, &e);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
 		reply_server_error(r, "staff lookup failed");
 		return NULL;
 	}
 	json_t *target = NULL;
-	if (res->nrows == 1 && role_parse(db_get(res, 0, 0)) != ROLE_APPLICANT)
-		target = json_pack("{s:s, s:s, s:s}", "username", username, "name", db_get(res, 0, 1),
-		                   "role", role_label(role_parse(db_get(res, 0, 0))));
-	db_result_free(res);
+	if (st == DB_OK && e.role != ROLE_APPLICANT)
+		target = json_pack("{s:s, s:s, s:s}", "username", username, "name", e.display_name,
+		                   "role", role_label(e.role));
 	if (!target) {
 		reply_not_found(r);
 	} else if (strcmp(username, r->actor.username) == 0) {

@@ -30,15 +30,20 @@ static json_t *registration_for_apply(struct request *r)
 
 static bool needs_scan(enum reg_kind k) { return k == KIND_AGENCY || k == KIND_ENTERPRISE; }
 
-/* The open initial application, if any, in the request's arena. A store
- * error counts as none: application_create checks again in its transaction. */
-static char *open_initial_application(struct request *r)
+/* The open initial application, if any (*number in the request's arena,
+ * NULL when none): a registrant applies once; more keys are asked for with
+ * 再次申请 after logging in with a key.  False when answered (the store
+ * failed: a 500, not a second application's form). */
+static bool open_initial_application(struct request *r, const char **number)
 {
-	char *number = NULL;
-	application_open_initial(req_db(r), r->actor.registration_id, &number);
-	char *copy = number ? arena_strdup(r->arena, number) : NULL;
-	free(number);
-	return copy;
+	char *n = NULL;
+	enum db_status st = application_open_initial(req_db(r), r->actor.registration_id, &n);
+	*number = n ? arena_strdup(r->arena, n) : NULL;
+	free(n);
+	if (st == DB_OK)
+		return true;
+	reply_server_error(r, "initial application could not be read");
+	return false;
 }
 
 static void show_scan(struct request *r, int status, enum reg_kind k, const char *error)
@@ -83,7 +88,11 @@ void page_apply(struct request *r)
 	json_t *reg = registration_for_apply(r);
 	if (!reg)
 		return;
-	char *existing = open_initial_application(r);
+	const char *existing = NULL;
+	if (!open_initial_application(r, &existing)) {
+		json_decref(reg);
+		return;
+	}
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	if (existing)
 		redirect(r, arena_printf(r->arena, "/applications/%s", existing));
@@ -135,23 +144,28 @@ void page_apply_scan_post(struct request *r)
 	redirect(r, arena_printf(r->arena, "/apply/form?scan=%lld", (long long)id));
 }
 
-/* The scan named by the form must be the registrant's own. */
-static int64_t own_scan(struct request *r, const char *s)
+/* The scan named by the form must be the registrant's own: *scan gets its
+ * id, 0 for none, -1 for one that is not theirs.  False when answered (the
+ * store failed). */
+static bool own_scan(struct request *r, const char *s, int64_t *scan)
 {
+	*scan = 0;
 	if (!s || !*s || strcmp(s, "0") == 0)
-		return 0;
+		return true;
 	char *end;
 	long long id = strtoll(s, &end, 10);
+	*scan = -1;
 	if (*end || id <= 0)
-		return -1;
-	db_result *res = NULL;
-	int64_t ok = -1;
-	if (DB_EXEC(req_db(r), "SELECT registration_id FROM uploads WHERE id = $1", &res, P_INT(id)) ==
-	        DB_OK &&
-	    res->nrows && db_get_int(res, 0, 0, 0) == r->actor.registration_id)
-		ok = id;
-	db_result_free(res);
-	return ok;
+		return true;
+	int64_t owner = 0;
+	enum db_status st = upload_owner(req_db(r), id, &owner);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "upload could not be read");
+		return false;
+	}
+	if (st == DB_OK && owner == r->actor.registration_id)
+		*scan = id;
+	return true;
 }
 
 void page_apply_form_get(struct request *r)
@@ -160,8 +174,16 @@ void page_apply_form_get(struct request *r)
 	if (!reg)
 		return;
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
-	char *existing = open_initial_application(r);
-	int64_t scan = own_scan(r, req_query(r, "scan"));
+	const char *existing = NULL;
+	if (!open_initial_application(r, &existing)) {
+		json_decref(reg);
+		return;
+	}
+	int64_t scan;
+	if (!own_scan(r, req_query(r, "scan"), &scan)) {
+		json_decref(reg);
+		return;
+	}
 	if (existing) {
 		redirect(r, arena_printf(r->arena, "/applications/%s", existing));
 	} else if (needs_scan(k) && scan <= 0) {
@@ -220,17 +242,15 @@ static json_t *registration_for_reapply(struct request *r)
 	return reg;
 }
 
-/* The scan of the first application stays the unit's document on file. */
-static int64_t latest_scan(struct request *r)
+/* The scan of the first application stays the unit's document on file:
+ * *id gets it (0 for none).  False when answered (the store failed). */
+static bool latest_scan(struct request *r, int64_t *id)
 {
-	db_result *res = NULL;
-	int64_t id = 0;
-	if (DB_EXEC(req_db(r), "SELECT scan_id FROM applications WHERE registration_id = $1 AND "
-	                       "scan_id IS NOT NULL ORDER BY id DESC LIMIT 1",
-	            &res, P_INT(r->actor.registration_id)) == DB_OK && res->nrows)
-		id = db_get_int(res, 0, 0, 0);
-	db_result_free(res);
-	return id;
+	enum db_status st = application_latest_scan(req_db(r), r->actor.registration_id, id);
+	if (st == DB_OK || st == DB_NOT_FOUND)
+		return true;
+	reply_server_error(r, "latest scan could not be read");
+	return false;
 }
 
 void page_mgmt_reapply_get(struct request *r)
@@ -238,6 +258,11 @@ void page_mgmt_reapply_get(struct request *r)
 	json_t *reg = registration_for_reapply(r);
 	if (!reg)
 		return;
+	int64_t scan = 0;
+	if (!latest_scan(r, &scan)) {
+		json_decref(reg);
+		return;
+	}
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	/* The first application's data, as the manual says; the number of keys
 	 * is entered anew. */
@@ -248,7 +273,7 @@ void page_mgmt_reapply_get(struct request *r)
 	json_object_set_new(values, "sets", json_string(""));
 	json_t *errors = json_object();
 	char *idem = random_token(18);
-	show_form(r, 200, k, reg, values, errors, idem, latest_scan(r));
+	show_form(r, 200, k, reg, values, errors, idem, scan);
 	free(idem);
 	json_decref(values);
 	json_decref(errors);
@@ -268,7 +293,11 @@ static void handle_form_post(struct request *r, json_t *reg)
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	const char *action = req_form(r, "action");
 	const char *idem = req_form(r, "idem");
-	int64_t scan = own_scan(r, req_form(r, "scan_id"));
+	int64_t scan;
+	if (!own_scan(r, req_form(r, "scan_id"), &scan)) {
+		json_decref(reg);
+		return;
+	}
 	if (!idem_ok(idem) || scan < 0 || (needs_scan(k) && scan == 0 && !additional(r))) {
 		json_decref(reg);
 		render_message(r, 400, "申请表单无效", "申请表单已失效，请重新开始申请。");

@@ -5,6 +5,7 @@
  * the manual, 证书密码修改 with esp-token, and esp-token's documentation.
  */
 #include "httpd.h"
+#include "esp/driver.h"
 #include "esp/validate.h"
 
 #include <pthread.h>
@@ -12,34 +13,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *driver_list(struct request *r)
+/* The packages for the template; NULL when answered (the store failed). */
+static json_t *drivers_to_json(struct request *r)
 {
-	db_result *res = NULL;
+	struct driver *list;
+	size_t n;
+	if (driver_list(req_db(r), r->arena, &list, &n) != DB_OK) {
+		reply_server_error(r, "driver packages could not be read");
+		return NULL;
+	}
 	json_t *arr = json_array();
-	if (DB_EXEC0(req_db(r), "SELECT id, name, version, os, filename, size, sha256, created_at "
-	                        "FROM drivers ORDER BY created_at DESC, id DESC",
-	             &res) == DB_OK)
-		for (int i = 0; i < res->nrows; i++) {
-			int64_t size = db_get_int(res, i, 5, 0);
-			const char *human = size >= 1024 * 1024
-			                        ? arena_printf(r->arena, "%.1f MB", (double)size / (1024 * 1024))
-			                        : arena_printf(r->arena, "%.1f KB", (double)size / 1024);
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
-			                                     "id", db_get(res, i, 0), "name", db_get(res, i, 1),
-			                                     "version", db_get(res, i, 2), "os",
-			                                     db_get(res, i, 3), "filename", db_get(res, i, 4),
-			                                     "size", human, "sha256", db_get(res, i, 6), "bytes",
-			                                     (json_int_t)size, "date",
-			                                     time_date(r->arena, db_get_int(res, i, 7, 0))));
-		}
-	db_result_free(res);
+	for (size_t i = 0; i < n; i++) {
+		const struct driver *d = &list[i];
+		const char *human = d->size >= 1024 * 1024
+		                        ? arena_printf(r->arena, "%.1f MB", (double)d->size / (1024 * 1024))
+		                        : arena_printf(r->arena, "%.1f KB", (double)d->size / 1024);
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "id",
+		                   arena_printf(r->arena, "%lld", (long long)d->id), "name", d->name,
+		                   "version", d->version, "os", d->os, "filename", d->filename, "size",
+		                   human, "sha256", d->sha256, "bytes", (json_int_t)d->size, "date",
+		                   time_date(r->arena, d->created_at)));
+	}
 	return arr;
 }
 
 void page_drivers(struct request *r)
 {
+	json_t *drivers = drivers_to_json(r);
+	if (!drivers)
+		return;
 	json_t *client = client_packages(r);
-	json_t *ctx = json_pack("{s:o, s:o, s:b, s:s}", "drivers", driver_list(r), "client", client,
+	json_t *ctx = json_pack("{s:o, s:o, s:b, s:s}", "drivers", drivers, "client", client,
 	                        "has_client", json_array_size(client) > 0, "login_url",
 	                        config_get(r->srv->cfg, "login_url"));
 	if (r->logged_in)
@@ -108,20 +113,17 @@ static struct driver_blob *driver_load(struct request *r, int64_t id, const char
 	struct driver_blob *b = driver_cache_get(id, sha256);
 	if (b)
 		return b;
-	db_result *res = NULL;
-	if (DB_EXEC(req_db(r), "SELECT data FROM drivers WHERE id = $1", &res, P_INT(id)) != DB_OK ||
-	    res->nrows == 0) {
-		db_result_free(res);
+	unsigned char *data = NULL;
+	size_t len = 0;
+	if (driver_data(req_db(r), id, &data, &len) != DB_OK)
 		return NULL;
-	}
-	size_t len = db_get_len(res, 0, 0);
 	b = xmalloc(sizeof(*b) + len);
 	b->refs = 1;
 	b->id = id;
 	snprintf(b->sha256, sizeof b->sha256, "%s", sha256);
 	b->len = len;
-	memcpy(b->data, db_get(res, 0, 0), len);
-	db_result_free(res);
+	memcpy(b->data, data, len);
+	free(data);
 	driver_cache_put(b);
 	return b;
 }
@@ -129,16 +131,14 @@ static struct driver_blob *driver_load(struct request *r, int64_t id, const char
 void page_driver_download(struct request *r)
 {
 	int64_t id = req_param_int(r, 0);
-	db_result *res = NULL;
-	if (!id || DB_EXEC(req_db(r), "SELECT filename, sha256 FROM drivers WHERE id = $1", &res,
-	                   P_INT(id)) != DB_OK || res->nrows == 0) {
-		db_result_free(res);
+	struct driver d;
+	enum db_status st = id ? driver_meta(req_db(r), r->arena, id, &d) : DB_NOT_FOUND;
+	if (st == DB_NOT_FOUND) {
 		reply_not_found(r);
 		return;
 	}
-	struct driver_blob *b = driver_load(r, id, db_get(res, 0, 1));
+	struct driver_blob *b = st == DB_OK ? driver_load(r, id, d.sha256) : NULL;
 	if (!b) {
-		db_result_free(res);
 		reply_server_error(r, "driver package could not be read");
 		return;
 	}
@@ -147,8 +147,7 @@ void page_driver_download(struct request *r)
 	r->content_type = "application/octet-stream";
 	/* The stored name was cleaned at upload: safe inside the header. */
 	req_header(r, "Content-Disposition",
-	           arena_printf(r->arena, "attachment; filename=\"%s\"", db_get(res, 0, 0)));
-	db_result_free(res);
+	           arena_printf(r->arena, "attachment; filename=\"%s\"", d.filename));
 }
 
 void page_doc_token(struct request *r)
@@ -168,7 +167,10 @@ void page_doc_token(struct request *r)
 
 static void show_admin(struct request *r, int status, const char *error, const char *notice)
 {
-	json_t *ctx = json_pack("{s:o, s:o}", "drivers", driver_list(r), "menu", mgmt_menu(r, "/admin/drivers"));
+	json_t *drivers = drivers_to_json(r);
+	if (!drivers)
+		return;
+	json_t *ctx = json_pack("{s:o, s:o}", "drivers", drivers, "menu", mgmt_menu(r, "/admin/drivers"));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	if (notice)
@@ -220,21 +222,13 @@ void page_admin_drivers_upload(struct request *r)
 		show_admin(r, 422, "请选择要上传的驱动程序文件", NULL);
 		return;
 	}
-	char hash[65];
-	sha256_hex(f->value.data, f->value.len, hash);
-	const char *filename = clean_filename(r->arena, f->filename);
-	const struct db_param params[] = {
-		P_TEXT(v[0]), P_TEXT(v[1]), P_TEXT(v[2]), P_TEXT(filename), P_INT(f->value.len),
-		P_TEXT(hash), P_BLOB(f->value.data, f->value.len), P_INT(r->actor.account_id),
-		P_INT(time_now()),
-	};
-	enum db_status st = db_exec_audited(req_db(r),
-	    "INSERT INTO drivers (name, version, os, filename, size, sha256, data, uploaded_by, created_at) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-	    params, 9, NULL, &r->actor, "driver.upload", filename, "", hash);
+	struct driver d = {.name = v[0], .version = v[1], .os = v[2],
+	                   .filename = clean_filename(r->arena, f->filename)};
+	enum db_status st =
+	    driver_insert(req_db(r), r->arena, &r->actor, &d, f->value.data, f->value.len);
 	if (st != DB_OK) {
 		reply_server_error(r, "driver upload failed");
 		return;
 	}
-	show_admin(r, 200, NULL, arena_printf(r->arena, "已上传 %s（SHA-256 %s）", filename, hash));
+	show_admin(r, 200, NULL, arena_printf(r->arena, "已上传 %s（SHA-256 %s）", d.filename, d.sha256));
 }

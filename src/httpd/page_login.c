@@ -107,12 +107,9 @@ void page_login_post(struct request *r)
 	}
 	set_session_cookie(r, arena_strdup(r->arena, cookie));
 	free(cookie);
-	db_result *res2 = NULL;
+	/* The session stands; a role the store cannot tell lands on the default page. */
 	enum role role = ROLE_NONE;
-	if (DB_EXEC(c, "SELECT role FROM accounts WHERE id = $1", &res2, P_INT(id)) == DB_OK &&
-	    res2->nrows == 1)
-		role = role_parse(db_get(res2, 0, 0));
-	db_result_free(res2);
+	account_role(c, id, &role);
 	redirect(r, landing_for(role));
 }
 

@@ -49,9 +49,7 @@ void page_help(struct request *r)
 
 void page_healthz(struct request *r)
 {
-	db_result *res = NULL;
-	bool ok = DB_EXEC0(req_db(r), "SELECT 1", &res) == DB_OK;
-	db_result_free(res);
+	bool ok = db_ping(req_db(r));
 	reply_json(r, ok ? 200 : 503, json_pack("{s:s, s:s}", "status", ok ? "ok" : "unavailable",
 	                                        "store", db_pool_backend(r->srv->pool)->name));
 }

@@ -64,11 +64,7 @@ void page_register_post(struct request *r)
 			ratelimit_release(c, key, limit, &slot);
 		if (st == DB_OK) {
 			int64_t account_id = 0;
-			db_result *res = NULL;
-			if (DB_EXEC(c, "SELECT id FROM accounts WHERE registration_id = $1", &res,
-			            P_INT(reg_id)) == DB_OK && res->nrows == 1)
-				account_id = db_get_int(res, 0, 0, 0);
-			db_result_free(res);
+			account_by_registration(c, reg_id, &account_id);
 			char *cookie = NULL;
 			if (account_id && session_create(c, account_id, "password", NULL,
 			                                 r->srv->session_seconds, &cookie, NULL) == DB_OK) {

@@ -6,6 +6,7 @@
 #define ESP_ACCOUNT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "esp/db.h"
@@ -53,6 +54,31 @@ enum db_status staff_account_create(db_conn *c, const struct actor *a, const cha
                                     int64_t authority_id, const char *province_code);
 /* Enables or disables an account (disabling ends its sessions), audited. */
 enum db_status account_set_status(db_conn *c, const char *username, const char *status);
+
+/* The id of username (id may be NULL); DB_NOT_FOUND when there is none. */
+enum db_status account_find(db_conn *c, const char *username, int64_t *id);
+/* The role of an account; DB_NOT_FOUND (and ROLE_NONE) when there is none. */
+enum db_status account_role(db_conn *c, int64_t id, enum role *role);
+/* The applicant account of a registration; DB_NOT_FOUND when there is none. */
+enum db_status account_by_registration(db_conn *c, int64_t registration_id, int64_t *id);
+
+/* An account as the lists show it; "" for what it does not have. */
+struct account_entry {
+	const char *username;
+	enum role role;
+	const char *display_name;
+	bool active; /* status "active"; else "disabled" */
+	const char *authority_name;
+	const char *province_code;
+	const char *province_name;
+};
+/* One account by username (strings in arena); DB_NOT_FOUND when there is none. */
+enum db_status account_get(db_conn *c, struct arena *a, const char *username,
+                           struct account_entry *out);
+/* Every account (staff_only: all but applicants), by role then username;
+ * strings and *out in arena (*out NULL when *n is 0). */
+enum db_status account_list(db_conn *c, struct arena *a, bool staff_only,
+                            struct account_entry **out, size_t *n);
 
 /* ---- sessions ---- */
 /* Sessions created from now on end after this many seconds without a

@@ -1,8 +1,8 @@
 /*
- * Certificate key applications (证书U盘申请): the form of each kind, the fee
- * schedule, numbering, creation (idempotent per form), reading and the status
- * timeline (core/application.c).  Scans are in upload.h, the RA directory in
- * directory.h.
+ * Certificate key applications (证书U盘申请): the form of each kind,
+ * numbering, creation (idempotent per form), reading and the status
+ * timeline (core/application.c).  The fee schedule is in fee.h, scans in
+ * upload.h, the RA directory in directory.h.
  */
 #ifndef ESP_APPLICATION_H
 #define ESP_APPLICATION_H
@@ -12,17 +12,8 @@
 #include "esp/appform.h"
 #include "esp/appstate.h"
 #include "esp/core.h"
+#include "esp/fee.h"
 #include "esp/registration.h"
-
-struct fee {
-	int64_t id;
-	long price_yuan, medium_yuan;
-	int years;
-};
-/* The fee in force now (newest row whose valid_from is not in the future). */
-enum db_status fee_current(db_conn *c, struct fee *out);
-/* Amount due for sets; evaluators pay nothing (the manual). */
-long fee_amount(const struct fee *f, enum reg_kind k, int sets);
 
 /* Wizard steps of a kind as the manual numbers them, with `current` marked:
  * keys "register", "status", "scan", "form", "print", "pay", "receive". */
@@ -51,6 +42,9 @@ enum db_status application_open_initial(db_conn *c, int64_t registration_id, cha
 json_t *application_get(db_conn *c, const char *number);
 /* The applications of a registration, newest first. */
 json_t *application_list_for(db_conn *c, int64_t registration_id);
+/* The scan of the registration's newest application that has one (the
+ * unit's document on file); DB_NOT_FOUND when none has. */
+enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int64_t *scan_id);
 /* Policy object of a loaded application (borrows strings). */
 void application_policy_object(json_t *app, struct policy_object *o);
 /* What the state machine needs to know of a loaded application besides its

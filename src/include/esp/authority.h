@@ -31,5 +31,9 @@ char *names_find_folded(const db_result *r, const char *name);
 /* ---- provinces ---- */
 json_t *province_list(db_conn *c); /* [{code, name}] */
 bool province_exists(db_conn *c, const char *code);
+/* The code of the province named name, or the name of the one coded code
+ * (into arena); DB_NOT_FOUND when there is none. */
+enum db_status province_code_of(db_conn *c, struct arena *a, const char *name, const char **code);
+enum db_status province_name_of(db_conn *c, struct arena *a, const char *code, const char **name);
 
 #endif

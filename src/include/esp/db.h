@@ -108,6 +108,33 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	        (res))
 #define DB_EXEC0(c, sql, res) db_exec((c), (sql), NULL, 0, (res))
 
+/*
+ * "column starts with the text parameter p" (the authority tree's subtree
+ * test: "/1/14/" and everything below it), in the form each engine runs best,
+ * with the same one parameter on both:
+ *   SQLite: the range [p, p with its last character + 1).  The column's
+ *     index serves it, and the statement is prepared once: a LIKE with a
+ *     bound pattern makes SQLite prepare it again at every run.  p must not
+ *     be empty (its range would hold nothing).
+ *   PostgreSQL: starts_with(column, p).  Text compares by the database's
+ *     collation there, which may ignore '/', so a range is no prefix test.
+ * A statement holding the test is a macro STMT(PREFIX) whose text has
+ * PREFIX("a.path", "$1") in place of the test; DB_SQL(STMT) writes it for
+ * both engines and db_sql gives the one a connection runs.
+ */
+#define DB_PREFIX_SQLITE(col, p) \
+	"(" col " >= " p " AND " col " < substr(" p ", 1, length(" p ") - 1) || " \
+	"char(unicode(substr(" p ", -1)) + 1))"
+#define DB_PREFIX_POSTGRESQL(col, p) "starts_with(" col ", " p ")"
+struct db_sql {
+	const char *sqlite, *postgresql;
+};
+#define DB_SQL(STMT) {STMT(DB_PREFIX_SQLITE), STMT(DB_PREFIX_POSTGRESQL)}
+const char *db_sql(const db_conn *c, const struct db_sql *s);
+
+/* Whether the store answers (a trivial statement runs): the health check. */
+bool db_ping(db_conn *c);
+
 /* The transaction body: return DB_OK to commit, anything else to roll back.
  * DB_RETRY from the body or from commit runs it again (a few times). */
 typedef enum db_status (*db_tx_fn)(db_conn *c, void *ctx);

@@ -22,4 +22,8 @@ enum db_status upload_purge_unreferenced(db_conn *c, int64_t older_than, int *de
 enum db_status upload_load(db_conn *c, int64_t id, int64_t *registration_id, char **mime,
                            char **data, size_t *len);
 
+/* The registration an upload belongs to, without its bytes; DB_NOT_FOUND
+ * when there is no such upload. */
+enum db_status upload_owner(db_conn *c, int64_t id, int64_t *registration_id);
+
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "esp/core.h"
+#include "esp/registration.h"
 #include "esp/db.h"
 #include "esp/util.h"
 #include "../dbfixture.h"
@@ -1416,6 +1417,125 @@ static void test_audit_chain(void **state)
 	assert_int_equal(audit_verify(f->c, &checked), 3);
 }
 
+/* ---- the prefix test of db.h (the authority subtree) ---------------------------- */
+
+static int64_t authority_at(db_conn *c, const char *name, const char *path)
+{
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(c,
+	                         "INSERT INTO authorities (name, level, path, created_at) "
+	                         "VALUES ($1, 'city', $2, 0) RETURNING id",
+	                         &r, P_TEXT(name), P_TEXT(path)),
+	                 DB_OK);
+	int64_t id = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	return id;
+}
+
+#define PREFIX_NAMES(PREFIX) \
+	"SELECT name FROM authorities WHERE " PREFIX("path", "$1") " ORDER BY name"
+static const struct db_sql prefix_names = DB_SQL(PREFIX_NAMES);
+
+/* The names whose path starts with prefix, joined by spaces. */
+static char *names_under(db_conn *c, const char *prefix)
+{
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(c, db_sql(c, &prefix_names), &r, P_TEXT(prefix)), DB_OK);
+	struct buf b = {0};
+	buf_puts(&b, "");
+	for (int i = 0; i < r->nrows; i++)
+		buf_printf(&b, "%s%s", i ? " " : "", db_get(r, i, 0));
+	db_result_free(r);
+	return buf_steal(&b);
+}
+
+static void test_prefix(void **state)
+{
+	struct fixture *f = *state;
+	assert_string_equal(db_sql(f->c, &prefix_names),
+	                    f->pg ? PREFIX_NAMES(DB_PREFIX_POSTGRESQL) : PREFIX_NAMES(DB_PREFIX_SQLITE));
+	authority_at(f->c, "a", "/1/");
+	authority_at(f->c, "b", "/1/14/");
+	authority_at(f->c, "c", "/1/14/3/");
+	authority_at(f->c, "d", "/1/140/");
+	authority_at(f->c, "e", "/1/15/");
+	authority_at(f->c, "f", "/1/1/");
+	/* Not a pattern: '_' and '%' are themselves. */
+	authority_at(f->c, "g", "/x_y/");
+	authority_at(f->c, "h", "/xzy/");
+	authority_at(f->c, "i", "/x%/1/");
+	/* Characters beyond ASCII: 申 is the code point after 甲. */
+	authority_at(f->c, "j", "/甲/");
+	authority_at(f->c, "k", "/甲乙/");
+	authority_at(f->c, "l", "/申/");
+	const char *cases[][2] = {
+	    {"/1/14/", "b c"}, {"/1/", "a b c d e f"}, {"/1/1", "b c d e f"}, {"/x_", "g"},
+	    {"/x%", "i"},      {"/甲", "j k"},          {"/甲/", "j"},         {"/9/", ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *got = names_under(f->c, cases[i][0]);
+		if (strcmp(got, cases[i][1]) != 0)
+			fail_msg("prefix %s: got \"%s\", want \"%s\"", cases[i][0], got, cases[i][1]);
+		free(got);
+	}
+}
+
+static void test_ping(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(db_ping(f->c));
+}
+
+/* The review queue of an authority holds its subtree's registrations and
+ * nothing of an authority whose path only starts with the same digits. */
+static void test_registration_queue_subtree(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	int64_t x = authority_at(f->c, "甲局", "/1/14/");
+	int64_t z = authority_at(f->c, "甲局下属", "/1/14/7/");
+	int64_t y = authority_at(f->c, "乙局", "/1/140/");
+	const struct {
+		int64_t auth;
+		const char *state, *code;
+	} regs[] = {
+	    {x, "pending", "C1"}, {x, "approved", "C2"}, {z, "pending", "C3"},
+	    {y, "pending", "C4"}, {y, "approved", "C5"},
+	};
+	for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
+		assert_int_equal(DB_EXEC(f->c,
+		                         "INSERT INTO registrations (kind, state, authority_id, "
+		                         "province_code, name, code, created_at, updated_at) VALUES "
+		                         "('enterprise', $1, $2, '11', $3, $3, $4, $4)",
+		                         NULL, P_TEXT(regs[i].state), P_INT(regs[i].auth),
+		                         P_TEXT(regs[i].code), P_INT(1000 + (int64_t)i)),
+		                 DB_OK);
+	int64_t total = -1;
+	json_t *q = registration_queue(f->c, "/1/14/", NULL, 10, 0, &total);
+	assert_int_equal(total, 3);
+	assert_int_equal(json_array_size(q), 3);
+	/* Newest first. */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(q, 0), "code")), "C3");
+	json_decref(q);
+	q = registration_queue(f->c, "/1/14/", "pending", 10, 0, &total);
+	assert_int_equal(total, 2);
+	assert_int_equal(json_array_size(q), 2);
+	json_decref(q);
+	q = registration_queue(f->c, "/1/14/", "pending", 1, 1, &total);
+	assert_int_equal(total, 2);
+	assert_int_equal(json_array_size(q), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(q, 0), "code")), "C1");
+	json_decref(q);
+	q = registration_queue(f->c, "/1/140/", NULL, 10, 0, &total);
+	assert_int_equal(total, 2);
+	json_decref(q);
+	/* No path, no subtree. */
+	q = registration_queue(f->c, "", NULL, 10, 0, &total);
+	assert_int_equal(total, 0);
+	assert_int_equal(json_array_size(q), 0);
+	json_decref(q);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 #define ENGINE_TESTS(setup)                                                                        \
@@ -1432,6 +1552,9 @@ static void test_audit_chain(void **state)
 	    cmocka_unit_test_setup_teardown(test_seed_base, setup, teardown),                      \
 	    cmocka_unit_test_setup_teardown(test_seed_base_twice, setup, teardown),                \
 	    cmocka_unit_test_setup_teardown(test_authority_insert, setup, teardown),               \
+	    cmocka_unit_test_setup_teardown(test_prefix, setup, teardown),                         \
+	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),                           \
+	    cmocka_unit_test_setup_teardown(test_registration_queue_subtree, setup, teardown),     \
 	    cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_account_login_limits, setup, teardown),           \
 	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
