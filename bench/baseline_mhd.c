@@ -21,13 +21,13 @@
 #include <unistd.h>
 
 static const char *const headers[][2] = {
-	{"Content-Security-Policy",
-	 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-	 "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Referrer-Policy", "same-origin"},
-	{"Content-Type", "text/html; charset=utf-8"},
+    {"Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "same-origin"},
+    {"Content-Type", "text/html; charset=utf-8"},
 };
 
 static char *body;
@@ -37,9 +37,8 @@ static size_t body_len;
 static int first_call_marker;
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
 	(void)cls;
 	(void)url;
@@ -71,7 +70,8 @@ static void make_body(size_t n)
 {
 	static const char head[] = "<!doctype html><html lang=\"zh-CN\"><body><table>\n";
 	static const char tail[] = "</table></body></html>\n";
-	static const char row[] = "<tr><td>测试单位</td><td>913501000000000000</td><td>待审核</td></tr>\n";
+	static const char row[] =
+	    "<tr><td>测试单位</td><td>913501000000000000</td><td>待审核</td></tr>\n";
 	body = malloc(n + 1);
 	if (!body) {
 		perror("malloc");
@@ -98,7 +98,10 @@ static void make_body(size_t n)
 }
 
 static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { stopping = sig; }
+static void on_signal(int sig)
+{
+	stopping = sig;
+}
 
 int main(int argc, char **argv)
 {

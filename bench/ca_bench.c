@@ -83,7 +83,8 @@ int main(int argc, char **argv)
 		size_t der_len = 0;
 		time_t nb, na;
 		if (st == CA_OK)
-			st = ca_issue_csr(ca, csr, &profile, &serial, &pem, &der, &der_len, &nb, &na);
+			st = ca_issue_csr(ca, csr, &profile, &serial, &pem, &der, &der_len, &nb,
+			                  &na);
 		double t2 = cpu_seconds();
 		if (st != CA_OK) {
 			failed++;

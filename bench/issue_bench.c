@@ -64,13 +64,13 @@ struct worker {
 	double last_end;
 };
 
-static struct opts O = {.host = "127.0.0.1", .prefix = "BENCH", .connections = 8, .sets = 99,
-                        .count = 10000};
+static struct opts O = {
+    .host = "127.0.0.1", .prefix = "BENCH", .connections = 8, .sets = 99, .count = 10000};
 static SSL_CTX *ctx;
-static char **requests;     /* the COUNT requests, ready to write */
+static char **requests; /* the COUNT requests, ready to write */
 static size_t *request_len;
-static double *latency_ms;  /* per request, -1 when it failed */
-static int *status;         /* per request: HTTP status, 0 on I/O failure */
+static double *latency_ms; /* per request, -1 when it failed */
+static int *status;        /* per request: HTTP status, 0 on I/O failure */
 static atomic_long next_request;
 static pthread_barrier_t ready;
 static double t_start;
@@ -387,9 +387,10 @@ int main(int argc, char **argv)
 	}
 	if (!O.port || !O.cafile || !O.token || !O.apps || !O.csrs || O.count < 1 ||
 	    O.connections < 1 || O.sets < 1) {
-		fprintf(stderr, "usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE "
-		                "--csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8] "
-		                "[--sets=99] [--prefix=BENCH] [--sample=FILE]\n");
+		fprintf(stderr,
+		        "usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE "
+		        "--csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8] "
+		        "[--sets=99] [--prefix=BENCH] [--sample=FILE]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -418,15 +419,17 @@ int main(int argc, char **argv)
 		char *body = NULL, *req = NULL;
 		int blen = asprintf(&body, "{\"csr\":\"%s\",\"token_serial\":\"%s-%ld\"}", csrs[i],
 		                    O.prefix, i);
-		int rlen = blen < 0 ? -1 : asprintf(&req,
-		    "POST /api/v1/applications/%s/certificates HTTP/1.1\r\n"
-		    "Host: %s:%d\r\n"
-		    "Authorization: Bearer %s\r\n"
-		    "Content-Type: application/json\r\n"
-		    "Accept: application/json\r\n"
-		    "Content-Length: %d\r\n"
-		    "\r\n%s",
-		    apps[i / O.sets], O.host, O.port, O.token, blen, body);
+		int rlen = blen < 0
+		               ? -1
+		               : asprintf(&req,
+		                          "POST /api/v1/applications/%s/certificates HTTP/1.1\r\n"
+		                          "Host: %s:%d\r\n"
+		                          "Authorization: Bearer %s\r\n"
+		                          "Content-Type: application/json\r\n"
+		                          "Accept: application/json\r\n"
+		                          "Content-Length: %d\r\n"
+		                          "\r\n%s",
+		                          apps[i / O.sets], O.host, O.port, O.token, blen, body);
 		if (rlen < 0)
 			die("out of memory");
 		free(body);

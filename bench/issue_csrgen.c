@@ -22,7 +22,8 @@ static X509_REQ *make_csr(void)
 	X509_NAME *name = X509_NAME_new();
 	int ok = key && req && name && X509_REQ_set_version(req, X509_REQ_VERSION_1) == 1 &&
 	         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	                                    (const unsigned char *)"ignored by the CA", -1, -1, 0) == 1 &&
+	                                    (const unsigned char *)"ignored by the CA", -1, -1,
+	                                    0) == 1 &&
 	         X509_REQ_set_subject_name(req, name) == 1 && X509_REQ_set_pubkey(req, key) == 1 &&
 	         X509_REQ_sign(req, key, EVP_sha256()) > 0;
 	X509_NAME_free(name);

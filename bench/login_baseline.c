@@ -127,21 +127,25 @@ static char *read_file(const char *path, size_t *len)
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr, "usage: login_baseline PORT KEY_PEM CERT_PEM TRUST_PEM [THREADS [NODELAY]]\n");
+		fprintf(
+		    stderr,
+		    "usage: login_baseline PORT KEY_PEM CERT_PEM TRUST_PEM [THREADS [NODELAY]]\n");
 		return 2;
 	}
 	int port = atoi(argv[1]);
 	int threads = argc > 5 ? atoi(argv[5]) : 8;
 	nodelay = argc > 6 ? atoi(argv[6]) != 0 : 1;
 	size_t kl = 0, cl = 0, tl = 0;
-	char *key = read_file(argv[2], &kl), *crt = read_file(argv[3], &cl), *trust = read_file(argv[4], &tl);
+	char *key = read_file(argv[2], &kl), *crt = read_file(argv[3], &cl),
+	     *trust = read_file(argv[4], &tl);
 	if (!key || !crt || !trust || threads < 1) {
 		fprintf(stderr, "login_baseline: cannot read the key, certificate or trust file\n");
 		return 2;
 	}
 	gnutls_global_init();
 	gnutls_certificate_allocate_credentials(&cred);
-	gnutls_datum_t k = {(unsigned char *)key, (unsigned)kl}, c = {(unsigned char *)crt, (unsigned)cl},
+	gnutls_datum_t k = {(unsigned char *)key, (unsigned)kl},
+	               c = {(unsigned char *)crt, (unsigned)cl},
 	               t = {(unsigned char *)trust, (unsigned)tl};
 	if (gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM) < 0 ||
 	    gnutls_certificate_set_x509_trust_mem(cred, &t, GNUTLS_X509_FMT_PEM) < 1 ||
@@ -155,7 +159,8 @@ int main(int argc, char **argv)
 	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(listen_fd, 1024) != 0) {
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    listen(listen_fd, 1024) != 0) {
 		perror("login_baseline: listen");
 		return 1;
 	}

@@ -60,7 +60,7 @@ static struct {
 static SSL_CTX *ctx;
 static struct sockaddr_in addr;
 static double t_start, t_measure, t_end;
-static atomic_long issued;    /* operations started (count mode) */
+static atomic_long issued; /* operations started (count mode) */
 static atomic_int errors_shown;
 static char tls_version[32], tls_cipher[64], tls_group[32];
 static pthread_mutex_t info_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -256,8 +256,9 @@ static const char *arg(const char *a, const char *name)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: login_bench --host=H --port=P --cafile=F --cert=F --key=F "
-	                "[--mode=login|bare] [--threads=N] [--seconds=T] [--warmup=S] [--count=N]\n");
+	fprintf(stderr,
+	        "usage: login_bench --host=H --port=P --cafile=F --cert=F --key=F "
+	        "[--mode=login|bare] [--threads=N] [--seconds=T] [--warmup=S] [--count=N]\n");
 	exit(2);
 }
 
@@ -360,12 +361,14 @@ int main(int argc, char **argv)
 	const char *m = opt.mode == MODE_LOGIN ? "login" : "bare";
 	printf("%s: %zu ok, %ld errors in %.2f s with %d threads: %.1f/s, p50 %.2f ms "
 	       "(handshake %.2f), p99 %.2f ms (%s, %s, %s)\n",
-	       m, total, errors, elapsed, opt.threads, rate, p50, hs50, p99, tls_version, tls_cipher,
-	       tls_group);
-	printf("RESULT mode=%s ops=%zu errors=%ld seconds=%.2f rate=%.1f p50_ms=%.2f hs_p50_ms=%.2f p99_ms=%.2f "
+	       m, total, errors, elapsed, opt.threads, rate, p50, hs50, p99, tls_version,
+	       tls_cipher, tls_group);
+	printf("RESULT mode=%s ops=%zu errors=%ld seconds=%.2f rate=%.1f p50_ms=%.2f "
+	       "hs_p50_ms=%.2f p99_ms=%.2f "
 	       "client_cpu_s=%.2f tls=%s cipher=%s group=%s\n",
-	       m, total, errors, elapsed, rate, p50, hs50, p99, cpu, tls_version[0] ? tls_version : "-",
-	       tls_cipher[0] ? tls_cipher : "-", tls_group[0] ? tls_group : "-");
+	       m, total, errors, elapsed, rate, p50, hs50, p99, cpu,
+	       tls_version[0] ? tls_version : "-", tls_cipher[0] ? tls_cipher : "-",
+	       tls_group[0] ? tls_group : "-");
 	free(all);
 	free(hs);
 	free(ws);

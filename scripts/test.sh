@@ -57,6 +57,24 @@ for b in build build-asan; do
   meson_counts "$tmp/unit-$b.log" "$b/meson-logs/testlog.txt"
 done
 
+# Every C source as .clang-format says: one failure per file that differs.
+note "format (.clang-format)"
+fmt_ok=0; fmt_bad=0
+for f in $(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]'); do
+  if clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then fmt_ok=$((fmt_ok + 1))
+  else echo "not formatted: $f (clang-format -i $f)"; fmt_bad=$((fmt_bad + 1)); fi
+done
+echo "$fmt_ok files formatted, $fmt_bad not"
+add "$fmt_ok" "$fmt_bad"
+
+# libFuzzer under ASan+UBSan: the kept crash inputs, then 20 s per target.
+note "fuzzing smoke (libFuzzer, ASan+UBSan, 20 s per target)"
+bash scripts/fuzz.sh smoke 20 2>&1 | tee "$tmp/fuzz.log" | grep -E '^fuzz '
+fp=$(grep -cE '^fuzz [a-z]+: [0-9]+ execs, 0 crashes$' "$tmp/fuzz.log")
+ff=$(grep -cE '^fuzz [a-z]+: [0-9]+ execs, [1-9][0-9]* crashes$' "$tmp/fuzz.log")
+[ $((fp + ff)) -eq 0 ] && ff=1
+add "$fp" "$ff"
+
 node_counts() {
   local log=$1 p f
   p=$(grep -Eo '^# pass [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)

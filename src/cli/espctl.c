@@ -36,44 +36,53 @@ struct ctl {
 
 static void usage(FILE *out)
 {
-	fputs("用法 Usage: espctl [--config FILE] [--KEY=VALUE ...] COMMAND [ARGS]\n"
-	      "ESP administration (证书U盘申请系统管理工具).\n\n"
-	      "Commands:\n"
-	      "  ca root --out DIR [--org NAME]   make the root CA (root.key, root.crt) in DIR, a\n"
-	      "                                   directory to keep offline (removable medium)\n"
-	      "  init [--root DIR] [--admin-password-file F]\n"
-	      "                                   create the data directory: store, issuing CA\n"
-	      "                                   (signed by the root in DIR; without --root a\n"
-	      "                                   throw-away root, for demos), server certificate,\n"
-	      "                                   provinces, authority tree, admin\n"
-	      "  demo                             create demo accounts (writes <data_dir>/demo-accounts.tsv)\n"
-	      "  user create --role ROLE --username U [--name NAME] [--authority NAME]\n"
-	      "              [--province CODE] [--password-file F]\n"
-	      "                                   ROLE: reviewer | ra | trainer | admin\n"
-	      "  user list                        list accounts (staff and applicants)\n"
-	      "  user disable U | user enable U   stop or allow an account's logins\n"
-	      "  user reset-password U            give U a one-time password (printed) that must be\n"
-	      "                                   changed at the next login; ends U's sessions\n"
-	      "  directory load FILE.csv          load the RA directory: a header line naming the\n"
-	      "                                   columns (province_code or province, ra_name, payee,\n"
-	      "                                   bank, account_no, address, postcode, recipient, phone,\n"
-	      "                                   trainer_name, trainer_address, trainer_phone)\n"
-	      "  staff-cert --username U --csr FILE [--out FILE]\n"
-	      "                                   issue a login certificate for a staff account from\n"
-	      "                                   a PKCS#10 request made on its token\n"
-	      "  cert list                        the latest certificates (holders' and staff's)\n"
-	      "  cert revoke SERIAL REASON        revoke any certificate and re-sign the CRL; REASON:\n"
-	      "                                   keyCompromise | affiliationChanged | superseded |\n"
-	      "                                   cessationOfOperation | unspecified\n"
-	      "  counts                           how many registrations, accounts ... there are\n"
-	      "  audit verify                     check every audit entry's MAC and link and every\n"
-	      "                                   anchor; exit 0 when intact, 2 when not (names the\n"
-	      "                                   first entry that fails, or TRUNCATION)\n"
-	      "  audit anchor                     sign the audit log's head with the CA and append it\n"
-	      "                                   to <data_dir>/audit-anchors (espd does so daily)\n\n"
-	      "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd --help).\n"
-	      "Exit status: 0 ok, 1 bad usage, 2 failure, 3 nothing to do.\n",
-	      out);
+	fputs(
+	    "用法 Usage: espctl [--config FILE] [--KEY=VALUE ...] COMMAND [ARGS]\n"
+	    "ESP administration (证书U盘申请系统管理工具).\n\n"
+	    "Commands:\n"
+	    "  ca root --out DIR [--org NAME]   make the root CA (root.key, root.crt) in DIR, a\n"
+	    "                                   directory to keep offline (removable medium)\n"
+	    "  init [--root DIR] [--admin-password-file F]\n"
+	    "                                   create the data directory: store, issuing CA\n"
+	    "                                   (signed by the root in DIR; without --root a\n"
+	    "                                   throw-away root, for demos), server certificate,\n"
+	    "                                   provinces, authority tree, admin\n"
+	    "  demo                             create demo accounts (writes "
+	    "<data_dir>/demo-accounts.tsv)\n"
+	    "  user create --role ROLE --username U [--name NAME] [--authority NAME]\n"
+	    "              [--province CODE] [--password-file F]\n"
+	    "                                   ROLE: reviewer | ra | trainer | admin\n"
+	    "  user list                        list accounts (staff and applicants)\n"
+	    "  user disable U | user enable U   stop or allow an account's logins\n"
+	    "  user reset-password U            give U a one-time password (printed) that must be\n"
+	    "                                   changed at the next login; ends U's sessions\n"
+	    "  directory load FILE.csv          load the RA directory: a header line naming the\n"
+	    "                                   columns (province_code or province, ra_name, "
+	    "payee,\n"
+	    "                                   bank, account_no, address, postcode, recipient, "
+	    "phone,\n"
+	    "                                   trainer_name, trainer_address, trainer_phone)\n"
+	    "  staff-cert --username U --csr FILE [--out FILE]\n"
+	    "                                   issue a login certificate for a staff account "
+	    "from\n"
+	    "                                   a PKCS#10 request made on its token\n"
+	    "  cert list                        the latest certificates (holders' and staff's)\n"
+	    "  cert revoke SERIAL REASON        revoke any certificate and re-sign the CRL; "
+	    "REASON:\n"
+	    "                                   keyCompromise | affiliationChanged | superseded |\n"
+	    "                                   cessationOfOperation | unspecified\n"
+	    "  counts                           how many registrations, accounts ... there are\n"
+	    "  audit verify                     check every audit entry's MAC and link and every\n"
+	    "                                   anchor; exit 0 when intact, 2 when not (names the\n"
+	    "                                   first entry that fails, or TRUNCATION)\n"
+	    "  audit anchor                     sign the audit log's head with the CA and append "
+	    "it\n"
+	    "                                   to <data_dir>/audit-anchors (espd does so "
+	    "daily)\n\n"
+	    "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd "
+	    "--help).\n"
+	    "Exit status: 0 ok, 1 bad usage, 2 failure, 3 nothing to do.\n",
+	    out);
 }
 
 static int open_store(struct ctl *ctl, bool migrate)
@@ -86,7 +95,8 @@ static int open_store(struct ctl *ctl, bool migrate)
 	}
 	if (migrate) {
 		int applied = 0;
-		if (db_migrate(ctl->pool, config_get(ctl->cfg, "migrations_dir"), &applied) != DB_OK) {
+		if (db_migrate(ctl->pool, config_get(ctl->cfg, "migrations_dir"), &applied) !=
+		    DB_OK) {
 			fprintf(stderr, "espctl: database migration failed\n");
 			return 2;
 		}
@@ -185,7 +195,8 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 	}
 	bool have_base = authority_by_name(ctl->db, "交通运输部") != 0;
 	if (have_ca && have_base) {
-		printf("ESP 数据目录 %s 已经初始化，未做任何更改。(already initialised; nothing changed)\n",
+		printf("ESP 数据目录 %s 已经初始化，未做任何更改。(already initialised; nothing "
+		       "changed)\n",
 		       dir);
 		free(ca_dir);
 		return 3;
@@ -198,14 +209,18 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 		}
 		const char *root_dir = arg_value(argc, argv, "--root");
 		if (root_dir && same_directory(root_dir, ca_dir)) {
-			fprintf(stderr, "espctl: --root must be a directory kept offline, not %s\n", ca_dir);
+			fprintf(stderr, "espctl: --root must be a directory kept offline, not %s\n",
+			        ca_dir);
 			free(ca_dir);
 			return 1;
 		}
-		enum ca_status cs = root_dir ? ca_create_issuing(ca_dir, root_dir) : ca_create(ca_dir, CA_ORG);
+		enum ca_status cs =
+		    root_dir ? ca_create_issuing(ca_dir, root_dir) : ca_create(ca_dir, CA_ORG);
 		if (cs == CA_ERR_NOT_FOUND)
-			fprintf(stderr, "espctl: no root CA in %s (make one with: espctl ca root --out DIR)\n",
-			        root_dir);
+			fprintf(
+			    stderr,
+			    "espctl: no root CA in %s (make one with: espctl ca root --out DIR)\n",
+			    root_dir);
 		esp_ca *ca = NULL;
 		if (cs == CA_OK)
 			cs = ca_open(ca_dir, &ca);
@@ -219,9 +234,11 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 		}
 		printf("CA created in %s (issuing CA, server certificate for localhost)\n", ca_dir);
 		if (root_dir)
-			printf("issuing CA signed by the root in %s: keep that directory offline\n", root_dir);
+			printf("issuing CA signed by the root in %s: keep that directory offline\n",
+			       root_dir);
 		else
-			printf("demo root CA: its key was not kept (production: espctl ca root --out DIR, "
+			printf("demo root CA: its key was not kept (production: espctl ca root "
+			       "--out DIR, "
 			       "then espctl init --root DIR)\n");
 	}
 	free(ca_dir);
@@ -236,8 +253,8 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 			fprintf(stderr, "espctl: cannot read %s\n", pwfile);
 			return 2;
 		}
-		if (account_create(ctl->db, "admin", pw, ROLE_ADMIN, "系统管理员", 0, NULL, 0, NULL) !=
-		    DB_OK) {
+		if (account_create(ctl->db, "admin", pw, ROLE_ADMIN, "系统管理员", 0, NULL, 0,
+		                   NULL) != DB_OK) {
 			fprintf(stderr, "espctl: cannot create the admin account\n");
 			free(pw);
 			return 2;
@@ -258,12 +275,16 @@ static int create_user(struct ctl *ctl, enum role role, const char *username, co
 	int64_t auth_id = 0;
 	if (role == ROLE_REVIEWER) {
 		if (!authority || !(auth_id = authority_by_name(ctl->db, authority))) {
-			fprintf(stderr, "espctl: reviewer needs --authority with an existing authority name\n");
+			fprintf(
+			    stderr,
+			    "espctl: reviewer needs --authority with an existing authority name\n");
 			return 1;
 		}
 	}
-	if ((role == ROLE_RA || role == ROLE_TRAINER) && (!province || !province_exists(ctl->db, province))) {
-		fprintf(stderr, "espctl: %s needs --province with a province code (e.g. 11, 35, XJBT)\n",
+	if ((role == ROLE_RA || role == ROLE_TRAINER) &&
+	    (!province || !province_exists(ctl->db, province))) {
+		fprintf(stderr,
+		        "espctl: %s needs --province with a province code (e.g. 11, 35, XJBT)\n",
 		        role_name(role));
 		return 1;
 	}
@@ -301,7 +322,8 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 		enum role role = role_parse(arg_value(argc, argv, "--role"));
 		const char *username = arg_value(argc, argv, "--username");
 		if (role == ROLE_NONE || role == ROLE_APPLICANT || !username) {
-			fprintf(stderr, "espctl: user create needs --role reviewer|ra|trainer|admin and --username\n");
+			fprintf(stderr, "espctl: user create needs --role "
+			                "reviewer|ra|trainer|admin and --username\n");
 			return 1;
 		}
 		const char *pwfile = arg_value(argc, argv, "--password-file");
@@ -314,7 +336,8 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 			struct esp_limits l;
 			limits_load(ctl->db, &l);
 			struct arena *a = arena_new();
-			const char *why = password_policy_check(a, l.password_min_length, username, given);
+			const char *why =
+			    password_policy_check(a, l.password_min_length, username, given);
 			if (why)
 				fprintf(stderr, "espctl: %s: %s\n", pwfile, why);
 			arena_free(a);
@@ -326,8 +349,8 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 		}
 		char *pw = NULL;
 		rc = create_user(ctl, role, username, arg_value(argc, argv, "--name"),
-		                 arg_value(argc, argv, "--authority"), arg_value(argc, argv, "--province"),
-		                 given, &pw);
+		                 arg_value(argc, argv, "--authority"),
+		                 arg_value(argc, argv, "--province"), given, &pw);
 		if (rc == 0) {
 			printf("created %s account %s\n", role_name(role), username);
 			if (!given)
@@ -348,9 +371,9 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 		}
 		printf("username\trole\tstatus\tname\tauthority\tprovince\n");
 		for (size_t i = 0; i < n; i++)
-			printf("%s\t%s\t%s\t%s\t%s\t%s\n", list[i].username, role_name(list[i].role),
-			       list[i].active ? "active" : "disabled", list[i].display_name,
-			       list[i].authority_name, list[i].province_code);
+			printf("%s\t%s\t%s\t%s\t%s\t%s\n", list[i].username,
+			       role_name(list[i].role), list[i].active ? "active" : "disabled",
+			       list[i].display_name, list[i].authority_name, list[i].province_code);
 		arena_free(ar);
 		return 0;
 	}
@@ -367,16 +390,18 @@ static int cmd_user(struct ctl *ctl, int argc, char **argv)
 			return 2;
 		}
 		printf("one-time password: %s\n", pw);
-		printf("%s 下次登录后须先修改密码；原有登录已退出。(must change it at the next login; "
-		       "its sessions ended)\n",
-		       argv[1]);
+		printf(
+		    "%s 下次登录后须先修改密码；原有登录已退出。(must change it at the next login; "
+		    "its sessions ended)\n",
+		    argv[1]);
 		sodium_memzero(pw, strlen(pw));
 		free(pw);
 		return 0;
 	}
 	if ((strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0) && argc == 2) {
 		bool disable = strcmp(argv[0], "disable") == 0;
-		enum db_status st = account_set_status(ctl->db, argv[1], disable ? "disabled" : "active");
+		enum db_status st =
+		    account_set_status(ctl->db, argv[1], disable ? "disabled" : "active");
 		if (st == DB_NOT_FOUND) {
 			fprintf(stderr, "espctl: no account '%s'\n", argv[1]);
 			return 2;
@@ -405,20 +430,21 @@ static int cmd_counts(struct ctl *ctl)
 
 static void audit_usage(FILE *out)
 {
-	fputs("用法 Usage: espctl [OPTIONS] audit verify | audit anchor\n\n"
-	      "  verify   checks the audit log: every entry's MAC (HMAC-SHA-256 with the key in\n"
-	      "           audit_key_file, default <data_dir>/audit.key; entries older than the key\n"
-	      "           by their old SHA-256) and link to the one before, then every anchor in\n"
-	      "           audit_anchor_file (default <data_dir>/audit-anchors): its CA signature\n"
-	      "           (<data_dir>/ca/ca.crt) and that the anchored entry is still there,\n"
-	      "           unchanged.  Prints one line (Chinese, then English) naming the first\n"
-	      "           entry that fails, or TRUNCATION when the log ends before an anchored\n"
-	      "           entry or that entry differs.\n"
-	      "  anchor   checks the log as verify does and, when intact, signs its newest entry\n"
-	      "           (seq and MAC) with the issuing CA, appends the line to the anchor file\n"
-	      "           and prints it.  espd anchors every audit_anchor_hours (default 24).\n\n"
-	      "Exit status: 0 intact (anchor written), 1 bad usage, 2 not intact or cannot check.\n",
-	      out);
+	fputs(
+	    "用法 Usage: espctl [OPTIONS] audit verify | audit anchor\n\n"
+	    "  verify   checks the audit log: every entry's MAC (HMAC-SHA-256 with the key in\n"
+	    "           audit_key_file, default <data_dir>/audit.key; entries older than the key\n"
+	    "           by their old SHA-256) and link to the one before, then every anchor in\n"
+	    "           audit_anchor_file (default <data_dir>/audit-anchors): its CA signature\n"
+	    "           (<data_dir>/ca/ca.crt) and that the anchored entry is still there,\n"
+	    "           unchanged.  Prints one line (Chinese, then English) naming the first\n"
+	    "           entry that fails, or TRUNCATION when the log ends before an anchored\n"
+	    "           entry or that entry differs.\n"
+	    "  anchor   checks the log as verify does and, when intact, signs its newest entry\n"
+	    "           (seq and MAC) with the issuing CA, appends the line to the anchor file\n"
+	    "           and prints it.  espd anchors every audit_anchor_hours (default 24).\n\n"
+	    "Exit status: 0 intact (anchor written), 1 bad usage, 2 not intact or cannot check.\n",
+	    out);
 }
 
 /* The line that says what a check found, and the exit status. */
@@ -428,39 +454,51 @@ static int audit_report(struct ctl *ctl, enum audit_fault f, const struct audit_
 	long long seq = chk->seq, head = chk->head;
 	switch (f) {
 	case AUDIT_INTACT:
-		printf("审计日志完整：%lld 条（其中 %lld 条早于审计密钥），%d 个锚点，最后锚定 seq=%lld "
-		       "(audit chain intact, %lld entries, %lld unkeyed, %d anchors, last anchored seq %lld)\n",
+		printf("审计日志完整：%lld 条（其中 %lld 条早于审计密钥），%d 个锚点，最后锚定 "
+		       "seq=%lld "
+		       "(audit chain intact, %lld entries, %lld unkeyed, %d anchors, last anchored "
+		       "seq %lld)\n",
 		       (long long)chk->entries, (long long)chk->legacy, chk->anchors,
 		       (long long)chk->anchor_seq, (long long)chk->entries, (long long)chk->legacy,
 		       chk->anchors, (long long)chk->anchor_seq);
 		if (!chk->anchors)
-			printf("注意：%s 中还没有锚点，无法发现末尾条目被删除 (note: no anchors yet, so "
-			       "deleted newest entries cannot be detected; run espctl audit anchor)\n",
-			       anchors);
+			printf(
+			    "注意：%s 中还没有锚点，无法发现末尾条目被删除 (note: no anchors yet, "
+			    "so "
+			    "deleted newest entries cannot be detected; run espctl audit anchor)\n",
+			    anchors);
 		return 0;
 	case AUDIT_BROKEN:
-		printf("审计日志链断裂：第一个未通过检查的条目 seq=%lld，该条目或其前一条被修改、插入或删除 "
-		       "(audit chain broken at seq %lld: it or the entry before was edited, inserted or "
+		printf("审计日志链断裂：第一个未通过检查的条目 "
+		       "seq=%lld，该条目或其前一条被修改、插入或删除 "
+		       "(audit chain broken at seq %lld: it or the entry before was edited, "
+		       "inserted or "
 		       "deleted)\n",
 		       seq, seq);
 		return 2;
 	case AUDIT_TRUNCATED:
 		if (seq > head)
-			printf("审计日志被截断 TRUNCATION：%s 第 %d 行的锚点记录了 seq=%lld，但日志只到 seq=%lld "
-			       "(TRUNCATION: the anchor on line %d vouches for seq %lld, the log ends at seq %lld)\n",
+			printf("审计日志被截断 TRUNCATION：%s 第 %d 行的锚点记录了 "
+			       "seq=%lld，但日志只到 seq=%lld "
+			       "(TRUNCATION: the anchor on line %d vouches for seq %lld, the log "
+			       "ends at seq %lld)\n",
 			       anchors, chk->anchor_line, seq, head, chk->anchor_line, seq, head);
 		else
-			printf("审计日志被截断或重写 TRUNCATION：%s 第 %d 行锚定的条目 seq=%lld 已与锚点不同 "
-			       "(TRUNCATION: the entry seq %lld anchored on line %d differs from the anchor)\n",
+			printf("审计日志被截断或重写 TRUNCATION：%s 第 %d 行锚定的条目 seq=%lld "
+			       "已与锚点不同 "
+			       "(TRUNCATION: the entry seq %lld anchored on line %d differs from "
+			       "the anchor)\n",
 			       anchors, chk->anchor_line, seq, seq, chk->anchor_line);
 		return 2;
 	case AUDIT_ANCHOR_BAD:
-		printf("审计锚点无效：%s 第 %d 行格式错误或CA签名不符 (anchor on line %d is malformed or its "
+		printf("审计锚点无效：%s 第 %d 行格式错误或CA签名不符 (anchor on line %d is "
+		       "malformed or its "
 		       "CA signature does not verify)\n",
 		       anchors, chk->anchor_line, chk->anchor_line);
 		return 2;
 	case AUDIT_NO_KEY:
-		printf("无法验证：缺少审计密钥 %s，seq=%lld 起的条目带密钥 (cannot check: no audit key, "
+		printf("无法验证：缺少审计密钥 %s，seq=%lld 起的条目带密钥 (cannot check: no audit "
+		       "key, "
 		       "entries from seq %lld on are keyed)\n",
 		       config_get(ctl->cfg, "audit_key_file"), seq, seq);
 		return 2;
@@ -496,7 +534,8 @@ static int cmd_audit(struct ctl *ctl, int argc, char **argv)
 		char *crt_path = xasprintf("%s/ca.crt", ca_dir);
 		char *crt = file_read_all(crt_path, NULL);
 		if (!crt)
-			fprintf(stderr, "espctl: cannot read %s: anchors cannot be checked\n", crt_path);
+			fprintf(stderr, "espctl: cannot read %s: anchors cannot be checked\n",
+			        crt_path);
 		f = audit_check_anchored(ctl->db, anchors, crt, &chk);
 		free(crt);
 		free(crt_path);
@@ -511,8 +550,8 @@ static int cmd_audit(struct ctl *ctl, int argc, char **argv)
 		f = audit_anchor_write(ctl->db, ca, anchors, &chk, &a);
 		ca_free(ca);
 		if (f == AUDIT_INTACT)
-			printf("审计锚点已写入 %s：seq=%lld mac=%s (audit anchor written)\n", anchors,
-			       (long long)a.seq, a.mac);
+			printf("审计锚点已写入 %s：seq=%lld mac=%s (audit anchor written)\n",
+			       anchors, (long long)a.seq, a.mac);
 	}
 	free(ca_dir);
 	return f == AUDIT_INTACT && anchor ? 0 : audit_report(ctl, f, &chk);
@@ -627,7 +666,8 @@ static int cmd_directory(struct ctl *ctl, int argc, char **argv)
 		}
 		if (!province)
 			province = json_string_value(json_object_get(values, "_code"));
-		if (!province || !*province || ra_directory_save(ctl->db, &system_actor, province, values) != DB_OK) {
+		if (!province || !*province ||
+		    ra_directory_save(ctl->db, &system_actor, province, values) != DB_OK) {
 			fprintf(stderr, "espctl: %s:%d: unknown province\n", argv[1], line);
 			rc = 1;
 		} else {
@@ -671,7 +711,8 @@ static int cmd_staff_cert(struct ctl *ctl, int argc, char **argv)
 		struct esp_limits l;
 		limits_load(ctl->db, &l);
 		char *crl = xasprintf("%s/ca/crl", config_get(ctl->cfg, "public_url"));
-		enum db_status st = staff_cert_issue(ctl->db, ca, user, csr, l.cert_validity_days, crl, &serial, &pem);
+		enum db_status st = staff_cert_issue(ctl->db, ca, user, csr, l.cert_validity_days,
+		                                     crl, &serial, &pem);
 		free(crl);
 		if (st == DB_NOT_FOUND) {
 			fprintf(stderr, "espctl: no staff account '%s'\n", user);
@@ -703,8 +744,10 @@ static int cert_revoke_cmd(struct ctl *ctl, const char *serial, const char *reas
 {
 	int reason = crl_reason_parse(reason_s);
 	if (reason < 0) {
-		fprintf(stderr, "espctl: unknown reason '%s' (keyCompromise, affiliationChanged, "
-		                "superseded, cessationOfOperation, unspecified)\n", reason_s);
+		fprintf(stderr,
+		        "espctl: unknown reason '%s' (keyCompromise, affiliationChanged, "
+		        "superseded, cessationOfOperation, unspecified)\n",
+		        reason_s);
 		return 1;
 	}
 	char *ca_dir = xasprintf("%s/ca", config_get(ctl->cfg, "data_dir"));
@@ -751,7 +794,8 @@ static int cmd_cert(struct ctl *ctl, int argc, char **argv)
 	printf("serial\tkind\tholder\tusername\tstatus\texpires\n");
 	size_t i;
 	json_t *c;
-	json_array_foreach(certs, i, c) {
+	json_array_foreach(certs, i, c)
+	{
 		printf("%s\t%s\t%s\t%s\t%s\t%s\n", json_string_value(json_object_get(c, "serial")),
 		       json_is_true(json_object_get(c, "staff")) ? "staff" : "token",
 		       json_string_value(json_object_get(c, "holder")),
@@ -769,14 +813,14 @@ static const struct {
 	enum role role;
 	const char *username, *name, *authority, *province;
 } demo[] = {
-	{ROLE_REVIEWER, "mot_reviewer", "交通运输部初审员", "交通运输部", ""},
-	{ROLE_REVIEWER, "bj_reviewer", "北京市初审员", "北京市交通委员会", "11"},
-	{ROLE_REVIEWER, "fj_reviewer", "福建省初审员", "福建省交通运输厅", "35"},
-	{ROLE_REVIEWER, "fz_reviewer", "福州市初审员", "福州市交通运输局", "35"},
-	{ROLE_RA, "bj_ra", "北京市数字证书注册机构", NULL, "11"},
-	{ROLE_RA, "fj_ra", "福建省数字证书注册机构", NULL, "35"},
-	{ROLE_TRAINER, "bj_trainer", "北京市培训机构", NULL, "11"},
-	{ROLE_TRAINER, "fj_trainer", "福建省培训机构", NULL, "35"},
+    {ROLE_REVIEWER, "mot_reviewer", "交通运输部初审员", "交通运输部", ""},
+    {ROLE_REVIEWER, "bj_reviewer", "北京市初审员", "北京市交通委员会", "11"},
+    {ROLE_REVIEWER, "fj_reviewer", "福建省初审员", "福建省交通运输厅", "35"},
+    {ROLE_REVIEWER, "fz_reviewer", "福州市初审员", "福州市交通运输局", "35"},
+    {ROLE_RA, "bj_ra", "北京市数字证书注册机构", NULL, "11"},
+    {ROLE_RA, "fj_ra", "福建省数字证书注册机构", NULL, "35"},
+    {ROLE_TRAINER, "bj_trainer", "北京市培训机构", NULL, "11"},
+    {ROLE_TRAINER, "fj_trainer", "福建省培训机构", NULL, "35"},
 };
 
 static int cmd_demo(struct ctl *ctl)
@@ -805,7 +849,8 @@ static int cmd_demo(struct ctl *ctl)
 	/* A city authority under 福建 so that the demo has three levels. */
 	if (!authority_by_name(ctl->db, "福州市交通运输局")) {
 		int64_t fj = authority_by_name(ctl->db, "福建省交通运输厅");
-		if (!fj || authority_insert(ctl->db, fj, "福州市交通运输局", "35", "city", NULL) != DB_OK) {
+		if (!fj || authority_insert(ctl->db, fj, "福州市交通运输局", "35", "city", NULL) !=
+		               DB_OK) {
 			fprintf(stderr, "espctl: run espctl init first\n");
 			free(tsv);
 			return 2;
@@ -829,8 +874,8 @@ static int cmd_demo(struct ctl *ctl)
 	free(admin_pw);
 	for (size_t i = 0; i < sizeof demo / sizeof demo[0]; i++) {
 		char *pw = NULL;
-		rc = create_user(ctl, demo[i].role, demo[i].username, demo[i].name, demo[i].authority,
-		                 demo[i].province, NULL, &pw);
+		rc = create_user(ctl, demo[i].role, demo[i].username, demo[i].name,
+		                 demo[i].authority, demo[i].province, NULL, &pw);
 		if (rc) {
 			buf_free(&out);
 			free(tsv);
@@ -841,8 +886,8 @@ static int cmd_demo(struct ctl *ctl)
 		const char *prov = NULL;
 		if (*demo[i].province)
 			province_name_of(ctl->db, ar, demo[i].province, &prov);
-		buf_printf(&out, "%s\t%s\t%s\t%s\t%s\n", role_name(demo[i].role), org, prov ? prov : "",
-		           demo[i].username, pw);
+		buf_printf(&out, "%s\t%s\t%s\t%s\t%s\n", role_name(demo[i].role), org,
+		           prov ? prov : "", demo[i].username, pw);
 		arena_free(ar);
 		free(pw);
 	}

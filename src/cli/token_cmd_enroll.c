@@ -286,7 +286,8 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 		EVP_PKEY_free(s->priv);
 		s->priv = NULL;
 		if (tok_destroy_keypair(&s->t, s->id, s->id_len) == TOK_EXIT_OK)
-			fprintf(stderr, "已删除本次生成的密钥对 %s（服务器未签发证书）。\n", s->label);
+			fprintf(stderr, "已删除本次生成的密钥对 %s（服务器未签发证书）。\n",
+			        s->label);
 	}
 	if (rc != TOK_EXIT_OK)
 		return rc;

@@ -201,8 +201,8 @@ int tok_http_failure(long status, json_t *reply)
 		        msg ? m : "（无说明）", code ? " [" : "", c, code ? "]" : "");
 		rc = TOK_EXIT_REFUSED;
 	} else {
-		fprintf(stderr, "esp-token: 错误：服务器出错 (HTTP %ld)%s%s\n", status, msg ? "：" : "",
-		        m);
+		fprintf(stderr, "esp-token: 错误：服务器出错 (HTTP %ld)%s%s\n", status,
+		        msg ? "：" : "", m);
 		rc = TOK_EXIT_NETWORK;
 	}
 	free(m);

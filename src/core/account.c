@@ -64,7 +64,7 @@ struct attempt {
 	char *key[NKEYS];
 	int limit[NKEYS];
 	struct ratelimit_verdict v[NKEYS];
-	int reserved;   /* keys 0 .. reserved-1 hold a slot */
+	int reserved; /* keys 0 .. reserved-1 hold a slot */
 };
 
 static void attempt_keys(struct attempt *a, const struct login_limits *l, const char *address,
@@ -108,7 +108,7 @@ static enum login_result attempt_reserve(db_conn *c, struct attempt *a,
 		if (!a->v[i].allowed) {
 			attempt_release(c, a, 0);
 			*retry_after = a->v[i].retry_after;
-			return i == KEY_CHECKS ? LOGIN_BUSY
+			return i == KEY_CHECKS    ? LOGIN_BUSY
 			       : i == KEY_ADDRESS ? LOGIN_ADDRESS_THROTTLED
 			                          : LOGIN_LOCKED;
 		}
@@ -145,8 +145,8 @@ static enum login_result password_check(db_conn *c, const char *username, const 
                                         bool staff_password_login, int64_t *account_id)
 {
 	db_result *r = NULL;
-	if (DB_EXEC(c, "SELECT id, password_hash, role, status FROM accounts WHERE username = $1", &r,
-	            P_TEXT(username)) != DB_OK)
+	if (DB_EXEC(c, "SELECT id, password_hash, role, status FROM accounts WHERE username = $1",
+	            &r, P_TEXT(username)) != DB_OK)
 		return LOGIN_ERROR;
 	if (r->nrows == 0) {
 		password_verify(dummy_hash(), password);
@@ -199,12 +199,12 @@ enum login_result account_login(db_conn *c, const struct login_limits *l, const 
 
 enum db_status account_create(db_conn *c, const char *username, const char *password,
                               enum role role, const char *display_name, int64_t authority_id,
-                              const char *province_code, int64_t registration_id,
-                              int64_t *id_out)
+                              const char *province_code, int64_t registration_id, int64_t *id_out)
 {
 	char *hash = password ? password_hash(password) : NULL;
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "INSERT INTO accounts (username, password_hash, role, display_name, authority_id, "
 	    "province_code, registration_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
 	    "RETURNING id",
@@ -243,8 +243,13 @@ enum db_status staff_account_create(db_conn *c, const struct actor *a, const cha
                                     const char *password, enum role role, const char *name,
                                     int64_t authority_id, const char *province_code)
 {
-	struct create_ctx x = {.a = a, .username = username, .password = password, .role = role,
-	                       .name = name, .authority_id = authority_id, .province = province_code};
+	struct create_ctx x = {.a = a,
+	                       .username = username,
+	                       .password = password,
+	                       .role = role,
+	                       .name = name,
+	                       .authority_id = authority_id,
+	                       .province = province_code};
 	return db_transaction(c, create_audited_tx, &x);
 }
 
@@ -256,8 +261,9 @@ static enum db_status set_status_tx(db_conn *c, void *arg)
 {
 	struct status_ctx *x = arg;
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, "UPDATE accounts SET status = $1 WHERE username = $2 RETURNING id",
-	                            &r, P_TEXT(x->status), P_TEXT(x->username));
+	enum db_status st =
+	    DB_EXEC(c, "UPDATE accounts SET status = $1 WHERE username = $2 RETURNING id", &r,
+	            P_TEXT(x->status), P_TEXT(x->username));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	/* A disabled account's open sessions end with it. */
@@ -317,14 +323,13 @@ enum db_status account_by_registration(db_conn *c, int64_t registration_id, int6
 	return st;
 }
 
-#define ACCOUNT_ENTRY_COLUMNS                                                              \
-	"SELECT a.username, a.role, a.display_name, a.status, COALESCE(au.name, ''), "        \
-	"COALESCE(a.province_code, ''), COALESCE(p.name, '') FROM accounts a "                 \
-	"LEFT JOIN authorities au ON au.id = a.authority_id "                                  \
+#define ACCOUNT_ENTRY_COLUMNS                                                                      \
+	"SELECT a.username, a.role, a.display_name, a.status, COALESCE(au.name, ''), "             \
+	"COALESCE(a.province_code, ''), COALESCE(p.name, '') FROM accounts a "                     \
+	"LEFT JOIN authorities au ON au.id = a.authority_id "                                      \
 	"LEFT JOIN provinces p ON p.code = a.province_code "
 
-static void account_entry_row(struct arena *a, const db_result *r, int i,
-                              struct account_entry *e)
+static void account_entry_row(struct arena *a, const db_result *r, int i, struct account_entry *e)
 {
 	*e = (struct account_entry){
 	    .username = arena_strdup(a, db_get(r, i, 0)),
@@ -408,7 +413,8 @@ enum db_status session_create(db_conn *c, int64_t account_id, const char *method
 	char hash[65];
 	sha256_hex(tok, strlen(tok), hash);
 	int64_t now = time_now();
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "INSERT INTO sessions (id_hash, account_id, csrf, method, cert_serial, created_at, "
 	    "expires_at, last_seen, idle_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $8)",
 	    NULL, P_TEXT(hash), P_INT(account_id), P_TEXT(csrf_tok), P_TEXT(method),
@@ -440,11 +446,12 @@ static bool session_time_ok(const struct session_time *t, int64_t now)
 
 /* Loads the session whose cookie hashes to hash, and moves its last_seen
  * when due (t->last_seen then tells the new value). */
-static enum db_status session_load(db_conn *c, struct arena *a, const char *hash,
-                                   struct actor *out, char **csrf, struct session_time *t)
+static enum db_status session_load(db_conn *c, struct arena *a, const char *hash, struct actor *out,
+                                   char **csrf, struct session_time *t)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "SELECT a.id, a.role, a.username, a.display_name, a.registration_id, a.authority_id, "
 	    "au.path, au.name, a.province_code, s.csrf, s.method, s.cert_serial, a.status, "
 	    "s.expires_at, ce.status, ce.not_after, s.last_seen, s.idle_seconds, "
@@ -505,8 +512,8 @@ static bool cookie_hash(const char *cookie, char hash[65])
 	return true;
 }
 
-enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
-                              struct actor *out, char **csrf)
+enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie, struct actor *out,
+                              char **csrf)
 {
 	char hash[65];
 	struct session_time t;
@@ -525,7 +532,17 @@ enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
  * one block of its own. */
 #define SESSION_CACHE 1024
 #define SESSION_LOCKS 16
-enum { S_USERNAME, S_DISPLAY, S_PATH, S_AUTHORITY, S_PROVINCE, S_METHOD, S_SERIAL, S_CSRF, S_COUNT };
+enum {
+	S_USERNAME,
+	S_DISPLAY,
+	S_PATH,
+	S_AUTHORITY,
+	S_PROVINCE,
+	S_METHOD,
+	S_SERIAL,
+	S_CSRF,
+	S_COUNT
+};
 static struct session_slot {
 	char hash[65];
 	int64_t generation;
@@ -664,10 +681,11 @@ enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *co
 enum db_status session_purge_expired(db_conn *c, int64_t now, int *purged)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	    "DELETE FROM sessions WHERE expires_at < $1 OR last_seen + idle_seconds < $1 "
-	    "RETURNING id_hash",
-	    &r, P_INT(now));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "DELETE FROM sessions WHERE expires_at < $1 OR last_seen + idle_seconds < $1 "
+	            "RETURNING id_hash",
+	            &r, P_INT(now));
 	if (purged)
 		*purged = st == DB_OK ? r->nrows : 0;
 	db_result_free(r);

@@ -11,8 +11,8 @@ json_t *province_list(db_conn *c)
 	json_t *arr = json_array();
 	if (DB_EXEC0(c, "SELECT code, name FROM provinces ORDER BY sort", &r) == DB_OK)
 		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(arr, json_pack("{s:s, s:s}", "code", db_get(r, i, 0), "name",
-			                                     db_get(r, i, 1)));
+			json_array_append_new(arr, json_pack("{s:s, s:s}", "code", db_get(r, i, 0),
+			                                     "name", db_get(r, i, 1)));
 	db_result_free(r);
 	return arr;
 }
@@ -20,15 +20,17 @@ json_t *province_list(db_conn *c)
 bool province_exists(db_conn *c, const char *code)
 {
 	db_result *r = NULL;
-	bool ok = code && DB_EXEC(c, "SELECT 1 FROM provinces WHERE code = $1", &r, P_TEXT(code)) == DB_OK &&
-	          r->nrows == 1;
+	bool ok =
+	    code &&
+	    DB_EXEC(c, "SELECT 1 FROM provinces WHERE code = $1", &r, P_TEXT(code)) == DB_OK &&
+	    r->nrows == 1;
 	db_result_free(r);
 	return ok;
 }
 
 /* One column of the province whose other column is key, into arena. */
-static enum db_status province_lookup(db_conn *c, struct arena *a, const char *sql,
-                                      const char *key, const char **out)
+static enum db_status province_lookup(db_conn *c, struct arena *a, const char *sql, const char *key,
+                                      const char **out)
 {
 	db_result *r = NULL;
 	*out = NULL;
@@ -56,20 +58,22 @@ json_t *authority_list(db_conn *c)
 	db_result *r = NULL;
 	json_t *arr = json_array();
 	/* Ordering by path puts every node right after its parent. */
-	if (DB_EXEC0(c, "SELECT a.id, a.name, a.province_code, p.name, a.level, a.path "
-	                "FROM authorities a LEFT JOIN provinces p ON p.code = a.province_code "
-	                "ORDER BY COALESCE(p.sort, 0), a.path",
+	if (DB_EXEC0(c,
+	             "SELECT a.id, a.name, a.province_code, p.name, a.level, a.path "
+	             "FROM authorities a LEFT JOIN provinces p ON p.code = a.province_code "
+	             "ORDER BY COALESCE(p.sort, 0), a.path",
 	             &r) == DB_OK) {
 		for (int i = 0; i < r->nrows; i++) {
 			const char *path = db_get(r, i, 5);
 			int depth = -2;
 			for (const char *p = path; *p; p++)
 				depth += *p == '/';
-			json_array_append_new(arr, json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:i}", "id",
-			                                     (json_int_t)db_get_int(r, i, 0, 0), "name",
-			                                     db_get(r, i, 1), "province_code", db_get(r, i, 2),
-			                                     "province", db_get(r, i, 3), "level",
-			                                     db_get(r, i, 4), "depth", depth < 0 ? 0 : depth));
+			json_array_append_new(
+			    arr,
+			    json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:i}", "id",
+			              (json_int_t)db_get_int(r, i, 0, 0), "name", db_get(r, i, 1),
+			              "province_code", db_get(r, i, 2), "province", db_get(r, i, 3),
+			              "level", db_get(r, i, 4), "depth", depth < 0 ? 0 : depth));
 		}
 	}
 	db_result_free(r);
@@ -80,8 +84,8 @@ enum db_status authority_get(db_conn *c, struct arena *a, int64_t id, const char
                              const char **path, const char **province_code)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, "SELECT name, path, province_code FROM authorities WHERE id = $1",
-	                            &r, P_INT(id));
+	enum db_status st = DB_EXEC(
+	    c, "SELECT name, path, province_code FROM authorities WHERE id = $1", &r, P_INT(id));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	if (st == DB_OK) {
@@ -102,8 +106,8 @@ enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
 	char *parent_path = NULL;
 	if (parent_id) {
 		db_result *r = NULL;
-		enum db_status st = DB_EXEC(c, "SELECT path FROM authorities WHERE id = $1", &r,
-		                            P_INT(parent_id));
+		enum db_status st =
+		    DB_EXEC(c, "SELECT path FROM authorities WHERE id = $1", &r, P_INT(parent_id));
 		if (st == DB_OK && r->nrows == 0)
 			st = DB_NOT_FOUND;
 		if (st != DB_OK) {
@@ -114,16 +118,17 @@ enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
 		db_result_free(r);
 	}
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	    "INSERT INTO authorities (parent_id, name, province_code, level, created_at) "
-	    "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-	    &r, parent_id ? P_INT(parent_id) : P_NULL, P_TEXT(name), P_TEXT(province_code),
-	    P_TEXT(level), P_INT(time_now()));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "INSERT INTO authorities (parent_id, name, province_code, level, created_at) "
+	            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	            &r, parent_id ? P_INT(parent_id) : P_NULL, P_TEXT(name), P_TEXT(province_code),
+	            P_TEXT(level), P_INT(time_now()));
 	if (st == DB_OK) {
 		int64_t id = db_get_int(r, 0, 0, 0);
 		char *path = xasprintf("%s%lld/", parent_path ? parent_path : "/", (long long)id);
-		st = DB_EXEC(c, "UPDATE authorities SET path = $1 WHERE id = $2", NULL, P_TEXT(path),
-		             P_INT(id));
+		st = DB_EXEC(c, "UPDATE authorities SET path = $1 WHERE id = $2", NULL,
+		             P_TEXT(path), P_INT(id));
 		free(path);
 		if (id_out)
 			*id_out = id;

@@ -10,12 +10,17 @@
 #include <string.h>
 
 static const char *const dir_fields[][2] = {
-	{"ra_name", "注册机构名称"},     {"payee", "收款单位"},
-	{"bank", "开户银行"},            {"account_no", "收款账号"},
-	{"address", "邮寄地址"},         {"postcode", "邮政编码"},
-	{"recipient", "收件人"},         {"phone", "联系电话"},
-	{"trainer_name", "培训机构名称"}, {"trainer_address", "培训机构地址"},
-	{"trainer_phone", "培训机构电话"},
+    {"ra_name", "注册机构名称"},
+    {"payee", "收款单位"},
+    {"bank", "开户银行"},
+    {"account_no", "收款账号"},
+    {"address", "邮寄地址"},
+    {"postcode", "邮政编码"},
+    {"recipient", "收件人"},
+    {"phone", "联系电话"},
+    {"trainer_name", "培训机构名称"},
+    {"trainer_address", "培训机构地址"},
+    {"trainer_phone", "培训机构电话"},
 };
 #define NDIR (sizeof dir_fields / sizeof dir_fields[0])
 
@@ -23,15 +28,15 @@ json_t *ra_directory_fields(void)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < NDIR; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", dir_fields[i][0], "label",
-		                                     dir_fields[i][1]));
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", dir_fields[i][0],
+		                                     "label", dir_fields[i][1]));
 	return arr;
 }
 
-#define DIR_SELECT                                                                            \
-	"SELECT p.code AS province_code, p.name AS province, d.ra_name, d.payee, d.bank, "       \
-	"d.account_no, d.address, d.postcode, d.recipient, d.phone, d.trainer_name, "             \
-	"d.trainer_address, d.trainer_phone, d.updated_at FROM provinces p "                      \
+#define DIR_SELECT                                                                                 \
+	"SELECT p.code AS province_code, p.name AS province, d.ra_name, d.payee, d.bank, "         \
+	"d.account_no, d.address, d.postcode, d.recipient, d.phone, d.trainer_name, "              \
+	"d.trainer_address, d.trainer_phone, d.updated_at FROM provinces p "                       \
 	"LEFT JOIN ra_directory d ON d.province_code = p.code "
 
 static json_t *dir_row(const db_result *r, int i)
@@ -45,9 +50,10 @@ static json_t *dir_row(const db_result *r, int i)
 	for (size_t k = 0; k < 3; k++)
 		configured = configured && *json_string_value(json_object_get(o, need[k]));
 	json_object_set_new(o, "configured", json_boolean(configured));
-	json_object_set_new(o, "trainer_configured",
-	                    json_boolean(*json_string_value(json_object_get(o, "trainer_name")) &&
-	                                 *json_string_value(json_object_get(o, "trainer_address"))));
+	json_object_set_new(
+	    o, "trainer_configured",
+	    json_boolean(*json_string_value(json_object_get(o, "trainer_name")) &&
+	                 *json_string_value(json_object_get(o, "trainer_address"))));
 	return o;
 }
 
@@ -55,7 +61,8 @@ json_t *ra_directory_get(db_conn *c, const char *province_code)
 {
 	db_result *r = NULL;
 	json_t *o = NULL;
-	if (DB_EXEC(c, DIR_SELECT "WHERE p.code = $1", &r, P_TEXT(province_code)) == DB_OK && r->nrows)
+	if (DB_EXEC(c, DIR_SELECT "WHERE p.code = $1", &r, P_TEXT(province_code)) == DB_OK &&
+	    r->nrows)
 		o = dir_row(r, 0);
 	db_result_free(r);
 	return o;
@@ -91,7 +98,8 @@ static enum db_status save_tx(db_conn *c, void *arg)
 	                            P_TEXT(s->province));
 	if (st != DB_OK)
 		return st;
-	st = DB_EXEC(c,
+	st = DB_EXEC(
+	    c,
 	    "INSERT INTO ra_directory (province_code, ra_name, payee, bank, account_no, address, "
 	    "postcode, recipient, phone, trainer_name, trainer_address, trainer_phone, updated_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",

@@ -22,18 +22,19 @@ static const struct issue_text {
 	enum issue_result r;
 	const char *code, *message;
 } issue_texts[] = {
-	{ISSUE_OK, "ok", "证书已签发"},
-	{ISSUE_EXISTING, "ok", "该证书U盘已签发过证书，返回原证书"},
-	{ISSUE_NOT_FOUND, "not_found", "申请编号不存在"},
-	{ISSUE_FORBIDDEN, "forbidden", "无权为该申请签发证书（仅限申请所在省的数字证书注册机构）"},
-	{ISSUE_WRONG_STATE, "wrong_state", "该申请尚未确认付款和申请材料，或已退回、撤销，不能签发证书"},
-	{ISSUE_ALL_ISSUED, "all_issued", "该申请的证书U盘已全部签发，不能超过申请数量"},
-	{ISSUE_TOKEN_REVOKED, "token_revoked",
-	 "该证书U盘在本申请下签发的证书已吊销，不能再次签发；请通过【再次申请登录认证U盘】办理新证书"},
-	{ISSUE_TOKEN_IN_USE, "token_in_use", "该证书U盘已有有效证书，不能重复签发"},
-	{ISSUE_BAD_CSR, "bad_csr", "证书请求(CSR)无效"},
-	{ISSUE_BAD_INPUT, "bad_request", "请求格式错误：需要 csr 和 token_serial"},
-	{ISSUE_ERROR, "internal", "系统内部错误，请稍后重试"},
+    {ISSUE_OK, "ok", "证书已签发"},
+    {ISSUE_EXISTING, "ok", "该证书U盘已签发过证书，返回原证书"},
+    {ISSUE_NOT_FOUND, "not_found", "申请编号不存在"},
+    {ISSUE_FORBIDDEN, "forbidden", "无权为该申请签发证书（仅限申请所在省的数字证书注册机构）"},
+    {ISSUE_WRONG_STATE, "wrong_state",
+     "该申请尚未确认付款和申请材料，或已退回、撤销，不能签发证书"},
+    {ISSUE_ALL_ISSUED, "all_issued", "该申请的证书U盘已全部签发，不能超过申请数量"},
+    {ISSUE_TOKEN_REVOKED, "token_revoked",
+     "该证书U盘在本申请下签发的证书已吊销，不能再次签发；请通过【再次申请登录认证U盘】办理新证书"},
+    {ISSUE_TOKEN_IN_USE, "token_in_use", "该证书U盘已有有效证书，不能重复签发"},
+    {ISSUE_BAD_CSR, "bad_csr", "证书请求(CSR)无效"},
+    {ISSUE_BAD_INPUT, "bad_request", "请求格式错误：需要 csr 和 token_serial"},
+    {ISSUE_ERROR, "internal", "系统内部错误，请稍后重试"},
 };
 
 /* The row of r; the last one (internal error) for a value not in the table. */
@@ -46,9 +47,15 @@ static const struct issue_text *issue_text(enum issue_result r)
 	return &issue_texts[n - 1];
 }
 
-const char *issue_result_code(enum issue_result r) { return issue_text(r)->code; }
+const char *issue_result_code(enum issue_result r)
+{
+	return issue_text(r)->code;
+}
 
-const char *issue_result_message(enum issue_result r) { return issue_text(r)->message; }
+const char *issue_result_message(enum issue_result r)
+{
+	return issue_text(r)->message;
+}
 
 /*
  * Issuing a certificate: the CSR is parsed and its self-signature verified
@@ -71,7 +78,7 @@ const char *issue_result_message(enum issue_result r) { return issue_text(r)->me
 
 /* A certificate signed for the request, and the profile it was built from. */
 struct signed_cert {
-	json_t *app;              /* the application read; owns the profile's strings */
+	json_t *app; /* the application read; owns the profile's strings */
 	struct cert_profile p;
 	char *serial, *pem;
 	unsigned char *der;
@@ -94,10 +101,10 @@ struct issue_ctx {
 	const char *number, *token, *crl_url;
 	const ca_csr *csr;
 	int validity_days;
-	struct signed_cert cert;  /* stays with the caller: handed out only after COMMIT */
+	struct signed_cert cert; /* stays with the caller: handed out only after COMMIT */
 	enum issue_result result;
 	enum ca_status csr_status;
-	struct issued out;        /* ISSUE_EXISTING: the stored certificate */
+	struct issued out; /* ISSUE_EXISTING: the stored certificate */
 };
 
 /* What goes into the certificate: everything from the application (its
@@ -110,14 +117,16 @@ static void app_profile(json_t *app, const struct issue_ctx *x, struct cert_prof
 	const char *code = json_string_value(json_object_get(app, "reg_code"));
 	const char *work_unit = json_string_value(json_object_get(app, "work_unit"));
 	*p = (struct cert_profile){
-		.common_name = name,
-		.organization = k == KIND_EVALUATOR ? (work_unit ? work_unit : "") : name,
-		.org_unit = kind_label(k),
-		.province = json_string_value(json_object_get(app, "province")),
-		.code = code,
-		.code_kind = k == KIND_EVALUATOR ? "id" : strlen(code) == 18 ? "uscc" : "org",
-		.validity_days = x->validity_days,
-		.crl_url = x->crl_url,
+	    .common_name = name,
+	    .organization = k == KIND_EVALUATOR ? (work_unit ? work_unit : "") : name,
+	    .org_unit = kind_label(k),
+	    .province = json_string_value(json_object_get(app, "province")),
+	    .code = code,
+	    .code_kind = k == KIND_EVALUATOR  ? "id"
+	                 : strlen(code) == 18 ? "uscc"
+	                                      : "org",
+	    .validity_days = x->validity_days,
+	    .crl_url = x->crl_url,
 	};
 }
 
@@ -129,10 +138,11 @@ static bool same_str(const char *a, const char *b)
 /* Would a certificate built from q be the one built from p? */
 static bool profile_same(const struct cert_profile *p, const struct cert_profile *q)
 {
-	return same_str(p->common_name, q->common_name) && same_str(p->organization, q->organization) &&
-	       same_str(p->org_unit, q->org_unit) && same_str(p->province, q->province) &&
-	       same_str(p->code, q->code) && same_str(p->code_kind, q->code_kind) &&
-	       p->validity_days == q->validity_days && same_str(p->crl_url, q->crl_url);
+	return same_str(p->common_name, q->common_name) &&
+	       same_str(p->organization, q->organization) && same_str(p->org_unit, q->org_unit) &&
+	       same_str(p->province, q->province) && same_str(p->code, q->code) &&
+	       same_str(p->code_kind, q->code_kind) && p->validity_days == q->validity_days &&
+	       same_str(p->crl_url, q->crl_url);
 }
 
 /* Sign the certificate for the application app into s (replacing what s held). */
@@ -158,7 +168,8 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	application_policy_object(app, &o);
 	enum db_status st = DB_OK;
 	int64_t app_id = strtoll(json_string_value(json_object_get(app, "id")), NULL, 10);
-	int64_t reg_id = strtoll(json_string_value(json_object_get(app, "registration_id")), NULL, 10);
+	int64_t reg_id =
+	    strtoll(json_string_value(json_object_get(app, "registration_id")), NULL, 10);
 	enum app_state from = appstate_parse(json_string_value(json_object_get(app, "state")));
 	int sets = (int)strtol(json_string_value(json_object_get(app, "sets")), NULL, 10);
 	db_result *r = NULL;
@@ -168,8 +179,9 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 		goto out;
 	}
 	/* A retried request: the same token for the same application. */
-	st = DB_EXEC(c, "SELECT serial, pem, status FROM certificates WHERE application_id = $1 AND "
-	                "token_serial = $2",
+	st = DB_EXEC(c,
+	             "SELECT serial, pem, status FROM certificates WHERE application_id = $1 AND "
+	             "token_serial = $2",
 	             &r, P_INT(app_id), P_TEXT(x->token));
 	if (st != DB_OK)
 		goto out;
@@ -195,7 +207,8 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 		st = DB_CONFLICT;
 		goto out;
 	}
-	st = DB_EXEC(c, "SELECT COUNT(*) FROM certificates WHERE application_id = $1", &r, P_INT(app_id));
+	st = DB_EXEC(c, "SELECT COUNT(*) FROM certificates WHERE application_id = $1", &r,
+	             P_INT(app_id));
 	if (st != DB_OK)
 		goto out;
 	int issued = (int)db_get_int(r, 0, 0, 0);
@@ -206,8 +219,8 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 		st = DB_CONFLICT;
 		goto out;
 	}
-	st = DB_EXEC(c, "SELECT 1 FROM certificates WHERE token_serial = $1 AND status = 'valid'", &r,
-	             P_TEXT(x->token));
+	st = DB_EXEC(c, "SELECT 1 FROM certificates WHERE token_serial = $1 AND status = 'valid'",
+	             &r, P_TEXT(x->token));
 	if (st != DB_OK)
 		goto out;
 	if (r->nrows) {
@@ -237,12 +250,13 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	                          sc->p.org_unit, sc->p.province ? sc->p.province : "", sc->p.code);
 	int64_t now = time_now();
 	st = DB_EXEC(c,
-	    "INSERT INTO certificates (serial, application_id, registration_id, token_serial, subject, "
-	    "pem, der, not_before, not_after, status, issued_by, created_at) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'valid', $10, $11)",
-	    NULL, P_TEXT(sc->serial), P_INT(app_id), P_INT(reg_id), P_TEXT(x->token), P_TEXT(subject),
-	    P_TEXT(sc->pem), P_BLOB(sc->der, sc->der_len), P_INT(sc->nb), P_INT(sc->na),
-	    P_INT(x->a->account_id), P_INT(now));
+	             "INSERT INTO certificates (serial, application_id, registration_id, "
+	             "token_serial, subject, "
+	             "pem, der, not_before, not_after, status, issued_by, created_at) "
+	             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'valid', $10, $11)",
+	             NULL, P_TEXT(sc->serial), P_INT(app_id), P_INT(reg_id), P_TEXT(x->token),
+	             P_TEXT(subject), P_TEXT(sc->pem), P_BLOB(sc->der, sc->der_len), P_INT(sc->nb),
+	             P_INT(sc->na), P_INT(x->a->account_id), P_INT(now));
 	free(subject);
 	if (st == DB_CONFLICT) {
 		/* A concurrent request took the token: look again (with a fresh
@@ -257,8 +271,9 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 		if (!appstate_next(from, STEP_ISSUE, x->a->role, all ? APP_FACT_LAST_SET : 0, &to))
 			st = DB_CONFLICT; /* the table answered yes above, for either fact */
 		if (st == DB_OK && to != from)
-			st = DB_EXEC(c, "UPDATE applications SET state = $3, issued_at = $2, "
-			                "updated_at = $2 WHERE id = $1",
+			st = DB_EXEC(c,
+			             "UPDATE applications SET state = $3, issued_at = $2, "
+			             "updated_at = $2 WHERE id = $1",
 			             NULL, P_INT(app_id), P_INT(now), P_TEXT(appstate_name(to)));
 		if (st == DB_OK)
 			st = application_event(c, x->a, app_id, appstep_name(STEP_ISSUE),
@@ -294,16 +309,22 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 		*csr_status = cs;
 		return cs == CA_ERR_INTERNAL ? ISSUE_ERROR : ISSUE_BAD_CSR;
 	}
-	struct issue_ctx x = {.ca = ca, .a = a, .number = number, .csr = csr,
-	                      .token = token_serial, .crl_url = crl_url,
-	                      .validity_days = validity_days, .result = ISSUE_ERROR};
+	struct issue_ctx x = {.ca = ca,
+	                      .a = a,
+	                      .number = number,
+	                      .csr = csr,
+	                      .token = token_serial,
+	                      .crl_url = crl_url,
+	                      .validity_days = validity_days,
+	                      .result = ISSUE_ERROR};
 	/* Sign before the transaction when the application, read now, looks
 	 * issuable by this actor; the transaction decides (see the top). */
 	json_t *app = application_get(c, number);
 	if (app) {
 		struct policy_object o;
 		application_policy_object(app, &o);
-		enum app_state state = appstate_parse(json_string_value(json_object_get(app, "state")));
+		enum app_state state =
+		    appstate_parse(json_string_value(json_object_get(app, "state")));
 		if (policy_allows(a, ACT_APPLICATION_RA, &o) &&
 		    appstate_next(state, STEP_ISSUE, a->role, 0, NULL) &&
 		    sign_for(&x, app, &x.cert) != CA_OK)

@@ -68,22 +68,28 @@ enum cert_login cert_login_check(db_conn *c, esp_ca *ca, const unsigned char *de
 			verified_store(hash, sn);
 	}
 	switch (v) {
-	case CA_CERT_GOOD: break;
-	case CA_CERT_UNKNOWN_ISSUER: return CL_UNKNOWN_ISSUER;
-	case CA_CERT_EXPIRED: return CL_EXPIRED;
-	case CA_CERT_NOT_YET_VALID: return CL_NOT_YET_VALID;
-	default: return CL_BAD;
+	case CA_CERT_GOOD:
+		break;
+	case CA_CERT_UNKNOWN_ISSUER:
+		return CL_UNKNOWN_ISSUER;
+	case CA_CERT_EXPIRED:
+		return CL_EXPIRED;
+	case CA_CERT_NOT_YET_VALID:
+		return CL_NOT_YET_VALID;
+	default:
+		return CL_BAD;
 	}
 	*serial = sn;
 	db_result *r = NULL;
 	/* The holder's account is the applicant account of the certificate's
 	 * registration; staff keys name their account directly. */
-	enum db_status st = DB_EXEC(c,
-	    "SELECT ce.status, ce.not_after, a.id, a.status, ce.der FROM certificates ce "
-	    "LEFT JOIN accounts a ON a.id = ce.account_id OR "
-	    "(ce.account_id IS NULL AND a.registration_id = ce.registration_id) "
-	    "WHERE ce.serial = $1",
-	    &r, P_TEXT(sn));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "SELECT ce.status, ce.not_after, a.id, a.status, ce.der FROM certificates ce "
+	            "LEFT JOIN accounts a ON a.id = ce.account_id OR "
+	            "(ce.account_id IS NULL AND a.registration_id = ce.registration_id) "
+	            "WHERE ce.serial = $1",
+	            &r, P_TEXT(sn));
 	enum cert_login res;
 	if (st != DB_OK)
 		res = CL_ERROR;
@@ -109,19 +115,25 @@ static const struct login_text {
 	enum cert_login r;
 	const char *title, *message;
 } texts[] = {
-	{CL_OK, "登录成功", ""},
-	{CL_NO_CERT, "未检测到证书U盘",
-	 "浏览器没有提供数字证书。请检查：证书U盘已插入计算机；证书介质驱动已安装（可在“证书U盘驱动”页面下载）；"
-	 "浏览器弹出选择证书时选择了本系统签发的证书。然后重新打开登录页面。"},
-	{CL_UNKNOWN_ISSUER, "证书不是本系统签发的",
-	 "您使用的证书不是由交通运输企业安全生产标准化管理系统的数字证书认证机构签发的，不能登录。请使用本系统发放的证书U盘。"},
-	{CL_EXPIRED, "证书已过期", "您的证书已过有效期，不能登录。请联系所在省的数字证书注册机构办理证书更新。"},
-	{CL_NOT_YET_VALID, "证书尚未生效", "您的证书尚未到生效时间，请检查计算机时间是否正确。"},
-	{CL_BAD, "证书无效", "证书格式错误或不能用于登录认证。"},
-	{CL_UNKNOWN_CERT, "证书未登记", "该证书未在本系统登记，不能登录。请联系所在省的数字证书注册机构。"},
-	{CL_REVOKED, "证书已吊销", "该证书已被吊销（如已挂失），不能再用于登录。如需新的证书U盘，请登录后再次申请或联系数字证书注册机构。"},
-	{CL_DISABLED, "账户已停用", "该证书对应的账户已停用，不能登录。请联系系统管理员。"},
-	{CL_ERROR, "系统错误", "系统内部错误，请稍后重试。"},
+    {CL_OK, "登录成功", ""},
+    {CL_NO_CERT, "未检测到证书U盘",
+     "浏览器没有提供数字证书。请检查：证书U盘已插入计算机；证书介质驱动已安装（可在“证书U盘驱动”页"
+     "面下载）；"
+     "浏览器弹出选择证书时选择了本系统签发的证书。然后重新打开登录页面。"},
+    {CL_UNKNOWN_ISSUER, "证书不是本系统签发的",
+     "您使用的证书不是由交通运输企业安全生产标准化管理系统的数字证书认证机构签发的，不能登录。请使"
+     "用本系统发放的证书U盘。"},
+    {CL_EXPIRED, "证书已过期",
+     "您的证书已过有效期，不能登录。请联系所在省的数字证书注册机构办理证书更新。"},
+    {CL_NOT_YET_VALID, "证书尚未生效", "您的证书尚未到生效时间，请检查计算机时间是否正确。"},
+    {CL_BAD, "证书无效", "证书格式错误或不能用于登录认证。"},
+    {CL_UNKNOWN_CERT, "证书未登记",
+     "该证书未在本系统登记，不能登录。请联系所在省的数字证书注册机构。"},
+    {CL_REVOKED, "证书已吊销",
+     "该证书已被吊销（如已挂失），不能再用于登录。如需新的证书U盘，请登录后再次申请或联系数字证书注"
+     "册机构。"},
+    {CL_DISABLED, "账户已停用", "该证书对应的账户已停用，不能登录。请联系系统管理员。"},
+    {CL_ERROR, "系统错误", "系统内部错误，请稍后重试。"},
 };
 
 /* The row of r; the last one (system error) for a value not in the table. */
@@ -134,9 +146,15 @@ static const struct login_text *login_text(enum cert_login r)
 	return &texts[n - 1];
 }
 
-const char *cert_login_title(enum cert_login r) { return login_text(r)->title; }
+const char *cert_login_title(enum cert_login r)
+{
+	return login_text(r)->title;
+}
 
-const char *cert_login_message(enum cert_login r) { return login_text(r)->message; }
+const char *cert_login_message(enum cert_login r)
+{
+	return login_text(r)->message;
+}
 
 enum db_status challenge_new(db_conn *c, int max_open, char **id, char **challenge)
 {
@@ -153,7 +171,8 @@ enum db_status challenge_new(db_conn *c, int max_open, char **id, char **challen
 	 * number of requests in flight, never more. Old ones are deleted by
 	 * challenge_purge (espd's maintenance). */
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "INSERT INTO login_challenges (id, challenge, created_at) "
 	    "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT) "
 	    "WHERE $4 <= 0 OR (SELECT COUNT(*) FROM login_challenges WHERE created_at >= $5) < $4 "
@@ -177,8 +196,9 @@ enum db_status challenge_purge(db_conn *c, int64_t now, int *deleted)
 {
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(c,
-	    "DELETE FROM login_challenges WHERE created_at < $1 OR used_at IS NOT NULL RETURNING id",
-	    &r, P_INT(now - CHALLENGE_MAX_AGE));
+	                            "DELETE FROM login_challenges WHERE created_at < $1 OR used_at "
+	                            "IS NOT NULL RETURNING id",
+	                            &r, P_INT(now - CHALLENGE_MAX_AGE));
 	if (deleted)
 		*deleted = st == DB_OK ? r->nrows : 0;
 	db_result_free(r);
@@ -193,10 +213,11 @@ enum db_status challenge_take(db_conn *c, const char *id, const char *challenge,
 	db_result *r = NULL;
 	int64_t now = time_now();
 	/* One UPDATE both checks and spends it: a replay finds it used. */
-	enum db_status st = DB_EXEC(c,
-	    "UPDATE login_challenges SET used_at = $3 WHERE id = $1 AND challenge = $2 AND "
-	    "used_at IS NULL AND created_at >= $4 RETURNING challenge",
-	    &r, P_TEXT(id), P_TEXT(challenge), P_INT(now), P_INT(now - max_age));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "UPDATE login_challenges SET used_at = $3 WHERE id = $1 AND challenge = $2 AND "
+	            "used_at IS NULL AND created_at >= $4 RETURNING challenge",
+	            &r, P_TEXT(id), P_TEXT(challenge), P_INT(now), P_INT(now - max_age));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	db_result_free(r);
@@ -204,8 +225,8 @@ enum db_status challenge_take(db_conn *c, const char *id, const char *challenge,
 		return st;
 	unsigned char *bin = xmalloc(strlen(challenge) + 1);
 	size_t n = 0;
-	if (sodium_base642bin(bin, strlen(challenge) + 1, challenge, strlen(challenge), NULL, &n, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0) {
+	if (sodium_base642bin(bin, strlen(challenge) + 1, challenge, strlen(challenge), NULL, &n,
+	                      NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
 		free(bin);
 		return DB_NOT_FOUND;
 	}
@@ -218,7 +239,8 @@ enum db_status staff_cert_issue(db_conn *c, esp_ca *ca, const char *username, co
                                 int validity_days, const char *crl_url, char **serial, char **pem)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "SELECT a.id, a.role, a.display_name, COALESCE(au.name, ''), COALESCE(p.name, '') "
 	    "FROM accounts a LEFT JOIN authorities au ON au.id = a.authority_id "
 	    "LEFT JOIN provinces p ON p.code = COALESCE(a.province_code, au.province_code) "
@@ -234,27 +256,30 @@ enum db_status staff_cert_issue(db_conn *c, esp_ca *ca, const char *username, co
 	enum role role = role_parse(db_get(r, 0, 1));
 	const char *org = *db_get(r, 0, 3) ? db_get(r, 0, 3) : db_get(r, 0, 2);
 	struct cert_profile p = {
-		.common_name = db_get(r, 0, 2),
-		.organization = org,
-		.org_unit = role_label(role),
-		.province = db_get(r, 0, 4),
-		.code = NULL, /* staff have no unit code: the account is in CN and the store */
-		.code_kind = NULL,
-		.validity_days = validity_days,
-		.crl_url = crl_url,
+	    .common_name = db_get(r, 0, 2),
+	    .organization = org,
+	    .org_unit = role_label(role),
+	    .province = db_get(r, 0, 4),
+	    .code = NULL, /* staff have no unit code: the account is in CN and the store */
+	    .code_kind = NULL,
+	    .validity_days = validity_days,
+	    .crl_url = crl_url,
 	};
 	unsigned char *der = NULL;
 	size_t der_len = 0;
 	time_t nb = 0, na = 0;
-	enum ca_status cs = ca_issue(ca, csr_pem, strlen(csr_pem), &p, serial, pem, &der, &der_len, &nb, &na);
+	enum ca_status cs =
+	    ca_issue(ca, csr_pem, strlen(csr_pem), &p, serial, pem, &der, &der_len, &nb, &na);
 	if (cs != CA_OK) {
 		db_result_free(r);
 		return DB_CONFLICT;
 	}
 	char *subject = xasprintf("CN=%s, OU=%s", db_get(r, 0, 2), role_label(role));
 	char *token = xasprintf("staff-%s", *serial);
-	st = DB_EXEC(c,
-	    "INSERT INTO certificates (serial, account_id, token_serial, subject, pem, der, not_before, "
+	st = DB_EXEC(
+	    c,
+	    "INSERT INTO certificates (serial, account_id, token_serial, subject, pem, der, "
+	    "not_before, "
 	    "not_after, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'valid', $9)",
 	    NULL, P_TEXT(*serial), P_INT(account_id), P_TEXT(token), P_TEXT(subject), P_TEXT(*pem),
 	    P_BLOB(der, der_len), P_INT(nb), P_INT(na), P_INT(time_now()));

@@ -127,7 +127,8 @@ static enum db_status password_set_tx(db_conn *c, void *arg)
 {
 	struct set_ctx *x = arg;
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "UPDATE accounts SET password_hash = $1, must_change_password = $2 WHERE username = $3 "
 	    "RETURNING id",
 	    &r, P_TEXT(x->hash), P_INT(x->must_change ? 1 : 0), P_TEXT(x->username));
@@ -136,8 +137,9 @@ static enum db_status password_set_tx(db_conn *c, void *arg)
 	/* Whoever held the old password is logged out everywhere (but the
 	 * holder changing it keeps the session it changed it in). */
 	if (st == DB_OK)
-		st = DB_EXEC(c, "DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2", NULL,
-		             P_INT(db_get_int(r, 0, 0, 0)), P_TEXT(x->keep_hash ? x->keep_hash : ""));
+		st = DB_EXEC(c, "DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2",
+		             NULL, P_INT(db_get_int(r, 0, 0, 0)),
+		             P_TEXT(x->keep_hash ? x->keep_hash : ""));
 	db_result_free(r);
 	/* The failed logins counted against the old password are forgotten
 	 * (account.c's keys): a locked-out holder can use the new one at once. */
@@ -146,9 +148,11 @@ static enum db_status password_set_tx(db_conn *c, void *arg)
 	if (st == DB_OK)
 		st = ratelimit_clear(c, user_key);
 	if (st == DB_OK)
-		st = DB_EXEC(c, "DELETE FROM rate_limits WHERE substr(key, 1, length(CAST($1 AS TEXT))) = "
-		             "CAST($1 AS TEXT)", NULL,
-		             P_TEXT(addr_prefix));
+		st = DB_EXEC(
+		    c,
+		    "DELETE FROM rate_limits WHERE substr(key, 1, length(CAST($1 AS TEXT))) = "
+		    "CAST($1 AS TEXT)",
+		    NULL, P_TEXT(addr_prefix));
 	free(user_key);
 	free(addr_prefix);
 	if (st != DB_OK)
@@ -167,8 +171,12 @@ static enum db_status password_store(db_conn *c, const struct actor *by, const c
 	if (keep_cookie)
 		sha256_hex(keep_cookie, strlen(keep_cookie), keep);
 	char *hash = password_hash(password);
-	struct set_ctx x = {.by = by, .username = username, .hash = hash, .action = action,
-	                    .keep_hash = keep_cookie ? keep : NULL, .must_change = must_change};
+	struct set_ctx x = {.by = by,
+	                    .username = username,
+	                    .hash = hash,
+	                    .action = action,
+	                    .keep_hash = keep_cookie ? keep : NULL,
+	                    .must_change = must_change};
 	enum db_status st = db_transaction(c, password_set_tx, &x);
 	free(hash);
 	return st;
@@ -185,7 +193,8 @@ enum db_status account_password_reset(db_conn *c, const struct actor *by, const 
 {
 	/* 12 random bytes: 16 characters, read out or typed once. */
 	char *pw = random_token(12);
-	enum db_status st = account_password_set(c, by, username, pw, true, "account.password_reset");
+	enum db_status st =
+	    account_password_set(c, by, username, pw, true, "account.password_reset");
 	if (st != DB_OK) {
 		sodium_memzero(pw, strlen(pw));
 		free(pw);
@@ -196,10 +205,10 @@ enum db_status account_password_reset(db_conn *c, const struct actor *by, const 
 }
 
 enum password_change_result account_password_change(db_conn *c, struct arena *a,
-                                                     const struct esp_limits *l,
-                                                     const struct actor *who,
-                                                     const char *current, const char *new_password,
-                                                     const char *keep_cookie, const char **why)
+                                                    const struct esp_limits *l,
+                                                    const struct actor *who, const char *current,
+                                                    const char *new_password,
+                                                    const char *keep_cookie, const char **why)
 {
 	/* The rule first: it costs nothing, and hashing (Argon2id) does. */
 	if ((*why = password_policy_check(a, l->password_min_length, who->username, new_password)))

@@ -103,14 +103,23 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 }
 
 static const char *const role_names[] = {"", "applicant", "reviewer", "ra", "trainer", "admin"};
-static const char *const role_labels[] = {"", "申请人", "初审人员", "注册机构", "培训机构",
-                                          "系统管理员"};
+static const char *const role_labels[] = {"",         "申请人",   "初审人员",
+                                          "注册机构", "培训机构", "系统管理员"};
 
 static const char *const role_homes[] = {"/home", "/status", "/review", "/ra", "/ra", NULL};
 
-const char *role_name(enum role r) { return role_names[r]; }
-const char *role_home(enum role r) { return role_homes[r]; }
-const char *role_label(enum role r) { return role_labels[r]; }
+const char *role_name(enum role r)
+{
+	return role_names[r];
+}
+const char *role_home(enum role r)
+{
+	return role_homes[r];
+}
+const char *role_label(enum role r)
+{
+	return role_labels[r];
+}
 
 enum role role_parse(const char *s)
 {

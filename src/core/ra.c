@@ -12,22 +12,21 @@
 
 /* When the 20 days start: the later of payment and materials (evaluators:
  * materials only); NULL while either is missing. */
-#define START_SQL                                                                          \
-	"(CASE WHEN r.kind = 'evaluator' THEN a.materials_at "                                   \
-	"WHEN a.paid_at IS NULL OR a.materials_at IS NULL THEN NULL "                            \
+#define START_SQL                                                                                  \
+	"(CASE WHEN r.kind = 'evaluator' THEN a.materials_at "                                     \
+	"WHEN a.paid_at IS NULL OR a.materials_at IS NULL THEN NULL "                              \
 	"WHEN a.paid_at > a.materials_at THEN a.paid_at ELSE a.materials_at END)"
-#define OVERDUE_SQL                                                                        \
-	"(a.state IN ('ready_to_issue', 'issued') AND " START_SQL " < $1)"
+#define OVERDUE_SQL "(a.state IN ('ready_to_issue', 'issued') AND " START_SQL " < $1)"
 
 /* Filters shared by queue, stats and chart; $1 is the overdue limit. */
-#define FILTER_SQL                                                                         \
-	"FROM applications a JOIN registrations r ON r.id = a.registration_id "                \
-	"JOIN provinces p ON p.code = r.province_code "                                        \
-	"WHERE ($2 = '' OR r.province_code = $2) AND ($3 = 0 OR r.kind = 'evaluator') "        \
-	"AND ($4 = '' OR a.state = $4) AND ($5 = '' OR r.kind = $5) "                          \
-	"AND ($6 = 0 OR a.submitted_at >= $6) AND ($7 = 0 OR a.submitted_at < $7) "            \
-	"AND ($8 = 0 OR " OVERDUE_SQL ") "                                                     \
-	"AND ($9 = '' OR a.number LIKE $9 ESCAPE '\\' OR r.name LIKE $9 ESCAPE '\\' "          \
+#define FILTER_SQL                                                                                 \
+	"FROM applications a JOIN registrations r ON r.id = a.registration_id "                    \
+	"JOIN provinces p ON p.code = r.province_code "                                            \
+	"WHERE ($2 = '' OR r.province_code = $2) AND ($3 = 0 OR r.kind = 'evaluator') "            \
+	"AND ($4 = '' OR a.state = $4) AND ($5 = '' OR r.kind = $5) "                              \
+	"AND ($6 = 0 OR a.submitted_at >= $6) AND ($7 = 0 OR a.submitted_at < $7) "                \
+	"AND ($8 = 0 OR " OVERDUE_SQL ") "                                                         \
+	"AND ($9 = '' OR a.number LIKE $9 ESCAPE '\\' OR r.name LIKE $9 ESCAPE '\\' "              \
 	"OR r.code LIKE $9 ESCAPE '\\') "
 
 void ra_filter_scope(const struct actor *a, struct ra_filter *f)
@@ -51,10 +50,10 @@ static char *like_pattern(const char *q)
 	return buf_steal(&b);
 }
 
-#define FILTER_PARAMS(f, limit_at, like)                                                   \
-	P_INT(limit_at), P_TEXT((f)->province ? (f)->province : ""),                            \
-	    P_INT((f)->evaluators_only ? 1 : 0), P_TEXT((f)->state ? (f)->state : ""),          \
-	    P_TEXT((f)->kind ? (f)->kind : ""), P_INT((f)->from), P_INT((f)->to),               \
+#define FILTER_PARAMS(f, limit_at, like)                                                           \
+	P_INT(limit_at), P_TEXT((f)->province ? (f)->province : ""),                               \
+	    P_INT((f)->evaluators_only ? 1 : 0), P_TEXT((f)->state ? (f)->state : ""),             \
+	    P_TEXT((f)->kind ? (f)->kind : ""), P_INT((f)->from), P_INT((f)->to),                  \
 	    P_INT((f)->overdue ? 1 : 0), P_TEXT(like)
 
 json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64_t *total)
@@ -63,12 +62,14 @@ json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64
 	char *like = like_pattern(f->q);
 	db_result *r = NULL;
 	*total = 0;
-	if (DB_EXEC(c, "SELECT COUNT(*) " FILTER_SQL, &r, FILTER_PARAMS(f, limit_at, like)) == DB_OK)
+	if (DB_EXEC(c, "SELECT COUNT(*) " FILTER_SQL, &r, FILTER_PARAMS(f, limit_at, like)) ==
+	    DB_OK)
 		*total = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
 	r = NULL;
 	json_t *arr = json_array();
-	if (DB_EXEC(c,
+	if (DB_EXEC(
+	        c,
 	        "SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, r.kind, r.name, "
 	        "r.code, p.name AS province, " START_SQL " AS started, "
 	        "CASE WHEN " OVERDUE_SQL " THEN 1 ELSE 0 END AS overdue " FILTER_SQL
@@ -78,15 +79,18 @@ json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64
 		for (int i = 0; i < r->nrows; i++) {
 			int64_t started = db_get_int(r, i, 9, 0);
 			enum reg_kind k = kind_parse(db_get(r, i, 5));
-			json_array_append_new(arr, json_pack(
-			    "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:I}", "number",
-			    db_get(r, i, 0), "state", db_get(r, i, 1), "state_label",
-			    app_state_label(db_get(r, i, 1)), "sets", db_get(r, i, 2), "amount",
-			    db_get(r, i, 3), "submitted_at", (json_int_t)db_get_int(r, i, 4, 0), "kind",
-			    db_get(r, i, 5), "kind_label", k == KIND_NONE ? "" : kind_label(k), "name",
-			    db_get(r, i, 6), "code", db_get(r, i, 7), "province", db_get(r, i, 8),
-			    "overdue", db_get_int(r, i, 10, 0) != 0, "days",
-			    (json_int_t)(started ? (now - started) / DAY : -1)));
+			json_array_append_new(
+			    arr,
+			    json_pack(
+			        "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
+			        "number", db_get(r, i, 0), "state", db_get(r, i, 1), "state_label",
+			        app_state_label(db_get(r, i, 1)), "sets", db_get(r, i, 2), "amount",
+			        db_get(r, i, 3), "submitted_at", (json_int_t)db_get_int(r, i, 4, 0),
+			        "kind", db_get(r, i, 5), "kind_label",
+			        k == KIND_NONE ? "" : kind_label(k), "name", db_get(r, i, 6),
+			        "code", db_get(r, i, 7), "province", db_get(r, i, 8), "overdue",
+			        db_get_int(r, i, 10, 0) != 0, "days",
+			        (json_int_t)(started ? (now - started) / DAY : -1)));
 		}
 	}
 	db_result_free(r);
@@ -104,8 +108,9 @@ json_t *ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days)
 	db_result *r = NULL;
 	json_t *states = json_array();
 	int64_t overdue = 0;
-	if (DB_EXEC(c, "SELECT a.state, COUNT(*), SUM(CASE WHEN " OVERDUE_SQL " THEN 1 ELSE 0 END) "
-	               FILTER_SQL "GROUP BY a.state",
+	if (DB_EXEC(c,
+	            "SELECT a.state, COUNT(*), SUM(CASE WHEN " OVERDUE_SQL
+	            " THEN 1 ELSE 0 END) " FILTER_SQL "GROUP BY a.state",
 	            &r, FILTER_PARAMS(&all, limit_at, like)) == DB_OK) {
 		for (enum app_state k = APP_SUBMITTED; k < APP_STATE_COUNT; k++) {
 			int64_t n = 0;
@@ -114,9 +119,9 @@ json_t *ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days)
 					n = db_get_int(r, i, 1, 0);
 					overdue += db_get_int(r, i, 2, 0);
 				}
-			json_array_append_new(states, json_pack("{s:s, s:s, s:I}", "state", appstate_name(k),
-			                                        "label", appstate_label(k), "count",
-			                                        (json_int_t)n));
+			json_array_append_new(
+			    states, json_pack("{s:s, s:s, s:I}", "state", appstate_name(k), "label",
+			                      appstate_label(k), "count", (json_int_t)n));
 		}
 	}
 	db_result_free(r);
@@ -139,7 +144,8 @@ json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days)
 	all.to = 0;
 	char *like = like_pattern(all.q);
 	db_result *r = NULL;
-	if (DB_EXEC(c, "SELECT a.submitted_at " FILTER_SQL, &r, FILTER_PARAMS(&all, 0, like)) == DB_OK)
+	if (DB_EXEC(c, "SELECT a.submitted_at " FILTER_SQL, &r, FILTER_PARAMS(&all, 0, like)) ==
+	    DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
 			int64_t d = (db_get_int(r, i, 0, 0) - since) / DAY;
 			if (d >= 0 && d < days)
@@ -148,8 +154,9 @@ json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days)
 	db_result_free(r);
 	r = NULL;
 	all.from = 0;
-	if (DB_EXEC(c, "SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets " FILTER_SQL
-	               "AND COALESCE(a.shipped_at, a.pickup_at) >= $10",
+	if (DB_EXEC(c,
+	            "SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets " FILTER_SQL
+	            "AND COALESCE(a.shipped_at, a.pickup_at) >= $10",
 	            &r, FILTER_PARAMS(&all, 0, like), P_INT(since)) == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
 			int64_t d = (db_get_int(r, i, 0, 0) - since) / DAY;
@@ -166,7 +173,8 @@ json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days)
 		char label[16];
 		snprintf(label, sizeof label, "%02d-%02d", (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
 		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "date", label, "received",
-		                                     (json_int_t)recv[d], "shipped", (json_int_t)ship[d]));
+		                                     (json_int_t)recv[d], "shipped",
+		                                     (json_int_t)ship[d]));
 	}
 	free(recv);
 	free(ship);
@@ -177,16 +185,18 @@ json_t *application_history(db_conn *c, int64_t app_id, struct arena *ar)
 {
 	db_result *r = NULL;
 	json_t *arr = json_array();
-	if (DB_EXEC(c, "SELECT at, actor, action, from_state, to_state, note FROM application_events "
-	               "WHERE application_id = $1 ORDER BY at, id",
+	if (DB_EXEC(c,
+	            "SELECT at, actor, action, from_state, to_state, note FROM application_events "
+	            "WHERE application_id = $1 ORDER BY at, id",
 	            &r, P_INT(app_id)) == DB_OK)
 		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "at",
-			                                     time_datetime(ar, db_get_int(r, i, 0, 0)), "actor",
-			                                     db_get(r, i, 1), "action", db_get(r, i, 2),
-			                                     "from", app_state_label(db_get(r, i, 3)), "to",
-			                                     app_state_label(db_get(r, i, 4)), "note",
-			                                     db_get(r, i, 5) ? db_get(r, i, 5) : ""));
+			json_array_append_new(
+			    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "at",
+			                   time_datetime(ar, db_get_int(r, i, 0, 0)), "actor",
+			                   db_get(r, i, 1), "action", db_get(r, i, 2), "from",
+			                   app_state_label(db_get(r, i, 3)), "to",
+			                   app_state_label(db_get(r, i, 4)), "note",
+			                   db_get(r, i, 5) ? db_get(r, i, 5) : ""));
 	db_result_free(r);
 	return arr;
 }
@@ -202,20 +212,23 @@ struct app_row {
 static enum db_status load_row(db_conn *c, const char *number, struct app_row *row)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	    "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at, "
-	    "(SELECT COUNT(*) FROM certificates ce WHERE ce.application_id = a.id) "
-	    "FROM applications a JOIN registrations r ON r.id = a.registration_id WHERE a.number = $1",
-	    &r, P_TEXT(number));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at, "
+	            "(SELECT COUNT(*) FROM certificates ce WHERE ce.application_id = a.id) "
+	            "FROM applications a JOIN registrations r ON r.id = a.registration_id WHERE "
+	            "a.number = $1",
+	            &r, P_TEXT(number));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	if (st == DB_OK) {
 		row->id = db_get_int(r, 0, 0, 0);
 		row->state = appstate_parse(db_get(r, 0, 1));
-		row->facts = (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
-		             (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
-		             (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
-		             (db_get_int(r, 0, 5, 0) > 0 ? APP_FACT_CERTS : 0);
+		row->facts =
+		    (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
+		    (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
+		    (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
+		    (db_get_int(r, 0, 5, 0) > 0 ? APP_FACT_CERTS : 0);
 	}
 	db_result_free(r);
 	return st;
@@ -237,8 +250,9 @@ static enum db_status step_begin(db_conn *c, const struct actor *a, const char *
 static enum db_status set_state(db_conn *c, const struct actor *a, const struct app_row *row,
                                 enum app_state to, enum app_step step, const char *note)
 {
-	enum db_status st = DB_EXEC(c, "UPDATE applications SET state = $2, updated_at = $3 WHERE id = $1",
-	                            NULL, P_INT(row->id), P_TEXT(appstate_name(to)), P_INT(time_now()));
+	enum db_status st =
+	    DB_EXEC(c, "UPDATE applications SET state = $2, updated_at = $3 WHERE id = $1", NULL,
+	            P_INT(row->id), P_TEXT(appstate_name(to)), P_INT(time_now()));
 	if (st != DB_OK)
 		return st;
 	return application_event(c, a, row->id, appstep_name(step), appstate_name(row->state),
@@ -262,7 +276,8 @@ static enum db_status payment_tx(db_conn *c, void *arg)
 	if (st != DB_OK)
 		return st;
 	int64_t now = time_now();
-	st = DB_EXEC(c,
+	st = DB_EXEC(
+	    c,
 	    "INSERT INTO payments (application_id, amount_yuan, paid_on, payer, bank_ref, note, "
 	    "recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 	    NULL, P_INT(row.id), P_INT(s->amount), P_INT(s->date), P_TEXT(s->s1), P_TEXT(s->s2),
@@ -273,19 +288,24 @@ static enum db_status payment_tx(db_conn *c, void *arg)
 	             P_INT(now));
 	if (st != DB_OK)
 		return st;
-	char *note = xasprintf("%ld元 %s %s%s%s", s->amount, s->s1, s->s2, s->s3 && *s->s3 ? " " : "",
-	                       s->s3 ? s->s3 : "");
+	char *note = xasprintf("%ld元 %s %s%s%s", s->amount, s->s1, s->s2,
+	                       s->s3 && *s->s3 ? " " : "", s->s3 ? s->s3 : "");
 	st = set_state(c, s->a, &row, to, STEP_PAYMENT, note);
 	free(note);
 	return st;
 }
 
-enum db_status ra_record_payment(db_conn *c, const struct actor *a, const char *number,
-                                 long amount, int64_t paid_on, const char *payer,
-                                 const char *bank_ref, const char *note)
+enum db_status ra_record_payment(db_conn *c, const struct actor *a, const char *number, long amount,
+                                 int64_t paid_on, const char *payer, const char *bank_ref,
+                                 const char *note)
 {
-	struct step s = {.a = a, .number = number, .amount = amount, .date = paid_on, .s1 = payer,
-	                 .s2 = bank_ref, .s3 = note};
+	struct step s = {.a = a,
+	                 .number = number,
+	                 .amount = amount,
+	                 .date = paid_on,
+	                 .s1 = payer,
+	                 .s2 = bank_ref,
+	                 .s3 = note};
 	return db_transaction(c, payment_tx, &s);
 }
 
@@ -298,13 +318,14 @@ static enum db_status materials_tx(db_conn *c, void *arg)
 	if (st != DB_OK)
 		return st;
 	int64_t now = time_now();
-	st = DB_EXEC(c, "INSERT INTO materials (application_id, checklist, recorded_by, recorded_at) "
-	                "VALUES ($1, $2, $3, $4)",
+	st = DB_EXEC(c,
+	             "INSERT INTO materials (application_id, checklist, recorded_by, recorded_at) "
+	             "VALUES ($1, $2, $3, $4)",
 	             NULL, P_INT(row.id), P_TEXT(s->s1), P_INT(s->a->account_id), P_INT(now));
 	if (st != DB_OK)
 		return st;
-	st = DB_EXEC(c, "UPDATE applications SET materials_at = $2 WHERE id = $1", NULL, P_INT(row.id),
-	             P_INT(now));
+	st = DB_EXEC(c, "UPDATE applications SET materials_at = $2 WHERE id = $1", NULL,
+	             P_INT(row.id), P_INT(now));
 	if (st != DB_OK)
 		return st;
 	return set_state(c, s->a, &row, to, STEP_MATERIALS, s->s1);
@@ -326,8 +347,9 @@ static enum db_status return_tx(db_conn *c, void *arg)
 	if (st != DB_OK)
 		return st;
 	int64_t now = time_now();
-	st = DB_EXEC(c, "UPDATE applications SET returned_at = $2, return_reason = $3 WHERE id = $1",
-	             NULL, P_INT(row.id), P_INT(now), P_TEXT(s->s1));
+	st =
+	    DB_EXEC(c, "UPDATE applications SET returned_at = $2, return_reason = $3 WHERE id = $1",
+	            NULL, P_INT(row.id), P_INT(now), P_TEXT(s->s1));
 	if (st != DB_OK)
 		return st;
 	return set_state(c, s->a, &row, to, STEP_RETURN, s->s1);
@@ -348,7 +370,8 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 	if (st != DB_OK)
 		return st;
 	/* The materials are sent again; a payment made stays made. */
-	st = DB_EXEC(c, "UPDATE applications SET materials_at = NULL WHERE id = $1", NULL, P_INT(row.id));
+	st = DB_EXEC(c, "UPDATE applications SET materials_at = NULL WHERE id = $1", NULL,
+	             P_INT(row.id));
 	if (st != DB_OK)
 		return st;
 	return set_state(c, s->a, &row, to, STEP_RESUBMIT, NULL);
@@ -379,8 +402,9 @@ static enum db_status ship_tx(db_conn *c, void *arg)
 		             P_INT(row.id), P_INT(now));
 		return st == DB_OK ? set_state(c, s->a, &row, to, step, NULL) : st;
 	}
-	st = DB_EXEC(c, "UPDATE applications SET shipped_at = $2, courier = $3, tracking_no = $4 "
-	                "WHERE id = $1",
+	st = DB_EXEC(c,
+	             "UPDATE applications SET shipped_at = $2, courier = $3, tracking_no = $4 "
+	             "WHERE id = $1",
 	             NULL, P_INT(row.id), P_INT(now), P_TEXT(s->s1), P_TEXT(s->s2));
 	if (st != DB_OK)
 		return st;
@@ -405,8 +429,8 @@ static enum db_status received_tx(db_conn *c, void *arg)
 	enum db_status st = step_begin(c, s->a, s->number, STEP_RECEIVED, &row, &to);
 	if (st != DB_OK)
 		return st;
-	st = DB_EXEC(c, "UPDATE applications SET received_at = $2 WHERE id = $1", NULL, P_INT(row.id),
-	             P_INT(time_now()));
+	st = DB_EXEC(c, "UPDATE applications SET received_at = $2 WHERE id = $1", NULL,
+	             P_INT(row.id), P_INT(time_now()));
 	return st == DB_OK ? set_state(c, s->a, &row, to, STEP_RECEIVED, NULL) : st;
 }
 

@@ -27,16 +27,31 @@ enum reg_kind kind_parse(const char *s)
 			return (enum reg_kind)i;
 	return KIND_NONE;
 }
-const char *kind_name(enum reg_kind k) { return kind_names[k]; }
-const char *kind_label(enum reg_kind k) { return kind_labels[k]; }
-const char *kind_portal_label(enum reg_kind k) { return kind_portals[k]; }
-const char *kind_apply_label(enum reg_kind k) { return kind_applies[k]; }
-bool kind_is_unit(enum reg_kind k) { return k != KIND_EVALUATOR; }
+const char *kind_name(enum reg_kind k)
+{
+	return kind_names[k];
+}
+const char *kind_label(enum reg_kind k)
+{
+	return kind_labels[k];
+}
+const char *kind_portal_label(enum reg_kind k)
+{
+	return kind_portals[k];
+}
+const char *kind_apply_label(enum reg_kind k)
+{
+	return kind_applies[k];
+}
+bool kind_is_unit(enum reg_kind k)
+{
+	return k != KIND_EVALUATOR;
+}
 
 static const char *const reg_states[REG_STATE_COUNT][2] = {
-	[REG_PENDING] = {"pending", "待审核"},
-	[REG_APPROVED] = {"approved", "已通过"},
-	[REG_REJECTED] = {"rejected", "未通过"},
+    [REG_PENDING] = {"pending", "待审核"},
+    [REG_APPROVED] = {"approved", "已通过"},
+    [REG_REJECTED] = {"rejected", "未通过"},
 };
 
 const char *reg_state_name(enum reg_state s)
@@ -63,11 +78,24 @@ const char *reg_state_label(const char *state)
 /* ---- the field tables ---- */
 
 static const char *const categories[] = {
-	"道路运输-旅客运输", "道路运输-危险货物运输", "道路运输-普通货运", "道路运输-货物运输站场",
-	"道路运输-机动车维修", "道路运输-汽车客运站", "水路运输-旅客运输", "水路运输-普通货物运输",
-	"水路运输-危险货物运输", "港口营运-客运", "港口营运-普通货运", "港口营运-危险货物",
-	"城市客运-公共汽车", "城市客运-轨道交通", "城市客运-出租汽车", "交通运输工程建设-建筑施工",
-	"其他", NULL,
+    "道路运输-旅客运输",
+    "道路运输-危险货物运输",
+    "道路运输-普通货运",
+    "道路运输-货物运输站场",
+    "道路运输-机动车维修",
+    "道路运输-汽车客运站",
+    "水路运输-旅客运输",
+    "水路运输-普通货物运输",
+    "水路运输-危险货物运输",
+    "港口营运-客运",
+    "港口营运-普通货运",
+    "港口营运-危险货物",
+    "城市客运-公共汽车",
+    "城市客运-轨道交通",
+    "城市客运-出租汽车",
+    "交通运输工程建设-建筑施工",
+    "其他",
+    NULL,
 };
 static const char *const grades[] = {"一级", "二级", "三级", NULL};
 
@@ -78,55 +106,123 @@ static const char *const grades[] = {"一级", "二级", "三级", NULL};
  * forms; lengths are in characters.  The fields the kinds share are
  * written once, below, and named in each table.
  */
-#define UNIT_CODE                                                                               \
-	{"code", "统一社会信用代码（或组织机构代码）", CHECK_UNIT_CODE, true, 20,                    \
-	 "18位统一社会信用代码，或9位组织机构代码（如 D2143569-X）", NULL, false}
-#define LEGAL_REP {"legal_rep", "法定代表人", CHECK_TEXT, true, 30, NULL, NULL, false}
-#define CONTACT_NAME {"contact_name", "经办人姓名", CHECK_TEXT, true, 30, NULL, NULL, false}
-#define CONTACT_ID                                                                              \
-	{"contact_id_number", "经办人身份证号码", CHECK_ID_NUMBER, true, 18, NULL, NULL, false}
-#define UNIT_PHONE {"phone", "单位电话", CHECK_PHONE, true, 20, "如 010-65290000", NULL, false}
-#define UNIT_MOBILE {"mobile", "经办人手机", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false}
-#define EMAIL {"email", "电子邮箱", CHECK_EMAIL, true, 100, NULL, NULL, false}
-#define PROVINCE {"province_code", "所在省份", CHECK_PROVINCE, true, 8, NULL, NULL, false}
-#define AUTHORITY                                                                               \
-	{"authority_id", "主管机关", CHECK_AUTHORITY, true, 20, "由所选主管机关进行初审", NULL, false}
-#define ADDRESS {"address", "通信地址", CHECK_TEXT, true, 120, NULL, NULL, false}
-#define POSTCODE {"postcode", "邮政编码", CHECK_POSTCODE, true, 6, "6位数字", NULL, false}
-#define ACCOUNT                                                                                 \
-	{"username", "用户名", CHECK_USERNAME, true, 32, "4-32位字母、数字或下划线", NULL, true},   \
-	{"password", "密码", CHECK_PASSWORD, true, 128, "至少8位，不能与用户名相同，不能用12345678、password等常见密码", NULL, true},   \
-	{"password2", "确认密码", CHECK_PASSWORD, true, 128, NULL, NULL, true}
+#define UNIT_CODE                                                                                  \
+	{                                                                                          \
+		"code", "统一社会信用代码（或组织机构代码）", CHECK_UNIT_CODE, true, 20,           \
+		    "18位统一社会信用代码，或9位组织机构代码（如 D2143569-X）", NULL, false        \
+	}
+#define LEGAL_REP                                                                                  \
+	{                                                                                          \
+		"legal_rep", "法定代表人", CHECK_TEXT, true, 30, NULL, NULL, false                 \
+	}
+#define CONTACT_NAME                                                                               \
+	{                                                                                          \
+		"contact_name", "经办人姓名", CHECK_TEXT, true, 30, NULL, NULL, false              \
+	}
+#define CONTACT_ID                                                                                 \
+	{                                                                                          \
+		"contact_id_number", "经办人身份证号码", CHECK_ID_NUMBER, true, 18, NULL, NULL,    \
+		    false                                                                          \
+	}
+#define UNIT_PHONE                                                                                 \
+	{                                                                                          \
+		"phone", "单位电话", CHECK_PHONE, true, 20, "如 010-65290000", NULL, false         \
+	}
+#define UNIT_MOBILE                                                                                \
+	{                                                                                          \
+		"mobile", "经办人手机", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false        \
+	}
+#define EMAIL                                                                                      \
+	{                                                                                          \
+		"email", "电子邮箱", CHECK_EMAIL, true, 100, NULL, NULL, false                     \
+	}
+#define PROVINCE                                                                                   \
+	{                                                                                          \
+		"province_code", "所在省份", CHECK_PROVINCE, true, 8, NULL, NULL, false            \
+	}
+#define AUTHORITY                                                                                  \
+	{                                                                                          \
+		"authority_id", "主管机关", CHECK_AUTHORITY, true, 20, "由所选主管机关进行初审",   \
+		    NULL, false                                                                    \
+	}
+#define ADDRESS                                                                                    \
+	{                                                                                          \
+		"address", "通信地址", CHECK_TEXT, true, 120, NULL, NULL, false                    \
+	}
+#define POSTCODE                                                                                   \
+	{                                                                                          \
+		"postcode", "邮政编码", CHECK_POSTCODE, true, 6, "6位数字", NULL, false            \
+	}
+#define ACCOUNT                                                                                    \
+	{"username", "用户名", CHECK_USERNAME, true, 32, "4-32位字母、数字或下划线", NULL, true},  \
+	    {"password", "密码", CHECK_PASSWORD,                                                   \
+	     true,       128,    "至少8位，不能与用户名相同，不能用12345678、password等常见密码",  \
+	     NULL,       true},                                                                    \
+	{                                                                                          \
+		"password2", "确认密码", CHECK_PASSWORD, true, 128, NULL, NULL, true               \
+	}
 
 static const struct reg_field authority_fields[] = {
-	{"name", "主管机关名称", CHECK_TEXT, true, 100, "如：某某市交通运输局", NULL, false},
-	UNIT_CODE, LEGAL_REP, CONTACT_NAME, CONTACT_ID, UNIT_PHONE, UNIT_MOBILE, EMAIL, PROVINCE,
-	{"authority_id", "上级主管机关", CHECK_AUTHORITY, true, 20, "由上级主管机关进行初审", NULL,
-	 false},
-	ADDRESS, POSTCODE, ACCOUNT,
+    {"name", "主管机关名称", CHECK_TEXT, true, 100, "如：某某市交通运输局", NULL, false},
+    UNIT_CODE,
+    LEGAL_REP,
+    CONTACT_NAME,
+    CONTACT_ID,
+    UNIT_PHONE,
+    UNIT_MOBILE,
+    EMAIL,
+    PROVINCE,
+    {"authority_id", "上级主管机关", CHECK_AUTHORITY, true, 20, "由上级主管机关进行初审", NULL,
+     false},
+    ADDRESS,
+    POSTCODE,
+    ACCOUNT,
 };
 static const struct reg_field agency_fields[] = {
-	{"name", "单位名称", CHECK_TEXT, true, 100, "与营业执照或组织机构代码证一致", NULL, false},
-	UNIT_CODE,
-	{"grade", "考评机构等级", CHECK_ENUM, true, 10, NULL, grades, false},
-	LEGAL_REP, CONTACT_NAME, CONTACT_ID, UNIT_PHONE, UNIT_MOBILE, EMAIL, PROVINCE, AUTHORITY,
-	ADDRESS, POSTCODE, ACCOUNT,
+    {"name", "单位名称", CHECK_TEXT, true, 100, "与营业执照或组织机构代码证一致", NULL, false},
+    UNIT_CODE,
+    {"grade", "考评机构等级", CHECK_ENUM, true, 10, NULL, grades, false},
+    LEGAL_REP,
+    CONTACT_NAME,
+    CONTACT_ID,
+    UNIT_PHONE,
+    UNIT_MOBILE,
+    EMAIL,
+    PROVINCE,
+    AUTHORITY,
+    ADDRESS,
+    POSTCODE,
+    ACCOUNT,
 };
 static const struct reg_field enterprise_fields[] = {
-	{"name", "单位名称", CHECK_TEXT, true, 100, "与营业执照或组织机构代码证一致", NULL, false},
-	UNIT_CODE,
-	{"category", "业务类型", CHECK_ENUM, true, 40, NULL, categories, false},
-	LEGAL_REP, CONTACT_NAME, CONTACT_ID, UNIT_PHONE, UNIT_MOBILE, EMAIL, PROVINCE, AUTHORITY,
-	ADDRESS, POSTCODE, ACCOUNT,
+    {"name", "单位名称", CHECK_TEXT, true, 100, "与营业执照或组织机构代码证一致", NULL, false},
+    UNIT_CODE,
+    {"category", "业务类型", CHECK_ENUM, true, 40, NULL, categories, false},
+    LEGAL_REP,
+    CONTACT_NAME,
+    CONTACT_ID,
+    UNIT_PHONE,
+    UNIT_MOBILE,
+    EMAIL,
+    PROVINCE,
+    AUTHORITY,
+    ADDRESS,
+    POSTCODE,
+    ACCOUNT,
 };
 static const struct reg_field evaluator_fields[] = {
-	{"name", "姓名", CHECK_TEXT, true, 30, NULL, NULL, false},
-	{"code", "身份证号码", CHECK_ID_NUMBER, true, 18, "18位居民身份证号码", NULL, false},
-	{"work_unit", "工作单位", CHECK_TEXT, true, 100, NULL, NULL, false},
-	{"department", "所属部门", CHECK_TEXT, false, 50, NULL, NULL, false},
-	{"phone", "联系电话", CHECK_PHONE, false, 20, NULL, NULL, false},
-	{"mobile", "手机号码", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false},
-	EMAIL, PROVINCE, AUTHORITY, ADDRESS, POSTCODE, ACCOUNT,
+    {"name", "姓名", CHECK_TEXT, true, 30, NULL, NULL, false},
+    {"code", "身份证号码", CHECK_ID_NUMBER, true, 18, "18位居民身份证号码", NULL, false},
+    {"work_unit", "工作单位", CHECK_TEXT, true, 100, NULL, NULL, false},
+    {"department", "所属部门", CHECK_TEXT, false, 50, NULL, NULL, false},
+    {"phone", "联系电话", CHECK_PHONE, false, 20, NULL, NULL, false},
+    {"mobile", "手机号码", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false},
+    EMAIL,
+    PROVINCE,
+    AUTHORITY,
+    ADDRESS,
+    POSTCODE,
+    ACCOUNT,
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -135,10 +231,10 @@ static const struct {
 	const struct reg_field *fields;
 	size_t n;
 } kind_fields[KIND_COUNT] = {
-	[KIND_AUTHORITY] = {authority_fields, NELEM(authority_fields)},
-	[KIND_AGENCY] = {agency_fields, NELEM(agency_fields)},
-	[KIND_ENTERPRISE] = {enterprise_fields, NELEM(enterprise_fields)},
-	[KIND_EVALUATOR] = {evaluator_fields, NELEM(evaluator_fields)},
+    [KIND_AUTHORITY] = {authority_fields, NELEM(authority_fields)},
+    [KIND_AGENCY] = {agency_fields, NELEM(agency_fields)},
+    [KIND_ENTERPRISE] = {enterprise_fields, NELEM(enterprise_fields)},
+    [KIND_EVALUATOR] = {evaluator_fields, NELEM(evaluator_fields)},
 };
 
 const struct reg_field *registration_fields(enum reg_kind k, size_t *n)
@@ -170,13 +266,18 @@ static const char *type_name(enum reg_check c)
 {
 	switch (c) {
 	case CHECK_PHONE:
-	case CHECK_MOBILE: return "tel";
-	case CHECK_EMAIL: return "email";
-	case CHECK_PASSWORD: return "password";
+	case CHECK_MOBILE:
+		return "tel";
+	case CHECK_EMAIL:
+		return "email";
+	case CHECK_PASSWORD:
+		return "password";
 	case CHECK_ENUM:
 	case CHECK_PROVINCE:
-	case CHECK_AUTHORITY: return "select";
-	default: return "text";
+	case CHECK_AUTHORITY:
+		return "select";
+	default:
+		return "text";
 	}
 }
 
@@ -196,9 +297,10 @@ static json_t *province_options(db_conn *c, const char *v)
 {
 	json_t *provs = province_list(c), *opts = json_array(), *p;
 	size_t j;
-	json_array_append_new(opts, json_pack("{s:s, s:s, s:b}", "value", "", "label", "请选择",
-	                                      "selected", !*v));
-	json_array_foreach(provs, j, p) {
+	json_array_append_new(
+	    opts, json_pack("{s:s, s:s, s:b}", "value", "", "label", "请选择", "selected", !*v));
+	json_array_foreach(provs, j, p)
+	{
 		const char *code = json_string_value(json_object_get(p, "code"));
 		json_array_append_new(opts, json_pack("{s:s, s:O, s:b}", "value", code, "label",
 		                                      json_object_get(p, "name"), "selected",
@@ -215,19 +317,21 @@ static json_t *authority_groups(db_conn *c, const char *v)
 	json_t *list = authority_list(c), *groups = json_array(), *a, *cur = NULL;
 	const char *cur_prov = NULL;
 	size_t j;
-	json_array_foreach(list, j, a) {
+	json_array_foreach(list, j, a)
+	{
 		const char *prov = json_string_value(json_object_get(a, "province"));
 		const char *pc = json_string_value(json_object_get(a, "province_code"));
 		if (!prov)
 			prov = "交通运输部及直属机构";
 		if (!cur || strcmp(cur_prov, prov) != 0) {
-			cur = json_pack("{s:s, s:s, s:[]}", "group", prov, "province_code", pc ? pc : "",
-			                "options");
+			cur = json_pack("{s:s, s:s, s:[]}", "group", prov, "province_code",
+			                pc ? pc : "", "options");
 			json_array_append_new(groups, cur);
 			cur_prov = json_string_value(json_object_get(cur, "group"));
 		}
 		char id[24];
-		snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(a, "id")));
+		snprintf(id, sizeof id, "%lld",
+		         (long long)json_integer_value(json_object_get(a, "id")));
 		int depth = (int)json_integer_value(json_object_get(a, "depth"));
 		struct buf lbl = {0};
 		for (int d = 0; d < depth && d < 4; d++)
@@ -242,8 +346,7 @@ static json_t *authority_groups(db_conn *c, const char *v)
 	return groups;
 }
 
-json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *errors,
-                          bool editing)
+json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *errors, bool editing)
 {
 	json_t *out = json_array();
 	size_t n;
@@ -253,9 +356,9 @@ json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *e
 		if (editing && f->account)
 			continue;
 		const char *v = f->check == CHECK_PASSWORD ? "" : sval(values, f->name);
-		json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:i}", "name", f->name, "label", f->label,
-		                      "type", type_name(f->check), "required", f->required, "value", v,
-		                      "maxlength", f->maxlen);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:i}", "name", f->name, "label",
+		                      f->label, "type", type_name(f->check), "required",
+		                      f->required, "value", v, "maxlength", f->maxlen);
 		json_object_set_new(o, "is_select", json_boolean(is_select(f->check)));
 		if (f->check == CHECK_PASSWORD)
 			json_object_set_new(o, "autocomplete", json_string("new-password"));
@@ -291,8 +394,8 @@ json_t *registration_rows(enum reg_kind k, json_t *reg)
 		                  : f->check == CHECK_PROVINCE ? "province"
 		                                               : f->name;
 		const char *value = json_string_value(json_object_get(reg, key));
-		json_array_append_new(rows, json_pack("{s:s, s:s}", "label", f->label, "value",
-		                                      value ? value : ""));
+		json_array_append_new(
+		    rows, json_pack("{s:s, s:s}", "label", f->label, "value", value ? value : ""));
 	}
 	return rows;
 }
@@ -313,8 +416,8 @@ static bool username_ok(const char *u)
 	if (n < 4 || n > 32)
 		return false;
 	for (const char *p = u; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
 			return false;
 	return true;
 }
@@ -360,7 +463,8 @@ static void keep_kind_fields(enum reg_kind k, json_t *values, bool editing)
 	const char *key;
 	json_t *val;
 	void *tmp;
-	json_object_foreach_safe(values, tmp, key, val) {
+	json_object_foreach_safe(values, tmp, key, val)
+	{
 		const struct reg_field *f = registration_field(k, key);
 		if (!f || (editing && f->account) || !json_is_string(val)) {
 			json_object_del(values, key);
@@ -408,8 +512,9 @@ static void check_field(const struct reg_field *f, json_t *values, json_t *error
 		v = sval(values, f->name);
 		if (!validate_unit_code(v))
 			set_err(errors, f->name,
-			        strlen(v) == 18 ? "统一社会信用代码校验错误，请核对后重新输入"
-			                        : "请输入正确的18位统一社会信用代码或9位组织机构代码");
+			        strlen(v) == 18
+			            ? "统一社会信用代码校验错误，请核对后重新输入"
+			            : "请输入正确的18位统一社会信用代码或9位组织机构代码");
 		break;
 	case CHECK_ID_NUMBER:
 		normalise_code(values, f->name);
@@ -426,7 +531,8 @@ static void check_field(const struct reg_field *f, json_t *values, json_t *error
 		break;
 	case CHECK_EMAIL:
 		if (!validate_email(v))
-			set_errf(errors, f, "%s格式不正确，请输入如 name@example.cn 的地址", f->label);
+			set_errf(errors, f, "%s格式不正确，请输入如 name@example.cn 的地址",
+			         f->label);
 		break;
 	case CHECK_POSTCODE:
 		if (!validate_postcode(v))
@@ -456,8 +562,8 @@ static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t 
 	long long id = strtoll(auth, &end, 10);
 	db_result *r = NULL;
 	if (!end || *end || id <= 0 ||
-	    DB_EXEC(c, "SELECT province_code, level FROM authorities WHERE id = $1", &r, P_INT(id)) !=
-	        DB_OK ||
+	    DB_EXEC(c, "SELECT province_code, level FROM authorities WHERE id = $1", &r,
+	            P_INT(id)) != DB_OK ||
 	    r->nrows == 0) {
 		set_errf(errors, f, "请从列表中选择%s", f->label);
 	} else {
@@ -474,8 +580,7 @@ static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t 
 	db_result_free(r);
 }
 
-static void check_account(db_conn *c, const struct esp_limits *l, json_t *values,
-                          json_t *errors)
+static void check_account(db_conn *c, const struct esp_limits *l, json_t *values, json_t *errors)
 {
 	const char *u = sval(values, "username");
 	const char *pw = sval(values, "password");
@@ -502,8 +607,9 @@ static char *pending_authority_same_name(db_conn *c, const char *name, int64_t o
 {
 	db_result *r = NULL;
 	char *found = NULL;
-	if (DB_EXEC(c, "SELECT name FROM registrations WHERE kind = 'authority' "
-	               "AND state = 'pending' AND id <> $1",
+	if (DB_EXEC(c,
+	            "SELECT name FROM registrations WHERE kind = 'authority' "
+	            "AND state = 'pending' AND id <> $1",
 	            &r, P_INT(own_id)) == DB_OK)
 		found = names_find_folded(r, name);
 	db_result_free(r);
@@ -543,12 +649,14 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
 	const char *code = sval(values, "code");
 	if (*code && !json_object_get(errors, "code")) {
 		db_result *r = NULL;
-		if (DB_EXEC(c, "SELECT id FROM registrations WHERE code = $1 AND state <> 'rejected' "
-		               "AND id <> $2",
+		if (DB_EXEC(c,
+		            "SELECT id FROM registrations WHERE code = $1 AND state <> 'rejected' "
+		            "AND id <> $2",
 		            &r, P_TEXT(code), P_INT(own_id)) == DB_OK &&
 		    r->nrows > 0)
-			set_err(errors, "code", kind_is_unit(k) ? "该单位代码已经报名，请勿重复报名"
-			                                        : "该身份证号码已经报名，请勿重复报名");
+			set_err(errors, "code",
+			        kind_is_unit(k) ? "该单位代码已经报名，请勿重复报名"
+			                        : "该身份证号码已经报名，请勿重复报名");
 		db_result_free(r);
 	}
 	const char *name = sval(values, "name");
@@ -556,10 +664,11 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
 		bool pending = false;
 		char *same = registration_name_clash(c, k, name, own_id, &pending);
 		if (same) {
-			char *m = xasprintf(pending ? "该主管机关已有报名正在审核（%s），请勿重复报名"
-			                            : "该主管机关已存在（%s），不能重复报名；"
-			                              "如需办理证书，请联系该主管机关",
-			                    same);
+			char *m =
+			    xasprintf(pending ? "该主管机关已有报名正在审核（%s），请勿重复报名"
+			                      : "该主管机关已存在（%s），不能重复报名；"
+			                        "如需办理证书，请联系该主管机关",
+			              same);
 			set_err(errors, "name", m);
 			free(m);
 			free(same);
@@ -570,8 +679,8 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
 
 /* ---- writing ---- */
 
-#define REG_COLUMNS \
-	"name, code, legal_rep, contact_name, contact_id_number, phone, mobile, email, address, " \
+#define REG_COLUMNS                                                                                \
+	"name, code, legal_rep, contact_name, contact_id_number, phone, mobile, email, address, "  \
 	"postcode, category, grade, work_unit, department, province_code, authority_id"
 
 /* The value of a column for kind k: NULL when empty, and NULL when k has no
@@ -596,7 +705,8 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 	enum reg_kind k = s->kind;
 	int64_t now = time_now();
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "INSERT INTO registrations (kind, state, " REG_COLUMNS ", created_at, updated_at) "
 	    "VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
 	    "$16, $17, $18, $18) RETURNING id",
@@ -623,15 +733,15 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 		s->which = "username";
 	if (st != DB_OK)
 		return st;
-	struct actor who = {.account_id = account_id, .username = sval(v, "username"),
-	                    .address = s->address};
+	struct actor who = {
+	    .account_id = account_id, .username = sval(v, "username"), .address = s->address};
 	char obj[48];
 	snprintf(obj, sizeof obj, "registration:%lld", (long long)s->reg_id);
 	return audit_append(c, &who, "registration.submit", obj, "", "pending");
 }
 
-enum db_status registration_submit(db_conn *c, enum reg_kind k, json_t *values,
-                                   const char *address, int64_t *reg_id, const char **which)
+enum db_status registration_submit(db_conn *c, enum reg_kind k, json_t *values, const char *address,
+                                   int64_t *reg_id, const char **which)
 {
 	struct submit_ctx s = {.kind = k, .values = values, .address = address};
 	enum db_status st = db_transaction(c, submit_tx, &s);
@@ -652,8 +762,8 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 	json_t *v = s->values;
 	db_result *r = NULL;
 	/* The stored kind says which columns the registration has. */
-	enum db_status st = DB_EXEC(c, "SELECT kind FROM registrations WHERE id = $1", &r,
-	                            P_INT(s->reg_id));
+	enum db_status st =
+	    DB_EXEC(c, "SELECT kind FROM registrations WHERE id = $1", &r, P_INT(s->reg_id));
 	enum reg_kind k = st == DB_OK && r->nrows ? kind_parse(db_get(r, 0, 0)) : KIND_NONE;
 	db_result_free(r);
 	r = NULL;
@@ -661,10 +771,13 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 		return st;
 	if (k == KIND_NONE)
 		return DB_CONFLICT;
-	st = DB_EXEC(c,
-	    "UPDATE registrations SET state = 'pending', reject_reason = NULL, name = $2, code = $3, "
+	st = DB_EXEC(
+	    c,
+	    "UPDATE registrations SET state = 'pending', reject_reason = NULL, name = $2, code = "
+	    "$3, "
 	    "legal_rep = $4, contact_name = $5, contact_id_number = $6, phone = $7, mobile = $8, "
-	    "email = $9, address = $10, postcode = $11, category = $12, grade = $13, work_unit = $14, "
+	    "email = $9, address = $10, postcode = $11, category = $12, grade = $13, work_unit = "
+	    "$14, "
 	    "department = $15, province_code = $16, authority_id = $17, updated_at = $18 "
 	    "WHERE id = $1 AND state = 'rejected' RETURNING id",
 	    &r, P_INT(s->reg_id), P_TEXT(opt(k, v, "name")), P_TEXT(opt(k, v, "code")),
@@ -701,10 +814,13 @@ enum db_status registration_resubmit(db_conn *c, const struct actor *a, int64_t 
 json_t *registration_get(db_conn *c, int64_t id)
 {
 	db_result *r = NULL;
-	if (DB_EXEC(c,
+	if (DB_EXEC(
+	        c,
 	        "SELECT r.id, r.kind, r.state, r.name, r.code, r.legal_rep, r.contact_name, "
-	        "r.contact_id_number, r.phone, r.mobile, r.email, r.address, r.postcode, r.category, "
-	        "r.grade, r.work_unit, r.department, r.province_code, r.authority_id, r.reject_reason, r.reviewed_at, "
+	        "r.contact_id_number, r.phone, r.mobile, r.email, r.address, r.postcode, "
+	        "r.category, "
+	        "r.grade, r.work_unit, r.department, r.province_code, r.authority_id, "
+	        "r.reject_reason, r.reviewed_at, "
 	        "r.created_at, r.updated_at, a.name AS authority_name, a.path AS authority_path, "
 	        "p.name AS province, rv.display_name AS reviewer "
 	        "FROM registrations r JOIN authorities a ON a.id = r.authority_id "
@@ -743,25 +859,25 @@ void registration_policy_object(json_t *reg, struct policy_object *o)
  * own ("/1/14/"): db.h's prefix test, in the form the engine runs best.  A
  * queue of any state and one of a single state are separate statements, so
  * that neither holds an OR that would keep the store from its indexes. */
-#define QUEUE_COLUMNS                                                                           \
+#define QUEUE_COLUMNS                                                                              \
 	"SELECT r.id, r.kind, r.state, r.name, r.code, r.created_at, a.name AS authority_name, "   \
 	"p.name AS province FROM registrations r JOIN authorities a ON a.id = r.authority_id "     \
 	"JOIN provinces p ON p.code = r.province_code "
 #define QUEUE_ORDER "ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
-#define QUEUE_COUNT_ANY(PREFIX)                                                          \
-	"SELECT COUNT(*) FROM registrations r JOIN authorities a ON a.id = r.authority_id " \
+#define QUEUE_COUNT_ANY(PREFIX)                                                                    \
+	"SELECT COUNT(*) FROM registrations r JOIN authorities a ON a.id = r.authority_id "        \
 	"WHERE " PREFIX("a.path", "$1")
 #define QUEUE_COUNT_STATE(PREFIX) QUEUE_COUNT_ANY(PREFIX) " AND r.state = $2"
 #define QUEUE_ANY(PREFIX) QUEUE_COLUMNS "WHERE " PREFIX("a.path", "$1") " " QUEUE_ORDER
-#define QUEUE_STATE(PREFIX) \
+#define QUEUE_STATE(PREFIX)                                                                        \
 	QUEUE_COLUMNS "WHERE " PREFIX("a.path", "$1") " AND r.state = $4 " QUEUE_ORDER
 static const struct db_sql queue_count_any = DB_SQL(QUEUE_COUNT_ANY);
 static const struct db_sql queue_count_state = DB_SQL(QUEUE_COUNT_STATE);
 static const struct db_sql queue_any = DB_SQL(QUEUE_ANY);
 static const struct db_sql queue_state = DB_SQL(QUEUE_STATE);
 
-json_t *registration_queue(db_conn *c, const char *authority_path, const char *state,
-                           int limit, int offset, int64_t *total)
+json_t *registration_queue(db_conn *c, const char *authority_path, const char *state, int limit,
+                           int offset, int64_t *total)
 {
 	json_t *arr = json_array();
 	*total = 0;
@@ -776,11 +892,10 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 		*total = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
 	r = NULL;
-	enum db_status qs =
-	    any ? DB_EXEC(c, db_sql(c, &queue_any), &r, P_TEXT(authority_path), P_INT(limit),
-	                  P_INT(offset))
-	        : DB_EXEC(c, db_sql(c, &queue_state), &r, P_TEXT(authority_path), P_INT(limit),
-	                  P_INT(offset), P_TEXT(state));
+	enum db_status qs = any ? DB_EXEC(c, db_sql(c, &queue_any), &r, P_TEXT(authority_path),
+	                                  P_INT(limit), P_INT(offset))
+	                        : DB_EXEC(c, db_sql(c, &queue_state), &r, P_TEXT(authority_path),
+	                                  P_INT(limit), P_INT(offset), P_TEXT(state));
 	if (qs == DB_OK) {
 		/* The labels are the same few strings on every row: one JSON value each. */
 		json_t *kind_labels_j[KIND_COUNT + 1] = {0};
@@ -792,7 +907,8 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 			json_t *sl;
 			if (si != REG_STATE_UNKNOWN) {
 				if (!state_labels_j[si])
-					state_labels_j[si] = json_string_nocheck(reg_state_label(st));
+					state_labels_j[si] =
+					    json_string_nocheck(reg_state_label(st));
 				sl = json_incref(state_labels_j[si]);
 			} else {
 				sl = json_string(reg_state_label(st));
@@ -801,8 +917,10 @@ json_t *registration_queue(db_conn *c, const char *authority_path, const char *s
 			enum reg_kind k = kind_parse(db_get(r, i, 1));
 			int ki = k == KIND_NONE ? KIND_COUNT : (int)k;
 			if (!kind_labels_j[ki])
-				kind_labels_j[ki] = json_string_nocheck(k == KIND_NONE ? "" : kind_label(k));
-			json_object_set_new_nocheck(o, "kind_label", json_incref(kind_labels_j[ki]));
+				kind_labels_j[ki] =
+				    json_string_nocheck(k == KIND_NONE ? "" : kind_label(k));
+			json_object_set_new_nocheck(o, "kind_label",
+			                            json_incref(kind_labels_j[ki]));
 			json_array_append_new(arr, o);
 		}
 		for (int k = 0; k <= KIND_COUNT; k++)
@@ -848,7 +966,8 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 	free(d->blocked); /* from an earlier run of a retried transaction */
 	d->blocked = NULL;
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
+	enum db_status st = DB_EXEC(
+	    c,
 	    "UPDATE registrations SET state = $2, reject_reason = $3, reviewed_by = $4, "
 	    "reviewed_at = $5, updated_at = $5 WHERE id = $1 AND state = 'pending' "
 	    "RETURNING kind, name, province_code, authority_id",
@@ -874,23 +993,25 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 		const char *level = strcmp(plevel, "city") == 0 ? "county" : "city";
 		int64_t new_id = 0;
 		if (st == DB_OK)
-			st = authority_insert(c, parent, db_get(r, 0, 1), db_get(r, 0, 2), level, &new_id);
+			st = authority_insert(c, parent, db_get(r, 0, 1), db_get(r, 0, 2), level,
+			                      &new_id);
 		db_result_free(pr);
 		if (st == DB_OK)
-			st = DB_EXEC(c, "UPDATE registrations SET new_authority_id = $1 WHERE id = $2", NULL,
-			             P_INT(new_id), P_INT(d->reg_id));
+			st = DB_EXEC(c,
+			             "UPDATE registrations SET new_authority_id = $1 WHERE id = $2",
+			             NULL, P_INT(new_id), P_INT(d->reg_id));
 	}
 	db_result_free(r);
 	if (st != DB_OK)
 		return st;
 	char obj[48];
 	snprintf(obj, sizeof obj, "registration:%lld", (long long)d->reg_id);
-	return audit_append(c, d->a, d->approve ? "registration.approve" : "registration.reject", obj,
-	                    "pending", d->approve ? "approved" : "rejected");
+	return audit_append(c, d->a, d->approve ? "registration.approve" : "registration.reject",
+	                    obj, "pending", d->approve ? "approved" : "rejected");
 }
 
-enum db_status registration_decide(db_conn *c, const struct actor *a, int64_t reg_id,
-                                   bool approve, const char *reason, char **blocked)
+enum db_status registration_decide(db_conn *c, const struct actor *a, int64_t reg_id, bool approve,
+                                   const char *reason, char **blocked)
 {
 	struct decide_ctx d = {.a = a, .reg_id = reg_id, .approve = approve, .reason = reason};
 	enum db_status st = db_transaction(c, decide_tx, &d);

@@ -18,8 +18,14 @@
  * db_store_busy(). A request runs in one worker thread from start to end. */
 static _Thread_local bool store_busy;
 
-bool db_store_busy(void) { return store_busy; }
-void db_store_busy_reset(void) { store_busy = false; }
+bool db_store_busy(void)
+{
+	return store_busy;
+}
+void db_store_busy_reset(void)
+{
+	store_busy = false;
+}
 
 struct db_pool {
 	const struct db_backend *be;
@@ -28,7 +34,7 @@ struct db_pool {
 	db_conn **idle;
 	int nidle, size;
 	char *target;
-	db_conn *writer;        /* see db_backend.share_writer; NULL when unused */
+	db_conn *writer; /* see db_backend.share_writer; NULL when unused */
 };
 
 static const struct db_backend *backend_for(const char *target)
@@ -84,7 +90,10 @@ void db_pool_close(db_pool *p)
 	free(p);
 }
 
-const struct db_backend *db_pool_backend(const db_pool *p) { return p->be; }
+const struct db_backend *db_pool_backend(const db_pool *p)
+{
+	return p->be;
+}
 
 void db_checkpoint(db_pool *p)
 {
@@ -148,8 +157,8 @@ struct db_conn_head {
 	const struct db_backend *be;
 };
 
-enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params,
-                       int nparams, db_result **res)
+enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params, int nparams,
+                       db_result **res)
 {
 	const struct db_backend *be = ((struct db_conn_head *)c)->be;
 	if (res)
@@ -223,12 +232,14 @@ static char *migration_dialect(const char *sql, const char *engine)
 	const char *p = sql;
 	while (*p) {
 		if (strncmp(p, "{{ID}}", 6) == 0) {
-			buf_puts(&b, pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT");
+			buf_puts(&b, pg ? "BIGSERIAL PRIMARY KEY"
+			                : "INTEGER PRIMARY KEY AUTOINCREMENT");
 			p += 6;
 		} else if (strncmp(p, "{{BLOB}}", 8) == 0) {
 			buf_puts(&b, pg ? "BYTEA" : "BLOB");
 			p += 8;
-		} else if (strncmp(p, "{{SQLITE}}", 10) == 0 || strncmp(p, "{{POSTGRESQL}}", 14) == 0) {
+		} else if (strncmp(p, "{{SQLITE}}", 10) == 0 ||
+		           strncmp(p, "{{POSTGRESQL}}", 14) == 0) {
 			bool mine = (p[2] == 'P') == pg;
 			p += p[2] == 'P' ? 14 : 10;
 			if (!mine) {
@@ -257,8 +268,9 @@ static enum db_status migrate_one(db_conn *c, void *arg)
 	enum db_status st = be->exec_script(c, m->sql);
 	if (st != DB_OK)
 		return st;
-	return DB_EXEC(c, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-	               NULL, P_INT(m->version), P_TEXT(m->name), P_INT(time_now()));
+	return DB_EXEC(
+	    c, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+	    NULL, P_INT(m->version), P_TEXT(m->name), P_INT(time_now()));
 }
 
 enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
@@ -284,13 +296,16 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
 	qsort(names, n, sizeof(char *), cmp_names);
 
 	db_conn *c = db_acquire(p);
-	enum db_status st = DB_EXEC0(c,
-	    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-	    "name TEXT NOT NULL, applied_at BIGINT NOT NULL)", NULL);
+	enum db_status st =
+	    DB_EXEC0(c,
+	             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+	             "name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+	             NULL);
 	for (size_t i = 0; i < n && st == DB_OK; i++) {
 		long version = strtol(names[i], NULL, 10);
 		db_result *r = NULL;
-		st = DB_EXEC(c, "SELECT 1 FROM schema_migrations WHERE version = $1", &r, P_INT(version));
+		st = DB_EXEC(c, "SELECT 1 FROM schema_migrations WHERE version = $1", &r,
+		             P_INT(version));
 		bool done = st == DB_OK && r->nrows > 0;
 		db_result_free(r);
 		if (st != DB_OK || done)
@@ -331,12 +346,15 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
 #define RESULT_BLOCK 4096
 
 struct result_impl {
-	db_result pub;          /* must come first: callers see only this */
-	size_t rowcap;          /* rows the cell arrays have room for */
+	db_result pub; /* must come first: callers see only this */
+	size_t rowcap; /* rows the cell arrays have room for */
 	struct mem_blocks blocks;
 };
 
-static struct result_impl *impl_of(db_result *r) { return (struct result_impl *)r; }
+static struct result_impl *impl_of(db_result *r)
+{
+	return (struct result_impl *)r;
+}
 
 db_result *db_result_new(int ncols)
 {

@@ -27,24 +27,24 @@
 #include "esp/db.h"
 #include "esp/util.h"
 
-#define PG_BYTEAOID 17           /* pg_type.oid of bytea */
-#define PG_LOG_SQL_CHARS 60      /* how much of a failing statement is logged */
+#define PG_BYTEAOID 17      /* pg_type.oid of bytea */
+#define PG_LOG_SQL_CHARS 60 /* how much of a failing statement is logged */
 #define PG_CACHE_MIN_BUCKETS 64
 
 struct pg_stmt {
-	struct pg_stmt *next;    /* bucket chain */
+	struct pg_stmt *next; /* bucket chain */
 	uint64_t hash;
 	char *sql;
-	char name[24];           /* "s<n>" */
+	char name[24]; /* "s<n>" */
 };
 
 struct db_conn {
 	const struct db_backend *backend; /* always &db_pg_backend */
 	PGconn *pg;
-	bool in_tx;              /* between begin and commit/rollback */
+	bool in_tx; /* between begin and commit/rollback */
 	struct pg_stmt **buckets;
 	size_t nbuckets, nstmts;
-	uint64_t next_stmt;      /* numbers "s1", "s2"... within this session */
+	uint64_t next_stmt; /* numbers "s1", "s2"... within this session */
 };
 
 /* ---- prepared statement cache ---------------------------------------- */
@@ -145,7 +145,8 @@ static void pg_log_sql(const char *what, const char *sqlstate, const char *msg, 
  * (...) already exists", "Failing row contains ..."), and data exceptions
  * (class 22) quote the offending input, so for those only the code is logged.
  */
-static enum db_status pg_fail(const db_conn *c, const PGresult *r, const char *what, const char *sql)
+static enum db_status pg_fail(const db_conn *c, const PGresult *r, const char *what,
+                              const char *sql)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (state) {
@@ -331,7 +332,7 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 	const char **values = xcalloc(n, sizeof(*values));
 	int *lengths = xcalloc(n, sizeof(*lengths));
 	int *formats = xcalloc(n, sizeof(*formats));
-	char (*ints)[24] = xcalloc(n, sizeof(*ints));
+	char(*ints)[24] = xcalloc(n, sizeof(*ints));
 	for (size_t i = 0; i < n; i++) {
 		const struct db_param *p = &params[i];
 		switch (p->type) {
@@ -479,12 +480,12 @@ static enum db_status pg_rollback(db_conn *c)
 }
 
 const struct db_backend db_pg_backend = {
-	.name = "postgresql",
-	.open = pg_open,
-	.close = pg_close,
-	.exec = pg_exec,
-	.exec_script = pg_exec_script,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .exec = pg_exec,
+    .exec_script = pg_exec_script,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
 };

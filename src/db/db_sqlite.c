@@ -21,15 +21,15 @@
  * by the pointer finds it without hashing the text (the text is still
  * compared, since a freed string's address can be reused). */
 struct stmt_entry {
-	struct stmt_entry *next;   /* bucket chain */
+	struct stmt_entry *next; /* bucket chain */
 	uint64_t hash;
 	char *sql;
 	sqlite3_stmt *stmt;
-	int nmap;                  /* map[i]: index of "$<i+1>" in stmt, 0 when unused */
+	int nmap; /* map[i]: index of "$<i+1>" in stmt, 0 when unused */
 	int *map;
 };
 
-#define PTR_SLOTS 256          /* power of two */
+#define PTR_SLOTS 256 /* power of two */
 
 /* SQLite has one writer at a time. Writers queue on this lock and are woken
  * when it is free, instead of sleep-polling in SQLite's busy handler. */
@@ -38,8 +38,8 @@ static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 struct db_conn {
 	const struct db_backend *be; /* must come first: see db.h */
 	sqlite3 *db;
-	bool writing;              /* holds write_lock between begin and commit/rollback */
-	db_conn *writer;           /* the pool's writer (not owned), or NULL */
+	bool writing;    /* holds write_lock between begin and commit/rollback */
+	db_conn *writer; /* the pool's writer (not owned), or NULL */
 	struct stmt_entry **buckets;
 	size_t nbuckets, nstmts;
 	struct {
@@ -69,8 +69,8 @@ static enum db_status map_rc(sqlite3 *db, int rc, const char *sql)
 static db_conn *sq_open(const char *target, const char **err)
 {
 	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(target, &db,
-	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = sqlite3_open_v2(
+	    target, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		*err = "cannot open the SQLite database";
 		sqlite3_close(db);
@@ -210,10 +210,18 @@ static enum db_status sq_exec(db_conn *c, const char *sql, const struct db_param
 			continue; /* parameter not used by this statement */
 		const struct db_param *p = &params[i];
 		switch (p->type) {
-		case DB_NULL: sqlite3_bind_null(s, idx); break;
-		case DB_INT: sqlite3_bind_int64(s, idx, p->i); break;
-		case DB_TEXT: sqlite3_bind_text(s, idx, p->s, -1, SQLITE_STATIC); break;
-		case DB_BLOB: sqlite3_bind_blob64(s, idx, p->s, p->len, SQLITE_STATIC); break;
+		case DB_NULL:
+			sqlite3_bind_null(s, idx);
+			break;
+		case DB_INT:
+			sqlite3_bind_int64(s, idx, p->i);
+			break;
+		case DB_TEXT:
+			sqlite3_bind_text(s, idx, p->s, -1, SQLITE_STATIC);
+			break;
+		case DB_BLOB:
+			sqlite3_bind_blob64(s, idx, p->s, p->len, SQLITE_STATIC);
+			break;
 		}
 	}
 	db_result *r = NULL;
@@ -234,10 +242,12 @@ static enum db_status sq_exec(db_conn *c, const char *sql, const struct db_param
 				continue;
 			if (t == SQLITE_BLOB) {
 				const void *b = sqlite3_column_blob(s, i);
-				db_result_set(r, r->nrows - 1, i, b ? b : "", (size_t)sqlite3_column_bytes(s, i));
+				db_result_set(r, r->nrows - 1, i, b ? b : "",
+				              (size_t)sqlite3_column_bytes(s, i));
 			} else {
 				const unsigned char *v = sqlite3_column_text(s, i);
-				db_result_set(r, r->nrows - 1, i, v, (size_t)sqlite3_column_bytes(s, i));
+				db_result_set(r, r->nrows - 1, i, v,
+				              (size_t)sqlite3_column_bytes(s, i));
 			}
 		}
 	}
@@ -309,21 +319,27 @@ static enum db_status sq_rollback(db_conn *c)
 	return st;
 }
 
-static void sq_share_writer(db_conn *c, db_conn *writer) { c->writer = writer; }
+static void sq_share_writer(db_conn *c, db_conn *writer)
+{
+	c->writer = writer;
+}
 
 /* Used only under write_lock (sq_begin to commit/rollback), so one writer
  * serves every thread of the pool in turn. */
-static db_conn *sq_tx_conn(db_conn *c) { return c->writer ? c->writer : c; }
+static db_conn *sq_tx_conn(db_conn *c)
+{
+	return c->writer ? c->writer : c;
+}
 
 const struct db_backend db_sqlite_backend = {
-	.name = "sqlite",
-	.open = sq_open,
-	.close = sq_close,
-	.exec = sq_exec,
-	.exec_script = sq_exec_script,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.share_writer = sq_share_writer,
-	.tx_conn = sq_tx_conn,
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .exec = sq_exec,
+    .exec_script = sq_exec_script,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .share_writer = sq_share_writer,
+    .tx_conn = sq_tx_conn,
 };

@@ -382,7 +382,8 @@ static GtkWidget *button(struct gui *g, GtkAccelGroup *acc, const char *text, gu
 
 static void build_window(struct gui *g, GtkApplication *app)
 {
-	gtk_icon_theme_add_resource_path(gtk_icon_theme_get_default(), "/cn/esp/TokenManager/icons");
+	gtk_icon_theme_add_resource_path(gtk_icon_theme_get_default(),
+	                                 "/cn/esp/TokenManager/icons");
 	gtk_window_set_default_icon_name("esp-token-gui");
 	g->window = gtk_application_window_new(app);
 	gtk_window_set_title(GTK_WINDOW(g->window), "证书管理工具");

@@ -18,10 +18,12 @@
 /* The actor of the Authorization header; answers 401 itself when absent. */
 static bool bearer_actor(struct request *r)
 {
-	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncmp(h, "Bearer ", 7) != 0) {
 		req_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-		reply_json_error(r, 401, "unauthenticated", "缺少API令牌（Authorization: Bearer <token>）");
+		reply_json_error(r, 401, "unauthenticated",
+		                 "缺少API令牌（Authorization: Bearer <token>）");
 		return false;
 	}
 	if (api_token_actor(req_db(r), r->arena, h + 7, &r->actor) != DB_OK) {
@@ -35,14 +37,16 @@ static bool bearer_actor(struct request *r)
 
 static json_t *json_body(struct request *r)
 {
-	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ct =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
 		reply_json_error(r, 415, "unsupported_media_type",
 		                 "请求头 Content-Type 应为 application/json：请求体须为JSON对象");
 		return NULL;
 	}
 	json_error_t err;
-	json_t *body = json_loadb(r->raw.data ? r->raw.data : "", r->raw.len, JSON_REJECT_DUPLICATES, &err);
+	json_t *body =
+	    json_loadb(r->raw.data ? r->raw.data : "", r->raw.len, JSON_REJECT_DUPLICATES, &err);
 	if (!json_is_object(body)) {
 		json_decref(body);
 		reply_json_error(r, 400, "bad_json", "请求体不是有效的JSON对象");
@@ -54,17 +58,24 @@ static json_t *json_body(struct request *r)
 static int issue_status(enum issue_result res)
 {
 	switch (res) {
-	case ISSUE_OK: return 201;
-	case ISSUE_EXISTING: return 200;
-	case ISSUE_NOT_FOUND: return 404;
-	case ISSUE_FORBIDDEN: return 403;
+	case ISSUE_OK:
+		return 201;
+	case ISSUE_EXISTING:
+		return 200;
+	case ISSUE_NOT_FOUND:
+		return 404;
+	case ISSUE_FORBIDDEN:
+		return 403;
 	case ISSUE_WRONG_STATE:
 	case ISSUE_ALL_ISSUED:
 	case ISSUE_TOKEN_IN_USE:
-	case ISSUE_TOKEN_REVOKED: return 409;
+	case ISSUE_TOKEN_REVOKED:
+		return 409;
 	case ISSUE_BAD_CSR:
-	case ISSUE_BAD_INPUT: return 400;
-	default: return 500;
+	case ISSUE_BAD_INPUT:
+		return 400;
+	default:
+		return 500;
 	}
 }
 
@@ -80,25 +91,30 @@ void api_issue_certificate(struct request *r)
 	enum ca_status cs = CA_OK;
 	struct issued out = {0};
 	char *crl_url = xasprintf("%s/ca/crl", r->srv->public_url);
-	enum issue_result res = issue_certificate(req_db(r), r->srv->ca, &r->actor, r->params[0], csr,
-	                                          token, crl_url, r->srv->limits.cert_validity_days,
-	                                          &cs, &out);
+	enum issue_result res =
+	    issue_certificate(req_db(r), r->srv->ca, &r->actor, r->params[0], csr, token, crl_url,
+	                      r->srv->limits.cert_validity_days, &cs, &out);
 	free(crl_url);
 	if (res == ISSUE_OK || res == ISSUE_EXISTING) {
 		reply_json(r, issue_status(res),
-		           json_pack("{s:s, s:s, s:s, s:s}", "serial", out.serial, "certificate", out.pem,
-		                     "chain", ca_chain_pem(r->srv->ca), "application", r->params[0]));
+		           json_pack("{s:s, s:s, s:s, s:s}", "serial", out.serial, "certificate",
+		                     out.pem, "chain", ca_chain_pem(r->srv->ca), "application",
+		                     r->params[0]));
 		issued_free(&out);
 	} else if (res == ISSUE_BAD_CSR) {
 		char *msg = xasprintf("%s：%s", issue_result_message(res), ca_status_message(cs));
-		reply_json_error(r, 400, cs == CA_ERR_KEY_WEAK ? "weak_key"
-		                         : cs == CA_ERR_CSR_SIGNATURE ? "bad_csr_signature" : "bad_csr",
+		reply_json_error(r, 400,
+		                 cs == CA_ERR_KEY_WEAK        ? "weak_key"
+		                 : cs == CA_ERR_CSR_SIGNATURE ? "bad_csr_signature"
+		                                              : "bad_csr",
 		                 msg);
 		free(msg);
 	} else {
 		if (res == ISSUE_ERROR)
-			log_error("req=%llu issuance failed for %s", (unsigned long long)r->id, r->params[0]);
-		reply_json_error(r, issue_status(res), issue_result_code(res), issue_result_message(res));
+			log_error("req=%llu issuance failed for %s", (unsigned long long)r->id,
+			          r->params[0]);
+		reply_json_error(r, issue_status(res), issue_result_code(res),
+		                 issue_result_message(res));
 	}
 	json_decref(body);
 }
@@ -112,9 +128,10 @@ static int revoke_reason(struct request *r, const json_t *body, const char **nam
 	*name = v ? json_string_value(v) : "unspecified";
 	int reason = *name ? crl_reason_parse(*name) : -1;
 	if (reason < 0)
-		reply_json_error(r, 400, "bad_reason",
-		                 "字段 reason 无效：应为RFC 5280吊销原因名称字符串，如 keyCompromise、"
-		                 "affiliationChanged、superseded、cessationOfOperation、unspecified");
+		reply_json_error(
+		    r, 400, "bad_reason",
+		    "字段 reason 无效：应为RFC 5280吊销原因名称字符串，如 keyCompromise、"
+		    "affiliationChanged、superseded、cessationOfOperation、unspecified");
 	return reason;
 }
 
@@ -137,11 +154,13 @@ void api_revoke_certificate(struct request *r)
 	} else if (!policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
 		reply_json_error(r, 403, "forbidden", "无权吊销该证书");
 	} else {
-		enum db_status st = cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], reason,
-		                                (int)config_get_long(r->srv->cfg, "crl_hours"));
+		enum db_status st =
+		    cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], reason,
+		                (int)config_get_long(r->srv->cfg, "crl_hours"));
 		if (st == DB_OK)
-			reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "serial", r->params[0], "status",
-			                             "revoked", "reason", reason_s));
+			reply_json(r, 200,
+			           json_pack("{s:s, s:s, s:s}", "serial", r->params[0], "status",
+			                     "revoked", "reason", reason_s));
 		else if (st == DB_CONFLICT)
 			reply_json_error(r, 409, "already_revoked", "该证书已经吊销");
 		else
@@ -167,7 +186,8 @@ void page_ca_crl(struct request *r)
 	int64_t signed_at = 0;
 	enum db_status st = crl_load(req_db(r), &der, &len, &signed_at);
 	if (st == DB_NOT_FOUND) {
-		st = crl_publish(req_db(r), r->srv->ca, (int)config_get_long(r->srv->cfg, "crl_hours"));
+		st = crl_publish(req_db(r), r->srv->ca,
+		                 (int)config_get_long(r->srv->cfg, "crl_hours"));
 		if (st == DB_OK)
 			st = crl_load(req_db(r), &der, &len, &signed_at);
 	}

@@ -54,7 +54,8 @@ enum form_status form_add(struct form *f, const char *name, const char *filename
 	if (strlen(name) > FORM_MAX_NAME)
 		return FORM_NAME_TOO_LONG;
 	/* Consecutive chunks of one value name the same field: skip the hash. */
-	struct form_field *x = f->last && strcmp(f->last->name, name) == 0 ? f->last : form_find(f, name);
+	struct form_field *x =
+	    f->last && strcmp(f->last->name, name) == 0 ? f->last : form_find(f, name);
 	if (!x) {
 		if (f->n >= f->max_fields)
 			return FORM_TOO_MANY;

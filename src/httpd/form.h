@@ -12,17 +12,17 @@
 
 struct form_field {
 	char *name;
-	struct buf value;    /* always NUL-terminated once the field exists */
-	char *filename;      /* uploads only */
+	struct buf value; /* always NUL-terminated once the field exists */
+	char *filename;   /* uploads only */
 	char *content_type;
 };
 
 struct form {
 	struct form_field *items; /* in the order they arrived */
 	unsigned n, cap, max_fields;
-	uint32_t *slots;          /* open addressing: index + 1, 0 = empty */
+	uint32_t *slots; /* open addressing: index + 1, 0 = empty */
 	uint32_t mask;
-	struct form_field *last;  /* the field the previous chunk went to */
+	struct form_field *last; /* the field the previous chunk went to */
 };
 
 enum form_status { FORM_OK, FORM_NAMELESS, FORM_NAME_TOO_LONG, FORM_TOO_MANY };

@@ -31,11 +31,11 @@ struct server {
 	esp_ca *ca;
 	const char *static_dir;
 	size_t max_body, max_url;
-	size_t max_raw_body;          /* bodies other than forms (JSON) */
+	size_t max_raw_body; /* bodies other than forms (JSON) */
 	unsigned max_form_fields;
-	size_t max_bodies_in_flight;  /* all bodies being received, together */
-	size_t body_bytes_in_flight;  /* atomic */
-	int store_wait_ms;            /* longest wait for a pooled connection */
+	size_t max_bodies_in_flight; /* all bodies being received, together */
+	size_t body_bytes_in_flight; /* atomic */
+	int store_wait_ms;           /* longest wait for a pooled connection */
 	struct guard *guard;
 	bool staff_password_login;
 	bool log_requests;
@@ -43,7 +43,6 @@ struct server {
 	char *public_url;
 	uint64_t next_request_id;
 };
-
 
 /* Listener kinds: the certificate-login listener asks for client certificates. */
 enum listener { LISTEN_HTTP, LISTEN_HTTPS, LISTEN_LOGIN };
@@ -62,29 +61,29 @@ struct request {
 	struct MHD_PostProcessor *pp;
 	struct form form;
 	enum form_status form_status;
-	bool multipart;          /* multipart/form-data: screened for nested parts */
+	bool multipart; /* multipart/form-data: screened for nested parts */
 	struct nested_part nested;
-	struct buf raw;          /* bodies the post processor does not take (JSON) */
-	size_t body_bytes;       /* received so far */
-	size_t body_reserved;    /* counted in server.body_bytes_in_flight */
-	bool too_large;          /* answered early: close the connection after */
-	bool answered;           /* the response is ready; only drain the body */
+	struct buf raw;       /* bodies the post processor does not take (JSON) */
+	size_t body_bytes;    /* received so far */
+	size_t body_reserved; /* counted in server.body_bytes_in_flight */
+	bool too_large;       /* answered early: close the connection after */
+	bool answered;        /* the response is ready; only drain the body */
 	/* route, found when the headers arrive */
-	const struct route *route;       /* NULL: no route for this method and path */
-	const char *params[ROUTE_MAX_PARAMS];  /* {x} segments of the matched route */
-	bool path_known;         /* some route has this path (405 rather than 404) */
-	bool json;               /* an R_JSON route's path: errors answer in JSON */
+	const struct route *route;            /* NULL: no route for this method and path */
+	const char *params[ROUTE_MAX_PARAMS]; /* {x} segments of the matched route */
+	bool path_known;                      /* some route has this path (405 rather than 404) */
+	bool json;                            /* an R_JSON route's path: errors answer in JSON */
 	/* who */
 	struct actor actor;
 	bool logged_in;
 	/* The store's generations, read once with the session (-1: not read). */
 	int64_t generations[GEN_COUNT];
-	const char *csrf;        /* the token forms must carry */
+	const char *csrf; /* the token forms must carry */
 	bool set_csrf_cookie;
 	const char *session_cookie;
 	db_conn *db;
 	char client_addr[64];
-	bool via_proxy;          /* the TCP peer is one of trusted_proxies */
+	bool via_proxy; /* the TCP peer is one of trusted_proxies */
 	/* response */
 	int status;
 	struct buf body;
@@ -104,7 +103,7 @@ extern const struct route routes[];
 
 /* ---- helpers for handlers ---- */
 db_conn *req_db(struct request *r);
-const char *req_form(struct request *r, const char *name);          /* NULL when absent */
+const char *req_form(struct request *r, const char *name); /* NULL when absent */
 const struct form_field *req_file(struct request *r, const char *name);
 const char *req_query(struct request *r, const char *name);
 const char *req_cookie(struct request *r, const char *name);
@@ -122,11 +121,12 @@ void req_body_take(struct request *r, void *data, size_t len);
 /* Renders templates/<name>.html inside the layout; takes ownership of ctx. */
 void render_page(struct request *r, int status, const char *tpl, const char *title, json_t *ctx);
 /* The layout around html already rendered by the caller (trusted, not escaped). */
-void render_page_html(struct request *r, int status, const char *title, const char *html, size_t len);
+void render_page_html(struct request *r, int status, const char *title, const char *html,
+                      size_t len);
 /* A page with only a message (errors, 403, 404); message is plain text. */
 void render_message(struct request *r, int status, const char *title, const char *message);
 void redirect(struct request *r, const char *location);
-void reply_json(struct request *r, int status, json_t *body);  /* takes ownership */
+void reply_json(struct request *r, int status, json_t *body); /* takes ownership */
 void reply_json_error(struct request *r, int status, const char *code, const char *message);
 void reply_forbidden(struct request *r);
 /* 403: the management system needs a certificate login (page_mgmt.c). */

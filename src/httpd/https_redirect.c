@@ -46,8 +46,8 @@ static const char *request_host(struct request *r)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		char ch = h[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '-' || ch == '.'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
 			return NULL;
 	}
 	return arena_strndup(r->arena, h, n);
@@ -83,7 +83,8 @@ static void append_query(struct request *r, struct buf *url)
 	char sep = '?';
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
 		const char *v = req_query(r, keep[i]);
-		if (!v || !*v || strlen(v) > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz_") != strlen(v))
+		if (!v || !*v || strlen(v) > 32 ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz_") != strlen(v))
 			continue;
 		buf_printf(url, "%c%s=%s", sep, keep[i], v);
 		sep = '&';

@@ -35,7 +35,8 @@ static void usage(FILE *out)
 	        "  --config FILE   configuration file (default <data_dir>/esp.conf if present)\n"
 	        "  --help          this text\n\n");
 	config_print_help(out);
-	fprintf(out, "\nExit status: 0 after a clean stop, 1 on bad usage, 2 when start-up fails.\n");
+	fprintf(out,
+	        "\nExit status: 0 after a clean stop, 1 on bad usage, 2 when start-up fails.\n");
 }
 
 static int parse_listen(const char *spec, struct sockaddr_in *sa)
@@ -68,24 +69,27 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 		return NULL;
 	}
 	struct server *srv = lc->srv;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (key_pem)
 		flags |= MHD_USE_TLS;
 	struct MHD_OptionItem opts[] = {
-		{MHD_OPTION_THREAD_POOL_SIZE, config_get_long(srv->cfg, "threads"), NULL},
-		{MHD_OPTION_SOCK_ADDR, 0, &sa},
-		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)server_completed, lc},
-		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, config_get_long(srv->cfg, "max_header_bytes") + 16384,
-		 NULL},
-		{MHD_OPTION_CONNECTION_TIMEOUT, config_get_long(srv->cfg, "idle_timeout_seconds"), NULL},
-		{MHD_OPTION_CONNECTION_LIMIT, config_get_long(srv->cfg, "max_connections"), NULL},
-		{MHD_OPTION_PER_IP_CONNECTION_LIMIT, config_get_long(srv->cfg, "max_connections_per_ip"), NULL},
-		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, srv->guard},
-		{MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
-		{key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
-		{key_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
-		{trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)trust_pem},
-		{MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_THREAD_POOL_SIZE, config_get_long(srv->cfg, "threads"), NULL},
+	    {MHD_OPTION_SOCK_ADDR, 0, &sa},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)server_completed, lc},
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	     config_get_long(srv->cfg, "max_header_bytes") + 16384, NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, config_get_long(srv->cfg, "idle_timeout_seconds"),
+	     NULL},
+	    {MHD_OPTION_CONNECTION_LIMIT, config_get_long(srv->cfg, "max_connections"), NULL},
+	    {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	     config_get_long(srv->cfg, "max_connections_per_ip"), NULL},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, srv->guard},
+	    {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+	    {key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
+	    {key_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
+	    {trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)trust_pem},
+	    {MHD_OPTION_END, 0, NULL},
 	};
 	/* Compact the list: options after a disabled one must still be seen. */
 	struct MHD_OptionItem list[sizeof opts / sizeof opts[0]];
@@ -127,7 +131,8 @@ static void crl_refresh(struct server *srv)
 	int64_t signed_at = 0;
 	enum db_status st = crl_load(c, &der, &len, &signed_at);
 	free(der);
-	if (st == DB_NOT_FOUND || (st == DB_OK && signed_at + (int64_t)hours * 3600 <= time_now())) {
+	if (st == DB_NOT_FOUND ||
+	    (st == DB_OK && signed_at + (int64_t)hours * 3600 <= time_now())) {
 		if (crl_publish(c, srv->ca, hours) == DB_OK)
 			log_info("CRL re-signed");
 		else
@@ -296,11 +301,13 @@ int main(int argc, char **argv)
 	srv.max_form_fields = (unsigned)config_get_long(cfg, "max_form_fields");
 	srv.max_bodies_in_flight = (size_t)config_get_long(cfg, "max_uploads_in_flight_bytes");
 	srv.store_wait_ms = (int)config_get_long(cfg, "store_wait_ms");
-	srv.guard = guard_new((const int[GUARD_PHASES]){
-	    [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
-	    [GUARD_BODY] = (int)config_get_long(cfg, "body_timeout_seconds"),
-	    [GUARD_SEND] = (int)config_get_long(cfg, "send_timeout_seconds"),
-	}, (unsigned)config_get_long(cfg, "max_connections") / 2);
+	srv.guard = guard_new(
+	    (const int[GUARD_PHASES]){
+	        [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
+	        [GUARD_BODY] = (int)config_get_long(cfg, "body_timeout_seconds"),
+	        [GUARD_SEND] = (int)config_get_long(cfg, "send_timeout_seconds"),
+	    },
+	    (unsigned)config_get_long(cfg, "max_connections") / 2);
 	raise_file_limit();
 	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
 	srv.log_requests = config_get_bool(cfg, "log_requests");
@@ -308,7 +315,8 @@ int main(int argc, char **argv)
 	    config_get_long(cfg, "session_idle_minutes") > 24 * 60 ||
 	    config_get_long(cfg, "session_max_hours") < 1 ||
 	    config_get_long(cfg, "session_max_hours") > 24 * 30) {
-		fprintf(stderr, "espd: session_idle_minutes must be 1-1440 and session_max_hours 1-720\n");
+		fprintf(stderr,
+		        "espd: session_idle_minutes must be 1-1440 and session_max_hours 1-720\n");
 		return 1;
 	}
 	srv.session_seconds = (int)config_get_long(cfg, "session_max_hours") * 3600;
@@ -322,8 +330,8 @@ int main(int argc, char **argv)
 	srv.static_dir = config_get(cfg, "static_dir");
 	srv.public_url = xstrdup(config_get(cfg, "public_url"));
 
-	srv.pool = db_pool_open(config_get(cfg, "database"), (int)config_get_long(cfg, "db_connections"),
-	                        &err);
+	srv.pool = db_pool_open(config_get(cfg, "database"),
+	                        (int)config_get_long(cfg, "db_connections"), &err);
 	if (!srv.pool) {
 		fprintf(stderr, "espd: database %s: %s\n", config_get(cfg, "database"), err);
 		return 2;
@@ -398,7 +406,8 @@ int main(int argc, char **argv)
 		                                    ca_chain_pem(srv.ca))))
 			return 2;
 	}
-	log_info("espd started: store %s (%d migrations applied), http %s, https %s, certificate login %s",
+	log_info("espd started: store %s (%d migrations applied), http %s, https %s, certificate "
+	         "login %s",
 	         db_pool_backend(srv.pool)->name, applied, *http_spec ? http_spec : "off",
 	         *https_spec ? https_spec : "off", *login_spec ? login_spec : "off");
 
@@ -420,11 +429,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 50; i++) {
 		unsigned open = 0;
 		const union MHD_DaemonInfo *di;
-		if (http.daemon && (di = MHD_get_daemon_info(http.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
+		if (http.daemon &&
+		    (di = MHD_get_daemon_info(http.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
 			open += di->num_connections;
-		if (https.daemon && (di = MHD_get_daemon_info(https.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
+		if (https.daemon &&
+		    (di = MHD_get_daemon_info(https.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
 			open += di->num_connections;
-		if (login.daemon && (di = MHD_get_daemon_info(login.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
+		if (login.daemon &&
+		    (di = MHD_get_daemon_info(login.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
 			open += di->num_connections;
 		if (!open)
 			break;

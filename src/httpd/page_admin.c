@@ -25,7 +25,8 @@ static void show_directory_edit(struct request *r, int status, json_t *entry, js
 	json_t *fields = ra_directory_fields();
 	size_t i;
 	json_t *f;
-	json_array_foreach(fields, i, f) {
+	json_array_foreach(fields, i, f)
+	{
 		const char *name = json_string_value(json_object_get(f, "name"));
 		json_object_set(f, "value", json_object_get(entry, name));
 		json_t *e = json_object_get(errors, name);
@@ -66,7 +67,8 @@ void page_admin_directory_save(struct request *r)
 	json_t *fields = ra_directory_fields();
 	size_t i;
 	json_t *f;
-	json_array_foreach(fields, i, f) {
+	json_array_foreach(fields, i, f)
+	{
 		const char *name = json_string_value(json_object_get(f, "name"));
 		char *v = xstrdup(json_string_value(json_object_get(values, name)) ?: "");
 		str_trim(v);
@@ -163,7 +165,9 @@ void page_admin_fees_save(struct request *r)
 	if (err) {
 		show_fees(r, 422, err, values);
 	} else {
-		struct fee f = {.price_yuan = price, .medium_yuan = medium, .years = (int)years,
+		struct fee f = {.price_yuan = price,
+		                .medium_yuan = medium,
+		                .years = (int)years,
 		                .valid_from = from};
 		enum db_status st = fee_add(req_db(r), &r->actor, &f);
 		if (st == DB_OK)
@@ -182,11 +186,12 @@ static json_t *staff_to_json(struct request *r, const struct account_entry *list
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "username", list[i].username,
-		                   "role", role_label(list[i].role), "name", list[i].display_name,
-		                   "status", list[i].active ? "启用" : "停用", "authority",
-		                   list[i].authority_name, "province", list[i].province_name, "self",
-		                   strcmp(list[i].username, r->actor.username) == 0));
+		    arr,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "username", list[i].username,
+		              "role", role_label(list[i].role), "name", list[i].display_name,
+		              "status", list[i].active ? "启用" : "停用", "authority",
+		              list[i].authority_name, "province", list[i].province_name, "self",
+		              strcmp(list[i].username, r->actor.username) == 0));
 	return arr;
 }
 
@@ -202,14 +207,14 @@ static void show_staff(struct request *r, int status, json_t *form, const char *
 		return;
 	}
 	json_t *rows = staff_to_json(r, list, n);
-	json_t *ctx = json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces", province_list(req_db(r)),
-	                        "form", form ? form : json_null());
+	json_t *ctx = json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces",
+	                        province_list(req_db(r)), "form", form ? form : json_null());
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	if (created_user)
-		json_object_set_new(ctx, reset ? "reset" : "created",
-		                    json_pack("{s:s, s:s}", "username", created_user, "password",
-		                              created_pw));
+		json_object_set_new(
+		    ctx, reset ? "reset" : "created",
+		    json_pack("{s:s, s:s}", "username", created_user, "password", created_pw));
 	render_page(r, status, "admin_staff", "工作人员账户", ctx);
 }
 
@@ -237,7 +242,8 @@ void page_admin_staff_create(struct request *r)
 		error = "用户名应为4-32位小写字母、数字或下划线";
 	else if (!name || !*name || utf8_length(name) < 0 || utf8_length(name) > 50)
 		error = "请填写机构或人员名称（不超过50字）";
-	else if (role == ROLE_REVIEWER && !(auth_id = authority_by_name(req_db(r), authority ? authority : "")))
+	else if (role == ROLE_REVIEWER &&
+	         !(auth_id = authority_by_name(req_db(r), authority ? authority : "")))
 		error = "初审人员需填写已有主管机关的完整名称";
 	else if (role != ROLE_REVIEWER && !province_exists(req_db(r), province))
 		error = "请选择所在省份";
@@ -247,8 +253,8 @@ void page_admin_staff_create(struct request *r)
 		return;
 	}
 	char *pw = random_token(12);
-	enum db_status st = staff_account_create(req_db(r), &r->actor, username, pw, role, name, auth_id,
-	                                         role == ROLE_REVIEWER ? NULL : province);
+	enum db_status st = staff_account_create(req_db(r), &r->actor, username, pw, role, name,
+	                                         auth_id, role == ROLE_REVIEWER ? NULL : province);
 	if (st == DB_CONFLICT)
 		show_staff(r, 422, form, "该用户名已存在", NULL, NULL, false);
 	else if (st != DB_OK)
@@ -283,8 +289,8 @@ static json_t *reset_target(struct request *r)
 	} else if (strcmp(username, r->actor.username) == 0) {
 		json_decref(target);
 		target = NULL;
-		show_staff(r, 422, NULL, "不能在此重置自己的密码，请使用页面上方的“修改密码”。", NULL, NULL,
-		           false);
+		show_staff(r, 422, NULL, "不能在此重置自己的密码，请使用页面上方的“修改密码”。",
+		           NULL, NULL, false);
 	}
 	return target;
 }

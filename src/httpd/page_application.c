@@ -50,13 +50,15 @@ void page_application(struct request *r)
 	unsigned facts = application_facts(app);
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "app", app, "timeline",
 	                        application_timeline(app, r->arena), "own", own);
-	json_object_set_new(ctx, "submitted_date",
-	                    json_string(time_datetime(r->arena, strtoll(sval(app, "submitted_at"), NULL, 10))));
-	json_object_set_new(ctx, "can_withdraw",
-	                    json_boolean(own && appstate_next(state, STEP_WITHDRAW, ROLE_APPLICANT,
-	                                                      facts, NULL)));
+	json_object_set_new(
+	    ctx, "submitted_date",
+	    json_string(time_datetime(r->arena, strtoll(sval(app, "submitted_at"), NULL, 10))));
+	json_object_set_new(
+	    ctx, "can_withdraw",
+	    json_boolean(own && appstate_next(state, STEP_WITHDRAW, ROLE_APPLICANT, facts, NULL)));
 	json_object_set_new(ctx, "is_returned", json_boolean(state == APP_RETURNED));
-	json_object_set_new(ctx, "has_scan", json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
+	json_object_set_new(ctx, "has_scan",
+	                    json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
 	render_page(r, 200, "application", "证书U盘申请", ctx);
 }
 
@@ -70,16 +72,21 @@ void page_application_print(struct request *r)
 	json_t *ctx = appform_to_json(&f);
 	const char *n = sval(app, "number");
 	bool own = own_application(r, app);
-	json_object_set_new(ctx, "back_url", json_string(arena_printf(r->arena, "/applications/%s", n)));
-	json_object_set_new(ctx, "pdf_url", json_string(arena_printf(r->arena, "/applications/%s/form.pdf", n)));
+	json_object_set_new(ctx, "back_url",
+	                    json_string(arena_printf(r->arena, "/applications/%s", n)));
+	json_object_set_new(ctx, "pdf_url",
+	                    json_string(arena_printf(r->arena, "/applications/%s/form.pdf", n)));
 	if (own) {
 		enum reg_kind k = app_kind(app);
 		json_object_set_new(ctx, "steps", application_steps(k, "print"));
 		json_object_set_new(ctx, "has_steps", json_true());
-		json_object_set_new(ctx, "next_url", json_string(arena_printf(r->arena, "/applications/%s/payment", n)));
+		json_object_set_new(
+		    ctx, "next_url",
+		    json_string(arena_printf(r->arena, "/applications/%s/payment", n)));
 		json_object_set_new(ctx, "next_label",
-		                    json_string(k == KIND_EVALUATOR ? "【下一步】查看材料提交信息"
-		                                                    : "【下一步】查看支付及邮寄信息"));
+		                    json_string(k == KIND_EVALUATOR
+		                                    ? "【下一步】查看材料提交信息"
+		                                    : "【下一步】查看支付及邮寄信息"));
 	}
 	buf_free(&r->body);
 	if (tpl_render(r->srv->tpl, "appform_print", ctx, &r->body) != 0) {
@@ -123,13 +130,14 @@ void page_application_payment(struct request *r)
 		return;
 	enum reg_kind k = app_kind(app);
 	json_t *dir = ra_directory_get(req_db(r), sval(app, "province_code"));
-	json_t *ctx = json_pack("{s:O, s:o, s:o, s:b, s:o}", "app", app, "ra", dir ? dir : json_object(),
-	                        "materials", application_materials(k), "is_evaluator",
-	                        k == KIND_EVALUATOR, "steps",
-	                        application_steps(k, k == KIND_EVALUATOR ? "submit" : "pay"));
+	json_t *ctx =
+	    json_pack("{s:O, s:o, s:o, s:b, s:o}", "app", app, "ra", dir ? dir : json_object(),
+	              "materials", application_materials(k), "is_evaluator", k == KIND_EVALUATOR,
+	              "steps", application_steps(k, k == KIND_EVALUATOR ? "submit" : "pay"));
 	json_object_set_new(ctx, "delivery_days", json_integer(r->srv->limits.delivery_days));
 	json_object_set_new(ctx, "is_authority", json_boolean(k == KIND_AUTHORITY));
-	render_page(r, 200, "payment", k == KIND_EVALUATOR ? "提交申请材料" : "支付及邮寄信息", ctx);
+	render_page(r, 200, "payment", k == KIND_EVALUATOR ? "提交申请材料" : "支付及邮寄信息",
+	            ctx);
 }
 
 void page_application_scan(struct request *r)

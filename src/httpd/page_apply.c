@@ -22,13 +22,17 @@ static json_t *registration_for_apply(struct request *r)
 	registration_policy_object(reg, &o);
 	if (!reg || !policy_allows(&r->actor, ACT_APPLICATION_CREATE, &o)) {
 		json_decref(reg);
-		render_message(r, 403, "暂不能申请证书U盘", "报名信息通过主管机关初审后，才能申请证书U盘。");
+		render_message(r, 403, "暂不能申请证书U盘",
+		               "报名信息通过主管机关初审后，才能申请证书U盘。");
 		return NULL;
 	}
 	return reg;
 }
 
-static bool needs_scan(enum reg_kind k) { return k == KIND_AGENCY || k == KIND_ENTERPRISE; }
+static bool needs_scan(enum reg_kind k)
+{
+	return k == KIND_AGENCY || k == KIND_ENTERPRISE;
+}
 
 /* The open initial application, if any (*number in the request's arena,
  * NULL when none): a registrant applies once; more keys are asked for with
@@ -64,7 +68,8 @@ static bool additional(struct request *r)
 static void form_context(struct request *r, json_t *ctx)
 {
 	bool again = additional(r);
-	json_object_set_new(ctx, "action_url", json_string(again ? "/mgmt/reapply" : "/apply/form"));
+	json_object_set_new(ctx, "action_url",
+	                    json_string(again ? "/mgmt/reapply" : "/apply/form"));
 	json_object_set_new(ctx, "back_url", json_string(again ? "/mgmt/user" : "/status"));
 	json_object_set_new(ctx, "additional", json_boolean(again));
 	if (again)
@@ -74,13 +79,16 @@ static void form_context(struct request *r, json_t *ctx)
 static void show_form(struct request *r, int status, enum reg_kind k, json_t *reg, json_t *values,
                       json_t *errors, const char *idem, int64_t scan_id)
 {
-	json_t *ctx = json_pack("{s:o, s:o, s:s, s:I, s:b, s:O}", "steps", application_steps(k, "form"),
-	                        "fields", application_form(k, values, errors), "idem", idem, "scan_id",
-	                        (json_int_t)scan_id, "is_unit", kind_is_unit(k), "reg", reg);
+	json_t *ctx =
+	    json_pack("{s:o, s:o, s:s, s:I, s:b, s:O}", "steps", application_steps(k, "form"),
+	              "fields", application_form(k, values, errors), "idem", idem, "scan_id",
+	              (json_int_t)scan_id, "is_unit", kind_is_unit(k), "reg", reg);
 	form_context(r, ctx);
 	if (json_object_size(errors))
-		json_object_set_new(ctx, "has_errors", json_integer((json_int_t)json_object_size(errors)));
-	render_page(r, status, "apply_form", additional(r) ? "再次申请登录认证U盘" : "填写证书U盘申请信息", ctx);
+		json_object_set_new(ctx, "has_errors",
+		                    json_integer((json_int_t)json_object_size(errors)));
+	render_page(r, status, "apply_form",
+	            additional(r) ? "再次申请登录认证U盘" : "填写证书U盘申请信息", ctx);
 }
 
 void page_apply(struct request *r)
@@ -131,13 +139,13 @@ void page_apply_scan_post(struct request *r)
 	}
 	/* Every upload is a row of up to 10 MB: one account writes only so
 	 * many a minute (ones no application takes are deleted after a day). */
-	if (!throttle_allow(r, arena_printf(r->arena, "scan:account:%lld", (long long)r->actor.account_id),
-	                    throttle_config()->scans_per_account_minute, 60, "上传扫描件过于频繁",
-	                    false, NULL))
+	if (!throttle_allow(
+	        r, arena_printf(r->arena, "scan:account:%lld", (long long)r->actor.account_id),
+	        throttle_config()->scans_per_account_minute, 60, "上传扫描件过于频繁", false, NULL))
 		return;
 	int64_t id = 0;
-	if (upload_store(req_db(r), r->actor.registration_id, f->value.data, f->value.len, mime, &id) !=
-	    DB_OK) {
+	if (upload_store(req_db(r), r->actor.registration_id, f->value.data, f->value.len, mime,
+	                 &id) != DB_OK) {
 		reply_server_error(r, "upload store failed");
 		return;
 	}
@@ -206,8 +214,8 @@ static bool idem_ok(const char *s)
 	if (n < 16 || n > 64)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-' || *s == '_'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
 			return false;
 	return true;
 }
@@ -267,8 +275,9 @@ void page_mgmt_reapply_get(struct request *r)
 	/* The first application's data, as the manual says; the number of keys
 	 * is entered anew. */
 	json_t *apps = application_list_for(req_db(r), r->actor.registration_id);
-	json_t *values = json_array_size(apps) ? json_deep_copy(json_array_get(apps, json_array_size(apps) - 1))
-	                                       : application_defaults(reg);
+	json_t *values = json_array_size(apps)
+	                     ? json_deep_copy(json_array_get(apps, json_array_size(apps) - 1))
+	                     : application_defaults(reg);
 	json_decref(apps);
 	json_object_set_new(values, "sets", json_string(""));
 	json_t *errors = json_object();
@@ -309,20 +318,22 @@ static void handle_form_post(struct request *r, json_t *reg)
 		/* 【取消】 and invalid input go back to the form with every value kept. */
 		if (action && strcmp(action, "cancel") == 0)
 			json_object_clear(errors);
-		show_form(r, json_object_size(errors) ? 422 : 200, k, reg, values, errors, idem, scan);
+		show_form(r, json_object_size(errors) ? 422 : 200, k, reg, values, errors, idem,
+		          scan);
 	} else if (strcmp(action, "next") == 0) {
 		struct fee fee;
 		if (fee_current(req_db(r), &fee) != DB_OK) {
 			reply_server_error(r, "no fee schedule");
 		} else {
-			int sets = (int)strtol(json_string_value(json_object_get(values, "sets")), NULL, 10);
-			json_t *ctx = json_pack("{s:o, s:o, s:s, s:I, s:b, s:O, s:I, s:i, s:i, s:i}", "steps",
-			                        application_steps(k, "form"), "fields",
-			                        application_form(k, values, errors), "idem", idem, "scan_id",
-			                        (json_int_t)scan, "is_unit", kind_is_unit(k), "reg", reg,
-			                        "amount", (json_int_t)fee_amount(&fee, k, sets), "price",
-			                        (int)fee.price_yuan, "medium", (int)fee.medium_yuan, "years",
-			                        fee.years);
+			int sets = (int)strtol(json_string_value(json_object_get(values, "sets")),
+			                       NULL, 10);
+			json_t *ctx = json_pack(
+			    "{s:o, s:o, s:s, s:I, s:b, s:O, s:I, s:i, s:i, s:i}", "steps",
+			    application_steps(k, "form"), "fields",
+			    application_form(k, values, errors), "idem", idem, "scan_id",
+			    (json_int_t)scan, "is_unit", kind_is_unit(k), "reg", reg, "amount",
+			    (json_int_t)fee_amount(&fee, k, sets), "price", (int)fee.price_yuan,
+			    "medium", (int)fee.medium_yuan, "years", fee.years);
 			form_context(r, ctx);
 			render_page(r, 200, "apply_confirm", "确认证书U盘申请信息", ctx);
 		}
@@ -330,8 +341,8 @@ static void handle_form_post(struct request *r, json_t *reg)
 		char *number = NULL;
 		bool existing = false;
 		enum db_status st = application_create(req_db(r), &r->actor, reg, values,
-		                                       additional(r) ? "additional" : "initial", scan,
-		                                       idem, &number, &existing);
+		                                       additional(r) ? "additional" : "initial",
+		                                       scan, idem, &number, &existing);
 		if (st == DB_OK) {
 			redirect(r, arena_printf(r->arena, "/applications/%s/print", number));
 			free(number);

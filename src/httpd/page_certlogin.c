@@ -73,7 +73,8 @@ void api_login_challenge(struct request *r)
 	/* Each call writes a row: one address gets a few a minute, and the
 	 * store holds at most challenges_max usable ones from everyone. */
 	if (!throttle_allow(r, arena_printf(r->arena, "challenge:addr:%s", throttle_client(r)),
-	                    t->challenges_per_address_minute, 60, "获取登录挑战码过于频繁", true, NULL))
+	                    t->challenges_per_address_minute, 60, "获取登录挑战码过于频繁", true,
+	                    NULL))
 		return;
 	char *id = NULL, *challenge = NULL;
 	enum db_status st = challenge_new(req_db(r), t->challenges_max, &id, &challenge);
@@ -87,8 +88,9 @@ void api_login_challenge(struct request *r)
 		reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
 		return;
 	}
-	reply_json(r, 200, json_pack("{s:s, s:s, s:i}", "id", id, "challenge", challenge,
-	                             "expires_in", CHALLENGE_MAX_AGE));
+	reply_json(r, 200,
+	           json_pack("{s:s, s:s, s:i}", "id", id, "challenge", challenge, "expires_in",
+	                     CHALLENGE_MAX_AGE));
 	free(id);
 	free(challenge);
 }
@@ -123,7 +125,8 @@ void api_login_certificate(struct request *r)
 	if (!id || !challenge || !sig_b64 || !cert_pem || strlen(sig_b64) > 2048 ||
 	    strlen(cert_pem) > 16384) {
 		json_decref(body);
-		reply_json_error(r, 400, "bad_request", "请求格式错误：需要 id、challenge、signature 和 certificate");
+		reply_json_error(r, 400, "bad_request",
+		                 "请求格式错误：需要 id、challenge、signature 和 certificate");
 		return;
 	}
 	unsigned char *raw = NULL;
@@ -137,31 +140,37 @@ void api_login_certificate(struct request *r)
 	size_t sig_len = 0;
 	size_t der_len = 0;
 	unsigned char *der = pem_to_der(cert_pem, &der_len);
-	bool sig_ok = sodium_base642bin(sig, sizeof sig, sig_b64, strlen(sig_b64), NULL, &sig_len, NULL,
-	                                sodium_base64_VARIANT_ORIGINAL) == 0;
+	bool sig_ok = sodium_base642bin(sig, sizeof sig, sig_b64, strlen(sig_b64), NULL, &sig_len,
+	                                NULL, sodium_base64_VARIANT_ORIGINAL) == 0;
 	enum cert_login res = CL_BAD;
 	int64_t account_id = 0;
 	char *serial = NULL;
 	if (der)
 		res = cert_login_check(req_db(r), r->srv->ca, der, der_len, &account_id, &serial);
 	/* The same refusals as the TLS login, then the proof of the key. */
-	if (res == CL_OK && (!sig_ok || !ca_verify_signature(der, der_len, raw, raw_len, sig, sig_len))) {
-		reply_json_error(r, 401, "bad_signature", "签名验证失败：签名不是由该证书的私钥生成");
+	if (res == CL_OK &&
+	    (!sig_ok || !ca_verify_signature(der, der_len, raw, raw_len, sig, sig_len))) {
+		reply_json_error(r, 401, "bad_signature",
+		                 "签名验证失败：签名不是由该证书的私钥生成");
 	} else if (res != CL_OK) {
 		int status = res == CL_ERROR ? 500 : 403;
-		reply_json_error(r, status, res == CL_REVOKED ? "revoked" : res == CL_EXPIRED ? "expired"
-		                               : res == CL_DISABLED ? "disabled"
-		                               : res == CL_UNKNOWN_ISSUER ? "unknown_issuer" : "bad_certificate",
+		reply_json_error(r, status,
+		                 res == CL_REVOKED          ? "revoked"
+		                 : res == CL_EXPIRED        ? "expired"
+		                 : res == CL_DISABLED       ? "disabled"
+		                 : res == CL_UNKNOWN_ISSUER ? "unknown_issuer"
+		                                            : "bad_certificate",
 		                 cert_login_message(res));
 	} else {
 		char *cookie = NULL, *csrf = NULL;
-		if (session_create(req_db(r), account_id, "challenge", serial, r->srv->session_seconds,
-		                   &cookie, &csrf) != DB_OK) {
+		if (session_create(req_db(r), account_id, "challenge", serial,
+		                   r->srv->session_seconds, &cookie, &csrf) != DB_OK) {
 			reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
 		} else {
-			reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:i}", "session", cookie, "csrf", csrf,
-			                             "cookie", "esp_session", "expires_in",
-			                             r->srv->session_seconds));
+			reply_json(r, 200,
+			           json_pack("{s:s, s:s, s:s, s:i}", "session", cookie, "csrf",
+			                     csrf, "cookie", "esp_session", "expires_in",
+			                     r->srv->session_seconds));
 			sodium_memzero(cookie, strlen(cookie));
 		}
 		free(cookie);

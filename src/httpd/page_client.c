@@ -28,8 +28,8 @@ static bool package_name(const char *name)
 		char c = name[i];
 		if (c == '_')
 			underscores++;
-		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		           c == '.' || c == '+' || c == '~' || c == '-'))
+		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		           (c >= '0' && c <= '9') || c == '.' || c == '+' || c == '~' || c == '-'))
 			return false;
 	}
 	return underscores == 1 && name[p] != '_' && name[n - s - 1] != '_';
@@ -75,14 +75,15 @@ json_t *client_packages(struct request *r)
 		const char *us = strchr(version, '_');
 		const char *arch = us + 1;
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s%, s:s%, s:s, s:s, s:I, s:s}", "filename", names[i],
-		                   "version", version, (size_t)(us - version), "arch", arch,
-		                   strlen(arch) - (sizeof SUFFIX - 1), "size",
-		                   len >= 1024 * 1024
-		                       ? arena_printf(r->arena, "%.1f MB", (double)len / (1024 * 1024))
-		                       : arena_printf(r->arena, "%.1f KB", (double)len / 1024),
-		                   "sha256", hash, "bytes", (json_int_t)len, "href",
-		                   arena_printf(r->arena, "/drivers/client/%s", names[i])));
+		    arr,
+		    json_pack("{s:s, s:s%, s:s%, s:s, s:s, s:I, s:s}", "filename", names[i],
+		              "version", version, (size_t)(us - version), "arch", arch,
+		              strlen(arch) - (sizeof SUFFIX - 1), "size",
+		              len >= 1024 * 1024
+		                  ? arena_printf(r->arena, "%.1f MB", (double)len / (1024 * 1024))
+		                  : arena_printf(r->arena, "%.1f KB", (double)len / 1024),
+		              "sha256", hash, "bytes", (json_int_t)len, "href",
+		              arena_printf(r->arena, "/drivers/client/%s", names[i])));
 	}
 	return arr;
 }
@@ -103,5 +104,6 @@ void page_client_download(struct request *r)
 	free(data);
 	r->status = 200;
 	r->content_type = "application/vnd.debian.binary-package";
-	req_header(r, "Content-Disposition", arena_printf(r->arena, "attachment; filename=\"%s\"", name));
+	req_header(r, "Content-Disposition",
+	           arena_printf(r->arena, "attachment; filename=\"%s\"", name));
 }

@@ -25,15 +25,17 @@ static json_t *drivers_to_json(struct request *r)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct driver *d = &list[i];
-		const char *human = d->size >= 1024 * 1024
-		                        ? arena_printf(r->arena, "%.1f MB", (double)d->size / (1024 * 1024))
-		                        : arena_printf(r->arena, "%.1f KB", (double)d->size / 1024);
+		const char *human =
+		    d->size >= 1024 * 1024
+		        ? arena_printf(r->arena, "%.1f MB", (double)d->size / (1024 * 1024))
+		        : arena_printf(r->arena, "%.1f KB", (double)d->size / 1024);
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "id",
-		                   arena_printf(r->arena, "%lld", (long long)d->id), "name", d->name,
-		                   "version", d->version, "os", d->os, "filename", d->filename, "size",
-		                   human, "sha256", d->sha256, "bytes", (json_int_t)d->size, "date",
-		                   time_date(r->arena, d->created_at)));
+		    arr,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "id",
+		              arena_printf(r->arena, "%lld", (long long)d->id), "name", d->name,
+		              "version", d->version, "os", d->os, "filename", d->filename, "size",
+		              human, "sha256", d->sha256, "bytes", (json_int_t)d->size, "date",
+		              time_date(r->arena, d->created_at)));
 	}
 	return arr;
 }
@@ -88,7 +90,8 @@ static struct driver_blob *driver_cache_get(int64_t id, const char *sha256)
 			__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
 			found = b;
 			/* Most recently used first. */
-			memmove(&driver_cache[1], &driver_cache[0], (size_t)i * sizeof(driver_cache[0]));
+			memmove(&driver_cache[1], &driver_cache[0],
+			        (size_t)i * sizeof(driver_cache[0]));
 			driver_cache[0] = b;
 		}
 	}
@@ -170,7 +173,8 @@ static void show_admin(struct request *r, int status, const char *error, const c
 	json_t *drivers = drivers_to_json(r);
 	if (!drivers)
 		return;
-	json_t *ctx = json_pack("{s:o, s:o}", "drivers", drivers, "menu", mgmt_menu(r, "/admin/drivers"));
+	json_t *ctx =
+	    json_pack("{s:o, s:o}", "drivers", drivers, "menu", mgmt_menu(r, "/admin/drivers"));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	if (notice)
@@ -194,8 +198,8 @@ static char *clean_filename(struct arena *a, const char *name)
 	char *out = arena_alloc(a, strlen(base) + 1);
 	size_t j = 0;
 	for (const char *p = base; *p && j < 100; p++)
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '.' || *p == '-' || *p == '_')
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_')
 			out[j++] = *p;
 	out[j] = '\0';
 	while (out[0] == '.')
@@ -205,14 +209,18 @@ static char *clean_filename(struct arena *a, const char *name)
 
 void page_admin_drivers_upload(struct request *r)
 {
-	const char *fields[][2] = {{"name", "驱动名称"}, {"version", "版本"}, {"os", "适用操作系统"}};
+	const char *fields[][2] = {
+	    {"name", "驱动名称"}, {"version", "版本"}, {"os", "适用操作系统"}};
 	const char *v[3];
 	for (int i = 0; i < 3; i++) {
-		char *s = arena_strdup(r->arena, req_form(r, fields[i][0]) ? req_form(r, fields[i][0]) : "");
+		char *s = arena_strdup(r->arena,
+		                       req_form(r, fields[i][0]) ? req_form(r, fields[i][0]) : "");
 		str_trim(s);
 		long n = utf8_length(s);
 		if (n <= 0 || n > 60) {
-			show_admin(r, 422, arena_printf(r->arena, "请填写%s（不超过60字）", fields[i][1]), NULL);
+			show_admin(r, 422,
+			           arena_printf(r->arena, "请填写%s（不超过60字）", fields[i][1]),
+			           NULL);
 			return;
 		}
 		v[i] = s;
@@ -222,7 +230,9 @@ void page_admin_drivers_upload(struct request *r)
 		show_admin(r, 422, "请选择要上传的驱动程序文件", NULL);
 		return;
 	}
-	struct driver d = {.name = v[0], .version = v[1], .os = v[2],
+	struct driver d = {.name = v[0],
+	                   .version = v[1],
+	                   .os = v[2],
 	                   .filename = clean_filename(r->arena, f->filename)};
 	enum db_status st =
 	    driver_insert(req_db(r), r->arena, &r->actor, &d, f->value.data, f->value.len);
@@ -230,5 +240,6 @@ void page_admin_drivers_upload(struct request *r)
 		reply_server_error(r, "driver upload failed");
 		return;
 	}
-	show_admin(r, 200, NULL, arena_printf(r->arena, "已上传 %s（SHA-256 %s）", d.filename, d.sha256));
+	show_admin(r, 200, NULL,
+	           arena_printf(r->arena, "已上传 %s（SHA-256 %s）", d.filename, d.sha256));
 }

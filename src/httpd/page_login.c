@@ -27,7 +27,8 @@ static void show_login(struct request *r, int status, const char *error, const c
 		json_object_set_new(ctx, "apply_label", json_string(kind_apply_label(k)));
 	}
 	if (req_query(r, "registered"))
-		json_object_set_new(ctx, "notice", json_string("报名信息已提交，请登录查看审批状态。"));
+		json_object_set_new(ctx, "notice",
+		                    json_string("报名信息已提交，请登录查看审批状态。"));
 	if (req_query(r, "expired"))
 		json_object_set_new(ctx, "notice", json_string("请先登录。"));
 	render_page(r, status, "login", "用户登录", ctx);
@@ -68,25 +69,29 @@ void page_login_post(struct request *r)
 	                                      r->srv->staff_password_login, &id, &retry_after);
 	const char *wait = throttle_wait_text(r, retry_after);
 	if (retry_after > 0)
-		req_header(r, "Retry-After", arena_printf(r->arena, "%lld", (long long)retry_after));
+		req_header(r, "Retry-After",
+		           arena_printf(r->arena, "%lld", (long long)retry_after));
 	switch (res) {
-	case LOGIN_OK: break;
+	case LOGIN_OK:
+		break;
 	case LOGIN_BAD:
 		show_login(r, 401, "用户名或密码错误。", user, portal);
 		return;
 	case LOGIN_LOCKED:
-		show_login(r, 429,
-		           arena_printf(r->arena, "登录失败次数过多，账户已锁定，请%s后再试。", wait),
-		           user, portal);
+		show_login(
+		    r, 429,
+		    arena_printf(r->arena, "登录失败次数过多，账户已锁定，请%s后再试。", wait),
+		    user, portal);
 		return;
 	case LOGIN_ADDRESS_THROTTLED:
-		show_login(r, 429,
-		           arena_printf(r->arena,
-		                        "您所在网络地址的登录尝试过于频繁，请%s后再试。", wait),
-		           user, portal);
+		show_login(
+		    r, 429,
+		    arena_printf(r->arena, "您所在网络地址的登录尝试过于频繁，请%s后再试。", wait),
+		    user, portal);
 		return;
 	case LOGIN_BUSY:
-		show_login(r, 503, arena_printf(r->arena, "系统繁忙，请%s后再试。", wait), user, portal);
+		show_login(r, 503, arena_printf(r->arena, "系统繁忙，请%s后再试。", wait), user,
+		           portal);
 		return;
 	case LOGIN_DISABLED:
 		show_login(r, 403, "该账户已停用，请联系系统管理员。", user, portal);
@@ -101,7 +106,8 @@ void page_login_post(struct request *r)
 	/* A new session id at every login: a planted cookie never becomes a session. */
 	session_destroy(c, req_cookie(r, "esp_session"));
 	char *cookie = NULL;
-	if (session_create(c, id, "password", NULL, r->srv->session_seconds, &cookie, NULL) != DB_OK) {
+	if (session_create(c, id, "password", NULL, r->srv->session_seconds, &cookie, NULL) !=
+	    DB_OK) {
 		reply_server_error(r, "session create failed");
 		return;
 	}

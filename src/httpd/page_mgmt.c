@@ -14,7 +14,8 @@ static enum reg_kind actor_kind(struct request *r, json_t **reg_out)
 {
 	json_t *reg =
 	    r->actor.registration_id ? registration_get(req_db(r), r->actor.registration_id) : NULL;
-	enum reg_kind k = reg ? kind_parse(json_string_value(json_object_get(reg, "kind"))) : KIND_NONE;
+	enum reg_kind k =
+	    reg ? kind_parse(json_string_value(json_object_get(reg, "kind"))) : KIND_NONE;
 	if (reg_out)
 		*reg_out = reg;
 	else
@@ -37,18 +38,23 @@ json_t *mgmt_menu(struct request *r, const char *current)
 	const struct actor *a = &r->actor;
 	if (policy_allows(a, ACT_REGISTRANT, NULL)) {
 		enum reg_kind k = actor_kind(r, NULL);
-		const char *group = k == KIND_AUTHORITY ? "系统管理" : k == KIND_EVALUATOR ? NULL : "其他";
+		const char *group = k == KIND_AUTHORITY   ? "系统管理"
+		                    : k == KIND_EVALUATOR ? NULL
+		                                          : "其他";
 		items = json_array();
 		json_array_append_new(items, item("当前用户信息", "/mgmt/user", current));
-		json_array_append_new(groups, json_pack("{s:s?, s:o}", "group", group, "items", items));
+		json_array_append_new(groups,
+		                      json_pack("{s:s?, s:o}", "group", group, "items", items));
 		items = json_array();
 		json_array_append_new(items, item("证书U盘申请进度", "/status", current));
 		json_array_append_new(items, item("证书U盘驱动", "/drivers", current));
-		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "证书U盘", "items", items));
+		json_array_append_new(groups,
+		                      json_pack("{s:s, s:o}", "group", "证书U盘", "items", items));
 	} else if (policy_allows(a, ACT_REVIEW_QUEUE, NULL)) {
 		items = json_array();
 		json_array_append_new(items, item("报名初审", "/review", current));
-		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "初审", "items", items));
+		json_array_append_new(groups,
+		                      json_pack("{s:s, s:o}", "group", "初审", "items", items));
 	} else if (policy_allows(a, ACT_ADMIN, NULL)) {
 		items = json_array();
 		json_array_append_new(items, item("注册机构通讯录", "/admin/directory", current));
@@ -56,16 +62,20 @@ json_t *mgmt_menu(struct request *r, const char *current)
 		json_array_append_new(items, item("工作人员账户", "/admin/staff", current));
 		json_array_append_new(items, item("证书U盘驱动管理", "/admin/drivers", current));
 		json_array_append_new(items, item("全部证书U盘申请", "/ra/queue", current));
-		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "系统管理", "items", items));
+		json_array_append_new(groups,
+		                      json_pack("{s:s, s:o}", "group", "系统管理", "items", items));
 	} else if (policy_allows(a, ACT_OPERATOR, NULL)) {
 		/* The RA holds API tokens; the trainer does not. */
 		bool ra = policy_allows(a, ACT_API_TOKENS, NULL);
 		items = json_array();
-		json_array_append_new(items, item(ra ? "注册机构首页" : "培训机构首页", "/ra", current));
+		json_array_append_new(items,
+		                      item(ra ? "注册机构首页" : "培训机构首页", "/ra", current));
 		json_array_append_new(items, item("申请办理列表", "/ra/queue", current));
 		if (ra)
-			json_array_append_new(items, item("制证工作站API令牌", "/ra/tokens", current));
-		json_array_append_new(groups, json_pack("{s:s, s:o}", "group", "证书办理", "items", items));
+			json_array_append_new(items,
+			                      item("制证工作站API令牌", "/ra/tokens", current));
+		json_array_append_new(groups,
+		                      json_pack("{s:s, s:o}", "group", "证书办理", "items", items));
 	}
 	return groups;
 }
@@ -77,8 +87,8 @@ void reply_needs_key(struct request *r)
 {
 	render_page(r, 403, "cert_refused", "请使用证书U盘登录",
 	            json_pack("{s:s, s:s, s:b, s:s}", "title", "请使用证书U盘登录", "message",
-	                      "管理系统需要插入证书U盘登录。请插入证书U盘后打开证书U盘登录页面。", "no_cert", 1,
-	                      "login_url", config_get(r->srv->cfg, "login_url")));
+	                      "管理系统需要插入证书U盘登录。请插入证书U盘后打开证书U盘登录页面。",
+	                      "no_cert", 1, "login_url", config_get(r->srv->cfg, "login_url")));
 }
 
 static void render_mgmt(struct request *r, int status, const char *tpl, const char *title,
@@ -91,9 +101,10 @@ static void render_mgmt(struct request *r, int status, const char *tpl, const ch
 
 void page_mgmt_home(struct request *r)
 {
-	json_t *ctx = json_pack("{s:s, s:s}", "role_label", role_label(r->actor.role), "method",
-	                        r->actor.session_method && strcmp(r->actor.session_method, "password") != 0
-	                            ? "证书U盘" : "密码");
+	json_t *ctx = json_pack(
+	    "{s:s, s:s}", "role_label", role_label(r->actor.role), "method",
+	    r->actor.session_method && strcmp(r->actor.session_method, "password") != 0 ? "证书U盘"
+	                                                                                : "密码");
 	render_mgmt(r, 200, "mgmt_home", "交通运输企业安全生产标准化管理系统", "/mgmt", ctx);
 }
 
@@ -101,10 +112,11 @@ void page_mgmt_user(struct request *r)
 {
 	/* Staff see their account; a holder, the registration and its keys. */
 	if (!policy_allows(&r->actor, ACT_REGISTRANT, NULL)) {
-		json_t *ctx = json_pack("{s:s, s:s, s:s, s:s}", "username", r->actor.username,
-		                        "display_name", r->actor.display_name ? r->actor.display_name : "",
-		                        "role_label", role_label(r->actor.role), "org",
-		                        r->actor.authority_name ? r->actor.authority_name : "");
+		json_t *ctx =
+		    json_pack("{s:s, s:s, s:s, s:s}", "username", r->actor.username, "display_name",
+		              r->actor.display_name ? r->actor.display_name : "", "role_label",
+		              role_label(r->actor.role), "org",
+		              r->actor.authority_name ? r->actor.authority_name : "");
 		render_mgmt(r, 200, "mgmt_user", "当前用户信息", "/mgmt/user", ctx);
 		return;
 	}
@@ -119,16 +131,19 @@ void page_mgmt_user(struct request *r)
 	json_t *f;
 	json_t *certs = cert_list(req_db(r), "registration_id", r->actor.registration_id, r->arena,
 	                          r->srv->limits.expiry_warning_days);
-	json_array_foreach(certs, i, f) {
+	json_array_foreach(certs, i, f)
+	{
 		const char *serial = json_string_value(json_object_get(f, "serial"));
-		json_object_set_new(f, "current", json_boolean(r->actor.cert_serial &&
-		                                               strcmp(serial, r->actor.cert_serial) == 0));
+		json_object_set_new(f, "current",
+		                    json_boolean(r->actor.cert_serial &&
+		                                 strcmp(serial, r->actor.cert_serial) == 0));
 	}
-	json_t *ctx = json_pack("{s:O, s:o, s:o, s:b, s:i}", "reg", reg, "rows", rows, "certs", certs,
-	                        "is_unit", kind_is_unit(k), "warning_days",
+	json_t *ctx = json_pack("{s:O, s:o, s:o, s:b, s:i}", "reg", reg, "rows", rows, "certs",
+	                        certs, "is_unit", kind_is_unit(k), "warning_days",
 	                        r->srv->limits.expiry_warning_days);
 	if (req_query(r, "lost"))
-		json_object_set_new(ctx, "notice", json_string("证书已挂失，该证书U盘已不能再登录。"));
+		json_object_set_new(ctx, "notice",
+		                    json_string("证书已挂失，该证书U盘已不能再登录。"));
 	render_mgmt(r, 200, "mgmt_user", "当前用户信息", "/mgmt/user", ctx);
 	json_decref(reg);
 }
@@ -153,7 +168,8 @@ void page_mgmt_lost_get(struct request *r)
 	json_t *cert = own_cert(r);
 	if (!cert)
 		return;
-	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user", json_pack("{s:o}", "cert", cert));
+	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user",
+	            json_pack("{s:o}", "cert", cert));
 }
 
 void page_mgmt_lost_post(struct request *r)
@@ -174,7 +190,8 @@ void page_mgmt_lost_post(struct request *r)
 		set_session_cookie(r, NULL);
 		r->logged_in = false;
 		render_message(r, 200, "证书已挂失",
-		               "证书已挂失并立即作废，该证书U盘不能再登录。如需新的证书U盘，请使用其他证书U盘登录后再次申请，或联系所在省的数字证书注册机构。");
+		               "证书已挂失并立即作废，该证书U盘不能再登录。如需新的证书U盘，请使用"
+		               "其他证书U盘登录后再次申请，或联系所在省的数字证书注册机构。");
 	} else {
 		redirect(r, "/mgmt/user?lost=1");
 	}

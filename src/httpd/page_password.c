@@ -7,8 +7,8 @@
 static void show_password(struct request *r, int status, json_t *errors)
 {
 	json_t *ctx = json_pack("{s:s, s:b, s:i}", "username", r->actor.username, "must_change",
-	                        r->actor.must_change_password,
-	                        "min_length", r->srv->limits.password_min_length);
+	                        r->actor.must_change_password, "min_length",
+	                        r->srv->limits.password_min_length);
 	if (errors && json_object_size(errors)) {
 		json_object_set(ctx, "errors", errors);
 		json_object_set_new(ctx, "has_errors", json_true());
@@ -56,12 +56,14 @@ void page_password_post(struct request *r)
 		json_object_set_new(errors, "new_password", json_string(why));
 		break;
 	case PWCHANGE_SAME:
-		json_object_set_new(errors, "new_password", json_string("新密码不能与当前密码相同"));
+		json_object_set_new(errors, "new_password",
+		                    json_string("新密码不能与当前密码相同"));
 		break;
 	case PWCHANGE_NO_PASSWORD:
 		json_decref(errors);
-		render_message(r, 409, "修改密码",
-		               "该账户没有设置密码，只能使用证书U盘登录。如需密码，请联系系统管理员。");
+		render_message(
+		    r, 409, "修改密码",
+		    "该账户没有设置密码，只能使用证书U盘登录。如需密码，请联系系统管理员。");
 		return;
 	case PWCHANGE_ERROR:
 		json_decref(errors);

@@ -17,11 +17,12 @@ void page_home(struct request *r)
 	}
 	json_t *entries = json_array();
 	for (int k = 0; k < KIND_COUNT; k++)
-		json_array_append_new(entries, json_pack("{s:s, s:s, s:s}", "kind", kind_name(k), "label",
-		                                         kind_portal_label(k), "apply",
+		json_array_append_new(entries, json_pack("{s:s, s:s, s:s}", "kind", kind_name(k),
+		                                         "label", kind_portal_label(k), "apply",
 		                                         kind_apply_label(k)));
-	render_page(r, 200, "home", "首页", json_pack("{s:o, s:s}", "entries", entries, "login_url",
-	                                             config_get(r->srv->cfg, "login_url")));
+	render_page(r, 200, "home", "首页",
+	            json_pack("{s:o, s:s}", "entries", entries, "login_url",
+	                      config_get(r->srv->cfg, "login_url")));
 }
 
 void page_portal(struct request *r)
@@ -33,8 +34,8 @@ void page_portal(struct request *r)
 	}
 	render_page(r, 200, "portal", kind_portal_label(k),
 	            json_pack("{s:s, s:s, s:s, s:s}", "kind", kind_name(k), "portal_label",
-	                      kind_portal_label(k), "apply_label", kind_apply_label(k), "kind_label",
-	                      kind_label(k)));
+	                      kind_portal_label(k), "apply_label", kind_apply_label(k),
+	                      "kind_label", kind_label(k)));
 }
 
 void page_help(struct request *r)
@@ -42,16 +43,18 @@ void page_help(struct request *r)
 	struct fee fee = {0};
 	fee_current(req_db(r), &fee);
 	render_page(r, 200, "help", "帮助",
-	            json_pack("{s:o, s:i, s:i, s:i, s:i}", "provinces", ra_directory_list(req_db(r)),
-	                      "price", (int)fee.price_yuan, "medium", (int)fee.medium_yuan, "years",
-	                      fee.years, "delivery_days", r->srv->limits.delivery_days));
+	            json_pack("{s:o, s:i, s:i, s:i, s:i}", "provinces",
+	                      ra_directory_list(req_db(r)), "price", (int)fee.price_yuan, "medium",
+	                      (int)fee.medium_yuan, "years", fee.years, "delivery_days",
+	                      r->srv->limits.delivery_days));
 }
 
 void page_healthz(struct request *r)
 {
 	bool ok = db_ping(req_db(r));
-	reply_json(r, ok ? 200 : 503, json_pack("{s:s, s:s}", "status", ok ? "ok" : "unavailable",
-	                                        "store", db_pool_backend(r->srv->pool)->name));
+	reply_json(r, ok ? 200 : 503,
+	           json_pack("{s:s, s:s}", "status", ok ? "ok" : "unavailable", "store",
+	                     db_pool_backend(r->srv->pool)->name));
 }
 
 static const char *mime_of(const char *name)
@@ -82,8 +85,8 @@ void page_static(struct request *r)
 	size_t n = strlen(name);
 	bool ok = n > 0 && n < 100 && name[0] != '.';
 	for (const char *p = name; ok && *p; p++)
-		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		     *p == '.' || *p == '-' || *p == '_';
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		     (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_';
 	if (!ok) {
 		reply_not_found(r);
 		return;

@@ -70,9 +70,10 @@ static void dates_of(struct request *r, json_t *items)
 {
 	size_t i;
 	json_t *it;
-	json_array_foreach(items, i, it)
-		json_object_set_new(it, "submitted_date",
-		                    json_string(time_date(r->arena, json_integer_value(json_object_get(it, "submitted_at")))));
+	json_array_foreach(items, i, it) json_object_set_new(
+	    it, "submitted_date",
+	    json_string(
+	        time_date(r->arena, json_integer_value(json_object_get(it, "submitted_at")))));
 }
 
 /* Bars of applications received and keys shipped per day: drawn here, no script. */
@@ -91,35 +92,46 @@ static char *chart_svg(json_t *daily)
 	}
 	const int w = 24, h = 160, left = 36, top = 10;
 	struct buf s = {0};
-	buf_printf(&s, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" role=\"img\" "
-	               "aria-label=\"近30天每日收到的申请数与寄出的证书U盘数\" class=\"chart\">",
+	buf_printf(&s,
+	           "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" role=\"img\" "
+	           "aria-label=\"近30天每日收到的申请数与寄出的证书U盘数\" class=\"chart\">",
 	           left + (int)n * w + 10, top + h + 40);
-	buf_printf(&s, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left, top + h,
-	           left + (int)n * w, top + h);
-	buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%lld</text>", left - 4,
-	           top + 8, (long long)max);
-	buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">0</text>", left - 4,
-	           top + h);
+	buf_printf(&s, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left,
+	           top + h, left + (int)n * w, top + h);
+	buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%lld</text>",
+	           left - 4, top + 8, (long long)max);
+	buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">0</text>",
+	           left - 4, top + h);
 	for (size_t i = 0; i < n; i++) {
 		json_t *d = json_array_get(daily, i);
 		json_int_t a = json_integer_value(json_object_get(d, "received"));
 		json_int_t b = json_integer_value(json_object_get(d, "shipped"));
 		int x = left + (int)i * w;
 		int ha = (int)(a * h / max), hb = (int)(b * h / max);
-		buf_printf(&s, "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" fill=\"#1f4e8c\"><title>%s 收到申请 %lld</title></rect>",
-		           x + 3, top + h - ha, ha, json_string_value(json_object_get(d, "date")), (long long)a);
-		buf_printf(&s, "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" fill=\"#2e7d32\"><title>%s 寄出证书U盘 %lld</title></rect>",
-		           x + 12, top + h - hb, hb, json_string_value(json_object_get(d, "date")), (long long)b);
+		buf_printf(&s,
+		           "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" "
+		           "fill=\"#1f4e8c\"><title>%s 收到申请 %lld</title></rect>",
+		           x + 3, top + h - ha, ha, json_string_value(json_object_get(d, "date")),
+		           (long long)a);
+		buf_printf(&s,
+		           "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" "
+		           "fill=\"#2e7d32\"><title>%s 寄出证书U盘 %lld</title></rect>",
+		           x + 12, top + h - hb, hb, json_string_value(json_object_get(d, "date")),
+		           (long long)b);
 		if (i % 5 == 0 || i == n - 1)
-			buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%s</text>",
-			           x + 12, top + h + 14, json_string_value(json_object_get(d, "date")));
+			buf_printf(&s,
+			           "<text x=\"%d\" y=\"%d\" font-size=\"10\" "
+			           "text-anchor=\"middle\">%s</text>",
+			           x + 12, top + h + 14,
+			           json_string_value(json_object_get(d, "date")));
 	}
-	buf_printf(&s, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#1f4e8c\"/>"
-	               "<text x=\"%d\" y=\"%d\" font-size=\"11\">收到的申请</text>"
-	               "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#2e7d32\"/>"
-	               "<text x=\"%d\" y=\"%d\" font-size=\"11\">寄出的证书U盘</text></svg>",
-	           left, top + h + 24, left + 14, top + h + 33, left + 110, top + h + 24, left + 124,
-	           top + h + 33);
+	buf_printf(&s,
+	           "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#1f4e8c\"/>"
+	           "<text x=\"%d\" y=\"%d\" font-size=\"11\">收到的申请</text>"
+	           "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#2e7d32\"/>"
+	           "<text x=\"%d\" y=\"%d\" font-size=\"11\">寄出的证书U盘</text></svg>",
+	           left, top + h + 24, left + 14, top + h + 33, left + 110, top + h + 24,
+	           left + 124, top + h + 33);
 	return buf_steal(&s);
 }
 
@@ -142,9 +154,9 @@ void page_ra_home(struct request *r)
 	/* The scope says whose office this is: a training institution sees
 	 * evaluators only, an RA its province, the admin every province. */
 	bool trainer = f.evaluators_only, ra = f.province && !trainer;
-	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", stats, "overdue", overdue,
-	                        "chart_svg", svg, "delivery_days", days, "is_ra", ra, "org",
-	                        r->actor.display_name ? r->actor.display_name : "");
+	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", stats, "overdue",
+	                        overdue, "chart_svg", svg, "delivery_days", days, "is_ra", ra,
+	                        "org", r->actor.display_name ? r->actor.display_name : "");
 	free(svg);
 	render_page(r, 200, "ra_home", trainer ? "培训机构首页" : "注册机构首页", ctx);
 }
@@ -170,8 +182,8 @@ void page_ra_queue(struct request *r)
 			char *enc = NULL;
 			struct buf e = {0};
 			for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-				if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-				    *p == '-' || *p == '_')
+				if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')
 					buf_putc(&e, (char)*p);
 				else
 					buf_printf(&e, "%%%02X", *p);
@@ -187,23 +199,28 @@ void page_ra_queue(struct request *r)
 	buf_free(&qs);
 	json_t *kinds = json_array();
 	for (int k = 0; k < KIND_COUNT; k++)
-		json_array_append_new(kinds, json_pack("{s:s, s:s, s:b}", "value", kind_name(k), "label",
-		                                       kind_label(k), "selected",
-		                                       f.kind && strcmp(f.kind, kind_name(k)) == 0));
+		json_array_append_new(kinds,
+		                      json_pack("{s:s, s:s, s:b}", "value", kind_name(k), "label",
+		                                kind_label(k), "selected",
+		                                f.kind && strcmp(f.kind, kind_name(k)) == 0));
 	json_t *states = json_array();
 	enum app_state selected = appstate_parse(f.state);
 	for (enum app_state s = APP_SUBMITTED; s < APP_STATE_COUNT; s++)
-		json_array_append_new(states, json_pack("{s:s, s:s, s:b}", "value", appstate_name(s),
-		                                        "label", appstate_label(s), "selected",
-		                                        s == selected));
-	json_t *ctx = json_pack("{s:o, s:o, s:I, s:o, s:o, s:i, s:i, s:s}", "items", items, "form", form,
-	                        "total", (json_int_t)total, "kinds", kinds, "states", states, "page",
-	                        (int)page, "pages", (int)(pages ? pages : 1), "csv_url",
+		json_array_append_new(
+		    states, json_pack("{s:s, s:s, s:b}", "value", appstate_name(s), "label",
+		                      appstate_label(s), "selected", s == selected));
+	json_t *ctx = json_pack("{s:o, s:o, s:I, s:o, s:o, s:i, s:i, s:s}", "items", items, "form",
+	                        form, "total", (json_int_t)total, "kinds", kinds, "states", states,
+	                        "page", (int)page, "pages", (int)(pages ? pages : 1), "csv_url",
 	                        arena_printf(r->arena, "/ra/queue.csv?%s", qstr));
 	if (page > 1)
-		json_object_set_new(ctx, "prev_url", json_string(arena_printf(r->arena, "/ra/queue?%spage=%ld", qstr, page - 1)));
+		json_object_set_new(
+		    ctx, "prev_url",
+		    json_string(arena_printf(r->arena, "/ra/queue?%spage=%ld", qstr, page - 1)));
 	if (page < pages)
-		json_object_set_new(ctx, "next_url", json_string(arena_printf(r->arena, "/ra/queue?%spage=%ld", qstr, page + 1)));
+		json_object_set_new(
+		    ctx, "next_url",
+		    json_string(arena_printf(r->arena, "/ra/queue?%spage=%ld", qstr, page + 1)));
 	render_page(r, 200, "ra_queue", "申请办理列表", ctx);
 }
 
@@ -234,18 +251,23 @@ void page_ra_queue_csv(struct request *r)
 	int64_t total = 0;
 	json_t *items = ra_queue(req_db(r), &f, r->srv->limits.delivery_days, &total);
 	buf_free(&r->body);
-	buf_puts(&r->body, "\xEF\xBB\xBF申请编号,状态,申请人类型,名称,代码,省份,数量,金额(元),提交日期,已用天数,超期\r\n");
+	buf_puts(&r->body, "\xEF\xBB\xBF申请编号,状态,申请人类型,名称,代码,省份,数量,金额(元),"
+	                   "提交日期,已用天数,超期\r\n");
 	size_t i;
 	json_t *it;
-	json_array_foreach(items, i, it) {
-		const char *cols[] = {"number", "state_label", "kind_label", "name", "code", "province", "sets", "amount"};
+	json_array_foreach(items, i, it)
+	{
+		const char *cols[] = {"number", "state_label", "kind_label", "name",
+		                      "code",   "province",    "sets",       "amount"};
 		for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
 			csv_field(&r->body, json_string_value(json_object_get(it, cols[k])));
 			buf_putc(&r->body, ',');
 		}
-		csv_field(&r->body, time_date(r->arena, json_integer_value(json_object_get(it, "submitted_at"))));
+		csv_field(&r->body, time_date(r->arena, json_integer_value(
+		                                            json_object_get(it, "submitted_at"))));
 		json_int_t days = json_integer_value(json_object_get(it, "days"));
-		buf_printf(&r->body, ",%s,%s\r\n", days >= 0 ? arena_printf(r->arena, "%lld", (long long)days) : "",
+		buf_printf(&r->body, ",%s,%s\r\n",
+		           days >= 0 ? arena_printf(r->arena, "%lld", (long long)days) : "",
 		           json_is_true(json_object_get(it, "overdue")) ? "是" : "否");
 	}
 	json_decref(items);
@@ -287,38 +309,40 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 	                          r->srv->limits.expiry_warning_days);
 	unsigned facts = application_facts(app) | (json_array_size(certs) ? APP_FACT_CERTS : 0);
 	json_t *reg = registration_get(req_db(r), strtoll(sval(app, "registration_id"), NULL, 10));
-	json_t *ctx = json_pack("{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg",
-	                        reg ? reg : json_object(), "history",
-	                        application_history(req_db(r), app_id, r->arena), "certs", certs,
-	                        "timeline", application_timeline(app, r->arena), "today",
-	                        time_date(r->arena, time_now()));
+	json_t *ctx = json_pack(
+	    "{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg", reg ? reg : json_object(),
+	    "history", application_history(req_db(r), app_id, r->arena), "certs", certs, "timeline",
+	    application_timeline(app, r->arena), "today", time_date(r->arena, time_now()));
 	/* A button shows when the state machine lets this role take its step now. */
 	static const struct {
 		const char *key;
 		enum app_step step;
 	} buttons[] = {
-		{"can_pay", STEP_PAYMENT},   {"can_materials", STEP_MATERIALS},
-		{"can_return", STEP_RETURN}, {"can_issue", STEP_ISSUE},
-		{"can_ship", STEP_SHIP},     {"can_pickup", STEP_PICKUP},
-		{"can_receive", STEP_RECEIVED},
+	    {"can_pay", STEP_PAYMENT},      {"can_materials", STEP_MATERIALS},
+	    {"can_return", STEP_RETURN},    {"can_issue", STEP_ISSUE},
+	    {"can_ship", STEP_SHIP},        {"can_pickup", STEP_PICKUP},
+	    {"can_receive", STEP_RECEIVED},
 	};
 	for (size_t i = 0; i < sizeof buttons / sizeof buttons[0]; i++)
-		json_object_set_new(ctx, buttons[i].key,
-		                    json_boolean(appstate_next(state, buttons[i].step, who, facts, NULL)));
+		json_object_set_new(
+		    ctx, buttons[i].key,
+		    json_boolean(appstate_next(state, buttons[i].step, who, facts, NULL)));
 	json_t *items = application_materials(k), *list = json_array();
 	size_t mi;
 	json_t *m;
-	json_array_foreach(items, mi, m)
-		json_array_append_new(list, json_pack("{s:I, s:O}", "index", (json_int_t)mi, "label", m));
+	json_array_foreach(items, mi, m) json_array_append_new(
+	    list, json_pack("{s:I, s:O}", "index", (json_int_t)mi, "label", m));
 	json_decref(items);
 	json_object_set_new(ctx, "materials", list);
 	json_object_set_new(ctx, "certs_count", json_integer((json_int_t)json_array_size(certs)));
 	json_object_set_new(ctx, "is_evaluator", json_boolean(eval));
-	json_object_set_new(ctx, "has_scan", json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
+	json_object_set_new(ctx, "has_scan",
+	                    json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
 	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
-	render_page(r, status, "ra_application", arena_printf(r->arena, "办理申请 %s", sval(app, "number")), ctx);
+	render_page(r, status, "ra_application",
+	            arena_printf(r->arena, "办理申请 %s", sval(app, "number")), ctx);
 }
 
 void page_ra_application(struct request *r)
@@ -394,7 +418,8 @@ void page_ra_action(struct request *r)
 		size_t i;
 		json_t *it;
 		bool all = true;
-		json_array_foreach(items, i, it) {
+		json_array_foreach(items, i, it)
+		{
 			/* Checkboxes come back as "0\n1" (repeated fields joined). */
 			char key[24];
 			snprintf(key, sizeof key, "%zu", i);
@@ -421,7 +446,8 @@ void page_ra_action(struct request *r)
 		else
 			st = ra_return(c, &r->actor, number, reason);
 	} else if (step == STEP_SHIP || step == STEP_PICKUP) {
-		char *courier = trimmed(r, "courier", 40), *tracking = trimmed(r, "tracking_no", 40);
+		char *courier = trimmed(r, "courier", 40),
+		     *tracking = trimmed(r, "tracking_no", 40);
 		if (!eval && (!courier || !*courier))
 			error = "请填写快递公司";
 		else if (!eval && (!tracking || !*tracking))
@@ -436,7 +462,8 @@ void page_ra_action(struct request *r)
 	} else if (st == DB_OK) {
 		redirect(r, arena_printf(r->arena, "/ra/applications/%s", number));
 	} else if (st == DB_CONFLICT) {
-		show_ra_app(r, 409, app, "该申请的当前状态不允许此操作（可能已被其他人处理），请刷新后查看。");
+		show_ra_app(r, 409, app,
+		            "该申请的当前状态不允许此操作（可能已被其他人处理），请刷新后查看。");
 	} else {
 		reply_server_error(r, "RA action failed");
 	}
@@ -446,7 +473,8 @@ void page_ra_action(struct request *r)
 
 static void show_tokens(struct request *r, int status, const char *new_token, const char *error)
 {
-	json_t *ctx = json_pack("{s:o}", "tokens", api_token_list(req_db(r), r->actor.account_id, r->arena));
+	json_t *ctx =
+	    json_pack("{s:o}", "tokens", api_token_list(req_db(r), r->actor.account_id, r->arena));
 	if (new_token)
 		json_object_set_new(ctx, "new_token", json_string(new_token));
 	if (error)

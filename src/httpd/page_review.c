@@ -67,27 +67,33 @@ static json_t *queue_context(struct request *r, enum reg_state st, long page)
 	                                   (int)((page - 1) * QUEUE_PAGE), &total);
 	size_t i;
 	json_t *it;
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		const char *at = json_string_value(json_object_get(it, "created_at"));
-		json_object_set_new(it, "created_date",
-		                    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
+		json_object_set_new(
+		    it, "created_date",
+		    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
 	}
 	json_t *tabs = json_array();
 	for (int k = 0; k < REG_STATE_COUNT; k++)
-		json_array_append_new(tabs, json_pack("{s:s, s:s, s:b}", "state",
-		                                      reg_state_name((enum reg_state)k), "label",
-		                                      reg_state_label(reg_state_name((enum reg_state)k)),
-		                                      "current", st == (enum reg_state)k));
+		json_array_append_new(
+		    tabs, json_pack("{s:s, s:s, s:b}", "state", reg_state_name((enum reg_state)k),
+		                    "label", reg_state_label(reg_state_name((enum reg_state)k)),
+		                    "current", st == (enum reg_state)k));
 	json_array_append_new(tabs, json_pack("{s:s, s:s, s:b}", "state", "all", "label", "全部",
 	                                      "current", st == REG_STATE_UNKNOWN));
 	long pages = (long)((total + QUEUE_PAGE - 1) / QUEUE_PAGE);
-	json_t *ctx = json_pack("{s:o, s:o, s:I, s:s, s:s}", "items", items, "tabs", tabs, "total",
-	                        (json_int_t)total, "authority", r->actor.authority_name ? r->actor.authority_name : "",
-	                        "state", state);
+	json_t *ctx = json_pack(
+	    "{s:o, s:o, s:I, s:s, s:s}", "items", items, "tabs", tabs, "total", (json_int_t)total,
+	    "authority", r->actor.authority_name ? r->actor.authority_name : "", "state", state);
 	if (page > 1)
-		json_object_set_new(ctx, "prev_url", json_string(arena_printf(r->arena, "/review?state=%s&page=%ld", state, page - 1)));
+		json_object_set_new(ctx, "prev_url",
+		                    json_string(arena_printf(r->arena, "/review?state=%s&page=%ld",
+		                                             state, page - 1)));
 	if (page < pages)
-		json_object_set_new(ctx, "next_url", json_string(arena_printf(r->arena, "/review?state=%s&page=%ld", state, page + 1)));
+		json_object_set_new(ctx, "next_url",
+		                    json_string(arena_printf(r->arena, "/review?state=%s&page=%ld",
+		                                             state, page + 1)));
 	json_object_set_new(ctx, "page", json_integer(page));
 	json_object_set_new(ctx, "pages", json_integer(pages ? pages : 1));
 	return ctx;
@@ -158,10 +164,13 @@ static void show_detail(struct request *r, int status, json_t *reg, const char *
 	json_t *ctx = json_pack("{s:O, s:o, s:b}", "reg", reg, "rows", rows, "is_pending",
 	                        state == REG_PENDING);
 	const char *created = json_string_value(json_object_get(reg, "created_at"));
-	json_object_set_new(ctx, "submitted_date", json_string(time_datetime(r->arena, strtoll(created, NULL, 10))));
+	json_object_set_new(ctx, "submitted_date",
+	                    json_string(time_datetime(r->arena, strtoll(created, NULL, 10))));
 	const char *reviewed = json_string_value(json_object_get(reg, "reviewed_at"));
 	if (reviewed)
-		json_object_set_new(ctx, "reviewed_date", json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
+		json_object_set_new(
+		    ctx, "reviewed_date",
+		    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	/* Said before the reviewer decides, not after: an authority whose name is

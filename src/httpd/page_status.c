@@ -21,25 +21,32 @@ void page_status(struct request *r)
 	json_object_set_new(ctx, "is_pending", json_boolean(state == REG_PENDING));
 	json_object_set_new(ctx, "is_approved", json_boolean(state == REG_APPROVED));
 	json_object_set_new(ctx, "is_rejected", json_boolean(state == REG_REJECTED));
-	json_object_set_new(ctx, "submitted_date",
-	                    json_string(time_datetime(r->arena, strtoll(json_string_value(json_object_get(reg, "created_at")), NULL, 10))));
+	json_object_set_new(
+	    ctx, "submitted_date",
+	    json_string(time_datetime(
+	        r->arena,
+	        strtoll(json_string_value(json_object_get(reg, "created_at")), NULL, 10))));
 	const char *reviewed = json_string_value(json_object_get(reg, "reviewed_at"));
 	if (reviewed)
-		json_object_set_new(ctx, "reviewed_date",
-		                    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
+		json_object_set_new(
+		    ctx, "reviewed_date",
+		    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
 	if (state == REG_APPROVED) {
 		json_t *apps = application_list_for(req_db(r), r->actor.registration_id);
 		bool open_initial = false;
 		size_t i;
 		json_t *a;
-		json_array_foreach(apps, i, a) {
-			enum app_state st = appstate_parse(json_string_value(json_object_get(a, "state")));
+		json_array_foreach(apps, i, a)
+		{
+			enum app_state st =
+			    appstate_parse(json_string_value(json_object_get(a, "state")));
 			const char *type = json_string_value(json_object_get(a, "type"));
 			if (strcmp(type, "initial") == 0 && st != APP_WITHDRAWN)
 				open_initial = true;
 			const char *at = json_string_value(json_object_get(a, "submitted_at"));
-			json_object_set_new(a, "submitted_date",
-			                    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
+			json_object_set_new(
+			    a, "submitted_date",
+			    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
 		}
 		json_object_set_new(ctx, "applications", apps);
 		if (!open_initial)
@@ -48,8 +55,10 @@ void page_status(struct request *r)
 	/* The notices speak of a pending registration; after the decision the
 	 * state says it all, even when the address still carries the flag. */
 	if (req_query(r, "submitted") && state == REG_PENDING)
-		json_object_set_new(ctx, "notice", json_string("报名信息已提交，请等待主管机关初审。"));
+		json_object_set_new(ctx, "notice",
+		                    json_string("报名信息已提交，请等待主管机关初审。"));
 	if (req_query(r, "resubmitted") && state == REG_PENDING)
-		json_object_set_new(ctx, "notice", json_string("修改后的报名信息已重新提交，请等待主管机关初审。"));
+		json_object_set_new(
+		    ctx, "notice", json_string("修改后的报名信息已重新提交，请等待主管机关初审。"));
 	render_page(r, 200, "status", "查看初审状态", ctx);
 }

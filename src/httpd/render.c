@@ -9,10 +9,11 @@ static json_t *base_context(struct request *r, const char *title)
 	json_object_set_new(ctx, "page_title", json_string(title));
 	json_object_set_new(ctx, "csrf", json_string(r->csrf ? r->csrf : ""));
 	if (r->logged_in) {
-		json_object_set_new(ctx, "user", json_pack("{s:s, s:s, s:s}", "display_name",
-		                                           r->actor.display_name ? r->actor.display_name : "",
-		                                           "username", r->actor.username,
-		                                           "role_label", role_label(r->actor.role)));
+		json_object_set_new(ctx, "user",
+		                    json_pack("{s:s, s:s, s:s}", "display_name",
+		                              r->actor.display_name ? r->actor.display_name : "",
+		                              "username", r->actor.username, "role_label",
+		                              role_label(r->actor.role)));
 	}
 	return ctx;
 }
@@ -23,7 +24,9 @@ static void take_page(struct request *r, int status, const char *tpl, int rc, st
 {
 	if (rc != 0) {
 		log_error("req=%llu template %s: %s", (unsigned long long)r->id, tpl,
-		          rc == -1 ? "missing" : rc == -2 ? "layout missing" : "over the rendering limits");
+		          rc == -1   ? "missing"
+		          : rc == -2 ? "layout missing"
+		                     : "over the rendering limits");
 		buf_free(body);
 		r->status = 500;
 		buf_puts(&r->body, "内部错误");
@@ -58,7 +61,8 @@ void render_page(struct request *r, int status, const char *tpl, const char *tit
 	json_decref(base);
 }
 
-void render_page_html(struct request *r, int status, const char *title, const char *html, size_t len)
+void render_page_html(struct request *r, int status, const char *title, const char *html,
+                      size_t len)
 {
 	json_t *base = base_context(r, title);
 	struct buf body = {0};
@@ -132,7 +136,8 @@ void reply_server_error(struct request *r, const char *what)
 		return;
 	}
 	log_error("req=%llu %s %s: %s", (unsigned long long)r->id, r->method, r->path, what);
-	char *msg = xasprintf("系统内部错误，请稍后重试。（请求编号 %llu）", (unsigned long long)r->id);
+	char *msg =
+	    xasprintf("系统内部错误，请稍后重试。（请求编号 %llu）", (unsigned long long)r->id);
 	render_message(r, 500, "系统错误", msg);
 	free(msg);
 }

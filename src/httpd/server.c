@@ -17,20 +17,20 @@
 #define POST_BUFFER 16384
 
 static const char *const security_headers[][2] = {
-	{"Content-Security-Policy",
-	 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-	 "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Referrer-Policy", "same-origin"},
+    {"Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "same-origin"},
 };
 
 /* ---- body parsing ---- */
 
 static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *filename, const char *content_type,
-                                     const char *transfer_encoding, const char *data,
-                                     uint64_t off, size_t size)
+                                     const char *transfer_encoding, const char *data, uint64_t off,
+                                     size_t size)
 {
 	struct request *r = cls;
 	(void)kind;
@@ -129,7 +129,10 @@ void req_body_take(struct request *r, void *data, size_t len)
 	r->body = (struct buf){.data = d, .len = len, .cap = len + 1};
 }
 
-static void json_release(void *p) { json_decref(p); }
+static void json_release(void *p)
+{
+	json_decref(p);
+}
 
 json_t *req_own_json(struct request *r, json_t *j)
 {
@@ -142,7 +145,8 @@ json_t *form_values(struct request *r)
 	for (unsigned i = 0; i < r->form.n; i++) {
 		const struct form_field *f = &r->form.items[i];
 		if (!f->filename)
-			json_object_set_new(o, f->name, json_string(f->value.data ? f->value.data : ""));
+			json_object_set_new(o, f->name,
+			                    json_string(f->value.data ? f->value.data : ""));
 	}
 	return o;
 }
@@ -150,10 +154,12 @@ json_t *form_values(struct request *r)
 void set_session_cookie(struct request *r, const char *value)
 {
 	bool secure = request_over_https(r);
-	const char *c = value ? arena_printf(r->arena, "esp_session=%s; Path=/; HttpOnly; SameSite=Lax%s",
-	                                     value, secure ? "; Secure" : "")
-	                      : arena_printf(r->arena, "esp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0%s",
-	                                     secure ? "; Secure" : "");
+	const char *c =
+	    value ? arena_printf(r->arena, "esp_session=%s; Path=/; HttpOnly; SameSite=Lax%s",
+	                         value, secure ? "; Secure" : "")
+	          : arena_printf(r->arena,
+	                         "esp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0%s",
+	                         secure ? "; Secure" : "");
 	req_header(r, MHD_HTTP_HEADER_SET_COOKIE, c);
 }
 
@@ -216,8 +222,9 @@ static enum MHD_Result send_response(struct request *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                        r->content_type ? r->content_type : "text/html; charset=utf-8");
 	if (r->set_csrf_cookie) {
-		const char *c = arena_printf(r->arena, "esp_csrf=%s; Path=/; HttpOnly; SameSite=Lax%s",
-		                             r->csrf, request_over_https(r) ? "; Secure" : "");
+		const char *c =
+		    arena_printf(r->arena, "esp_csrf=%s; Path=/; HttpOnly; SameSite=Lax%s", r->csrf,
+		                 request_over_https(r) ? "; Secure" : "");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, c);
 	}
 	for (int i = 0; i < r->nheaders; i++)
@@ -416,7 +423,8 @@ static bool body_admit(struct request *r, size_t n)
 		refuse_early(r, 413, "提交内容过大", "提交的内容超过了允许的大小。");
 		return false;
 	}
-	if (r->body_bytes + n > r->body_reserved && !body_reserve(r, r->body_bytes + n - r->body_reserved))
+	if (r->body_bytes + n > r->body_reserved &&
+	    !body_reserve(r, r->body_bytes + n - r->body_reserved))
 		return false;
 	r->body_bytes += n;
 	return true;
@@ -429,8 +437,9 @@ static void body_chunk(struct request *r, const char *data, size_t n)
 	if (r->pp) {
 		/* Before the post processor, which leaks on nested parts (nested_part.c). */
 		if (r->multipart && nested_part_seen(&r->nested, data, n)) {
-			refuse_early(r, 400, "请求格式错误",
-			             "提交的表单中含有嵌套的 multipart/mixed 部分，表单不接受这种格式。");
+			refuse_early(
+			    r, 400, "请求格式错误",
+			    "提交的表单中含有嵌套的 multipart/mixed 部分，表单不接受这种格式。");
 			return;
 		}
 		if (MHD_post_process(r->pp, data, n) == MHD_YES)
@@ -443,7 +452,8 @@ static void body_chunk(struct request *r, const char *data, size_t n)
 			refuse_early(r, 400, "请求格式错误", "提交的表单中有名称过长的字段。");
 			break;
 		case FORM_TOO_MANY:
-			refuse_early(r, 413, "表单字段过多", "提交的表单字段数量超过了允许的上限。");
+			refuse_early(r, 413, "表单字段过多",
+			             "提交的表单字段数量超过了允许的上限。");
 			break;
 		default:
 			refuse_early(r, 400, "请求格式错误", "提交的内容格式错误。");
@@ -515,10 +525,14 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 			                                             MHD_HTTP_HEADER_CONTENT_TYPE);
 			/* The JSON API keeps every body raw: its handlers answer a form
 			 * with 415 JSON, never with the form parser's HTML 400. */
-			r->multipart = ct && strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, 19) == 0;
+			r->multipart =
+			    ct &&
+			    strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, 19) == 0;
 			if (ct && !r->json &&
-			    (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 || r->multipart))
-				r->pp = MHD_create_post_processor(conn, POST_BUFFER, post_iterator, r);
+			    (strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED, 33) == 0 ||
+			     r->multipart))
+				r->pp =
+				    MHD_create_post_processor(conn, POST_BUFFER, post_iterator, r);
 		}
 		return MHD_YES;
 	}

@@ -46,11 +46,11 @@
 
 enum {
 	DAY = 24 * 60 * 60,
-	ROOT_DAYS = 7305,      /* 20 years */
-	ISSUING_DAYS = 3653,   /* 10 years */
-	SERVER_DAYS = 730,     /* 2 years: below the 825 days browsers accept */
-	MAX_LEAF_DAYS = 3660,  /* sanity bound on profile->validity_days */
-	CLOCK_SKEW = 5 * 60,   /* not_before is backdated by this much */
+	ROOT_DAYS = 7305,     /* 20 years */
+	ISSUING_DAYS = 3653,  /* 10 years */
+	SERVER_DAYS = 730,    /* 2 years: below the 825 days browsers accept */
+	MAX_LEAF_DAYS = 3660, /* sanity bound on profile->validity_days */
+	CLOCK_SKEW = 5 * 60,  /* not_before is backdated by this much */
 	SERIAL_BYTES = 16,
 	FILE_MAX = 1024 * 1024,
 };
@@ -111,8 +111,7 @@ static bool path_join(char *buf, size_t size, const char *dir, const char *name)
 
 /* Create path (which must not exist) with the given mode and contents.
  * CA_ERR_EXISTS when it exists; on other failures nothing is left behind. */
-static enum ca_status write_new_file(const char *path, const void *data, size_t len,
-                                     mode_t mode)
+static enum ca_status write_new_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	if (file_write_new(path, data, len, (int)mode) == 0)
 		return CA_OK;
@@ -121,8 +120,8 @@ static enum ca_status write_new_file(const char *path, const void *data, size_t 
 
 /* Replace dir/name atomically, with a fresh file of exactly `mode` (so a key
  * is never readable by others, whatever the old file's mode was). */
-static enum ca_status replace_file(const char *dir, const char *name, const void *data,
-                                   size_t len, mode_t mode)
+static enum ca_status replace_file(const char *dir, const char *name, const void *data, size_t len,
+                                   mode_t mode)
 {
 	char dst[PATH_MAX];
 	if (!path_join(dst, sizeof dst, dir, name))
@@ -285,8 +284,7 @@ static X509 *cert_new(const X509_NAME *subject, EVP_PKEY *pub, const X509 *issue
 	X509 *x = X509_new();
 	ASN1_INTEGER *serial = random_serial();
 	bool ok = x && serial && X509_set_version(x, X509_VERSION_3) == 1 &&
-	          X509_set_serialNumber(x, serial) == 1 &&
-	          X509_set_subject_name(x, subject) == 1 &&
+	          X509_set_serialNumber(x, serial) == 1 && X509_set_subject_name(x, subject) == 1 &&
 	          X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subject) == 1 &&
 	          ASN1_TIME_set(X509_getm_notBefore(x), not_before) != NULL &&
 	          ASN1_TIME_set(X509_getm_notAfter(x), not_after) != NULL &&
@@ -486,8 +484,8 @@ static X509 *make_ca_cert(const char *org, const char *cn, EVP_PKEY *key, const 
                           EVP_PKEY *issuer_key, int days, time_t now)
 {
 	X509_NAME *name = ca_name(org, cn);
-	X509 *x = name ? cert_new(name, key, issuer, now - CLOCK_SKEW, now + (time_t)days * DAY)
-	               : NULL;
+	X509 *x =
+	    name ? cert_new(name, key, issuer, now - CLOCK_SKEW, now + (time_t)days * DAY) : NULL;
 	X509_NAME_free(name);
 	if (!x)
 		return NULL;
@@ -500,12 +498,13 @@ static X509 *make_ca_cert(const char *org, const char *cn, EVP_PKEY *key, const 
 	}
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, issuer ? (X509 *)issuer : x, x, NULL, NULL, 0);
-	bool ok = add_ext_conf(x, &ctx, NID_basic_constraints,
-	                       issuer ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE") &&
-	          add_ext_conf(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-	          add_ext_conf(x, &ctx, NID_subject_key_identifier, "hash") &&
-	          (!issuer || add_ext_conf(x, &ctx, NID_authority_key_identifier, "keyid:always")) &&
-	          X509_sign(x, issuer_key, EVP_sha256()) > 0;
+	bool ok =
+	    add_ext_conf(x, &ctx, NID_basic_constraints,
+	                 issuer ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE") &&
+	    add_ext_conf(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+	    add_ext_conf(x, &ctx, NID_subject_key_identifier, "hash") &&
+	    (!issuer || add_ext_conf(x, &ctx, NID_authority_key_identifier, "keyid:always")) &&
+	    X509_sign(x, issuer_key, EVP_sha256()) > 0;
 	if (!ok) {
 		X509_free(x);
 		return NULL;
@@ -614,7 +613,8 @@ static enum ca_status write_issuing(const char *dir, const char *org, X509 *root
 static EVP_PKEY *new_root(const char *org, X509 **root)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-256");
-	*root = key ? make_ca_cert(org, "ESP Root CA", key, NULL, key, ROOT_DAYS, time(NULL)) : NULL;
+	*root =
+	    key ? make_ca_cert(org, "ESP Root CA", key, NULL, key, ROOT_DAYS, time(NULL)) : NULL;
 	if (!*root) {
 		EVP_PKEY_free(key);
 		return NULL;
@@ -664,11 +664,12 @@ enum ca_status ca_create_issuing(const char *dir, const char *root_dir)
 		st = read_file(crt_path, &crt_pem, &crt_len);
 	EVP_PKEY *key = st == CA_OK ? load_key(key_pem, key_len) : NULL;
 	X509 *root = st == CA_OK ? load_cert(crt_pem, crt_len) : NULL;
-	char *org = root ? name_entry_utf8(X509_get_subject_name(root), NID_organizationName) : NULL;
+	char *org =
+	    root ? name_entry_utf8(X509_get_subject_name(root), NID_organizationName) : NULL;
 	if (st == CA_OK) {
 		/* The pair must be a root CA and its own key. */
-		if (!key || !root || X509_check_private_key(root, key) != 1 || X509_check_ca(root) == 0 ||
-		    X509_verify(root, key) != 1)
+		if (!key || !root || X509_check_private_key(root, key) != 1 ||
+		    X509_check_ca(root) == 0 || X509_verify(root, key) != 1)
 			st = CA_ERR_INTERNAL;
 		else
 			st = write_issuing(dir, org, root, key);
@@ -829,7 +830,8 @@ enum ca_status ca_issue_server_cert(esp_ca *ca, const char *dir, const char *nam
 	if (!x || !add_san(x, names, &first))
 		goto out;
 	org = name_entry_utf8(X509_get_subject_name(ca->cert), NID_organizationName);
-	if (!name_add(subject, NID_countryName, "CN") || !name_add(subject, NID_organizationName, org) ||
+	if (!name_add(subject, NID_countryName, "CN") ||
+	    !name_add(subject, NID_organizationName, org) ||
 	    !name_add(subject, NID_commonName, first) || X509_set_subject_name(x, subject) != 1)
 		goto out;
 	/* Never outlive the issuing CA: end with it when it ends first. */
@@ -888,8 +890,8 @@ static X509_NAME *profile_name(const struct cert_profile *p)
 	    name_add(n, NID_stateOrProvinceName, p->province) &&
 	    name_add(n, NID_organizationName, p->organization) &&
 	    name_add(n, NID_organizationalUnitName, p->org_unit) &&
-	    name_add(n, NID_commonName, p->common_name) &&
-	    name_add(n, NID_serialNumber, p->code) && X509_NAME_entry_count(n) > 1)
+	    name_add(n, NID_commonName, p->common_name) && name_add(n, NID_serialNumber, p->code) &&
+	    X509_NAME_entry_count(n) > 1)
 		return n;
 	X509_NAME_free(n);
 	return NULL;
@@ -1010,7 +1012,8 @@ const char *ca_status_message(enum ca_status s)
 	case CA_ERR_CSR_SIGNATURE:
 		return "证书请求签名验证失败";
 	case CA_ERR_KEY_WEAK:
-		return "密钥算法或长度不符合要求：仅支持以命名曲线标识的ECDSA P-256（prime256v1）密钥或2048位以上的RSA密钥；"
+		return "密钥算法或长度不符合要求：仅支持以命名曲线标识的ECDSA "
+		       "P-256（prime256v1）密钥或2048位以上的RSA密钥；"
 		       "不接受显式曲线参数、其他曲线或短于2048位的RSA密钥";
 	case CA_ERR_EXISTS:
 		return "CA已存在，拒绝覆盖";

@@ -22,13 +22,13 @@
  * ca_free().
  */
 struct esp_ca {
-	EVP_PKEY *key;          /* issuing CA private key */
-	X509 *cert;             /* issuing CA certificate */
-	X509 *root;             /* root CA certificate */
-	X509_STORE *store;      /* trust anchors: root and issuing CA */
-	char *cert_pem;         /* issuing CA certificate, PEM */
-	char *chain_pem;        /* issuing CA then root, PEM */
-	char *issuer_cn;        /* issuing CA subject CN, UTF-8 */
+	EVP_PKEY *key;     /* issuing CA private key */
+	X509 *cert;        /* issuing CA certificate */
+	X509 *root;        /* root CA certificate */
+	X509_STORE *store; /* trust anchors: root and issuing CA */
+	char *cert_pem;    /* issuing CA certificate, PEM */
+	char *chain_pem;   /* issuing CA then root, PEM */
+	char *issuer_cn;   /* issuing CA subject CN, UTF-8 */
 	pthread_mutex_t sign_lock;
 };
 

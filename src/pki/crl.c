@@ -59,7 +59,8 @@ static bool add_entry(X509_CRL *crl, const struct crl_entry *e)
 	if (ok && e->reason != CRL_REASON_UNSPECIFIED) {
 		reason = ASN1_ENUMERATED_new();
 		ok = reason && ASN1_ENUMERATED_set(reason, e->reason) == 1 &&
-		     X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, X509V3_ADD_DEFAULT) == 1;
+		     X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, X509V3_ADD_DEFAULT) ==
+		         1;
 	}
 	if (ok && X509_CRL_add0_revoked(crl, r) == 1)
 		r = NULL; /* now owned by crl */
@@ -109,8 +110,8 @@ enum ca_status ca_make_crl(esp_ca *ca, const struct crl_entry *entries, size_t n
 	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, X509V3_ADD_DEFAULT) != 1)
 		goto out;
 	akid->keyid = ASN1_OCTET_STRING_dup(ski);
-	if (!akid->keyid ||
-	    X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0, X509V3_ADD_DEFAULT) != 1)
+	if (!akid->keyid || X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0,
+	                                          X509V3_ADD_DEFAULT) != 1)
 		goto out;
 	if (X509_CRL_sort(crl) != 1 || !ca_sign_crl(ca, crl))
 		goto out;

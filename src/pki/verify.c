@@ -100,9 +100,8 @@ out:
 	return v;
 }
 
-bool ca_verify_signature(const unsigned char *cert_der, size_t cert_len,
-                         const unsigned char *msg, size_t msg_len, const unsigned char *sig,
-                         size_t sig_len)
+bool ca_verify_signature(const unsigned char *cert_der, size_t cert_len, const unsigned char *msg,
+                         size_t msg_len, const unsigned char *sig, size_t sig_len)
 {
 	if ((!msg && msg_len) || !sig || sig_len == 0)
 		return false;
@@ -124,7 +123,8 @@ bool ca_verify_signature(const unsigned char *cert_der, size_t cert_len,
 		goto out;
 	if (rsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
 		goto out;
-	ok = EVP_DigestVerify(md, sig, sig_len, msg ? msg : (const unsigned char *)"", msg_len) == 1;
+	ok =
+	    EVP_DigestVerify(md, sig, sig_len, msg ? msg : (const unsigned char *)"", msg_len) == 1;
 out:
 	ERR_clear_error();
 	EVP_MD_CTX_free(md);

@@ -76,7 +76,7 @@ struct fontmap_entry {
 	PangoFontMap *fontmap;
 	PangoContext *context;
 	enum font_kind kind;
-	GHashTable *layouts;    /* struct lay_key * → struct lay_cached *: see lay_set */
+	GHashTable *layouts;     /* struct lay_key * → struct lay_cached *: see lay_set */
 	unsigned long n_renders; /* forms rendered with this map */
 	struct fontmap_entry *next;
 };
@@ -117,12 +117,15 @@ static const struct appform warmup_form = {
 /* Forms whose fixed texts together are all the form can print (the data
  * varies, the labels do not): their characters go into the subset copies. */
 static const struct appform collect_forms[] = {
-    {.kind = "enterprise", .number = "ESP-0000-000000", .business_type = "初次办理",
-     .date = "2000-01-01", .keys = 1, .amount_yuan = 1234567890},
+    {.kind = "enterprise",
+     .number = "ESP-0000-000000",
+     .business_type = "初次办理",
+     .date = "2000-01-01",
+     .keys = 1,
+     .amount_yuan = 1234567890},
     {.kind = "authority", .number = "ESP-0000-000000", .date = "", .amount_yuan = -1},
     {.personal = true, .kind = "evaluator", .number = "ESP-0000-000000", .date = "2000-01-01"},
 };
-
 
 /* The harfbuzz face pango uses for the base font at a weight (NULL if none). */
 static hb_face_t *system_face(struct fontmap_entry *full, PangoWeight weight)
@@ -174,7 +177,8 @@ static bool fast_fonts_check(struct fontmap_entry *e)
 	hb_face_t *face[2] = {system_face(e, PANGO_WEIGHT_NORMAL),
 	                      system_face(e, PANGO_WEIGHT_BOLD)};
 	bool ok = face[0] != NULL && face[1] != NULL && !font_same_face(face[0], face[1]) &&
-	          hb_face_get_glyph_count(face[0]) < 30000 && hb_face_get_glyph_count(face[1]) < 30000;
+	          hb_face_get_glyph_count(face[0]) < 30000 &&
+	          hb_face_get_glyph_count(face[1]) < 30000;
 	hb_face_destroy(face[0]);
 	hb_face_destroy(face[1]);
 	return ok;
@@ -510,13 +514,13 @@ struct render {
 	unsigned long serial; /* the font map's n_renders for this form */
 	PangoLayout *lay;     /* the current text's, borrowed from layouts */
 	PangoFontDescription *fd;
-	PangoAttrList *attrs_plain; /* no font fallback: only Noto Sans CJK SC */
-	PangoAttrList *attrs_title; /* the same plus letter spacing */
-	double scale;               /* < 1 when a form needs shrinking to fit */
+	PangoAttrList *attrs_plain;   /* no font fallback: only Noto Sans CJK SC */
+	PangoAttrList *attrs_title;   /* the same plus letter spacing */
+	double scale;                 /* < 1 when a form needs shrinking to fit */
 	const struct font_subset *ff; /* the subset copies in use, or NULL */
-	struct collect *col;         /* characters drawn go here (init only), or NULL */
-	bool missing;                /* a text has characters the subset copies lack */
-	cairo_surface_t *qr;         /* the QR code image, or NULL */
+	struct collect *col;          /* characters drawn go here (init only), or NULL */
+	bool missing;                 /* a text has characters the subset copies lack */
+	cairo_surface_t *qr;          /* the QR code image, or NULL */
 };
 
 static struct section *add_section(struct form_model *m, const char *label)
@@ -696,13 +700,17 @@ static void lay_set(struct render *r, const char *text, double size, int flags, 
 			c->covered[1] = font_coverage_has_text(&r->ff->cover[1], text);
 		}
 		PangoLayout *lay = c->layout = pango_layout_new(r->context);
-		pango_font_description_set_weight(r->fd, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+		pango_font_description_set_weight(r->fd,
+		                                  bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
 		pango_font_description_set_absolute_size(r->fd, key->size);
 		pango_layout_set_font_description(lay, r->fd);
-		pango_layout_set_attributes(lay, (flags & LAY_TITLE) ? r->attrs_title : r->attrs_plain);
+		pango_layout_set_attributes(lay,
+		                            (flags & LAY_TITLE) ? r->attrs_title : r->attrs_plain);
 		pango_layout_set_width(lay, key->width);
-		pango_layout_set_wrap(lay, (flags & LAY_CHARWRAP) ? PANGO_WRAP_CHAR : PANGO_WRAP_WORD_CHAR);
-		pango_layout_set_indent(lay, (flags & LAY_INDENT) ? pango_units_from_double(2 * sz) : 0);
+		pango_layout_set_wrap(lay, (flags & LAY_CHARWRAP) ? PANGO_WRAP_CHAR
+		                                                  : PANGO_WRAP_WORD_CHAR);
+		pango_layout_set_indent(lay,
+		                        (flags & LAY_INDENT) ? pango_units_from_double(2 * sz) : 0);
 		pango_layout_set_alignment(lay, (flags & LAY_CENTER)  ? PANGO_ALIGN_CENTER
 		                                : (flags & LAY_RIGHT) ? PANGO_ALIGN_RIGHT
 		                                                      : PANGO_ALIGN_LEFT);
@@ -795,8 +803,8 @@ static double row_measure(struct render *r, struct row *row)
 static void section_label_layout(struct render *r, const char *label)
 {
 	/* One character per line: width of one glyph, char wrapping. */
-	lay_set(r, label, SIZE_BODY, LAY_BOLD | LAY_CENTER | LAY_CHARWRAP, SIZE_BODY * r->scale * 1.3,
-	        0);
+	lay_set(r, label, SIZE_BODY, LAY_BOLD | LAY_CENTER | LAY_CHARWRAP,
+	        SIZE_BODY * r->scale * 1.3, 0);
 }
 
 static double model_measure(struct render *r, struct form_model *m)

@@ -10,10 +10,10 @@ enum node_type { N_TEXT, N_VAR, N_RAW, N_SECTION, N_INVERTED, N_PARTIAL };
 
 struct node {
 	enum node_type type;
-	char *text;          /* N_TEXT: literal; otherwise the name */
+	char *text; /* N_TEXT: literal; otherwise the name */
 	size_t len;
-	char **path;         /* dotted name split; NULL-terminated; NULL for "." */
-	struct node *child;  /* sections */
+	char **path;        /* dotted name split; NULL-terminated; NULL for "." */
+	struct node *child; /* sections */
 	struct node *next;
 };
 
@@ -121,7 +121,8 @@ static struct node *parse(struct parser *ps, const char *end, const char *opened
 		const char *tag = open + (triple ? 3 : 2);
 		const char *close = strstr(tag, triple ? "}}}" : "}}");
 		if (!close) {
-			ps->err = xasprintf("%s:%d: tag is not closed", ps->tplname, line_of(ps, open));
+			ps->err =
+			    xasprintf("%s:%d: tag is not closed", ps->tplname, line_of(ps, open));
 			node_free(head);
 			return NULL;
 		}
@@ -346,7 +347,8 @@ static void put_value(struct budget *b, struct buf *out, const json_t *v, bool e
 		s = json_string_value(v);
 		n = json_string_length(v);
 	} else if (json_is_integer(v)) {
-		n = (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		n = (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
+		                     json_integer_value(v));
 		s = num;
 	} else if (json_is_real(v)) {
 		n = (size_t)snprintf(num, sizeof num, "%.2f", json_real_value(v));
@@ -428,7 +430,8 @@ static void render(const struct tpl_set *set, const struct node *n, struct ctx_s
 			if (json_is_array(v)) {
 				size_t i;
 				json_t *item;
-				json_array_foreach(v, i, item) {
+				json_array_foreach(v, i, item)
+				{
 					if (b->over)
 						break;
 					cs->items[cs->n++] = item;

@@ -35,7 +35,10 @@ void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
 
 char *xstrndup(const char *s, size_t n)
 {
@@ -78,9 +81,15 @@ void buf_put(struct buf *b, const void *p, size_t n)
 	b->data[b->len] = '\0';
 }
 
-void buf_puts(struct buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+void buf_puts(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
 
-void buf_putc(struct buf *b, char c) { buf_put(b, &c, 1); }
+void buf_putc(struct buf *b, char c)
+{
+	buf_put(b, &c, 1);
+}
 
 /* Formats into a small stack buffer first: most strings fit, so they are
  * formatted once; a longer one is formatted again into its exact room. */
@@ -123,7 +132,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 
 /* Which bytes buf_put_html replaces: < > & " ' */
 static const unsigned char html_special[256] = {
-	['<'] = 1, ['>'] = 1, ['&'] = 1, ['"'] = 1, ['\''] = 1,
+    ['<'] = 1, ['>'] = 1, ['&'] = 1, ['"'] = 1, ['\''] = 1,
 };
 
 void buf_put_html(struct buf *b, const char *s, size_t n)
@@ -137,11 +146,26 @@ void buf_put_html(struct buf *b, const char *s, size_t n)
 		const char *rep;
 		size_t replen;
 		switch (s[i]) {
-		case '<': rep = "&lt;"; replen = 4; break;
-		case '>': rep = "&gt;"; replen = 4; break;
-		case '&': rep = "&amp;"; replen = 5; break;
-		case '"': rep = "&quot;"; replen = 6; break;
-		default: rep = "&#39;"; replen = 5; break;
+		case '<':
+			rep = "&lt;";
+			replen = 4;
+			break;
+		case '>':
+			rep = "&gt;";
+			replen = 4;
+			break;
+		case '&':
+			rep = "&amp;";
+			replen = 5;
+			break;
+		case '"':
+			rep = "&quot;";
+			replen = 6;
+			break;
+		default:
+			rep = "&#39;";
+			replen = 5;
+			break;
 		}
 		buf_put(b, s + start, i - start);
 		buf_put(b, rep, replen);
@@ -223,9 +247,15 @@ struct arena {
 
 #define ARENA_BLOCK 8192
 
-struct arena *arena_new(void) { return xcalloc(1, sizeof(struct arena)); }
+struct arena *arena_new(void)
+{
+	return xcalloc(1, sizeof(struct arena));
+}
 
-void *arena_alloc(struct arena *a, size_t n) { return mem_blocks_alloc(&a->blocks, n, ARENA_BLOCK); }
+void *arena_alloc(struct arena *a, size_t n)
+{
+	return mem_blocks_alloc(&a->blocks, n, ARENA_BLOCK);
+}
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
@@ -235,7 +265,10 @@ char *arena_strndup(struct arena *a, const char *s, size_t n)
 	return d;
 }
 
-char *arena_strdup(struct arena *a, const char *s) { return s ? arena_strndup(a, s, strlen(s)) : NULL; }
+char *arena_strdup(struct arena *a, const char *s)
+{
+	return s ? arena_strndup(a, s, strlen(s)) : NULL;
+}
 
 struct arena_text {
 	struct arena *a;

@@ -74,10 +74,10 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;                                 /* [0, 146096] */
+	int64_t doe = z - era * 146097;                                      /* [0, 146096] */
 	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);          /* [0, 365] */
-	int64_t mp = (5 * doy + 2) / 153;                               /* [0, 11], March = 0 */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+	int64_t mp = (5 * doy + 2) / 153; /* [0, 11], March = 0 */
 	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
 	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
 	*y = yoe + era * 400 + (*m <= 2);
@@ -103,7 +103,8 @@ static char *format_cst(struct arena *a, int64_t t, bool with_time)
 	int hh = (int)(secs / 3600), mm = (int)(secs / 60 % 60);
 	if (y < 1000 || y > 9999) {
 		if (with_time)
-			return arena_printf(a, "%04lld-%02d-%02d %02d:%02d", (long long)y, m, d, hh, mm);
+			return arena_printf(a, "%04lld-%02d-%02d %02d:%02d", (long long)y, m, d, hh,
+			                    mm);
 		return arena_printf(a, "%04lld-%02d-%02d", (long long)y, m, d);
 	}
 	char *out = arena_alloc(a, with_time ? 17 : 11);
@@ -244,7 +245,10 @@ char *file_read_private(const char *path, size_t max, size_t *len)
 	return read_bounded(path, max, len, true);
 }
 
-char *file_read_all(const char *path, size_t *len) { return file_read_max(path, SIZE_MAX / 2, len); }
+char *file_read_all(const char *path, size_t *len)
+{
+	return file_read_max(path, SIZE_MAX / 2, len);
+}
 
 bool fd_write_all(int fd, const void *data, size_t len)
 {
@@ -328,7 +332,8 @@ static size_t ws_len_at(const char *s)
 {
 	if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
 		return 1;
-	if ((unsigned char)s[0] == 0xE3 && (unsigned char)s[1] == 0x80 && (unsigned char)s[2] == 0x80)
+	if ((unsigned char)s[0] == 0xE3 && (unsigned char)s[1] == 0x80 &&
+	    (unsigned char)s[2] == 0x80)
 		return 3;
 	return 0;
 }
@@ -357,7 +362,10 @@ char *str_trim(char *s)
 	return s;
 }
 
-bool str_empty(const char *s) { return !s || !*s; }
+bool str_empty(const char *s)
+{
+	return !s || !*s;
+}
 
 uint32_t str_hash(const char *s)
 {

@@ -60,7 +60,7 @@ static bool validate_all_digits(const char *s, size_t n)
 static const char uscc_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 static const int uscc_weights[USCC_LEN - 1] = {
-	1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
 };
 
 /* Value 0..30 of c, or -1 if c is not in the alphabet.  A plain loop rather
@@ -103,7 +103,7 @@ bool validate_uscc(const char *s)
 
 #define ORG_BODY_LEN 8
 
-static const int org_weights[ORG_BODY_LEN] = { 3, 7, 9, 10, 5, 8, 4, 2 };
+static const int org_weights[ORG_BODY_LEN] = {3, 7, 9, 10, 5, 8, 4, 2};
 
 /* Value of a body character: 0-9 are 0..9, A-Z are 10..35; -1 otherwise. */
 static int org_char_value(char c)
@@ -166,7 +166,7 @@ bool validate_unit_code(const char *s)
 #define ID_MIN_YEAR 1800
 
 static const int id_weights[ID_LEN - 1] = {
-	7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2,
+    7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2,
 };
 
 static bool id_is_leap_year(int y)
@@ -176,7 +176,7 @@ static bool id_is_leap_year(int y)
 
 static int id_days_in_month(int y, int m)
 {
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (m == 2 && id_is_leap_year(y))
 		return 29;
 	return days[m - 1];
@@ -290,7 +290,7 @@ bool validate_postcode(const char *s)
 /* ------------------------------------------------------------------------ */
 /* E-mail                                                                    */
 
-#define EMAIL_MAX_LEN 254   /* RFC 5321 path limit minus the angle brackets */
+#define EMAIL_MAX_LEN 254 /* RFC 5321 path limit minus the angle brackets */
 #define EMAIL_LOCAL_MAX 64
 #define EMAIL_LABEL_MAX 63
 
@@ -476,10 +476,10 @@ static bool text_is_control(unsigned long cp, bool multiline)
 static bool text_is_invisible(unsigned long cp)
 {
 	static const unsigned long ranges[][2] = {
-		{0x00AD, 0x00AD}, {0x034F, 0x034F}, {0x061C, 0x061C}, {0x115F, 0x1160},
-		{0x180B, 0x180F}, {0x200B, 0x200F}, {0x202A, 0x202E}, {0x2060, 0x206F},
-		{0x3164, 0x3164}, {0xFE00, 0xFE0F}, {0xFEFF, 0xFEFF}, {0xFFA0, 0xFFA0},
-		{0xFFF9, 0xFFFB}, {0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF},
+	    {0x00AD, 0x00AD}, {0x034F, 0x034F},   {0x061C, 0x061C},   {0x115F, 0x1160},
+	    {0x180B, 0x180F}, {0x200B, 0x200F},   {0x202A, 0x202E},   {0x2060, 0x206F},
+	    {0x3164, 0x3164}, {0xFE00, 0xFE0F},   {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},
+	    {0xFFF9, 0xFFFB}, {0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF},
 	};
 	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
 		if (cp >= ranges[i][0] && cp <= ranges[i][1])

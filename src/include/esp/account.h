@@ -16,22 +16,27 @@
 /* ---- passwords and accounts ---- */
 /* Argon2id via libsodium; cost "interactive" or "min" (tests). */
 void password_set_cost(const char *cost);
-char *password_hash(const char *password);           /* caller frees */
+char *password_hash(const char *password); /* caller frees */
 bool password_verify(const char *hash, const char *password);
 
 enum login_result {
-	LOGIN_OK, LOGIN_BAD, LOGIN_LOCKED, LOGIN_DISABLED, LOGIN_STAFF_NEEDS_CERT, LOGIN_ERROR,
+	LOGIN_OK,
+	LOGIN_BAD,
+	LOGIN_LOCKED,
+	LOGIN_DISABLED,
+	LOGIN_STAFF_NEEDS_CERT,
+	LOGIN_ERROR,
 	LOGIN_ADDRESS_THROTTLED, /* too many failures from this address, any account */
 	LOGIN_BUSY,              /* the store-wide cap of password checks per second */
 };
 /* What password logins may cost and whom they may lock out; each count is
  * kept in the store (esp/ratelimit.h) and a limit <= 0 turns it off. */
 struct login_limits {
-	int per_user_address;   /* failures of one username from one address (login_max_failures) */
-	int per_user;           /* failures of one username from any address */
-	int per_address;        /* failures from one address, any username */
-	int window_seconds;     /* of the three above (login_lockout_seconds) */
-	int checks_per_second;  /* password checks per second, every espd on the store */
+	int per_user_address;  /* failures of one username from one address (login_max_failures) */
+	int per_user;          /* failures of one username from any address */
+	int per_address;       /* failures from one address, any username */
+	int window_seconds;    /* of the three above (login_lockout_seconds) */
+	int checks_per_second; /* password checks per second, every espd on the store */
 };
 /* Checks username/password after reserving its slots of the limits (before
  * any hashing: parallel guesses never get more checks than the limits
@@ -46,8 +51,7 @@ enum login_result account_login(db_conn *c, const struct login_limits *l, const 
 /* Creates an account. Returns DB_OK, DB_CONFLICT (username taken) ... */
 enum db_status account_create(db_conn *c, const char *username, const char *password,
                               enum role role, const char *display_name, int64_t authority_id,
-                              const char *province_code, int64_t registration_id,
-                              int64_t *id_out);
+                              const char *province_code, int64_t registration_id, int64_t *id_out);
 /* A staff account and its audit entry in one transaction. */
 enum db_status staff_account_create(db_conn *c, const struct actor *a, const char *username,
                                     const char *password, enum role role, const char *name,
@@ -92,8 +96,8 @@ enum db_status session_create(db_conn *c, int64_t account_id, const char *method
 /* Loads the actor of a cookie (strings in arena) and notes the use (the
  * store's last_seen, about once a minute). DB_NOT_FOUND when absent,
  * expired, idle too long, the account disabled, or its certificate revoked. */
-enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie,
-                              struct actor *out, char **csrf);
+enum db_status session_lookup(db_conn *c, struct arena *a, const char *cookie, struct actor *out,
+                              char **csrf);
 /* The same, reusing what an earlier lookup under the same sessions'
  * generation (generations_read) found; generation -1 always asks the store. */
 enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *cookie,

@@ -25,7 +25,7 @@ struct appform {
 	const char *contact_name, *contact_id_number;
 	const char *phone, *mobile, *email;
 	const char *address, *postcode;
-	int keys;                  /* 证书U盘数量 */
+	int keys; /* 证书U盘数量 */
 	const char *invoice_title, *taxpayer_id;
 	/* personal form */
 	const char *person_name, *id_type, *id_number, *work_unit, *department;

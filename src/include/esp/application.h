@@ -29,9 +29,9 @@ json_t *application_validate(const struct esp_limits *l, enum reg_kind k, json_t
 /* Creates the application in one transaction: number, fee snapshot, event,
  * audit. idem_key makes it idempotent: the same key returns the application
  * made before (*existing = true). *number is malloc'ed (caller frees). */
-enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg,
-                                  json_t *values, const char *type, int64_t scan_id,
-                                  const char *idem_key, char **number, bool *existing);
+enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg, json_t *values,
+                                  const char *type, int64_t scan_id, const char *idem_key,
+                                  char **number, bool *existing);
 
 /* The registration's open (not withdrawn) initial application: a registrant
  * applies once, more keys are asked for with 再次申请. *number (malloc'ed) is

@@ -18,12 +18,12 @@ typedef struct esp_ca esp_ca;
 
 enum ca_status {
 	CA_OK = 0,
-	CA_ERR_INTERNAL,    /* our fault: I/O, OpenSSL failure */
-	CA_ERR_CSR_PARSE,   /* not a PEM PKCS#10 request */
+	CA_ERR_INTERNAL,      /* our fault: I/O, OpenSSL failure */
+	CA_ERR_CSR_PARSE,     /* not a PEM PKCS#10 request */
 	CA_ERR_CSR_SIGNATURE, /* self-signature of the CSR does not verify */
-	CA_ERR_KEY_WEAK,    /* unsupported algorithm, curve or too short RSA */
-	CA_ERR_EXISTS,      /* ca_create on a directory that already has a CA */
-	CA_ERR_NOT_FOUND,   /* ca_open on a directory without CA files */
+	CA_ERR_KEY_WEAK,      /* unsupported algorithm, curve or too short RSA */
+	CA_ERR_EXISTS,        /* ca_create on a directory that already has a CA */
+	CA_ERR_NOT_FOUND,     /* ca_open on a directory without CA files */
 };
 
 /*
@@ -62,15 +62,15 @@ const char *ca_issuer_cn(const esp_ca *ca);
 /* What goes into a key's certificate; everything comes from the application,
  * never from the CSR. Strings are UTF-8; NULL or "" leaves a field out. */
 struct cert_profile {
-	const char *common_name;   /* unit name or person name */
-	const char *organization;  /* unit name; for evaluators the work unit */
-	const char *org_unit;      /* role in Chinese: 主管机关/考评机构/交通运输企业/考评员 */
-	const char *province;      /* ST */
-	const char *code;          /* 统一社会信用代码, 组织机构代码 or ID number: serialNumber */
-	const char *code_kind;     /* "uscc", "org", "id": picks the GM/T 0015 extension */
-	int validity_days;         /* 3 years = 1095 */
-	const char *crl_url;       /* CRL distribution point */
-	time_t not_before;         /* 0 = now */
+	const char *common_name;  /* unit name or person name */
+	const char *organization; /* unit name; for evaluators the work unit */
+	const char *org_unit; /* role in Chinese: 主管机关/考评机构/交通运输企业/考评员 */
+	const char *province; /* ST */
+	const char *code; /* 统一社会信用代码, 组织机构代码 or ID number: serialNumber */
+	const char *code_kind; /* "uscc", "org", "id": picks the GM/T 0015 extension */
+	int validity_days;     /* 3 years = 1095 */
+	const char *crl_url;   /* CRL distribution point */
+	time_t not_before;     /* 0 = now */
 };
 
 /* ---- certificate requests (csr.c) ---- */
@@ -93,9 +93,9 @@ void ca_csr_free(ca_csr *csr);
  * Outputs (caller frees with free()): *serial_hex (lowercase hex, no leading
  * zeros beyond one byte), *cert_pem, *cert_der and *der_len; *not_before and *not_after. */
 enum ca_status ca_issue(esp_ca *ca, const char *csr_pem, size_t csr_len,
-                        const struct cert_profile *p, char **serial_hex,
-                        char **cert_pem, unsigned char **cert_der, size_t *der_len,
-                        time_t *not_before, time_t *not_after);
+                        const struct cert_profile *p, char **serial_hex, char **cert_pem,
+                        unsigned char **cert_der, size_t *der_len, time_t *not_before,
+                        time_t *not_after);
 /* ca_issue for a CSR already checked by ca_csr_parse (same outputs).  The
  * certificate carries the CSR's SubjectPublicKeyInfo unchanged. */
 enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_profile *p,
@@ -111,28 +111,27 @@ struct crl_entry {
 /* Sign a CRL (thisUpdate now, nextUpdate now+next_update_hours) with crl_number.
  * *der is malloc'ed; caller frees. */
 enum ca_status ca_make_crl(esp_ca *ca, const struct crl_entry *entries, size_t n,
-                           uint64_t crl_number, int next_update_hours,
-                           unsigned char **der, size_t *der_len);
+                           uint64_t crl_number, int next_update_hours, unsigned char **der,
+                           size_t *der_len);
 
 /* Result of checking a client certificate. */
 enum ca_verdict {
 	CA_CERT_GOOD = 0,
-	CA_CERT_UNKNOWN_ISSUER,  /* does not chain to our issuing CA (incl. self-signed) */
-	CA_CERT_EXPIRED,         /* outside its validity at time now */
+	CA_CERT_UNKNOWN_ISSUER, /* does not chain to our issuing CA (incl. self-signed) */
+	CA_CERT_EXPIRED,        /* outside its validity at time now */
 	CA_CERT_NOT_YET_VALID,
-	CA_CERT_BAD,             /* cannot be parsed, wrong key usage */
+	CA_CERT_BAD, /* cannot be parsed, wrong key usage */
 };
 /* Verify a DER certificate against our chain at time `now` (0 = current time);
  * on CA_CERT_GOOD sets *serial_hex (caller frees). Revocation is checked by
  * the caller against the store. */
-enum ca_verdict ca_verify_client(esp_ca *ca, const unsigned char *der, size_t len,
-                                 time_t now, char **serial_hex);
+enum ca_verdict ca_verify_client(esp_ca *ca, const unsigned char *der, size_t len, time_t now,
+                                 char **serial_hex);
 
 /* Verify signature `sig` (DER ECDSA or RSA PKCS#1 v1.5, SHA-256) over msg with
  * the public key of the DER certificate. Returns true when it verifies. */
-bool ca_verify_signature(const unsigned char *cert_der, size_t cert_len,
-                         const unsigned char *msg, size_t msg_len,
-                         const unsigned char *sig, size_t sig_len);
+bool ca_verify_signature(const unsigned char *cert_der, size_t cert_len, const unsigned char *msg,
+                         size_t msg_len, const unsigned char *sig, size_t sig_len);
 
 /* A detached signature (ECDSA or RSA as the CA's key is, SHA-256, DER) with
  * the issuing CA key over msg; *sig malloc'ed, caller frees. */

@@ -19,10 +19,10 @@
 
 enum db_status {
 	DB_OK = 0,
-	DB_NOT_FOUND,   /* a query expected one row and found none */
-	DB_CONFLICT,    /* unique or foreign key constraint violated */
-	DB_RETRY,       /* serialization failure / busy: run the transaction again */
-	DB_ERROR,       /* anything else: logged by the backend */
+	DB_NOT_FOUND, /* a query expected one row and found none */
+	DB_CONFLICT,  /* unique or foreign key constraint violated */
+	DB_RETRY,     /* serialization failure / busy: run the transaction again */
+	DB_ERROR,     /* anything else: logged by the backend */
 };
 
 enum db_type { DB_NULL, DB_INT, DB_TEXT, DB_BLOB };
@@ -30,24 +30,24 @@ enum db_type { DB_NULL, DB_INT, DB_TEXT, DB_BLOB };
 struct db_param {
 	enum db_type type;
 	int64_t i;
-	const char *s;          /* DB_TEXT: NUL-terminated; DB_BLOB: bytes */
-	size_t len;             /* DB_BLOB */
+	const char *s; /* DB_TEXT: NUL-terminated; DB_BLOB: bytes */
+	size_t len;    /* DB_BLOB */
 };
 
-#define P_INT(v)  ((struct db_param){.type = DB_INT, .i = (int64_t)(v)})
+#define P_INT(v) ((struct db_param){.type = DB_INT, .i = (int64_t)(v)})
 static inline struct db_param db_param_text(const char *v)
 {
 	return (struct db_param){.type = v ? DB_TEXT : DB_NULL, .s = v};
 }
 #define P_TEXT(v) db_param_text(v)
 #define P_BLOB(p, n) ((struct db_param){.type = DB_BLOB, .s = (const char *)(p), .len = (n)})
-#define P_NULL    ((struct db_param){.type = DB_NULL})
+#define P_NULL ((struct db_param){.type = DB_NULL})
 
 typedef struct db_result {
 	int nrows, ncols;
-	char **names;           /* ncols column names */
-	char **values;          /* nrows*ncols, row-major; NULL for SQL NULL */
-	size_t *lengths;        /* byte lengths (blobs may hold NULs) */
+	char **names;    /* ncols column names */
+	char **values;   /* nrows*ncols, row-major; NULL for SQL NULL */
+	size_t *lengths; /* byte lengths (blobs may hold NULs) */
 } db_result;
 
 /* A backend's connection struct MUST begin with `const struct db_backend *be;`
@@ -56,7 +56,7 @@ typedef struct db_conn db_conn;
 typedef struct db_pool db_pool;
 
 struct db_backend {
-	const char *name;       /* "sqlite" | "postgresql" */
+	const char *name; /* "sqlite" | "postgresql" */
 	/* Open a connection; *err gets a static message on failure. */
 	db_conn *(*open)(const char *target, const char **err);
 	void (*close)(db_conn *c);
@@ -100,11 +100,11 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied);
  * writers (a passive checkpoint); nothing to do on PostgreSQL. */
 void db_checkpoint(db_pool *p);
 
-enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params,
-                       int nparams, db_result **res);
-#define DB_EXEC(c, sql, res, ...)                                                        \
-	db_exec((c), (sql), (const struct db_param[]){__VA_ARGS__},                          \
-	        (int)(sizeof((const struct db_param[]){__VA_ARGS__}) / sizeof(struct db_param)), \
+enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params, int nparams,
+                       db_result **res);
+#define DB_EXEC(c, sql, res, ...)                                                                  \
+	db_exec((c), (sql), (const struct db_param[]){__VA_ARGS__},                                \
+	        (int)(sizeof((const struct db_param[]){__VA_ARGS__}) / sizeof(struct db_param)),   \
 	        (res))
 #define DB_EXEC0(c, sql, res) db_exec((c), (sql), NULL, 0, (res))
 
@@ -122,14 +122,17 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
  * PREFIX("a.path", "$1") in place of the test; DB_SQL(STMT) writes it for
  * both engines and db_sql gives the one a connection runs.
  */
-#define DB_PREFIX_SQLITE(col, p) \
-	"(" col " >= " p " AND " col " < substr(" p ", 1, length(" p ") - 1) || " \
+#define DB_PREFIX_SQLITE(col, p)                                                                   \
+	"(" col " >= " p " AND " col " < substr(" p ", 1, length(" p ") - 1) || "                  \
 	"char(unicode(substr(" p ", -1)) + 1))"
 #define DB_PREFIX_POSTGRESQL(col, p) "starts_with(" col ", " p ")"
 struct db_sql {
 	const char *sqlite, *postgresql;
 };
-#define DB_SQL(STMT) {STMT(DB_PREFIX_SQLITE), STMT(DB_PREFIX_POSTGRESQL)}
+#define DB_SQL(STMT)                                                                               \
+	{                                                                                          \
+		STMT(DB_PREFIX_SQLITE), STMT(DB_PREFIX_POSTGRESQL)                                 \
+	}
 const char *db_sql(const db_conn *c, const struct db_sql *s);
 
 /* Whether the store answers (a trivial statement runs): the health check. */
@@ -155,7 +158,7 @@ size_t db_get_len(const db_result *r, int row, int col);
 
 /* Backend helpers shared by both engines. */
 db_result *db_result_new(int ncols);
-void db_result_add_row(db_result *r);  /* appends a row of NULLs */
+void db_result_add_row(db_result *r); /* appends a row of NULLs */
 void db_result_set(db_result *r, int row, int col, const void *data, size_t len);
 
 #endif

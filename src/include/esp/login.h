@@ -16,10 +16,10 @@ enum cert_login {
 	CL_UNKNOWN_ISSUER, /* not issued by ESP (another CA, self-signed) */
 	CL_EXPIRED,
 	CL_NOT_YET_VALID,
-	CL_BAD,            /* unparsable or not for client authentication */
-	CL_UNKNOWN_CERT,   /* ours in form, but not in the store */
-	CL_REVOKED,        /* 挂失 or revoked by the RA */
-	CL_DISABLED,       /* the account is disabled */
+	CL_BAD,          /* unparsable or not for client authentication */
+	CL_UNKNOWN_CERT, /* ours in form, but not in the store */
+	CL_REVOKED,      /* 挂失 or revoked by the RA */
+	CL_DISABLED,     /* the account is disabled */
 	CL_ERROR,
 };
 
@@ -45,8 +45,7 @@ enum db_status challenge_take(db_conn *c, const char *id, const char *challenge,
                               unsigned char **raw, size_t *raw_len);
 
 /* Issues a certificate for a staff account from a CSR (espctl staff-cert). */
-enum db_status staff_cert_issue(db_conn *c, esp_ca *ca, const char *username,
-                                const char *csr_pem, int validity_days, const char *crl_url,
-                                char **serial, char **pem);
+enum db_status staff_cert_issue(db_conn *c, esp_ca *ca, const char *username, const char *csr_pem,
+                                int validity_days, const char *crl_url, char **serial, char **pem);
 
 #endif

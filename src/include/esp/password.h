@@ -26,10 +26,10 @@ bool password_is_common(const char *password);
 
 enum password_change_result {
 	PWCHANGE_OK,
-	PWCHANGE_WRONG_CURRENT,  /* the current password does not match */
-	PWCHANGE_WEAK,           /* *why says which rule */
-	PWCHANGE_SAME,           /* the new password is the current one */
-	PWCHANGE_NO_PASSWORD,    /* the account has no password (certificate only) */
+	PWCHANGE_WRONG_CURRENT, /* the current password does not match */
+	PWCHANGE_WEAK,          /* *why says which rule */
+	PWCHANGE_SAME,          /* the new password is the current one */
+	PWCHANGE_NO_PASSWORD,   /* the account has no password (certificate only) */
 	PWCHANGE_ERROR,
 };
 /* The holder changes its own password: checks the current one and the rule,
@@ -37,10 +37,10 @@ enum password_change_result {
  * session of the account (all but the one whose cookie is keep_cookie),
  * audited, in one transaction. */
 enum password_change_result account_password_change(db_conn *c, struct arena *a,
-                                                     const struct esp_limits *l,
-                                                     const struct actor *who,
-                                                     const char *current, const char *new_password,
-                                                     const char *keep_cookie, const char **why);
+                                                    const struct esp_limits *l,
+                                                    const struct actor *who, const char *current,
+                                                    const char *new_password,
+                                                    const char *keep_cookie, const char **why);
 /* Sets username's password (no rule: the caller chose it) and whether it
  * must be changed at the next login; unlocks the account and ends all its
  * sessions; audited as action by `by`. DB_NOT_FOUND when no such account. */

@@ -16,13 +16,13 @@
 #include "esp/application.h"
 
 struct ra_filter {
-	const char *province;     /* NULL = all (admin) */
-	bool evaluators_only;     /* training institutions */
-	const char *state;        /* NULL/"" = any */
-	const char *kind;         /* NULL/"" = any */
-	int64_t from, to;         /* submitted between (0 = open) */
+	const char *province; /* NULL = all (admin) */
+	bool evaluators_only; /* training institutions */
+	const char *state;    /* NULL/"" = any */
+	const char *kind;     /* NULL/"" = any */
+	int64_t from, to;     /* submitted between (0 = open) */
 	bool overdue;
-	const char *q;            /* number, name or code contains */
+	const char *q; /* number, name or code contains */
 	int limit, offset;
 };
 
@@ -39,16 +39,15 @@ json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days);
 /* The history of an application (events, oldest first). */
 json_t *application_history(db_conn *c, int64_t app_id, struct arena *a);
 
-enum db_status ra_record_payment(db_conn *c, const struct actor *a, const char *number,
-                                 long amount, int64_t paid_on, const char *payer,
-                                 const char *bank_ref, const char *note);
+enum db_status ra_record_payment(db_conn *c, const struct actor *a, const char *number, long amount,
+                                 int64_t paid_on, const char *payer, const char *bank_ref,
+                                 const char *note);
 enum db_status ra_record_materials(db_conn *c, const struct actor *a, const char *number,
                                    const char *checklist);
-enum db_status ra_return(db_conn *c, const struct actor *a, const char *number,
-                         const char *reason);
+enum db_status ra_return(db_conn *c, const struct actor *a, const char *number, const char *reason);
 /* Units: shipped with courier and tracking number; evaluators: ready_for_pickup. */
-enum db_status ra_ship(db_conn *c, const struct actor *a, const char *number,
-                       const char *courier, const char *tracking);
+enum db_status ra_ship(db_conn *c, const struct actor *a, const char *number, const char *courier,
+                       const char *tracking);
 enum db_status ra_mark_received(db_conn *c, const struct actor *a, const char *number);
 /* The applicant has corrected a returned application: back to work. */
 enum db_status application_resubmit(db_conn *c, const struct actor *a, const char *number);

@@ -17,10 +17,10 @@ enum reg_kind { KIND_NONE = -1, KIND_AUTHORITY = 0, KIND_AGENCY, KIND_ENTERPRISE
 #define KIND_COUNT 4
 
 enum reg_kind kind_parse(const char *s);
-const char *kind_name(enum reg_kind k);      /* authority ... */
-const char *kind_label(enum reg_kind k);     /* 主管机关, 考评机构, 交通运输企业, 考评员 */
+const char *kind_name(enum reg_kind k); /* authority ... */
+const char *kind_label(enum reg_kind k); /* 主管机关, 考评机构, 交通运输企业, 考评员 */
 const char *kind_portal_label(enum reg_kind k); /* 主管机关用户登录 ... as on the home page */
-const char *kind_apply_label(enum reg_kind k);  /* 主管机关报名申请 ... */
+const char *kind_apply_label(enum reg_kind k); /* 主管机关报名申请 ... */
 bool kind_is_unit(enum reg_kind k);
 
 /* How a field's value is checked after its presence, encoding and length. */
@@ -42,13 +42,13 @@ enum reg_check {
 /* One field of a kind's form: also the column it is stored in. */
 struct reg_field {
 	const char *name;
-	const char *label;           /* Chinese, as on the form; starts its error messages */
+	const char *label; /* Chinese, as on the form; starts its error messages */
 	enum reg_check check;
 	bool required;
-	int maxlen;                  /* in characters (code points) */
+	int maxlen; /* in characters (code points) */
 	const char *hint;
-	const char *const *options;  /* CHECK_ENUM: the allowed values, NULL-terminated */
-	bool account;                /* username/password: not on the edit form */
+	const char *const *options; /* CHECK_ENUM: the allowed values, NULL-terminated */
+	bool account;               /* username/password: not on the edit form */
 };
 
 /* The fields kind k has, in form order (static; *n = 0 and NULL for no kind).
@@ -84,8 +84,8 @@ char *registration_name_clash(db_conn *c, enum reg_kind k, const char *name, int
 
 /* Inserts the registration and its applicant account in one transaction.
  * DB_CONFLICT: code or username taken (*which = "code" | "username"). */
-enum db_status registration_submit(db_conn *c, enum reg_kind k, json_t *values,
-                                   const char *address, int64_t *reg_id, const char **which);
+enum db_status registration_submit(db_conn *c, enum reg_kind k, json_t *values, const char *address,
+                                   int64_t *reg_id, const char **which);
 /* Resubmits a rejected registration with corrected values (state → pending). */
 enum db_status registration_resubmit(db_conn *c, const struct actor *a, int64_t reg_id,
                                      json_t *values);
@@ -98,16 +98,16 @@ void registration_policy_object(json_t *reg, struct policy_object *o);
 
 /* The queue of a reviewer: registrations whose authority is in the subtree
  * of authority_path, newest first, filtered by state (NULL = all). */
-json_t *registration_queue(db_conn *c, const char *authority_path, const char *state,
-                           int limit, int offset, int64_t *total);
+json_t *registration_queue(db_conn *c, const char *authority_path, const char *state, int limit,
+                           int offset, int64_t *total);
 
 /* 初审. approve=false needs a reason. Refuses (DB_CONFLICT) a decision on a
  * registration that is not pending. For an authority registration, approval
  * also adds its node to the tree under the reviewing authority, and is
  * refused (DB_CONFLICT with *blocked, a Chinese message the caller frees)
  * when the tree has an authority of the same folded name. */
-enum db_status registration_decide(db_conn *c, const struct actor *a, int64_t reg_id,
-                                   bool approve, const char *reason, char **blocked);
+enum db_status registration_decide(db_conn *c, const struct actor *a, int64_t reg_id, bool approve,
+                                   const char *reason, char **blocked);
 /* Why a loaded registration cannot be approved (Chinese, malloc'ed), or NULL. */
 char *registration_approval_blocker(db_conn *c, json_t *reg);
 

@@ -62,8 +62,8 @@ void arena_free(struct arena *a);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-int64_t time_now(void);        /* seconds since the epoch (ESP_FAKE_NOW overrides for tests) */
-int64_t time_now_us(void);     /* monotonic microseconds */
+int64_t time_now(void);    /* seconds since the epoch (ESP_FAKE_NOW overrides for tests) */
+int64_t time_now_us(void); /* monotonic microseconds */
 /* "YYYY-MM-DD" / "YYYY-MM-DD HH:MM" in China Standard Time (UTC+8); into arena. */
 char *time_date(struct arena *a, int64_t t);
 char *time_datetime(struct arena *a, int64_t t);

@@ -27,28 +27,28 @@ static void test_refused(void **state)
 	static const struct {
 		const char *password, *why;
 	} cases[] = {
-		{"", "请输入密码"},
-		{"Ab3$xyz", "密码至少8位"},
-		{"zhang_wei", "密码不能与用户名相同"},
-		{"ZHANG_WEI", "密码不能与用户名相同"},
-		{"aaaaaaaaaa", "密码不能由同一个字符重复组成"},
-		{"88888888", "密码不能由同一个字符重复组成"},
-		{"12345678", "密码不能是连续的数字或字母（如12345678、abcdefgh）"},
-		{"87654321", "密码不能是连续的数字或字母（如12345678、abcdefgh）"},
-		{"abcdefghij", "密码不能是连续的数字或字母（如12345678、abcdefgh）"},
-		{"19800101", "密码不能是日期（如生日）"},
-		{"20240229", "密码不能是日期（如生日）"},
-		{"password", "该密码过于常见，很容易被猜中，请换一个"},
-		{"PassWord", "该密码过于常见，很容易被猜中，请换一个"},
-		{"11111111", "密码不能由同一个字符重复组成"},
-		{"qwertyuiop", "该密码过于常见，很容易被猜中，请换一个"},
-		{"a1234567", "该密码过于常见，很容易被猜中，请换一个"},
-		{"Aa123456", "该密码过于常见，很容易被猜中，请换一个"},
-		{"woaini1314", "该密码过于常见，很容易被猜中，请换一个"},
-		{"1qaz2wsx", "该密码过于常见，很容易被猜中，请换一个"},
-		{"zhang123456", "该密码过于常见，很容易被猜中，请换一个"},
-		{"iloveyou", "该密码过于常见，很容易被猜中，请换一个"},
-		{"P@ssw0rd", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"", "请输入密码"},
+	    {"Ab3$xyz", "密码至少8位"},
+	    {"zhang_wei", "密码不能与用户名相同"},
+	    {"ZHANG_WEI", "密码不能与用户名相同"},
+	    {"aaaaaaaaaa", "密码不能由同一个字符重复组成"},
+	    {"88888888", "密码不能由同一个字符重复组成"},
+	    {"12345678", "密码不能是连续的数字或字母（如12345678、abcdefgh）"},
+	    {"87654321", "密码不能是连续的数字或字母（如12345678、abcdefgh）"},
+	    {"abcdefghij", "密码不能是连续的数字或字母（如12345678、abcdefgh）"},
+	    {"19800101", "密码不能是日期（如生日）"},
+	    {"20240229", "密码不能是日期（如生日）"},
+	    {"password", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"PassWord", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"11111111", "密码不能由同一个字符重复组成"},
+	    {"qwertyuiop", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"a1234567", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"Aa123456", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"woaini1314", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"1qaz2wsx", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"zhang123456", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"iloveyou", "该密码过于常见，很容易被猜中，请换一个"},
+	    {"P@ssw0rd", "该密码过于常见，很容易被猜中，请换一个"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *why = check(a, "zhang_wei", cases[i].password);
@@ -69,7 +69,10 @@ static void test_refused(void **state)
 	assert_string_equal(check(a, "u", longpw), "密码不能超过128个字符");
 	longpw[128] = '\0';
 	assert_null(check(a, "u", longpw));
-	assert_string_equal(check(a, "u", "abc\xff\xfe" "defgh"), "密码含有无法识别的字符");
+	assert_string_equal(check(a, "u",
+	                          "abc\xff\xfe"
+	                          "defgh"),
+	                    "密码含有无法识别的字符");
 	/* Not a date: 13th month, 30 February, a year out of range. */
 	assert_null(check(a, "u", "19801301"));
 	assert_null(check(a, "u", "19800230"));
@@ -83,7 +86,7 @@ static void test_accepted(void **state)
 	struct arena *a = arena_new();
 	static const char *const good[] = {
 	    "Tr4m-line-Fuzhou", "correct horse battery", "x7Kp2mQz", "闽A货运2026安全", "81726354",
-	    "abcdefgz", "zhangwei-福州-7",
+	    "abcdefgz",         "zhangwei-福州-7",
 	};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		const char *why = check(a, "zhang_wei", good[i]);

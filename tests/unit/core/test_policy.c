@@ -546,12 +546,18 @@ static void test_ra_office_and_tokens(void **state)
 		const struct actor *a;
 		bool office, tokens;
 	} rows[] = {
-	    {&nobody, false, false},          {&owner, false, false},
-	    {&other_applicant, false, false}, {&applicant_noreg, false, false},
-	    {&reviewer_root, false, false},   {&reviewer_5, false, false},
-	    {&ra_32, true, true},             {&ra_33, true, true},
-	    {&ra_none, true, true},           {&trainer_32, true, false},
-	    {&trainer_33, true, false},       {&admin, true, true},
+	    {&nobody, false, false},
+	    {&owner, false, false},
+	    {&other_applicant, false, false},
+	    {&applicant_noreg, false, false},
+	    {&reviewer_root, false, false},
+	    {&reviewer_5, false, false},
+	    {&ra_32, true, true},
+	    {&ra_33, true, true},
+	    {&ra_none, true, true},
+	    {&trainer_32, true, false},
+	    {&trainer_33, true, false},
+	    {&admin, true, true},
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		const struct policy_object *objs[] = {NULL, &unit, &eval};

@@ -32,19 +32,19 @@
 /* ---- the tables, without a store ------------------------------------------ */
 
 static const char *const expected[KIND_COUNT][20] = {
-	[KIND_AUTHORITY] = {"name", "code", "legal_rep", "contact_name", "contact_id_number",
-	                    "phone", "mobile", "email", "province_code", "authority_id", "address",
-	                    "postcode", "username", "password", "password2", NULL},
-	[KIND_AGENCY] = {"name", "code", "grade", "legal_rep", "contact_name", "contact_id_number",
-	                 "phone", "mobile", "email", "province_code", "authority_id", "address",
-	                 "postcode", "username", "password", "password2", NULL},
-	[KIND_ENTERPRISE] = {"name", "code", "category", "legal_rep", "contact_name",
-	                     "contact_id_number", "phone", "mobile", "email", "province_code",
-	                     "authority_id", "address", "postcode", "username", "password",
-	                     "password2", NULL},
-	[KIND_EVALUATOR] = {"name", "code", "work_unit", "department", "phone", "mobile", "email",
-	                    "province_code", "authority_id", "address", "postcode", "username",
-	                    "password", "password2", NULL},
+    [KIND_AUTHORITY] = {"name", "code", "legal_rep", "contact_name", "contact_id_number", "phone",
+                        "mobile", "email", "province_code", "authority_id", "address", "postcode",
+                        "username", "password", "password2", NULL},
+    [KIND_AGENCY] = {"name", "code", "grade", "legal_rep", "contact_name", "contact_id_number",
+                     "phone", "mobile", "email", "province_code", "authority_id", "address",
+                     "postcode", "username", "password", "password2", NULL},
+    [KIND_ENTERPRISE] = {"name", "code", "category", "legal_rep", "contact_name",
+                         "contact_id_number", "phone", "mobile", "email", "province_code",
+                         "authority_id", "address", "postcode", "username", "password", "password2",
+                         NULL},
+    [KIND_EVALUATOR] = {"name", "code", "work_unit", "department", "phone", "mobile", "email",
+                        "province_code", "authority_id", "address", "postcode", "username",
+                        "password", "password2", NULL},
 };
 
 static void test_each_kind_has_exactly_its_fields(void **state)
@@ -57,11 +57,12 @@ static void test_each_kind_has_exactly_its_fields(void **state)
 		while (expected[k][want])
 			want++;
 		if (n != want)
-			fail_msg("kind %s: %zu fields, want %zu", kind_name((enum reg_kind)k), n, want);
+			fail_msg("kind %s: %zu fields, want %zu", kind_name((enum reg_kind)k), n,
+			         want);
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(f[i].name, expected[k][i]) != 0)
-				fail_msg("kind %s field %zu: %s, want %s", kind_name((enum reg_kind)k), i,
-				         f[i].name, expected[k][i]);
+				fail_msg("kind %s field %zu: %s, want %s",
+				         kind_name((enum reg_kind)k), i, f[i].name, expected[k][i]);
 	}
 	size_t n = 99;
 	assert_null(registration_fields(KIND_NONE, &n));
@@ -165,9 +166,9 @@ static json_t *form_of(struct fixture *f, enum reg_kind k, int n)
 	snprintf(pw, sizeof pw, "Secret-%d!", n);
 	snprintf(email, sizeof email, "u%d@example.cn", n);
 	snprintf(name, sizeof name, "测试单位%d", n);
-	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", name,
-	                      "phone", "0591-87654321", "mobile", "13800138000", "email", email,
-	                      "province_code", "35", "authority_id", auth, "address",
+	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name",
+	                      name, "phone", "0591-87654321", "mobile", "13800138000", "email",
+	                      email, "province_code", "35", "authority_id", auth, "address",
 	                      "福建省福州市鼓楼区某某路1号", "postcode", "350001", "username", user,
 	                      "password", pw, "password2", pw);
 	if (k == KIND_EVALUATOR) {
@@ -195,7 +196,8 @@ static void expect_error(json_t *errors, const char *field, const char *want)
 {
 	const char *got = json_string_value(json_object_get(errors, field));
 	if (!got || !strstr(got, want))
-		fail_msg("%s: error \"%s\", want one with \"%s\"", field, got ? got : "(none)", want);
+		fail_msg("%s: error \"%s\", want one with \"%s\"", field, got ? got : "(none)",
+		         want);
 }
 
 static void test_other_kinds_fields_are_dropped_and_not_stored(void **state)
@@ -226,8 +228,9 @@ static void test_other_kinds_fields_are_dropped_and_not_stored(void **state)
 	assert_int_equal(registration_submit(f->c, KIND_ENTERPRISE, v, "127.0.0.1", &id, &which),
 	                 DB_OK);
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(f->c, "SELECT work_unit, grade, department, category FROM "
-	                               "registrations WHERE id = $1",
+	assert_int_equal(DB_EXEC(f->c,
+	                         "SELECT work_unit, grade, department, category FROM "
+	                         "registrations WHERE id = $1",
 	                         &r, P_INT(id)),
 	                 DB_OK);
 	assert_int_equal(r->nrows, 1);
@@ -267,28 +270,36 @@ static void test_free_text_is_checked_by_label(void **state)
 		enum reg_kind k;
 		const char *field, *value, *want;
 	} cases[] = {
-		{KIND_ENTERPRISE, "name", "福州\xE2\x80\xAE" "公司", "单位名称含有不可见或控制字符，请删除后重新输入"},
-		{KIND_ENTERPRISE, "name", "福州\xE2\x80\x8B公司", "单位名称含有不可见或控制字符"},
-		{KIND_ENTERPRISE, "name", "福州\xC2\x85公司", "单位名称含有不可见或控制字符"},
-		{KIND_ENTERPRISE, "legal_rep", "张\x1b[2J三", "法定代表人含有不可见或控制字符"},
-		{KIND_ENTERPRISE, "address", "某路\xC2\xAD" "1号", "通信地址含有不可见或控制字符"},
-		{KIND_EVALUATOR, "name", "张\xEE\x80\x80", "姓名含有无法识别的字符"},
-		{KIND_EVALUATOR, "work_unit", "\xED\xA0\x80", "工作单位含有无法识别的字符编码"},
-		{KIND_AUTHORITY, "name", "某某市交通运输局\xE2\x81\xA6", "主管机关名称含有不可见或控制字符"},
-		{KIND_ENTERPRISE, "name", "", "单位名称为必填项"},
-		{KIND_ENTERPRISE, "category", "", "请选择业务类型"},
-		/* Format checks name the field too, whichever of two alike it is. */
-		{KIND_ENTERPRISE, "mobile", "12345", "经办人手机不正确"},
-		{KIND_EVALUATOR, "mobile", "12345", "手机号码不正确"},
-		{KIND_ENTERPRISE, "contact_id_number", "110105194912310021", "经办人身份证号码校验错误"},
-		{KIND_EVALUATOR, "code", "110105194912310021", "身份证号码校验错误"},
-		{KIND_ENTERPRISE, "phone", "12", "单位电话不正确"},
-		{KIND_EVALUATOR, "phone", "12", "联系电话不正确"},
-		{KIND_AGENCY, "email", "nope", "电子邮箱格式不正确"},
-		{KIND_AGENCY, "postcode", "35000", "邮政编码应为6位数字"},
-		{KIND_AUTHORITY, "authority_id", "999999", "请从列表中选择上级主管机关"},
-		{KIND_AGENCY, "authority_id", "x", "请从列表中选择主管机关"},
-		{KIND_AGENCY, "province_code", "66", "请从列表中选择所在省份"},
+	    {KIND_ENTERPRISE, "name",
+	     "福州\xE2\x80\xAE"
+	     "公司",
+	     "单位名称含有不可见或控制字符，请删除后重新输入"},
+	    {KIND_ENTERPRISE, "name", "福州\xE2\x80\x8B公司", "单位名称含有不可见或控制字符"},
+	    {KIND_ENTERPRISE, "name", "福州\xC2\x85公司", "单位名称含有不可见或控制字符"},
+	    {KIND_ENTERPRISE, "legal_rep", "张\x1b[2J三", "法定代表人含有不可见或控制字符"},
+	    {KIND_ENTERPRISE, "address",
+	     "某路\xC2\xAD"
+	     "1号",
+	     "通信地址含有不可见或控制字符"},
+	    {KIND_EVALUATOR, "name", "张\xEE\x80\x80", "姓名含有无法识别的字符"},
+	    {KIND_EVALUATOR, "work_unit", "\xED\xA0\x80", "工作单位含有无法识别的字符编码"},
+	    {KIND_AUTHORITY, "name", "某某市交通运输局\xE2\x81\xA6",
+	     "主管机关名称含有不可见或控制字符"},
+	    {KIND_ENTERPRISE, "name", "", "单位名称为必填项"},
+	    {KIND_ENTERPRISE, "category", "", "请选择业务类型"},
+	    /* Format checks name the field too, whichever of two alike it is. */
+	    {KIND_ENTERPRISE, "mobile", "12345", "经办人手机不正确"},
+	    {KIND_EVALUATOR, "mobile", "12345", "手机号码不正确"},
+	    {KIND_ENTERPRISE, "contact_id_number", "110105194912310021",
+	     "经办人身份证号码校验错误"},
+	    {KIND_EVALUATOR, "code", "110105194912310021", "身份证号码校验错误"},
+	    {KIND_ENTERPRISE, "phone", "12", "单位电话不正确"},
+	    {KIND_EVALUATOR, "phone", "12", "联系电话不正确"},
+	    {KIND_AGENCY, "email", "nope", "电子邮箱格式不正确"},
+	    {KIND_AGENCY, "postcode", "35000", "邮政编码应为6位数字"},
+	    {KIND_AUTHORITY, "authority_id", "999999", "请从列表中选择上级主管机关"},
+	    {KIND_AGENCY, "authority_id", "x", "请从列表中选择主管机关"},
+	    {KIND_AGENCY, "province_code", "66", "请从列表中选择所在省份"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		json_t *v = form_of(f, cases[i].k, 10 + (int)i);
@@ -324,8 +335,8 @@ static void test_authority_named_like_one_in_the_tree(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const same[] = {
-		"福建省交通运输厅", " 福建省 交通运输厅", "福建省　交通运输厅", "福建省\xC2\xA0交通运输厅",
-		"长江航务管理局　",
+	    "福建省交通运输厅",         " 福建省 交通运输厅", "福建省　交通运输厅",
+	    "福建省\xC2\xA0交通运输厅", "长江航务管理局　",
 	};
 	for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
 		json_t *v = form_of(f, KIND_AUTHORITY, 40 + (int)i);
@@ -399,18 +410,18 @@ int main(void)
 	randombytes_buf(key, sizeof key);
 	audit_key_set(key, 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_each_kind_has_exactly_its_fields),
-		cmocka_unit_test(test_every_field_is_bounded_and_labelled),
-		cmocka_unit_test(test_state_names_and_labels),
-		cmocka_unit_test_setup_teardown(test_other_kinds_fields_are_dropped_and_not_stored,
-		                                setup, teardown),
-		cmocka_unit_test_setup_teardown(test_enumerations_refuse_invented_values, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_free_text_is_checked_by_label, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lengths_are_characters_and_bounded, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_authority_named_like_one_in_the_tree, setup,
-		                                teardown),
+	    cmocka_unit_test(test_each_kind_has_exactly_its_fields),
+	    cmocka_unit_test(test_every_field_is_bounded_and_labelled),
+	    cmocka_unit_test(test_state_names_and_labels),
+	    cmocka_unit_test_setup_teardown(test_other_kinds_fields_are_dropped_and_not_stored,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_enumerations_refuse_invented_values, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_free_text_is_checked_by_label, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lengths_are_characters_and_bounded, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_authority_named_like_one_in_the_tree, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -724,42 +724,45 @@ static void test_account_login(void **state)
 	assert_null(strstr(db_get(r, 0, 0), "correct horse"));
 	db_result_free(r);
 
-	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
-	                 LOGIN_OK);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked), LOGIN_OK);
 	assert_int_equal(got, id);
 	assert_int_equal(locked, 0);
-	assert_int_equal(account_login(f->c, &l, ip, "nobody", "correct horse", false, &got, &locked),
-	                 LOGIN_BAD);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "nobody", "correct horse", false, &got, &locked),
+	    LOGIN_BAD);
 
 	/* Four failures are counted; a success clears them. */
 	for (int i = 1; i <= 4; i++) {
-		assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
-		                 LOGIN_BAD);
+		assert_int_equal(
+		    account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked), LOGIN_BAD);
 		assert_int_equal(locked, 0);
 		assert_int_equal(count_rows(f->c, "SELECT count FROM rate_limits "
 		                                  "WHERE key = 'login:user-addr:alice|192.0.2.1'"),
 		                 i);
 	}
-	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
-	                 LOGIN_OK);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked), LOGIN_OK);
 	assert_int_equal(
 	    count_rows(f->c, "SELECT COUNT(*) FROM rate_limits WHERE key LIKE 'login:user%alice%'"),
 	    0);
 	/* The address keeps its failures (one per wrong password), not the success. */
 	assert_int_equal(
-	    count_rows(f->c, "SELECT count FROM rate_limits WHERE key = 'login:addr:192.0.2.1'"), 5);
+	    count_rows(f->c, "SELECT count FROM rate_limits WHERE key = 'login:addr:192.0.2.1'"),
+	    5);
 
 	/* The fifth failure in a row locks for 15 minutes. */
 	for (int i = 1; i <= 4; i++)
-		assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
-		                 LOGIN_BAD);
+		assert_int_equal(
+		    account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked), LOGIN_BAD);
 	assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 	                 LOGIN_LOCKED);
 	assert_true(locked > 890 && locked <= 900);
 	/* Locked: even the right password is refused, with the time left. */
 	got = 0;
-	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
-	                 LOGIN_LOCKED);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
+	    LOGIN_LOCKED);
 	assert_true(locked > 890 && locked <= 900);
 	assert_int_equal(got, 0);
 	/* ... from that address only: the same account from another one logs in. */
@@ -769,23 +772,25 @@ static void test_account_login(void **state)
 	/* When the lock has run out, the right password works. */
 	for (int i = 1; i <= 5; i++)
 		account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked);
-	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
-	                 LOGIN_LOCKED);
-	assert_int_equal(DB_EXEC(f->c, "UPDATE rate_limits SET window_end = $1", NULL,
-	                         P_INT(time_now())),
-	                 DB_OK);
-	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
-	                 LOGIN_OK);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
+	    LOGIN_LOCKED);
+	assert_int_equal(
+	    DB_EXEC(f->c, "UPDATE rate_limits SET window_end = $1", NULL, P_INT(time_now())),
+	    DB_OK);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked), LOGIN_OK);
 
 	/* Disabled accounts. */
 	assert_int_equal(account_set_status(f->c, "alice", "disabled"), DB_OK);
-	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
-	                 LOGIN_DISABLED);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
+	    LOGIN_DISABLED);
 	assert_int_equal(account_login(f->c, &l, ip, "alice", "wrong", false, &got, &locked),
 	                 LOGIN_BAD);
 	assert_int_equal(account_set_status(f->c, "alice", "active"), DB_OK);
-	assert_int_equal(account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked),
-	                 LOGIN_OK);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "alice", "correct horse", false, &got, &locked), LOGIN_OK);
 	assert_int_equal(account_set_status(f->c, "nobody", "disabled"), DB_NOT_FOUND);
 
 	/* Staff log in with a certificate unless password login is allowed. */
@@ -797,8 +802,8 @@ static void test_account_login(void **state)
 	assert_int_equal(
 	    account_login(f->c, &l, ip, "reviewer", "staff secret", false, &got, &locked),
 	    LOGIN_STAFF_NEEDS_CERT);
-	assert_int_equal(account_login(f->c, &l, ip, "reviewer", "staff secret", true, &got, &locked),
-	                 LOGIN_OK);
+	assert_int_equal(
+	    account_login(f->c, &l, ip, "reviewer", "staff secret", true, &got, &locked), LOGIN_OK);
 	assert_int_equal(got, rid);
 	assert_int_equal(account_login(f->c, &l, ip, "reviewer", "wrong", true, &got, &locked),
 	                 LOGIN_BAD);
@@ -819,17 +824,20 @@ static void test_account_login_limits(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(seed_base(f->c), DB_OK);
-	struct login_limits l = {.per_user_address = 5, .per_user = 3, .per_address = 4,
-	                         .window_seconds = 900, .checks_per_second = 0};
+	struct login_limits l = {.per_user_address = 5,
+	                         .per_user = 3,
+	                         .per_address = 4,
+	                         .window_seconds = 900,
+	                         .checks_per_second = 0};
 	int64_t got = 0, wait = 0;
-	assert_int_equal(account_create(f->c, "bob", "bob's secret", ROLE_APPLICANT, "", 0, NULL, 0,
-	                                NULL),
-	                 DB_OK);
+	assert_int_equal(
+	    account_create(f->c, "bob", "bob's secret", ROLE_APPLICANT, "", 0, NULL, 0, NULL),
+	    DB_OK);
 	/* One address, four user names: the fifth guess waits, a right password too. */
 	for (int i = 0; i < 4; i++) {
 		char *u = xasprintf("nobody%d", i);
-		assert_int_equal(account_login(f->c, &l, "198.51.100.1", u, "x", false, &got, &wait),
-		                 LOGIN_BAD);
+		assert_int_equal(
+		    account_login(f->c, &l, "198.51.100.1", u, "x", false, &got, &wait), LOGIN_BAD);
 		free(u);
 	}
 	assert_int_equal(
@@ -844,7 +852,8 @@ static void test_account_login_limits(void **state)
 	for (int i = 0; i < 3; i++) {
 		char *ip = xasprintf("198.51.100.%d", 10 + i);
 		enum login_result want = i < 2 ? LOGIN_BAD : LOGIN_LOCKED;
-		assert_int_equal(account_login(f->c, &l, ip, "bob", "wrong", false, &got, &wait), want);
+		assert_int_equal(account_login(f->c, &l, ip, "bob", "wrong", false, &got, &wait),
+		                 want);
 		free(ip);
 	}
 	assert_int_equal(
@@ -853,8 +862,10 @@ static void test_account_login_limits(void **state)
 	/* The store-wide cap: one check a second, the next waits a second. */
 	struct login_limits g = {.checks_per_second = 1, .window_seconds = 900};
 	int64_t t0 = time_now();
-	enum login_result first = account_login(f->c, &g, "203.0.113.1", "x", "y", false, &got, &wait);
-	enum login_result second = account_login(f->c, &g, "203.0.113.2", "x", "y", false, &got, &wait);
+	enum login_result first =
+	    account_login(f->c, &g, "203.0.113.1", "x", "y", false, &got, &wait);
+	enum login_result second =
+	    account_login(f->c, &g, "203.0.113.2", "x", "y", false, &got, &wait);
 	if (time_now() == t0) { /* both in the same second */
 		assert_int_equal(first, LOGIN_BAD);
 		assert_int_equal(second, LOGIN_BUSY);
@@ -1041,9 +1052,9 @@ static void test_session_cache(void **state)
 	/* A change behind the cache's back (SQL, not ESP's functions) moves the
 	 * generation; under the old one the cached answer stands, which shows
 	 * the cache is what answers; under the new one the store does. */
-	assert_int_equal(
-	    DB_EXEC(f->c, "UPDATE accounts SET display_name = '赵六' WHERE id = $1", NULL, P_INT(id)),
-	    DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "UPDATE accounts SET display_name = '赵六' WHERE id = $1",
+	                         NULL, P_INT(id)),
+	                 DB_OK);
 	int64_t g1 = gen_of(f->c, GEN_SESSIONS);
 	assert_true(g1 > g0);
 	assert_int_equal(gen_of(f->c, GEN_REGISTRATIONS), r0);
@@ -1055,8 +1066,10 @@ static void test_session_cache(void **state)
 	assert_int_equal(session_lookup_cached(f->c, a, cookie, -1, &act, NULL), DB_OK);
 
 	/* Renaming an authority moves both generations. */
-	assert_int_equal(DB_EXEC(f->c, "UPDATE authorities SET name = '江苏省交通运输厅（新）' "
-	                               "WHERE id = $1", NULL, P_INT(js)),
+	assert_int_equal(DB_EXEC(f->c,
+	                         "UPDATE authorities SET name = '江苏省交通运输厅（新）' "
+	                         "WHERE id = $1",
+	                         NULL, P_INT(js)),
 	                 DB_OK);
 	int64_t g2 = gen_of(f->c, GEN_SESSIONS);
 	assert_true(g2 > g1);
@@ -1105,9 +1118,9 @@ static int64_t last_seen_of(db_conn *c, const char *cookie)
 	char hash[65];
 	sha256_hex(cookie, strlen(cookie), hash);
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(c, "SELECT last_seen FROM sessions WHERE id_hash = $1", &r,
-	                         P_TEXT(hash)),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(c, "SELECT last_seen FROM sessions WHERE id_hash = $1", &r, P_TEXT(hash)),
+	    DB_OK);
 	int64_t v = r->nrows ? db_get_int(r, 0, 0, 0) : -1;
 	db_result_free(r);
 	return v;
@@ -1117,8 +1130,9 @@ static void set_session_times(db_conn *c, const char *cookie, int64_t last_seen,
 {
 	char hash[65];
 	sha256_hex(cookie, strlen(cookie), hash);
-	assert_int_equal(DB_EXEC(c, "UPDATE sessions SET last_seen = $1, expires_at = $2 "
-	                            "WHERE id_hash = $3",
+	assert_int_equal(DB_EXEC(c,
+	                         "UPDATE sessions SET last_seen = $1, expires_at = $2 "
+	                         "WHERE id_hash = $3",
 	                         NULL, P_INT(last_seen), P_INT(expires), P_TEXT(hash)),
 	                 DB_OK);
 }
@@ -1235,9 +1249,9 @@ static enum login_result try_login(db_conn *c, const char *user, const char *pw,
 static int64_t sessions_of(db_conn *c, int64_t id)
 {
 	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(c, "SELECT COUNT(*) FROM sessions WHERE account_id = $1", &r,
-	                         P_INT(id)),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(c, "SELECT COUNT(*) FROM sessions WHERE account_id = $1", &r, P_INT(id)),
+	    DB_OK);
 	int64_t n = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
 	return n;
@@ -1257,9 +1271,9 @@ static void test_password_change(void **state)
 	assert_int_equal(session_lookup(f->c, a, cookie, &act, NULL), DB_OK);
 	const char *why = NULL;
 
-	assert_int_equal(account_password_change(f->c, a, &l, &act, "wrong", "Tr4m-line-Fuzhou",
-	                                         cookie, &why),
-	                 PWCHANGE_WRONG_CURRENT);
+	assert_int_equal(
+	    account_password_change(f->c, a, &l, &act, "wrong", "Tr4m-line-Fuzhou", cookie, &why),
+	    PWCHANGE_WRONG_CURRENT);
 	assert_int_equal(account_password_change(f->c, a, &l, &act, "pw", "12345678", cookie, &why),
 	                 PWCHANGE_WEAK);
 	assert_string_equal(why, "密码不能是连续的数字或字母（如12345678、abcdefgh）");
@@ -1269,9 +1283,9 @@ static void test_password_change(void **state)
 	assert_int_equal(sessions_of(f->c, id), 2);
 
 	int64_t g = gen_of(f->c, GEN_SESSIONS);
-	assert_int_equal(account_password_change(f->c, a, &l, &act, "pw", "Tr4m-line-Fuzhou", cookie,
-	                                         &why),
-	                 PWCHANGE_OK);
+	assert_int_equal(
+	    account_password_change(f->c, a, &l, &act, "pw", "Tr4m-line-Fuzhou", cookie, &why),
+	    PWCHANGE_OK);
 	/* The other session ended (and caches know it); this one goes on. */
 	assert_true(gen_of(f->c, GEN_SESSIONS) > g);
 	assert_int_equal(session_lookup(f->c, a, other, &act, NULL), DB_NOT_FOUND);
@@ -1287,12 +1301,12 @@ static void test_password_change(void **state)
 
 	/* An account without a password (certificate only). */
 	int64_t nopw = 0;
-	assert_int_equal(account_create(f->c, "certonly", NULL, ROLE_REVIEWER, "", js, NULL, 0, &nopw),
-	                 DB_OK);
+	assert_int_equal(
+	    account_create(f->c, "certonly", NULL, ROLE_REVIEWER, "", js, NULL, 0, &nopw), DB_OK);
 	struct actor cert_actor = {.account_id = nopw, .username = "certonly"};
-	assert_int_equal(account_password_change(f->c, a, &l, &cert_actor, "", "Tr4m-line-Fuzhou",
-	                                         NULL, &why),
-	                 PWCHANGE_NO_PASSWORD);
+	assert_int_equal(
+	    account_password_change(f->c, a, &l, &cert_actor, "", "Tr4m-line-Fuzhou", NULL, &why),
+	    PWCHANGE_NO_PASSWORD);
 	free(other);
 	free(cookie);
 	free(csrf);
@@ -1341,9 +1355,9 @@ static void test_password_reset(void **state)
 
 	/* Changing it clears the flag, and the cache learns it. */
 	const char *why = NULL;
-	assert_int_equal(account_password_change(f->c, a, &l, &act, once, "Tr4m-line-Fuzhou", cookie,
-	                                         &why),
-	                 PWCHANGE_OK);
+	assert_int_equal(
+	    account_password_change(f->c, a, &l, &act, once, "Tr4m-line-Fuzhou", cookie, &why),
+	    PWCHANGE_OK);
 	int64_t g4 = gen_of(f->c, GEN_SESSIONS);
 	assert_true(g4 > g3);
 	assert_int_equal(session_lookup_cached(f->c, a, cookie, g4, &act, NULL), DB_OK);
@@ -1432,7 +1446,7 @@ static int64_t authority_at(db_conn *c, const char *name, const char *path)
 	return id;
 }
 
-#define PREFIX_NAMES(PREFIX) \
+#define PREFIX_NAMES(PREFIX)                                                                       \
 	"SELECT name FROM authorities WHERE " PREFIX("path", "$1") " ORDER BY name"
 static const struct db_sql prefix_names = DB_SQL(PREFIX_NAMES);
 
@@ -1452,8 +1466,8 @@ static char *names_under(db_conn *c, const char *prefix)
 static void test_prefix(void **state)
 {
 	struct fixture *f = *state;
-	assert_string_equal(db_sql(f->c, &prefix_names),
-	                    f->pg ? PREFIX_NAMES(DB_PREFIX_POSTGRESQL) : PREFIX_NAMES(DB_PREFIX_SQLITE));
+	assert_string_equal(db_sql(f->c, &prefix_names), f->pg ? PREFIX_NAMES(DB_PREFIX_POSTGRESQL)
+	                                                       : PREFIX_NAMES(DB_PREFIX_SQLITE));
 	authority_at(f->c, "a", "/1/");
 	authority_at(f->c, "b", "/1/14/");
 	authority_at(f->c, "c", "/1/14/3/");
@@ -1470,12 +1484,13 @@ static void test_prefix(void **state)
 	authority_at(f->c, "l", "/申/");
 	const char *cases[][2] = {
 	    {"/1/14/", "b c"}, {"/1/", "a b c d e f"}, {"/1/1", "b c d e f"}, {"/x_", "g"},
-	    {"/x%", "i"},      {"/甲", "j k"},          {"/甲/", "j"},         {"/9/", ""},
+	    {"/x%", "i"},      {"/甲", "j k"},         {"/甲/", "j"},         {"/9/", ""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *got = names_under(f->c, cases[i][0]);
 		if (strcmp(got, cases[i][1]) != 0)
-			fail_msg("prefix %s: got \"%s\", want \"%s\"", cases[i][0], got, cases[i][1]);
+			fail_msg("prefix %s: got \"%s\", want \"%s\"", cases[i][0], got,
+			         cases[i][1]);
 		free(got);
 	}
 }
@@ -1503,13 +1518,14 @@ static void test_registration_queue_subtree(void **state)
 	    {y, "pending", "C4"}, {y, "approved", "C5"},
 	};
 	for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
-		assert_int_equal(DB_EXEC(f->c,
-		                         "INSERT INTO registrations (kind, state, authority_id, "
-		                         "province_code, name, code, created_at, updated_at) VALUES "
-		                         "('enterprise', $1, $2, '11', $3, $3, $4, $4)",
-		                         NULL, P_TEXT(regs[i].state), P_INT(regs[i].auth),
-		                         P_TEXT(regs[i].code), P_INT(1000 + (int64_t)i)),
-		                 DB_OK);
+		assert_int_equal(
+		    DB_EXEC(f->c,
+		            "INSERT INTO registrations (kind, state, authority_id, "
+		            "province_code, name, code, created_at, updated_at) VALUES "
+		            "('enterprise', $1, $2, '11', $3, $3, $4, $4)",
+		            NULL, P_TEXT(regs[i].state), P_INT(regs[i].auth), P_TEXT(regs[i].code),
+		            P_INT(1000 + (int64_t)i)),
+		    DB_OK);
 	int64_t total = -1;
 	json_t *q = registration_queue(f->c, "/1/14/", NULL, 10, 0, &total);
 	assert_int_equal(total, 3);

@@ -44,9 +44,9 @@
 static struct {
 	char dir[PATH_MAX];
 	esp_ca *ca;
-	X509 *issuing;           /* parsed ca_cert_pem() */
+	X509 *issuing; /* parsed ca_cert_pem() */
 	char other_dir[PATH_MAX];
-	esp_ca *other;           /* a second, unrelated CA with the same names */
+	esp_ca *other; /* a second, unrelated CA with the same names */
 } G;
 
 /* ------------------------------------------------------------------ */
@@ -424,8 +424,8 @@ static void test_create_open(void **state)
 	                  V_ASN1_UTF8STRING);
 	assert_name_entry(X509_get_subject_name(root), NID_countryName, "CN",
 	                  V_ASN1_PRINTABLESTRING);
-	time_t span = asn1_time_t(X509_get0_notAfter(root)) -
-	              asn1_time_t(X509_get0_notBefore(root));
+	time_t span =
+	    asn1_time_t(X509_get0_notAfter(root)) - asn1_time_t(X509_get0_notBefore(root));
 	assert_true(span >= (time_t)7300 * DAY && span <= (time_t)7306 * DAY);
 
 	/* Issuing CA: pathlen 0, AKI = root's SKI, signed by the root, 10 years. */
@@ -515,8 +515,10 @@ static void test_root_offline(void **state)
 	assert_int_equal(ca_make_crl(ca, &e, 1, 1, 24, &crl, &crl_len), CA_OK);
 	assert_int_equal(ca_issue_server_cert(ca, data, "localhost"), CA_OK);
 	char *out = NULL;
-	int rc = run(&out, "openssl verify -x509_strict -CAfile %s/root.crt -untrusted %s/ca.crt "
-	                   "%s/server.crt", data, data, data);
+	int rc = run(&out,
+	             "openssl verify -x509_strict -CAfile %s/root.crt -untrusted %s/ca.crt "
+	             "%s/server.crt",
+	             data, data, data);
 	if (rc != 0)
 		print_error("%s\n", out);
 	assert_int_equal(rc, 0);
@@ -586,7 +588,8 @@ static void verify_with_three_tools(const char *leaf_pem, bool expect_ok)
 	if ((rc == 0) != expect_ok)
 		print_error("openssl: %s\n", out);
 	assert_int_equal(rc == 0, expect_ok);
-	assert_true(expect_ok ? contains(out, "leaf.pem: OK") : contains(out, "verification failed"));
+	assert_true(expect_ok ? contains(out, "leaf.pem: OK")
+	                      : contains(out, "verification failed"));
 	free(out);
 
 	/* 2. GnuTLS: against the root as trust anchor, for TLS client auth... */
@@ -727,9 +730,8 @@ static void test_issue_ec_p256(void **state)
 	char leaf_dir[PATH_MAX];
 	make_tmpdir(leaf_dir, sizeof leaf_dir);
 	save_pem(leaf_dir, "leaf.pem", c.pem);
-	assert_int_equal(run(&out, "openssl x509 -noout -text -nameopt utf8 -in %s/leaf.pem",
-	                     leaf_dir),
-	                 0);
+	assert_int_equal(
+	    run(&out, "openssl x509 -noout -text -nameopt utf8 -in %s/leaf.pem", leaf_dir), 0);
 	assert_true(contains(out, "CN=张三丰") || contains(out, "CN = 张三丰"));
 	assert_true(contains(out, "TLS Web Client Authentication"));
 	assert_true(contains(out, "Digital Signature"));
@@ -780,8 +782,9 @@ static void test_issue_rsa2048(void **state)
 	char dir[PATH_MAX], *out = NULL;
 	make_tmpdir(dir, sizeof dir);
 	save_pem(dir, "leaf.pem", c.pem);
-	int rc = run(&out, "openssl verify -x509_strict -CAfile %s/root.crt -untrusted %s/ca.crt "
-	                   "%s/leaf.pem",
+	int rc = run(&out,
+	             "openssl verify -x509_strict -CAfile %s/root.crt -untrusted %s/ca.crt "
+	             "%s/leaf.pem",
 	             G.dir, G.dir, dir);
 	if (rc != 0)
 		print_error("%s\n", out);
@@ -820,8 +823,8 @@ static char *openssl_csr(const char *dir, const char *keygen)
 	char *out = NULL;
 	char gen[1024];
 	snprintf(gen, sizeof gen, keygen, dir);
-	int rc = run(&out, "%s && openssl req -new -key %s/k.pem -subj /CN=x -out %s/r.csr", gen, dir,
-	             dir);
+	int rc = run(&out, "%s && openssl req -new -key %s/k.pem -subj /CN=x -out %s/r.csr", gen,
+	             dir, dir);
 	if (rc != 0)
 		print_error("%s\n", out);
 	assert_int_equal(rc, 0);
@@ -867,13 +870,14 @@ static void test_csr_named_curve_only(void **state)
 		char *serial = NULL, *pem = NULL;
 		unsigned char *der = NULL;
 		size_t der_len = 0;
-		assert_int_equal(ca_issue(G.ca, csr, strlen(csr), &p, &serial, &pem, &der, &der_len, NULL,
-		                          NULL),
-		                 cases[i].want);
+		assert_int_equal(
+		    ca_issue(G.ca, csr, strlen(csr), &p, &serial, &pem, &der, &der_len, NULL, NULL),
+		    cases[i].want);
 		if (cases[i].want == CA_OK) {
 			assert_non_null(parsed);
 			/* What is accepted gives a certificate ESP's login accepts. */
-			assert_int_equal(ca_verify_client(G.ca, der, der_len, 0, NULL), CA_CERT_GOOD);
+			assert_int_equal(ca_verify_client(G.ca, der, der_len, 0, NULL),
+			                 CA_CERT_GOOD);
 		} else {
 			assert_null(parsed);
 			assert_null(serial);
@@ -908,9 +912,9 @@ static void test_csr_bad_signature_refused(void **state)
 		unsigned char *cd = NULL;
 		size_t cl = 0;
 		struct cert_profile p = profile();
-		assert_int_equal(ca_issue(G.ca, pem, strlen(pem), &p, &serial, &cert, &cd, &cl, NULL,
-		                          NULL),
-		                 CA_ERR_CSR_SIGNATURE);
+		assert_int_equal(
+		    ca_issue(G.ca, pem, strlen(pem), &p, &serial, &cert, &cd, &cl, NULL, NULL),
+		    CA_ERR_CSR_SIGNATURE);
 		assert_null(serial);
 		assert_null(cert);
 		assert_null(cd);
@@ -1101,8 +1105,7 @@ static void test_server_cert(void **state)
 	assert_int_equal(X509_check_host(x, "example.com", 0, 0, NULL), 0);
 	time_t span = asn1_time_t(X509_get0_notAfter(x)) - asn1_time_t(X509_get0_notBefore(x));
 	assert_true(span <= (time_t)825 * DAY && span >= (time_t)700 * DAY);
-	assert_name_entry(X509_get_subject_name(x), NID_commonName, "localhost",
-	                  V_ASN1_UTF8STRING);
+	assert_name_entry(X509_get_subject_name(x), NID_commonName, "localhost", V_ASN1_UTF8STRING);
 
 	char *out = NULL;
 	int rc = run(&out,
@@ -1185,7 +1188,8 @@ static void test_crl(void **state)
 	ASN1_INTEGER_free(num);
 	AUTHORITY_KEYID *akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
 	assert_non_null(akid);
-	assert_int_equal(ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(G.issuing)), 0);
+	assert_int_equal(ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(G.issuing)),
+	                 0);
 	AUTHORITY_KEYID_free(akid);
 	STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl);
 	assert_int_equal(sk_X509_REVOKED_num(revoked), 2);
@@ -1227,8 +1231,8 @@ static void test_crl(void **state)
 	assert_non_null(first);
 	assert_null(strstr(first + 1, "X509v3 CRL Reason Code"));
 	free(out);
-	int rc = run(&out, "openssl crl -inform DER -in %s -noout -verify -CAfile %s/chain.pem", path,
-	             G.dir);
+	int rc = run(&out, "openssl crl -inform DER -in %s -noout -verify -CAfile %s/chain.pem",
+	             path, G.dir);
 	if (rc != 0 || !contains(out, "verify OK"))
 		print_error("%s\n", out);
 	assert_int_equal(rc, 0);
@@ -1461,9 +1465,10 @@ static void test_issue_from_parsed_csr(void **state)
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		EVP_PKEY *key = gen_key(strncmp(kinds[i], "P-256", 5) == 0 ? "P-256" : kinds[i]);
 		if (strstr(kinds[i], "compressed"))
-			assert_int_equal(EVP_PKEY_set_utf8_string_param(
-			                     key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
-			                 1);
+			assert_int_equal(
+			    EVP_PKEY_set_utf8_string_param(
+			        key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+			    1);
 		char *csr = csr_pem(key);
 		int spki_len = 0;
 		unsigned char *spki = csr_spki_der(csr, &spki_len);
@@ -1479,11 +1484,12 @@ static void test_issue_from_parsed_csr(void **state)
 			unsigned char *der = NULL;
 			size_t der_len = 0;
 			time_t nb = 0, na = 0;
-			assert_int_equal(ca_issue_csr(G.ca, parsed, &p, &serials[n], &pem, &der, &der_len,
-			                              &nb, &na),
+			assert_int_equal(ca_issue_csr(G.ca, parsed, &p, &serials[n], &pem, &der,
+			                              &der_len, &nb, &na),
 			                 CA_OK);
 			assert_int_equal(na - nb, (time_t)1095 * 24 * 3600);
-			assert_int_equal(ca_verify_client(G.ca, der, der_len, 0, NULL), CA_CERT_GOOD);
+			assert_int_equal(ca_verify_client(G.ca, der, der_len, 0, NULL),
+			                 CA_CERT_GOOD);
 			X509 *x = parse_pem(pem);
 			unsigned char *cspki = NULL;
 			int clen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &cspki);
@@ -1613,10 +1619,9 @@ static void *issue_many(void *arg)
 		size_t len = 0;
 		enum ca_status st =
 		    i % 2 ? ca_issue_csr(G.ca, w->shared, &p, &serial, &pem, &der, &len, NULL, NULL)
-		          : ca_issue(G.ca, w->csr, strlen(w->csr), &p, &serial, &pem, &der, &len, NULL,
-		                     NULL);
-		if (st != CA_OK ||
-		    ca_verify_client(G.ca, der, len, 0, NULL) != CA_CERT_GOOD)
+		          : ca_issue(G.ca, w->csr, strlen(w->csr), &p, &serial, &pem, &der, &len,
+		                     NULL, NULL);
+		if (st != CA_OK || ca_verify_client(G.ca, der, len, 0, NULL) != CA_CERT_GOOD)
 			w->failures++;
 		w->serials[i] = serial;
 		free(pem);
@@ -1648,7 +1653,8 @@ static void test_concurrent_issue(void **state)
 			for (int u = 0; u < 2; u++)
 				for (int j = 0; j < PER_THREAD; j++)
 					if (u != t || j != i)
-						assert_string_not_equal(w[t].serials[i], w[u].serials[j]);
+						assert_string_not_equal(w[t].serials[i],
+						                        w[u].serials[j]);
 		}
 	}
 	for (int t = 0; t < 2; t++) {

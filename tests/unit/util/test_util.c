@@ -141,7 +141,10 @@ static void test_buf_put_html(void **state)
 /* What the arena's owner hands over is released when the arena is freed,
  * newest first, once each; a NULL is not recorded. */
 static int released[4], nreleased;
-static void record_release(void *p) { released[nreleased++] = *(int *)p; }
+static void record_release(void *p)
+{
+	released[nreleased++] = *(int *)p;
+}
 
 static void test_arena_defer(void **state)
 {

@@ -17,14 +17,14 @@
 #include "esp/validate.h"
 
 static const char *const uscc_examples[] = {
-	"91350100M000100Y43",
-	"91350200776049653A",
-	"913502000728319549",
+    "91350100M000100Y43",
+    "91350200776049653A",
+    "913502000728319549",
 };
 
 static const char *const id_examples[] = {
-	"11010519491231002X",
-	"440524188001015368",
+    "11010519491231002X",
+    "440524188001015368",
 };
 
 static const char uscc_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -38,7 +38,7 @@ static const char org_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 static void uscc_complete(const char body[17], char out[19])
 {
-	static const int w[17] = { 1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28 };
+	static const int w[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
 	int sum = 0;
 	for (int i = 0; i < 17; i++) {
 		const char *p = strchr(uscc_alphabet, body[i]);
@@ -52,7 +52,7 @@ static void uscc_complete(const char body[17], char out[19])
 
 static void id_complete(const char body[17], char out[19])
 {
-	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
+	static const int w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
 	int sum = 0;
 	for (int i = 0; i < 17; i++)
 		sum += (body[i] - '0') * w[i];
@@ -64,7 +64,7 @@ static void id_complete(const char body[17], char out[19])
 /* Body of 8 chars from 0-9A-Z; returns the GB 11714 check character. */
 static char org_check(const char body[8])
 {
-	static const int w[8] = { 3, 7, 9, 10, 5, 8, 4, 2 };
+	static const int w[8] = {3, 7, 9, 10, 5, 8, 4, 2};
 	int sum = 0;
 	for (int i = 0; i < 8; i++)
 		sum += (int)(strchr(org_alphabet, body[i]) - org_alphabet) * w[i];
@@ -115,7 +115,8 @@ static void test_uscc_every_substitution_rejected(void **state)
 					continue;
 				s[pos] = *c;
 				if (validate_uscc(s))
-					fail_msg("accepted %s (position %d of %s)", s, pos + 1, uscc_examples[e]);
+					fail_msg("accepted %s (position %d of %s)", s, pos + 1,
+					         uscc_examples[e]);
 				tried++;
 			}
 		}
@@ -184,7 +185,7 @@ static void test_uscc_division_code_must_be_digits(void **state)
 static void test_uscc_every_check_character(void **state)
 {
 	(void)state;
-	char seen[32] = { 0 };
+	char seen[32] = {0};
 	for (const char *c = uscc_alphabet; *c != '\0'; c++) {
 		char body[18], s[19];
 		memcpy(body, "91350100M000100Y4", 18);
@@ -239,7 +240,7 @@ static void test_org_code_malformed(void **state)
 static void test_org_code_substitutions(void **state)
 {
 	(void)state;
-	static const char *const examples[] = { "D2143569X", "M000100Y4" };
+	static const char *const examples[] = {"D2143569X", "M000100Y4"};
 	int blind = 0;
 	for (size_t e = 0; e < 2; e++) {
 		for (int pos = 0; pos < 8; pos++) {
@@ -333,7 +334,8 @@ static void test_id_every_substitution_rejected(void **state)
 					continue;
 				s[pos] = *c;
 				if (validate_id_number(s))
-					fail_msg("accepted %s (position %d of %s)", s, pos + 1, id_examples[e]);
+					fail_msg("accepted %s (position %d of %s)", s, pos + 1,
+					         id_examples[e]);
 				tried++;
 			}
 		}
@@ -382,31 +384,21 @@ static void test_id_dates(void **state)
 		const char *date;
 		bool ok;
 	} cases[] = {
-		{ "20000229", true },  /* divisible by 400: leap */
-		{ "20240229", true },
-		{ "19000229", false }, /* divisible by 100 only: not leap */
-		{ "20230229", false },
-		{ "20230228", true },
-		{ "20240230", false },
-		{ "19490431", false }, /* April has 30 days */
-		{ "19490430", true },
-		{ "19491232", false },
-		{ "19491300", false },
-		{ "19491301", false },
-		{ "19490001", false },
-		{ "19490100", false },
-		{ "19000101", true },
-		{ "18000101", true },  /* earliest accepted year, see ID_MIN_YEAR */
-		{ "17991231", false },
-		{ "00000101", false },
-		{ "29990101", false }, /* future */
+	    {"20000229", true},                       /* divisible by 400: leap */
+	    {"20240229", true},  {"19000229", false}, /* divisible by 100 only: not leap */
+	    {"20230229", false}, {"20230228", true},  {"20240230", false},
+	    {"19490431", false}, /* April has 30 days */
+	    {"19490430", true},  {"19491232", false}, {"19491300", false},
+	    {"19491301", false}, {"19490001", false}, {"19490100", false},
+	    {"19000101", true},  {"18000101", true}, /* earliest accepted year, see ID_MIN_YEAR */
+	    {"17991231", false}, {"00000101", false}, {"29990101", false}, /* future */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char s[19];
 		id_born_on(cases[i].date, s);
 		if (validate_id_number(s) != cases[i].ok)
 			fail_msg("%s (born %s): expected %s", s, cases[i].date,
-				 cases[i].ok ? "valid" : "invalid");
+			         cases[i].ok ? "valid" : "invalid");
 	}
 }
 
@@ -445,13 +437,13 @@ static void test_mobile(void **state)
 	assert_false(validate_mobile(NULL));
 	assert_false(validate_mobile(""));
 	assert_false(validate_mobile("+86"));
-	assert_false(validate_mobile("12812345678"));    /* second digit 2 */
+	assert_false(validate_mobile("12812345678")); /* second digit 2 */
 	assert_false(validate_mobile("10812345678"));
 	assert_false(validate_mobile("23812345678"));
-	assert_false(validate_mobile("1381234567"));     /* 10 digits */
-	assert_false(validate_mobile("138123456789"));   /* 12 digits */
+	assert_false(validate_mobile("1381234567"));   /* 10 digits */
+	assert_false(validate_mobile("138123456789")); /* 12 digits */
 	assert_false(validate_mobile("+86138123456789"));
-	assert_false(validate_mobile("8613812345678"));  /* country code without '+' */
+	assert_false(validate_mobile("8613812345678")); /* country code without '+' */
 	assert_false(validate_mobile("+85213812345678"));
 	assert_false(validate_mobile("+86 13812345678"));
 	assert_false(validate_mobile("138-1234-5678"));
@@ -475,7 +467,7 @@ static void test_phone(void **state)
 	assert_false(validate_phone(""));
 	assert_false(validate_phone("123456"));
 	assert_false(validate_phone("123456789012345678901"));
-	assert_false(validate_phone("12-34-5"));  /* 7 chars but 5 digits */
+	assert_false(validate_phone("12-34-5")); /* 7 chars but 5 digits */
 	assert_false(validate_phone("0592--1234567"));
 	assert_false(validate_phone("0592-1234567-"));
 	assert_false(validate_phone("-0592-1234567"));
@@ -522,35 +514,35 @@ static void test_email_invalid(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"",
-		"plain",
-		"@b.cn",
-		"a@",
-		"a@@b.cn",
-		"a@b@c.cn",
-		".a@b.cn",
-		"a.@b.cn",
-		"a..b@c.cn",
-		"a@b",          /* no TLD */
-		"a@localhost",  /* one label */
-		"a@b.c",        /* one-letter TLD */
-		"a@1.2.3.4",    /* address literal without brackets */
-		"a@192.168.1.10",
-		"a@example.123", /* all-digit TLD */
-		"a@[1.2.3.4]",
-		"a@.b.cn",
-		"a@b.cn.",
-		"a@b..cn",
-		"a@-b.cn",
-		"a@b-.cn",
-		"a@b_c.cn",
-		"a b@c.cn",
-		"\"a b\"@c.cn",  /* quoted local parts are refused */
-		"a<b>@c.cn",
-		"a@b.cn\n",
-		"a\r\nBcc: x@y.cn@c.cn",
-		"张三@example.cn",
-		"a@例子.cn",
+	    "",
+	    "plain",
+	    "@b.cn",
+	    "a@",
+	    "a@@b.cn",
+	    "a@b@c.cn",
+	    ".a@b.cn",
+	    "a.@b.cn",
+	    "a..b@c.cn",
+	    "a@b",         /* no TLD */
+	    "a@localhost", /* one label */
+	    "a@b.c",       /* one-letter TLD */
+	    "a@1.2.3.4",   /* address literal without brackets */
+	    "a@192.168.1.10",
+	    "a@example.123", /* all-digit TLD */
+	    "a@[1.2.3.4]",
+	    "a@.b.cn",
+	    "a@b.cn.",
+	    "a@b..cn",
+	    "a@-b.cn",
+	    "a@b-.cn",
+	    "a@b_c.cn",
+	    "a b@c.cn",
+	    "\"a b\"@c.cn", /* quoted local parts are refused */
+	    "a<b>@c.cn",
+	    "a@b.cn\n",
+	    "a\r\nBcc: x@y.cn@c.cn",
+	    "张三@example.cn",
+	    "a@例子.cn",
 	};
 	assert_false(validate_email(NULL));
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -613,7 +605,7 @@ static void test_pin(void **state)
 	assert_false(validate_pin(""));
 	assert_false(validate_pin("12345"));
 	assert_false(validate_pin("1234567890abcdefg"));
-	assert_false(validate_pin("123 456"));         /* space: documented */
+	assert_false(validate_pin("123 456")); /* space: documented */
 	assert_false(validate_pin("123456\t"));
 	assert_false(validate_pin("123456\x7f"));
 	assert_false(validate_pin("密码123456"));
@@ -630,49 +622,51 @@ static void test_utf8_valid(void **state)
 	assert_int_equal(utf8_length("abc"), 3);
 	assert_int_equal(utf8_length("厦门市"), 3);
 	assert_int_equal(utf8_length("a中b"), 3);
-	assert_int_equal(utf8_length("\xF0\x9F\x98\x80"), 1);        /* U+1F600 */
+	assert_int_equal(utf8_length("\xF0\x9F\x98\x80"), 1); /* U+1F600 */
 	/* Boundaries of each sequence length and around the surrogates. */
-	assert_int_equal(utf8_length("\x7F"), 1);                    /* U+007F */
-	assert_int_equal(utf8_length("\xC2\x80"), 1);                /* U+0080 */
-	assert_int_equal(utf8_length("\xDF\xBF"), 1);                /* U+07FF */
-	assert_int_equal(utf8_length("\xE0\xA0\x80"), 1);            /* U+0800 */
-	assert_int_equal(utf8_length("\xED\x9F\xBF"), 1);            /* U+D7FF */
-	assert_int_equal(utf8_length("\xEE\x80\x80"), 1);            /* U+E000 */
-	assert_int_equal(utf8_length("\xEF\xBF\xBF"), 1);            /* U+FFFF */
-	assert_int_equal(utf8_length("\xF0\x90\x80\x80"), 1);        /* U+10000 */
-	assert_int_equal(utf8_length("\xF4\x8F\xBF\xBF"), 1);        /* U+10FFFF */
-	assert_int_equal(utf8_length("\xEF\xBB\xBF" "a"), 2);        /* BOM counts */
+	assert_int_equal(utf8_length("\x7F"), 1);             /* U+007F */
+	assert_int_equal(utf8_length("\xC2\x80"), 1);         /* U+0080 */
+	assert_int_equal(utf8_length("\xDF\xBF"), 1);         /* U+07FF */
+	assert_int_equal(utf8_length("\xE0\xA0\x80"), 1);     /* U+0800 */
+	assert_int_equal(utf8_length("\xED\x9F\xBF"), 1);     /* U+D7FF */
+	assert_int_equal(utf8_length("\xEE\x80\x80"), 1);     /* U+E000 */
+	assert_int_equal(utf8_length("\xEF\xBF\xBF"), 1);     /* U+FFFF */
+	assert_int_equal(utf8_length("\xF0\x90\x80\x80"), 1); /* U+10000 */
+	assert_int_equal(utf8_length("\xF4\x8F\xBF\xBF"), 1); /* U+10FFFF */
+	assert_int_equal(utf8_length("\xEF\xBB\xBF"
+	                             "a"),
+	                 2); /* BOM counts */
 }
 
 static void test_utf8_invalid(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"\x80",                 /* lone continuation */
-		"a\xBF",
-		"\xC0\x80",             /* overlong NUL */
-		"\xC0\xAF",             /* overlong '/' */
-		"\xC1\xBF",             /* overlong U+007F */
-		"\xE0\x80\xAF",         /* overlong '/' */
-		"\xE0\x9F\xBF",         /* overlong U+07FF */
-		"\xF0\x80\x80\xAF",     /* overlong '/' */
-		"\xF0\x8F\xBF\xBF",     /* overlong U+FFFF */
-		"\xED\xA0\x80",         /* U+D800 */
-		"\xED\xBF\xBF",         /* U+DFFF */
-		"\xED\xA0\xBD\xED\xB8\x80", /* CESU-8 surrogate pair */
-		"\xF4\x90\x80\x80",     /* U+110000 */
-		"\xF5\x80\x80\x80",
-		"\xF8\x88\x80\x80\x80", /* old 5-byte form */
-		"\xF8\x90\x80\x80",     /* 0xF8 is no lead byte, not even for 4 bytes */
-		"\xFC\x84\x80\x80\x80\x80",
-		"\xFE",
-		"\xFF",
-		"\xE4\xB8",             /* truncated 中 at end of string */
-		"\xE4\xB8\x61",         /* truncated, 'a' follows */
-		"\xC2",
-		"\xF0\x9F\x98",
-		"\xC2\xC2\x80",         /* lead byte where continuation expected */
-		"abc\xE4",
+	    "\x80", /* lone continuation */
+	    "a\xBF",
+	    "\xC0\x80",                 /* overlong NUL */
+	    "\xC0\xAF",                 /* overlong '/' */
+	    "\xC1\xBF",                 /* overlong U+007F */
+	    "\xE0\x80\xAF",             /* overlong '/' */
+	    "\xE0\x9F\xBF",             /* overlong U+07FF */
+	    "\xF0\x80\x80\xAF",         /* overlong '/' */
+	    "\xF0\x8F\xBF\xBF",         /* overlong U+FFFF */
+	    "\xED\xA0\x80",             /* U+D800 */
+	    "\xED\xBF\xBF",             /* U+DFFF */
+	    "\xED\xA0\xBD\xED\xB8\x80", /* CESU-8 surrogate pair */
+	    "\xF4\x90\x80\x80",         /* U+110000 */
+	    "\xF5\x80\x80\x80",
+	    "\xF8\x88\x80\x80\x80", /* old 5-byte form */
+	    "\xF8\x90\x80\x80",     /* 0xF8 is no lead byte, not even for 4 bytes */
+	    "\xFC\x84\x80\x80\x80\x80",
+	    "\xFE",
+	    "\xFF",
+	    "\xE4\xB8",     /* truncated 中 at end of string */
+	    "\xE4\xB8\x61", /* truncated, 'a' follows */
+	    "\xC2",
+	    "\xF0\x9F\x98",
+	    "\xC2\xC2\x80", /* lead byte where continuation expected */
+	    "abc\xE4",
 	};
 	assert_int_equal(utf8_length(NULL), -1);
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -728,10 +722,20 @@ static void test_text_accepts_names(void **state)
 {
 	(void)state;
 	static const char *const good[] = {
-		"", "福州市交通运输局", "厦门港务（集团）有限公司", "ABC Logistics Co., Ltd.",
-		"北京市朝阳区建国路88号SOHO现代城A座1201室", "阿卜杜热合曼·买买提", "𠮷野家",
-		"Müller & Söhne", "中国　交通", "电话：0591-87654321", "\xC2\xA0" /* NBSP */,
-		"\xC2\xA0" "a", "\xC2\xA0\xC2\xA1", /* U+00A0, U+00A1: first after C1 */
+	    "",
+	    "福州市交通运输局",
+	    "厦门港务（集团）有限公司",
+	    "ABC Logistics Co., Ltd.",
+	    "北京市朝阳区建国路88号SOHO现代城A座1201室",
+	    "阿卜杜热合曼·买买提",
+	    "𠮷野家",
+	    "Müller & Söhne",
+	    "中国　交通",
+	    "电话：0591-87654321",
+	    "\xC2\xA0" /* NBSP */,
+	    "\xC2\xA0"
+	    "a",
+	    "\xC2\xA0\xC2\xA1", /* U+00A0, U+00A1: first after C1 */
 	};
 	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
 		if (validate_text(good[i], false) != TEXT_OK)
@@ -739,10 +743,31 @@ static void test_text_accepts_names(void **state)
 	}
 	/* Boundaries next to each refused class pass. */
 	static const unsigned long ok[] = {
-		0x20,   0x7E,    0xA0,    0xAE,    0x61B,   0x61D,   0x200A, 0x2010,
-		0x2027, 0x202F,  0x205F,  0x2070,  0xDFFF0 /* unassigned, not private */,
-		0xD7FF, 0xF900,  0xFDCF,  0xFDF0,  0xFE10,  0xFEFE,  0xFF00,  0xFFFD,
-		0x1FFFD, 0xEFFFD, 0x10000, 0x2A6D6,
+	    0x20,
+	    0x7E,
+	    0xA0,
+	    0xAE,
+	    0x61B,
+	    0x61D,
+	    0x200A,
+	    0x2010,
+	    0x2027,
+	    0x202F,
+	    0x205F,
+	    0x2070,
+	    0xDFFF0 /* unassigned, not private */,
+	    0xD7FF,
+	    0xF900,
+	    0xFDCF,
+	    0xFDF0,
+	    0xFE10,
+	    0xFEFE,
+	    0xFF00,
+	    0xFFFD,
+	    0x1FFFD,
+	    0xEFFFD,
+	    0x10000,
+	    0x2A6D6,
 	};
 	char buf[64];
 	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
@@ -764,7 +789,10 @@ static void test_text_refuses_controls(void **state)
 	assert_int_equal(validate_text("第一行\r\n第二行\n\t第三行", true), TEXT_OK);
 	assert_int_equal(validate_text("第一行\r\n第二行", false), TEXT_CONTROL);
 	assert_int_equal(validate_text("a\x1b[31m", true), TEXT_CONTROL);
-	assert_int_equal(validate_text("a\xC2\x85" "b", true), TEXT_CONTROL);
+	assert_int_equal(validate_text("a\xC2\x85"
+	                               "b",
+	                               true),
+	                 TEXT_CONTROL);
 	assert_int_equal(validate_text("a\x7f", true), TEXT_CONTROL);
 }
 
@@ -772,32 +800,38 @@ static void test_text_refuses_bidi(void **state)
 {
 	(void)state;
 	static const unsigned long bidi[] = {
-		0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
-		0x2066, 0x2067, 0x2068, 0x2069,
+	    0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C,
+	    0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069,
 	};
 	expect_fault(bidi, sizeof bidi / sizeof *bidi, TEXT_INVISIBLE);
 	/* The classic: a name that displays reversed after RLO. */
-	assert_int_equal(validate_text("交通\xE2\x80\xAE" "局输运", false), TEXT_INVISIBLE);
+	assert_int_equal(validate_text("交通\xE2\x80\xAE"
+	                               "局输运",
+	                               false),
+	                 TEXT_INVISIBLE);
 }
 
 static void test_text_refuses_invisible(void **state)
 {
 	(void)state;
 	static const unsigned long zw[] = {
-		0x00AD, 0x034F, 0x115F, 0x1160, 0x180E, 0x200B, 0x200C, 0x200D, 0x2060,
-		0x2061, 0x2064, 0x206A, 0x206F, 0x3164, 0xFE00, 0xFE0F, 0xFEFF, 0xFFA0,
-		0xFFF9, 0xFFFB, 0x1D173, 0xE0001, 0xE0041, 0xE0100, 0xE01EF,
+	    0x00AD, 0x034F, 0x115F,  0x1160,  0x180E,  0x200B,  0x200C,  0x200D, 0x2060,
+	    0x2061, 0x2064, 0x206A,  0x206F,  0x3164,  0xFE00,  0xFE0F,  0xFEFF, 0xFFA0,
+	    0xFFF9, 0xFFFB, 0x1D173, 0xE0001, 0xE0041, 0xE0100, 0xE01EF,
 	};
 	expect_fault(zw, sizeof zw / sizeof *zw, TEXT_INVISIBLE);
-	assert_int_equal(validate_text("\xEF\xBB\xBF" "福州", false), TEXT_INVISIBLE); /* BOM */
+	assert_int_equal(validate_text("\xEF\xBB\xBF"
+	                               "福州",
+	                               false),
+	                 TEXT_INVISIBLE); /* BOM */
 }
 
 static void test_text_refuses_private_and_noncharacters(void **state)
 {
 	(void)state;
 	static const unsigned long pua[] = {
-		0xE000, 0xE5E5, 0xF8FF, 0xF0000, 0xFFFFD, 0x100000, 0x10FFFD,
-		0xFDD0, 0xFDEF, 0xFFFE, 0xFFFF, 0x1FFFE, 0x2FFFF, 0x10FFFF,
+	    0xE000, 0xE5E5, 0xF8FF, 0xF0000, 0xFFFFD, 0x100000, 0x10FFFD,
+	    0xFDD0, 0xFDEF, 0xFFFE, 0xFFFF,  0x1FFFE, 0x2FFFF,  0x10FFFF,
 	};
 	expect_fault(pua, sizeof pua / sizeof *pua, TEXT_UNASSIGNED);
 }
@@ -806,8 +840,10 @@ static void test_text_refuses_bad_utf8(void **state)
 {
 	(void)state;
 	assert_int_equal(validate_text(NULL, false), TEXT_NOT_UTF8);
-	assert_int_equal(validate_text("\xED\xA0\x80", false), TEXT_NOT_UTF8);   /* lone high surrogate */
-	assert_int_equal(validate_text("a\xED\xBF\xBF", false), TEXT_NOT_UTF8);  /* lone low surrogate */
+	assert_int_equal(validate_text("\xED\xA0\x80", false),
+	                 TEXT_NOT_UTF8); /* lone high surrogate */
+	assert_int_equal(validate_text("a\xED\xBF\xBF", false),
+	                 TEXT_NOT_UTF8); /* lone low surrogate */
 	assert_int_equal(validate_text("\xED\xA0\xBD\xED\xB8\x80", false), TEXT_NOT_UTF8);
 	assert_int_equal(validate_text("\xC0\xAF", false), TEXT_NOT_UTF8);
 	assert_int_equal(validate_text("福\xE5", false), TEXT_NOT_UTF8);
@@ -818,8 +854,10 @@ static void test_text_fault_reason(void **state)
 {
 	(void)state;
 	assert_string_equal(text_fault_reason(TEXT_OK), "");
-	assert_string_equal(text_fault_reason(TEXT_INVISIBLE), "含有不可见或控制字符，请删除后重新输入");
-	assert_string_equal(text_fault_reason(TEXT_CONTROL), "含有不可见或控制字符，请删除后重新输入");
+	assert_string_equal(text_fault_reason(TEXT_INVISIBLE),
+	                    "含有不可见或控制字符，请删除后重新输入");
+	assert_string_equal(text_fault_reason(TEXT_CONTROL),
+	                    "含有不可见或控制字符，请删除后重新输入");
 	assert_non_null(strstr(text_fault_reason(TEXT_UNASSIGNED), "私用区"));
 	assert_non_null(strstr(text_fault_reason(TEXT_NOT_UTF8), "编码"));
 }
@@ -850,54 +888,60 @@ static void test_text_fold(void **state)
 	expect_fold("第１２３号（试点）", "第123号(试点)");
 	expect_fold("Ｇ２０３ 养护中心", "g203养护中心");
 	/* Invisible and control characters vanish. */
-	expect_fold("福州\xE2\x80\x8B市\xE2\x80\xAE交通\xC2\x85运输局\xEF\xBB\xBF", "福州市交通运输局");
-	expect_fold("a\xC2\xAD" "b", "ab");
+	expect_fold("福州\xE2\x80\x8B市\xE2\x80\xAE交通\xC2\x85运输局\xEF\xBB\xBF",
+	            "福州市交通运输局");
+	expect_fold("a\xC2\xAD"
+	            "b",
+	            "ab");
 	/* Full-width range ends; U+FF5F onwards (white parentheses, half-width
 	 * katakana) is left alone. */
 	expect_fold("！～", "!~");
 	expect_fold("\xEF\xBD\x9F", "\xEF\xBD\x9F");
 	/* Invalid bytes pass through. */
-	expect_fold("a\xFF" "b", "a\xFF" "b");
+	expect_fold("a\xFF"
+	            "b",
+	            "a\xFF"
+	            "b");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_uscc_examples),
-		cmocka_unit_test(test_uscc_every_substitution_rejected),
-		cmocka_unit_test(test_uscc_every_check_character),
-		cmocka_unit_test(test_uscc_wrong_length),
-		cmocka_unit_test(test_uscc_lowercase_rejected),
-		cmocka_unit_test(test_uscc_excluded_letters),
-		cmocka_unit_test(test_uscc_division_code_must_be_digits),
-		cmocka_unit_test(test_org_code_examples),
-		cmocka_unit_test(test_org_code_malformed),
-		cmocka_unit_test(test_org_code_substitutions),
-		cmocka_unit_test(test_org_code_every_check_character),
-		cmocka_unit_test(test_unit_code),
-		cmocka_unit_test(test_id_examples),
-		cmocka_unit_test(test_id_every_substitution_rejected),
-		cmocka_unit_test(test_id_every_check_character),
-		cmocka_unit_test(test_id_malformed),
-		cmocka_unit_test(test_id_dates),
-		cmocka_unit_test(test_id_future_dates),
-		cmocka_unit_test(test_mobile),
-		cmocka_unit_test(test_phone),
-		cmocka_unit_test(test_postcode),
-		cmocka_unit_test(test_email_valid),
-		cmocka_unit_test(test_email_invalid),
-		cmocka_unit_test(test_email_lengths),
-		cmocka_unit_test(test_pin),
-		cmocka_unit_test(test_utf8_valid),
-		cmocka_unit_test(test_utf8_invalid),
-		cmocka_unit_test(test_text_accepts_names),
-		cmocka_unit_test(test_text_refuses_controls),
-		cmocka_unit_test(test_text_refuses_bidi),
-		cmocka_unit_test(test_text_refuses_invisible),
-		cmocka_unit_test(test_text_refuses_private_and_noncharacters),
-		cmocka_unit_test(test_text_refuses_bad_utf8),
-		cmocka_unit_test(test_text_fault_reason),
-		cmocka_unit_test(test_text_fold),
+	    cmocka_unit_test(test_uscc_examples),
+	    cmocka_unit_test(test_uscc_every_substitution_rejected),
+	    cmocka_unit_test(test_uscc_every_check_character),
+	    cmocka_unit_test(test_uscc_wrong_length),
+	    cmocka_unit_test(test_uscc_lowercase_rejected),
+	    cmocka_unit_test(test_uscc_excluded_letters),
+	    cmocka_unit_test(test_uscc_division_code_must_be_digits),
+	    cmocka_unit_test(test_org_code_examples),
+	    cmocka_unit_test(test_org_code_malformed),
+	    cmocka_unit_test(test_org_code_substitutions),
+	    cmocka_unit_test(test_org_code_every_check_character),
+	    cmocka_unit_test(test_unit_code),
+	    cmocka_unit_test(test_id_examples),
+	    cmocka_unit_test(test_id_every_substitution_rejected),
+	    cmocka_unit_test(test_id_every_check_character),
+	    cmocka_unit_test(test_id_malformed),
+	    cmocka_unit_test(test_id_dates),
+	    cmocka_unit_test(test_id_future_dates),
+	    cmocka_unit_test(test_mobile),
+	    cmocka_unit_test(test_phone),
+	    cmocka_unit_test(test_postcode),
+	    cmocka_unit_test(test_email_valid),
+	    cmocka_unit_test(test_email_invalid),
+	    cmocka_unit_test(test_email_lengths),
+	    cmocka_unit_test(test_pin),
+	    cmocka_unit_test(test_utf8_valid),
+	    cmocka_unit_test(test_utf8_invalid),
+	    cmocka_unit_test(test_text_accepts_names),
+	    cmocka_unit_test(test_text_refuses_controls),
+	    cmocka_unit_test(test_text_refuses_bidi),
+	    cmocka_unit_test(test_text_refuses_invisible),
+	    cmocka_unit_test(test_text_refuses_private_and_noncharacters),
+	    cmocka_unit_test(test_text_refuses_bad_utf8),
+	    cmocka_unit_test(test_text_fault_reason),
+	    cmocka_unit_test(test_text_fold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
