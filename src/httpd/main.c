@@ -232,43 +232,37 @@ static void *maintenance_thread(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* The file first, then the command line over it. Returns 0, 1 on bad
+ * usage (said on stderr), or -1 when --help was asked and answered. */
+static int load_config(struct esp_config *cfg, int argc, char **argv)
 {
-	/* A route without its action, or with more parameters than a request
-	 * holds, is a bug of the build: refuse to serve with it. */
-	if (!route_table_valid(routes)) {
-		fprintf(stderr, "espd: the route table is malformed (routes.c)\n");
-		return 1;
-	}
 	const char *config_file = NULL;
-	struct esp_config *cfg = config_new();
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
-			config_free(cfg);
-			return 0;
+			return -1;
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			config_file = argv[++i];
 		}
 	}
-	/* The file first, then the command line over it. */
 	const char *err = NULL;
 	for (int i = 1; i < argc; i++)
 		if (strncmp(argv[i], "--data_dir=", 11) == 0)
 			config_set(cfg, "data_dir", argv[i] + 11);
 	char *default_file = xasprintf("%s/esp.conf", config_get(cfg, "data_dir"));
-	if (config_load_file(cfg, config_file ? config_file : default_file, config_file != NULL,
-	                     &err) != 0) {
+	int rc = config_load_file(cfg, config_file ? config_file : default_file,
+	                          config_file != NULL, &err);
+	free(default_file);
+	if (rc != 0) {
 		fprintf(stderr, "espd: %s\n", err);
 		return 1;
 	}
-	free(default_file);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0) {
 			i++;
 			continue;
 		}
-		int rc = config_set_arg(cfg, argv[i]);
+		rc = config_set_arg(cfg, argv[i]);
 		if (rc == -1) {
 			fprintf(stderr, "espd: unknown argument '%s' (see --help)\n", argv[i]);
 			return 1;
@@ -280,27 +274,175 @@ int main(int argc, char **argv)
 		}
 	}
 	config_finish(cfg);
-	if (sodium_init() < 0) {
-		fprintf(stderr, "espd: libsodium failed to start\n");
-		return 2;
-	}
+	return 0;
+}
+
+/* What the server takes from the configuration for the whole run, checked.
+ * Returns 0, or 1 after saying on stderr which key is wrong. */
+static int server_settings(struct server *srv, struct esp_config *cfg)
+{
+	srv->cfg = cfg;
 	password_set_cost(config_get(cfg, "password_hash"));
 	throttle_init(cfg);
 	char *bad_proxy = NULL;
 	if (client_addr_init(config_get(cfg, "trusted_proxies"), &bad_proxy) != 0) {
 		fprintf(stderr, "espd: trusted_proxies: '%s' is not an IP address\n", bad_proxy);
 		free(bad_proxy);
+		return 1;
+	}
+	long idle = config_get_long(cfg, "session_idle_minutes");
+	long max_hours = config_get_long(cfg, "session_max_hours");
+	if (idle < 1 || idle > 24 * 60 || max_hours < 1 || max_hours > 24 * 30) {
+		fprintf(stderr,
+		        "espd: session_idle_minutes must be 1-1440 and session_max_hours 1-720\n");
+		return 1;
+	}
+	const char *redirect_mode = config_get(cfg, "http_login_redirect");
+	if (strcmp(redirect_mode, "auto") != 0 && strcmp(redirect_mode, "always") != 0 &&
+	    strcmp(redirect_mode, "never") != 0) {
+		fprintf(stderr, "espd: http_login_redirect must be auto, always or never\n");
+		return 1;
+	}
+	srv->session_seconds = (int)max_hours * 3600;
+	session_set_idle_seconds((int)idle * 60);
+	srv->max_body = (size_t)config_get_long(cfg, "max_body_bytes");
+	srv->max_url = (size_t)config_get_long(cfg, "max_url_bytes");
+	srv->max_raw_body = (size_t)config_get_long(cfg, "max_json_bytes");
+	srv->max_form_fields = (unsigned)config_get_long(cfg, "max_form_fields");
+	srv->max_bodies_in_flight = (size_t)config_get_long(cfg, "max_uploads_in_flight_bytes");
+	srv->store_wait_ms = (int)config_get_long(cfg, "store_wait_ms");
+	srv->staff_password_login = config_get_bool(cfg, "staff_password_login");
+	srv->log_requests = config_get_bool(cfg, "log_requests");
+	srv->static_dir = config_get(cfg, "static_dir");
+	srv->public_url = xstrdup(config_get(cfg, "public_url"));
+	return 0;
+}
+
+/* The store, migrated, with the rules' numbers and the audit key loaded
+ * (before any thread may append to the audit log). Returns 0 or 2. */
+static int open_store(struct server *srv, int *applied)
+{
+	const char *err = NULL;
+	struct esp_config *cfg = srv->cfg;
+	srv->pool = db_pool_open(config_get(cfg, "database"),
+	                         (int)config_get_long(cfg, "db_connections"), &err);
+	if (!srv->pool) {
+		fprintf(stderr, "espd: database %s: %s\n", config_get(cfg, "database"), err);
+		return 2;
+	}
+	if (db_migrate(srv->pool, config_get(cfg, "migrations_dir"), applied) != DB_OK) {
+		fprintf(stderr, "espd: database migration failed\n");
+		return 2;
+	}
+	db_conn *c = db_acquire(srv->pool);
+	limits_load(c, &srv->limits);
+	enum audit_key_status ks = audit_key_open(c, config_get(cfg, "audit_key_file"), true);
+	db_release(srv->pool, c);
+	if (ks != AUDIT_KEY_LOADED && ks != AUDIT_KEY_CREATED) {
+		fprintf(stderr, "espd: %s: %s\n", config_get(cfg, "audit_key_file"),
+		        audit_key_message(ks));
+		return 2;
+	}
+	return 0;
+}
+
+/* The three listeners and the server's TLS key and certificate. */
+struct listeners {
+	struct listener_ctx ctx[3]; /* indexed by enum listener */
+	char *key_pem, *crt_pem;
+};
+
+static const char *const listen_keys[3] = {[LISTEN_HTTP] = "http_listen",
+                                           [LISTEN_HTTPS] = "https_listen",
+                                           [LISTEN_LOGIN] = "login_listen"};
+
+/* Starts the configured listeners; an empty address leaves one off.
+ * Returns 0, or 2 after saying on stderr what failed. */
+static int start_listeners(struct server *srv, struct listeners *l, const char *ca_dir)
+{
+	char *key_path = xasprintf("%s/server.key", ca_dir);
+	char *crt_path = xasprintf("%s/server.crt", ca_dir);
+	l->key_pem = file_read_all(key_path, NULL);
+	l->crt_pem = file_read_all(crt_path, NULL);
+	free(key_path);
+	free(crt_path);
+	for (int k = LISTEN_HTTP; k <= LISTEN_LOGIN; k++) {
+		struct listener_ctx *lc = &l->ctx[k];
+		*lc = (struct listener_ctx){.srv = srv, .kind = (enum listener)k};
+		const char *spec = config_get(srv->cfg, listen_keys[k]);
+		if (!*spec)
+			continue;
+		if (k != LISTEN_HTTP && (!l->key_pem || !l->crt_pem)) {
+			fprintf(stderr, "espd: server certificate missing in %s\n", ca_dir);
+			return 2;
+		}
+		/* Giving GnuTLS our chain makes the login listener ask every
+		 * client for a certificate; it does not judge them:
+		 * cert_login_check does. */
+		lc->daemon = k == LISTEN_HTTP
+		                 ? start_listener(lc, spec, NULL, NULL, NULL)
+		                 : start_listener(lc, spec, l->key_pem, l->crt_pem,
+		                                  k == LISTEN_LOGIN ? ca_chain_pem(srv->ca) : NULL);
+		if (!lc->daemon)
+			return 2;
+	}
+	return 0;
+}
+
+/* Stops accepting, lets the requests in flight end (5 s at most), then
+ * stops the daemons. */
+static void stop_listeners(struct listeners *l)
+{
+	for (int k = 0; k < 3; k++)
+		if (l->ctx[k].daemon)
+			MHD_quiesce_daemon(l->ctx[k].daemon);
+	for (int i = 0; i < 50; i++) {
+		unsigned open = 0;
+		for (int k = 0; k < 3; k++) {
+			const union MHD_DaemonInfo *di =
+			    l->ctx[k].daemon
+			        ? MHD_get_daemon_info(l->ctx[k].daemon,
+			                              MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
+			        : NULL;
+			if (di)
+				open += di->num_connections;
+		}
+		if (!open)
+			break;
+		usleep(100000);
+	}
+	for (int k = 0; k < 3; k++)
+		if (l->ctx[k].daemon)
+			MHD_stop_daemon(l->ctx[k].daemon);
+	if (l->key_pem)
+		sodium_memzero(l->key_pem, strlen(l->key_pem));
+	free(l->key_pem);
+	free(l->crt_pem);
+}
+
+int main(int argc, char **argv)
+{
+	/* A route without its action, or with more parameters than a request
+	 * holds, is a bug of the build: refuse to serve with it. */
+	if (!route_table_valid(routes)) {
+		fprintf(stderr, "espd: the route table is malformed (routes.c)\n");
+		return 1;
+	}
+	struct esp_config *cfg = config_new();
+	int rc = load_config(cfg, argc, argv);
+	if (rc != 0) {
+		config_free(cfg);
+		return rc < 0 ? 0 : 1;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "espd: libsodium failed to start\n");
+		return 2;
+	}
+	struct server srv = {0};
+	if (server_settings(&srv, cfg) != 0) {
 		config_free(cfg);
 		return 1;
 	}
-
-	struct server srv = {.cfg = cfg};
-	srv.max_body = (size_t)config_get_long(cfg, "max_body_bytes");
-	srv.max_url = (size_t)config_get_long(cfg, "max_url_bytes");
-	srv.max_raw_body = (size_t)config_get_long(cfg, "max_json_bytes");
-	srv.max_form_fields = (unsigned)config_get_long(cfg, "max_form_fields");
-	srv.max_bodies_in_flight = (size_t)config_get_long(cfg, "max_uploads_in_flight_bytes");
-	srv.store_wait_ms = (int)config_get_long(cfg, "store_wait_ms");
 	srv.guard = guard_new(
 	    (const int[GUARD_PHASES]){
 	        [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
@@ -309,49 +451,9 @@ int main(int argc, char **argv)
 	    },
 	    (unsigned)config_get_long(cfg, "max_connections") / 2);
 	raise_file_limit();
-	srv.staff_password_login = config_get_bool(cfg, "staff_password_login");
-	srv.log_requests = config_get_bool(cfg, "log_requests");
-	if (config_get_long(cfg, "session_idle_minutes") < 1 ||
-	    config_get_long(cfg, "session_idle_minutes") > 24 * 60 ||
-	    config_get_long(cfg, "session_max_hours") < 1 ||
-	    config_get_long(cfg, "session_max_hours") > 24 * 30) {
-		fprintf(stderr,
-		        "espd: session_idle_minutes must be 1-1440 and session_max_hours 1-720\n");
-		return 1;
-	}
-	srv.session_seconds = (int)config_get_long(cfg, "session_max_hours") * 3600;
-	session_set_idle_seconds((int)config_get_long(cfg, "session_idle_minutes") * 60);
-	const char *redirect_mode = config_get(cfg, "http_login_redirect");
-	if (strcmp(redirect_mode, "auto") != 0 && strcmp(redirect_mode, "always") != 0 &&
-	    strcmp(redirect_mode, "never") != 0) {
-		fprintf(stderr, "espd: http_login_redirect must be auto, always or never\n");
-		return 1;
-	}
-	srv.static_dir = config_get(cfg, "static_dir");
-	srv.public_url = xstrdup(config_get(cfg, "public_url"));
-
-	srv.pool = db_pool_open(config_get(cfg, "database"),
-	                        (int)config_get_long(cfg, "db_connections"), &err);
-	if (!srv.pool) {
-		fprintf(stderr, "espd: database %s: %s\n", config_get(cfg, "database"), err);
-		return 2;
-	}
 	int applied = 0;
-	if (db_migrate(srv.pool, config_get(cfg, "migrations_dir"), &applied) != DB_OK) {
-		fprintf(stderr, "espd: database migration failed\n");
+	if (open_store(&srv, &applied) != 0)
 		return 2;
-	}
-	db_conn *c = db_acquire(srv.pool);
-	limits_load(c, &srv.limits);
-	/* Before any thread may append to the audit log. */
-	enum audit_key_status ks = audit_key_open(c, config_get(cfg, "audit_key_file"), true);
-	db_release(srv.pool, c);
-	if (ks != AUDIT_KEY_LOADED && ks != AUDIT_KEY_CREATED) {
-		fprintf(stderr, "espd: %s: %s\n", config_get(cfg, "audit_key_file"),
-		        audit_key_message(ks));
-		return 2;
-	}
-
 	/* Fonts are found once here: fontconfig is slow the first time. */
 	appform_init();
 	char *tplerr = NULL;
@@ -365,10 +467,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espd: no CA in %s: run `espctl init` first\n", ca_dir);
 		return 2;
 	}
-	char *key_path = xasprintf("%s/server.key", ca_dir);
-	char *crt_path = xasprintf("%s/server.crt", ca_dir);
-	char *key_pem = file_read_all(key_path, NULL);
-	char *crt_pem = file_read_all(crt_path, NULL);
 
 	/* Every thread started from here on inherits the blocked signals; only
 	 * sigwait below receives them, so the stop is always seen. */
@@ -379,84 +477,30 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct listener_ctx http = {.srv = &srv, .kind = LISTEN_HTTP};
-	struct listener_ctx https = {.srv = &srv, .kind = LISTEN_HTTPS};
-	struct listener_ctx login = {.srv = &srv, .kind = LISTEN_LOGIN};
-	const char *login_spec = config_get(cfg, "login_listen");
-	const char *http_spec = config_get(cfg, "http_listen");
-	const char *https_spec = config_get(cfg, "https_listen");
-	if (*http_spec && !(http.daemon = start_listener(&http, http_spec, NULL, NULL, NULL)))
+	struct listeners l = {0};
+	if (start_listeners(&srv, &l, ca_dir) != 0)
 		return 2;
-	if (*https_spec) {
-		if (!key_pem || !crt_pem) {
-			fprintf(stderr, "espd: server certificate missing in %s\n", ca_dir);
-			return 2;
-		}
-		if (!(https.daemon = start_listener(&https, https_spec, key_pem, crt_pem, NULL)))
-			return 2;
-	}
-	if (*login_spec) {
-		if (!key_pem || !crt_pem) {
-			fprintf(stderr, "espd: server certificate missing in %s\n", ca_dir);
-			return 2;
-		}
-		/* Giving GnuTLS our chain makes it ask every client for a
-		 * certificate; it does not judge them: cert_login_check does. */
-		if (!(login.daemon = start_listener(&login, login_spec, key_pem, crt_pem,
-		                                    ca_chain_pem(srv.ca))))
-			return 2;
-	}
+	const char *spec[3];
+	for (int k = 0; k < 3; k++)
+		spec[k] =
+		    *config_get(cfg, listen_keys[k]) ? config_get(cfg, listen_keys[k]) : "off";
 	log_info("espd started: store %s (%d migrations applied), http %s, https %s, certificate "
 	         "login %s",
-	         db_pool_backend(srv.pool)->name, applied, *http_spec ? http_spec : "off",
-	         *https_spec ? https_spec : "off", *login_spec ? login_spec : "off");
+	         db_pool_backend(srv.pool)->name, applied, spec[LISTEN_HTTP], spec[LISTEN_HTTPS],
+	         spec[LISTEN_LOGIN]);
 
-	pthread_t crl_tid;
-	bool crl_started = pthread_create(&crl_tid, NULL, maintenance_thread, &srv) == 0;
+	pthread_t maint_tid;
+	bool maint_started = pthread_create(&maint_tid, NULL, maintenance_thread, &srv) == 0;
 
 	int sig = 0;
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 	stopping = sig;
 	log_info("espd stopping (signal %d): finishing requests in flight", (int)stopping);
-	/* Stop accepting, then let the requests in flight end before the daemons go. */
-	if (http.daemon)
-		MHD_quiesce_daemon(http.daemon);
-	if (https.daemon)
-		MHD_quiesce_daemon(https.daemon);
-	if (login.daemon)
-		MHD_quiesce_daemon(login.daemon);
-	for (int i = 0; i < 50; i++) {
-		unsigned open = 0;
-		const union MHD_DaemonInfo *di;
-		if (http.daemon &&
-		    (di = MHD_get_daemon_info(http.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
-			open += di->num_connections;
-		if (https.daemon &&
-		    (di = MHD_get_daemon_info(https.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
-			open += di->num_connections;
-		if (login.daemon &&
-		    (di = MHD_get_daemon_info(login.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)))
-			open += di->num_connections;
-		if (!open)
-			break;
-		usleep(100000);
-	}
-	if (http.daemon)
-		MHD_stop_daemon(http.daemon);
-	if (https.daemon)
-		MHD_stop_daemon(https.daemon);
-	if (login.daemon)
-		MHD_stop_daemon(login.daemon);
-	if (crl_started)
-		pthread_join(crl_tid, NULL);
+	stop_listeners(&l);
+	if (maint_started)
+		pthread_join(maint_tid, NULL);
 	guard_free(srv.guard);
-	if (key_pem)
-		sodium_memzero(key_pem, strlen(key_pem));
-	free(key_pem);
-	free(crt_pem);
-	free(key_path);
-	free(crt_path);
 	free(ca_dir);
 	ca_free(srv.ca);
 	audit_key_forget();
