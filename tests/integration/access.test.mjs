@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startEsp, Client, approvedApplicant, submitApplication, holderWithKeys, rawSql, ROOT, ENGINE } from './lib/esp.mjs';
+import { startEsp, Client, approvedApplicant, submitApplication, holderWithKeys, rawSql, ROOT, ENGINE, staffClient } from './lib/esp.mjs';
 
 let esp, dir;
 const actors = [];
@@ -23,12 +23,7 @@ function actor(name, role, client, extra = {}) {
   actors.push({ name, role, client, anon: role === 'none', key: false, ...extra });
 }
 
-async function staff(username) {
-  const c = new Client(esp.url);
-  const res = await c.login(username, esp.account(username).password);
-  if (res.status !== 200) throw new Error(`${username} did not log in: ${res.status}`);
-  return c;
-}
+const staff = (username) => staffClient(esp, username);
 
 // A session opened with the holder's key over TLS (curl: Node's fetch would
 // not trust our CA), then used like any other session cookie.

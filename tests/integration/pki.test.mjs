@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startEsp, Client, espctl, espctlStatus, inputFor, linkHref, optionValue, rawSql, approvedApplicant, submitApplication, ENGINE } from './lib/esp.mjs';
+import { startEsp, Client, espctl, espctlStatus, inputFor, linkHref, optionValue, rawSql, approvedApplicant, submitApplication, ENGINE, staffClient } from './lib/esp.mjs';
 
 let esp, dir, chain;
 before(async () => {
@@ -58,11 +58,7 @@ function inCrl(text, serial) {
   return text.toUpperCase().includes(`SERIAL NUMBER: ${serial.toUpperCase()}`);
 }
 
-async function staff(username) {
-  const c = new Client(esp.url);
-  await c.login(username, esp.account(username).password);
-  return c;
-}
+const staff = (username) => staffClient(esp, username);
 
 async function apiToken(client) {
   await client.get('/ra/tokens');

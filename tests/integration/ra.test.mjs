@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
   startEsp, Client, approvedApplicant, submitApplication, makeCsr, linkHref, rawSql, espctlStatus,
-  ENGINE,
+  ENGINE, staffClient
 } from './lib/esp.mjs';
 
 let esp, tmp;
@@ -18,12 +18,7 @@ before(async () => {
 });
 after(async () => { await esp?.cleanup(); });
 
-async function staff(username) {
-  const c = new Client(esp.url);
-  const r = await c.login(username, esp.account(username).password);
-  assert.equal(r.status, 200);
-  return c;
-}
+const staff = (username) => staffClient(esp, username);
 
 async function apiToken(ra) {
   await ra.get('/ra/tokens');

@@ -5,27 +5,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startEsp, Client, rawSql, registrationFields, authorityIdByName, fieldError, ENGINE,
+  startEsp, Client, rawSql, registrationFields, authorityIdByName, fieldError, ENGINE, staffClient, registerAs
 } from './lib/esp.mjs';
 
 let esp;
 before(async () => { esp = await startEsp(); });
 after(async () => { await esp?.cleanup(); });
 
-async function register(kind, authorityName, overrides = {}) {
-  const c = new Client(esp.url);
-  const authorityId = await authorityIdByName(c, kind, authorityName);
-  const fields = { ...registrationFields(kind, { authorityId }), ...overrides };
-  const res = await c.post(`/register/${kind}`, fields);
-  return { c, res, fields };
-}
+const register = (kind, authorityName, overrides) => registerAs(esp, kind, authorityName, overrides);
 
-async function staff(username) {
-  const c = new Client(esp.url);
-  const res = await c.login(username, esp.account(username).password);
-  assert.equal(res.status, 200, `login of ${username}`);
-  return c;
-}
+const staff = (username) => staffClient(esp, username);
 
 const sql = (q) => rawSql(esp, q).trim();
 const storedCount = (code) => Number(sql(`SELECT COUNT(*) FROM registrations WHERE code = '${code}'`));

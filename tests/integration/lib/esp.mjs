@@ -281,6 +281,25 @@ export function registrationFields(kind, { authorityId, province = '35', n = uni
   return unit;
 }
 
+// A staff member of the demo logged in with a password (fails loudly when
+// the login is refused: every test that uses one expects it to work).
+export async function staffClient(esp, username) {
+  const c = new Client(esp.url);
+  const res = await c.login(username, esp.account(username).password);
+  if (res.status !== 200) throw new Error(`${username} did not log in: ${res.status}`);
+  return c;
+}
+
+// Submits a valid registration of `kind` under the authority named
+// `authorityName`, with `overrides` over the generated fields.
+export async function registerAs(esp, kind, authorityName, overrides = {}) {
+  const c = new Client(esp.url);
+  const authorityId = await authorityIdByName(c, kind, authorityName);
+  const fields = { ...registrationFields(kind, { authorityId }), ...overrides };
+  const res = await c.post(`/register/${kind}`, fields);
+  return { c, res, fields };
+}
+
 export async function authorityIdByName(client, kind, name) {
   const page = await client.get(`/register/${kind}`);
   const id = optionValue(page.text, 'authority_id', name) ?? optionValue(page.text, 'authority_id', `　${name}`);

@@ -18,7 +18,7 @@
 #include "storetest.h"
 
 /* An application row as application_create leaves it (fields the lookups
- * do not read are placeholders). */
+ * do not read hold fixed dummy values). */
 static int64_t store_application(db_conn *c, int64_t reg, const char *number, const char *type,
                                  const char *app_state, int64_t scan)
 {
