@@ -322,7 +322,7 @@ static json_t *authority_groups(db_conn *c, const char *v)
 		const char *prov = json_string_value(json_object_get(a, "province"));
 		const char *pc = json_string_value(json_object_get(a, "province_code"));
 		if (!prov)
-			prov = "交通运输部及直属机构";
+			prov = "交通运输部及直属机构（中央单位）";
 		if (!cur || strcmp(cur_prov, prov) != 0) {
 			cur = json_pack("{s:s, s:s, s:[]}", "group", prov, "province_code",
 			                pc ? pc : "", "options");
@@ -373,8 +373,14 @@ json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *e
 			json_object_set_new(o, "options", options_of(f->options, v));
 		else if (f->check == CHECK_PROVINCE)
 			json_object_set_new(o, "options", province_options(c, v));
-		else if (f->check == CHECK_AUTHORITY)
+		else if (f->check == CHECK_AUTHORITY) {
+			/* No authority is chosen for the applicant: an untouched
+			 * field stays empty and is refused. */
+			json_object_set_new(o, "options",
+			                    json_pack("[{s:s, s:s, s:b}]", "value", "", "label",
+			                              "请选择", "selected", !*v));
 			json_object_set_new(o, "groups", authority_groups(c, v));
+		}
 		json_array_append_new(out, o);
 	}
 	return out;
@@ -573,9 +579,11 @@ static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t 
 		const char *level = db_get(r, 0, 1);
 		bool national = !ap || strcmp(level, "river") == 0;
 		if (*prov && !national && strcmp(ap, prov) != 0)
-			set_err(errors, "authority_id", "所选主管机关不在所在省份，请重新选择");
+			set_errf(errors, f,
+			         "所选%s不在所在省份，请选择所在省份的%s（中央单位选择交通运输部）",
+			         f->label, f->label);
 		if (k == KIND_AUTHORITY && strcmp(level, "county") == 0)
-			set_err(errors, "authority_id", "县级主管机关不能作为上级主管机关");
+			set_errf(errors, f, "县级主管机关不能作为%s", f->label);
 	}
 	db_result_free(r);
 }

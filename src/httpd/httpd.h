@@ -174,6 +174,7 @@ void page_application_print(struct request *r);
 void page_application_pdf(struct request *r);
 void page_application_payment(struct request *r);
 void page_application_scan(struct request *r);
+void page_application_withdraw_confirm(struct request *r);
 void page_application_withdraw(struct request *r);
 void page_admin(struct request *r);
 void page_admin_directory(struct request *r);

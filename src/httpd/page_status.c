@@ -1,9 +1,49 @@
 /* 查看初审状态: the registrant's own registration and what comes next. */
 #include "httpd.h"
 #include "esp/application.h"
+#include "esp/directory.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define DAY 86400
+
+static int64_t ival(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* Where one application is and what comes next, by the state machine; the
+ * date its keys are due (the 20-day promise runs from the later of payment
+ * and materials, materials alone for evaluators: as the RA counts it), and
+ * once that date has passed, whom to call. */
+static void describe(struct request *r, json_t *a, json_t *dir)
+{
+	enum app_state st = appstate_parse(json_string_value(json_object_get(a, "state")));
+	unsigned facts = application_facts(a);
+	json_object_set_new(a, "where", json_string(appstate_where(st, facts)));
+	json_object_set_new(a, "what_next", json_string(appstate_what_next(st, facts)));
+	json_object_set_new(a, "is_withdrawn", json_boolean(st == APP_WITHDRAWN));
+	int days = r->srv->limits.delivery_days;
+	int64_t paid = ival(a, "paid_at"), mats = ival(a, "materials_at");
+	int64_t start = (facts & APP_FACT_EVALUATOR) ? mats : (paid && mats ? (paid > mats ? paid : mats) : 0);
+	json_object_set_new(a, "delivery_days", json_integer(days));
+	if (!appstate_awaits_keys(st) || !start)
+		return;
+	int64_t due = start + (int64_t)days * DAY;
+	json_object_set_new(a, "due_date", json_string(time_date(r->arena, due)));
+	if (time_now() <= due)
+		return;
+	json_object_set_new(a, "overdue", json_true());
+	const char *name = json_string_value(json_object_get(dir, "ra_name"));
+	const char *phone = json_string_value(json_object_get(dir, "phone"));
+	json_object_set_new(
+	    a, "call",
+	    json_string(name && *name && phone && *phone
+	                    ? arena_printf(r->arena, "%s，联系电话 %s", name, phone)
+	                    : "服务热线 400-700-1900（所在省的注册机构信息尚未配置）"));
+}
 
 /* Staff are sent to their own start page by the route (R_ELSE_HOME). */
 void page_status(struct request *r)
@@ -33,6 +73,8 @@ void page_status(struct request *r)
 		    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
 	if (state == REG_APPROVED) {
 		json_t *apps = application_list_for(req_db(r), r->actor.registration_id);
+		json_t *dir = ra_directory_get(
+		    req_db(r), json_string_value(json_object_get(reg, "province_code")));
 		bool open_initial = false;
 		size_t i;
 		json_t *a;
@@ -47,7 +89,10 @@ void page_status(struct request *r)
 			json_object_set_new(
 			    a, "submitted_date",
 			    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
+			describe(r, a, dir);
 		}
+		json_decref(dir);
+		json_object_set_new(ctx, "has_applications", json_boolean(json_array_size(apps) > 0));
 		json_object_set_new(ctx, "applications", apps);
 		if (!open_initial)
 			json_object_set_new(ctx, "apply_url", json_string("/apply"));

@@ -41,6 +41,7 @@ const struct route routes[] = {
     {"GET", "/applications/{}/form.pdf", page_application_pdf, SIGNED(ACT_SESSION)},
     {"GET", "/applications/{}/payment", page_application_payment, SIGNED(ACT_SESSION)},
     {"GET", "/applications/{}/scan", page_application_scan, SIGNED(ACT_SESSION)},
+    {"GET", "/applications/{}/withdraw", page_application_withdraw_confirm, SIGNED(ACT_SESSION)},
     {"POST", "/applications/{}/withdraw", page_application_withdraw, SIGNED(ACT_SESSION)},
     {"GET", "/admin", page_admin, SIGNED(ACT_ADMIN)},
     {"GET", "/admin/directory", page_admin_directory, SIGNED(ACT_ADMIN)},
