@@ -50,6 +50,13 @@ json_t *mgmt_menu(struct request *r, const char *current)
 		json_array_append_new(items, item("证书U盘驱动", "/drivers", current));
 		json_array_append_new(groups,
 		                      json_pack("{s:s, s:o}", "group", "证书U盘", "items", items));
+		/* An approved authority, signed in with its key, reviews its own. */
+		if (policy_allows(a, ACT_REVIEW_QUEUE, NULL)) {
+			items = json_array();
+			json_array_append_new(items, item("报名初审", "/review", current));
+			json_array_append_new(
+			    groups, json_pack("{s:s, s:o}", "group", "初审", "items", items));
+		}
 	} else if (policy_allows(a, ACT_REVIEW_QUEUE, NULL)) {
 		items = json_array();
 		json_array_append_new(items, item("报名初审", "/review", current));
