@@ -6,6 +6,7 @@
 #include "httpd.h"
 #include "esp/certificate.h"
 #include "esp/revoke.h"
+#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,13 +171,47 @@ static json_t *own_cert(struct request *r)
 	return cert;
 }
 
+/* How many keys of the certificate's unit are still good (valid and not
+ * expired), this one included. */
+static int valid_keys(struct request *r, json_t *cert)
+{
+	const char *rid = json_string_value(json_object_get(cert, "registration_id"));
+	if (!rid)
+		return 0;
+	json_t *certs = cert_list(req_db(r), "registration_id", strtoll(rid, NULL, 10), r->arena,
+	                          r->srv->limits.expiry_warning_days);
+	int n = 0;
+	size_t i;
+	json_t *c;
+	json_array_foreach(certs, i, c) n += json_is_true(json_object_get(c, "valid"));
+	json_decref(certs);
+	return n;
+}
+
+static bool is_session_key(struct request *r, const char *serial)
+{
+	return r->actor.cert_serial && serial && strcmp(r->actor.cert_serial, serial) == 0;
+}
+
+/* After the last key is lost the unit logs in with its password at the
+ * portal and applies there (再次申请 then needs no key). */
+#define APPLY_AGAIN_HOW                                                                            \
+	"如需新的证书U盘，请在证书U盘申请网站用用户名和密码登录，在【查看初审状态】页面点击"     \
+	"【再次申请登录认证U盘】重新申请。"
+
 void page_mgmt_lost_get(struct request *r)
 {
 	json_t *cert = own_cert(r);
 	if (!cert)
 		return;
-	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user",
-	            json_pack("{s:o}", "cert", cert));
+	bool current = is_session_key(r, json_string_value(json_object_get(cert, "serial")));
+	bool valid = strcmp(sval(cert, "status"), "valid") == 0;
+	bool last = valid && valid_keys(r, cert) == 1;
+	json_t *ctx = json_pack("{s:o, s:b, s:b}", "cert", cert, "is_current", current, "is_last",
+	                        last);
+	if (last)
+		json_object_set_new(ctx, "apply_again", json_string(APPLY_AGAIN_HOW));
+	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user", ctx);
 }
 
 void page_mgmt_lost_post(struct request *r)
@@ -186,19 +221,24 @@ void page_mgmt_lost_post(struct request *r)
 		return;
 	enum db_status st = cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], 1,
 	                                (int)config_get_long(r->srv->cfg, "crl_hours"));
-	bool own_session = r->actor.cert_serial && strcmp(r->actor.cert_serial, r->params[0]) == 0;
+	bool own_session = is_session_key(r, r->params[0]);
+	/* Counted after the revocation: none left means no key to log in with. */
+	bool none_left = st == DB_OK && valid_keys(r, cert) == 0;
 	if (st == DB_CONFLICT) {
 		render_message(r, 409, "证书已吊销", "该证书已经挂失或吊销。");
 	} else if (st != DB_OK) {
 		reply_server_error(r, "revoke failed");
-	} else if (own_session) {
+	} else if (own_session || none_left) {
 		/* The key of this very session: it ends now. */
-		session_destroy(req_db(r), r->session_cookie);
-		set_session_cookie(r, NULL);
-		r->logged_in = false;
-		render_message(r, 200, "证书已挂失",
-		               "证书已挂失并立即作废，该证书U盘不能再登录。如需新的证书U盘，请使用"
-		               "其他证书U盘登录后再次申请，或联系所在省的数字证书注册机构。");
+		if (own_session) {
+			session_destroy(req_db(r), r->session_cookie);
+			set_session_cookie(r, NULL);
+			r->logged_in = false;
+		}
+		render_page(
+		    r, 200, "mgmt_lost_done", "证书已挂失",
+		    json_pack("{s:b, s:b, s:s}", "own_session", own_session, "none_left", none_left,
+		              "apply_again", APPLY_AGAIN_HOW));
 	} else {
 		redirect(r, "/mgmt/user?lost=1");
 	}

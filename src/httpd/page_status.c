@@ -2,6 +2,7 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "esp/directory.h"
+#include "esp/certificate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,14 @@ void page_status(struct request *r)
 		json_object_set_new(ctx, "applications", apps);
 		if (!open_initial)
 			json_object_set_new(ctx, "apply_url", json_string("/apply"));
+		/* Every key lost or expired: no key to reach 再次申请 with, so it
+		 * is offered here. */
+		int issued = 0, good = 0;
+		enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
+		if (open_initial && kind_is_unit(k) &&
+		    cert_counts(req_db(r), r->actor.registration_id, &issued, &good) == DB_OK &&
+		    issued > 0 && good == 0)
+			json_object_set_new(ctx, "reapply_url", json_string("/mgmt/reapply"));
 	}
 	/* The notices speak of a pending registration; after the decision the
 	 * state says it all, even when the address still carries the flag. */

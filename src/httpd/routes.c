@@ -23,6 +23,7 @@ const struct route routes[] = {
     {"GET", "/login", page_login_get, ANYONE},
     {"POST", "/login", page_login_post, ANYONE},
     {"POST", "/logout", page_logout, R_LOGIN | R_MUST_CHANGE_OK, ACT_SESSION},
+    {"GET", "/logged-out", page_logged_out, ANYONE},
     {"GET", "/password", page_password_get, R_LOGIN | R_MUST_CHANGE_OK, ACT_SESSION},
     {"POST", "/password", page_password_post, R_LOGIN | R_MUST_CHANGE_OK, ACT_SESSION},
     {"GET", "/home", page_home_after_login, SIGNED(ACT_SESSION)},

@@ -26,4 +26,9 @@ json_t *cert_list_all(db_conn *c, struct arena *a, int limit);
 /* The certificates of an application or of a registration (new reference). */
 json_t *cert_list(db_conn *c, const char *column, int64_t id, struct arena *a, int warning_days);
 
+/* How many certificates a registration was ever issued, and how many of
+ * them are good now (valid, not expired): none good after some were issued
+ * means the unit has lost its last key and applies again without one. */
+enum db_status cert_counts(db_conn *c, int64_t registration_id, int *issued, int *good);
+
 #endif
