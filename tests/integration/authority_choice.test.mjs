@@ -13,7 +13,13 @@ import {
 
 let esp;
 before(async () => { esp = await startEsp(); });
-after(async () => { await esp?.cleanup(); });
+after(async () => {
+  if (!esp) return;
+  await esp.stop();
+  // A sanitizer build reports leaks and errors when espd ends.
+  assert.doesNotMatch(esp.log, /Sanitizer|runtime error/);
+  await esp.cleanup();
+});
 
 // Posts a registration as a browser would: the form first (its token).
 async function register(c, kind, fields) {
