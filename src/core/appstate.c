@@ -205,7 +205,8 @@ const char *appstate_what_next(enum app_state s, unsigned facts)
 	switch (s) {
 	case APP_SUBMITTED:
 		return eval ? "请将申请材料提交至所在省的培训机构（见【查看材料提交信息】）。"
-		            : "请按【查看支付及邮寄信息】支付费用并邮寄申请材料，注册机构收到两者后开始制证。";
+		            : "请按【查看支付及邮寄信息】支付费用并邮寄申请材料，注册机构收到两者后"
+		              "开始制证。";
 	case APP_PAID:
 		return "请邮寄申请材料；已经寄出的，请等待注册机构签收。";
 	case APP_MATERIALS_RECEIVED:
@@ -217,7 +218,8 @@ const char *appstate_what_next(enum app_state s, unsigned facts)
 	case APP_SHIPPED:
 		return "收到证书U盘后，请插入计算机，使用证书U盘登录管理系统。";
 	case APP_READY_FOR_PICKUP:
-		return "请到所在省的培训机构领取证书U盘，领取后插入计算机，使用证书U盘登录管理系统。";
+		return "请到所在省的培训机构领取证书U盘，领取后插入计算机，"
+		       "使用证书U盘登录管理系统。";
 	case APP_RECEIVED:
 		return "请插入证书U盘，使用证书U盘登录管理系统办理业务。";
 	case APP_RETURNED:

@@ -104,8 +104,8 @@ enum db_status authority_level(db_conn *c, struct arena *a, int64_t id, const ch
                                const char **province_code)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, "SELECT level, province_code FROM authorities WHERE id = $1",
-	                            &r, P_INT(id));
+	enum db_status st =
+	    DB_EXEC(c, "SELECT level, province_code FROM authorities WHERE id = $1", &r, P_INT(id));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	if (st == DB_OK) {

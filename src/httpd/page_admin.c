@@ -287,9 +287,9 @@ void page_admin_staff_create(struct request *r)
 		return;
 	}
 	char *pw = random_token(12);
-	enum db_status st = staff_account_create(req_db(r), &r->actor, username, pw, role, name,
-	                                         auth_id,
-	                                         role == ROLE_REVIEWER ? auth_province : province);
+	enum db_status st =
+	    staff_account_create(req_db(r), &r->actor, username, pw, role, name, auth_id,
+	                         role == ROLE_REVIEWER ? auth_province : province);
 	if (st == DB_CONFLICT)
 		show_staff(r, 422, form, "该用户名已存在", NULL, NULL, false);
 	else if (st != DB_OK)

@@ -145,9 +145,8 @@ void page_application_payment(struct request *r)
 	json_object_set_new(ctx, "is_authority", json_boolean(k == KIND_AUTHORITY));
 	/* Nobody is asked to pay for, or post the materials of, a withdrawn
 	 * application: the page says so and shows no amount nor account. */
-	json_object_set_new(
-	    ctx, "is_withdrawn",
-	    json_boolean(appstate_parse(sval(app, "state")) == APP_WITHDRAWN));
+	json_object_set_new(ctx, "is_withdrawn",
+	                    json_boolean(appstate_parse(sval(app, "state")) == APP_WITHDRAWN));
 	render_page(r, 200, "payment", k == KIND_EVALUATOR ? "提交申请材料" : "支付及邮寄信息",
 	            ctx);
 }
@@ -184,11 +183,12 @@ void page_application_withdraw_confirm(struct request *r)
 		return;
 	enum app_state state = appstate_parse(sval(app, "state"));
 	if (!appstate_next(state, STEP_WITHDRAW, ROLE_APPLICANT, application_facts(app), NULL)) {
-		render_message(r, 409, "不能撤销",
-		               state == APP_WITHDRAWN
-		                   ? "该申请已经撤销。"
-		                   : "该申请已付款或已在办理中，不能撤销。如有疑问，请联系所在省的数字"
-		                     "证书注册机构。");
+		render_message(
+		    r, 409, "不能撤销",
+		    state == APP_WITHDRAWN
+		        ? "该申请已经撤销。"
+		        : "该申请已付款或已在办理中，不能撤销。如有疑问，请联系所在省的数字"
+		          "证书注册机构。");
 		return;
 	}
 	render_page(r, 200, "application_withdraw", "撤销证书U盘申请",
@@ -206,5 +206,6 @@ void page_application_withdraw(struct request *r)
 	else if (st != DB_OK)
 		reply_server_error(r, "withdraw failed");
 	else
-		redirect(r, arena_printf(r->arena, "/applications/%s?withdrawn=1", sval(app, "number")));
+		redirect(
+		    r, arena_printf(r->arena, "/applications/%s?withdrawn=1", sval(app, "number")));
 }

@@ -195,8 +195,8 @@ static bool is_session_key(struct request *r, const char *serial)
 
 /* After the last key is lost the unit logs in with its password at the
  * portal and applies there (再次申请 then needs no key). */
-#define APPLY_AGAIN_HOW                                                                            \
-	"如需新的证书U盘，请在证书U盘申请网站用用户名和密码登录，在【查看初审状态】页面点击"     \
+#define APPLY_AGAIN_HOW                                                                                                              \
+	"如需新的证书U盘，请在证书U盘申请网站用用户名和密码登录，在【查看初审状态】页面点击" \
 	"【再次申请登录认证U盘】重新申请。"
 
 void page_mgmt_lost_get(struct request *r)
@@ -207,8 +207,8 @@ void page_mgmt_lost_get(struct request *r)
 	bool current = is_session_key(r, json_string_value(json_object_get(cert, "serial")));
 	bool valid = strcmp(sval(cert, "status"), "valid") == 0;
 	bool last = valid && valid_keys(r, cert) == 1;
-	json_t *ctx = json_pack("{s:o, s:b, s:b}", "cert", cert, "is_current", current, "is_last",
-	                        last);
+	json_t *ctx =
+	    json_pack("{s:o, s:b, s:b}", "cert", cert, "is_current", current, "is_last", last);
 	if (last)
 		json_object_set_new(ctx, "apply_again", json_string(APPLY_AGAIN_HOW));
 	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user", ctx);
@@ -235,10 +235,9 @@ void page_mgmt_lost_post(struct request *r)
 			set_session_cookie(r, NULL);
 			r->logged_in = false;
 		}
-		render_page(
-		    r, 200, "mgmt_lost_done", "证书已挂失",
-		    json_pack("{s:b, s:b, s:s}", "own_session", own_session, "none_left", none_left,
-		              "apply_again", APPLY_AGAIN_HOW));
+		render_page(r, 200, "mgmt_lost_done", "证书已挂失",
+		            json_pack("{s:b, s:b, s:s}", "own_session", own_session, "none_left",
+		                      none_left, "apply_again", APPLY_AGAIN_HOW));
 	} else {
 		redirect(r, "/mgmt/user?lost=1");
 	}

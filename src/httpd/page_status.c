@@ -28,7 +28,8 @@ static void describe(struct request *r, json_t *a, json_t *dir)
 	json_object_set_new(a, "is_withdrawn", json_boolean(st == APP_WITHDRAWN));
 	int days = r->srv->limits.delivery_days;
 	int64_t paid = ival(a, "paid_at"), mats = ival(a, "materials_at");
-	int64_t start = (facts & APP_FACT_EVALUATOR) ? mats : (paid && mats ? (paid > mats ? paid : mats) : 0);
+	int64_t start =
+	    (facts & APP_FACT_EVALUATOR) ? mats : (paid && mats ? (paid > mats ? paid : mats) : 0);
 	json_object_set_new(a, "delivery_days", json_integer(days));
 	if (!appstate_awaits_keys(st) || !start)
 		return;
@@ -93,7 +94,8 @@ void page_status(struct request *r)
 			describe(r, a, dir);
 		}
 		json_decref(dir);
-		json_object_set_new(ctx, "has_applications", json_boolean(json_array_size(apps) > 0));
+		json_object_set_new(ctx, "has_applications",
+		                    json_boolean(json_array_size(apps) > 0));
 		json_object_set_new(ctx, "applications", apps);
 		if (!open_initial)
 			json_object_set_new(ctx, "apply_url", json_string("/apply"));

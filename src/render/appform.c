@@ -373,7 +373,8 @@ static bool business_type_matches(const char *chosen, const char *name)
 static const char *form_title(const struct appform *f)
 {
 	if (f->withdrawn)
-		return f->personal ? "个人数字证书申请表（已撤销）" : "单位数字证书申请表（已撤销）";
+		return f->personal ? "个人数字证书申请表（已撤销）"
+		                   : "单位数字证书申请表（已撤销）";
 	return f->personal ? "个人数字证书申请表" : "单位数字证书申请表";
 }
 
