@@ -171,21 +171,18 @@ static json_t *own_cert(struct request *r)
 	return cert;
 }
 
-/* How many keys of the certificate's unit are still good (valid and not
- * expired), this one included. */
-static int valid_keys(struct request *r, json_t *cert)
+/* How many of its unit's keys are still good (valid, not expired) when the
+ * certificate is the actor's own unit's; -1 when staff (the RA, the admin)
+ * act on it: the warnings and the advice are the holder's. */
+static int own_good_keys(struct request *r, json_t *cert)
 {
 	const char *rid = json_string_value(json_object_get(cert, "registration_id"));
-	if (!rid)
-		return 0;
-	json_t *certs = cert_list(req_db(r), "registration_id", strtoll(rid, NULL, 10), r->arena,
-	                          r->srv->limits.expiry_warning_days);
-	int n = 0;
-	size_t i;
-	json_t *c;
-	json_array_foreach(certs, i, c) n += json_is_true(json_object_get(c, "valid"));
-	json_decref(certs);
-	return n;
+	int issued = 0, good = 0;
+	if (!rid || !r->actor.registration_id ||
+	    strtoll(rid, NULL, 10) != r->actor.registration_id ||
+	    cert_counts(req_db(r), r->actor.registration_id, &issued, &good) != DB_OK)
+		return -1;
+	return good;
 }
 
 static bool is_session_key(struct request *r, const char *serial)
@@ -206,7 +203,7 @@ void page_mgmt_lost_get(struct request *r)
 		return;
 	bool current = is_session_key(r, json_string_value(json_object_get(cert, "serial")));
 	bool valid = strcmp(sval(cert, "status"), "valid") == 0;
-	bool last = valid && valid_keys(r, cert) == 1;
+	bool last = valid && own_good_keys(r, cert) == 1;
 	json_t *ctx =
 	    json_pack("{s:o, s:b, s:b}", "cert", cert, "is_current", current, "is_last", last);
 	if (last)
@@ -223,7 +220,7 @@ void page_mgmt_lost_post(struct request *r)
 	                                (int)config_get_long(r->srv->cfg, "crl_hours"));
 	bool own_session = is_session_key(r, r->params[0]);
 	/* Counted after the revocation: none left means no key to log in with. */
-	bool none_left = st == DB_OK && valid_keys(r, cert) == 0;
+	bool none_left = st == DB_OK && own_good_keys(r, cert) == 0;
 	if (st == DB_CONFLICT) {
 		render_message(r, 409, "证书已吊销", "该证书已经挂失或吊销。");
 	} else if (st != DB_OK) {
