@@ -31,6 +31,18 @@ static void describe(struct request *r, json_t *a, json_t *dir)
 	int64_t start =
 	    (facts & APP_FACT_EVALUATOR) ? mats : (paid && mats ? (paid > mats ? paid : mats) : 0);
 	json_object_set_new(a, "delivery_days", json_integer(days));
+	if (!start && (st == APP_SUBMITTED || st == APP_PAID || st == APP_MATERIALS_RECEIVED)) {
+		/* The promise, before its clock has started. */
+		json_object_set_new(
+		    a, "promise",
+		    json_string(arena_printf(
+		        r->arena,
+		        (facts & APP_FACT_EVALUATOR)
+		            ? "培训机构收到您的申请材料后%d日内，证书U盘可到培训机构领取。"
+		            : "注册机构收到付款和申请材料后%d日内，证书U盘送达。",
+		        days)));
+		return;
+	}
 	if (!appstate_awaits_keys(st) || !start)
 		return;
 	int64_t due = start + (int64_t)days * DAY;

@@ -144,6 +144,7 @@ test('items 2 and 3: the status page says where an application is; withdrawal as
       p2.context.setDefaultTimeout(20000);
       await passwordLogin(pg, esp.url, fresh.fields.username, fresh.fields.password);
       await seeText(pg, '申请已提交，等待您付款并邮寄申请材料。');
+      await seeText(pg, '注册机构收到付款和申请材料后20日内，证书U盘送达。');
       await look(pg, 'status-submitted');
       await pg.goto(`${esp.url}/applications/${freshNo}`);
       await pg.getByRole('link', { name: '撤销此申请' }).click();
