@@ -118,6 +118,12 @@ else
   echo "skipped: installs into the system, run as root"
 fi
 
+# ---- the server as a package installs it: meson install in the system layout
+# into a throwaway prefix, the systemd unit checked, the installed espd run
+note "server install (meson install, systemd unit)"
+bash tests/package/test_install.sh 2>&1 | tee "$tmp/install.log" | grep -E '^(not )?ok |^# systemd|^Bail out'
+add "$(grep -c '^ok ' "$tmp/install.log")" "$(grep -c '^not ok \|^Bail out' "$tmp/install.log")"
+
 note "browser tests (Playwright + Chromium)"
 if (cd tests/e2e && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null; }); then
   ESP_BUILD=$root/build node --test --test-concurrency=1 tests/e2e/*.test.mjs 2>&1 | tee "$tmp/e2e.log" | grep -E '^(not )?ok |^# (pass|fail)'
