@@ -335,14 +335,14 @@ static void pg_sequences(db_conn *c, bool pg)
 }
 
 static void add_application(struct batch *app, int64_t app_id, long seq, int64_t reg_id, long i,
-                            long nreg, int64_t now, bool received)
+                            long nreg, int64_t now, const char *type, long sets, bool received)
 {
 	put_int(app, 0, app_id);
 	put_text(app, 1, "ESP-%04ld-%06ld", 2024 + seq / 1000000, seq % 1000000 + 1);
 	put_int(app, 2, reg_id);
-	put_text(app, 3, "initial");
+	put_text(app, 3, "%s", type);
 	put_text(app, 4, "%s", received ? "received" : "paid");
-	put_int(app, 5, 3);
+	put_int(app, 5, sets);
 	put_text(app, 6, "联系人%ld", i % 1000);
 	put_text(app, 7, "139%08ld", i % 100000000L);
 	put_text(app, 8, "unit%ld@example.cn", i);
@@ -351,7 +351,7 @@ static void add_application(struct batch *app, int64_t app_id, long seq, int64_t
 	put_int(app, 11, 660);
 	put_int(app, 12, 80);
 	put_int(app, 13, 3);
-	put_int(app, 14, 1980);
+	put_int(app, 14, 660 * sets);
 	put_text(app, 15, "fill-%lld", (long long)app_id);
 	put_int(app, 16, now - (nreg - i) * 30 + 7200);
 	put_int(app, 17, now - (nreg - i) * 30 + 86400);
@@ -361,6 +361,48 @@ static void add_application(struct batch *app, int64_t app_id, long seq, int64_t
 		put_null(app, 18);
 	put_int(app, 19, now);
 	row_done(app);
+}
+
+/* Certificate number `n` of application app_id: the model with n as its
+ * serial, its PEM, a token of its own. */
+static void add_certificate(struct batch *cert, const struct model *m, unsigned char *ders,
+                            char *pems, size_t pem_cap, int64_t n, int64_t app_id, int64_t reg_id,
+                            long i, int64_t now, bool revoked)
+{
+	int slot = cert->rows;
+	unsigned char *der = ders + (size_t)slot * m->der_len;
+	memcpy(der, m->der, (size_t)m->der_len);
+	/* 16 serial bytes: n, high bit clear (a positive INTEGER as ESP's own
+	 * serials are). */
+	unsigned char serial[16] = {0x1e};
+	for (int b = 0; b < 8; b++)
+		serial[15 - b] = (unsigned char)(n >> (8 * b));
+	memcpy(der + m->serial_at, serial, 16);
+	char hex[33];
+	for (int b = 0; b < 16; b++)
+		snprintf(hex + 2 * b, 3, "%02x", serial[b]);
+	char *pem = pems + (size_t)slot * pem_cap;
+	pem_of(pem, pem_cap, der, m->der_len);
+	put_int(cert, 0, n);
+	put_text(cert, 1, "%s", hex);
+	put_int(cert, 2, app_id);
+	put_int(cert, 3, reg_id);
+	put_text(cert, 4, "TK%012lld", (long long)n);
+	put_text(cert, 5, "CN=单位%ld", i);
+	*row_param(cert, 6) = P_TEXT(pem);
+	*row_param(cert, 7) = P_BLOB(der, (size_t)m->der_len);
+	put_int(cert, 8, now - 86400);
+	put_int(cert, 9, now + 3L * 365 * 86400);
+	put_text(cert, 10, "%s", revoked ? "revoked" : "valid");
+	if (revoked) {
+		put_int(cert, 11, now - 3600);
+		put_int(cert, 12, 1);
+	} else {
+		put_null(cert, 11);
+		put_null(cert, 12);
+	}
+	put_int(cert, 13, now - 86400);
+	row_done(cert);
 }
 
 static long arg_long(int argc, char **argv, const char *name, long def)
@@ -507,62 +549,47 @@ int main(int argc, char **argv)
 	           "token_serial, subject, pem, der, not_before, not_after, status, revoked_at, "
 	           "revoke_reason, created_at) VALUES ",
 	           14);
-	/* Applications first, then their certificates: a certificate row
-	 * refers to an application already in the store. */
-	long apps = 0, certs = 0;
-	for (int pass = 0; pass < 2; pass++) {
+	/* Every approved registration has its initial application, 7 % of them
+	 * one more (增加数量); one application in twenty is still on its way.
+	 * The received ones share the certificates evenly. Applications go in
+	 * first, then their certificates: a certificate row refers to an
+	 * application already in the store. */
+	long apps = 0, certs = 0, received_total = 0;
+	for (int pass = -1; pass < 2; pass++) {
+		long received_seen = 0;
 		apps = 0;
 		for (long i = 0; i < nreg; i++) {
 			if (percent(i, 2) < 6)
 				continue;
-			int64_t app_id = app0 + apps;
-			bool received = apps % 20 != 0; /* one in twenty still on its way */
-			apps++;
-			if (pass == 0) {
-				add_application(&app, app_id, apps - 1, reg0 + i, i, nreg, now,
-				                received);
-				continue;
-			}
-			for (int k = 0; received && k < 3 && certs < ncert; k++, certs++) {
-				int slot = cert.rows;
-				unsigned char *der = ders + (size_t)slot * m.der_len;
-				memcpy(der, m.der, (size_t)m.der_len);
-				/* 16 serial bytes: the row's number, high bit clear (a
-				 * positive INTEGER as ESP's own serials are). */
-				unsigned char serial[16] = {0x1e};
-				for (int b = 0; b < 8; b++)
-					serial[15 - b] =
-					    (unsigned char)((cert0 + certs) >> (8 * b));
-				memcpy(der + m.serial_at, serial, 16);
-				char hex[33];
-				for (int b = 0; b < 16; b++)
-					snprintf(hex + 2 * b, 3, "%02x", serial[b]);
-				pem_of(pems + (size_t)slot * pem_cap, pem_cap, der, m.der_len);
-				bool revoked = certs < nrevoked;
-				put_int(&cert, 0, cert0 + certs);
-				put_text(&cert, 1, "%s", hex);
-				put_int(&cert, 2, app_id);
-				put_int(&cert, 3, reg0 + i);
-				put_text(&cert, 4, "TK%012lld", (long long)(cert0 + certs));
-				put_text(&cert, 5, "CN=单位%ld", i);
-				*row_param(&cert, 6) = P_TEXT(pems + (size_t)slot * pem_cap);
-				*row_param(&cert, 7) = P_BLOB(der, (size_t)m.der_len);
-				put_int(&cert, 8, now - 86400);
-				put_int(&cert, 9, now + 3L * 365 * 86400);
-				put_text(&cert, 10, "%s", revoked ? "revoked" : "valid");
-				if (revoked) {
-					put_int(&cert, 11, now - 3600);
-					put_int(&cert, 12, 1);
-				} else {
-					put_null(&cert, 11);
-					put_null(&cert, 12);
+			int napps = percent(i, 5) < 7 ? 2 : 1;
+			for (int a = 0; a < napps; a++) {
+				int64_t app_id = app0 + apps;
+				bool received = apps % 20 != 0;
+				apps++;
+				long share = 3;
+				if (received && pass >= 0) {
+					share = (received_seen + 1) * ncert / received_total -
+					        received_seen * ncert / received_total;
+					received_seen++;
 				}
-				put_int(&cert, 13, now - 86400);
-				row_done(&cert);
-				if (certs % 500000 == 499999)
-					fprintf(stderr, "certificates: %ld\n", certs + 1);
+				if (pass == -1) {
+					received_total += received;
+				} else if (pass == 0) {
+					add_application(&app, app_id, apps - 1, reg0 + i, i, nreg,
+					                now, a ? "additional" : "initial",
+					                share ? share : 1, received);
+				} else if (received) {
+					for (long k = 0; k < share; k++, certs++)
+						add_certificate(&cert, &m, ders, pems, pem_cap,
+						                cert0 + certs, app_id, reg0 + i, i,
+						                now, certs < nrevoked);
+					if (certs / 500000 != (certs - share) / 500000)
+						fprintf(stderr, "certificates: %ld\n", certs);
+				}
 			}
 		}
+		if (pass == -1 && received_total == 0)
+			received_total = 1;
 		if (pass == 0) {
 			batch_flush(&app, true);
 			fprintf(stderr, "applications: %ld\n", apps);
