@@ -38,6 +38,10 @@
 
 /* ---- a multi-row INSERT filled row by row ---- */
 
+/* Folded back after every commit: ESP's SQLite connections leave the
+ * write-ahead log to espd's maintenance, which does not run here. */
+static db_pool *fill_pool;
+
 struct batch {
 	db_conn *c;
 	char *sql_full;     /* ROWS_PER_STATEMENT rows */
@@ -434,11 +438,12 @@ int main(int argc, char **argv)
 	long ncert = arg_long(argc, argv, "--certificates", 3000000);
 	long nrevoked = arg_long(argc, argv, "--revoked", 100000);
 	const char *err = NULL;
-	db_pool *pool = db_pool_open(target, 1, &err);
+	db_pool *pool = db_pool_open(target, 2, &err);
 	if (!pool) {
 		fprintf(stderr, "national_fill: %s\n", err);
 		return 1;
 	}
+	fill_pool = pool;
 	bool pg = strcmp(db_pool_backend(pool)->name, "postgresql") == 0;
 	db_conn *c = db_acquire(pool);
 	struct province prov[40];
