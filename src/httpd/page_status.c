@@ -109,6 +109,10 @@ void page_status(struct request *r)
 		json_object_set_new(ctx, "has_applications",
 		                    json_boolean(json_array_size(apps) > 0));
 		json_object_set_new(ctx, "applications", apps);
+		/* An approved authority is the reviewer of what is filed under it. */
+		if (kind_parse(json_string_value(json_object_get(reg, "kind"))) == KIND_AUTHORITY)
+			json_object_set_new(ctx, "login_url",
+			                    json_string(config_get(r->srv->cfg, "login_url")));
 		if (!open_initial)
 			json_object_set_new(ctx, "apply_url", json_string("/apply"));
 		/* Every key lost or expired: no key to reach 再次申请 with, so it

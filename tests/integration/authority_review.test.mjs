@@ -87,6 +87,10 @@ test(`[${ENGINE}] an approved 主管机关 with its key reviews its subtree and 
   const by = rawSql(esp, `SELECT a.registration_id FROM registrations r JOIN accounts a ON a.id = r.reviewed_by WHERE r.id = ${id}`).trim();
   assert.equal(by, ownId, 'decided by the authority holder\'s account');
 
+  // Its status page tells it so, and how; an enterprise's does not.
+  const st = await auth.c.get('/status');
+  assert.match(st.text, /id="reviews-with-key">本机关已成为主管机关：报在本机关（含下级主管机关）的报名由本机关初审。/);
+  assert.doesNotMatch((await mine.c.get('/status')).text, /reviews-with-key/);
   // The same holder with its password: an applicant, no review.
   assert.equal((await auth.c.get('/review', { redirect: false })).status, 403);
   assert.equal((await auth.c.get(`/review/${regId(parents.fields.name)}`, { redirect: false })).status, 403);
