@@ -110,3 +110,14 @@ test(`[${ENGINE}] an authority registered but not yet approved is never offered`
   assert.equal(refused.status, 422);
   assert.equal(fieldError(refused.text, 'authority_id'), '请从列表中选择主管机关');
 });
+
+test(`[${ENGINE}] a registrant logs in again with the password it registered with`, async () => {
+  const c = new Client(esp.url);
+  const fujian = await authorityIdByName(c, 'enterprise', '福建省交通运输厅');
+  const f = registrationFields('enterprise', { authorityId: fujian });
+  assert.equal((await register(c, 'enterprise', f)).status, 200);
+  const again = new Client(esp.url);
+  const res = await again.login(f.username, f.password);
+  assert.equal(res.status, 200);
+  assert.match(res.text, /查看初审状态/, 'its status page, not 用户名或密码错误');
+});
