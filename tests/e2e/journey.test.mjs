@@ -21,12 +21,12 @@ import {
 } from '../integration/lib/esp.mjs';
 
 const POLICY_DIR = process.env.ESP_CHROMIUM_POLICIES || '/etc/chromium/policies/managed';
-const POLICY_FILE = join(POLICY_DIR, `esp-test-newuser-${process.pid}.json`);
+const POLICY_FILE = join(POLICY_DIR, `esp-test-journey-${process.pid}.json`);
 
 let esp, dir;
 before(async () => {
   esp = await startEsp({ login: true });
-  dir = mkdtempSync(join(tmpdir(), 'esp-e2e-newuser-'));
+  dir = mkdtempSync(join(tmpdir(), 'esp-e2e-journey-'));
 });
 after(async () => {
   await esp?.cleanup();
@@ -41,9 +41,9 @@ async function look(page, name, { wide = true } = {}) {
     const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(over <= 0, `${name}: no horizontal scrollbar at 1280 px (${over} px over)`);
   }
-  await screenshot(page, `newuser-${name}-1280`);
+  await screenshot(page, `journey-${name}-1280`);
   await page.setViewportSize({ width: 1024, height: 800 });
-  await screenshot(page, `newuser-${name}-1024`);
+  await screenshot(page, `journey-${name}-1024`);
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
