@@ -790,20 +790,25 @@ static int cmd_cert(struct ctl *ctl, int argc, char **argv)
 	if (revoke)
 		return cert_revoke_cmd(ctl, argv[1], argv[2]);
 	struct arena *ar = arena_new();
-	json_t *certs = cert_list_all(ctl->db, ar, 1000);
-	printf("serial\tkind\tholder\tusername\tstatus\texpires\n");
-	size_t i;
-	json_t *c;
-	json_array_foreach(certs, i, c)
-	{
-		printf("%s\t%s\t%s\t%s\t%s\t%s\n", json_string_value(json_object_get(c, "serial")),
-		       json_is_true(json_object_get(c, "staff")) ? "staff" : "token",
-		       json_string_value(json_object_get(c, "holder")),
-		       json_string_value(json_object_get(c, "username")),
-		       json_string_value(json_object_get(c, "status_label")),
-		       json_string_value(json_object_get(c, "expires")));
+	struct certificate *rows;
+	size_t n;
+	if (cert_list_all(ctl->db, ar, 1000, &rows, &n) != DB_OK) {
+		fprintf(stderr, "espctl: the certificates could not be read\n");
+		arena_free(ar);
+		return 1;
 	}
-	json_decref(certs);
+	printf("serial\tkind\tholder\tusername\tstatus\texpires\n");
+	int64_t now = time_now();
+	for (size_t i = 0; i < n; i++) {
+		const struct certificate *ce = &rows[i];
+		bool staff = *ce->staff_username != '\0';
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", ce->serial, staff ? "staff" : "token", ce->holder,
+		       ce->staff_username,
+		       ce->revoked              ? "已吊销"
+		       : ce->not_after < now ? "已过期"
+		                                : "有效",
+		       time_date(ar, ce->not_after));
+	}
 	arena_free(ar);
 	return 0;
 }

@@ -144,13 +144,19 @@ void api_revoke_certificate(struct request *r)
 		return;
 	const char *reason_s = NULL;
 	int reason = revoke_reason(r, body, &reason_s);
-	json_t *cert = reason >= 0 ? cert_get(req_db(r), r->params[0]) : NULL;
+	struct certificate cert;
+	enum db_status got = reason >= 0 ? cert_get(req_db(r), r->arena, r->params[0], &cert)
+	                                 : DB_NOT_FOUND;
 	struct policy_object o;
-	cert_policy_object(cert, &o);
+	cert_policy_object(got == DB_OK ? &cert : NULL, &o);
 	if (reason < 0) {
 		/* answered */
-	} else if (!cert) {
+	} else if (got == DB_NOT_FOUND) {
 		reply_json_error(r, 404, "not_found", "证书序列号不存在");
+	} else if (got != DB_OK) {
+		log_error("req=%llu certificate %s could not be read", (unsigned long long)r->id,
+		          r->params[0]);
+		reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
 	} else if (!policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
 		reply_json_error(r, 403, "forbidden", "无权吊销该证书");
 	} else {
@@ -166,7 +172,6 @@ void api_revoke_certificate(struct request *r)
 		else
 			reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
 	}
-	json_decref(cert);
 	json_decref(body);
 }
 

@@ -9,6 +9,7 @@
 #include "esp/validate.h"
 #include "esp/api_token.h"
 #include "esp/certificate.h"
+#include "record_json.h"
 #include "esp/json_util.h"
 
 #include <sodium.h>
@@ -305,9 +306,15 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 	bool eval = k == KIND_EVALUATOR;
 	enum app_state state = appstate_parse(sval(app, "state"));
 	int64_t app_id = strtoll(sval(app, "id"), NULL, 10);
-	json_t *certs = cert_list(req_db(r), "application_id", app_id, r->arena,
-	                          r->srv->limits.expiry_warning_days);
-	unsigned facts = application_facts(app) | (json_array_size(certs) ? APP_FACT_CERTS : 0);
+	struct certificate *cert_rows;
+	size_t ncerts;
+	if (cert_list_of_application(req_db(r), r->arena, app_id, &cert_rows, &ncerts) != DB_OK) {
+		reply_server_error(r, "certificates could not be read");
+		return;
+	}
+	json_t *certs =
+	    certs_to_json(cert_rows, ncerts, r->srv->limits.expiry_warning_days, r->arena);
+	unsigned facts = application_facts(app) | (ncerts ? APP_FACT_CERTS : 0);
 	json_t *reg = registration_get(req_db(r), strtoll(sval(app, "registration_id"), NULL, 10));
 	json_t *ctx = json_pack(
 	    "{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg", reg ? reg : json_object(),
@@ -473,8 +480,13 @@ void page_ra_action(struct request *r)
 
 static void show_tokens(struct request *r, int status, const char *new_token, const char *error)
 {
-	json_t *ctx =
-	    json_pack("{s:o}", "tokens", api_token_list(req_db(r), r->actor.account_id, r->arena));
+	struct api_token *list;
+	size_t n;
+	if (api_token_list(req_db(r), r->arena, r->actor.account_id, &list, &n) != DB_OK) {
+		reply_server_error(r, "API tokens could not be read");
+		return;
+	}
+	json_t *ctx = json_pack("{s:o}", "tokens", api_tokens_to_json(list, n, r->arena));
 	if (new_token)
 		json_object_set_new(ctx, "new_token", json_string(new_token));
 	if (error)

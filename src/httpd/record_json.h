@@ -1,0 +1,25 @@
+/*
+ * The core's typed records as JSON, made only here at the HTTP edge: for the
+ * templates' contexts and the API's bodies (record_json.c). Each returns a
+ * new reference; dates are China Standard Time, as the pages show them.
+ */
+#ifndef ESP_RECORD_JSON_H
+#define ESP_RECORD_JSON_H
+
+#include <jansson.h>
+
+#include "esp/api_token.h"
+#include "esp/certificate.h"
+
+/* A certificate: serial, token_serial, number, holder, staff_username,
+ * username, kind_label, staff, issued, expires, days_left, status_label,
+ * revoked, expired, valid, warning (expires within warning_days), reason;
+ * text the record has not is null. */
+json_t *cert_to_json(const struct certificate *ce, int warning_days, struct arena *a);
+/* An array of cert_to_json. */
+json_t *certs_to_json(const struct certificate *list, size_t n, int warning_days,
+                      struct arena *a);
+/* An array of API tokens: id, name, prefix, created, revoked. */
+json_t *api_tokens_to_json(const struct api_token *list, size_t n, struct arena *a);
+
+#endif
