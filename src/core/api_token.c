@@ -92,10 +92,11 @@ enum db_status api_token_list(db_conn *c, struct arena *ar, int64_t account_id,
 	db_result *r = NULL;
 	*out = NULL;
 	*n = 0;
-	enum db_status st = DB_EXEC(c,
-	                            "SELECT id, name, prefix, created_at, revoked_at FROM api_tokens "
-	                            "WHERE account_id = $1 ORDER BY id DESC",
-	                            &r, P_INT(account_id));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "SELECT id, name, prefix, created_at, revoked_at FROM api_tokens "
+	            "WHERE account_id = $1 ORDER BY id DESC",
+	            &r, P_INT(account_id));
 	if (st == DB_OK && r->nrows) {
 		*out = arena_alloc(ar, (size_t)r->nrows * sizeof **out);
 		*n = (size_t)r->nrows;

@@ -295,18 +295,19 @@ static json_t *options_of(const char *const *list, const char *selected)
 
 static json_t *province_options(db_conn *c, const char *v)
 {
-	json_t *provs = province_list(c), *opts = json_array(), *p;
-	size_t j;
+	json_t *opts = json_array();
 	json_array_append_new(
 	    opts, json_pack("{s:s, s:s, s:b}", "value", "", "label", "请选择", "selected", !*v));
-	json_array_foreach(provs, j, p)
-	{
-		const char *code = json_string_value(json_object_get(p, "code"));
-		json_array_append_new(opts, json_pack("{s:s, s:O, s:b}", "value", code, "label",
-		                                      json_object_get(p, "name"), "selected",
-		                                      strcmp(code, v) == 0));
-	}
-	json_decref(provs);
+	struct arena *a = arena_new();
+	struct province *provs;
+	size_t n;
+	if (province_list(c, a, &provs, &n) == DB_OK)
+		for (size_t j = 0; j < n; j++)
+			json_array_append_new(opts,
+			                      json_pack("{s:s, s:s, s:b}", "value", provs[j].code,
+			                                "label", provs[j].name, "selected",
+			                                strcmp(provs[j].code, v) == 0));
+	arena_free(a);
 	return opts;
 }
 
@@ -314,35 +315,34 @@ static json_t *province_options(db_conn *c, const char *v)
  * province, and without script every group stays usable. */
 static json_t *authority_groups(db_conn *c, const char *v)
 {
-	json_t *list = authority_list(c), *groups = json_array(), *a, *cur = NULL;
+	json_t *groups = json_array(), *cur = NULL;
 	const char *cur_prov = NULL;
-	size_t j;
-	json_array_foreach(list, j, a)
-	{
-		const char *prov = json_string_value(json_object_get(a, "province"));
-		const char *pc = json_string_value(json_object_get(a, "province_code"));
-		if (!prov)
-			prov = "交通运输部及直属机构";
+	struct arena *ar = arena_new();
+	struct authority *list;
+	size_t n;
+	if (authority_list(c, ar, &list, &n) != DB_OK)
+		n = 0;
+	for (size_t j = 0; j < n; j++) {
+		const struct authority *a = &list[j];
+		const char *prov = a->province ? a->province : "交通运输部及直属机构";
 		if (!cur || strcmp(cur_prov, prov) != 0) {
 			cur = json_pack("{s:s, s:s, s:[]}", "group", prov, "province_code",
-			                pc ? pc : "", "options");
+			                a->province_code ? a->province_code : "", "options");
 			json_array_append_new(groups, cur);
 			cur_prov = json_string_value(json_object_get(cur, "group"));
 		}
 		char id[24];
-		snprintf(id, sizeof id, "%lld",
-		         (long long)json_integer_value(json_object_get(a, "id")));
-		int depth = (int)json_integer_value(json_object_get(a, "depth"));
+		snprintf(id, sizeof id, "%lld", (long long)a->id);
 		struct buf lbl = {0};
-		for (int d = 0; d < depth && d < 4; d++)
+		for (int d = 0; d < a->depth && d < 4; d++)
 			buf_puts(&lbl, "　");
-		buf_puts(&lbl, json_string_value(json_object_get(a, "name")));
+		buf_puts(&lbl, a->name);
 		json_array_append_new(json_object_get(cur, "options"),
 		                      json_pack("{s:s, s:s, s:b}", "value", id, "label", lbl.data,
 		                                "selected", strcmp(id, v) == 0));
 		buf_free(&lbl);
 	}
-	json_decref(list);
+	arena_free(ar);
 	return groups;
 }
 

@@ -145,8 +145,8 @@ void api_revoke_certificate(struct request *r)
 	const char *reason_s = NULL;
 	int reason = revoke_reason(r, body, &reason_s);
 	struct certificate cert;
-	enum db_status got = reason >= 0 ? cert_get(req_db(r), r->arena, r->params[0], &cert)
-	                                 : DB_NOT_FOUND;
+	enum db_status got =
+	    reason >= 0 ? cert_get(req_db(r), r->arena, r->params[0], &cert) : DB_NOT_FOUND;
 	struct policy_object o;
 	cert_policy_object(got == DB_OK ? &cert : NULL, &o);
 	if (reason < 0) {

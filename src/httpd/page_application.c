@@ -5,6 +5,7 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "esp/directory.h"
+#include "record_json.h"
 #include "esp/upload.h"
 #include "esp/json_util.h"
 
@@ -129,11 +130,17 @@ void page_application_payment(struct request *r)
 	if (!app)
 		return;
 	enum reg_kind k = app_kind(app);
-	json_t *dir = ra_directory_get(req_db(r), sval(app, "province_code"));
+	struct ra_directory_entry e;
+	enum db_status st = ra_directory_get(req_db(r), r->arena, sval(app, "province_code"), &e);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "RA directory could not be read");
+		return;
+	}
 	json_t *ctx =
-	    json_pack("{s:O, s:o, s:o, s:b, s:o}", "app", app, "ra", dir ? dir : json_object(),
-	              "materials", application_materials(k), "is_evaluator", k == KIND_EVALUATOR,
-	              "steps", application_steps(k, k == KIND_EVALUATOR ? "submit" : "pay"));
+	    json_pack("{s:O, s:o, s:o, s:b, s:o}", "app", app, "ra",
+	              st == DB_OK ? ra_directory_entry_to_json(&e) : json_object(), "materials",
+	              application_materials(k), "is_evaluator", k == KIND_EVALUATOR, "steps",
+	              application_steps(k, k == KIND_EVALUATOR ? "submit" : "pay"));
 	json_object_set_new(ctx, "delivery_days", json_integer(r->srv->limits.delivery_days));
 	json_object_set_new(ctx, "is_authority", json_boolean(k == KIND_AUTHORITY));
 	render_page(r, 200, "payment", k == KIND_EVALUATOR ? "提交申请材料" : "支付及邮寄信息",

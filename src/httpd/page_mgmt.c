@@ -139,9 +139,10 @@ void page_mgmt_user(struct request *r)
 	json_t *certs = json_array();
 	for (size_t i = 0; i < n; i++) {
 		json_t *f = cert_to_json(&list[i], r->srv->limits.expiry_warning_days, r->arena);
-		json_object_set_new(f, "current",
-		                    json_boolean(r->actor.cert_serial &&
-		                                 strcmp(list[i].serial, r->actor.cert_serial) == 0));
+		json_object_set_new(
+		    f, "current",
+		    json_boolean(r->actor.cert_serial &&
+		                 strcmp(list[i].serial, r->actor.cert_serial) == 0));
 		json_array_append_new(certs, f);
 	}
 	json_t *ctx = json_pack("{s:O, s:o, s:o, s:b, s:i}", "reg", reg, "rows", rows, "certs",

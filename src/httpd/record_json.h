@@ -9,7 +9,9 @@
 #include <jansson.h>
 
 #include "esp/api_token.h"
+#include "esp/authority.h"
 #include "esp/certificate.h"
+#include "esp/directory.h"
 
 /* A certificate: serial, token_serial, number, holder, staff_username,
  * username, kind_label, staff, issued, expires, days_left, status_label,
@@ -17,9 +19,15 @@
  * text the record has not is null. */
 json_t *cert_to_json(const struct certificate *ce, int warning_days, struct arena *a);
 /* An array of cert_to_json. */
-json_t *certs_to_json(const struct certificate *list, size_t n, int warning_days,
-                      struct arena *a);
+json_t *certs_to_json(const struct certificate *list, size_t n, int warning_days, struct arena *a);
 /* An array of API tokens: id, name, prefix, created, revoked. */
 json_t *api_tokens_to_json(const struct api_token *list, size_t n, struct arena *a);
+/* An array of provinces: code, name. */
+json_t *provinces_to_json(const struct province *list, size_t n);
+/* A directory entry: province_code, province, each field by its name,
+ * updated_at, configured, trainer_configured. */
+json_t *ra_directory_entry_to_json(const struct ra_directory_entry *e);
+/* An array of ra_directory_entry_to_json. */
+json_t *ra_directory_to_json(const struct ra_directory_entry *list, size_t n);
 
 #endif

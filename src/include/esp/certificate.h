@@ -24,8 +24,8 @@ struct certificate {
 	int revoke_reason;  /* RFC 5280 code, when revoked */
 	int64_t issued_at;  /* created_at */
 	int64_t not_after;
-	int64_t registration_id; /* 0 for a staff certificate */
-	int64_t account_id;      /* the staff account; 0 for a holder's certificate */
+	int64_t registration_id;    /* 0 for a staff certificate */
+	int64_t account_id;         /* the staff account; 0 for a holder's certificate */
 	const char *staff_username; /* NULL/"" for a holder's certificate */
 	/* cert_get only: its registration, for the policy (NULL for staff). */
 	const char *kind;
