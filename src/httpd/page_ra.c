@@ -10,7 +10,7 @@
 #include "esp/api_token.h"
 #include "esp/certificate.h"
 #include "record_json.h"
-#include "esp/json_util.h"
+#include "application_view.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -280,9 +280,9 @@ void page_ra_queue_csv(struct request *r)
 
 /* ---- one application ---- */
 
-static json_t *load_operator_app(struct request *r)
+static bool load_operator_app(struct request *r, struct application *app)
 {
-	return office_allowed(r) ? application_for(r, ACT_APPLICATION_VIEW) : NULL;
+	return office_allowed(r) && application_for(r, ACT_APPLICATION_VIEW, app);
 }
 
 /* In which role the actor takes this application's steps, as the policy
@@ -297,15 +297,16 @@ static enum role acting_role(struct request *r, const struct policy_object *o)
 	return ROLE_NONE;
 }
 
-static void show_ra_app(struct request *r, int status, json_t *app, const char *error)
+static void show_ra_app(struct request *r, int status, const struct application *app,
+                        const char *error)
 {
 	struct policy_object o;
 	application_policy_object(app, &o);
 	enum role who = acting_role(r, &o);
-	enum reg_kind k = kind_parse(sval(app, "kind"));
+	enum reg_kind k = app->kind;
 	bool eval = k == KIND_EVALUATOR;
-	enum app_state state = appstate_parse(sval(app, "state"));
-	int64_t app_id = strtoll(sval(app, "id"), NULL, 10);
+	enum app_state state = app->state;
+	int64_t app_id = app->id;
 	struct certificate *cert_rows;
 	size_t ncerts;
 	if (cert_list_of_application(req_db(r), r->arena, app_id, &cert_rows, &ncerts) != DB_OK) {
@@ -315,11 +316,12 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 	json_t *certs =
 	    certs_to_json(cert_rows, ncerts, r->srv->limits.expiry_warning_days, r->arena);
 	unsigned facts = application_facts(app) | (ncerts ? APP_FACT_CERTS : 0);
-	json_t *reg = registration_get(req_db(r), strtoll(sval(app, "registration_id"), NULL, 10));
-	json_t *ctx = json_pack(
-	    "{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg", reg ? reg : json_object(),
-	    "history", application_history(req_db(r), app_id, r->arena), "certs", certs, "timeline",
-	    application_timeline(app, r->arena), "today", time_date(r->arena, time_now()));
+	json_t *reg = registration_get(req_db(r), app->registration_id);
+	json_t *ctx = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s}", "app", application_to_json(app),
+	                        "reg", reg ? reg : json_object(), "history",
+	                        application_history(req_db(r), app_id, r->arena), "certs", certs,
+	                        "timeline", application_timeline_json(app, r->arena), "today",
+	                        time_date(r->arena, time_now()));
 	/* A button shows when the state machine lets this role take its step now. */
 	static const struct {
 		const char *key;
@@ -334,30 +336,28 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 		json_object_set_new(
 		    ctx, buttons[i].key,
 		    json_boolean(appstate_next(state, buttons[i].step, who, facts, NULL)));
-	json_t *items = application_materials(k), *list = json_array();
-	size_t mi;
-	json_t *m;
-	json_array_foreach(items, mi, m) json_array_append_new(
-	    list, json_pack("{s:I, s:O}", "index", (json_int_t)mi, "label", m));
-	json_decref(items);
+	size_t nitems;
+	const char *const *items = application_materials(k, &nitems);
+	json_t *list = json_array();
+	for (size_t mi = 0; mi < nitems; mi++)
+		json_array_append_new(
+		    list, json_pack("{s:I, s:s}", "index", (json_int_t)mi, "label", items[mi]));
 	json_object_set_new(ctx, "materials", list);
 	json_object_set_new(ctx, "certs_count", json_integer((json_int_t)json_array_size(certs)));
 	json_object_set_new(ctx, "is_evaluator", json_boolean(eval));
-	json_object_set_new(ctx, "has_scan",
-	                    json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
+	json_object_set_new(ctx, "has_scan", json_boolean(app->scan_id != 0));
 	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
-	render_page(r, status, "ra_application",
-	            arena_printf(r->arena, "办理申请 %s", sval(app, "number")), ctx);
+	render_page(r, status, "ra_application", arena_printf(r->arena, "办理申请 %s", app->number),
+	            ctx);
 }
 
 void page_ra_application(struct request *r)
 {
-	json_t *app = load_operator_app(r);
-	if (!app)
-		return;
-	show_ra_app(r, 200, app, NULL);
+	struct application app;
+	if (load_operator_app(r, &app))
+		show_ra_app(r, 200, &app, NULL);
 }
 
 static char *trimmed(struct request *r, const char *name, size_t max_chars)
@@ -374,14 +374,14 @@ static char *trimmed(struct request *r, const char *name, size_t max_chars)
 /* Runs one recorded step through the policy, answering as a person expects. */
 void page_ra_action(struct request *r)
 {
-	json_t *app = load_operator_app(r);
-	if (!app)
+	struct application app;
+	if (!load_operator_app(r, &app))
 		return;
 	struct policy_object o;
-	application_policy_object(app, &o);
-	const char *number = sval(app, "number");
-	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
-	unsigned facts = application_facts(app);
+	application_policy_object(&app, &o);
+	const char *number = app.number;
+	bool eval = app.kind == KIND_EVALUATOR;
+	unsigned facts = application_facts(&app);
 	/* The steps recorded here, by the name in the address; "ship" hands an
 	 * evaluator's key to the training institution instead. */
 	enum app_step step;
@@ -405,7 +405,7 @@ void page_ra_action(struct request *r)
 		int64_t on = time_parse_date(req_form(r, "paid_on"));
 		char *end = NULL;
 		long amount = amount_s ? strtol(amount_s, &end, 10) : -1;
-		long due = strtol(sval(app, "amount_yuan"), NULL, 10);
+		long due = (long)app.amount_yuan;
 		if (!amount_s || !*amount_s || *end || amount <= 0 || amount > 10000000)
 			error = "请输入正确的付款金额（元）";
 		else if (on < 0 || on > time_now())
@@ -419,14 +419,12 @@ void page_ra_action(struct request *r)
 		else
 			st = ra_record_payment(c, &r->actor, number, amount, on, payer, ref, note);
 	} else if (step == STEP_MATERIALS) {
-		json_t *items = application_materials(kind_parse(sval(app, "kind")));
+		size_t nitems;
+		const char *const *items = application_materials(app.kind, &nitems);
 		const char *got = req_form(r, "item");
 		struct buf list = {0};
-		size_t i;
-		json_t *it;
 		bool all = true;
-		json_array_foreach(items, i, it)
-		{
+		for (size_t i = 0; i < nitems; i++) {
 			/* Checkboxes come back as "0\n1" (repeated fields joined). */
 			char key[24];
 			snprintf(key, sizeof key, "%zu", i);
@@ -438,9 +436,8 @@ void page_ra_action(struct request *r)
 				p += n + (p[n] == '\n');
 			}
 			all = all && ticked;
-			buf_printf(&list, "%s%s", i ? "；" : "", json_string_value(it));
+			buf_printf(&list, "%s%s", i ? "；" : "", items[i]);
 		}
-		json_decref(items);
 		if (!all)
 			error = "请逐项核对申请材料，全部收到后再确认";
 		else
@@ -465,11 +462,11 @@ void page_ra_action(struct request *r)
 		st = ra_mark_received(c, &r->actor, number);
 	}
 	if (error) {
-		show_ra_app(r, 422, app, error);
+		show_ra_app(r, 422, &app, error);
 	} else if (st == DB_OK) {
 		redirect(r, arena_printf(r->arena, "/ra/applications/%s", number));
 	} else if (st == DB_CONFLICT) {
-		show_ra_app(r, 409, app,
+		show_ra_app(r, 409, &app,
 		            "该申请的当前状态不允许此操作（可能已被其他人处理），请刷新后查看。");
 	} else {
 		reply_server_error(r, "RA action failed");
@@ -548,12 +545,12 @@ void page_ra_tokens_revoke(struct request *r)
 /* The applicant corrects a returned application. */
 void page_application_resubmit(struct request *r)
 {
-	json_t *app = application_for(r, ACT_APPLICATION_OWN);
-	if (!app)
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_OWN, &app))
 		return;
-	enum db_status st = application_resubmit(req_db(r), &r->actor, sval(app, "number"));
+	enum db_status st = application_resubmit(req_db(r), &r->actor, app.number);
 	if (st == DB_OK)
-		redirect(r, arena_printf(r->arena, "/applications/%s", sval(app, "number")));
+		redirect(r, arena_printf(r->arena, "/applications/%s", app.number));
 	else if (st == DB_CONFLICT)
 		render_message(r, 409, "不能重新提交", "该申请当前不是已退回状态。");
 	else

@@ -89,3 +89,85 @@ json_t *ra_directory_to_json(const struct ra_directory_entry *list, size_t n)
 		json_array_append_new(arr, ra_directory_entry_to_json(&list[i]));
 	return arr;
 }
+
+/* A number as the store's text. */
+static json_t *num(int64_t v)
+{
+	return json_sprintf("%lld", (long long)v);
+}
+
+/* A number that 0 means the store has not (a time not yet, no scan). */
+static json_t *num_or_null(int64_t v)
+{
+	return v ? num(v) : json_null();
+}
+
+json_t *application_to_json(const struct application *app)
+{
+	json_t *o = json_object();
+	const struct {
+		const char *key;
+		json_t *v;
+	} cols[] = {
+	    {"id", num(app->id)},
+	    {"number", str_or_null(app->number)},
+	    {"registration_id", num(app->registration_id)},
+	    {"type", json_string(app_type_name(app->type))},
+	    {"state", json_string(appstate_name(app->state))},
+	    {"sets", num(app->sets)},
+	    {"contact_name", str_or_null(app->contact_name)},
+	    {"contact_id_number", str_or_null(app->contact_id_number)},
+	    {"mobile", str_or_null(app->mobile)},
+	    {"phone", str_or_null(app->phone)},
+	    {"email", str_or_null(app->email)},
+	    {"address", str_or_null(app->address)},
+	    {"postcode", str_or_null(app->postcode)},
+	    {"invoice_title", str_or_null(app->invoice_title)},
+	    {"taxpayer_id", str_or_null(app->taxpayer_id)},
+	    {"price_yuan", num(app->price_yuan)},
+	    {"medium_yuan", num(app->medium_yuan)},
+	    {"years", num(app->years)},
+	    {"amount_yuan", num(app->amount_yuan)},
+	    {"scan_id", num_or_null(app->scan_id)},
+	    {"submitted_at", num_or_null(app->submitted_at)},
+	    {"paid_at", num_or_null(app->paid_at)},
+	    {"materials_at", num_or_null(app->materials_at)},
+	    {"issued_at", num_or_null(app->issued_at)},
+	    {"shipped_at", num_or_null(app->shipped_at)},
+	    {"pickup_at", num_or_null(app->pickup_at)},
+	    {"received_at", num_or_null(app->received_at)},
+	    {"returned_at", num_or_null(app->returned_at)},
+	    {"return_reason", str_or_null(app->return_reason)},
+	    {"withdrawn_at", num_or_null(app->withdrawn_at)},
+	    {"courier", str_or_null(app->courier)},
+	    {"tracking_no", str_or_null(app->tracking_no)},
+	    {"kind", json_string(kind_name(app->kind))},
+	    {"reg_state", str_or_null(app->reg_state)},
+	    {"reg_name", str_or_null(app->reg_name)},
+	    {"reg_code", str_or_null(app->reg_code)},
+	    {"legal_rep", str_or_null(app->legal_rep)},
+	    {"work_unit", str_or_null(app->work_unit)},
+	    {"department", str_or_null(app->department)},
+	    {"province_code", str_or_null(app->province_code)},
+	    {"province", str_or_null(app->province)},
+	    {"authority_path", str_or_null(app->authority_path)},
+	    {"authority_name", str_or_null(app->authority_name)},
+	    {"state_label", json_string(appstate_label(app->state))},
+	    {"type_label", json_string(app_type_label(app->type))},
+	};
+	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+		json_object_set_new(o, cols[i].key, cols[i].v);
+	if (app->kind != KIND_NONE) {
+		json_object_set_new(o, "kind_label", json_string(kind_label(app->kind)));
+		json_object_set_new(o, "is_evaluator", json_boolean(app->kind == KIND_EVALUATOR));
+	}
+	return o;
+}
+
+json_t *field_errors_to_json(const struct field_errors *e)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < e->n; i++)
+		json_object_set_new(o, e->items[i].field, json_string(e->items[i].message));
+	return o;
+}

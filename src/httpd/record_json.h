@@ -9,9 +9,11 @@
 #include <jansson.h>
 
 #include "esp/api_token.h"
+#include "esp/application.h"
 #include "esp/authority.h"
 #include "esp/certificate.h"
 #include "esp/directory.h"
+#include "esp/field_error.h"
 
 /* A certificate: serial, token_serial, number, holder, staff_username,
  * username, kind_label, staff, issued, expires, days_left, status_label,
@@ -29,5 +31,11 @@ json_t *provinces_to_json(const struct province *list, size_t n);
 json_t *ra_directory_entry_to_json(const struct ra_directory_entry *e);
 /* An array of ra_directory_entry_to_json. */
 json_t *ra_directory_to_json(const struct ra_directory_entry *list, size_t n);
+/* An application as its row and registration read: every column under its
+ * name (numbers as decimal text, what it has not as null), and state_label,
+ * type_label, kind_label, is_evaluator. */
+json_t *application_to_json(const struct application *app);
+/* Validation errors as an object field → message. */
+json_t *field_errors_to_json(const struct field_errors *e);
 
 #endif

@@ -409,21 +409,19 @@ static void submit(db_conn *c, const char *kind, const char *code, const char *i
 	int64_t reg_id = make_registration(c, kind, code);
 	out->holder =
 	    (struct actor){.role = ROLE_APPLICANT, .username = "holder", .registration_id = reg_id};
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)reg_id);
-	json_t *reg = json_pack("{s:s, s:s}", "id", id, "kind", kind);
-	json_t *values = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "contact_name", "张三",
-	                           "mobile", "13800000000", "email", "a@example.cn", "address",
-	                           "福州市", "postcode", "350000", "sets", "2");
+	const struct application_input in = {.contact_name = "张三",
+	                                     .mobile = "13800000000",
+	                                     .email = "a@example.cn",
+	                                     .address = "福州市",
+	                                     .postcode = "350000",
+	                                     .sets = "2"};
 	bool existing = true;
 	out->number = NULL;
-	assert_int_equal(application_create(c, &out->holder, reg, values, "initial", 0, idem,
-	                                    &out->number, &existing),
+	assert_int_equal(application_create(c, &out->holder, reg_id, kind_parse(kind), &in,
+	                                    APP_TYPE_INITIAL, 0, idem, &out->number, &existing),
 	                 DB_OK);
 	assert_false(existing);
 	assert_non_null(out->number);
-	json_decref(reg);
-	json_decref(values);
 }
 
 static char *state_of(db_conn *c, const char *number)
@@ -486,10 +484,11 @@ static void add_certificate(db_conn *c, const char *number, const char *serial)
 /* The facts the pages read from a loaded application. */
 static unsigned facts_of(db_conn *c, const char *number)
 {
-	json_t *app = application_get(c, number);
-	assert_non_null(app);
-	unsigned f = application_facts(app);
-	json_decref(app);
+	struct arena *ar = arena_new();
+	struct application app;
+	assert_int_equal(application_get(c, ar, number, &app), DB_OK);
+	unsigned f = application_facts(&app);
+	arena_free(ar);
 	return f;
 }
 
@@ -648,27 +647,27 @@ static void test_withdraw(void **state)
 	free(ev);
 	/* A withdrawn initial application makes room for a new one. */
 	struct app again;
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)a.holder.registration_id);
-	json_t *reg = json_pack("{s:s, s:s}", "id", id, "kind", "enterprise");
-	json_t *values = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "contact_name", "张三",
-	                           "mobile", "13800000000", "email", "a@example.cn", "address",
-	                           "福州市", "postcode", "350000", "sets", "1");
+	int64_t reg_id = a.holder.registration_id;
+	const struct application_input in = {.contact_name = "张三",
+	                                     .mobile = "13800000000",
+	                                     .email = "a@example.cn",
+	                                     .address = "福州市",
+	                                     .postcode = "350000",
+	                                     .sets = "1"};
 	bool existing = true;
 	again.number = NULL;
-	assert_int_equal(application_create(c, &a.holder, reg, values, "initial", 0, "idem-again",
-	                                    &again.number, &existing),
+	assert_int_equal(application_create(c, &a.holder, reg_id, KIND_ENTERPRISE, &in,
+	                                    APP_TYPE_INITIAL, 0, "idem-again", &again.number,
+	                                    &existing),
 	                 DB_OK);
 	assert_false(existing);
 	assert_string_not_equal(again.number, n);
 	/* Only the applicant submits. */
 	char *other = NULL;
-	assert_int_equal(
-	    application_create(c, &ra, reg, values, "additional", 0, "idem-ra", &other, &existing),
-	    DB_CONFLICT);
+	assert_int_equal(application_create(c, &ra, reg_id, KIND_ENTERPRISE, &in,
+	                                    APP_TYPE_ADDITIONAL, 0, "idem-ra", &other, &existing),
+	                 DB_CONFLICT);
 	assert_null(other);
-	json_decref(reg);
-	json_decref(values);
 	free(again.number);
 	free(a.number);
 }
