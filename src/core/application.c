@@ -503,7 +503,7 @@ void application_policy_object(const struct application *app, struct policy_obje
 	if (!app)
 		return;
 	o->registration_id = app->registration_id;
-	o->kind = kind_name(app->kind);
+	o->kind = app->kind == KIND_NONE ? NULL : kind_name(app->kind);
 	o->reg_state = app->reg_state;
 	o->authority_path = app->authority_path;
 	o->province_code = app->province_code;

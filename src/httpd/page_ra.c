@@ -67,25 +67,19 @@ static void request_filter(struct request *r, struct ra_filter *f, json_t *form)
 	json_object_set_new(form, "page", json_integer(page > 1 ? page : 1));
 }
 
-static void dates_of(struct request *r, json_t *items)
-{
-	size_t i;
-	json_t *it;
-	json_array_foreach(items, i, it) json_object_set_new(
-	    it, "submitted_date",
-	    json_string(
-	        time_date(r->arena, json_integer_value(json_object_get(it, "submitted_at")))));
-}
-
 /* Bars of applications received and keys shipped per day: drawn here, no script. */
-static char *chart_svg(json_t *daily)
+static char *chart_svg(const struct ra_day *daily, size_t n)
 {
-	size_t n = json_array_size(daily);
-	json_int_t max = 1;
+	int64_t max = 1;
+	char(*dates)[16] = xcalloc(n ? n : 1, sizeof *dates);
 	for (size_t i = 0; i < n; i++) {
-		json_t *d = json_array_get(daily, i);
-		json_int_t a = json_integer_value(json_object_get(d, "received"));
-		json_int_t b = json_integer_value(json_object_get(d, "shipped"));
+		/* MM-DD of the day in China Standard Time. */
+		time_t t = (time_t)(daily[i].start + 8 * 3600);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(dates[i], sizeof dates[i], "%02d-%02d", (tm.tm_mon + 1) % 100,
+		         tm.tm_mday % 100);
+		int64_t a = daily[i].received, b = daily[i].shipped;
 		if (a > max)
 			max = a;
 		if (b > max)
@@ -104,27 +98,22 @@ static char *chart_svg(json_t *daily)
 	buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">0</text>",
 	           left - 4, top + h);
 	for (size_t i = 0; i < n; i++) {
-		json_t *d = json_array_get(daily, i);
-		json_int_t a = json_integer_value(json_object_get(d, "received"));
-		json_int_t b = json_integer_value(json_object_get(d, "shipped"));
+		int64_t a = daily[i].received, b = daily[i].shipped;
 		int x = left + (int)i * w;
 		int ha = (int)(a * h / max), hb = (int)(b * h / max);
 		buf_printf(&s,
 		           "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" "
 		           "fill=\"#1f4e8c\"><title>%s 收到申请 %lld</title></rect>",
-		           x + 3, top + h - ha, ha, json_string_value(json_object_get(d, "date")),
-		           (long long)a);
+		           x + 3, top + h - ha, ha, dates[i], (long long)a);
 		buf_printf(&s,
 		           "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" "
 		           "fill=\"#2e7d32\"><title>%s 寄出证书U盘 %lld</title></rect>",
-		           x + 12, top + h - hb, hb, json_string_value(json_object_get(d, "date")),
-		           (long long)b);
+		           x + 12, top + h - hb, hb, dates[i], (long long)b);
 		if (i % 5 == 0 || i == n - 1)
 			buf_printf(&s,
 			           "<text x=\"%d\" y=\"%d\" font-size=\"10\" "
 			           "text-anchor=\"middle\">%s</text>",
-			           x + 12, top + h + 14,
-			           json_string_value(json_object_get(d, "date")));
+			           x + 12, top + h + 14, dates[i]);
 	}
 	buf_printf(&s,
 	           "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#1f4e8c\"/>"
@@ -133,6 +122,7 @@ static char *chart_svg(json_t *daily)
 	           "<text x=\"%d\" y=\"%d\" font-size=\"11\">寄出的证书U盘</text></svg>",
 	           left, top + h + 24, left + 14, top + h + 33, left + 110, top + h + 24,
 	           left + 124, top + h + 33);
+	free(dates);
 	return buf_steal(&s);
 }
 
@@ -143,21 +133,30 @@ void page_ra_home(struct request *r)
 	struct ra_filter f;
 	base_filter(r, &f);
 	int days = r->srv->limits.delivery_days;
-	json_t *stats = ra_stats(req_db(r), &f, days);
+	struct ra_stats stats;
+	struct ra_queue_item *overdue;
+	size_t n_overdue;
+	struct ra_day *daily;
+	enum db_status st = ra_stats(req_db(r), &f, days, &stats);
 	f.overdue = true;
 	f.limit = 20;
 	int64_t total = 0;
-	json_t *overdue = ra_queue(req_db(r), &f, days, &total);
-	dates_of(r, overdue);
-	json_t *daily = ra_daily(req_db(r), &f, 30);
-	char *svg = chart_svg(daily);
-	json_decref(daily);
+	if (st == DB_OK)
+		st = ra_queue(req_db(r), r->arena, &f, days, &overdue, &n_overdue, &total);
+	if (st == DB_OK)
+		st = ra_daily(req_db(r), r->arena, &f, 30, &daily);
+	if (st != DB_OK) {
+		reply_server_error(r, "RA figures could not be read");
+		return;
+	}
+	char *svg = chart_svg(daily, 30);
 	/* The scope says whose office this is: a training institution sees
 	 * evaluators only, an RA its province, the admin every province. */
 	bool trainer = f.evaluators_only, ra = f.province && !trainer;
-	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", stats, "overdue",
-	                        overdue, "chart_svg", svg, "delivery_days", days, "is_ra", ra,
-	                        "org", r->actor.display_name ? r->actor.display_name : "");
+	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", ra_stats_to_json(&stats),
+	                        "overdue", ra_queue_to_json(overdue, n_overdue, r->arena),
+	                        "chart_svg", svg, "delivery_days", days, "is_ra", ra, "org",
+	                        r->actor.display_name ? r->actor.display_name : "");
 	free(svg);
 	render_page(r, 200, "ra_home", trainer ? "培训机构首页" : "注册机构首页", ctx);
 }
@@ -167,11 +166,17 @@ void page_ra_queue(struct request *r)
 	if (!office_allowed(r))
 		return;
 	struct ra_filter f;
-	json_t *form = json_object();
+	json_t *form = req_own_json(r, json_object());
 	request_filter(r, &f, form);
 	int64_t total = 0;
-	json_t *items = ra_queue(req_db(r), &f, r->srv->limits.delivery_days, &total);
-	dates_of(r, items);
+	struct ra_queue_item *list;
+	size_t n;
+	if (ra_queue(req_db(r), r->arena, &f, r->srv->limits.delivery_days, &list, &n, &total) !=
+	    DB_OK) {
+		reply_server_error(r, "RA queue could not be read");
+		return;
+	}
+	json_t *items = ra_queue_to_json(list, n, r->arena);
 	long page = (long)json_integer_value(json_object_get(form, "page"));
 	long pages = (long)((total + QUEUE_PAGE - 1) / QUEUE_PAGE);
 	/* The same filters for the page links and the CSV export. */
@@ -210,7 +215,7 @@ void page_ra_queue(struct request *r)
 		json_array_append_new(
 		    states, json_pack("{s:s, s:s, s:b}", "value", appstate_name(s), "label",
 		                      appstate_label(s), "selected", s == selected));
-	json_t *ctx = json_pack("{s:o, s:o, s:I, s:o, s:o, s:i, s:i, s:s}", "items", items, "form",
+	json_t *ctx = json_pack("{s:o, s:O, s:I, s:o, s:o, s:i, s:i, s:s}", "items", items, "form",
 	                        form, "total", (json_int_t)total, "kinds", kinds, "states", states,
 	                        "page", (int)page, "pages", (int)(pages ? pages : 1), "csv_url",
 	                        arena_printf(r->arena, "/ra/queue.csv?%s", qstr));
@@ -244,34 +249,39 @@ void page_ra_queue_csv(struct request *r)
 	if (!office_allowed(r))
 		return;
 	struct ra_filter f;
-	json_t *form = json_object();
-	request_filter(r, &f, form);
-	json_decref(form);
+	request_filter(r, &f, req_own_json(r, json_object()));
 	f.limit = 100000;
 	f.offset = 0;
 	int64_t total = 0;
-	json_t *items = ra_queue(req_db(r), &f, r->srv->limits.delivery_days, &total);
+	struct ra_queue_item *list;
+	size_t n;
+	if (ra_queue(req_db(r), r->arena, &f, r->srv->limits.delivery_days, &list, &n, &total) !=
+	    DB_OK) {
+		reply_server_error(r, "RA queue could not be read");
+		return;
+	}
 	buf_free(&r->body);
 	buf_puts(&r->body, "\xEF\xBB\xBF申请编号,状态,申请人类型,名称,代码,省份,数量,金额(元),"
 	                   "提交日期,已用天数,超期\r\n");
-	size_t i;
-	json_t *it;
-	json_array_foreach(items, i, it)
-	{
-		const char *cols[] = {"number", "state_label", "kind_label", "name",
-		                      "code",   "province",    "sets",       "amount"};
+	for (size_t i = 0; i < n; i++) {
+		const struct ra_queue_item *it = &list[i];
+		const char *cols[] = {it->number,
+		                      app_state_label(it->state),
+		                      it->kind == KIND_NONE ? "" : kind_label(it->kind),
+		                      it->name,
+		                      it->code,
+		                      it->province,
+		                      arena_printf(r->arena, "%d", it->sets),
+		                      arena_printf(r->arena, "%lld", (long long)it->amount_yuan)};
 		for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-			csv_field(&r->body, json_string_value(json_object_get(it, cols[k])));
+			csv_field(&r->body, cols[k]);
 			buf_putc(&r->body, ',');
 		}
-		csv_field(&r->body, time_date(r->arena, json_integer_value(
-		                                            json_object_get(it, "submitted_at"))));
-		json_int_t days = json_integer_value(json_object_get(it, "days"));
+		csv_field(&r->body, time_date(r->arena, it->submitted_at));
 		buf_printf(&r->body, ",%s,%s\r\n",
-		           days >= 0 ? arena_printf(r->arena, "%lld", (long long)days) : "",
-		           json_is_true(json_object_get(it, "overdue")) ? "是" : "否");
+		           it->days >= 0 ? arena_printf(r->arena, "%lld", (long long)it->days) : "",
+		           it->overdue ? "是" : "否");
 	}
-	json_decref(items);
 	r->status = 200;
 	r->content_type = "text/csv; charset=utf-8";
 	req_header(r, "Content-Disposition", "attachment; filename=\"esp-applications.csv\"");
@@ -309,8 +319,11 @@ static void show_ra_app(struct request *r, int status, const struct application 
 	int64_t app_id = app->id;
 	struct certificate *cert_rows;
 	size_t ncerts;
-	if (cert_list_of_application(req_db(r), r->arena, app_id, &cert_rows, &ncerts) != DB_OK) {
-		reply_server_error(r, "certificates could not be read");
+	struct app_event *events;
+	size_t nevents;
+	if (cert_list_of_application(req_db(r), r->arena, app_id, &cert_rows, &ncerts) != DB_OK ||
+	    application_history(req_db(r), r->arena, app_id, &events, &nevents) != DB_OK) {
+		reply_server_error(r, "application could not be read");
 		return;
 	}
 	json_t *certs =
@@ -319,7 +332,7 @@ static void show_ra_app(struct request *r, int status, const struct application 
 	json_t *reg = registration_get(req_db(r), app->registration_id);
 	json_t *ctx = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s}", "app", application_to_json(app),
 	                        "reg", reg ? reg : json_object(), "history",
-	                        application_history(req_db(r), app_id, r->arena), "certs", certs,
+	                        app_events_to_json(events, nevents, r->arena), "certs", certs,
 	                        "timeline", application_timeline_json(app, r->arena), "today",
 	                        time_date(r->arena, time_now()));
 	/* A button shows when the state machine lets this role take its step now. */

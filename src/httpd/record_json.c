@@ -90,6 +90,12 @@ json_t *ra_directory_to_json(const struct ra_directory_entry *list, size_t n)
 	return arr;
 }
 
+/* A kind's name, "" for none. */
+static const char *kind_or_empty(enum reg_kind k)
+{
+	return k == KIND_NONE ? "" : kind_name(k);
+}
+
 /* A number as the store's text. */
 static json_t *num(int64_t v)
 {
@@ -141,7 +147,7 @@ json_t *application_to_json(const struct application *app)
 	    {"withdrawn_at", num_or_null(app->withdrawn_at)},
 	    {"courier", str_or_null(app->courier)},
 	    {"tracking_no", str_or_null(app->tracking_no)},
-	    {"kind", json_string(kind_name(app->kind))},
+	    {"kind", json_string(kind_or_empty(app->kind))},
 	    {"reg_state", str_or_null(app->reg_state)},
 	    {"reg_name", str_or_null(app->reg_name)},
 	    {"reg_code", str_or_null(app->reg_code)},
@@ -170,4 +176,50 @@ json_t *field_errors_to_json(const struct field_errors *e)
 	for (size_t i = 0; i < e->n; i++)
 		json_object_set_new(o, e->items[i].field, json_string(e->items[i].message));
 	return o;
+}
+
+json_t *ra_queue_to_json(const struct ra_queue_item *list, size_t n, struct arena *a)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct ra_queue_item *it = &list[i];
+		json_array_append_new(
+		    arr,
+		    json_pack(
+		        "{s:s, s:s, s:s, s:o, s:o, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
+		        "number", it->number, "state", it->state, "state_label",
+		        app_state_label(it->state), "sets", num(it->sets), "amount",
+		        num(it->amount_yuan), "submitted_at", (json_int_t)it->submitted_at,
+		        "submitted_date", time_date(a, it->submitted_at), "kind",
+		        kind_or_empty(it->kind), "kind_label",
+		        it->kind == KIND_NONE ? "" : kind_label(it->kind), "name", it->name, "code",
+		        it->code, "province", it->province, "overdue", it->overdue, "days",
+		        (json_int_t)it->days));
+	}
+	return arr;
+}
+
+json_t *ra_stats_to_json(const struct ra_stats *s)
+{
+	json_t *states = json_array();
+	for (enum app_state k = APP_SUBMITTED; k < APP_STATE_COUNT; k++)
+		json_array_append_new(
+		    states, json_pack("{s:s, s:s, s:I}", "state", appstate_name(k), "label",
+		                      appstate_label(k), "count", (json_int_t)s->count[k]));
+	return json_pack("{s:o, s:I}", "states", states, "overdue", (json_int_t)s->overdue);
+}
+
+json_t *app_events_to_json(const struct app_event *list, size_t n, struct arena *a)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct app_event *e = &list[i];
+		const char *from = e->from_state ? app_state_label(e->from_state) : "";
+		const char *to = e->to_state ? app_state_label(e->to_state) : "";
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "at",
+		                                     time_datetime(a, e->at), "actor", e->actor,
+		                                     "action", e->action, "from", from, "to", to,
+		                                     "note", e->note ? e->note : ""));
+	}
+	return arr;
 }

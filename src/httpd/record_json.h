@@ -14,6 +14,7 @@
 #include "esp/certificate.h"
 #include "esp/directory.h"
 #include "esp/field_error.h"
+#include "esp/ra.h"
 
 /* A certificate: serial, token_serial, number, holder, staff_username,
  * username, kind_label, staff, issued, expires, days_left, status_label,
@@ -37,5 +38,12 @@ json_t *ra_directory_to_json(const struct ra_directory_entry *list, size_t n);
 json_t *application_to_json(const struct application *app);
 /* Validation errors as an object field → message. */
 json_t *field_errors_to_json(const struct field_errors *e);
+/* The RA's queue: number, state, state_label, sets, amount, submitted_at,
+ * submitted_date, kind, kind_label, name, code, province, overdue, days. */
+json_t *ra_queue_to_json(const struct ra_queue_item *list, size_t n, struct arena *a);
+/* {"states": [{state, label, count}] from 已提交 on, "overdue": n}. */
+json_t *ra_stats_to_json(const struct ra_stats *s);
+/* An application's history: at, actor, action, from, to (labels), note. */
+json_t *app_events_to_json(const struct app_event *list, size_t n, struct arena *a);
 
 #endif
