@@ -9,6 +9,7 @@
 #include "esp/application.h"
 #include "application_view.h"
 #include "record_json.h"
+#include "registration_view.h"
 #include "throttle.h"
 #include "esp/upload.h"
 
@@ -19,10 +20,16 @@
  * route lets only registrants in); the request owns it. */
 static json_t *registration_for_apply(struct request *r)
 {
-	json_t *reg = req_own_json(r, registration_get(req_db(r), r->actor.registration_id));
+	struct registration record;
+	json_t *reg;
+	enum db_status st = load_registration(r, r->actor.registration_id, &record, &reg);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "registration could not be read");
+		return NULL;
+	}
 	struct policy_object o;
-	registration_policy_object(reg, &o);
-	if (!reg || !policy_allows(&r->actor, ACT_APPLICATION_CREATE, &o)) {
+	registration_policy_object(st == DB_OK ? &record : NULL, &o);
+	if (st != DB_OK || !policy_allows(&r->actor, ACT_APPLICATION_CREATE, &o)) {
 		render_message(r, 403, "暂不能申请证书U盘",
 		               "报名信息通过主管机关初审后，才能申请证书U盘。");
 		return NULL;

@@ -6,22 +6,26 @@
 #include "httpd.h"
 #include "esp/certificate.h"
 #include "record_json.h"
+#include "registration_view.h"
 #include "esp/revoke.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* The kind of the actor's registration (KIND_NONE for none, or when it
+ * cannot be read) and, when reg_out is not NULL, its JSON (owned by the
+ * request) or NULL. */
 static enum reg_kind actor_kind(struct request *r, json_t **reg_out)
 {
-	json_t *reg =
-	    r->actor.registration_id ? registration_get(req_db(r), r->actor.registration_id) : NULL;
-	enum reg_kind k =
-	    reg ? kind_parse(json_string_value(json_object_get(reg, "kind"))) : KIND_NONE;
+	struct registration reg;
+	json_t *json = NULL;
+	enum db_status st =
+	    r->actor.registration_id
+	        ? load_registration(r, r->actor.registration_id, &reg, reg_out ? &json : NULL)
+	        : DB_NOT_FOUND;
 	if (reg_out)
-		*reg_out = reg;
-	else
-		json_decref(reg);
-	return k;
+		*reg_out = json;
+	return st == DB_OK ? reg.kind : KIND_NONE;
 }
 
 static json_t *item(const char *label, const char *href, const char *current)
@@ -127,7 +131,6 @@ void page_mgmt_user(struct request *r)
 		reply_forbidden(r);
 		return;
 	}
-	req_own_json(r, reg);
 	struct certificate *list;
 	size_t n;
 	if (cert_list_of_registration(req_db(r), r->arena, r->actor.registration_id, &list, &n) !=
@@ -135,7 +138,7 @@ void page_mgmt_user(struct request *r)
 		reply_server_error(r, "certificates could not be read");
 		return;
 	}
-	json_t *rows = registration_rows(k, reg);
+	json_t *rows = registration_rows_json(k, reg);
 	json_t *certs = json_array();
 	for (size_t i = 0; i < n; i++) {
 		json_t *f = cert_to_json(&list[i], r->srv->limits.expiry_warning_days, r->arena);

@@ -11,6 +11,7 @@
 #include "esp/certificate.h"
 #include "record_json.h"
 #include "application_view.h"
+#include "registration_view.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -329,9 +330,14 @@ static void show_ra_app(struct request *r, int status, const struct application 
 	json_t *certs =
 	    certs_to_json(cert_rows, ncerts, r->srv->limits.expiry_warning_days, r->arena);
 	unsigned facts = application_facts(app) | (ncerts ? APP_FACT_CERTS : 0);
-	json_t *reg = registration_get(req_db(r), app->registration_id);
-	json_t *ctx = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s}", "app", application_to_json(app),
-	                        "reg", reg ? reg : json_object(), "history",
+	struct registration record;
+	json_t *reg = NULL;
+	if (load_registration(r, app->registration_id, &record, &reg) == DB_ERROR) {
+		reply_server_error(r, "registration could not be read");
+		return;
+	}
+	json_t *ctx = json_pack("{s:o, s:O, s:o, s:o, s:o, s:s}", "app", application_to_json(app),
+	                        "reg", reg ? reg : req_own_json(r, json_object()), "history",
 	                        app_events_to_json(events, nevents, r->arena), "certs", certs,
 	                        "timeline", application_timeline_json(app, r->arena), "today",
 	                        time_date(r->arena, time_now()));

@@ -2,6 +2,7 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "record_json.h"
+#include "registration_view.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +10,20 @@
 /* Staff are sent to their own start page by the route (R_ELSE_HOME). */
 void page_status(struct request *r)
 {
-	json_t *reg = req_own_json(r, registration_get(req_db(r), r->actor.registration_id));
+	struct registration record;
+	json_t *reg;
+	enum db_status st = load_registration(r, r->actor.registration_id, &record, &reg);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "registration could not be read");
+		return;
+	}
 	struct policy_object o;
-	registration_policy_object(reg, &o);
-	if (!reg || !policy_allows(&r->actor, ACT_REGISTRATION_VIEW, &o)) {
+	registration_policy_object(st == DB_OK ? &record : NULL, &o);
+	if (st != DB_OK || !policy_allows(&r->actor, ACT_REGISTRATION_VIEW, &o)) {
 		reply_forbidden(r);
 		return;
 	}
-	enum reg_state state = reg_state_parse(json_string_value(json_object_get(reg, "state")));
+	enum reg_state state = record.state;
 	/* An approved registrant's applications, and where to apply if none is open. */
 	json_t *applications = NULL;
 	bool apply_url = false;
@@ -46,16 +53,11 @@ void page_status(struct request *r)
 	json_object_set_new(ctx, "is_pending", json_boolean(state == REG_PENDING));
 	json_object_set_new(ctx, "is_approved", json_boolean(state == REG_APPROVED));
 	json_object_set_new(ctx, "is_rejected", json_boolean(state == REG_REJECTED));
-	json_object_set_new(
-	    ctx, "submitted_date",
-	    json_string(time_datetime(
-	        r->arena,
-	        strtoll(json_string_value(json_object_get(reg, "created_at")), NULL, 10))));
-	const char *reviewed = json_string_value(json_object_get(reg, "reviewed_at"));
-	if (reviewed)
-		json_object_set_new(
-		    ctx, "reviewed_date",
-		    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
+	json_object_set_new(ctx, "submitted_date",
+	                    json_string(time_datetime(r->arena, record.created_at)));
+	if (record.reviewed_at)
+		json_object_set_new(ctx, "reviewed_date",
+		                    json_string(time_datetime(r->arena, record.reviewed_at)));
 	if (applications)
 		json_object_set_new(ctx, "applications", applications);
 	if (apply_url)

@@ -223,3 +223,68 @@ json_t *app_events_to_json(const struct app_event *list, size_t n, struct arena 
 	}
 	return arr;
 }
+
+json_t *registration_to_json(const struct registration *reg)
+{
+	json_t *o = json_object();
+	const char *state = reg_state_name(reg->state);
+	const struct {
+		const char *key;
+		json_t *v;
+	} cols[] = {
+	    {"id", num(reg->id)},
+	    {"kind", json_string(kind_or_empty(reg->kind))},
+	    {"state", json_string(state)},
+	    {"name", str_or_null(reg->name)},
+	    {"code", str_or_null(reg->code)},
+	    {"legal_rep", str_or_null(reg->legal_rep)},
+	    {"contact_name", str_or_null(reg->contact_name)},
+	    {"contact_id_number", str_or_null(reg->contact_id_number)},
+	    {"phone", str_or_null(reg->phone)},
+	    {"mobile", str_or_null(reg->mobile)},
+	    {"email", str_or_null(reg->email)},
+	    {"address", str_or_null(reg->address)},
+	    {"postcode", str_or_null(reg->postcode)},
+	    {"category", str_or_null(reg->category)},
+	    {"grade", str_or_null(reg->grade)},
+	    {"work_unit", str_or_null(reg->work_unit)},
+	    {"department", str_or_null(reg->department)},
+	    {"province_code", str_or_null(reg->province_code)},
+	    {"authority_id", num(reg->authority_id)},
+	    {"reject_reason", str_or_null(reg->reject_reason)},
+	    {"reviewed_at", num_or_null(reg->reviewed_at)},
+	    {"created_at", num(reg->created_at)},
+	    {"updated_at", num(reg->updated_at)},
+	    {"authority_name", str_or_null(reg->authority_name)},
+	    {"authority_path", str_or_null(reg->authority_path)},
+	    {"province", str_or_null(reg->province)},
+	    {"reviewer", str_or_null(reg->reviewer)},
+	    {"state_label", json_string(reg_state_label(state))},
+	};
+	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+		json_object_set_new(o, cols[i].key, cols[i].v);
+	if (reg->kind != KIND_NONE) {
+		json_object_set_new(o, "kind_label", json_string(kind_label(reg->kind)));
+		json_object_set_new(o, "is_unit", json_boolean(kind_is_unit(reg->kind)));
+	}
+	return o;
+}
+
+json_t *registration_queue_to_json(const struct registration_row *list, size_t n, struct arena *a)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct registration_row *it = &list[i];
+		json_array_append_new(
+		    arr, json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:s}", "id",
+		                   num(it->id), "kind", kind_or_empty(it->kind), "state",
+		                   str_or_null(it->state), "name", str_or_null(it->name), "code",
+		                   str_or_null(it->code), "created_at", num(it->created_at),
+		                   "authority_name", str_or_null(it->authority_name), "province",
+		                   str_or_null(it->province), "state_label",
+		                   it->state ? reg_state_label(it->state) : "", "kind_label",
+		                   it->kind == KIND_NONE ? "" : kind_label(it->kind),
+		                   "created_date", time_datetime(a, it->created_at)));
+	}
+	return arr;
+}

@@ -15,6 +15,7 @@
 #include "esp/directory.h"
 #include "esp/field_error.h"
 #include "esp/ra.h"
+#include "esp/registration.h"
 
 /* A certificate: serial, token_serial, number, holder, staff_username,
  * username, kind_label, staff, issued, expires, days_left, status_label,
@@ -45,5 +46,12 @@ json_t *ra_queue_to_json(const struct ra_queue_item *list, size_t n, struct aren
 json_t *ra_stats_to_json(const struct ra_stats *s);
 /* An application's history: at, actor, action, from, to (labels), note. */
 json_t *app_events_to_json(const struct app_event *list, size_t n, struct arena *a);
+/* A registration as its row reads: every column under its name (numbers as
+ * decimal text, what it has not as null), and state_label, kind_label,
+ * is_unit. */
+json_t *registration_to_json(const struct registration *reg);
+/* A reviewer's queue: id, kind, state, name, code, created_at,
+ * authority_name, province, state_label, kind_label, created_date. */
+json_t *registration_queue_to_json(const struct registration_row *list, size_t n, struct arena *a);
 
 #endif
