@@ -116,19 +116,17 @@ void page_review_queue(struct request *r)
 	size_t len = 0;
 	char *html = generation >= 0 ? cache_get(key, generation, &len) : NULL;
 	if (!html) {
-		json_t *ctx = queue_context(r, st, page);
+		json_t *ctx = req_own_json(r, queue_context(r, st, page));
 		if (!ctx) {
 			reply_server_error(r, "review queue could not be read");
 			return;
 		}
 		struct buf b = {0};
 		if (tpl_render(r->srv->tpl, "review_queue", ctx, &b) != 0) {
-			json_decref(ctx);
 			buf_free(&b);
 			reply_server_error(r, "review queue rendering failed");
 			return;
 		}
-		json_decref(ctx);
 		len = b.len;
 		html = buf_steal(&b);
 		if (generation >= 0)
