@@ -349,8 +349,9 @@ static void set_errf(struct field_errors *errors, struct arena *a, const struct 
 }
 
 /* Keeps in in only the fields of kind k (and not the account's when
- * editing), each trimmed but the passwords: what is checked is what is
- * stored, and nothing else posted is ever looked at again. */
+ * editing), each copied into the arena and trimmed but the passwords: what
+ * is checked is what is stored, and nothing else posted is ever looked at
+ * again. */
 static void keep_kind_fields(enum reg_kind k, struct registration_input *in, bool editing,
                              struct arena *a)
 {
@@ -361,10 +362,10 @@ static void keep_kind_fields(enum reg_kind k, struct registration_input *in, boo
 			*at = NULL;
 			continue;
 		}
-		if (f->check == CHECK_PASSWORD)
-			continue;
+		/* Copied either way: the input may borrow what the caller frees. */
 		char *s = arena_strdup(a, *at);
-		str_trim(s);
+		if (f->check != CHECK_PASSWORD)
+			str_trim(s);
 		*at = s;
 	}
 }

@@ -80,10 +80,11 @@ struct registration_input {
 const char **registration_input_at(struct registration_input *in, const char *name);
 
 /* Validates what was posted for kind k: clears every field that is not
- * one of k's (and the account's when editing), trims and normalises the
- * rest in place (new strings in arena) and records in *errors a Chinese
- * message naming each wrong field.  own_id: the registration being edited
- * (excluded from the duplicate checks), or 0. */
+ * one of k's (and the account's when editing), copies the rest into arena
+ * (so in no longer borrows from the caller), trims and normalises them,
+ * and records in *errors a Chinese message naming each wrong field.
+ * own_id: the registration being edited (excluded from the duplicate
+ * checks), or 0. */
 void registration_validate(db_conn *c, const struct esp_limits *l, enum reg_kind k,
                            struct registration_input *in, bool editing, int64_t own_id,
                            struct arena *a, struct field_errors *errors);

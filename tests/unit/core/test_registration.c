@@ -244,6 +244,32 @@ static enum db_status submit(struct fixture *f, enum reg_kind k, json_t *v, cons
 	return registration_submit(f->c, k, &in, address, id, which);
 }
 
+/* Validation copies what it keeps: the page frees the posted values it
+ * borrowed them from (to show the form again) before the submission runs.
+ * The passwords, kept untrimmed, were once left pointing there. */
+static void test_validate_copies_what_it_keeps(void **state)
+{
+	struct fixture *f = *state;
+	json_t *v = form_of(f, KIND_ENTERPRISE, 7);
+	struct registration_input in = input_of(v);
+	char pw[] = "Secret-7!", pw2[] = "Secret-7!";
+	in.password = pw;
+	in.password2 = pw2;
+	struct arena *a = arena_new();
+	struct field_errors e = {0};
+	registration_validate(f->c, &f->limits, KIND_ENTERPRISE, &in, false, 0, a, &e);
+	assert_int_equal(e.n, 0);
+	/* What the input borrowed is gone. */
+	json_decref(v);
+	memset(pw, 'x', sizeof pw - 1);
+	memset(pw2, 'x', sizeof pw2 - 1);
+	assert_string_equal(in.password, "Secret-7!");
+	assert_string_equal(in.password2, "Secret-7!");
+	assert_string_equal(in.username, "user_7");
+	assert_string_equal(in.name, "测试单位7");
+	arena_free(a);
+}
+
 static void expect_error(json_t *errors, const char *field, const char *want)
 {
 	const char *got = json_string_value(json_object_get(errors, field));
@@ -464,6 +490,7 @@ int main(void)
 	    cmocka_unit_test(test_each_kind_has_exactly_its_fields),
 	    cmocka_unit_test(test_every_field_is_bounded_and_labelled),
 	    cmocka_unit_test(test_state_names_and_labels),
+	    cmocka_unit_test_setup_teardown(test_validate_copies_what_it_keeps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_kinds_fields_are_dropped_and_not_stored,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_enumerations_refuse_invented_values, setup,
