@@ -54,9 +54,11 @@ CABENCH=$BUILD/bench/ca_bench
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/esp-issue-XXXXXX")
 ESPD_PID=
 CSRGEN_PID=
+# Each line goes on whatever the last command says: under set -e a killed
+# CSR generator's wait status ended the clean-up before espd was stopped.
 cleanup() {
-	[ -n "$CSRGEN_PID" ] && kill "$CSRGEN_PID" 2>/dev/null && wait "$CSRGEN_PID" 2>/dev/null
-	[ -n "$ESPD_PID" ] && kill "$ESPD_PID" 2>/dev/null && wait "$ESPD_PID" 2>/dev/null
+	[ -n "$CSRGEN_PID" ] && kill "$CSRGEN_PID" 2>/dev/null && wait "$CSRGEN_PID" 2>/dev/null || true
+	[ -n "$ESPD_PID" ] && kill "$ESPD_PID" 2>/dev/null && wait "$ESPD_PID" 2>/dev/null || true
 	if [ "$KEEP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
