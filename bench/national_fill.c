@@ -267,12 +267,12 @@ static void pem_of(char *out, size_t cap, const unsigned char *der, int len)
 
 /* ---- the fill ---- */
 
-struct province {
+struct fill_province {
 	char code[8], name[64];
 	int64_t authority_id, city_id[CITIES_PER_PROVINCE];
 };
 
-static int load_provinces(db_conn *c, struct province *p)
+static int load_provinces(db_conn *c, struct fill_province *p)
 {
 	db_result *r = NULL;
 	if (DB_EXEC0(c,
@@ -291,7 +291,7 @@ static int load_provinces(db_conn *c, struct province *p)
 	return n;
 }
 
-static void add_cities(db_conn *c, struct province *p, int n)
+static void add_cities(db_conn *c, struct fill_province *p, int n)
 {
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < CITIES_PER_PROVINCE; k++) {
@@ -446,7 +446,7 @@ int main(int argc, char **argv)
 	fill_pool = pool;
 	bool pg = strcmp(db_pool_backend(pool)->name, "postgresql") == 0;
 	db_conn *c = db_acquire(pool);
-	struct province prov[40];
+	struct fill_province prov[40];
 	int np = load_provinces(c, prov);
 	if (np == 0) {
 		fprintf(stderr,
@@ -474,7 +474,7 @@ int main(int argc, char **argv)
 	           8);
 	static const char *kinds[] = {"enterprise", "evaluator", "agency", "authority"};
 	for (long i = 0; i < nreg; i++) {
-		const struct province *p = &prov[i % np];
+		const struct fill_province *p = &prov[i % np];
 		/* 85 % enterprises, 8 % evaluators, 5 % agencies, 2 % authorities. */
 		int kr = percent(i, 1);
 		int kind = kr < 85 ? 0 : kr < 93 ? 1 : kr < 98 ? 2 : 3;

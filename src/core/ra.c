@@ -56,49 +56,57 @@ static char *like_pattern(const char *q)
 	    P_TEXT((f)->kind ? (f)->kind : ""), P_INT((f)->from), P_INT((f)->to),                  \
 	    P_INT((f)->overdue ? 1 : 0), P_TEXT(like)
 
-json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64_t *total)
+enum db_status ra_queue(db_conn *c, struct arena *a, const struct ra_filter *f, int delivery_days,
+                        struct ra_queue_item **out, size_t *n, int64_t *total)
 {
 	int64_t limit_at = time_now() - (int64_t)delivery_days * DAY;
 	char *like = like_pattern(f->q);
 	db_result *r = NULL;
 	*total = 0;
-	if (DB_EXEC(c, "SELECT COUNT(*) " FILTER_SQL, &r, FILTER_PARAMS(f, limit_at, like)) ==
-	    DB_OK)
+	*out = NULL;
+	*n = 0;
+	enum db_status st =
+	    DB_EXEC(c, "SELECT COUNT(*) " FILTER_SQL, &r, FILTER_PARAMS(f, limit_at, like));
+	if (st == DB_OK)
 		*total = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
 	r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC(
-	        c,
-	        "SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, r.kind, r.name, "
-	        "r.code, p.name AS province, " START_SQL " AS started, "
-	        "CASE WHEN " OVERDUE_SQL " THEN 1 ELSE 0 END AS overdue " FILTER_SQL
-	        "ORDER BY overdue DESC, a.submitted_at, a.id LIMIT $10 OFFSET $11",
-	        &r, FILTER_PARAMS(f, limit_at, like), P_INT(f->limit), P_INT(f->offset)) == DB_OK) {
+	if (st == DB_OK)
+		st = DB_EXEC(
+		    c,
+		    "SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, "
+		    "r.kind, r.name, r.code, p.name AS province, " START_SQL " AS started, "
+		    "CASE WHEN " OVERDUE_SQL " THEN 1 ELSE 0 END AS overdue " FILTER_SQL
+		    "ORDER BY overdue DESC, a.submitted_at, a.id LIMIT $10 OFFSET $11",
+		    &r, FILTER_PARAMS(f, limit_at, like), P_INT(f->limit), P_INT(f->offset));
+	if (st == DB_OK && r->nrows) {
 		int64_t now = time_now();
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		*n = (size_t)r->nrows;
 		for (int i = 0; i < r->nrows; i++) {
 			int64_t started = db_get_int(r, i, 9, 0);
-			enum reg_kind k = kind_parse(db_get(r, i, 5));
-			json_array_append_new(
-			    arr,
-			    json_pack(
-			        "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
-			        "number", db_get(r, i, 0), "state", db_get(r, i, 1), "state_label",
-			        app_state_label(db_get(r, i, 1)), "sets", db_get(r, i, 2), "amount",
-			        db_get(r, i, 3), "submitted_at", (json_int_t)db_get_int(r, i, 4, 0),
-			        "kind", db_get(r, i, 5), "kind_label",
-			        k == KIND_NONE ? "" : kind_label(k), "name", db_get(r, i, 6),
-			        "code", db_get(r, i, 7), "province", db_get(r, i, 8), "overdue",
-			        db_get_int(r, i, 10, 0) != 0, "days",
-			        (json_int_t)(started ? (now - started) / DAY : -1)));
+			(*out)[i] = (struct ra_queue_item){
+			    .number = arena_strdup(a, db_get(r, i, 0)),
+			    .state = arena_strdup(a, db_get(r, i, 1)),
+			    .sets = (int)db_get_int(r, i, 2, 0),
+			    .amount_yuan = db_get_int(r, i, 3, 0),
+			    .submitted_at = db_get_int(r, i, 4, 0),
+			    .kind = kind_parse(db_get(r, i, 5)),
+			    .name = arena_strdup(a, db_get(r, i, 6)),
+			    .code = arena_strdup(a, db_get(r, i, 7)),
+			    .province = arena_strdup(a, db_get(r, i, 8)),
+			    .overdue = db_get_int(r, i, 10, 0) != 0,
+			    .days = started ? (now - started) / DAY : -1,
+			};
 		}
 	}
 	db_result_free(r);
 	free(like);
-	return arr;
+	return st;
 }
 
-json_t *ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days)
+enum db_status ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days,
+                        struct ra_stats *out)
 {
 	struct ra_filter all = *f;
 	all.state = NULL;
@@ -106,37 +114,36 @@ json_t *ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days)
 	int64_t limit_at = time_now() - (int64_t)delivery_days * DAY;
 	char *like = like_pattern(all.q);
 	db_result *r = NULL;
-	json_t *states = json_array();
-	int64_t overdue = 0;
-	if (DB_EXEC(c,
-	            "SELECT a.state, COUNT(*), SUM(CASE WHEN " OVERDUE_SQL
-	            " THEN 1 ELSE 0 END) " FILTER_SQL "GROUP BY a.state",
-	            &r, FILTER_PARAMS(&all, limit_at, like)) == DB_OK) {
-		for (enum app_state k = APP_SUBMITTED; k < APP_STATE_COUNT; k++) {
-			int64_t n = 0;
-			for (int i = 0; i < r->nrows; i++)
-				if (appstate_parse(db_get(r, i, 0)) == k) {
-					n = db_get_int(r, i, 1, 0);
-					overdue += db_get_int(r, i, 2, 0);
-				}
-			json_array_append_new(
-			    states, json_pack("{s:s, s:s, s:I}", "state", appstate_name(k), "label",
-			                      appstate_label(k), "count", (json_int_t)n));
+	memset(out, 0, sizeof(*out));
+	enum db_status st = DB_EXEC(c,
+	                            "SELECT a.state, COUNT(*), SUM(CASE WHEN " OVERDUE_SQL
+	                            " THEN 1 ELSE 0 END) " FILTER_SQL "GROUP BY a.state",
+	                            &r, FILTER_PARAMS(&all, limit_at, like));
+	if (st == DB_OK)
+		for (int i = 0; i < r->nrows; i++) {
+			enum app_state k = appstate_parse(db_get(r, i, 0));
+			/* Only the states an application reaches once submitted count. */
+			if (k < APP_SUBMITTED)
+				continue;
+			out->count[k] = db_get_int(r, i, 1, 0);
+			out->overdue += db_get_int(r, i, 2, 0);
 		}
-	}
 	db_result_free(r);
 	free(like);
-	return json_pack("{s:o, s:I}", "states", states, "overdue", (json_int_t)overdue);
+	return st;
 }
 
-json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days)
+enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, int days,
+                        struct ra_day **out)
 {
 	int64_t now = time_now();
 	/* Day boundaries in China Standard Time. */
 	int64_t today = ((now + 8 * 3600) / DAY) * DAY - 8 * 3600;
 	int64_t since = today - (int64_t)(days - 1) * DAY;
-	int64_t *recv = xcalloc((size_t)days, sizeof(int64_t));
-	int64_t *ship = xcalloc((size_t)days, sizeof(int64_t));
+	struct ra_day *d = arena_alloc(a, (size_t)days * sizeof *d);
+	for (int i = 0; i < days; i++)
+		d[i] = (struct ra_day){.start = since + (int64_t)i * DAY};
+	*out = d;
 	struct ra_filter all = *f;
 	all.state = NULL;
 	all.overdue = false;
@@ -144,61 +151,62 @@ json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days)
 	all.to = 0;
 	char *like = like_pattern(all.q);
 	db_result *r = NULL;
-	if (DB_EXEC(c, "SELECT a.submitted_at " FILTER_SQL, &r, FILTER_PARAMS(&all, 0, like)) ==
-	    DB_OK)
+	enum db_status st =
+	    DB_EXEC(c, "SELECT a.submitted_at " FILTER_SQL, &r, FILTER_PARAMS(&all, 0, like));
+	if (st == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			int64_t d = (db_get_int(r, i, 0, 0) - since) / DAY;
-			if (d >= 0 && d < days)
-				recv[d]++;
+			int64_t k = (db_get_int(r, i, 0, 0) - since) / DAY;
+			if (k >= 0 && k < days)
+				d[k].received++;
 		}
 	db_result_free(r);
 	r = NULL;
 	all.from = 0;
-	if (DB_EXEC(c,
-	            "SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets " FILTER_SQL
-	            "AND COALESCE(a.shipped_at, a.pickup_at) >= $10",
-	            &r, FILTER_PARAMS(&all, 0, like), P_INT(since)) == DB_OK)
+	if (st == DB_OK)
+		st = DB_EXEC(c,
+		             "SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets " FILTER_SQL
+		             "AND COALESCE(a.shipped_at, a.pickup_at) >= $10",
+		             &r, FILTER_PARAMS(&all, 0, like), P_INT(since));
+	if (st == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			int64_t d = (db_get_int(r, i, 0, 0) - since) / DAY;
-			if (d >= 0 && d < days)
-				ship[d] += db_get_int(r, i, 1, 0);
+			int64_t k = (db_get_int(r, i, 0, 0) - since) / DAY;
+			if (k >= 0 && k < days)
+				d[k].shipped += db_get_int(r, i, 1, 0);
 		}
 	db_result_free(r);
 	free(like);
-	json_t *arr = json_array();
-	for (int d = 0; d < days; d++) {
-		time_t t = (time_t)(since + (int64_t)d * DAY + 8 * 3600);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		char label[16];
-		snprintf(label, sizeof label, "%02d-%02d", (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "date", label, "received",
-		                                     (json_int_t)recv[d], "shipped",
-		                                     (json_int_t)ship[d]));
-	}
-	free(recv);
-	free(ship);
-	return arr;
+	return st;
 }
 
-json_t *application_history(db_conn *c, int64_t app_id, struct arena *ar)
+enum db_status application_history(db_conn *c, struct arena *a, int64_t app_id,
+                                   struct app_event **out, size_t *n)
 {
 	db_result *r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC(c,
+	*out = NULL;
+	*n = 0;
+	enum db_status st =
+	    DB_EXEC(c,
 	            "SELECT at, actor, action, from_state, to_state, note FROM application_events "
 	            "WHERE application_id = $1 ORDER BY at, id",
-	            &r, P_INT(app_id)) == DB_OK)
-		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(
-			    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "at",
-			                   time_datetime(ar, db_get_int(r, i, 0, 0)), "actor",
-			                   db_get(r, i, 1), "action", db_get(r, i, 2), "from",
-			                   app_state_label(db_get(r, i, 3)), "to",
-			                   app_state_label(db_get(r, i, 4)), "note",
-			                   db_get(r, i, 5) ? db_get(r, i, 5) : ""));
+	            &r, P_INT(app_id));
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		*n = (size_t)r->nrows;
+		for (int i = 0; i < r->nrows; i++) {
+			const char *from = db_get(r, i, 3), *to = db_get(r, i, 4),
+			           *note = db_get(r, i, 5);
+			(*out)[i] = (struct app_event){
+			    .at = db_get_int(r, i, 0, 0),
+			    .actor = arena_strdup(a, db_get(r, i, 1)),
+			    .action = arena_strdup(a, db_get(r, i, 2)),
+			    .from_state = from ? arena_strdup(a, from) : NULL,
+			    .to_state = to ? arena_strdup(a, to) : NULL,
+			    .note = note ? arena_strdup(a, note) : NULL,
+			};
+		}
+	}
 	db_result_free(r);
-	return arr;
+	return st;
 }
 
 /* ---- steps ---- */
