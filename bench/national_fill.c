@@ -159,9 +159,9 @@ static const char check_chars[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /* 统一社会信用代码 of unit n in province p: the check character is the one
  * validate_uscc accepts. */
-static void make_uscc(char out[19], const char *province, long n)
+static void make_uscc(char out[32], const char *province, long n)
 {
-	snprintf(out, 19, "91%.2s0100%09ld0", province, n % 1000000000L);
+	snprintf(out, 32, "91%.2s0100%09ld0", province, n % 1000000000L);
 	for (const char *c = check_chars; *c; c++) {
 		out[17] = *c;
 		if (validate_uscc(out))
@@ -170,9 +170,9 @@ static void make_uscc(char out[19], const char *province, long n)
 	abort();
 }
 
-static void make_id_number(char out[19], const char *province, long n)
+static void make_id_number(char out[32], const char *province, long n)
 {
-	snprintf(out, 19, "%.2s0105%04ld%02ld%02ld%03ld0", province, 1960 + n % 40, 1 + n / 40 % 12,
+	snprintf(out, 32, "%.2s0105%04ld%02ld%02ld%03ld0", province, 1960 + n % 40, 1 + n / 40 % 12,
 	         1 + n / 480 % 28, n / 13440 % 1000);
 	for (const char *c = "0123456789X"; *c; c++) {
 		out[17] = *c;
@@ -484,7 +484,7 @@ int main(int argc, char **argv)
 		int64_t authority = percent(i, 3) >= 10
 		                        ? p->city_id[percent(i, 4) % CITIES_PER_PROVINCE]
 		                        : p->authority_id;
-		char code[19];
+		char code[32];
 		/* 新疆生产建设兵团's codes carry the division 66. */
 		const char *division = strlen(p->code) == 2 ? p->code : "66";
 		if (kind == 1)
