@@ -1,0 +1,221 @@
+/*
+ * Unit tests of the reviewers' queues (registration_queue) on both engines:
+ * for the whole tree, a province and a city, each state and every state, and
+ * offsets from the first page past the last, the page and its total are the
+ * ones a plain query finds, whichever way (wide or narrow) the queue takes;
+ * queue_counts follows inserts, state changes, moves between authorities and
+ * deletes made by plain SQL, as any writer's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "esp/authority.h"
+#include "esp/registration.h"
+#include "../dbfixture.h"
+#include "storetest.h"
+
+struct tree {
+	int64_t beijing, fujian, city;
+	char *top, *fujian_path, *city_path;
+};
+
+static char *path_of(db_conn *c, int64_t id)
+{
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(c, "SELECT path FROM authorities WHERE id = $1", &r, P_INT(id)),
+	                 DB_OK);
+	char *p = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	return p;
+}
+
+static void add(db_conn *c, int64_t authority, const char *state, int n, int64_t at)
+{
+	char code[32];
+	snprintf(code, sizeof code, "Q%lld", (long long)n);
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO registrations (kind, state, authority_id, province_code, "
+	            "name, code, created_at, updated_at) VALUES ('enterprise', $1, $2, "
+	            "'35', $3, $3, $4, $4)",
+	            NULL, P_TEXT(state), P_INT(authority), P_TEXT(code), P_INT(at)),
+	    DB_OK);
+}
+
+/* 北京's provincial authority, 福建's and a city under 福建, with rows in
+ * three states; two rows share a creation time so that the id breaks ties. */
+static struct tree fill(db_conn *c)
+{
+	struct tree t = {0};
+	assert_int_equal(seed_base(c), DB_OK);
+	t.beijing = authority_by_name(c, "北京市交通委员会");
+	t.fujian = authority_by_name(c, "福建省交通运输厅");
+	assert_int_equal(authority_insert(c, t.fujian, "福州市交通运输局", "35", "city", &t.city),
+	                 DB_OK);
+	t.top = path_of(c, authority_by_name(c, "交通运输部"));
+	t.fujian_path = path_of(c, t.fujian);
+	t.city_path = path_of(c, t.city);
+	static const char *states[] = {"pending", "approved", "approved", "rejected"};
+	int n = 0;
+	for (int i = 0; i < 40; i++)
+		add(c, t.beijing, states[i % 4], n++, 1000 + i);
+	for (int i = 0; i < 12; i++)
+		add(c, t.fujian, states[(i + 1) % 4], n++, 1000 + 3 * i);
+	for (int i = 0; i < 6; i++)
+		add(c, t.city, states[(i + 2) % 4], n++, 1001 + 7 * i);
+	add(c, t.city, "pending", n++, 1005); /* the same second as another row */
+	return t;
+}
+
+static void free_tree(struct tree *t)
+{
+	free(t->top);
+	free(t->fujian_path);
+	free(t->city_path);
+}
+
+/* The page a plain query finds: "id,id,..." and its total. */
+static char *expected(db_conn *c, const char *path, const char *state, int limit, int offset,
+                      int64_t *total)
+{
+	db_result *r = NULL;
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "SELECT r.id FROM registrations r JOIN authorities a "
+	            "ON a.id = r.authority_id WHERE substr(a.path, 1, length($1)) = $1 "
+	            "AND ($2 = '' OR r.state = $2) "
+	            "ORDER BY r.created_at DESC, r.id DESC",
+	            &r, P_TEXT(path), P_TEXT(state)),
+	    DB_OK);
+	*total = r->nrows;
+	struct buf b = {0};
+	buf_puts(&b, "");
+	for (int i = offset; i < r->nrows && i < offset + limit; i++)
+		buf_printf(&b, "%s,", db_get(r, i, 0));
+	db_result_free(r);
+	return buf_steal(&b);
+}
+
+static void expect_queue(db_conn *c, const char *path, const char *state, int limit, int offset)
+{
+	int64_t want_total = 0;
+	char *want = expected(c, path, state, limit, offset, &want_total);
+	struct arena *a = arena_new();
+	struct registration_row *rows = NULL;
+	size_t n = 0;
+	int64_t total = -1;
+	assert_int_equal(
+	    registration_queue(c, a, path, *state ? state : NULL, limit, offset, &rows, &n, &total),
+	    DB_OK);
+	struct buf got = {0};
+	buf_puts(&got, "");
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(&got, "%lld,", (long long)rows[i].id);
+		assert_non_null(rows[i].authority_name);
+		assert_non_null(rows[i].province);
+	}
+	if (strcmp(got.data, want) != 0 || total != want_total)
+		fail_msg("queue %s state '%s' offset %d: got [%s] of %lld, want [%s] of %lld", path,
+		         state, offset, got.data, (long long)total, want, (long long)want_total);
+	buf_free(&got);
+	free(want);
+	arena_free(a);
+}
+
+static void test_pages_are_the_plain_query_s(void **state)
+{
+	struct fixture *f = *state;
+	struct tree t = fill(f->c);
+	const char *paths[] = {t.top, t.fujian_path, t.city_path};
+	const char *states[] = {"", "pending", "approved", "rejected"};
+	for (size_t p = 0; p < 3; p++)
+		for (size_t s = 0; s < 4; s++)
+			for (int offset = 0; offset <= 60; offset += 3)
+				expect_queue(f->c, paths[p], states[s], 4, offset);
+	free_tree(&t);
+}
+
+static int64_t counted(db_conn *c, int64_t authority, const char *state)
+{
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(c,
+	                         "SELECT COALESCE(SUM(n), 0) FROM queue_counts "
+	                         "WHERE authority_id = $1 AND state = $2",
+	                         &r, P_INT(authority), P_TEXT(state)),
+	                 DB_OK);
+	int64_t n = db_get_int(r, 0, 0, -1);
+	db_result_free(r);
+	return n;
+}
+
+static int64_t actual(db_conn *c, int64_t authority, const char *state)
+{
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(c,
+	                         "SELECT COUNT(*) FROM registrations "
+	                         "WHERE authority_id = $1 AND state = $2",
+	                         &r, P_INT(authority), P_TEXT(state)),
+	                 DB_OK);
+	int64_t n = db_get_int(r, 0, 0, -1);
+	db_result_free(r);
+	return n;
+}
+
+static void expect_counts(db_conn *c, const struct tree *t)
+{
+	const int64_t auth[] = {t->beijing, t->fujian, t->city};
+	const char *states[] = {"pending", "approved", "rejected"};
+	for (int i = 0; i < 3; i++)
+		for (int s = 0; s < 3; s++)
+			assert_int_equal(counted(c, auth[i], states[s]),
+			                 actual(c, auth[i], states[s]));
+}
+
+static void test_counts_follow_every_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct tree t = fill(f->c);
+	expect_counts(f->c, &t);
+	assert_true(counted(f->c, t.beijing, "pending") == 10);
+
+	assert_int_equal(DB_EXEC(f->c,
+	                         "UPDATE registrations SET state = 'approved' "
+	                         "WHERE authority_id = $1 AND state = 'pending'",
+	                         NULL, P_INT(t.city)),
+	                 DB_OK);
+	expect_counts(f->c, &t);
+	assert_int_equal(counted(f->c, t.city, "pending"), 0);
+
+	assert_int_equal(DB_EXEC(f->c,
+	                         "UPDATE registrations SET authority_id = $1 "
+	                         "WHERE authority_id = $2 AND state = 'rejected'",
+	                         NULL, P_INT(t.city), P_INT(t.beijing)),
+	                 DB_OK);
+	expect_counts(f->c, &t);
+	assert_int_equal(counted(f->c, t.beijing, "rejected"), 0);
+
+	/* A change to another column moves nothing. */
+	assert_int_equal(
+	    DB_EXEC0(f->c, "UPDATE registrations SET updated_at = updated_at + 1", NULL), DB_OK);
+	expect_counts(f->c, &t);
+
+	assert_int_equal(DB_EXEC(f->c, "DELETE FROM registrations WHERE authority_id = $1", NULL,
+	                         P_INT(t.fujian)),
+	                 DB_OK);
+	expect_counts(f->c, &t);
+	expect_queue(f->c, t.top, "", 50, 0);
+	expect_queue(f->c, t.fujian_path, "approved", 50, 0);
+	free_tree(&t);
+}
+
+#define TESTS(setup)                                                                               \
+	cmocka_unit_test_setup_teardown(test_pages_are_the_plain_query_s, setup, teardown),        \
+	    cmocka_unit_test_setup_teardown(test_counts_follow_every_writer, setup, teardown)
+
+STORE_TEST_MAIN("queue", TESTS)
