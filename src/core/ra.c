@@ -4,6 +4,7 @@
  * becomes is the state machine's (core/appstate.c).
  */
 #include "esp/ra.h"
+#include "esp/validate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,32 @@ static void where_add(struct where *w, const char *test, const struct db_param *
 	}
 }
 
+/* The search: number, name or code contains the text. A text of three
+ * characters or more without LIKE's own characters is looked up in the
+ * trigram indexes of migration 019 (SQLite: the FTS5 table app_search, whose
+ * index serves a LIKE without ESCAPE, one column at a time; PostgreSQL:
+ * pg_trgm's GIN indexes); anything else is tested row by row. */
+#define SEARCH_SCAN                                                                                \
+	"(a.number LIKE $? ESCAPE '\\' OR r.name LIKE $? ESCAPE '\\' OR r.code LIKE $? ESCAPE "    \
+	"'\\')"
+static const struct db_sql search_indexed = {
+    "a.id IN (SELECT rowid FROM app_search WHERE number LIKE $? "
+    "UNION SELECT rowid FROM app_search WHERE name LIKE $? "
+    "UNION SELECT rowid FROM app_search WHERE code LIKE $?)",
+    "a.id IN (SELECT id FROM applications WHERE number LIKE $? "
+    "UNION SELECT a2.id FROM applications a2 JOIN registrations r2 ON r2.id = a2.registration_id "
+    "WHERE r2.name LIKE $? OR r2.code LIKE $?)",
+};
+
+static bool searchable(const char *q)
+{
+	return utf8_length(q) >= 3 && !strpbrk(q, "%_\\");
+}
+
 /* The tests a filter makes; `state` says whether its state counts (the
  * figures ignore it); limit_at < 0: no overdue limit. */
-static void where_of(struct where *w, const struct ra_filter *f, int64_t limit_at, bool state)
+static void where_of(db_conn *c, struct where *w, const struct ra_filter *f, int64_t limit_at,
+                     bool state)
 {
 	*w = (struct where){0};
 	buf_puts(&w->sql, "");
@@ -107,10 +131,7 @@ static void where_of(struct where *w, const struct ra_filter *f, int64_t limit_a
 	if (f->q && *f->q) {
 		w->like = like_pattern(f->q);
 		v = P_TEXT(w->like);
-		where_add(w,
-		          "(a.number LIKE $? ESCAPE '\\' OR r.name LIKE $? ESCAPE '\\' "
-		          "OR r.code LIKE $? ESCAPE '\\')",
-		          &v);
+		where_add(w, searchable(f->q) ? db_sql(c, &search_indexed) : SEARCH_SCAN, &v);
 	}
 }
 
@@ -233,7 +254,7 @@ enum db_status ra_queue(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	*out = NULL;
 	*n = 0;
 	struct where w;
-	where_of(&w, f, limit_at, true);
+	where_of(c, &w, f, limit_at, true);
 	/* Overdue first, then the rest, each oldest first: two walks of an
 	 * index in submission order, the first over the few overdue ones. */
 	int64_t overdue = 0;
@@ -242,7 +263,7 @@ enum db_status ra_queue(db_conn *c, struct arena *a, const struct ra_filter *f, 
 		*total = overdue;
 	} else if (st == DB_OK && searched_or_dated(f)) {
 		struct where plain;
-		where_of(&plain, f, -1, true);
+		where_of(c, &plain, f, -1, true);
 		st = count_where(c, &plain, NULL, total);
 		where_free(&plain);
 	} else if (st == DB_OK) {
@@ -272,11 +293,11 @@ enum db_status ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days
 	int64_t limit_at = time_now() - (int64_t)delivery_days * DAY;
 	memset(out, 0, sizeof(*out));
 	struct where w;
-	where_of(&w, f, limit_at, false);
+	where_of(c, &w, f, limit_at, false);
 	enum db_status st = count_where(c, &w, OVERDUE_SQL("$1"), &out->overdue);
 	where_free(&w);
 	if (st == DB_OK && searched_or_dated(f)) {
-		where_of(&w, f, -1, false);
+		where_of(c, &w, f, -1, false);
 		char *sql = xasprintf("SELECT a.state, COUNT(*)%s%s GROUP BY a.state", FROM_SQL,
 		                      w.sql.data);
 		db_result *r = NULL;
@@ -313,7 +334,7 @@ enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	all.from = since;
 	all.to = 0;
 	struct where w;
-	where_of(&w, &all, -1, false);
+	where_of(c, &w, &all, -1, false);
 	char *sql = xasprintf("SELECT a.submitted_at%s%s", FROM_SQL, w.sql.data);
 	db_result *r = NULL;
 	enum db_status st = db_exec(c, sql, w.p, w.n, &r);
@@ -330,7 +351,7 @@ enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	/* Keys shipped (units) or handed to the training institution
 	 * (evaluators) since then, whenever they applied. */
 	all.from = 0;
-	where_of(&w, &all, -1, false);
+	where_of(c, &w, &all, -1, false);
 	struct db_param since_p = P_INT(since);
 	where_add(&w, "(a.shipped_at >= $? OR a.pickup_at >= $?)", &since_p);
 	sql = xasprintf("SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets%s%s", FROM_SQL,

@@ -56,6 +56,11 @@ INSERT INTO app_counts (province_code, kind, state, shard, n)
 	SELECT province_code, kind, state, 0, COUNT(*) FROM applications
 	WHERE province_code IS NOT NULL AND kind IS NOT NULL GROUP BY province_code, kind, state;
 
+-- The RA's search (number, name or code contains the text) through trigram
+-- indexes: SQLite's FTS5 trigram table app_search (rowid = the application's
+-- id, kept by triggers), PostgreSQL's pg_trgm (a trusted extension: the
+-- database's owner may create it).
+
 {{SQLITE}}
 CREATE TRIGGER registrations_insert_count AFTER INSERT ON registrations
 BEGIN
@@ -114,8 +119,29 @@ BEGIN
 	UPDATE applications SET province_code = NEW.province_code, kind = NEW.kind
 		WHERE registration_id = NEW.id;
 END;
+CREATE VIRTUAL TABLE app_search USING fts5(number, name, code, tokenize = 'trigram', detail = 'none');
+INSERT INTO app_search (rowid, number, name, code)
+	SELECT a.id, a.number, r.name, r.code FROM applications a JOIN registrations r ON r.id = a.registration_id;
+CREATE TRIGGER applications_search_insert AFTER INSERT ON applications
+BEGIN
+	INSERT INTO app_search (rowid, number, name, code)
+		SELECT NEW.id, NEW.number, r.name, r.code FROM registrations r WHERE r.id = NEW.registration_id;
+END;
+CREATE TRIGGER applications_search_delete AFTER DELETE ON applications
+BEGIN
+	DELETE FROM app_search WHERE rowid = OLD.id;
+END;
+CREATE TRIGGER registrations_search_update AFTER UPDATE OF name, code ON registrations
+BEGIN
+	UPDATE app_search SET name = NEW.name, code = NEW.code
+		WHERE rowid IN (SELECT id FROM applications WHERE registration_id = NEW.id);
+END;
 {{END}}
 {{POSTGRESQL}}
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX applications_number_trgm ON applications USING gin (number gin_trgm_ops);
+CREATE INDEX registrations_name_trgm ON registrations USING gin (name gin_trgm_ops);
+CREATE INDEX registrations_code_trgm ON registrations USING gin (code gin_trgm_ops);
 CREATE OR REPLACE FUNCTION esp_queue_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF TG_OP IN ('UPDATE', 'DELETE') THEN

@@ -4,7 +4,10 @@
  * offsets from the first page past the last, the page and its total are the
  * ones a plain query finds, whichever way (wide or narrow) the queue takes;
  * queue_counts follows inserts, state changes, moves between authorities and
- * deletes made by plain SQL, as any writer's.
+ * deletes made by plain SQL, as any writer's. The RA's queue (ra_queue) finds
+ * by number, name or code through the trigram indexes and row by row alike,
+ * and each application carries its registration's province and kind, and is
+ * counted in app_counts, whoever writes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "esp/authority.h"
+#include "esp/ra.h"
 #include "esp/registration.h"
 #include "../dbfixture.h"
 #include "storetest.h"
@@ -214,8 +218,124 @@ static void test_counts_follow_every_writer(void **state)
 	free_tree(&t);
 }
 
+static int64_t add_application(db_conn *c, int64_t reg, int n, const char *state)
+{
+	db_result *r = NULL;
+	char number[32], idem[32];
+	snprintf(number, sizeof number, "ESP-2026-%06d", n);
+	snprintf(idem, sizeof idem, "idem-%d", n);
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO applications (number, registration_id, type, state, "
+	            "sets, contact_name, mobile, email, address, postcode, price_yuan, "
+	            "medium_yuan, years, amount_yuan, idem_key, submitted_at, "
+	            "updated_at) VALUES ($1, $2, 'initial', $3, 1, '联系人', "
+	            "'13900000000', 'a@example.cn', '地址', '350001', 660, 80, 3, 660, "
+	            "$4, $5, $5) RETURNING id",
+	            &r, P_TEXT(number), P_INT(reg), P_TEXT(state), P_TEXT(idem), P_INT(2000 + n)),
+	    DB_OK);
+	int64_t id = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	return id;
+}
+
+static int64_t registration_named(db_conn *c, int64_t authority, const char *province,
+                                  const char *name, const char *code)
+{
+	db_result *r = NULL;
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO registrations (kind, state, authority_id, province_code, "
+	            "name, code, created_at, updated_at) VALUES ('enterprise', "
+	            "'approved', $1, $2, $3, $4, 1, 1) RETURNING id",
+	            &r, P_INT(authority), P_TEXT(province), P_TEXT(name), P_TEXT(code)),
+	    DB_OK);
+	int64_t id = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	return id;
+}
+
+/* The numbers ra_queue finds for q, in its order, against a plain LIKE. */
+static void expect_search(db_conn *c, const char *province, const char *q, int want)
+{
+	struct arena *a = arena_new();
+	struct ra_filter f = {.province = province, .q = q, .limit = 50};
+	struct ra_queue_item *items = NULL;
+	size_t n = 0;
+	int64_t total = -1;
+	assert_int_equal(ra_queue(c, a, &f, 20, &items, &n, &total), DB_OK);
+	if (total != want || (int64_t)n != want)
+		fail_msg("search '%s' in %s: %lld found, %zu shown, want %d", q, province,
+		         (long long)total, n, want);
+	for (size_t i = 0; i < n; i++)
+		assert_true(strstr(items[i].number, q) || strstr(items[i].name, q) ||
+		            strstr(items[i].code, q));
+	arena_free(a);
+}
+
+static void test_ra_search_and_figures(void **state)
+{
+	struct fixture *f = *state;
+	struct tree t = fill(f->c);
+	int64_t fz =
+	    registration_named(f->c, t.city, "35", "福州港务集团有限公司", "913501000000000001");
+	int64_t xm =
+	    registration_named(f->c, t.city, "35", "厦门港务运输公司", "913502000000000002");
+	int64_t bj =
+	    registration_named(f->c, t.beijing, "11", "北京港务运输公司", "911100000000000003");
+	int64_t app = add_application(f->c, fz, 1, "submitted");
+	add_application(f->c, fz, 2, "paid");
+	add_application(f->c, xm, 3, "submitted");
+	add_application(f->c, bj, 4, "submitted");
+
+	/* Province and kind were copied from the registration by the store. */
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM applications WHERE province_code = '35' "
+	                             "AND kind = 'enterprise'",
+	                             NULL),
+	                 3);
+	/* Searched through the indexes (three characters or more) and row by
+	 * row (shorter, or with LIKE's own characters): the same answers. */
+	expect_search(f->c, "35", "港务集团", 2);
+	expect_search(f->c, "35", "港务", 3);
+	expect_search(f->c, "35", "运输公司", 1);
+	expect_search(f->c, "11", "运输公司", 1);
+	expect_search(f->c, "35", "ESP-2026-000003", 1);
+	expect_search(f->c, "35", "2026-0000", 3);
+	expect_search(f->c, "35", "3501000", 2);
+	expect_search(f->c, "35", "35_1", 0);
+	expect_search(f->c, "35", "100%", 0);
+
+	/* A renamed unit is found by its new name at once. */
+	assert_int_equal(DB_EXEC(f->c,
+	                         "UPDATE registrations SET name = '福州港口集团' WHERE id = $1",
+	                         NULL, P_INT(fz)),
+	                 DB_OK);
+	expect_search(f->c, "35", "港务集团", 0);
+	expect_search(f->c, "35", "港口集团", 2);
+
+	/* The figures follow state changes and deletes. */
+	struct ra_stats st;
+	struct ra_filter all35 = {.province = "35"};
+	assert_int_equal(ra_stats(f->c, &all35, 20, &st), DB_OK);
+	assert_int_equal(st.count[APP_SUBMITTED], 2);
+	assert_int_equal(st.count[APP_PAID], 1);
+	assert_int_equal(
+	    DB_EXEC(f->c, "UPDATE applications SET state = 'paid' WHERE id = $1", NULL, P_INT(app)),
+	    DB_OK);
+	assert_int_equal(
+	    DB_EXEC(f->c, "DELETE FROM applications WHERE number = 'ESP-2026-000003'", NULL),
+	    DB_OK);
+	assert_int_equal(ra_stats(f->c, &all35, 20, &st), DB_OK);
+	assert_int_equal(st.count[APP_SUBMITTED], 0);
+	assert_int_equal(st.count[APP_PAID], 2);
+	expect_search(f->c, "35", "厦门港务", 0);
+	free_tree(&t);
+}
+
 #define TESTS(setup)                                                                               \
 	cmocka_unit_test_setup_teardown(test_pages_are_the_plain_query_s, setup, teardown),        \
-	    cmocka_unit_test_setup_teardown(test_counts_follow_every_writer, setup, teardown)
+	    cmocka_unit_test_setup_teardown(test_counts_follow_every_writer, setup, teardown),     \
+	    cmocka_unit_test_setup_teardown(test_ra_search_and_figures, setup, teardown)
 
 STORE_TEST_MAIN("queue", TESTS)
