@@ -55,7 +55,8 @@ struct where {
 	struct buf sql;
 	struct db_param p[12];
 	int n;
-	char *like; /* the search's pattern, owned */
+	char *like;     /* the search's pattern, owned */
+	bool needs_reg; /* a test reads the registration (r) */
 };
 
 /* Adds a test; every "$?" in it names the value v (when given). */
@@ -131,7 +132,8 @@ static void where_of(db_conn *c, struct where *w, const struct ra_filter *f, int
 	if (f->q && *f->q) {
 		w->like = like_pattern(f->q);
 		v = P_TEXT(w->like);
-		where_add(w, searchable(f->q) ? db_sql(c, &search_indexed) : SEARCH_SCAN, &v);
+		w->needs_reg = !searchable(f->q);
+		where_add(w, w->needs_reg ? SEARCH_SCAN : db_sql(c, &search_indexed), &v);
 	}
 }
 
@@ -147,23 +149,33 @@ static const char *where_and(const struct where *w)
 	return w->sql.len ? " AND " : " WHERE ";
 }
 
-#define FROM_SQL                                                                                   \
-	" FROM applications a JOIN registrations r ON r.id = a.registration_id "                   \
-	"JOIN provinces p ON p.code = a.province_code"
+/* The applications a WHERE reads from, with their registrations when a
+ * test needs them. */
+static const char *from_of(const struct where *w)
+{
+	return w->needs_reg
+	           ? " FROM applications a JOIN registrations r ON r.id = a.registration_id"
+	           : " FROM applications a";
+}
 #define ITEM_SQL                                                                                   \
 	"SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, a.kind, r.name, "        \
 	"r.code, p.name AS province, " START_SQL " AS started, "                                   \
 	"CASE WHEN " OVERDUE_SQL("$1") " THEN 1 ELSE 0 END AS overdue"
 
 /* Appends up to limit rows of one part of the queue (overdue or not),
- * oldest first, to *out. */
+ * oldest first, to *out: the page's ids from the index in submission order
+ * (which holds what the tests read), then their rows. */
 static enum db_status queue_part(db_conn *c, struct arena *a, const struct where *w,
                                  const char *part, int limit, int64_t offset,
                                  struct ra_queue_item *out, size_t *n)
 {
-	char *sql =
-	    xasprintf("%s%s%s%s%s ORDER BY a.submitted_at, a.id LIMIT %d OFFSET %lld", ITEM_SQL,
-	              FROM_SQL, w->sql.data, where_and(w), part, limit, (long long)offset);
+	char *sql = xasprintf(
+	    "%s FROM (SELECT a.id FROM applications a%s%s%s%s ORDER BY a.submitted_at, a.id "
+	    "LIMIT %d OFFSET %lld) x JOIN applications a ON a.id = x.id "
+	    "JOIN registrations r ON r.id = a.registration_id "
+	    "JOIN provinces p ON p.code = a.province_code ORDER BY a.submitted_at, a.id",
+	    ITEM_SQL, from_of(w) + strlen(" FROM applications a"), w->sql.data, where_and(w), part,
+	    limit, (long long)offset);
 	db_result *r = NULL;
 	enum db_status st = db_exec(c, sql, w->p, w->n, &r);
 	free(sql);
@@ -193,7 +205,7 @@ static enum db_status queue_part(db_conn *c, struct arena *a, const struct where
 /* How many applications a WHERE (and a further test) holds. */
 static enum db_status count_where(db_conn *c, const struct where *w, const char *also, int64_t *out)
 {
-	char *sql = xasprintf("SELECT COUNT(*)%s%s%s%s", FROM_SQL, w->sql.data,
+	char *sql = xasprintf("SELECT COUNT(*)%s%s%s%s", from_of(w), w->sql.data,
 	                      also ? where_and(w) : "", also ? also : "");
 	db_result *r = NULL;
 	enum db_status st = db_exec(c, sql, w->p, w->n, &r);
@@ -298,7 +310,7 @@ enum db_status ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days
 	where_free(&w);
 	if (st == DB_OK && searched_or_dated(f)) {
 		where_of(c, &w, f, -1, false);
-		char *sql = xasprintf("SELECT a.state, COUNT(*)%s%s GROUP BY a.state", FROM_SQL,
+		char *sql = xasprintf("SELECT a.state, COUNT(*)%s%s GROUP BY a.state", from_of(&w),
 		                      w.sql.data);
 		db_result *r = NULL;
 		st = db_exec(c, sql, w.p, w.n, &r);
@@ -335,7 +347,7 @@ enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	all.to = 0;
 	struct where w;
 	where_of(c, &w, &all, -1, false);
-	char *sql = xasprintf("SELECT a.submitted_at%s%s", FROM_SQL, w.sql.data);
+	char *sql = xasprintf("SELECT a.submitted_at%s%s", from_of(&w), w.sql.data);
 	db_result *r = NULL;
 	enum db_status st = db_exec(c, sql, w.p, w.n, &r);
 	free(sql);
@@ -354,7 +366,7 @@ enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	where_of(c, &w, &all, -1, false);
 	struct db_param since_p = P_INT(since);
 	where_add(&w, "(a.shipped_at >= $? OR a.pickup_at >= $?)", &since_p);
-	sql = xasprintf("SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets%s%s", FROM_SQL,
+	sql = xasprintf("SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets%s%s", from_of(&w),
 	                w.sql.data);
 	if (st == DB_OK)
 		st = db_exec(c, sql, w.p, w.n, &r);
