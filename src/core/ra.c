@@ -59,15 +59,27 @@ struct where {
 	bool needs_reg; /* a test reads the registration (r) */
 };
 
-/* Adds a test; every "$?" in it names the value v (when given). */
-static void where_add(struct where *w, const char *test, const struct db_param *v)
+/* Adds a test; every "$?" in it names the value v, every "$!" the value v2
+ * (when given). */
+static void where_add2(struct where *w, const char *test, const struct db_param *v,
+                       const struct db_param *v2)
 {
 	buf_puts(&w->sql, w->sql.len ? " AND " : " WHERE ");
-	if (v)
+	int iv = 0, iv2 = 0;
+	if (v) {
 		w->p[w->n++] = *v;
+		iv = w->n;
+	}
+	if (v2) {
+		w->p[w->n++] = *v2;
+		iv2 = w->n;
+	}
 	for (const char *t = test; *t;) {
-		if (v && t[0] == '$' && t[1] == '?') {
-			buf_printf(&w->sql, "$%d", w->n);
+		if (iv && t[0] == '$' && t[1] == '?') {
+			buf_printf(&w->sql, "$%d", iv);
+			t += 2;
+		} else if (iv2 && t[0] == '$' && t[1] == '!') {
+			buf_printf(&w->sql, "$%d", iv2);
 			t += 2;
 		} else {
 			buf_putc(&w->sql, *t++);
@@ -75,11 +87,21 @@ static void where_add(struct where *w, const char *test, const struct db_param *
 	}
 }
 
+static void where_add(struct where *w, const char *test, const struct db_param *v)
+{
+	where_add2(w, test, v, NULL);
+}
+
 /* The search: number, name or code contains the text. A text of three
  * characters or more without LIKE's own characters is looked up in the
  * trigram indexes of migration 019 (SQLite: the FTS5 table app_search, whose
  * index serves a LIKE without ESCAPE, one column at a time; PostgreSQL:
- * pg_trgm's GIN indexes); anything else is tested row by row. */
+ * pg_trgm's GIN indexes); anything else is tested row by row. A whole
+ * 申请编号 or 统一社会信用代码/身份证号码 (what an operator copies from a
+ * transfer's remark or a form) has the length of its column, so only an
+ * equal one contains it: it is looked up by equality, and in names through
+ * the trigrams. Its trigrams are in nearly every number or code, and
+ * intersecting those lists took seconds. */
 #define SEARCH_SCAN                                                                                \
 	"(a.number LIKE $? ESCAPE '\\' OR r.name LIKE $? ESCAPE '\\' OR r.code LIKE $? ESCAPE "    \
 	"'\\')"
@@ -91,6 +113,25 @@ static const struct db_sql search_indexed = {
     "UNION SELECT a2.id FROM applications a2 JOIN registrations r2 ON r2.id = a2.registration_id "
     "WHERE r2.name LIKE $? OR r2.code LIKE $?)",
 };
+
+static const struct db_sql search_whole = {
+    "a.id IN (SELECT id FROM applications WHERE number = $! "
+    "UNION SELECT a2.id FROM applications a2 JOIN registrations r2 ON r2.id = a2.registration_id "
+    "WHERE r2.code = $! UNION SELECT rowid FROM app_search WHERE name LIKE $?)",
+    "a.id IN (SELECT id FROM applications WHERE number = $! "
+    "UNION SELECT a2.id FROM applications a2 JOIN registrations r2 ON r2.id = a2.registration_id "
+    "WHERE r2.code = $! OR r2.name LIKE $?)",
+};
+
+/* A whole application number (ESP-YYYY-NNNNNN) or a whole code. */
+static bool whole_number_or_code(const char *q)
+{
+	size_t n = strlen(q);
+	if (n == 15 && strncmp(q, "ESP-", 4) == 0 && q[8] == '-' &&
+	    strspn(q + 4, "0123456789") == 4 && strspn(q + 9, "0123456789") == 6)
+		return true;
+	return n == 18 && (validate_uscc(q) || validate_id_number(q));
+}
 
 static bool searchable(const char *q)
 {
@@ -132,8 +173,14 @@ static void where_of(db_conn *c, struct where *w, const struct ra_filter *f, int
 	if (f->q && *f->q) {
 		w->like = like_pattern(f->q);
 		v = P_TEXT(w->like);
+		struct db_param whole = P_TEXT(f->q);
 		w->needs_reg = !searchable(f->q);
-		where_add(w, w->needs_reg ? SEARCH_SCAN : db_sql(c, &search_indexed), &v);
+		if (w->needs_reg)
+			where_add(w, SEARCH_SCAN, &v);
+		else if (whole_number_or_code(f->q))
+			where_add2(w, db_sql(c, &search_whole), &v, &whole);
+		else
+			where_add(w, db_sql(c, &search_indexed), &v);
 	}
 }
 

@@ -48,6 +48,7 @@ CREATE INDEX applications_province_state ON applications(province_code, state, s
 CREATE INDEX applications_submitted ON applications(submitted_at, id, state, kind, paid_at,
 	materials_at);
 CREATE INDEX applications_shipped ON applications(province_code, shipped_at);
+CREATE INDEX registrations_code ON registrations(code);
 CREATE INDEX applications_pickup ON applications(province_code, pickup_at);
 CREATE TABLE app_counts (
 	province_code TEXT NOT NULL,

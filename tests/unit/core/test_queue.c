@@ -20,6 +20,7 @@
 
 #include "esp/authority.h"
 #include "esp/ra.h"
+#include "esp/validate.h"
 #include "esp/registration.h"
 #include "../dbfixture.h"
 #include "storetest.h"
@@ -273,10 +274,27 @@ static void expect_search(db_conn *c, const char *province, const char *q, int w
 	arena_free(a);
 }
 
+/* A 统一社会信用代码 that validate_uscc accepts, from its first 17 characters. */
+static void whole_code(char out[19], const char *first17)
+{
+	snprintf(out, 19, "%s0", first17);
+	for (const char *c = "0123456789ABCDEFGHJKLMNPQRTUWXY"; *c; c++) {
+		out[17] = *c;
+		if (validate_uscc(out))
+			return;
+	}
+	fail();
+}
+
 static void test_ra_search_and_figures(void **state)
 {
 	struct fixture *f = *state;
 	struct tree t = fill(f->c);
+	char code[19], named[64];
+	whole_code(code, "91350200MA2XYP001");
+	snprintf(named, sizeof named, "旧代码%s的单位", code);
+	int64_t whole = registration_named(f->c, t.city, "35", "某某运业", code);
+	int64_t holder = registration_named(f->c, t.city, "35", named, "913503000000000004");
 	int64_t fz =
 	    registration_named(f->c, t.city, "35", "福州港务集团有限公司", "913501000000000001");
 	int64_t xm =
@@ -287,13 +305,18 @@ static void test_ra_search_and_figures(void **state)
 	add_application(f->c, fz, 2, "paid");
 	add_application(f->c, xm, 3, "submitted");
 	add_application(f->c, bj, 4, "submitted");
+	add_application(f->c, whole, 5, "submitted");
+	add_application(f->c, holder, 6, "submitted");
 
 	/* Province and kind were copied from the registration by the store. */
 	assert_int_equal(store_count(f->c,
 	                             "SELECT COUNT(*) FROM applications WHERE province_code = '35' "
 	                             "AND kind = 'enterprise'",
 	                             NULL),
-	                 3);
+	                 5);
+	/* A whole code is looked up by equality, and in names: both found. */
+	expect_search(f->c, "35", code, 2);
+	expect_search(f->c, "35", "ESP-2026-000005", 1);
 	/* Searched through the indexes (three characters or more) and row by
 	 * row (shorter, or with LIKE's own characters): the same answers. */
 	expect_search(f->c, "35", "港务集团", 2);
@@ -301,7 +324,7 @@ static void test_ra_search_and_figures(void **state)
 	expect_search(f->c, "35", "运输公司", 1);
 	expect_search(f->c, "11", "运输公司", 1);
 	expect_search(f->c, "35", "ESP-2026-000003", 1);
-	expect_search(f->c, "35", "2026-0000", 3);
+	expect_search(f->c, "35", "2026-0000", 5);
 	expect_search(f->c, "35", "3501000", 2);
 	expect_search(f->c, "35", "35_1", 0);
 	expect_search(f->c, "35", "100%", 0);
@@ -318,7 +341,7 @@ static void test_ra_search_and_figures(void **state)
 	struct ra_stats st;
 	struct ra_filter all35 = {.province = "35"};
 	assert_int_equal(ra_stats(f->c, &all35, 20, &st), DB_OK);
-	assert_int_equal(st.count[APP_SUBMITTED], 2);
+	assert_int_equal(st.count[APP_SUBMITTED], 4);
 	assert_int_equal(st.count[APP_PAID], 1);
 	assert_int_equal(
 	    DB_EXEC(f->c, "UPDATE applications SET state = 'paid' WHERE id = $1", NULL, P_INT(app)),
@@ -327,7 +350,7 @@ static void test_ra_search_and_figures(void **state)
 	    DB_EXEC(f->c, "DELETE FROM applications WHERE number = 'ESP-2026-000003'", NULL),
 	    DB_OK);
 	assert_int_equal(ra_stats(f->c, &all35, 20, &st), DB_OK);
-	assert_int_equal(st.count[APP_SUBMITTED], 0);
+	assert_int_equal(st.count[APP_SUBMITTED], 2);
 	assert_int_equal(st.count[APP_PAID], 2);
 	expect_search(f->c, "35", "厦门港务", 0);
 	free_tree(&t);
