@@ -59,37 +59,20 @@ struct where {
 	bool needs_reg; /* a test reads the registration (r) */
 };
 
-/* Adds a test; every "$?" in it names the value v, every "$!" the value v2
- * (when given). */
-static void where_add2(struct where *w, const char *test, const struct db_param *v,
-                       const struct db_param *v2)
+/* Adds a test; every "$?" in it names the value v (when given). */
+static void where_add(struct where *w, const char *test, const struct db_param *v)
 {
 	buf_puts(&w->sql, w->sql.len ? " AND " : " WHERE ");
-	int iv = 0, iv2 = 0;
-	if (v) {
+	if (v)
 		w->p[w->n++] = *v;
-		iv = w->n;
-	}
-	if (v2) {
-		w->p[w->n++] = *v2;
-		iv2 = w->n;
-	}
 	for (const char *t = test; *t;) {
-		if (iv && t[0] == '$' && t[1] == '?') {
-			buf_printf(&w->sql, "$%d", iv);
-			t += 2;
-		} else if (iv2 && t[0] == '$' && t[1] == '!') {
-			buf_printf(&w->sql, "$%d", iv2);
+		if (v && t[0] == '$' && t[1] == '?') {
+			buf_printf(&w->sql, "$%d", w->n);
 			t += 2;
 		} else {
 			buf_putc(&w->sql, *t++);
 		}
 	}
-}
-
-static void where_add(struct where *w, const char *test, const struct db_param *v)
-{
-	where_add2(w, test, v, NULL);
 }
 
 /* The search: number, name or code contains the text. A text of three
@@ -98,10 +81,9 @@ static void where_add(struct where *w, const char *test, const struct db_param *
  * index serves a LIKE without ESCAPE, one column at a time; PostgreSQL:
  * pg_trgm's GIN indexes); anything else is tested row by row. A whole
  * 申请编号 or 统一社会信用代码/身份证号码 (what an operator copies from a
- * transfer's remark or a form) has the length of its column, so only an
- * equal one contains it: it is looked up by equality, and in names through
- * the trigrams. Its trigrams are in nearly every number or code, and
- * intersecting those lists took seconds. */
+ * transfer's remark or a form) is looked up as what it is, by equality: its
+ * trigrams are in nearly every number and code, and intersecting those lists
+ * took seconds with a million applications. */
 #define SEARCH_SCAN                                                                                \
 	"(a.number LIKE $? ESCAPE '\\' OR r.name LIKE $? ESCAPE '\\' OR r.code LIKE $? ESCAPE "    \
 	"'\\')"
@@ -114,14 +96,9 @@ static const struct db_sql search_indexed = {
     "WHERE r2.name LIKE $? OR r2.code LIKE $?)",
 };
 
-static const struct db_sql search_whole = {
-    "a.id IN (SELECT id FROM applications WHERE number = $! "
-    "UNION SELECT a2.id FROM applications a2 JOIN registrations r2 ON r2.id = a2.registration_id "
-    "WHERE r2.code = $! UNION SELECT rowid FROM app_search WHERE name LIKE $?)",
-    "a.id IN (SELECT id FROM applications WHERE number = $! "
-    "UNION SELECT a2.id FROM applications a2 JOIN registrations r2 ON r2.id = a2.registration_id "
-    "WHERE r2.code = $! OR r2.name LIKE $?)",
-};
+#define SEARCH_WHOLE                                                                               \
+	"a.id IN (SELECT id FROM applications WHERE number = $? UNION SELECT a2.id FROM "          \
+	"applications a2 JOIN registrations r2 ON r2.id = a2.registration_id WHERE r2.code = $?)"
 
 /* A whole application number (ESP-YYYY-NNNNNN) or a whole code. */
 static bool whole_number_or_code(const char *q)
@@ -178,7 +155,7 @@ static void where_of(db_conn *c, struct where *w, const struct ra_filter *f, int
 		if (w->needs_reg)
 			where_add(w, SEARCH_SCAN, &v);
 		else if (whole_number_or_code(f->q))
-			where_add2(w, db_sql(c, &search_whole), &v, &whole);
+			where_add(w, SEARCH_WHOLE, &whole);
 		else
 			where_add(w, db_sql(c, &search_indexed), &v);
 	}
