@@ -784,25 +784,79 @@ void registration_policy_object(const struct registration *reg, struct policy_ob
 }
 
 /* The subtree of an authority is every authority whose path starts with its
- * own ("/1/14/"): db.h's prefix test, in the form the engine runs best.  A
- * queue of any state and one of a single state are separate statements, so
+ * own ("/1/14/"): db.h's prefix test, in the form the engine runs best.
+ *
+ * Totals come from queue_counts (migration 019): the subtree's and
+ * everyone's, in one statement over a few hundred rows. A page is found in
+ * two steps: its ids from an index alone, then their rows. How the ids are
+ * found depends on the subtree's share of the state (SQLite; PostgreSQL's
+ * planner makes the same choice from its statistics):
+ *   narrow: every registration of the subtree's authorities from
+ *     registrations_queue, sorted (a city: a few thousand index entries);
+ *   wide: registrations_order (or _recent for every state) walked newest
+ *     first, keeping those of the subtree, until the page is full
+ *     (交通运输部: the page's own rows, however large the queue).
+ * A queue of any state and one of a single state are separate statements, so
  * that neither holds an OR that would keep the store from its indexes. */
-#define QUEUE_COLUMNS                                                                              \
+#define QUEUE_TOTALS(PREFIX)                                                                       \
+	"SELECT COALESCE(SUM(CASE WHEN " PREFIX(                                                   \
+	    "a.path", "$1") " THEN q.n ELSE 0 END), 0), "                                          \
+	                    "COALESCE(SUM(q.n), 0) FROM queue_counts q JOIN authorities a ON "     \
+	                    "a.id = q.authority_id "                                               \
+	                    "WHERE ($2 = '' OR q.state = $2)"
+#define QUEUE_ROWS(IDS)                                                                            \
 	"SELECT r.id, r.kind, r.state, r.name, r.code, r.created_at, a.name AS authority_name, "   \
-	"p.name AS province FROM registrations r JOIN authorities a ON a.id = r.authority_id "     \
-	"JOIN provinces p ON p.code = r.province_code "
-#define QUEUE_ORDER "ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
-#define QUEUE_COUNT_ANY(PREFIX)                                                                    \
-	"SELECT COUNT(*) FROM registrations r JOIN authorities a ON a.id = r.authority_id "        \
-	"WHERE " PREFIX("a.path", "$1")
-#define QUEUE_COUNT_STATE(PREFIX) QUEUE_COUNT_ANY(PREFIX) " AND r.state = $2"
-#define QUEUE_ANY(PREFIX) QUEUE_COLUMNS "WHERE " PREFIX("a.path", "$1") " " QUEUE_ORDER
-#define QUEUE_STATE(PREFIX)                                                                        \
-	QUEUE_COLUMNS "WHERE " PREFIX("a.path", "$1") " AND r.state = $4 " QUEUE_ORDER
-static const struct db_sql queue_count_any = DB_SQL(QUEUE_COUNT_ANY);
-static const struct db_sql queue_count_state = DB_SQL(QUEUE_COUNT_STATE);
-static const struct db_sql queue_any = DB_SQL(QUEUE_ANY);
-static const struct db_sql queue_state = DB_SQL(QUEUE_STATE);
+	"p.name AS province FROM (" IDS ") x JOIN registrations r ON r.id = x.id "                 \
+	"JOIN authorities a ON a.id = r.authority_id JOIN provinces p ON p.code = "                \
+	"r.province_code "                                                                         \
+	"ORDER BY r.created_at DESC, r.id DESC"
+#define QUEUE_PAGE "ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
+#define QUEUE_IDS(FROM, PREFIX, STATE)                                                             \
+	"SELECT r.id FROM " FROM " ON a.id = r.authority_id WHERE " PREFIX("a.path", "$1") STATE   \
+	    " " QUEUE_PAGE
+#define ONE_STATE " AND r.state = $4"
+/* SQLite's planner would walk the order index for a city too: the loop order
+ * (CROSS JOIN: the left table outermost) and the index are given. */
+#define NARROW_STATE_SQLITE                                                                        \
+	"authorities a CROSS JOIN registrations r INDEXED BY registrations_queue"
+#define NARROW_ANY_SQLITE                                                                          \
+	"authorities a CROSS JOIN registrations r INDEXED BY registrations_subtree"
+#define WIDE_STATE_SQLITE "registrations r INDEXED BY registrations_order CROSS JOIN authorities a"
+#define WIDE_ANY_SQLITE "registrations r INDEXED BY registrations_recent CROSS JOIN authorities a"
+/* PostgreSQL has no such hints; its planner walks the order index when it
+ * can, so the narrow way orders by expressions no index holds. */
+#define PG_JOIN "registrations r JOIN authorities a"
+#define PG_NARROW_IDS(STATE)                                                                       \
+	"SELECT r.id FROM " PG_JOIN                                                                \
+	" ON a.id = r.authority_id WHERE " DB_PREFIX_POSTGRESQL("a.path", "$1") STATE              \
+	    " ORDER BY r.created_at + 0 DESC, r.id + 0 DESC LIMIT $2 OFFSET $3"
+static const struct db_sql queue_totals = DB_SQL(QUEUE_TOTALS);
+static const struct db_sql queue_narrow_any = {
+    QUEUE_ROWS(QUEUE_IDS(NARROW_ANY_SQLITE, DB_PREFIX_SQLITE, "")),
+    QUEUE_ROWS(PG_NARROW_IDS("")),
+};
+static const struct db_sql queue_narrow_state = {
+    QUEUE_ROWS(QUEUE_IDS(NARROW_STATE_SQLITE, DB_PREFIX_SQLITE, ONE_STATE)),
+    QUEUE_ROWS(PG_NARROW_IDS(ONE_STATE)),
+};
+static const struct db_sql queue_wide_any = {
+    QUEUE_ROWS(QUEUE_IDS(WIDE_ANY_SQLITE, DB_PREFIX_SQLITE, "")),
+    QUEUE_ROWS(QUEUE_IDS(PG_JOIN, DB_PREFIX_POSTGRESQL, "")),
+};
+static const struct db_sql queue_wide_state = {
+    QUEUE_ROWS(QUEUE_IDS(WIDE_STATE_SQLITE, DB_PREFIX_SQLITE, ONE_STATE)),
+    QUEUE_ROWS(QUEUE_IDS(PG_JOIN, DB_PREFIX_POSTGRESQL, ONE_STATE)),
+};
+
+/* Walking the order index visits about all/subtree entries per row shown;
+ * the narrow way reads and sorts the subtree's entries. */
+static bool queue_wide(int64_t subtree, int64_t all, int limit, int offset)
+{
+	if (subtree <= 0)
+		return false;
+	double walk = ((double)offset + limit) * ((double)all / (double)subtree);
+	return walk <= 2.0 * (double)subtree;
+}
 
 enum db_status registration_queue(db_conn *c, struct arena *a, const char *authority_path,
                                   const char *state, int limit, int offset,
@@ -816,19 +870,24 @@ enum db_status registration_queue(db_conn *c, struct arena *a, const char *autho
 		return DB_OK;
 	bool any = !state || !*state;
 	db_result *r = NULL;
-	enum db_status st =
-	    any ? DB_EXEC(c, db_sql(c, &queue_count_any), &r, P_TEXT(authority_path))
-	        : DB_EXEC(c, db_sql(c, &queue_count_state), &r, P_TEXT(authority_path),
-	                  P_TEXT(state));
-	if (st == DB_OK)
+	enum db_status st = DB_EXEC(c, db_sql(c, &queue_totals), &r, P_TEXT(authority_path),
+	                            P_TEXT(any ? "" : state));
+	int64_t all = 0;
+	if (st == DB_OK) {
 		*total = db_get_int(r, 0, 0, 0);
+		all = db_get_int(r, 0, 1, 0);
+	}
 	db_result_free(r);
 	r = NULL;
-	if (st == DB_OK)
-		st = any ? DB_EXEC(c, db_sql(c, &queue_any), &r, P_TEXT(authority_path),
-		                   P_INT(limit), P_INT(offset))
-		         : DB_EXEC(c, db_sql(c, &queue_state), &r, P_TEXT(authority_path),
-		                   P_INT(limit), P_INT(offset), P_TEXT(state));
+	/* Past the end: nothing to look for. */
+	if (st != DB_OK || *total <= offset)
+		return st;
+	bool wide = queue_wide(*total, all, limit, offset);
+	const struct db_sql *q = any ? (wide ? &queue_wide_any : &queue_narrow_any)
+	                             : (wide ? &queue_wide_state : &queue_narrow_state);
+	st = any ? DB_EXEC(c, db_sql(c, q), &r, P_TEXT(authority_path), P_INT(limit), P_INT(offset))
+	         : DB_EXEC(c, db_sql(c, q), &r, P_TEXT(authority_path), P_INT(limit), P_INT(offset),
+	                   P_TEXT(state));
 	if (st == DB_OK && r->nrows) {
 		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
 		*n = (size_t)r->nrows;
