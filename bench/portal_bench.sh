@@ -47,8 +47,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/esp-bench-XXXXXX")
 ESPD_PID=
 BASE_PID=
 cleanup() {
-	[ -n "$ESPD_PID" ] && kill "$ESPD_PID" 2>/dev/null && wait "$ESPD_PID" 2>/dev/null
-	[ -n "$BASE_PID" ] && kill "$BASE_PID" 2>/dev/null && wait "$BASE_PID" 2>/dev/null
+	[ -n "$ESPD_PID" ] && kill "$ESPD_PID" 2>/dev/null && wait "$ESPD_PID" 2>/dev/null || true
+	[ -n "$BASE_PID" ] && kill "$BASE_PID" 2>/dev/null && wait "$BASE_PID" 2>/dev/null || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -84,7 +84,7 @@ ESP_URL=http://127.0.0.1:$ESP_PORT
 "$ESPD" --data_dir="$TMP" --database="$DB" --http_listen="127.0.0.1:$ESP_PORT" \
 	--https_listen= --login_listen= --public_url="$ESP_URL" --staff_password_login=true \
 	--log_requests=false --password_hash=min --threads="$THREADS" \
-	--registrations_per_address_hour=0 2>"$TMP/espd.log" &
+	--registrations_per_address_hour=0 --login_checks_per_second=0 >"$TMP/espd.log" 2>&1 &
 ESPD_PID=$!
 wait_http "$ESP_URL/healthz" "$ESPD_PID" || { cat "$TMP/espd.log" >&2; die "espd did not start"; }
 
