@@ -429,12 +429,13 @@ int main(int argc, char **argv)
 	else
 		usage = usage || O.plain || !O.cafile || !O.token || !O.apps;
 	if (usage) {
-		fprintf(stderr,
-		        "usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE "
-		        "--csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8] "
-		        "[--sets=99] [--prefix=BENCH] [--sample=FILE]\n"
-		        "       issue_bench --cfssl [--plain | --cafile=ca.pem] --port=P --csrs=FILE "
-		        "[--count=..] [--connections=..] [--sample=FILE]\n");
+		fprintf(
+		    stderr,
+		    "usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE "
+		    "--csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8] "
+		    "[--sets=99] [--prefix=BENCH] [--sample=FILE]\n"
+		    "       issue_bench --cfssl [--plain | --cafile=ca.pem] --port=P --csrs=FILE "
+		    "[--count=..] [--connections=..] [--sample=FILE]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -484,17 +485,16 @@ int main(int argc, char **argv)
 		}
 		blen = asprintf(&body, "{\"csr\":\"%s\",\"token_serial\":\"%s-%ld\"}", csrs[i],
 		                O.prefix, i);
-		rlen = blen < 0
-		               ? -1
-		               : asprintf(&req,
-		                          "POST /api/v1/applications/%s/certificates HTTP/1.1\r\n"
-		                          "Host: %s:%d\r\n"
-		                          "Authorization: Bearer %s\r\n"
-		                          "Content-Type: application/json\r\n"
-		                          "Accept: application/json\r\n"
-		                          "Content-Length: %d\r\n"
-		                          "\r\n%s",
-		                          apps[i / O.sets], O.host, O.port, O.token, blen, body);
+		rlen = blen < 0 ? -1
+		                : asprintf(&req,
+		                           "POST /api/v1/applications/%s/certificates HTTP/1.1\r\n"
+		                           "Host: %s:%d\r\n"
+		                           "Authorization: Bearer %s\r\n"
+		                           "Content-Type: application/json\r\n"
+		                           "Accept: application/json\r\n"
+		                           "Content-Length: %d\r\n"
+		                           "\r\n%s",
+		                           apps[i / O.sets], O.host, O.port, O.token, blen, body);
 		if (rlen < 0)
 			die("out of memory");
 		free(body);
@@ -538,11 +538,11 @@ int main(int argc, char **argv)
 	}
 	qsort(lat, (size_t)n, sizeof *lat, cmp_double);
 	double cps = seconds > 0 ? (double)created / seconds : 0;
-	printf("requests: %ld over %d keep-alive connections (%s), %s:%d\n", O.count,
-	       O.connections, negotiated, O.host, O.port);
+	printf("requests: %ld over %d keep-alive connections (%s), %s:%d\n", O.count, O.connections,
+	       negotiated, O.host, O.port);
 	printf("answers: %s x %ld; 2xx other/3xx/4xx/5xx: %ld/%ld/%ld/%ld; no answer: %ld\n",
-	       O.cfssl ? "200 with a certificate" : "201", created, by_status[2] - created, by_status[3], by_status[4], by_status[5],
-	       by_status[0]);
+	       O.cfssl ? "200 with a certificate" : "201", created, by_status[2] - created,
+	       by_status[3], by_status[4], by_status[5], by_status[0]);
 	printf("wall time: %.3f s; certificates/s: %.1f\n", seconds, cps);
 	printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", pct(lat, n, 50),
 	       pct(lat, n, 90), pct(lat, n, 99), n ? lat[n - 1] : 0.0);

@@ -161,7 +161,8 @@ static const char check_chars[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
  * validate_uscc accepts. */
 static void make_uscc(char out[19], const char *province, long n)
 {
-	snprintf(out, 19, "91%.2s0100%09ld0", province, n % 1000000000L);
+	/* Unsigned: n is never negative, and the compiler then knows the width. */
+	snprintf(out, 19, "91%.2s0100%09lu0", province, (unsigned long)n % 1000000000UL);
 	for (const char *c = check_chars; *c; c++) {
 		out[17] = *c;
 		if (validate_uscc(out))
@@ -172,8 +173,9 @@ static void make_uscc(char out[19], const char *province, long n)
 
 static void make_id_number(char out[19], const char *province, long n)
 {
-	snprintf(out, 19, "%.2s0105%04ld%02ld%02ld%03ld0", province, 1960 + n % 40, 1 + n / 40 % 12,
-	         1 + n / 480 % 28, n / 13440 % 1000);
+	unsigned long u = (unsigned long)n; /* never negative: see make_uscc */
+	snprintf(out, 19, "%.2s0105%04lu%02lu%02lu%03lu0", province, 1960 + u % 40, 1 + u / 40 % 12,
+	         1 + u / 480 % 28, u / 13440 % 1000);
 	for (const char *c = "0123456789X"; *c; c++) {
 		out[17] = *c;
 		if (validate_id_number(out))

@@ -715,12 +715,14 @@ static bool leaf_ext_init(esp_ca *ca)
 	    {NID_ext_key_usage, "clientAuth"},
 	    {NID_authority_key_identifier, "keyid:always"},
 	};
-	_Static_assert(sizeof fixed / sizeof fixed[0] == sizeof ca->leaf_ext / sizeof ca->leaf_ext[0],
+	_Static_assert(sizeof fixed / sizeof fixed[0] ==
+	                   sizeof ca->leaf_ext / sizeof ca->leaf_ext[0],
 	               "one slot per fixed extension");
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, NULL, 0);
 	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-		if (!(ca->leaf_ext[i] = X509V3_EXT_nconf_nid(NULL, &ctx, fixed[i].nid, fixed[i].value)))
+		if (!(ca->leaf_ext[i] =
+		          X509V3_EXT_nconf_nid(NULL, &ctx, fixed[i].nid, fixed[i].value)))
 			return false;
 	return true;
 }
@@ -962,7 +964,8 @@ enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_pro
 
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
-	if (X509_add_ext(x, ca->leaf_ext[0], -1) != 1 || X509_add_ext(x, ca->leaf_ext[1], -1) != 1 ||
+	if (X509_add_ext(x, ca->leaf_ext[0], -1) != 1 ||
+	    X509_add_ext(x, ca->leaf_ext[1], -1) != 1 ||
 	    X509_add_ext(x, ca->leaf_ext[2], -1) != 1 ||
 	    !add_ext_conf(x, &ctx, NID_subject_key_identifier, "hash") ||
 	    X509_add_ext(x, ca->leaf_ext[3], -1) != 1 || !add_crl_dp(x, p->crl_url) ||
