@@ -910,18 +910,17 @@ out:
 /* key certificates (the CSR is parsed and screened in csr.c)          */
 
 /* Subject from the profile only: C=CN, ST, O, OU, CN, serialNumber. */
-static X509_NAME *profile_name(const struct cert_profile *p)
+/* Fills the empty name n with the subject of p.  It is filled in the
+ * certificate's own name: X509_set_subject_name() would copy it by a DER
+ * round trip (encode, decode, canonical form) for every certificate. */
+static bool profile_name_fill(X509_NAME *n, const struct cert_profile *p)
 {
-	X509_NAME *n = X509_NAME_new();
-	if (n && name_add(n, NID_countryName, "CN") &&
-	    name_add(n, NID_stateOrProvinceName, p->province) &&
-	    name_add(n, NID_organizationName, p->organization) &&
-	    name_add(n, NID_organizationalUnitName, p->org_unit) &&
-	    name_add(n, NID_commonName, p->common_name) && name_add(n, NID_serialNumber, p->code) &&
-	    X509_NAME_entry_count(n) > 1)
-		return n;
-	X509_NAME_free(n);
-	return NULL;
+	return n && name_add(n, NID_countryName, "CN") &&
+	       name_add(n, NID_stateOrProvinceName, p->province) &&
+	       name_add(n, NID_organizationName, p->organization) &&
+	       name_add(n, NID_organizationalUnitName, p->org_unit) &&
+	       name_add(n, NID_commonName, p->common_name) &&
+	       name_add(n, NID_serialNumber, p->code) && X509_NAME_entry_count(n) > 1;
 }
 
 enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_profile *p,
@@ -955,11 +954,9 @@ enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_pro
 	/* A certificate must not outlive the CA that signed it. */
 	if (X509_cmp_time(X509_get0_notAfter(ca->cert), &na) < 0)
 		goto out;
-	subject = profile_name(p);
-	if (!subject)
-		goto out;
-	x = cert_new(subject, NULL, ca->cert, nb, na);
-	if (!x || !ca_csr_spki_copy(x, csr))
+	subject = X509_NAME_new(); /* empty: filled in place below */
+	x = subject ? cert_new(subject, NULL, ca->cert, nb, na) : NULL;
+	if (!x || !profile_name_fill(X509_get_subject_name(x), p) || !ca_csr_spki_copy(x, csr))
 		goto out;
 
 	X509V3_CTX ctx;
