@@ -1,35 +1,34 @@
 /* 查看初审状态: the registrant's own registration and what comes next. */
 #include "httpd.h"
 #include "esp/application.h"
-#include "esp/directory.h"
 #include "esp/certificate.h"
+#include "esp/directory.h"
+#include "record_json.h"
+#include "registration_view.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define DAY 86400
 
-static int64_t ival(json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-	return v ? strtoll(v, NULL, 10) : 0;
-}
-
 /* Where one application is and what comes next, by the state machine; the
  * date its keys are due (the 20-day promise runs from the later of payment
  * and materials, materials alone for evaluators: as the RA counts it), and
- * once that date has passed, whom to call. */
-static void describe(struct request *r, json_t *a, json_t *dir)
+ * once that date has passed, whom to call (dir: the RA of its province, or
+ * NULL when none is configured). */
+static void describe(struct request *r, json_t *a, const struct application *app,
+                     const struct ra_directory_entry *dir)
 {
-	enum app_state st = appstate_parse(json_string_value(json_object_get(a, "state")));
-	unsigned facts = application_facts(a);
+	enum app_state st = app->state;
+	unsigned facts = application_facts(app);
 	json_object_set_new(a, "where", json_string(appstate_where(st, facts)));
 	json_object_set_new(a, "what_next", json_string(appstate_what_next(st, facts)));
 	json_object_set_new(a, "is_withdrawn", json_boolean(st == APP_WITHDRAWN));
 	int days = r->srv->limits.delivery_days;
-	int64_t paid = ival(a, "paid_at"), mats = ival(a, "materials_at");
-	int64_t start =
-	    (facts & APP_FACT_EVALUATOR) ? mats : (paid && mats ? (paid > mats ? paid : mats) : 0);
+	int64_t paid = app->paid_at, mats = app->materials_at;
+	int64_t start = (facts & APP_FACT_EVALUATOR) ? mats
+	                : paid && mats               ? (paid > mats ? paid : mats)
+	                                             : 0;
 	json_object_set_new(a, "delivery_days", json_integer(days));
 	if (!start && (st == APP_SUBMITTED || st == APP_PAID || st == APP_MATERIALS_RECEIVED)) {
 		/* The promise, before its clock has started. */
@@ -50,8 +49,8 @@ static void describe(struct request *r, json_t *a, json_t *dir)
 	if (time_now() <= due)
 		return;
 	json_object_set_new(a, "overdue", json_true());
-	const char *name = json_string_value(json_object_get(dir, "ra_name"));
-	const char *phone = json_string_value(json_object_get(dir, "phone"));
+	const char *name = dir ? dir->field[DIR_RA_NAME] : NULL;
+	const char *phone = dir ? dir->field[DIR_PHONE] : NULL;
 	json_object_set_new(
 	    a, "call",
 	    json_string(name && *name && phone && *phone
@@ -62,68 +61,82 @@ static void describe(struct request *r, json_t *a, json_t *dir)
 /* Staff are sent to their own start page by the route (R_ELSE_HOME). */
 void page_status(struct request *r)
 {
-	json_t *reg = registration_get(req_db(r), r->actor.registration_id);
+	struct registration record;
+	json_t *reg;
+	enum db_status st = load_registration(r, r->actor.registration_id, &record, &reg);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "registration could not be read");
+		return;
+	}
 	struct policy_object o;
-	registration_policy_object(reg, &o);
-	if (!reg || !policy_allows(&r->actor, ACT_REGISTRATION_VIEW, &o)) {
-		json_decref(reg);
+	registration_policy_object(st == DB_OK ? &record : NULL, &o);
+	if (st != DB_OK || !policy_allows(&r->actor, ACT_REGISTRATION_VIEW, &o)) {
 		reply_forbidden(r);
 		return;
 	}
-	enum reg_state state = reg_state_parse(json_string_value(json_object_get(reg, "state")));
-	json_t *ctx = json_pack("{s:o}", "reg", reg);
-	json_object_set_new(ctx, "is_pending", json_boolean(state == REG_PENDING));
-	json_object_set_new(ctx, "is_approved", json_boolean(state == REG_APPROVED));
-	json_object_set_new(ctx, "is_rejected", json_boolean(state == REG_REJECTED));
-	json_object_set_new(
-	    ctx, "submitted_date",
-	    json_string(time_datetime(
-	        r->arena,
-	        strtoll(json_string_value(json_object_get(reg, "created_at")), NULL, 10))));
-	const char *reviewed = json_string_value(json_object_get(reg, "reviewed_at"));
-	if (reviewed)
-		json_object_set_new(
-		    ctx, "reviewed_date",
-		    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
+	enum reg_state state = record.state;
+	/* An approved registrant's applications, and where to apply if none is open. */
+	json_t *applications = NULL;
+	bool apply_url = false, reapply_url = false;
 	if (state == REG_APPROVED) {
-		json_t *apps = application_list_for(req_db(r), r->actor.registration_id);
-		json_t *dir = ra_directory_get(
-		    req_db(r), json_string_value(json_object_get(reg, "province_code")));
+		struct application *list;
+		size_t n;
+		if (application_list_for(req_db(r), r->arena, r->actor.registration_id, &list,
+		                         &n) != DB_OK) {
+			reply_server_error(r, "applications could not be read");
+			return;
+		}
+		struct ra_directory_entry dir;
+		enum db_status ds =
+		    ra_directory_get(req_db(r), r->arena, record.province_code, &dir);
+		if (ds != DB_OK && ds != DB_NOT_FOUND) {
+			reply_server_error(r, "RA directory could not be read");
+			return;
+		}
+		json_t *apps = json_array();
 		bool open_initial = false;
-		size_t i;
-		json_t *a;
-		json_array_foreach(apps, i, a)
-		{
-			enum app_state st =
-			    appstate_parse(json_string_value(json_object_get(a, "state")));
-			const char *type = json_string_value(json_object_get(a, "type"));
-			if (strcmp(type, "initial") == 0 && st != APP_WITHDRAWN)
+		for (size_t i = 0; i < n; i++) {
+			if (list[i].type == APP_TYPE_INITIAL && list[i].state != APP_WITHDRAWN)
 				open_initial = true;
-			const char *at = json_string_value(json_object_get(a, "submitted_at"));
+			json_t *a = application_to_json(&list[i]);
 			json_object_set_new(
 			    a, "submitted_date",
-			    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
-			describe(r, a, dir);
+			    json_string(time_datetime(r->arena, list[i].submitted_at)));
+			describe(r, a, &list[i], ds == DB_OK ? &dir : NULL);
+			json_array_append_new(apps, a);
 		}
-		json_decref(dir);
-		json_object_set_new(ctx, "has_applications",
-		                    json_boolean(json_array_size(apps) > 0));
-		json_object_set_new(ctx, "applications", apps);
-		/* An approved authority is the reviewer of what is filed under it. */
-		if (kind_parse(json_string_value(json_object_get(reg, "kind"))) == KIND_AUTHORITY)
-			json_object_set_new(ctx, "login_url",
-			                    json_string(config_get(r->srv->cfg, "login_url")));
-		if (!open_initial)
-			json_object_set_new(ctx, "apply_url", json_string("/apply"));
+		applications = apps;
+		apply_url = !open_initial;
 		/* Every key lost or expired: no key to reach 再次申请 with, so it
 		 * is offered here. */
 		int issued = 0, good = 0;
-		enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
-		if (open_initial && kind_is_unit(k) &&
+		reapply_url =
+		    open_initial && kind_is_unit(record.kind) &&
 		    cert_counts(req_db(r), r->actor.registration_id, &issued, &good) == DB_OK &&
-		    issued > 0 && good == 0)
-			json_object_set_new(ctx, "reapply_url", json_string("/mgmt/reapply"));
+		    issued > 0 && good == 0;
 	}
+	json_t *ctx = json_pack("{s:O}", "reg", reg);
+	json_object_set_new(ctx, "is_pending", json_boolean(state == REG_PENDING));
+	json_object_set_new(ctx, "is_approved", json_boolean(state == REG_APPROVED));
+	json_object_set_new(ctx, "is_rejected", json_boolean(state == REG_REJECTED));
+	json_object_set_new(ctx, "submitted_date",
+	                    json_string(time_datetime(r->arena, record.created_at)));
+	if (record.reviewed_at)
+		json_object_set_new(ctx, "reviewed_date",
+		                    json_string(time_datetime(r->arena, record.reviewed_at)));
+	if (applications) {
+		json_object_set_new(ctx, "has_applications",
+		                    json_boolean(json_array_size(applications) > 0));
+		json_object_set_new(ctx, "applications", applications);
+	}
+	if (reapply_url)
+		json_object_set_new(ctx, "reapply_url", json_string("/mgmt/reapply"));
+	/* An approved authority is the reviewer of what is filed under it. */
+	if (state == REG_APPROVED && record.kind == KIND_AUTHORITY)
+		json_object_set_new(ctx, "login_url",
+		                    json_string(config_get(r->srv->cfg, "login_url")));
+	if (apply_url)
+		json_object_set_new(ctx, "apply_url", json_string("/apply"));
 	/* The notices speak of a pending registration; after the decision the
 	 * state says it all, even when the address still carries the flag. */
 	if (req_query(r, "submitted") && state == REG_PENDING)
