@@ -3,6 +3,7 @@
  * numbering and a fee snapshot, reading, timeline, and the materials list.
  */
 #include "esp/application.h"
+#include "esp/materials.h"
 #include "esp/validate.h"
 #include "esp/db_json.h"
 #include "esp/json_util.h"
@@ -67,7 +68,7 @@ struct afield {
 static const struct afield unit_fields[] = {
     {"contact_name", "经办人姓名", "text", false, false, true, 30, NULL},
     {"contact_id_number", "经办人身份证号码", "text", true, false, true, 18, NULL},
-    {"mobile", "经办人手机", "tel", false, false, true, 14, "11位手机号码"},
+    {"mobile", "经办人手机", "tel", false, false, true, 20, "11位手机号码"},
     {"phone", "单位电话", "tel", false, false, true, 20, "如 010-65290000"},
     {"email", "电子邮箱", "email", false, false, true, 100, NULL},
     {"address", "通信地址", "text", false, false, true, 120, "证书U盘将寄往此地址"},
@@ -80,7 +81,7 @@ static const struct afield unit_fields[] = {
 
 static const struct afield eval_fields[] = {
     {"contact_name", "姓名", "text", false, true, true, 30, NULL},
-    {"mobile", "联系电话", "tel", false, true, true, 14, "11位手机号码"},
+    {"mobile", "联系电话", "tel", false, true, true, 20, "11位手机号码"},
     {"phone", "固定电话", "tel", false, true, false, 20, NULL},
     {"email", "电子邮箱", "email", false, true, true, 100, NULL},
     {"address", "通信地址", "text", false, true, true, 120, NULL},
@@ -175,7 +176,10 @@ json_t *application_validate(const struct esp_limits *l, enum reg_kind k, json_t
 		free(v);
 	}
 	const char *m = sval(values, "mobile");
-	if (*m && !validate_mobile(m))
+	char mobile[12];
+	if (*m && validate_normalise_mobile(m, mobile))
+		json_object_set_new(values, "mobile", json_string(mobile));
+	else if (*m)
 		set_err(errors, "mobile", "请输入正确的11位手机号码");
 	const char *ph = sval(values, "phone");
 	if (*ph && !validate_phone(ph))
@@ -603,17 +607,9 @@ json_t *application_timeline(json_t *app, struct arena *a)
 
 json_t *application_materials(enum reg_kind k)
 {
-	switch (k) {
-	case KIND_AUTHORITY:
-		return json_pack("[s]", "《单位数字证书申请表》一份（加盖部门章）");
-	case KIND_AGENCY:
-	case KIND_ENTERPRISE:
-		return json_pack("[s, s]", "《单位数字证书申请表》一份（加盖公章）",
-		                 "《组织机构代码证（副本）》复印件（加盖公章）");
-	case KIND_EVALUATOR:
-		return json_pack("[s, s]", "《个人数字证书申请表》一份（本人签字）",
-		                 "个人有效身份证件复印件一份");
-	default:
-		return json_array();
-	}
+	json_t *out = json_array();
+	const struct materials *m = materials_of(k);
+	for (int i = 0; m && i < MATERIALS_MAX && m->items[i]; i++)
+		json_array_append_new(out, json_string(m->items[i]));
+	return out;
 }
