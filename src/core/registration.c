@@ -130,7 +130,7 @@ static const char *const grades[] = {"一级", "二级", "三级", NULL};
 	}
 #define UNIT_MOBILE                                                                                \
 	{                                                                                          \
-		"mobile", "经办人手机", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false        \
+		"mobile", "经办人手机", CHECK_MOBILE, true, 20, "11位手机号码", NULL, false        \
 	}
 #define EMAIL                                                                                      \
 	{                                                                                          \
@@ -216,7 +216,7 @@ static const struct reg_field evaluator_fields[] = {
     {"work_unit", "工作单位", CHECK_TEXT, true, 100, NULL, NULL, false},
     {"department", "所属部门", CHECK_TEXT, false, 50, NULL, NULL, false},
     {"phone", "联系电话", CHECK_PHONE, false, 20, NULL, NULL, false},
-    {"mobile", "手机号码", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false},
+    {"mobile", "手机号码", CHECK_MOBILE, true, 20, "11位手机号码", NULL, false},
     EMAIL,
     PROVINCE,
     AUTHORITY,
@@ -512,8 +512,9 @@ static void check_field(const struct reg_field *f, json_t *values, json_t *error
 		v = sval(values, f->name);
 		if (!validate_unit_code(v))
 			set_err(errors, f->name,
-			        strlen(v) == 18
-			            ? "统一社会信用代码校验错误，请核对后重新输入"
+			        strlen(v) == 18 ? "统一社会信用代码校验错误，请核对后重新输入"
+			        : validate_org_code_shape(v)
+			            ? "组织机构代码校验位错误，请核对最后一位后重新输入"
 			            : "请输入正确的18位统一社会信用代码或9位组织机构代码");
 		break;
 	case CHECK_ID_NUMBER:
@@ -521,10 +522,15 @@ static void check_field(const struct reg_field *f, json_t *values, json_t *error
 		if (!validate_id_number(sval(values, f->name)))
 			set_errf(errors, f, "%s校验错误，请核对后重新输入", f->label);
 		break;
-	case CHECK_MOBILE:
-		if (!validate_mobile(v))
+	case CHECK_MOBILE: {
+		/* "138 1234 5678" and "+86 138…" are the same number: store its 11 digits. */
+		char mobile[12];
+		if (validate_normalise_mobile(v, mobile))
+			json_object_set_new(values, f->name, json_string(mobile));
+		else
 			set_errf(errors, f, "%s不正确，请输入11位手机号码", f->label);
 		break;
+	}
 	case CHECK_PHONE:
 		if (!validate_phone(v))
 			set_errf(errors, f, "%s不正确，请输入如 010-65290000 的电话号码", f->label);
