@@ -80,8 +80,9 @@ static const struct afield unit_fields[] = {
 };
 
 static const struct afield eval_fields[] = {
-    {"contact_name", "姓名", "text", false, true, true, 30, NULL},
-    {"mobile", "联系电话", "tel", false, true, true, 20, "11位手机号码"},
+    /* No 姓名 here: an evaluator's name is the registration's, bound to the
+     * 身份证号码 shown above the form, and is what the form prints. */
+    {"mobile", "手机号码", "tel", false, true, true, 20, "11位手机号码"},
     {"phone", "固定电话", "tel", false, true, false, 20, NULL},
     {"email", "电子邮箱", "email", false, true, true, 100, NULL},
     {"address", "通信地址", "text", false, true, true, 120, NULL},

@@ -215,7 +215,7 @@ static const struct reg_field evaluator_fields[] = {
     {"code", "身份证号码", CHECK_ID_NUMBER, true, 18, "18位居民身份证号码", NULL, false},
     {"work_unit", "工作单位", CHECK_TEXT, true, 100, NULL, NULL, false},
     {"department", "所属部门", CHECK_TEXT, false, 50, NULL, NULL, false},
-    {"phone", "联系电话", CHECK_PHONE, false, 20, NULL, NULL, false},
+    {"phone", "固定电话", CHECK_PHONE, false, 20, "如 0591-87654321", NULL, false},
     {"mobile", "手机号码", CHECK_MOBILE, true, 20, "11位手机号码", NULL, false},
     EMAIL,
     PROVINCE,

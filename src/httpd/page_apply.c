@@ -313,6 +313,8 @@ static void handle_form_post(struct request *r, json_t *reg)
 		return;
 	}
 	json_t *values = form_values(r);
+	if (k == KIND_EVALUATOR) /* the name is the registration's, never typed */
+		json_object_set(values, "contact_name", json_object_get(reg, "name"));
 	json_t *errors = application_validate(&r->srv->limits, k, values);
 	if (!action || strcmp(action, "cancel") == 0 || json_object_size(errors)) {
 		/* 【取消】 and invalid input go back to the form with every value kept. */
