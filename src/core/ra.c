@@ -91,6 +91,10 @@ json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64
 			        "code", db_get(r, i, 7), "province", db_get(r, i, 8), "overdue",
 			        db_get_int(r, i, 10, 0) != 0, "days",
 			        (json_int_t)(started ? (now - started) / DAY : -1)));
+			/* The 20 days run from payment and materials: before both
+			 * there is no count to show (never "-1"). */
+			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1),
+			                    "days_text", json_string(started ? "" : "未开始计时"));
 		}
 	}
 	db_result_free(r);
@@ -181,6 +185,17 @@ json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days)
 	return arr;
 }
 
+/* What an event's action (a step's name, as stored) says in Chinese. */
+static const char *event_label(const char *action)
+{
+	enum app_step step;
+	if (appstep_parse(action, &step))
+		return appstep_label(step);
+	if (action && strcmp(action, "revoke") == 0)
+		return "吊销证书";
+	return action ? action : "";
+}
+
 json_t *application_history(db_conn *c, int64_t app_id, struct arena *ar)
 {
 	db_result *r = NULL;
@@ -193,8 +208,8 @@ json_t *application_history(db_conn *c, int64_t app_id, struct arena *ar)
 			json_array_append_new(
 			    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "at",
 			                   time_datetime(ar, db_get_int(r, i, 0, 0)), "actor",
-			                   db_get(r, i, 1), "action", db_get(r, i, 2), "from",
-			                   app_state_label(db_get(r, i, 3)), "to",
+			                   db_get(r, i, 1), "action", event_label(db_get(r, i, 2)),
+			                   "from", app_state_label(db_get(r, i, 3)), "to",
 			                   app_state_label(db_get(r, i, 4)), "note",
 			                   db_get(r, i, 5) ? db_get(r, i, 5) : ""));
 	db_result_free(r);
