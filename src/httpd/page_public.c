@@ -2,6 +2,7 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "esp/directory.h"
+#include "esp/materials.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -42,11 +43,18 @@ void page_help(struct request *r)
 {
 	struct fee fee = {0};
 	fee_current(req_db(r), &fee);
+	/* Each kind's materials, from the table the forms and the RA use. */
+	json_t *kinds = json_array();
+	for (int k = 0; k < KIND_COUNT; k++)
+		json_array_append_new(kinds, json_pack("{s:s, s:o, s:s}", "label",
+		                                       kind_label((enum reg_kind)k), "items",
+		                                       application_materials((enum reg_kind)k),
+		                                       "submit_to", materials_of(k)->submit_to));
 	render_page(r, 200, "help", "帮助",
-	            json_pack("{s:o, s:i, s:i, s:i, s:i}", "provinces",
+	            json_pack("{s:o, s:i, s:i, s:i, s:i, s:o}", "provinces",
 	                      ra_directory_list(req_db(r)), "price", (int)fee.price_yuan, "medium",
 	                      (int)fee.medium_yuan, "years", fee.years, "delivery_days",
-	                      r->srv->limits.delivery_days));
+	                      r->srv->limits.delivery_days, "kinds", kinds));
 }
 
 void page_healthz(struct request *r)

@@ -73,6 +73,11 @@ static json_t *queue_context(struct request *r, enum reg_state st, long page)
 		json_object_set_new(
 		    it, "created_date",
 		    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
+		/* Only a pending registration awaits a decision: the others are 查看. */
+		const char *its = json_string_value(json_object_get(it, "state"));
+		json_object_set_new(
+		    it, "to_decide",
+		    json_boolean(its && strcmp(its, reg_state_name(REG_PENDING)) == 0));
 	}
 	json_t *tabs = json_array();
 	for (int k = 0; k < REG_STATE_COUNT; k++)
