@@ -251,6 +251,10 @@ test('items 5, 8, 12: the RA looks for the number in the remark, checks the tabl
     await page.goto(`${esp.url}/ra`);
     assert.match(await page.locator('#promise').innerText(), /单位用户费用支付成功并收到申请材料后 20 日内寄出证书U盘；考评员提交申请材料后 20 日内交所在省的培训机构/);
     await look(page, 'newuser-ra-home');
+    await page.goto(`${esp.url}/mgmt/user`);
+    await look(page, 'newuser-ra-user');
+    await page.goto(`${esp.url}/ra/tokens`);
+    await look(page, 'newuser-ra-tokens');
 
     await page.goto(`${esp.url}/ra/queue`);
     const row = page.getByRole('row').filter({ hasText: entNumber });
@@ -332,6 +336,8 @@ test('item 7: the training institution\'s home page promises pickup, not posting
     await page.goto(`${esp.url}/ra/applications/${number}`);
     assert.deepEqual(await page.locator('form[action$="/materials"] label').allInnerTexts(), APPLICANT_MATERIALS.evaluator);
     await look(page, 'newuser-trainer-application');
+    await page.goto(`${esp.url}/mgmt/user`);
+    await look(page, 'newuser-trainer-user');
     noProblems(t, b);
   } finally {
     await b.close();
