@@ -195,6 +195,22 @@ test('items 6, 7, 15: the evaluator fills one 姓名-free form with 手机号码
   }
 });
 
+test('item 6: the evaluator\'s registration names its phones 固定电话 and 手机号码, never 联系电话', async (t) => {
+  const b = await openBrowser();
+  b.context.setDefaultTimeout(20000);
+  try {
+    const page = b.page;
+    await page.goto(`${esp.url}/register/evaluator`);
+    assert.equal(await field(page, '固定电话').count(), 1);
+    assert.equal(await field(page, '手机号码').count(), 1);
+    assert.equal(await page.getByLabel(/联系电话/).count(), 0);
+    await look(page, 'newuser-evaluator-register');
+    noProblems(t, b);
+  } finally {
+    await b.close();
+  }
+});
+
 test('item 15: a 9-character 组织机构代码 with a wrong check digit gets the check-digit message', async (t) => {
   const b = await openBrowser();
   b.context.setDefaultTimeout(20000);
@@ -227,6 +243,10 @@ test('items 11, 12: the reviewer sees 查看并审核 only for pending rows, wit
     const visible = await link.evaluate((a) => [...a.childNodes].filter((n) => !(n.classList && n.classList.contains('sr-only'))).map((n) => n.textContent).join('').trim());
     assert.equal(visible, '查看并审核', 'the visible text is the action only');
     await look(page, 'newuser-review-pending');
+    await link.click();
+    await page.getByRole('heading', { level: 1 }).first().waitFor();
+    assert.ok((await page.locator('main').innerText()).includes(reg.fields.name));
+    await look(page, 'newuser-review-detail');
     await page.goto(`${esp.url}/review?state=approved`);
     const seen = page.getByRole('link', { name: `查看 ${fields.name}`, exact: true });
     assert.equal(await seen.count(), 1, 'an approved row says 查看');
@@ -360,6 +380,14 @@ test('item 12: the admin home lists every admin page, 证书U盘驱动管理 inc
       await page.goto(`${esp.url}${p}`);
       await look(page, `newuser-admin${p.replace(/\//g, '-')}`);
     }
+    await page.goto(`${esp.url}/admin/directory`);
+    await page.getByRole('link', { name: '编辑福建省' }).click();
+    await page.waitForURL(/\/admin\/directory\/35$/);
+    await look(page, 'newuser-admin-directory-edit');
+    await page.goto(`${esp.url}/admin/staff`);
+    await page.getByRole('link', { name: /^重置密码\s*：fj_ra$/ }).click();
+    await page.waitForURL(/reset-password$/);
+    await look(page, 'newuser-admin-staff-reset');
     await page.goto(`${esp.url}/admin`);
     await look(page, 'newuser-admin-home');
     await page.goto(`${esp.url}/mgmt/user`);
