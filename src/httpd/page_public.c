@@ -2,6 +2,8 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "esp/directory.h"
+#include "record_json.h"
+#include "application_view.h"
 #include "esp/materials.h"
 
 #include <fcntl.h>
@@ -43,16 +45,22 @@ void page_help(struct request *r)
 {
 	struct fee fee = {0};
 	fee_current(req_db(r), &fee);
+	struct ra_directory_entry *list;
+	size_t n;
+	if (ra_directory_list(req_db(r), r->arena, &list, &n) != DB_OK) {
+		reply_server_error(r, "RA directory could not be read");
+		return;
+	}
 	/* Each kind's materials, from the table the forms and the RA use. */
 	json_t *kinds = json_array();
 	for (int k = 0; k < KIND_COUNT; k++)
 		json_array_append_new(kinds, json_pack("{s:s, s:o, s:s}", "label",
 		                                       kind_label((enum reg_kind)k), "items",
-		                                       application_materials((enum reg_kind)k),
+		                                       application_materials_json((enum reg_kind)k),
 		                                       "submit_to", materials_of(k)->submit_to));
 	render_page(r, 200, "help", "帮助",
 	            json_pack("{s:o, s:i, s:i, s:i, s:i, s:o}", "provinces",
-	                      ra_directory_list(req_db(r)), "price", (int)fee.price_yuan, "medium",
+	                      ra_directory_to_json(list, n), "price", (int)fee.price_yuan, "medium",
 	                      (int)fee.medium_yuan, "years", fee.years, "delivery_days",
 	                      r->srv->limits.delivery_days, "kinds", kinds));
 }
