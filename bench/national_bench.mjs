@@ -2,7 +2,7 @@
 // run by bench/national_bench.sh once per engine. A benchmark, never a test.
 //
 //   node bench/national_bench.mjs --data_dir=DIR [--database=TARGET] [--build=DIR]
-//        [--seconds=10] [--connections=16]
+//        [--seconds=10] [--connections=16] [--change_every_ms=1000]
 //
 // It prints one JSON object: the store's size, espd's start-up time, each
 // page's latency (p50/p99, req/s) at `connections` concurrent clients while
@@ -29,6 +29,9 @@ const database = arg('database', '');
 const build = arg('build', join(ROOT, 'build'));
 const seconds = Number(arg('seconds', '10'));
 const connections = Number(arg('connections', '16'));
+// One registration a second: a national peak (a million in a few years is
+// about one every two minutes on average).
+const changeEvery = Number(arg('change_every_ms', '1000'));
 if (!dataDir) throw new Error('--data_dir=DIR is required');
 const ESPD = join(build, 'src/httpd/espd');
 const ESPCTL = join(build, 'src/cli/espctl');
@@ -184,7 +187,7 @@ const result = { engine, startup_ms: startups.map(ms), pages: {} };
 for (const [label, cookie, path] of pages) {
   const after = await afterChange(path, cookie);
   running = true;
-  const ch = changer(100);
+  const ch = changer(changeEvery);
   const under = await load(path, cookie);
   running = false;
   await ch;
