@@ -202,16 +202,17 @@ enum db_status account_create(db_conn *c, const char *username, const char *pass
                               const char *province_code, int64_t registration_id, int64_t *id_out)
 {
 	char *hash = password ? password_hash(password) : NULL;
-	enum db_status st = account_create_hashed(c, username, hash, role, display_name, authority_id,
-	                                          province_code, registration_id, id_out);
+	enum db_status st =
+	    account_create_hashed(c, username, hash, role, display_name, authority_id,
+	                          province_code, registration_id, id_out);
 	free(hash);
 	return st;
 }
 
 enum db_status account_create_hashed(db_conn *c, const char *username, const char *hash,
-                                     enum role role, const char *display_name,
-                                     int64_t authority_id, const char *province_code,
-                                     int64_t registration_id, int64_t *id_out)
+                                     enum role role, const char *display_name, int64_t authority_id,
+                                     const char *province_code, int64_t registration_id,
+                                     int64_t *id_out)
 {
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(
