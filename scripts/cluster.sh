@@ -3,8 +3,10 @@
 # tests/cluster: PostgreSQL with a synchronous streaming standby, two espd
 # on one data directory and one database, and HAProxy in front of them.
 #
-#   cluster.sh start [DIR]     start everything (DIR default /tmp/esp-cluster);
-#                              prints the addresses, and writes them to DIR/env
+#   cluster.sh start [DIR [ESPD-ARGS...]]
+#                              start everything (DIR default /tmp/esp-cluster;
+#                              --key=value arguments go to both espd); prints
+#                              the addresses, and writes them to DIR/env
 #   cluster.sh stop [DIR]      stop everything (DIR can then be removed)
 #   cluster.sh failover [DIR]  stop the primary and promote the standby
 #   cluster.sh status [DIR]    which PostgreSQL is the primary, which espd run
@@ -34,7 +36,7 @@ as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u esptest -- "$@"); el
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { # URL SECONDS
   local i=0
-  until curl -fsS -o /dev/null "$1"; do
+  until curl -fs -o /dev/null "$1" 2>/dev/null; do
     i=$((i + 1)); [ $i -lt $(($2 * 10)) ] || return 1; sleep 0.1
   done
 }
@@ -230,5 +232,5 @@ start) shift; [ $# -gt 0 ] && shift; cmd_start "$@" ;;
 stop) cmd_stop ;;
 failover) cmd_failover ;;
 status) cmd_status ;;
-*) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

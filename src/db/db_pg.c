@@ -168,8 +168,9 @@ static enum db_status pg_fail(const db_conn *c, const PGresult *r, const char *w
 	 * the new primary (target_session_attrs=read-write). Retried by
 	 * db_transaction; a single statement reports "busy" (503). */
 	if (pg_server_gone(c, state)) {
-		pg_log_sql(what, state, state ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-		                              : PQerrorMessage(c->pg),
+		pg_log_sql(what, state,
+		           state ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+		                 : PQerrorMessage(c->pg),
 		           sql);
 		return DB_RETRY;
 	}

@@ -39,3 +39,24 @@ export async function waitHealthy(peer) {
   const st = await peer.exited;
   throw new Error(`espd did not start (exit ${st.code}):\n${peer.log}`);
 }
+
+// An approved applicant with an application of `sets` keys, paid and with
+// its materials received, and the RA's API token: ready for issuance
+// (POST /api/v1/applications/{number}/certificates), done through `esp.url`.
+export async function readyToIssue(esp, sets) {
+  const { Client, approvedApplicant, submitApplication } = await import('../integration/lib/esp.mjs');
+  const { c } = await approvedApplicant(esp, 'enterprise');
+  const number = await submitApplication(c, 'enterprise', sets);
+  const ra = new Client(esp.url);
+  await ra.login('fj_ra', esp.account('fj_ra').password);
+  const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+  const page = await ra.get(`/ra/applications/${number}`);
+  const due = page.text.match(/id="amount-due">(\d+) 元/);
+  await ra.post(`/ra/applications/${number}/payment`, { amount: due[1], paid_on: today, payer: 'x', bank_ref: 'R1' });
+  await ra.get(`/ra/applications/${number}`);
+  await ra.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
+  await ra.get('/ra/tokens');
+  const t = await ra.post('/ra/tokens', { name: 'cluster' });
+  const token = t.text.match(/id="new-token">([^<]+)</)[1];
+  return { number, token };
+}
