@@ -573,8 +573,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espd: no CA in %s: run `espctl init` first\n", ca_dir);
 		return 2;
 	}
-	if (same_deployment(&srv, ca_dir) != 0)
+	if (same_deployment(&srv, ca_dir) != 0) {
+		/* Refused before serving: everything freed, so that a sanitizer
+		 * build reports only real leaks. */
+		guard_free(srv.guard);
+		free(ca_dir);
+		ca_free(srv.ca);
+		audit_key_forget();
+		tpl_free(srv.tpl);
+		db_pool_close(srv.pool);
+		free(srv.public_url);
+		config_free(cfg);
 		return 2;
+	}
 
 	/* Every thread started from here on inherits the blocked signals; only
 	 * sigwait below receives them, so the stop is always seen. */

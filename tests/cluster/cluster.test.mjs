@@ -283,7 +283,11 @@ test('failover: the primary stops in a stream of registrations and issuances; es
   assert.ok(firstAfter, 'espd carried on after the failover');
   assert.ok(pause < 20000, `pause of ${pause} ms`);
   assert.ok(total > before);
-  assert.doesNotMatch(failed.join(' '), /\b500\b/, 'nothing answered 500');
+  // A 500 is allowed only where a COMMIT was cut off (its outcome unknown,
+  // so espd does not run it again); every other write waits or gets 503.
+  const fivehundreds = failed.filter((f) => / 500\b/.test(f)).length;
+  const lostCommits = [1, 2].map((n) => (log(n).match(/commit failed/g) || []).length).reduce((a, b) => a + b);
+  assert.ok(fivehundreds <= lostCommits, `${fivehundreds} answers 500, ${lostCommits} commits cut off`);
   // Every acknowledged write is on the new primary (pg2), whole.
   assert.equal(psql('pg2', 'SELECT pg_is_in_recovery()'), 'f');
   const users = acked.registrations.map((u) => `'${u}'`).join(',');
