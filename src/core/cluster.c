@@ -38,6 +38,23 @@ bool lease_take(db_conn *c, const char *name, int64_t holder, int64_t now, int s
 	return mine;
 }
 
+bool lease_holder(db_conn *c, const char *name, char **host, long *pid)
+{
+	db_result *r = NULL;
+	bool found =
+	    DB_EXEC(c,
+	            "SELECT i.host, i.pid FROM leases l JOIN instances i ON i.id = l.holder "
+	            "WHERE l.name = $1",
+	            &r, P_TEXT(name)) == DB_OK &&
+	    r->nrows == 1;
+	if (found) {
+		*host = xstrdup(db_get(r, 0, 0));
+		*pid = (long)db_get_int(r, 0, 1, 0);
+	}
+	db_result_free(r);
+	return found;
+}
+
 void lease_release(db_conn *c, const char *name, int64_t holder)
 {
 	DB_EXEC(c, "DELETE FROM leases WHERE name = $1 AND holder = $2", NULL, P_TEXT(name),

@@ -221,6 +221,22 @@ static bool lease_renew(struct server *srv, bool held)
 	if (!c)
 		return false; /* no store, no lease: better none than two */
 	bool mine = lease_take(c, LEASE_NAME, srv->instance_id, time_now(), LEASE_SECONDS);
+	/* Held by a process of this machine that is gone (killed, crashed):
+	 * no need to wait for the lease to run out. */
+	char *host = NULL, me[256] = "";
+	long pid = 0;
+	gethostname(me, sizeof me - 1);
+	if (!mine && lease_holder(c, LEASE_NAME, &host, &pid) && strcmp(host, me) == 0 && pid > 0 &&
+	    kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+		log_info("maintenance lease of process %ld (gone) released", pid);
+		DB_EXEC(
+		    c,
+		    "DELETE FROM leases WHERE name = $1 AND holder IN (SELECT id FROM instances "
+		    "WHERE host = $2 AND pid = $3)",
+		    NULL, P_TEXT(LEASE_NAME), P_TEXT(me), P_INT(pid));
+		mine = lease_take(c, LEASE_NAME, srv->instance_id, time_now(), LEASE_SECONDS);
+	}
+	free(host);
 	db_release(srv->pool, c);
 	if (mine != held)
 		log_info(mine ? "maintenance lease taken: this process (instance %lld) runs the "

@@ -163,6 +163,21 @@ test('a changed setting reaches both espd; request ids differ between them; one 
   assert.equal(leaders.length, 1, `processes that ran maintenance: ${leaders}`);
 });
 
+test('the maintenance jobs move to the other espd when the one running them dies', async () => {
+  const leader = [1, 2].find((n) => /maintenance lease taken/.test(log(n)));
+  const other = 3 - leader;
+  process.kill(Number(readFileSync(join(dir, `espd${leader}.pid`), 'utf8')), 'SIGKILL');
+  let taken = false;
+  for (let i = 0; i < 200 && !taken; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    taken = /maintenance lease taken/.test(log(other));
+  }
+  assert.ok(taken, `espd ${other} did not take the maintenance over`);
+  assert.match(log(other), /maintenance lease of process \d+ \(gone\) released/);
+  // Back to two processes for what follows.
+  cluster('start', '--registrations_per_address_hour=0', '--login_checks_per_second=0');
+});
+
 test('a renamed province shows at once in both espd\'s cached review queue', async () => {
   const queue = async (n) => {
     const s = new Client(espdUrl(n));

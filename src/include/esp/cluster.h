@@ -20,6 +20,9 @@ int64_t instance_register(db_conn *c, const char *host, long pid);
  * when holder has it (free, expired, or already its own); false when
  * another holder's lease runs, or on a store error. */
 bool lease_take(db_conn *c, const char *name, int64_t holder, int64_t now, int seconds);
+/* The host and process id of the lease's holder (host malloc'ed); false
+ * when nobody holds it. */
+bool lease_holder(db_conn *c, const char *name, char **host, long *pid);
 /* Gives the lease up (on a clean stop) so another process takes it at once. */
 void lease_release(db_conn *c, const char *name, int64_t holder);
 
