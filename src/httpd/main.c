@@ -550,6 +550,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espd: the route table is malformed (routes.c)\n");
 		return 1;
 	}
+	/* Blocked before any thread exists (the font library starts some in
+	 * appform_init): every thread inherits the mask and only sigwait below
+	 * receives SIGTERM, so a stop during start-up is seen, not fatal. */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	struct esp_config *cfg = config_new();
 	int rc = load_config(cfg, argc, argv);
 	if (rc != 0) {
@@ -602,15 +611,6 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 2;
 	}
-
-	/* Every thread started from here on inherits the blocked signals; only
-	 * sigwait below receives them, so the stop is always seen. */
-	sigset_t stop_signals;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGTERM);
-	sigaddset(&stop_signals, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	struct listeners l = {0};
 	if (start_listeners(&srv, &l, ca_dir) != 0)
