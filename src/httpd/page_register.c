@@ -45,6 +45,14 @@ void page_register_post(struct request *r)
 	db_conn *c = req_db(r);
 	json_t *values = form_values(r);
 	json_t *errors = registration_validate(c, &r->srv->limits, k, values, false, 0);
+	/* A check the store could not answer (failing over, busy) is no error
+	 * of the applicant's: "try again", not "choose another province". */
+	if (db_store_busy()) {
+		json_decref(values);
+		json_decref(errors);
+		reply_busy(r);
+		return;
+	}
 	if (json_object_size(errors) == 0) {
 		/* Anyone may register: one address may write only so many. Counted
 		 * before the write and its password hash; a form sent back with
