@@ -232,5 +232,5 @@ start) shift; [ $# -gt 0 ] && shift; cmd_start "$@" ;;
 stop) cmd_stop ;;
 failover) cmd_failover ;;
 status) cmd_status ;;
-*) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
