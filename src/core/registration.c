@@ -596,6 +596,7 @@ struct submit_ctx {
 	enum reg_kind kind;
 	const struct registration_input *in;
 	const char *address;
+	const char *password_hash; /* hashed before the transaction */
 	int64_t reg_id;
 	const char *which;
 };
@@ -629,8 +630,8 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 	s->reg_id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
 	int64_t account_id = 0;
-	st = account_create(c, val(v, "username"), val(v, "password"), ROLE_APPLICANT,
-	                    val(v, "name"), 0, NULL, s->reg_id, &account_id);
+	st = account_create_hashed(c, val(v, "username"), s->password_hash, ROLE_APPLICANT,
+	                           val(v, "name"), 0, NULL, s->reg_id, &account_id);
 	if (st == DB_CONFLICT)
 		s->which = "username";
 	if (st != DB_OK)
@@ -645,8 +646,10 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 enum db_status registration_submit(db_conn *c, enum reg_kind k, const struct registration_input *in,
                                    const char *address, int64_t *reg_id, const char **which)
 {
-	struct submit_ctx s = {.kind = k, .in = in, .address = address};
+	char *hash = password_hash(val(in, "password"));
+	struct submit_ctx s = {.kind = k, .in = in, .address = address, .password_hash = hash};
 	enum db_status st = db_transaction(c, submit_tx, &s);
+	free(hash);
 	*reg_id = s.reg_id;
 	*which = s.which;
 	return st;
