@@ -2,7 +2,7 @@
 // run by bench/national_bench.sh once per engine. A benchmark, never a test.
 //
 //   node bench/national_bench.mjs --data_dir=DIR [--database=TARGET] [--build=DIR]
-//        [--seconds=10] [--connections=16] [--change_every_ms=1000]
+//        [--seconds=10] [--connections=16] [--change_every_ms=1000] [--port=18480]
 //
 // It prints one JSON object: the store's size, espd's start-up time, each
 // page's latency (p50/p99, req/s) at `connections` concurrent clients while
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import {
-  Client, ROOT, freePort, registrationFields, authorityIdByName, holderWithKeys,
+  Client, ROOT, registrationFields, authorityIdByName, holderWithKeys,
 } from '../tests/integration/lib/esp.mjs';
 
 const arg = (name, def) => {
@@ -63,7 +63,9 @@ const header = tsv.shift().split('\t');
 const accounts = tsv.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [header[i], v])));
 
 // ---- espd, its start-up time ----
-const port = await freePort();
+// A fixed address: the store records public_url at the first start and
+// refuses another (several espd must agree on it).
+const port = Number(arg('port', '18480'));
 const url = `http://127.0.0.1:${port}`;
 let proc;
 async function start() {
