@@ -234,7 +234,7 @@ struct create_ctx {
 	bool existing;
 };
 
-static enum db_status next_number(db_conn *c, char **number)
+enum db_status application_next_number(db_conn *c, char **number)
 {
 	time_t t = (time_t)(time_now() + 8 * 3600);
 	struct tm tm;
@@ -330,7 +330,7 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	int sets = (int)strtol(sval(x->values, "sets"), NULL, 10);
 	if (k == KIND_EVALUATOR)
 		sets = 1;
-	if ((st = next_number(c, &x->number)) != DB_OK)
+	if ((st = application_next_number(c, &x->number)) != DB_OK)
 		return st;
 	int64_t now = time_now();
 	r = NULL;
@@ -426,8 +426,9 @@ static enum db_status withdraw_tx(db_conn *c, void *arg)
 	db_result *r = NULL;
 	enum db_status st =
 	    DB_EXEC(c,
-	            "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at FROM applications a "
-	            "JOIN registrations r ON r.id = a.registration_id WHERE a.number = $1",
+	            "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at, a.type FROM "
+	            "applications a JOIN registrations r ON r.id = a.registration_id WHERE "
+	            "a.number = $1",
 	            &r, P_TEXT(w->number));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_CONFLICT;
@@ -439,7 +440,8 @@ static enum db_status withdraw_tx(db_conn *c, void *arg)
 	enum app_state from = appstate_parse(db_get(r, 0, 1)), to;
 	unsigned facts = (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
 	                 (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
-	                 (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0);
+	                 (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
+	                 (strcmp(db_get(r, 0, 5), "renewal") == 0 ? APP_FACT_RENEWAL : 0);
 	db_result_free(r);
 	if (!appstate_next(from, STEP_WITHDRAW, w->a ? w->a->role : ROLE_NONE, facts, &to))
 		return DB_CONFLICT;
@@ -532,7 +534,8 @@ unsigned application_facts(json_t *app)
 {
 	return (kind_parse(sval(app, "kind")) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
 	       (json_is_string(json_object_get(app, "paid_at")) ? APP_FACT_PAID : 0) |
-	       (json_is_string(json_object_get(app, "materials_at")) ? APP_FACT_MATERIALS : 0);
+	       (json_is_string(json_object_get(app, "materials_at")) ? APP_FACT_MATERIALS : 0) |
+	       (strcmp(sval(app, "type"), "renewal") == 0 ? APP_FACT_RENEWAL : 0);
 }
 
 void application_appform(json_t *app, struct appform *f)
@@ -574,7 +577,9 @@ void application_appform(json_t *app, struct appform *f)
 
 const char *app_type_label(const char *type)
 {
-	return strcmp(type, "additional") == 0 ? "增加数量" : "初次办理";
+	return strcmp(type, "additional") == 0 ? "增加数量"
+	       : strcmp(type, "renewal") == 0  ? "更新"
+	                                       : "初次办理";
 }
 
 json_t *application_timeline(json_t *app, struct arena *a)

@@ -11,6 +11,13 @@
  *   before issued, no certificate yet ─return→ returned ─resubmit (applicant)→
  *       paid when a payment stands, else submitted (the materials are sent again)
  *   submitted, nothing recorded ─withdraw (applicant)→ withdrawn
+ *
+ * A renewal (更新) keeps its token: no materials, no shipping, and the
+ * holder's tool, not the RA, has the certificate issued and confirms it.
+ *   submitted ─payment (RA)→ ready_to_issue
+ *   submitted ─materials (trainer, evaluators)→ ready_to_issue
+ *   ready_to_issue ─issue (applicant's tool)→ issued ─confirm (tool)→ renewed
+ *   returned ─resubmit→ ready_to_issue when a payment stands, else submitted
  */
 #include "esp/appstate.h"
 
@@ -29,6 +36,7 @@ static const char *const state_names[APP_STATE_COUNT][2] = {
     [APP_RECEIVED] = {"received", "已签收"},
     [APP_RETURNED] = {"returned", "已退回"},
     [APP_WITHDRAWN] = {"withdrawn", "已撤销"},
+    [APP_RENEWED] = {"renewed", "已更新"},
 };
 
 static const char *const step_names[APP_STEP_COUNT][2] = {
@@ -42,6 +50,7 @@ static const char *const step_names[APP_STEP_COUNT][2] = {
     [STEP_SHIP] = {"ship", "已寄出"},
     [STEP_PICKUP] = {"pickup", "交培训机构待领取"},
     [STEP_RECEIVED] = {"received", "已签收"},
+    [STEP_CONFIRM] = {"confirm", "确认更新"},
 };
 
 /* One transition: from `from`, `who` takes `step` when every fact of
@@ -59,16 +68,19 @@ struct transition {
 #define MATS APP_FACT_MATERIALS
 #define CERTS APP_FACT_CERTS
 #define LAST APP_FACT_LAST_SET
+#define RENEW APP_FACT_RENEWAL
 
 static const struct transition table[] = {
     {APP_NEW, STEP_SUBMIT, ROLE_APPLICANT, 0, 0, APP_SUBMITTED},
     {APP_SUBMITTED, STEP_WITHDRAW, ROLE_APPLICANT, 0, PAID | MATS, APP_WITHDRAWN},
 
-    {APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_PAID},
-    {APP_MATERIALS_RECEIVED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_READY_TO_ISSUE},
-    {APP_SUBMITTED, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_MATERIALS_RECEIVED},
-    {APP_PAID, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID | RENEW, APP_PAID},
+    {APP_MATERIALS_RECEIVED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID | RENEW, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS | RENEW, APP_MATERIALS_RECEIVED},
+    {APP_PAID, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS | RENEW, APP_READY_TO_ISSUE},
     {APP_SUBMITTED, STEP_MATERIALS, ROLE_TRAINER, EVAL, MATS, APP_READY_TO_ISSUE},
+    /* A renewal needs no materials: paid, it is ready. */
+    {APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, RENEW, EVAL | PAID, APP_READY_TO_ISSUE},
 
     /* A certificate made for part of the sets keeps it from going back. */
     {APP_SUBMITTED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
@@ -78,15 +90,21 @@ static const struct transition table[] = {
     {APP_SUBMITTED, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
     {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
     /* The materials are sent again; a payment made stays made. */
-    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID, 0, APP_PAID},
+    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID, RENEW, APP_PAID},
+    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID | RENEW, 0, APP_READY_TO_ISSUE},
     {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, 0, PAID, APP_SUBMITTED},
 
-    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, 0, LAST, APP_READY_TO_ISSUE},
-    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, LAST, 0, APP_ISSUED},
-    {APP_ISSUED, STEP_SHIP, ROLE_RA, 0, EVAL, APP_SHIPPED},
-    {APP_ISSUED, STEP_PICKUP, ROLE_RA, EVAL, 0, APP_READY_FOR_PICKUP},
-    {APP_SHIPPED, STEP_RECEIVED, ROLE_RA, 0, EVAL, APP_RECEIVED},
-    {APP_READY_FOR_PICKUP, STEP_RECEIVED, ROLE_TRAINER, EVAL, 0, APP_RECEIVED},
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, 0, LAST | RENEW, APP_READY_TO_ISSUE},
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, LAST, RENEW, APP_ISSUED},
+    {APP_ISSUED, STEP_SHIP, ROLE_RA, 0, EVAL | RENEW, APP_SHIPPED},
+    {APP_ISSUED, STEP_PICKUP, ROLE_RA, EVAL, RENEW, APP_READY_FOR_PICKUP},
+    {APP_SHIPPED, STEP_RECEIVED, ROLE_RA, 0, EVAL | RENEW, APP_RECEIVED},
+    {APP_READY_FOR_PICKUP, STEP_RECEIVED, ROLE_TRAINER, EVAL, RENEW, APP_RECEIVED},
+
+    /* The holder's tool, proving the old key, has the one certificate made;
+     * confirmed on the token, the old certificate is revoked as superseded. */
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_APPLICANT, RENEW, 0, APP_ISSUED},
+    {APP_ISSUED, STEP_CONFIRM, ROLE_APPLICANT, RENEW, 0, APP_RENEWED},
 };
 
 static bool facts_fit(const struct transition *t, unsigned facts)
@@ -113,9 +131,9 @@ bool appstate_step_is_for(enum app_step step, enum role who, unsigned facts)
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		const struct transition *t = &table[i];
 		struct transition kind = *t;
-		kind.need &= EVAL;
-		kind.deny &= EVAL;
-		if (t->step == step && t->who == who && facts_fit(&kind, facts & EVAL))
+		kind.need &= APP_FACTS_KIND;
+		kind.deny &= APP_FACTS_KIND;
+		if (t->step == step && t->who == who && facts_fit(&kind, facts & APP_FACTS_KIND))
 			return true;
 	}
 	return false;

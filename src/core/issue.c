@@ -110,7 +110,7 @@ struct issue_ctx {
 /* What goes into the certificate: everything from the application (its
  * registration: the unit or the person), never from the CSR.  The strings
  * point into app. */
-static void app_profile(json_t *app, const struct issue_ctx *x, struct cert_profile *p)
+void issue_profile(json_t *app, const char *crl_url, int validity_days, struct cert_profile *p)
 {
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(app, "kind")));
 	const char *name = json_string_value(json_object_get(app, "reg_name"));
@@ -125,9 +125,14 @@ static void app_profile(json_t *app, const struct issue_ctx *x, struct cert_prof
 	    .code_kind = k == KIND_EVALUATOR  ? "id"
 	                 : strlen(code) == 18 ? "uscc"
 	                                      : "org",
-	    .validity_days = x->validity_days,
-	    .crl_url = x->crl_url,
+	    .validity_days = validity_days,
+	    .crl_url = crl_url,
 	};
+}
+
+static void app_profile(json_t *app, const struct issue_ctx *x, struct cert_profile *p)
+{
+	issue_profile(app, x->crl_url, x->validity_days, p);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -201,8 +206,10 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	db_result_free(r);
 	r = NULL;
 	/* Whether this set is the last one is known below; the state decides first. */
-	if (!appstate_next(from, STEP_ISSUE, x->a->role, 0, NULL) &&
-	    !appstate_next(from, STEP_ISSUE, x->a->role, APP_FACT_LAST_SET, NULL)) {
+	/* A renewal is the holder's tool's to issue (core/renewal.c), never the RA's. */
+	unsigned kind = application_facts(app) & APP_FACTS_KIND;
+	if (!appstate_next(from, STEP_ISSUE, x->a->role, kind, NULL) &&
+	    !appstate_next(from, STEP_ISSUE, x->a->role, kind | APP_FACT_LAST_SET, NULL)) {
 		x->result = from == APP_ISSUED ? ISSUE_ALL_ISSUED : ISSUE_WRONG_STATE;
 		st = DB_CONFLICT;
 		goto out;
@@ -268,7 +275,8 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 		char *note = xasprintf("证书 %s 证书U盘 %s", sc->serial, x->token);
 		bool all = issued + 1 == sets;
 		enum app_state to = from;
-		if (!appstate_next(from, STEP_ISSUE, x->a->role, all ? APP_FACT_LAST_SET : 0, &to))
+		if (!appstate_next(from, STEP_ISSUE, x->a->role,
+		                   kind | (all ? APP_FACT_LAST_SET : 0), &to))
 			st = DB_CONFLICT; /* the table answered yes above, for either fact */
 		if (st == DB_OK && to != from)
 			st = DB_EXEC(c,
@@ -326,7 +334,8 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 		enum app_state state =
 		    appstate_parse(json_string_value(json_object_get(app, "state")));
 		if (policy_allows(a, ACT_APPLICATION_RA, &o) &&
-		    appstate_next(state, STEP_ISSUE, a->role, 0, NULL) &&
+		    appstate_next(state, STEP_ISSUE, a->role,
+		                  application_facts(app) & APP_FACTS_KIND, NULL) &&
 		    sign_for(&x, app, &x.cert) != CA_OK)
 			signed_cert_free(&x.cert); /* the transaction tries again and reports */
 		json_decref(app);

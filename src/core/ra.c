@@ -215,7 +215,7 @@ static enum db_status load_row(db_conn *c, const char *number, struct app_row *r
 	enum db_status st =
 	    DB_EXEC(c,
 	            "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at, "
-	            "(SELECT COUNT(*) FROM certificates ce WHERE ce.application_id = a.id) "
+	            "(SELECT COUNT(*) FROM certificates ce WHERE ce.application_id = a.id), a.type "
 	            "FROM applications a JOIN registrations r ON r.id = a.registration_id WHERE "
 	            "a.number = $1",
 	            &r, P_TEXT(number));
@@ -228,7 +228,8 @@ static enum db_status load_row(db_conn *c, const char *number, struct app_row *r
 		    (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
 		    (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
 		    (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
-		    (db_get_int(r, 0, 5, 0) > 0 ? APP_FACT_CERTS : 0);
+		    (db_get_int(r, 0, 5, 0) > 0 ? APP_FACT_CERTS : 0) |
+		    (strcmp(db_get(r, 0, 6), "renewal") == 0 ? APP_FACT_RENEWAL : 0);
 	}
 	db_result_free(r);
 	return st;

@@ -38,6 +38,9 @@ enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg
  * NULL when there is none. */
 enum db_status application_open_initial(db_conn *c, int64_t registration_id, char **number);
 
+/* The next application number, ESP-YYYY-NNNNNN, inside the caller's transaction. */
+enum db_status application_next_number(db_conn *c, char **number);
+
 /* One application joined with its registration, or NULL (new reference). */
 json_t *application_get(db_conn *c, const char *number);
 /* The applications of a registration, newest first. */
@@ -48,7 +51,7 @@ enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int6
 /* Policy object of a loaded application (borrows strings). */
 void application_policy_object(json_t *app, struct policy_object *o);
 /* What the state machine needs to know of a loaded application besides its
- * state: APP_FACT_EVALUATOR, _PAID, _MATERIALS (certificates are counted
+ * state: APP_FACT_EVALUATOR, _PAID, _MATERIALS, _RENEWAL (certificates are counted
  * by the caller that has them). */
 unsigned application_facts(json_t *app);
 /* Fills the printable form from a loaded application (borrows strings). */

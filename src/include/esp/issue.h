@@ -5,6 +5,8 @@
 #ifndef ESP_ISSUE_H
 #define ESP_ISSUE_H
 
+#include <jansson.h>
+
 #include "esp/ca.h"
 #include "esp/db.h"
 #include "esp/policy.h"
@@ -33,5 +35,9 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
                                     struct issued *out);
 const char *issue_result_code(enum issue_result r);
 const char *issue_result_message(enum issue_result r);
+
+/* What a certificate for the application app says (its registration: the
+ * unit or the person), never taken from a CSR; the strings point into app. */
+void issue_profile(json_t *app, const char *crl_url, int validity_days, struct cert_profile *p);
 
 #endif

@@ -32,6 +32,7 @@
 #define MATS APP_FACT_MATERIALS
 #define CERTS APP_FACT_CERTS
 #define LAST APP_FACT_LAST_SET
+#define RENEW APP_FACT_RENEWAL
 
 /* ---- the expected machine, written as the manual tells it ----------------- */
 
@@ -41,9 +42,14 @@ static bool before_issue(enum app_state s)
 	       s == APP_READY_TO_ISSUE;
 }
 
+static bool want_renewal(enum app_state from, enum app_step step, enum role who, unsigned f,
+                         enum app_state *to);
+
 static bool want(enum app_state from, enum app_step step, enum role who, unsigned f,
                  enum app_state *to)
 {
+	if (f & RENEW)
+		return want_renewal(from, step, who, f, to);
 	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS, last = f & LAST;
 	bool ra = who == ROLE_RA, trainer = who == ROLE_TRAINER, holder = who == ROLE_APPLICANT;
 	switch (step) {
@@ -93,6 +99,52 @@ static bool want(enum app_state from, enum app_step step, enum role who, unsigne
 		*to = APP_RECEIVED;
 		return (ra && !eval && from == APP_SHIPPED) ||
 		       (trainer && eval && from == APP_READY_FOR_PICKUP);
+	case STEP_CONFIRM: /* renewals only */
+	case APP_STEP_COUNT:
+		break;
+	}
+	return false;
+}
+
+/* 更新: the token is kept, so nothing is sent or shipped; units pay the RA,
+ * evaluators go through the trainer; the holder's tool has the one
+ * certificate issued and confirms it (issue 13). */
+static bool want_renewal(enum app_state from, enum app_step step, enum role who, unsigned f,
+                         enum app_state *to)
+{
+	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS;
+	bool ra = who == ROLE_RA, trainer = who == ROLE_TRAINER, holder = who == ROLE_APPLICANT;
+	switch (step) {
+	case STEP_SUBMIT:
+		*to = APP_SUBMITTED;
+		return holder && from == APP_NEW;
+	case STEP_WITHDRAW:
+		*to = APP_WITHDRAWN;
+		return holder && from == APP_SUBMITTED && !paid && !mats;
+	case STEP_PAYMENT: /* no materials to wait for: paid is ready */
+		*to = APP_READY_TO_ISSUE;
+		return ra && !eval && !paid && from == APP_SUBMITTED;
+	case STEP_MATERIALS: /* only the trainer's confirmation of an evaluator */
+		*to = APP_READY_TO_ISSUE;
+		return trainer && eval && !mats && from == APP_SUBMITTED;
+	case STEP_RETURN:
+		*to = APP_RETURNED;
+		if (certs || !before_issue(from))
+			return false;
+		return ra ||
+		       (trainer && eval && (from == APP_SUBMITTED || from == APP_READY_TO_ISSUE));
+	case STEP_RESUBMIT:
+		*to = paid ? APP_READY_TO_ISSUE : APP_SUBMITTED;
+		return holder && from == APP_RETURNED;
+	case STEP_ISSUE: /* the holder's tool, never the RA */
+		*to = APP_ISSUED;
+		return holder && from == APP_READY_TO_ISSUE;
+	case STEP_CONFIRM:
+		*to = APP_RENEWED;
+		return holder && from == APP_ISSUED;
+	case STEP_SHIP:
+	case STEP_PICKUP:
+	case STEP_RECEIVED:
 	case APP_STEP_COUNT:
 		break;
 	}
@@ -144,8 +196,8 @@ static void test_every_state_step_role_and_fact(void **state)
 static void test_terminal_states(void **state)
 {
 	(void)state;
-	const enum app_state ends[] = {APP_RECEIVED, APP_WITHDRAWN};
-	for (size_t i = 0; i < 2; i++)
+	const enum app_state ends[] = {APP_RECEIVED, APP_WITHDRAWN, APP_RENEWED};
+	for (size_t i = 0; i < 3; i++)
 		for (int st = 0; st < APP_STEP_COUNT; st++)
 			for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
 				for (unsigned f = 0; f <= APP_FACTS_ALL; f++)
@@ -171,6 +223,8 @@ static bool reachable(enum app_state s, enum role who, unsigned f)
 	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS;
 	if (f & LAST)
 		return false; /* a fact of issuing, not of a stored application */
+	if (f & RENEW)
+		return false; /* renewals came after the old page */
 	if (eval && paid)
 		return false;
 	if (who == ROLE_TRAINER && !eval)
@@ -254,19 +308,21 @@ static void test_step_is_for(void **state)
 	(void)state;
 	for (int st = 0; st < APP_STEP_COUNT; st++)
 		for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
-			for (unsigned e = 0; e <= 1; e++) {
+			for (unsigned e = 0; e <= 3; e++) {
+				/* e: the kind, evaluator (bit 0) and renewal (bit 1) */
+				unsigned kind = (e & 1 ? EVAL : 0u) | (e & 2 ? RENEW : 0u);
 				bool any = false;
 				for (int s = 0; s < APP_STATE_COUNT; s++)
 					for (unsigned f = 0; f <= APP_FACTS_ALL; f++) {
 						enum app_state to;
-						if ((f & EVAL) == (e ? EVAL : 0u) &&
+						if ((f & APP_FACTS_KIND) == kind &&
 						    want((enum app_state)s, (enum app_step)st,
 						         (enum role)w, f, &to))
 							any = true;
 					}
 				/* Other facts than the kind do not count. */
 				for (unsigned f = 0; f <= APP_FACTS_ALL; f++)
-					if ((f & EVAL) == (e ? EVAL : 0u))
+					if ((f & APP_FACTS_KIND) == kind)
 						assert_int_equal(
 						    appstate_step_is_for((enum app_step)st,
 						                         (enum role)w, f),
@@ -285,6 +341,14 @@ static void test_step_is_for(void **state)
 	assert_false(appstate_step_is_for(STEP_RECEIVED, ROLE_RA, EVAL));
 	assert_false(appstate_step_is_for(STEP_ISSUE, ROLE_ADMIN, 0));
 	assert_false(appstate_step_is_for(APP_STEP_COUNT, ROLE_RA, 0));
+	/* Renewals: the RA takes the payment, never materials, issuance or shipping. */
+	assert_true(appstate_step_is_for(STEP_PAYMENT, ROLE_RA, RENEW));
+	assert_false(appstate_step_is_for(STEP_MATERIALS, ROLE_RA, RENEW));
+	assert_false(appstate_step_is_for(STEP_ISSUE, ROLE_RA, RENEW));
+	assert_false(appstate_step_is_for(STEP_SHIP, ROLE_RA, RENEW));
+	assert_true(appstate_step_is_for(STEP_ISSUE, ROLE_APPLICANT, RENEW));
+	assert_true(appstate_step_is_for(STEP_CONFIRM, ROLE_APPLICANT, RENEW | EVAL));
+	assert_false(appstate_step_is_for(STEP_CONFIRM, ROLE_APPLICANT, 0));
 }
 
 /* ---- names and labels ------------------------------------------------------ */
@@ -305,6 +369,7 @@ static void test_names_and_labels(void **state)
 	    {"received", "已签收"},
 	    {"returned", "已退回"},
 	    {"withdrawn", "已撤销"},
+	    {"renewed", "已更新"},
 	};
 	assert_int_equal(sizeof states / sizeof states[0], APP_STATE_COUNT);
 	for (int s = 0; s < APP_STATE_COUNT; s++) {
@@ -324,7 +389,7 @@ static void test_names_and_labels(void **state)
 	/* The steps as the application's events record them. */
 	static const char *const steps[] = {"submit", "withdraw", "payment", "materials",
 	                                    "return", "resubmit", "issue",   "ship",
-	                                    "pickup", "received"};
+	                                    "pickup", "received", "confirm"};
 	assert_int_equal(sizeof steps / sizeof steps[0], APP_STEP_COUNT);
 	for (int st = 0; st < APP_STEP_COUNT; st++) {
 		enum app_step got = APP_STEP_COUNT;
