@@ -679,3 +679,51 @@ out:
 	free(der);
 	return res;
 }
+
+/* ---- the page's list ---- */
+
+json_t *renewal_list(db_conn *c, int64_t registration_id, const struct renewal_window *w,
+                     struct arena *ar)
+{
+	json_t *arr = json_array();
+	db_result *r = NULL;
+	if (DB_EXEC(c,
+	            "SELECT ce.serial, ce.token_serial, ce.not_after, ce.status, "
+	            "(SELECT a.number FROM applications a WHERE a.renews_serial = ce.serial AND "
+	            "a.state <> $2 ORDER BY a.id DESC LIMIT 1), "
+	            "(SELECT a.state FROM applications a WHERE a.renews_serial = ce.serial AND "
+	            "a.state <> $2 ORDER BY a.id DESC LIMIT 1) "
+	            "FROM certificates ce WHERE ce.registration_id = $1 AND ce.status <> 'pending' "
+	            "ORDER BY ce.id",
+	            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN))) != DB_OK)
+		return arr;
+	int64_t now = time_now();
+	for (int i = 0; i < r->nrows; i++) {
+		int64_t na = db_get_int(r, i, 2, 0);
+		bool valid = strcmp(db_get(r, i, 3), "valid") == 0;
+		enum renewal_result win = renewal_in_window(na, now, w);
+		const char *number = db_get(r, i, 4);
+		const char *why = !valid                   ? "证书已吊销"
+		                  : number                 ? "已申请更新"
+		                  : win == RENEW_TOO_EARLY ? "尚未进入更新期"
+		                  : win == RENEW_TOO_LATE  ? "已超过更新宽限期"
+		                  : na < now               ? "已过期，宽限期内可更新"
+		                                           : "可以申请更新";
+		json_t *o = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:b, s:s, s:I}", "serial", db_get(r, i, 0),
+		    "token_serial", db_get(r, i, 1), "expires", time_date(ar, na), "status_label",
+		    !valid     ? "已吊销"
+		    : na < now ? "已过期"
+		               : "有效",
+		    "can_apply", valid && !number && win == RENEW_OK, "window", why, "days_left",
+		    (json_int_t)(na > now ? (na - now) / 86400 : 0));
+		if (number) {
+			json_object_set_new(o, "number", json_string(number));
+			json_object_set_new(o, "state_label",
+			                    json_string(app_state_label(db_get(r, i, 5))));
+		}
+		json_array_append_new(arr, o);
+	}
+	db_result_free(r);
+	return arr;
+}

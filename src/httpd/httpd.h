@@ -231,6 +231,13 @@ bool request_over_https(struct request *r);
  * actor do `act` on it; otherwise answers 404/403 itself and returns NULL.
  * The request owns it: never released by the caller. */
 json_t *application_for(struct request *r, enum action act);
+/* page_renewal.c: 更新 */
+void page_renewal(struct request *r);
+void page_renewal_apply(struct request *r);
+void api_renewal_issue(struct request *r);
+void api_renewal_confirm(struct request *r);
+/* The renewal table's values (templates/renewal_table.html) into ctx. */
+void renewal_context(struct request *r, json_t *ctx);
 /* 快捷导航 of the management system for the actor (new reference). */
 json_t *mgmt_menu(struct request *r, const char *current);
 

@@ -64,6 +64,10 @@ static const struct config_key keys[] = {
      "let reviewers, RA, trainers and admins log in with a password (demo only; off in "
      "production)"},
     {"crl_hours", "24", "the CRL is re-signed at least this often"},
+    {"renewal_window_days", "60",
+     "a holder may apply to renew (更新) a certificate from this many days before it expires"},
+    {"renewal_grace_days", "30",
+     "and until this many days after it expired (password login then: the key no longer logs in)"},
     {"log_requests", "true", "one line per request to stderr"},
     {"password_hash", "interactive",
      "Argon2id cost: interactive (production) or min (test suites only)"},

@@ -14,6 +14,7 @@
 #include "esp/db.h"
 #include "esp/issue.h"
 #include "esp/policy.h"
+#include "esp/util.h"
 
 /* When a certificate may be renewed: from before_days before its notAfter
  * to grace_days after it (config renewal_window_days, renewal_grace_days). */
@@ -77,5 +78,11 @@ enum renewal_result renewal_issue(db_conn *c, esp_ca *ca, const struct renewal_r
 enum renewal_result renewal_confirm(db_conn *c, esp_ca *ca, const char *cert_pem,
                                     const char *signature_b64, int crl_hours, char **number,
                                     char **old_serial);
+
+/* The registration's certificates as the renewal page shows them: serial,
+ * token_serial, expires, status_label, can_apply (in its window, valid, no
+ * open renewal), window (why not), and the open renewal's number and state. */
+json_t *renewal_list(db_conn *c, int64_t registration_id, const struct renewal_window *w,
+                     struct arena *ar);
 
 #endif
