@@ -58,6 +58,17 @@ static const struct command commands[] = {
      "  --ca-file FILE        用此CA证书验证服务器（默认系统信任库）\n"
      "  --api-token-file F    API令牌 (API token) 所在文件（第一行）\n"
      "  --pin-file F          PIN码所在文件（第一行）；否则从终端输入\n"},
+    {"renew", tok_cmd_renew, GLOBAL_OPTS | O_SERVER | O_RSA | O_CA | O_PIN,
+     "renew --server URL [--rsa] [--ca-file FILE] [--pin-file F]",
+     "证书更新 (更新)：证书到期前后，在【证书更新】申请并付款后，在同一个证书U盘上\n"
+     "生成新密钥对（标签 esp-renew-<原证书序列号>），证书请求由新密钥签名、并由\n"
+     "原证书的私钥再签名（证明是同一持有人）；写入新证书并向服务器确认后，原证书\n"
+     "才作废（已被替代）并从证书U盘上删除。中断后重新运行会继续 (resume)，\n"
+     "更新过程中原证书始终有效。\n"
+     "  --server URL          ESP 服务器地址（https://...）\n"
+     "  --rsa                 新密钥用 RSA 2048 而不是 EC P-256\n"
+     "  --ca-file FILE        用此CA证书验证服务器（默认系统信任库）\n"
+     "  --pin-file F          PIN码所在文件（第一行）；否则从终端输入\n"},
     {"passwd", tok_cmd_passwd, GLOBAL_OPTS | O_PIN | O_NEWPIN,
      "passwd [--pin-file F] [--new-pin-file F]",
      "修改用户PIN码 (C_SetPIN)。新PIN码6–16个字符，从终端输入时须输入两次。\n"

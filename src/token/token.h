@@ -167,6 +167,8 @@ EVP_PKEY *tok_public_key(struct tok_ctx *t, const unsigned char *id, size_t id_l
 /* Write a certificate object; id may be NULL for CA certificates. */
 int tok_store_cert(struct tok_ctx *t, X509 *x, const char *label, const unsigned char *id,
                    size_t id_len, CK_ULONG category);
+/* Destroy one object (a certificate found by tok_find_certs). Exit code. */
+int tok_destroy_object(struct tok_ctx *t, CK_OBJECT_HANDLE h);
 /* 1 if an identical certificate (same DER) is already on the token. */
 int tok_cert_present(struct tok_ctx *t, X509 *x);
 
