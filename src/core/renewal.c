@@ -384,6 +384,9 @@ static enum db_status issue_renewal_tx(db_conn *c, void *arg)
 	 * is the registration's as it stands now. */
 	struct cert_profile p;
 	issue_profile(app, x->crl_url, x->validity_days, &p);
+	/* From ESP's now (the one the window and the confirmation are judged
+	 * by), backdated like the CA's own default for clock skew. */
+	p.not_before = (time_t)(time_now() - 5 * 60);
 	char *serial = NULL, *pem = NULL;
 	unsigned char *der = NULL;
 	size_t der_len = 0;
