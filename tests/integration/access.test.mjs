@@ -168,6 +168,15 @@ const spec = () => [
   // 挂失: the holder, the RA of its region and the admin.
   ['GET', '/mgmt/certs/{}/lost', [[`/mgmt/certs/${data.serial}/lost`, mgmt((a) => a.holder || (a.role === 'ra' && a.region) || admin(a))]]],
   ['POST', '/mgmt/certs/{}/lost', [[`/mgmt/certs/${data.serial}/lost`, mgmt((a) => a.holder || (a.role === 'ra' && a.region) || admin(a)), { destructive: true }]]],
+  // 更新: every applicant sees the page (a password login in the grace
+  // period too); a certificate is renewed by its holder only, with the key
+  // or the password (this one is
+  // far from its window: the holder gets 409, the others 403).
+  ['GET', '/renewal', [['/renewal', signedIn(applicant)]]],
+  ['POST', '/renewal/{}', [[`/renewal/${data.serial}`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)'))]]],
+  // The holder's tool proves the key itself: anyone may ask (400 here, no body).
+  ['POST', '/api/v1/renewals', [['/api/v1/renewals', anyone]]],
+  ['POST', '/api/v1/renewals/confirm', [['/api/v1/renewals/confirm', anyone]]],
   ['GET', '/drivers', [['/drivers', anyone]]],
   ['GET', '/drivers/{}/download', [['/drivers/999999/download', anyone]]],
   ['GET', '/drivers/client/{}', [['/drivers/client/esp-client_0.0.0_amd64.deb', anyone]]],
