@@ -471,7 +471,7 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 	"a.taxpayer_id, a.price_yuan, a.medium_yuan, a.years, a.amount_yuan, a.scan_id, "          \
 	"a.submitted_at, a.paid_at, a.materials_at, a.issued_at, a.shipped_at, a.pickup_at, "      \
 	"a.received_at, a.returned_at, a.return_reason, a.withdrawn_at, a.courier, "               \
-	"a.tracking_no, "                                                                          \
+	"a.tracking_no, a.updated_at, a.renews_serial, "                                           \
 	"r.kind, r.state AS reg_state, r.name AS reg_name, r.code AS reg_code, "                   \
 	"r.legal_rep, r.work_unit, r.department, r.province_code, p.name AS province, "            \
 	"au.path AS authority_path, au.name AS authority_name "                                    \
@@ -582,9 +582,36 @@ const char *app_type_label(const char *type)
 	                                       : "初次办理";
 }
 
+/* 更新 keeps its token: nothing is mailed; the holder's tool has the new
+ * certificate issued and confirms it (core/renewal.c). */
+static json_t *renewal_timeline(json_t *app, struct arena *a, bool eval)
+{
+	bool renewed = appstate_parse(sval(app, "state")) == APP_RENEWED;
+	const char *const steps[][2] = {
+	    {"submitted_at", "已提交"},
+	    {"paid_at", "已付款"},
+	    {"issued_at", "新证书已签发"},
+	    {renewed ? "updated_at" : "", "已更新（原证书作废）"},
+	};
+	json_t *arr = json_array();
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		if (eval && strcmp(steps[i][0], "paid_at") == 0)
+			continue; /* evaluators pay nothing */
+		const char *v =
+		    *steps[i][0] ? json_string_value(json_object_get(app, steps[i][0])) : NULL;
+		int64_t t = v ? strtoll(v, NULL, 10) : 0;
+		json_array_append_new(arr,
+		                      json_pack("{s:s, s:s, s:b}", "label", steps[i][1], "date",
+		                                t ? time_datetime(a, t) : "", "done", t != 0));
+	}
+	return arr;
+}
+
 json_t *application_timeline(json_t *app, struct arena *a)
 {
 	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
+	if (strcmp(sval(app, "type"), "renewal") == 0)
+		return renewal_timeline(app, a, eval);
 	const char *const steps[][2] = {
 	    {"submitted_at", "已提交"},
 	    {"paid_at", "已付款"},

@@ -8,6 +8,7 @@
  *   POST /api/v1/renewals/confirm  {"certificate", "signature"}
  */
 #include "httpd.h"
+#include "esp/fee.h"
 #include "esp/renewal.h"
 
 #include <stdlib.h>
@@ -29,6 +30,9 @@ void renewal_context(struct request *r, json_t *ctx)
 	json_object_set_new(ctx, "renewal_before_days", json_integer(w.before_days));
 	json_object_set_new(ctx, "renewal_grace_days", json_integer(w.grace_days));
 	json_object_set_new(ctx, "public_url", json_string(r->srv->public_url));
+	struct fee fee = {0};
+	fee_current(req_db(r), &fee);
+	json_object_set_new(ctx, "renewal_fee", json_integer(fee.renewal_yuan));
 }
 
 void page_renewal(struct request *r)
