@@ -24,6 +24,7 @@
 #include "esp/core.h"
 #include "esp/db.h"
 #include "esp/ra.h"
+#include "esp/renewal.h"
 #include "esp/util.h"
 #include "../dbfixture.h"
 
@@ -738,11 +739,128 @@ static void test_withdraw(void **state)
 	free(a.number);
 }
 
+/* ---- 更新 through the core (core/renewal.c; issuance needs the CA and is
+ * tested with real tokens in tests/integration/token/token_renewal) ------ */
+
+static void add_holder_certificate(db_conn *c, const char *number, int64_t reg_id,
+                                   const char *serial, int64_t not_after, const char *status)
+{
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO certificates (serial, application_id, registration_id, "
+	            "token_serial, subject, pem, der, not_before, not_after, status, created_at) "
+	            "VALUES ($1, (SELECT id FROM applications WHERE number = $2), $3, $1, 'CN=x', "
+	            "'pem', $4, 0, $5, $6, 0)",
+	            NULL, P_TEXT(serial), P_TEXT(number), P_INT(reg_id), P_BLOB("\x30\x00", 2),
+	            P_INT(not_after), P_TEXT(status)),
+	    DB_OK);
+}
+
+static void test_renewal_window(void **state)
+{
+	(void)state;
+	const struct renewal_window w = {.before_days = 60, .grace_days = 30};
+	const int64_t end = 1000000000, day = 86400;
+	assert_int_equal(renewal_in_window(end, end - 60 * day - 1, &w), RENEW_TOO_EARLY);
+	assert_int_equal(renewal_in_window(end, end - 60 * day, &w), RENEW_OK);
+	assert_int_equal(renewal_in_window(end, end, &w), RENEW_OK);
+	assert_int_equal(renewal_in_window(end, end + 30 * day, &w), RENEW_OK);
+	assert_int_equal(renewal_in_window(end, end + 30 * day + 1, &w), RENEW_TOO_LATE);
+	const struct renewal_window none = {.before_days = 0, .grace_days = 0};
+	assert_int_equal(renewal_in_window(end, end - 1, &none), RENEW_TOO_EARLY);
+	assert_int_equal(renewal_in_window(end, end + 1, &none), RENEW_TOO_LATE);
+	/* Every result has a code, a Chinese message and a status; unknown ones are 500. */
+	for (int r = RENEW_OK; r <= RENEW_ERROR; r++) {
+		assert_true(strlen(renewal_result_code((enum renewal_result)r)) > 0);
+		assert_true(strlen(renewal_result_message((enum renewal_result)r)) > 0);
+		assert_true(renewal_result_status((enum renewal_result)r) >= 200);
+	}
+	assert_int_equal(renewal_result_status((enum renewal_result)99), 500);
+}
+
+static void test_renewal_apply_and_pay(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	struct app a;
+	submit(c, "enterprise", "91350100M000100Y43", "idem-renew", &a);
+	set_issued(c, a.number);
+	int64_t now = time_now(), day = 86400;
+	const int64_t reg = a.holder.registration_id;
+	add_holder_certificate(c, a.number, reg, "aa01", now + 50 * day, "valid");
+	add_holder_certificate(c, a.number, reg, "aa02", now + 100 * day, "valid");
+	add_holder_certificate(c, a.number, reg, "aa03", now - 31 * day, "valid");
+	add_holder_certificate(c, a.number, reg, "aa04", now - 10 * day, "valid");
+	add_holder_certificate(c, a.number, reg, "aa05", now + 5 * day, "revoked");
+	const struct renewal_window w = {.before_days = 60, .grace_days = 30};
+	char *n = NULL, *again = NULL, *none = NULL;
+
+	assert_int_equal(renewal_apply(c, &a.holder, "aa01", &w, &n), RENEW_OK);
+	assert_non_null(n);
+	assert_state(c, n, "submitted");
+	json_t *app = application_get(c, n);
+	assert_string_equal(json_string_value(json_object_get(app, "type")), "renewal");
+	assert_string_equal(json_string_value(json_object_get(app, "type_label")), "更新");
+	assert_string_equal(json_string_value(json_object_get(app, "renews_serial")), "aa01");
+	assert_string_equal(json_string_value(json_object_get(app, "amount_yuan")), "300");
+	assert_string_equal(json_string_value(json_object_get(app, "medium_yuan")), "0");
+	assert_string_equal(json_string_value(json_object_get(app, "sets")), "1");
+	assert_string_equal(json_string_value(json_object_get(app, "contact_name")), "张三");
+	json_decref(app);
+	assert_true(facts_of(c, n) & APP_FACT_RENEWAL);
+	assert_false(facts_of(c, a.number) & APP_FACT_RENEWAL);
+	/* A second click: the same application. */
+	assert_int_equal(renewal_apply(c, &a.holder, "aa01", &w, &again), RENEW_EXISTING);
+	assert_string_equal(again, n);
+	free(again);
+	again = NULL;
+
+	/* Outside the window, revoked, another's, unknown, staff: refused, nothing made. */
+	assert_int_equal(renewal_apply(c, &a.holder, "aa02", &w, &none), RENEW_TOO_EARLY);
+	assert_int_equal(renewal_apply(c, &a.holder, "aa03", &w, &none), RENEW_TOO_LATE);
+	assert_int_equal(renewal_apply(c, &a.holder, "aa05", &w, &none), RENEW_NOT_VALID);
+	assert_int_equal(renewal_apply(c, &a.holder, "ffff", &w, &none), RENEW_FORBIDDEN);
+	assert_int_equal(renewal_apply(c, &ra, "aa01", &w, &none), RENEW_FORBIDDEN);
+	struct actor other = a.holder;
+	other.registration_id = make_registration(c, "enterprise", "91350100M000100Y51");
+	assert_int_equal(renewal_apply(c, &other, "aa01", &w, &none), RENEW_FORBIDDEN);
+	assert_int_equal(renewal_apply(c, &a.holder, "", &w, &none), RENEW_BAD_INPUT);
+	assert_null(none);
+	db_result *cr = NULL;
+	assert_int_equal(
+	    DB_EXEC(c, "SELECT COUNT(*) FROM applications WHERE type = 'renewal'", &cr), DB_OK);
+	assert_int_equal(db_get_int(cr, 0, 0, 0), 1);
+	db_result_free(cr);
+	/* In the grace period after expiry. */
+	char *grace = NULL;
+	assert_int_equal(renewal_apply(c, &a.holder, "aa04", &w, &grace), RENEW_OK);
+
+	/* The RA records the payment: ready, no materials, never the RA's to issue. */
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
+	assert_int_equal(ra_record_payment(c, &ra, n, 300, 0, "付款人", "REF", NULL), DB_OK);
+	assert_state(c, n, "ready_to_issue");
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
+	char *ev = events_of(c, n);
+	assert_string_equal(ev, "submit:>submitted;payment:submitted>ready_to_issue;");
+	free(ev);
+
+	/* A withdrawn renewal makes room for another. */
+	assert_int_equal(application_withdraw(c, &a.holder, grace), DB_OK);
+	char *grace2 = NULL;
+	assert_int_equal(renewal_apply(c, &a.holder, "aa04", &w, &grace2), RENEW_OK);
+	assert_string_not_equal(grace2, grace);
+	free(grace2);
+	free(grace);
+	free(n);
+	free(a.number);
+}
+
 #define ENGINE_TESTS(setup)                                                                        \
 	cmocka_unit_test_setup_teardown(test_unit_steps, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_materials_before_payment, setup, teardown),       \
 	    cmocka_unit_test_setup_teardown(test_evaluator_steps, setup, teardown),                \
-	    cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown)
+	    cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_renewal_apply_and_pay, setup, teardown)
 
 int main(void)
 {
@@ -759,6 +877,7 @@ int main(void)
 	    cmocka_unit_test(test_buttons_unchanged),
 	    cmocka_unit_test(test_step_is_for),
 	    cmocka_unit_test(test_names_and_labels),
+	    cmocka_unit_test(test_renewal_window),
 	};
 	const struct CMUnitTest sqlite_tests[] = {ENGINE_TESTS(setup_sqlite)};
 	const struct CMUnitTest pg_tests[] = {ENGINE_TESTS(setup_pg)};
