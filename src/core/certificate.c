@@ -100,23 +100,28 @@ json_t *cert_list(db_conn *c, const char *column, int64_t id, struct arena *ar, 
 		for (int i = 0; i < r->nrows; i++) {
 			int64_t na = db_get_int(r, i, 3, 0);
 			bool revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
+			/* A renewal's new certificate until the tool confirms it (core/renewal.c).
+			 */
+			bool pending = strcmp(db_get(r, i, 4), "pending") == 0;
 			bool expired = !revoked && na < now;
 			int64_t days = (na - now) / 86400;
 			json_array_append_new(
-			    arr, json_pack(
-			             "{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:b, s:b, s:s, s:s}",
-			             "serial", db_get(r, i, 0), "token_serial", db_get(r, i, 1),
-			             "issued", time_date(ar, db_get_int(r, i, 2, 0)), "expires",
-			             time_date(ar, na), "days_left",
-			             (json_int_t)(days < 0 ? 0 : days), "status_label",
-			             revoked   ? "已吊销"
-			             : expired ? "已过期"
-			                       : "有效",
-			             "revoked", revoked, "expired", expired, "valid",
-			             !revoked && !expired, "warning",
-			             !revoked && !expired && days <= warning_days, "reason",
-			             revoked ? crl_reason_label((int)db_get_int(r, i, 6, 0)) : "",
-			             "number", db_get(r, i, 7)));
+			    arr,
+			    json_pack(
+			        "{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:b, s:b, s:s, s:s}",
+			        "serial", db_get(r, i, 0), "token_serial", db_get(r, i, 1),
+			        "issued", time_date(ar, db_get_int(r, i, 2, 0)), "expires",
+			        time_date(ar, na), "days_left", (json_int_t)(days < 0 ? 0 : days),
+			        "status_label",
+			        revoked   ? "已吊销"
+			        : pending ? "更新中（待确认）"
+			        : expired ? "已过期"
+			                  : "有效",
+			        "revoked", revoked, "expired", expired, "valid",
+			        !revoked && !pending && !expired, "warning",
+			        !revoked && !pending && !expired && days <= warning_days, "reason",
+			        revoked ? crl_reason_label((int)db_get_int(r, i, 6, 0)) : "",
+			        "number", db_get(r, i, 7)));
 		}
 	db_result_free(r);
 	return arr;

@@ -261,7 +261,10 @@ test(`[${ENGINE}] an interrupted renewal resumes: confirmation lost, then the is
     assert.equal(sql(`SELECT status FROM certificates WHERE serial = '${a.serial}'`), 'valid');
     assert.equal(sql(`SELECT COUNT(*) FROM certificates WHERE token_serial = '${a.t.serial}' AND status = 'pending'`), '1');
     // The old key still logs in (chosen by its label while both are on the token).
-    assert.ok(await keySession(a.t, '--label', `esp-${a.number}`));
+    const oldKey = await keySession(a.t, '--label', `esp-${a.number}`);
+    const mid = await oldKey.get('/mgmt/user');
+    assert.equal(mid.status, 200);
+    assert.match(mid.text, /更新中（待确认）/, 'the pending certificate is not shown as valid');
     const r1b = renew(a.t);
     assert.equal(r1b.code, 0, r1b.all);
     assert.match(r1b.out, /继续更新 \(resume\)/);
