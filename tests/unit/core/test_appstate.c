@@ -840,8 +840,14 @@ static void test_renewal_apply_and_pay(void **state)
 	assert_int_equal(ra_record_payment(c, &ra, n, 300, 0, "付款人", "REF", NULL), DB_OK);
 	assert_state(c, n, "ready_to_issue");
 	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
+	/* Returned before its certificate, resubmitted: the payment stands, ready again. */
+	assert_int_equal(ra_return(c, &ra, n, "付款人名称不符"), DB_OK);
+	assert_state(c, n, "returned");
+	assert_int_equal(application_resubmit(c, &a.holder, n), DB_OK);
+	assert_state(c, n, "ready_to_issue");
 	char *ev = events_of(c, n);
-	assert_string_equal(ev, "submit:>submitted;payment:submitted>ready_to_issue;");
+	assert_string_equal(ev, "submit:>submitted;payment:submitted>ready_to_issue;"
+	                        "return:ready_to_issue>returned;resubmit:returned>ready_to_issue;");
 	free(ev);
 
 	/* A withdrawn renewal makes room for another. */
