@@ -72,7 +72,7 @@ json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64
 	        c,
 	        "SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, r.kind, r.name, "
 	        "r.code, p.name AS province, " START_SQL " AS started, "
-	        "CASE WHEN " OVERDUE_SQL " THEN 1 ELSE 0 END AS overdue " FILTER_SQL
+	        "CASE WHEN " OVERDUE_SQL " THEN 1 ELSE 0 END AS overdue, a.type " FILTER_SQL
 	        "ORDER BY overdue DESC, a.submitted_at, a.id LIMIT $10 OFFSET $11",
 	        &r, FILTER_PARAMS(f, limit_at, like), P_INT(f->limit), P_INT(f->offset)) == DB_OK) {
 		int64_t now = time_now();
@@ -91,6 +91,10 @@ json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64
 			        "code", db_get(r, i, 7), "province", db_get(r, i, 8), "overdue",
 			        db_get_int(r, i, 10, 0) != 0, "days",
 			        (json_int_t)(started ? (now - started) / DAY : -1)));
+			/* 业务类型: renewals are a kind of application in the same queue. */
+			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1),
+			                    "type_label",
+			                    json_string(app_type_label(db_get(r, i, 11))));
 		}
 	}
 	db_result_free(r);

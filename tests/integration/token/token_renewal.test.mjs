@@ -219,7 +219,7 @@ test(`[${ENGINE}] renewal on the same token: apply with the key, pay, esp-token 
     await payRenewal(number);
     // The RA queue lists it as a kind of application.
     const q = await (await T.raClient()).get('/ra/queue');
-    assert.ok(q.text.includes(number));
+    assert.match(q.text, new RegExp(`<td>${number}</td><td>更新</td>`));
     // The printed form ticks 更新.
     const form = await k2.get(`/applications/${number}/print`);
     assert.match(form.text, /（已选）<\/span>更新</);
