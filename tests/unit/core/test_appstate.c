@@ -23,6 +23,7 @@
 #include "esp/audit.h"
 #include "esp/core.h"
 #include "esp/db.h"
+#include "esp/fee.h"
 #include "esp/ra.h"
 #include "esp/renewal.h"
 #include "esp/util.h"
@@ -861,12 +862,62 @@ static void test_renewal_apply_and_pay(void **state)
 	free(a.number);
 }
 
+/* An evaluator renews free, through the training institution; the fee in
+ * force when a unit applies is the one charged (fee_add, versioned). */
+static void test_renewal_evaluator_and_fee(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	int64_t now = time_now(), day = 86400;
+	const struct renewal_window w = {.before_days = 60, .grace_days = 30};
+	struct app e;
+	submit(c, "evaluator", "350102199001011234", "idem-eval-renew", &e);
+	set_issued(c, e.number);
+	add_holder_certificate(c, e.number, e.holder.registration_id, "ee01", now + 20 * day,
+	                       "valid");
+	char *n = NULL;
+	assert_int_equal(renewal_apply(c, &e.holder, "ee01", &w, &n), RENEW_OK);
+	json_t *app = application_get(c, n);
+	assert_string_equal(json_string_value(json_object_get(app, "amount_yuan")), "0");
+	json_decref(app);
+	assert_int_equal(facts_of(c, n), EVAL | APP_FACT_RENEWAL);
+	assert_int_equal(ra_record_payment(c, &ra, n, 0, 0, "x", "y", NULL), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &ra, n, "表"), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &trainer, n, "确认本人"), DB_OK);
+	assert_state(c, n, "ready_to_issue");
+	assert_int_equal(ra_ship(c, &ra, n, "", ""), DB_CONFLICT);
+	free(n);
+
+	/* A new renewal fee in force from now: the next unit renewal pays it. */
+	struct actor adm = admin;
+	struct fee fee = {.price_yuan = 700,
+	                  .medium_yuan = 80,
+	                  .years = 3,
+	                  .valid_from = now - 1,
+	                  .renewal_yuan = 280};
+	assert_int_equal(fee_add(c, &adm, &fee), DB_OK);
+	struct app u;
+	submit(c, "enterprise", "91350100M000100Y43", "idem-fee-renew", &u);
+	set_issued(c, u.number);
+	add_holder_certificate(c, u.number, u.holder.registration_id, "ee02", now + 20 * day,
+	                       "valid");
+	assert_int_equal(renewal_apply(c, &u.holder, "ee02", &w, &n), RENEW_OK);
+	app = application_get(c, n);
+	assert_string_equal(json_string_value(json_object_get(app, "amount_yuan")), "280");
+	assert_string_equal(json_string_value(json_object_get(app, "price_yuan")), "280");
+	json_decref(app);
+	free(n);
+	free(u.number);
+	free(e.number);
+}
+
 #define ENGINE_TESTS(setup)                                                                        \
 	cmocka_unit_test_setup_teardown(test_unit_steps, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_materials_before_payment, setup, teardown),       \
 	    cmocka_unit_test_setup_teardown(test_evaluator_steps, setup, teardown),                \
 	    cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown),                       \
-	    cmocka_unit_test_setup_teardown(test_renewal_apply_and_pay, setup, teardown)
+	    cmocka_unit_test_setup_teardown(test_renewal_apply_and_pay, setup, teardown),          \
+	    cmocka_unit_test_setup_teardown(test_renewal_evaluator_and_fee, setup, teardown)
 
 int main(void)
 {
