@@ -35,6 +35,7 @@
 #define CERTS APP_FACT_CERTS
 #define LAST APP_FACT_LAST_SET
 #define RENEW APP_FACT_RENEWAL
+#define UNLK APP_FACT_UNLOCK
 
 /* ---- the expected machine, written as the manual tells it ----------------- */
 
@@ -46,10 +47,14 @@ static bool before_issue(enum app_state s)
 
 static bool want_renewal(enum app_state from, enum app_step step, enum role who, unsigned f,
                          enum app_state *to);
+static bool want_unlock(enum app_state from, enum app_step step, enum role who, unsigned f,
+                        enum app_state *to);
 
 static bool want(enum app_state from, enum app_step step, enum role who, unsigned f,
                  enum app_state *to)
 {
+	if (f & UNLK)
+		return want_unlock(from, step, who, f, to);
 	if (f & RENEW)
 		return want_renewal(from, step, who, f, to);
 	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS, last = f & LAST;
@@ -101,7 +106,8 @@ static bool want(enum app_state from, enum app_step step, enum role who, unsigne
 		*to = APP_RECEIVED;
 		return (ra && !eval && from == APP_SHIPPED) ||
 		       (trainer && eval && from == APP_READY_FOR_PICKUP);
-	case STEP_CONFIRM: /* renewals only */
+	case STEP_CONFIRM: /* renewals and unlocks only */
+	case STEP_APPROVE:
 	case APP_STEP_COUNT:
 		break;
 	}
@@ -147,10 +153,42 @@ static bool want_renewal(enum app_state from, enum app_step step, enum role who,
 	case STEP_SHIP:
 	case STEP_PICKUP:
 	case STEP_RECEIVED:
+	case STEP_APPROVE:
 	case APP_STEP_COUNT:
 		break;
 	}
 	return false;
+}
+
+/* 密码解锁: free, approved by the RA (for evaluators too), done by the
+ * holder's tool with a one-time authorisation (issue 13, item 4). */
+static bool want_unlock(enum app_state from, enum app_step step, enum role who, unsigned f,
+                        enum app_state *to)
+{
+	bool paid = f & PAID, mats = f & MATS, certs = f & CERTS;
+	bool ra = who == ROLE_RA, holder = who == ROLE_APPLICANT;
+	switch (step) {
+	case STEP_SUBMIT:
+		*to = APP_SUBMITTED;
+		return holder && from == APP_NEW;
+	case STEP_WITHDRAW:
+		*to = APP_WITHDRAWN;
+		return holder && from == APP_SUBMITTED && !paid && !mats;
+	case STEP_RETURN:
+		*to = APP_RETURNED;
+		return ra && from == APP_SUBMITTED && !certs;
+	case STEP_RESUBMIT:
+		*to = APP_SUBMITTED;
+		return holder && from == APP_RETURNED && !paid;
+	case STEP_APPROVE:
+		*to = APP_UNLOCK_APPROVED;
+		return ra && from == APP_SUBMITTED;
+	case STEP_CONFIRM:
+		*to = APP_UNLOCKED;
+		return holder && from == APP_UNLOCK_APPROVED;
+	default:
+		return false;
+	}
 }
 
 static void test_every_state_step_role_and_fact(void **state)
@@ -198,8 +236,8 @@ static void test_every_state_step_role_and_fact(void **state)
 static void test_terminal_states(void **state)
 {
 	(void)state;
-	const enum app_state ends[] = {APP_RECEIVED, APP_WITHDRAWN, APP_RENEWED};
-	for (size_t i = 0; i < 3; i++)
+	const enum app_state ends[] = {APP_RECEIVED, APP_WITHDRAWN, APP_RENEWED, APP_UNLOCKED};
+	for (size_t i = 0; i < 4; i++)
 		for (int st = 0; st < APP_STEP_COUNT; st++)
 			for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
 				for (unsigned f = 0; f <= APP_FACTS_ALL; f++)
@@ -225,8 +263,8 @@ static bool reachable(enum app_state s, enum role who, unsigned f)
 	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS;
 	if (f & LAST)
 		return false; /* a fact of issuing, not of a stored application */
-	if (f & RENEW)
-		return false; /* renewals came after the old page */
+	if (f & (RENEW | UNLK))
+		return false; /* renewals and unlocks came after the old page */
 	if (eval && paid)
 		return false;
 	if (who == ROLE_TRAINER && !eval)
@@ -310,9 +348,10 @@ static void test_step_is_for(void **state)
 	(void)state;
 	for (int st = 0; st < APP_STEP_COUNT; st++)
 		for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
-			for (unsigned e = 0; e <= 3; e++) {
-				/* e: the kind, evaluator (bit 0) and renewal (bit 1) */
-				unsigned kind = (e & 1 ? EVAL : 0u) | (e & 2 ? RENEW : 0u);
+			for (unsigned e = 0; e <= 7; e++) {
+				/* e: the kind, evaluator (bit 0), renewal (1), unlock (2) */
+				unsigned kind = (e & 1 ? EVAL : 0u) | (e & 2 ? RENEW : 0u) |
+				                (e & 4 ? UNLK : 0u);
 				bool any = false;
 				for (int s = 0; s < APP_STATE_COUNT; s++)
 					for (unsigned f = 0; f <= APP_FACTS_ALL; f++) {
@@ -351,6 +390,13 @@ static void test_step_is_for(void **state)
 	assert_true(appstate_step_is_for(STEP_ISSUE, ROLE_APPLICANT, RENEW));
 	assert_true(appstate_step_is_for(STEP_CONFIRM, ROLE_APPLICANT, RENEW | EVAL));
 	assert_false(appstate_step_is_for(STEP_CONFIRM, ROLE_APPLICANT, 0));
+	/* Unlocks: the RA approves (evaluators too) and may return; nothing else is its. */
+	assert_true(appstate_step_is_for(STEP_APPROVE, ROLE_RA, UNLK));
+	assert_true(appstate_step_is_for(STEP_APPROVE, ROLE_RA, UNLK | EVAL));
+	assert_false(appstate_step_is_for(STEP_APPROVE, ROLE_RA, 0));
+	assert_false(appstate_step_is_for(STEP_APPROVE, ROLE_TRAINER, UNLK | EVAL));
+	assert_false(appstate_step_is_for(STEP_PAYMENT, ROLE_RA, UNLK));
+	assert_true(appstate_step_is_for(STEP_RETURN, ROLE_RA, UNLK));
 }
 
 /* ---- names and labels ------------------------------------------------------ */
@@ -372,6 +418,8 @@ static void test_names_and_labels(void **state)
 	    {"returned", "已退回"},
 	    {"withdrawn", "已撤销"},
 	    {"renewed", "已更新"},
+	    {"unlock_approved", "已批准解锁"},
+	    {"unlocked", "已解锁"},
 	};
 	assert_int_equal(sizeof states / sizeof states[0], APP_STATE_COUNT);
 	for (int s = 0; s < APP_STATE_COUNT; s++) {
@@ -391,7 +439,7 @@ static void test_names_and_labels(void **state)
 	/* The steps as the application's events record them. */
 	static const char *const steps[] = {"submit", "withdraw", "payment", "materials",
 	                                    "return", "resubmit", "issue",   "ship",
-	                                    "pickup", "received", "confirm"};
+	                                    "pickup", "received", "confirm", "approve"};
 	assert_int_equal(sizeof steps / sizeof steps[0], APP_STEP_COUNT);
 	for (int st = 0; st < APP_STEP_COUNT; st++) {
 		enum app_step got = APP_STEP_COUNT;
