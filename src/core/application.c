@@ -441,7 +441,8 @@ static enum db_status withdraw_tx(db_conn *c, void *arg)
 	unsigned facts = (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
 	                 (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
 	                 (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
-	                 (strcmp(db_get(r, 0, 5), "renewal") == 0 ? APP_FACT_RENEWAL : 0);
+	                 (strcmp(db_get(r, 0, 5), "renewal") == 0 ? APP_FACT_RENEWAL : 0) |
+	                 (strcmp(db_get(r, 0, 5), "unlock") == 0 ? APP_FACT_UNLOCK : 0);
 	db_result_free(r);
 	if (!appstate_next(from, STEP_WITHDRAW, w->a ? w->a->role : ROLE_NONE, facts, &to))
 		return DB_CONFLICT;
@@ -471,7 +472,7 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 	"a.taxpayer_id, a.price_yuan, a.medium_yuan, a.years, a.amount_yuan, a.scan_id, "          \
 	"a.submitted_at, a.paid_at, a.materials_at, a.issued_at, a.shipped_at, a.pickup_at, "      \
 	"a.received_at, a.returned_at, a.return_reason, a.withdrawn_at, a.courier, "               \
-	"a.tracking_no, a.updated_at, a.renews_serial, "                                           \
+	"a.tracking_no, a.updated_at, a.renews_serial, a.unlock_token, "                           \
 	"r.kind, r.state AS reg_state, r.name AS reg_name, r.code AS reg_code, "                   \
 	"r.legal_rep, r.work_unit, r.department, r.province_code, p.name AS province, "            \
 	"au.path AS authority_path, au.name AS authority_name "                                    \
@@ -535,7 +536,8 @@ unsigned application_facts(json_t *app)
 	return (kind_parse(sval(app, "kind")) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
 	       (json_is_string(json_object_get(app, "paid_at")) ? APP_FACT_PAID : 0) |
 	       (json_is_string(json_object_get(app, "materials_at")) ? APP_FACT_MATERIALS : 0) |
-	       (strcmp(sval(app, "type"), "renewal") == 0 ? APP_FACT_RENEWAL : 0);
+	       (strcmp(sval(app, "type"), "renewal") == 0 ? APP_FACT_RENEWAL : 0) |
+	       (strcmp(sval(app, "type"), "unlock") == 0 ? APP_FACT_UNLOCK : 0);
 }
 
 void application_appform(json_t *app, struct appform *f)
@@ -579,6 +581,7 @@ const char *app_type_label(const char *type)
 {
 	return strcmp(type, "additional") == 0 ? "增加数量"
 	       : strcmp(type, "renewal") == 0  ? "更新"
+	       : strcmp(type, "unlock") == 0   ? "密码解锁"
 	                                       : "初次办理";
 }
 

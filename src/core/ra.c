@@ -233,7 +233,8 @@ static enum db_status load_row(db_conn *c, const char *number, struct app_row *r
 		    (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
 		    (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
 		    (db_get_int(r, 0, 5, 0) > 0 ? APP_FACT_CERTS : 0) |
-		    (strcmp(db_get(r, 0, 6), "renewal") == 0 ? APP_FACT_RENEWAL : 0);
+		    (strcmp(db_get(r, 0, 6), "renewal") == 0 ? APP_FACT_RENEWAL : 0) |
+		    (strcmp(db_get(r, 0, 6), "unlock") == 0 ? APP_FACT_UNLOCK : 0);
 	}
 	db_result_free(r);
 	return st;

@@ -58,6 +58,7 @@ void page_application(struct request *r)
 	    json_boolean(own && appstate_next(state, STEP_WITHDRAW, ROLE_APPLICANT, facts, NULL)));
 	json_object_set_new(ctx, "is_returned", json_boolean(state == APP_RETURNED));
 	json_object_set_new(ctx, "public_url", json_string(r->srv->public_url));
+	unlock_context(r, app, ctx);
 	json_object_set_new(ctx, "has_scan",
 	                    json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
 	render_page(r, 200, "application", "证书U盘申请", ctx);
