@@ -249,7 +249,9 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 			fflush(stdout);
 			tok_print_cert_summary(have, "  ");
 			X509_free(have);
-			return TOK_EXIT_OK;
+			return o->so_pin_file
+			           ? tok_so_pin_custody(o, &s->t, s->base, s->api_token, s->serial)
+			           : TOK_EXIT_OK;
 		}
 		printf("证书U盘上已有密钥对 %s（上次未完成），继续申请 (resume)。\n", s->label);
 	} else {
@@ -273,7 +275,6 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 		return TOK_EXIT_TOKEN;
 
 	rc = post_csr(o, s->base, s->api_token, s->csr, s->serial, &s->cert, &s->chain);
-	tok_wipe(s->api_token, sizeof s->api_token);
 	if (rc == TOK_EXIT_REFUSED && !found) {
 		/*
 		 * The server refused the request of a key made in this run, so it
@@ -307,6 +308,9 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 	tok_print_cert_summary(s->cert, "  ");
 	if (s->chain)
 		rc = tok_store_chain(&s->t, s->chain, s->cert);
+	/* The SO PIN into ESP's custody, for a remote unlock later (密码解锁). */
+	if (rc == TOK_EXIT_OK && o->so_pin_file)
+		rc = tok_so_pin_custody(o, &s->t, s->base, s->api_token, s->serial);
 	if (rc == TOK_EXIT_OK)
 		printf("申请完成。\n");
 	return rc;
