@@ -91,8 +91,8 @@ int tok_cmd_enroll(const struct tok_opts *o);
 int tok_cmd_renew(const struct tok_opts *o);
 int tok_cmd_unlock_remote(const struct tok_opts *o);
 /* enroll --so-pin-file: the SO PIN into ESP's custody (token_cmd_unlock_remote.c). */
-int tok_so_pin_custody(const struct tok_opts *o, struct tok_ctx *t, const char *base,
-                       const char *api_token, const char *token_serial);
+int tok_so_pin_custody(const struct tok_opts *o, const char *base, const char *api_token,
+                       const char *token_serial);
 int tok_cmd_login(const struct tok_opts *o);
 int tok_cmd_setup_browser(const struct tok_opts *o);
 

@@ -249,9 +249,7 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 			fflush(stdout);
 			tok_print_cert_summary(have, "  ");
 			X509_free(have);
-			return o->so_pin_file
-			           ? tok_so_pin_custody(o, &s->t, s->base, s->api_token, s->serial)
-			           : TOK_EXIT_OK;
+			return TOK_EXIT_OK;
 		}
 		printf("证书U盘上已有密钥对 %s（上次未完成），继续申请 (resume)。\n", s->label);
 	} else {
@@ -308,9 +306,6 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 	tok_print_cert_summary(s->cert, "  ");
 	if (s->chain)
 		rc = tok_store_chain(&s->t, s->chain, s->cert);
-	/* The SO PIN into ESP's custody, for a remote unlock later (密码解锁). */
-	if (rc == TOK_EXIT_OK && o->so_pin_file)
-		rc = tok_so_pin_custody(o, &s->t, s->base, s->api_token, s->serial);
 	if (rc == TOK_EXIT_OK)
 		printf("申请完成。\n");
 	return rc;
@@ -334,6 +329,17 @@ int tok_cmd_enroll(const struct tok_opts *o)
 	if (s->base && tok_read_first_line(o->api_token_file, s->api_token, sizeof s->api_token,
 	                                   "API令牌 (API token)") == 0)
 		rc = enroll_run(o, s);
+	/* The SO PIN into ESP's custody, for a remote unlock later (密码解锁).
+	 * An SO session needs every session read-write: the enrolment's
+	 * (libp11's read-only ones too) end first. */
+	if (rc == TOK_EXIT_OK && o->so_pin_file) {
+		EVP_PKEY_free(s->priv); /* libp11's keys go before libp11 */
+		EVP_PKEY_free(s->pub);
+		s->priv = s->pub = NULL;
+		tok_unload(&s->t);
+		s->t.h = CK_INVALID_HANDLE;
+		rc = tok_so_pin_custody(o, s->base, s->api_token, s->serial);
+	}
 	tok_wipe(s->pin, sizeof s->pin);
 	tok_wipe(s->api_token, sizeof s->api_token);
 	X509_free(s->cert);

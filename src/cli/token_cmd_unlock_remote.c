@@ -62,9 +62,10 @@ static bool reply_pin(json_t *reply, const char *name, char *buf, size_t size)
 	return true;
 }
 
-int tok_so_pin_custody(const struct tok_opts *o, struct tok_ctx *t, const char *base,
-                       const char *api_token, const char *token_serial)
+int tok_so_pin_custody(const struct tok_opts *o, const char *base, const char *api_token,
+                       const char *token_serial)
 {
+	struct tok_ctx ctx = {.h = CK_INVALID_HANDLE}, *t = &ctx;
 	char current[TOK_PIN_BUF], next[TOK_PIN_BUF];
 	memset(next, 0, sizeof next);
 	if (tok_read_first_line(o->so_pin_file, current, sizeof current, "管理员PIN码 (SO PIN)") !=
@@ -81,12 +82,11 @@ int tok_so_pin_custody(const struct tok_opts *o, struct tok_ctx *t, const char *
 	}
 	if (rc != TOK_EXIT_OK)
 		goto out;
-	/* The enrolment's user session ends: PKCS#11 allows one user type at once. */
-	if (t->logged_in) {
-		t->f->C_Logout(t->h);
-		t->logged_in = false;
-	}
-	rc = tok_rotate_so_pin(t, current, next, NULL);
+	rc = tok_load(t, o->module);
+	if (rc == TOK_EXIT_OK)
+		rc = tok_select(t, o->token);
+	if (rc == TOK_EXIT_OK)
+		rc = tok_rotate_so_pin(t, current, next, NULL);
 	if (rc == TOK_EXIT_OK) {
 		json_decref(reply);
 		reply = NULL;
@@ -101,6 +101,7 @@ int tok_so_pin_custody(const struct tok_opts *o, struct tok_ctx *t, const char *
 		tok_note(
 		    "重新运行同一 enroll 命令可继续：系统在确认之前一直保留同一个新管理员PIN码。");
 out:
+	tok_unload(t);
 	json_decref(reply);
 	json_decref(body);
 	tok_wipe(current, sizeof current);
