@@ -228,6 +228,62 @@ test(`[${ENGINE}] renewal answers match the contract`, async () => {
   }
 });
 
+test(`[${ENGINE}] SO PIN custody and remote unlock answers match the contract`, async () => {
+  const h = await holderWithKeys(esp, 'enterprise', 1, dir);
+  const token = h.certs[0].token;
+  const S = '/api/v1/tokens/{serial}/so-pin';
+  const SC = '/api/v1/tokens/{serial}/so-pin/confirm';
+  const post = (path, bearer, b) => fetch(`${esp.url}${path}`, json(bearer, b));
+  // The RA workstation: nothing to confirm yet, then the SO PIN, again the same, confirmed.
+  const early = await post(`/api/v1/tokens/${token}/so-pin/confirm`, h.token, {});
+  assert.equal(early.status, 409);
+  await check('POST', SC, early);
+  const anon = await post(`/api/v1/tokens/${token}/so-pin`, null, {});
+  assert.equal(anon.status, 401);
+  await check('POST', S, anon);
+  const none = await post('/api/v1/tokens/NO-SUCH-TOKEN/so-pin', h.token, {});
+  assert.equal(none.status, 404);
+  await check('POST', S, none);
+  const first = await check('POST', S, await post(`/api/v1/tokens/${token}/so-pin`, h.token, {}));
+  const second = await check('POST', S, await post(`/api/v1/tokens/${token}/so-pin`, h.token, {}));
+  assert.equal(second.so_pin, first.so_pin);
+  assert.equal((await check('POST', SC, await post(`/api/v1/tokens/${token}/so-pin/confirm`, h.token, {}))).status, 'in_custody');
+  assert.equal((await check('POST', S, await post(`/api/v1/tokens/${token}/so-pin`, h.token, {}))).status, 'in_custody');
+
+  // The holder applies, the RA approves, the tool releases and confirms.
+  const c = h.c;
+  await c.get('/unlock');
+  const applied = await c.post(`/unlock/${token}`, {});
+  const number = applied.text.match(/ESP-\d{4}-\d{6}/)[0];
+  const R = '/api/v1/unlocks/{number}/release';
+  const C = '/api/v1/unlocks/{number}/confirm';
+  const notYet = await post(`/api/v1/unlocks/${number}/release`, null, { code: 'x', token_serial: token });
+  assert.equal(notYet.status, 409);
+  await check('POST', R, notYet);
+  await h.ra.get(`/ra/applications/${number}`);
+  await h.ra.post(`/ra/applications/${number}/approve`, {});
+  const page = await c.get(`/applications/${number}`);
+  const code = page.text.match(/id="unlock-code">([A-Za-z0-9]+)</)[1];
+  for (const [status, body, path] of [
+    [400, { token_serial: token }, R],
+    [403, { code: 'wrong', token_serial: token }, R],
+    [404, { code, token_serial: token }, '/api/v1/unlocks/ESP-1999-000001/release'],
+  ]) {
+    const res = await post(path.replace('{number}', number), null, body);
+    assert.equal(res.status, status);
+    await check('POST', R, res);
+  }
+  const pair = await check('POST', R, await post(`/api/v1/unlocks/${number}/release`, null, { code, token_serial: token }));
+  assert.equal(pair.so_pin, first.so_pin, 'the SO PIN in custody is released');
+  const bad = await post(`/api/v1/unlocks/${number}/confirm`, null, { code: 'wrong' });
+  assert.equal(bad.status, 403);
+  await check('POST', C, bad);
+  assert.equal((await check('POST', C, await post(`/api/v1/unlocks/${number}/confirm`, null, { code }))).status, 'unlocked');
+  const spent = await post(`/api/v1/unlocks/${number}/release`, null, { code, token_serial: token });
+  assert.equal(spent.status, 409);
+  await check('POST', R, spent);
+});
+
 test('every operation of the document was answered at least once', () => {
   for (const [path, ops] of Object.entries(doc.paths))
     for (const method of Object.keys(ops))
