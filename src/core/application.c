@@ -610,11 +610,26 @@ static json_t *renewal_timeline(json_t *app, struct arena *a, bool eval)
 	return arr;
 }
 
+/* 密码解锁: nothing paid, mailed or issued; approved, then done by the tool. */
+static json_t *unlock_timeline(json_t *app, struct arena *a)
+{
+	enum app_state s = appstate_parse(sval(app, "state"));
+	bool approved = s == APP_UNLOCK_APPROVED || s == APP_UNLOCKED, done = s == APP_UNLOCKED;
+	int64_t submitted = strtoll(sval(app, "submitted_at"), NULL, 10);
+	int64_t updated = strtoll(sval(app, "updated_at"), NULL, 10);
+	return json_pack("[{s:s, s:s, s:b}, {s:s, s:s, s:b}, {s:s, s:s, s:b}]", "label", "已提交",
+	                 "date", time_datetime(a, submitted), "done", true, "label", "已批准解锁",
+	                 "date", "", "done", approved, "label", "已解锁", "date",
+	                 done ? time_datetime(a, updated) : "", "done", done);
+}
+
 json_t *application_timeline(json_t *app, struct arena *a)
 {
 	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
 	if (strcmp(sval(app, "type"), "renewal") == 0)
 		return renewal_timeline(app, a, eval);
+	if (strcmp(sval(app, "type"), "unlock") == 0)
+		return unlock_timeline(app, a);
 	const char *const steps[][2] = {
 	    {"submitted_at", "已提交"},
 	    {"paid_at", "已付款"},

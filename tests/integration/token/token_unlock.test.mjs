@@ -103,6 +103,8 @@ test(`[${ENGINE}] remote unlock: custody at enrolment, apply, approve, esp-token
   // The holder forgot the PIN: password login, 密码解锁.
   const number = await applyUnlock(c, t);
   assert.notEqual(number, appNumber);
+  const form = await c.get(`/applications/${number}/print`);
+  assert.match(form.text, /（已选）<\/span>密码解锁</, 'the printed form ticks 密码解锁');
   // Before approval: no authorisation, and the API refuses.
   const early = await release(number, { code: 'x'.repeat(24), token_serial: t.serial });
   assert.equal(early.status, 409);
