@@ -26,6 +26,7 @@
 #include "esp/fee.h"
 #include "esp/ra.h"
 #include "esp/renewal.h"
+#include "esp/sopin.h"
 #include "esp/util.h"
 #include "../dbfixture.h"
 
@@ -959,13 +960,137 @@ static void test_renewal_evaluator_and_fee(void **state)
 	free(e.number);
 }
 
+/* ---- 密码解锁 through the core (core/sopin.c) ------------------------------ */
+
+static void test_unlock_custody_and_release(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	unsigned char k[32];
+	randombytes_buf(k, sizeof k);
+	sopin_key_set(k);
+	int64_t now = time_now(), day = 86400;
+	struct app a;
+	submit(c, "enterprise", "91350100M000100Y43", "idem-unlock", &a);
+	/* The holder's account: the tool's steps are recorded as its. */
+	assert_int_equal(account_create(c, "holder", "secret-password-1", ROLE_APPLICANT, "持有人",
+	                                0, NULL, a.holder.registration_id, &a.holder.account_id),
+	                 DB_OK);
+	set_issued(c, a.number);
+	add_holder_certificate(c, a.number, a.holder.registration_id, "TK1", now + 500 * day,
+	                       "valid");
+	add_holder_certificate(c, a.number, a.holder.registration_id, "TK2", now + 500 * day,
+	                       "valid");
+	char *pin = NULL, *again = NULL, *number = NULL;
+
+	/* Custody at enrolment: the RA of the province only; the same PIN until confirmed. */
+	assert_int_equal(sopin_custody_begin(c, &trainer, "TK1", &pin), SOPIN_FORBIDDEN);
+	assert_int_equal(sopin_custody_begin(c, &ra, "NOPE", &pin), SOPIN_NOT_FOUND);
+	assert_int_equal(sopin_custody_confirm(c, &ra, "TK1"), SOPIN_WRONG_STATE);
+	assert_int_equal(sopin_custody_begin(c, &ra, "TK1", &pin), SOPIN_OK);
+	assert_int_equal(strlen(pin), 16);
+	assert_int_equal(sopin_custody_begin(c, &ra, "TK1", &again), SOPIN_OK);
+	assert_string_equal(again, pin);
+	free(again);
+	again = NULL;
+	assert_int_equal(sopin_custody_confirm(c, &ra, "TK1"), SOPIN_OK);
+	assert_int_equal(sopin_custody_confirm(c, &ra, "TK1"), SOPIN_EXISTING);
+	assert_int_equal(sopin_custody_begin(c, &ra, "TK1", &again), SOPIN_EXISTING);
+	assert_null(again);
+	/* Sealed: the PIN's text is not in the store. */
+	db_result *r = NULL;
+	assert_int_equal(
+	    DB_EXEC(c, "SELECT sealed FROM token_so_pins WHERE token_serial = 'TK1'", &r), DB_OK);
+	assert_int_equal(r->nrows, 1);
+	assert_null(memmem(db_get(r, 0, 0), db_get_len(r, 0, 0), pin, strlen(pin)));
+	db_result_free(r);
+
+	/* The holder applies: only its own token, only one in custody, once. */
+	struct actor other = a.holder;
+	other.registration_id = make_registration(c, "enterprise", "91350100M000100Y51");
+	assert_int_equal(sopin_unlock_apply(c, &other, "TK1", &number), SOPIN_FORBIDDEN);
+	assert_int_equal(sopin_unlock_apply(c, &a.holder, "TK2", &number), SOPIN_NO_CUSTODY);
+	assert_int_equal(sopin_unlock_apply(c, &a.holder, "TK1", &number), SOPIN_OK);
+	char *same = NULL;
+	assert_int_equal(sopin_unlock_apply(c, &a.holder, "TK1", &same), SOPIN_EXISTING);
+	assert_string_equal(same, number);
+	free(same);
+	assert_state(c, number, "submitted");
+	assert_int_equal(facts_of(c, number), APP_FACT_UNLOCK);
+	assert_null(sopin_unlock_code(c, number));
+
+	/* Before approval nothing is released; the RA approves, nobody else. */
+	char *cur = NULL, *next = NULL;
+	assert_int_equal(sopin_unlock_release(c, number, "whatever", "TK1", &cur, &next),
+	                 SOPIN_WRONG_STATE);
+	assert_int_equal(ra_record_payment(c, &ra, number, 1, 0, "x", "y", NULL), DB_CONFLICT);
+	assert_int_equal(sopin_unlock_approve(c, &trainer, number), SOPIN_FORBIDDEN);
+	assert_int_equal(sopin_unlock_approve(c, &ra, number), SOPIN_OK);
+	assert_state(c, number, "unlock_approved");
+	assert_int_equal(sopin_unlock_approve(c, &ra, number), SOPIN_WRONG_STATE);
+	char *code = sopin_unlock_code(c, number);
+	assert_non_null(code);
+	assert_int_equal(strlen(code), 24);
+
+	/* The release: the authorisation and the token must match; the same pair twice. */
+	assert_int_equal(
+	    sopin_unlock_release(c, number, "wrong-code-wrong-code-xx", "TK1", &cur, &next),
+	    SOPIN_BAD_CODE);
+	assert_int_equal(sopin_unlock_release(c, number, code, "TK2", &cur, &next), SOPIN_BAD_CODE);
+	assert_int_equal(sopin_unlock_release(c, number, code, "TK1", &cur, &next), SOPIN_OK);
+	assert_string_equal(cur, pin);
+	assert_string_not_equal(next, pin);
+	char *cur2 = NULL, *next2 = NULL;
+	assert_int_equal(sopin_unlock_release(c, number, code, "TK1", &cur2, &next2), SOPIN_OK);
+	assert_string_equal(cur2, cur);
+	assert_string_equal(next2, next);
+	free(cur2);
+	free(next2);
+
+	/* Confirmed: the fresh PIN in custody, the authorisation spent. */
+	assert_int_equal(sopin_unlock_confirm(c, number, "wrong"), SOPIN_BAD_CODE);
+	assert_int_equal(sopin_unlock_confirm(c, number, code), SOPIN_OK);
+	assert_state(c, number, "unlocked");
+	assert_null(sopin_unlock_code(c, number));
+	assert_int_equal(sopin_unlock_confirm(c, number, code), SOPIN_EXISTING);
+	assert_int_equal(sopin_unlock_release(c, number, code, "TK1", &cur2, &next2),
+	                 SOPIN_WRONG_STATE);
+	char *ev = events_of(c, number);
+	assert_string_equal(ev, "submit:>submitted;approve:submitted>unlock_approved;"
+	                        "confirm:unlock_approved>unlocked;");
+	free(ev);
+	/* A new unlock releases the fresh PIN, never the released one. */
+	char *n2 = NULL, *code2 = NULL;
+	assert_int_equal(sopin_unlock_apply(c, &a.holder, "TK1", &n2), SOPIN_OK);
+	assert_int_equal(sopin_unlock_approve(c, &ra, n2), SOPIN_OK);
+	code2 = sopin_unlock_code(c, n2);
+	assert_int_equal(sopin_unlock_release(c, n2, code2, "TK1", &cur2, &next2), SOPIN_OK);
+	assert_string_equal(cur2, next);
+	assert_string_not_equal(cur2, pin);
+	/* Without the key nothing is released. */
+	sopin_key_forget();
+	char *c3 = NULL, *n3 = NULL;
+	assert_int_equal(sopin_unlock_release(c, n2, code2, "TK1", &c3, &n3), SOPIN_NO_KEY);
+	free(cur2);
+	free(next2);
+	free(code2);
+	free(n2);
+	free(cur);
+	free(next);
+	free(code);
+	free(number);
+	free(pin);
+	free(a.number);
+}
+
 #define ENGINE_TESTS(setup)                                                                        \
 	cmocka_unit_test_setup_teardown(test_unit_steps, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_materials_before_payment, setup, teardown),       \
 	    cmocka_unit_test_setup_teardown(test_evaluator_steps, setup, teardown),                \
 	    cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_renewal_apply_and_pay, setup, teardown),          \
-	    cmocka_unit_test_setup_teardown(test_renewal_evaluator_and_fee, setup, teardown)
+	    cmocka_unit_test_setup_teardown(test_renewal_evaluator_and_fee, setup, teardown),      \
+	    cmocka_unit_test_setup_teardown(test_unlock_custody_and_release, setup, teardown)
 
 int main(void)
 {
