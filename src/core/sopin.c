@@ -554,6 +554,24 @@ static enum db_status step_tx(db_conn *c, void *arg)
 		st = DB_CONFLICT;
 		goto out;
 	}
+	/* A token whose certificate was revoked (挂失) meanwhile is not unlocked. */
+	db_result *v = NULL;
+	if ((st = DB_EXEC(c,
+	                  "SELECT 1 FROM certificates WHERE token_serial = $1 AND status = 'valid'",
+	                  &v, P_TEXT(token))) != DB_OK)
+		goto out;
+	bool valid = v->nrows > 0;
+	db_result_free(v);
+	if (!valid && x->step == STEP_APPROVE) {
+		x->result = SOPIN_NOT_FOUND;
+		st = DB_CONFLICT;
+		goto out;
+	}
+	if (!valid && x->release) {
+		x->result = SOPIN_WRONG_STATE;
+		st = DB_CONFLICT;
+		goto out;
+	}
 	int64_t now = time_now();
 	char *obj = xasprintf("token:%s", token);
 	if (x->step == STEP_APPROVE) {

@@ -1067,6 +1067,17 @@ static void test_unlock_custody_and_release(void **state)
 	assert_int_equal(sopin_unlock_release(c, n2, code2, "TK1", &cur2, &next2), SOPIN_OK);
 	assert_string_equal(cur2, next);
 	assert_string_not_equal(cur2, pin);
+	/* A token lost (its certificate revoked) meanwhile is not unlocked. */
+	assert_int_equal(
+	    DB_EXEC(c, "UPDATE certificates SET status = 'revoked' WHERE token_serial = 'TK1'",
+	            NULL),
+	    DB_OK);
+	char *c4 = NULL, *n4 = NULL;
+	assert_int_equal(sopin_unlock_release(c, n2, code2, "TK1", &c4, &n4), SOPIN_WRONG_STATE);
+	assert_null(c4);
+	assert_int_equal(
+	    DB_EXEC(c, "UPDATE certificates SET status = 'valid' WHERE token_serial = 'TK1'", NULL),
+	    DB_OK);
 	/* Without the key nothing is released. */
 	sopin_key_forget();
 	char *c3 = NULL, *n3 = NULL;
