@@ -141,3 +141,17 @@ export async function passwordLogin(page, base, username, password) {
   await field(page, '密码').fill(password);
   await page.getByRole('button', { name: '登录', exact: true }).click();
 }
+
+// The WCAG 2.1 A and AA violations axe-core finds on the page as it is now
+// (axe-core from this directory's node_modules, evaluated through the
+// browser's debugging protocol: the pages' CSP rightly refuses inline scripts).
+export async function axeViolations(page) {
+  const { createRequire } = await import('node:module');
+  const { readFileSync } = await import('node:fs');
+  const require = createRequire(import.meta.url);
+  await page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+  const result = await page.evaluate(async () => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
