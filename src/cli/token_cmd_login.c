@@ -102,6 +102,9 @@ static int login_run(const struct tok_opts *o, struct login_state *s)
 	struct tok_cert *cert = &s->certs[pick];
 	if (tok_days_left(cert->x509) < 0) {
 		tok_err("证书已过期，无法登录");
+		tok_note("过期后的更新宽限期内仍可更新：用用户名和密码登录系统，在【证书更新】申请"
+		         "并付款后，"
+		         "运行 esp-token renew --server <地址>。");
 		return TOK_EXIT_TOKEN;
 	}
 	if ((rc = tok_get_pin(o->pin_file, "PIN码", s->pin, sizeof s->pin)) != TOK_EXIT_OK)

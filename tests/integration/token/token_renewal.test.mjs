@@ -348,6 +348,9 @@ test(`[${ENGINE}] an expired key is refused at login with the renewal path; in t
     const l = t.tool('login', '--server', T.esp.url, '--pin-file', t.pinFile);
     assert.notEqual(l.code, 0);
     const out = l.all;
+    // The token's clock is the real one: espd (its clock moved) refuses, with the path.
+    assert.match(out, /已过有效期/);
+    assert.match(out, /esp-token renew/, 'the refusal explains the renewal path');
     // esp-token refuses an expired certificate itself; the server explains the path.
     const pem = readFileSync(join(t.dir, 'current.pem'), 'utf8');
     const ch = await (await fetch(`${T.esp.url}/api/v1/login/challenge`)).json();
