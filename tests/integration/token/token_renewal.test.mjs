@@ -15,7 +15,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, approvedApplicant, submitApplication, rawSql, makeCsr, ENGINE } from '../lib/esp.mjs';
+import { Client, approvedApplicant, submitApplication, holderWithKeys, rawSql, makeCsr, ENGINE } from '../lib/esp.mjs';
 import { tokenTestbed, ESP_TOKEN, MODULE, PIN } from './lib.mjs';
 
 const T = tokenTestbed();
@@ -379,5 +379,33 @@ test(`[${ENGINE}] an expired key is refused at login with the renewal path; in t
     assertRenewed(t, serial, number);
   } finally {
     await moveClock(0);
+  }
+});
+
+test(`[${ENGINE}] the admin sets the renewal fee, versioned: a renewal applied for afterwards pays it`, async () => {
+  const admin = new Client(T.esp.url);
+  await admin.login('admin', T.esp.account('admin').password);
+  const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+  await admin.get('/admin/fees');
+  const bad = await admin.post('/admin/fees', { price_yuan: 660, medium_yuan: 80, years: 3, valid_from: today, renewal_yuan: '-5' });
+  assert.equal(bad.status, 422);
+  assert.match(bad.text, /证书更新费应为不小于0的整数/);
+  const saved = await admin.post('/admin/fees', { price_yuan: 660, medium_yuan: 80, years: 3, valid_from: today, renewal_yuan: 280 });
+  assert.match(saved.text, /证书更新280元\/套（不含介质）/);
+  const h = await holderWithKeys(T.esp, 'enterprise', 1, T.tmp);
+  await moveClock(IN_WINDOW);
+  try {
+    const c = new Client(T.esp.url);
+    await c.login(h.fields.username, h.fields.password);
+    const page = await c.get('/renewal');
+    assert.match(page.text, /证书更新费280元/);
+    const r = await c.post(`/renewal/${h.certs[0].serial}`, {});
+    assert.match(r.text, /应付金额<\/dt><dd>280 元/);
+  } finally {
+    await moveClock(0);
+    const a2 = new Client(T.esp.url);
+    await a2.login('admin', T.esp.account('admin').password);
+    await a2.get('/admin/fees');
+    await a2.post('/admin/fees', { price_yuan: 660, medium_yuan: 80, years: 3, valid_from: today, renewal_yuan: 300 });
   }
 });
