@@ -321,7 +321,7 @@ static enum db_status issue_renewal_tx(db_conn *c, void *arg)
 	x->number = NULL;
 	x->result = RENEW_ERROR;
 	db_result *r = NULL, *a = NULL, *e = NULL;
-	json_t *app = NULL;
+	struct application app = {0};
 	enum db_status st = DB_EXEC(c,
 	                            "SELECT status, not_after, registration_id, token_serial, der "
 	                            "FROM certificates WHERE serial = $1",
@@ -369,10 +369,10 @@ static enum db_status issue_renewal_tx(db_conn *c, void *arg)
 		x->result = RENEW_EXISTING;
 		goto out;
 	}
-	app = application_get(c, x->number);
-	enum app_state from = appstate_parse(sval(app, "state")), to;
-	unsigned facts = application_facts(app);
-	if (!app || !appstate_next(from, STEP_ISSUE, ROLE_APPLICANT, facts, &to)) {
+	bool have = application_get(c, x->ar, x->number, &app) == DB_OK;
+	enum app_state from = app.state, to;
+	if (!have ||
+	    !appstate_next(from, STEP_ISSUE, ROLE_APPLICANT, application_facts(&app), &to)) {
 		x->result = RENEW_NOT_PAID;
 		st = DB_CONFLICT;
 		goto out;
@@ -383,7 +383,7 @@ static enum db_status issue_renewal_tx(db_conn *c, void *arg)
 	/* Signed here, in the transaction: renewals are rare, and the subject
 	 * is the registration's as it stands now. */
 	struct cert_profile p;
-	issue_profile(app, x->crl_url, x->validity_days, &p);
+	issue_profile(&app, x->crl_url, x->validity_days, &p);
 	/* From ESP's now (the one the window and the confirmation are judged
 	 * by), backdated like the CA's own default for clock skew. */
 	p.not_before = (time_t)(time_now() - 5 * 60);
@@ -435,7 +435,6 @@ static enum db_status issue_renewal_tx(db_conn *c, void *arg)
 		free(pem);
 	}
 out:
-	json_decref(app);
 	db_result_free(e);
 	db_result_free(a);
 	db_result_free(r);
@@ -551,7 +550,7 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 	x->number = x->old_serial = NULL;
 	x->result = RENEW_ERROR;
 	db_result *r = NULL;
-	json_t *app = NULL;
+	struct application app = {0};
 	enum db_status st =
 	    DB_EXEC(c,
 	            "SELECT ce.status, ce.der, a.number, a.renews_serial, a.id, ce.registration_id "
@@ -567,15 +566,15 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 	}
 	x->number = xstrdup(db_get(r, 0, 2));
 	x->old_serial = xstrdup(db_get(r, 0, 3));
-	app = application_get(c, x->number);
-	enum app_state from = appstate_parse(sval(app, "state")), to;
+	bool have = application_get(c, x->ar, x->number, &app) == DB_OK;
+	enum app_state from = have ? app.state : APP_STATE_UNKNOWN, to;
 	if (strcmp(db_get(r, 0, 0), "valid") == 0 && from == APP_RENEWED) {
 		x->result = RENEW_EXISTING; /* confirmed before; the answer is lost, not the step */
 		st = DB_OK;
 		goto out;
 	}
 	if (strcmp(db_get(r, 0, 0), "pending") != 0 ||
-	    !appstate_next(from, STEP_CONFIRM, ROLE_APPLICANT, application_facts(app), &to)) {
+	    !appstate_next(from, STEP_CONFIRM, ROLE_APPLICANT, application_facts(&app), &to)) {
 		x->result = RENEW_NOT_VALID;
 		goto out;
 	}
@@ -631,7 +630,6 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 	/* The outbox's "certificate renewed / old revoked" notice belongs here,
 	 * in this transaction, once the outbox exists (issue 13, item 6). */
 out:
-	json_decref(app);
 	db_result_free(r);
 	return st;
 }
@@ -685,12 +683,14 @@ out:
 
 /* ---- the page's list ---- */
 
-json_t *renewal_list(db_conn *c, int64_t registration_id, const struct renewal_window *w,
-                     struct arena *ar)
+enum db_status renewal_list(db_conn *c, struct arena *a, int64_t registration_id,
+                            const struct renewal_window *w, struct renewal_row **out, size_t *n)
 {
-	json_t *arr = json_array();
+	*out = NULL;
+	*n = 0;
 	db_result *r = NULL;
-	if (DB_EXEC(c,
+	enum db_status st =
+	    DB_EXEC(c,
 	            "SELECT ce.serial, ce.token_serial, ce.not_after, ce.status, "
 	            "(SELECT a.number FROM applications a WHERE a.renews_serial = ce.serial AND "
 	            "a.state <> $2 ORDER BY a.id DESC LIMIT 1), "
@@ -698,35 +698,24 @@ json_t *renewal_list(db_conn *c, int64_t registration_id, const struct renewal_w
 	            "a.state <> $2 ORDER BY a.id DESC LIMIT 1) "
 	            "FROM certificates ce WHERE ce.registration_id = $1 AND ce.status <> 'pending' "
 	            "ORDER BY ce.id",
-	            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN))) != DB_OK)
-		return arr;
-	int64_t now = time_now();
-	for (int i = 0; i < r->nrows; i++) {
-		int64_t na = db_get_int(r, i, 2, 0);
-		bool valid = strcmp(db_get(r, i, 3), "valid") == 0;
-		enum renewal_result win = renewal_in_window(na, now, w);
-		const char *number = db_get(r, i, 4);
-		const char *why = !valid                   ? "证书已吊销"
-		                  : number                 ? "已申请更新"
-		                  : win == RENEW_TOO_EARLY ? "尚未进入更新期"
-		                  : win == RENEW_TOO_LATE  ? "已超过更新宽限期"
-		                  : na < now               ? "已过期，宽限期内可更新"
-		                                           : "可以申请更新";
-		json_t *o = json_pack(
-		    "{s:s, s:s, s:s, s:s, s:b, s:s, s:I}", "serial", db_get(r, i, 0),
-		    "token_serial", db_get(r, i, 1), "expires", time_date(ar, na), "status_label",
-		    !valid     ? "已吊销"
-		    : na < now ? "已过期"
-		               : "有效",
-		    "can_apply", valid && !number && win == RENEW_OK, "window", why, "days_left",
-		    (json_int_t)(na > now ? (na - now) / 86400 : 0));
-		if (number) {
-			json_object_set_new(o, "number", json_string(number));
-			json_object_set_new(o, "state_label",
-			                    json_string(app_state_label(db_get(r, i, 5))));
+	            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
+	if (st == DB_OK && r->nrows) {
+		int64_t now = time_now();
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		for (int i = 0; i < r->nrows; i++) {
+			int64_t na = db_get_int(r, i, 2, 0);
+			(*out)[i] = (struct renewal_row){
+			    .serial = arena_strdup(a, db_get(r, i, 0)),
+			    .token_serial = arena_strdup(a, db_get(r, i, 1)),
+			    .not_after = na,
+			    .revoked = strcmp(db_get(r, i, 3), "valid") != 0,
+			    .window = renewal_in_window(na, now, w),
+			    .number = db_get(r, i, 4) ? arena_strdup(a, db_get(r, i, 4)) : NULL,
+			    .state = db_get(r, i, 5) ? appstate_parse(db_get(r, i, 5)) : APP_NEW,
+			};
 		}
-		json_array_append_new(arr, o);
+		*n = (size_t)r->nrows;
 	}
 	db_result_free(r);
-	return arr;
+	return st;
 }

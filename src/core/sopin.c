@@ -231,10 +231,11 @@ struct custody_ctx {
 };
 
 /* The application of the token's valid certificate, for the policy. */
-static enum sopin_result token_application(db_conn *c, const char *token, json_t **app)
+static enum sopin_result token_application(db_conn *c, struct arena *ar, const char *token,
+                                           struct application *app)
 {
 	db_result *r = NULL;
-	*app = NULL;
+	bool have = false;
 	if (DB_EXEC(c,
 	            "SELECT a.number FROM certificates ce JOIN applications a ON a.id = "
 	            "ce.application_id WHERE ce.token_serial = $1 AND ce.status = 'valid'",
@@ -243,9 +244,9 @@ static enum sopin_result token_application(db_conn *c, const char *token, json_t
 		return SOPIN_ERROR;
 	}
 	if (r->nrows)
-		*app = application_get(c, db_get(r, 0, 0));
+		have = application_get(c, ar, db_get(r, 0, 0), app) == DB_OK;
 	db_result_free(r);
-	return *app ? SOPIN_OK : SOPIN_NOT_FOUND;
+	return have ? SOPIN_OK : SOPIN_NOT_FOUND;
 }
 
 static enum db_status custody_tx(db_conn *c, void *arg)
@@ -253,14 +254,17 @@ static enum db_status custody_tx(db_conn *c, void *arg)
 	struct custody_ctx *x = arg;
 	wipe_free(x->next);
 	x->next = NULL;
-	json_t *app = NULL;
-	x->result = token_application(c, x->token, &app);
-	if (x->result != SOPIN_OK)
+	struct arena *ar = arena_new();
+	struct application app;
+	x->result = token_application(c, ar, x->token, &app);
+	if (x->result != SOPIN_OK) {
+		arena_free(ar);
 		return x->result == SOPIN_ERROR ? DB_ERROR : DB_CONFLICT;
+	}
 	struct policy_object o;
-	application_policy_object(app, &o);
+	application_policy_object(&app, &o);
 	bool allowed = policy_allows(x->a, ACT_APPLICATION_RA, &o);
-	json_decref(app);
+	arena_free(ar);
 	if (!allowed) {
 		x->result = SOPIN_FORBIDDEN;
 		return DB_CONFLICT;
@@ -464,21 +468,20 @@ struct step_ctx {
 };
 
 /* The holder's account, the actor of the tool's steps. */
-static bool holder_of(db_conn *c, json_t *app, struct actor *h, char **username)
+static bool holder_of(db_conn *c, const struct application *app, struct actor *h, char **username)
 {
 	db_result *r = NULL;
 	bool ok = DB_EXEC(c,
 	                  "SELECT id, username FROM accounts WHERE registration_id = $1 AND "
 	                  "role = 'applicant' ORDER BY id LIMIT 1",
-	                  &r, P_INT(strtoll(sval(app, "registration_id"), NULL, 10))) == DB_OK &&
+	                  &r, P_INT(app->registration_id)) == DB_OK &&
 	          r->nrows;
 	if (ok) {
 		*username = xstrdup(db_get(r, 0, 1));
 		*h = (struct actor){.account_id = db_get_int(r, 0, 0, 0),
 		                    .role = ROLE_APPLICANT,
 		                    .username = *username,
-		                    .registration_id =
-		                        strtoll(sval(app, "registration_id"), NULL, 10)};
+		                    .registration_id = app->registration_id};
 	}
 	db_result_free(r);
 	return ok;
@@ -491,18 +494,19 @@ static enum db_status step_tx(db_conn *c, void *arg)
 	wipe_free(x->next);
 	x->current = x->next = NULL;
 	x->result = SOPIN_ERROR;
-	json_t *app = application_get(c, x->number);
-	if (!app || strcmp(sval(app, "type"), "unlock") != 0) {
-		json_decref(app);
+	struct arena *ar = arena_new();
+	struct application application, *app = &application;
+	if (application_get(c, ar, x->number, app) != DB_OK || app->type != APP_TYPE_UNLOCK) {
+		arena_free(ar);
 		x->result = SOPIN_NOT_FOUND;
 		return DB_CONFLICT;
 	}
 	enum db_status st = DB_CONFLICT;
 	db_result *r = NULL, *p = NULL;
 	char *code = NULL, *username = NULL;
-	int64_t app_id = strtoll(sval(app, "id"), NULL, 10);
-	const char *token = sval(app, "unlock_token");
-	enum app_state from = appstate_parse(sval(app, "state")), to = from;
+	int64_t app_id = app->id;
+	const char *token = app->unlock_token ? app->unlock_token : "";
+	enum app_state from = app->state, to = from;
 	struct actor holder;
 	const struct actor *who = x->a;
 	if (x->a) {
@@ -633,7 +637,7 @@ out:
 	free(username);
 	db_result_free(p);
 	db_result_free(r);
-	json_decref(app);
+	arena_free(ar);
 	return st;
 }
 
@@ -698,30 +702,35 @@ char *sopin_unlock_code(db_conn *c, const char *number)
 	return code;
 }
 
-json_t *sopin_unlock_list(db_conn *c, int64_t registration_id)
+enum db_status sopin_unlock_list(db_conn *c, struct arena *a, int64_t registration_id,
+                                 struct unlock_row **out, size_t *n)
 {
-	json_t *arr = json_array();
+	*out = NULL;
+	*n = 0;
 	db_result *r = NULL;
-	if (DB_EXEC(c,
-	            "SELECT ce.token_serial, ce.serial, "
-	            "(SELECT 1 FROM token_so_pins s WHERE s.token_serial = ce.token_serial AND "
-	            "s.sealed IS NOT NULL), "
-	            "(SELECT a.number FROM applications a WHERE a.type = 'unlock' AND "
-	            "a.unlock_token = ce.token_serial AND a.state IN ($2, $3, $4) ORDER BY a.id "
-	            "DESC LIMIT 1) "
-	            "FROM certificates ce WHERE ce.registration_id = $1 AND ce.status = 'valid' "
-	            "ORDER BY ce.id",
-	            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_SUBMITTED)),
-	            P_TEXT(appstate_name(APP_UNLOCK_APPROVED)),
-	            P_TEXT(appstate_name(APP_RETURNED))) == DB_OK)
-		for (int i = 0; i < r->nrows; i++) {
-			json_t *o =
-			    json_pack("{s:s, s:s, s:b}", "token_serial", db_get(r, i, 0), "serial",
-			              db_get(r, i, 1), "custody", db_get(r, i, 2) != NULL);
-			if (db_get(r, i, 3))
-				json_object_set_new(o, "number", json_string(db_get(r, i, 3)));
-			json_array_append_new(arr, o);
-		}
+	enum db_status st = DB_EXEC(
+	    c,
+	    "SELECT ce.token_serial, ce.serial, "
+	    "(SELECT 1 FROM token_so_pins s WHERE s.token_serial = ce.token_serial AND "
+	    "s.sealed IS NOT NULL), "
+	    "(SELECT a.number FROM applications a WHERE a.type = 'unlock' AND "
+	    "a.unlock_token = ce.token_serial AND a.state IN ($2, $3, $4) ORDER BY a.id "
+	    "DESC LIMIT 1) "
+	    "FROM certificates ce WHERE ce.registration_id = $1 AND ce.status = 'valid' "
+	    "ORDER BY ce.id",
+	    &r, P_INT(registration_id), P_TEXT(appstate_name(APP_SUBMITTED)),
+	    P_TEXT(appstate_name(APP_UNLOCK_APPROVED)), P_TEXT(appstate_name(APP_RETURNED)));
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		for (int i = 0; i < r->nrows; i++)
+			(*out)[i] = (struct unlock_row){
+			    .token_serial = arena_strdup(a, db_get(r, i, 0)),
+			    .serial = arena_strdup(a, db_get(r, i, 1)),
+			    .custody = db_get(r, i, 2) != NULL,
+			    .number = db_get(r, i, 3) ? arena_strdup(a, db_get(r, i, 3)) : NULL,
+			};
+		*n = (size_t)r->nrows;
+	}
 	db_result_free(r);
-	return arr;
+	return st;
 }

@@ -228,10 +228,11 @@ bool redirect_password_page_to_https(struct request *r);
 /* True when the client reached espd over TLS: on an HTTPS listener, or
  * through a trusted proxy that says X-Forwarded-Proto: https. */
 bool request_over_https(struct request *r);
-/* The application named by the route (params[0]) if the policy lets the
- * actor do `act` on it; otherwise answers 404/403 itself and returns NULL.
- * The request owns it: never released by the caller. */
-json_t *application_for(struct request *r, enum action act);
+/* Loads the application named by the route (params[0]) into *app (strings
+ * in the request's arena) if the policy lets the actor do `act` on it;
+ * otherwise answers 404/403/500 itself and returns false. */
+struct application;
+bool application_for(struct request *r, enum action act, struct application *app);
 /* page_renewal.c: 更新 */
 void page_renewal(struct request *r);
 void page_renewal_apply(struct request *r);
@@ -247,7 +248,7 @@ void api_token_so_pin_confirm(struct request *r);
 void api_unlock_release(struct request *r);
 void api_unlock_confirm(struct request *r);
 /* The one-time authorisation of an approved unlock, for its holder's page. */
-void unlock_context(struct request *r, json_t *app, json_t *ctx);
+void unlock_context(struct request *r, const struct application *app, json_t *ctx);
 /* 快捷导航 of the management system for the actor (new reference). */
 json_t *mgmt_menu(struct request *r, const char *current);
 

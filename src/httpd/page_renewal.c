@@ -21,12 +21,46 @@ static struct renewal_window window_of(struct request *r)
 	    .grace_days = (int)config_get_long(r->srv->cfg, "renewal_grace_days")};
 }
 
+/* The renewal table's rows: what each certificate allows now. */
+static json_t *renewal_rows(struct request *r, const struct renewal_window *w)
+{
+	struct renewal_row *rows = NULL;
+	size_t n = 0;
+	json_t *arr = json_array();
+	if (renewal_list(req_db(r), r->arena, r->actor.registration_id, w, &rows, &n) != DB_OK)
+		return arr;
+	int64_t now = time_now();
+	for (size_t i = 0; i < n; i++) {
+		const struct renewal_row *x = &rows[i];
+		bool expired = x->not_after < now;
+		const char *why = x->revoked                     ? "证书已吊销"
+		                  : x->number                    ? "已申请更新"
+		                  : x->window == RENEW_TOO_EARLY ? "尚未进入更新期"
+		                  : x->window == RENEW_TOO_LATE  ? "已超过更新宽限期"
+		                  : expired ? "已过期，宽限期内可更新"
+		                            : "可以申请更新";
+		json_t *o = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:b, s:s}", "serial", x->serial, "token_serial",
+		    x->token_serial, "expires", time_date(r->arena, x->not_after), "status_label",
+		    x->revoked ? "已吊销"
+		    : expired  ? "已过期"
+		               : "有效",
+		    "can_apply", !x->revoked && !x->number && x->window == RENEW_OK, "window", why);
+		if (x->number) {
+			json_object_set_new(o, "number", json_string(x->number));
+			json_object_set_new(o, "state_label",
+			                    json_string(appstate_label(x->state)));
+		}
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
 /* The renewal table's values, added to a page's context. */
 void renewal_context(struct request *r, json_t *ctx)
 {
 	struct renewal_window w = window_of(r);
-	json_object_set_new(ctx, "renewals",
-	                    renewal_list(req_db(r), r->actor.registration_id, &w, r->arena));
+	json_object_set_new(ctx, "renewals", renewal_rows(r, &w));
 	json_object_set_new(ctx, "renewal_before_days", json_integer(w.before_days));
 	json_object_set_new(ctx, "renewal_grace_days", json_integer(w.grace_days));
 	json_object_set_new(ctx, "public_url", json_string(r->srv->public_url));

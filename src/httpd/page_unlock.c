@@ -9,7 +9,7 @@
  */
 #include "httpd.h"
 #include "esp/api_token.h"
-#include "esp/json_util.h"
+#include "esp/application.h"
 #include "esp/sopin.h"
 
 #include <sodium.h>
@@ -22,9 +22,21 @@ void page_unlock(struct request *r)
 		reply_forbidden(r);
 		return;
 	}
-	render_page(
-	    r, 200, "unlock", "密码解锁",
-	    json_pack("{s:o}", "tokens", sopin_unlock_list(req_db(r), r->actor.registration_id)));
+	struct unlock_row *rows = NULL;
+	size_t n = 0;
+	if (sopin_unlock_list(req_db(r), r->arena, r->actor.registration_id, &rows, &n) != DB_OK) {
+		reply_server_error(r, "unlock list");
+		return;
+	}
+	json_t *tokens = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s, s:s, s:b}", "token_serial", rows[i].token_serial,
+		                      "serial", rows[i].serial, "custody", rows[i].custody);
+		if (rows[i].number)
+			json_object_set_new(o, "number", json_string(rows[i].number));
+		json_array_append_new(tokens, o);
+	}
+	render_page(r, 200, "unlock", "密码解锁", json_pack("{s:o}", "tokens", tokens));
 }
 
 void page_unlock_apply(struct request *r)
@@ -45,12 +57,11 @@ void page_unlock_apply(struct request *r)
 }
 
 /* The one-time authorisation for the application page of its holder. */
-void unlock_context(struct request *r, json_t *app, json_t *ctx)
+void unlock_context(struct request *r, const struct application *app, json_t *ctx)
 {
-	if (strcmp(sval(app, "type"), "unlock") != 0 ||
-	    r->actor.registration_id != strtoll(sval(app, "registration_id"), NULL, 10))
+	if (app->type != APP_TYPE_UNLOCK || r->actor.registration_id != app->registration_id)
 		return;
-	char *code = sopin_unlock_code(req_db(r), sval(app, "number"));
+	char *code = sopin_unlock_code(req_db(r), app->number);
 	if (code) {
 		json_object_set_new(ctx, "unlock_code", json_string(code));
 		sodium_memzero(code, strlen(code));

@@ -5,8 +5,6 @@
 #ifndef ESP_ISSUE_H
 #define ESP_ISSUE_H
 
-#include <jansson.h>
-
 #include "esp/ca.h"
 #include "esp/db.h"
 #include "esp/policy.h"
@@ -38,6 +36,8 @@ const char *issue_result_message(enum issue_result r);
 
 /* What a certificate for the application app says (its registration: the
  * unit or the person), never taken from a CSR; the strings point into app. */
-void issue_profile(json_t *app, const char *crl_url, int validity_days, struct cert_profile *p);
+struct application;
+void issue_profile(const struct application *app, const char *crl_url, int validity_days,
+                   struct cert_profile *p);
 
 #endif

@@ -8,8 +8,10 @@
 #ifndef ESP_RENEWAL_H
 #define ESP_RENEWAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "esp/appstate.h"
 #include "esp/ca.h"
 #include "esp/db.h"
 #include "esp/issue.h"
@@ -79,10 +81,18 @@ enum renewal_result renewal_confirm(db_conn *c, esp_ca *ca, const char *cert_pem
                                     const char *signature_b64, int crl_hours, char **number,
                                     char **old_serial);
 
-/* The registration's certificates as the renewal page shows them: serial,
- * token_serial, expires, status_label, can_apply (in its window, valid, no
- * open renewal), window (why not), and the open renewal's number and state. */
-json_t *renewal_list(db_conn *c, int64_t registration_id, const struct renewal_window *w,
-                     struct arena *ar);
+/* A certificate of the registration as the renewal page shows it. */
+struct renewal_row {
+	const char *serial, *token_serial;
+	int64_t not_after;
+	bool revoked;
+	enum renewal_result window; /* RENEW_OK, RENEW_TOO_EARLY or RENEW_TOO_LATE now */
+	const char *number;         /* its renewal application still in the running, or NULL */
+	enum app_state state;       /* that application's */
+};
+/* The registration's certificates (not the pending ones), oldest first;
+ * strings and *out in arena. */
+enum db_status renewal_list(db_conn *c, struct arena *a, int64_t registration_id,
+                            const struct renewal_window *w, struct renewal_row **out, size_t *n);
 
 #endif

@@ -14,10 +14,9 @@
 
 #include <stdbool.h>
 
-#include <jansson.h>
-
 #include "esp/db.h"
 #include "esp/policy.h"
+#include "esp/util.h"
 
 /* ---- the sealing key ---- */
 enum sopin_key_status { SOPIN_KEY_LOADED, SOPIN_KEY_CREATED, SOPIN_KEY_BAD };
@@ -64,7 +63,14 @@ enum sopin_result sopin_unlock_release(db_conn *c, const char *number, const cha
 /* The tool set both PINs: the fresh SO PIN is the one in custody now. */
 enum sopin_result sopin_unlock_confirm(db_conn *c, const char *number, const char *code);
 
-/* The registration's tokens for the unlock page: token_serial, serial, custody, number. */
-json_t *sopin_unlock_list(db_conn *c, int64_t registration_id);
+/* A token of the registration as the unlock page shows it. */
+struct unlock_row {
+	const char *token_serial, *serial; /* the token and its valid certificate */
+	bool custody;                      /* ESP holds its SO PIN */
+	const char *number;                /* its unlock application still open, or NULL */
+};
+/* The tokens with a valid certificate of the registration (strings, *out in arena). */
+enum db_status sopin_unlock_list(db_conn *c, struct arena *a, int64_t registration_id,
+                                 struct unlock_row **out, size_t *n);
 
 #endif
