@@ -8,8 +8,9 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILD, startEsp } from '../../integration/lib/esp.mjs';
+import { checkA11y } from './axe.mjs';
 
-export { startEsp, BUILD };
+export { startEsp, BUILD, checkA11y };
 
 export const CHROMIUM = process.env.ESP_CHROMIUM || '/usr/bin/chromium';
 export const SCREENSHOTS = join(BUILD, 'e2e-screenshots');
@@ -88,6 +89,8 @@ export async function openBrowser({ prepareHome } = {}) {
 }
 
 // Saves a full-page screenshot as $ESP_BUILD/e2e-screenshots/NAME.png and returns its path.
+// Every page photographed is also checked by axe-core (WCAG 2.1 A/AA): a
+// violation fails the test (checkA11y in lib/axe.mjs).
 // A full-page screenshot resizes the viewport for a moment; Chromium then
 // scrolls a focused text field back into view at the next mouse press, so a
 // click that follows lands elsewhere (mousedown on the button, mouseup on
@@ -104,6 +107,7 @@ export async function screenshot(page, name) {
     return true;
   });
   await page.screenshot({ path, fullPage: true });
+  await checkA11y(page, name);
   if (blurred) {
     await page.evaluate(() => {
       const e = window.__e2eFocus;
@@ -140,18 +144,4 @@ export async function passwordLogin(page, base, username, password) {
   await field(page, '用户名').fill(username);
   await field(page, '密码').fill(password);
   await page.getByRole('button', { name: '登录', exact: true }).click();
-}
-
-// The WCAG 2.1 A and AA violations axe-core finds on the page as it is now
-// (axe-core from this directory's node_modules, evaluated through the
-// browser's debugging protocol: the pages' CSP rightly refuses inline scripts).
-export async function axeViolations(page) {
-  const { createRequire } = await import('node:module');
-  const { readFileSync } = await import('node:fs');
-  const require = createRequire(import.meta.url);
-  await page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
-  const result = await page.evaluate(async () => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
 }
