@@ -95,6 +95,8 @@ void page_application(struct request *r)
 		json_object_set_new(ctx, "notice",
 		                    json_string("申请已撤销。无需付款，也无需邮寄申请材料。"));
 	json_object_set_new(ctx, "has_scan", json_boolean(app.scan_id != 0));
+	json_object_set_new(ctx, "public_url", json_string(r->srv->public_url));
+	unlock_context(r, &app, ctx);
 	render_page(r, 200, "application", "证书U盘申请", ctx);
 }
 

@@ -30,6 +30,9 @@ static void describe(struct request *r, json_t *a, const struct application *app
 	                : paid && mats               ? (paid > mats ? paid : mats)
 	                                             : 0;
 	json_object_set_new(a, "delivery_days", json_integer(days));
+	/* The 20-day promise is about keys posted or handed out: not 更新 or 解锁. */
+	if (facts & (APP_FACT_RENEWAL | APP_FACT_UNLOCK))
+		return;
 	if (!start && (st == APP_SUBMITTED || st == APP_PAID || st == APP_MATERIALS_RECEIVED)) {
 		/* The promise, before its clock has started. */
 		json_object_set_new(
