@@ -21,6 +21,7 @@ static const char *const dir_fields[][2] = {
     {"trainer_name", "培训机构名称"},
     {"trainer_address", "培训机构地址"},
     {"trainer_phone", "培训机构电话"},
+    {"email", "注册机构电子邮箱"}, /* where the RA's notices go (core/notify.c) */
 };
 #define NDIR (sizeof dir_fields / sizeof dir_fields[0])
 
@@ -36,7 +37,7 @@ json_t *ra_directory_fields(void)
 #define DIR_SELECT                                                                                 \
 	"SELECT p.code AS province_code, p.name AS province, d.ra_name, d.payee, d.bank, "         \
 	"d.account_no, d.address, d.postcode, d.recipient, d.phone, d.trainer_name, "              \
-	"d.trainer_address, d.trainer_phone, d.updated_at FROM provinces p "                       \
+	"d.trainer_address, d.trainer_phone, d.email, d.updated_at FROM provinces p "                       \
 	"LEFT JOIN ra_directory d ON d.province_code = p.code "
 
 static json_t *dir_row(const db_result *r, int i)
@@ -101,11 +102,11 @@ static enum db_status save_tx(db_conn *c, void *arg)
 	st = DB_EXEC(
 	    c,
 	    "INSERT INTO ra_directory (province_code, ra_name, payee, bank, account_no, address, "
-	    "postcode, recipient, phone, trainer_name, trainer_address, trainer_phone, updated_at) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+	    "postcode, recipient, phone, trainer_name, trainer_address, trainer_phone, email, "
+	    "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $13)",
 	    NULL, P_TEXT(s->province), P_TEXT(v[0]), P_TEXT(v[1]), P_TEXT(v[2]), P_TEXT(v[3]),
 	    P_TEXT(v[4]), P_TEXT(v[5]), P_TEXT(v[6]), P_TEXT(v[7]), P_TEXT(v[8]), P_TEXT(v[9]),
-	    P_TEXT(v[10]), P_INT(time_now()));
+	    P_TEXT(v[10]), P_INT(time_now()), P_TEXT(v[11]));
 	if (st != DB_OK)
 		return st;
 	char *obj = xasprintf("ra_directory:%s", s->province);

@@ -4,6 +4,7 @@
  * listeners and stops cleanly on SIGTERM/SIGINT, finishing requests in flight.
  */
 #include "httpd.h"
+#include "mailer.h"
 #include "server.h"
 #include "esp/appform.h"
 #include "esp/audit_anchor.h"
@@ -491,6 +492,7 @@ int main(int argc, char **argv)
 
 	pthread_t maint_tid;
 	bool maint_started = pthread_create(&maint_tid, NULL, maintenance_thread, &srv) == 0;
+	struct mailer *mailer = mailer_start(&srv);
 
 	int sig = 0;
 	while (sigwait(&stop_signals, &sig) != 0)
@@ -500,6 +502,7 @@ int main(int argc, char **argv)
 	stop_listeners(&l);
 	if (maint_started)
 		pthread_join(maint_tid, NULL);
+	mailer_stop(mailer);
 	guard_free(srv.guard);
 	free(ca_dir);
 	ca_free(srv.ca);

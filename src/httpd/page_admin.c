@@ -85,6 +85,10 @@ void page_admin_directory_save(struct request *r)
 	const char *ph = json_string_value(json_object_get(entry, "phone"));
 	if (ph && *ph && !validate_phone(ph))
 		json_object_set_new(errors, "phone", json_string("请输入正确的电话号码"));
+	const char *em = json_string_value(json_object_get(entry, "email"));
+	if (em && *em && !validate_email(em))
+		json_object_set_new(errors, "email",
+		                    json_string("请输入正确的电子邮箱，如 ra@example.com"));
 	if (json_object_size(errors)) {
 		show_directory_edit(r, 422, entry, errors);
 	} else if (ra_directory_save(req_db(r), &r->actor, r->params[0], entry) != DB_OK) {

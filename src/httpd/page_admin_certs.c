@@ -7,6 +7,8 @@
  *   GET  /admin/certs                     the latest certificates
  *   GET  /admin/certs/{serial}/revoke     reason and confirmation
  *   POST /admin/certs/{serial}/revoke
+ *   GET  /ra/certs/{serial}/revoke        the RA: a holder's certificate of
+ *   POST /ra/certs/{serial}/revoke        its province, from the application page
  */
 #include "httpd.h"
 #include "esp/certificate.h"
@@ -51,10 +53,18 @@ static json_t *admin_cert(struct request *r)
 	return cert;
 }
 
+/* Where the revocation form posts and leads back to: the admin's pages or
+ * the RA's application page. */
+struct revoke_page {
+	const char *action, *back, *back_label;
+};
+
 static void show_revoke(struct request *r, int status, json_t *cert, const char *reason,
-                        const char *error)
+                        const char *error, const struct revoke_page *p)
 {
-	json_t *ctx = json_pack("{s:O, s:o}", "cert", cert, "reasons", reason_options(reason));
+	json_t *ctx = json_pack("{s:O, s:o, s:s, s:s, s:s}", "cert", cert, "reasons",
+	                        reason_options(reason), "action", p->action, "back", p->back,
+	                        "back_label", p->back_label);
 	const char *st = json_string_value(json_object_get(cert, "status"));
 	json_object_set_new(ctx, "revoked", json_boolean(st && strcmp(st, "revoked") == 0));
 	json_object_set_new(ctx, "staff",
@@ -64,20 +74,29 @@ static void show_revoke(struct request *r, int status, json_t *cert, const char 
 	render_page(r, status, "admin_cert_revoke", "吊销证书", ctx);
 }
 
+static struct revoke_page admin_page(struct request *r)
+{
+	return (struct revoke_page){
+	    .action = arena_printf(r->arena, "/admin/certs/%s/revoke", r->params[0]),
+	    .back = "/admin/certs",
+	    .back_label = "证书管理"};
+}
+
 void page_admin_cert_revoke_get(struct request *r)
 {
 	json_t *cert = admin_cert(r);
 	if (!cert)
 		return;
-	show_revoke(r, 200, cert, NULL, NULL);
+	struct revoke_page p = admin_page(r);
+	show_revoke(r, 200, cert, NULL, NULL, &p);
 	json_decref(cert);
 }
 
-void page_admin_cert_revoke_post(struct request *r)
+/* The reason and the confirmation, then cert_revoke; `done` is where a
+ * successful revocation leads. */
+static void revoke_post(struct request *r, json_t *cert, const struct revoke_page *p,
+                        const char *done)
 {
-	json_t *cert = admin_cert(r);
-	if (!cert)
-		return;
 	const char *reason_s = req_form(r, "reason");
 	int reason = -1;
 	for (size_t i = 0; reason_s && i < sizeof admin_reasons / sizeof admin_reasons[0]; i++)
@@ -85,23 +104,75 @@ void page_admin_cert_revoke_post(struct request *r)
 			reason = crl_reason_parse(reason_s);
 	const char *confirm = req_form(r, "confirm");
 	if (reason < 0) {
-		show_revoke(r, 422, cert, NULL, "请选择吊销原因");
+		show_revoke(r, 422, cert, NULL, "请选择吊销原因", p);
 	} else if (!confirm || strcmp(confirm, "yes") != 0) {
 		show_revoke(r, 422, cert, reason_s,
-		            "请勾选“确认吊销”：吊销后该证书立即作废，不能恢复");
+		            "请勾选“确认吊销”：吊销后该证书立即作废，不能恢复", p);
 	} else {
 		enum db_status st =
 		    cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], reason,
 		                (int)config_get_long(r->srv->cfg, "crl_hours"));
-		if (st == DB_OK) {
-			char *to = xasprintf("/admin/certs?revoked=%s", r->params[0]);
-			redirect(r, to);
-			free(to);
-		} else if (st == DB_CONFLICT) {
-			show_revoke(r, 409, cert, reason_s, "该证书已经吊销");
-		} else {
-			reply_server_error(r, "admin revoke failed");
-		}
+		if (st == DB_OK)
+			redirect(r, done);
+		else if (st == DB_CONFLICT)
+			show_revoke(r, 409, cert, reason_s, "该证书已经吊销", p);
+		else
+			reply_server_error(r, "revoke failed");
 	}
+}
+
+void page_admin_cert_revoke_post(struct request *r)
+{
+	json_t *cert = admin_cert(r);
+	if (!cert)
+		return;
+	struct revoke_page p = admin_page(r);
+	revoke_post(r, cert, &p, arena_printf(r->arena, "/admin/certs?revoked=%s", r->params[0]));
+	json_decref(cert);
+}
+
+/* ---- the RA: a holder's certificate of its province, with a reason ---- */
+
+/* The certificate of the route if this RA may revoke it; NULL = answered. */
+static json_t *ra_cert(struct request *r, struct revoke_page *p)
+{
+	json_t *cert = cert_get(req_db(r), r->params[0]);
+	struct policy_object o;
+	cert_policy_object(cert, &o);
+	const char *number = cert ? json_string_value(json_object_get(cert, "number")) : NULL;
+	if (!cert || !number) {
+		json_decref(cert);
+		reply_not_found(r);
+		return NULL;
+	}
+	if (r->actor.role != ROLE_RA || !policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
+		json_decref(cert);
+		reply_forbidden(r);
+		return NULL;
+	}
+	*p = (struct revoke_page){
+	    .action = arena_printf(r->arena, "/ra/certs/%s/revoke", r->params[0]),
+	    .back = arena_printf(r->arena, "/ra/applications/%s", number),
+	    .back_label = arena_printf(r->arena, "申请 %s", number)};
+	return cert;
+}
+
+void page_ra_cert_revoke_get(struct request *r)
+{
+	struct revoke_page p;
+	json_t *cert = ra_cert(r, &p);
+	if (!cert)
+		return;
+	show_revoke(r, 200, cert, NULL, NULL, &p);
+	json_decref(cert);
+}
+
+void page_ra_cert_revoke_post(struct request *r)
+{
+	struct revoke_page p;
+	json_t *cert = ra_cert(r, &p);
+	if (!cert)
+		return;
+	revoke_post(r, cert, &p, p.back);
 	json_decref(cert);
 }

@@ -60,5 +60,6 @@ void page_status(struct request *r)
 	if (req_query(r, "resubmitted") && state == REG_PENDING)
 		json_object_set_new(
 		    ctx, "notice", json_string("修改后的报名信息已重新提交，请等待主管机关初审。"));
+	json_object_set_new(ctx, "notices", notices_for(r, r->actor.registration_id));
 	render_page(r, 200, "status", "查看初审状态", ctx);
 }

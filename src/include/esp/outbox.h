@@ -1,0 +1,67 @@
+/*
+ * The outbox's delivery steps (core/outbox.c), for espd's mail worker and
+ * the admin's mail page. Each step is one conditional UPDATE, so two
+ * workers, or a worker and an admin, never both win the same row.
+ *
+ * The guarantee (docs/mail.md): a message is handed to the SMTP server at
+ * most once by ESP's own doing, and none is lost silently: every row ends
+ * sent (the server's 250 is recorded), dead (refused for good or out of
+ * attempts; retry on the admin page) or in_doubt (espd died or the link
+ * broke in the one round trip between the DATA's final "." and the
+ * recording of the reply: shown to the admin, who decides).
+ */
+#ifndef ESP_OUTBOX_H
+#define ESP_OUTBOX_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "esp/db.h"
+#include "esp/policy.h"
+
+struct outbox_msg {
+	int64_t id;
+	char kind[32];
+	char audience[8];
+	char recipient[256];
+	char *params; /* JSON text, malloc'ed: outbox_msg_clear frees it */
+	int attempts; /* including this one */
+};
+void outbox_msg_clear(struct outbox_msg *m);
+
+/* Claims the next due row (pending and due, or sending with its lease run
+ * out) for lease_seconds under token. DB_NOT_FOUND: nothing due. */
+enum db_status outbox_claim(db_conn *c, int64_t now, int lease_seconds, const char *token,
+                            struct outbox_msg *m);
+/* Just before the final "." goes out. DB_CONFLICT: the lease is no longer
+ * ours (another worker took the row): the "." must not be sent. */
+enum db_status outbox_committing(db_conn *c, int64_t id, const char *token);
+/* The server's 250. */
+enum db_status outbox_sent(db_conn *c, int64_t id, const char *token, const char *reply);
+/* Not accepted (the "." was never sent, or the server refused it): due
+ * again after retry_after seconds, or dead when permanent or when
+ * max_attempts are spent. */
+enum db_status outbox_failed(db_conn *c, int64_t id, const char *token, const char *error,
+                             bool permanent, int64_t retry_after, int max_attempts);
+/* The "." went out and no reply came. */
+enum db_status outbox_in_doubt(db_conn *c, int64_t id, const char *token, const char *error);
+/* Rows left committing by a worker whose lease ran out become in_doubt;
+ * *n says how many. */
+enum db_status outbox_expire(db_conn *c, int64_t now, int *n);
+
+/* The wait after `attempts` failed attempts: retry_seconds doubled for
+ * each attempt after the first, at most max_seconds. */
+int64_t outbox_backoff(int attempts, int retry_seconds, int max_seconds);
+
+/* The admin's view: {"pending": n, "sending": n, ...} and the rows of one
+ * state (newest first). New references. */
+json_t *outbox_counts(db_conn *c);
+json_t *outbox_list(db_conn *c, const char *state, int limit);
+/* The admin's decisions, audited: a dead or in_doubt row sent again (its
+ * attempts start over), or an in_doubt row recorded as delivered.
+ * DB_CONFLICT: the row is not in a state that allows it. */
+enum db_status outbox_retry(db_conn *c, const struct actor *a, int64_t id);
+enum db_status outbox_delivered(db_conn *c, const struct actor *a, int64_t id);
+
+#endif
