@@ -204,7 +204,8 @@ static void send_one(struct mailer *m, db_conn *c, struct outbox_msg *msg, const
 	curl_easy_getinfo(m->curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(rcpt);
 	free(text);
-	char *why = xasprintf("SMTP %ld: %s", code, curl_easy_strerror(rc));
+	char *why = code ? xasprintf("邮件服务器答复 SMTP %ld（%s）", code, curl_easy_strerror(rc))
+	                 : xasprintf("未能与邮件服务器完成 SMTP 会话（%s）", curl_easy_strerror(rc));
 	if (rc == CURLE_OK) {
 		char reply[32];
 		snprintf(reply, sizeof reply, "%ld", code);
