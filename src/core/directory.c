@@ -37,7 +37,7 @@ json_t *ra_directory_fields(void)
 #define DIR_SELECT                                                                                 \
 	"SELECT p.code AS province_code, p.name AS province, d.ra_name, d.payee, d.bank, "         \
 	"d.account_no, d.address, d.postcode, d.recipient, d.phone, d.trainer_name, "              \
-	"d.trainer_address, d.trainer_phone, d.email, d.updated_at FROM provinces p "                       \
+	"d.trainer_address, d.trainer_phone, d.email, d.updated_at FROM provinces p "              \
 	"LEFT JOIN ra_directory d ON d.province_code = p.code "
 
 static json_t *dir_row(const db_result *r, int i)

@@ -121,8 +121,7 @@ enum db_status notify_application_step(db_conn *c, int64_t app_id, const char *a
 	enum notice_kind k;
 	if (strcmp(action, "return") == 0)
 		k = NOTICE_APP_RETURNED;
-	else if (strcmp(action, "issue") == 0 && strcmp(to, "issued") == 0 &&
-	         strcmp(from, to) != 0)
+	else if (strcmp(action, "issue") == 0 && strcmp(to, "issued") == 0 && strcmp(from, to) != 0)
 		k = NOTICE_APP_ISSUED; /* the last set: the application is issued */
 	else if (strcmp(action, "ship") == 0 || strcmp(action, "pickup") == 0)
 		k = NOTICE_APP_SHIPPED;
@@ -132,11 +131,12 @@ enum db_status notify_application_step(db_conn *c, int64_t app_id, const char *a
 	enum db_status st = DB_EXEC(
 	    c, "SELECT registration_id, number FROM applications WHERE id = $1", &r, P_INT(app_id));
 	if (st == DB_OK && r->nrows)
-		st = notify_enqueue(c, k,
-		                    &(struct notice){.registration_id = db_get_int(r, 0, 0, 0),
-		                                     .application_number = db_get(r, 0, 1),
-		                                     .reason = k == NOTICE_APP_RETURNED ? note : NULL,
-		                                     .detail = strcmp(action, "ship") == 0 ? note : NULL});
+		st = notify_enqueue(
+		    c, k,
+		    &(struct notice){.registration_id = db_get_int(r, 0, 0, 0),
+		                     .application_number = db_get(r, 0, 1),
+		                     .reason = k == NOTICE_APP_RETURNED ? note : NULL,
+		                     .detail = strcmp(action, "ship") == 0 ? note : NULL});
 	db_result_free(r);
 	return st;
 }
@@ -242,8 +242,8 @@ json_t *notify_list_for(db_conn *c, int64_t registration_id, int limit)
 		for (int i = 0; i < r->nrows; i++) {
 			json_t *params = json_loads(db_get(r, i, 1), 0, NULL);
 			json_array_append_new(
-			    arr, json_pack("{s:s, s:o, s:I, s:s}", "kind", db_get(r, i, 0), "params",
-			                   params ? params : json_object(), "created_at",
+			    arr, json_pack("{s:s, s:o, s:I, s:s}", "kind", db_get(r, i, 0),
+			                   "params", params ? params : json_object(), "created_at",
 			                   (json_int_t)db_get_int(r, i, 2, 0), "state",
 			                   db_get(r, i, 3)));
 		}

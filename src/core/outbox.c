@@ -42,7 +42,8 @@ static void copy(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
-#define DUE_SQL "((state = 'pending' AND next_at <= $1) OR (state = 'sending' AND lease_until < $1))"
+#define DUE_SQL                                                                                    \
+	"((state = 'pending' AND next_at <= $1) OR (state = 'sending' AND lease_until < $1))"
 
 enum db_status outbox_claim(db_conn *c, int64_t now, int lease_seconds, const char *token,
                             struct outbox_msg *m)
@@ -60,11 +61,12 @@ enum db_status outbox_claim(db_conn *c, int64_t now, int lease_seconds, const ch
 			return st;
 		r = NULL;
 		/* The condition again: another worker may have taken it since. */
-		st = DB_EXEC(c,
-		             "UPDATE outbox SET state = 'sending', lease_until = $2, lease_token = $3, "
-		             "attempts = attempts + 1 WHERE id = $4 AND " DUE_SQL
-		             " RETURNING kind, audience, recipient, params, attempts",
-		             &r, P_INT(now), P_INT(now + lease_seconds), P_TEXT(token), P_INT(id));
+		st = DB_EXEC(
+		    c,
+		    "UPDATE outbox SET state = 'sending', lease_until = $2, lease_token = $3, "
+		    "attempts = attempts + 1 WHERE id = $4 AND " DUE_SQL
+		    " RETURNING kind, audience, recipient, params, attempts",
+		    &r, P_INT(now), P_INT(now + lease_seconds), P_TEXT(token), P_INT(id));
 		if (st == DB_OK && r->nrows == 1) {
 			m->id = id;
 			copy(m->kind, sizeof m->kind, db_get(r, 0, 0));
@@ -134,12 +136,13 @@ enum db_status outbox_failed(db_conn *c, int64_t id, const char *token, const ch
 	if (st != DB_OK)
 		return st;
 	bool dead = permanent || attempts >= max_attempts;
-	return STEP(c,
-	            "UPDATE outbox SET state = $3, next_at = $4, last_error = $5, lease_until = NULL "
-	            "WHERE id = $1 AND lease_token = $2 AND state IN ('sending', 'committing', "
-	            "'in_doubt') RETURNING id",
-	            P_INT(id), P_TEXT(token), P_TEXT(dead ? "dead" : "pending"),
-	            P_INT(time_now() + retry_after), P_TEXT(error));
+	return STEP(
+	    c,
+	    "UPDATE outbox SET state = $3, next_at = $4, last_error = $5, lease_until = NULL "
+	    "WHERE id = $1 AND lease_token = $2 AND state IN ('sending', 'committing', "
+	    "'in_doubt') RETURNING id",
+	    P_INT(id), P_TEXT(token), P_TEXT(dead ? "dead" : "pending"),
+	    P_INT(time_now() + retry_after), P_TEXT(error));
 }
 
 enum db_status outbox_in_doubt(db_conn *c, int64_t id, const char *token, const char *error)
@@ -153,11 +156,11 @@ enum db_status outbox_in_doubt(db_conn *c, int64_t id, const char *token, const 
 enum db_status outbox_expire(db_conn *c, int64_t now, int *n)
 {
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c,
-	                            "UPDATE outbox SET state = 'in_doubt', last_error = $2 WHERE "
-	                            "state = 'committing' AND lease_until < $1 RETURNING id",
-	                            &r, P_INT(now),
-	                            P_TEXT("发送中断：邮件服务器可能已经收到，未自动重发"));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "UPDATE outbox SET state = 'in_doubt', last_error = $2 WHERE "
+	            "state = 'committing' AND lease_until < $1 RETURNING id",
+	            &r, P_INT(now), P_TEXT("发送中断：邮件服务器可能已经收到，未自动重发"));
 	if (n)
 		*n = st == DB_OK ? r->nrows : 0;
 	db_result_free(r);
@@ -166,8 +169,8 @@ enum db_status outbox_expire(db_conn *c, int64_t now, int *n)
 
 /* ---- the admin's page ---- */
 
-static const char *const states[] = {"pending", "sending",    "committing", "in_doubt",
-                                     "sent",    "dead",       "no_address"};
+static const char *const states[] = {"pending", "sending", "committing", "in_doubt",
+                                     "sent",    "dead",    "no_address"};
 
 json_t *outbox_counts(db_conn *c)
 {
@@ -177,7 +180,8 @@ json_t *outbox_counts(db_conn *c)
 	db_result *r = NULL;
 	if (DB_EXEC0(c, "SELECT state, COUNT(*) FROM outbox GROUP BY state", &r) == DB_OK)
 		for (int i = 0; i < r->nrows; i++)
-			json_object_set_new(o, db_get(r, i, 0), json_integer(db_get_int(r, i, 1, 0)));
+			json_object_set_new(o, db_get(r, i, 0),
+			                    json_integer(db_get_int(r, i, 1, 0)));
 	db_result_free(r);
 	return o;
 }
@@ -207,12 +211,13 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 	struct decide_ctx *d = arg;
 	/* Both statements whole: the store prepares and caches each by its text. */
 	const char *sql =
-	    d->retry ? "UPDATE outbox SET state = $2, attempts = 0, next_at = $3, lease_token = NULL, "
-	               "lease_until = NULL, sent_at = $4 WHERE id = $1 AND state IN ('dead', "
-	               "'in_doubt') RETURNING id"
-	             : "UPDATE outbox SET state = $2, attempts = 0, next_at = $3, lease_token = NULL, "
-	               "lease_until = NULL, sent_at = $4 WHERE id = $1 AND state = 'in_doubt' "
-	               "RETURNING id";
+	    d->retry
+	        ? "UPDATE outbox SET state = $2, attempts = 0, next_at = $3, lease_token = NULL, "
+	          "lease_until = NULL, sent_at = $4 WHERE id = $1 AND state IN ('dead', "
+	          "'in_doubt') RETURNING id"
+	        : "UPDATE outbox SET state = $2, attempts = 0, next_at = $3, lease_token = NULL, "
+	          "lease_until = NULL, sent_at = $4 WHERE id = $1 AND state = 'in_doubt' "
+	          "RETURNING id";
 	int64_t now = time_now();
 	enum db_status st = STEP(c, sql, P_INT(d->id), P_TEXT(d->retry ? "pending" : "sent"),
 	                         P_INT(now), d->retry ? P_NULL : P_INT(now));

@@ -1004,8 +1004,9 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 	}
 	db_result_free(r);
 	if (st == DB_OK)
-		st = notify_enqueue(c, d->approve ? NOTICE_REG_APPROVED : NOTICE_REG_RETURNED,
-		                    &(struct notice){.registration_id = d->reg_id, .reason = d->reason});
+		st = notify_enqueue(
+		    c, d->approve ? NOTICE_REG_APPROVED : NOTICE_REG_RETURNED,
+		    &(struct notice){.registration_id = d->reg_id, .reason = d->reason});
 	if (st != DB_OK)
 		return st;
 	char obj[48];

@@ -143,9 +143,9 @@ static void set_options(struct mailer *m, const char *rcpt_addr, struct curl_sli
 	CURL *h = m->curl;
 	curl_easy_setopt(h, CURLOPT_URL, config_get(cfg, "smtp_url"));
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_USE_SSL, config_get_bool(cfg, "smtp_require_tls")
-	                                         ? (long)CURLUSESSL_ALL
-	                                         : (long)CURLUSESSL_TRY);
+	curl_easy_setopt(h, CURLOPT_USE_SSL,
+	                 config_get_bool(cfg, "smtp_require_tls") ? (long)CURLUSESSL_ALL
+	                                                          : (long)CURLUSESSL_TRY);
 	const char *ca = config_get(cfg, "smtp_ca_file");
 	if (ca && *ca)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
@@ -183,8 +183,9 @@ static void send_one(struct mailer *m, db_conn *c, struct outbox_msg *msg, const
 {
 	struct esp_config *cfg = m->srv->cfg;
 	int max_attempts = (int)config_get_long(cfg, "smtp_max_attempts");
-	int64_t retry = outbox_backoff(msg->attempts, (int)config_get_long(cfg, "smtp_retry_seconds"),
-	                               (int)config_get_long(cfg, "smtp_retry_max_seconds"));
+	int64_t retry =
+	    outbox_backoff(msg->attempts, (int)config_get_long(cfg, "smtp_retry_seconds"),
+	                   (int)config_get_long(cfg, "smtp_retry_max_seconds"));
 	char *subject = NULL, *body = NULL;
 	if (!plain_address(msg->recipient) ||
 	    notice_render(m->srv->tpl, msg->kind, msg->params, m->srv->public_url, &subject,
@@ -195,7 +196,8 @@ static void send_one(struct mailer *m, db_conn *c, struct outbox_msg *msg, const
 	char *text = compose(msg, config_get(cfg, "smtp_from"), subject, body);
 	free(subject);
 	free(body);
-	struct upload u = {.data = text, .len = strlen(text), .c = c, .id = msg->id, .token = token};
+	struct upload u = {
+	    .data = text, .len = strlen(text), .c = c, .id = msg->id, .token = token};
 	struct curl_slist *rcpt = NULL;
 	set_options(m, msg->recipient, &rcpt);
 	curl_easy_setopt(m->curl, CURLOPT_READDATA, &u);
@@ -204,8 +206,9 @@ static void send_one(struct mailer *m, db_conn *c, struct outbox_msg *msg, const
 	curl_easy_getinfo(m->curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(rcpt);
 	free(text);
-	char *why = code ? xasprintf("邮件服务器答复 SMTP %ld（%s）", code, curl_easy_strerror(rc))
-	                 : xasprintf("未能与邮件服务器完成 SMTP 会话（%s）", curl_easy_strerror(rc));
+	char *why = code
+	                ? xasprintf("邮件服务器答复 SMTP %ld（%s）", code, curl_easy_strerror(rc))
+	                : xasprintf("未能与邮件服务器完成 SMTP 会话（%s）", curl_easy_strerror(rc));
 	if (rc == CURLE_OK) {
 		char reply[32];
 		snprintf(reply, sizeof reply, "%ld", code);
@@ -215,7 +218,8 @@ static void send_one(struct mailer *m, db_conn *c, struct outbox_msg *msg, const
 	} else if (!u.committing || code >= 400) {
 		/* The "." never went out, or the server refused the message (the
 		 * last reply is its answer to the "."): nothing was taken. */
-		outbox_failed(c, msg->id, token, why, code >= 500 && code < 600, retry, max_attempts);
+		outbox_failed(c, msg->id, token, why, code >= 500 && code < 600, retry,
+		              max_attempts);
 		log_info("mail %lld to %s: %s (attempt %d)", (long long)msg->id, msg->audience, why,
 		         msg->attempts);
 	} else {
@@ -292,7 +296,8 @@ struct mailer *mailer_start(struct server *srv)
 		size_t len = 0;
 		m->password = file_read_private(pw, 4096, &len);
 		if (!m->password)
-			log_error("mail worker: %s unreadable (it must be mode 0600): no SMTP login", pw);
+			log_error(
+			    "mail worker: %s unreadable (it must be mode 0600): no SMTP login", pw);
 		else
 			m->password[strcspn(m->password, "\r\n")] = '\0';
 	}

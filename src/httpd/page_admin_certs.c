@@ -62,9 +62,9 @@ struct revoke_page {
 static void show_revoke(struct request *r, int status, json_t *cert, const char *reason,
                         const char *error, const struct revoke_page *p)
 {
-	json_t *ctx = json_pack("{s:O, s:o, s:s, s:s, s:s}", "cert", cert, "reasons",
-	                        reason_options(reason), "action", p->action, "back", p->back,
-	                        "back_label", p->back_label);
+	json_t *ctx =
+	    json_pack("{s:O, s:o, s:s, s:s, s:s}", "cert", cert, "reasons", reason_options(reason),
+	              "action", p->action, "back", p->back, "back_label", p->back_label);
 	const char *st = json_string_value(json_object_get(cert, "status"));
 	json_object_set_new(ctx, "revoked", json_boolean(st && strcmp(st, "revoked") == 0));
 	json_object_set_new(ctx, "staff",
@@ -150,10 +150,10 @@ static json_t *ra_cert(struct request *r, struct revoke_page *p)
 		reply_forbidden(r);
 		return NULL;
 	}
-	*p = (struct revoke_page){
-	    .action = arena_printf(r->arena, "/ra/certs/%s/revoke", r->params[0]),
-	    .back = arena_printf(r->arena, "/ra/applications/%s", number),
-	    .back_label = arena_printf(r->arena, "申请 %s", number)};
+	*p = (struct revoke_page){.action =
+	                              arena_printf(r->arena, "/ra/certs/%s/revoke", r->params[0]),
+	                          .back = arena_printf(r->arena, "/ra/applications/%s", number),
+	                          .back_label = arena_printf(r->arena, "申请 %s", number)};
 	return cert;
 }
 

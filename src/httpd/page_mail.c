@@ -18,10 +18,10 @@
 enum { LIST_LIMIT = 200 };
 
 static const char *const kind_labels[][2] = {
-    {"reg_approved", "注册审核通过"},   {"reg_returned", "注册审核未通过"},
-    {"app_returned", "申请被退回"},     {"app_issued", "证书已制作"},
-    {"app_shipped", "证书U盘已寄出"},   {"app_overdue", "申请超期"},
-    {"renewal_window", "证书到期提醒"}, {"cert_revoked", "证书已吊销"},
+    {"reg_approved", "注册审核通过"},      {"reg_returned", "注册审核未通过"},
+    {"app_returned", "申请被退回"},        {"app_issued", "证书已制作"},
+    {"app_shipped", "证书U盘已寄出"},      {"app_overdue", "申请超期"},
+    {"renewal_window", "证书到期提醒"},    {"cert_revoked", "证书已吊销"},
     {"unlock_approved", "密码解锁已批准"},
 };
 
@@ -44,14 +44,17 @@ static json_t *rows(struct request *r, const char *state)
 		const char *kind = json_string_value(json_object_get(it, "kind"));
 		json_object_set_new(it, "kind_label", json_string(mail_kind_label(kind)));
 		const char *aud = json_string_value(json_object_get(it, "audience"));
-		json_object_set_new(it, "audience_label",
-		                    json_string(aud && strcmp(aud, "ra") == 0 ? "注册机构" : "申请单位"));
+		json_object_set_new(
+		    it, "audience_label",
+		    json_string(aud && strcmp(aud, "ra") == 0 ? "注册机构" : "申请单位"));
 		const char *at = json_string_value(json_object_get(it, "created_at"));
 		const char *next = json_string_value(json_object_get(it, "next_at"));
-		json_object_set_new(it, "created",
-		                    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
 		json_object_set_new(
-		    it, "next", json_string(time_datetime(r->arena, next ? strtoll(next, NULL, 10) : 0)));
+		    it, "created",
+		    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
+		json_object_set_new(
+		    it, "next",
+		    json_string(time_datetime(r->arena, next ? strtoll(next, NULL, 10) : 0)));
 	}
 	return list;
 }
@@ -62,11 +65,11 @@ void page_admin_mail(struct request *r)
 	json_int_t backlog = json_integer_value(json_object_get(counts, "pending")) +
 	                     json_integer_value(json_object_get(counts, "sending")) +
 	                     json_integer_value(json_object_get(counts, "committing"));
-	json_t *ctx = json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:b, s:i}", "counts", counts,
-	                        "backlog", backlog, "pending", rows(r, "pending"), "dead",
-	                        rows(r, "dead"), "in_doubt", rows(r, "in_doubt"), "no_address",
-	                        rows(r, "no_address"), "smtp_off",
-	                        !*config_get(r->srv->cfg, "smtp_url"), "limit", LIST_LIMIT);
+	json_t *ctx =
+	    json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:b, s:i}", "counts", counts, "backlog",
+	              backlog, "pending", rows(r, "pending"), "dead", rows(r, "dead"), "in_doubt",
+	              rows(r, "in_doubt"), "no_address", rows(r, "no_address"), "smtp_off",
+	              !*config_get(r->srv->cfg, "smtp_url"), "limit", LIST_LIMIT);
 	const char *done = req_query(r, "done");
 	if (done && strcmp(done, "retry") == 0)
 		json_object_set_new(ctx, "done", json_string("已重新排入发送队列。"));
@@ -88,8 +91,9 @@ static void decide(struct request *r, bool retry)
 	if (st == DB_OK)
 		redirect(r, retry ? "/admin/mail?done=retry" : "/admin/mail?done=delivered");
 	else if (st == DB_CONFLICT)
-		render_message(r, 409, "邮件状态已变化",
-		               "该邮件已不是待处理的死信或状态未知的邮件，请返回邮件通知页面刷新后查看。");
+		render_message(
+		    r, 409, "邮件状态已变化",
+		    "该邮件已不是待处理的死信或状态未知的邮件，请返回邮件通知页面刷新后查看。");
 	else
 		reply_server_error(r, "outbox decision failed");
 }
@@ -123,11 +127,12 @@ json_t *notices_for(struct request *r, int64_t registration_id)
 			                   : !strcmp(state, "no_address") ? "无电子邮箱，未发邮件"
 			                                                  : "邮件待发送";
 			json_array_append_new(
-			    out, json_pack("{s:s, s:s, s:s, s:s}", "subject", subject, "kind", kind,
-			                   "date",
-			                   time_datetime(r->arena, json_integer_value(json_object_get(
-			                                                it, "created_at"))),
-			                   "mail", mail));
+			    out,
+			    json_pack("{s:s, s:s, s:s, s:s}", "subject", subject, "kind", kind,
+			              "date",
+			              time_datetime(r->arena, json_integer_value(json_object_get(
+			                                          it, "created_at"))),
+			              "mail", mail));
 		}
 		free(subject);
 		free(body);

@@ -22,8 +22,8 @@ static char *one_line(const char *s, size_t n)
 	return out;
 }
 
-int notice_render(const struct tpl_set *set, const char *kind, const char *params,
-                  const char *site, char **subject, char **body)
+int notice_render(const struct tpl_set *set, const char *kind, const char *params, const char *site,
+                  char **subject, char **body)
 {
 	json_t *ctx = json_loads(params ? params : "{}", 0, NULL);
 	if (!json_is_object(ctx)) {

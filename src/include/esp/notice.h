@@ -14,7 +14,7 @@
 /* params: the row's JSON object; site: ESP's public address for links (may
  * be NULL). Returns 0 with *subject and *body malloc'ed (the subject on one
  * line, without control characters), or -1 (unknown template, bad JSON). */
-int notice_render(const struct tpl_set *set, const char *kind, const char *params,
-                  const char *site, char **subject, char **body);
+int notice_render(const struct tpl_set *set, const char *kind, const char *params, const char *site,
+                  char **subject, char **body);
 
 #endif
