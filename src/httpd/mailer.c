@@ -108,6 +108,23 @@ static char *compose(const struct outbox_msg *m, const char *from, const char *s
 
 /* ---- one transaction ---- */
 
+/* A step recorded after the server answered must not be lost to a store
+ * that is busy for a moment (SQLite's other writers): a few tries, then the
+ * lease decides (a row left committing becomes in doubt, never resent). */
+static enum db_status settle(enum db_status (*step)(db_conn *, int64_t, const char *, const char *),
+                             db_conn *c, int64_t id, const char *token, const char *what)
+{
+	enum db_status st = DB_ERROR;
+	for (int i = 0; i < 50; i++) {
+		st = step(c, id, token, what);
+		if (st == DB_OK || st == DB_CONFLICT)
+			break;
+		struct timespec ts = {0, 100 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return st;
+}
+
 struct upload {
 	const char *data;
 	size_t len, off;
@@ -212,7 +229,7 @@ static void send_one(struct mailer *m, db_conn *c, struct outbox_msg *msg, const
 	if (rc == CURLE_OK) {
 		char reply[32];
 		snprintf(reply, sizeof reply, "%ld", code);
-		if (outbox_sent(c, msg->id, token, reply) != DB_OK)
+		if (settle(outbox_sent, c, msg->id, token, reply) != DB_OK)
 			log_error("mail %lld: accepted (%ld) but not recorded: it stays in doubt",
 			          (long long)msg->id, code);
 	} else if (!u.committing || code >= 400) {
@@ -223,7 +240,7 @@ static void send_one(struct mailer *m, db_conn *c, struct outbox_msg *msg, const
 		log_info("mail %lld to %s: %s (attempt %d)", (long long)msg->id, msg->audience, why,
 		         msg->attempts);
 	} else {
-		outbox_in_doubt(c, msg->id, token, why);
+		settle(outbox_in_doubt, c, msg->id, token, why);
 		log_error("mail %lld: no reply to the end of the message (%s): held for the admin",
 		          (long long)msg->id, why);
 	}

@@ -7,7 +7,7 @@
 // admin's dead letters and retry; STARTTLS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -61,9 +61,20 @@ async function setRaMail(esp, email) {
 
 const mailsTo = (msgs, addr) => msgs.filter((m) => m.to.includes(addr));
 
+// A session opened with the holder's key on the certificate-login listener.
+function keySession(esp, holder) {
+  const r = spawnSync('curl', ['-s', '-i', '--cacert', holder.chain, '--cert', holder.certs[0].cert,
+    '--key', holder.certs[0].key, `${esp.loginUrl}/`], { encoding: 'utf8' });
+  const cookie = (r.stdout.match(/esp_session=([^;\s]+)/) || [])[1];
+  if (!cookie) throw new Error(`certificate login failed:\n${r.stdout.slice(0, 500)}`);
+  const c = new Client(esp.url);
+  c.cookies.set('esp_session', cookie);
+  return c;
+}
+
 test(`[${ENGINE}] each event mails the right person, and shows as a notice`, async () => {
   const smtp = await startSmtp();
-  const esp = await startEsp({ args: mailArgs(smtp) });
+  const esp = await startEsp({ login: true, args: mailArgs(smtp) });
   const dir = mkdtempSync(join(tmpdir(), 'esp-mail-'));
   try {
     await setRaMail(esp, RA_MAIL);
@@ -95,6 +106,11 @@ test(`[${ENGINE}] each event mails the right person, and shows as a notice`, asy
     msgs = await smtp.waitFor((all) => mailsTo(all, addr).length === 3 && mailsTo(all, RA_MAIL).length === 2);
     assert.match(mailsTo(msgs, addr)[2].subject, /已寄出/);
     assert.match(mailsTo(msgs, addr)[2].body, /SF1234567890/);
+    // The management home shows the same events to the holder signed in with the key.
+    const home = await keySession(esp, holder).get('/mgmt');
+    assert.equal(home.status, 200);
+    assert.match(home.text, /id="notices"/);
+    assert.match(home.text, new RegExp(`申请${holder.number}的证书U盘已寄出`));
 
     // 吊销 by the RA with a reason offered in Chinese.
     const serial = holder.certs[0].serial;
