@@ -320,6 +320,13 @@ struct mailer *mailer_start(struct server *srv)
 	}
 	if (!*config_get(srv->cfg, "smtp_url"))
 		log_info("mail worker: no smtp_url: notifications wait in the outbox");
+	/* A lease shorter than an exchange lets another espd take a message
+	 * this one is still sending: it stays at most once (the "." needs the
+	 * lease), but it becomes in doubt for nothing. */
+	if (config_get_long(srv->cfg, "smtp_lease_seconds") <=
+	    config_get_long(srv->cfg, "smtp_timeout_seconds"))
+		log_error(
+		    "mail worker: smtp_lease_seconds should be more than smtp_timeout_seconds");
 	if (!m->curl || pthread_create(&m->thread, NULL, mailer_thread, m) != 0) {
 		log_error("mail worker: could not start");
 		mailer_stop(m);

@@ -43,7 +43,10 @@ struct notice {
 	int days;           /* NOTICE_RENEWAL_WINDOW: 60, 30 or 7 */
 	int64_t not_after;  /* NOTICE_RENEWAL_WINDOW: the certificate's expiry */
 	/* Non-NULL: the event is told once for this key, whatever calls again
-	 * (the daily job's reminders); a second call adds nothing. */
+	 * (the daily job's reminders); a second call adds nothing. The daily
+	 * job's keys are "renewal:<days>:<serial>" and "overdue:<number>": an
+	 * event emitted elsewhere for the same window uses the same key, and
+	 * the holder is told once either way. */
 	const char *once_key;
 };
 
