@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
@@ -385,18 +385,30 @@ test(`[${ENGINE}] renewal reminders at 60, 30 and 7 days with the moved clock, o
   }
 });
 
-test(`[${ENGINE}] STARTTLS when the server offers it (smtp_require_tls)`, async () => {
+test(`[${ENGINE}] STARTTLS when the server offers it (smtp_require_tls), then the SMTP login`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'esp-mailtls-'));
   const cert = join(dir, 'smtp.crt'), key = join(dir, 'smtp.key');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-  const smtp = await startSmtp({ tlsCert: cert, tlsKey: key });
-  const esp = await startEsp({ args: mailArgs(smtp, [`--smtp_ca_file=${cert}`, '--smtp_require_tls=true']) });
+  const pwFile = join(dir, 'smtp.password');
+  writeFileSync(pwFile, 's3cret-口令\n', { mode: 0o600 });
+  const smtp = await startSmtp({ tlsCert: cert, tlsKey: key, auth: 'esp-mailer:s3cret-口令' });
+  const esp = await startEsp({ args: mailArgs(smtp, [`--smtp_ca_file=${cert}`, '--smtp_require_tls=true',
+    '--smtp_username=esp-mailer', `--smtp_password_file=${pwFile}`]) });
   try {
     const { fields } = await approvedApplicant(esp, 'enterprise');
     const [m] = await smtp.waitFor(1);
     assert.deepEqual(m.to, [fields.email]);
     assert.equal(m.tls, true, 'the message came over STARTTLS');
+    assert.equal(m.login, 'esp-mailer', 'and after logging in');
+    // A wrong password: the server refuses the login (535), a dead letter.
+    await esp.stop();
+    writeFileSync(pwFile, 'wrong\n', { mode: 0o600 });
+    await esp.start();
+    await approvedApplicant(esp, 'enterprise');
+    await waitUntil('dead', () => outbox(esp).some((r) => r.state === 'dead'));
+    assert.match(rawSql(esp, "SELECT last_error FROM outbox WHERE state = 'dead'"), /SMTP 535/);
+    assert.equal(smtp.messages().length, 1);
   } finally {
     await esp.cleanup();
     await smtp.cleanup();

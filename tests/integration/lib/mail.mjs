@@ -22,6 +22,7 @@ export async function startSmtp(opts = {}) {
     if (o.holdMs) args.push('--hold-ms', String(o.holdMs));
     if (o.reject) args.push('--reject', o.reject);
     if (o.tlsCert) args.push('--tls-cert', o.tlsCert, '--tls-key', o.tlsKey);
+    if (o.auth) args.push('--auth', o.auth);
     smtp.log = '';
     smtp.proc = spawn(PYTHON, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     smtp.proc.stderr.on('data', (d) => { smtp.log += d; });
@@ -73,7 +74,7 @@ export function parseMessage(rec) {
   }
   const body = Buffer.from(raw.slice(cut + 2).replace(/\s+/g, ''), 'base64').toString('utf8').replace(/\r\n/g, '\n');
   return {
-    to: rec.rcpt_tos, from: rec.mail_from, tls: rec.tls, headers,
+    to: rec.rcpt_tos, from: rec.mail_from, tls: rec.tls, login: rec.login, headers,
     subject: decodeWords(headers.subject || ''), body, outboxId: Number(headers['x-esp-outbox-id']),
   };
 }

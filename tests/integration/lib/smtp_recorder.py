@@ -11,6 +11,7 @@ acknowledging it.
             (the window in which a sender killed does not know the outcome)
 --reject    answer 550 to RCPT TO addresses containing SUBSTR
 --tls-*     offer STARTTLS with this certificate
+--auth U:P  require AUTH (after STARTTLS) with this login; the file records it
 --ready     create FILE once listening
 """
 import argparse
@@ -21,7 +22,7 @@ import ssl
 import time
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Recorder:
@@ -42,6 +43,7 @@ class Recorder:
             'mail_from': envelope.mail_from,
             'rcpt_tos': envelope.rcpt_tos,
             'tls': session.ssl is not None,
+            'login': session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None,
             'data': envelope.original_content.decode('utf-8', 'replace'),
         }
         with open(name + '.tmp', 'w') as f:
@@ -62,6 +64,7 @@ def main():
     ap.add_argument('--reject', default='')
     ap.add_argument('--tls-cert')
     ap.add_argument('--tls-key')
+    ap.add_argument('--auth')
     ap.add_argument('--ready')
     args = ap.parse_args()
     kw = {}
@@ -69,6 +72,15 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
         kw = {'tls_context': ctx}
+    if args.auth:
+        user, password = args.auth.split(':', 1)
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = (isinstance(data, LoginPassword) and data.login.decode() == user
+                  and data.password.decode() == password)
+            # handled=False: aiosmtpd answers 535 itself (True would mean we did)
+            return AuthResult(success=ok, handled=ok, auth_data=data if ok else None)
+        kw.update(auth_required=True, authenticator=authenticator)
     ctl = Controller(Recorder(args), hostname='127.0.0.1', port=args.port,
                      server_hostname='recorder.test', **kw)
     ctl.start()

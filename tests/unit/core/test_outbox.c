@@ -85,6 +85,19 @@ static void test_recipients(void **state)
 	json_t *list = notify_list_for(f->c, reg, 10);
 	assert_int_equal(json_array_size(list), 2);
 	json_decref(list);
+	/* The unlock approval (emitted by the unlock steps): the holder only. */
+	assert_int_equal(
+	    notify_enqueue(f->c, NOTICE_UNLOCK_APPROVED,
+	                   &(struct notice){.registration_id = reg, .token_serial = "TK-9"}),
+	    DB_OK);
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM outbox WHERE kind = 'unlock_approved' "
+	                             "AND audience = 'holder' AND params LIKE $1",
+	                             "%TK-9%"),
+	                 1);
+	assert_int_equal(
+	    store_count(f->c, "SELECT COUNT(*) FROM outbox WHERE kind = 'unlock_approved'", NULL),
+	    1);
 	assert_int_equal(notice_kind_parse("renewal_window"), NOTICE_RENEWAL_WINDOW);
 	assert_int_equal(notice_kind_parse("nope"), -1);
 }

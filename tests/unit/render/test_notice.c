@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "esp/notice.h"
+#include "esp/notify.h"
 
 static struct tpl_set *set_of(const char *text)
 {
@@ -67,12 +68,47 @@ static void test_unknown_or_bad(void **state)
 	tpl_free(set);
 }
 
+/* Every kind of notice has its template in templates/, for the holder and
+ * for the RA, and says the facts it was given. */
+static void test_every_kind_has_its_template(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct tpl_set *set = tpl_load_dir(ESP_SOURCE_DIR "/templates", &err);
+	assert_non_null(set);
+	const char *facts[] = {
+	    "{\"name\":\"甲单位\",\"number\":\"ESP-2026-000001\",\"serial\":\"ab12\","
+	    "\"token\":\"TK-1\",\"reason\":\"原因甲\",\"days\":30,\"not_after\":1800000000,"
+	    "\"detail\":\"顺丰 SF1\",\"ra_name\":\"福建注册机构\"}",
+	    "{\"name\":\"甲单位\",\"number\":\"ESP-2026-000001\",\"to_ra\":true,"
+	    "\"ra_name\":\"福建注册机构\",\"days\":20}",
+	};
+	for (int k = 0; k < NOTICE_KIND_COUNT; k++)
+		for (size_t i = 0; i < 2; i++) {
+			char *subject = NULL, *body = NULL;
+			assert_int_equal(notice_render(set, notice_kind_name(k), facts[i],
+			                               "http://esp.example", &subject, &body),
+			                 0);
+			assert_true(strstr(subject, "【交通运输安全管理系统】") == subject);
+			assert_true(strlen(body) > 20);
+			assert_null(strstr(body, "{{"));
+			assert_non_null(strstr(body, "甲单位"));
+			/* The RA's copy of an application event is addressed to the RA. */
+			if (i && strncmp(notice_kind_name(k), "app_", 4) == 0)
+				assert_true(strstr(body, "福建注册机构") == body);
+			free(subject);
+			free(body);
+		}
+	tpl_free(set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_subject_and_body),
 	    cmocka_unit_test(test_subject_is_one_line),
 	    cmocka_unit_test(test_unknown_or_bad),
+	    cmocka_unit_test(test_every_kind_has_its_template),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
