@@ -241,3 +241,37 @@ enum db_status outbox_delivered(db_conn *c, const struct actor *a, int64_t id)
 	struct decide_ctx d = {.a = a, .id = id, .retry = false};
 	return db_transaction(c, decide_tx, &d);
 }
+
+struct retry_dead_ctx {
+	const struct actor *a;
+	int n;
+};
+
+static enum db_status retry_dead_tx(db_conn *c, void *arg)
+{
+	struct retry_dead_ctx *x = arg;
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c,
+	            "UPDATE outbox SET state = 'pending', attempts = 0, next_at = $1, "
+	            "lease_token = NULL, lease_until = NULL WHERE state = 'dead' "
+	            "RETURNING id",
+	            &r, P_INT(time_now()));
+	x->n = st == DB_OK ? r->nrows : 0;
+	db_result_free(r);
+	if (st != DB_OK || x->n == 0)
+		return st;
+	char *count = xasprintf("%d", x->n);
+	st = audit_append(c, x->a, "outbox.retry_dead", "outbox", "dead", count);
+	free(count);
+	return st;
+}
+
+enum db_status outbox_retry_dead(db_conn *c, const struct actor *a, int *n)
+{
+	struct retry_dead_ctx x = {.a = a};
+	enum db_status st = db_transaction(c, retry_dead_tx, &x);
+	if (n)
+		*n = st == DB_OK ? x.n : 0;
+	return st;
+}

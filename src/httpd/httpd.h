@@ -188,6 +188,7 @@ void page_admin_certs(struct request *r);
 void page_admin_mail(struct request *r);
 void page_admin_mail_retry(struct request *r);
 void page_admin_mail_delivered(struct request *r);
+void page_admin_mail_retry_dead(struct request *r);
 /* The registration's latest notices ({subject, kind, date, mail}), for the
  * applicant's status page and the management home. New reference. */
 json_t *notices_for(struct request *r, int64_t registration_id);

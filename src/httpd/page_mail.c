@@ -6,6 +6,7 @@
  *   GET  /admin/mail                   counts, backlog, dead letters, in doubt
  *   POST /admin/mail/{id}/retry        dead or in doubt → sent again
  *   POST /admin/mail/{id}/delivered    in doubt → recorded as delivered
+ *   POST /admin/mail/retry-dead         every dead letter sent again
  */
 #include "httpd.h"
 #include "esp/notice.h"
@@ -70,9 +71,13 @@ void page_admin_mail(struct request *r)
 	              backlog, "pending", rows(r, "pending"), "dead", rows(r, "dead"), "in_doubt",
 	              rows(r, "in_doubt"), "no_address", rows(r, "no_address"), "smtp_off",
 	              !*config_get(r->srv->cfg, "smtp_url"), "limit", LIST_LIMIT);
+	json_object_set_new(ctx, "has_dead",
+	                    json_boolean(json_integer_value(json_object_get(counts, "dead")) > 0));
 	const char *done = req_query(r, "done");
 	if (done && strcmp(done, "retry") == 0)
 		json_object_set_new(ctx, "done", json_string("已重新排入发送队列。"));
+	else if (done && strcmp(done, "all") == 0)
+		json_object_set_new(ctx, "done", json_string("全部死信已重新排入发送队列。"));
 	else if (done && strcmp(done, "delivered") == 0)
 		json_object_set_new(ctx, "done", json_string("已记录为已送达，不会再发送。"));
 	render_page(r, 200, "admin_mail", "邮件通知", ctx);
@@ -96,6 +101,15 @@ static void decide(struct request *r, bool retry)
 		    "该邮件已不是待处理的死信或状态未知的邮件，请返回邮件通知页面刷新后查看。");
 	else
 		reply_server_error(r, "outbox decision failed");
+}
+
+void page_admin_mail_retry_dead(struct request *r)
+{
+	int n = 0;
+	if (outbox_retry_dead(req_db(r), &r->actor, &n) != DB_OK)
+		reply_server_error(r, "outbox retry of dead letters failed");
+	else
+		redirect(r, "/admin/mail?done=all");
 }
 
 void page_admin_mail_retry(struct request *r)

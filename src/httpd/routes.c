@@ -85,6 +85,7 @@ const struct route routes[] = {
     {"GET", "/admin/mail", page_admin_mail, SIGNED(ACT_ADMIN)},
     {"POST", "/admin/mail/{}/retry", page_admin_mail_retry, SIGNED(ACT_ADMIN)},
     {"POST", "/admin/mail/{}/delivered", page_admin_mail_delivered, SIGNED(ACT_ADMIN)},
+    {"POST", "/admin/mail/retry-dead", page_admin_mail_retry_dead, SIGNED(ACT_ADMIN)},
     {"GET", "/ra/certs/{}/revoke", page_ra_cert_revoke_get, SIGNED(ACT_OPERATOR)},
     {"POST", "/ra/certs/{}/revoke", page_ra_cert_revoke_post, SIGNED(ACT_OPERATOR)},
     {"GET", "/drivers", page_drivers, ANYONE},

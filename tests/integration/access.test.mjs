@@ -173,6 +173,7 @@ const spec = () => [
   ['GET', '/admin/mail', [['/admin/mail', signedIn(admin)]]],
   ['POST', '/admin/mail/{}/retry', [['/admin/mail/999999/retry', signedIn(admin)]]],
   ['POST', '/admin/mail/{}/delivered', [['/admin/mail/999999/delivered', signedIn(admin)]]],
+  ['POST', '/admin/mail/retry-dead', [['/admin/mail/retry-dead', signedIn(admin), { destructive: true }]]],
   // Revocation with a reason: the RA of the certificate's region only (the
   // admin has its own page, the trainer none).
   ['GET', '/ra/certs/{}/revoke', [[`/ra/certs/${data.serial}/revoke`, signedIn((a) => a.role === 'ra' && a.region)]]],

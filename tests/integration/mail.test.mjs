@@ -326,6 +326,22 @@ test(`[${ENGINE}] a refused recipient is a dead letter; the admin's retry sends 
     await waitUntil('sent', () => outbox(esp)[0].state === 'sent');
     page = await admin.get('/admin/mail');
     assert.match(page.text, /id="count-dead">0</);
+    assert.doesNotMatch(page.text, /重新发送全部死信/);
+    // After a longer refusal, every dead letter at once.
+    await smtp.stop();
+    await smtp.start({ reject: 'bounce-' });
+    await approvedApplicant(esp, 'enterprise', { overrides: { email: `bounce-a${Date.now()}@example.cn` } });
+    await approvedApplicant(esp, 'enterprise', { overrides: { email: `bounce-b${Date.now()}@example.cn` } });
+    await waitUntil('two dead', () => outbox(esp).filter((r) => r.state === 'dead').length === 2);
+    page = await admin.get('/admin/mail');
+    assert.match(page.text, /重新发送全部死信（2 封）/);
+    await smtp.stop();
+    await smtp.start({ reject: '' });
+    page = await admin.post('/admin/mail/retry-dead', {});
+    assert.match(page.text, /全部死信已重新排入发送队列/);
+    await smtp.waitFor(3);
+    await waitUntil('all sent', () => outbox(esp).every((r) => r.state === 'sent'));
+    assert.equal(smtp.messages().length, 3);
   } finally {
     await esp.cleanup();
     await smtp.cleanup();

@@ -63,5 +63,9 @@ json_t *outbox_list(db_conn *c, const char *state, int limit);
  * DB_CONFLICT: the row is not in a state that allows it. */
 enum db_status outbox_retry(db_conn *c, const struct actor *a, int64_t id);
 enum db_status outbox_delivered(db_conn *c, const struct actor *a, int64_t id);
+/* Every dead letter sent again (after the mail server's long outage), in
+ * one audited step; *n says how many. In-doubt rows are left to decide one
+ * by one. */
+enum db_status outbox_retry_dead(db_conn *c, const struct actor *a, int *n);
 
 #endif
