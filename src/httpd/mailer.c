@@ -307,6 +307,9 @@ struct mailer *mailer_start(struct server *srv)
 	struct mailer *m = xcalloc(1, sizeof *m);
 	m->srv = srv;
 	m->pool = pool;
+	/* Once, before the worker's first handle (libcurl 7.84+ makes it
+	 * thread-safe; the listeners are already running). */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	m->curl = curl_easy_init();
 	const char *pw = config_get(srv->cfg, "smtp_password_file");
 	if (pw && *pw) {
