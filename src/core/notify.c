@@ -12,6 +12,10 @@
 #include "esp/notify.h"
 #include "esp/util.h"
 
+/* Only to write the facts as one text column (outbox.params): no json_t
+ * leaves this file; render/notice.c reads the text back. */
+#include <jansson.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,22 +235,26 @@ enum db_status notify_daily(db_conn *c, int64_t now, int delivery_days, int *enq
 	return st;
 }
 
-json_t *notify_list_for(db_conn *c, int64_t registration_id, int limit)
+enum db_status notify_list_for(db_conn *c, struct arena *a, int64_t registration_id, int limit,
+                               struct notice_row **out, size_t *n)
 {
-	json_t *arr = json_array();
 	db_result *r = NULL;
-	if (DB_EXEC(c,
-	            "SELECT kind, params, created_at, state FROM outbox WHERE registration_id = $1 "
-	            "AND audience = 'holder' ORDER BY created_at DESC, id DESC LIMIT $2",
-	            &r, P_INT(registration_id), P_INT(limit)) == DB_OK)
-		for (int i = 0; i < r->nrows; i++) {
-			json_t *params = json_loads(db_get(r, i, 1), 0, NULL);
-			json_array_append_new(
-			    arr, json_pack("{s:s, s:o, s:I, s:s}", "kind", db_get(r, i, 0),
-			                   "params", params ? params : json_object(), "created_at",
-			                   (json_int_t)db_get_int(r, i, 2, 0), "state",
-			                   db_get(r, i, 3)));
-		}
+	enum db_status st = DB_EXEC(c,
+	                            "SELECT kind, params, created_at, state FROM outbox WHERE "
+	                            "registration_id = $1 AND audience = 'holder' ORDER BY "
+	                            "created_at DESC, id DESC LIMIT $2",
+	                            &r, P_INT(registration_id), P_INT(limit));
+	*out = NULL;
+	*n = 0;
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		for (int i = 0; i < r->nrows; i++)
+			(*out)[i] = (struct notice_row){.kind = arena_strdup(a, db_get(r, i, 0)),
+			                                .params = arena_strdup(a, db_get(r, i, 1)),
+			                                .created_at = db_get_int(r, i, 2, 0),
+			                                .state = arena_strdup(a, db_get(r, i, 3))};
+		*n = (size_t)r->nrows;
+	}
 	db_result_free(r);
-	return arr;
+	return st;
 }

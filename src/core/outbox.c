@@ -23,9 +23,9 @@
  */
 #include "esp/outbox.h"
 #include "esp/audit.h"
-#include "esp/db_json.h"
 #include "esp/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,35 +169,62 @@ enum db_status outbox_expire(db_conn *c, int64_t now, int *n)
 
 /* ---- the admin's page ---- */
 
-static const char *const states[] = {"pending", "sending", "committing", "in_doubt",
-                                     "sent",    "dead",    "no_address"};
-
-json_t *outbox_counts(db_conn *c)
+enum db_status outbox_counts(db_conn *c, struct outbox_counts *out)
 {
-	json_t *o = json_object();
-	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
-		json_object_set_new(o, states[i], json_integer(0));
+	memset(out, 0, sizeof *out);
 	db_result *r = NULL;
-	if (DB_EXEC0(c, "SELECT state, COUNT(*) FROM outbox GROUP BY state", &r) == DB_OK)
-		for (int i = 0; i < r->nrows; i++)
-			json_object_set_new(o, db_get(r, i, 0),
-			                    json_integer(db_get_int(r, i, 1, 0)));
+	enum db_status st = DB_EXEC0(c, "SELECT state, COUNT(*) FROM outbox GROUP BY state", &r);
+	for (int i = 0; st == DB_OK && i < r->nrows; i++) {
+		const char *s = db_get(r, i, 0);
+		int64_t n = db_get_int(r, i, 1, 0);
+		int64_t *slot = !strcmp(s, "pending")      ? &out->pending
+		                : !strcmp(s, "sending")    ? &out->sending
+		                : !strcmp(s, "committing") ? &out->committing
+		                : !strcmp(s, "in_doubt")   ? &out->in_doubt
+		                : !strcmp(s, "sent")       ? &out->sent
+		                : !strcmp(s, "dead")       ? &out->dead
+		                : !strcmp(s, "no_address") ? &out->no_address
+		                                           : NULL;
+		if (slot)
+			*slot = n;
+	}
 	db_result_free(r);
-	return o;
+	return st;
 }
 
-json_t *outbox_list(db_conn *c, const char *state, int limit)
+static const char *text(struct arena *a, const db_result *r, int i, int col)
+{
+	const char *v = db_get(r, i, col);
+	return arena_strdup(a, v ? v : "");
+}
+
+enum db_status outbox_list(db_conn *c, struct arena *a, const char *state, int limit,
+                           struct outbox_row **out, size_t *n)
 {
 	db_result *r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC(c,
+	enum db_status st =
+	    DB_EXEC(c,
 	            "SELECT id, kind, audience, recipient, state, attempts, next_at, last_error, "
 	            "created_at FROM outbox WHERE state = $1 ORDER BY id DESC LIMIT $2",
-	            &r, P_TEXT(state), P_INT(limit)) == DB_OK)
+	            &r, P_TEXT(state), P_INT(limit));
+	*out = NULL;
+	*n = 0;
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
 		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(arr, db_row_json(r, i));
+			(*out)[i] = (struct outbox_row){.id = db_get_int(r, i, 0, 0),
+			                                .kind = text(a, r, i, 1),
+			                                .audience = text(a, r, i, 2),
+			                                .recipient = text(a, r, i, 3),
+			                                .state = text(a, r, i, 4),
+			                                .attempts = (int)db_get_int(r, i, 5, 0),
+			                                .next_at = db_get_int(r, i, 6, 0),
+			                                .last_error = text(a, r, i, 7),
+			                                .created_at = db_get_int(r, i, 8, 0)};
+		*n = (size_t)r->nrows;
+	}
 	db_result_free(r);
-	return arr;
+	return st;
 }
 
 struct decide_ctx {

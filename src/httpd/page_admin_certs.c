@@ -13,6 +13,7 @@
 #include "httpd.h"
 #include "esp/certificate.h"
 #include "esp/revoke.h"
+#include "record_json.h"
 
 #include <string.h>
 
@@ -35,22 +36,29 @@ static json_t *reason_options(const char *selected)
 
 void page_admin_certs(struct request *r)
 {
-	json_t *ctx =
-	    json_pack("{s:o, s:i}", "certs", cert_list_all(req_db(r), r->arena, LIST_LIMIT),
-	              "limit", LIST_LIMIT);
+	struct certificate *list;
+	size_t n;
+	if (cert_list_all(req_db(r), r->arena, LIST_LIMIT, &list, &n) != DB_OK) {
+		reply_server_error(r, "certificates could not be read");
+		return;
+	}
+	json_t *ctx = json_pack("{s:o, s:i}", "certs", certs_to_json(list, n, 0, r->arena), "limit",
+	                        LIST_LIMIT);
 	const char *done = req_query(r, "revoked");
 	if (done)
 		json_object_set_new(ctx, "revoked", json_string(done));
 	render_page(r, 200, "admin_certs", "证书管理", ctx);
 }
 
-/* The certificate of the route; NULL = answered (404). */
-static json_t *admin_cert(struct request *r)
+/* The certificate of the route into *cert; false = answered (404, 500). */
+static bool admin_cert(struct request *r, struct certificate *cert)
 {
-	json_t *cert = cert_get(req_db(r), r->params[0]);
-	if (!cert)
+	enum db_status st = cert_get(req_db(r), r->arena, r->params[0], cert);
+	if (st == DB_NOT_FOUND)
 		reply_not_found(r);
-	return cert;
+	else if (st != DB_OK)
+		reply_server_error(r, "certificate could not be read");
+	return st == DB_OK;
 }
 
 /* Where the revocation form posts and leads back to: the admin's pages or
@@ -59,16 +67,13 @@ struct revoke_page {
 	const char *action, *back, *back_label;
 };
 
-static void show_revoke(struct request *r, int status, json_t *cert, const char *reason,
-                        const char *error, const struct revoke_page *p)
+static void show_revoke(struct request *r, int status, const struct certificate *cert,
+                        const char *reason, const char *error, const struct revoke_page *p)
 {
-	json_t *ctx =
-	    json_pack("{s:O, s:o, s:s, s:s, s:s}", "cert", cert, "reasons", reason_options(reason),
-	              "action", p->action, "back", p->back, "back_label", p->back_label);
-	const char *st = json_string_value(json_object_get(cert, "status"));
-	json_object_set_new(ctx, "revoked", json_boolean(st && strcmp(st, "revoked") == 0));
-	json_object_set_new(ctx, "staff",
-	                    json_boolean(json_is_string(json_object_get(cert, "account_id"))));
+	json_t *ctx = json_pack("{s:o, s:o, s:b, s:b, s:s, s:s, s:s}", "cert",
+	                        cert_to_json(cert, 0, r->arena), "reasons", reason_options(reason),
+	                        "revoked", cert->revoked, "staff", cert->account_id != 0, "action",
+	                        p->action, "back", p->back, "back_label", p->back_label);
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	render_page(r, status, "admin_cert_revoke", "吊销证书", ctx);
@@ -84,18 +89,16 @@ static struct revoke_page admin_page(struct request *r)
 
 void page_admin_cert_revoke_get(struct request *r)
 {
-	json_t *cert = admin_cert(r);
-	if (!cert)
-		return;
+	struct certificate cert;
 	struct revoke_page p = admin_page(r);
-	show_revoke(r, 200, cert, NULL, NULL, &p);
-	json_decref(cert);
+	if (admin_cert(r, &cert))
+		show_revoke(r, 200, &cert, NULL, NULL, &p);
 }
 
 /* The reason and the confirmation, then cert_revoke; `done` is where a
  * successful revocation leads. */
-static void revoke_post(struct request *r, json_t *cert, const struct revoke_page *p,
-                        const char *done)
+static void revoke_post(struct request *r, const struct certificate *cert,
+                        const struct revoke_page *p, const char *done)
 {
 	const char *reason_s = req_form(r, "reason");
 	int reason = -1;
@@ -123,56 +126,50 @@ static void revoke_post(struct request *r, json_t *cert, const struct revoke_pag
 
 void page_admin_cert_revoke_post(struct request *r)
 {
-	json_t *cert = admin_cert(r);
-	if (!cert)
+	struct certificate cert;
+	if (!admin_cert(r, &cert))
 		return;
 	struct revoke_page p = admin_page(r);
-	revoke_post(r, cert, &p, arena_printf(r->arena, "/admin/certs?revoked=%s", r->params[0]));
-	json_decref(cert);
+	revoke_post(r, &cert, &p, arena_printf(r->arena, "/admin/certs?revoked=%s", r->params[0]));
 }
 
 /* ---- the RA: a holder's certificate of its province, with a reason ---- */
 
-/* The certificate of the route if this RA may revoke it; NULL = answered. */
-static json_t *ra_cert(struct request *r, struct revoke_page *p)
+/* The certificate of the route if this RA may revoke it; false = answered
+ * (404, 403, 500). */
+static bool ra_cert(struct request *r, struct certificate *cert, struct revoke_page *p)
 {
-	json_t *cert = cert_get(req_db(r), r->params[0]);
+	if (!admin_cert(r, cert))
+		return false;
+	if (!cert->number || !*cert->number) { /* a staff key: the admin's */
+		reply_not_found(r);
+		return false;
+	}
 	struct policy_object o;
 	cert_policy_object(cert, &o);
-	const char *number = cert ? json_string_value(json_object_get(cert, "number")) : NULL;
-	if (!cert || !number) {
-		json_decref(cert);
-		reply_not_found(r);
-		return NULL;
-	}
 	if (r->actor.role != ROLE_RA || !policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
-		json_decref(cert);
 		reply_forbidden(r);
-		return NULL;
+		return false;
 	}
-	*p = (struct revoke_page){.action =
-	                              arena_printf(r->arena, "/ra/certs/%s/revoke", r->params[0]),
-	                          .back = arena_printf(r->arena, "/ra/applications/%s", number),
-	                          .back_label = arena_printf(r->arena, "申请 %s", number)};
-	return cert;
+	*p = (struct revoke_page){
+	    .action = arena_printf(r->arena, "/ra/certs/%s/revoke", r->params[0]),
+	    .back = arena_printf(r->arena, "/ra/applications/%s", cert->number),
+	    .back_label = arena_printf(r->arena, "申请 %s", cert->number)};
+	return true;
 }
 
 void page_ra_cert_revoke_get(struct request *r)
 {
+	struct certificate cert;
 	struct revoke_page p;
-	json_t *cert = ra_cert(r, &p);
-	if (!cert)
-		return;
-	show_revoke(r, 200, cert, NULL, NULL, &p);
-	json_decref(cert);
+	if (ra_cert(r, &cert, &p))
+		show_revoke(r, 200, &cert, NULL, NULL, &p);
 }
 
 void page_ra_cert_revoke_post(struct request *r)
 {
+	struct certificate cert;
 	struct revoke_page p;
-	json_t *cert = ra_cert(r, &p);
-	if (!cert)
-		return;
-	revoke_post(r, cert, &p, p.back);
-	json_decref(cert);
+	if (ra_cert(r, &cert, &p))
+		revoke_post(r, &cert, &p, p.back);
 }

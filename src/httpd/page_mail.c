@@ -34,45 +34,51 @@ static const char *mail_kind_label(const char *kind)
 	return kind ? kind : "";
 }
 
-/* Dates and labels for the page. */
+/* The rows of one state, with labels and dates for the page; NULL when the
+ * store could not be read. */
 static json_t *rows(struct request *r, const char *state)
 {
-	json_t *list = outbox_list(req_db(r), state, LIST_LIMIT);
-	size_t i;
-	json_t *it;
-	json_array_foreach(list, i, it)
-	{
-		const char *kind = json_string_value(json_object_get(it, "kind"));
-		json_object_set_new(it, "kind_label", json_string(mail_kind_label(kind)));
-		const char *aud = json_string_value(json_object_get(it, "audience"));
-		json_object_set_new(
-		    it, "audience_label",
-		    json_string(aud && strcmp(aud, "ra") == 0 ? "注册机构" : "申请单位"));
-		const char *at = json_string_value(json_object_get(it, "created_at"));
-		const char *next = json_string_value(json_object_get(it, "next_at"));
-		json_object_set_new(
-		    it, "created",
-		    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
-		json_object_set_new(
-		    it, "next",
-		    json_string(time_datetime(r->arena, next ? strtoll(next, NULL, 10) : 0)));
+	struct outbox_row *list;
+	size_t n;
+	if (outbox_list(req_db(r), r->arena, state, LIST_LIMIT, &list, &n) != DB_OK)
+		return NULL;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct outbox_row *o = &list[i];
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "id", (json_int_t)o->id,
+		              "kind_label", mail_kind_label(o->kind), "audience_label",
+		              strcmp(o->audience, "ra") == 0 ? "注册机构" : "申请单位", "recipient",
+		              o->recipient, "attempts", o->attempts, "last_error", o->last_error,
+		              "created", time_datetime(r->arena, o->created_at), "next",
+		              time_datetime(r->arena, o->next_at)));
 	}
-	return list;
+	return arr;
 }
 
 void page_admin_mail(struct request *r)
 {
-	json_t *counts = outbox_counts(req_db(r));
-	json_int_t backlog = json_integer_value(json_object_get(counts, "pending")) +
-	                     json_integer_value(json_object_get(counts, "sending")) +
-	                     json_integer_value(json_object_get(counts, "committing"));
-	json_t *ctx =
-	    json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:b, s:i}", "counts", counts, "backlog",
-	              backlog, "pending", rows(r, "pending"), "dead", rows(r, "dead"), "in_doubt",
-	              rows(r, "in_doubt"), "no_address", rows(r, "no_address"), "smtp_off",
-	              !*config_get(r->srv->cfg, "smtp_url"), "limit", LIST_LIMIT);
-	json_object_set_new(ctx, "has_dead",
-	                    json_boolean(json_integer_value(json_object_get(counts, "dead")) > 0));
+	struct outbox_counts n;
+	json_t *lists[4] = {NULL};
+	static const char *const states[4] = {"pending", "dead", "in_doubt", "no_address"};
+	bool ok = outbox_counts(req_db(r), &n) == DB_OK;
+	for (int i = 0; i < 4 && ok; i++)
+		ok = (lists[i] = rows(r, states[i])) != NULL;
+	if (!ok) {
+		for (int i = 0; i < 4; i++)
+			json_decref(lists[i]);
+		reply_server_error(r, "outbox could not be read");
+		return;
+	}
+	json_t *counts = json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)n.sent, "dead",
+	                           (json_int_t)n.dead, "in_doubt", (json_int_t)n.in_doubt,
+	                           "no_address", (json_int_t)n.no_address);
+	json_t *ctx = json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:b, s:b, s:i}", "counts", counts,
+	                        "backlog", (json_int_t)(n.pending + n.sending + n.committing),
+	                        "pending", lists[0], "dead", lists[1], "in_doubt", lists[2],
+	                        "no_address", lists[3], "has_dead", n.dead > 0, "smtp_off",
+	                        !*config_get(r->srv->cfg, "smtp_url"), "limit", LIST_LIMIT);
 	const char *done = req_query(r, "done");
 	if (done && strcmp(done, "retry") == 0)
 		json_object_set_new(ctx, "done", json_string("已重新排入发送队列。"));
@@ -126,32 +132,26 @@ void page_admin_mail_delivered(struct request *r)
 
 json_t *notices_for(struct request *r, int64_t registration_id)
 {
-	json_t *list = notify_list_for(req_db(r), registration_id, 20), *out = json_array();
-	size_t i;
-	json_t *it;
-	json_array_foreach(list, i, it)
-	{
-		char *params = json_dumps(json_object_get(it, "params"), JSON_COMPACT);
+	struct notice_row *list;
+	size_t n;
+	json_t *out = json_array();
+	if (notify_list_for(req_db(r), r->arena, registration_id, 20, &list, &n) != DB_OK)
+		return out; /* the notices are extra: the page shows without them */
+	for (size_t i = 0; i < n; i++) {
 		char *subject = NULL, *body = NULL;
-		const char *kind = json_string_value(json_object_get(it, "kind"));
-		if (notice_render(r->srv->tpl, kind, params, r->srv->public_url, &subject, &body) ==
-		    0) {
-			const char *state = json_string_value(json_object_get(it, "state"));
-			const char *mail = !strcmp(state, "sent")         ? "邮件已发送"
-			                   : !strcmp(state, "no_address") ? "无电子邮箱，未发邮件"
-			                                                  : "邮件待发送";
-			json_array_append_new(
-			    out,
-			    json_pack("{s:s, s:s, s:s, s:s}", "subject", subject, "kind", kind,
-			              "date",
-			              time_datetime(r->arena, json_integer_value(json_object_get(
-			                                          it, "created_at"))),
-			              "mail", mail));
-		}
+		if (notice_render(r->srv->tpl, list[i].kind, list[i].params, r->srv->public_url,
+		                  &subject, &body) != 0)
+			continue;
+		const char *state = list[i].state;
+		const char *mail = !strcmp(state, "sent")         ? "邮件已发送"
+		                   : !strcmp(state, "no_address") ? "无电子邮箱，未发邮件"
+		                                                  : "邮件待发送";
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "subject", subject,
+		                                     "kind", list[i].kind, "date",
+		                                     time_datetime(r->arena, list[i].created_at),
+		                                     "mail", mail));
 		free(subject);
 		free(body);
-		free(params);
 	}
-	json_decref(list);
 	return out;
 }

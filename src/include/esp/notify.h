@@ -13,10 +13,11 @@
 #ifndef ESP_NOTIFY_H
 #define ESP_NOTIFY_H
 
-#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "esp/db.h"
+#include "esp/util.h"
 
 enum notice_kind {
 	NOTICE_REG_APPROVED,    /* 注册审核通过 */
@@ -73,8 +74,14 @@ int notice_kind_parse(const char *name);
  * applications found (told now or before). */
 enum db_status notify_daily(db_conn *c, int64_t now, int delivery_days, int *enqueued);
 
-/* The holder's notices of a registration, newest first: an array of
- * {kind, params (object), created_at, state}. New reference. */
-json_t *notify_list_for(db_conn *c, int64_t registration_id, int limit);
+/* The holder's notices of a registration, newest first (*out and its
+ * strings in arena): the kind, the facts (the row's JSON text, rendered by
+ * render/notice.c), when, and the e-mail's state. */
+struct notice_row {
+	const char *kind, *params, *state;
+	int64_t created_at;
+};
+enum db_status notify_list_for(db_conn *c, struct arena *a, int64_t registration_id, int limit,
+                               struct notice_row **out, size_t *n);
 
 #endif

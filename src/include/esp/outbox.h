@@ -13,12 +13,13 @@
 #ifndef ESP_OUTBOX_H
 #define ESP_OUTBOX_H
 
-#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "esp/db.h"
 #include "esp/policy.h"
+#include "esp/util.h"
 
 struct outbox_msg {
 	int64_t id;
@@ -54,10 +55,20 @@ enum db_status outbox_expire(db_conn *c, int64_t now, int *n);
  * each attempt after the first, at most max_seconds. */
 int64_t outbox_backoff(int attempts, int retry_seconds, int max_seconds);
 
-/* The admin's view: {"pending": n, "sending": n, ...} and the rows of one
- * state (newest first). New references. */
-json_t *outbox_counts(db_conn *c);
-json_t *outbox_list(db_conn *c, const char *state, int limit);
+/* The admin's view: how many rows are in each state, and the rows of one
+ * state, newest first (*out and its strings in arena; "" for NULL). */
+struct outbox_counts {
+	int64_t pending, sending, committing, in_doubt, sent, dead, no_address;
+};
+enum db_status outbox_counts(db_conn *c, struct outbox_counts *out);
+struct outbox_row {
+	int64_t id;
+	const char *kind, *audience, *recipient, *state, *last_error;
+	int attempts;
+	int64_t next_at, created_at;
+};
+enum db_status outbox_list(db_conn *c, struct arena *a, const char *state, int limit,
+                           struct outbox_row **out, size_t *n);
 /* The admin's decisions, audited: a dead or in_doubt row sent again (its
  * attempts start over), or an in_doubt row recorded as delivered.
  * DB_CONFLICT: the row is not in a state that allows it. */

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "esp/notify.h"
 #include "esp/outbox.h"
 #include "../dbfixture.h"
@@ -82,9 +84,16 @@ static void test_recipients(void **state)
 	                                &(struct notice){.registration_id = reg + 1000}),
 	                 DB_NOT_FOUND);
 	/* The holder's notices: newest first, the RA's copies not among them. */
-	json_t *list = notify_list_for(f->c, reg, 10);
-	assert_int_equal(json_array_size(list), 2);
-	json_decref(list);
+	struct arena *a = arena_new();
+	struct notice_row *list;
+	size_t n = 0;
+	assert_int_equal(notify_list_for(f->c, a, reg, 10, &list, &n), DB_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].kind, "app_returned");
+	assert_string_equal(list[1].kind, "reg_approved");
+	assert_string_equal(list[0].state, "pending");
+	assert_non_null(strstr(list[0].params, "ESP-2026-000001"));
+	arena_free(a);
 	/* The unlock approval (emitted by the unlock steps): the holder only. */
 	assert_int_equal(
 	    notify_enqueue(f->c, NOTICE_UNLOCK_APPROVED,
@@ -206,9 +215,19 @@ static void test_failures_back_off_then_die(void **state)
 	/* A 5xx is permanent at once. */
 	assert_int_equal(outbox_failed(f->c, id, "C", "SMTP 550", true, 100, 10), DB_OK);
 	assert_int_equal(rows(f->c, "dead"), 1);
-	json_t *counts = outbox_counts(f->c);
-	assert_int_equal(json_integer_value(json_object_get(counts, "dead")), 1);
-	json_decref(counts);
+	struct outbox_counts counts;
+	assert_int_equal(outbox_counts(f->c, &counts), DB_OK);
+	assert_int_equal(counts.dead, 1);
+	assert_int_equal(counts.pending + counts.sent, 0);
+	struct arena *a = arena_new();
+	struct outbox_row *rows_of;
+	size_t n = 0;
+	assert_int_equal(outbox_list(f->c, a, "dead", 10, &rows_of, &n), DB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows_of[0].id, id);
+	assert_string_equal(rows_of[0].last_error, "SMTP 550");
+	assert_string_equal(rows_of[0].recipient, "unit@example.cn");
+	arena_free(a);
 }
 
 static void test_backoff(void **state)
