@@ -7,7 +7,9 @@
 #include "esp/issue.h"
 #include "esp/application.h"
 
+#include <pthread.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -303,6 +305,100 @@ out:
 	return st;
 }
 
+/*
+ * Group commit.  Concurrent issuances are stored in one transaction: a
+ * request that finds another one committing queues itself, and the next
+ * request to find the store free commits every queued certificate together.
+ * Each request still returns only after the COMMIT that holds its
+ * certificate (or its refusal) has returned, so an acknowledged certificate
+ * is as durable as before; consecutive inserts share their table and index
+ * pages, so a batch writes far fewer WAL frames than as many single commits
+ * (one COMMIT was the largest single cost of an issuance).
+ *
+ * Within the batch each request runs in a SAVEPOINT: a refusal (policy,
+ * state, count, token) rolls back only its own statements, as its own
+ * transaction would have.  If the batch fails as a whole (an error, or a
+ * retry that ran out), every request is run again alone, the old way: a
+ * request committed in between finds its certificate as a retried request.
+ */
+struct batch_item {
+	struct issue_ctx *x;
+	enum db_status st; /* issue_tx's answer for this request */
+	bool done;
+	struct batch_item *next;
+};
+
+static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t batch_done = PTHREAD_COND_INITIALIZER;
+static struct batch_item *batch_queue, **batch_tail = &batch_queue;
+static bool batch_running;
+
+static enum db_status batch_tx(db_conn *c, void *arg)
+{
+	struct batch_item *list = arg;
+	if (!list->next)
+		return list->st = issue_tx(c, list->x);
+	for (struct batch_item *b = list; b; b = b->next) {
+		enum db_status st = DB_EXEC0(c, "SAVEPOINT issue_one", NULL);
+		if (st != DB_OK)
+			return st;
+		b->st = issue_tx(c, b->x);
+		if (b->st == DB_CONFLICT || b->st == DB_NOT_FOUND)
+			st = DB_EXEC0(c, "ROLLBACK TO SAVEPOINT issue_one", NULL);
+		else if (b->st != DB_OK)
+			return b->st; /* the whole batch: again, or each alone */
+		if (st == DB_OK)
+			st = DB_EXEC0(c, "RELEASE SAVEPOINT issue_one", NULL);
+		if (st != DB_OK)
+			return st;
+	}
+	return DB_OK;
+}
+
+/* Stores the certificate of x (or its refusal) in a transaction shared with
+ * the issuances queued meanwhile; returns x's outcome after its COMMIT. */
+static enum db_status store_batched(db_conn *c, struct issue_ctx *x)
+{
+	struct batch_item me = {.x = x};
+	pthread_mutex_lock(&batch_lock);
+	*batch_tail = &me;
+	batch_tail = &me.next;
+	while (!me.done) {
+		if (batch_running) {
+			pthread_cond_wait(&batch_done, &batch_lock);
+			continue;
+		}
+		batch_running = true;
+		struct batch_item *list = batch_queue;
+		batch_queue = NULL;
+		batch_tail = &batch_queue;
+		pthread_mutex_unlock(&batch_lock);
+
+		enum db_status st = db_transaction(c, batch_tx, list);
+		for (struct batch_item *b = list; b; b = b->next) {
+			if (st == DB_OK)
+				continue;
+			if (!list->next) {
+				b->st = st;
+				continue;
+			}
+			b->x->result = ISSUE_ERROR;
+			b->x->csr_status = CA_OK;
+			b->st = db_transaction(c, issue_tx, b->x);
+		}
+
+		pthread_mutex_lock(&batch_lock);
+		for (struct batch_item *b = list, *next; b; b = next) {
+			next = b->next; /* b belongs to its waiter once done */
+			b->done = true;
+		}
+		batch_running = false;
+		pthread_cond_broadcast(&batch_done);
+	}
+	pthread_mutex_unlock(&batch_lock);
+	return me.st;
+}
+
 enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *a,
                                     const char *number, const char *csr_pem,
                                     const char *token_serial, const char *crl_url,
@@ -346,7 +442,7 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 			signed_cert_free(&x.cert); /* the transaction tries again and reports */
 	}
 	arena_free(ar);
-	enum db_status st = db_transaction(c, issue_tx, &x);
+	enum db_status st = store_batched(c, &x);
 	*csr_status = x.csr_status;
 	enum issue_result res = x.result;
 	if (res == ISSUE_OK && st == DB_OK) {

@@ -42,6 +42,7 @@ struct server {
 	int session_seconds;
 	char *public_url;
 	uint64_t next_request_id;
+	int64_t instance_id; /* this process's number in the store (instances) */
 };
 
 /* Listener kinds: the certificate-login listener asks for client certificates. */

@@ -29,6 +29,10 @@ struct esp_ca {
 	char *cert_pem;    /* issuing CA certificate, PEM */
 	char *chain_pem;   /* issuing CA then root, PEM */
 	char *issuer_cn;   /* issuing CA subject CN, UTF-8 */
+	/* The extensions every leaf certificate carries unchanged (basic
+	 * constraints, key usage, extended key usage, authority key id), built
+	 * once instead of parsed from their text form for every certificate. */
+	X509_EXTENSION *leaf_ext[4];
 	pthread_mutex_t sign_lock;
 };
 
