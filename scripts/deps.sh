@@ -14,6 +14,7 @@ if [ "$mode" = test ]; then
          chromium wrk python3 nodejs npm sqlite3 valgrind bc
          xvfb openbox xdotool imagemagick dbus python3-gi gir1.2-atspi-2.0 at-spi2-core locales
          lintian p11-kit
+         python3-aiosmtpd  # the SMTP server the mail tests start (tests/integration/lib/smtp_recorder.py)
          clang libclang-rt-14-dev clang-format  # clang + libFuzzer for scripts/fuzz.sh
          haproxy)  # scripts/cluster.sh and tests/cluster
 fi

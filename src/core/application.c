@@ -4,6 +4,7 @@
  */
 #include "esp/application.h"
 #include "esp/materials.h"
+#include "esp/notify.h"
 #include "esp/validate.h"
 
 #include <assert.h>
@@ -331,6 +332,8 @@ enum db_status application_event(db_conn *c, const struct actor *a, int64_t app_
 	                            a && a->account_id ? P_INT(a->account_id) : P_NULL,
 	                            P_TEXT(a ? a->username : "system"), P_TEXT(action),
 	                            P_TEXT(from), P_TEXT(to), P_TEXT(note));
+	if (st == DB_OK)
+		st = notify_application_step(c, app_id, action, from, to, note);
 	if (st != DB_OK)
 		return st;
 	db_result *r = NULL;

@@ -19,6 +19,7 @@ static const char *const dir_fields[DIR_FIELD_COUNT][2] = {
     [DIR_TRAINER_NAME] = {"trainer_name", "培训机构名称"},
     [DIR_TRAINER_ADDRESS] = {"trainer_address", "培训机构地址"},
     [DIR_TRAINER_PHONE] = {"trainer_phone", "培训机构电话"},
+    [DIR_EMAIL] = {"email", "注册机构电子邮箱"},
 };
 
 const char *ra_directory_field_name(enum ra_dir_field f)
@@ -56,7 +57,7 @@ bool ra_directory_trainer_configured(const struct ra_directory_entry *e)
 #define DIR_SELECT                                                                                 \
 	"SELECT p.code, p.name, d.ra_name, d.payee, d.bank, "                                      \
 	"d.account_no, d.address, d.postcode, d.recipient, d.phone, d.trainer_name, "              \
-	"d.trainer_address, d.trainer_phone, d.updated_at FROM provinces p "                       \
+	"d.trainer_address, d.trainer_phone, d.email, d.updated_at FROM provinces p "              \
 	"LEFT JOIN ra_directory d ON d.province_code = p.code "
 
 static void dir_row(const db_result *r, int i, struct arena *a, struct ra_directory_entry *e)
@@ -119,11 +120,11 @@ static enum db_status save_tx(db_conn *c, void *arg)
 	st = DB_EXEC(
 	    c,
 	    "INSERT INTO ra_directory (province_code, ra_name, payee, bank, account_no, address, "
-	    "postcode, recipient, phone, trainer_name, trainer_address, trainer_phone, updated_at) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+	    "postcode, recipient, phone, trainer_name, trainer_address, trainer_phone, email, "
+	    "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $13)",
 	    NULL, P_TEXT(s->province), P_TEXT(v[0]), P_TEXT(v[1]), P_TEXT(v[2]), P_TEXT(v[3]),
 	    P_TEXT(v[4]), P_TEXT(v[5]), P_TEXT(v[6]), P_TEXT(v[7]), P_TEXT(v[8]), P_TEXT(v[9]),
-	    P_TEXT(v[10]), P_INT(time_now()));
+	    P_TEXT(v[10]), P_INT(time_now()), P_TEXT(v[DIR_EMAIL]));
 	if (st != DB_OK)
 		return st;
 	char *obj = xasprintf("ra_directory:%s", s->province);

@@ -4,6 +4,7 @@
  * the 初审 decision.
  */
 #include "esp/registration.h"
+#include "esp/notify.h"
 #include "esp/validate.h"
 
 #include <assert.h>
@@ -986,6 +987,10 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 			             NULL, P_INT(new_id), P_INT(d->reg_id));
 	}
 	db_result_free(r);
+	if (st == DB_OK)
+		st = notify_enqueue(
+		    c, d->approve ? NOTICE_REG_APPROVED : NOTICE_REG_RETURNED,
+		    &(struct notice){.registration_id = d->reg_id, .reason = d->reason});
 	if (st != DB_OK)
 		return st;
 	char obj[48];

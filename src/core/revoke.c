@@ -4,6 +4,7 @@
  */
 #include "esp/revoke.h"
 #include "esp/application.h"
+#include "esp/notify.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ static enum db_status revoke_tx(db_conn *c, void *arg)
 	enum db_status st = DB_EXEC(
 	    c,
 	    "UPDATE certificates SET status = 'revoked', revoked_at = $2, revoke_reason = $3 "
-	    "WHERE serial = $1 AND status = 'valid' RETURNING application_id",
+	    "WHERE serial = $1 AND status = 'valid' RETURNING application_id, registration_id",
 	    &r, P_TEXT(x->serial), P_INT(now), P_INT(x->reason));
 	if (st == DB_OK && r->nrows == 0) {
 		db_result *e = NULL;
@@ -170,6 +171,7 @@ static enum db_status revoke_tx(db_conn *c, void *arg)
 	}
 	/* A staff certificate (espctl staff-cert) belongs to no application. */
 	int64_t app_id = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
+	int64_t reg_id = st == DB_OK ? db_get_int(r, 0, 1, 0) : 0;
 	db_result_free(r);
 	if (st != DB_OK)
 		return st;
@@ -183,6 +185,11 @@ static enum db_status revoke_tx(db_conn *c, void *arg)
 		db_result_free(s);
 		free(note);
 	}
+	if (st == DB_OK && reg_id)
+		st = notify_enqueue(c, NOTICE_CERT_REVOKED,
+		                    &(struct notice){.registration_id = reg_id,
+		                                     .cert_serial = x->serial,
+		                                     .reason = crl_reason_label(x->reason)});
 	if (st == DB_OK) {
 		char *obj = xasprintf("certificate:%s", x->serial);
 		st = audit_append(c, x->a, "certificate.revoke", obj, "valid", "revoked");

@@ -187,6 +187,17 @@ void page_admin_fees_save(struct request *r);
 void page_admin_staff(struct request *r);
 void page_admin_staff_create(struct request *r);
 void page_admin_certs(struct request *r);
+/* page_mail.c: the e-mail outbox */
+void page_admin_mail(struct request *r);
+void page_admin_mail_retry(struct request *r);
+void page_admin_mail_delivered(struct request *r);
+void page_admin_mail_retry_dead(struct request *r);
+/* The registration's latest notices ({subject, kind, date, mail}), for the
+ * applicant's status page and the management home. New reference. */
+json_t *notices_for(struct request *r, int64_t registration_id);
+/* page_admin_certs.c: the RA's revocation with a reason */
+void page_ra_cert_revoke_get(struct request *r);
+void page_ra_cert_revoke_post(struct request *r);
 void page_admin_cert_revoke_get(struct request *r);
 void page_admin_cert_revoke_post(struct request *r);
 void page_application_resubmit(struct request *r);

@@ -4,6 +4,7 @@
  * listeners and stops cleanly on SIGTERM/SIGINT, finishing requests in flight.
  */
 #include "httpd.h"
+#include "mailer.h"
 #include "esp/sopin.h"
 #include "server.h"
 #include "esp/appform.h"
@@ -642,6 +643,7 @@ int main(int argc, char **argv)
 
 	pthread_t maint_tid;
 	bool maint_started = pthread_create(&maint_tid, NULL, maintenance_thread, &srv) == 0;
+	struct mailer *mailer = mailer_start(&srv);
 
 	int sig = 0;
 	while (sigwait(&stop_signals, &sig) != 0)
@@ -651,6 +653,7 @@ int main(int argc, char **argv)
 	stop_listeners(&l);
 	if (maint_started)
 		pthread_join(maint_tid, NULL);
+	mailer_stop(mailer);
 	guard_free(srv.guard);
 	free(ca_dir);
 	ca_free(srv.ca);

@@ -86,6 +86,8 @@ void page_admin_directory_save(struct request *r)
 		errors[DIR_POSTCODE] = "邮政编码应为6位数字";
 	if (*e.field[DIR_PHONE] && !validate_phone(e.field[DIR_PHONE]))
 		errors[DIR_PHONE] = "请输入正确的电话号码";
+	if (*e.field[DIR_EMAIL] && !validate_email(e.field[DIR_EMAIL]))
+		errors[DIR_EMAIL] = "请输入正确的电子邮箱，如 ra@example.com";
 	for (int i = 0; i < DIR_FIELD_COUNT; i++)
 		bad = bad || errors[i];
 	if (bad) {

@@ -7,6 +7,8 @@
  *   GET  /admin/certs                     the latest certificates
  *   GET  /admin/certs/{serial}/revoke     reason and confirmation
  *   POST /admin/certs/{serial}/revoke
+ *   GET  /ra/certs/{serial}/revoke        the RA: a holder's certificate of
+ *   POST /ra/certs/{serial}/revoke        its province, from the application page
  */
 #include "httpd.h"
 #include "esp/certificate.h"
@@ -59,29 +61,45 @@ static bool admin_cert(struct request *r, struct certificate *cert)
 	return st == DB_OK;
 }
 
+/* Where the revocation form posts and leads back to: the admin's pages or
+ * the RA's application page. */
+struct revoke_page {
+	const char *action, *back, *back_label;
+};
+
 static void show_revoke(struct request *r, int status, const struct certificate *cert,
-                        const char *reason, const char *error)
+                        const char *reason, const char *error, const struct revoke_page *p)
 {
-	json_t *ctx = json_pack("{s:o, s:o, s:b, s:b}", "cert", cert_to_json(cert, 0, r->arena),
-	                        "reasons", reason_options(reason), "revoked", cert->revoked,
-	                        "staff", cert->account_id != 0);
+	json_t *ctx = json_pack("{s:o, s:o, s:b, s:b, s:s, s:s, s:s}", "cert",
+	                        cert_to_json(cert, 0, r->arena), "reasons", reason_options(reason),
+	                        "revoked", cert->revoked, "staff", cert->account_id != 0, "action",
+	                        p->action, "back", p->back, "back_label", p->back_label);
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	render_page(r, status, "admin_cert_revoke", "吊销证书", ctx);
 }
 
+static struct revoke_page admin_page(struct request *r)
+{
+	return (struct revoke_page){
+	    .action = arena_printf(r->arena, "/admin/certs/%s/revoke", r->params[0]),
+	    .back = "/admin/certs",
+	    .back_label = "证书管理"};
+}
+
 void page_admin_cert_revoke_get(struct request *r)
 {
 	struct certificate cert;
+	struct revoke_page p = admin_page(r);
 	if (admin_cert(r, &cert))
-		show_revoke(r, 200, &cert, NULL, NULL);
+		show_revoke(r, 200, &cert, NULL, NULL, &p);
 }
 
-void page_admin_cert_revoke_post(struct request *r)
+/* The reason and the confirmation, then cert_revoke; `done` is where a
+ * successful revocation leads. */
+static void revoke_post(struct request *r, const struct certificate *cert,
+                        const struct revoke_page *p, const char *done)
 {
-	struct certificate cert;
-	if (!admin_cert(r, &cert))
-		return;
 	const char *reason_s = req_form(r, "reason");
 	int reason = -1;
 	for (size_t i = 0; reason_s && i < sizeof admin_reasons / sizeof admin_reasons[0]; i++)
@@ -89,22 +107,69 @@ void page_admin_cert_revoke_post(struct request *r)
 			reason = crl_reason_parse(reason_s);
 	const char *confirm = req_form(r, "confirm");
 	if (reason < 0) {
-		show_revoke(r, 422, &cert, NULL, "请选择吊销原因");
+		show_revoke(r, 422, cert, NULL, "请选择吊销原因", p);
 	} else if (!confirm || strcmp(confirm, "yes") != 0) {
-		show_revoke(r, 422, &cert, reason_s,
-		            "请勾选“确认吊销”：吊销后该证书立即作废，不能恢复");
+		show_revoke(r, 422, cert, reason_s,
+		            "请勾选“确认吊销”：吊销后该证书立即作废，不能恢复", p);
 	} else {
 		enum db_status st =
 		    cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], reason,
 		                (int)config_get_long(r->srv->cfg, "crl_hours"));
-		if (st == DB_OK) {
-			char *to = xasprintf("/admin/certs?revoked=%s", r->params[0]);
-			redirect(r, to);
-			free(to);
-		} else if (st == DB_CONFLICT) {
-			show_revoke(r, 409, &cert, reason_s, "该证书已经吊销");
-		} else {
-			reply_server_error(r, "admin revoke failed");
-		}
+		if (st == DB_OK)
+			redirect(r, done);
+		else if (st == DB_CONFLICT)
+			show_revoke(r, 409, cert, reason_s, "该证书已经吊销", p);
+		else
+			reply_server_error(r, "revoke failed");
 	}
+}
+
+void page_admin_cert_revoke_post(struct request *r)
+{
+	struct certificate cert;
+	if (!admin_cert(r, &cert))
+		return;
+	struct revoke_page p = admin_page(r);
+	revoke_post(r, &cert, &p, arena_printf(r->arena, "/admin/certs?revoked=%s", r->params[0]));
+}
+
+/* ---- the RA: a holder's certificate of its province, with a reason ---- */
+
+/* The certificate of the route if this RA may revoke it; false = answered
+ * (404, 403, 500). */
+static bool ra_cert(struct request *r, struct certificate *cert, struct revoke_page *p)
+{
+	if (!admin_cert(r, cert))
+		return false;
+	if (!cert->number || !*cert->number) { /* a staff key: the admin's */
+		reply_not_found(r);
+		return false;
+	}
+	struct policy_object o;
+	cert_policy_object(cert, &o);
+	if (r->actor.role != ROLE_RA || !policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
+		reply_forbidden(r);
+		return false;
+	}
+	*p = (struct revoke_page){
+	    .action = arena_printf(r->arena, "/ra/certs/%s/revoke", r->params[0]),
+	    .back = arena_printf(r->arena, "/ra/applications/%s", cert->number),
+	    .back_label = arena_printf(r->arena, "申请 %s", cert->number)};
+	return true;
+}
+
+void page_ra_cert_revoke_get(struct request *r)
+{
+	struct certificate cert;
+	struct revoke_page p;
+	if (ra_cert(r, &cert, &p))
+		show_revoke(r, 200, &cert, NULL, NULL, &p);
+}
+
+void page_ra_cert_revoke_post(struct request *r)
+{
+	struct certificate cert;
+	struct revoke_page p;
+	if (ra_cert(r, &cert, &p))
+		revoke_post(r, &cert, &p, p.back);
 }

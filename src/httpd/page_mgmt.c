@@ -117,6 +117,8 @@ void page_mgmt_home(struct request *r)
 	    "{s:s, s:s}", "role_label", role_label(r->actor.role), "method",
 	    r->actor.session_method && strcmp(r->actor.session_method, "password") != 0 ? "证书U盘"
 	                                                                                : "密码");
+	if (r->actor.registration_id)
+		json_object_set_new(ctx, "notices", notices_for(r, r->actor.registration_id));
 	render_mgmt(r, 200, "mgmt_home", "交通运输企业安全生产标准化管理系统", "/mgmt", ctx);
 }
 

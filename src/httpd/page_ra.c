@@ -365,6 +365,9 @@ static void show_ra_app(struct request *r, int status, const struct application 
 	json_object_set_new(ctx, "materials", list);
 	json_object_set_new(ctx, "certs_count", json_integer((json_int_t)json_array_size(certs)));
 	json_object_set_new(ctx, "is_evaluator", json_boolean(eval));
+	json_object_set_new(ctx, "can_revoke",
+	                    json_boolean(policy_allows(&r->actor, ACT_CERT_REVOKE, &o) &&
+	                                 r->actor.role == ROLE_RA));
 	json_object_set_new(ctx, "has_scan", json_boolean(app->scan_id != 0));
 	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
 	if (error)

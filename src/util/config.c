@@ -78,6 +78,22 @@ static const struct config_key keys[] = {
     {"so_pin_key_file", "",
      "secret key sealing the tokens' SO PINs in the store (密码解锁; made on first start, mode "
      "0600); empty = <data_dir>/so-pin.key"},
+    {"smtp_url", "",
+     "mail server for notifications, smtp://host:587 (STARTTLS when offered) or "
+     "smtps://host:465; empty = messages wait in the outbox"},
+    {"smtp_from", "noreply@localhost", "sender address of notification e-mail"},
+    {"smtp_username", "", "SMTP login name (empty = no login)"},
+    {"smtp_password_file", "", "file holding the SMTP password (mode 0600)"},
+    {"smtp_ca_file", "", "CA certificates trusted for the mail server's TLS (empty = system's)"},
+    {"smtp_require_tls", "false", "refuse to send when the server offers no STARTTLS"},
+    {"smtp_timeout_seconds", "60", "longest SMTP exchange for one message"},
+    {"smtp_lease_seconds", "300",
+     "how long a worker holds a message it sends; after a crash the message is sent again "
+     "(or held for the admin) when this has passed; more than smtp_timeout_seconds"},
+    {"smtp_retry_seconds", "60", "wait before the second attempt; doubled for each further one"},
+    {"smtp_retry_max_seconds", "3600", "longest wait between two attempts"},
+    {"smtp_max_attempts", "10", "attempts before a message becomes a dead letter"},
+    {"mail_poll_ms", "1000", "how often the mail worker looks for due messages"},
     {"log_requests", "true", "one line per request to stderr"},
     {"password_hash", "interactive",
      "Argon2id cost: interactive (production) or min (test suites only)"},

@@ -176,6 +176,15 @@ const spec = () => [
   // 挂失: the holder, the RA of its region and the admin.
   ['GET', '/mgmt/certs/{}/lost', [[`/mgmt/certs/${data.serial}/lost`, mgmt((a) => a.holder || (a.role === 'ra' && a.region) || admin(a))]]],
   ['POST', '/mgmt/certs/{}/lost', [[`/mgmt/certs/${data.serial}/lost`, mgmt((a) => a.holder || (a.role === 'ra' && a.region) || admin(a)), { destructive: true }]]],
+  // The e-mail outbox: the admin's.
+  ['GET', '/admin/mail', [['/admin/mail', signedIn(admin)]]],
+  ['POST', '/admin/mail/{}/retry', [['/admin/mail/999999/retry', signedIn(admin)]]],
+  ['POST', '/admin/mail/{}/delivered', [['/admin/mail/999999/delivered', signedIn(admin)]]],
+  ['POST', '/admin/mail/retry-dead', [['/admin/mail/retry-dead', signedIn(admin), { destructive: true }]]],
+  // Revocation with a reason: the RA of the certificate's region only (the
+  // admin has its own page, the trainer none).
+  ['GET', '/ra/certs/{}/revoke', [[`/ra/certs/${data.serial}/revoke`, signedIn((a) => a.role === 'ra' && a.region)]]],
+  ['POST', '/ra/certs/{}/revoke', [[`/ra/certs/${data.serial}/revoke`, signedIn((a) => a.role === 'ra' && a.region), { destructive: true }]]],
   // 更新: every applicant sees the page (a password login in the grace
   // period too); a certificate is renewed by its holder only, with the key
   // or the password (this one is

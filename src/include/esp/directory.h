@@ -26,6 +26,7 @@ enum ra_dir_field {
 	DIR_TRAINER_NAME,
 	DIR_TRAINER_ADDRESS,
 	DIR_TRAINER_PHONE,
+	DIR_EMAIL, /* where the RA's notices go (core/notify.c) */
 	DIR_FIELD_COUNT
 };
 const char *ra_directory_field_name(enum ra_dir_field f);  /* "ra_name" ... (column) */
