@@ -132,7 +132,8 @@ test(`[${ENGINE}] 重置密码 on the staff page: shown once, sessions end, chan
   const admin = new Client(esp.url);
   await admin.login('admin', esp.account('admin').password);
   const staff = await admin.get('/admin/staff');
-  assert.match(staff.text, new RegExp(`<a href="/admin/staff/${user}/reset-password"[^>]*>重置密码</a>`));
+  // The link's name starts with its visible text; the account follows for screen readers.
+  assert.match(staff.text, new RegExp(`<a href="/admin/staff/${user}/reset-password"[^>]*>重置密码(<span class="sr-only">：${user}</span>)?</a>`));
   assert.doesNotMatch(staff.text, /href="\/admin\/staff\/admin\/reset-password"/, 'not for the admin itself');
   // It asks first, naming whom; nothing happens until confirmed.
   const confirm = await admin.get(`/admin/staff/${user}/reset-password`);
