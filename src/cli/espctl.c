@@ -18,6 +18,7 @@
 #include "esp/certificate.h"
 #include "esp/directory.h"
 #include "esp/revoke.h"
+#include "esp/ocsp.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -705,6 +706,16 @@ static int cmd_staff_cert(struct ctl *ctl, int argc, char **argv)
 	if (!rc && ca_open(ca_dir, &ca) != CA_OK) {
 		fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
 		rc = 2;
+	}
+	if (!rc) {
+		/* The certificate names espd's OCSP responder, as espd's would. */
+		char *ocsp = ocsp_responder_url(config_get(ctl->cfg, "ocsp_url"),
+		                                config_get(ctl->cfg, "public_url"));
+		if (!ca_set_ocsp_url(ca, ocsp)) {
+			fprintf(stderr, "espctl: ocsp_url: '%s' is not a URL\n", ocsp);
+			rc = 1;
+		}
+		free(ocsp);
 	}
 	char *serial = NULL, *pem = NULL;
 	if (!rc) {

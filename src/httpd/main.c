@@ -467,6 +467,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espd: no CA in %s: run `espctl init` first\n", ca_dir);
 		return 2;
 	}
+	int ocsp_rc = ocsp_start(&srv, ca_dir);
+	if (ocsp_rc != 0)
+		return ocsp_rc;
 
 	/* Every thread started from here on inherits the blocked signals; only
 	 * sigwait below receives them, so the stop is always seen. */
@@ -502,6 +505,7 @@ int main(int argc, char **argv)
 		pthread_join(maint_tid, NULL);
 	guard_free(srv.guard);
 	free(ca_dir);
+	ocsp_stop(&srv);
 	ca_free(srv.ca);
 	audit_key_forget();
 	tpl_free(srv.tpl);

@@ -71,6 +71,9 @@ const struct route routes[] = {
      ACT_ANYONE},
     {"GET", "/ca/chain.pem", page_ca_chain, ANYONE},
     {"GET", "/ca/crl", page_ca_crl, ANYONE},
+    /* OCSP (RFC 6960): anyone, no session, no form token. */
+    {"GET", "/ocsp/*", page_ocsp_get, R_NO_SESSION, ACT_ANYONE},
+    {"POST", "/ocsp", page_ocsp_post, R_NO_SESSION | R_NO_CSRF, ACT_ANYONE},
     {"GET", "/login/certificate", page_cert_login, ANYONE},
     {"GET", "/api/v1/login/challenge", api_login_challenge, R_JSON, ACT_ANYONE},
     {"POST", "/api/v1/login/certificate", api_login_certificate, R_NO_CSRF | R_JSON, ACT_ANYONE},
