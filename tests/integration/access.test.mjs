@@ -157,6 +157,9 @@ const spec = () => [
   ['POST', '/api/v1/certificates/{}/revoke', [[`/api/v1/certificates/${data.serial}/revoke`, apiToken]]],
   ['GET', '/ca/chain.pem', [['/ca/chain.pem', anyone]]],
   ['GET', '/ca/crl', [['/ca/crl', anyone]]],
+  // OCSP: anyone, without a session; what it is asked decides 200 or 400.
+  ['GET', '/ocsp/*', [['/ocsp/MAA=', anyone]]],
+  ['POST', '/ocsp', [['/ocsp', anyone]]],
   ['GET', '/login/certificate', [['/login/certificate', anyone]]],
   ['GET', '/api/v1/login/challenge', [['/api/v1/login/challenge', anyone]]],
   ['POST', '/api/v1/login/certificate', [['/api/v1/login/certificate', anyone]]],
