@@ -14,6 +14,7 @@ if [ "$mode" = test ]; then
          xvfb openbox xdotool imagemagick dbus python3-gi gir1.2-atspi-2.0 at-spi2-core locales
          lintian p11-kit
          clang libclang-rt-14-dev clang-format)  # clang + libFuzzer for scripts/fuzz.sh
+  pkgs+=(prometheus)  # promtool check metrics: tests/integration/metrics.test.mjs
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -165,6 +165,8 @@ void page_review_queue(struct request *r);
 void page_review_detail(struct request *r);
 void page_review_decide(struct request *r);
 void page_healthz(struct request *r);
+void page_readyz(struct request *r);
+void page_metrics(struct request *r);
 void page_static(struct request *r);
 void page_home_after_login(struct request *r);
 void page_apply(struct request *r);

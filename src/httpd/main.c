@@ -5,6 +5,7 @@
  */
 #include "httpd.h"
 #include "server.h"
+#include "metrics.h"
 #include "esp/appform.h"
 #include "esp/audit_anchor.h"
 #include "esp/login.h"
@@ -467,6 +468,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espd: no CA in %s: run `espctl init` first\n", ca_dir);
 		return 2;
 	}
+	if (metrics_init(&srv) != 0)
+		return 1;
 	int ocsp_rc = ocsp_start(&srv, ca_dir);
 	if (ocsp_rc != 0)
 		return ocsp_rc;

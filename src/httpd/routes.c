@@ -15,7 +15,10 @@
 const struct route routes[] = {
     {"GET", "/", page_home, ANYONE},
     {"GET", "/help", page_help, ANYONE},
-    {"GET", "/healthz", page_healthz, R_NO_SESSION, ACT_ANYONE},
+    /* Health and figures (metrics.c): /metrics only to metrics_allow. */
+    {"GET", "/healthz", page_healthz, R_NO_SESSION | R_NO_STORE, ACT_ANYONE},
+    {"GET", "/readyz", page_readyz, R_NO_SESSION, ACT_ANYONE},
+    {"GET", "/metrics", page_metrics, R_NO_SESSION | R_NO_STORE, ACT_ANYONE},
     {"GET", "/static/*", page_static, R_NO_SESSION | R_NO_STORE, ACT_ANYONE},
     {"GET", "/portal/{}", page_portal, ANYONE},
     {"GET", "/register/{}", page_register_get, ANYONE},

@@ -103,6 +103,9 @@ static const struct config_key keys[] = {
     {"ocsp_responder_days", "365",
      "validity of the OCSP responder's certificate (<data_dir>/ca/ocsp.pem, renewed at start "
      "30 days before its end)"},
+    {"metrics_allow", "127.0.0.1,::1",
+     "client addresses or prefixes (10.0.0.0/8) that may read /metrics (403 for others); behind "
+     "a trusted proxy, the address it forwards"},
     {"client_dir", "",
      "where the client package esp-client_<version>_<arch>.deb offered on the driver page is; "
      "empty = <data_dir>/client"},

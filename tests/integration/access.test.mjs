@@ -95,6 +95,9 @@ const spec = () => [
   ['GET', '/', [['/', anyone]]],
   ['GET', '/help', [['/help', anyone]]],
   ['GET', '/healthz', [['/healthz', anyone]]],
+  ['GET', '/readyz', [['/readyz', anyone]]],
+  // By address, not by actor (metrics_allow): every actor here is on loopback.
+  ['GET', '/metrics', [['/metrics', anyone]]],
   ['GET', '/static/*', [['/static/esp.css', anyone]]],
   ['GET', '/portal/{}', [['/portal/enterprise', anyone]]],
   ['GET', '/register/{}', [['/register/enterprise', anyone]]],
