@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "httpd.h"
 
+#include "esp/cache_stats.h"
 #include "esp/ocsp.h"
 
 #include <arpa/inet.h>
@@ -329,11 +330,20 @@ static void write_rest(struct buf *b, struct server *srv)
 	uint64_t hits = 0, misses = 0;
 	if (srv->ocsp)
 		ocsp_cache_stats(srv->ocsp, &hits, &misses);
-	help(b, "esp_cache_hits_total", "counter", "Answers served from a cache, by cache.");
+	uint64_t h[CACHE_KINDS], mi[CACHE_KINDS];
+	for (int k = 0; k < CACHE_KINDS; k++)
+		cache_stats_read((enum cache_kind)k, &h[k], &mi[k]);
+	help(b, "esp_cache_hits_total", "counter", "Lookups served from a cache, by cache.");
 	buf_printf(b, "esp_cache_hits_total{cache=\"ocsp\"} %llu\n", (unsigned long long)hits);
+	for (int k = 0; k < CACHE_KINDS; k++)
+		buf_printf(b, "esp_cache_hits_total{cache=\"%s\"} %llu\n",
+		           cache_kind_name((enum cache_kind)k), (unsigned long long)h[k]);
 	help(b, "esp_cache_misses_total", "counter",
-	     "Answers a cache could not serve and that were made anew, by cache.");
+	     "Lookups a cache could not serve (read or made anew), by cache.");
 	buf_printf(b, "esp_cache_misses_total{cache=\"ocsp\"} %llu\n", (unsigned long long)misses);
+	for (int k = 0; k < CACHE_KINDS; k++)
+		buf_printf(b, "esp_cache_misses_total{cache=\"%s\"} %llu\n",
+		           cache_kind_name((enum cache_kind)k), (unsigned long long)mi[k]);
 	help(b, "esp_request_bodies_in_flight_bytes", "gauge",
 	     "Bytes of request bodies being received now.");
 	buf_printf(
