@@ -10,7 +10,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startEsp, espctl, freePort, ESPD, ROOT, ENGINE } from './lib/esp.mjs';
+import { startEsp, espctl, freePort, staffClient, ESPD, ROOT, ENGINE } from './lib/esp.mjs';
 
 let esp, dir;
 before(async () => {
@@ -73,6 +73,16 @@ test(`[${ENGINE}] the OCSP cache's hits are counted`, async () => {
   // An unknown serial is never cached: three signed answers, no hit.
   assert.equal(value(m, 'esp_cache_misses_total{cache="ocsp"}'), misses0 + 3);
   assert.equal(value(m, 'esp_cache_hits_total{cache="ocsp"}'), hits0);
+});
+
+test(`[${ENGINE}] the session cache's hits are counted`, async () => {
+  const admin = await staffClient(esp, 'admin');
+  await admin.get('/home');
+  const h0 = value((await metrics()).text, 'esp_cache_hits_total{cache="sessions"}');
+  for (let i = 0; i < 4; i++) assert.equal((await admin.get('/home')).status, 200);
+  const m = (await metrics()).text;
+  assert.equal(value(m, 'esp_cache_hits_total{cache="sessions"}'), h0 + 4);
+  assert.equal(typeof value(m, 'esp_cache_misses_total{cache="review_queue"}'), 'number');
 });
 
 test(`[${ENGINE}] only metrics_allow reads /metrics`, async () => {
