@@ -7,7 +7,8 @@ mode=${1:-run}
 pkgs=(meson ninja-build pkg-config gcc libmicrohttpd-dev libssl-dev openssl libsqlite3-dev
       libpq-dev libjansson-dev libsodium-dev libpango1.0-dev libcairo2-dev fonts-noto-cjk
       libqrencode-dev libmagic-dev libp11-dev libp11-kit-dev libgnutls28-dev
-      libcurl4-openssl-dev curl ca-certificates libgtk-3-dev dpkg-dev)
+      libcurl4-openssl-dev curl ca-certificates libgtk-3-dev dpkg-dev
+      python3 python3-yaml)  # python3-yaml: docs/openapi.yaml compiled into espd
 if [ "$mode" = test ]; then
   pkgs+=(libcmocka-dev postgresql softhsm2 opensc gnutls-bin libnss3-tools poppler-utils
          chromium wrk python3 nodejs npm sqlite3 valgrind bc

@@ -118,6 +118,25 @@ else
   echo "skipped: installs into the system, run as root"
 fi
 
+# ---- the /api/v1 contract: docs/openapi.yaml validated as OpenAPI 3.1 and
+# checked against real answers, on each engine
+note "API contract (OpenAPI 3.1)"
+if (cd tests/api && { npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null; }); then
+  for e in $engines; do
+    ESP_BUILD=$root/build ESP_ENGINE=$e node --test --test-concurrency=1 tests/api/*.test.mjs 2>&1 \
+      | tee "$tmp/api-$e.log" | grep -E '^(not )?ok |^# (pass|fail)'
+    node_counts "$tmp/api-$e.log"
+  done
+else
+  echo "npm install of the OpenAPI validator failed"; add 0 1
+fi
+
+# ---- the server as a package installs it: meson install in the system layout
+# into a throwaway prefix, the systemd unit checked, the installed espd run
+note "server install (meson install, systemd unit)"
+bash tests/package/test_install.sh 2>&1 | tee "$tmp/install.log" | grep -E '^(not )?ok |^# systemd|^Bail out'
+add "$(grep -c '^ok ' "$tmp/install.log")" "$(grep -c '^not ok \|^Bail out' "$tmp/install.log")"
+
 note "browser tests (Playwright + Chromium)"
 if (cd tests/e2e && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null; }); then
   ESP_BUILD=$root/build node --test --test-concurrency=1 tests/e2e/*.test.mjs 2>&1 | tee "$tmp/e2e.log" | grep -E '^(not )?ok |^# (pass|fail)'

@@ -935,19 +935,24 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			config_file = argv[++i];
+	}
+	/* The file first, the command line over it, as espd does. Without --config a
+	 * package's espctl reads the same /etc/esp/esp.conf as its espd. */
+	const char *err = NULL;
+	if (config_load_file(ctl.cfg, config_file ? config_file : ESP_CONFIG_FILE,
+	                     config_file != NULL, &err) != 0) {
+		fprintf(stderr, "espctl: %s\n", err);
+		return 1;
+	}
+	for (int k = 1; k < i; k++) {
+		if (strcmp(argv[k], "--config") == 0) {
+			k++;
 			continue;
 		}
-		if (config_set_arg(ctl.cfg, argv[i]) != 0) {
-			fprintf(stderr, "espctl: unknown option '%s' (see --help)\n", argv[i]);
-			return 1;
-		}
-	}
-	if (config_file) {
-		const char *err = NULL;
-		if (config_load_file(ctl.cfg, config_file, true, &err) != 0) {
-			fprintf(stderr, "espctl: %s\n", err);
+		if (config_set_arg(ctl.cfg, argv[k]) != 0) {
+			fprintf(stderr, "espctl: unknown option '%s' (see --help)\n", argv[k]);
 			return 1;
 		}
 	}

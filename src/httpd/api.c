@@ -4,6 +4,7 @@
  *
  *   POST /api/v1/applications/{number}/certificates  {"csr", "token_serial"}
  *   POST /api/v1/certificates/{serial}/revoke         {"reason"}
+ *   GET  /api/v1/openapi.json                         docs/openapi.yaml, as JSON
  *   GET  /ca/chain.pem, GET /ca/crl
  */
 #include "httpd.h"
@@ -200,4 +201,21 @@ void page_ca_crl(struct request *r)
 	r->status = 200;
 	r->content_type = "application/pkix-crl";
 	req_header(r, "Cache-Control", "public, max-age=300");
+}
+
+/* docs/openapi.yaml as JSON, compiled in by src/httpd/openapi_gen.py. */
+extern const unsigned char openapi_json[];
+extern const size_t openapi_json_len;
+
+static void static_bytes(void *cls)
+{
+	(void)cls; /* the document lives as long as the program */
+}
+
+void api_openapi(struct request *r)
+{
+	req_body_shared(r, openapi_json, openapi_json_len, static_bytes, NULL);
+	r->status = 200;
+	r->content_type = "application/json";
+	req_header(r, "Cache-Control", "public, max-age=3600");
 }

@@ -201,6 +201,7 @@ void page_ra_tokens_create(struct request *r);
 void page_ra_tokens_revoke(struct request *r);
 void api_issue_certificate(struct request *r);
 void api_revoke_certificate(struct request *r);
+void api_openapi(struct request *r);
 void page_ca_chain(struct request *r);
 void page_ca_crl(struct request *r);
 void page_ocsp_get(struct request *r);

@@ -250,7 +250,10 @@ static int load_config(struct esp_config *cfg, int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (strncmp(argv[i], "--data_dir=", 11) == 0)
 			config_set(cfg, "data_dir", argv[i] + 11);
-	char *default_file = xasprintf("%s/esp.conf", config_get(cfg, "data_dir"));
+	/* A package's espd reads /etc/esp/esp.conf; a development one its data directory's. */
+	char *default_file = *ESP_CONFIG_FILE
+	                         ? xstrdup(ESP_CONFIG_FILE)
+	                         : xasprintf("%s/esp.conf", config_get(cfg, "data_dir"));
 	int rc = config_load_file(cfg, config_file ? config_file : default_file,
 	                          config_file != NULL, &err);
 	free(default_file);

@@ -72,6 +72,7 @@ const struct route routes[] = {
      ACT_ANYONE},
     {"POST", "/api/v1/certificates/{}/revoke", api_revoke_certificate, R_NO_CSRF | R_JSON,
      ACT_ANYONE},
+    {"GET", "/api/v1/openapi.json", api_openapi, R_NO_SESSION | R_NO_STORE | R_JSON, ACT_ANYONE},
     {"GET", "/ca/chain.pem", page_ca_chain, ANYONE},
     {"GET", "/ca/crl", page_ca_crl, ANYONE},
     /* OCSP (RFC 6960): anyone, no session, no form token. */

@@ -5,6 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Builds without meson's layout option (the fuzz build) read the source tree. */
+#ifndef ESP_TEMPLATES_DIR
+#define ESP_TEMPLATES_DIR ESP_SOURCE_DIR "/templates"
+#define ESP_STATIC_DIR ESP_SOURCE_DIR "/static"
+#define ESP_MIGRATIONS_DIR ESP_SOURCE_DIR "/src/db/migrations"
+#define ESP_DATA_DIR_DEFAULT "var"
+#endif
+
 struct config_key {
 	const char *name;
 	const char *def;
@@ -13,7 +21,7 @@ struct config_key {
 
 /* The documentation of every key lives here and nowhere else. */
 static const struct config_key keys[] = {
-    {"data_dir", "var", "data directory: database, CA, server certificate, uploads"},
+    {"data_dir", ESP_DATA_DIR_DEFAULT, "data directory: database, CA, server certificate, uploads"},
     {"database", "",
      "SQLite file path or postgresql://user@host:port/db; empty = <data_dir>/esp.db"},
     {"http_listen", "127.0.0.1:8080", "address:port of the HTTP portal listener (empty = off)"},
@@ -26,10 +34,9 @@ static const struct config_key keys[] = {
      "base URL printed in certificates (CRL distribution point) and links"},
     {"threads", "2", "worker threads per listener (libmicrohttpd thread pool, epoll)"},
     {"db_connections", "4", "database connections in the pool"},
-    {"templates_dir", ESP_SOURCE_DIR "/templates", "HTML templates"},
-    {"static_dir", ESP_SOURCE_DIR "/static", "CSS, JavaScript and images served under /static/"},
-    {"migrations_dir", ESP_SOURCE_DIR "/src/db/migrations",
-     "numbered SQL migrations applied at start"},
+    {"templates_dir", ESP_TEMPLATES_DIR, "HTML templates"},
+    {"static_dir", ESP_STATIC_DIR, "CSS, JavaScript and images served under /static/"},
+    {"migrations_dir", ESP_MIGRATIONS_DIR, "numbered SQL migrations applied at start"},
     {"max_body_bytes", "12582912",
      "largest request body accepted (413 above); uploads are at most 10 MB"},
     {"max_url_bytes", "2048", "longest request URL accepted (414 above)"},

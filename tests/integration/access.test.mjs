@@ -158,6 +158,7 @@ const spec = () => [
   // The API answers its Bearer token, never a session.
   ['POST', '/api/v1/applications/{}/certificates', [[`/api/v1/applications/${data.appE}/certificates`, apiToken]]],
   ['POST', '/api/v1/certificates/{}/revoke', [[`/api/v1/certificates/${data.serial}/revoke`, apiToken]]],
+  ['GET', '/api/v1/openapi.json', [['/api/v1/openapi.json', anyone]]],
   ['GET', '/ca/chain.pem', [['/ca/chain.pem', anyone]]],
   ['GET', '/ca/crl', [['/ca/crl', anyone]]],
   // OCSP: anyone, without a session; what it is asked decides 200 or 400.

@@ -396,7 +396,8 @@ export async function submitApplication(c, kind, sets = 1) {
 }
 
 // A holder with `sets` keys of `kind`: registered, approved, applied, paid,
-// materials received and issued through the RA's API with OpenSSL keys.
+// materials received and issued through the RA's API with OpenSSL keys
+// (only the first opts.issued of them when given).
 export async function holderWithKeys(esp, kind, sets, dir, opts = {}) {
   const { c, fields } = await approvedApplicant(esp, kind, opts);
   const number = await submitApplication(c, kind, sets);
@@ -419,7 +420,7 @@ export async function holderWithKeys(esp, kind, sets, dir, opts = {}) {
   const t = await ra.post('/ra/tokens', { name: 'ws' });
   const token = t.text.match(/id="new-token">([^<]+)</)[1];
   const certs = [];
-  for (let i = 0; i < sets; i++) {
+  for (let i = 0; i < (opts.issued ?? sets); i++) {
     const csr = makeCsr(dir, `${number}-${i}`);
     const r = await fetch(`${esp.url}/api/v1/applications/${number}/certificates`, {
       method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
