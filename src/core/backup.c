@@ -838,6 +838,32 @@ static char *pg_target_empty(const char *database)
 	return err;
 }
 
+/* For a store configured on another file system than the data directory:
+ * rename cannot move it there.  The new file is made (O_EXCL), never an
+ * existing one overwritten. */
+static bool copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	int out = in >= 0 ? open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+	bool ok = in >= 0 && out >= 0;
+	unsigned char *buf = xmalloc(CHUNK);
+	ssize_t n;
+	while (ok && (n = read(in, buf, CHUNK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		ok = n > 0 && write_all(out, buf, (size_t)n);
+	}
+	ok = ok && fsync(out) == 0;
+	free(buf);
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) != 0)
+		ok = false;
+	if (!ok && out >= 0)
+		unlink(to);
+	return ok;
+}
+
 /* Puts the unpacked store and data/ in place. */
 static char *put_in_place(const struct backup_opts *o, const char *stage, bool pg)
 {
@@ -864,7 +890,8 @@ static char *put_in_place(const struct backup_opts *o, const char *stage, bool p
 		if (st != 0)
 			err = errf("pg_restore failed (exit %d)", st);
 		free(db);
-	} else if (rename(store, o->database) != 0) {
+	} else if (rename(store, o->database) != 0 &&
+	           (errno != EXDEV || !copy_file(store, o->database))) {
 		err = errf("cannot move the store to %s: %s", o->database, strerror(errno));
 	}
 	free(store);
