@@ -89,7 +89,8 @@ static void usage(FILE *out)
 	    "                                   decrypt and check a backup (checksums, tables)\n"
 	    "  restore FILE [--passphrase-file F]\n"
 	    "                                   restore into an empty data directory and an\n"
-	    "                                   absent SQLite file or an empty PostgreSQL database\n\n"
+	    "                                   absent SQLite file or an empty PostgreSQL "
+	    "database\n\n"
 	    "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd "
 	    "--help).\n"
 	    "Exit status: 0 ok, 1 bad usage, 2 failure, 3 nothing to do.\n",

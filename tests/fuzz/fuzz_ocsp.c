@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * "GET /ocsp/" with nothing after it is no route (404). */
 	bool empty_get = (data[0] & 1) && size == 1;
 	if (status != 200 && status != 400 && status != 414 && !(empty_get && status == 404)) {
-		fprintf(stderr, "fuzz_ocsp: %s answered %d\n", data[0] & 1 ? "GET" : "POST", status);
+		fprintf(stderr, "fuzz_ocsp: %s answered %d\n", data[0] & 1 ? "GET" : "POST",
+		        status);
 		abort();
 	}
 	return 0;
