@@ -57,6 +57,18 @@ build() {
 		$cc $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
 		changed=1
 	fi
+	# docs/openapi.yaml compiled in, as src/httpd/meson.build does (api.c serves it).
+	src="$out/gen/openapi_json.c"
+	if [ ! -e "$src" ] || [ "$root/docs/openapi.yaml" -nt "$src" ] ||
+	   [ "$root/src/httpd/openapi_gen.py" -nt "$src" ]; then
+		python3 "$root/src/httpd/openapi_gen.py" "$root/docs/openapi.yaml" "$src"
+	fi
+	obj="$out/obj/gen_openapi_json.o"
+	objs+=("$obj")
+	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
+		$cc $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
+		changed=1
+	fi
 	touch "$out/obj/.stamp"
 	if [ $changed = 1 ] || [ ! -e "$out/libesp-fuzz.a" ]; then
 		rm -f "$out/libesp-fuzz.a"
