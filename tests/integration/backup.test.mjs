@@ -157,6 +157,15 @@ test(`[${ENGINE}] refusals: wrong passphrase, cut file, non-empty target, backup
   const inside = espctlStatus(esp, 'backup', join(esp.dir, 'x.backup'), '--passphrase-file', passFile());
   assert.equal(inside.code, 2);
   assert.ok(!existsSync(join(esp.dir, 'x.backup')));
+  // A forged header asking Argon2id for 1 TB of memory is refused before any work.
+  const forged = Buffer.alloc(11 + 16 + 16 + 24 + 4);
+  forged.write('ESPBACKUP1\n', 0, 'latin1');
+  forged.writeBigUInt64LE(3n, 27);
+  forged.writeBigUInt64LE(1n << 40n, 35);
+  writeFileSync(cut, forged);
+  const fg = espctlStatus(esp, 'backup', 'verify', cut, '--passphrase-file', passFile());
+  assert.equal(fg.code, 2);
+  assert.match(fg.out, /bad key derivation parameters/);
   const short = join(dir, 'short');
   writeFileSync(short, 'short');
   assert.equal(espctlStatus(esp, 'backup', file, '--passphrase-file', short).code, 1);

@@ -91,6 +91,9 @@ test(`[${ENGINE}] only metrics_allow reads /metrics`, async () => {
   const allowed = await metrics({ 'X-Forwarded-For': '192.0.2.44' });
   assert.equal(allowed.status, 200);
   assert.match(allowed.text, /esp_http_requests_total/);
+  assert.equal((await metrics({ 'X-Forwarded-For': '::1' })).status, 200);
+  assert.equal((await metrics({ 'X-Forwarded-For': 'fd00::1' })).status, 403);
+  assert.equal((await metrics({ 'X-Forwarded-For': '192.0.3.1' })).status, 403, 'outside the /24');
   const refused = await metrics({ 'X-Forwarded-For': '203.0.113.7' });
   assert.doesNotMatch(refused.text, /esp_/);
 });
