@@ -145,18 +145,17 @@ static bool status_of(ocsp_cache *c, db_conn *db, const char *serial, int64_t ge
 	pthread_mutex_lock(&s->lock);
 	if (strcmp(s->serial, serial) == 0 && s->generation == gen) {
 		*st = s->st;
-		if (want_der && s->der && time(NULL) - s->signed_at < c->next_update_seconds / 2) {
-			*der = xmalloc(s->der_len);
-			memcpy(*der, s->der, s->der_len);
-			*len = s->der_len;
-		}
+		if (want_der && s->der && time(NULL) - s->signed_at < c->next_update_seconds / 2)
+			copy_der(s, der, len);
 		pthread_mutex_unlock(&s->lock);
 		return true;
 	}
 	pthread_mutex_unlock(&s->lock);
 
 	/* The store is read without the slot's lock: a slow store must not
-	 * hold up the certificates that share the slot. */
+	 * hold up the certificates that share the slot.  The generation was
+	 * read before the row, so a status kept under it is never older than
+	 * the store was at that generation. */
 	if (!read_status(db, serial, st))
 		return false;
 	if (st->status == OCSP_CERT_UNKNOWN)
