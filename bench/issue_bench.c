@@ -22,9 +22,19 @@
  *           p90_ms=.. p99_ms=.. max_ms=.. reconnects=..
  * Exits 1 when there was any error.  A benchmark, never a test.
  *
+ * With --cfssl it drives CloudFlare's `cfssl serve` instead, the peer of the
+ * benchmark: the same CSRs, one each, to
+ *
+ *   POST /api/v1/cfssl/sign   {"certificate_request": "<PEM>"}
+ *
+ * counting 200 answers with a certificate; over TLS when --cafile is given
+ * (cfssl serve -tls-cert/-tls-key), in plain HTTP with --plain.  --token and
+ * --apps are not used then.
+ *
  * Usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE
  *        --csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8]
  *        [--sets=99] [--prefix=BENCH] [--sample=FILE]
+ *        issue_bench --cfssl [--plain | --cafile=ca.pem] --port=P --csrs=FILE ...
  */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -49,6 +59,7 @@ struct opts {
 	const char *host, *cafile, *token, *apps, *csrs, *prefix, *sample;
 	int port, connections, sets;
 	long count;
+	bool cfssl, plain;
 };
 
 struct conn {
@@ -158,6 +169,10 @@ static bool conn_open(struct conn *c)
 	}
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (O.plain) {
+		snprintf(negotiated, sizeof negotiated, "plain HTTP");
+		return true;
+	}
 	c->ssl = SSL_new(ctx);
 	/* The server certificate must name the host (its SAN has 127.0.0.1). */
 	if (!c->ssl || SSL_set1_host(c->ssl, O.host) != 1 || SSL_set_fd(c->ssl, c->fd) != 1 ||
@@ -174,11 +189,30 @@ static bool conn_open(struct conn *c)
 	return true;
 }
 
-static bool write_all(SSL *ssl, const char *p, size_t n)
+/* One read or write on the connection, TLS or plain; false on failure. */
+static bool io_write(struct conn *c, const char *p, size_t n, size_t *done)
+{
+	if (c->ssl)
+		return SSL_write_ex(c->ssl, p, n, done) == 1;
+	ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+	*done = w > 0 ? (size_t)w : 0;
+	return w > 0;
+}
+
+static bool io_read(struct conn *c, char *p, size_t n, size_t *done)
+{
+	if (c->ssl)
+		return SSL_read_ex(c->ssl, p, n, done) == 1;
+	ssize_t r = recv(c->fd, p, n, 0);
+	*done = r > 0 ? (size_t)r : 0;
+	return r > 0;
+}
+
+static bool write_all(struct conn *c, const char *p, size_t n)
 {
 	while (n) {
 		size_t w = 0;
-		if (SSL_write_ex(ssl, p, n, &w) != 1)
+		if (!io_write(c, p, n, &w))
 			return false;
 		p += w;
 		n -= w;
@@ -189,7 +223,7 @@ static bool write_all(SSL *ssl, const char *p, size_t n)
 /* Reads one response; returns its status (0 on failure) and the body in
  * *body (NUL-terminated, owned by the caller's buffer). Sets *close_after
  * when the server said it closes the connection. */
-static int read_response(SSL *ssl, char **buf, size_t *cap, char **body, bool *close_after)
+static int read_response(struct conn *c, char **buf, size_t *cap, char **body, bool *close_after)
 {
 	size_t have = 0, head_end = 0;
 	*close_after = false;
@@ -201,7 +235,7 @@ static int read_response(SSL *ssl, char **buf, size_t *cap, char **body, bool *c
 				die("out of memory");
 		}
 		size_t got = 0;
-		if (SSL_read_ex(ssl, *buf + have, *cap - have - 1, &got) != 1)
+		if (!io_read(c, *buf + have, *cap - have - 1, &got))
 			return 0;
 		have += got;
 		(*buf)[have] = '\0';
@@ -243,7 +277,7 @@ static int read_response(SSL *ssl, char **buf, size_t *cap, char **body, bool *c
 	}
 	while (have < total) {
 		size_t got = 0;
-		if (SSL_read_ex(ssl, *buf + have, total - have, &got) != 1)
+		if (!io_read(c, *buf + have, total - have, &got))
 			return 0;
 		have += got;
 	}
@@ -301,14 +335,14 @@ static void *run(void *arg)
 		double t0 = now_s();
 		int st = 0;
 		bool close_after = true;
-		if (up && write_all(w->c.ssl, requests[i], request_len[i]))
-			st = read_response(w->c.ssl, &buf, &cap, &body, &close_after);
+		if (up && write_all(&w->c, requests[i], request_len[i]))
+			st = read_response(&w->c, &buf, &cap, &body, &close_after);
 		double t1 = now_s();
 		w->done++;
 		w->last_end = t1;
 		status[i] = st;
 		latency_ms[i] = st ? (t1 - t0) * 1000.0 : -1;
-		if (st == 201 && strstr(body, "BEGIN CERTIFICATE")) {
+		if (st == (O.cfssl ? 200 : 201) && strstr(body, "BEGIN CERTIFICATE")) {
 			w->created++;
 			if (!sample_written)
 				keep_sample(body);
@@ -380,34 +414,47 @@ int main(int argc, char **argv)
 			O.prefix = v;
 		else if ((v = opt(argv[i], "--sample")))
 			O.sample = v;
+		else if (strcmp(argv[i], "--cfssl") == 0)
+			O.cfssl = true;
+		else if (strcmp(argv[i], "--plain") == 0)
+			O.plain = true;
 		else {
 			fprintf(stderr, "issue_bench: unknown argument %s\n", argv[i]);
 			return 2;
 		}
 	}
-	if (!O.port || !O.cafile || !O.token || !O.apps || !O.csrs || O.count < 1 ||
-	    O.connections < 1 || O.sets < 1) {
-		fprintf(stderr,
-		        "usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE "
-		        "--csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8] "
-		        "[--sets=99] [--prefix=BENCH] [--sample=FILE]\n");
+	bool usage = !O.port || !O.csrs || O.count < 1 || O.connections < 1 || O.sets < 1;
+	if (O.cfssl)
+		usage = usage || (!O.plain && !O.cafile);
+	else
+		usage = usage || O.plain || !O.cafile || !O.token || !O.apps;
+	if (usage) {
+		fprintf(
+		    stderr,
+		    "usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE "
+		    "--csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8] "
+		    "[--sets=99] [--prefix=BENCH] [--sample=FILE]\n"
+		    "       issue_bench --cfssl [--plain | --cafile=ca.pem] --port=P --csrs=FILE "
+		    "[--count=..] [--connections=..] [--sample=FILE]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 
 	long napps = 0, ncsrs = 0;
-	char **apps = read_lines(O.apps, &napps);
+	char **apps = O.cfssl ? NULL : read_lines(O.apps, &napps);
 	char **csrs = read_lines(O.csrs, &ncsrs);
 	if (ncsrs < O.count)
 		die("fewer CSRs than requests");
-	if (napps * O.sets < O.count)
+	if (!O.cfssl && napps * O.sets < O.count)
 		die("not enough applications for the requests");
 
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_load_verify_locations(ctx, O.cafile, NULL) != 1)
-		die("cannot set up TLS with the CA file");
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (!O.plain) {
+		ctx = SSL_CTX_new(TLS_client_method());
+		if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+		    SSL_CTX_load_verify_locations(ctx, O.cafile, NULL) != 1)
+			die("cannot set up TLS with the CA file");
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
 
 	requests = calloc((size_t)O.count, sizeof *requests);
 	request_len = calloc((size_t)O.count, sizeof *request_len);
@@ -417,19 +464,37 @@ int main(int argc, char **argv)
 		die("out of memory");
 	for (long i = 0; i < O.count; i++) {
 		char *body = NULL, *req = NULL;
-		int blen = asprintf(&body, "{\"csr\":\"%s\",\"token_serial\":\"%s-%ld\"}", csrs[i],
-		                    O.prefix, i);
-		int rlen = blen < 0
-		               ? -1
-		               : asprintf(&req,
-		                          "POST /api/v1/applications/%s/certificates HTTP/1.1\r\n"
-		                          "Host: %s:%d\r\n"
-		                          "Authorization: Bearer %s\r\n"
-		                          "Content-Type: application/json\r\n"
-		                          "Accept: application/json\r\n"
-		                          "Content-Length: %d\r\n"
-		                          "\r\n%s",
-		                          apps[i / O.sets], O.host, O.port, O.token, blen, body);
+		int blen, rlen;
+		if (O.cfssl) {
+			blen = asprintf(&body, "{\"certificate_request\":\"%s\"}", csrs[i]);
+			rlen = blen < 0 ? -1
+			                : asprintf(&req,
+			                           "POST /api/v1/cfssl/sign HTTP/1.1\r\n"
+			                           "Host: %s:%d\r\n"
+			                           "Content-Type: application/json\r\n"
+			                           "Accept: application/json\r\n"
+			                           "Content-Length: %d\r\n"
+			                           "\r\n%s",
+			                           O.host, O.port, blen, body);
+			if (rlen < 0)
+				die("out of memory");
+			free(body);
+			requests[i] = req;
+			request_len[i] = (size_t)rlen;
+			continue;
+		}
+		blen = asprintf(&body, "{\"csr\":\"%s\",\"token_serial\":\"%s-%ld\"}", csrs[i],
+		                O.prefix, i);
+		rlen = blen < 0 ? -1
+		                : asprintf(&req,
+		                           "POST /api/v1/applications/%s/certificates HTTP/1.1\r\n"
+		                           "Host: %s:%d\r\n"
+		                           "Authorization: Bearer %s\r\n"
+		                           "Content-Type: application/json\r\n"
+		                           "Accept: application/json\r\n"
+		                           "Content-Length: %d\r\n"
+		                           "\r\n%s",
+		                           apps[i / O.sets], O.host, O.port, O.token, blen, body);
 		if (rlen < 0)
 			die("out of memory");
 		free(body);
@@ -473,11 +538,11 @@ int main(int argc, char **argv)
 	}
 	qsort(lat, (size_t)n, sizeof *lat, cmp_double);
 	double cps = seconds > 0 ? (double)created / seconds : 0;
-	printf("requests: %ld over %d keep-alive TLS connections (%s), %s:%d\n", O.count,
-	       O.connections, negotiated, O.host, O.port);
-	printf("answers: 201 x %ld; 2xx other/3xx/4xx/5xx: %ld/%ld/%ld/%ld; no answer: %ld\n",
-	       created, by_status[2] - created, by_status[3], by_status[4], by_status[5],
-	       by_status[0]);
+	printf("requests: %ld over %d keep-alive connections (%s), %s:%d\n", O.count, O.connections,
+	       negotiated, O.host, O.port);
+	printf("answers: %s x %ld; 2xx other/3xx/4xx/5xx: %ld/%ld/%ld/%ld; no answer: %ld\n",
+	       O.cfssl ? "200 with a certificate" : "201", created, by_status[2] - created,
+	       by_status[3], by_status[4], by_status[5], by_status[0]);
 	printf("wall time: %.3f s; certificates/s: %.1f\n", seconds, cps);
 	printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", pct(lat, n, 50),
 	       pct(lat, n, 90), pct(lat, n, 99), n ? lat[n - 1] : 0.0);

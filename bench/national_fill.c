@@ -159,9 +159,9 @@ static const char check_chars[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /* 统一社会信用代码 of unit n in province p: the check character is the one
  * validate_uscc accepts. */
-static void make_uscc(char out[19], const char *province, long n)
+static void make_uscc(char out[32], const char *province, long n)
 {
-	snprintf(out, 19, "91%.2s0100%09ld0", province, n % 1000000000L);
+	snprintf(out, 32, "91%.2s0100%09ld0", province, n % 1000000000L);
 	for (const char *c = check_chars; *c; c++) {
 		out[17] = *c;
 		if (validate_uscc(out))
@@ -170,9 +170,9 @@ static void make_uscc(char out[19], const char *province, long n)
 	abort();
 }
 
-static void make_id_number(char out[19], const char *province, long n)
+static void make_id_number(char out[32], const char *province, long n)
 {
-	snprintf(out, 19, "%.2s0105%04ld%02ld%02ld%03ld0", province, 1960 + n % 40, 1 + n / 40 % 12,
+	snprintf(out, 32, "%.2s0105%04ld%02ld%02ld%03ld0", province, 1960 + n % 40, 1 + n / 40 % 12,
 	         1 + n / 480 % 28, n / 13440 % 1000);
 	for (const char *c = "0123456789X"; *c; c++) {
 		out[17] = *c;
@@ -267,12 +267,12 @@ static void pem_of(char *out, size_t cap, const unsigned char *der, int len)
 
 /* ---- the fill ---- */
 
-struct province {
+struct fill_province {
 	char code[8], name[64];
 	int64_t authority_id, city_id[CITIES_PER_PROVINCE];
 };
 
-static int load_provinces(db_conn *c, struct province *p)
+static int load_provinces(db_conn *c, struct fill_province *p)
 {
 	db_result *r = NULL;
 	if (DB_EXEC0(c,
@@ -291,7 +291,7 @@ static int load_provinces(db_conn *c, struct province *p)
 	return n;
 }
 
-static void add_cities(db_conn *c, struct province *p, int n)
+static void add_cities(db_conn *c, struct fill_province *p, int n)
 {
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < CITIES_PER_PROVINCE; k++) {
@@ -446,7 +446,7 @@ int main(int argc, char **argv)
 	fill_pool = pool;
 	bool pg = strcmp(db_pool_backend(pool)->name, "postgresql") == 0;
 	db_conn *c = db_acquire(pool);
-	struct province prov[40];
+	struct fill_province prov[40];
 	int np = load_provinces(c, prov);
 	if (np == 0) {
 		fprintf(stderr,
@@ -474,7 +474,7 @@ int main(int argc, char **argv)
 	           8);
 	static const char *kinds[] = {"enterprise", "evaluator", "agency", "authority"};
 	for (long i = 0; i < nreg; i++) {
-		const struct province *p = &prov[i % np];
+		const struct fill_province *p = &prov[i % np];
 		/* 85 % enterprises, 8 % evaluators, 5 % agencies, 2 % authorities. */
 		int kr = percent(i, 1);
 		int kind = kr < 85 ? 0 : kr < 93 ? 1 : kr < 98 ? 2 : 3;
@@ -484,7 +484,7 @@ int main(int argc, char **argv)
 		int64_t authority = percent(i, 3) >= 10
 		                        ? p->city_id[percent(i, 4) % CITIES_PER_PROVINCE]
 		                        : p->authority_id;
-		char code[19];
+		char code[32];
 		/* 新疆生产建设兵团's codes carry the division 66. */
 		const char *division = strlen(p->code) == 2 ? p->code : "66";
 		if (kind == 1)

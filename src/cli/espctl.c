@@ -661,31 +661,32 @@ static int cmd_directory(struct ctl *ctl, int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		json_t *values = json_object();
+		struct ra_directory_entry e = {0};
 		const char *province = NULL;
+		struct arena *ar = arena_new();
 		for (int i = 0; i < n && i < nh; i++) {
 			str_trim(rec[i]);
-			if (strcmp(head[i], "province_code") == 0)
+			enum ra_dir_field f;
+			if (strcmp(head[i], "province_code") == 0) {
 				province = rec[i];
-			else if (strcmp(head[i], "province") == 0) {
-				struct arena *ar = arena_new();
+			} else if (strcmp(head[i], "province") == 0) {
 				const char *code;
 				if (province_code_of(ctl->db, ar, rec[i], &code) == DB_OK)
-					json_object_set_new(values, "_code", json_string(code));
-				arena_free(ar);
-			} else
-				json_object_set_new(values, head[i], json_string(rec[i]));
+					e.province_code = code;
+			} else if (ra_directory_field_parse(head[i], &f)) {
+				e.field[f] = rec[i];
+			}
 		}
 		if (!province)
-			province = json_string_value(json_object_get(values, "_code"));
+			province = e.province_code;
 		if (!province || !*province ||
-		    ra_directory_save(ctl->db, &system_actor, province, values) != DB_OK) {
+		    ra_directory_save(ctl->db, &system_actor, province, &e) != DB_OK) {
 			fprintf(stderr, "espctl: %s:%d: unknown province\n", argv[1], line);
 			rc = 1;
 		} else {
 			loaded++;
 		}
-		json_decref(values);
+		arena_free(ar);
 		for (int i = 0; i < MAXF; i++)
 			free(rec[i]);
 	}
@@ -812,20 +813,25 @@ static int cmd_cert(struct ctl *ctl, int argc, char **argv)
 	if (revoke)
 		return cert_revoke_cmd(ctl, argv[1], argv[2]);
 	struct arena *ar = arena_new();
-	json_t *certs = cert_list_all(ctl->db, ar, 1000);
-	printf("serial\tkind\tholder\tusername\tstatus\texpires\n");
-	size_t i;
-	json_t *c;
-	json_array_foreach(certs, i, c)
-	{
-		printf("%s\t%s\t%s\t%s\t%s\t%s\n", json_string_value(json_object_get(c, "serial")),
-		       json_is_true(json_object_get(c, "staff")) ? "staff" : "token",
-		       json_string_value(json_object_get(c, "holder")),
-		       json_string_value(json_object_get(c, "username")),
-		       json_string_value(json_object_get(c, "status_label")),
-		       json_string_value(json_object_get(c, "expires")));
+	struct certificate *rows;
+	size_t n;
+	if (cert_list_all(ctl->db, ar, 1000, &rows, &n) != DB_OK) {
+		fprintf(stderr, "espctl: the certificates could not be read\n");
+		arena_free(ar);
+		return 1;
 	}
-	json_decref(certs);
+	printf("serial\tkind\tholder\tusername\tstatus\texpires\n");
+	int64_t now = time_now();
+	for (size_t i = 0; i < n; i++) {
+		const struct certificate *ce = &rows[i];
+		bool staff = *ce->staff_username != '\0';
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", ce->serial, staff ? "staff" : "token",
+		       ce->holder, ce->staff_username,
+		       ce->revoked           ? "已吊销"
+		       : ce->not_after < now ? "已过期"
+		                             : "有效",
+		       time_date(ar, ce->not_after));
+	}
 	arena_free(ar);
 	return 0;
 }

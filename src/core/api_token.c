@@ -86,20 +86,29 @@ enum db_status api_token_revoke(db_conn *c, const struct actor *a, int64_t id)
 	return st;
 }
 
-json_t *api_token_list(db_conn *c, int64_t account_id, struct arena *ar)
+enum db_status api_token_list(db_conn *c, struct arena *ar, int64_t account_id,
+                              struct api_token **out, size_t *n)
 {
 	db_result *r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC(c,
+	*out = NULL;
+	*n = 0;
+	enum db_status st =
+	    DB_EXEC(c,
 	            "SELECT id, name, prefix, created_at, revoked_at FROM api_tokens "
 	            "WHERE account_id = $1 ORDER BY id DESC",
-	            &r, P_INT(account_id)) == DB_OK)
+	            &r, P_INT(account_id));
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(ar, (size_t)r->nrows * sizeof **out);
+		*n = (size_t)r->nrows;
 		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(
-			    arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", db_get(r, i, 0),
-			                   "name", db_get(r, i, 1), "prefix", db_get(r, i, 2),
-			                   "created", time_datetime(ar, db_get_int(r, i, 3, 0)),
-			                   "revoked", db_get(r, i, 4) != NULL));
+			(*out)[i] = (struct api_token){
+			    .id = db_get_int(r, i, 0, 0),
+			    .name = arena_strdup(ar, db_get(r, i, 1)),
+			    .prefix = arena_strdup(ar, db_get(r, i, 2)),
+			    .created_at = db_get_int(r, i, 3, 0),
+			    .revoked = db_get(r, i, 4) != NULL,
+			};
+	}
 	db_result_free(r);
-	return arr;
+	return st;
 }

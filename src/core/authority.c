@@ -5,16 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_t *province_list(db_conn *c)
+enum db_status province_list(db_conn *c, struct arena *a, struct province **out, size_t *n)
 {
 	db_result *r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC0(c, "SELECT code, name FROM provinces ORDER BY sort", &r) == DB_OK)
+	*out = NULL;
+	*n = 0;
+	enum db_status st = DB_EXEC0(c, "SELECT code, name FROM provinces ORDER BY sort", &r);
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		*n = (size_t)r->nrows;
 		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(arr, json_pack("{s:s, s:s}", "code", db_get(r, i, 0),
-			                                     "name", db_get(r, i, 1)));
+			(*out)[i] = (struct province){.code = arena_strdup(a, db_get(r, i, 0)),
+			                              .name = arena_strdup(a, db_get(r, i, 1))};
+	}
 	db_result_free(r);
-	return arr;
+	return st;
 }
 
 bool province_exists(db_conn *c, const char *code)
@@ -53,31 +58,40 @@ enum db_status province_name_of(db_conn *c, struct arena *a, const char *code, c
 	return province_lookup(c, a, "SELECT name FROM provinces WHERE code = $1", code, name);
 }
 
-json_t *authority_list(db_conn *c)
+enum db_status authority_list(db_conn *c, struct arena *a, struct authority **out, size_t *n)
 {
 	db_result *r = NULL;
-	json_t *arr = json_array();
+	*out = NULL;
+	*n = 0;
 	/* Ordering by path puts every node right after its parent. */
-	if (DB_EXEC0(c,
+	enum db_status st =
+	    DB_EXEC0(c,
 	             "SELECT a.id, a.name, a.province_code, p.name, a.level, a.path "
 	             "FROM authorities a LEFT JOIN provinces p ON p.code = a.province_code "
 	             "ORDER BY COALESCE(p.sort, 0), a.path",
-	             &r) == DB_OK) {
+	             &r);
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		*n = (size_t)r->nrows;
 		for (int i = 0; i < r->nrows; i++) {
 			const char *path = db_get(r, i, 5);
 			int depth = -2;
 			for (const char *p = path; *p; p++)
 				depth += *p == '/';
-			json_array_append_new(
-			    arr,
-			    json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:i}", "id",
-			              (json_int_t)db_get_int(r, i, 0, 0), "name", db_get(r, i, 1),
-			              "province_code", db_get(r, i, 2), "province", db_get(r, i, 3),
-			              "level", db_get(r, i, 4), "depth", depth < 0 ? 0 : depth));
+			const char *pc = db_get(r, i, 2), *pn = db_get(r, i, 3);
+			(*out)[i] = (struct authority){
+			    .id = db_get_int(r, i, 0, 0),
+			    .name = arena_strdup(a, db_get(r, i, 1)),
+			    .province_code = pc ? arena_strdup(a, pc) : NULL,
+			    .province = pn ? arena_strdup(a, pn) : NULL,
+			    .level = arena_strdup(a, db_get(r, i, 4)),
+			    .path = arena_strdup(a, path),
+			    .depth = depth < 0 ? 0 : depth,
+			};
 		}
 	}
 	db_result_free(r);
-	return arr;
+	return st;
 }
 
 enum db_status authority_get(db_conn *c, struct arena *a, int64_t id, const char **name,

@@ -3,97 +3,115 @@
 #include "esp/audit.h"
 #include "esp/authority.h"
 #include "esp/util.h"
-#include "esp/db_json.h"
-#include "esp/json_util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const dir_fields[][2] = {
-    {"ra_name", "注册机构名称"},
-    {"payee", "收款单位"},
-    {"bank", "开户银行"},
-    {"account_no", "收款账号"},
-    {"address", "邮寄地址"},
-    {"postcode", "邮政编码"},
-    {"recipient", "收件人"},
-    {"phone", "联系电话"},
-    {"trainer_name", "培训机构名称"},
-    {"trainer_address", "培训机构地址"},
-    {"trainer_phone", "培训机构电话"},
+static const char *const dir_fields[DIR_FIELD_COUNT][2] = {
+    [DIR_RA_NAME] = {"ra_name", "注册机构名称"},
+    [DIR_PAYEE] = {"payee", "收款单位"},
+    [DIR_BANK] = {"bank", "开户银行"},
+    [DIR_ACCOUNT_NO] = {"account_no", "收款账号"},
+    [DIR_ADDRESS] = {"address", "邮寄地址"},
+    [DIR_POSTCODE] = {"postcode", "邮政编码"},
+    [DIR_RECIPIENT] = {"recipient", "收件人"},
+    [DIR_PHONE] = {"phone", "联系电话"},
+    [DIR_TRAINER_NAME] = {"trainer_name", "培训机构名称"},
+    [DIR_TRAINER_ADDRESS] = {"trainer_address", "培训机构地址"},
+    [DIR_TRAINER_PHONE] = {"trainer_phone", "培训机构电话"},
 };
-#define NDIR (sizeof dir_fields / sizeof dir_fields[0])
 
-json_t *ra_directory_fields(void)
+const char *ra_directory_field_name(enum ra_dir_field f)
 {
-	json_t *arr = json_array();
-	for (size_t i = 0; i < NDIR; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", dir_fields[i][0],
-		                                     "label", dir_fields[i][1]));
-	return arr;
+	return f < DIR_FIELD_COUNT ? dir_fields[f][0] : "";
 }
 
+const char *ra_directory_field_label(enum ra_dir_field f)
+{
+	return f < DIR_FIELD_COUNT ? dir_fields[f][1] : "";
+}
+
+bool ra_directory_field_parse(const char *name, enum ra_dir_field *out)
+{
+	for (int f = 0; name && f < DIR_FIELD_COUNT; f++)
+		if (strcmp(name, dir_fields[f][0]) == 0) {
+			*out = (enum ra_dir_field)f;
+			return true;
+		}
+	return false;
+}
+
+bool ra_directory_configured(const struct ra_directory_entry *e)
+{
+	return *e->field[DIR_PAYEE] && *e->field[DIR_ACCOUNT_NO] && *e->field[DIR_ADDRESS];
+}
+
+bool ra_directory_trainer_configured(const struct ra_directory_entry *e)
+{
+	return *e->field[DIR_TRAINER_NAME] && *e->field[DIR_TRAINER_ADDRESS];
+}
+
+/* The columns of the fields follow the province's code and name, in
+ * enum ra_dir_field's order. */
 #define DIR_SELECT                                                                                 \
-	"SELECT p.code AS province_code, p.name AS province, d.ra_name, d.payee, d.bank, "         \
+	"SELECT p.code, p.name, d.ra_name, d.payee, d.bank, "                                      \
 	"d.account_no, d.address, d.postcode, d.recipient, d.phone, d.trainer_name, "              \
 	"d.trainer_address, d.trainer_phone, d.updated_at FROM provinces p "                       \
 	"LEFT JOIN ra_directory d ON d.province_code = p.code "
 
-static json_t *dir_row(const db_result *r, int i)
+static void dir_row(const db_result *r, int i, struct arena *a, struct ra_directory_entry *e)
 {
-	json_t *o = db_row_json(r, i);
-	for (int col = 0; col < r->ncols; col++) /* the form shows "" for a field not set */
-		if (!db_get(r, i, col))
-			json_object_set_new(o, r->names[col], json_string(""));
-	const char *need[] = {"payee", "account_no", "address"};
-	bool configured = true;
-	for (size_t k = 0; k < 3; k++)
-		configured = configured && *json_string_value(json_object_get(o, need[k]));
-	json_object_set_new(o, "configured", json_boolean(configured));
-	json_object_set_new(
-	    o, "trainer_configured",
-	    json_boolean(*json_string_value(json_object_get(o, "trainer_name")) &&
-	                 *json_string_value(json_object_get(o, "trainer_address"))));
-	return o;
+	e->province_code = arena_strdup(a, db_get(r, i, 0));
+	e->province = arena_strdup(a, db_get(r, i, 1));
+	for (int f = 0; f < DIR_FIELD_COUNT; f++) {
+		const char *v = db_get(r, i, 2 + f);
+		e->field[f] = arena_strdup(a, v ? v : "");
+	}
+	e->updated_at = db_get_int(r, i, 2 + DIR_FIELD_COUNT, 0);
 }
 
-json_t *ra_directory_get(db_conn *c, const char *province_code)
+enum db_status ra_directory_get(db_conn *c, struct arena *a, const char *province_code,
+                                struct ra_directory_entry *out)
 {
 	db_result *r = NULL;
-	json_t *o = NULL;
-	if (DB_EXEC(c, DIR_SELECT "WHERE p.code = $1", &r, P_TEXT(province_code)) == DB_OK &&
-	    r->nrows)
-		o = dir_row(r, 0);
+	enum db_status st = DB_EXEC(c, DIR_SELECT "WHERE p.code = $1", &r, P_TEXT(province_code));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK)
+		dir_row(r, 0, a, out);
 	db_result_free(r);
-	return o;
+	return st;
 }
 
-json_t *ra_directory_list(db_conn *c)
+enum db_status ra_directory_list(db_conn *c, struct arena *a, struct ra_directory_entry **out,
+                                 size_t *n)
 {
 	db_result *r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC0(c, DIR_SELECT "ORDER BY p.sort", &r) == DB_OK)
+	*out = NULL;
+	*n = 0;
+	enum db_status st = DB_EXEC0(c, DIR_SELECT "ORDER BY p.sort", &r);
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		*n = (size_t)r->nrows;
 		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(arr, dir_row(r, i));
+			dir_row(r, i, a, &(*out)[i]);
+	}
 	db_result_free(r);
-	return arr;
+	return st;
 }
 
 struct save_ctx {
 	const struct actor *a;
 	const char *province;
-	json_t *values;
+	const struct ra_directory_entry *e;
 };
 
 static enum db_status save_tx(db_conn *c, void *arg)
 {
 	struct save_ctx *s = arg;
-	const char *v[NDIR];
-	for (size_t i = 0; i < NDIR; i++) {
-		v[i] = json_string_value(json_object_get(s->values, dir_fields[i][0]));
-		if (!v[i])
-			v[i] = "";
-	}
+	const char *v[DIR_FIELD_COUNT];
+	for (size_t i = 0; i < DIR_FIELD_COUNT; i++)
+		v[i] = s->e->field[i] ? s->e->field[i] : "";
 	enum db_status st = DB_EXEC(c, "DELETE FROM ra_directory WHERE province_code = $1", NULL,
 	                            P_TEXT(s->province));
 	if (st != DB_OK)
@@ -115,10 +133,10 @@ static enum db_status save_tx(db_conn *c, void *arg)
 }
 
 enum db_status ra_directory_save(db_conn *c, const struct actor *a, const char *province_code,
-                                 json_t *values)
+                                 const struct ra_directory_entry *e)
 {
 	if (!province_exists(c, province_code))
 		return DB_NOT_FOUND;
-	struct save_ctx s = {.a = a, .province = province_code, .values = values};
+	struct save_ctx s = {.a = a, .province = province_code, .e = e};
 	return db_transaction(c, save_tx, &s);
 }

@@ -4,6 +4,7 @@
  * becomes is the state machine's (core/appstate.c).
  */
 #include "esp/ra.h"
+#include "esp/validate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,23 +12,17 @@
 #define DAY 86400
 
 /* When the 20 days start: the later of payment and materials (evaluators:
- * materials only); NULL while either is missing. */
+ * materials only); NULL while either is missing. The kind and province are
+ * the application's own copies of its registration's (migration 019), so
+ * that the back office's lists need no other table to find and order rows. */
 #define START_SQL                                                                                  \
-	"(CASE WHEN r.kind = 'evaluator' THEN a.materials_at "                                     \
+	"(CASE WHEN a.kind = 'evaluator' THEN a.materials_at "                                     \
 	"WHEN a.paid_at IS NULL OR a.materials_at IS NULL THEN NULL "                              \
 	"WHEN a.paid_at > a.materials_at THEN a.paid_at ELSE a.materials_at END)"
-#define OVERDUE_SQL "(a.state IN ('ready_to_issue', 'issued') AND " START_SQL " < $1)"
-
-/* Filters shared by queue, stats and chart; $1 is the overdue limit. */
-#define FILTER_SQL                                                                                 \
-	"FROM applications a JOIN registrations r ON r.id = a.registration_id "                    \
-	"JOIN provinces p ON p.code = r.province_code "                                            \
-	"WHERE ($2 = '' OR r.province_code = $2) AND ($3 = 0 OR r.kind = 'evaluator') "            \
-	"AND ($4 = '' OR a.state = $4) AND ($5 = '' OR r.kind = $5) "                              \
-	"AND ($6 = 0 OR a.submitted_at >= $6) AND ($7 = 0 OR a.submitted_at < $7) "                \
-	"AND ($8 = 0 OR " OVERDUE_SQL ") "                                                         \
-	"AND ($9 = '' OR a.number LIKE $9 ESCAPE '\\' OR r.name LIKE $9 ESCAPE '\\' "              \
-	"OR r.code LIKE $9 ESCAPE '\\') "
+/* Never NULL: an application without a start is not overdue. */
+#define OVERDUE_SQL(limit)                                                                         \
+	"(a.state IN ('ready_to_issue', 'issued') AND COALESCE(" START_SQL ", " limit ") < " limit \
+	")"
 
 void ra_filter_scope(const struct actor *a, struct ra_filter *f)
 {
@@ -37,8 +32,6 @@ void ra_filter_scope(const struct actor *a, struct ra_filter *f)
 
 static char *like_pattern(const char *q)
 {
-	if (!q || !*q)
-		return xstrdup("");
 	struct buf b = {0};
 	buf_putc(&b, '%');
 	for (const char *p = q; *p; p++) {
@@ -50,155 +43,398 @@ static char *like_pattern(const char *q)
 	return buf_steal(&b);
 }
 
-#define FILTER_PARAMS(f, limit_at, like)                                                           \
-	P_INT(limit_at), P_TEXT((f)->province ? (f)->province : ""),                               \
-	    P_INT((f)->evaluators_only ? 1 : 0), P_TEXT((f)->state ? (f)->state : ""),             \
-	    P_TEXT((f)->kind ? (f)->kind : ""), P_INT((f)->from), P_INT((f)->to),                  \
-	    P_INT((f)->overdue ? 1 : 0), P_TEXT(like)
+/*
+ * The WHERE of a filter, holding only the tests the filter asks for: a test
+ * written as "($2 = '' OR x = $2)" keeps the store from every index, and at a
+ * national scale (a million applications) each list then read them all.
+ * Statements are prepared once per shape (few: the filters' combinations).
+ * With an overdue limit it is $1; PostgreSQL refuses a parameter that a
+ * statement does not use, so statements without the overdue test have none.
+ */
+struct where {
+	struct buf sql;
+	struct db_param p[12];
+	int n;
+	char *like;     /* the search's pattern, owned */
+	bool needs_reg; /* a test reads the registration (r) */
+};
 
-json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64_t *total)
+/* Adds a test; every "$?" in it names the value v (when given). */
+static void where_add(struct where *w, const char *test, const struct db_param *v)
 {
-	int64_t limit_at = time_now() - (int64_t)delivery_days * DAY;
-	char *like = like_pattern(f->q);
+	buf_puts(&w->sql, w->sql.len ? " AND " : " WHERE ");
+	if (v)
+		w->p[w->n++] = *v;
+	for (const char *t = test; *t;) {
+		if (v && t[0] == '$' && t[1] == '?') {
+			buf_printf(&w->sql, "$%d", w->n);
+			t += 2;
+		} else {
+			buf_putc(&w->sql, *t++);
+		}
+	}
+}
+
+/* The search: number, name or code contains the text. A text of three
+ * characters or more without LIKE's own characters is looked up in the
+ * trigram indexes of migration 019 (SQLite: the FTS5 table app_search, whose
+ * index serves a LIKE without ESCAPE, one column at a time; PostgreSQL:
+ * pg_trgm's GIN indexes); anything else is tested row by row. A whole
+ * 申请编号 or 统一社会信用代码/身份证号码 (what an operator copies from a
+ * transfer's remark or a form) is looked up as what it is, by equality: its
+ * trigrams are in nearly every number and code, and intersecting those lists
+ * took seconds with a million applications. */
+#define SEARCH_SCAN                                                                                \
+	"(a.number LIKE $? ESCAPE '\\' OR r.name LIKE $? ESCAPE '\\' OR r.code LIKE $? ESCAPE "    \
+	"'\\')"
+static const struct db_sql search_indexed = {
+    "a.id IN (SELECT rowid FROM app_search WHERE number LIKE $? "
+    "UNION SELECT rowid FROM app_search WHERE name LIKE $? "
+    "UNION SELECT rowid FROM app_search WHERE code LIKE $?)",
+    "a.id IN (SELECT id FROM applications WHERE number LIKE $? "
+    "UNION SELECT a2.id FROM applications a2 JOIN registrations r2 ON r2.id = a2.registration_id "
+    "WHERE r2.name LIKE $? OR r2.code LIKE $?)",
+};
+
+#define SEARCH_WHOLE                                                                               \
+	"a.id IN (SELECT id FROM applications WHERE number = $? UNION SELECT a2.id FROM "          \
+	"applications a2 JOIN registrations r2 ON r2.id = a2.registration_id WHERE r2.code = $?)"
+
+/* A whole application number (ESP-YYYY-NNNNNN) or a whole code. */
+static bool whole_number_or_code(const char *q)
+{
+	size_t n = strlen(q);
+	if (n == 15 && strncmp(q, "ESP-", 4) == 0 && q[8] == '-' &&
+	    strspn(q + 4, "0123456789") == 4 && strspn(q + 9, "0123456789") == 6)
+		return true;
+	return n == 18 && (validate_uscc(q) || validate_id_number(q));
+}
+
+static bool searchable(const char *q)
+{
+	return utf8_length(q) >= 3 && !strpbrk(q, "%_\\");
+}
+
+/* The tests a filter makes; `state` says whether its state counts (the
+ * figures ignore it); limit_at < 0: no overdue limit. */
+static void where_of(db_conn *c, struct where *w, const struct ra_filter *f, int64_t limit_at,
+                     bool state)
+{
+	*w = (struct where){0};
+	buf_puts(&w->sql, "");
+	if (limit_at >= 0)
+		w->p[w->n++] = P_INT(limit_at);
+	struct db_param v;
+	if (f->province) {
+		v = P_TEXT(f->province);
+		where_add(w, "a.province_code = $?", &v);
+	}
+	if (f->evaluators_only)
+		where_add(w, "a.kind = 'evaluator'", NULL);
+	if (state && f->state && *f->state) {
+		v = P_TEXT(f->state);
+		where_add(w, "a.state = $?", &v);
+	}
+	if (f->kind && *f->kind) {
+		v = P_TEXT(f->kind);
+		where_add(w, "a.kind = $?", &v);
+	}
+	if (f->from) {
+		v = P_INT(f->from);
+		where_add(w, "a.submitted_at >= $?", &v);
+	}
+	if (f->to) {
+		v = P_INT(f->to);
+		where_add(w, "a.submitted_at < $?", &v);
+	}
+	if (f->q && *f->q) {
+		w->like = like_pattern(f->q);
+		v = P_TEXT(w->like);
+		struct db_param whole = P_TEXT(f->q);
+		w->needs_reg = !searchable(f->q);
+		if (w->needs_reg)
+			where_add(w, SEARCH_SCAN, &v);
+		else if (whole_number_or_code(f->q))
+			where_add(w, SEARCH_WHOLE, &whole);
+		else
+			where_add(w, db_sql(c, &search_indexed), &v);
+	}
+}
+
+static void where_free(struct where *w)
+{
+	buf_free(&w->sql);
+	free(w->like);
+}
+
+/* " WHERE tests" or " AND tests" for a further test `also`. */
+static const char *where_and(const struct where *w)
+{
+	return w->sql.len ? " AND " : " WHERE ";
+}
+
+/* The applications a WHERE reads from, with their registrations when a
+ * test needs them. */
+static const char *from_of(const struct where *w)
+{
+	return w->needs_reg
+	           ? " FROM applications a JOIN registrations r ON r.id = a.registration_id"
+	           : " FROM applications a";
+}
+#define ITEM_SQL                                                                                   \
+	"SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, a.kind, r.name, "        \
+	"r.code, p.name AS province, " START_SQL " AS started, "                                   \
+	"CASE WHEN " OVERDUE_SQL("$1") " THEN 1 ELSE 0 END AS overdue"
+
+/* Appends up to limit rows of one part of the queue (overdue or not),
+ * oldest first, to *out: the page's ids from the index in submission order
+ * (which holds what the tests read), then their rows. */
+static enum db_status queue_part(db_conn *c, struct arena *a, const struct where *w,
+                                 const char *part, int limit, int64_t offset,
+                                 struct ra_queue_item *out, size_t *n)
+{
+	char *sql = xasprintf(
+	    "%s FROM (SELECT a.id FROM applications a%s%s%s%s ORDER BY a.submitted_at, a.id "
+	    "LIMIT %d OFFSET %lld) x JOIN applications a ON a.id = x.id "
+	    "JOIN registrations r ON r.id = a.registration_id "
+	    "JOIN provinces p ON p.code = a.province_code ORDER BY a.submitted_at, a.id",
+	    ITEM_SQL, from_of(w) + strlen(" FROM applications a"), w->sql.data, where_and(w), part,
+	    limit, (long long)offset);
 	db_result *r = NULL;
-	*total = 0;
-	if (DB_EXEC(c, "SELECT COUNT(*) " FILTER_SQL, &r, FILTER_PARAMS(f, limit_at, like)) ==
-	    DB_OK)
-		*total = db_get_int(r, 0, 0, 0);
-	db_result_free(r);
-	r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC(
-	        c,
-	        "SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, r.kind, r.name, "
-	        "r.code, p.name AS province, " START_SQL " AS started, "
-	        "CASE WHEN " OVERDUE_SQL " THEN 1 ELSE 0 END AS overdue " FILTER_SQL
-	        "ORDER BY overdue DESC, a.submitted_at, a.id LIMIT $10 OFFSET $11",
-	        &r, FILTER_PARAMS(f, limit_at, like), P_INT(f->limit), P_INT(f->offset)) == DB_OK) {
+	enum db_status st = db_exec(c, sql, w->p, w->n, &r);
+	free(sql);
+	if (st == DB_OK) {
 		int64_t now = time_now();
 		for (int i = 0; i < r->nrows; i++) {
 			int64_t started = db_get_int(r, i, 9, 0);
-			enum reg_kind k = kind_parse(db_get(r, i, 5));
-			json_array_append_new(
-			    arr,
-			    json_pack(
-			        "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
-			        "number", db_get(r, i, 0), "state", db_get(r, i, 1), "state_label",
-			        app_state_label(db_get(r, i, 1)), "sets", db_get(r, i, 2), "amount",
-			        db_get(r, i, 3), "submitted_at", (json_int_t)db_get_int(r, i, 4, 0),
-			        "kind", db_get(r, i, 5), "kind_label",
-			        k == KIND_NONE ? "" : kind_label(k), "name", db_get(r, i, 6),
-			        "code", db_get(r, i, 7), "province", db_get(r, i, 8), "overdue",
-			        db_get_int(r, i, 10, 0) != 0, "days",
-			        (json_int_t)(started ? (now - started) / DAY : -1)));
+			out[(*n)++] = (struct ra_queue_item){
+			    .number = arena_strdup(a, db_get(r, i, 0)),
+			    .state = arena_strdup(a, db_get(r, i, 1)),
+			    .sets = (int)db_get_int(r, i, 2, 0),
+			    .amount_yuan = db_get_int(r, i, 3, 0),
+			    .submitted_at = db_get_int(r, i, 4, 0),
+			    .kind = kind_parse(db_get(r, i, 5)),
+			    .name = arena_strdup(a, db_get(r, i, 6)),
+			    .code = arena_strdup(a, db_get(r, i, 7)),
+			    .province = arena_strdup(a, db_get(r, i, 8)),
+			    .overdue = db_get_int(r, i, 10, 0) != 0,
+			    .days = started ? (now - started) / DAY : -1,
+			};
 		}
 	}
 	db_result_free(r);
-	free(like);
-	return arr;
+	return st;
 }
 
-json_t *ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days)
+/* How many applications a WHERE (and a further test) holds. */
+static enum db_status count_where(db_conn *c, const struct where *w, const char *also, int64_t *out)
 {
-	struct ra_filter all = *f;
-	all.state = NULL;
-	all.overdue = false;
-	int64_t limit_at = time_now() - (int64_t)delivery_days * DAY;
-	char *like = like_pattern(all.q);
+	char *sql = xasprintf("SELECT COUNT(*)%s%s%s%s", from_of(w), w->sql.data,
+	                      also ? where_and(w) : "", also ? also : "");
 	db_result *r = NULL;
-	json_t *states = json_array();
-	int64_t overdue = 0;
-	if (DB_EXEC(c,
-	            "SELECT a.state, COUNT(*), SUM(CASE WHEN " OVERDUE_SQL
-	            " THEN 1 ELSE 0 END) " FILTER_SQL "GROUP BY a.state",
-	            &r, FILTER_PARAMS(&all, limit_at, like)) == DB_OK) {
-		for (enum app_state k = APP_SUBMITTED; k < APP_STATE_COUNT; k++) {
-			int64_t n = 0;
-			for (int i = 0; i < r->nrows; i++)
-				if (appstate_parse(db_get(r, i, 0)) == k) {
-					n = db_get_int(r, i, 1, 0);
-					overdue += db_get_int(r, i, 2, 0);
-				}
-			json_array_append_new(
-			    states, json_pack("{s:s, s:s, s:I}", "state", appstate_name(k), "label",
-			                      appstate_label(k), "count", (json_int_t)n));
-		}
-	}
+	enum db_status st = db_exec(c, sql, w->p, w->n, &r);
+	free(sql);
+	*out = st == DB_OK ? db_get_int(r, 0, 0, 0) : 0;
 	db_result_free(r);
-	free(like);
-	return json_pack("{s:o, s:I}", "states", states, "overdue", (json_int_t)overdue);
+	return st;
 }
 
-json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days)
+/* The counts by state that app_counts (migration 019) keeps, for a filter
+ * without search or dates: a few hundred rows instead of every application. */
+static enum db_status kept_counts(db_conn *c, const struct ra_filter *f, bool state,
+                                  int64_t count[APP_STATE_COUNT])
+{
+	struct buf sql = {0};
+	struct db_param p[3];
+	int n = 0;
+	buf_puts(&sql, "SELECT state, COALESCE(SUM(n), 0) FROM app_counts WHERE 1 = 1");
+	if (f->province) {
+		p[n++] = P_TEXT(f->province);
+		buf_printf(&sql, " AND province_code = $%d", n);
+	}
+	if (f->evaluators_only)
+		buf_puts(&sql, " AND kind = 'evaluator'");
+	if (f->kind && *f->kind) {
+		p[n++] = P_TEXT(f->kind);
+		buf_printf(&sql, " AND kind = $%d", n);
+	}
+	if (state && f->state && *f->state) {
+		p[n++] = P_TEXT(f->state);
+		buf_printf(&sql, " AND state = $%d", n);
+	}
+	buf_puts(&sql, " GROUP BY state");
+	db_result *r = NULL;
+	enum db_status st = db_exec(c, sql.data, p, n, &r);
+	buf_free(&sql);
+	memset(count, 0, sizeof(int64_t) * APP_STATE_COUNT);
+	if (st == DB_OK)
+		for (int i = 0; i < r->nrows; i++) {
+			enum app_state k = appstate_parse(db_get(r, i, 0));
+			if ((int)k >= 0 && k < APP_STATE_COUNT)
+				count[k] = db_get_int(r, i, 1, 0);
+		}
+	db_result_free(r);
+	return st;
+}
+
+static bool searched_or_dated(const struct ra_filter *f)
+{
+	return (f->q && *f->q) || f->from || f->to;
+}
+
+enum db_status ra_queue(db_conn *c, struct arena *a, const struct ra_filter *f, int delivery_days,
+                        struct ra_queue_item **out, size_t *n, int64_t *total)
+{
+	int64_t limit_at = time_now() - (int64_t)delivery_days * DAY;
+	*total = 0;
+	*out = NULL;
+	*n = 0;
+	struct where w;
+	where_of(c, &w, f, limit_at, true);
+	/* Overdue first, then the rest, each oldest first: two walks of an
+	 * index in submission order, the first over the few overdue ones. */
+	int64_t overdue = 0;
+	enum db_status st = count_where(c, &w, OVERDUE_SQL("$1"), &overdue);
+	if (st == DB_OK && f->overdue) {
+		*total = overdue;
+	} else if (st == DB_OK && searched_or_dated(f)) {
+		struct where plain;
+		where_of(c, &plain, f, -1, true);
+		st = count_where(c, &plain, NULL, total);
+		where_free(&plain);
+	} else if (st == DB_OK) {
+		int64_t count[APP_STATE_COUNT];
+		st = kept_counts(c, f, true, count);
+		for (int k = APP_SUBMITTED; st == DB_OK && k < APP_STATE_COUNT; k++)
+			*total += count[k];
+	}
+	int limit = f->limit > 0 ? f->limit : 0;
+	if (st == DB_OK && limit > 0 && f->offset < *total) {
+		*out = arena_alloc(a, (size_t)limit * sizeof **out);
+		int64_t offset = f->offset;
+		if (offset < overdue)
+			st = queue_part(c, a, &w, OVERDUE_SQL("$1"), limit, offset, *out, n);
+		int rest = limit - (int)*n;
+		if (st == DB_OK && rest > 0 && !f->overdue)
+			st = queue_part(c, a, &w, "NOT " OVERDUE_SQL("$1"), rest,
+			                offset > overdue ? offset - overdue : 0, *out, n);
+	}
+	where_free(&w);
+	return st;
+}
+
+enum db_status ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days,
+                        struct ra_stats *out)
+{
+	int64_t limit_at = time_now() - (int64_t)delivery_days * DAY;
+	memset(out, 0, sizeof(*out));
+	struct where w;
+	where_of(c, &w, f, limit_at, false);
+	enum db_status st = count_where(c, &w, OVERDUE_SQL("$1"), &out->overdue);
+	where_free(&w);
+	if (st == DB_OK && searched_or_dated(f)) {
+		where_of(c, &w, f, -1, false);
+		char *sql = xasprintf("SELECT a.state, COUNT(*)%s%s GROUP BY a.state", from_of(&w),
+		                      w.sql.data);
+		db_result *r = NULL;
+		st = db_exec(c, sql, w.p, w.n, &r);
+		free(sql);
+		if (st == DB_OK)
+			for (int i = 0; i < r->nrows; i++) {
+				enum app_state k = appstate_parse(db_get(r, i, 0));
+				if ((int)k >= 0 && k < APP_STATE_COUNT)
+					out->count[k] = db_get_int(r, i, 1, 0);
+			}
+		db_result_free(r);
+	} else if (st == DB_OK) {
+		st = kept_counts(c, f, false, out->count);
+	}
+	/* Only the states an application reaches once submitted count. */
+	for (int k = 0; k < APP_SUBMITTED; k++)
+		out->count[k] = 0;
+	return st;
+}
+
+enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, int days,
+                        struct ra_day **out)
 {
 	int64_t now = time_now();
 	/* Day boundaries in China Standard Time. */
 	int64_t today = ((now + 8 * 3600) / DAY) * DAY - 8 * 3600;
 	int64_t since = today - (int64_t)(days - 1) * DAY;
-	int64_t *recv = xcalloc((size_t)days, sizeof(int64_t));
-	int64_t *ship = xcalloc((size_t)days, sizeof(int64_t));
+	struct ra_day *d = arena_alloc(a, (size_t)days * sizeof *d);
+	for (int i = 0; i < days; i++)
+		d[i] = (struct ra_day){.start = since + (int64_t)i * DAY};
+	*out = d;
 	struct ra_filter all = *f;
-	all.state = NULL;
-	all.overdue = false;
 	all.from = since;
 	all.to = 0;
-	char *like = like_pattern(all.q);
+	struct where w;
+	where_of(c, &w, &all, -1, false);
+	char *sql = xasprintf("SELECT a.submitted_at%s%s", from_of(&w), w.sql.data);
 	db_result *r = NULL;
-	if (DB_EXEC(c, "SELECT a.submitted_at " FILTER_SQL, &r, FILTER_PARAMS(&all, 0, like)) ==
-	    DB_OK)
+	enum db_status st = db_exec(c, sql, w.p, w.n, &r);
+	free(sql);
+	if (st == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			int64_t d = (db_get_int(r, i, 0, 0) - since) / DAY;
-			if (d >= 0 && d < days)
-				recv[d]++;
+			int64_t k = (db_get_int(r, i, 0, 0) - since) / DAY;
+			if (k >= 0 && k < days)
+				d[k].received++;
 		}
 	db_result_free(r);
 	r = NULL;
+	where_free(&w);
+	/* Keys shipped (units) or handed to the training institution
+	 * (evaluators) since then, whenever they applied. */
 	all.from = 0;
-	if (DB_EXEC(c,
-	            "SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets " FILTER_SQL
-	            "AND COALESCE(a.shipped_at, a.pickup_at) >= $10",
-	            &r, FILTER_PARAMS(&all, 0, like), P_INT(since)) == DB_OK)
+	where_of(c, &w, &all, -1, false);
+	struct db_param since_p = P_INT(since);
+	where_add(&w, "(a.shipped_at >= $? OR a.pickup_at >= $?)", &since_p);
+	sql = xasprintf("SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets%s%s", from_of(&w),
+	                w.sql.data);
+	if (st == DB_OK)
+		st = db_exec(c, sql, w.p, w.n, &r);
+	free(sql);
+	if (st == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			int64_t d = (db_get_int(r, i, 0, 0) - since) / DAY;
-			if (d >= 0 && d < days)
-				ship[d] += db_get_int(r, i, 1, 0);
+			int64_t k = (db_get_int(r, i, 0, 0) - since) / DAY;
+			if (k >= 0 && k < days)
+				d[k].shipped += db_get_int(r, i, 1, 0);
 		}
 	db_result_free(r);
-	free(like);
-	json_t *arr = json_array();
-	for (int d = 0; d < days; d++) {
-		time_t t = (time_t)(since + (int64_t)d * DAY + 8 * 3600);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		char label[16];
-		snprintf(label, sizeof label, "%02d-%02d", (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "date", label, "received",
-		                                     (json_int_t)recv[d], "shipped",
-		                                     (json_int_t)ship[d]));
-	}
-	free(recv);
-	free(ship);
-	return arr;
+	where_free(&w);
+	return st;
 }
 
-json_t *application_history(db_conn *c, int64_t app_id, struct arena *ar)
+enum db_status application_history(db_conn *c, struct arena *a, int64_t app_id,
+                                   struct app_event **out, size_t *n)
 {
 	db_result *r = NULL;
-	json_t *arr = json_array();
-	if (DB_EXEC(c,
+	*out = NULL;
+	*n = 0;
+	enum db_status st =
+	    DB_EXEC(c,
 	            "SELECT at, actor, action, from_state, to_state, note FROM application_events "
 	            "WHERE application_id = $1 ORDER BY at, id",
-	            &r, P_INT(app_id)) == DB_OK)
-		for (int i = 0; i < r->nrows; i++)
-			json_array_append_new(
-			    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "at",
-			                   time_datetime(ar, db_get_int(r, i, 0, 0)), "actor",
-			                   db_get(r, i, 1), "action", db_get(r, i, 2), "from",
-			                   app_state_label(db_get(r, i, 3)), "to",
-			                   app_state_label(db_get(r, i, 4)), "note",
-			                   db_get(r, i, 5) ? db_get(r, i, 5) : ""));
+	            &r, P_INT(app_id));
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		*n = (size_t)r->nrows;
+		for (int i = 0; i < r->nrows; i++) {
+			const char *from = db_get(r, i, 3), *to = db_get(r, i, 4),
+			           *note = db_get(r, i, 5);
+			(*out)[i] = (struct app_event){
+			    .at = db_get_int(r, i, 0, 0),
+			    .actor = arena_strdup(a, db_get(r, i, 1)),
+			    .action = arena_strdup(a, db_get(r, i, 2)),
+			    .from_state = from ? arena_strdup(a, from) : NULL,
+			    .to_state = to ? arena_strdup(a, to) : NULL,
+			    .note = note ? arena_strdup(a, note) : NULL,
+			};
+		}
+	}
 	db_result_free(r);
-	return arr;
+	return st;
 }
 
 /* ---- steps ---- */

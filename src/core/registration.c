@@ -5,10 +5,10 @@
  */
 #include "esp/registration.h"
 #include "esp/validate.h"
-#include "esp/db_json.h"
-#include "esp/json_util.h"
 
+#include <assert.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,142 +262,34 @@ static bool is_select(enum reg_check c)
 	return c == CHECK_ENUM || c == CHECK_PROVINCE || c == CHECK_AUTHORITY;
 }
 
-static const char *type_name(enum reg_check c)
-{
-	switch (c) {
-	case CHECK_PHONE:
-	case CHECK_MOBILE:
-		return "tel";
-	case CHECK_EMAIL:
-		return "email";
-	case CHECK_PASSWORD:
-		return "password";
-	case CHECK_ENUM:
-	case CHECK_PROVINCE:
-	case CHECK_AUTHORITY:
-		return "select";
-	default:
-		return "text";
+#define AT(m)                                                                                      \
+	{                                                                                          \
+#m, offsetof(struct registration_input, m)                                         \
 	}
+static const struct {
+	const char *name;
+	size_t offset;
+} input_fields[] = {
+    AT(name),         AT(code),     AT(legal_rep), AT(contact_name), AT(contact_id_number),
+    AT(phone),        AT(mobile),   AT(email),     AT(address),      AT(postcode),
+    AT(category),     AT(grade),    AT(work_unit), AT(department),   AT(province_code),
+    AT(authority_id), AT(username), AT(password),  AT(password2),
+};
+#undef AT
+
+const char **registration_input_at(struct registration_input *in, const char *name)
+{
+	for (size_t i = 0; name && i < sizeof input_fields / sizeof input_fields[0]; i++)
+		if (strcmp(input_fields[i].name, name) == 0)
+			return (const char **)((char *)in + input_fields[i].offset);
+	return NULL;
 }
 
-static json_t *options_of(const char *const *list, const char *selected)
+/* The value of field name in in, "" for none. */
+static const char *val(const struct registration_input *in, const char *name)
 {
-	json_t *opts = json_array();
-	json_array_append_new(opts, json_pack("{s:s, s:s, s:b}", "value", "", "label", "请选择",
-	                                      "selected", !selected || !*selected));
-	for (size_t i = 0; list[i]; i++)
-		json_array_append_new(opts, json_pack("{s:s, s:s, s:b}", "value", list[i], "label",
-		                                      list[i], "selected",
-		                                      selected && strcmp(selected, list[i]) == 0));
-	return opts;
-}
-
-static json_t *province_options(db_conn *c, const char *v)
-{
-	json_t *provs = province_list(c), *opts = json_array(), *p;
-	size_t j;
-	json_array_append_new(
-	    opts, json_pack("{s:s, s:s, s:b}", "value", "", "label", "请选择", "selected", !*v));
-	json_array_foreach(provs, j, p)
-	{
-		const char *code = json_string_value(json_object_get(p, "code"));
-		json_array_append_new(opts, json_pack("{s:s, s:O, s:b}", "value", code, "label",
-		                                      json_object_get(p, "name"), "selected",
-		                                      strcmp(code, v) == 0));
-	}
-	json_decref(provs);
-	return opts;
-}
-
-/* Grouped by province; the page's script narrows the list to the chosen
- * province, and without script every group stays usable. */
-static json_t *authority_groups(db_conn *c, const char *v)
-{
-	json_t *list = authority_list(c), *groups = json_array(), *a, *cur = NULL;
-	const char *cur_prov = NULL;
-	size_t j;
-	json_array_foreach(list, j, a)
-	{
-		const char *prov = json_string_value(json_object_get(a, "province"));
-		const char *pc = json_string_value(json_object_get(a, "province_code"));
-		if (!prov)
-			prov = "交通运输部及直属机构";
-		if (!cur || strcmp(cur_prov, prov) != 0) {
-			cur = json_pack("{s:s, s:s, s:[]}", "group", prov, "province_code",
-			                pc ? pc : "", "options");
-			json_array_append_new(groups, cur);
-			cur_prov = json_string_value(json_object_get(cur, "group"));
-		}
-		char id[24];
-		snprintf(id, sizeof id, "%lld",
-		         (long long)json_integer_value(json_object_get(a, "id")));
-		int depth = (int)json_integer_value(json_object_get(a, "depth"));
-		struct buf lbl = {0};
-		for (int d = 0; d < depth && d < 4; d++)
-			buf_puts(&lbl, "　");
-		buf_puts(&lbl, json_string_value(json_object_get(a, "name")));
-		json_array_append_new(json_object_get(cur, "options"),
-		                      json_pack("{s:s, s:s, s:b}", "value", id, "label", lbl.data,
-		                                "selected", strcmp(id, v) == 0));
-		buf_free(&lbl);
-	}
-	json_decref(list);
-	return groups;
-}
-
-json_t *registration_form(db_conn *c, enum reg_kind k, json_t *values, json_t *errors, bool editing)
-{
-	json_t *out = json_array();
-	size_t n;
-	const struct reg_field *fields = registration_fields(k, &n);
-	for (size_t i = 0; i < n; i++) {
-		const struct reg_field *f = &fields[i];
-		if (editing && f->account)
-			continue;
-		const char *v = f->check == CHECK_PASSWORD ? "" : sval(values, f->name);
-		json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:i}", "name", f->name, "label",
-		                      f->label, "type", type_name(f->check), "required",
-		                      f->required, "value", v, "maxlength", f->maxlen);
-		json_object_set_new(o, "is_select", json_boolean(is_select(f->check)));
-		if (f->check == CHECK_PASSWORD)
-			json_object_set_new(o, "autocomplete", json_string("new-password"));
-		else if (f->check == CHECK_USERNAME)
-			json_object_set_new(o, "autocomplete", json_string("username"));
-		if (f->hint)
-			json_object_set_new(o, "hint", json_string(f->hint));
-		const char *err = json_string_value(json_object_get(errors, f->name));
-		if (err)
-			json_object_set_new(o, "error", json_string(err));
-		if (f->check == CHECK_ENUM)
-			json_object_set_new(o, "options", options_of(f->options, v));
-		else if (f->check == CHECK_PROVINCE)
-			json_object_set_new(o, "options", province_options(c, v));
-		else if (f->check == CHECK_AUTHORITY)
-			json_object_set_new(o, "groups", authority_groups(c, v));
-		json_array_append_new(out, o);
-	}
-	return out;
-}
-
-json_t *registration_rows(enum reg_kind k, json_t *reg)
-{
-	json_t *rows = json_array();
-	size_t n;
-	const struct reg_field *fields = registration_fields(k, &n);
-	for (size_t i = 0; i < n; i++) {
-		const struct reg_field *f = &fields[i];
-		if (f->account)
-			continue;
-		/* Ids are shown by name: the authority's and the province's. */
-		const char *key = f->check == CHECK_AUTHORITY  ? "authority_name"
-		                  : f->check == CHECK_PROVINCE ? "province"
-		                                               : f->name;
-		const char *value = json_string_value(json_object_get(reg, key));
-		json_array_append_new(
-		    rows, json_pack("{s:s, s:s}", "label", f->label, "value", value ? value : ""));
-	}
-	return rows;
+	const char **at = registration_input_at((struct registration_input *)in, name);
+	return at && *at ? *at : "";
 }
 
 /* ---- validation ---- */
@@ -424,9 +316,9 @@ static bool username_ok(const char *u)
 
 /* Upper-cases and strips the '-' and spaces of "D2143569-X" so one code is
  * one string.  Runs after the length check, so the value is short. */
-static void normalise_code(json_t *values, const char *name)
+static void normalise_code(struct registration_input *in, const char *name, struct arena *a)
 {
-	const char *v = sval(values, name);
+	const char *v = val(in, name);
 	char out[40];
 	size_t j = 0;
 	for (const char *p = v; *p && j < sizeof out - 1; p++) {
@@ -435,61 +327,61 @@ static void normalise_code(json_t *values, const char *name)
 		out[j++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 32) : *p;
 	}
 	out[j] = '\0';
-	json_object_set_new(values, name, json_string(out));
+	*registration_input_at(in, name) = arena_strdup(a, out);
 }
 
 /* The message of field f, formatted; every format names the field by its
  * label: "单位名称不能超过100个字". */
-static void set_errf(json_t *errors, const struct reg_field *f, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_errf(json_t *errors, const struct reg_field *f, const char *fmt, ...)
+static void set_errf(struct field_errors *errors, struct arena *a, const struct reg_field *f,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void set_errf(struct field_errors *errors, struct arena *a, const struct reg_field *f,
+                     const char *fmt, ...)
 {
-	if (json_object_get(errors, f->name))
+	if (field_error_of(errors, f->name))
 		return;
 	va_list ap;
 	va_start(ap, fmt);
 	char *m = NULL;
 	int len = vasprintf(&m, fmt, ap);
 	va_end(ap);
-	json_object_set_new(errors, f->name, json_string(len < 0 ? f->label : m));
+	field_error_set(errors, f->name, len < 0 ? f->label : arena_strdup(a, m));
 	free(len < 0 ? NULL : m);
 }
 
-/* Keeps in values only the fields of kind k (and not the account's when
- * editing), each trimmed but the passwords: what is checked is what is
- * stored, and nothing else posted is ever looked at again. */
-static void keep_kind_fields(enum reg_kind k, json_t *values, bool editing)
+/* Keeps in in only the fields of kind k (and not the account's when
+ * editing), each copied into the arena and trimmed but the passwords: what
+ * is checked is what is stored, and nothing else posted is ever looked at
+ * again. */
+static void keep_kind_fields(enum reg_kind k, struct registration_input *in, bool editing,
+                             struct arena *a)
 {
-	const char *key;
-	json_t *val;
-	void *tmp;
-	json_object_foreach_safe(values, tmp, key, val)
-	{
-		const struct reg_field *f = registration_field(k, key);
-		if (!f || (editing && f->account) || !json_is_string(val)) {
-			json_object_del(values, key);
+	for (size_t i = 0; i < sizeof input_fields / sizeof input_fields[0]; i++) {
+		const char **at = (const char **)((char *)in + input_fields[i].offset);
+		const struct reg_field *f = registration_field(k, input_fields[i].name);
+		if (!f || (editing && f->account) || !*at) {
+			*at = NULL;
 			continue;
 		}
-		if (f->check == CHECK_PASSWORD)
-			continue;
-		char *s = xstrdup(json_string_value(val));
-		str_trim(s);
-		json_object_set_new(values, key, json_string(s));
-		free(s);
+		/* Copied either way: the input may borrow what the caller frees. */
+		char *s = arena_strdup(a, *at);
+		if (f->check != CHECK_PASSWORD)
+			str_trim(s);
+		*at = s;
 	}
 }
 
 /* The checks of one field that need no store: presence, encoding, invisible
  * characters, length, then its format or its list. */
-static void check_field(const struct reg_field *f, json_t *values, json_t *errors)
+static void check_field(const struct reg_field *f, struct registration_input *in, struct arena *a,
+                        struct field_errors *errors)
 {
-	const char *v = sval(values, f->name);
+	const char *v = val(in, f->name);
 	if (!*v) {
 		if (f->required) {
 			if (is_select(f->check))
-				set_errf(errors, f, "请选择%s", f->label);
+				set_errf(errors, a, f, "请选择%s", f->label);
 			else
-				set_errf(errors, f, "%s为必填项", f->label);
+				set_errf(errors, a, f, "%s为必填项", f->label);
 		}
 		return;
 	}
@@ -498,65 +390,67 @@ static void check_field(const struct reg_field *f, json_t *values, json_t *error
 	if (f->check == CHECK_PASSWORD && tf != TEXT_NOT_UTF8 && tf != TEXT_CONTROL)
 		tf = TEXT_OK;
 	if (tf != TEXT_OK) {
-		set_errf(errors, f, "%s%s", f->label, text_fault_reason(tf));
+		set_errf(errors, a, f, "%s%s", f->label, text_fault_reason(tf));
 		return;
 	}
 	long n = utf8_length(v);
 	if (n > f->maxlen) {
-		set_errf(errors, f, "%s不能超过%d个字（现有%ld个字）", f->label, f->maxlen, n);
+		set_errf(errors, a, f, "%s不能超过%d个字（现有%ld个字）", f->label, f->maxlen, n);
 		return;
 	}
 	switch (f->check) {
 	case CHECK_UNIT_CODE:
-		normalise_code(values, f->name);
-		v = sval(values, f->name);
+		normalise_code(in, f->name, a);
+		v = val(in, f->name);
 		if (!validate_unit_code(v))
-			set_err(errors, f->name,
-			        strlen(v) == 18
-			            ? "统一社会信用代码校验错误，请核对后重新输入"
-			            : "请输入正确的18位统一社会信用代码或9位组织机构代码");
+			field_error_set(errors, f->name,
+			                strlen(v) == 18
+			                    ? "统一社会信用代码校验错误，请核对后重新输入"
+			                    : "请输入正确的18位统一社会信用代码或9位组织机构代码");
 		break;
 	case CHECK_ID_NUMBER:
-		normalise_code(values, f->name);
-		if (!validate_id_number(sval(values, f->name)))
-			set_errf(errors, f, "%s校验错误，请核对后重新输入", f->label);
+		normalise_code(in, f->name, a);
+		if (!validate_id_number(val(in, f->name)))
+			set_errf(errors, a, f, "%s校验错误，请核对后重新输入", f->label);
 		break;
 	case CHECK_MOBILE:
 		if (!validate_mobile(v))
-			set_errf(errors, f, "%s不正确，请输入11位手机号码", f->label);
+			set_errf(errors, a, f, "%s不正确，请输入11位手机号码", f->label);
 		break;
 	case CHECK_PHONE:
 		if (!validate_phone(v))
-			set_errf(errors, f, "%s不正确，请输入如 010-65290000 的电话号码", f->label);
+			set_errf(errors, a, f, "%s不正确，请输入如 010-65290000 的电话号码",
+			         f->label);
 		break;
 	case CHECK_EMAIL:
 		if (!validate_email(v))
-			set_errf(errors, f, "%s格式不正确，请输入如 name@example.cn 的地址",
+			set_errf(errors, a, f, "%s格式不正确，请输入如 name@example.cn 的地址",
 			         f->label);
 		break;
 	case CHECK_POSTCODE:
 		if (!validate_postcode(v))
-			set_errf(errors, f, "%s应为6位数字", f->label);
+			set_errf(errors, a, f, "%s应为6位数字", f->label);
 		break;
 	case CHECK_USERNAME:
 		if (!username_ok(v))
-			set_errf(errors, f, "%s应为4-32位字母、数字或下划线", f->label);
+			set_errf(errors, a, f, "%s应为4-32位字母、数字或下划线", f->label);
 		break;
 	case CHECK_ENUM:
 		if (!in_list(v, f->options))
-			set_errf(errors, f, "请从列表中选择%s", f->label);
+			set_errf(errors, a, f, "请从列表中选择%s", f->label);
 		break;
 	default:
 		break;
 	}
 }
 
-static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t *errors)
+static void check_authority(db_conn *c, enum reg_kind k, const struct registration_input *in,
+                            struct arena *a, struct field_errors *errors)
 {
 	const struct reg_field *f = registration_field(k, "authority_id");
-	const char *auth = sval(values, "authority_id");
-	const char *prov = sval(values, "province_code");
-	if (!f || !*auth || json_object_get(errors, "authority_id"))
+	const char *auth = val(in, "authority_id");
+	const char *prov = val(in, "province_code");
+	if (!f || !*auth || field_error_of(errors, "authority_id"))
 		return;
 	char *end = NULL;
 	long long id = strtoll(auth, &end, 10);
@@ -565,7 +459,7 @@ static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t 
 	    DB_EXEC(c, "SELECT province_code, level FROM authorities WHERE id = $1", &r,
 	            P_INT(id)) != DB_OK ||
 	    r->nrows == 0) {
-		set_errf(errors, f, "请从列表中选择%s", f->label);
+		set_errf(errors, a, f, "请从列表中选择%s", f->label);
 	} else {
 		/* The competent authority is in the applicant's province, or is
 		 * the ministry or a river authority (no province / river level). */
@@ -573,31 +467,32 @@ static void check_authority(db_conn *c, enum reg_kind k, json_t *values, json_t 
 		const char *level = db_get(r, 0, 1);
 		bool national = !ap || strcmp(level, "river") == 0;
 		if (*prov && !national && strcmp(ap, prov) != 0)
-			set_err(errors, "authority_id", "所选主管机关不在所在省份，请重新选择");
+			field_error_set(errors, "authority_id",
+			                "所选主管机关不在所在省份，请重新选择");
 		if (k == KIND_AUTHORITY && strcmp(level, "county") == 0)
-			set_err(errors, "authority_id", "县级主管机关不能作为上级主管机关");
+			field_error_set(errors, "authority_id", "县级主管机关不能作为上级主管机关");
 	}
 	db_result_free(r);
 }
 
-static void check_account(db_conn *c, const struct esp_limits *l, json_t *values, json_t *errors)
+static void check_account(db_conn *c, const struct esp_limits *l,
+                          const struct registration_input *in, struct arena *a,
+                          struct field_errors *errors)
 {
-	const char *u = sval(values, "username");
-	const char *pw = sval(values, "password");
-	if (*pw && !json_object_get(errors, "password")) {
-		struct arena *tmp = arena_new();
-		const char *why = password_policy_check(tmp, l->password_min_length, u, pw);
+	const char *u = val(in, "username");
+	const char *pw = val(in, "password");
+	if (*pw && !field_error_of(errors, "password")) {
+		const char *why = password_policy_check(a, l->password_min_length, u, pw);
 		if (why)
-			set_err(errors, "password", why);
-		arena_free(tmp);
+			field_error_set(errors, "password", why);
 	}
-	if (*pw && strcmp(pw, sval(values, "password2")) != 0)
-		set_err(errors, "password2", "两次输入的密码不一致");
+	if (*pw && strcmp(pw, val(in, "password2")) != 0)
+		field_error_set(errors, "password2", "两次输入的密码不一致");
 	db_result *r = NULL;
-	if (*u && !json_object_get(errors, "username") &&
+	if (*u && !field_error_of(errors, "username") &&
 	    DB_EXEC(c, "SELECT 1 FROM accounts WHERE username = $1", &r, P_TEXT(u)) == DB_OK &&
 	    r->nrows > 0)
-		set_err(errors, "username", "该用户名已被使用，请更换");
+		field_error_set(errors, "username", "该用户名已被使用，请更换");
 	db_result_free(r);
 }
 
@@ -628,53 +523,52 @@ char *registration_name_clash(db_conn *c, enum reg_kind k, const char *name, int
 	return same;
 }
 
-json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_kind k,
-                              json_t *values, bool editing, int64_t own_id)
+void registration_validate(db_conn *c, const struct esp_limits *l, enum reg_kind k,
+                           struct registration_input *in, bool editing, int64_t own_id,
+                           struct arena *a, struct field_errors *errors)
 {
-	json_t *errors = json_object();
-	keep_kind_fields(k, values, editing);
+	keep_kind_fields(k, in, editing, a);
 	size_t n;
 	const struct reg_field *fields = registration_fields(k, &n);
 	for (size_t i = 0; i < n; i++)
 		if (!(editing && fields[i].account))
-			check_field(&fields[i], values, errors);
+			check_field(&fields[i], in, a, errors);
 
-	const char *prov = sval(values, "province_code");
-	if (*prov && !json_object_get(errors, "province_code") && !province_exists(c, prov))
-		set_err(errors, "province_code", "请从列表中选择所在省份");
-	check_authority(c, k, values, errors);
+	const char *prov = val(in, "province_code");
+	if (*prov && !field_error_of(errors, "province_code") && !province_exists(c, prov))
+		field_error_set(errors, "province_code", "请从列表中选择所在省份");
+	check_authority(c, k, in, a, errors);
 	if (!editing)
-		check_account(c, l, values, errors);
+		check_account(c, l, in, a, errors);
 
-	const char *code = sval(values, "code");
-	if (*code && !json_object_get(errors, "code")) {
+	const char *code = val(in, "code");
+	if (*code && !field_error_of(errors, "code")) {
 		db_result *r = NULL;
 		if (DB_EXEC(c,
 		            "SELECT id FROM registrations WHERE code = $1 AND state <> 'rejected' "
 		            "AND id <> $2",
 		            &r, P_TEXT(code), P_INT(own_id)) == DB_OK &&
 		    r->nrows > 0)
-			set_err(errors, "code",
-			        kind_is_unit(k) ? "该单位代码已经报名，请勿重复报名"
-			                        : "该身份证号码已经报名，请勿重复报名");
+			field_error_set(errors, "code",
+			                kind_is_unit(k) ? "该单位代码已经报名，请勿重复报名"
+			                                : "该身份证号码已经报名，请勿重复报名");
 		db_result_free(r);
 	}
-	const char *name = sval(values, "name");
-	if (k == KIND_AUTHORITY && *name && !json_object_get(errors, "name")) {
+	const char *name = val(in, "name");
+	if (k == KIND_AUTHORITY && *name && !field_error_of(errors, "name")) {
 		bool pending = false;
 		char *same = registration_name_clash(c, k, name, own_id, &pending);
 		if (same) {
-			char *m =
-			    xasprintf(pending ? "该主管机关已有报名正在审核（%s），请勿重复报名"
-			                      : "该主管机关已存在（%s），不能重复报名；"
-			                        "如需办理证书，请联系该主管机关",
-			              same);
-			set_err(errors, "name", m);
-			free(m);
+			field_error_set(
+			    errors, "name",
+			    arena_printf(a,
+			                 pending ? "该主管机关已有报名正在审核（%s），请勿重复报名"
+			                         : "该主管机关已存在（%s），不能重复报名；"
+			                           "如需办理证书，请联系该主管机关",
+			                 same));
 			free(same);
 		}
 	}
-	return errors;
 }
 
 /* ---- writing ---- */
@@ -685,14 +579,15 @@ json_t *registration_validate(db_conn *c, const struct esp_limits *l, enum reg_k
 
 /* The value of a column for kind k: NULL when empty, and NULL when k has no
  * such field, whatever was posted under that name. */
-static const char *opt(enum reg_kind k, json_t *values, const char *name)
+static const char *opt(enum reg_kind k, const struct registration_input *in, const char *name)
 {
-	return registration_field(k, name) ? sval_opt(values, name) : NULL;
+	const char *v = val(in, name);
+	return registration_field(k, name) && *v ? v : NULL;
 }
 
 struct submit_ctx {
 	enum reg_kind kind;
-	json_t *values;
+	const struct registration_input *in;
 	const char *address;
 	int64_t reg_id;
 	const char *which;
@@ -701,7 +596,7 @@ struct submit_ctx {
 static enum db_status submit_tx(db_conn *c, void *arg)
 {
 	struct submit_ctx *s = arg;
-	json_t *v = s->values;
+	const struct registration_input *v = s->in;
 	enum reg_kind k = s->kind;
 	int64_t now = time_now();
 	db_result *r = NULL;
@@ -717,7 +612,7 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 	    P_TEXT(opt(k, v, "postcode")), P_TEXT(opt(k, v, "category")),
 	    P_TEXT(opt(k, v, "grade")), P_TEXT(opt(k, v, "work_unit")),
 	    P_TEXT(opt(k, v, "department")), P_TEXT(opt(k, v, "province_code")),
-	    P_INT(strtoll(sval(v, "authority_id"), NULL, 10)), P_INT(now));
+	    P_INT(strtoll(val(v, "authority_id"), NULL, 10)), P_INT(now));
 	if (st == DB_CONFLICT)
 		s->which = "code";
 	if (st != DB_OK) {
@@ -727,23 +622,23 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 	s->reg_id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
 	int64_t account_id = 0;
-	st = account_create(c, sval(v, "username"), sval(v, "password"), ROLE_APPLICANT,
-	                    sval(v, "name"), 0, NULL, s->reg_id, &account_id);
+	st = account_create(c, val(v, "username"), val(v, "password"), ROLE_APPLICANT,
+	                    val(v, "name"), 0, NULL, s->reg_id, &account_id);
 	if (st == DB_CONFLICT)
 		s->which = "username";
 	if (st != DB_OK)
 		return st;
 	struct actor who = {
-	    .account_id = account_id, .username = sval(v, "username"), .address = s->address};
+	    .account_id = account_id, .username = val(v, "username"), .address = s->address};
 	char obj[48];
 	snprintf(obj, sizeof obj, "registration:%lld", (long long)s->reg_id);
 	return audit_append(c, &who, "registration.submit", obj, "", "pending");
 }
 
-enum db_status registration_submit(db_conn *c, enum reg_kind k, json_t *values, const char *address,
-                                   int64_t *reg_id, const char **which)
+enum db_status registration_submit(db_conn *c, enum reg_kind k, const struct registration_input *in,
+                                   const char *address, int64_t *reg_id, const char **which)
 {
-	struct submit_ctx s = {.kind = k, .values = values, .address = address};
+	struct submit_ctx s = {.kind = k, .in = in, .address = address};
 	enum db_status st = db_transaction(c, submit_tx, &s);
 	*reg_id = s.reg_id;
 	*which = s.which;
@@ -753,13 +648,13 @@ enum db_status registration_submit(db_conn *c, enum reg_kind k, json_t *values, 
 struct resubmit_ctx {
 	const struct actor *a;
 	int64_t reg_id;
-	json_t *values;
+	const struct registration_input *in;
 };
 
 static enum db_status resubmit_tx(db_conn *c, void *arg)
 {
 	struct resubmit_ctx *s = arg;
-	json_t *v = s->values;
+	const struct registration_input *v = s->in;
 	db_result *r = NULL;
 	/* The stored kind says which columns the registration has. */
 	enum db_status st =
@@ -787,7 +682,7 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 	    P_TEXT(opt(k, v, "postcode")), P_TEXT(opt(k, v, "category")),
 	    P_TEXT(opt(k, v, "grade")), P_TEXT(opt(k, v, "work_unit")),
 	    P_TEXT(opt(k, v, "department")), P_TEXT(opt(k, v, "province_code")),
-	    P_INT(strtoll(sval(v, "authority_id"), NULL, 10)), P_INT(time_now()));
+	    P_INT(strtoll(val(v, "authority_id"), NULL, 10)), P_INT(time_now()));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_CONFLICT;
 	db_result_free(r);
@@ -803,133 +698,213 @@ static enum db_status resubmit_tx(db_conn *c, void *arg)
 }
 
 enum db_status registration_resubmit(db_conn *c, const struct actor *a, int64_t reg_id,
-                                     json_t *values)
+                                     const struct registration_input *in)
 {
-	struct resubmit_ctx s = {.a = a, .reg_id = reg_id, .values = values};
+	struct resubmit_ctx s = {.a = a, .reg_id = reg_id, .in = in};
 	return db_transaction(c, resubmit_tx, &s);
 }
 
 /* ---- reading ---- */
 
-json_t *registration_get(db_conn *c, int64_t id)
+/* Store text into the arena; NULL stays NULL. */
+static const char *text(struct arena *a, const db_result *r, int row, int col)
 {
-	db_result *r = NULL;
-	if (DB_EXEC(
-	        c,
-	        "SELECT r.id, r.kind, r.state, r.name, r.code, r.legal_rep, r.contact_name, "
-	        "r.contact_id_number, r.phone, r.mobile, r.email, r.address, r.postcode, "
-	        "r.category, "
-	        "r.grade, r.work_unit, r.department, r.province_code, r.authority_id, "
-	        "r.reject_reason, r.reviewed_at, "
-	        "r.created_at, r.updated_at, a.name AS authority_name, a.path AS authority_path, "
-	        "p.name AS province, rv.display_name AS reviewer "
-	        "FROM registrations r JOIN authorities a ON a.id = r.authority_id "
-	        "JOIN provinces p ON p.code = r.province_code "
-	        "LEFT JOIN accounts rv ON rv.id = r.reviewed_by WHERE r.id = $1",
-	        &r, P_INT(id)) != DB_OK) {
-		return NULL;
-	}
-	json_t *o = r->nrows ? db_row_json(r, 0) : NULL;
-	db_result_free(r);
-	if (o) {
-		const char *state = json_string_value(json_object_get(o, "state"));
-		json_object_set_new(o, "state_label", json_string(reg_state_label(state)));
-		enum reg_kind k = kind_parse(json_string_value(json_object_get(o, "kind")));
-		if (k != KIND_NONE) {
-			json_object_set_new(o, "kind_label", json_string(kind_label(k)));
-			json_object_set_new(o, "is_unit", json_boolean(kind_is_unit(k)));
-		}
-	}
-	return o;
+	const char *v = db_get(r, row, col);
+	return v ? arena_strdup(a, v) : NULL;
 }
 
-void registration_policy_object(json_t *reg, struct policy_object *o)
+enum db_status registration_get(db_conn *c, struct arena *a, int64_t id, struct registration *out)
+{
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC(
+	    c,
+	    "SELECT r.id, r.kind, r.state, r.name, r.code, r.legal_rep, r.contact_name, "
+	    "r.contact_id_number, r.phone, r.mobile, r.email, r.address, r.postcode, "
+	    "r.category, "
+	    "r.grade, r.work_unit, r.department, r.province_code, r.authority_id, "
+	    "r.reject_reason, r.reviewed_at, "
+	    "r.created_at, r.updated_at, a.name AS authority_name, a.path AS authority_path, "
+	    "p.name AS province, rv.display_name AS reviewer "
+	    "FROM registrations r JOIN authorities a ON a.id = r.authority_id "
+	    "JOIN provinces p ON p.code = r.province_code "
+	    "LEFT JOIN accounts rv ON rv.id = r.reviewed_by WHERE r.id = $1",
+	    &r, P_INT(id));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK) {
+		int col = 0;
+#define T() text(a, r, 0, col++)
+#define I() db_get_int(r, 0, col++, 0)
+		memset(out, 0, sizeof(*out));
+		out->id = I();
+		out->kind = kind_parse(db_get(r, 0, col++));
+		out->state = reg_state_parse(db_get(r, 0, col++));
+		out->name = T();
+		out->code = T();
+		out->legal_rep = T();
+		out->contact_name = T();
+		out->contact_id_number = T();
+		out->phone = T();
+		out->mobile = T();
+		out->email = T();
+		out->address = T();
+		out->postcode = T();
+		out->category = T();
+		out->grade = T();
+		out->work_unit = T();
+		out->department = T();
+		out->province_code = T();
+		out->authority_id = I();
+		out->reject_reason = T();
+		out->reviewed_at = I();
+		out->created_at = I();
+		out->updated_at = I();
+		out->authority_name = T();
+		out->authority_path = T();
+		out->province = T();
+		out->reviewer = T();
+		assert(col == r->ncols);
+#undef T
+#undef I
+	}
+	db_result_free(r);
+	return st;
+}
+
+void registration_policy_object(const struct registration *reg, struct policy_object *o)
 {
 	memset(o, 0, sizeof(*o));
 	if (!reg)
 		return;
-	o->registration_id = strtoll(json_string_value(json_object_get(reg, "id")), NULL, 10);
-	o->kind = json_string_value(json_object_get(reg, "kind"));
-	o->reg_state = json_string_value(json_object_get(reg, "state"));
-	o->authority_path = json_string_value(json_object_get(reg, "authority_path"));
-	o->province_code = json_string_value(json_object_get(reg, "province_code"));
+	o->registration_id = reg->id;
+	o->kind = reg->kind == KIND_NONE ? NULL : kind_name(reg->kind);
+	o->reg_state = reg->state == REG_STATE_UNKNOWN ? NULL : reg_state_name(reg->state);
+	o->authority_path = reg->authority_path;
+	o->province_code = reg->province_code;
 }
 
 /* The subtree of an authority is every authority whose path starts with its
- * own ("/1/14/"): db.h's prefix test, in the form the engine runs best.  A
- * queue of any state and one of a single state are separate statements, so
+ * own ("/1/14/"): db.h's prefix test, in the form the engine runs best.
+ *
+ * Totals come from queue_counts (migration 019): the subtree's and
+ * everyone's, in one statement over a few hundred rows. A page is found in
+ * two steps: its ids from an index alone, then their rows. How the ids are
+ * found depends on the subtree's share of the state (SQLite; PostgreSQL's
+ * planner makes the same choice from its statistics):
+ *   narrow: every registration of the subtree's authorities from
+ *     registrations_queue, sorted (a city: a few thousand index entries);
+ *   wide: registrations_order (or _recent for every state) walked newest
+ *     first, keeping those of the subtree, until the page is full
+ *     (交通运输部: the page's own rows, however large the queue).
+ * A queue of any state and one of a single state are separate statements, so
  * that neither holds an OR that would keep the store from its indexes. */
-#define QUEUE_COLUMNS                                                                              \
+#define QUEUE_TOTALS(PREFIX)                                                                       \
+	"SELECT COALESCE(SUM(CASE WHEN " PREFIX(                                                   \
+	    "a.path", "$1") " THEN q.n ELSE 0 END), 0), "                                          \
+	                    "COALESCE(SUM(q.n), 0) FROM queue_counts q JOIN authorities a ON "     \
+	                    "a.id = q.authority_id "                                               \
+	                    "WHERE ($2 = '' OR q.state = $2)"
+#define QUEUE_ROWS(IDS)                                                                            \
 	"SELECT r.id, r.kind, r.state, r.name, r.code, r.created_at, a.name AS authority_name, "   \
-	"p.name AS province FROM registrations r JOIN authorities a ON a.id = r.authority_id "     \
-	"JOIN provinces p ON p.code = r.province_code "
-#define QUEUE_ORDER "ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
-#define QUEUE_COUNT_ANY(PREFIX)                                                                    \
-	"SELECT COUNT(*) FROM registrations r JOIN authorities a ON a.id = r.authority_id "        \
-	"WHERE " PREFIX("a.path", "$1")
-#define QUEUE_COUNT_STATE(PREFIX) QUEUE_COUNT_ANY(PREFIX) " AND r.state = $2"
-#define QUEUE_ANY(PREFIX) QUEUE_COLUMNS "WHERE " PREFIX("a.path", "$1") " " QUEUE_ORDER
-#define QUEUE_STATE(PREFIX)                                                                        \
-	QUEUE_COLUMNS "WHERE " PREFIX("a.path", "$1") " AND r.state = $4 " QUEUE_ORDER
-static const struct db_sql queue_count_any = DB_SQL(QUEUE_COUNT_ANY);
-static const struct db_sql queue_count_state = DB_SQL(QUEUE_COUNT_STATE);
-static const struct db_sql queue_any = DB_SQL(QUEUE_ANY);
-static const struct db_sql queue_state = DB_SQL(QUEUE_STATE);
+	"p.name AS province FROM (" IDS ") x JOIN registrations r ON r.id = x.id "                 \
+	"JOIN authorities a ON a.id = r.authority_id JOIN provinces p ON p.code = "                \
+	"r.province_code "                                                                         \
+	"ORDER BY r.created_at DESC, r.id DESC"
+#define QUEUE_PAGE "ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
+#define QUEUE_IDS(FROM, PREFIX, STATE)                                                             \
+	"SELECT r.id FROM " FROM " ON a.id = r.authority_id WHERE " PREFIX("a.path", "$1") STATE   \
+	    " " QUEUE_PAGE
+#define ONE_STATE " AND r.state = $4"
+/* SQLite's planner would walk the order index for a city too: the loop order
+ * (CROSS JOIN: the left table outermost) and the index are given. */
+#define NARROW_STATE_SQLITE                                                                        \
+	"authorities a CROSS JOIN registrations r INDEXED BY registrations_queue"
+#define NARROW_ANY_SQLITE                                                                          \
+	"authorities a CROSS JOIN registrations r INDEXED BY registrations_subtree"
+#define WIDE_STATE_SQLITE "registrations r INDEXED BY registrations_order CROSS JOIN authorities a"
+#define WIDE_ANY_SQLITE "registrations r INDEXED BY registrations_recent CROSS JOIN authorities a"
+/* PostgreSQL has no such hints; its planner walks the order index when it
+ * can, so the narrow way orders by expressions no index holds. */
+#define PG_JOIN "registrations r JOIN authorities a"
+#define PG_NARROW_IDS(STATE)                                                                       \
+	"SELECT r.id FROM " PG_JOIN                                                                \
+	" ON a.id = r.authority_id WHERE " DB_PREFIX_POSTGRESQL("a.path", "$1") STATE              \
+	    " ORDER BY r.created_at + 0 DESC, r.id + 0 DESC LIMIT $2 OFFSET $3"
+static const struct db_sql queue_totals = DB_SQL(QUEUE_TOTALS);
+static const struct db_sql queue_narrow_any = {
+    QUEUE_ROWS(QUEUE_IDS(NARROW_ANY_SQLITE, DB_PREFIX_SQLITE, "")),
+    QUEUE_ROWS(PG_NARROW_IDS("")),
+};
+static const struct db_sql queue_narrow_state = {
+    QUEUE_ROWS(QUEUE_IDS(NARROW_STATE_SQLITE, DB_PREFIX_SQLITE, ONE_STATE)),
+    QUEUE_ROWS(PG_NARROW_IDS(ONE_STATE)),
+};
+static const struct db_sql queue_wide_any = {
+    QUEUE_ROWS(QUEUE_IDS(WIDE_ANY_SQLITE, DB_PREFIX_SQLITE, "")),
+    QUEUE_ROWS(QUEUE_IDS(PG_JOIN, DB_PREFIX_POSTGRESQL, "")),
+};
+static const struct db_sql queue_wide_state = {
+    QUEUE_ROWS(QUEUE_IDS(WIDE_STATE_SQLITE, DB_PREFIX_SQLITE, ONE_STATE)),
+    QUEUE_ROWS(QUEUE_IDS(PG_JOIN, DB_PREFIX_POSTGRESQL, ONE_STATE)),
+};
 
-json_t *registration_queue(db_conn *c, const char *authority_path, const char *state, int limit,
-                           int offset, int64_t *total)
+/* Walking the order index visits about all/subtree entries per row shown;
+ * the narrow way reads and sorts the subtree's entries. */
+static bool queue_wide(int64_t subtree, int64_t all, int limit, int offset)
 {
-	json_t *arr = json_array();
+	if (subtree <= 0)
+		return false;
+	double walk = ((double)offset + limit) * ((double)all / (double)subtree);
+	return walk <= 2.0 * (double)subtree;
+}
+
+enum db_status registration_queue(db_conn *c, struct arena *a, const char *authority_path,
+                                  const char *state, int limit, int offset,
+                                  struct registration_row **out, size_t *n, int64_t *total)
+{
 	*total = 0;
+	*out = NULL;
+	*n = 0;
 	/* No path, no subtree (the policy lets no such reviewer in either). */
 	if (!authority_path || !*authority_path)
-		return arr;
+		return DB_OK;
 	bool any = !state || !*state;
 	db_result *r = NULL;
-	if ((any ? DB_EXEC(c, db_sql(c, &queue_count_any), &r, P_TEXT(authority_path))
-	         : DB_EXEC(c, db_sql(c, &queue_count_state), &r, P_TEXT(authority_path),
-	                   P_TEXT(state))) == DB_OK)
+	enum db_status st = DB_EXEC(c, db_sql(c, &queue_totals), &r, P_TEXT(authority_path),
+	                            P_TEXT(any ? "" : state));
+	int64_t all = 0;
+	if (st == DB_OK) {
 		*total = db_get_int(r, 0, 0, 0);
-	db_result_free(r);
-	r = NULL;
-	enum db_status qs = any ? DB_EXEC(c, db_sql(c, &queue_any), &r, P_TEXT(authority_path),
-	                                  P_INT(limit), P_INT(offset))
-	                        : DB_EXEC(c, db_sql(c, &queue_state), &r, P_TEXT(authority_path),
-	                                  P_INT(limit), P_INT(offset), P_TEXT(state));
-	if (qs == DB_OK) {
-		/* The labels are the same few strings on every row: one JSON value each. */
-		json_t *kind_labels_j[KIND_COUNT + 1] = {0};
-		json_t *state_labels_j[REG_STATE_COUNT + 1] = {0};
-		for (int i = 0; i < r->nrows; i++) {
-			json_t *o = db_row_json(r, i);
-			const char *st = db_get(r, i, 2);
-			enum reg_state si = reg_state_parse(st);
-			json_t *sl;
-			if (si != REG_STATE_UNKNOWN) {
-				if (!state_labels_j[si])
-					state_labels_j[si] =
-					    json_string_nocheck(reg_state_label(st));
-				sl = json_incref(state_labels_j[si]);
-			} else {
-				sl = json_string(reg_state_label(st));
-			}
-			json_object_set_new_nocheck(o, "state_label", sl);
-			enum reg_kind k = kind_parse(db_get(r, i, 1));
-			int ki = k == KIND_NONE ? KIND_COUNT : (int)k;
-			if (!kind_labels_j[ki])
-				kind_labels_j[ki] =
-				    json_string_nocheck(k == KIND_NONE ? "" : kind_label(k));
-			json_object_set_new_nocheck(o, "kind_label",
-			                            json_incref(kind_labels_j[ki]));
-			json_array_append_new(arr, o);
-		}
-		for (int k = 0; k <= KIND_COUNT; k++)
-			json_decref(kind_labels_j[k]);
-		for (int k = 0; k <= REG_STATE_COUNT; k++)
-			json_decref(state_labels_j[k]);
+		all = db_get_int(r, 0, 1, 0);
 	}
 	db_result_free(r);
-	return arr;
+	r = NULL;
+	/* Past the end: nothing to look for. */
+	if (st != DB_OK || *total <= offset)
+		return st;
+	bool wide = queue_wide(*total, all, limit, offset);
+	const struct db_sql *q = any ? (wide ? &queue_wide_any : &queue_narrow_any)
+	                             : (wide ? &queue_wide_state : &queue_narrow_state);
+	st = any ? DB_EXEC(c, db_sql(c, q), &r, P_TEXT(authority_path), P_INT(limit), P_INT(offset))
+	         : DB_EXEC(c, db_sql(c, q), &r, P_TEXT(authority_path), P_INT(limit), P_INT(offset),
+	                   P_TEXT(state));
+	if (st == DB_OK && r->nrows) {
+		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+		*n = (size_t)r->nrows;
+		for (int i = 0; i < r->nrows; i++)
+			(*out)[i] = (struct registration_row){
+			    .id = db_get_int(r, i, 0, 0),
+			    .kind = kind_parse(db_get(r, i, 1)),
+			    .state = text(a, r, i, 2),
+			    .name = text(a, r, i, 3),
+			    .code = text(a, r, i, 4),
+			    .created_at = db_get_int(r, i, 5, 0),
+			    .authority_name = text(a, r, i, 6),
+			    .province = text(a, r, i, 7),
+			};
+	}
+	db_result_free(r);
+	return st;
 }
 
 struct decide_ctx {
@@ -947,12 +922,10 @@ static char *clash_message(const char *existing)
 	                 existing);
 }
 
-char *registration_approval_blocker(db_conn *c, json_t *reg)
+char *registration_approval_blocker(db_conn *c, const struct registration *reg)
 {
-	const char *kind = json_string_value(json_object_get(reg, "kind"));
-	const char *state = json_string_value(json_object_get(reg, "state"));
-	const char *name = json_string_value(json_object_get(reg, "name"));
-	if (!kind || strcmp(kind, "authority") != 0 || reg_state_parse(state) != REG_PENDING)
+	const char *name = reg->name;
+	if (reg->kind != KIND_AUTHORITY || reg->state != REG_PENDING)
 		return NULL;
 	char *same = name ? authority_same_name(c, name) : NULL;
 	char *m = same ? clash_message(same) : NULL;

@@ -36,6 +36,7 @@ static bool bearer_actor(struct request *r)
 	return true;
 }
 
+/* The request's JSON object, owned by the request; NULL = answered (415, 400). */
 static json_t *json_body(struct request *r)
 {
 	const char *ct =
@@ -46,10 +47,9 @@ static json_t *json_body(struct request *r)
 		return NULL;
 	}
 	json_error_t err;
-	json_t *body =
-	    json_loadb(r->raw.data ? r->raw.data : "", r->raw.len, JSON_REJECT_DUPLICATES, &err);
+	json_t *body = req_own_json(r, json_loadb(r->raw.data ? r->raw.data : "", r->raw.len,
+	                                          JSON_REJECT_DUPLICATES, &err));
 	if (!json_is_object(body)) {
-		json_decref(body);
 		reply_json_error(r, 400, "bad_json", "请求体不是有效的JSON对象");
 		return NULL;
 	}
@@ -117,7 +117,6 @@ void api_issue_certificate(struct request *r)
 		reply_json_error(r, issue_status(res), issue_result_code(res),
 		                 issue_result_message(res));
 	}
-	json_decref(body);
 }
 
 /* The "reason" of a revocation: absent means unspecified; anything but one
@@ -145,13 +144,19 @@ void api_revoke_certificate(struct request *r)
 		return;
 	const char *reason_s = NULL;
 	int reason = revoke_reason(r, body, &reason_s);
-	json_t *cert = reason >= 0 ? cert_get(req_db(r), r->params[0]) : NULL;
+	struct certificate cert;
+	enum db_status got =
+	    reason >= 0 ? cert_get(req_db(r), r->arena, r->params[0], &cert) : DB_NOT_FOUND;
 	struct policy_object o;
-	cert_policy_object(cert, &o);
+	cert_policy_object(got == DB_OK ? &cert : NULL, &o);
 	if (reason < 0) {
 		/* answered */
-	} else if (!cert) {
+	} else if (got == DB_NOT_FOUND) {
 		reply_json_error(r, 404, "not_found", "证书序列号不存在");
+	} else if (got != DB_OK) {
+		log_error("req=%llu certificate %s could not be read", (unsigned long long)r->id,
+		          r->params[0]);
+		reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
 	} else if (!policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
 		reply_json_error(r, 403, "forbidden", "无权吊销该证书");
 	} else {
@@ -167,8 +172,6 @@ void api_revoke_certificate(struct request *r)
 		else
 			reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
 	}
-	json_decref(cert);
-	json_decref(body);
 }
 
 void page_ca_chain(struct request *r)

@@ -239,10 +239,11 @@ bool redirect_password_page_to_https(struct request *r);
 /* True when the client reached espd over TLS: on an HTTPS listener, or
  * through a trusted proxy that says X-Forwarded-Proto: https. */
 bool request_over_https(struct request *r);
-/* The application named by the route (params[0]) if the policy lets the
- * actor do `act` on it; otherwise answers 404/403 itself and returns NULL.
- * The request owns it: never released by the caller. */
-json_t *application_for(struct request *r, enum action act);
+/* Loads the application named by the route (params[0]) into *app (strings
+ * in the request's arena) if the policy lets the actor do `act` on it;
+ * otherwise answers 404/403/500 itself and returns false. */
+struct application;
+bool application_for(struct request *r, enum action act, struct application *app);
 /* 快捷导航 of the management system for the actor (new reference). */
 json_t *mgmt_menu(struct request *r, const char *current);
 

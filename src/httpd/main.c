@@ -70,10 +70,15 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 		return NULL;
 	}
 	struct server *srv = lc->srv;
-	unsigned flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	if (key_pem)
-		flags |= MHD_USE_TLS;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	/* libmicrohttpd 0.9.75 lets GnuTLS read the socket itself during the
+	 * handshake, so with epoll (edge-triggered) a GNUTLS_E_AGAIN never
+	 * clears the connection's "read ready" mark: the worker spins on
+	 * recv() = EAGAIN and epoll_wait(0) until the client's next flight
+	 * arrives, which cost a TLS listener 2-3 times a plain GnuTLS server's
+	 * CPU per handshake and took the CPU from everything else. poll() is
+	 * level-triggered and waits.  Plain HTTP keeps epoll. */
+	flags |= key_pem ? MHD_USE_TLS | MHD_USE_POLL : MHD_USE_EPOLL;
 	struct MHD_OptionItem opts[] = {
 	    {MHD_OPTION_THREAD_POOL_SIZE, config_get_long(srv->cfg, "threads"), NULL},
 	    {MHD_OPTION_SOCK_ADDR, 0, &sa},

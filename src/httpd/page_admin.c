@@ -4,6 +4,7 @@
 #include "esp/application.h"
 #include "esp/validate.h"
 #include "esp/directory.h"
+#include "record_json.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -16,85 +17,84 @@ void page_admin(struct request *r)
 
 void page_admin_directory(struct request *r)
 {
-	render_page(r, 200, "admin_directory", "注册机构通讯录",
-	            json_pack("{s:o}", "provinces", ra_directory_list(req_db(r))));
-}
-
-static void show_directory_edit(struct request *r, int status, json_t *entry, json_t *errors)
-{
-	json_t *fields = ra_directory_fields();
-	size_t i;
-	json_t *f;
-	json_array_foreach(fields, i, f)
-	{
-		const char *name = json_string_value(json_object_get(f, "name"));
-		json_object_set(f, "value", json_object_get(entry, name));
-		json_t *e = json_object_get(errors, name);
-		if (e)
-			json_object_set(f, "error", e);
+	struct ra_directory_entry *list;
+	size_t n;
+	if (ra_directory_list(req_db(r), r->arena, &list, &n) != DB_OK) {
+		reply_server_error(r, "RA directory could not be read");
+		return;
 	}
-	render_page(r, status, "admin_directory_edit", "编辑注册机构信息",
-	            json_pack("{s:O, s:o}", "entry", entry, "fields", fields));
+	render_page(r, 200, "admin_directory", "注册机构通讯录",
+	            json_pack("{s:o}", "provinces", ra_directory_to_json(list, n)));
 }
 
-/* The admin's directory entry of the route; NULL = answered (403, 404). */
-static json_t *directory_entry(struct request *r)
+/* The edit form's fields: name, label, value and (errors[i] set) error. */
+static void show_directory_edit(struct request *r, int status, const struct ra_directory_entry *e,
+                                const char *const errors[DIR_FIELD_COUNT])
 {
-	json_t *entry = ra_directory_get(req_db(r), r->params[0]);
-	if (!entry)
+	json_t *fields = json_array();
+	for (int i = 0; i < DIR_FIELD_COUNT; i++) {
+		json_t *f = json_pack(
+		    "{s:s, s:s, s:s}", "name", ra_directory_field_name((enum ra_dir_field)i),
+		    "label", ra_directory_field_label((enum ra_dir_field)i), "value", e->field[i]);
+		if (errors && errors[i])
+			json_object_set_new(f, "error", json_string(errors[i]));
+		json_array_append_new(fields, f);
+	}
+	render_page(
+	    r, status, "admin_directory_edit", "编辑注册机构信息",
+	    json_pack("{s:o, s:o}", "entry", ra_directory_entry_to_json(e), "fields", fields));
+}
+
+/* The directory entry of the route into *e; false = answered (404, 500). */
+static bool directory_entry(struct request *r, struct ra_directory_entry *e)
+{
+	enum db_status st = ra_directory_get(req_db(r), r->arena, r->params[0], e);
+	if (st == DB_NOT_FOUND)
 		reply_not_found(r);
-	return entry;
+	else if (st != DB_OK)
+		reply_server_error(r, "RA directory could not be read");
+	return st == DB_OK;
 }
 
 void page_admin_directory_edit(struct request *r)
 {
-	json_t *entry = directory_entry(r);
-	if (!entry)
-		return;
-	json_t *errors = json_object();
-	show_directory_edit(r, 200, entry, errors);
-	json_decref(errors);
-	json_decref(entry);
+	struct ra_directory_entry e;
+	if (directory_entry(r, &e))
+		show_directory_edit(r, 200, &e, NULL);
 }
 
 void page_admin_directory_save(struct request *r)
 {
-	json_t *entry = directory_entry(r);
-	if (!entry)
+	struct ra_directory_entry e;
+	if (!directory_entry(r, &e))
 		return;
-	json_t *values = form_values(r);
-	json_t *errors = json_object();
-	json_t *fields = ra_directory_fields();
-	size_t i;
-	json_t *f;
-	json_array_foreach(fields, i, f)
-	{
-		const char *name = json_string_value(json_object_get(f, "name"));
-		char *v = xstrdup(json_string_value(json_object_get(values, name)) ?: "");
+	const char *errors[DIR_FIELD_COUNT] = {0};
+	bool bad = false;
+	for (int i = 0; i < DIR_FIELD_COUNT; i++) {
+		const char *posted = req_form(r, ra_directory_field_name((enum ra_dir_field)i));
+		/* Text that is not UTF-8 counts as not posted, as it always has. */
+		if (!posted || utf8_length(posted) < 0)
+			posted = "";
+		char *v = arena_strdup(r->arena, posted);
 		str_trim(v);
 		long n = utf8_length(v);
 		if (n < 0 || n > 200)
-			json_object_set_new(errors, name, json_string("不能超过200个字"));
-		json_object_set_new(entry, name, json_string(v));
-		free(v);
+			errors[i] = "不能超过200个字";
+		e.field[i] = v;
 	}
-	json_decref(fields);
-	const char *pc = json_string_value(json_object_get(entry, "postcode"));
-	if (pc && *pc && !validate_postcode(pc))
-		json_object_set_new(errors, "postcode", json_string("邮政编码应为6位数字"));
-	const char *ph = json_string_value(json_object_get(entry, "phone"));
-	if (ph && *ph && !validate_phone(ph))
-		json_object_set_new(errors, "phone", json_string("请输入正确的电话号码"));
-	if (json_object_size(errors)) {
-		show_directory_edit(r, 422, entry, errors);
-	} else if (ra_directory_save(req_db(r), &r->actor, r->params[0], entry) != DB_OK) {
+	if (*e.field[DIR_POSTCODE] && !validate_postcode(e.field[DIR_POSTCODE]))
+		errors[DIR_POSTCODE] = "邮政编码应为6位数字";
+	if (*e.field[DIR_PHONE] && !validate_phone(e.field[DIR_PHONE]))
+		errors[DIR_PHONE] = "请输入正确的电话号码";
+	for (int i = 0; i < DIR_FIELD_COUNT; i++)
+		bad = bad || errors[i];
+	if (bad) {
+		show_directory_edit(r, 422, &e, errors);
+	} else if (ra_directory_save(req_db(r), &r->actor, r->params[0], &e) != DB_OK) {
 		reply_server_error(r, "directory save failed");
 	} else {
 		redirect(r, "/admin/directory?saved=1");
 	}
-	json_decref(values);
-	json_decref(errors);
-	json_decref(entry);
 }
 
 /* The fee schedule's rows for the template. */
@@ -206,9 +206,16 @@ static void show_staff(struct request *r, int status, json_t *form, const char *
 		reply_server_error(r, "staff accounts could not be read");
 		return;
 	}
+	struct province *provs;
+	size_t nprovs;
+	if (province_list(req_db(r), r->arena, &provs, &nprovs) != DB_OK) {
+		reply_server_error(r, "provinces could not be read");
+		return;
+	}
 	json_t *rows = staff_to_json(r, list, n);
-	json_t *ctx = json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces",
-	                        province_list(req_db(r)), "form", form ? form : json_null());
+	json_t *ctx =
+	    json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces",
+	              provinces_to_json(provs, nprovs), "form", form ? form : json_null());
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	if (created_user)

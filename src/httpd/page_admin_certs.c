@@ -11,6 +11,7 @@
 #include "httpd.h"
 #include "esp/certificate.h"
 #include "esp/revoke.h"
+#include "record_json.h"
 
 #include <string.h>
 
@@ -33,32 +34,37 @@ static json_t *reason_options(const char *selected)
 
 void page_admin_certs(struct request *r)
 {
-	json_t *ctx =
-	    json_pack("{s:o, s:i}", "certs", cert_list_all(req_db(r), r->arena, LIST_LIMIT),
-	              "limit", LIST_LIMIT);
+	struct certificate *list;
+	size_t n;
+	if (cert_list_all(req_db(r), r->arena, LIST_LIMIT, &list, &n) != DB_OK) {
+		reply_server_error(r, "certificates could not be read");
+		return;
+	}
+	json_t *ctx = json_pack("{s:o, s:i}", "certs", certs_to_json(list, n, 0, r->arena), "limit",
+	                        LIST_LIMIT);
 	const char *done = req_query(r, "revoked");
 	if (done)
 		json_object_set_new(ctx, "revoked", json_string(done));
 	render_page(r, 200, "admin_certs", "证书管理", ctx);
 }
 
-/* The certificate of the route; NULL = answered (404). */
-static json_t *admin_cert(struct request *r)
+/* The certificate of the route into *cert; false = answered (404, 500). */
+static bool admin_cert(struct request *r, struct certificate *cert)
 {
-	json_t *cert = cert_get(req_db(r), r->params[0]);
-	if (!cert)
+	enum db_status st = cert_get(req_db(r), r->arena, r->params[0], cert);
+	if (st == DB_NOT_FOUND)
 		reply_not_found(r);
-	return cert;
+	else if (st != DB_OK)
+		reply_server_error(r, "certificate could not be read");
+	return st == DB_OK;
 }
 
-static void show_revoke(struct request *r, int status, json_t *cert, const char *reason,
-                        const char *error)
+static void show_revoke(struct request *r, int status, const struct certificate *cert,
+                        const char *reason, const char *error)
 {
-	json_t *ctx = json_pack("{s:O, s:o}", "cert", cert, "reasons", reason_options(reason));
-	const char *st = json_string_value(json_object_get(cert, "status"));
-	json_object_set_new(ctx, "revoked", json_boolean(st && strcmp(st, "revoked") == 0));
-	json_object_set_new(ctx, "staff",
-	                    json_boolean(json_is_string(json_object_get(cert, "account_id"))));
+	json_t *ctx = json_pack("{s:o, s:o, s:b, s:b}", "cert", cert_to_json(cert, 0, r->arena),
+	                        "reasons", reason_options(reason), "revoked", cert->revoked,
+	                        "staff", cert->account_id != 0);
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	render_page(r, status, "admin_cert_revoke", "吊销证书", ctx);
@@ -66,17 +72,15 @@ static void show_revoke(struct request *r, int status, json_t *cert, const char 
 
 void page_admin_cert_revoke_get(struct request *r)
 {
-	json_t *cert = admin_cert(r);
-	if (!cert)
-		return;
-	show_revoke(r, 200, cert, NULL, NULL);
-	json_decref(cert);
+	struct certificate cert;
+	if (admin_cert(r, &cert))
+		show_revoke(r, 200, &cert, NULL, NULL);
 }
 
 void page_admin_cert_revoke_post(struct request *r)
 {
-	json_t *cert = admin_cert(r);
-	if (!cert)
+	struct certificate cert;
+	if (!admin_cert(r, &cert))
 		return;
 	const char *reason_s = req_form(r, "reason");
 	int reason = -1;
@@ -85,9 +89,9 @@ void page_admin_cert_revoke_post(struct request *r)
 			reason = crl_reason_parse(reason_s);
 	const char *confirm = req_form(r, "confirm");
 	if (reason < 0) {
-		show_revoke(r, 422, cert, NULL, "请选择吊销原因");
+		show_revoke(r, 422, &cert, NULL, "请选择吊销原因");
 	} else if (!confirm || strcmp(confirm, "yes") != 0) {
-		show_revoke(r, 422, cert, reason_s,
+		show_revoke(r, 422, &cert, reason_s,
 		            "请勾选“确认吊销”：吊销后该证书立即作废，不能恢复");
 	} else {
 		enum db_status st =
@@ -98,10 +102,9 @@ void page_admin_cert_revoke_post(struct request *r)
 			redirect(r, to);
 			free(to);
 		} else if (st == DB_CONFLICT) {
-			show_revoke(r, 409, cert, reason_s, "该证书已经吊销");
+			show_revoke(r, 409, &cert, reason_s, "该证书已经吊销");
 		} else {
 			reply_server_error(r, "admin revoke failed");
 		}
 	}
-	json_decref(cert);
 }

@@ -4,81 +4,113 @@
  */
 #include "httpd.h"
 #include "esp/application.h"
+#include "esp/appform.h"
 #include "esp/directory.h"
+#include "record_json.h"
 #include "esp/upload.h"
-#include "esp/json_util.h"
+#include "application_view.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-json_t *application_for(struct request *r, enum action act)
+bool application_for(struct request *r, enum action act, struct application *app)
 {
-	json_t *app = req_own_json(r, application_get(req_db(r), r->params[0]));
-	if (!app) {
+	enum db_status st = application_get(req_db(r), r->arena, r->params[0], app);
+	if (st == DB_NOT_FOUND) {
 		reply_not_found(r);
-		return NULL;
+		return false;
+	}
+	if (st != DB_OK) {
+		reply_server_error(r, "application could not be read");
+		return false;
 	}
 	struct policy_object o;
 	application_policy_object(app, &o);
 	if (!policy_allows(&r->actor, act, &o)) {
 		reply_forbidden(r);
-		return NULL;
+		return false;
 	}
-	return app;
+	return true;
 }
 
 /* The registrant's own application: its steps and withdrawal are shown. */
-static bool own_application(struct request *r, json_t *app)
+static bool own_application(struct request *r, const struct application *app)
 {
 	struct policy_object o;
 	application_policy_object(app, &o);
 	return policy_allows(&r->actor, ACT_APPLICATION_OWN, &o);
 }
 
-static enum reg_kind app_kind(json_t *app)
+/* The printable form of an application (strings borrowed from app, the
+ * date in arena). */
+static void application_appform(const struct application *app, struct arena *a, struct appform *f)
 {
-	return kind_parse(json_string_value(json_object_get(app, "kind")));
+	memset(f, 0, sizeof(*f));
+	const char *const none = "";
+#define S(v) ((v) ? (v) : none)
+	f->personal = app->kind == KIND_EVALUATOR;
+	f->kind = kind_name(app->kind);
+	f->number = S(app->number);
+	f->business_type = app_type_label(app->type);
+	f->date = time_date(a, app->submitted_at);
+	f->unit_name = S(app->reg_name);
+	f->unit_code = S(app->reg_code);
+	f->legal_rep = S(app->legal_rep);
+	f->contact_name = S(app->contact_name);
+	f->contact_id_number = S(app->contact_id_number);
+	f->phone = S(app->phone);
+	f->mobile = S(app->mobile);
+	f->email = S(app->email);
+	f->address = S(app->address);
+	f->postcode = S(app->postcode);
+	f->keys = app->sets;
+	f->invoice_title = S(app->invoice_title);
+	f->taxpayer_id = S(app->taxpayer_id);
+	f->person_name = S(app->reg_name);
+	f->id_type = "居民身份证";
+	f->id_number = S(app->reg_code);
+	f->work_unit = S(app->work_unit);
+	f->department = S(app->department);
+	f->amount_yuan = app->amount_yuan;
+#undef S
 }
 
 void page_application(struct request *r)
 {
-	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
-	if (!app)
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_VIEW, &app))
 		return;
-	bool own = own_application(r, app);
-	enum app_state state = appstate_parse(sval(app, "state"));
-	unsigned facts = application_facts(app);
-	json_t *ctx = json_pack("{s:O, s:o, s:b}", "app", app, "timeline",
-	                        application_timeline(app, r->arena), "own", own);
-	json_object_set_new(
-	    ctx, "submitted_date",
-	    json_string(time_datetime(r->arena, strtoll(sval(app, "submitted_at"), NULL, 10))));
-	json_object_set_new(
-	    ctx, "can_withdraw",
-	    json_boolean(own && appstate_next(state, STEP_WITHDRAW, ROLE_APPLICANT, facts, NULL)));
-	json_object_set_new(ctx, "is_returned", json_boolean(state == APP_RETURNED));
-	json_object_set_new(ctx, "has_scan",
-	                    json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
+	bool own = own_application(r, &app);
+	unsigned facts = application_facts(&app);
+	json_t *ctx = json_pack("{s:o, s:o, s:b}", "app", application_to_json(&app), "timeline",
+	                        application_timeline_json(&app, r->arena), "own", own);
+	json_object_set_new(ctx, "submitted_date",
+	                    json_string(time_datetime(r->arena, app.submitted_at)));
+	json_object_set_new(ctx, "can_withdraw",
+	                    json_boolean(own && appstate_next(app.state, STEP_WITHDRAW,
+	                                                      ROLE_APPLICANT, facts, NULL)));
+	json_object_set_new(ctx, "is_returned", json_boolean(app.state == APP_RETURNED));
+	json_object_set_new(ctx, "has_scan", json_boolean(app.scan_id != 0));
 	render_page(r, 200, "application", "证书U盘申请", ctx);
 }
 
 void page_application_print(struct request *r)
 {
-	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
-	if (!app)
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_VIEW, &app))
 		return;
 	struct appform f;
-	application_appform(app, &f);
-	json_t *ctx = appform_to_json(&f);
-	const char *n = sval(app, "number");
-	bool own = own_application(r, app);
+	application_appform(&app, r->arena, &f);
+	json_t *ctx = req_own_json(r, appform_to_json(&f));
+	const char *n = app.number;
+	bool own = own_application(r, &app);
 	json_object_set_new(ctx, "back_url",
 	                    json_string(arena_printf(r->arena, "/applications/%s", n)));
 	json_object_set_new(ctx, "pdf_url",
 	                    json_string(arena_printf(r->arena, "/applications/%s/form.pdf", n)));
 	if (own) {
-		enum reg_kind k = app_kind(app);
-		json_object_set_new(ctx, "steps", application_steps(k, "print"));
+		enum reg_kind k = app.kind;
+		json_object_set_new(ctx, "steps", application_steps_json(k, "print"));
 		json_object_set_new(ctx, "has_steps", json_true());
 		json_object_set_new(
 		    ctx, "next_url",
@@ -91,7 +123,6 @@ void page_application_print(struct request *r)
 	buf_free(&r->body);
 	if (tpl_render(r->srv->tpl, "appform_print", ctx, &r->body) != 0) {
 		log_error("req=%llu template appform_print failed", (unsigned long long)r->id);
-		json_decref(ctx);
 		r->status = 500;
 		buf_puts(&r->body, "内部错误");
 		return;
@@ -99,16 +130,15 @@ void page_application_print(struct request *r)
 	r->status = 200;
 	r->content_type = "text/html; charset=utf-8";
 	req_header(r, "Cache-Control", "no-store");
-	json_decref(ctx);
 }
 
 void page_application_pdf(struct request *r)
 {
-	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
-	if (!app)
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_VIEW, &app))
 		return;
 	struct appform f;
-	application_appform(app, &f);
+	application_appform(&app, r->arena, &f);
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	if (appform_pdf(&f, &pdf, &len) != 0) {
@@ -119,21 +149,27 @@ void page_application_pdf(struct request *r)
 	r->status = 200;
 	r->content_type = "application/pdf";
 	req_header(r, "Content-Disposition",
-	           arena_printf(r->arena, "inline; filename=\"%s.pdf\"", sval(app, "number")));
+	           arena_printf(r->arena, "inline; filename=\"%s.pdf\"", app.number));
 	req_header(r, "Cache-Control", "no-store");
 }
 
 void page_application_payment(struct request *r)
 {
-	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
-	if (!app)
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_VIEW, &app))
 		return;
-	enum reg_kind k = app_kind(app);
-	json_t *dir = ra_directory_get(req_db(r), sval(app, "province_code"));
+	enum reg_kind k = app.kind;
+	struct ra_directory_entry e;
+	enum db_status st = ra_directory_get(req_db(r), r->arena, app.province_code, &e);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "RA directory could not be read");
+		return;
+	}
 	json_t *ctx =
-	    json_pack("{s:O, s:o, s:o, s:b, s:o}", "app", app, "ra", dir ? dir : json_object(),
-	              "materials", application_materials(k), "is_evaluator", k == KIND_EVALUATOR,
-	              "steps", application_steps(k, k == KIND_EVALUATOR ? "submit" : "pay"));
+	    json_pack("{s:o, s:o, s:o, s:b, s:o}", "app", application_to_json(&app), "ra",
+	              st == DB_OK ? ra_directory_entry_to_json(&e) : json_object(), "materials",
+	              application_materials_json(k), "is_evaluator", k == KIND_EVALUATOR, "steps",
+	              application_steps_json(k, k == KIND_EVALUATOR ? "submit" : "pay"));
 	json_object_set_new(ctx, "delivery_days", json_integer(r->srv->limits.delivery_days));
 	json_object_set_new(ctx, "is_authority", json_boolean(k == KIND_AUTHORITY));
 	render_page(r, 200, "payment", k == KIND_EVALUATOR ? "提交申请材料" : "支付及邮寄信息",
@@ -142,11 +178,10 @@ void page_application_payment(struct request *r)
 
 void page_application_scan(struct request *r)
 {
-	json_t *app = application_for(r, ACT_APPLICATION_VIEW);
-	if (!app)
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_VIEW, &app))
 		return;
-	json_t *sid = json_object_get(app, "scan_id");
-	int64_t id = json_is_string(sid) ? strtoll(json_string_value(sid), NULL, 10) : 0;
+	int64_t id = app.scan_id;
 	int64_t reg_id = 0;
 	char *mime = NULL, *data = NULL;
 	size_t len = 0;
@@ -166,10 +201,10 @@ void page_application_scan(struct request *r)
 
 void page_application_withdraw(struct request *r)
 {
-	json_t *app = application_for(r, ACT_APPLICATION_OWN);
-	if (!app)
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_OWN, &app))
 		return;
-	enum db_status st = application_withdraw(req_db(r), &r->actor, sval(app, "number"));
+	enum db_status st = application_withdraw(req_db(r), &r->actor, app.number);
 	if (st == DB_CONFLICT)
 		render_message(r, 409, "不能撤销", "该申请已付款或已在办理中，不能撤销。");
 	else if (st != DB_OK)

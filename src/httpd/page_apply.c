@@ -7,6 +7,9 @@
  */
 #include "httpd.h"
 #include "esp/application.h"
+#include "application_view.h"
+#include "record_json.h"
+#include "registration_view.h"
 #include "throttle.h"
 #include "esp/upload.h"
 
@@ -14,14 +17,19 @@
 #include <string.h>
 
 /* The registrant's own registration, if the policy lets it apply (the
- * route lets only registrants in). */
+ * route lets only registrants in); the request owns it. */
 static json_t *registration_for_apply(struct request *r)
 {
-	json_t *reg = registration_get(req_db(r), r->actor.registration_id);
+	struct registration record;
+	json_t *reg;
+	enum db_status st = load_registration(r, r->actor.registration_id, &record, &reg);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "registration could not be read");
+		return NULL;
+	}
 	struct policy_object o;
-	registration_policy_object(reg, &o);
-	if (!reg || !policy_allows(&r->actor, ACT_APPLICATION_CREATE, &o)) {
-		json_decref(reg);
+	registration_policy_object(st == DB_OK ? &record : NULL, &o);
+	if (st != DB_OK || !policy_allows(&r->actor, ACT_APPLICATION_CREATE, &o)) {
 		render_message(r, 403, "暂不能申请证书U盘",
 		               "报名信息通过主管机关初审后，才能申请证书U盘。");
 		return NULL;
@@ -52,7 +60,7 @@ static bool open_initial_application(struct request *r, const char **number)
 
 static void show_scan(struct request *r, int status, enum reg_kind k, const char *error)
 {
-	json_t *ctx = json_pack("{s:o, s:i}", "steps", application_steps(k, "scan"), "max_mb",
+	json_t *ctx = json_pack("{s:o, s:i}", "steps", application_steps_json(k, "scan"), "max_mb",
 	                        (int)(r->srv->limits.scan_max_bytes / (1024 * 1024)));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
@@ -77,16 +85,15 @@ static void form_context(struct request *r, json_t *ctx)
 }
 
 static void show_form(struct request *r, int status, enum reg_kind k, json_t *reg, json_t *values,
-                      json_t *errors, const char *idem, int64_t scan_id)
+                      const struct field_errors *errors, const char *idem, int64_t scan_id)
 {
 	json_t *ctx =
-	    json_pack("{s:o, s:o, s:s, s:I, s:b, s:O}", "steps", application_steps(k, "form"),
-	              "fields", application_form(k, values, errors), "idem", idem, "scan_id",
+	    json_pack("{s:o, s:o, s:s, s:I, s:b, s:O}", "steps", application_steps_json(k, "form"),
+	              "fields", application_form_json(k, values, errors), "idem", idem, "scan_id",
 	              (json_int_t)scan_id, "is_unit", kind_is_unit(k), "reg", reg);
 	form_context(r, ctx);
-	if (json_object_size(errors))
-		json_object_set_new(ctx, "has_errors",
-		                    json_integer((json_int_t)json_object_size(errors)));
+	if (errors->n)
+		json_object_set_new(ctx, "has_errors", json_integer((json_int_t)errors->n));
 	render_page(r, status, "apply_form",
 	            additional(r) ? "再次申请登录认证U盘" : "填写证书U盘申请信息", ctx);
 }
@@ -97,10 +104,8 @@ void page_apply(struct request *r)
 	if (!reg)
 		return;
 	const char *existing = NULL;
-	if (!open_initial_application(r, &existing)) {
-		json_decref(reg);
+	if (!open_initial_application(r, &existing))
 		return;
-	}
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	if (existing)
 		redirect(r, arena_printf(r->arena, "/applications/%s", existing));
@@ -108,7 +113,6 @@ void page_apply(struct request *r)
 		show_scan(r, 200, k, NULL);
 	else
 		redirect(r, "/apply/form");
-	json_decref(reg);
 }
 
 void page_apply_scan_post(struct request *r)
@@ -117,7 +121,6 @@ void page_apply_scan_post(struct request *r)
 	if (!reg)
 		return;
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
-	json_decref(reg);
 	if (!needs_scan(k)) {
 		redirect(r, "/apply/form");
 		return;
@@ -183,29 +186,22 @@ void page_apply_form_get(struct request *r)
 		return;
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	const char *existing = NULL;
-	if (!open_initial_application(r, &existing)) {
-		json_decref(reg);
+	if (!open_initial_application(r, &existing))
 		return;
-	}
 	int64_t scan;
-	if (!own_scan(r, req_query(r, "scan"), &scan)) {
-		json_decref(reg);
+	if (!own_scan(r, req_query(r, "scan"), &scan))
 		return;
-	}
 	if (existing) {
 		redirect(r, arena_printf(r->arena, "/applications/%s", existing));
 	} else if (needs_scan(k) && scan <= 0) {
 		redirect(r, "/apply");
 	} else {
-		json_t *values = application_defaults(reg);
-		json_t *errors = json_object();
+		json_t *values = req_own_json(r, application_defaults_json(reg));
+		struct field_errors errors = {0};
 		char *idem = random_token(18);
-		show_form(r, 200, k, reg, values, errors, idem, scan);
+		show_form(r, 200, k, reg, values, &errors, idem, scan);
 		free(idem);
-		json_decref(values);
-		json_decref(errors);
 	}
-	json_decref(reg);
 }
 
 static bool idem_ok(const char *s)
@@ -241,7 +237,6 @@ static json_t *registration_for_reapply(struct request *r)
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	bool with_key = r->actor.session_method && strcmp(r->actor.session_method, "password") != 0;
 	if (!kind_is_unit(k) || !with_key) {
-		json_decref(reg);
 		render_message(r, 403, "不能再次申请",
 		               kind_is_unit(k) ? "请使用已有的证书U盘登录后再次申请登录认证U盘。"
 		                               : "考评员每人一个证书U盘，不能再次申请。");
@@ -267,26 +262,25 @@ void page_mgmt_reapply_get(struct request *r)
 	if (!reg)
 		return;
 	int64_t scan = 0;
-	if (!latest_scan(r, &scan)) {
-		json_decref(reg);
+	if (!latest_scan(r, &scan))
 		return;
-	}
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	/* The first application's data, as the manual says; the number of keys
 	 * is entered anew. */
-	json_t *apps = application_list_for(req_db(r), r->actor.registration_id);
-	json_t *values = json_array_size(apps)
-	                     ? json_deep_copy(json_array_get(apps, json_array_size(apps) - 1))
-	                     : application_defaults(reg);
-	json_decref(apps);
+	struct application *apps;
+	size_t n;
+	if (application_list_for(req_db(r), r->arena, r->actor.registration_id, &apps, &n) !=
+	    DB_OK) {
+		reply_server_error(r, "applications could not be read");
+		return;
+	}
+	json_t *values =
+	    req_own_json(r, n ? application_to_json(&apps[n - 1]) : application_defaults_json(reg));
 	json_object_set_new(values, "sets", json_string(""));
-	json_t *errors = json_object();
+	struct field_errors errors = {0};
 	char *idem = random_token(18);
-	show_form(r, 200, k, reg, values, errors, idem, scan);
+	show_form(r, 200, k, reg, values, &errors, idem, scan);
 	free(idem);
-	json_decref(values);
-	json_decref(errors);
-	json_decref(reg);
 }
 
 void page_mgmt_reapply_post(struct request *r)
@@ -303,34 +297,34 @@ static void handle_form_post(struct request *r, json_t *reg)
 	const char *action = req_form(r, "action");
 	const char *idem = req_form(r, "idem");
 	int64_t scan;
-	if (!own_scan(r, req_form(r, "scan_id"), &scan)) {
-		json_decref(reg);
+	if (!own_scan(r, req_form(r, "scan_id"), &scan))
 		return;
-	}
 	if (!idem_ok(idem) || scan < 0 || (needs_scan(k) && scan == 0 && !additional(r))) {
-		json_decref(reg);
 		render_message(r, 400, "申请表单无效", "申请表单已失效，请重新开始申请。");
 		return;
 	}
-	json_t *values = form_values(r);
-	json_t *errors = application_validate(&r->srv->limits, k, values);
-	if (!action || strcmp(action, "cancel") == 0 || json_object_size(errors)) {
+	json_t *values = req_own_json(r, form_values(r));
+	struct application_input in;
+	application_input_from_json(k, values, &in);
+	struct field_errors errors = {0};
+	application_validate(&r->srv->limits, k, &in, r->arena, &errors);
+	/* The form shows the values as validation normalised them. */
+	application_input_to_json(k, &in, values);
+	if (!action || strcmp(action, "cancel") == 0 || errors.n) {
 		/* 【取消】 and invalid input go back to the form with every value kept. */
 		if (action && strcmp(action, "cancel") == 0)
-			json_object_clear(errors);
-		show_form(r, json_object_size(errors) ? 422 : 200, k, reg, values, errors, idem,
-		          scan);
+			errors.n = 0;
+		show_form(r, errors.n ? 422 : 200, k, reg, values, &errors, idem, scan);
 	} else if (strcmp(action, "next") == 0) {
 		struct fee fee;
 		if (fee_current(req_db(r), &fee) != DB_OK) {
 			reply_server_error(r, "no fee schedule");
 		} else {
-			int sets = (int)strtol(json_string_value(json_object_get(values, "sets")),
-			                       NULL, 10);
+			int sets = (int)strtol(in.sets, NULL, 10);
 			json_t *ctx = json_pack(
 			    "{s:o, s:o, s:s, s:I, s:b, s:O, s:I, s:i, s:i, s:i}", "steps",
-			    application_steps(k, "form"), "fields",
-			    application_form(k, values, errors), "idem", idem, "scan_id",
+			    application_steps_json(k, "form"), "fields",
+			    application_form_json(k, values, &errors), "idem", idem, "scan_id",
 			    (json_int_t)scan, "is_unit", kind_is_unit(k), "reg", reg, "amount",
 			    (json_int_t)fee_amount(&fee, k, sets), "price", (int)fee.price_yuan,
 			    "medium", (int)fee.medium_yuan, "years", fee.years);
@@ -340,9 +334,11 @@ static void handle_form_post(struct request *r, json_t *reg)
 	} else if (strcmp(action, "confirm") == 0) {
 		char *number = NULL;
 		bool existing = false;
-		enum db_status st = application_create(req_db(r), &r->actor, reg, values,
-		                                       additional(r) ? "additional" : "initial",
-		                                       scan, idem, &number, &existing);
+		int64_t reg_id = strtoll(json_string_value(json_object_get(reg, "id")), NULL, 10);
+		enum db_status st =
+		    application_create(req_db(r), &r->actor, reg_id, k, &in,
+		                       additional(r) ? APP_TYPE_ADDITIONAL : APP_TYPE_INITIAL, scan,
+		                       idem, &number, &existing);
 		if (st == DB_OK) {
 			redirect(r, arena_printf(r->arena, "/applications/%s/print", number));
 			free(number);
@@ -352,9 +348,6 @@ static void handle_form_post(struct request *r, json_t *reg)
 			reply_server_error(r, "application create failed");
 		}
 	} else {
-		show_form(r, 422, k, reg, values, errors, idem, scan);
+		show_form(r, 422, k, reg, values, &errors, idem, scan);
 	}
-	json_decref(values);
-	json_decref(errors);
-	json_decref(reg);
 }

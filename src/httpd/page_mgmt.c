@@ -5,22 +5,27 @@
  */
 #include "httpd.h"
 #include "esp/certificate.h"
+#include "record_json.h"
+#include "registration_view.h"
 #include "esp/revoke.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* The kind of the actor's registration (KIND_NONE for none, or when it
+ * cannot be read) and, when reg_out is not NULL, its JSON (owned by the
+ * request) or NULL. */
 static enum reg_kind actor_kind(struct request *r, json_t **reg_out)
 {
-	json_t *reg =
-	    r->actor.registration_id ? registration_get(req_db(r), r->actor.registration_id) : NULL;
-	enum reg_kind k =
-	    reg ? kind_parse(json_string_value(json_object_get(reg, "kind"))) : KIND_NONE;
+	struct registration reg;
+	json_t *json = NULL;
+	enum db_status st =
+	    r->actor.registration_id
+	        ? load_registration(r, r->actor.registration_id, &reg, reg_out ? &json : NULL)
+	        : DB_NOT_FOUND;
 	if (reg_out)
-		*reg_out = reg;
-	else
-		json_decref(reg);
-	return k;
+		*reg_out = json;
+	return st == DB_OK ? reg.kind : KIND_NONE;
 }
 
 static json_t *item(const char *label, const char *href, const char *current)
@@ -126,17 +131,22 @@ void page_mgmt_user(struct request *r)
 		reply_forbidden(r);
 		return;
 	}
-	json_t *rows = registration_rows(k, reg);
-	size_t i;
-	json_t *f;
-	json_t *certs = cert_list(req_db(r), "registration_id", r->actor.registration_id, r->arena,
-	                          r->srv->limits.expiry_warning_days);
-	json_array_foreach(certs, i, f)
-	{
-		const char *serial = json_string_value(json_object_get(f, "serial"));
-		json_object_set_new(f, "current",
-		                    json_boolean(r->actor.cert_serial &&
-		                                 strcmp(serial, r->actor.cert_serial) == 0));
+	struct certificate *list;
+	size_t n;
+	if (cert_list_of_registration(req_db(r), r->arena, r->actor.registration_id, &list, &n) !=
+	    DB_OK) {
+		reply_server_error(r, "certificates could not be read");
+		return;
+	}
+	json_t *rows = registration_rows_json(k, reg);
+	json_t *certs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *f = cert_to_json(&list[i], r->srv->limits.expiry_warning_days, r->arena);
+		json_object_set_new(
+		    f, "current",
+		    json_boolean(r->actor.cert_serial &&
+		                 strcmp(list[i].serial, r->actor.cert_serial) == 0));
+		json_array_append_new(certs, f);
 	}
 	json_t *ctx = json_pack("{s:O, s:o, s:o, s:b, s:i}", "reg", reg, "rows", rows, "certs",
 	                        certs, "is_unit", kind_is_unit(k), "warning_days",
@@ -145,37 +155,41 @@ void page_mgmt_user(struct request *r)
 		json_object_set_new(ctx, "notice",
 		                    json_string("证书已挂失，该证书U盘已不能再登录。"));
 	render_mgmt(r, 200, "mgmt_user", "当前用户信息", "/mgmt/user", ctx);
-	json_decref(reg);
 }
 
 /* ---- 挂失 ---- */
 
-static json_t *own_cert(struct request *r)
+/* The certificate of the route, if the actor may report it lost; false =
+ * answered (403, 500). */
+static bool own_cert(struct request *r, struct certificate *cert)
 {
-	json_t *cert = cert_get(req_db(r), r->params[0]);
+	enum db_status st = cert_get(req_db(r), r->arena, r->params[0], cert);
 	struct policy_object o;
-	cert_policy_object(cert, &o);
-	if (!cert || !policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
-		json_decref(cert);
-		reply_forbidden(r);
-		return NULL;
+	cert_policy_object(st == DB_OK ? cert : NULL, &o);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "certificate could not be read");
+		return false;
 	}
-	return cert;
+	if (st != DB_OK || !policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
+		reply_forbidden(r);
+		return false;
+	}
+	return true;
 }
 
 void page_mgmt_lost_get(struct request *r)
 {
-	json_t *cert = own_cert(r);
-	if (!cert)
+	struct certificate cert;
+	if (!own_cert(r, &cert))
 		return;
 	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user",
-	            json_pack("{s:o}", "cert", cert));
+	            json_pack("{s:o}", "cert", cert_to_json(&cert, 0, r->arena)));
 }
 
 void page_mgmt_lost_post(struct request *r)
 {
-	json_t *cert = own_cert(r);
-	if (!cert)
+	struct certificate cert;
+	if (!own_cert(r, &cert))
 		return;
 	enum db_status st = cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], 1,
 	                                (int)config_get_long(r->srv->cfg, "crl_hours"));
@@ -195,5 +209,4 @@ void page_mgmt_lost_post(struct request *r)
 	} else {
 		redirect(r, "/mgmt/user?lost=1");
 	}
-	json_decref(cert);
 }

@@ -2,6 +2,7 @@
 #include "httpd.h"
 #include "esp/application.h"
 #include "esp/directory.h"
+#include "record_json.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -42,9 +43,15 @@ void page_help(struct request *r)
 {
 	struct fee fee = {0};
 	fee_current(req_db(r), &fee);
+	struct ra_directory_entry *list;
+	size_t n;
+	if (ra_directory_list(req_db(r), r->arena, &list, &n) != DB_OK) {
+		reply_server_error(r, "RA directory could not be read");
+		return;
+	}
 	render_page(r, 200, "help", "帮助",
 	            json_pack("{s:o, s:i, s:i, s:i, s:i}", "provinces",
-	                      ra_directory_list(req_db(r)), "price", (int)fee.price_yuan, "medium",
+	                      ra_directory_to_json(list, n), "price", (int)fee.price_yuan, "medium",
 	                      (int)fee.medium_yuan, "years", fee.years, "delivery_days",
 	                      r->srv->limits.delivery_days));
 }

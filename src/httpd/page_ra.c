@@ -9,7 +9,9 @@
 #include "esp/validate.h"
 #include "esp/api_token.h"
 #include "esp/certificate.h"
-#include "esp/json_util.h"
+#include "record_json.h"
+#include "application_view.h"
+#include "registration_view.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -66,25 +68,19 @@ static void request_filter(struct request *r, struct ra_filter *f, json_t *form)
 	json_object_set_new(form, "page", json_integer(page > 1 ? page : 1));
 }
 
-static void dates_of(struct request *r, json_t *items)
-{
-	size_t i;
-	json_t *it;
-	json_array_foreach(items, i, it) json_object_set_new(
-	    it, "submitted_date",
-	    json_string(
-	        time_date(r->arena, json_integer_value(json_object_get(it, "submitted_at")))));
-}
-
 /* Bars of applications received and keys shipped per day: drawn here, no script. */
-static char *chart_svg(json_t *daily)
+static char *chart_svg(const struct ra_day *daily, size_t n)
 {
-	size_t n = json_array_size(daily);
-	json_int_t max = 1;
+	int64_t max = 1;
+	char(*dates)[16] = xcalloc(n ? n : 1, sizeof *dates);
 	for (size_t i = 0; i < n; i++) {
-		json_t *d = json_array_get(daily, i);
-		json_int_t a = json_integer_value(json_object_get(d, "received"));
-		json_int_t b = json_integer_value(json_object_get(d, "shipped"));
+		/* MM-DD of the day in China Standard Time. */
+		time_t t = (time_t)(daily[i].start + 8 * 3600);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(dates[i], sizeof dates[i], "%02d-%02d", (tm.tm_mon + 1) % 100,
+		         tm.tm_mday % 100);
+		int64_t a = daily[i].received, b = daily[i].shipped;
 		if (a > max)
 			max = a;
 		if (b > max)
@@ -103,27 +99,22 @@ static char *chart_svg(json_t *daily)
 	buf_printf(&s, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">0</text>",
 	           left - 4, top + h);
 	for (size_t i = 0; i < n; i++) {
-		json_t *d = json_array_get(daily, i);
-		json_int_t a = json_integer_value(json_object_get(d, "received"));
-		json_int_t b = json_integer_value(json_object_get(d, "shipped"));
+		int64_t a = daily[i].received, b = daily[i].shipped;
 		int x = left + (int)i * w;
 		int ha = (int)(a * h / max), hb = (int)(b * h / max);
 		buf_printf(&s,
 		           "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" "
 		           "fill=\"#1f4e8c\"><title>%s 收到申请 %lld</title></rect>",
-		           x + 3, top + h - ha, ha, json_string_value(json_object_get(d, "date")),
-		           (long long)a);
+		           x + 3, top + h - ha, ha, dates[i], (long long)a);
 		buf_printf(&s,
 		           "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" "
 		           "fill=\"#2e7d32\"><title>%s 寄出证书U盘 %lld</title></rect>",
-		           x + 12, top + h - hb, hb, json_string_value(json_object_get(d, "date")),
-		           (long long)b);
+		           x + 12, top + h - hb, hb, dates[i], (long long)b);
 		if (i % 5 == 0 || i == n - 1)
 			buf_printf(&s,
 			           "<text x=\"%d\" y=\"%d\" font-size=\"10\" "
 			           "text-anchor=\"middle\">%s</text>",
-			           x + 12, top + h + 14,
-			           json_string_value(json_object_get(d, "date")));
+			           x + 12, top + h + 14, dates[i]);
 	}
 	buf_printf(&s,
 	           "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#1f4e8c\"/>"
@@ -132,6 +123,7 @@ static char *chart_svg(json_t *daily)
 	           "<text x=\"%d\" y=\"%d\" font-size=\"11\">寄出的证书U盘</text></svg>",
 	           left, top + h + 24, left + 14, top + h + 33, left + 110, top + h + 24,
 	           left + 124, top + h + 33);
+	free(dates);
 	return buf_steal(&s);
 }
 
@@ -142,21 +134,30 @@ void page_ra_home(struct request *r)
 	struct ra_filter f;
 	base_filter(r, &f);
 	int days = r->srv->limits.delivery_days;
-	json_t *stats = ra_stats(req_db(r), &f, days);
+	struct ra_stats stats;
+	struct ra_queue_item *overdue;
+	size_t n_overdue;
+	struct ra_day *daily;
+	enum db_status st = ra_stats(req_db(r), &f, days, &stats);
 	f.overdue = true;
 	f.limit = 20;
 	int64_t total = 0;
-	json_t *overdue = ra_queue(req_db(r), &f, days, &total);
-	dates_of(r, overdue);
-	json_t *daily = ra_daily(req_db(r), &f, 30);
-	char *svg = chart_svg(daily);
-	json_decref(daily);
+	if (st == DB_OK)
+		st = ra_queue(req_db(r), r->arena, &f, days, &overdue, &n_overdue, &total);
+	if (st == DB_OK)
+		st = ra_daily(req_db(r), r->arena, &f, 30, &daily);
+	if (st != DB_OK) {
+		reply_server_error(r, "RA figures could not be read");
+		return;
+	}
+	char *svg = chart_svg(daily, 30);
 	/* The scope says whose office this is: a training institution sees
 	 * evaluators only, an RA its province, the admin every province. */
 	bool trainer = f.evaluators_only, ra = f.province && !trainer;
-	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", stats, "overdue",
-	                        overdue, "chart_svg", svg, "delivery_days", days, "is_ra", ra,
-	                        "org", r->actor.display_name ? r->actor.display_name : "");
+	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", ra_stats_to_json(&stats),
+	                        "overdue", ra_queue_to_json(overdue, n_overdue, r->arena),
+	                        "chart_svg", svg, "delivery_days", days, "is_ra", ra, "org",
+	                        r->actor.display_name ? r->actor.display_name : "");
 	free(svg);
 	render_page(r, 200, "ra_home", trainer ? "培训机构首页" : "注册机构首页", ctx);
 }
@@ -166,11 +167,17 @@ void page_ra_queue(struct request *r)
 	if (!office_allowed(r))
 		return;
 	struct ra_filter f;
-	json_t *form = json_object();
+	json_t *form = req_own_json(r, json_object());
 	request_filter(r, &f, form);
 	int64_t total = 0;
-	json_t *items = ra_queue(req_db(r), &f, r->srv->limits.delivery_days, &total);
-	dates_of(r, items);
+	struct ra_queue_item *list;
+	size_t n;
+	if (ra_queue(req_db(r), r->arena, &f, r->srv->limits.delivery_days, &list, &n, &total) !=
+	    DB_OK) {
+		reply_server_error(r, "RA queue could not be read");
+		return;
+	}
+	json_t *items = ra_queue_to_json(list, n, r->arena);
 	long page = (long)json_integer_value(json_object_get(form, "page"));
 	long pages = (long)((total + QUEUE_PAGE - 1) / QUEUE_PAGE);
 	/* The same filters for the page links and the CSV export. */
@@ -209,7 +216,7 @@ void page_ra_queue(struct request *r)
 		json_array_append_new(
 		    states, json_pack("{s:s, s:s, s:b}", "value", appstate_name(s), "label",
 		                      appstate_label(s), "selected", s == selected));
-	json_t *ctx = json_pack("{s:o, s:o, s:I, s:o, s:o, s:i, s:i, s:s}", "items", items, "form",
+	json_t *ctx = json_pack("{s:o, s:O, s:I, s:o, s:o, s:i, s:i, s:s}", "items", items, "form",
 	                        form, "total", (json_int_t)total, "kinds", kinds, "states", states,
 	                        "page", (int)page, "pages", (int)(pages ? pages : 1), "csv_url",
 	                        arena_printf(r->arena, "/ra/queue.csv?%s", qstr));
@@ -243,34 +250,39 @@ void page_ra_queue_csv(struct request *r)
 	if (!office_allowed(r))
 		return;
 	struct ra_filter f;
-	json_t *form = json_object();
-	request_filter(r, &f, form);
-	json_decref(form);
+	request_filter(r, &f, req_own_json(r, json_object()));
 	f.limit = 100000;
 	f.offset = 0;
 	int64_t total = 0;
-	json_t *items = ra_queue(req_db(r), &f, r->srv->limits.delivery_days, &total);
+	struct ra_queue_item *list;
+	size_t n;
+	if (ra_queue(req_db(r), r->arena, &f, r->srv->limits.delivery_days, &list, &n, &total) !=
+	    DB_OK) {
+		reply_server_error(r, "RA queue could not be read");
+		return;
+	}
 	buf_free(&r->body);
 	buf_puts(&r->body, "\xEF\xBB\xBF申请编号,状态,申请人类型,名称,代码,省份,数量,金额(元),"
 	                   "提交日期,已用天数,超期\r\n");
-	size_t i;
-	json_t *it;
-	json_array_foreach(items, i, it)
-	{
-		const char *cols[] = {"number", "state_label", "kind_label", "name",
-		                      "code",   "province",    "sets",       "amount"};
+	for (size_t i = 0; i < n; i++) {
+		const struct ra_queue_item *it = &list[i];
+		const char *cols[] = {it->number,
+		                      app_state_label(it->state),
+		                      it->kind == KIND_NONE ? "" : kind_label(it->kind),
+		                      it->name,
+		                      it->code,
+		                      it->province,
+		                      arena_printf(r->arena, "%d", it->sets),
+		                      arena_printf(r->arena, "%lld", (long long)it->amount_yuan)};
 		for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-			csv_field(&r->body, json_string_value(json_object_get(it, cols[k])));
+			csv_field(&r->body, cols[k]);
 			buf_putc(&r->body, ',');
 		}
-		csv_field(&r->body, time_date(r->arena, json_integer_value(
-		                                            json_object_get(it, "submitted_at"))));
-		json_int_t days = json_integer_value(json_object_get(it, "days"));
+		csv_field(&r->body, time_date(r->arena, it->submitted_at));
 		buf_printf(&r->body, ",%s,%s\r\n",
-		           days >= 0 ? arena_printf(r->arena, "%lld", (long long)days) : "",
-		           json_is_true(json_object_get(it, "overdue")) ? "是" : "否");
+		           it->days >= 0 ? arena_printf(r->arena, "%lld", (long long)it->days) : "",
+		           it->overdue ? "是" : "否");
 	}
-	json_decref(items);
 	r->status = 200;
 	r->content_type = "text/csv; charset=utf-8";
 	req_header(r, "Content-Disposition", "attachment; filename=\"esp-applications.csv\"");
@@ -279,9 +291,9 @@ void page_ra_queue_csv(struct request *r)
 
 /* ---- one application ---- */
 
-static json_t *load_operator_app(struct request *r)
+static bool load_operator_app(struct request *r, struct application *app)
 {
-	return office_allowed(r) ? application_for(r, ACT_APPLICATION_VIEW) : NULL;
+	return office_allowed(r) && application_for(r, ACT_APPLICATION_VIEW, app);
 }
 
 /* In which role the actor takes this application's steps, as the policy
@@ -296,23 +308,39 @@ static enum role acting_role(struct request *r, const struct policy_object *o)
 	return ROLE_NONE;
 }
 
-static void show_ra_app(struct request *r, int status, json_t *app, const char *error)
+static void show_ra_app(struct request *r, int status, const struct application *app,
+                        const char *error)
 {
 	struct policy_object o;
 	application_policy_object(app, &o);
 	enum role who = acting_role(r, &o);
-	enum reg_kind k = kind_parse(sval(app, "kind"));
+	enum reg_kind k = app->kind;
 	bool eval = k == KIND_EVALUATOR;
-	enum app_state state = appstate_parse(sval(app, "state"));
-	int64_t app_id = strtoll(sval(app, "id"), NULL, 10);
-	json_t *certs = cert_list(req_db(r), "application_id", app_id, r->arena,
-	                          r->srv->limits.expiry_warning_days);
-	unsigned facts = application_facts(app) | (json_array_size(certs) ? APP_FACT_CERTS : 0);
-	json_t *reg = registration_get(req_db(r), strtoll(sval(app, "registration_id"), NULL, 10));
-	json_t *ctx = json_pack(
-	    "{s:O, s:o, s:o, s:o, s:o, s:s}", "app", app, "reg", reg ? reg : json_object(),
-	    "history", application_history(req_db(r), app_id, r->arena), "certs", certs, "timeline",
-	    application_timeline(app, r->arena), "today", time_date(r->arena, time_now()));
+	enum app_state state = app->state;
+	int64_t app_id = app->id;
+	struct certificate *cert_rows;
+	size_t ncerts;
+	struct app_event *events;
+	size_t nevents;
+	if (cert_list_of_application(req_db(r), r->arena, app_id, &cert_rows, &ncerts) != DB_OK ||
+	    application_history(req_db(r), r->arena, app_id, &events, &nevents) != DB_OK) {
+		reply_server_error(r, "application could not be read");
+		return;
+	}
+	json_t *certs =
+	    certs_to_json(cert_rows, ncerts, r->srv->limits.expiry_warning_days, r->arena);
+	unsigned facts = application_facts(app) | (ncerts ? APP_FACT_CERTS : 0);
+	struct registration record;
+	json_t *reg = NULL;
+	if (load_registration(r, app->registration_id, &record, &reg) == DB_ERROR) {
+		reply_server_error(r, "registration could not be read");
+		return;
+	}
+	json_t *ctx = json_pack("{s:o, s:O, s:o, s:o, s:o, s:s}", "app", application_to_json(app),
+	                        "reg", reg ? reg : req_own_json(r, json_object()), "history",
+	                        app_events_to_json(events, nevents, r->arena), "certs", certs,
+	                        "timeline", application_timeline_json(app, r->arena), "today",
+	                        time_date(r->arena, time_now()));
 	/* A button shows when the state machine lets this role take its step now. */
 	static const struct {
 		const char *key;
@@ -327,30 +355,28 @@ static void show_ra_app(struct request *r, int status, json_t *app, const char *
 		json_object_set_new(
 		    ctx, buttons[i].key,
 		    json_boolean(appstate_next(state, buttons[i].step, who, facts, NULL)));
-	json_t *items = application_materials(k), *list = json_array();
-	size_t mi;
-	json_t *m;
-	json_array_foreach(items, mi, m) json_array_append_new(
-	    list, json_pack("{s:I, s:O}", "index", (json_int_t)mi, "label", m));
-	json_decref(items);
+	size_t nitems;
+	const char *const *items = application_materials(k, &nitems);
+	json_t *list = json_array();
+	for (size_t mi = 0; mi < nitems; mi++)
+		json_array_append_new(
+		    list, json_pack("{s:I, s:s}", "index", (json_int_t)mi, "label", items[mi]));
 	json_object_set_new(ctx, "materials", list);
 	json_object_set_new(ctx, "certs_count", json_integer((json_int_t)json_array_size(certs)));
 	json_object_set_new(ctx, "is_evaluator", json_boolean(eval));
-	json_object_set_new(ctx, "has_scan",
-	                    json_boolean(!json_is_null(json_object_get(app, "scan_id"))));
+	json_object_set_new(ctx, "has_scan", json_boolean(app->scan_id != 0));
 	json_object_set_new(ctx, "server_url", json_string(r->srv->public_url));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
-	render_page(r, status, "ra_application",
-	            arena_printf(r->arena, "办理申请 %s", sval(app, "number")), ctx);
+	render_page(r, status, "ra_application", arena_printf(r->arena, "办理申请 %s", app->number),
+	            ctx);
 }
 
 void page_ra_application(struct request *r)
 {
-	json_t *app = load_operator_app(r);
-	if (!app)
-		return;
-	show_ra_app(r, 200, app, NULL);
+	struct application app;
+	if (load_operator_app(r, &app))
+		show_ra_app(r, 200, &app, NULL);
 }
 
 static char *trimmed(struct request *r, const char *name, size_t max_chars)
@@ -367,14 +393,14 @@ static char *trimmed(struct request *r, const char *name, size_t max_chars)
 /* Runs one recorded step through the policy, answering as a person expects. */
 void page_ra_action(struct request *r)
 {
-	json_t *app = load_operator_app(r);
-	if (!app)
+	struct application app;
+	if (!load_operator_app(r, &app))
 		return;
 	struct policy_object o;
-	application_policy_object(app, &o);
-	const char *number = sval(app, "number");
-	bool eval = json_is_true(json_object_get(app, "is_evaluator"));
-	unsigned facts = application_facts(app);
+	application_policy_object(&app, &o);
+	const char *number = app.number;
+	bool eval = app.kind == KIND_EVALUATOR;
+	unsigned facts = application_facts(&app);
 	/* The steps recorded here, by the name in the address; "ship" hands an
 	 * evaluator's key to the training institution instead. */
 	enum app_step step;
@@ -398,7 +424,7 @@ void page_ra_action(struct request *r)
 		int64_t on = time_parse_date(req_form(r, "paid_on"));
 		char *end = NULL;
 		long amount = amount_s ? strtol(amount_s, &end, 10) : -1;
-		long due = strtol(sval(app, "amount_yuan"), NULL, 10);
+		long due = (long)app.amount_yuan;
 		if (!amount_s || !*amount_s || *end || amount <= 0 || amount > 10000000)
 			error = "请输入正确的付款金额（元）";
 		else if (on < 0 || on > time_now())
@@ -412,14 +438,12 @@ void page_ra_action(struct request *r)
 		else
 			st = ra_record_payment(c, &r->actor, number, amount, on, payer, ref, note);
 	} else if (step == STEP_MATERIALS) {
-		json_t *items = application_materials(kind_parse(sval(app, "kind")));
+		size_t nitems;
+		const char *const *items = application_materials(app.kind, &nitems);
 		const char *got = req_form(r, "item");
 		struct buf list = {0};
-		size_t i;
-		json_t *it;
 		bool all = true;
-		json_array_foreach(items, i, it)
-		{
+		for (size_t i = 0; i < nitems; i++) {
 			/* Checkboxes come back as "0\n1" (repeated fields joined). */
 			char key[24];
 			snprintf(key, sizeof key, "%zu", i);
@@ -431,9 +455,8 @@ void page_ra_action(struct request *r)
 				p += n + (p[n] == '\n');
 			}
 			all = all && ticked;
-			buf_printf(&list, "%s%s", i ? "；" : "", json_string_value(it));
+			buf_printf(&list, "%s%s", i ? "；" : "", items[i]);
 		}
-		json_decref(items);
 		if (!all)
 			error = "请逐项核对申请材料，全部收到后再确认";
 		else
@@ -458,11 +481,11 @@ void page_ra_action(struct request *r)
 		st = ra_mark_received(c, &r->actor, number);
 	}
 	if (error) {
-		show_ra_app(r, 422, app, error);
+		show_ra_app(r, 422, &app, error);
 	} else if (st == DB_OK) {
 		redirect(r, arena_printf(r->arena, "/ra/applications/%s", number));
 	} else if (st == DB_CONFLICT) {
-		show_ra_app(r, 409, app,
+		show_ra_app(r, 409, &app,
 		            "该申请的当前状态不允许此操作（可能已被其他人处理），请刷新后查看。");
 	} else {
 		reply_server_error(r, "RA action failed");
@@ -473,8 +496,13 @@ void page_ra_action(struct request *r)
 
 static void show_tokens(struct request *r, int status, const char *new_token, const char *error)
 {
-	json_t *ctx =
-	    json_pack("{s:o}", "tokens", api_token_list(req_db(r), r->actor.account_id, r->arena));
+	struct api_token *list;
+	size_t n;
+	if (api_token_list(req_db(r), r->arena, r->actor.account_id, &list, &n) != DB_OK) {
+		reply_server_error(r, "API tokens could not be read");
+		return;
+	}
+	json_t *ctx = json_pack("{s:o}", "tokens", api_tokens_to_json(list, n, r->arena));
 	if (new_token)
 		json_object_set_new(ctx, "new_token", json_string(new_token));
 	if (error)
@@ -536,12 +564,12 @@ void page_ra_tokens_revoke(struct request *r)
 /* The applicant corrects a returned application. */
 void page_application_resubmit(struct request *r)
 {
-	json_t *app = application_for(r, ACT_APPLICATION_OWN);
-	if (!app)
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_OWN, &app))
 		return;
-	enum db_status st = application_resubmit(req_db(r), &r->actor, sval(app, "number"));
+	enum db_status st = application_resubmit(req_db(r), &r->actor, app.number);
 	if (st == DB_OK)
-		redirect(r, arena_printf(r->arena, "/applications/%s", sval(app, "number")));
+		redirect(r, arena_printf(r->arena, "/applications/%s", app.number));
 	else if (st == DB_CONFLICT)
 		render_message(r, 409, "不能重新提交", "该申请当前不是已退回状态。");
 	else

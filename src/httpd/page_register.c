@@ -1,21 +1,21 @@
 /* 报名申请: the registration form of each kind, and its correction after 未通过. */
 #include "httpd.h"
+#include "registration_view.h"
 #include "throttle.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static void show_form(struct request *r, int status, enum reg_kind k, json_t *values,
-                      json_t *errors, bool editing, const char *notice)
+                      const struct field_errors *errors, bool editing, const char *notice)
 {
-	json_t *fields = registration_form(req_db(r), k, values, errors, editing);
+	json_t *fields = registration_form_json(req_db(r), k, values, errors, editing);
 	json_t *ctx = json_pack(
 	    "{s:s, s:s, s:s, s:o, s:b, s:s}", "kind", kind_name(k), "kind_label", kind_label(k),
 	    "apply_label", kind_apply_label(k), "fields", fields, "editing", editing, "action",
 	    editing ? "/registration/edit" : arena_printf(r->arena, "/register/%s", kind_name(k)));
-	if (json_object_size(errors) > 0)
-		json_object_set_new(ctx, "has_errors",
-		                    json_integer((json_int_t)json_object_size(errors)));
+	if (errors->n > 0)
+		json_object_set_new(ctx, "has_errors", json_integer((json_int_t)errors->n));
 	if (notice)
 		json_object_set_new(ctx, "notice", json_string(notice));
 	render_page(r, status, "register", editing ? "修改报名信息" : kind_apply_label(k), ctx);
@@ -28,11 +28,8 @@ void page_register_get(struct request *r)
 		reply_not_found(r);
 		return;
 	}
-	json_t *values = json_object();
-	json_t *errors = json_object();
-	show_form(r, 200, k, values, errors, false, NULL);
-	json_decref(values);
-	json_decref(errors);
+	struct field_errors errors = {0};
+	show_form(r, 200, k, req_own_json(r, json_object()), &errors, false, NULL);
 }
 
 void page_register_post(struct request *r)
@@ -43,9 +40,13 @@ void page_register_post(struct request *r)
 		return;
 	}
 	db_conn *c = req_db(r);
-	json_t *values = form_values(r);
-	json_t *errors = registration_validate(c, &r->srv->limits, k, values, false, 0);
-	if (json_object_size(errors) == 0) {
+	json_t *values = req_own_json(r, form_values(r));
+	struct registration_input in;
+	registration_input_from_json(values, &in);
+	struct field_errors errors = {0};
+	registration_validate(c, &r->srv->limits, k, &in, false, 0, r->arena, &errors);
+	registration_input_to_json(k, &in, values);
+	if (errors.n == 0) {
 		/* Anyone may register: one address may write only so many. Counted
 		 * before the write and its password hash; a form sent back with
 		 * errors writes nothing and does not count. */
@@ -53,15 +54,11 @@ void page_register_post(struct request *r)
 		const char *key = arena_printf(r->arena, "register:addr:%s", throttle_client(r));
 		int limit = throttle_config()->registrations_per_address_hour;
 		if (!throttle_allow(r, key, limit, 3600, "同一网络地址提交报名过于频繁", false,
-		                    &slot)) {
-			json_decref(values);
-			json_decref(errors);
+		                    &slot))
 			return;
-		}
 		int64_t reg_id = 0;
 		const char *which = NULL;
-		enum db_status st =
-		    registration_submit(c, k, values, r->client_addr, &reg_id, &which);
+		enum db_status st = registration_submit(c, k, &in, r->client_addr, &reg_id, &which);
 		if (st != DB_OK)
 			ratelimit_release(c, key, limit, &slot);
 		if (st == DB_OK) {
@@ -77,92 +74,82 @@ void page_register_post(struct request *r)
 			} else {
 				redirect(r, "/login?registered=1");
 			}
-			json_decref(values);
-			json_decref(errors);
 			return;
 		}
 		if (st != DB_CONFLICT) {
-			json_decref(values);
-			json_decref(errors);
 			reply_server_error(r, "registration insert failed");
 			return;
 		}
 		/* Lost a race with another registration of the same code or name. */
-		json_object_set_new(errors,
-		                    which && strcmp(which, "username") == 0 ? "username" : "code",
-		                    json_string(which && strcmp(which, "username") == 0
-		                                    ? "该用户名已被使用，请更换"
-		                                    : "该代码已经报名，请勿重复报名"));
+		bool username = which && strcmp(which, "username") == 0;
+		field_error_set(&errors, username ? "username" : "code",
+		                username ? "该用户名已被使用，请更换"
+		                         : "该代码已经报名，请勿重复报名");
 	}
-	show_form(r, 422, k, values, errors, false, NULL);
-	json_decref(values);
-	json_decref(errors);
+	show_form(r, 422, k, values, &errors, false, NULL);
 }
 
-/* The registrant's own registration, loaded and checked through the policy. */
-static json_t *own_registration(struct request *r, enum action act)
+/* The registrant's own registration, loaded and checked through the policy
+ * (its JSON owned by the request); false when answered (403, 500). */
+static bool own_registration(struct request *r, enum action act, struct registration *reg,
+                             json_t **json)
 {
-	json_t *reg = registration_get(req_db(r), r->actor.registration_id);
-	struct policy_object o;
-	registration_policy_object(reg, &o);
-	if (!reg || !policy_allows(&r->actor, act, &o)) {
-		json_decref(reg);
-		return NULL;
+	enum db_status st = load_registration(r, r->actor.registration_id, reg, json);
+	if (st != DB_OK && st != DB_NOT_FOUND) {
+		reply_server_error(r, "registration could not be read");
+		return false;
 	}
-	return reg;
+	struct policy_object o;
+	registration_policy_object(st == DB_OK ? reg : NULL, &o);
+	if (st != DB_OK || !policy_allows(&r->actor, act, &o)) {
+		reply_forbidden(r);
+		return false;
+	}
+	return true;
 }
 
 void page_registration_edit_get(struct request *r)
 {
-	json_t *reg = own_registration(r, ACT_REGISTRATION_EDIT);
-	if (!reg) {
-		reply_forbidden(r);
+	struct registration reg;
+	json_t *json;
+	if (!own_registration(r, ACT_REGISTRATION_EDIT, &reg, &json))
 		return;
-	}
-	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
-	json_t *errors = json_object();
-	json_t *values = json_object();
+	json_t *values = req_own_json(r, json_object());
 	const char *key;
 	json_t *v;
-	json_object_foreach(reg, key, v)
+	json_object_foreach(json, key, v)
 	{
 		if (json_is_string(v))
 			json_object_set(values, key, v);
 	}
-	show_form(r, 200, k, values, errors, true,
-	          json_string_value(json_object_get(reg, "reject_reason")));
-	json_decref(values);
-	json_decref(errors);
-	json_decref(reg);
+	struct field_errors errors = {0};
+	show_form(r, 200, reg.kind, values, &errors, true, reg.reject_reason);
 }
 
 void page_registration_edit_post(struct request *r)
 {
-	json_t *reg = own_registration(r, ACT_REGISTRATION_EDIT);
-	if (!reg) {
-		reply_forbidden(r);
+	struct registration reg;
+	if (!own_registration(r, ACT_REGISTRATION_EDIT, &reg, NULL))
 		return;
-	}
-	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
-	json_t *values = form_values(r);
-	json_t *errors = registration_validate(req_db(r), &r->srv->limits, k, values, true,
-	                                       r->actor.registration_id);
-	if (json_object_size(errors) == 0) {
+	enum reg_kind k = reg.kind;
+	json_t *values = req_own_json(r, form_values(r));
+	struct registration_input in;
+	registration_input_from_json(values, &in);
+	struct field_errors errors = {0};
+	registration_validate(req_db(r), &r->srv->limits, k, &in, true, r->actor.registration_id,
+	                      r->arena, &errors);
+	registration_input_to_json(k, &in, values);
+	if (errors.n == 0) {
 		enum db_status st =
-		    registration_resubmit(req_db(r), &r->actor, r->actor.registration_id, values);
+		    registration_resubmit(req_db(r), &r->actor, r->actor.registration_id, &in);
 		if (st == DB_OK) {
 			redirect(r, "/status?resubmitted=1");
 		} else if (st == DB_CONFLICT) {
-			json_object_set_new(errors, "code",
-			                    json_string("该代码已经报名，请勿重复报名"));
+			field_error_set(&errors, "code", "该代码已经报名，请勿重复报名");
 		} else {
 			reply_server_error(r, "registration resubmit failed");
 		}
 	}
-	if (json_object_size(errors) > 0)
-		show_form(r, 422, k, values, errors, true,
-		          json_string_value(json_object_get(reg, "reject_reason")));
-	json_decref(values);
-	json_decref(errors);
-	json_decref(reg);
+	if (errors.n > 0)
+		show_form(r, 422, k, values, &errors, true, reg.reject_reason);
 }

@@ -1,6 +1,8 @@
 /* 初审: a reviewer's queue, one registration, and the decision. */
 #include "httpd.h"
 #include "esp/cache_stats.h"
+#include "record_json.h"
+#include "registration_view.h"
 #include "esp/validate.h"
 
 #include <pthread.h>
@@ -59,23 +61,19 @@ static void cache_put(const char *key, int64_t generation, const char *html, siz
 	free(old_h);
 }
 
-/* The queue of one state, or of all (REG_STATE_UNKNOWN). */
+/* The queue of one state, or of all (REG_STATE_UNKNOWN); NULL when the
+ * store failed. */
 static json_t *queue_context(struct request *r, enum reg_state st, long page)
 {
 	const char *state = st == REG_STATE_UNKNOWN ? "all" : reg_state_name(st);
 	int64_t total = 0;
-	json_t *items = registration_queue(req_db(r), r->actor.authority_path,
-	                                   st == REG_STATE_UNKNOWN ? NULL : state, QUEUE_PAGE,
-	                                   (int)((page - 1) * QUEUE_PAGE), &total);
-	size_t i;
-	json_t *it;
-	json_array_foreach(items, i, it)
-	{
-		const char *at = json_string_value(json_object_get(it, "created_at"));
-		json_object_set_new(
-		    it, "created_date",
-		    json_string(time_datetime(r->arena, at ? strtoll(at, NULL, 10) : 0)));
-	}
+	struct registration_row *rows;
+	size_t n;
+	if (registration_queue(req_db(r), r->arena, r->actor.authority_path,
+	                       st == REG_STATE_UNKNOWN ? NULL : state, QUEUE_PAGE,
+	                       (int)((page - 1) * QUEUE_PAGE), &rows, &n, &total) != DB_OK)
+		return NULL;
+	json_t *items = registration_queue_to_json(rows, n, r->arena);
 	json_t *tabs = json_array();
 	for (int k = 0; k < REG_STATE_COUNT; k++)
 		json_array_append_new(
@@ -120,15 +118,17 @@ void page_review_queue(struct request *r)
 	size_t len = 0;
 	char *html = generation >= 0 ? cache_get(key, generation, &len) : NULL;
 	if (!html) {
-		json_t *ctx = queue_context(r, st, page);
+		json_t *ctx = req_own_json(r, queue_context(r, st, page));
+		if (!ctx) {
+			reply_server_error(r, "review queue could not be read");
+			return;
+		}
 		struct buf b = {0};
 		if (tpl_render(r->srv->tpl, "review_queue", ctx, &b) != 0) {
-			json_decref(ctx);
 			buf_free(&b);
 			reply_server_error(r, "review queue rendering failed");
 			return;
 		}
-		json_decref(ctx);
 		len = b.len;
 		html = buf_steal(&b);
 		if (generation >= 0)
@@ -138,41 +138,41 @@ void page_review_queue(struct request *r)
 	free(html);
 }
 
-/* Loads the registration of the route and asks the policy; NULL = answered. */
-static json_t *load_for(struct request *r, enum action act)
+/* Loads the registration of the route and asks the policy; false =
+ * answered (404, 403, 500). Its JSON is owned by the request. */
+static bool load_for(struct request *r, enum action act, struct registration *reg, json_t **json)
 {
 	int64_t id = req_param_int(r, 0);
-	json_t *reg = id ? registration_get(req_db(r), id) : NULL;
-	if (!reg) {
+	enum db_status st = id ? load_registration(r, id, reg, json) : DB_NOT_FOUND;
+	if (st == DB_NOT_FOUND) {
 		reply_not_found(r);
-		return NULL;
+		return false;
+	}
+	if (st != DB_OK) {
+		reply_server_error(r, "registration could not be read");
+		return false;
 	}
 	struct policy_object o;
 	registration_policy_object(reg, &o);
 	if (!policy_allows(&r->actor, act, &o)) {
-		json_decref(reg);
 		reply_forbidden(r);
-		return NULL;
+		return false;
 	}
-	return reg;
+	return true;
 }
 
-static void show_detail(struct request *r, int status, json_t *reg, const char *error)
+static void show_detail(struct request *r, int status, const struct registration *reg, json_t *json,
+                        const char *error)
 {
-	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	/* The same field table as the form gives the labels, in the same order. */
-	json_t *rows = registration_rows(k, reg);
-	enum reg_state state = reg_state_parse(json_string_value(json_object_get(reg, "state")));
-	json_t *ctx = json_pack("{s:O, s:o, s:b}", "reg", reg, "rows", rows, "is_pending",
-	                        state == REG_PENDING);
-	const char *created = json_string_value(json_object_get(reg, "created_at"));
+	json_t *rows = registration_rows_json(reg->kind, json);
+	json_t *ctx = json_pack("{s:O, s:o, s:b}", "reg", json, "rows", rows, "is_pending",
+	                        reg->state == REG_PENDING);
 	json_object_set_new(ctx, "submitted_date",
-	                    json_string(time_datetime(r->arena, strtoll(created, NULL, 10))));
-	const char *reviewed = json_string_value(json_object_get(reg, "reviewed_at"));
-	if (reviewed)
-		json_object_set_new(
-		    ctx, "reviewed_date",
-		    json_string(time_datetime(r->arena, strtoll(reviewed, NULL, 10))));
+	                    json_string(time_datetime(r->arena, reg->created_at)));
+	if (reg->reviewed_at)
+		json_object_set_new(ctx, "reviewed_date",
+		                    json_string(time_datetime(r->arena, reg->reviewed_at)));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	/* Said before the reviewer decides, not after: an authority whose name is
@@ -188,17 +188,17 @@ static void show_detail(struct request *r, int status, json_t *reg, const char *
 
 void page_review_detail(struct request *r)
 {
-	json_t *reg = load_for(r, ACT_REGISTRATION_VIEW);
-	if (!reg)
-		return;
-	show_detail(r, 200, reg, NULL);
-	json_decref(reg);
+	struct registration reg;
+	json_t *json;
+	if (load_for(r, ACT_REGISTRATION_VIEW, &reg, &json))
+		show_detail(r, 200, &reg, json, NULL);
 }
 
 void page_review_decide(struct request *r)
 {
-	json_t *reg = load_for(r, ACT_REGISTRATION_DECIDE);
-	if (!reg)
+	struct registration reg_record, *reg = &reg_record;
+	json_t *json;
+	if (!load_for(r, ACT_REGISTRATION_DECIDE, reg, &json))
 		return;
 	const char *decision = req_form(r, "decision");
 	char *reason = xstrdup(req_form(r, "reason") ? req_form(r, "reason") : "");
@@ -206,15 +206,15 @@ void page_review_decide(struct request *r)
 	bool approve = decision && strcmp(decision, "approve") == 0;
 	bool reject = decision && strcmp(decision, "reject") == 0;
 	if (!approve && !reject) {
-		show_detail(r, 422, reg, "请选择审核结果。");
+		show_detail(r, 422, reg, json, "请选择审核结果。");
 	} else if (reject && !*reason) {
-		show_detail(r, 422, reg, "请填写不通过的原因。");
+		show_detail(r, 422, reg, json, "请填写不通过的原因。");
 	} else if (validate_text(reason, true) != TEXT_OK) {
-		show_detail(r, 422, reg,
+		show_detail(r, 422, reg, json,
 		            arena_printf(r->arena, "不通过原因%s",
 		                         text_fault_reason(validate_text(reason, true))));
 	} else if (utf8_length(reason) > 500) {
-		show_detail(r, 422, reg, "原因不能超过500个字。");
+		show_detail(r, 422, reg, json, "原因不能超过500个字。");
 	} else {
 		char *blocked = NULL;
 		enum db_status st = registration_decide(req_db(r), &r->actor, req_param_int(r, 0),
@@ -223,13 +223,12 @@ void page_review_decide(struct request *r)
 			redirect(r, arena_printf(r->arena, "/review/%lld?decided=1",
 			                         (long long)req_param_int(r, 0)));
 		else if (st == DB_CONFLICT && blocked)
-			show_detail(r, 409, reg, blocked);
+			show_detail(r, 409, reg, json, blocked);
 		else if (st == DB_CONFLICT)
-			show_detail(r, 409, reg, "该报名已经审核过，不能重复审核。");
+			show_detail(r, 409, reg, json, "该报名已经审核过，不能重复审核。");
 		else
 			reply_server_error(r, "registration decision failed");
 		free(blocked);
 	}
 	free(reason);
-	json_decref(reg);
 }

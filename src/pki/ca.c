@@ -730,6 +730,31 @@ enum ca_status ca_create(const char *dir, const char *org)
 	return st;
 }
 
+/* The fixed leaf extensions of ca (see struct esp_ca), in the order
+ * ca_issue_csr adds them; the key identifier of the issuer is ca's own. */
+static bool leaf_ext_init(esp_ca *ca)
+{
+	static const struct {
+		int nid;
+		const char *value;
+	} fixed[] = {
+	    {NID_basic_constraints, "critical,CA:FALSE"},
+	    {NID_key_usage, "critical,digitalSignature"},
+	    {NID_ext_key_usage, "clientAuth"},
+	    {NID_authority_key_identifier, "keyid:always"},
+	};
+	_Static_assert(sizeof fixed / sizeof fixed[0] ==
+	                   sizeof ca->leaf_ext / sizeof ca->leaf_ext[0],
+	               "one slot per fixed extension");
+	X509V3_CTX ctx;
+	X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, NULL, 0);
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		if (!(ca->leaf_ext[i] =
+		          X509V3_EXT_nconf_nid(NULL, &ctx, fixed[i].nid, fixed[i].value)))
+			return false;
+	return true;
+}
+
 enum ca_status ca_open(const char *dir, esp_ca **out)
 {
 	char key_path[PATH_MAX], crt_path[PATH_MAX], root_path[PATH_MAX];
@@ -790,7 +815,7 @@ enum ca_status ca_open(const char *dir, esp_ca **out)
 	ca->issuer_cn = name_entry_utf8(X509_get_subject_name(ca->cert), NID_commonName);
 	if (!ca->issuer_cn)
 		ca->issuer_cn = strdup("");
-	if (!ca->cert_pem || !ca->chain_pem || !ca->issuer_cn)
+	if (!ca->cert_pem || !ca->chain_pem || !ca->issuer_cn || !leaf_ext_init(ca))
 		goto out;
 	st = CA_OK;
 out:
@@ -818,6 +843,8 @@ void ca_free(esp_ca *ca)
 	free(ca->chain_pem);
 	free(ca->issuer_cn);
 	free(ca->ocsp_url);
+	for (size_t i = 0; i < sizeof ca->leaf_ext / sizeof ca->leaf_ext[0]; i++)
+		X509_EXTENSION_free(ca->leaf_ext[i]);
 	pthread_mutex_destroy(&ca->sign_lock);
 	free(ca);
 }
@@ -941,18 +968,17 @@ out:
 /* key certificates (the CSR is parsed and screened in csr.c)          */
 
 /* Subject from the profile only: C=CN, ST, O, OU, CN, serialNumber. */
-static X509_NAME *profile_name(const struct cert_profile *p)
+/* Fills the empty name n with the subject of p.  It is filled in the
+ * certificate's own name: X509_set_subject_name() would copy it by a DER
+ * round trip (encode, decode, canonical form) for every certificate. */
+static bool profile_name_fill(X509_NAME *n, const struct cert_profile *p)
 {
-	X509_NAME *n = X509_NAME_new();
-	if (n && name_add(n, NID_countryName, "CN") &&
-	    name_add(n, NID_stateOrProvinceName, p->province) &&
-	    name_add(n, NID_organizationName, p->organization) &&
-	    name_add(n, NID_organizationalUnitName, p->org_unit) &&
-	    name_add(n, NID_commonName, p->common_name) && name_add(n, NID_serialNumber, p->code) &&
-	    X509_NAME_entry_count(n) > 1)
-		return n;
-	X509_NAME_free(n);
-	return NULL;
+	return n && name_add(n, NID_countryName, "CN") &&
+	       name_add(n, NID_stateOrProvinceName, p->province) &&
+	       name_add(n, NID_organizationName, p->organization) &&
+	       name_add(n, NID_organizationalUnitName, p->org_unit) &&
+	       name_add(n, NID_commonName, p->common_name) &&
+	       name_add(n, NID_serialNumber, p->code) && X509_NAME_entry_count(n) > 1;
 }
 
 enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_profile *p,
@@ -986,22 +1012,19 @@ enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_pro
 	/* A certificate must not outlive the CA that signed it. */
 	if (X509_cmp_time(X509_get0_notAfter(ca->cert), &na) < 0)
 		goto out;
-	subject = profile_name(p);
-	if (!subject)
-		goto out;
-	x = cert_new(subject, NULL, ca->cert, nb, na);
-	if (!x || !ca_csr_spki_copy(x, csr))
+	subject = X509_NAME_new(); /* empty: filled in place below */
+	x = subject ? cert_new(subject, NULL, ca->cert, nb, na) : NULL;
+	if (!x || !profile_name_fill(X509_get_subject_name(x), p) || !ca_csr_spki_copy(x, csr))
 		goto out;
 
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
-	if (!add_ext_conf(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext_conf(x, &ctx, NID_key_usage, "critical,digitalSignature") ||
-	    !add_ext_conf(x, &ctx, NID_ext_key_usage, "clientAuth") ||
+	if (X509_add_ext(x, ca->leaf_ext[0], -1) != 1 ||
+	    X509_add_ext(x, ca->leaf_ext[1], -1) != 1 ||
+	    X509_add_ext(x, ca->leaf_ext[2], -1) != 1 ||
 	    !add_ext_conf(x, &ctx, NID_subject_key_identifier, "hash") ||
-	    !add_ext_conf(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
-	    !add_crl_dp(x, p->crl_url) || !add_ocsp_aia(x, ca->ocsp_url) ||
-	    !add_identity_ext(x, p->code_kind, p->code))
+	    X509_add_ext(x, ca->leaf_ext[3], -1) != 1 || !add_crl_dp(x, p->crl_url) ||
+	    !add_ocsp_aia(x, ca->ocsp_url) || !add_identity_ext(x, p->code_kind, p->code))
 		goto out;
 	if (!ca_sign_x509(ca, x))
 		goto out;

@@ -31,6 +31,10 @@ struct esp_ca {
 	char *chain_pem;   /* issuing CA then root, PEM */
 	char *issuer_cn;   /* issuing CA subject CN, UTF-8 */
 	char *ocsp_url;    /* OCSP responder in issued certificates' AIA, or NULL */
+	/* The extensions every leaf certificate carries unchanged (basic
+	 * constraints, key usage, extended key usage, authority key id), built
+	 * once instead of parsed from their text form for every certificate. */
+	X509_EXTENSION *leaf_ext[4];
 	pthread_mutex_t sign_lock;
 };
 

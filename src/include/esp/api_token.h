@@ -5,7 +5,8 @@
 #ifndef ESP_API_TOKEN_H
 #define ESP_API_TOKEN_H
 
-#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "esp/db.h"
@@ -18,6 +19,16 @@ enum db_status api_token_create(db_conn *c, const struct actor *a, const char *n
  * unknown, revoked or the account disabled. */
 enum db_status api_token_actor(db_conn *c, struct arena *ar, const char *token, struct actor *out);
 enum db_status api_token_revoke(db_conn *c, const struct actor *a, int64_t id);
-json_t *api_token_list(db_conn *c, int64_t account_id, struct arena *ar);
+/* A token as its owner's list shows it (never the token itself). */
+struct api_token {
+	int64_t id;
+	const char *name;
+	const char *prefix; /* the first 12 characters, to tell tokens apart */
+	int64_t created_at;
+	bool revoked;
+};
+/* An account's tokens, newest first (strings and *out in arena). */
+enum db_status api_token_list(db_conn *c, struct arena *ar, int64_t account_id,
+                              struct api_token **out, size_t *n);
 
 #endif

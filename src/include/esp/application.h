@@ -1,36 +1,72 @@
 /*
- * Certificate key applications (证书U盘申请): the form of each kind,
- * numbering, creation (idempotent per form), reading and the status
- * timeline (core/application.c).  The fee schedule is in fee.h, scans in
- * upload.h, the RA directory in directory.h.
+ * Certificate key applications (证书U盘申请): the form's fields and their
+ * validation, numbering, creation (idempotent per form) and reading, as
+ * typed records (core/application.c); the pages make their JSON.  The fee
+ * schedule is in fee.h, scans in upload.h, the RA directory in directory.h.
  */
 #ifndef ESP_APPLICATION_H
 #define ESP_APPLICATION_H
 
-#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#include "esp/appform.h"
 #include "esp/appstate.h"
 #include "esp/core.h"
 #include "esp/fee.h"
+#include "esp/field_error.h"
 #include "esp/registration.h"
 
-/* Wizard steps of a kind as the manual numbers them, with `current` marked:
- * keys "register", "status", "scan", "form", "print", "pay", "receive". */
-json_t *application_steps(enum reg_kind k, const char *current);
+/* The kinds of application: the first (初次办理) or more keys (增加数量). */
+enum app_type { APP_TYPE_INITIAL, APP_TYPE_ADDITIONAL };
+const char *app_type_name(enum app_type t);     /* "initial", "additional" (stored) */
+const char *app_type_label(enum app_type t);    /* 初次办理, 增加数量 */
+enum app_type app_type_parse(const char *name); /* anything but "additional" is initial */
 
-/* Values to start the form with, taken from the registration (new reference). */
-json_t *application_defaults(json_t *reg);
-/* The form fields for the template (like registration_form). */
-json_t *application_form(enum reg_kind k, json_t *values, json_t *errors);
-/* Validates and normalises values in place; returns errors (new reference). */
-json_t *application_validate(const struct esp_limits *l, enum reg_kind k, json_t *values);
+/* What the applicant types into the form (strings; NULL counts as ""):
+ * application_validate trims and normalises them in place. */
+struct application_input {
+	const char *contact_name;
+	const char *contact_id_number; /* units */
+	const char *mobile;
+	const char *phone;
+	const char *email;
+	const char *address;
+	const char *postcode;
+	const char *sets;          /* units; an evaluator's is "1" */
+	const char *invoice_title; /* units */
+	const char *taxpayer_id;   /* units; enterprises must give it */
+};
+
+/* One field of a kind's form. */
+struct app_field {
+	const char *name;
+	const char *label; /* Chinese, as on the form */
+	const char *type;  /* text, tel, email, number */
+	bool required;     /* for every kind; see application_field_required */
+	int maxlen;        /* in characters */
+	const char *hint;
+	size_t offset; /* of its value in struct application_input */
+};
+/* The fields of kind k's form, in form order (static). */
+const struct app_field *application_fields(enum reg_kind k, size_t *n);
+bool application_field_required(enum reg_kind k, const struct app_field *f);
+/* The value of field f in in. */
+const char **application_input_at(struct application_input *in, const struct app_field *f);
+
+/* Trims and normalises in's fields of kind k in place (new strings in
+ * arena; an evaluator's sets become "1") and records what is wrong in
+ * *errors, field by field. */
+void application_validate(const struct esp_limits *l, enum reg_kind k, struct application_input *in,
+                          struct arena *a, struct field_errors *errors);
 
 /* Creates the application in one transaction: number, fee snapshot, event,
- * audit. idem_key makes it idempotent: the same key returns the application
+ * audit, from in as application_validate left it without errors. idem_key
+ * makes it idempotent: the same key returns the application
  * made before (*existing = true). *number is malloc'ed (caller frees). */
-enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg, json_t *values,
-                                  const char *type, int64_t scan_id, const char *idem_key,
+enum db_status application_create(db_conn *c, const struct actor *a, int64_t registration_id,
+                                  enum reg_kind k, const struct application_input *in,
+                                  enum app_type type, int64_t scan_id, const char *idem_key,
                                   char **number, bool *existing);
 
 /* The registration's open (not withdrawn) initial application: a registrant
@@ -38,27 +74,48 @@ enum db_status application_create(db_conn *c, const struct actor *a, json_t *reg
  * NULL when there is none. */
 enum db_status application_open_initial(db_conn *c, int64_t registration_id, char **number);
 
-/* One application joined with its registration, or NULL (new reference). */
-json_t *application_get(db_conn *c, const char *number);
-/* The applications of a registration, newest first. */
-json_t *application_list_for(db_conn *c, int64_t registration_id);
+/* An application with what it needs of its registration. Text the store
+ * does not have is NULL; a time not yet reached is 0 (Unix seconds). */
+struct application {
+	int64_t id;
+	const char *number;
+	int64_t registration_id;
+	enum app_type type;
+	enum app_state state;
+	int sets;
+	const char *contact_name, *contact_id_number, *mobile, *phone, *email, *address, *postcode;
+	const char *invoice_title, *taxpayer_id;
+	int64_t price_yuan, medium_yuan, years, amount_yuan; /* the fee when applied */
+	int64_t scan_id;                                     /* 0: none */
+	int64_t submitted_at, paid_at, materials_at, issued_at, shipped_at, pickup_at, received_at,
+	    returned_at, withdrawn_at;
+	const char *return_reason, *courier, *tracking_no;
+	/* its registration */
+	enum reg_kind kind;
+	const char *reg_state;
+	const char *reg_name, *reg_code, *legal_rep, *work_unit, *department;
+	const char *province_code, *province; /* code and name */
+	const char *authority_path, *authority_name;
+};
+
+/* One application by number (strings in arena); DB_NOT_FOUND when there is
+ * none (or the number cannot be one). */
+enum db_status application_get(db_conn *c, struct arena *a, const char *number,
+                               struct application *out);
+/* The applications of a registration, newest first (strings, *out in arena). */
+enum db_status application_list_for(db_conn *c, struct arena *a, int64_t registration_id,
+                                    struct application **out, size_t *n);
 /* The scan of the registration's newest application that has one (the
  * unit's document on file); DB_NOT_FOUND when none has. */
 enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int64_t *scan_id);
-/* Policy object of a loaded application (borrows strings). */
-void application_policy_object(json_t *app, struct policy_object *o);
-/* What the state machine needs to know of a loaded application besides its
+/* Policy object of an application (borrows its strings). */
+void application_policy_object(const struct application *app, struct policy_object *o);
+/* What the state machine needs to know of an application besides its
  * state: APP_FACT_EVALUATOR, _PAID, _MATERIALS (certificates are counted
  * by the caller that has them). */
-unsigned application_facts(json_t *app);
-/* Fills the printable form from a loaded application (borrows strings). */
-void application_appform(json_t *app, struct appform *f);
-/* The timeline 已提交 → 已付款 → 材料已收到 → 已制证 → 已寄出/待领取 → 已签收
- * with dates (strings in arena). */
-json_t *application_timeline(json_t *app, struct arena *a);
-const char *app_type_label(const char *type);
-/* The materials the manual lists for a kind: array of strings. */
-json_t *application_materials(enum reg_kind k);
+unsigned application_facts(const struct application *app);
+/* The materials the manual lists for a kind (static; *n of them). */
+const char *const *application_materials(enum reg_kind k, size_t *n);
 
 /* 撤销: submitted and nothing paid → withdrawn, with event and audit, in one
  * transaction. DB_CONFLICT when the state does not allow it. */

@@ -4,16 +4,27 @@
 #ifndef ESP_AUTHORITY_H
 #define ESP_AUTHORITY_H
 
-#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "esp/db.h"
 #include "esp/util.h"
 
 /* ---- authority tree ---- */
-/* JSON array of {id, name, province_code, province, level, depth} in tree order. */
-json_t *authority_list(db_conn *c);
+/* An authority of the tree as the lists show it. */
+struct authority {
+	int64_t id;
+	const char *name;
+	const char *province_code; /* NULL for the ministry and its direct bodies */
+	const char *province;      /* the province's name; NULL likewise */
+	const char *level;
+	const char *path;
+	int depth; /* 0 for the ministry, 1 below it ... */
+};
+/* Every authority in tree order (each right after its parent); strings and
+ * *out in arena. */
+enum db_status authority_list(db_conn *c, struct arena *a, struct authority **out, size_t *n);
 /* Loads name, path, province of one authority (arena). */
 enum db_status authority_get(db_conn *c, struct arena *a, int64_t id, const char **name,
                              const char **path, const char **province_code);
@@ -29,7 +40,12 @@ char *authority_same_name(db_conn *c, const char *name);
 char *names_find_folded(const db_result *r, const char *name);
 
 /* ---- provinces ---- */
-json_t *province_list(db_conn *c); /* [{code, name}] */
+struct province {
+	const char *code;
+	const char *name;
+};
+/* The provinces in their display order (strings and *out in arena). */
+enum db_status province_list(db_conn *c, struct arena *a, struct province **out, size_t *n);
 bool province_exists(db_conn *c, const char *code);
 /* The code of the province named name, or the name of the one coded code
  * (into arena); DB_NOT_FOUND when there is none. */

@@ -11,7 +11,9 @@
 #ifndef ESP_RA_H
 #define ESP_RA_H
 
-#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "esp/application.h"
 
@@ -29,15 +31,47 @@ struct ra_filter {
 /* What the back office shows an operator: its province (the admin: all),
  * and only evaluators to a training institution. */
 void ra_filter_scope(const struct actor *a, struct ra_filter *f);
-/* The queue, overdue first then oldest first; each row with "days" (since the
- * later of payment and materials) and "overdue". */
-json_t *ra_queue(db_conn *c, const struct ra_filter *f, int delivery_days, int64_t *total);
-/* Counts per state and overdue: {"states":[{state,label,count}], "overdue": n}. */
-json_t *ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days);
-/* Applications received and keys shipped per day for the last `days` days. */
-json_t *ra_daily(db_conn *c, const struct ra_filter *f, int days);
-/* The history of an application (events, oldest first). */
-json_t *application_history(db_conn *c, int64_t app_id, struct arena *a);
+/* One application of the queue. */
+struct ra_queue_item {
+	const char *number;
+	const char *state; /* as stored */
+	int sets;
+	int64_t amount_yuan;
+	int64_t submitted_at;
+	enum reg_kind kind;
+	const char *name, *code, *province; /* the registration's, the province's name */
+	bool overdue;
+	int64_t days; /* since the later of payment and materials; -1 before both */
+};
+/* The queue, overdue first then oldest first (strings and *out in arena);
+ * *total counts every match, beyond f->limit. */
+enum db_status ra_queue(db_conn *c, struct arena *a, const struct ra_filter *f, int delivery_days,
+                        struct ra_queue_item **out, size_t *n, int64_t *total);
+/* How many applications are in each state, and how many are overdue. */
+struct ra_stats {
+	int64_t count[APP_STATE_COUNT];
+	int64_t overdue;
+};
+enum db_status ra_stats(db_conn *c, const struct ra_filter *f, int delivery_days,
+                        struct ra_stats *out);
+/* One day of the last `days`: applications received, keys shipped. */
+struct ra_day {
+	int64_t start; /* 00:00 China Standard Time, Unix seconds */
+	int64_t received, shipped;
+};
+/* The last `days` days, oldest first (*out in arena, `days` of them). */
+enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, int days,
+                        struct ra_day **out);
+/* One event of an application's history. */
+struct app_event {
+	int64_t at;
+	const char *actor, *action;
+	const char *from_state, *to_state; /* as stored */
+	const char *note;                  /* NULL for none */
+};
+/* The history of an application, oldest first (strings and *out in arena). */
+enum db_status application_history(db_conn *c, struct arena *a, int64_t app_id,
+                                   struct app_event **out, size_t *n);
 
 enum db_status ra_record_payment(db_conn *c, const struct actor *a, const char *number, long amount,
                                  int64_t paid_on, const char *payer, const char *bank_ref,

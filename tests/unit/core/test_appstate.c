@@ -409,21 +409,19 @@ static void submit(db_conn *c, const char *kind, const char *code, const char *i
 	int64_t reg_id = make_registration(c, kind, code);
 	out->holder =
 	    (struct actor){.role = ROLE_APPLICANT, .username = "holder", .registration_id = reg_id};
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)reg_id);
-	json_t *reg = json_pack("{s:s, s:s}", "id", id, "kind", kind);
-	json_t *values = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "contact_name", "张三",
-	                           "mobile", "13800000000", "email", "a@example.cn", "address",
-	                           "福州市", "postcode", "350000", "sets", "2");
+	const struct application_input in = {.contact_name = "张三",
+	                                     .mobile = "13800000000",
+	                                     .email = "a@example.cn",
+	                                     .address = "福州市",
+	                                     .postcode = "350000",
+	                                     .sets = "2"};
 	bool existing = true;
 	out->number = NULL;
-	assert_int_equal(application_create(c, &out->holder, reg, values, "initial", 0, idem,
-	                                    &out->number, &existing),
+	assert_int_equal(application_create(c, &out->holder, reg_id, kind_parse(kind), &in,
+	                                    APP_TYPE_INITIAL, 0, idem, &out->number, &existing),
 	                 DB_OK);
 	assert_false(existing);
 	assert_non_null(out->number);
-	json_decref(reg);
-	json_decref(values);
 }
 
 static char *state_of(db_conn *c, const char *number)
@@ -486,10 +484,11 @@ static void add_certificate(db_conn *c, const char *number, const char *serial)
 /* The facts the pages read from a loaded application. */
 static unsigned facts_of(db_conn *c, const char *number)
 {
-	json_t *app = application_get(c, number);
-	assert_non_null(app);
-	unsigned f = application_facts(app);
-	json_decref(app);
+	struct arena *ar = arena_new();
+	struct application app;
+	assert_int_equal(application_get(c, ar, number, &app), DB_OK);
+	unsigned f = application_facts(&app);
+	arena_free(ar);
 	return f;
 }
 
@@ -648,36 +647,128 @@ static void test_withdraw(void **state)
 	free(ev);
 	/* A withdrawn initial application makes room for a new one. */
 	struct app again;
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)a.holder.registration_id);
-	json_t *reg = json_pack("{s:s, s:s}", "id", id, "kind", "enterprise");
-	json_t *values = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "contact_name", "张三",
-	                           "mobile", "13800000000", "email", "a@example.cn", "address",
-	                           "福州市", "postcode", "350000", "sets", "1");
+	int64_t reg_id = a.holder.registration_id;
+	const struct application_input in = {.contact_name = "张三",
+	                                     .mobile = "13800000000",
+	                                     .email = "a@example.cn",
+	                                     .address = "福州市",
+	                                     .postcode = "350000",
+	                                     .sets = "1"};
 	bool existing = true;
 	again.number = NULL;
-	assert_int_equal(application_create(c, &a.holder, reg, values, "initial", 0, "idem-again",
-	                                    &again.number, &existing),
+	assert_int_equal(application_create(c, &a.holder, reg_id, KIND_ENTERPRISE, &in,
+	                                    APP_TYPE_INITIAL, 0, "idem-again", &again.number,
+	                                    &existing),
 	                 DB_OK);
 	assert_false(existing);
 	assert_string_not_equal(again.number, n);
 	/* Only the applicant submits. */
 	char *other = NULL;
-	assert_int_equal(
-	    application_create(c, &ra, reg, values, "additional", 0, "idem-ra", &other, &existing),
-	    DB_CONFLICT);
+	assert_int_equal(application_create(c, &ra, reg_id, KIND_ENTERPRISE, &in,
+	                                    APP_TYPE_ADDITIONAL, 0, "idem-ra", &other, &existing),
+	                 DB_CONFLICT);
 	assert_null(other);
-	json_decref(reg);
-	json_decref(values);
 	free(again.number);
 	free(a.number);
+}
+
+/* What the back office reads: the queue, its figures, the chart's days and
+ * an application's history, as typed records; a failing store is an error. */
+static void test_ra_reads(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	struct app a, b;
+	submit(c, "enterprise", "91350000000000001X", "idem-read-1", &a);
+	submit(c, "evaluator", "110105194912310029", "idem-read-2", &b);
+	assert_int_equal(ra_record_payment(c, &ra, a.number, 1320, 0, "付款人", "REF", NULL),
+	                 DB_OK);
+	assert_int_equal(ra_record_materials(c, &ra, a.number, "申请表"), DB_OK);
+	struct arena *ar = arena_new();
+	struct ra_filter flt = {.limit = 50};
+	ra_filter_scope(&ra, &flt);
+	struct ra_queue_item *q;
+	size_t n;
+	int64_t total = -1;
+	assert_int_equal(ra_queue(c, ar, &flt, 20, &q, &n, &total), DB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(total, 2);
+	/* Oldest first: the enterprise's, paid and complete, its 20 days running. */
+	assert_string_equal(q[0].number, a.number);
+	assert_string_equal(q[0].state, "ready_to_issue");
+	assert_int_equal(q[0].kind, KIND_ENTERPRISE);
+	assert_int_equal(q[0].sets, 2);
+	assert_string_equal(q[0].code, "91350000000000001X");
+	assert_string_equal(q[0].province, "福建省");
+	assert_int_equal(q[0].days, 0);
+	assert_false(q[0].overdue);
+	assert_int_equal(q[1].kind, KIND_EVALUATOR);
+	assert_int_equal(q[1].days, -1); /* nothing received yet */
+	/* A training institution sees evaluators only; a page past the end, nothing. */
+	struct ra_filter tf = {.limit = 50};
+	ra_filter_scope(&trainer, &tf);
+	assert_int_equal(ra_queue(c, ar, &tf, 20, &q, &n, &total), DB_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(q[0].number, b.number);
+	flt.offset = 50;
+	assert_int_equal(ra_queue(c, ar, &flt, 20, &q, &n, &total), DB_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 2);
+	flt.offset = 0;
+
+	struct ra_stats st;
+	assert_int_equal(ra_stats(c, &flt, 20, &st), DB_OK);
+	assert_int_equal(st.count[APP_READY_TO_ISSUE], 1);
+	assert_int_equal(st.count[APP_SUBMITTED], 1);
+	assert_int_equal(st.count[APP_PAID], 0);
+	assert_int_equal(st.count[APP_SHIPPED], 0);
+	assert_int_equal(st.overdue, 0);
+
+	struct ra_day *days;
+	assert_int_equal(ra_daily(c, ar, &flt, 30, &days), DB_OK);
+	assert_int_equal(days[29].received, 2); /* today's */
+	assert_int_equal(days[29].shipped, 0);
+	assert_int_equal(days[0].received, 0);
+	assert_int_equal(days[29].start - days[0].start, 29 * 86400);
+
+	struct application app;
+	assert_int_equal(application_get(c, ar, a.number, &app), DB_OK);
+	struct app_event *ev;
+	assert_int_equal(application_history(c, ar, app.id, &ev, &n), DB_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(ev[0].action, "submit");
+	assert_string_equal(ev[0].from_state, "");
+	assert_string_equal(ev[0].to_state, "submitted");
+	assert_string_equal(ev[0].actor, "holder");
+	assert_null(ev[0].note);
+	assert_string_equal(ev[1].action, "payment");
+	assert_string_equal(ev[1].to_state, "paid");
+	assert_string_equal(ev[1].actor, "fj_ra");
+	assert_string_equal(ev[2].action, "materials");
+	assert_string_equal(ev[2].note, "申请表");
+
+	/* A store that fails is an error, never an empty queue. */
+	assert_int_equal(
+	    DB_EXEC0(c, "ALTER TABLE application_events RENAME TO application_events_gone", NULL),
+	    DB_OK);
+	assert_int_equal(application_history(c, ar, app.id, &ev, &n), DB_ERROR);
+	assert_int_equal(DB_EXEC0(c, "ALTER TABLE applications RENAME TO applications_gone", NULL),
+	                 DB_OK);
+	assert_int_equal(ra_queue(c, ar, &flt, 20, &q, &n, &total), DB_ERROR);
+	assert_int_equal(n, 0);
+	assert_int_equal(ra_stats(c, &flt, 20, &st), DB_ERROR);
+	assert_int_equal(ra_daily(c, ar, &flt, 30, &days), DB_ERROR);
+	arena_free(ar);
+	free(a.number);
+	free(b.number);
 }
 
 #define ENGINE_TESTS(setup)                                                                        \
 	cmocka_unit_test_setup_teardown(test_unit_steps, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_materials_before_payment, setup, teardown),       \
 	    cmocka_unit_test_setup_teardown(test_evaluator_steps, setup, teardown),                \
-	    cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown)
+	    cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_ra_reads, setup, teardown)
 
 int main(void)
 {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,9 +188,86 @@ static json_t *form_of(struct fixture *f, enum reg_kind k, int n)
 	return v;
 }
 
+/* The posted form v (name → string) as the typed input the core takes
+ * (strings borrowed from v). */
+static struct registration_input input_of(json_t *v)
+{
+	struct registration_input in = {0};
+	const char *key;
+	json_t *val;
+	json_object_foreach(v, key, val)
+	{
+		const char **at = registration_input_at(&in, key);
+		if (at)
+			*at = json_string_value(val);
+	}
+	return in;
+}
+
+/* Validates v as the form of kind k and puts back into v what the
+ * validation kept, as the page shows it again; the errors as an object
+ * field → message (new reference). */
+static json_t *validate_as(struct fixture *f, enum reg_kind k, json_t *v, bool editing,
+                           int64_t own_id)
+{
+	struct arena *a = arena_new();
+	struct registration_input in = input_of(v);
+	struct field_errors e = {0};
+	registration_validate(f->c, &f->limits, k, &in, editing, own_id, a, &e);
+	json_t *kept = json_object();
+	size_t n;
+	const struct reg_field *fields = registration_fields(k, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char **at = registration_input_at(&in, fields[i].name);
+		if (at && *at)
+			json_object_set_new(kept, fields[i].name, json_string(*at));
+	}
+	json_object_clear(v);
+	json_object_update(v, kept);
+	json_decref(kept);
+	json_t *errors = json_object();
+	for (size_t i = 0; i < e.n; i++)
+		json_object_set_new(errors, e.items[i].field, json_string(e.items[i].message));
+	arena_free(a);
+	return errors;
+}
+
 static json_t *validate(struct fixture *f, enum reg_kind k, json_t *v)
 {
-	return registration_validate(f->c, &f->limits, k, v, false, 0);
+	return validate_as(f, k, v, false, 0);
+}
+
+static enum db_status submit(struct fixture *f, enum reg_kind k, json_t *v, const char *address,
+                             int64_t *id, const char **which)
+{
+	struct registration_input in = input_of(v);
+	return registration_submit(f->c, k, &in, address, id, which);
+}
+
+/* Validation copies what it keeps: the page frees the posted values it
+ * borrowed them from (to show the form again) before the submission runs.
+ * The passwords, kept untrimmed, were once left pointing there. */
+static void test_validate_copies_what_it_keeps(void **state)
+{
+	struct fixture *f = *state;
+	json_t *v = form_of(f, KIND_ENTERPRISE, 7);
+	struct registration_input in = input_of(v);
+	char pw[] = "Secret-7!", pw2[] = "Secret-7!";
+	in.password = pw;
+	in.password2 = pw2;
+	struct arena *a = arena_new();
+	struct field_errors e = {0};
+	registration_validate(f->c, &f->limits, KIND_ENTERPRISE, &in, false, 0, a, &e);
+	assert_int_equal(e.n, 0);
+	/* What the input borrowed is gone. */
+	json_decref(v);
+	memset(pw, 'x', sizeof pw - 1);
+	memset(pw2, 'x', sizeof pw2 - 1);
+	assert_string_equal(in.password, "Secret-7!");
+	assert_string_equal(in.password2, "Secret-7!");
+	assert_string_equal(in.username, "user_7");
+	assert_string_equal(in.name, "测试单位7");
+	arena_free(a);
 }
 
 static void expect_error(json_t *errors, const char *field, const char *want)
@@ -225,8 +303,7 @@ static void test_other_kinds_fields_are_dropped_and_not_stored(void **state)
 	json_object_set_new(v, "grade", json_string("特级"));
 	int64_t id = 0;
 	const char *which = NULL;
-	assert_int_equal(registration_submit(f->c, KIND_ENTERPRISE, v, "127.0.0.1", &id, &which),
-	                 DB_OK);
+	assert_int_equal(submit(f, KIND_ENTERPRISE, v, "127.0.0.1", &id, &which), DB_OK);
 	db_result *r = NULL;
 	assert_int_equal(DB_EXEC(f->c,
 	                         "SELECT work_unit, grade, department, category FROM "
@@ -354,7 +431,7 @@ static void test_authority_named_like_one_in_the_tree(void **state)
 	json_decref(errors);
 	int64_t id = 0;
 	const char *which = NULL;
-	assert_int_equal(registration_submit(f->c, KIND_AUTHORITY, v, NULL, &id, &which), DB_OK);
+	assert_int_equal(submit(f, KIND_AUTHORITY, v, NULL, &id, &which), DB_OK);
 	json_decref(v);
 	v = form_of(f, KIND_AUTHORITY, 51);
 	json_object_set_new(v, "code", json_string("D2143569-X"));
@@ -364,7 +441,7 @@ static void test_authority_named_like_one_in_the_tree(void **state)
 	json_decref(errors);
 	/* Editing that same registration is not a clash with itself. */
 	json_object_del(v, "username");
-	errors = registration_validate(f->c, &f->limits, KIND_AUTHORITY, v, true, id);
+	errors = validate_as(f, KIND_AUTHORITY, v, true, id);
 	assert_null(json_object_get(errors, "name"));
 	json_decref(errors);
 	/* Another kind may carry any name. */
@@ -413,6 +490,7 @@ int main(void)
 	    cmocka_unit_test(test_each_kind_has_exactly_its_fields),
 	    cmocka_unit_test(test_every_field_is_bounded_and_labelled),
 	    cmocka_unit_test(test_state_names_and_labels),
+	    cmocka_unit_test_setup_teardown(test_validate_copies_what_it_keeps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_kinds_fields_are_dropped_and_not_stored,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_enumerations_refuse_invented_values, setup,

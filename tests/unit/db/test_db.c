@@ -592,26 +592,23 @@ static void test_seed_base(void **state)
 	                 2);
 
 	/* Lists for the pages. */
-	json_t *plist = province_list(f->c);
-	assert_int_equal(json_array_size(plist), 32);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(plist, 0), "code")),
-	                    "11");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(plist, 31), "code")),
-	                    "XJBT");
-	json_decref(plist);
-	json_t *alist = authority_list(f->c);
-	assert_int_equal(json_array_size(alist), 35);
-	json_t *first = json_array_get(alist, 0);
-	assert_string_equal(json_string_value(json_object_get(first, "name")), "交通运输部");
-	assert_int_equal(json_integer_value(json_object_get(first, "depth")), 0);
-	size_t i;
-	json_t *item;
-	json_array_foreach(alist, i, item)
-	{
-		if (i > 0)
-			assert_int_equal(json_integer_value(json_object_get(item, "depth")), 1);
-	}
-	json_decref(alist);
+	struct arena *ar = arena_new();
+	struct province *plist;
+	size_t np;
+	assert_int_equal(province_list(f->c, ar, &plist, &np), DB_OK);
+	assert_int_equal(np, 32);
+	assert_string_equal(plist[0].code, "11");
+	assert_string_equal(plist[31].code, "XJBT");
+	struct authority *alist;
+	size_t na;
+	assert_int_equal(authority_list(f->c, ar, &alist, &na), DB_OK);
+	assert_int_equal(na, 35);
+	assert_string_equal(alist[0].name, "交通运输部");
+	assert_int_equal(alist[0].depth, 0);
+	assert_null(alist[0].province_code);
+	for (size_t i = 1; i < na; i++)
+		assert_int_equal(alist[i].depth, 1);
+	arena_free(ar);
 
 	/* The seed is audited. */
 	int64_t checked = 0;
@@ -1527,29 +1524,33 @@ static void test_registration_queue_subtree(void **state)
 		            P_INT(1000 + (int64_t)i)),
 		    DB_OK);
 	int64_t total = -1;
-	json_t *q = registration_queue(f->c, "/1/14/", NULL, 10, 0, &total);
+	struct arena *a = arena_new();
+	struct registration_row *q;
+	size_t n;
+	assert_int_equal(registration_queue(f->c, a, "/1/14/", NULL, 10, 0, &q, &n, &total), DB_OK);
 	assert_int_equal(total, 3);
-	assert_int_equal(json_array_size(q), 3);
+	assert_int_equal(n, 3);
 	/* Newest first. */
-	assert_string_equal(json_string_value(json_object_get(json_array_get(q, 0), "code")), "C3");
-	json_decref(q);
-	q = registration_queue(f->c, "/1/14/", "pending", 10, 0, &total);
+	assert_string_equal(q[0].code, "C3");
+	assert_int_equal(q[0].kind, KIND_ENTERPRISE);
+	assert_int_equal(registration_queue(f->c, a, "/1/14/", "pending", 10, 0, &q, &n, &total),
+	                 DB_OK);
 	assert_int_equal(total, 2);
-	assert_int_equal(json_array_size(q), 2);
-	json_decref(q);
-	q = registration_queue(f->c, "/1/14/", "pending", 1, 1, &total);
+	assert_int_equal(n, 2);
+	assert_string_equal(q[0].state, "pending");
+	assert_int_equal(registration_queue(f->c, a, "/1/14/", "pending", 1, 1, &q, &n, &total),
+	                 DB_OK);
 	assert_int_equal(total, 2);
-	assert_int_equal(json_array_size(q), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(q, 0), "code")), "C1");
-	json_decref(q);
-	q = registration_queue(f->c, "/1/140/", NULL, 10, 0, &total);
+	assert_int_equal(n, 1);
+	assert_string_equal(q[0].code, "C1");
+	assert_int_equal(registration_queue(f->c, a, "/1/140/", NULL, 10, 0, &q, &n, &total),
+	                 DB_OK);
 	assert_int_equal(total, 2);
-	json_decref(q);
 	/* No path, no subtree. */
-	q = registration_queue(f->c, "", NULL, 10, 0, &total);
+	assert_int_equal(registration_queue(f->c, a, "", NULL, 10, 0, &q, &n, &total), DB_OK);
 	assert_int_equal(total, 0);
-	assert_int_equal(json_array_size(q), 0);
-	json_decref(q);
+	assert_int_equal(n, 0);
+	arena_free(a);
 }
 
 /* ---- main ------------------------------------------------------------------------ */

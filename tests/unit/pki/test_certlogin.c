@@ -199,17 +199,22 @@ static void test_staff_certificate_revoked(void **state)
 	char *serial = NULL;
 	size_t len = 0;
 	unsigned char *der = staff_cert(f, &serial, &len);
-	json_t *cert = cert_get(f->c, serial);
-	assert_non_null(cert);
+	struct arena *ar = arena_new();
+	struct certificate cert;
+	assert_int_equal(cert_get(f->c, ar, serial, &cert), DB_OK);
+	assert_true(cert.account_id == f->staff_id);
+	assert_string_equal(cert.staff_username, "ops_admin");
+	assert_int_equal(cert.registration_id, 0);
+	assert_false(cert.revoked);
 	struct policy_object o;
-	cert_policy_object(cert, &o);
+	cert_policy_object(&cert, &o);
 	struct actor admin = {
 	    .account_id = f->staff_id, .role = ROLE_ADMIN, .username = "ops_admin"};
 	struct actor ra = {
 	    .account_id = 99, .role = ROLE_RA, .username = "ra", .province_code = "35"};
 	assert_true(policy_allows(&admin, ACT_CERT_REVOKE, &o));
 	assert_false(policy_allows(&ra, ACT_CERT_REVOKE, &o));
-	json_decref(cert);
+	arena_free(ar);
 
 	assert_int_equal(
 	    cert_revoke(f->c, f->ca, &admin, serial, crl_reason_parse("keyCompromise"), 24), DB_OK);
