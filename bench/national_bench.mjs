@@ -2,7 +2,7 @@
 // run by bench/national_bench.sh once per engine. A benchmark, never a test.
 //
 //   node bench/national_bench.mjs --data_dir=DIR [--database=TARGET] [--build=DIR]
-//        [--seconds=10] [--connections=16]
+//        [--seconds=10] [--connections=16] [--change_every_ms=1000] [--port=18480]
 //
 // It prints one JSON object: the store's size, espd's start-up time, each
 // page's latency (p50/p99, req/s) at `connections` concurrent clients while
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import {
-  Client, ROOT, freePort, registrationFields, authorityIdByName, holderWithKeys,
+  Client, ROOT, registrationFields, authorityIdByName, holderWithKeys,
 } from '../tests/integration/lib/esp.mjs';
 
 const arg = (name, def) => {
@@ -29,6 +29,9 @@ const database = arg('database', '');
 const build = arg('build', join(ROOT, 'build'));
 const seconds = Number(arg('seconds', '10'));
 const connections = Number(arg('connections', '16'));
+// One registration a second: a national peak (a million in a few years is
+// about one every two minutes on average).
+const changeEvery = Number(arg('change_every_ms', '1000'));
 if (!dataDir) throw new Error('--data_dir=DIR is required');
 const ESPD = join(build, 'src/httpd/espd');
 const ESPCTL = join(build, 'src/cli/espctl');
@@ -60,7 +63,9 @@ const header = tsv.shift().split('\t');
 const accounts = tsv.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [header[i], v])));
 
 // ---- espd, its start-up time ----
-const port = await freePort();
+// A fixed address: the store records public_url at the first start and
+// refuses another (several espd must agree on it).
+const port = Number(arg('port', '18480'));
 const url = `http://127.0.0.1:${port}`;
 let proc;
 async function start() {
@@ -184,7 +189,7 @@ const result = { engine, startup_ms: startups.map(ms), pages: {} };
 for (const [label, cookie, path] of pages) {
   const after = await afterChange(path, cookie);
   running = true;
-  const ch = changer(100);
+  const ch = changer(changeEvery);
   const under = await load(path, cookie);
   running = false;
   await ch;

@@ -14,7 +14,8 @@ if [ "$mode" = test ]; then
          chromium wrk python3 nodejs npm sqlite3 valgrind bc
          xvfb openbox xdotool imagemagick dbus python3-gi gir1.2-atspi-2.0 at-spi2-core locales
          lintian p11-kit
-         clang libclang-rt-14-dev clang-format)  # clang + libFuzzer for scripts/fuzz.sh
+         clang libclang-rt-14-dev clang-format  # clang + libFuzzer for scripts/fuzz.sh
+         haproxy)  # scripts/cluster.sh and tests/cluster
   pkgs+=(prometheus)  # promtool check metrics: tests/integration/metrics.test.mjs
 fi
 missing=()

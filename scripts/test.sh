@@ -92,6 +92,13 @@ for b in build build-asan; do
   done
 done
 
+# ---- the cluster: two espd on one PostgreSQL (primary + synchronous
+# standby, a failover in the middle) behind HAProxy (scripts/cluster.sh)
+note "cluster (two espd, HAProxy, PostgreSQL primary and standby)"
+ESP_BUILD=$root/build node --test --test-concurrency=1 tests/cluster/*.test.mjs 2>&1 \
+  | tee "$tmp/cluster.log" | grep -E '^(not )?ok |^# (pass|fail)|failover:'
+node_counts "$tmp/cluster.log"
+
 if [ -f tests/integration/token/test_token.sh ]; then
   note "token tests (SoftHSM2)"
   bash tests/integration/token/test_token.sh "$root/build/src/cli/esp-token" 2>&1 | tee "$tmp/token.log" | grep -E '^(not )?ok '

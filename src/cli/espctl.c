@@ -9,6 +9,7 @@
 #include "esp/application.h"
 #include "esp/audit_anchor.h"
 #include "esp/ca.h"
+#include "esp/cluster.h"
 #include "esp/login.h"
 #include "esp/config.h"
 #include "esp/core.h"
@@ -69,6 +70,7 @@ static void usage(FILE *out)
 	    "from\n"
 	    "                                   a PKCS#10 request made on its token\n"
 	    "  cert list                        the latest certificates (holders' and staff's)\n"
+	    "  crl sign                         re-sign the CRL now; prints its number\n"
 	    "  cert revoke SERIAL REASON        revoke any certificate and re-sign the CRL; "
 	    "REASON:\n"
 	    "                                   keyCompromise | affiliationChanged | superseded |\n"
@@ -185,6 +187,45 @@ static int cmd_ca(int argc, char **argv)
 	return 0;
 }
 
+/* Whether the store already has a CA: one recorded (013_cluster.sql), or
+ * a CRL or certificates signed by one before it was recorded. */
+/* Whether the store records the deployment (013_cluster.sql): init run
+ * with an older migrations_dir leaves it to espd's first start. */
+static bool store_records_deployment(db_conn *c)
+{
+	db_result *r = NULL;
+	bool yes = DB_EXEC0(c, "SELECT 1 FROM schema_migrations WHERE version = 13", &r) == DB_OK &&
+	           r->nrows == 1;
+	db_result_free(r);
+	return yes;
+}
+
+static bool store_has_ca(db_conn *c)
+{
+	char *fp = store_records_deployment(c) ? deployment_get(c, "ca_fingerprint") : NULL;
+	bool has = fp != NULL;
+	free(fp);
+	db_result *r = NULL;
+	if (!has && DB_EXEC0(c, "SELECT 1 FROM crl UNION ALL SELECT 1 FROM certificates LIMIT 1",
+	                     &r) == DB_OK)
+		has = r->nrows > 0;
+	db_result_free(r);
+	return has;
+}
+
+/* Records the new CA's fingerprint: espd refuses to run against this store
+ * with other CA files. */
+static int record_ca(db_conn *c, const esp_ca *ca)
+{
+	char fp[65], *recorded = NULL;
+	if (!store_records_deployment(c))
+		return 0;
+	ca_fingerprint(ca, fp);
+	enum deployment_verdict v = deployment_check(c, "ca_fingerprint", fp, &recorded);
+	free(recorded);
+	return v == DEPLOYMENT_RECORDED || v == DEPLOYMENT_SAME ? 0 : -1;
+}
+
 static int cmd_init(struct ctl *ctl, int argc, char **argv)
 {
 	const char *dir = config_get(ctl->cfg, "data_dir");
@@ -213,6 +254,15 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 		free(ca_dir);
 		return 3;
 	}
+	if (!have_ca && store_has_ca(ctl->db)) {
+		fprintf(stderr,
+		        "espctl: this store already belongs to a CA (its CRL or certificates were "
+		        "signed by it); a second one would sign the shared CRL with another key. "
+		        "Copy the CA files of the first data directory into %s instead.\n",
+		        ca_dir);
+		free(ca_dir);
+		return 2;
+	}
 	if (!have_ca) {
 		if (mkdir(ca_dir, 0700) != 0 && errno != EEXIST) {
 			fprintf(stderr, "espctl: cannot create %s: %s\n", ca_dir, strerror(errno));
@@ -238,6 +288,8 @@ static int cmd_init(struct ctl *ctl, int argc, char **argv)
 			cs = ca_open(ca_dir, &ca);
 		if (cs == CA_OK)
 			cs = ca_issue_server_cert(ca, ca_dir, "localhost,127.0.0.1");
+		if (cs == CA_OK && record_ca(ctl->db, ca) != 0)
+			cs = CA_ERR_INTERNAL;
 		ca_free(ca);
 		if (cs != CA_OK) {
 			fprintf(stderr, "espctl: CA: %s\n", ca_status_message(cs));
@@ -799,6 +851,37 @@ static int cert_revoke_cmd(struct ctl *ctl, const char *serial, const char *reas
 	return st == DB_OK ? 0 : 2;
 }
 
+/* crl sign: re-signs the CRL now (in one transaction with its number
+ * locked) and prints the number it carries. */
+static int cmd_crl(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc != 1 || strcmp(argv[0], "sign") != 0) {
+		usage(stderr);
+		return 1;
+	}
+	int rc = open_store(ctl, true);
+	if (rc)
+		return rc;
+	char *ca_dir = xasprintf("%s/ca", config_get(ctl->cfg, "data_dir"));
+	esp_ca *ca = NULL;
+	if (ca_open(ca_dir, &ca) != CA_OK) {
+		fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
+		free(ca_dir);
+		return 2;
+	}
+	free(ca_dir);
+	int64_t number = 0;
+	enum db_status st =
+	    crl_refresh(ctl->db, ca, (int)config_get_long(ctl->cfg, "crl_hours"), true, &number);
+	ca_free(ca);
+	if (st != DB_OK) {
+		fprintf(stderr, "espctl: the CRL could not be signed\n");
+		return 2;
+	}
+	printf("CRL %lld signed\n", (long long)number);
+	return 0;
+}
+
 static int cmd_cert(struct ctl *ctl, int argc, char **argv)
 {
 	bool list = argc == 1 && strcmp(argv[0], "list") == 0;
@@ -987,6 +1070,8 @@ int main(int argc, char **argv)
 		rc = cmd_staff_cert(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "cert") == 0)
 		rc = cmd_cert(&ctl, argc - i, argv + i);
+	else if (strcmp(cmd, "crl") == 0)
+		rc = cmd_crl(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "counts") == 0)
 		rc = cmd_counts(&ctl);
 	else if (strcmp(cmd, "audit") == 0)

@@ -203,6 +203,18 @@ enum db_status account_create(db_conn *c, const char *username, const char *pass
                               const char *province_code, int64_t registration_id, int64_t *id_out)
 {
 	char *hash = password ? password_hash(password) : NULL;
+	enum db_status st =
+	    account_create_hashed(c, username, hash, role, display_name, authority_id,
+	                          province_code, registration_id, id_out);
+	free(hash);
+	return st;
+}
+
+enum db_status account_create_hashed(db_conn *c, const char *username, const char *hash,
+                                     enum role role, const char *display_name, int64_t authority_id,
+                                     const char *province_code, int64_t registration_id,
+                                     int64_t *id_out)
+{
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(
 	    c,
@@ -213,7 +225,6 @@ enum db_status account_create(db_conn *c, const char *username, const char *pass
 	    P_TEXT(display_name ? display_name : ""), authority_id ? P_INT(authority_id) : P_NULL,
 	    P_TEXT(province_code && *province_code ? province_code : NULL),
 	    registration_id ? P_INT(registration_id) : P_NULL, P_INT(time_now()));
-	free(hash);
 	if (st == DB_OK && id_out)
 		*id_out = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
@@ -222,7 +233,7 @@ enum db_status account_create(db_conn *c, const char *username, const char *pass
 
 struct create_ctx {
 	const struct actor *a;
-	const char *username, *password, *name, *province;
+	const char *username, *hash, *name, *province;
 	enum role role;
 	int64_t authority_id;
 };
@@ -230,8 +241,8 @@ struct create_ctx {
 static enum db_status create_audited_tx(db_conn *c, void *arg)
 {
 	struct create_ctx *x = arg;
-	enum db_status st = account_create(c, x->username, x->password, x->role, x->name,
-	                                   x->authority_id, x->province, 0, NULL);
+	enum db_status st = account_create_hashed(c, x->username, x->hash, x->role, x->name,
+	                                          x->authority_id, x->province, 0, NULL);
 	if (st != DB_OK)
 		return st;
 	char *obj = xasprintf("account:%s", x->username);
@@ -244,14 +255,17 @@ enum db_status staff_account_create(db_conn *c, const struct actor *a, const cha
                                     const char *password, enum role role, const char *name,
                                     int64_t authority_id, const char *province_code)
 {
+	char *hash = password ? password_hash(password) : NULL;
 	struct create_ctx x = {.a = a,
 	                       .username = username,
-	                       .password = password,
+	                       .hash = hash,
 	                       .role = role,
 	                       .name = name,
 	                       .authority_id = authority_id,
 	                       .province = province_code};
-	return db_transaction(c, create_audited_tx, &x);
+	enum db_status st = db_transaction(c, create_audited_tx, &x);
+	free(hash);
+	return st;
 }
 
 struct status_ctx {

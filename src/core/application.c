@@ -3,6 +3,7 @@
  * creation with numbering and a fee snapshot, reading, and the materials list.
  */
 #include "esp/application.h"
+#include "esp/materials.h"
 #include "esp/validate.h"
 
 #include <assert.h>
@@ -17,7 +18,7 @@
 static const struct app_field unit_fields[] = {
     {"contact_name", "经办人姓名", "text", true, 30, NULL, AT(contact_name)},
     {"contact_id_number", "经办人身份证号码", "text", true, 18, NULL, AT(contact_id_number)},
-    {"mobile", "经办人手机", "tel", true, 14, "11位手机号码", AT(mobile)},
+    {"mobile", "经办人手机", "tel", true, 20, "11位手机号码", AT(mobile)},
     {"phone", "单位电话", "tel", true, 20, "如 010-65290000", AT(phone)},
     {"email", "电子邮箱", "email", true, 100, NULL, AT(email)},
     {"address", "通信地址", "text", true, 120, "证书U盘将寄往此地址", AT(address)},
@@ -29,8 +30,9 @@ static const struct app_field unit_fields[] = {
 };
 
 static const struct app_field eval_fields[] = {
-    {"contact_name", "姓名", "text", true, 30, NULL, AT(contact_name)},
-    {"mobile", "联系电话", "tel", true, 14, "11位手机号码", AT(mobile)},
+    /* No 姓名 here: an evaluator's name is the registration's, bound to the
+     * 身份证号码 shown above the form, and is what the form prints. */
+    {"mobile", "手机号码", "tel", true, 20, "11位手机号码", AT(mobile)},
     {"phone", "固定电话", "tel", false, 20, NULL, AT(phone)},
     {"email", "电子邮箱", "email", true, 100, NULL, AT(email)},
     {"address", "通信地址", "text", true, 120, NULL, AT(address)},
@@ -94,7 +96,10 @@ void application_validate(const struct esp_limits *l, enum reg_kind k, struct ap
 		}
 	}
 	const char *m = val(in->mobile);
-	if (*m && !validate_mobile(m))
+	char mobile[12];
+	if (*m && validate_normalise_mobile(m, mobile))
+		in->mobile = arena_strdup(a, mobile); /* "138 1234 5678", "+86 …": its 11 digits */
+	else if (*m)
 		field_error_set(errors, "mobile", "请输入正确的11位手机号码");
 	const char *ph = val(in->phone);
 	if (*ph && !validate_phone(ph))
@@ -537,24 +542,12 @@ enum app_type app_type_parse(const char *name)
 
 const char *const *application_materials(enum reg_kind k, size_t *n)
 {
-	static const char *const authority[] = {"《单位数字证书申请表》一份（加盖部门章）"};
-	static const char *const unit[] = {"《单位数字证书申请表》一份（加盖公章）",
-	                                   "《组织机构代码证（副本）》复印件（加盖公章）"};
-	static const char *const evaluator[] = {"《个人数字证书申请表》一份（本人签字）",
-	                                        "个人有效身份证件复印件一份"};
-	switch (k) {
-	case KIND_AUTHORITY:
-		*n = 1;
-		return authority;
-	case KIND_AGENCY:
-	case KIND_ENTERPRISE:
-		*n = 2;
-		return unit;
-	case KIND_EVALUATOR:
-		*n = 2;
-		return evaluator;
-	default:
-		*n = 0;
+	/* The one table (esp/materials.h) that the form's notes use too. */
+	const struct materials *m = materials_of(k);
+	*n = 0;
+	if (m == NULL)
 		return NULL;
-	}
+	while (*n < MATERIALS_MAX && m->items[*n])
+		(*n)++;
+	return m->items;
 }

@@ -130,7 +130,7 @@ static const char *const grades[] = {"一级", "二级", "三级", NULL};
 	}
 #define UNIT_MOBILE                                                                                \
 	{                                                                                          \
-		"mobile", "经办人手机", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false        \
+		"mobile", "经办人手机", CHECK_MOBILE, true, 20, "11位手机号码", NULL, false        \
 	}
 #define EMAIL                                                                                      \
 	{                                                                                          \
@@ -215,8 +215,8 @@ static const struct reg_field evaluator_fields[] = {
     {"code", "身份证号码", CHECK_ID_NUMBER, true, 18, "18位居民身份证号码", NULL, false},
     {"work_unit", "工作单位", CHECK_TEXT, true, 100, NULL, NULL, false},
     {"department", "所属部门", CHECK_TEXT, false, 50, NULL, NULL, false},
-    {"phone", "联系电话", CHECK_PHONE, false, 20, NULL, NULL, false},
-    {"mobile", "手机号码", CHECK_MOBILE, true, 14, "11位手机号码", NULL, false},
+    {"phone", "固定电话", CHECK_PHONE, false, 20, "如 0591-87654321", NULL, false},
+    {"mobile", "手机号码", CHECK_MOBILE, true, 20, "11位手机号码", NULL, false},
     EMAIL,
     PROVINCE,
     AUTHORITY,
@@ -406,6 +406,8 @@ static void check_field(const struct reg_field *f, struct registration_input *in
 			field_error_set(errors, f->name,
 			                strlen(v) == 18
 			                    ? "统一社会信用代码校验错误，请核对后重新输入"
+			                : validate_org_code_shape(v)
+			                    ? "组织机构代码校验位错误，请核对最后一位后重新输入"
 			                    : "请输入正确的18位统一社会信用代码或9位组织机构代码");
 		break;
 	case CHECK_ID_NUMBER:
@@ -413,10 +415,15 @@ static void check_field(const struct reg_field *f, struct registration_input *in
 		if (!validate_id_number(val(in, f->name)))
 			set_errf(errors, a, f, "%s校验错误，请核对后重新输入", f->label);
 		break;
-	case CHECK_MOBILE:
-		if (!validate_mobile(v))
+	case CHECK_MOBILE: {
+		/* "138 1234 5678" and "+86 138…" are the same number: store its 11 digits. */
+		char mobile[12];
+		if (validate_normalise_mobile(v, mobile))
+			*registration_input_at(in, f->name) = arena_strdup(a, mobile);
+		else
 			set_errf(errors, a, f, "%s不正确，请输入11位手机号码", f->label);
 		break;
+	}
 	case CHECK_PHONE:
 		if (!validate_phone(v))
 			set_errf(errors, a, f, "%s不正确，请输入如 010-65290000 的电话号码",
@@ -589,6 +596,7 @@ struct submit_ctx {
 	enum reg_kind kind;
 	const struct registration_input *in;
 	const char *address;
+	const char *password_hash; /* hashed before the transaction */
 	int64_t reg_id;
 	const char *which;
 };
@@ -622,8 +630,8 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 	s->reg_id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
 	int64_t account_id = 0;
-	st = account_create(c, val(v, "username"), val(v, "password"), ROLE_APPLICANT,
-	                    val(v, "name"), 0, NULL, s->reg_id, &account_id);
+	st = account_create_hashed(c, val(v, "username"), s->password_hash, ROLE_APPLICANT,
+	                           val(v, "name"), 0, NULL, s->reg_id, &account_id);
 	if (st == DB_CONFLICT)
 		s->which = "username";
 	if (st != DB_OK)
@@ -638,8 +646,10 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 enum db_status registration_submit(db_conn *c, enum reg_kind k, const struct registration_input *in,
                                    const char *address, int64_t *reg_id, const char **which)
 {
-	struct submit_ctx s = {.kind = k, .in = in, .address = address};
+	char *hash = password_hash(val(in, "password"));
+	struct submit_ctx s = {.kind = k, .in = in, .address = address, .password_hash = hash};
 	enum db_status st = db_transaction(c, submit_tx, &s);
+	free(hash);
 	*reg_id = s.reg_id;
 	*which = s.which;
 	return st;

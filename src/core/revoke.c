@@ -36,13 +36,30 @@ const char *crl_reason_label(int code)
 	return reason_labels[code];
 }
 
-enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours)
+/* The CRL row locked first, so two publishers (a revocation here, the
+ * maintenance job of another espd) take numbers one after the other, and
+ * the later one reads every revocation the earlier one committed: on
+ * PostgreSQL the second waits for the lock and then retries with a fresh
+ * snapshot (serialization failure); SQLite has one writer at a time. */
+static const struct db_sql crl_lock = {
+    .sqlite = "SELECT number FROM crl WHERE id = 1",
+    .postgresql = "SELECT number FROM crl WHERE id = 1 FOR UPDATE",
+};
+
+enum db_status crl_publish_numbered(db_conn *c, esp_ca *ca, int crl_hours, int64_t *published)
 {
+	db_result *n = NULL;
+	enum db_status st = DB_EXEC0(c, db_sql(c, &crl_lock), &n);
+	uint64_t number = st == DB_OK && n->nrows ? (uint64_t)db_get_int(n, 0, 0, 0) + 1 : 1;
+	bool exists = st == DB_OK && n->nrows;
+	db_result_free(n);
+	if (st != DB_OK)
+		return st;
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC0(c,
-	                             "SELECT serial, revoked_at, revoke_reason FROM certificates "
-	                             "WHERE status = 'revoked' ORDER BY revoked_at",
-	                             &r);
+	st = DB_EXEC0(c,
+	              "SELECT serial, revoked_at, revoke_reason FROM certificates "
+	              "WHERE status = 'revoked' ORDER BY revoked_at",
+	              &r);
 	if (st != DB_OK)
 		return st;
 	struct crl_entry *e = xcalloc((size_t)r->nrows + 1, sizeof(*e));
@@ -51,11 +68,6 @@ enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours)
 		e[i].revoked_at = (time_t)db_get_int(r, i, 1, 0);
 		e[i].reason = (int)db_get_int(r, i, 2, 0);
 	}
-	db_result *n = NULL;
-	st = DB_EXEC0(c, "SELECT number FROM crl WHERE id = 1", &n);
-	uint64_t number = st == DB_OK && n->nrows ? (uint64_t)db_get_int(n, 0, 0, 0) + 1 : 1;
-	bool exists = st == DB_OK && n->nrows;
-	db_result_free(n);
 	unsigned char *der = NULL;
 	size_t len = 0;
 	if (st == DB_OK &&
@@ -73,8 +85,46 @@ enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours)
 		             "INSERT INTO crl (id, number, signed_at, der) VALUES (1, $1, $2, $3)",
 		             NULL, P_INT(number), P_INT(time_now()), P_BLOB(der, len));
 	free(der);
-	/* Two publishers at once: the loser runs again with the new number. */
+	if (st == DB_OK && published)
+		*published = (int64_t)number;
+	/* Two first publishers at once: the loser runs again with the new number. */
 	return st == DB_CONFLICT ? DB_RETRY : st;
+}
+
+enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours)
+{
+	return crl_publish_numbered(c, ca, crl_hours, NULL);
+}
+
+struct refresh_ctx {
+	esp_ca *ca;
+	int crl_hours;
+	bool force;
+	int64_t number;
+};
+
+static enum db_status refresh_tx(db_conn *c, void *arg)
+{
+	struct refresh_ctx *x = arg;
+	x->number = 0;
+	db_result *r = NULL;
+	enum db_status st = DB_EXEC0(c, "SELECT signed_at FROM crl WHERE id = 1", &r);
+	bool due =
+	    st == DB_OK &&
+	    (r->nrows == 0 || db_get_int(r, 0, 0, 0) + (int64_t)x->crl_hours * 3600 <= time_now());
+	db_result_free(r);
+	if (st != DB_OK || (!due && !x->force))
+		return st;
+	return crl_publish_numbered(c, x->ca, x->crl_hours, &x->number);
+}
+
+enum db_status crl_refresh(db_conn *c, esp_ca *ca, int crl_hours, bool force, int64_t *number)
+{
+	struct refresh_ctx x = {.ca = ca, .crl_hours = crl_hours, .force = force};
+	enum db_status st = db_transaction(c, refresh_tx, &x);
+	if (number)
+		*number = st == DB_OK ? x.number : 0;
+	return st;
 }
 
 enum db_status crl_load(db_conn *c, unsigned char **der, size_t *len, int64_t *signed_at)

@@ -52,3 +52,16 @@ void limits_load(db_conn *c, struct esp_limits *l)
 		free(v);
 	}
 }
+
+void limits_publish(struct esp_limits *dst, const struct esp_limits *src)
+{
+	__atomic_store_n(&dst->login_max_failures, src->login_max_failures, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->login_lockout_seconds, src->login_lockout_seconds, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->delivery_days, src->delivery_days, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->expiry_warning_days, src->expiry_warning_days, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->keys_per_application_max, src->keys_per_application_max,
+	                 __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->scan_max_bytes, src->scan_max_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->cert_validity_days, src->cert_validity_days, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->password_min_length, src->password_min_length, __ATOMIC_RELAXED);
+}

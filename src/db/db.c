@@ -283,13 +283,28 @@ struct migrate_ctx {
 	const char *sql;
 	long version;
 	const char *name;
+	bool skipped; /* another process applied it first */
 };
+
+/* The key of the advisory lock migrations run under ("ESPMIGR" in ASCII). */
+#define MIGRATION_LOCK "19513377752172370"
 
 static enum db_status migrate_one(db_conn *c, void *arg)
 {
 	struct migrate_ctx *m = arg;
 	const struct db_backend *be = ((struct db_conn_head *)c)->be;
-	enum db_status st = be->exec_script(c, m->sql);
+	/* Another process may have applied it since we looked (SQLite has no
+	 * advisory lock; its writer lock holds from here to commit). */
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c, "SELECT 1 FROM schema_migrations WHERE version = $1", &r, P_INT(m->version));
+	bool done = st == DB_OK && r->nrows > 0;
+	db_result_free(r);
+	if (st != DB_OK || done) {
+		m->skipped = done;
+		return st;
+	}
+	st = be->exec_script(c, m->sql);
 	if (st != DB_OK)
 		return st;
 	return DB_EXEC(
@@ -320,11 +335,19 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
 	qsort(names, n, sizeof(char *), cmp_names);
 
 	db_conn *c = db_acquire(p);
+	/* Several espd starting at once on one PostgreSQL database: one
+	 * migrates while the others wait here, then find nothing left to do.
+	 * (A session-level lock: libpq's connection ends it if we die.) */
+	bool pg = p->be == &db_pg_backend;
 	enum db_status st =
-	    DB_EXEC0(c,
-	             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-	             "name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-	             NULL);
+	    pg ? DB_EXEC0(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", NULL) : DB_OK;
+	bool locked = pg && st == DB_OK;
+	if (st == DB_OK)
+		st =
+		    DB_EXEC0(c,
+		             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY "
+		             "KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+		             NULL);
 	for (size_t i = 0; i < n && st == DB_OK; i++) {
 		long version = strtol(names[i], NULL, 10);
 		db_result *r = NULL;
@@ -346,11 +369,13 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied)
 		struct migrate_ctx m = {.sql = sql, .version = version, .name = names[i]};
 		st = db_transaction(c, migrate_one, &m);
 		free(sql);
-		if (st == DB_OK)
+		if (st == DB_OK && !m.skipped)
 			(*applied)++;
 		else
 			log_error("migration %s failed", names[i]);
 	}
+	if (locked)
+		DB_EXEC0(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")", NULL);
 	db_release(p, c);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);

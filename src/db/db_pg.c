@@ -14,8 +14,10 @@
  *
  * A connection found broken (CONNECTION_BAD) outside a transaction is reset
  * on its next use and its statement cache emptied; inside a transaction it
- * fails until rollback, so no statement silently runs outside the
- * transaction it was written for.
+ * fails (DB_RETRY: the transaction runs again) until rollback, so no
+ * statement silently runs outside the transaction it was written for. With
+ * a multi-host connection string and target_session_attrs=read-write the
+ * reset finds whichever server is the primary now (docs/failover.md).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -139,6 +141,17 @@ static void pg_log_sql(const char *what, const char *sqlstate, const char *msg, 
 	          strlen(sql) > PG_LOG_SQL_CHARS ? "..." : "");
 }
 
+/* Class 08 (connection exception), 57P01-57P03 (administrator shutdown,
+ * crash shutdown, cannot connect now), 25006 (read-only transaction: we
+ * reached a standby), or no server error at all with the connection down. */
+static bool pg_server_gone(const db_conn *c, const char *state)
+{
+	if (!state)
+		return PQstatus(c->pg) == CONNECTION_BAD;
+	return !strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") ||
+	       !strcmp(state, "57P03") || !strcmp(state, "25006");
+}
+
 /*
  * Map a failed result onto a status; log the errors that are ours.  Only the
  * primary message is logged: DETAIL lines repeat row values ("Key (email)=
@@ -149,6 +162,18 @@ static enum db_status pg_fail(const db_conn *c, const PGresult *r, const char *w
                               const char *sql)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	/* The server went away (stopped, failed over) or is not the writable
+	 * primary any more: what this statement did is lost with its
+	 * transaction, and the connection is reset on its next use, finding
+	 * the new primary (target_session_attrs=read-write). Retried by
+	 * db_transaction; a single statement reports "busy" (503). */
+	if (pg_server_gone(c, state)) {
+		pg_log_sql(what, state,
+		           state ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+		                 : PQerrorMessage(c->pg),
+		           sql);
+		return DB_RETRY;
+	}
 	if (state) {
 		if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
 			return DB_RETRY;
@@ -201,14 +226,17 @@ static enum db_status pg_ensure(db_conn *c, const char *sql)
 	if (PQstatus(c->pg) != CONNECTION_BAD)
 		return DB_OK;
 	if (c->in_tx) {
+		/* Never committed: the whole transaction may run again. */
 		pg_log_sql("statement in lost transaction", NULL, "connection lost", sql);
-		return DB_ERROR;
+		return DB_RETRY;
 	}
 	pg_cache_clear(c);
 	PQreset(c->pg);
 	if (PQstatus(c->pg) != CONNECTION_OK) {
+		/* No writable server yet (a standby being promoted): busy, and
+		 * the next use tries again. */
 		pg_log_sql("reconnect", NULL, PQerrorMessage(c->pg), sql);
-		return DB_ERROR;
+		return DB_RETRY;
 	}
 	if (pg_setup_session(c, NULL) != DB_OK) {
 		pg_log_sql("reconnect", NULL, "cannot set client encoding", sql);
@@ -453,6 +481,11 @@ static enum db_status pg_commit(db_conn *c)
 	enum db_status st;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		st = pg_fail(c, r, "commit", sql);
+		/* Lost while committing: it may have committed. Running the
+		 * transaction again could write it twice; the caller answers
+		 * with an error and the client checks. */
+		if (st == DB_RETRY && pg_server_gone(c, PQresultErrorField(r, PG_DIAG_SQLSTATE)))
+			st = DB_ERROR;
 	} else if (!strcmp(PQcmdStatus(r), "ROLLBACK")) {
 		/* COMMIT of an aborted transaction: the server rolled it back.
 		 * An earlier statement failed and the body ignored it. */

@@ -27,7 +27,14 @@ static bool bearer_actor(struct request *r)
 		                 "缺少API令牌（Authorization: Bearer <token>）");
 		return false;
 	}
-	if (api_token_actor(req_db(r), r->arena, h + 7, &r->actor) != DB_OK) {
+	enum db_status st = api_token_actor(req_db(r), r->arena, h + 7, &r->actor);
+	/* A store that cannot answer (busy, failing over) says nothing about
+	 * the token: the client tries again, it does not drop its token. */
+	if (st == DB_RETRY || st == DB_ERROR) {
+		reply_busy(r);
+		return false;
+	}
+	if (st != DB_OK) {
 		req_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
 		reply_json_error(r, 401, "invalid_token", "API令牌无效、已撤销或账户已停用");
 		return false;

@@ -8,6 +8,8 @@
 #include "metrics.h"
 #include "esp/appform.h"
 #include "esp/audit_anchor.h"
+#include "esp/cluster.h"
+#include "esp/generation.h"
 #include "esp/login.h"
 #include "esp/ratelimit.h"
 #include "throttle.h"
@@ -125,25 +127,20 @@ static void raise_file_limit(void)
 }
 
 /* Keeps the CRL fresh: re-signed at least every crl_hours, even without
- * revocations, so relying parties never see it expire. */
-static void crl_refresh(struct server *srv)
+ * revocations, so relying parties never see it expire. The check and the
+ * signature are one transaction with the CRL row locked, so a revocation
+ * committed by another process is never left out and no number repeats. */
+static void crl_job(struct server *srv)
 {
 	int hours = (int)config_get_long(srv->cfg, "crl_hours");
 	db_conn *c = db_acquire_wait(srv->pool, srv->store_wait_ms);
 	if (!c)
 		return; /* busy: the next minute tries again */
-	unsigned char *der = NULL;
-	size_t len = 0;
-	int64_t signed_at = 0;
-	enum db_status st = crl_load(c, &der, &len, &signed_at);
-	free(der);
-	if (st == DB_NOT_FOUND ||
-	    (st == DB_OK && signed_at + (int64_t)hours * 3600 <= time_now())) {
-		if (crl_publish(c, srv->ca, hours) == DB_OK)
-			log_info("CRL re-signed");
-		else
-			log_error("CRL could not be re-signed");
-	}
+	int64_t number = 0;
+	if (crl_refresh(c, srv->ca, hours, false, &number) != DB_OK)
+		log_error("CRL could not be re-signed");
+	else if (number)
+		log_info("CRL re-signed (number %lld)", (long long)number);
 	db_release(srv->pool, c);
 }
 
@@ -217,23 +214,101 @@ static void anonymous_writes_purge(struct server *srv)
 	db_release(srv->pool, c);
 }
 
+/* The lease on the store's maintenance jobs: held for LEASE_SECONDS and
+ * renewed every LEASE_RENEW seconds by its holder, so when that process
+ * stops (or dies) another takes the jobs over within a minute. */
+#define LEASE_NAME "maintenance"
+#define LEASE_SECONDS 60
+#define LEASE_RENEW 15
+
+static bool lease_renew(struct server *srv, bool held)
+{
+	db_conn *c = db_acquire_wait(srv->pool, srv->store_wait_ms);
+	if (!c)
+		return false; /* no store, no lease: better none than two */
+	bool mine = lease_take(c, LEASE_NAME, srv->instance_id, time_now(), LEASE_SECONDS);
+	/* Held by a process of this machine that is gone (killed, crashed):
+	 * no need to wait for the lease to run out. */
+	char *host = NULL, me[256] = "";
+	long pid = 0;
+	gethostname(me, sizeof me - 1);
+	if (!mine && lease_holder(c, LEASE_NAME, &host, &pid) && strcmp(host, me) == 0 && pid > 0 &&
+	    kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+		log_info("maintenance lease of process %ld (gone) released", pid);
+		DB_EXEC(
+		    c,
+		    "DELETE FROM leases WHERE name = $1 AND holder IN (SELECT id FROM instances "
+		    "WHERE host = $2 AND pid = $3)",
+		    NULL, P_TEXT(LEASE_NAME), P_TEXT(me), P_INT(pid));
+		mine = lease_take(c, LEASE_NAME, srv->instance_id, time_now(), LEASE_SECONDS);
+	}
+	free(host);
+	db_release(srv->pool, c);
+	if (mine != held)
+		log_info(mine ? "maintenance lease taken: this process (instance %lld) runs the "
+		                "store's maintenance jobs"
+		              : "maintenance lease lost: instance %lld no longer runs the "
+		                "maintenance jobs",
+		         (long long)srv->instance_id);
+	return mine;
+}
+
+/* The rules' numbers (settings) as the store holds them now: reloaded
+ * whenever their generation moved, wherever the change was made. */
+static void settings_follow(struct server *srv, int64_t *seen)
+{
+	db_conn *c = db_acquire_wait(srv->pool, srv->store_wait_ms);
+	if (!c)
+		return;
+	int64_t gen[GEN_COUNT];
+	if (generations_read(c, gen) && gen[GEN_SETTINGS] != *seen) {
+		struct esp_limits fresh;
+		limits_load(c, &fresh);
+		limits_publish(&srv->limits, &fresh);
+		if (*seen >= 0)
+			log_info("settings changed in the store: reloaded");
+		*seen = gen[GEN_SETTINGS];
+	}
+	db_release(srv->pool, c);
+}
+
 /* Maintenance: the CRL, the audit anchor and the anonymous writes every
- * minute, expired sessions every hour, the store's write-ahead log every
- * second. */
+ * minute, expired sessions every hour (in the one process holding the
+ * lease); in every process the settings and the store's write-ahead log
+ * every second. */
 static void *maintenance_thread(void *arg)
 {
 	struct server *srv = arg;
-	int64_t anchor_at = 0;
+	int64_t anchor_at = 0, settings_seen = -1;
+	bool leader = false;
+	unsigned led = 0; /* seconds since this process took the lease */
 	for (unsigned tick = 0; !stopping; tick++) {
-		if (tick % 60 == 0) {
-			crl_refresh(srv);
-			audit_anchor_refresh(srv, &anchor_at);
-			anonymous_writes_purge(srv);
+		if (tick % LEASE_RENEW == 0) {
+			bool was = leader;
+			leader = lease_renew(srv, leader);
+			if (leader && !was)
+				led = 0;
 		}
-		if (tick % 3600 == 0)
-			sessions_purge(srv);
+		if (leader) {
+			if (led % 60 == 0) {
+				crl_job(srv);
+				audit_anchor_refresh(srv, &anchor_at);
+				anonymous_writes_purge(srv);
+			}
+			if (led % 3600 == 0)
+				sessions_purge(srv);
+			led++;
+		}
+		settings_follow(srv, &settings_seen);
 		db_checkpoint(srv->pool);
 		sleep(1);
+	}
+	if (leader) {
+		db_conn *c = db_acquire_wait(srv->pool, srv->store_wait_ms);
+		if (c) {
+			lease_release(c, LEASE_NAME, srv->instance_id);
+			db_release(srv->pool, c);
+		}
 	}
 	return NULL;
 }
@@ -345,14 +420,63 @@ static int open_store(struct server *srv, int *applied)
 	}
 	db_conn *c = db_acquire(srv->pool);
 	limits_load(c, &srv->limits);
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	srv->instance_id = instance_register(c, host, (long)getpid());
+	/* Request ids are unique across processes: this one's begin at its
+	 * instance number times 10^12. */
+	srv->next_request_id = (uint64_t)srv->instance_id * 1000000000000ULL;
 	enum audit_key_status ks = audit_key_open(c, config_get(cfg, "audit_key_file"), true);
 	db_release(srv->pool, c);
+	if (!srv->instance_id) {
+		fprintf(stderr, "espd: the store could not give this process an instance number\n");
+		return 2;
+	}
 	if (ks != AUDIT_KEY_LOADED && ks != AUDIT_KEY_CREATED) {
 		fprintf(stderr, "espd: %s: %s\n", config_get(cfg, "audit_key_file"),
 		        audit_key_message(ks));
 		return 2;
 	}
 	return 0;
+}
+
+/* Every espd on one store must sign with the same CA and call itself by
+ * the same address: the first start records both in the store, later ones
+ * compare. Returns 0, or 2 after saying on stderr what differs. */
+static int same_deployment(struct server *srv, const char *ca_dir)
+{
+	char fp[65];
+	ca_fingerprint(srv->ca, fp);
+	const struct {
+		const char *name, *value, *what;
+	} keys[] = {
+	    {"ca_fingerprint", fp, "CA certificate (SHA-256)"},
+	    {"public_url", srv->public_url, "public_url"},
+	};
+	db_conn *c = db_acquire(srv->pool);
+	int rc = 0;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !rc; i++) {
+		char *recorded = NULL;
+		enum deployment_verdict v =
+		    deployment_check(c, keys[i].name, keys[i].value, &recorded);
+		if (v == DEPLOYMENT_ERROR) {
+			fprintf(stderr, "espd: the store's deployment record could not be read\n");
+			rc = 2;
+		} else if (v == DEPLOYMENT_DIFFERS) {
+			fprintf(
+			    stderr,
+			    "espd: %s differs from the one this store records: this process has "
+			    "%s, the store %s (every espd on one store needs the same CA files "
+			    "in %s and the same public_url; to move them all to a new public_url, "
+			    "stop every espd, then UPDATE deployment SET value = '<new>' WHERE "
+			    "name = 'public_url')\n",
+			    keys[i].what, keys[i].value, recorded, ca_dir);
+			rc = 2;
+		}
+		free(recorded);
+	}
+	db_release(srv->pool, c);
+	return rc;
 }
 
 /* The three listeners and the server's TLS key and certificate. */
@@ -437,6 +561,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espd: the route table is malformed (routes.c)\n");
 		return 1;
 	}
+	/* Blocked before any thread exists (the font library starts some in
+	 * appform_init): every thread inherits the mask and only sigwait below
+	 * receives SIGTERM, so a stop during start-up is seen, not fatal. */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	struct esp_config *cfg = config_new();
 	int rc = load_config(cfg, argc, argv);
 	if (rc != 0) {
@@ -476,20 +609,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espd: no CA in %s: run `espctl init` first\n", ca_dir);
 		return 2;
 	}
+	if (same_deployment(&srv, ca_dir) != 0) {
+		/* Refused before serving: everything freed, so that a sanitizer
+		 * build reports only real leaks. */
+		guard_free(srv.guard);
+		free(ca_dir);
+		ca_free(srv.ca);
+		audit_key_forget();
+		tpl_free(srv.tpl);
+		db_pool_close(srv.pool);
+		free(srv.public_url);
+		config_free(cfg);
+		return 2;
+	}
 	if (metrics_init(&srv) != 0)
 		return 1;
 	int ocsp_rc = ocsp_start(&srv, ca_dir);
 	if (ocsp_rc != 0)
 		return ocsp_rc;
-
-	/* Every thread started from here on inherits the blocked signals; only
-	 * sigwait below receives them, so the stop is always seen. */
-	sigset_t stop_signals;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGTERM);
-	sigaddset(&stop_signals, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	struct listeners l = {0};
 	if (start_listeners(&srv, &l, ca_dir) != 0)

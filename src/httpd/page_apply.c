@@ -306,6 +306,8 @@ static void handle_form_post(struct request *r, json_t *reg)
 	json_t *values = req_own_json(r, form_values(r));
 	struct application_input in;
 	application_input_from_json(k, values, &in);
+	if (k == KIND_EVALUATOR) /* the name is the registration's, never typed */
+		in.contact_name = json_string_value(json_object_get(reg, "name"));
 	struct field_errors errors = {0};
 	application_validate(&r->srv->limits, k, &in, r->arena, &errors);
 	/* The form shows the values as validation normalised them. */

@@ -155,17 +155,9 @@ void page_driver_download(struct request *r)
 
 void page_doc_token(struct request *r)
 {
-	char *path = xasprintf("%s/docs/esp-token.md", ESP_SOURCE_DIR);
-	size_t len = 0;
-	char *text = file_read_all(path, &len);
-	free(path);
-	if (!text) {
-		reply_not_found(r);
-		return;
-	}
-	json_t *ctx = json_pack("{s:s%}", "text", text, len);
-	free(text);
-	render_page(r, 200, "doc_token", "esp-token 证书管理工具使用说明", ctx);
+	/* A user's guide, written for holders; the developer's reference
+	 * (docs/esp-token.md) is not served. */
+	render_page(r, 200, "doc_token", "证书管理工具使用说明", json_object());
 }
 
 static void show_admin(struct request *r, int status, const char *error, const char *notice)

@@ -3,6 +3,8 @@
 #include "esp/application.h"
 #include "esp/directory.h"
 #include "record_json.h"
+#include "application_view.h"
+#include "esp/materials.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -49,11 +51,18 @@ void page_help(struct request *r)
 		reply_server_error(r, "RA directory could not be read");
 		return;
 	}
+	/* Each kind's materials, from the table the forms and the RA use. */
+	json_t *kinds = json_array();
+	for (int k = 0; k < KIND_COUNT; k++)
+		json_array_append_new(kinds, json_pack("{s:s, s:o, s:s}", "label",
+		                                       kind_label((enum reg_kind)k), "items",
+		                                       application_materials_json((enum reg_kind)k),
+		                                       "submit_to", materials_of(k)->submit_to));
 	render_page(r, 200, "help", "帮助",
-	            json_pack("{s:o, s:i, s:i, s:i, s:i}", "provinces",
+	            json_pack("{s:o, s:i, s:i, s:i, s:i, s:o}", "provinces",
 	                      ra_directory_to_json(list, n), "price", (int)fee.price_yuan, "medium",
 	                      (int)fee.medium_yuan, "years", fee.years, "delivery_days",
-	                      r->srv->limits.delivery_days));
+	                      r->srv->limits.delivery_days, "kinds", kinds));
 }
 
 static const char *mime_of(const char *name)

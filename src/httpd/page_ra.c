@@ -390,6 +390,22 @@ static char *trimmed(struct request *r, const char *name, size_t max_chars)
 	return s;
 }
 
+/* A return reason is shown inside a sentence ("原因：…。请按要求更正…"):
+ * its own closing 。 or . would print twice, so it is stored without. */
+static void drop_final_stop(char *s)
+{
+	size_t n = strlen(s);
+	for (;;) {
+		if (n >= 3 && (memcmp(s + n - 3, "。", 3) == 0 || memcmp(s + n - 3, "．", 3) == 0))
+			n -= 3;
+		else if (n >= 1 && (s[n - 1] == '.' || s[n - 1] == ' '))
+			n -= 1;
+		else
+			break;
+		s[n] = '\0';
+	}
+}
+
 /* Runs one recorded step through the policy, answering as a person expects. */
 void page_ra_action(struct request *r)
 {
@@ -464,6 +480,8 @@ void page_ra_action(struct request *r)
 		buf_free(&list);
 	} else if (step == STEP_RETURN) {
 		char *reason = trimmed(r, "reason", 300);
+		if (reason)
+			drop_final_stop(reason);
 		if (!reason || !*reason)
 			error = "请填写退回原因（不超过300字）";
 		else

@@ -45,6 +45,12 @@ void page_register_post(struct request *r)
 	registration_input_from_json(values, &in);
 	struct field_errors errors = {0};
 	registration_validate(c, &r->srv->limits, k, &in, false, 0, r->arena, &errors);
+	/* A check the store could not answer (failing over, busy) is no error
+	 * of the applicant's: "try again", not "choose another province". */
+	if (db_store_busy()) {
+		reply_busy(r);
+		return;
+	}
 	registration_input_to_json(k, &in, values);
 	if (errors.n == 0) {
 		/* Anyone may register: one address may write only so many. Counted

@@ -70,5 +70,8 @@ void page_status(struct request *r)
 	if (req_query(r, "resubmitted") && state == REG_PENDING)
 		json_object_set_new(
 		    ctx, "notice", json_string("修改后的报名信息已重新提交，请等待主管机关初审。"));
+	/* Reached by 快捷导航 in a key session: it stays in the management layout. */
+	if (r->actor.session_method && strcmp(r->actor.session_method, "password") != 0)
+		json_object_set_new(ctx, "menu", mgmt_menu(r, "/status"));
 	render_page(r, 200, "status", "查看初审状态", ctx);
 }

@@ -6,6 +6,7 @@
 #include "esp/revoke.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 /* A JSON string of s, or null when there is no s. */
 static json_t *str_or_null(const char *s)
@@ -195,6 +196,10 @@ json_t *ra_queue_to_json(const struct ra_queue_item *list, size_t n, struct aren
 		        it->kind == KIND_NONE ? "" : kind_label(it->kind), "name", it->name, "code",
 		        it->code, "province", it->province, "overdue", it->overdue, "days",
 		        (json_int_t)it->days));
+		/* The 20 days run from payment and materials: before both there
+		 * is no count to show (never "-1"). */
+		json_object_set_new(json_array_get(arr, i), "days_text",
+		                    json_string(it->days < 0 ? "未开始计时" : ""));
 	}
 	return arr;
 }
@@ -209,6 +214,17 @@ json_t *ra_stats_to_json(const struct ra_stats *s)
 	return json_pack("{s:o, s:I}", "states", states, "overdue", (json_int_t)s->overdue);
 }
 
+/* What an event's action (a step's name, as stored) says in Chinese. */
+static const char *event_label(const char *action)
+{
+	enum app_step step;
+	if (appstep_parse(action, &step))
+		return appstep_label(step);
+	if (action && strcmp(action, "revoke") == 0)
+		return "吊销证书";
+	return action ? action : "";
+}
+
 json_t *app_events_to_json(const struct app_event *list, size_t n, struct arena *a)
 {
 	json_t *arr = json_array();
@@ -218,8 +234,8 @@ json_t *app_events_to_json(const struct app_event *list, size_t n, struct arena 
 		const char *to = e->to_state ? app_state_label(e->to_state) : "";
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "at",
 		                                     time_datetime(a, e->at), "actor", e->actor,
-		                                     "action", e->action, "from", from, "to", to,
-		                                     "note", e->note ? e->note : ""));
+		                                     "action", event_label(e->action), "from", from,
+		                                     "to", to, "note", e->note ? e->note : ""));
 	}
 	return arr;
 }
@@ -285,6 +301,10 @@ json_t *registration_queue_to_json(const struct registration_row *list, size_t n
 		                   it->state ? reg_state_label(it->state) : "", "kind_label",
 		                   it->kind == KIND_NONE ? "" : kind_label(it->kind),
 		                   "created_date", time_datetime(a, it->created_at)));
+		/* Only a pending registration awaits a decision: the others are 查看. */
+		json_object_set_new(
+		    json_array_get(arr, i), "to_decide",
+		    json_boolean(it->state && strcmp(it->state, reg_state_name(REG_PENDING)) == 0));
 	}
 	return arr;
 }

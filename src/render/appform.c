@@ -23,6 +23,7 @@
  * system fonts.
  */
 #include "esp/appform.h"
+#include "esp/materials.h"
 #include "esp/qr.h"
 #include "fontsubset.h"
 
@@ -638,7 +639,7 @@ static void build_model(struct form_model *m, const struct appform *f)
 	} else {
 		s = add_section(m, "申请人信息");
 		row_pair(s, "姓名", f->person_name, "证件类型", f->id_type);
-		row_pair(s, "证件号码", f->id_number, "联系电话", f->mobile ? f->mobile : f->phone);
+		row_pair(s, "证件号码", f->id_number, "手机号码", f->mobile ? f->mobile : f->phone);
 		row_pair_wide(s, "通信地址", f->address, "邮政编码", f->postcode, 72);
 		row_full(s, "工作单位", f->work_unit);
 		row_pair(s, "所属部门", f->department, "电子邮箱", f->email);
@@ -983,16 +984,25 @@ static void draw_qr(cairo_t *cr, cairo_surface_t *img, double x, double y, doubl
 	cairo_restore(cr);
 }
 
-static const char *const copy_labels[2][2] = {
-    {"第一联", "注册机构留存"},
-    {"第二联", "申请单位留存"},
-};
+static const char *const copy_numbers[2] = {"第一联", "第二联"};
 
+/* Who keeps each copy: the materials table's row for the kind (an evaluator's
+ * first copy goes to the training institution, not the RA). */
 static const char *copy_keeper(const struct appform *f, int copy)
 {
-	if (copy == 1 && f->personal)
-		return "申请人留存";
-	return copy_labels[copy][1];
+	const struct materials *m = materials_of_name(f->kind);
+	if (m == NULL)
+		m = materials_of(f->personal ? KIND_EVALUATOR : KIND_ENTERPRISE);
+	return copy == 0 ? m->first_copy : m->second_copy;
+}
+
+/* The 填表说明 of the kind, from the same table (malloc'ed). */
+static char *form_notes(const struct appform *f)
+{
+	enum reg_kind k = f->kind ? kind_parse(f->kind) : KIND_NONE;
+	if (k == KIND_NONE)
+		k = f->personal ? KIND_EVALUATOR : KIND_ENTERPRISE;
+	return materials_form_notes(k);
 }
 
 static double draw_header(struct render *r, const struct appform *f, int copy, bool draw)
@@ -1001,7 +1011,7 @@ static double draw_header(struct render *r, const struct appform *f, int copy, b
 	cairo_t *cr = r->cr;
 
 	if (draw) {
-		snprintf(buf, sizeof(buf), "%s　%s", copy_labels[copy][0], copy_keeper(f, copy));
+		snprintf(buf, sizeof(buf), "%s　%s", copy_numbers[copy], copy_keeper(f, copy));
 		lay_set(r, buf, SIZE_BODY, LAY_BOLD, 0, 0);
 		double label_w = lay_width(r) + 2 * PAD_X, label_h = lay_height(r) + 4;
 		stroke_rect(cr, MARGIN_X, MARGIN_TOP, label_w, label_h, 0.8);
@@ -1026,16 +1036,9 @@ static double draw_header(struct render *r, const struct appform *f, int copy, b
 
 static double notes_measure_or_draw(struct render *r, const struct appform *f, double y, bool draw)
 {
-	const char *text =
-	    f->personal
-	        ? "填表说明：1. 本表一式两联，第一联由数字证书注册机构留存，第二联由申请人留存。"
-	          "2. 请用黑色签字笔签字，并附本人有效身份证件复印件。"
-	          "3. “受理审批”栏由数字证书注册机构填写，申请人请勿填写。"
-	        : "填表说明：1. 本表一式两联，第一联由数字证书注册机构留存，第二联由申请单位留存。"
-	          "2. 请用黑色签字笔签名并加盖公章，连同营业执照（或组织机构代码证）复印件、"
-	          "经办人身份证复印件一并提交。"
-	          "3. “受理审批”栏由数字证书注册机构填写，申请单位请勿填写。";
+	char *text = form_notes(f);
 	lay_set(r, text, SIZE_SMALL, 0, TABLE_W, 0);
+	free(text);
 	if (draw)
 		lay_show(r, MARGIN_X, y);
 	return lay_height(r);
@@ -1272,6 +1275,9 @@ json_t *appform_to_json(const struct appform *f)
 	format_date(f->date, buf, sizeof(buf));
 	json_set_str(o, "date_text", buf);
 	json_set_str(o, "contact_phone", f->mobile ? f->mobile : f->phone);
+	char *notes = form_notes(f);
+	json_set_str(o, "notes", notes);
+	free(notes);
 
 	json_t *types = json_array();
 	for (int i = 0; i < N_BUSINESS_TYPES; i++)
@@ -1282,9 +1288,8 @@ json_t *appform_to_json(const struct appform *f)
 
 	json_t *copies = json_array();
 	for (int c = 0; c < 2; c++)
-		json_array_append_new(copies,
-		                      json_pack("{s:s, s:s}", "copy_label", copy_labels[c][0],
-		                                "copy_keeper", copy_keeper(f, c)));
+		json_array_append_new(copies, json_pack("{s:s, s:s}", "copy_label", copy_numbers[c],
+		                                        "copy_keeper", copy_keeper(f, c)));
 	json_object_set_new(o, "copies", copies);
 	return o;
 }

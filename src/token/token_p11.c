@@ -112,7 +112,12 @@ int tok_load(struct tok_ctx *t, const char *module)
 		return TOK_EXIT_TOKEN;
 	}
 	if (PKCS11_enumerate_slots(t->ctx, &t->slots, &t->nslots) != 0) {
-		tok_err("无法列出 PKCS#11 插槽 (slots)");
+		/* OpenSC says this when no reader is attached or pcscd is not
+		 * running: name the module tried and how to choose another. */
+		tok_err("无法列出 PKCS#11 插槽 (slots)：使用的模块是 %s。请确认证书U盘已插入、"
+		        "读卡器服务 (pcscd) 已运行；证书U盘使用厂商提供的模块时，请用 --module "
+		        "模块路径 指定（或写入 esp-token.conf 的 module =）",
+		        module);
 		t->slots = NULL;
 		t->nslots = 0;
 		tok_unload(t);

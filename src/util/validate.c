@@ -147,6 +147,24 @@ bool validate_org_code(const char *s)
 	return s[len - 1] == expected;
 }
 
+bool validate_org_code_shape(const char *s)
+{
+	if (s == NULL)
+		return false;
+	size_t len = strlen(s);
+	if (len == ORG_BODY_LEN + 2) {
+		if (s[ORG_BODY_LEN] != '-')
+			return false;
+	} else if (len != ORG_BODY_LEN + 1) {
+		return false;
+	}
+	for (int i = 0; i < ORG_BODY_LEN; i++)
+		if (org_char_value(s[i]) < 0)
+			return false;
+	char c = s[len - 1];
+	return validate_is_digit(c) || c == 'X';
+}
+
 bool validate_unit_code(const char *s)
 {
 	return validate_uscc(s) || validate_org_code(s);
@@ -247,6 +265,41 @@ bool validate_mobile(const char *s)
 		s += 3;
 	return strlen(s) == 11 && s[0] == '1' && s[1] >= '3' && s[1] <= '9' &&
 	       validate_all_digits(s, 11);
+}
+
+bool validate_normalise_mobile(const char *s, char out[12])
+{
+	out[0] = '\0';
+	if (s == NULL)
+		return false;
+	/* Digits only, keeping whether a '+' or "(+86)" said a country code
+	 * follows; anything but separators makes it no number. */
+	char digits[24];
+	size_t n = 0;
+	bool plus = false;
+	for (const char *p = s; *p; p++) {
+		if (validate_is_digit(*p)) {
+			if (n == sizeof digits - 1)
+				return false;
+			digits[n++] = *p;
+		} else if (*p == '+' && n == 0 && !plus) {
+			plus = true;
+		} else if (*p != ' ' && *p != '-' && !((*p == '(' || *p == ')') && n <= 2)) {
+			return false;
+		}
+	}
+	digits[n] = '\0';
+	const char *d = digits;
+	if (n == 13 && strncmp(d, "86", 2) == 0)
+		d += 2; /* +86 or 86 */
+	else if (n == 15 && !plus && strncmp(d, "0086", 4) == 0)
+		d += 4;
+	else if (plus && n != 13)
+		return false; /* another country's code */
+	if (!validate_mobile(d))
+		return false;
+	memcpy(out, d, 12);
+	return true;
 }
 
 /*

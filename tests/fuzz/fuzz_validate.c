@@ -59,6 +59,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		broken("validate_mobile", s);
 	if (mobile && !phone)
 		broken("validate_mobile (but validate_phone refused)", s);
+	/* What the normaliser keeps is an 11-digit number, and one that was
+	 * already one stays itself; a code the shape check takes has that shape. */
+	char norm[12];
+	bool normalised = validate_normalise_mobile(s, norm);
+	if (normalised && (strlen(norm) != 11 || !validate_mobile(norm)))
+		broken("validate_normalise_mobile (kept no 11-digit number)", s);
+	if (mobile && (!normalised || strcmp(norm, s + (n == 14 ? 3 : 0)) != 0))
+		broken("validate_normalise_mobile (changed or refused a valid number)", s);
+	if (org && !validate_org_code_shape(s))
+		broken("validate_org_code_shape (refused a valid code)", s);
 	if (phone && (n < 7 || n > 20 || !all_in(s, 0, n, DIGITS "-+ ") || strchr(s + 1, '+')))
 		broken("validate_phone", s);
 	if (validate_postcode(s) && (n != 6 || !all_in(s, 0, 6, DIGITS)))

@@ -120,7 +120,9 @@ test(`[${ENGINE}] backup while espd runs, verify, restore, and the restored syst
   const av = espctlStatus(target, 'audit', 'verify');
   assert.equal(av.code, 0, av.out);
 
-  restored = await startEspAt(target.dir, target.database, { login: true });
+  // The store records the deployment's public_url: the restored espd keeps
+  // the original's (it listens elsewhere, as a new machine would).
+  restored = await startEspAt(target.dir, target.database, { login: true, args: [`--public_url=${esp.url}`] });
   const crlAfter = Buffer.from(await (await fetch(`${restored.url}/ca/crl`)).arrayBuffer());
   assert.deepEqual(crlAfter, crlBefore, 'the same CRL');
   // A certificate issued before the backup logs in; the revoked one does not.

@@ -52,6 +52,13 @@ enum login_result account_login(db_conn *c, const struct login_limits *l, const 
 enum db_status account_create(db_conn *c, const char *username, const char *password,
                               enum role role, const char *display_name, int64_t authority_id,
                               const char *province_code, int64_t registration_id, int64_t *id_out);
+/* The same with the password already hashed (password_hash): hashing takes
+ * tens of milliseconds, so a transaction hashes before it begins, never
+ * while it holds locks other writers wait for. */
+enum db_status account_create_hashed(db_conn *c, const char *username, const char *hash,
+                                     enum role role, const char *display_name, int64_t authority_id,
+                                     const char *province_code, int64_t registration_id,
+                                     int64_t *id_out);
 /* A staff account and its audit entry in one transaction. */
 enum db_status staff_account_create(db_conn *c, const struct actor *a, const char *username,
                                     const char *password, enum role role, const char *name,

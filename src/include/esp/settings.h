@@ -19,6 +19,9 @@ struct esp_limits {
 };
 /* Reads the settings table; missing rows keep the built-in defaults. */
 void limits_load(db_conn *c, struct esp_limits *l);
+/* Copies fresh numbers over the ones requests are reading, one field at a
+ * time with atomic stores: a request sees each number either old or new. */
+void limits_publish(struct esp_limits *dst, const struct esp_limits *src);
 /* One setting's value; NULL when absent. */
 char *setting_get(db_conn *c, const char *name); /* caller frees */
 

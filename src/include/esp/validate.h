@@ -19,6 +19,10 @@ bool validate_uscc(const char *s);
 /* 8 body chars (0-9A-Z) + check char, with or without a '-' before the check:
  * "D2143569-X".  Mod 11 misses substitutions whose values differ by 11, 22, 33. */
 bool validate_org_code(const char *s);
+/* The shape of an 组织机构代码 whatever its check character: 8 body chars
+ * (0-9A-Z), an optional '-', then 0-9 or X.  Tells a mistyped check digit
+ * (validate_org_code() false, this true) from something that is no code. */
+bool validate_org_code_shape(const char *s);
 /* Either of the two above: what a unit may present as its 证件号码. */
 bool validate_unit_code(const char *s);
 /* 17 digits + check (0-9 or X), chars 7-14 a real date from 1800-01-01 up to
@@ -27,6 +31,11 @@ bool validate_unit_code(const char *s);
 bool validate_id_number(const char *s);
 /* 1[3-9] and 9 more digits, optionally preceded by "+86". */
 bool validate_mobile(const char *s);
+/* A mobile number as people type it ("138 1234 5678", "+86 138-1234-5678",
+ * "(+86)13812345678", "0086 13812345678"): spaces, '-' and the country code
+ * dropped, the 11 digits written to out.  False, out empty, when what is left
+ * is not a validate_mobile() number. */
+bool validate_normalise_mobile(const char *s, char out[12]);
 /* Landline or mobile: digits, '-', '+', spaces, 7-20 chars; '+' only first,
  * single separators between digits, at least 7 digits. */
 bool validate_phone(const char *s);

@@ -8,8 +8,9 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILD, startEsp } from '../../integration/lib/esp.mjs';
+import { checkA11y } from './axe.mjs';
 
-export { startEsp, BUILD };
+export { startEsp, BUILD, checkA11y };
 
 export const CHROMIUM = process.env.ESP_CHROMIUM || '/usr/bin/chromium';
 export const SCREENSHOTS = join(BUILD, 'e2e-screenshots');
@@ -88,6 +89,8 @@ export async function openBrowser({ prepareHome } = {}) {
 }
 
 // Saves a full-page screenshot as $ESP_BUILD/e2e-screenshots/NAME.png and returns its path.
+// Every page photographed is also checked by axe-core (WCAG 2.1 A/AA): a
+// violation fails the test (checkA11y in lib/axe.mjs).
 // A full-page screenshot resizes the viewport for a moment; Chromium then
 // scrolls a focused text field back into view at the next mouse press, so a
 // click that follows lands elsewhere (mousedown on the button, mouseup on
@@ -104,6 +107,7 @@ export async function screenshot(page, name) {
     return true;
   });
   await page.screenshot({ path, fullPage: true });
+  await checkA11y(page, name);
   if (blurred) {
     await page.evaluate(() => {
       const e = window.__e2eFocus;

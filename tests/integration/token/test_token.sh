@@ -372,6 +372,21 @@ printf 'module = /nonexistent/module.so\n' >"$HOME/.config/esp-token.conf"
 check "missing module: exit 2" test $? -eq 2
 rm -f "$HOME/.config/esp-token.conf"
 
+# OpenSC with no reader (no pcscd here) cannot list its slots: the message
+# names the module tried and how to choose another.
+OPENSC=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+if [ -r "$OPENSC" ]; then
+	"$BIN" --module "$OPENSC" list >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	if [ "$RC" -eq 2 ] && err_has "$OPENSC" && err_has "--module"; then
+		ok "a module without reader: the message names it and --module"
+	elif [ "$RC" -eq 0 ]; then
+		ok "# SKIP a reader is attached: OpenSC lists its slots"
+	else
+		notok "a module without reader: the message names it and --module"
+	fi
+fi
+
 # ---------------------------------------------------------------- setup-browser
 # Chromium's NSS database in $HOME/.pki/nssdb gets the module and the CA chain
 if command -v modutil >/dev/null && command -v certutil >/dev/null; then

@@ -371,7 +371,12 @@ static void test_free_text_is_checked_by_label(void **state)
 	     "经办人身份证号码校验错误"},
 	    {KIND_EVALUATOR, "code", "110105194912310021", "身份证号码校验错误"},
 	    {KIND_ENTERPRISE, "phone", "12", "单位电话不正确"},
-	    {KIND_EVALUATOR, "phone", "12", "联系电话不正确"},
+	    {KIND_EVALUATOR, "phone", "12", "固定电话不正确"},
+	    /* A code of the right shape whose check character is wrong is
+	     * told so, not that it is no code at all. */
+	    {KIND_ENTERPRISE, "code", "D2143569-5", "组织机构代码校验位错误"},
+	    {KIND_ENTERPRISE, "code", "D2143569",
+	     "请输入正确的18位统一社会信用代码或9位组织机构代码"},
 	    {KIND_AGENCY, "email", "nope", "电子邮箱格式不正确"},
 	    {KIND_AGENCY, "postcode", "35000", "邮政编码应为6位数字"},
 	    {KIND_AUTHORITY, "authority_id", "999999", "请从列表中选择上级主管机关"},
@@ -406,6 +411,27 @@ static void test_lengths_are_characters_and_bounded(void **state)
 	json_decref(errors);
 	buf_free(&b);
 	json_decref(v);
+}
+
+/* Mobile numbers typed with spaces, '-' or the country code are accepted and
+ * stored as their 11 digits, on every kind's form. */
+static void test_mobile_typed_as_people_do(void **state)
+{
+	struct fixture *f = *state;
+	const char *typed[] = {"138 0013 8000", "+86 138 0013 8000", "+86-138-0013-8000",
+	                       "0086 13800138000"};
+	for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++) {
+		enum reg_kind k = i % 2 ? KIND_EVALUATOR : KIND_ENTERPRISE;
+		json_t *v = form_of(f, k, 40 + (int)i);
+		json_object_set_new(v, "mobile", json_string(typed[i]));
+		json_t *errors = validate(f, k, v);
+		if (json_object_size(errors))
+			fail_msg("%s refused: %s", typed[i],
+			         json_string_value(json_object_get(errors, "mobile")));
+		assert_string_equal(json_string_value(json_object_get(v, "mobile")), "13800138000");
+		json_decref(errors);
+		json_decref(v);
+	}
 }
 
 static void test_authority_named_like_one_in_the_tree(void **state)
@@ -498,6 +524,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_free_text_is_checked_by_label, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lengths_are_characters_and_bounded, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_mobile_typed_as_people_do, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_authority_named_like_one_in_the_tree, setup,
 	                                    teardown),
 	};

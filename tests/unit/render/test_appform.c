@@ -182,6 +182,12 @@ static void test_unit_form_pdf(void **state)
 	assert_non_null(strstr(text, "申请单位公章"));
 	squeeze(text);
 	assert_non_null(strstr(text, "1320元（大写：壹仟叁佰贰拾元整）"));
+	/* The notes list the manual's materials: the stamped code certificate
+	 * copy, no ID copy of the contact. */
+	assert_non_null(strstr(
+	    text,
+	    "连同《组织机构代码证（副本）》复印件（加盖公章）一并提交所在省的数字证书注册机构。"));
+	assert_null(strstr(text, "身份证复印件"));
 	assert_non_null(strstr(text, "本单位承诺所填信息真实有效，并同意遵守数字证书服务协议。"));
 	assert_non_null(strstr(text, "受理审批（由数字证书注册机构填写）"));
 	/* The long address wraps but is printed in full. */
@@ -205,6 +211,14 @@ static void test_authority_seal(void **state)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "部门章"));
 	assert_null(strstr(text, "申请单位公章"));
+	/* The manual asks an authority for the form with its 部门章 and nothing
+	 * else: no 公章, no licence, no ID copy in the notes. */
+	squeeze(text);
+	assert_non_null(strstr(
+	    text, "请用黑色签字笔签名并加盖部门章后提交所在省的数字证书注册机构，无需其他材料。"));
+	assert_null(strstr(text, "公章"));
+	assert_null(strstr(text, "身份证复印件"));
+	assert_null(strstr(text, "营业执照"));
 	free(text);
 	unlink(path);
 	free(path);
@@ -222,6 +236,12 @@ static void test_personal_form_pdf(void **state)
 	assert_non_null(strstr(text, "申请人签字"));
 	assert_non_null(strstr(text, "所属部门"));
 	assert_null(strstr(text, "单位数字证书申请表"));
+	/* The first copy goes to the training institution, not the RA; the
+	 * phone printed is the mobile, named as such. */
+	assert_non_null(strstr(text, "培训机构留存"));
+	assert_null(strstr(text, "注册机构留存"));
+	assert_non_null(strstr(text, "手机号码"));
+	assert_null(strstr(text, "联系电话"));
 	free(text);
 	assert_pdf_fonts_embedded_subset(path);
 	assert_pages(path, 2);

@@ -452,6 +452,61 @@ static void test_mobile(void **state)
 	assert_false(validate_mobile("+86+8613812345678"));
 }
 
+/* What people type into a mobile field: the stored number is the 11 digits. */
+static void test_normalise_mobile(void **state)
+{
+	(void)state;
+	char out[12];
+	const char *ok[] = {
+	    "13812345678",        "138 1234 5678",       "138-1234-5678",  "+86 138 1234 5678",
+	    "+86 13812345678",    "+86-138-1234-5678",   "+8613812345678", "86 138 1234 5678",
+	    "0086 138 1234 5678", "(+86) 138 1234 5678",
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		assert_true(validate_normalise_mobile(ok[i], out));
+		assert_string_equal(out, "13812345678");
+	}
+	const char *bad[] = {
+	    NULL,
+	    "",
+	    "+86",
+	    "138 1234 567",
+	    "138 1234 56789",
+	    "+852 138 1234 5678",
+	    "+1 138 1234 5678",
+	    "128 1234 5678",
+	    "138.1234.5678",
+	    "138 1234 567a",
+	    "+86+86 13812345678",
+	    "138 1234 5678 +86",
+	    "+0086 138 1234 5678",
+	    "0592-1234567",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		strcpy(out, "x");
+		assert_false(validate_normalise_mobile(bad[i], out));
+		assert_string_equal(out, "");
+	}
+}
+
+/* A code of the right shape with a wrong check character is told apart
+ * from something that is no 组织机构代码 at all. */
+static void test_org_code_shape(void **state)
+{
+	(void)state;
+	assert_true(validate_org_code_shape("D2143569X"));
+	assert_true(validate_org_code_shape("D2143569-X"));
+	assert_true(validate_org_code_shape("D21435695")); /* wrong check, right shape */
+	assert_false(validate_org_code("D21435695"));
+	assert_true(validate_org_code_shape("D2143569-0"));
+	assert_false(validate_org_code_shape(NULL));
+	assert_false(validate_org_code_shape("D2143569"));
+	assert_false(validate_org_code_shape("D2143569-Y"));
+	assert_false(validate_org_code_shape("d2143569X"));
+	assert_false(validate_org_code_shape("D2143569_X"));
+	assert_false(validate_org_code_shape("D21435690X"));
+}
+
 static void test_phone(void **state)
 {
 	(void)state;
@@ -926,6 +981,8 @@ int main(void)
 	    cmocka_unit_test(test_id_dates),
 	    cmocka_unit_test(test_id_future_dates),
 	    cmocka_unit_test(test_mobile),
+	    cmocka_unit_test(test_normalise_mobile),
+	    cmocka_unit_test(test_org_code_shape),
 	    cmocka_unit_test(test_phone),
 	    cmocka_unit_test(test_postcode),
 	    cmocka_unit_test(test_email_valid),
