@@ -91,9 +91,11 @@ static struct slot *slot_of(ocsp_cache *c, const char *serial)
 static bool read_generation(db_conn *db, int64_t *gen)
 {
 	db_result *r = NULL;
-	if (DB_EXEC0(db, "SELECT value FROM generations WHERE name = 'certificates'", &r) !=
+	/* The sum of its shards (013_cluster.sql): it only grows, and only when
+	 * a change commits. */
+	if (DB_EXEC0(db, "SELECT SUM(value) FROM generations WHERE name = 'certificates'", &r) !=
 	        DB_OK ||
-	    r->nrows != 1) {
+	    r->nrows != 1 || !db_get(r, 0, 0)) {
 		db_result_free(r);
 		return false;
 	}
