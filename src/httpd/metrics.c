@@ -316,7 +316,8 @@ static void write_store(struct buf *b, struct server *srv)
 	db_stats(&st);
 	counter(b, "esp_store_errors_total", "Store statements that failed.", st.errors);
 	counter(b, "esp_store_busy_total",
-	        "Store statements locked out by another writer (busy, serialization failure).",
+	        "Store statements to run again: locked out by another writer (busy, serialization "
+	        "failure) or the server gone (PostgreSQL down or failing over).",
 	        st.busy);
 	counter(b, "esp_store_transaction_retries_total",
 	        "Transactions run again after a lock-out.", st.tx_retries);
