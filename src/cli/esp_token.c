@@ -30,6 +30,8 @@ enum opt_bit {
 	O_OUT = 1 << 12,
 	O_DER = 1 << 13,
 	O_REMOVE = 1 << 14,
+	O_REMOTE = 1 << 15,
+	O_CODE = 1 << 16,
 };
 
 struct command {
@@ -46,9 +48,10 @@ static const struct command commands[] = {
     {"list", tok_cmd_list, GLOBAL_OPTS, "list",
      "列出证书U盘 (tokens)：标签、制造商、序列号、PIN状态，以及其上的证书\n"
      "（主题、序列号、有效期、剩余天数；60天内过期时给出警告）。不需要PIN码。\n"},
-    {"enroll", tok_cmd_enroll, GLOBAL_OPTS | O_SERVER | O_APP | O_RSA | O_CA | O_API | O_PIN,
+    {"enroll", tok_cmd_enroll,
+     GLOBAL_OPTS | O_SERVER | O_APP | O_RSA | O_CA | O_API | O_PIN | O_SOPIN,
      "enroll --server URL --application N [--rsa] [--ca-file FILE]\n"
-     "                 --api-token-file F [--pin-file F]",
+     "                 --api-token-file F [--pin-file F] [--so-pin-file F]",
      "申请证书：在证书U盘上生成密钥对（默认 EC P-256，--rsa 为 RSA 2048，\n"
      "标签 esp-<N>），用它签名证书请求 (CSR)，提交给服务器，把证书和CA证书链\n"
      "写入证书U盘。中断后重新运行会继续使用已有的密钥对 (resume)。\n"
@@ -57,18 +60,42 @@ static const struct command commands[] = {
      "  --rsa                 生成 RSA 2048 而不是 EC P-256\n"
      "  --ca-file FILE        用此CA证书验证服务器（默认系统信任库）\n"
      "  --api-token-file F    API令牌 (API token) 所在文件（第一行）\n"
+     "  --pin-file F          PIN码所在文件（第一行）；否则从终端输入\n"
+     "  --so-pin-file F       证书U盘当前的管理员PIN码 (SO PIN)：给出时，证书写入后把\n"
+     "                        管理员PIN码换成系统生成的随机PIN码并交系统加密保管，\n"
+     "                        以便日后远程密码解锁 (unlock --remote)\n"},
+    {"renew", tok_cmd_renew, GLOBAL_OPTS | O_SERVER | O_RSA | O_CA | O_PIN,
+     "renew --server URL [--rsa] [--ca-file FILE] [--pin-file F]",
+     "证书更新 (更新)：证书到期前后，在【证书更新】申请并付款后，在同一个证书U盘上\n"
+     "生成新密钥对（标签 esp-renew-<原证书序列号>），证书请求由新密钥签名、并由\n"
+     "原证书的私钥再签名（证明是同一持有人）；写入新证书并向服务器确认后，原证书\n"
+     "才作废（已被替代）并从证书U盘上删除。中断后重新运行会继续 (resume)，\n"
+     "更新过程中原证书始终有效。\n"
+     "  --server URL          ESP 服务器地址（https://...）\n"
+     "  --rsa                 新密钥用 RSA 2048 而不是 EC P-256\n"
+     "  --ca-file FILE        用此CA证书验证服务器（默认系统信任库）\n"
      "  --pin-file F          PIN码所在文件（第一行）；否则从终端输入\n"},
     {"passwd", tok_cmd_passwd, GLOBAL_OPTS | O_PIN | O_NEWPIN,
      "passwd [--pin-file F] [--new-pin-file F]",
      "修改用户PIN码 (C_SetPIN)。新PIN码6–16个字符，从终端输入时须输入两次。\n"
      "  --pin-file F          当前PIN码所在文件\n"
      "  --new-pin-file F      新PIN码所在文件\n"},
-    {"unlock", tok_cmd_unlock, GLOBAL_OPTS | O_SOPIN | O_NEWPIN,
-     "unlock [--so-pin-file F] [--new-pin-file F]",
+    {"unlock", tok_cmd_unlock,
+     GLOBAL_OPTS | O_SOPIN | O_NEWPIN | O_REMOTE | O_SERVER | O_APP | O_CODE | O_CA,
+     "unlock [--so-pin-file F] [--new-pin-file F]\n"
+     "       unlock --remote --server URL --application N --code-file F [--new-pin-file F]",
      "密码解锁：用管理员PIN码 (SO PIN) 登录并设置新的用户PIN码\n"
      "(C_Login CKU_SO + C_InitPIN)。由数字证书注册机构 (RA) 操作。\n"
      "  --so-pin-file F       管理员PIN码所在文件\n"
-     "  --new-pin-file F      新用户PIN码所在文件\n"},
+     "  --new-pin-file F      新用户PIN码所在文件\n"
+     "--remote：持有人自己解锁。在系统中申请密码解锁并经注册机构批准后，用申请页面\n"
+     "上的一次性授权码，从服务器取得系统保管的管理员PIN码，设置新的用户PIN码，再把\n"
+     "管理员PIN码换成服务器新生成的随机PIN码并确认；授权码和取得的管理员PIN码随即作废。\n"
+     "中断后用同一授权码重新运行即可继续。\n"
+     "  --server URL          ESP 服务器地址（https://...）\n"
+     "  --application N       解锁申请编号\n"
+     "  --code-file F         一次性授权码所在文件（第一行）\n"
+     "  --ca-file FILE        用此CA证书验证服务器\n"},
     {"show-cert", tok_cmd_show_cert, GLOBAL_OPTS | O_ID | O_LABEL,
      "show-cert [--id HEX | --label L]",
      "显示证书的主题、颁发者、序列号、有效期和 PEM。默认选择唯一的用户证书。\n"
@@ -149,6 +176,8 @@ int main(int argc, char **argv)
 	    {"out", required_argument, NULL, 'o'},
 	    {"der", no_argument, NULL, 'd'},
 	    {"remove", no_argument, NULL, 'R'},
+	    {"remote", no_argument, NULL, 'E'},
+	    {"code-file", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -220,6 +249,14 @@ int main(int argc, char **argv)
 			o.remove = true;
 			given |= O_REMOVE;
 			break;
+		case 'E':
+			o.remote = true;
+			given |= O_REMOTE;
+			break;
+		case 'C':
+			o.code_file = optarg;
+			given |= O_CODE;
+			break;
 		case 'h':
 			help = true;
 			break;
@@ -257,6 +294,7 @@ int main(int argc, char **argv)
 		    "--server",       "--application", "--rsa",
 		    "--ca-file",      "--id",          "--label",
 		    "--out",          "--der",         "--remove",
+		    "--remote",       "--code-file",
 		};
 		unsigned bad = given & ~cmd->allowed;
 		for (unsigned i = 0; i < sizeof bit_names / sizeof bit_names[0]; i++)

@@ -38,6 +38,8 @@ struct tok_opts {
 	bool rsa;
 	bool der;
 	bool remove;
+	bool remote;
+	const char *code_file;
 };
 
 /* ---- token_input.c ---- */
@@ -66,6 +68,16 @@ char *tok_server_base(const char *url);
 /* Map a non-2xx answer to an exit code, printing the server's message. */
 int tok_http_failure(long status, json_t *reply);
 
+/* ---- shared by the commands that talk to the server ---- */
+/* Sign data with SHA-256 (token_cmd_login.c); malloc'd base64 or NULL (reported). */
+char *tok_sign_b64(EVP_PKEY *key, const unsigned char *data, size_t len);
+/* The certificate as PEM text (malloc'd) or NULL. */
+char *tok_cert_pem(X509 *x);
+/* A CSR for pub signed by priv (token_cmd_enroll.c); malloc'd PEM or NULL. */
+char *tok_make_csr_pem(EVP_PKEY *priv, EVP_PKEY *pub, const char *cn);
+/* Store the CA certificates of the chain PEM not yet on the token. Exit code. */
+int tok_store_chain(struct tok_ctx *t, const char *chain_pem, X509 *leaf);
+
 /* ---- certificate display (token_cmd_cert.c) ---- */
 void tok_print_cert_summary(X509 *x, const char *indent);
 
@@ -76,6 +88,11 @@ int tok_cmd_export_cert(const struct tok_opts *o);
 int tok_cmd_passwd(const struct tok_opts *o);
 int tok_cmd_unlock(const struct tok_opts *o);
 int tok_cmd_enroll(const struct tok_opts *o);
+int tok_cmd_renew(const struct tok_opts *o);
+int tok_cmd_unlock_remote(const struct tok_opts *o);
+/* enroll --so-pin-file: the SO PIN into ESP's custody (token_cmd_unlock_remote.c). */
+int tok_so_pin_custody(const struct tok_opts *o, const char *base, const char *api_token,
+                       const char *token_serial);
 int tok_cmd_login(const struct tok_opts *o);
 int tok_cmd_setup_browser(const struct tok_opts *o);
 

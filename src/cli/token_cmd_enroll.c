@@ -60,7 +60,7 @@ static int cert_for_id(struct tok_ctx *t, const unsigned char *id, size_t id_len
 	return *out != NULL;
 }
 
-static char *make_csr_pem(EVP_PKEY *priv, EVP_PKEY *pub, const char *cn)
+char *tok_make_csr_pem(EVP_PKEY *priv, EVP_PKEY *pub, const char *cn)
 {
 	char *pem = NULL;
 	X509_REQ *req = X509_REQ_new();
@@ -106,8 +106,7 @@ static char *subject_cn(X509 *x, const char *fallback)
 	return tok_xstrdup(fallback);
 }
 
-/* Store the CA certificates from the chain PEM (skipping those present). */
-static int store_chain(struct tok_ctx *t, const char *chain_pem, X509 *leaf)
+int tok_store_chain(struct tok_ctx *t, const char *chain_pem, X509 *leaf)
 {
 	BIO *b = BIO_new_mem_buf(chain_pem, -1);
 	if (!b)
@@ -269,12 +268,11 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 		tok_err("无法通过 libp11 使用密钥 %s（私钥或公钥缺失）", s->label);
 		return TOK_EXIT_TOKEN;
 	}
-	s->csr = make_csr_pem(s->priv, s->pub, s->label);
+	s->csr = tok_make_csr_pem(s->priv, s->pub, s->label);
 	if (!s->csr)
 		return TOK_EXIT_TOKEN;
 
 	rc = post_csr(o, s->base, s->api_token, s->csr, s->serial, &s->cert, &s->chain);
-	tok_wipe(s->api_token, sizeof s->api_token);
 	if (rc == TOK_EXIT_REFUSED && !found) {
 		/*
 		 * The server refused the request of a key made in this run, so it
@@ -307,7 +305,7 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 	fflush(stdout);
 	tok_print_cert_summary(s->cert, "  ");
 	if (s->chain)
-		rc = store_chain(&s->t, s->chain, s->cert);
+		rc = tok_store_chain(&s->t, s->chain, s->cert);
 	if (rc == TOK_EXIT_OK)
 		printf("申请完成。\n");
 	return rc;
@@ -331,6 +329,17 @@ int tok_cmd_enroll(const struct tok_opts *o)
 	if (s->base && tok_read_first_line(o->api_token_file, s->api_token, sizeof s->api_token,
 	                                   "API令牌 (API token)") == 0)
 		rc = enroll_run(o, s);
+	/* The SO PIN into ESP's custody, for a remote unlock later (密码解锁).
+	 * An SO session needs every session read-write: the enrolment's
+	 * (libp11's read-only ones too) end first. */
+	if (rc == TOK_EXIT_OK && o->so_pin_file) {
+		EVP_PKEY_free(s->priv); /* libp11's keys go before libp11 */
+		EVP_PKEY_free(s->pub);
+		s->priv = s->pub = NULL;
+		tok_unload(&s->t);
+		s->t.h = CK_INVALID_HANDLE;
+		rc = tok_so_pin_custody(o, s->base, s->api_token, s->serial);
+	}
 	tok_wipe(s->pin, sizeof s->pin);
 	tok_wipe(s->api_token, sizeof s->api_token);
 	X509_free(s->cert);

@@ -19,8 +19,7 @@
 
 #define TOK_CHALLENGE_MAX 4096
 
-/* Sign data with SHA-256; returns malloc'd base64 of the signature or NULL. */
-static char *sign_b64(EVP_PKEY *key, const unsigned char *data, size_t len)
+char *tok_sign_b64(EVP_PKEY *key, const unsigned char *data, size_t len)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char *sig = NULL;
@@ -41,7 +40,7 @@ static char *sign_b64(EVP_PKEY *key, const unsigned char *data, size_t len)
 	return b64;
 }
 
-static char *cert_pem(X509 *x)
+char *tok_cert_pem(X509 *x)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *pem = NULL;
@@ -103,6 +102,9 @@ static int login_run(const struct tok_opts *o, struct login_state *s)
 	struct tok_cert *cert = &s->certs[pick];
 	if (tok_days_left(cert->x509) < 0) {
 		tok_err("证书已过期，无法登录");
+		tok_note("过期后的更新宽限期内仍可更新：用用户名和密码登录系统，在【证书更新】申请"
+		         "并付款后，"
+		         "运行 esp-token renew --server <地址>。");
 		return TOK_EXIT_TOKEN;
 	}
 	if ((rc = tok_get_pin(o->pin_file, "PIN码", s->pin, sizeof s->pin)) != TOK_EXIT_OK)
@@ -117,7 +119,7 @@ static int login_run(const struct tok_opts *o, struct login_state *s)
 		tok_err("证书U盘上没有与证书对应的私钥 (private key)");
 		return TOK_EXIT_TOKEN;
 	}
-	s->pem = cert_pem(cert->x509);
+	s->pem = tok_cert_pem(cert->x509);
 	if (!s->pem)
 		return TOK_EXIT_TOKEN;
 
@@ -135,7 +137,7 @@ static int login_run(const struct tok_opts *o, struct login_state *s)
 		json_decref(ch);
 		return TOK_EXIT_NETWORK;
 	}
-	s->sig = sign_b64(s->priv, s->challenge, clen);
+	s->sig = tok_sign_b64(s->priv, s->challenge, clen);
 	if (!s->sig) {
 		json_decref(ch);
 		return TOK_EXIT_TOKEN;

@@ -35,6 +35,12 @@ int tok_cmd_passwd(const struct tok_opts *o)
 
 int tok_cmd_unlock(const struct tok_opts *o)
 {
+	if (o->remote)
+		return tok_cmd_unlock_remote(o);
+	if (o->server || o->application || o->code_file) {
+		tok_err("--server、--application 和 --code-file 只用于 unlock --remote");
+		return TOK_EXIT_USAGE;
+	}
 	char so_pin[TOK_PIN_BUF], new_pin[TOK_PIN_BUF];
 	memset(so_pin, 0, sizeof so_pin);
 	memset(new_pin, 0, sizeof new_pin);

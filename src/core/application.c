@@ -157,7 +157,7 @@ struct create_ctx {
 	bool existing;
 };
 
-static enum db_status next_number(db_conn *c, char **number)
+enum db_status application_next_number(db_conn *c, char **number)
 {
 	time_t t = (time_t)(time_now() + 8 * 3600);
 	struct tm tm;
@@ -260,7 +260,7 @@ static enum db_status create_tx(db_conn *c, void *arg)
 	int sets = (int)strtol(val(in->sets), NULL, 10);
 	if (k == KIND_EVALUATOR)
 		sets = 1;
-	if ((st = next_number(c, &x->number)) != DB_OK)
+	if ((st = application_next_number(c, &x->number)) != DB_OK)
 		return st;
 	int64_t now = time_now();
 	r = NULL;
@@ -357,8 +357,9 @@ static enum db_status withdraw_tx(db_conn *c, void *arg)
 	db_result *r = NULL;
 	enum db_status st =
 	    DB_EXEC(c,
-	            "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at FROM applications a "
-	            "JOIN registrations r ON r.id = a.registration_id WHERE a.number = $1",
+	            "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at, a.type FROM "
+	            "applications a JOIN registrations r ON r.id = a.registration_id WHERE "
+	            "a.number = $1",
 	            &r, P_TEXT(w->number));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_CONFLICT;
@@ -370,7 +371,8 @@ static enum db_status withdraw_tx(db_conn *c, void *arg)
 	enum app_state from = appstate_parse(db_get(r, 0, 1)), to;
 	unsigned facts = (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
 	                 (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
-	                 (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0);
+	                 (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
+	                 app_type_facts(app_type_parse(db_get(r, 0, 5)));
 	db_result_free(r);
 	if (!appstate_next(from, STEP_WITHDRAW, w->a ? w->a->role : ROLE_NONE, facts, &to))
 		return DB_CONFLICT;
@@ -400,7 +402,7 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 	"a.taxpayer_id, a.price_yuan, a.medium_yuan, a.years, a.amount_yuan, a.scan_id, "          \
 	"a.submitted_at, a.paid_at, a.materials_at, a.issued_at, a.shipped_at, a.pickup_at, "      \
 	"a.received_at, a.returned_at, a.return_reason, a.withdrawn_at, a.courier, "               \
-	"a.tracking_no, "                                                                          \
+	"a.tracking_no, a.updated_at, a.renews_serial, a.unlock_token, "                           \
 	"r.kind, r.state AS reg_state, r.name AS reg_name, r.code AS reg_code, "                   \
 	"r.legal_rep, r.work_unit, r.department, r.province_code, p.name AS province, "            \
 	"au.path AS authority_path, au.name AS authority_name "                                    \
@@ -453,6 +455,9 @@ static void app_row(const db_result *r, int i, struct arena *a, struct applicati
 	o->withdrawn_at = I();
 	o->courier = T();
 	o->tracking_no = T();
+	o->updated_at = I();
+	o->renews_serial = T();
+	o->unlock_token = T();
 	o->kind = kind_parse(db_get(r, i, col++));
 	o->reg_state = T();
 	o->reg_name = T();
@@ -514,30 +519,50 @@ void application_policy_object(const struct application *app, struct policy_obje
 	o->province_code = app->province_code;
 }
 
+unsigned app_type_facts(enum app_type t)
+{
+	return t == APP_TYPE_RENEWAL  ? APP_FACT_RENEWAL
+	       : t == APP_TYPE_UNLOCK ? APP_FACT_UNLOCK
+	                              : 0;
+}
+
 unsigned application_facts(const struct application *app)
 {
 	return (app->kind == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
-	       (app->paid_at ? APP_FACT_PAID : 0) | (app->materials_at ? APP_FACT_MATERIALS : 0);
+	       (app->paid_at ? APP_FACT_PAID : 0) | (app->materials_at ? APP_FACT_MATERIALS : 0) |
+	       app_type_facts(app->type);
 }
 
 static const char *const type_names[][2] = {
     [APP_TYPE_INITIAL] = {"initial", "初次办理"},
     [APP_TYPE_ADDITIONAL] = {"additional", "增加数量"},
+    [APP_TYPE_RENEWAL] = {"renewal", "更新"},
+    [APP_TYPE_UNLOCK] = {"unlock", "密码解锁"},
 };
+
+static enum app_type type_checked(enum app_type t)
+{
+	return (int)t >= 0 && (size_t)t < sizeof type_names / sizeof type_names[0]
+	           ? t
+	           : APP_TYPE_INITIAL;
+}
 
 const char *app_type_name(enum app_type t)
 {
-	return type_names[t == APP_TYPE_ADDITIONAL][0];
+	return type_names[type_checked(t)][0];
 }
 
 const char *app_type_label(enum app_type t)
 {
-	return type_names[t == APP_TYPE_ADDITIONAL][1];
+	return type_names[type_checked(t)][1];
 }
 
 enum app_type app_type_parse(const char *name)
 {
-	return name && strcmp(name, "additional") == 0 ? APP_TYPE_ADDITIONAL : APP_TYPE_INITIAL;
+	for (size_t i = 1; name && i < sizeof type_names / sizeof type_names[0]; i++)
+		if (strcmp(name, type_names[i][0]) == 0)
+			return (enum app_type)i;
+	return APP_TYPE_INITIAL;
 }
 
 const char *const *application_materials(enum reg_kind k, size_t *n)

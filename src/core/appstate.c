@@ -11,6 +11,17 @@
  *   before issued, no certificate yet ─return→ returned ─resubmit (applicant)→
  *       paid when a payment stands, else submitted (the materials are sent again)
  *   submitted, nothing recorded ─withdraw (applicant)→ withdrawn
+ *
+ * A renewal (更新) keeps its token: no materials, no shipping, and the
+ * holder's tool, not the RA, has the certificate issued and confirms it.
+ *   submitted ─payment (RA)→ ready_to_issue
+ *   submitted ─materials (trainer, evaluators)→ ready_to_issue
+ *   ready_to_issue ─issue (applicant's tool)→ issued ─confirm (tool)→ renewed
+ *   returned ─resubmit→ ready_to_issue when a payment stands, else submitted
+ *
+ * A remote unlock (密码解锁) costs nothing and changes no certificate:
+ *   submitted ─approve (RA)→ unlock_approved ─confirm (holder's tool)→ unlocked
+ *   submitted ─return (RA)→ returned ─resubmit→ submitted; withdraw as any
  */
 #include "esp/appstate.h"
 
@@ -29,6 +40,9 @@ static const char *const state_names[APP_STATE_COUNT][2] = {
     [APP_RECEIVED] = {"received", "已签收"},
     [APP_RETURNED] = {"returned", "已退回"},
     [APP_WITHDRAWN] = {"withdrawn", "已撤销"},
+    [APP_RENEWED] = {"renewed", "已更新"},
+    [APP_UNLOCK_APPROVED] = {"unlock_approved", "已批准解锁"},
+    [APP_UNLOCKED] = {"unlocked", "已解锁"},
 };
 
 static const char *const step_names[APP_STEP_COUNT][2] = {
@@ -42,6 +56,8 @@ static const char *const step_names[APP_STEP_COUNT][2] = {
     [STEP_SHIP] = {"ship", "已寄出"},
     [STEP_PICKUP] = {"pickup", "交培训机构待领取"},
     [STEP_RECEIVED] = {"received", "已签收"},
+    [STEP_CONFIRM] = {"confirm", "确认完成"},
+    [STEP_APPROVE] = {"approve", "批准解锁"},
 };
 
 /* One transition: from `from`, `who` takes `step` when every fact of
@@ -59,34 +75,50 @@ struct transition {
 #define MATS APP_FACT_MATERIALS
 #define CERTS APP_FACT_CERTS
 #define LAST APP_FACT_LAST_SET
+#define RENEW APP_FACT_RENEWAL
+#define UNLK APP_FACT_UNLOCK
 
 static const struct transition table[] = {
     {APP_NEW, STEP_SUBMIT, ROLE_APPLICANT, 0, 0, APP_SUBMITTED},
     {APP_SUBMITTED, STEP_WITHDRAW, ROLE_APPLICANT, 0, PAID | MATS, APP_WITHDRAWN},
 
-    {APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_PAID},
-    {APP_MATERIALS_RECEIVED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID, APP_READY_TO_ISSUE},
-    {APP_SUBMITTED, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_MATERIALS_RECEIVED},
-    {APP_PAID, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS, APP_READY_TO_ISSUE},
-    {APP_SUBMITTED, STEP_MATERIALS, ROLE_TRAINER, EVAL, MATS, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID | RENEW | UNLK, APP_PAID},
+    {APP_MATERIALS_RECEIVED, STEP_PAYMENT, ROLE_RA, 0, EVAL | PAID | RENEW | UNLK,
+     APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS | RENEW | UNLK, APP_MATERIALS_RECEIVED},
+    {APP_PAID, STEP_MATERIALS, ROLE_RA, 0, EVAL | MATS | RENEW | UNLK, APP_READY_TO_ISSUE},
+    {APP_SUBMITTED, STEP_MATERIALS, ROLE_TRAINER, EVAL, MATS | UNLK, APP_READY_TO_ISSUE},
+    /* A renewal needs no materials: paid, it is ready. */
+    {APP_SUBMITTED, STEP_PAYMENT, ROLE_RA, RENEW, EVAL | PAID | UNLK, APP_READY_TO_ISSUE},
 
     /* A certificate made for part of the sets keeps it from going back. */
     {APP_SUBMITTED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
-    {APP_PAID, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
-    {APP_MATERIALS_RECEIVED, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
-    {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_RA, 0, CERTS, APP_RETURNED},
-    {APP_SUBMITTED, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
-    {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS, APP_RETURNED},
+    {APP_PAID, STEP_RETURN, ROLE_RA, 0, CERTS | UNLK, APP_RETURNED},
+    {APP_MATERIALS_RECEIVED, STEP_RETURN, ROLE_RA, 0, CERTS | UNLK, APP_RETURNED},
+    {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_RA, 0, CERTS | UNLK, APP_RETURNED},
+    {APP_SUBMITTED, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS | UNLK, APP_RETURNED},
+    {APP_READY_TO_ISSUE, STEP_RETURN, ROLE_TRAINER, EVAL, CERTS | UNLK, APP_RETURNED},
     /* The materials are sent again; a payment made stays made. */
-    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID, 0, APP_PAID},
+    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID, RENEW | UNLK, APP_PAID},
+    {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, PAID | RENEW, UNLK, APP_READY_TO_ISSUE},
     {APP_RETURNED, STEP_RESUBMIT, ROLE_APPLICANT, 0, PAID, APP_SUBMITTED},
 
-    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, 0, LAST, APP_READY_TO_ISSUE},
-    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, LAST, 0, APP_ISSUED},
-    {APP_ISSUED, STEP_SHIP, ROLE_RA, 0, EVAL, APP_SHIPPED},
-    {APP_ISSUED, STEP_PICKUP, ROLE_RA, EVAL, 0, APP_READY_FOR_PICKUP},
-    {APP_SHIPPED, STEP_RECEIVED, ROLE_RA, 0, EVAL, APP_RECEIVED},
-    {APP_READY_FOR_PICKUP, STEP_RECEIVED, ROLE_TRAINER, EVAL, 0, APP_RECEIVED},
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, 0, LAST | RENEW | UNLK, APP_READY_TO_ISSUE},
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_RA, LAST, RENEW | UNLK, APP_ISSUED},
+    {APP_ISSUED, STEP_SHIP, ROLE_RA, 0, EVAL | RENEW | UNLK, APP_SHIPPED},
+    {APP_ISSUED, STEP_PICKUP, ROLE_RA, EVAL, RENEW | UNLK, APP_READY_FOR_PICKUP},
+    {APP_SHIPPED, STEP_RECEIVED, ROLE_RA, 0, EVAL | RENEW | UNLK, APP_RECEIVED},
+    {APP_READY_FOR_PICKUP, STEP_RECEIVED, ROLE_TRAINER, EVAL, RENEW | UNLK, APP_RECEIVED},
+
+    /* The holder's tool, proving the old key, has the one certificate made;
+     * confirmed on the token, the old certificate is revoked as superseded. */
+    {APP_READY_TO_ISSUE, STEP_ISSUE, ROLE_APPLICANT, RENEW, UNLK, APP_ISSUED},
+    {APP_ISSUED, STEP_CONFIRM, ROLE_APPLICANT, RENEW, UNLK, APP_RENEWED},
+
+    /* 密码解锁: the RA approves; the holder's tool, given the one-time
+     * authorisation, sets the new PINs and confirms. */
+    {APP_SUBMITTED, STEP_APPROVE, ROLE_RA, UNLK, 0, APP_UNLOCK_APPROVED},
+    {APP_UNLOCK_APPROVED, STEP_CONFIRM, ROLE_APPLICANT, UNLK, 0, APP_UNLOCKED},
 };
 
 static bool facts_fit(const struct transition *t, unsigned facts)
@@ -113,9 +145,9 @@ bool appstate_step_is_for(enum app_step step, enum role who, unsigned facts)
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		const struct transition *t = &table[i];
 		struct transition kind = *t;
-		kind.need &= EVAL;
-		kind.deny &= EVAL;
-		if (t->step == step && t->who == who && facts_fit(&kind, facts & EVAL))
+		kind.need &= APP_FACTS_KIND;
+		kind.deny &= APP_FACTS_KIND;
+		if (t->step == step && t->who == who && facts_fit(&kind, facts & APP_FACTS_KIND))
 			return true;
 	}
 	return false;

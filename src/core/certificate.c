@@ -34,6 +34,7 @@ enum db_status cert_get(db_conn *c, struct arena *a, const char *serial, struct 
 		memset(out, 0, sizeof(*out));
 		out->serial = text(a, r, 0, 0);
 		out->revoked = strcmp(db_get(r, 0, 1), "revoked") == 0;
+		out->pending = strcmp(db_get(r, 0, 1), "pending") == 0;
 		out->token_serial = text(a, r, 0, 2);
 		out->issued_at = db_get_int(r, 0, 3, 0);
 		out->not_after = db_get_int(r, 0, 4, 0);
@@ -92,6 +93,7 @@ enum db_status cert_list_all(db_conn *c, struct arena *a, int limit, struct cert
 			ce->issued_at = db_get_int(r, i, 2, 0);
 			ce->not_after = db_get_int(r, i, 3, 0);
 			ce->revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
+			ce->pending = strcmp(db_get(r, i, 4), "pending") == 0;
 			ce->revoke_reason = (int)db_get_int(r, i, 5, 0);
 			ce->holder = text(a, r, i, 6);
 			ce->staff_username = text(a, r, i, 7);
@@ -122,6 +124,7 @@ static enum db_status cert_list_where(db_conn *c, struct arena *a, const char *s
 			ce->issued_at = db_get_int(r, i, 2, 0);
 			ce->not_after = db_get_int(r, i, 3, 0);
 			ce->revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
+			ce->pending = strcmp(db_get(r, i, 4), "pending") == 0;
 			ce->revoke_reason = (int)db_get_int(r, i, 5, 0);
 			ce->number = text(a, r, i, 6);
 			ce->registration_id = db_get_int(r, i, 7, 0);

@@ -113,8 +113,8 @@ struct issue_ctx {
 /* What goes into the certificate: everything from the application (its
  * registration: the unit or the person), never from the CSR.  The strings
  * point into app. */
-static void app_profile(const struct application *app, const struct issue_ctx *x,
-                        struct cert_profile *p)
+void issue_profile(const struct application *app, const char *crl_url, int validity_days,
+                   struct cert_profile *p)
 {
 	enum reg_kind k = app->kind;
 	const char *name = app->reg_name;
@@ -129,9 +129,15 @@ static void app_profile(const struct application *app, const struct issue_ctx *x
 	    .code_kind = k == KIND_EVALUATOR  ? "id"
 	                 : strlen(code) == 18 ? "uscc"
 	                                      : "org",
-	    .validity_days = x->validity_days,
-	    .crl_url = x->crl_url,
+	    .validity_days = validity_days,
+	    .crl_url = crl_url,
 	};
+}
+
+static void app_profile(const struct application *app, const struct issue_ctx *x,
+                        struct cert_profile *p)
+{
+	issue_profile(app, x->crl_url, x->validity_days, p);
 }
 
 /* s in arena, NULL staying NULL. */
@@ -218,9 +224,11 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	}
 	db_result_free(r);
 	r = NULL;
-	/* Whether this set is the last one is known below; the state decides first. */
-	if (!appstate_next(from, STEP_ISSUE, x->a->role, 0, NULL) &&
-	    !appstate_next(from, STEP_ISSUE, x->a->role, APP_FACT_LAST_SET, NULL)) {
+	/* Whether this set is the last one is known below; the state decides first.
+	 * A renewal is the holder's tool's to issue (core/renewal.c), never the RA's. */
+	unsigned kind = application_facts(app) & APP_FACTS_KIND;
+	if (!appstate_next(from, STEP_ISSUE, x->a->role, kind, NULL) &&
+	    !appstate_next(from, STEP_ISSUE, x->a->role, kind | APP_FACT_LAST_SET, NULL)) {
 		x->result = from == APP_ISSUED ? ISSUE_ALL_ISSUED : ISSUE_WRONG_STATE;
 		st = DB_CONFLICT;
 		goto out;
@@ -286,7 +294,8 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 		char *note = xasprintf("证书 %s 证书U盘 %s", sc->serial, x->token);
 		bool all = issued + 1 == sets;
 		enum app_state to = from;
-		if (!appstate_next(from, STEP_ISSUE, x->a->role, all ? APP_FACT_LAST_SET : 0, &to))
+		if (!appstate_next(from, STEP_ISSUE, x->a->role,
+		                   kind | (all ? APP_FACT_LAST_SET : 0), &to))
 			st = DB_CONFLICT; /* the table answered yes above, for either fact */
 		if (st == DB_OK && to != from)
 			st = DB_EXEC(c,
@@ -437,7 +446,8 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 		struct policy_object o;
 		application_policy_object(&app, &o);
 		if (policy_allows(a, ACT_APPLICATION_RA, &o) &&
-		    appstate_next(app.state, STEP_ISSUE, a->role, 0, NULL) &&
+		    appstate_next(app.state, STEP_ISSUE, a->role,
+		                  application_facts(&app) & APP_FACTS_KIND, NULL) &&
 		    sign_for(&x, &app, &x.cert) != CA_OK)
 			signed_cert_free(&x.cert); /* the transaction tries again and reports */
 	}

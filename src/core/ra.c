@@ -184,7 +184,7 @@ static const char *from_of(const struct where *w)
 #define ITEM_SQL                                                                                   \
 	"SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, a.kind, r.name, "        \
 	"r.code, p.name AS province, " START_SQL " AS started, "                                   \
-	"CASE WHEN " OVERDUE_SQL("$1") " THEN 1 ELSE 0 END AS overdue"
+	"CASE WHEN " OVERDUE_SQL("$1") " THEN 1 ELSE 0 END AS overdue, a.type"
 
 /* Appends up to limit rows of one part of the queue (overdue or not),
  * oldest first, to *out: the page's ids from the index in submission order
@@ -219,6 +219,7 @@ static enum db_status queue_part(db_conn *c, struct arena *a, const struct where
 			    .province = arena_strdup(a, db_get(r, i, 8)),
 			    .overdue = db_get_int(r, i, 10, 0) != 0,
 			    .days = started ? (now - started) / DAY : -1,
+			    .type = app_type_parse(db_get(r, i, 11)),
 			};
 		}
 	}
@@ -451,7 +452,7 @@ static enum db_status load_row(db_conn *c, const char *number, struct app_row *r
 	enum db_status st =
 	    DB_EXEC(c,
 	            "SELECT a.id, a.state, r.kind, a.paid_at, a.materials_at, "
-	            "(SELECT COUNT(*) FROM certificates ce WHERE ce.application_id = a.id) "
+	            "(SELECT COUNT(*) FROM certificates ce WHERE ce.application_id = a.id), a.type "
 	            "FROM applications a JOIN registrations r ON r.id = a.registration_id WHERE "
 	            "a.number = $1",
 	            &r, P_TEXT(number));
@@ -464,7 +465,8 @@ static enum db_status load_row(db_conn *c, const char *number, struct app_row *r
 		    (kind_parse(db_get(r, 0, 2)) == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
 		    (db_get(r, 0, 3) ? APP_FACT_PAID : 0) |
 		    (db_get(r, 0, 4) ? APP_FACT_MATERIALS : 0) |
-		    (db_get_int(r, 0, 5, 0) > 0 ? APP_FACT_CERTS : 0);
+		    (db_get_int(r, 0, 5, 0) > 0 ? APP_FACT_CERTS : 0) |
+		    app_type_facts(app_type_parse(db_get(r, 0, 6)));
 	}
 	db_result_free(r);
 	return st;

@@ -48,8 +48,41 @@ json_t *application_steps_json(enum reg_kind k, const char *current)
 	return arr;
 }
 
+static json_t *step_json(const char *label, int64_t t, bool done, struct arena *a)
+{
+	return json_pack("{s:s, s:s, s:b}", "label", label, "date", t ? time_datetime(a, t) : "",
+	                 "done", done);
+}
+
+/* 更新 keeps its token: nothing is mailed; the holder's tool has the new
+ * certificate issued and confirms it (core/renewal.c).  密码解锁: approved,
+ * then done by the tool (core/sopin.c). */
+static json_t *other_timeline(const struct application *app, struct arena *a)
+{
+	json_t *arr = json_array();
+	json_array_append_new(arr, step_json("已提交", app->submitted_at, true, a));
+	if (app->type == APP_TYPE_UNLOCK) {
+		bool done = app->state == APP_UNLOCKED;
+		json_array_append_new(
+		    arr, step_json("已批准解锁", 0, done || app->state == APP_UNLOCK_APPROVED, a));
+		json_array_append_new(arr,
+		                      step_json("已解锁", done ? app->updated_at : 0, done, a));
+		return arr;
+	}
+	if (app->kind != KIND_EVALUATOR)
+		json_array_append_new(arr, step_json("已付款", app->paid_at, app->paid_at != 0, a));
+	json_array_append_new(arr,
+	                      step_json("新证书已签发", app->issued_at, app->issued_at != 0, a));
+	bool renewed = app->state == APP_RENEWED;
+	json_array_append_new(
+	    arr, step_json("已更新（原证书作废）", renewed ? app->updated_at : 0, renewed, a));
+	return arr;
+}
+
 json_t *application_timeline_json(const struct application *app, struct arena *a)
 {
+	if (app->type == APP_TYPE_RENEWAL || app->type == APP_TYPE_UNLOCK)
+		return other_timeline(app, a);
 	bool eval = app->kind == KIND_EVALUATOR;
 	const struct {
 		int64_t at;

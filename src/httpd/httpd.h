@@ -245,6 +245,22 @@ bool request_over_https(struct request *r);
  * otherwise answers 404/403/500 itself and returns false. */
 struct application;
 bool application_for(struct request *r, enum action act, struct application *app);
+/* page_renewal.c: 更新 */
+void page_renewal(struct request *r);
+void page_renewal_apply(struct request *r);
+void api_renewal_issue(struct request *r);
+void api_renewal_confirm(struct request *r);
+/* The renewal table's values (templates/renewal_table.html) into ctx. */
+void renewal_context(struct request *r, json_t *ctx);
+/* page_unlock.c: 密码解锁 */
+void page_unlock(struct request *r);
+void page_unlock_apply(struct request *r);
+void api_token_so_pin(struct request *r);
+void api_token_so_pin_confirm(struct request *r);
+void api_unlock_release(struct request *r);
+void api_unlock_confirm(struct request *r);
+/* The one-time authorisation of an approved unlock, for its holder's page. */
+void unlock_context(struct request *r, const struct application *app, json_t *ctx);
 /* 快捷导航 of the management system for the actor (new reference). */
 json_t *mgmt_menu(struct request *r, const char *current);
 

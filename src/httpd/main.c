@@ -4,6 +4,7 @@
  * listeners and stops cleanly on SIGTERM/SIGINT, finishing requests in flight.
  */
 #include "httpd.h"
+#include "esp/sopin.h"
 #include "server.h"
 #include "metrics.h"
 #include "esp/appform.h"
@@ -437,6 +438,11 @@ static int open_store(struct server *srv, int *applied)
 		        audit_key_message(ks));
 		return 2;
 	}
+	if (sopin_key_open(config_get(cfg, "so_pin_key_file")) == SOPIN_KEY_BAD) {
+		fprintf(stderr, "espd: %s: SO PIN key unreadable or malformed (key = <64 hex>)\n",
+		        config_get(cfg, "so_pin_key_file"));
+		return 2;
+	}
 	return 0;
 }
 
@@ -656,6 +662,7 @@ int main(int argc, char **argv)
 	ocsp_stop(&srv);
 	ca_free(srv.ca);
 	audit_key_forget();
+	sopin_key_forget();
 	tpl_free(srv.tpl);
 	db_pool_close(srv.pool);
 	free(srv.public_url);

@@ -103,8 +103,9 @@ static json_t *fees_to_json(struct request *r, const struct fee *rows, size_t n)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:s}", "price",
-		                   arena_printf(r->arena, "%ld", rows[i].price_yuan), "medium",
+		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "price",
+		                   arena_printf(r->arena, "%ld", rows[i].price_yuan), "renewal",
+		                   arena_printf(r->arena, "%ld", rows[i].renewal_yuan), "medium",
 		                   arena_printf(r->arena, "%ld", rows[i].medium_yuan), "years",
 		                   arena_printf(r->arena, "%d", rows[i].years), "valid_from",
 		                   rows[i].valid_from ? time_date(r->arena, rows[i].valid_from)
@@ -123,8 +124,9 @@ static void show_fees(struct request *r, int status, const char *error, json_t *
 	json_t *rows = fees_to_json(r, list, n);
 	struct fee cur = {0};
 	fee_current(req_db(r), &cur);
-	json_t *ctx = json_pack("{s:o, s:i, s:i, s:i}", "rows", rows, "price", (int)cur.price_yuan,
-	                        "medium", (int)cur.medium_yuan, "years", cur.years);
+	json_t *ctx = json_pack("{s:o, s:i, s:i, s:i, s:i}", "rows", rows, "price",
+	                        (int)cur.price_yuan, "medium", (int)cur.medium_yuan, "years",
+	                        cur.years, "renewal", (int)cur.renewal_yuan);
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	if (values)
@@ -153,6 +155,11 @@ void page_admin_fees_save(struct request *r)
 	long medium = parse_amount(req_form(r, "medium_yuan"), 100000);
 	long years = parse_amount(req_form(r, "years"), 10);
 	int64_t from = time_parse_date(req_form(r, "valid_from"));
+	/* A form without the renewal fee (before it existed) keeps the one in force. */
+	struct fee cur = {0};
+	fee_current(req_db(r), &cur);
+	const char *renewal_s = req_form(r, "renewal_yuan");
+	long renewal = renewal_s ? parse_amount(renewal_s, 100000) : cur.renewal_yuan;
 	const char *err = NULL;
 	if (price <= 0)
 		err = "每套价格应为正整数（元）";
@@ -162,13 +169,16 @@ void page_admin_fees_save(struct request *r)
 		err = "有效期应为1-10年";
 	else if (from < 0)
 		err = "请按 YYYY-MM-DD 格式填写生效日期";
+	else if (renewal < 0)
+		err = "证书更新费应为不小于0的整数（元）";
 	if (err) {
 		show_fees(r, 422, err, values);
 	} else {
 		struct fee f = {.price_yuan = price,
 		                .medium_yuan = medium,
 		                .years = (int)years,
-		                .valid_from = from};
+		                .valid_from = from,
+		                .renewal_yuan = renewal};
 		enum db_status st = fee_add(req_db(r), &r->actor, &f);
 		if (st == DB_OK)
 			redirect(r, "/admin/fees?saved=1");

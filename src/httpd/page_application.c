@@ -91,6 +91,8 @@ void page_application(struct request *r)
 	                                                      ROLE_APPLICANT, facts, NULL)));
 	json_object_set_new(ctx, "is_returned", json_boolean(app.state == APP_RETURNED));
 	json_object_set_new(ctx, "has_scan", json_boolean(app.scan_id != 0));
+	json_object_set_new(ctx, "public_url", json_string(r->srv->public_url));
+	unlock_context(r, &app, ctx);
 	render_page(r, 200, "application", "证书U盘申请", ctx);
 }
 

@@ -5,6 +5,7 @@
  * tokens of the RA's enrolment workstation.
  */
 #include "httpd.h"
+#include "esp/sopin.h"
 #include "esp/ra.h"
 #include "esp/validate.h"
 #include "esp/api_token.h"
@@ -349,7 +350,7 @@ static void show_ra_app(struct request *r, int status, const struct application 
 	    {"can_pay", STEP_PAYMENT},      {"can_materials", STEP_MATERIALS},
 	    {"can_return", STEP_RETURN},    {"can_issue", STEP_ISSUE},
 	    {"can_ship", STEP_SHIP},        {"can_pickup", STEP_PICKUP},
-	    {"can_receive", STEP_RECEIVED},
+	    {"can_receive", STEP_RECEIVED}, {"can_approve", STEP_APPROVE},
 	};
 	for (size_t i = 0; i < sizeof buttons / sizeof buttons[0]; i++)
 		json_object_set_new(
@@ -422,7 +423,7 @@ void page_ra_action(struct request *r)
 	enum app_step step;
 	bool known = appstep_parse(r->params[1], &step) &&
 	             (step == STEP_PAYMENT || step == STEP_MATERIALS || step == STEP_RETURN ||
-	              step == STEP_SHIP || step == STEP_RECEIVED);
+	              step == STEP_SHIP || step == STEP_RECEIVED || step == STEP_APPROVE);
 	if (known && step == STEP_SHIP && eval)
 		step = STEP_PICKUP;
 	/* A step never this actor's to take is forbidden; one the state does
@@ -486,6 +487,12 @@ void page_ra_action(struct request *r)
 			error = "请填写退回原因（不超过300字）";
 		else
 			st = ra_return(c, &r->actor, number, reason);
+	} else if (step == STEP_APPROVE) {
+		/* 密码解锁: the one-time authorisation for the holder's tool (core/sopin.c). */
+		enum sopin_result res = sopin_unlock_approve(c, &r->actor, number);
+		st = res == SOPIN_OK                             ? DB_OK
+		     : res == SOPIN_ERROR || res == SOPIN_NO_KEY ? DB_ERROR
+		                                                 : DB_CONFLICT;
 	} else if (step == STEP_SHIP || step == STEP_PICKUP) {
 		char *courier = trimmed(r, "courier", 40),
 		     *tracking = trimmed(r, "tracking_no", 40);

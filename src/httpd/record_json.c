@@ -28,11 +28,13 @@ json_t *cert_to_json(const struct certificate *ce, int warning_days, struct aren
 	    "kind_label", staff ? "工作人员证书" : "证书U盘", "staff", staff, "issued",
 	    time_date(a, ce->issued_at), "expires", time_date(a, ce->not_after), "days_left",
 	    (json_int_t)(days < 0 ? 0 : days), "status_label",
-	    ce->revoked ? "已吊销"
-	    : expired   ? "已过期"
-	                : "有效",
-	    "revoked", ce->revoked, "expired", expired, "valid", !ce->revoked && !expired,
-	    "warning", !ce->revoked && !expired && days <= warning_days, "reason",
+	    ce->revoked   ? "已吊销"
+	    : ce->pending ? "更新中（待确认）"
+	    : expired     ? "已过期"
+	                  : "有效",
+	    "revoked", ce->revoked, "expired", expired, "valid",
+	    !ce->revoked && !ce->pending && !expired, "warning",
+	    !ce->revoked && !ce->pending && !expired && days <= warning_days, "reason",
 	    ce->revoked ? crl_reason_label(ce->revoke_reason) : "");
 	return o;
 }
@@ -148,6 +150,9 @@ json_t *application_to_json(const struct application *app)
 	    {"withdrawn_at", num_or_null(app->withdrawn_at)},
 	    {"courier", str_or_null(app->courier)},
 	    {"tracking_no", str_or_null(app->tracking_no)},
+	    {"updated_at", num_or_null(app->updated_at)},
+	    {"renews_serial", str_or_null(app->renews_serial)},
+	    {"unlock_token", str_or_null(app->unlock_token)},
 	    {"kind", json_string(kind_or_empty(app->kind))},
 	    {"reg_state", str_or_null(app->reg_state)},
 	    {"reg_name", str_or_null(app->reg_name)},
@@ -200,6 +205,8 @@ json_t *ra_queue_to_json(const struct ra_queue_item *list, size_t n, struct aren
 		 * is no count to show (never "-1"). */
 		json_object_set_new(json_array_get(arr, i), "days_text",
 		                    json_string(it->days < 0 ? "未开始计时" : ""));
+		json_object_set_new(json_array_get(arr, i), "type_label",
+		                    json_string(app_type_label(it->type)));
 	}
 	return arr;
 }

@@ -81,6 +81,20 @@ const struct route routes[] = {
     {"GET", "/login/certificate", page_cert_login, ANYONE},
     {"GET", "/api/v1/login/challenge", api_login_challenge, R_JSON, ACT_ANYONE},
     {"POST", "/api/v1/login/certificate", api_login_certificate, R_NO_CSRF | R_JSON, ACT_ANYONE},
+    /* 更新: the page, and the holder's tool proving the key itself (no session). */
+    {"GET", "/renewal", page_renewal, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/renewal/{}", page_renewal_apply, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/api/v1/renewals", api_renewal_issue, R_NO_CSRF | R_JSON, ACT_ANYONE},
+    {"POST", "/api/v1/renewals/confirm", api_renewal_confirm, R_NO_CSRF | R_JSON, ACT_ANYONE},
+    /* 密码解锁: the holder's page; the SO PIN's custody (RA workstation) and
+     * its one-time release to the holder's tool (the authorisation). */
+    {"GET", "/unlock", page_unlock, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/unlock/{}", page_unlock_apply, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/api/v1/tokens/{}/so-pin", api_token_so_pin, R_NO_CSRF | R_JSON, ACT_ANYONE},
+    {"POST", "/api/v1/tokens/{}/so-pin/confirm", api_token_so_pin_confirm, R_NO_CSRF | R_JSON,
+     ACT_ANYONE},
+    {"POST", "/api/v1/unlocks/{}/release", api_unlock_release, R_NO_CSRF | R_JSON, ACT_ANYONE},
+    {"POST", "/api/v1/unlocks/{}/confirm", api_unlock_confirm, R_NO_CSRF | R_JSON, ACT_ANYONE},
     {"GET", "/mgmt", page_mgmt_home, MGMT(ACT_SESSION)},
     {"GET", "/mgmt/user", page_mgmt_user, MGMT(ACT_SESSION)},
     /* 再次申请 tells the registrant why it refuses (no key, an evaluator). */

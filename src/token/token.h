@@ -151,6 +151,12 @@ int tok_check_new_pin(const char *pin);
 int tok_change_pin(struct tok_ctx *t, const char *old_pin, const char *new_pin);
 /* 密码解锁: log in as SO, C_InitPIN. Returns exit code (reported). */
 int tok_unlock_pin(struct tok_ctx *t, const char *so_pin, const char *new_pin);
+/* Replace the SO PIN: log in as SO with so_pin, or, when that is refused as
+ * incorrect, with next_so_pin (a run interrupted after the change); set
+ * new_user_pin (C_InitPIN, NULL: keep the user PIN) and make next_so_pin the
+ * SO PIN. Returns exit code (reported). */
+int tok_rotate_so_pin(struct tok_ctx *t, const char *so_pin, const char *next_so_pin,
+                      const char *new_user_pin);
 
 /* ---- objects created on the token (token_keys.c) ---- */
 /* Find a private key by label. Returns 1 found (id filled), 0 none, -1 error. */
@@ -167,6 +173,8 @@ EVP_PKEY *tok_public_key(struct tok_ctx *t, const unsigned char *id, size_t id_l
 /* Write a certificate object; id may be NULL for CA certificates. */
 int tok_store_cert(struct tok_ctx *t, X509 *x, const char *label, const unsigned char *id,
                    size_t id_len, CK_ULONG category);
+/* Destroy one object (a certificate found by tok_find_certs). Exit code. */
+int tok_destroy_object(struct tok_ctx *t, CK_OBJECT_HANDLE h);
 /* 1 if an identical certificate (same DER) is already on the token. */
 int tok_cert_present(struct tok_ctx *t, X509 *x);
 

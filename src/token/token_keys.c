@@ -140,6 +140,16 @@ int tok_destroy_keypair(struct tok_ctx *t, const unsigned char *id, size_t id_le
 	return rc;
 }
 
+int tok_destroy_object(struct tok_ctx *t, CK_OBJECT_HANDLE h)
+{
+	CK_RV rv = t->f->C_DestroyObject(t->h, h);
+	if (rv != CKR_OK) {
+		tok_err("删除证书U盘上的对象 (C_DestroyObject) 失败：%s", tok_ckr_text(rv));
+		return TOK_EXIT_TOKEN;
+	}
+	return TOK_EXIT_OK;
+}
+
 static CK_OBJECT_HANDLE find_public_key(struct tok_ctx *t, const unsigned char *id, size_t id_len)
 {
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;

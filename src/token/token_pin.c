@@ -66,3 +66,40 @@ int tok_unlock_pin(struct tok_ctx *t, const char *so_pin, const char *new_pin)
 	t->logged_in = false;
 	return rc;
 }
+
+int tok_rotate_so_pin(struct tok_ctx *t, const char *so_pin, const char *next_so_pin,
+                      const char *new_user_pin)
+{
+	int rc = new_user_pin ? tok_check_new_pin(new_user_pin) : TOK_EXIT_OK;
+	if (rc == TOK_EXIT_OK && t->h == CK_INVALID_HANDLE)
+		rc = tok_open_session(t, true);
+	if (rc != TOK_EXIT_OK)
+		return rc;
+	/* One quiet try with the SO PIN in custody: refused as incorrect, the
+	 * change was made by an interrupted run, and the next one logs in. */
+	bool changed = false;
+	CK_RV rv = t->f->C_Login(t->h, CKU_SO, (CK_UTF8CHAR_PTR)so_pin, (CK_ULONG)strlen(so_pin));
+	if (rv == CKR_PIN_INCORRECT) {
+		rc = tok_login(t, CKU_SO, next_so_pin);
+		changed = rc == TOK_EXIT_OK;
+	} else if (rv == CKR_OK) {
+		t->logged_in = true;
+	} else {
+		rc = tok_pin_result(t, rv, "管理员PIN码登录 (C_Login CKU_SO)");
+	}
+	if (rc != TOK_EXIT_OK)
+		return rc;
+	if (new_user_pin) {
+		rv = t->f->C_InitPIN(t->h, (CK_UTF8CHAR_PTR)new_user_pin,
+		                     (CK_ULONG)strlen(new_user_pin));
+		rc = tok_pin_result(t, rv, "设置用户PIN码 (C_InitPIN)");
+	}
+	if (rc == TOK_EXIT_OK && !changed) {
+		rv = t->f->C_SetPIN(t->h, (CK_UTF8CHAR_PTR)so_pin, (CK_ULONG)strlen(so_pin),
+		                    (CK_UTF8CHAR_PTR)next_so_pin, (CK_ULONG)strlen(next_so_pin));
+		rc = tok_pin_result(t, rv, "更换管理员PIN码 (C_SetPIN)");
+	}
+	t->f->C_Logout(t->h);
+	t->logged_in = false;
+	return rc;
+}

@@ -71,6 +71,13 @@ static const struct config_key keys[] = {
      "let reviewers, RA, trainers and admins log in with a password (demo only; off in "
      "production)"},
     {"crl_hours", "24", "the CRL is re-signed at least this often"},
+    {"renewal_window_days", "60",
+     "a holder may apply to renew (更新) a certificate from this many days before it expires"},
+    {"renewal_grace_days", "30",
+     "and until this many days after it expired (password login then: the key no longer logs in)"},
+    {"so_pin_key_file", "",
+     "secret key sealing the tokens' SO PINs in the store (密码解锁; made on first start, mode "
+     "0600); empty = <data_dir>/so-pin.key"},
     {"log_requests", "true", "one line per request to stderr"},
     {"password_hash", "interactive",
      "Argon2id cost: interactive (production) or min (test suites only)"},
@@ -256,7 +263,8 @@ void config_finish(struct esp_config *c)
 		free(db);
 	}
 	const char *files[][2] = {{"audit_key_file", "audit.key"},
-	                          {"audit_anchor_file", "audit-anchors"}};
+	                          {"audit_anchor_file", "audit-anchors"},
+	                          {"so_pin_key_file", "so-pin.key"}};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		if (*config_get(c, files[i][0]))
 			continue;

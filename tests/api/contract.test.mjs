@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { load as loadYaml } from 'js-yaml';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { ROOT, ENGINE, startEsp, holderWithKeys, makeCsr } from '../integration/lib/esp.mjs';
+import { ROOT, ENGINE, startEsp, holderWithKeys, makeCsr, Client } from '../integration/lib/esp.mjs';
 
 const doc = loadYaml(readFileSync(join(ROOT, 'docs/openapi.yaml'), 'utf8'));
 const DOC_ID = 'urn:esp:openapi';
@@ -165,6 +165,123 @@ test(`[${ENGINE}] a successful signed-challenge login matches the contract`, asy
   assert.equal(res.status, 200);
   const s = await check('POST', '/api/v1/login/certificate', res);
   assert.equal(s.cookie, 'esp_session');
+});
+
+test(`[${ENGINE}] renewal answers match the contract`, async () => {
+  const h = await holderWithKeys(esp, 'enterprise', 1, dir);
+  const old = h.certs[0];
+  // 55 days before the end of the three years: the renewal window.
+  await esp.stop();
+  esp.env = { ESP_TIME_OFFSET: String(1040 * 86400) };
+  await esp.start();
+  try {
+    const c = new Client(esp.url);
+    await c.login(h.fields.username, h.fields.password);
+    await c.get('/renewal');
+    const applied = await c.post(`/renewal/${old.serial}`, {});
+    const number = applied.text.match(/ESP-\d{4}-\d{6}/)[0];
+    const ra = new Client(esp.url);
+    await ra.login('fj_ra', esp.account('fj_ra').password);
+    await ra.get(`/ra/applications/${number}`);
+    await ra.post(`/ra/applications/${number}/payment`, { amount: 300, paid_on: '2029-10-01', payer: 'x', bank_ref: 'R' });
+
+    const T = '/api/v1/renewals';
+    const csr = makeCsr(dir, 'renewal-new');
+    const sign = (key, data) => {
+      const f = join(dir, 'to-sign');
+      writeFileSync(f, data);
+      return execFileSync('openssl', ['dgst', '-sha256', '-sign', key, f]).toString('base64');
+    };
+    const body = { certificate: old.pem, csr: csr.pem, signature: sign(old.key, csr.pem), token_serial: old.token };
+    const post = (path, b) => fetch(`${esp.url}${path}`, json(null, b));
+    for (const [status, code, res] of [
+      [400, 'bad_request', post(T, { csr: csr.pem })],
+      [403, 'bad_signature', post(T, { ...body, signature: sign(csr.key, csr.pem) })],
+      [409, 'wrong_token', post(T, { ...body, token_serial: 'TK-OTHER' })],
+    ]) {
+      const r = await res;
+      assert.equal(r.status, status);
+      assert.equal((await check('POST', T, r)).error, code);
+    }
+    const issued = await check('POST', T, await post(T, body));
+    const again = await post(T, body);
+    assert.equal(again.status, 200);
+    assert.equal((await check('POST', T, again)).serial, issued.serial);
+
+    const C = '/api/v1/renewals/confirm';
+    const pemFile = join(dir, 'renewed.pem');
+    writeFileSync(pemFile, issued.certificate);
+    const der = execFileSync('openssl', ['x509', '-in', pemFile, '-outform', 'DER']);
+    const bad = await post(C, { certificate: issued.certificate, signature: sign(old.key, der) });
+    assert.equal(bad.status, 403);
+    assert.equal((await check('POST', C, bad)).error, 'bad_signature');
+    const done = await check('POST', C, await post(C, { certificate: issued.certificate, signature: sign(csr.key, der) }));
+    assert.equal(done.superseded, old.serial);
+    assert.equal(done.status, 'renewed');
+    const late = await post(T, body);
+    assert.equal(late.status, 409);
+    assert.equal((await check('POST', T, late)).error, 'not_valid');
+  } finally {
+    await esp.stop();
+    esp.env = {};
+    await esp.start();
+  }
+});
+
+test(`[${ENGINE}] SO PIN custody and remote unlock answers match the contract`, async () => {
+  const h = await holderWithKeys(esp, 'enterprise', 1, dir);
+  const token = h.certs[0].token;
+  const S = '/api/v1/tokens/{serial}/so-pin';
+  const SC = '/api/v1/tokens/{serial}/so-pin/confirm';
+  const post = (path, bearer, b) => fetch(`${esp.url}${path}`, json(bearer, b));
+  // The RA workstation: nothing to confirm yet, then the SO PIN, again the same, confirmed.
+  const early = await post(`/api/v1/tokens/${token}/so-pin/confirm`, h.token, {});
+  assert.equal(early.status, 409);
+  await check('POST', SC, early);
+  const anon = await post(`/api/v1/tokens/${token}/so-pin`, null, {});
+  assert.equal(anon.status, 401);
+  await check('POST', S, anon);
+  const none = await post('/api/v1/tokens/NO-SUCH-TOKEN/so-pin', h.token, {});
+  assert.equal(none.status, 404);
+  await check('POST', S, none);
+  const first = await check('POST', S, await post(`/api/v1/tokens/${token}/so-pin`, h.token, {}));
+  const second = await check('POST', S, await post(`/api/v1/tokens/${token}/so-pin`, h.token, {}));
+  assert.equal(second.so_pin, first.so_pin);
+  assert.equal((await check('POST', SC, await post(`/api/v1/tokens/${token}/so-pin/confirm`, h.token, {}))).status, 'in_custody');
+  assert.equal((await check('POST', S, await post(`/api/v1/tokens/${token}/so-pin`, h.token, {}))).status, 'in_custody');
+
+  // The holder applies, the RA approves, the tool releases and confirms.
+  const c = h.c;
+  await c.get('/unlock');
+  const applied = await c.post(`/unlock/${token}`, {});
+  const number = applied.text.match(/ESP-\d{4}-\d{6}/)[0];
+  const R = '/api/v1/unlocks/{number}/release';
+  const C = '/api/v1/unlocks/{number}/confirm';
+  const notYet = await post(`/api/v1/unlocks/${number}/release`, null, { code: 'x', token_serial: token });
+  assert.equal(notYet.status, 409);
+  await check('POST', R, notYet);
+  await h.ra.get(`/ra/applications/${number}`);
+  await h.ra.post(`/ra/applications/${number}/approve`, {});
+  const page = await c.get(`/applications/${number}`);
+  const code = page.text.match(/id="unlock-code">([A-Za-z0-9]+)</)[1];
+  for (const [status, body, path] of [
+    [400, { token_serial: token }, R],
+    [403, { code: 'wrong', token_serial: token }, R],
+    [404, { code, token_serial: token }, '/api/v1/unlocks/ESP-1999-000001/release'],
+  ]) {
+    const res = await post(path.replace('{number}', number), null, body);
+    assert.equal(res.status, status);
+    await check('POST', R, res);
+  }
+  const pair = await check('POST', R, await post(`/api/v1/unlocks/${number}/release`, null, { code, token_serial: token }));
+  assert.equal(pair.so_pin, first.so_pin, 'the SO PIN in custody is released');
+  const bad = await post(`/api/v1/unlocks/${number}/confirm`, null, { code: 'wrong' });
+  assert.equal(bad.status, 403);
+  await check('POST', C, bad);
+  assert.equal((await check('POST', C, await post(`/api/v1/unlocks/${number}/confirm`, null, { code }))).status, 'unlocked');
+  const spent = await post(`/api/v1/unlocks/${number}/release`, null, { code, token_serial: token });
+  assert.equal(spent.status, 409);
+  await check('POST', R, spent);
 });
 
 test('every operation of the document was answered at least once', () => {

@@ -111,7 +111,8 @@ test('Chromium logs in with the certificate of a 证书U盘 and sees 当前用�
     await other.locator('xpath=following-sibling::ul[1]').getByRole('link', { name: '当前用户信息', exact: true }).click();
     await page.getByRole('heading', { name: '当前用户信息', level: 1 }).waitFor({ state: 'visible' });
     await seeText(page, holder.fields.name);
-    const row = page.getByRole('row').filter({ hasText: key.token });
+    // The keys' table (the 证书更新 table below names the token too).
+    const row = page.locator('#keys').getByRole('row').filter({ hasText: key.token });
     await row.getByText(key.token, { exact: true }).waitFor({ state: 'visible' });
     await row.getByText('本次登录').waitFor({ state: 'visible' });
     assert.match(await row.innerText(), new RegExp(key.serial, 'i'), 'the certificate serial');

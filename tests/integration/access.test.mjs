@@ -50,6 +50,7 @@ before(async () => {
   const authority = await approvedApplicant(esp, 'authority');
   const holder = await holderWithKeys(esp, 'enterprise', 1, dir);
   data.serial = holder.certs[0].serial;
+  data.token = holder.certs[0].token;
 
   actor('anonymous', 'none', new Client(esp.url));
   actor('enterprise', 'applicant', ent.c, { owner: true });
@@ -175,6 +176,25 @@ const spec = () => [
   // 挂失: the holder, the RA of its region and the admin.
   ['GET', '/mgmt/certs/{}/lost', [[`/mgmt/certs/${data.serial}/lost`, mgmt((a) => a.holder || (a.role === 'ra' && a.region) || admin(a))]]],
   ['POST', '/mgmt/certs/{}/lost', [[`/mgmt/certs/${data.serial}/lost`, mgmt((a) => a.holder || (a.role === 'ra' && a.region) || admin(a)), { destructive: true }]]],
+  // 更新: every applicant sees the page (a password login in the grace
+  // period too); a certificate is renewed by its holder only, with the key
+  // or the password (this one is
+  // far from its window: the holder gets 409, the others 403).
+  ['GET', '/renewal', [['/renewal', signedIn(applicant)]]],
+  ['POST', '/renewal/{}', [[`/renewal/${data.serial}`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)'))]]],
+  // The holder's tool proves the key itself: anyone may ask (400 here, no body).
+  ['POST', '/api/v1/renewals', [['/api/v1/renewals', anyone]]],
+  ['POST', '/api/v1/renewals/confirm', [['/api/v1/renewals/confirm', anyone]]],
+  // 密码解锁: every applicant sees the page; the token named here has no
+  // SO PIN in custody, so its holder gets 409 and everyone else 403.
+  ['GET', '/unlock', [['/unlock', signedIn(applicant)]]],
+  ['POST', '/unlock/{}', [[`/unlock/${data.token}`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)'))]]],
+  // The RA workstation's custody of SO PINs answers its Bearer token only.
+  ['POST', '/api/v1/tokens/{}/so-pin', [[`/api/v1/tokens/${data.token}/so-pin`, apiToken]]],
+  ['POST', '/api/v1/tokens/{}/so-pin/confirm', [[`/api/v1/tokens/${data.token}/so-pin/confirm`, apiToken]]],
+  // The holder's tool brings the one-time authorisation: anyone may ask (400 here).
+  ['POST', '/api/v1/unlocks/{}/release', [[`/api/v1/unlocks/${data.appE}/release`, anyone]]],
+  ['POST', '/api/v1/unlocks/{}/confirm', [[`/api/v1/unlocks/${data.appE}/confirm`, anyone]]],
   ['GET', '/drivers', [['/drivers', anyone]]],
   ['GET', '/drivers/{}/download', [['/drivers/999999/download', anyone]]],
   ['GET', '/drivers/client/{}', [['/drivers/client/esp-client_0.0.0_amd64.deb', anyone]]],

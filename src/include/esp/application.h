@@ -17,11 +17,15 @@
 #include "esp/field_error.h"
 #include "esp/registration.h"
 
-/* The kinds of application: the first (初次办理) or more keys (增加数量). */
-enum app_type { APP_TYPE_INITIAL, APP_TYPE_ADDITIONAL };
-const char *app_type_name(enum app_type t);     /* "initial", "additional" (stored) */
-const char *app_type_label(enum app_type t);    /* 初次办理, 增加数量 */
-enum app_type app_type_parse(const char *name); /* anything but "additional" is initial */
+/* The kinds of application: the first (初次办理), more keys (增加数量), a
+ * new certificate on the same key (更新, core/renewal.c) and a remote
+ * unlock (密码解锁, core/sopin.c). */
+enum app_type { APP_TYPE_INITIAL, APP_TYPE_ADDITIONAL, APP_TYPE_RENEWAL, APP_TYPE_UNLOCK };
+const char *app_type_name(enum app_type t);  /* "initial", "additional", ... (stored) */
+const char *app_type_label(enum app_type t); /* 初次办理, 增加数量, 更新, 密码解锁 */
+enum app_type app_type_parse(const char *name); /* an unknown name is initial */
+/* The state machine's kind facts of a type: APP_FACT_RENEWAL, APP_FACT_UNLOCK or 0. */
+unsigned app_type_facts(enum app_type t);
 
 /* What the applicant types into the form (strings; NULL counts as ""):
  * application_validate trims and normalises them in place. */
@@ -90,6 +94,9 @@ struct application {
 	int64_t submitted_at, paid_at, materials_at, issued_at, shipped_at, pickup_at, received_at,
 	    returned_at, withdrawn_at;
 	const char *return_reason, *courier, *tracking_no;
+	int64_t updated_at;
+	const char *renews_serial; /* 更新: the certificate renewed */
+	const char *unlock_token;  /* 密码解锁: the token unlocked */
 	/* its registration */
 	enum reg_kind kind;
 	const char *reg_state;
@@ -97,6 +104,9 @@ struct application {
 	const char *province_code, *province; /* code and name */
 	const char *authority_path, *authority_name;
 };
+
+/* The next application number, ESP-YYYY-NNNNNN, inside the caller's transaction. */
+enum db_status application_next_number(db_conn *c, char **number);
 
 /* One application by number (strings in arena); DB_NOT_FOUND when there is
  * none (or the number cannot be one). */
@@ -111,7 +121,7 @@ enum db_status application_latest_scan(db_conn *c, int64_t registration_id, int6
 /* Policy object of an application (borrows its strings). */
 void application_policy_object(const struct application *app, struct policy_object *o);
 /* What the state machine needs to know of an application besides its
- * state: APP_FACT_EVALUATOR, _PAID, _MATERIALS (certificates are counted
+ * state: APP_FACT_EVALUATOR, _PAID, _MATERIALS, and its type's (certificates are counted
  * by the caller that has them). */
 unsigned application_facts(const struct application *app);
 /* The materials the manual lists for a kind (static; *n of them). */

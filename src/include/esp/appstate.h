@@ -30,6 +30,10 @@ enum app_state {
 	APP_RECEIVED,           /* 已签收 */
 	APP_RETURNED,           /* 已退回 */
 	APP_WITHDRAWN,          /* 已撤销 */
+	APP_RENEWED,         /* 已更新: a renewal confirmed on the token, the old key revoked */
+	APP_UNLOCK_APPROVED, /* 已批准解锁: the holder's tool may fetch its one-time authorisation
+	                      */
+	APP_UNLOCKED,        /* 已解锁: a new user PIN and a fresh SO PIN set on the token */
 	APP_STATE_COUNT
 };
 
@@ -45,6 +49,8 @@ enum app_step {
 	STEP_SHIP,      /* the RA posts the keys (units) */
 	STEP_PICKUP,    /* the RA hands the key to the training institution (evaluators) */
 	STEP_RECEIVED,  /* the keys reached the holder */
+	STEP_CONFIRM,   /* renewal, unlock: the holder's tool confirms what it did on the token */
+	STEP_APPROVE,   /* unlock: the RA approves a remote unlock of the token */
 	APP_STEP_COUNT
 };
 
@@ -56,15 +62,19 @@ enum app_fact {
 	APP_FACT_MATERIALS = 1u << 2, /* the materials are recorded */
 	APP_FACT_CERTS = 1u << 3,     /* some set already has its certificate */
 	APP_FACT_LAST_SET = 1u << 4,  /* this issuance gives the last set its certificate */
+	APP_FACT_RENEWAL = 1u << 5,   /* 更新: a new certificate for a key the holder keeps */
+	APP_FACT_UNLOCK = 1u << 6,    /* 密码解锁: a locked token unlocked remotely */
 };
-#define APP_FACTS_ALL 0x1fu
+#define APP_FACTS_ALL 0x7fu
+/* The facts that say what kind of application it is, not how far it got. */
+#define APP_FACTS_KIND (APP_FACT_EVALUATOR | APP_FACT_RENEWAL | APP_FACT_UNLOCK)
 
 /* Whether `who` may take `step` from `from` given `facts`; when it may and
  * `to` is not NULL, *to is the state after the step. */
 bool appstate_next(enum app_state from, enum app_step step, enum role who, unsigned facts,
                    enum app_state *to);
 /* Whether `who` ever takes `step` on an application of this kind (only
- * APP_FACT_EVALUATOR of `facts` counts), in whatever state: a step that is
+ * APP_FACTS_KIND of `facts` count), in whatever state: a step that is
  * never its to take is refused as forbidden, not as a state conflict. */
 bool appstate_step_is_for(enum app_step step, enum role who, unsigned facts);
 

@@ -21,6 +21,7 @@ struct certificate {
 	const char *number; /* its application's number; NULL/"" for a staff certificate */
 	const char *holder; /* the registration's name, or the staff member's */
 	bool revoked;       /* status "revoked"; else "valid" */
+	bool pending;       /* a renewal's new certificate until its tool confirms it */
 	int revoke_reason;  /* RFC 5280 code, when revoked */
 	int64_t issued_at;  /* created_at */
 	int64_t not_after;

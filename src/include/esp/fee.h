@@ -16,6 +16,7 @@
 struct fee {
 	int64_t id;
 	long price_yuan, medium_yuan;
+	long renewal_yuan; /* 更新: a new certificate on the same token, no medium */
 	int years;
 	int64_t valid_from; /* unix time; 0 for the row the first migration made */
 	int64_t created_at;

@@ -34,4 +34,10 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 const char *issue_result_code(enum issue_result r);
 const char *issue_result_message(enum issue_result r);
 
+/* What a certificate for the application app says (its registration: the
+ * unit or the person), never taken from a CSR; the strings point into app. */
+struct application;
+void issue_profile(const struct application *app, const char *crl_url, int validity_days,
+                   struct cert_profile *p);
+
 #endif

@@ -41,7 +41,8 @@ struct ra_queue_item {
 	enum reg_kind kind;
 	const char *name, *code, *province; /* the registration's, the province's name */
 	bool overdue;
-	int64_t days; /* since the later of payment and materials; -1 before both */
+	int64_t days;       /* since the later of payment and materials; -1 before both */
+	enum app_type type; /* 业务类型: renewals and unlocks are in the same queue */
 };
 /* The queue, overdue first then oldest first (strings and *out in arena);
  * *total counts every match, beyond f->limit. */

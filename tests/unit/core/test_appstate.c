@@ -23,7 +23,10 @@
 #include "esp/audit.h"
 #include "esp/core.h"
 #include "esp/db.h"
+#include "esp/fee.h"
 #include "esp/ra.h"
+#include "esp/renewal.h"
+#include "esp/sopin.h"
 #include "esp/util.h"
 #include "../dbfixture.h"
 
@@ -32,6 +35,8 @@
 #define MATS APP_FACT_MATERIALS
 #define CERTS APP_FACT_CERTS
 #define LAST APP_FACT_LAST_SET
+#define RENEW APP_FACT_RENEWAL
+#define UNLK APP_FACT_UNLOCK
 
 /* ---- the expected machine, written as the manual tells it ----------------- */
 
@@ -41,9 +46,18 @@ static bool before_issue(enum app_state s)
 	       s == APP_READY_TO_ISSUE;
 }
 
+static bool want_renewal(enum app_state from, enum app_step step, enum role who, unsigned f,
+                         enum app_state *to);
+static bool want_unlock(enum app_state from, enum app_step step, enum role who, unsigned f,
+                        enum app_state *to);
+
 static bool want(enum app_state from, enum app_step step, enum role who, unsigned f,
                  enum app_state *to)
 {
+	if (f & UNLK)
+		return want_unlock(from, step, who, f, to);
+	if (f & RENEW)
+		return want_renewal(from, step, who, f, to);
 	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS, last = f & LAST;
 	bool ra = who == ROLE_RA, trainer = who == ROLE_TRAINER, holder = who == ROLE_APPLICANT;
 	switch (step) {
@@ -93,10 +107,89 @@ static bool want(enum app_state from, enum app_step step, enum role who, unsigne
 		*to = APP_RECEIVED;
 		return (ra && !eval && from == APP_SHIPPED) ||
 		       (trainer && eval && from == APP_READY_FOR_PICKUP);
+	case STEP_CONFIRM: /* renewals and unlocks only */
+	case STEP_APPROVE:
 	case APP_STEP_COUNT:
 		break;
 	}
 	return false;
+}
+
+/* 更新: the token is kept, so nothing is sent or shipped; units pay the RA,
+ * evaluators go through the trainer; the holder's tool has the one
+ * certificate issued and confirms it (issue 13). */
+static bool want_renewal(enum app_state from, enum app_step step, enum role who, unsigned f,
+                         enum app_state *to)
+{
+	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS;
+	bool ra = who == ROLE_RA, trainer = who == ROLE_TRAINER, holder = who == ROLE_APPLICANT;
+	switch (step) {
+	case STEP_SUBMIT:
+		*to = APP_SUBMITTED;
+		return holder && from == APP_NEW;
+	case STEP_WITHDRAW:
+		*to = APP_WITHDRAWN;
+		return holder && from == APP_SUBMITTED && !paid && !mats;
+	case STEP_PAYMENT: /* no materials to wait for: paid is ready */
+		*to = APP_READY_TO_ISSUE;
+		return ra && !eval && !paid && from == APP_SUBMITTED;
+	case STEP_MATERIALS: /* only the trainer's confirmation of an evaluator */
+		*to = APP_READY_TO_ISSUE;
+		return trainer && eval && !mats && from == APP_SUBMITTED;
+	case STEP_RETURN:
+		*to = APP_RETURNED;
+		if (certs || !before_issue(from))
+			return false;
+		return ra ||
+		       (trainer && eval && (from == APP_SUBMITTED || from == APP_READY_TO_ISSUE));
+	case STEP_RESUBMIT:
+		*to = paid ? APP_READY_TO_ISSUE : APP_SUBMITTED;
+		return holder && from == APP_RETURNED;
+	case STEP_ISSUE: /* the holder's tool, never the RA */
+		*to = APP_ISSUED;
+		return holder && from == APP_READY_TO_ISSUE;
+	case STEP_CONFIRM:
+		*to = APP_RENEWED;
+		return holder && from == APP_ISSUED;
+	case STEP_SHIP:
+	case STEP_PICKUP:
+	case STEP_RECEIVED:
+	case STEP_APPROVE:
+	case APP_STEP_COUNT:
+		break;
+	}
+	return false;
+}
+
+/* 密码解锁: free, approved by the RA (for evaluators too), done by the
+ * holder's tool with a one-time authorisation (issue 13, item 4). */
+static bool want_unlock(enum app_state from, enum app_step step, enum role who, unsigned f,
+                        enum app_state *to)
+{
+	bool paid = f & PAID, mats = f & MATS, certs = f & CERTS;
+	bool ra = who == ROLE_RA, holder = who == ROLE_APPLICANT;
+	switch (step) {
+	case STEP_SUBMIT:
+		*to = APP_SUBMITTED;
+		return holder && from == APP_NEW;
+	case STEP_WITHDRAW:
+		*to = APP_WITHDRAWN;
+		return holder && from == APP_SUBMITTED && !paid && !mats;
+	case STEP_RETURN:
+		*to = APP_RETURNED;
+		return ra && from == APP_SUBMITTED && !certs;
+	case STEP_RESUBMIT:
+		*to = APP_SUBMITTED;
+		return holder && from == APP_RETURNED && !paid;
+	case STEP_APPROVE:
+		*to = APP_UNLOCK_APPROVED;
+		return ra && from == APP_SUBMITTED;
+	case STEP_CONFIRM:
+		*to = APP_UNLOCKED;
+		return holder && from == APP_UNLOCK_APPROVED;
+	default:
+		return false;
+	}
 }
 
 static void test_every_state_step_role_and_fact(void **state)
@@ -144,8 +237,8 @@ static void test_every_state_step_role_and_fact(void **state)
 static void test_terminal_states(void **state)
 {
 	(void)state;
-	const enum app_state ends[] = {APP_RECEIVED, APP_WITHDRAWN};
-	for (size_t i = 0; i < 2; i++)
+	const enum app_state ends[] = {APP_RECEIVED, APP_WITHDRAWN, APP_RENEWED, APP_UNLOCKED};
+	for (size_t i = 0; i < 4; i++)
 		for (int st = 0; st < APP_STEP_COUNT; st++)
 			for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
 				for (unsigned f = 0; f <= APP_FACTS_ALL; f++)
@@ -171,6 +264,8 @@ static bool reachable(enum app_state s, enum role who, unsigned f)
 	bool eval = f & EVAL, paid = f & PAID, mats = f & MATS, certs = f & CERTS;
 	if (f & LAST)
 		return false; /* a fact of issuing, not of a stored application */
+	if (f & (RENEW | UNLK))
+		return false; /* renewals and unlocks came after the old page */
 	if (eval && paid)
 		return false;
 	if (who == ROLE_TRAINER && !eval)
@@ -254,19 +349,22 @@ static void test_step_is_for(void **state)
 	(void)state;
 	for (int st = 0; st < APP_STEP_COUNT; st++)
 		for (int w = ROLE_NONE; w <= ROLE_ADMIN; w++)
-			for (unsigned e = 0; e <= 1; e++) {
+			for (unsigned e = 0; e <= 7; e++) {
+				/* e: the kind, evaluator (bit 0), renewal (1), unlock (2) */
+				unsigned kind = (e & 1 ? EVAL : 0u) | (e & 2 ? RENEW : 0u) |
+				                (e & 4 ? UNLK : 0u);
 				bool any = false;
 				for (int s = 0; s < APP_STATE_COUNT; s++)
 					for (unsigned f = 0; f <= APP_FACTS_ALL; f++) {
 						enum app_state to;
-						if ((f & EVAL) == (e ? EVAL : 0u) &&
+						if ((f & APP_FACTS_KIND) == kind &&
 						    want((enum app_state)s, (enum app_step)st,
 						         (enum role)w, f, &to))
 							any = true;
 					}
 				/* Other facts than the kind do not count. */
 				for (unsigned f = 0; f <= APP_FACTS_ALL; f++)
-					if ((f & EVAL) == (e ? EVAL : 0u))
+					if ((f & APP_FACTS_KIND) == kind)
 						assert_int_equal(
 						    appstate_step_is_for((enum app_step)st,
 						                         (enum role)w, f),
@@ -285,6 +383,21 @@ static void test_step_is_for(void **state)
 	assert_false(appstate_step_is_for(STEP_RECEIVED, ROLE_RA, EVAL));
 	assert_false(appstate_step_is_for(STEP_ISSUE, ROLE_ADMIN, 0));
 	assert_false(appstate_step_is_for(APP_STEP_COUNT, ROLE_RA, 0));
+	/* Renewals: the RA takes the payment, never materials, issuance or shipping. */
+	assert_true(appstate_step_is_for(STEP_PAYMENT, ROLE_RA, RENEW));
+	assert_false(appstate_step_is_for(STEP_MATERIALS, ROLE_RA, RENEW));
+	assert_false(appstate_step_is_for(STEP_ISSUE, ROLE_RA, RENEW));
+	assert_false(appstate_step_is_for(STEP_SHIP, ROLE_RA, RENEW));
+	assert_true(appstate_step_is_for(STEP_ISSUE, ROLE_APPLICANT, RENEW));
+	assert_true(appstate_step_is_for(STEP_CONFIRM, ROLE_APPLICANT, RENEW | EVAL));
+	assert_false(appstate_step_is_for(STEP_CONFIRM, ROLE_APPLICANT, 0));
+	/* Unlocks: the RA approves (evaluators too) and may return; nothing else is its. */
+	assert_true(appstate_step_is_for(STEP_APPROVE, ROLE_RA, UNLK));
+	assert_true(appstate_step_is_for(STEP_APPROVE, ROLE_RA, UNLK | EVAL));
+	assert_false(appstate_step_is_for(STEP_APPROVE, ROLE_RA, 0));
+	assert_false(appstate_step_is_for(STEP_APPROVE, ROLE_TRAINER, UNLK | EVAL));
+	assert_false(appstate_step_is_for(STEP_PAYMENT, ROLE_RA, UNLK));
+	assert_true(appstate_step_is_for(STEP_RETURN, ROLE_RA, UNLK));
 }
 
 /* ---- names and labels ------------------------------------------------------ */
@@ -305,6 +418,9 @@ static void test_names_and_labels(void **state)
 	    {"received", "已签收"},
 	    {"returned", "已退回"},
 	    {"withdrawn", "已撤销"},
+	    {"renewed", "已更新"},
+	    {"unlock_approved", "已批准解锁"},
+	    {"unlocked", "已解锁"},
 	};
 	assert_int_equal(sizeof states / sizeof states[0], APP_STATE_COUNT);
 	for (int s = 0; s < APP_STATE_COUNT; s++) {
@@ -324,7 +440,7 @@ static void test_names_and_labels(void **state)
 	/* The steps as the application's events record them. */
 	static const char *const steps[] = {"submit", "withdraw", "payment", "materials",
 	                                    "return", "resubmit", "issue",   "ship",
-	                                    "pickup", "received"};
+	                                    "pickup", "received", "confirm", "approve"};
 	assert_int_equal(sizeof steps / sizeof steps[0], APP_STEP_COUNT);
 	for (int st = 0; st < APP_STEP_COUNT; st++) {
 		enum app_step got = APP_STEP_COUNT;
@@ -672,6 +788,315 @@ static void test_withdraw(void **state)
 	free(a.number);
 }
 
+/* ---- 更新 through the core (core/renewal.c; issuance needs the CA and is
+ * tested with real tokens in tests/integration/token/token_renewal) ------ */
+
+static void add_holder_certificate(db_conn *c, const char *number, int64_t reg_id,
+                                   const char *serial, int64_t not_after, const char *status)
+{
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO certificates (serial, application_id, registration_id, "
+	            "token_serial, subject, pem, der, not_before, not_after, status, created_at) "
+	            "VALUES ($1, (SELECT id FROM applications WHERE number = $2), $3, $1, 'CN=x', "
+	            "'pem', $4, 0, $5, $6, 0)",
+	            NULL, P_TEXT(serial), P_TEXT(number), P_INT(reg_id), P_BLOB("\x30\x00", 2),
+	            P_INT(not_after), P_TEXT(status)),
+	    DB_OK);
+}
+
+static void test_renewal_window(void **state)
+{
+	(void)state;
+	const struct renewal_window w = {.before_days = 60, .grace_days = 30};
+	const int64_t end = 1000000000, day = 86400;
+	assert_int_equal(renewal_in_window(end, end - 60 * day - 1, &w), RENEW_TOO_EARLY);
+	assert_int_equal(renewal_in_window(end, end - 60 * day, &w), RENEW_OK);
+	assert_int_equal(renewal_in_window(end, end, &w), RENEW_OK);
+	assert_int_equal(renewal_in_window(end, end + 30 * day, &w), RENEW_OK);
+	assert_int_equal(renewal_in_window(end, end + 30 * day + 1, &w), RENEW_TOO_LATE);
+	const struct renewal_window none = {.before_days = 0, .grace_days = 0};
+	assert_int_equal(renewal_in_window(end, end - 1, &none), RENEW_TOO_EARLY);
+	assert_int_equal(renewal_in_window(end, end + 1, &none), RENEW_TOO_LATE);
+	/* Every result has a code, a Chinese message and a status; unknown ones are 500. */
+	for (int r = RENEW_OK; r <= RENEW_ERROR; r++) {
+		assert_true(strlen(renewal_result_code((enum renewal_result)r)) > 0);
+		assert_true(strlen(renewal_result_message((enum renewal_result)r)) > 0);
+		assert_true(renewal_result_status((enum renewal_result)r) >= 200);
+	}
+	assert_int_equal(renewal_result_status((enum renewal_result)99), 500);
+}
+
+static void test_renewal_apply_and_pay(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	struct app a;
+	submit(c, "enterprise", "91350100M000100Y43", "idem-renew", &a);
+	set_issued(c, a.number);
+	int64_t now = time_now(), day = 86400;
+	const int64_t reg = a.holder.registration_id;
+	add_holder_certificate(c, a.number, reg, "aa01", now + 50 * day, "valid");
+	add_holder_certificate(c, a.number, reg, "aa02", now + 100 * day, "valid");
+	add_holder_certificate(c, a.number, reg, "aa03", now - 31 * day, "valid");
+	add_holder_certificate(c, a.number, reg, "aa04", now - 10 * day, "valid");
+	add_holder_certificate(c, a.number, reg, "aa05", now + 5 * day, "revoked");
+	const struct renewal_window w = {.before_days = 60, .grace_days = 30};
+	char *n = NULL, *again = NULL, *none = NULL;
+
+	assert_int_equal(renewal_apply(c, &a.holder, "aa01", &w, &n), RENEW_OK);
+	assert_non_null(n);
+	assert_state(c, n, "submitted");
+	struct arena *ar = arena_new();
+	struct application app;
+	assert_int_equal(application_get(c, ar, n, &app), DB_OK);
+	assert_int_equal(app.type, APP_TYPE_RENEWAL);
+	assert_string_equal(app_type_label(app.type), "更新");
+	assert_string_equal(app_type_name(app.type), "renewal");
+	assert_string_equal(app.renews_serial, "aa01");
+	assert_int_equal(app.amount_yuan, 300);
+	assert_int_equal(app.medium_yuan, 0);
+	assert_int_equal(app.sets, 1);
+	assert_string_equal(app.contact_name, "张三");
+	arena_free(ar);
+	assert_true(facts_of(c, n) & APP_FACT_RENEWAL);
+	assert_false(facts_of(c, a.number) & APP_FACT_RENEWAL);
+	/* A second click: the same application. */
+	assert_int_equal(renewal_apply(c, &a.holder, "aa01", &w, &again), RENEW_EXISTING);
+	assert_string_equal(again, n);
+	free(again);
+	again = NULL;
+
+	/* Outside the window, revoked, another's, unknown, staff: refused, nothing made. */
+	assert_int_equal(renewal_apply(c, &a.holder, "aa02", &w, &none), RENEW_TOO_EARLY);
+	assert_int_equal(renewal_apply(c, &a.holder, "aa03", &w, &none), RENEW_TOO_LATE);
+	assert_int_equal(renewal_apply(c, &a.holder, "aa05", &w, &none), RENEW_NOT_VALID);
+	assert_int_equal(renewal_apply(c, &a.holder, "ffff", &w, &none), RENEW_FORBIDDEN);
+	assert_int_equal(renewal_apply(c, &ra, "aa01", &w, &none), RENEW_FORBIDDEN);
+	struct actor other = a.holder;
+	other.registration_id = make_registration(c, "enterprise", "91350100M000100Y51");
+	assert_int_equal(renewal_apply(c, &other, "aa01", &w, &none), RENEW_FORBIDDEN);
+	assert_int_equal(renewal_apply(c, &a.holder, "", &w, &none), RENEW_BAD_INPUT);
+	assert_null(none);
+	db_result *cr = NULL;
+	assert_int_equal(
+	    DB_EXEC(c, "SELECT COUNT(*) FROM applications WHERE type = 'renewal'", &cr), DB_OK);
+	assert_int_equal(db_get_int(cr, 0, 0, 0), 1);
+	db_result_free(cr);
+	/* In the grace period after expiry. */
+	char *grace = NULL;
+	assert_int_equal(renewal_apply(c, &a.holder, "aa04", &w, &grace), RENEW_OK);
+
+	/* The RA records the payment: ready, no materials, never the RA's to issue. */
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
+	assert_int_equal(ra_record_payment(c, &ra, n, 300, 0, "付款人", "REF", NULL), DB_OK);
+	assert_state(c, n, "ready_to_issue");
+	assert_int_equal(ra_record_materials(c, &ra, n, "申请表"), DB_CONFLICT);
+	/* Returned before its certificate, resubmitted: the payment stands, ready again. */
+	assert_int_equal(ra_return(c, &ra, n, "付款人名称不符"), DB_OK);
+	assert_state(c, n, "returned");
+	assert_int_equal(application_resubmit(c, &a.holder, n), DB_OK);
+	assert_state(c, n, "ready_to_issue");
+	char *ev = events_of(c, n);
+	assert_string_equal(ev, "submit:>submitted;payment:submitted>ready_to_issue;"
+	                        "return:ready_to_issue>returned;resubmit:returned>ready_to_issue;");
+	free(ev);
+
+	/* A withdrawn renewal makes room for another. */
+	assert_int_equal(application_withdraw(c, &a.holder, grace), DB_OK);
+	char *grace2 = NULL;
+	assert_int_equal(renewal_apply(c, &a.holder, "aa04", &w, &grace2), RENEW_OK);
+	assert_string_not_equal(grace2, grace);
+	free(grace2);
+	free(grace);
+	free(n);
+	free(a.number);
+}
+
+/* An evaluator renews free, through the training institution; the fee in
+ * force when a unit applies is the one charged (fee_add, versioned). */
+static void test_renewal_evaluator_and_fee(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	int64_t now = time_now(), day = 86400;
+	const struct renewal_window w = {.before_days = 60, .grace_days = 30};
+	struct app e;
+	submit(c, "evaluator", "350102199001011234", "idem-eval-renew", &e);
+	set_issued(c, e.number);
+	add_holder_certificate(c, e.number, e.holder.registration_id, "ee01", now + 20 * day,
+	                       "valid");
+	char *n = NULL;
+	assert_int_equal(renewal_apply(c, &e.holder, "ee01", &w, &n), RENEW_OK);
+	struct arena *ar = arena_new();
+	struct application app;
+	assert_int_equal(application_get(c, ar, n, &app), DB_OK);
+	assert_int_equal(app.amount_yuan, 0);
+	assert_int_equal(facts_of(c, n), EVAL | APP_FACT_RENEWAL);
+	assert_int_equal(ra_record_payment(c, &ra, n, 0, 0, "x", "y", NULL), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &ra, n, "表"), DB_CONFLICT);
+	assert_int_equal(ra_record_materials(c, &trainer, n, "确认本人"), DB_OK);
+	assert_state(c, n, "ready_to_issue");
+	assert_int_equal(ra_ship(c, &ra, n, "", ""), DB_CONFLICT);
+	free(n);
+
+	/* A new renewal fee in force from now: the next unit renewal pays it. */
+	struct actor adm = admin;
+	struct fee fee = {.price_yuan = 700,
+	                  .medium_yuan = 80,
+	                  .years = 3,
+	                  .valid_from = now - 1,
+	                  .renewal_yuan = 280};
+	assert_int_equal(fee_add(c, &adm, &fee), DB_OK);
+	struct app u;
+	submit(c, "enterprise", "91350100M000100Y43", "idem-fee-renew", &u);
+	set_issued(c, u.number);
+	add_holder_certificate(c, u.number, u.holder.registration_id, "ee02", now + 20 * day,
+	                       "valid");
+	assert_int_equal(renewal_apply(c, &u.holder, "ee02", &w, &n), RENEW_OK);
+	assert_int_equal(application_get(c, ar, n, &app), DB_OK);
+	assert_int_equal(app.amount_yuan, 280);
+	assert_int_equal(app.price_yuan, 280);
+	arena_free(ar);
+	free(n);
+	free(u.number);
+	free(e.number);
+}
+
+/* ---- 密码解锁 through the core (core/sopin.c) ------------------------------ */
+
+static void test_unlock_custody_and_release(void **state)
+{
+	struct fixture *f = *state;
+	db_conn *c = f->c;
+	unsigned char k[32];
+	randombytes_buf(k, sizeof k);
+	sopin_key_set(k);
+	int64_t now = time_now(), day = 86400;
+	struct app a;
+	submit(c, "enterprise", "91350100M000100Y43", "idem-unlock", &a);
+	/* The holder's account: the tool's steps are recorded as its. */
+	assert_int_equal(account_create(c, "holder", "secret-password-1", ROLE_APPLICANT, "持有人",
+	                                0, NULL, a.holder.registration_id, &a.holder.account_id),
+	                 DB_OK);
+	set_issued(c, a.number);
+	add_holder_certificate(c, a.number, a.holder.registration_id, "TK1", now + 500 * day,
+	                       "valid");
+	add_holder_certificate(c, a.number, a.holder.registration_id, "TK2", now + 500 * day,
+	                       "valid");
+	char *pin = NULL, *again = NULL, *number = NULL;
+
+	/* Custody at enrolment: the RA of the province only; the same PIN until confirmed. */
+	assert_int_equal(sopin_custody_begin(c, &trainer, "TK1", &pin), SOPIN_FORBIDDEN);
+	assert_int_equal(sopin_custody_begin(c, &ra, "NOPE", &pin), SOPIN_NOT_FOUND);
+	assert_int_equal(sopin_custody_confirm(c, &ra, "TK1"), SOPIN_WRONG_STATE);
+	assert_int_equal(sopin_custody_begin(c, &ra, "TK1", &pin), SOPIN_OK);
+	assert_int_equal(strlen(pin), 16);
+	assert_int_equal(sopin_custody_begin(c, &ra, "TK1", &again), SOPIN_OK);
+	assert_string_equal(again, pin);
+	free(again);
+	again = NULL;
+	assert_int_equal(sopin_custody_confirm(c, &ra, "TK1"), SOPIN_OK);
+	assert_int_equal(sopin_custody_confirm(c, &ra, "TK1"), SOPIN_EXISTING);
+	assert_int_equal(sopin_custody_begin(c, &ra, "TK1", &again), SOPIN_EXISTING);
+	assert_null(again);
+	/* Sealed: the PIN's text is not in the store. */
+	db_result *r = NULL;
+	assert_int_equal(
+	    DB_EXEC(c, "SELECT sealed FROM token_so_pins WHERE token_serial = 'TK1'", &r), DB_OK);
+	assert_int_equal(r->nrows, 1);
+	assert_null(memmem(db_get(r, 0, 0), db_get_len(r, 0, 0), pin, strlen(pin)));
+	db_result_free(r);
+
+	/* The holder applies: only its own token, only one in custody, once. */
+	struct actor other = a.holder;
+	other.registration_id = make_registration(c, "enterprise", "91350100M000100Y51");
+	assert_int_equal(sopin_unlock_apply(c, &other, "TK1", &number), SOPIN_FORBIDDEN);
+	assert_int_equal(sopin_unlock_apply(c, &a.holder, "TK2", &number), SOPIN_NO_CUSTODY);
+	assert_int_equal(sopin_unlock_apply(c, &a.holder, "TK1", &number), SOPIN_OK);
+	char *same = NULL;
+	assert_int_equal(sopin_unlock_apply(c, &a.holder, "TK1", &same), SOPIN_EXISTING);
+	assert_string_equal(same, number);
+	free(same);
+	assert_state(c, number, "submitted");
+	assert_int_equal(facts_of(c, number), APP_FACT_UNLOCK);
+	assert_null(sopin_unlock_code(c, number));
+
+	/* Before approval nothing is released; the RA approves, nobody else. */
+	char *cur = NULL, *next = NULL;
+	assert_int_equal(sopin_unlock_release(c, number, "whatever", "TK1", &cur, &next),
+	                 SOPIN_WRONG_STATE);
+	assert_int_equal(ra_record_payment(c, &ra, number, 1, 0, "x", "y", NULL), DB_CONFLICT);
+	assert_int_equal(sopin_unlock_approve(c, &trainer, number), SOPIN_FORBIDDEN);
+	assert_int_equal(sopin_unlock_approve(c, &ra, number), SOPIN_OK);
+	assert_state(c, number, "unlock_approved");
+	assert_int_equal(sopin_unlock_approve(c, &ra, number), SOPIN_WRONG_STATE);
+	char *code = sopin_unlock_code(c, number);
+	assert_non_null(code);
+	assert_int_equal(strlen(code), 24);
+
+	/* The release: the authorisation and the token must match; the same pair twice. */
+	assert_int_equal(
+	    sopin_unlock_release(c, number, "wrong-code-wrong-code-xx", "TK1", &cur, &next),
+	    SOPIN_BAD_CODE);
+	assert_int_equal(sopin_unlock_release(c, number, code, "TK2", &cur, &next), SOPIN_BAD_CODE);
+	assert_int_equal(sopin_unlock_release(c, number, code, "TK1", &cur, &next), SOPIN_OK);
+	assert_string_equal(cur, pin);
+	assert_string_not_equal(next, pin);
+	char *cur2 = NULL, *next2 = NULL;
+	assert_int_equal(sopin_unlock_release(c, number, code, "TK1", &cur2, &next2), SOPIN_OK);
+	assert_string_equal(cur2, cur);
+	assert_string_equal(next2, next);
+	free(cur2);
+	free(next2);
+
+	/* Confirmed: the fresh PIN in custody, the authorisation spent. */
+	assert_int_equal(sopin_unlock_confirm(c, number, "wrong"), SOPIN_BAD_CODE);
+	assert_int_equal(sopin_unlock_confirm(c, number, code), SOPIN_OK);
+	assert_state(c, number, "unlocked");
+	assert_null(sopin_unlock_code(c, number));
+	assert_int_equal(sopin_unlock_confirm(c, number, code), SOPIN_EXISTING);
+	assert_int_equal(sopin_unlock_release(c, number, code, "TK1", &cur2, &next2),
+	                 SOPIN_WRONG_STATE);
+	char *ev = events_of(c, number);
+	assert_string_equal(ev, "submit:>submitted;approve:submitted>unlock_approved;"
+	                        "confirm:unlock_approved>unlocked;");
+	free(ev);
+	/* A new unlock releases the fresh PIN, never the released one. */
+	char *n2 = NULL, *code2 = NULL;
+	assert_int_equal(sopin_unlock_apply(c, &a.holder, "TK1", &n2), SOPIN_OK);
+	assert_int_equal(sopin_unlock_approve(c, &ra, n2), SOPIN_OK);
+	code2 = sopin_unlock_code(c, n2);
+	assert_int_equal(sopin_unlock_release(c, n2, code2, "TK1", &cur2, &next2), SOPIN_OK);
+	assert_string_equal(cur2, next);
+	assert_string_not_equal(cur2, pin);
+	/* A token lost (its certificate revoked) meanwhile is not unlocked. */
+	assert_int_equal(
+	    DB_EXEC(c, "UPDATE certificates SET status = 'revoked' WHERE token_serial = 'TK1'",
+	            NULL),
+	    DB_OK);
+	char *c4 = NULL, *n4 = NULL;
+	assert_int_equal(sopin_unlock_release(c, n2, code2, "TK1", &c4, &n4), SOPIN_WRONG_STATE);
+	assert_null(c4);
+	assert_int_equal(
+	    DB_EXEC(c, "UPDATE certificates SET status = 'valid' WHERE token_serial = 'TK1'", NULL),
+	    DB_OK);
+	/* Without the key nothing is released. */
+	sopin_key_forget();
+	char *c3 = NULL, *n3 = NULL;
+	assert_int_equal(sopin_unlock_release(c, n2, code2, "TK1", &c3, &n3), SOPIN_NO_KEY);
+	free(cur2);
+	free(next2);
+	free(code2);
+	free(n2);
+	free(cur);
+	free(next);
+	free(code);
+	free(number);
+	free(pin);
+	free(a.number);
+}
+
 /* What the back office reads: the queue, its figures, the chart's days and
  * an application's history, as typed records; a failing store is an error. */
 static void test_ra_reads(void **state)
@@ -768,6 +1193,9 @@ static void test_ra_reads(void **state)
 	    cmocka_unit_test_setup_teardown(test_materials_before_payment, setup, teardown),       \
 	    cmocka_unit_test_setup_teardown(test_evaluator_steps, setup, teardown),                \
 	    cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_renewal_apply_and_pay, setup, teardown),          \
+	    cmocka_unit_test_setup_teardown(test_renewal_evaluator_and_fee, setup, teardown),      \
+	    cmocka_unit_test_setup_teardown(test_unlock_custody_and_release, setup, teardown),     \
 	    cmocka_unit_test_setup_teardown(test_ra_reads, setup, teardown)
 
 int main(void)
@@ -785,6 +1213,7 @@ int main(void)
 	    cmocka_unit_test(test_buttons_unchanged),
 	    cmocka_unit_test(test_step_is_for),
 	    cmocka_unit_test(test_names_and_labels),
+	    cmocka_unit_test(test_renewal_window),
 	};
 	const struct CMUnitTest sqlite_tests[] = {ENGINE_TESTS(setup_sqlite)};
 	const struct CMUnitTest pg_tests[] = {ENGINE_TESTS(setup_pg)};

@@ -41,8 +41,11 @@ static void test_add_current_and_list(void **state)
 	int64_t now = time_now();
 	struct fee in_force = {
 	    .price_yuan = 700, .medium_yuan = 90, .years = 2, .valid_from = now - 60};
-	struct fee future = {
-	    .price_yuan = 800, .medium_yuan = 100, .years = 5, .valid_from = now + 86400};
+	struct fee future = {.price_yuan = 800,
+	                     .medium_yuan = 100,
+	                     .years = 5,
+	                     .valid_from = now + 86400,
+	                     .renewal_yuan = 350};
 	assert_int_equal(fee_add(f->c, &admin, &in_force), DB_OK);
 	assert_int_equal(fee_add(f->c, &admin, &future), DB_OK);
 
@@ -53,6 +56,7 @@ static void test_add_current_and_list(void **state)
 	assert_int_equal(cur.medium_yuan, 90);
 	assert_int_equal(cur.years, 2);
 	assert_int_equal(cur.valid_from, now - 60);
+	assert_int_equal(cur.renewal_yuan, 0); /* a row that sets no renewal fee: free */
 
 	struct arena *a = arena_new();
 	struct fee *rows;
@@ -62,6 +66,8 @@ static void test_add_current_and_list(void **state)
 	assert_int_equal(rows[0].price_yuan, 800);
 	assert_int_equal(rows[0].years, 5);
 	assert_int_equal(rows[0].valid_from, now + 86400);
+	assert_int_equal(rows[0].renewal_yuan, 350);
+	assert_int_equal(rows[2].renewal_yuan, 300); /* the first row, as migration 012 priced it */
 	assert_true(rows[0].created_at >= now);
 	assert_int_equal(rows[1].price_yuan, 700);
 	assert_int_equal(rows[2].price_yuan, 660);
@@ -71,9 +77,9 @@ static void test_add_current_and_list(void **state)
 	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE action = $1",
 	                             "fee_schedule.add"),
 	                 2);
-	assert_int_equal(
-	    store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE after_state = $1", "800/100/5"),
-	    1);
+	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE after_state = $1",
+	                             "800/100/5/350"),
+	                 1);
 	assert_int_equal(store_count(f->c,
 	                             "SELECT COUNT(*) FROM fee_schedule WHERE created_by = "
 	                             "(SELECT id FROM accounts WHERE username = $1)",
