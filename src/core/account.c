@@ -467,11 +467,15 @@ static enum db_status session_load(db_conn *c, struct arena *a, const char *hash
 	db_result *r = NULL;
 	enum db_status st = DB_EXEC(
 	    c,
-	    "SELECT a.id, a.role, a.username, a.display_name, a.registration_id, a.authority_id, "
+	    "SELECT a.id, a.role, a.username, a.display_name, a.registration_id, au.id, "
 	    "au.path, au.name, a.province_code, s.csrf, s.method, s.cert_serial, a.status, "
 	    "s.expires_at, ce.status, ce.not_after, s.last_seen, s.idle_seconds, "
 	    "a.must_change_password FROM sessions s JOIN accounts a ON a.id = s.account_id "
-	    "LEFT JOIN authorities au ON au.id = a.authority_id "
+	    /* An approved authority's holder stands for its node of the tree
+	     * (the policy lets it review that subtree, with its key). */
+	    "LEFT JOIN registrations rg ON rg.id = a.registration_id AND rg.kind = 'authority' "
+	    "AND rg.state = 'approved' "
+	    "LEFT JOIN authorities au ON au.id = COALESCE(a.authority_id, rg.new_authority_id) "
 	    "LEFT JOIN certificates ce ON ce.serial = s.cert_serial WHERE s.id_hash = $1",
 	    &r, P_TEXT(hash));
 	if (st != DB_OK)

@@ -196,3 +196,127 @@ bool appstep_parse(const char *name, enum app_step *out)
 		}
 	return false;
 }
+
+/* What the applicant is told of each state: where the application is and
+ * what happens next, in the words of the payment page and the manual. */
+/* 更新 and 密码解锁 go their own ways through the shared states. */
+static const char *renewal_where(enum app_state s, unsigned facts)
+{
+	bool unlock = facts & APP_FACT_UNLOCK;
+	switch (s) {
+	case APP_SUBMITTED:
+		return unlock ? "密码解锁申请已提交，等待注册机构批准。"
+		              : "证书更新申请已提交，等待注册机构确认付款。";
+	case APP_READY_TO_ISSUE:
+		return "注册机构已确认付款，可以在原证书U盘上更新证书。";
+	case APP_ISSUED:
+		return "新证书已写入证书U盘，等待您确认更新。";
+	default:
+		return NULL;
+	}
+}
+
+static const char *renewal_next(enum app_state s, unsigned facts)
+{
+	bool unlock = facts & APP_FACT_UNLOCK;
+	switch (s) {
+	case APP_SUBMITTED:
+		return unlock ? "注册机构批准后，请按【密码解锁】页面的说明完成解锁。"
+		              : "请按【证书更新】页面的说明支付证书更新费用。";
+	case APP_READY_TO_ISSUE:
+	case APP_ISSUED:
+		return "请按【证书更新】页面的说明，插入原证书U盘完成更新。";
+	default:
+		return NULL;
+	}
+}
+
+const char *appstate_where(enum app_state s, unsigned facts)
+{
+	bool eval = facts & APP_FACT_EVALUATOR;
+	const char *own =
+	    (facts & (APP_FACT_RENEWAL | APP_FACT_UNLOCK)) ? renewal_where(s, facts) : NULL;
+	if (own)
+		return own;
+	switch (s) {
+	case APP_SUBMITTED:
+		return eval ? "申请已提交，等待培训机构收到您的申请材料。"
+		            : "申请已提交，等待您付款并邮寄申请材料。";
+	case APP_PAID:
+		return "注册机构已收到您的付款，正在等待您的申请材料。";
+	case APP_MATERIALS_RECEIVED:
+		return "注册机构已收到您的申请材料，正在等待您的付款。";
+	case APP_READY_TO_ISSUE:
+		return eval ? "培训机构已收到您的申请材料，注册机构正在制作证书U盘。"
+		            : "注册机构已收到付款和申请材料，正在制作证书U盘。";
+	case APP_ISSUED:
+		return eval ? "证书U盘已制作完成，正在送交培训机构。"
+		            : "证书U盘已制作完成，等待寄出。";
+	case APP_SHIPPED:
+		return "证书U盘已寄出。";
+	case APP_READY_FOR_PICKUP:
+		return "证书U盘已送达培训机构，等待您领取。";
+	case APP_RECEIVED:
+		return "证书U盘已签收，申请办理完毕。";
+	case APP_RETURNED:
+		return "注册机构已退回此申请。";
+	case APP_WITHDRAWN:
+		return "此申请已撤销，不再办理。";
+	case APP_RENEWED:
+		return "证书已更新，原证书已作废。";
+	case APP_UNLOCK_APPROVED:
+		return "注册机构已批准解锁。";
+	case APP_UNLOCKED:
+		return "证书U盘已解锁。";
+	default:
+		return "";
+	}
+}
+
+const char *appstate_what_next(enum app_state s, unsigned facts)
+{
+	bool eval = facts & APP_FACT_EVALUATOR;
+	const char *own =
+	    (facts & (APP_FACT_RENEWAL | APP_FACT_UNLOCK)) ? renewal_next(s, facts) : NULL;
+	if (own)
+		return own;
+	switch (s) {
+	case APP_SUBMITTED:
+		return eval ? "请将申请材料提交至所在省的培训机构（见【查看材料提交信息】）。"
+		            : "请按【查看支付及邮寄信息】支付费用并邮寄申请材料，注册机构收到两者后"
+		              "开始制证。";
+	case APP_PAID:
+		return "请邮寄申请材料；已经寄出的，请等待注册机构签收。";
+	case APP_MATERIALS_RECEIVED:
+		return "请支付证书U盘费用；已经支付的，请等待注册机构确认到账。";
+	case APP_READY_TO_ISSUE:
+	case APP_ISSUED:
+		return eval ? "证书U盘送达培训机构后，请到培训机构领取。"
+		            : "证书U盘寄出后，这里会显示快递公司和快递单号。";
+	case APP_SHIPPED:
+		return "收到证书U盘后，请插入计算机，使用证书U盘登录管理系统。";
+	case APP_READY_FOR_PICKUP:
+		return "请到所在省的培训机构领取证书U盘，领取后插入计算机，"
+		       "使用证书U盘登录管理系统。";
+	case APP_RECEIVED:
+		return "请插入证书U盘，使用证书U盘登录管理系统办理业务。";
+	case APP_RETURNED:
+		return "请按退回原因更正后，重新提交申请并邮寄申请材料。";
+	case APP_WITHDRAWN:
+		return "无需付款，也无需邮寄申请材料。如仍需要证书U盘，请重新申请。";
+	case APP_RENEWED:
+		return "请使用更新后的证书U盘登录管理系统。";
+	case APP_UNLOCK_APPROVED:
+		return "请插入证书U盘，按【密码解锁】页面的说明设置新的PIN码。";
+	case APP_UNLOCKED:
+		return "请使用新的PIN码登录管理系统。";
+	default:
+		return "";
+	}
+}
+
+bool appstate_awaits_keys(enum app_state s)
+{
+	/* The states the RA's overdue list counts (core/ra.c). */
+	return s == APP_READY_TO_ISSUE || s == APP_ISSUED;
+}

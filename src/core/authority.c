@@ -114,6 +114,22 @@ enum db_status authority_get(db_conn *c, struct arena *a, int64_t id, const char
 	return st;
 }
 
+enum db_status authority_level(db_conn *c, struct arena *a, int64_t id, const char **level,
+                               const char **province_code)
+{
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c, "SELECT level, province_code FROM authorities WHERE id = $1", &r, P_INT(id));
+	if (st == DB_OK && r->nrows == 0)
+		st = DB_NOT_FOUND;
+	if (st == DB_OK) {
+		*level = arena_strdup(a, db_get(r, 0, 0));
+		*province_code = db_get(r, 0, 1) ? arena_strdup(a, db_get(r, 0, 1)) : NULL;
+	}
+	db_result_free(r);
+	return st;
+}
+
 enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
                                 const char *province_code, const char *level, int64_t *id_out)
 {

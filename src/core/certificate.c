@@ -157,3 +157,20 @@ enum db_status cert_list_of_registration(db_conn *c, struct arena *a, int64_t re
 	    "WHERE ce.registration_id = $1 ORDER BY ce.id",
 	    registration_id, out, n);
 }
+
+enum db_status cert_counts(db_conn *c, int64_t registration_id, int *issued, int *good)
+{
+	db_result *r = NULL;
+	*issued = *good = 0;
+	enum db_status st = DB_EXEC(c,
+	                            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'valid' AND "
+	                            "not_after >= $2 THEN 1 ELSE 0 END), 0) FROM certificates "
+	                            "WHERE registration_id = $1",
+	                            &r, P_INT(registration_id), P_INT(time_now()));
+	if (st == DB_OK && r->nrows) {
+		*issued = (int)db_get_int(r, 0, 0, 0);
+		*good = (int)db_get_int(r, 0, 1, 0);
+	}
+	db_result_free(r);
+	return st;
+}

@@ -48,6 +48,17 @@ static bool key_session(const struct actor *a)
 	return a->session_method && strcmp(a->session_method, "password") != 0;
 }
 
+/* Who does 初审: reviewer accounts, and the holder of an approved
+ * authority (its registration made it a node of the tree: authority_path),
+ * signed in with its key; each in its own subtree (in_jurisdiction). */
+static bool reviews(const struct actor *a)
+{
+	if (a->role == ROLE_REVIEWER)
+		return true;
+	return a->role == ROLE_APPLICANT && a->authority_path && *a->authority_path &&
+	       key_session(a);
+}
+
 bool policy_allows(const struct actor *a, enum action act, const struct policy_object *o)
 {
 	if (act == ACT_ANYONE)
@@ -56,23 +67,23 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 		return false;
 	switch (act) {
 	case ACT_REGISTRATION_VIEW:
-		return is_registrant(a, o) || (a->role == ROLE_REVIEWER && in_jurisdiction(a, o)) ||
+		return is_registrant(a, o) || (reviews(a) && in_jurisdiction(a, o)) ||
 		       a->role == ROLE_ADMIN;
 	case ACT_REGISTRATION_EDIT:
 		return is_registrant(a, o) && reg_state_parse(o->reg_state) == REG_REJECTED;
 	case ACT_REGISTRATION_DECIDE:
-		/* Reviewers never hold a registration of their own, so "never one's
-		 * own" holds by construction; the check stays for clarity. */
-		return a->role == ROLE_REVIEWER && in_jurisdiction(a, o) && !is_registrant(a, o);
+		/* An authority's own registration is filed under its parent,
+		 * outside its subtree; the check says "never one's own" anyway. */
+		return reviews(a) && in_jurisdiction(a, o) && !is_registrant(a, o);
 	case ACT_REVIEW_QUEUE:
-		return a->role == ROLE_REVIEWER;
+		return reviews(a);
 	case ACT_APPLICATION_CREATE:
 	case ACT_APPLICATION_OWN:
 		return is_registrant(a, o) && approved(o);
 	case ACT_APPLICATION_VIEW:
 		return is_registrant(a, o) || (a->role == ROLE_RA && same_province(a, o)) ||
 		       (a->role == ROLE_TRAINER && same_province(a, o) && is_evaluator(o)) ||
-		       (a->role == ROLE_REVIEWER && in_jurisdiction(a, o)) || a->role == ROLE_ADMIN;
+		       (reviews(a) && in_jurisdiction(a, o)) || a->role == ROLE_ADMIN;
 	case ACT_APPLICATION_RA:
 		return a->role == ROLE_RA && same_province(a, o);
 	case ACT_APPLICATION_TRAINER:

@@ -474,10 +474,11 @@ static void check_authority(db_conn *c, enum reg_kind k, const struct registrati
 		const char *level = db_get(r, 0, 1);
 		bool national = !ap || strcmp(level, "river") == 0;
 		if (*prov && !national && strcmp(ap, prov) != 0)
-			field_error_set(errors, "authority_id",
-			                "所选主管机关不在所在省份，请重新选择");
+			set_errf(errors, a, f,
+			         "所选%s不在所在省份，请选择所在省份的%s（中央单位选择交通运输部）",
+			         f->label, f->label);
 		if (k == KIND_AUTHORITY && strcmp(level, "county") == 0)
-			field_error_set(errors, "authority_id", "县级主管机关不能作为上级主管机关");
+			set_errf(errors, a, f, "县级主管机关不能作为%s", f->label);
 	}
 	db_result_free(r);
 }

@@ -159,6 +159,7 @@ void page_register_post(struct request *r);
 void page_login_get(struct request *r);
 void page_login_post(struct request *r);
 void page_logout(struct request *r);
+void page_logged_out(struct request *r);
 void page_status(struct request *r);
 void page_registration_edit_get(struct request *r);
 void page_registration_edit_post(struct request *r);
@@ -179,6 +180,7 @@ void page_application_print(struct request *r);
 void page_application_pdf(struct request *r);
 void page_application_payment(struct request *r);
 void page_application_scan(struct request *r);
+void page_application_withdraw_confirm(struct request *r);
 void page_application_withdraw(struct request *r);
 void page_admin(struct request *r);
 void page_admin_directory(struct request *r);
@@ -240,6 +242,11 @@ bool redirect_password_page_to_https(struct request *r);
 /* True when the client reached espd over TLS: on an HTTPS listener, or
  * through a trusted proxy that says X-Forwarded-Proto: https. */
 bool request_over_https(struct request *r);
+/* Where the portal's links go from this listener, without a final slash:
+ * "" on the portal itself; on the certificate-login listener, the HTTPS
+ * portal (https_url, or the host asked for with https_listen's port), else
+ * public_url, so that 首页 or 帮助 never lead back into the key login. */
+const char *portal_base(struct request *r);
 /* Loads the application named by the route (params[0]) into *app (strings
  * in the request's arena) if the policy lets the actor do `act` on it;
  * otherwise answers 404/403/500 itself and returns false. */

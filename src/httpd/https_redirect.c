@@ -130,3 +130,17 @@ bool redirect_password_page_to_https(struct request *r)
 	buf_free(&url);
 	return true;
 }
+
+const char *portal_base(struct request *r)
+{
+	if (r->listener != LISTEN_LOGIN)
+		return "";
+	const char *listen = config_get(r->srv->cfg, "https_listen");
+	if (*listen || *config_get(r->srv->cfg, "https_url"))
+		return https_base(r, listen);
+	const char *pub = config_get(r->srv->cfg, "public_url");
+	size_t n = strlen(pub);
+	while (n && pub[n - 1] == '/')
+		n--;
+	return arena_strndup(r->arena, pub, n);
+}

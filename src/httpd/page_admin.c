@@ -205,6 +205,36 @@ static json_t *staff_to_json(struct request *r, const struct account_entry *list
 	return arr;
 }
 
+/* The admin makes reviewer accounts for the top of the tree only: the
+ * ministry and the provincial authorities (the others review with their
+ * own keys once approved). */
+static bool top_of_tree(const char *level)
+{
+	return level && (strcmp(level, "ministry") == 0 || strcmp(level, "provincial") == 0);
+}
+
+/* The authorities the admin may choose from, the posted one selected;
+ * NULL when the store fails. */
+static json_t *top_authorities(struct request *r, json_t *form)
+{
+	const char *chosen = json_string_value(json_object_get(form, "authority_id"));
+	struct authority *list;
+	size_t n;
+	if (authority_list(req_db(r), r->arena, &list, &n) != DB_OK)
+		return NULL;
+	json_t *out = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (!top_of_tree(list[i].level))
+			continue;
+		char id[24];
+		snprintf(id, sizeof id, "%lld", (long long)list[i].id);
+		json_array_append_new(out,
+		                      json_pack("{s:s, s:s, s:b}", "id", id, "name", list[i].name,
+		                                "selected", chosen && strcmp(chosen, id) == 0));
+	}
+	return out;
+}
+
 /* created_user and created_pw: an account just made, or (reset) a password
  * just reset; either way the password is shown this once. */
 static void show_staff(struct request *r, int status, json_t *form, const char *error,
@@ -223,9 +253,14 @@ static void show_staff(struct request *r, int status, json_t *form, const char *
 		return;
 	}
 	json_t *rows = staff_to_json(r, list, n);
-	json_t *ctx =
-	    json_pack("{s:o, s:o, s:O}", "rows", rows, "provinces",
-	              provinces_to_json(provs, nprovs), "form", form ? form : json_null());
+	json_t *authorities = top_authorities(r, form);
+	if (!authorities) {
+		reply_server_error(r, "authorities could not be read");
+		return;
+	}
+	json_t *ctx = json_pack("{s:o, s:o, s:O, s:o}", "rows", rows, "provinces",
+	                        provinces_to_json(provs, nprovs), "form", form ? form : json_null(),
+	                        "authorities", authorities);
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	if (created_user)
@@ -247,9 +282,10 @@ void page_admin_staff_create(struct request *r)
 	const char *username = req_form(r, "username");
 	const char *name = req_form(r, "display_name");
 	const char *province = req_form(r, "province_code");
-	const char *authority = req_form(r, "authority");
+	const char *authority = req_form(r, "authority_id");
 	const char *error = NULL;
 	int64_t auth_id = 0;
+	const char *auth_level = NULL, *auth_province = NULL;
 	bool name_ok = username && strlen(username) >= 4 && strlen(username) <= 32;
 	for (const char *p = username; name_ok && *p; p++)
 		name_ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
@@ -260,8 +296,11 @@ void page_admin_staff_create(struct request *r)
 	else if (!name || !*name || utf8_length(name) < 0 || utf8_length(name) > 50)
 		error = "请填写机构或人员名称（不超过50字）";
 	else if (role == ROLE_REVIEWER &&
-	         !(auth_id = authority_by_name(req_db(r), authority ? authority : "")))
-		error = "初审人员需填写已有主管机关的完整名称";
+	         ((auth_id = authority ? strtoll(authority, NULL, 10) : 0) <= 0 ||
+	          authority_level(req_db(r), r->arena, auth_id, &auth_level, &auth_province) !=
+	              DB_OK ||
+	          !top_of_tree(auth_level)))
+		error = "请从列表中选择初审人员所属的主管机关（交通运输部或省级主管机关）";
 	else if (role != ROLE_REVIEWER && !province_exists(req_db(r), province))
 		error = "请选择所在省份";
 	if (error) {
@@ -270,8 +309,9 @@ void page_admin_staff_create(struct request *r)
 		return;
 	}
 	char *pw = random_token(12);
-	enum db_status st = staff_account_create(req_db(r), &r->actor, username, pw, role, name,
-	                                         auth_id, role == ROLE_REVIEWER ? NULL : province);
+	enum db_status st =
+	    staff_account_create(req_db(r), &r->actor, username, pw, role, name, auth_id,
+	                         role == ROLE_REVIEWER ? auth_province : province);
 	if (st == DB_CONFLICT)
 		show_staff(r, 422, form, "该用户名已存在", NULL, NULL, false);
 	else if (st != DB_OK)

@@ -90,6 +90,10 @@ void page_application(struct request *r)
 	                    json_boolean(own && appstate_next(app.state, STEP_WITHDRAW,
 	                                                      ROLE_APPLICANT, facts, NULL)));
 	json_object_set_new(ctx, "is_returned", json_boolean(app.state == APP_RETURNED));
+	json_object_set_new(ctx, "is_withdrawn", json_boolean(app.state == APP_WITHDRAWN));
+	if (app.state == APP_WITHDRAWN && req_query(r, "withdrawn"))
+		json_object_set_new(ctx, "notice",
+		                    json_string("申请已撤销。无需付款，也无需邮寄申请材料。"));
 	json_object_set_new(ctx, "has_scan", json_boolean(app.scan_id != 0));
 	json_object_set_new(ctx, "public_url", json_string(r->srv->public_url));
 	unlock_context(r, &app, ctx);
@@ -103,6 +107,7 @@ void page_application_print(struct request *r)
 		return;
 	struct appform f;
 	application_appform(&app, r->arena, &f);
+	f.withdrawn = app.state == APP_WITHDRAWN;
 	json_t *ctx = req_own_json(r, appform_to_json(&f));
 	const char *n = app.number;
 	bool own = own_application(r, &app);
@@ -110,7 +115,8 @@ void page_application_print(struct request *r)
 	                    json_string(arena_printf(r->arena, "/applications/%s", n)));
 	json_object_set_new(ctx, "pdf_url",
 	                    json_string(arena_printf(r->arena, "/applications/%s/form.pdf", n)));
-	if (own) {
+	/* A withdrawn application has no next step: nothing to pay or post. */
+	if (own && !f.withdrawn) {
 		enum reg_kind k = app.kind;
 		json_object_set_new(ctx, "steps", application_steps_json(k, "print"));
 		json_object_set_new(ctx, "has_steps", json_true());
@@ -141,6 +147,7 @@ void page_application_pdf(struct request *r)
 		return;
 	struct appform f;
 	application_appform(&app, r->arena, &f);
+	f.withdrawn = app.state == APP_WITHDRAWN;
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	if (appform_pdf(&f, &pdf, &len) != 0) {
@@ -174,6 +181,9 @@ void page_application_payment(struct request *r)
 	              application_steps_json(k, k == KIND_EVALUATOR ? "submit" : "pay"));
 	json_object_set_new(ctx, "delivery_days", json_integer(r->srv->limits.delivery_days));
 	json_object_set_new(ctx, "is_authority", json_boolean(k == KIND_AUTHORITY));
+	/* Nobody is asked to pay for, or post the materials of, a withdrawn
+	 * application: the page says so and shows no amount nor account. */
+	json_object_set_new(ctx, "is_withdrawn", json_boolean(app.state == APP_WITHDRAWN));
 	render_page(r, 200, "payment", k == KIND_EVALUATOR ? "提交申请材料" : "支付及邮寄信息",
 	            ctx);
 }
@@ -201,6 +211,26 @@ void page_application_scan(struct request *r)
 	req_header(r, "Cache-Control", "no-store");
 }
 
+/* 撤销此申请 asks first, saying what it means; the form posts the step. */
+void page_application_withdraw_confirm(struct request *r)
+{
+	struct application app;
+	if (!application_for(r, ACT_APPLICATION_OWN, &app))
+		return;
+	if (!appstate_next(app.state, STEP_WITHDRAW, ROLE_APPLICANT, application_facts(&app),
+	                   NULL)) {
+		render_message(
+		    r, 409, "不能撤销",
+		    app.state == APP_WITHDRAWN
+		        ? "该申请已经撤销。"
+		        : "该申请已付款或已在办理中，不能撤销。如有疑问，请联系所在省的数字"
+		          "证书注册机构。");
+		return;
+	}
+	render_page(r, 200, "application_withdraw", "撤销证书U盘申请",
+	            json_pack("{s:o}", "app", application_to_json(&app)));
+}
+
 void page_application_withdraw(struct request *r)
 {
 	struct application app;
@@ -212,5 +242,5 @@ void page_application_withdraw(struct request *r)
 	else if (st != DB_OK)
 		reply_server_error(r, "withdraw failed");
 	else
-		redirect(r, "/status");
+		redirect(r, arena_printf(r->arena, "/applications/%s?withdrawn=1", app.number));
 }

@@ -6,6 +6,7 @@
  * a reload or the back button never makes a second application.
  */
 #include "httpd.h"
+#include "esp/certificate.h"
 #include "esp/application.h"
 #include "application_view.h"
 #include "record_json.h"
@@ -236,6 +237,12 @@ static json_t *registration_for_reapply(struct request *r)
 		return NULL;
 	enum reg_kind k = kind_parse(json_string_value(json_object_get(reg, "kind")));
 	bool with_key = r->actor.session_method && strcmp(r->actor.session_method, "password") != 0;
+	/* A unit whose every key is lost or expired has none to log in with:
+	 * it applies again from its password session. */
+	int issued = 0, good = 0;
+	if (!with_key && kind_is_unit(k) &&
+	    cert_counts(req_db(r), r->actor.registration_id, &issued, &good) == DB_OK)
+		with_key = issued > 0 && good == 0;
 	if (!kind_is_unit(k) || !with_key) {
 		render_message(r, 403, "不能再次申请",
 		               kind_is_unit(k) ? "请使用已有的证书U盘登录后再次申请登录认证U盘。"

@@ -123,7 +123,19 @@ void page_logout(struct request *r)
 {
 	session_destroy(req_db(r), r->session_cookie);
 	set_session_cookie(r, NULL);
-	redirect(r, "/");
+	/* Not "/": on the certificate-login listener that logs straight back in
+	 * with the key still plugged in. */
+	redirect(r, "/logged-out");
+}
+
+/* Says that the user is logged out and how to log in again; it never logs
+ * in by itself. */
+void page_logged_out(struct request *r)
+{
+	bool key = r->listener == LISTEN_LOGIN;
+	render_page(r, 200, "logged_out", "已退出登录",
+	            json_pack("{s:b, s:s}", "key_listener", key, "login_url",
+	                      config_get(r->srv->cfg, "login_url")));
 }
 
 /* /home: each role starts on its own page; the admin's is this one. */

@@ -55,6 +55,13 @@ json_t *mgmt_menu(struct request *r, const char *current)
 		json_array_append_new(items, item("证书U盘驱动", "/drivers", current));
 		json_array_append_new(groups,
 		                      json_pack("{s:s, s:o}", "group", "证书U盘", "items", items));
+		/* An approved authority, signed in with its key, reviews its own. */
+		if (policy_allows(a, ACT_REVIEW_QUEUE, NULL)) {
+			items = json_array();
+			json_array_append_new(items, item("报名初审", "/review", current));
+			json_array_append_new(
+			    groups, json_pack("{s:s, s:o}", "group", "初审", "items", items));
+		}
 	} else if (policy_allows(a, ACT_REVIEW_QUEUE, NULL)) {
 		items = json_array();
 		json_array_append_new(items, item("报名初审", "/review", current));
@@ -178,13 +185,41 @@ static bool own_cert(struct request *r, struct certificate *cert)
 	return true;
 }
 
+/* How many of its unit's keys are still good (valid, not expired) when the
+ * certificate is the actor's own unit's; -1 when staff (the RA, the admin)
+ * act on it: the warnings and the advice are the holder's. */
+static int own_good_keys(struct request *r, const struct certificate *cert)
+{
+	int issued = 0, good = 0;
+	if (!cert->registration_id || cert->registration_id != r->actor.registration_id ||
+	    cert_counts(req_db(r), r->actor.registration_id, &issued, &good) != DB_OK)
+		return -1;
+	return good;
+}
+
+static bool is_session_key(struct request *r, const char *serial)
+{
+	return r->actor.cert_serial && serial && strcmp(r->actor.cert_serial, serial) == 0;
+}
+
+/* After the last key is lost the unit logs in with its password at the
+ * portal and applies there (再次申请 then needs no key). */
+#define APPLY_AGAIN_HOW                                                                                                              \
+	"如需新的证书U盘，请在证书U盘申请网站用用户名和密码登录，在【查看初审状态】页面点击" \
+	"【再次申请登录认证U盘】重新申请。"
+
 void page_mgmt_lost_get(struct request *r)
 {
 	struct certificate cert;
 	if (!own_cert(r, &cert))
 		return;
-	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user",
-	            json_pack("{s:o}", "cert", cert_to_json(&cert, 0, r->arena)));
+	bool current = is_session_key(r, cert.serial);
+	bool last = !cert.revoked && own_good_keys(r, &cert) == 1;
+	json_t *ctx = json_pack("{s:o, s:b, s:b}", "cert", cert_to_json(&cert, 0, r->arena),
+	                        "is_current", current, "is_last", last);
+	if (last)
+		json_object_set_new(ctx, "apply_again", json_string(APPLY_AGAIN_HOW));
+	render_mgmt(r, 200, "mgmt_lost", "证书U盘挂失", "/mgmt/user", ctx);
 }
 
 void page_mgmt_lost_post(struct request *r)
@@ -194,19 +229,23 @@ void page_mgmt_lost_post(struct request *r)
 		return;
 	enum db_status st = cert_revoke(req_db(r), r->srv->ca, &r->actor, r->params[0], 1,
 	                                (int)config_get_long(r->srv->cfg, "crl_hours"));
-	bool own_session = r->actor.cert_serial && strcmp(r->actor.cert_serial, r->params[0]) == 0;
+	bool own_session = is_session_key(r, r->params[0]);
+	/* Counted after the revocation: none left means no key to log in with. */
+	bool none_left = st == DB_OK && own_good_keys(r, &cert) == 0;
 	if (st == DB_CONFLICT) {
 		render_message(r, 409, "证书已吊销", "该证书已经挂失或吊销。");
 	} else if (st != DB_OK) {
 		reply_server_error(r, "revoke failed");
-	} else if (own_session) {
+	} else if (own_session || none_left) {
 		/* The key of this very session: it ends now. */
-		session_destroy(req_db(r), r->session_cookie);
-		set_session_cookie(r, NULL);
-		r->logged_in = false;
-		render_message(r, 200, "证书已挂失",
-		               "证书已挂失并立即作废，该证书U盘不能再登录。如需新的证书U盘，请使用"
-		               "其他证书U盘登录后再次申请，或联系所在省的数字证书注册机构。");
+		if (own_session) {
+			session_destroy(req_db(r), r->session_cookie);
+			set_session_cookie(r, NULL);
+			r->logged_in = false;
+		}
+		render_page(r, 200, "mgmt_lost_done", "证书已挂失",
+		            json_pack("{s:b, s:b, s:s}", "own_session", own_session, "none_left",
+		                      none_left, "apply_again", APPLY_AGAIN_HOW));
 	} else {
 		redirect(r, "/mgmt/user?lost=1");
 	}

@@ -80,7 +80,7 @@ static json_t *authority_groups(db_conn *c, const char *v)
 		n = 0;
 	for (size_t j = 0; j < n; j++) {
 		const struct authority *a = &list[j];
-		const char *prov = a->province ? a->province : "交通运输部及直属机构";
+		const char *prov = a->province ? a->province : "交通运输部及直属机构（中央单位）";
 		if (!cur || strcmp(cur_prov, prov) != 0) {
 			cur = json_pack("{s:s, s:s, s:[]}", "group", prov, "province_code",
 			                a->province_code ? a->province_code : "", "options");
@@ -130,8 +130,14 @@ json_t *registration_form_json(db_conn *c, enum reg_kind k, json_t *values,
 			json_object_set_new(o, "options", options_of(f->options, v));
 		else if (f->check == CHECK_PROVINCE)
 			json_object_set_new(o, "options", province_options(c, v));
-		else if (f->check == CHECK_AUTHORITY)
+		else if (f->check == CHECK_AUTHORITY) {
+			/* No authority is chosen for the applicant: an untouched
+			 * field stays empty and is refused. */
+			json_object_set_new(o, "options",
+			                    json_pack("[{s:s, s:s, s:b}]", "value", "", "label",
+			                              "请选择", "selected", !*v));
 			json_object_set_new(o, "groups", authority_groups(c, v));
+		}
 		json_array_append_new(out, o);
 	}
 	return out;

@@ -8,6 +8,7 @@ static json_t *base_context(struct request *r, const char *title)
 	json_t *ctx = json_object();
 	json_object_set_new(ctx, "page_title", json_string(title));
 	json_object_set_new(ctx, "csrf", json_string(r->csrf ? r->csrf : ""));
+	json_object_set_new(ctx, "portal", json_string(portal_base(r)));
 	if (r->logged_in) {
 		json_object_set_new(ctx, "user",
 		                    json_pack("{s:s, s:s, s:s}", "display_name",

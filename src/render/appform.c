@@ -124,7 +124,11 @@ static const struct appform collect_forms[] = {
      .date = "2000-01-01",
      .keys = 1,
      .amount_yuan = 1234567890},
-    {.kind = "authority", .number = "ESP-0000-000000", .date = "", .amount_yuan = -1},
+    {.kind = "authority",
+     .number = "ESP-0000-000000",
+     .date = "",
+     .amount_yuan = -1,
+     .withdrawn = true},
     {.personal = true, .kind = "evaluator", .number = "ESP-0000-000000", .date = "2000-01-01"},
 };
 
@@ -369,8 +373,13 @@ static bool business_type_matches(const char *chosen, const char *name)
 
 static const char *form_title(const struct appform *f)
 {
+	if (f->withdrawn)
+		return f->personal ? "个人数字证书申请表（已撤销）"
+		                   : "单位数字证书申请表（已撤销）";
 	return f->personal ? "个人数字证书申请表" : "单位数字证书申请表";
 }
+
+#define WITHDRAWN_MARK "已撤销　作废"
 
 static const char *seal_label(const struct appform *f)
 {
@@ -1034,6 +1043,20 @@ static double draw_header(struct render *r, const struct appform *f, int copy, b
 	return ny + lay_height(r) + 6;
 }
 
+/* Across the middle of the page, under nothing that must stay legible:
+ * drawn after the table, in a light red. */
+static void draw_withdrawn_mark(struct render *r)
+{
+	cairo_t *cr = r->cr;
+	cairo_save(cr);
+	cairo_set_source_rgba(cr, 0.75, 0.1, 0.1, 0.28);
+	cairo_translate(cr, PAGE_W / 2, PAGE_H / 2);
+	cairo_rotate(cr, -0.55);
+	lay_set(r, WITHDRAWN_MARK, 64, LAY_BOLD, 0, 0);
+	lay_show(r, -lay_width(r) / 2, -lay_height(r) / 2);
+	cairo_restore(cr);
+}
+
 static double notes_measure_or_draw(struct render *r, const struct appform *f, double y, bool draw)
 {
 	char *text = form_notes(f);
@@ -1192,6 +1215,8 @@ static int render_pdf(struct fontmap_entry *fe, const struct appform *form, stru
 		double y = draw_header(&r, f, copy, true);
 		y = draw_table(&r, m, y);
 		notes_measure_or_draw(&r, f, y + 6, true);
+		if (f->withdrawn)
+			draw_withdrawn_mark(&r);
 		cairo_show_page(cr);
 	}
 
@@ -1262,6 +1287,7 @@ json_t *appform_to_json(const struct appform *f)
 	json_object_set_new(o, "amount_yuan", json_integer(f->amount_yuan));
 
 	json_set_str(o, "title", form_title(f));
+	json_object_set_new(o, "withdrawn", json_boolean(f->withdrawn));
 	json_set_str(o, "seal_label", seal_label(f));
 	char *svg = qr_svg(f->number, 3);
 	json_set_str(o, "qr_svg", svg);

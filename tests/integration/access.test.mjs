@@ -50,6 +50,9 @@ before(async () => {
   const authority = await approvedApplicant(esp, 'authority');
   const holder = await holderWithKeys(esp, 'enterprise', 1, dir);
   data.serial = holder.certs[0].serial;
+  // An approved 主管机关 with its key: it reviews what is filed under it
+  // (nothing here is: the records above are filed under its parent).
+  const authorityHolder = await holderWithKeys(esp, 'authority', 1, dir);
   data.token = holder.certs[0].token;
 
   actor('anonymous', 'none', new Client(esp.url));
@@ -59,6 +62,7 @@ before(async () => {
   actor('authority', 'applicant', authority.c);
   actor('holder (password)', 'applicant', holder.c);
   actor('holder (key)', 'applicant', keySession(holder), { key: true, holder: true });
+  actor('authority holder (key)', 'applicant', keySession(authorityHolder), { key: true, reviews: true });
   actor('fj_reviewer', 'reviewer', await staff('fj_reviewer'), { region: true });
   actor('bj_reviewer', 'reviewer', await staff('bj_reviewer'));
   actor('fj_ra', 'ra', await staff('fj_ra'), { region: true });
@@ -106,6 +110,7 @@ const spec = () => [
   ['GET', '/login', [['/login', anyone]]],
   ['POST', '/login', [['/login', anyone]]],
   ['POST', '/logout', [['/logout', signedIn(all), { destructive: true }]]],
+  ['GET', '/logged-out', [['/logged-out', anyone]]],
   ['GET', '/home', [['/home', signedIn(all)]]],
   // 修改密码: every account with a password, for itself only.
   ['GET', '/password', [['/password', signedIn(all)]]],
@@ -114,7 +119,7 @@ const spec = () => [
   // Every registration here is approved: only a rejected one is corrected.
   ['GET', '/registration/edit', [['/registration/edit', signedIn(none)]]],
   ['POST', '/registration/edit', [['/registration/edit', signedIn(none)]]],
-  ['GET', '/review', [['/review', signedIn(role('reviewer'))]]],
+  ['GET', '/review', [['/review', signedIn((a) => a.role === 'reviewer' || a.reviews)]]],
   ['GET', '/review/{}', [[`/review/${data.regE}`, signedIn((a) => a.owner || (a.role === 'reviewer' && a.region) || admin(a))]]],
   ['POST', '/review/{}', [[`/review/${data.regE}`, signedIn((a) => a.role === 'reviewer' && a.region), { destructive: true }]]],
   ['GET', '/apply', [['/apply', signedIn(applicant)]]],
@@ -129,6 +134,7 @@ const spec = () => [
   ['GET', '/applications/{}/form.pdf', [[`/applications/${data.appE}/form.pdf`, signedIn(seesEnterpriseApp)]]],
   ['GET', '/applications/{}/payment', [[`/applications/${data.appE}/payment`, signedIn(seesEnterpriseApp)]]],
   ['GET', '/applications/{}/scan', [[`/applications/${data.appE}/scan`, signedIn(seesEnterpriseApp)]]],
+  ['GET', '/applications/{}/withdraw', [[`/applications/${data.appE}/withdraw`, signedIn((a) => a.owner)]]],
   ['POST', '/applications/{}/withdraw', [[`/applications/${data.appE}/withdraw`, signedIn((a) => a.owner), { destructive: true }]]],
   ['POST', '/applications/{}/resubmit', [[`/applications/${data.appE}/resubmit`, signedIn((a) => a.owner)]]],
   ['GET', '/admin', [['/admin', signedIn(admin)]]],

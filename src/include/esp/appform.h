@@ -31,6 +31,9 @@ struct appform {
 	const char *person_name, *id_type, *id_number, *work_unit, *department;
 	/* amount due in 元 (0 for evaluators) */
 	long amount_yuan;
+	/* 已撤销: the form says so in its title and across every page, so a
+	 * printed copy can never pass for a live application. */
+	bool withdrawn;
 };
 
 /* Load fonts once at start-up (fontconfig is slow the first time). Thread-safe after. */
@@ -46,7 +49,7 @@ int appform_amount_upper(long yuan, char *buf, size_t size);
 
 /* The same data as JSON for the HTML print view (new reference). Keys are the
  * struct's field names, plus "title" (the form's Chinese title), "seal_label"
- * (申请单位公章 / 部门章 / 本人签字) and "qr_svg". */
+ * (申请单位公章 / 部门章 / 本人签字), "qr_svg" and "withdrawn". */
 json_t *appform_to_json(const struct appform *f);
 
 #endif

@@ -89,4 +89,12 @@ const char *appstep_name(enum app_step s); /* "submit" ..., as the events record
 const char *appstep_label(enum app_step s);
 bool appstep_parse(const char *name, enum app_step *out);
 
+/* What the applicant is told of a state: where the application is, and
+ * what happens next (static strings; "" for APP_NEW and unknown states). */
+const char *appstate_where(enum app_state s, unsigned facts);
+const char *appstate_what_next(enum app_state s, unsigned facts);
+/* Whether the application waits for its keys to be made and sent: the
+ * states in which the 20-day promise runs and can be overdue. */
+bool appstate_awaits_keys(enum app_state s);
+
 #endif

@@ -28,6 +28,10 @@ enum db_status authority_list(db_conn *c, struct arena *a, struct authority **ou
 /* Loads name, path, province of one authority (arena). */
 enum db_status authority_get(db_conn *c, struct arena *a, int64_t id, const char **name,
                              const char **path, const char **province_code);
+/* The level (ministry | provincial | river | city | county) and province
+ * (NULL for the national ones) of one authority (arena). */
+enum db_status authority_level(db_conn *c, struct arena *a, int64_t id, const char **level,
+                               const char **province_code);
 /* Inserts a child authority and sets its path; run inside a transaction. */
 enum db_status authority_insert(db_conn *c, int64_t parent_id, const char *name,
                                 const char *province_code, const char *level, int64_t *id_out);

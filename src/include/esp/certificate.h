@@ -53,4 +53,9 @@ enum db_status cert_list_of_application(db_conn *c, struct arena *a, int64_t app
 enum db_status cert_list_of_registration(db_conn *c, struct arena *a, int64_t registration_id,
                                          struct certificate **out, size_t *n);
 
+/* How many certificates a registration was ever issued, and how many of
+ * them are good now (valid, not expired): none good after some were issued
+ * means the unit has lost its last key and applies again without one. */
+enum db_status cert_counts(db_conn *c, int64_t registration_id, int *issued, int *good);
+
 #endif

@@ -402,6 +402,30 @@ static void test_step_is_for(void **state)
 
 /* ---- names and labels ------------------------------------------------------ */
 
+/* What the applicant is told: every state after submission says where the
+ * application is and what comes next, for units and evaluators alike; the
+ * 20-day promise runs (and can be overdue) exactly where the RA counts it. */
+static void test_applicant_wording(void **state)
+{
+	(void)state;
+	for (int s = APP_SUBMITTED; s < APP_STATE_COUNT; s++)
+		for (unsigned eval = 0; eval <= APP_FACT_EVALUATOR; eval += APP_FACT_EVALUATOR) {
+			assert_true(*appstate_where((enum app_state)s, eval));
+			assert_true(*appstate_what_next((enum app_state)s, eval));
+		}
+	assert_string_equal(appstate_where(APP_NEW, 0), "");
+	assert_string_equal(appstate_where(APP_STATE_UNKNOWN, 0), "");
+	assert_string_equal(appstate_what_next(APP_STATE_COUNT, 0), "");
+	/* After the keys shipped nobody is told to start applying or to pay. */
+	assert_null(strstr(appstate_what_next(APP_SHIPPED, 0), "申请"));
+	assert_null(strstr(appstate_what_next(APP_WITHDRAWN, 0), "请按"));
+	assert_non_null(strstr(appstate_what_next(APP_WITHDRAWN, 0), "无需付款"));
+	assert_non_null(strstr(appstate_where(APP_SUBMITTED, APP_FACT_EVALUATOR), "培训机构"));
+	for (int s = 0; s < APP_STATE_COUNT; s++)
+		assert_int_equal(appstate_awaits_keys((enum app_state)s),
+		                 s == APP_READY_TO_ISSUE || s == APP_ISSUED);
+}
+
 static void test_names_and_labels(void **state)
 {
 	(void)state;
@@ -1213,6 +1237,7 @@ int main(void)
 	    cmocka_unit_test(test_buttons_unchanged),
 	    cmocka_unit_test(test_step_is_for),
 	    cmocka_unit_test(test_names_and_labels),
+	    cmocka_unit_test(test_applicant_wording),
 	    cmocka_unit_test(test_renewal_window),
 	};
 	const struct CMUnitTest sqlite_tests[] = {ENGINE_TESTS(setup_sqlite)};

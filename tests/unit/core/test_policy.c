@@ -234,6 +234,89 @@ static void test_matrix_rejected(void **state)
 	check_matrix(rows, sizeof rows / sizeof rows[0], &o);
 }
 
+static struct policy_object at_path_of(const char *path)
+{
+	struct policy_object o = object("enterprise", "pending");
+	o.authority_path = path;
+	return o;
+}
+
+/* ---- an approved authority's holder reviews its own subtree, with its key */
+
+/* Registration 77: the authority 5 itself, approved, filed under the
+ * ministry ("/1/"); its node of the tree is "/1/5/". */
+static const struct actor holder_5_key = {.account_id = 60,
+                                          .role = ROLE_APPLICANT,
+                                          .username = "auth5",
+                                          .registration_id = 77,
+                                          .authority_id = 5,
+                                          .authority_path = "/1/5/",
+                                          .session_method = "certificate",
+                                          .cert_serial = "ab"};
+static const struct actor holder_5_challenge = {.account_id = 60,
+                                                .role = ROLE_APPLICANT,
+                                                .username = "auth5",
+                                                .registration_id = 77,
+                                                .authority_id = 5,
+                                                .authority_path = "/1/5/",
+                                                .session_method = "challenge",
+                                                .cert_serial = "ab"};
+static const struct actor holder_5_password = {.account_id = 60,
+                                               .role = ROLE_APPLICANT,
+                                               .username = "auth5",
+                                               .registration_id = 77,
+                                               .authority_id = 5,
+                                               .authority_path = "/1/5/",
+                                               .session_method = "password"};
+/* An enterprise's holder signed in with its key: no node, no review. */
+static const struct actor holder_enterprise_key = {.account_id = 61,
+                                                   .role = ROLE_APPLICANT,
+                                                   .username = "ent",
+                                                   .registration_id = 78,
+                                                   .session_method = "certificate",
+                                                   .cert_serial = "cd"};
+
+static void test_matrix_authority_holder(void **state)
+{
+	(void)state;
+	/* Enterprise 42 filed under 9, below the holder's 5. */
+	struct policy_object below = object("enterprise", "pending");
+	/* clang-format off */
+	const struct row in_subtree[] = {
+		{&holder_5_key,          {T, F, T, T, F, T, F, F, F, F, F}},
+		{&holder_5_challenge,    {T, F, T, T, F, T, F, F, F, F, F}},
+		/* A password session of the holder is an applicant's only. */
+		{&holder_5_password,     {F, F, F, F, F, F, F, F, F, F, F}},
+		{&holder_enterprise_key, {F, F, F, F, F, F, F, F, F, F, F}},
+	};
+	/* clang-format on */
+	check_matrix(in_subtree, sizeof in_subtree / sizeof in_subtree[0], &below);
+
+	/* A sibling's, the prefix trap's and the parent's own are not its. */
+	const char *outside[] = {"/1/6/", "/1/55/", "/1/55/9/", "/1/", ""};
+	for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+		struct policy_object o = at_path_of(outside[i]);
+		expect(&holder_5_key, ACT_REGISTRATION_VIEW, &o, false);
+		expect(&holder_5_key, ACT_REGISTRATION_DECIDE, &o, false);
+		expect(&holder_5_key, ACT_APPLICATION_VIEW, &o, false);
+	}
+	/* Its own registration, filed under the ministry: seen as its own,
+	 * never decided by itself. */
+	struct policy_object own = object("authority", "approved");
+	own.registration_id = 77;
+	own.authority_path = "/1/";
+	expect(&holder_5_key, ACT_REGISTRATION_VIEW, &own, true);
+	expect(&holder_5_key, ACT_REGISTRATION_DECIDE, &own, false);
+	/* Even if it were filed in its own subtree. */
+	own.authority_path = "/1/5/";
+	expect(&holder_5_key, ACT_REGISTRATION_DECIDE, &own, false);
+	/* The queue, asked by dispatch without a record. */
+	expect(&holder_5_key, ACT_REVIEW_QUEUE, NULL, true);
+	expect(&holder_5_password, ACT_REVIEW_QUEUE, NULL, false);
+	expect(&holder_enterprise_key, ACT_REVIEW_QUEUE, NULL, false);
+	expect(&owner, ACT_REVIEW_QUEUE, NULL, false);
+}
+
 #undef T
 #undef F
 
@@ -592,6 +675,7 @@ int main(void)
 	    cmocka_unit_test(test_matrix_approved_evaluator),
 	    cmocka_unit_test(test_matrix_pending),
 	    cmocka_unit_test(test_matrix_rejected),
+	    cmocka_unit_test(test_matrix_authority_holder),
 	    cmocka_unit_test(test_jurisdiction_paths),
 	    cmocka_unit_test(test_jurisdiction_object_without_path),
 	    cmocka_unit_test(test_registrant_only_own),
