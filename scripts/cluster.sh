@@ -157,7 +157,8 @@ frontend portal
 backend espd_portal
 	mode http
 	balance roundrobin
-	option httpchk GET /healthz
+	# readiness: an espd whose store does not answer takes no requests
+	option httpchk GET /readyz
 	option redispatch
 	source 127.0.0.2
 	server espd1 $ESPD1_HTTP check inter 1s fall 2 rise 1

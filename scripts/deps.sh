@@ -17,6 +17,7 @@ if [ "$mode" = test ]; then
          python3-aiosmtpd  # the SMTP server the mail tests start (tests/integration/lib/smtp_recorder.py)
          clang libclang-rt-14-dev clang-format  # clang + libFuzzer for scripts/fuzz.sh
          haproxy)  # scripts/cluster.sh and tests/cluster
+  pkgs+=(prometheus)  # promtool check metrics: tests/integration/metrics.test.mjs
 fi
 missing=()
 for p in "${pkgs[@]}"; do

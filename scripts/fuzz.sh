@@ -13,10 +13,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${ESP_FUZZ_BUILD:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-targets=(form json csr validate config template)
-declare -A max_len=([form]=8192 [json]=16384 [csr]=8192 [validate]=300 [config]=4096 [template]=4096)
+targets=(form json csr validate config template ocsp)
+declare -A max_len=([form]=8192 [json]=16384 [csr]=8192 [validate]=300 [config]=4096 [template]=4096 [ocsp]=4096)
 # Targets that go through espd's HTTP layer link the in-process server too.
-declare -A extra=([form]=tests/fuzz/fuzz_http.c [json]=tests/fuzz/fuzz_http.c)
+declare -A extra=([form]=tests/fuzz/fuzz_http.c [json]=tests/fuzz/fuzz_http.c [ocsp]=tests/fuzz/fuzz_http.c)
 
 pkgs="libmicrohttpd gnutls openssl sqlite3 libpq jansson libsodium pangocairo cairo libqrencode
       harfbuzz-subset fontconfig pangoft2"
@@ -52,6 +52,18 @@ build() {
 		python3 "$root/src/core/common_passwords_gen.py" "$root/data/common-passwords.txt" "$src"
 	fi
 	obj="$out/obj/gen_common_passwords.o"
+	objs+=("$obj")
+	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
+		$cc $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
+		changed=1
+	fi
+	# docs/openapi.yaml compiled in, as src/httpd/meson.build does (api.c serves it).
+	src="$out/gen/openapi_json.c"
+	if [ ! -e "$src" ] || [ "$root/docs/openapi.yaml" -nt "$src" ] ||
+	   [ "$root/src/httpd/openapi_gen.py" -nt "$src" ]; then
+		python3 "$root/src/httpd/openapi_gen.py" "$root/docs/openapi.yaml" "$src"
+	fi
+	obj="$out/obj/gen_openapi_json.o"
 	objs+=("$obj")
 	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
 		$cc $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$obj"

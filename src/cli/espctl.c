@@ -19,6 +19,8 @@
 #include "esp/certificate.h"
 #include "esp/directory.h"
 #include "esp/revoke.h"
+#include "esp/ocsp.h"
+#include "espctl_backup.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -81,7 +83,17 @@ static void usage(FILE *out)
 	    "  audit anchor                     sign the audit log's head with the CA and append "
 	    "it\n"
 	    "                                   to <data_dir>/audit-anchors (espd does so "
-	    "daily)\n\n"
+	    "daily)\n"
+	    "  backup FILE [--passphrase-file F]\n"
+	    "                                   the store (consistent while espd runs), the data\n"
+	    "                                   directory's files and the CA's keys, encrypted\n"
+	    "                                   under a passphrase (else ESP_BACKUP_PASSPHRASE)\n"
+	    "  backup verify FILE [--passphrase-file F]\n"
+	    "                                   decrypt and check a backup (checksums, tables)\n"
+	    "  restore FILE [--passphrase-file F]\n"
+	    "                                   restore into an empty data directory and an\n"
+	    "                                   absent SQLite file or an empty PostgreSQL "
+	    "database\n\n"
 	    "Options: --data_dir=DIR (default var), --database=TARGET, any espd key (see espd "
 	    "--help).\n"
 	    "Exit status: 0 ok, 1 bad usage, 2 failure, 3 nothing to do.\n",
@@ -760,6 +772,16 @@ static int cmd_staff_cert(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "espctl: no CA in %s\n", ca_dir);
 		rc = 2;
 	}
+	if (!rc) {
+		/* The certificate names espd's OCSP responder, as espd's would. */
+		char *ocsp = ocsp_responder_url(config_get(ctl->cfg, "ocsp_url"),
+		                                config_get(ctl->cfg, "public_url"));
+		if (!ca_set_ocsp_url(ca, ocsp)) {
+			fprintf(stderr, "espctl: ocsp_url: '%s' is not a URL\n", ocsp);
+			rc = 1;
+		}
+		free(ocsp);
+	}
 	char *serial = NULL, *pem = NULL;
 	if (!rc) {
 		struct esp_limits l;
@@ -1055,6 +1077,10 @@ int main(int argc, char **argv)
 		rc = cmd_counts(&ctl);
 	else if (strcmp(cmd, "audit") == 0)
 		rc = cmd_audit(&ctl, argc - i, argv + i);
+	else if (strcmp(cmd, "backup") == 0)
+		rc = cmd_backup(ctl.cfg, argc - i, argv + i);
+	else if (strcmp(cmd, "restore") == 0)
+		rc = cmd_restore(ctl.cfg, argc - i, argv + i);
 	else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		rc = 0;

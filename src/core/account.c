@@ -1,5 +1,6 @@
 /* Passwords (Argon2id), password login with its rate limits, and sessions. */
 #include "esp/account.h"
+#include "esp/cache_stats.h"
 #include "esp/ratelimit.h"
 #include "esp/audit.h"
 
@@ -679,7 +680,9 @@ enum db_status session_lookup_cached(db_conn *c, struct arena *a, const char *co
 		return session_load(c, a, hash, out, csrf, &t);
 	unsigned i = str_hash(hash) % SESSION_CACHE;
 	int64_t now = time_now();
-	if (cache_find(i, a, hash, generation, now, out, csrf, &t)) {
+	bool hit = cache_find(i, a, hash, generation, now, out, csrf, &t);
+	cache_stat(CACHE_SESSIONS, hit);
+	if (hit) {
 		if (touch_due(t.last_seen, t.idle, now)) {
 			session_touch(c, hash, now);
 			cache_touched(i, hash, now);

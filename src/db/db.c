@@ -27,6 +27,17 @@ void db_store_busy_reset(void)
 	store_busy = false;
 }
 
+/* Since the start, for /metrics (db_stats): every statement that failed,
+ * every one locked out (busy/serialization), every transaction run again. */
+static uint64_t stat_errors, stat_busy, stat_tx_retries;
+
+void db_stats(struct db_stats *out)
+{
+	out->errors = __atomic_load_n(&stat_errors, __ATOMIC_RELAXED);
+	out->busy = __atomic_load_n(&stat_busy, __ATOMIC_RELAXED);
+	out->tx_retries = __atomic_load_n(&stat_tx_retries, __ATOMIC_RELAXED);
+}
+
 struct db_pool {
 	const struct db_backend *be;
 	pthread_mutex_t lock;
@@ -168,7 +179,19 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	 * the caller fails because of it, the answer is "busy", not "broken". */
 	if (st == DB_RETRY)
 		store_busy = true;
+	if (st == DB_RETRY)
+		__atomic_add_fetch(&stat_busy, 1, __ATOMIC_RELAXED);
+	else if (st == DB_ERROR)
+		__atomic_add_fetch(&stat_errors, 1, __ATOMIC_RELAXED);
 	return st;
+}
+
+void db_pool_usage(db_pool *p, int *size, int *idle)
+{
+	pthread_mutex_lock(&p->lock);
+	*size = p->size;
+	*idle = p->nidle;
+	pthread_mutex_unlock(&p->lock);
 }
 
 const char *db_sql(const db_conn *c, const struct db_sql *s)
@@ -209,6 +232,7 @@ enum db_status db_transaction(db_conn *c, db_tx_fn fn, void *ctx)
 			return st;
 		if (time_now_us() - start + pause > DB_TX_BUDGET_US)
 			break;
+		__atomic_add_fetch(&stat_tx_retries, 1, __ATOMIC_RELAXED);
 		usleep(pause);
 	}
 	store_busy = true;

@@ -42,6 +42,8 @@ struct server {
 	int session_seconds;
 	char *public_url;
 	uint64_t next_request_id;
+	struct ocsp_cache *ocsp; /* the OCSP responder's answers (page_ocsp.c) */
+	struct esp_ocsp *ocsp_responder;
 	int64_t instance_id; /* this process's number in the store (instances) */
 };
 
@@ -165,6 +167,8 @@ void page_review_queue(struct request *r);
 void page_review_detail(struct request *r);
 void page_review_decide(struct request *r);
 void page_healthz(struct request *r);
+void page_readyz(struct request *r);
+void page_metrics(struct request *r);
 void page_static(struct request *r);
 void page_home_after_login(struct request *r);
 void page_apply(struct request *r);
@@ -214,6 +218,13 @@ void api_revoke_certificate(struct request *r);
 void api_openapi(struct request *r);
 void page_ca_chain(struct request *r);
 void page_ca_crl(struct request *r);
+void page_ocsp_get(struct request *r);
+void page_ocsp_post(struct request *r);
+/* The OCSP responder: its certificate loaded or made in ca_dir, the URL
+ * issued certificates carry, the cache.  0, or 1 (a bad key) / 2 (failure)
+ * after saying so on stderr. */
+int ocsp_start(struct server *srv, const char *ca_dir);
+void ocsp_stop(struct server *srv);
 void page_cert_login(struct request *r);
 void api_login_challenge(struct request *r);
 void api_login_certificate(struct request *r);

@@ -7,6 +7,7 @@
 #include "mailer.h"
 #include "esp/sopin.h"
 #include "server.h"
+#include "metrics.h"
 #include "esp/appform.h"
 #include "esp/audit_anchor.h"
 #include "esp/cluster.h"
@@ -628,6 +629,11 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 2;
 	}
+	if (metrics_init(&srv) != 0)
+		return 1;
+	int ocsp_rc = ocsp_start(&srv, ca_dir);
+	if (ocsp_rc != 0)
+		return ocsp_rc;
 
 	struct listeners l = {0};
 	if (start_listeners(&srv, &l, ca_dir) != 0)
@@ -656,6 +662,7 @@ int main(int argc, char **argv)
 	mailer_stop(mailer);
 	guard_free(srv.guard);
 	free(ca_dir);
+	ocsp_stop(&srv);
 	ca_free(srv.ca);
 	audit_key_forget();
 	sopin_key_forget();

@@ -65,14 +65,6 @@ void page_help(struct request *r)
 	                      r->srv->limits.delivery_days, "kinds", kinds));
 }
 
-void page_healthz(struct request *r)
-{
-	bool ok = db_ping(req_db(r));
-	reply_json(r, ok ? 200 : 503,
-	           json_pack("{s:s, s:s}", "status", ok ? "ok" : "unavailable", "store",
-	                     db_pool_backend(r->srv->pool)->name));
-}
-
 static const char *mime_of(const char *name)
 {
 	const char *dot = strrchr(name, '.');

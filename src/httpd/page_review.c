@@ -1,5 +1,6 @@
 /* 初审: a reviewer's queue, one registration, and the decision. */
 #include "httpd.h"
+#include "esp/cache_stats.h"
 #include "record_json.h"
 #include "registration_view.h"
 #include "esp/validate.h"
@@ -41,6 +42,7 @@ static char *cache_get(const char *key, int64_t generation, size_t *len)
 		*len = queue_cache[i].len;
 	}
 	pthread_mutex_unlock(&queue_cache_lock);
+	cache_stat(CACHE_REVIEW_QUEUE, html != NULL);
 	return html;
 }
 

@@ -15,7 +15,10 @@
 const struct route routes[] = {
     {"GET", "/", page_home, ANYONE},
     {"GET", "/help", page_help, ANYONE},
-    {"GET", "/healthz", page_healthz, R_NO_SESSION, ACT_ANYONE},
+    /* Health and figures (metrics.c): /metrics only to metrics_allow. */
+    {"GET", "/healthz", page_healthz, R_NO_SESSION | R_NO_STORE, ACT_ANYONE},
+    {"GET", "/readyz", page_readyz, R_NO_SESSION, ACT_ANYONE},
+    {"GET", "/metrics", page_metrics, R_NO_SESSION | R_NO_STORE, ACT_ANYONE},
     {"GET", "/static/*", page_static, R_NO_SESSION | R_NO_STORE, ACT_ANYONE},
     {"GET", "/portal/{}", page_portal, ANYONE},
     {"GET", "/register/{}", page_register_get, ANYONE},
@@ -74,6 +77,9 @@ const struct route routes[] = {
     {"GET", "/api/v1/openapi.json", api_openapi, R_NO_SESSION | R_NO_STORE | R_JSON, ACT_ANYONE},
     {"GET", "/ca/chain.pem", page_ca_chain, ANYONE},
     {"GET", "/ca/crl", page_ca_crl, ANYONE},
+    /* OCSP (RFC 6960): anyone, no session, no form token. */
+    {"GET", "/ocsp/*", page_ocsp_get, R_NO_SESSION, ACT_ANYONE},
+    {"POST", "/ocsp", page_ocsp_post, R_NO_SESSION | R_NO_CSRF, ACT_ANYONE},
     {"GET", "/login/certificate", page_cert_login, ANYONE},
     {"GET", "/api/v1/login/challenge", api_login_challenge, R_JSON, ACT_ANYONE},
     {"POST", "/api/v1/login/certificate", api_login_certificate, R_NO_CSRF | R_JSON, ACT_ANYONE},

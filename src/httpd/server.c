@@ -6,6 +6,7 @@
 #include "httpd.h"
 #include "server.h"
 #include "csrf.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -242,6 +243,7 @@ static enum MHD_Result send_response(struct request *r)
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	log_request(r);
+	metrics_request(r);
 	return ret;
 }
 
@@ -329,7 +331,9 @@ static void dispatch(struct request *r)
 	 * with a deadline, so no handler ever waits without end for one, and
 	 * a pool held up elsewhere answers 503 at once. */
 	if (!(route->flags & R_NO_STORE)) {
+		int64_t wait_from = time_now_us();
 		r->db = db_acquire_wait(r->srv->pool, r->srv->store_wait_ms);
+		metrics_store_wait(time_now_us() - wait_from, !r->db);
 		if (!r->db) {
 			reply_busy(r);
 			return;

@@ -345,6 +345,34 @@ out:
 	return ok;
 }
 
+/* authorityInfoAccess with the OCSP responder's URI; NULL leaves it out. */
+static bool add_ocsp_aia(X509 *x, const char *url)
+{
+	if (!url || !*url)
+		return true;
+	if (!ia5_visible(url))
+		return false;
+	bool ok = false;
+	AUTHORITY_INFO_ACCESS *aia = AUTHORITY_INFO_ACCESS_new();
+	ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
+	ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+	if (!aia || !ad || !uri || ASN1_STRING_set(uri, url, -1) != 1)
+		goto out;
+	ASN1_OBJECT_free(ad->method);
+	ad->method = OBJ_nid2obj(NID_ad_OCSP);
+	GENERAL_NAME_set0_value(ad->location, GEN_URI, uri);
+	uri = NULL;
+	if (!sk_ACCESS_DESCRIPTION_push(aia, ad))
+		goto out;
+	ad = NULL;
+	ok = X509_add1_ext_i2d(x, NID_info_access, aia, 0, X509V3_ADD_DEFAULT) == 1;
+out:
+	ASN1_IA5STRING_free(uri);
+	ACCESS_DESCRIPTION_free(ad);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return ok;
+}
+
 /* GM/T 0015 identity extension (non-critical) carrying the code as a
  * PrintableString, or a UTF8String when it has other characters. */
 static bool add_identity_ext(X509 *x, const char *kind, const char *code)
@@ -814,6 +842,7 @@ void ca_free(esp_ca *ca)
 	free(ca->cert_pem);
 	free(ca->chain_pem);
 	free(ca->issuer_cn);
+	free(ca->ocsp_url);
 	for (size_t i = 0; i < sizeof ca->leaf_ext / sizeof ca->leaf_ext[0]; i++)
 		X509_EXTENSION_free(ca->leaf_ext[i]);
 	pthread_mutex_destroy(&ca->sign_lock);
@@ -833,6 +862,35 @@ const char *ca_cert_pem(const esp_ca *ca)
 const char *ca_issuer_cn(const esp_ca *ca)
 {
 	return ca->issuer_cn;
+}
+
+bool ca_set_ocsp_url(esp_ca *ca, const char *url)
+{
+	if (url && *url && !ia5_visible(url))
+		return false;
+	free(ca->ocsp_url);
+	ca->ocsp_url = url && *url ? strdup(url) : NULL;
+	return !url || !*url || ca->ocsp_url;
+}
+
+X509 *ca_leaf_new(esp_ca *ca, const X509_NAME *subject, EVP_PKEY *pub, time_t nb, time_t na)
+{
+	return cert_new(subject, pub, ca->cert, nb, na);
+}
+
+bool ca_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+	return add_ext_conf(x, ctx, nid, value);
+}
+
+char *ca_key_to_pem(EVP_PKEY *key, size_t *len)
+{
+	return key_to_pem(key, len);
+}
+
+char *ca_x509_to_pem(X509 *x)
+{
+	return x509_to_pem(x);
 }
 
 /* ------------------------------------------------------------------ */
@@ -966,7 +1024,7 @@ enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_pro
 	    X509_add_ext(x, ca->leaf_ext[2], -1) != 1 ||
 	    !add_ext_conf(x, &ctx, NID_subject_key_identifier, "hash") ||
 	    X509_add_ext(x, ca->leaf_ext[3], -1) != 1 || !add_crl_dp(x, p->crl_url) ||
-	    !add_identity_ext(x, p->code_kind, p->code))
+	    !add_ocsp_aia(x, ca->ocsp_url) || !add_identity_ext(x, p->code_kind, p->code))
 		goto out;
 	if (!ca_sign_x509(ca, x))
 		goto out;

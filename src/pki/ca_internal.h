@@ -14,6 +14,7 @@
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /*
  * The loaded issuing CA.  Everything here is written once by ca_open() and
@@ -29,6 +30,7 @@ struct esp_ca {
 	char *cert_pem;    /* issuing CA certificate, PEM */
 	char *chain_pem;   /* issuing CA then root, PEM */
 	char *issuer_cn;   /* issuing CA subject CN, UTF-8 */
+	char *ocsp_url;    /* OCSP responder in issued certificates' AIA, or NULL */
 	/* The extensions every leaf certificate carries unchanged (basic
 	 * constraints, key usage, extended key usage, authority key id), built
 	 * once instead of parsed from their text form for every certificate. */
@@ -50,5 +52,13 @@ unsigned char *ca_memdup(const void *p, size_t len);
 
 /* Gives x the checked CSR's SubjectPublicKeyInfo as received (csr.c). */
 bool ca_csr_spki_copy(X509 *x, const ca_csr *csr);
+
+/* For the OCSP responder's certificate (ocsp.c), the same building blocks
+ * the CA's own certificates use (ca.c). */
+X509 *ca_leaf_new(esp_ca *ca, const X509_NAME *subject, EVP_PKEY *pub, time_t nb, time_t na);
+bool ca_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value);
+/* PKCS#8 PEM of key (wipe with OPENSSL_cleanse, then free) and PEM of x. */
+char *ca_key_to_pem(EVP_PKEY *key, size_t *len);
+char *ca_x509_to_pem(X509 *x);
 
 #endif

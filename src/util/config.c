@@ -124,6 +124,18 @@ static const struct config_key keys[] = {
      "scans uploaded by one account per minute (429; 0 = no limit)"},
     {"scans_unreferenced_hours", "24",
      "a scan no application refers to is deleted after this many hours"},
+    {"ocsp_url", "",
+     "OCSP responder address put in issued certificates (authorityInfoAccess); empty = "
+     "<public_url>/ocsp"},
+    {"ocsp_next_update_minutes", "60",
+     "validity of an OCSP answer (nextUpdate); a cached answer is signed again after half of it"},
+    {"ocsp_cache_entries", "65536", "certificates whose OCSP answers espd keeps in memory"},
+    {"ocsp_responder_days", "365",
+     "validity of the OCSP responder's certificate (<data_dir>/ca/ocsp.pem, renewed at start "
+     "30 days before its end)"},
+    {"metrics_allow", "127.0.0.1,::1",
+     "client addresses or prefixes (10.0.0.0/8) that may read /metrics (403 for others); behind "
+     "a trusted proxy, the address it forwards"},
     {"client_dir", "",
      "where the client package esp-client_<version>_<arch>.deb offered on the driver page is; "
      "empty = <data_dir>/client"},

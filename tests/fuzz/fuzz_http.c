@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct server srv;
@@ -139,6 +140,13 @@ void fuzz_http_init(void)
 	srv.static_dir = config_get(cfg, "static_dir");
 	srv.public_url = xstrdup(config_get(cfg, "public_url"));
 	open_store();
+	/* The CA and the OCSP responder, as espctl init and espd's start make
+	 * them (the OCSP target asks them). */
+	char *ca_dir = xasprintf("%s/ca", store_dir);
+	if (mkdir(ca_dir, 0700) != 0 || ca_create(ca_dir, "模糊测试") != CA_OK ||
+	    ca_open(ca_dir, &srv.ca) != CA_OK || ocsp_start(&srv, ca_dir) != 0)
+		fail("CA or OCSP responder");
+	free(ca_dir);
 	char *err = NULL;
 	srv.tpl = tpl_load_dir(config_get(cfg, "templates_dir"), &err);
 	if (!srv.tpl)

@@ -100,6 +100,9 @@ const spec = () => [
   ['GET', '/', [['/', anyone]]],
   ['GET', '/help', [['/help', anyone]]],
   ['GET', '/healthz', [['/healthz', anyone]]],
+  ['GET', '/readyz', [['/readyz', anyone]]],
+  // By address, not by actor (metrics_allow): every actor here is on loopback.
+  ['GET', '/metrics', [['/metrics', anyone]]],
   ['GET', '/static/*', [['/static/esp.css', anyone]]],
   ['GET', '/portal/{}', [['/portal/enterprise', anyone]]],
   ['GET', '/register/{}', [['/register/enterprise', anyone]]],
@@ -165,6 +168,9 @@ const spec = () => [
   ['GET', '/api/v1/openapi.json', [['/api/v1/openapi.json', anyone]]],
   ['GET', '/ca/chain.pem', [['/ca/chain.pem', anyone]]],
   ['GET', '/ca/crl', [['/ca/crl', anyone]]],
+  // OCSP: anyone, without a session; what it is asked decides 200 or 400.
+  ['GET', '/ocsp/*', [['/ocsp/MAA=', anyone]]],
+  ['POST', '/ocsp', [['/ocsp', anyone]]],
   ['GET', '/login/certificate', [['/login/certificate', anyone]]],
   ['GET', '/api/v1/login/challenge', [['/api/v1/login/challenge', anyone]]],
   ['POST', '/api/v1/login/certificate', [['/api/v1/login/certificate', anyone]]],

@@ -59,6 +59,11 @@ const char *ca_cert_pem(const esp_ca *ca);
 /* The issuing CA's subject common name; owned by ca. */
 const char *ca_issuer_cn(const esp_ca *ca);
 
+/* The OCSP responder's URL put in the authorityInfoAccess of every key
+ * certificate issued from now on (NULL or "" leaves it out).  Set once at
+ * start, before any thread issues; false when url is not visible ASCII. */
+bool ca_set_ocsp_url(esp_ca *ca, const char *url);
+
 /* What goes into a key's certificate; everything comes from the application,
  * never from the CSR. Strings are UTF-8; NULL or "" leaves a field out. */
 struct cert_profile {

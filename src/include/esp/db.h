@@ -149,6 +149,16 @@ enum db_status db_transaction(db_conn *c, db_tx_fn fn, void *ctx);
 bool db_store_busy(void);
 void db_store_busy_reset(void);
 
+/* Counters since the start of the process, for /metrics. */
+struct db_stats {
+	uint64_t errors;     /* statements that failed (DB_ERROR) */
+	uint64_t busy;       /* statements locked out (DB_RETRY: busy, serialization) */
+	uint64_t tx_retries; /* transactions run again after DB_RETRY */
+};
+void db_stats(struct db_stats *out);
+/* The pool's size and how many of its connections are idle now. */
+void db_pool_usage(db_pool *p, int *size, int *idle);
+
 void db_result_free(db_result *r);
 /* Cell accessors; row/col out of range or NULL cell give NULL / def. */
 const char *db_get(const db_result *r, int row, int col);

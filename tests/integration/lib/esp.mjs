@@ -77,6 +77,32 @@ export async function startEsp(opts = {}) {
   return esp;
 }
 
+// An espd on a data directory and store that exist already (a restored
+// backup): nothing is initialised; cleanup removes the directory.
+export async function startEspAt(dir, database, opts = {}) {
+  const esp = { dir, database, extra: opts.args || [], accounts: [] };
+  esp.httpPort = await freePort();
+  esp.httpsPort = await freePort();
+  esp.loginPort = opts.login ? await freePort() : 0;
+  esp.loginUrl = esp.loginPort ? `https://127.0.0.1:${esp.loginPort}` : '';
+  esp.url = `http://127.0.0.1:${esp.httpPort}`;
+  esp.httpsUrl = `https://127.0.0.1:${esp.httpsPort}`;
+  esp.start = () => startProcess(esp);
+  esp.stop = () => stopProcess(esp, 'SIGTERM');
+  esp.cleanup = async () => {
+    await esp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  await esp.start();
+  return esp;
+}
+
+// A new empty store for the engine under test (a file path for SQLite, a
+// new database for PostgreSQL), for a data directory `dir`.
+export function emptyDatabase(dir) {
+  return newDatabase(dir);
+}
+
 async function startProcess(esp) {
   const args = [`--data_dir=${esp.dir}`, `--database=${esp.database}`,
     `--http_listen=127.0.0.1:${esp.httpPort}`, `--https_listen=127.0.0.1:${esp.httpsPort}`,
