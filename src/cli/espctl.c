@@ -188,38 +188,12 @@ static int cmd_ca(int argc, char **argv)
 	return 0;
 }
 
-/* Whether the store already has a CA: one recorded (013_cluster.sql), or
- * a CRL or certificates signed by one before it was recorded. */
-/* Whether the store records the deployment (013_cluster.sql): init run
- * with an older migrations_dir leaves it to espd's first start. */
-static bool store_records_deployment(db_conn *c)
-{
-	db_result *r = NULL;
-	bool yes = DB_EXEC0(c, "SELECT 1 FROM schema_migrations WHERE version = 13", &r) == DB_OK &&
-	           r->nrows == 1;
-	db_result_free(r);
-	return yes;
-}
-
-static bool store_has_ca(db_conn *c)
-{
-	char *fp = store_records_deployment(c) ? deployment_get(c, "ca_fingerprint") : NULL;
-	bool has = fp != NULL;
-	free(fp);
-	db_result *r = NULL;
-	if (!has && DB_EXEC0(c, "SELECT 1 FROM crl UNION ALL SELECT 1 FROM certificates LIMIT 1",
-	                     &r) == DB_OK)
-		has = r->nrows > 0;
-	db_result_free(r);
-	return has;
-}
-
 /* Records the new CA's fingerprint: espd refuses to run against this store
  * with other CA files. */
 static int record_ca(db_conn *c, const esp_ca *ca)
 {
 	char fp[65], *recorded = NULL;
-	if (!store_records_deployment(c))
+	if (!deployment_recorded(c))
 		return 0;
 	ca_fingerprint(ca, fp);
 	enum deployment_verdict v = deployment_check(c, "ca_fingerprint", fp, &recorded);

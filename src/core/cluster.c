@@ -61,6 +61,36 @@ void lease_release(db_conn *c, const char *name, int64_t holder)
 	        P_INT(holder));
 }
 
+void lease_release_process(db_conn *c, const char *name, const char *host, long pid)
+{
+	DB_EXEC(c,
+	        "DELETE FROM leases WHERE name = $1 AND holder IN (SELECT id FROM instances "
+	        "WHERE host = $2 AND pid = $3)",
+	        NULL, P_TEXT(name), P_TEXT(host), P_INT(pid));
+}
+
+bool deployment_recorded(db_conn *c)
+{
+	db_result *r = NULL;
+	bool yes = DB_EXEC0(c, "SELECT 1 FROM schema_migrations WHERE version = 13", &r) == DB_OK &&
+	           r->nrows == 1;
+	db_result_free(r);
+	return yes;
+}
+
+bool store_has_ca(db_conn *c)
+{
+	char *fp = deployment_recorded(c) ? deployment_get(c, "ca_fingerprint") : NULL;
+	bool has = fp != NULL;
+	free(fp);
+	db_result *r = NULL;
+	if (!has && DB_EXEC0(c, "SELECT 1 FROM crl UNION ALL SELECT 1 FROM certificates LIMIT 1",
+	                     &r) == DB_OK)
+		has = r->nrows > 0;
+	db_result_free(r);
+	return has;
+}
+
 void ca_fingerprint(const esp_ca *ca, char out[65])
 {
 	const char *pem = ca_cert_pem(ca);

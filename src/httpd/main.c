@@ -237,11 +237,7 @@ static bool lease_renew(struct server *srv, bool held)
 	if (!mine && lease_holder(c, LEASE_NAME, &host, &pid) && strcmp(host, me) == 0 && pid > 0 &&
 	    kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
 		log_info("maintenance lease of process %ld (gone) released", pid);
-		DB_EXEC(
-		    c,
-		    "DELETE FROM leases WHERE name = $1 AND holder IN (SELECT id FROM instances "
-		    "WHERE host = $2 AND pid = $3)",
-		    NULL, P_TEXT(LEASE_NAME), P_TEXT(me), P_INT(pid));
+		lease_release_process(c, LEASE_NAME, me, pid);
 		mine = lease_take(c, LEASE_NAME, srv->instance_id, time_now(), LEASE_SECONDS);
 	}
 	free(host);

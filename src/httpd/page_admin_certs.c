@@ -147,7 +147,9 @@ static bool ra_cert(struct request *r, struct certificate *cert, struct revoke_p
 	}
 	struct policy_object o;
 	cert_policy_object(cert, &o);
-	if (r->actor.role != ROLE_RA || !policy_allows(&r->actor, ACT_CERT_REVOKE, &o)) {
+	/* The RA desk's revocation is the RA's step on the holder's
+	 * application: the RA of its province (the admin has /admin/certs). */
+	if (!policy_allows(&r->actor, ACT_APPLICATION_RA, &o)) {
 		reply_forbidden(r);
 		return false;
 	}

@@ -25,9 +25,18 @@ bool lease_take(db_conn *c, const char *name, int64_t holder, int64_t now, int s
 bool lease_holder(db_conn *c, const char *name, char **host, long *pid);
 /* Gives the lease up (on a clean stop) so another process takes it at once. */
 void lease_release(db_conn *c, const char *name, int64_t holder);
+/* Gives up the lease `name` held by process pid of host, which is gone. */
+void lease_release_process(db_conn *c, const char *name, const char *host, long pid);
 
 /* SHA-256 of the issuing CA certificate, hex (65 bytes with the NUL). */
 void ca_fingerprint(const esp_ca *ca, char out[65]);
+
+/* Whether the store records the deployment at all (013_cluster.sql): init
+ * run with an older migrations_dir leaves it to espd's first start. */
+bool deployment_recorded(db_conn *c);
+/* Whether the store already has a CA: one recorded, or a CRL or
+ * certificates signed by one before it was recorded. */
+bool store_has_ca(db_conn *c);
 
 /* The value the store records for a deployment key (malloc'ed), or NULL. */
 char *deployment_get(db_conn *c, const char *name);
