@@ -258,3 +258,12 @@ enum db_status notify_list_for(db_conn *c, struct arena *a, int64_t registration
 	db_result_free(r);
 	return st;
 }
+
+const char *notice_mail_label(const char *state)
+{
+	if (state && strcmp(state, "sent") == 0)
+		return "邮件已发送";
+	if (state && strcmp(state, "no_address") == 0)
+		return "无电子邮箱，未发邮件";
+	return "邮件待发送";
+}

@@ -142,10 +142,7 @@ json_t *notices_for(struct request *r, int64_t registration_id)
 		if (notice_render(r->srv->tpl, list[i].kind, list[i].params, r->srv->public_url,
 		                  &subject, &body) != 0)
 			continue;
-		const char *state = list[i].state;
-		const char *mail = !strcmp(state, "sent")         ? "邮件已发送"
-		                   : !strcmp(state, "no_address") ? "无电子邮箱，未发邮件"
-		                                                  : "邮件待发送";
+		const char *mail = notice_mail_label(list[i].state);
 		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "subject", subject,
 		                                     "kind", list[i].kind, "date",
 		                                     time_datetime(r->arena, list[i].created_at),

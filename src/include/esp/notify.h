@@ -83,5 +83,7 @@ struct notice_row {
 };
 enum db_status notify_list_for(db_conn *c, struct arena *a, int64_t registration_id, int limit,
                                struct notice_row **out, size_t *n);
+/* What a notice's e-mail state means to its reader, in Chinese. */
+const char *notice_mail_label(const char *state);
 
 #endif
