@@ -51,6 +51,11 @@ int tok_read_tty_secret(const char *prompt, char *buf, size_t size);
 int tok_get_pin(const char *file, const char *prompt, char *buf, size_t size);
 /* New PIN: from file (once) or terminal (twice, must match); 6-16 chars. */
 int tok_get_new_pin(const char *file, char *buf, size_t size);
+/* The token of o (module, token), with a read-write session logged in as
+ * its user (the PIN asked and wiped) and *serial its serial number
+ * (malloc'ed, set whenever the token was read; the caller frees it).
+ * Returns an exit code. */
+int tok_open_user(struct tok_ctx *t, const struct tok_opts *o, char **serial);
 
 /* ---- token_http.c ---- */
 struct tok_http {

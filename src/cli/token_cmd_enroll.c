@@ -196,7 +196,6 @@ static int post_csr(const struct tok_opts *o, const char *base, const char *api_
 
 struct enroll_state {
 	struct tok_ctx t;
-	char pin[TOK_PIN_BUF];
 	char api_token[TOK_API_TOKEN_BUF];
 	char label[64];
 	unsigned char id[64];
@@ -211,28 +210,9 @@ struct enroll_state {
 
 static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 {
-	int rc = tok_load(&s->t, o->module);
+	int rc = tok_open_user(&s->t, o, &s->serial);
 	if (rc != TOK_EXIT_OK)
 		return rc;
-	if ((rc = tok_select(&s->t, o->token)) != TOK_EXIT_OK)
-		return rc;
-	if ((rc = tok_get_pin(o->pin_file, "PIN码", s->pin, sizeof s->pin)) != TOK_EXIT_OK)
-		return rc;
-	if ((rc = tok_open_session(&s->t, true)) != TOK_EXIT_OK)
-		return rc;
-	rc = tok_login(&s->t, CKU_USER, s->pin);
-	tok_wipe(s->pin, sizeof s->pin);
-	if (rc != TOK_EXIT_OK)
-		return rc;
-
-	CK_TOKEN_INFO info;
-	if ((rc = tok_token_info(&s->t, s->t.slot_id, &info)) != TOK_EXIT_OK)
-		return rc;
-	s->serial = tok_p11_string(info.serialNumber, sizeof info.serialNumber);
-	if (!s->serial[0]) {
-		tok_err("证书U盘没有序列号 (serial number)");
-		return TOK_EXIT_TOKEN;
-	}
 
 	snprintf(s->label, sizeof s->label, "esp-%s", o->application);
 	int found = tok_find_key_by_label(&s->t, s->label, s->id, sizeof s->id, &s->id_len);
@@ -340,7 +320,6 @@ int tok_cmd_enroll(const struct tok_opts *o)
 		s->t.h = CK_INVALID_HANDLE;
 		rc = tok_so_pin_custody(o, s->base, s->api_token, s->serial);
 	}
-	tok_wipe(s->pin, sizeof s->pin);
 	tok_wipe(s->api_token, sizeof s->api_token);
 	X509_free(s->cert);
 	EVP_PKEY_free(s->priv);

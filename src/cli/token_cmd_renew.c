@@ -28,7 +28,6 @@
 
 struct renew_state {
 	struct tok_ctx t;
-	char pin[TOK_PIN_BUF];
 	struct tok_cert *certs;
 	size_t ncerts;
 	int old;         /* index of the old certificate in certs */
@@ -253,27 +252,9 @@ static int confirm(const struct tok_opts *o, struct renew_state *s, X509 *fresh)
 
 static int renew_run(const struct tok_opts *o, struct renew_state *s)
 {
-	int rc = tok_load(&s->t, o->module);
+	int rc = tok_open_user(&s->t, o, &s->serial);
 	if (rc != TOK_EXIT_OK)
 		return rc;
-	if ((rc = tok_select(&s->t, o->token)) != TOK_EXIT_OK)
-		return rc;
-	if ((rc = tok_get_pin(o->pin_file, "PIN码", s->pin, sizeof s->pin)) != TOK_EXIT_OK)
-		return rc;
-	if ((rc = tok_open_session(&s->t, true)) != TOK_EXIT_OK)
-		return rc;
-	rc = tok_login(&s->t, CKU_USER, s->pin);
-	tok_wipe(s->pin, sizeof s->pin);
-	if (rc != TOK_EXIT_OK)
-		return rc;
-	CK_TOKEN_INFO info;
-	if ((rc = tok_token_info(&s->t, s->t.slot_id, &info)) != TOK_EXIT_OK)
-		return rc;
-	s->serial = tok_p11_string(info.serialNumber, sizeof info.serialNumber);
-	if (!s->serial[0]) {
-		tok_err("证书U盘没有序列号 (serial number)");
-		return TOK_EXIT_TOKEN;
-	}
 	if ((rc = tok_find_certs(&s->t, &s->certs, &s->ncerts)) != TOK_EXIT_OK)
 		return rc;
 	if ((rc = find_old(s)) != TOK_EXIT_OK)
@@ -337,7 +318,6 @@ int tok_cmd_renew(const struct tok_opts *o)
 	s->base = tok_server_base(o->server);
 	if (s->base)
 		rc = renew_run(o, s);
-	tok_wipe(s->pin, sizeof s->pin);
 	X509_free(s->cert);
 	EVP_PKEY_free(s->old_priv);
 	EVP_PKEY_free(s->priv);

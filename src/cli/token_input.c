@@ -154,3 +154,32 @@ int tok_get_new_pin(const char *file, char *buf, size_t size)
 	}
 	return TOK_EXIT_OK;
 }
+
+int tok_open_user(struct tok_ctx *t, const struct tok_opts *o, char **serial)
+{
+	char pin[TOK_PIN_BUF];
+	int rc = tok_load(t, o->module);
+	if (rc != TOK_EXIT_OK)
+		return rc;
+	if ((rc = tok_select(t, o->token)) != TOK_EXIT_OK)
+		return rc;
+	if ((rc = tok_get_pin(o->pin_file, "PIN码", pin, sizeof pin)) != TOK_EXIT_OK)
+		return rc;
+	if ((rc = tok_open_session(t, true)) != TOK_EXIT_OK) {
+		tok_wipe(pin, sizeof pin);
+		return rc;
+	}
+	rc = tok_login(t, CKU_USER, pin);
+	tok_wipe(pin, sizeof pin);
+	if (rc != TOK_EXIT_OK)
+		return rc;
+	CK_TOKEN_INFO info;
+	if ((rc = tok_token_info(t, t->slot_id, &info)) != TOK_EXIT_OK)
+		return rc;
+	*serial = tok_p11_string(info.serialNumber, sizeof info.serialNumber);
+	if (!(*serial)[0]) {
+		tok_err("证书U盘没有序列号 (serial number)");
+		return TOK_EXIT_TOKEN;
+	}
+	return TOK_EXIT_OK;
+}
