@@ -16,8 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The actor of the Authorization header; answers 401 itself when absent. */
-static bool bearer_actor(struct request *r)
+bool req_bearer_actor(struct request *r)
 {
 	const char *h =
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -89,7 +88,7 @@ static int issue_status(enum issue_result res)
 
 void api_issue_certificate(struct request *r)
 {
-	if (!bearer_actor(r))
+	if (!req_bearer_actor(r))
 		return;
 	json_t *body = json_body(r);
 	if (!body)
@@ -144,7 +143,7 @@ static int revoke_reason(struct request *r, const json_t *body, const char **nam
 
 void api_revoke_certificate(struct request *r)
 {
-	if (!bearer_actor(r))
+	if (!req_bearer_actor(r))
 		return;
 	json_t *body = json_body(r);
 	if (!body)

@@ -216,6 +216,9 @@ void page_ra_tokens_revoke(struct request *r);
 void api_issue_certificate(struct request *r);
 void api_revoke_certificate(struct request *r);
 void api_openapi(struct request *r);
+/* The actor of a workstation's "Authorization: Bearer" API token (api.c):
+ * false after answering 401 (none, unknown, revoked) or 503 (store busy). */
+bool req_bearer_actor(struct request *r);
 void page_ca_chain(struct request *r);
 void page_ca_crl(struct request *r);
 void page_ocsp_get(struct request *r);

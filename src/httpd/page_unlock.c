@@ -91,29 +91,9 @@ static void reply_refusal(struct request *r, enum sopin_result res)
 	                 sopin_result_message(res));
 }
 
-/* The RA workstation's API token, as api.c answers its absence. */
-static bool bearer(struct request *r)
-{
-	const char *h =
-	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!h || strncmp(h, "Bearer ", 7) != 0) {
-		req_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-		reply_json_error(r, 401, "unauthenticated",
-		                 "缺少API令牌（Authorization: Bearer <token>）");
-		return false;
-	}
-	if (api_token_actor(req_db(r), r->arena, h + 7, &r->actor) != DB_OK) {
-		req_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
-		reply_json_error(r, 401, "invalid_token", "API令牌无效、已撤销或账户已停用");
-		return false;
-	}
-	r->actor.address = r->client_addr;
-	return true;
-}
-
 void api_token_so_pin(struct request *r)
 {
-	if (!bearer(r))
+	if (!req_bearer_actor(r))
 		return;
 	char *pin = NULL;
 	enum sopin_result res = sopin_custody_begin(req_db(r), &r->actor, r->params[0], &pin);
@@ -133,7 +113,7 @@ void api_token_so_pin(struct request *r)
 
 void api_token_so_pin_confirm(struct request *r)
 {
-	if (!bearer(r))
+	if (!req_bearer_actor(r))
 		return;
 	enum sopin_result res = sopin_custody_confirm(req_db(r), &r->actor, r->params[0]);
 	if (res == SOPIN_OK || res == SOPIN_EXISTING)
