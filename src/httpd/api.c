@@ -42,8 +42,7 @@ bool req_bearer_actor(struct request *r)
 	return true;
 }
 
-/* The request's JSON object, owned by the request; NULL = answered (415, 400). */
-static json_t *json_body(struct request *r)
+json_t *req_json_body(struct request *r)
 {
 	const char *ct =
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -90,7 +89,7 @@ void api_issue_certificate(struct request *r)
 {
 	if (!req_bearer_actor(r))
 		return;
-	json_t *body = json_body(r);
+	json_t *body = req_json_body(r);
 	if (!body)
 		return;
 	const char *csr = json_string_value(json_object_get(body, "csr"));
@@ -145,7 +144,7 @@ void api_revoke_certificate(struct request *r)
 {
 	if (!req_bearer_actor(r))
 		return;
-	json_t *body = json_body(r);
+	json_t *body = req_json_body(r);
 	if (!body)
 		return;
 	const char *reason_s = NULL;

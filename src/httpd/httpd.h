@@ -219,6 +219,9 @@ void api_openapi(struct request *r);
 /* The actor of a workstation's "Authorization: Bearer" API token (api.c):
  * false after answering 401 (none, unknown, revoked) or 503 (store busy). */
 bool req_bearer_actor(struct request *r);
+/* The request's JSON object (api.c), owned by the request; NULL after
+ * answering 415 (not application/json) or 400 (not a JSON object). */
+json_t *req_json_body(struct request *r);
 void page_ca_chain(struct request *r);
 void page_ca_crl(struct request *r);
 void page_ocsp_get(struct request *r);

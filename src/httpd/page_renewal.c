@@ -98,19 +98,6 @@ void page_renewal_apply(struct request *r)
 	free(number);
 }
 
-static json_t *json_request(struct request *r)
-{
-	json_error_t err;
-	json_t *body =
-	    json_loadb(r->raw.data ? r->raw.data : "", r->raw.len, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(body)) {
-		json_decref(body);
-		reply_json_error(r, 400, "bad_json", "请求体不是有效的JSON对象");
-		return NULL;
-	}
-	return body;
-}
-
 static const char *field(json_t *body, const char *name)
 {
 	return json_string_value(json_object_get(body, name));
@@ -132,7 +119,7 @@ static void reply_refusal(struct request *r, enum renewal_result res, enum ca_st
 
 void api_renewal_issue(struct request *r)
 {
-	json_t *body = json_request(r);
+	json_t *body = req_json_body(r);
 	if (!body)
 		return;
 	struct renewal_request rq = {.old_cert_pem = field(body, "certificate"),
@@ -157,12 +144,11 @@ void api_renewal_issue(struct request *r)
 		reply_refusal(r, res, cs);
 	issued_free(&out);
 	free(number);
-	json_decref(body);
 }
 
 void api_renewal_confirm(struct request *r)
 {
-	json_t *body = json_request(r);
+	json_t *body = req_json_body(r);
 	if (!body)
 		return;
 	char *number = NULL, *old = NULL;
@@ -177,5 +163,4 @@ void api_renewal_confirm(struct request *r)
 		reply_refusal(r, res, CA_OK);
 	free(number);
 	free(old);
-	json_decref(body);
 }

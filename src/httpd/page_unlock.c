@@ -69,19 +69,6 @@ void unlock_context(struct request *r, const struct application *app, json_t *ct
 	}
 }
 
-static json_t *json_request(struct request *r)
-{
-	json_error_t err;
-	json_t *body =
-	    json_loadb(r->raw.data ? r->raw.data : "", r->raw.len, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(body)) {
-		json_decref(body);
-		reply_json_error(r, 400, "bad_json", "请求体不是有效的JSON对象");
-		return NULL;
-	}
-	return body;
-}
-
 static void reply_refusal(struct request *r, enum sopin_result res)
 {
 	if (res == SOPIN_ERROR || res == SOPIN_NO_KEY)
@@ -126,7 +113,7 @@ void api_token_so_pin_confirm(struct request *r)
 
 void api_unlock_release(struct request *r)
 {
-	json_t *body = json_request(r);
+	json_t *body = req_json_body(r);
 	if (!body)
 		return;
 	char *current = NULL, *next = NULL;
@@ -144,12 +131,11 @@ void api_unlock_release(struct request *r)
 	}
 	free(current);
 	free(next);
-	json_decref(body);
 }
 
 void api_unlock_confirm(struct request *r)
 {
-	json_t *body = json_request(r);
+	json_t *body = req_json_body(r);
 	if (!body)
 		return;
 	enum sopin_result res = sopin_unlock_confirm(
@@ -160,5 +146,4 @@ void api_unlock_confirm(struct request *r)
 		    json_pack("{s:s, s:s}", "application", r->params[0], "status", "unlocked"));
 	else
 		reply_refusal(r, res);
-	json_decref(body);
 }
