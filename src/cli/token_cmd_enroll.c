@@ -140,14 +140,6 @@ int tok_store_chain(struct tok_ctx *t, const char *chain_pem, X509 *leaf)
 	return rc;
 }
 
-static X509 *parse_pem_cert(const char *pem)
-{
-	BIO *b = BIO_new_mem_buf(pem, -1);
-	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	return x;
-}
-
 /* Send the CSR; on success *cert_out and *chain_out (may be NULL) are set. */
 static int post_csr(const struct tok_opts *o, const char *base, const char *api_token,
                     const char *csr, const char *token_serial, X509 **cert_out, char **chain_out)
@@ -182,7 +174,7 @@ static int post_csr(const struct tok_opts *o, const char *base, const char *api_
 	}
 	const char *cert_pem = json_string_value(json_object_get(reply, "certificate"));
 	const char *chain = json_string_value(json_object_get(reply, "chain"));
-	X509 *x = cert_pem ? parse_pem_cert(cert_pem) : NULL;
+	X509 *x = cert_pem ? tok_x509_from_pem(cert_pem) : NULL;
 	if (!x) {
 		tok_err("服务器的应答中没有有效的证书 (certificate)");
 		json_decref(reply);

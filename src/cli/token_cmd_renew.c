@@ -115,14 +115,6 @@ static int find_old(struct renew_state *s)
 	return TOK_EXIT_OK;
 }
 
-static X509 *parse_pem(const char *pem)
-{
-	BIO *b = BIO_new_mem_buf(pem, -1);
-	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	return x;
-}
-
 static char *url_of(const char *base, const char *path)
 {
 	size_t n = strlen(base) + strlen(path) + 1;
@@ -183,7 +175,7 @@ static int get_certificate(const struct tok_opts *o, struct renew_state *s)
 		return rc;
 	const char *pem = json_string_value(json_object_get(reply, "certificate"));
 	const char *chain = json_string_value(json_object_get(reply, "chain"));
-	s->cert = pem ? parse_pem(pem) : NULL;
+	s->cert = pem ? tok_x509_from_pem(pem) : NULL;
 	s->chain = chain ? tok_xstrdup(chain) : NULL;
 	json_decref(reply);
 	if (!s->cert) {

@@ -92,6 +92,8 @@ void tok_print_pin_flags(CK_FLAGS flags, bool so);
 void tok_unload(struct tok_ctx *t);
 /* A blank-padded PKCS#11 string as C string (malloc'd). */
 char *tok_p11_string(const unsigned char *p, size_t n);
+/* The first certificate of a PEM text, or NULL. */
+X509 *tok_x509_from_pem(const char *pem);
 
 /* Read one attribute into a malloc'd buffer. Returns 0, or -1 if absent. */
 int tok_get_attr(struct tok_ctx *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, unsigned char **val,

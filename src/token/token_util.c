@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 static tok_msg_fn sink;
 static void *sink_data;
@@ -206,4 +207,12 @@ unsigned char *tok_unbase64(const char *s, size_t *len)
 		pad++;
 	*len = (size_t)w - pad;
 	return out;
+}
+
+X509 *tok_x509_from_pem(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	return x;
 }
