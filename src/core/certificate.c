@@ -65,6 +65,20 @@ void cert_policy_object(const struct certificate *cert, struct policy_object *o)
 	o->authority_path = cert->authority_path;
 }
 
+/* The six columns every certificate list starts with: serial, token,
+ * issued, not after, status, reason. */
+static void list_row(struct arena *a, const db_result *r, int i, struct certificate *ce)
+{
+	memset(ce, 0, sizeof(*ce));
+	ce->serial = text(a, r, i, 0);
+	ce->token_serial = text(a, r, i, 1);
+	ce->issued_at = db_get_int(r, i, 2, 0);
+	ce->not_after = db_get_int(r, i, 3, 0);
+	ce->revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
+	ce->pending = strcmp(db_get(r, i, 4), "pending") == 0;
+	ce->revoke_reason = (int)db_get_int(r, i, 5, 0);
+}
+
 enum db_status cert_list_all(db_conn *c, struct arena *a, int limit, struct certificate **out,
                              size_t *n)
 {
@@ -87,14 +101,7 @@ enum db_status cert_list_all(db_conn *c, struct arena *a, int limit, struct cert
 		*n = (size_t)r->nrows;
 		for (int i = 0; i < r->nrows; i++) {
 			struct certificate *ce = &(*out)[i];
-			memset(ce, 0, sizeof(*ce));
-			ce->serial = text(a, r, i, 0);
-			ce->token_serial = text(a, r, i, 1);
-			ce->issued_at = db_get_int(r, i, 2, 0);
-			ce->not_after = db_get_int(r, i, 3, 0);
-			ce->revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
-			ce->pending = strcmp(db_get(r, i, 4), "pending") == 0;
-			ce->revoke_reason = (int)db_get_int(r, i, 5, 0);
+			list_row(a, r, i, ce);
 			ce->holder = text(a, r, i, 6);
 			ce->staff_username = text(a, r, i, 7);
 			ce->number = text(a, r, i, 8);
@@ -118,14 +125,7 @@ static enum db_status cert_list_where(db_conn *c, struct arena *a, const char *s
 		*n = (size_t)r->nrows;
 		for (int i = 0; i < r->nrows; i++) {
 			struct certificate *ce = &(*out)[i];
-			memset(ce, 0, sizeof(*ce));
-			ce->serial = text(a, r, i, 0);
-			ce->token_serial = text(a, r, i, 1);
-			ce->issued_at = db_get_int(r, i, 2, 0);
-			ce->not_after = db_get_int(r, i, 3, 0);
-			ce->revoked = strcmp(db_get(r, i, 4), "revoked") == 0;
-			ce->pending = strcmp(db_get(r, i, 4), "pending") == 0;
-			ce->revoke_reason = (int)db_get_int(r, i, 5, 0);
+			list_row(a, r, i, ce);
 			ce->number = text(a, r, i, 6);
 			ce->registration_id = db_get_int(r, i, 7, 0);
 		}
