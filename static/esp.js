@@ -7,8 +7,8 @@
   var province = document.getElementById('f-province_code');
   var authority = document.getElementById('f-authority_id');
   if (!province || !authority) return;
-  var placeholder = authority.options[0];
-  if (!placeholder || placeholder.value !== '') return;
+  var choose = authority.options[0];
+  if (!choose || choose.value !== '') return;
   /* The server's groups, kept aside; the select shows copies of those that fit. */
   var groups = Array.prototype.slice.call(authority.getElementsByTagName('optgroup'));
   groups.forEach(function (g) { authority.removeChild(g); });
@@ -49,8 +49,8 @@
     var code = province.value;
     var q = search.value.trim();
     var list = fitting(code);
-    while (authority.lastChild && authority.lastChild !== placeholder) authority.removeChild(authority.lastChild);
-    placeholder.textContent = code ? '请选择' : '请先选择所在省份';
+    while (authority.lastChild && authority.lastChild !== choose) authority.removeChild(authority.lastChild);
+    choose.textContent = code ? '请选择' : '请先选择所在省份';
     list.forEach(function (g) {
       var copy = g.cloneNode(false);
       Array.prototype.forEach.call(g.children, function (o) {

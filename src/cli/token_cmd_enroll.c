@@ -233,13 +233,9 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 	}
 	fflush(stdout);
 
-	PKCS11_KEY *key = tok_find_p11_key(&s->t, s->id, s->id_len);
-	s->priv = key ? PKCS11_get_private_key(key) : NULL;
-	s->pub = tok_public_key(&s->t, s->id, s->id_len);
-	if (!s->priv || !s->pub) {
-		tok_err("无法通过 libp11 使用密钥 %s（私钥或公钥缺失）", s->label);
-		return TOK_EXIT_TOKEN;
-	}
+	if ((rc = tok_key_pair(&s->t, s->id, s->id_len, s->label, &s->priv, &s->pub)) !=
+	    TOK_EXIT_OK)
+		return rc;
 	s->csr = tok_make_csr_pem(s->priv, s->pub, s->label);
 	if (!s->csr)
 		return TOK_EXIT_TOKEN;

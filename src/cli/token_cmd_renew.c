@@ -269,13 +269,9 @@ static int renew_run(const struct tok_opts *o, struct renew_state *s)
 		       o->rsa ? "RSA 2048" : "EC P-256");
 	}
 	fflush(stdout);
-	PKCS11_KEY *nk = tok_find_p11_key(&s->t, s->id, s->id_len);
-	s->priv = nk ? PKCS11_get_private_key(nk) : NULL;
-	s->pub = tok_public_key(&s->t, s->id, s->id_len);
-	if (!s->priv || !s->pub) {
-		tok_err("无法通过 libp11 使用新密钥 %s（私钥或公钥缺失）", s->label);
-		return TOK_EXIT_TOKEN;
-	}
+	if ((rc = tok_key_pair(&s->t, s->id, s->id_len, s->label, &s->priv, &s->pub)) !=
+	    TOK_EXIT_OK)
+		return rc;
 	if (s->fresh_cert < 0) {
 		rc = get_certificate(o, s);
 		if (rc == TOK_EXIT_REFUSED && s->generated) {

@@ -172,6 +172,11 @@ int tok_destroy_keypair(struct tok_ctx *t, const unsigned char *id, size_t id_le
 /* The public key object with this CKA_ID as EVP_PKEY (EC P-256 or RSA), built
  * from its attributes. NULL if absent or unsupported. */
 EVP_PKEY *tok_public_key(struct tok_ctx *t, const unsigned char *id, size_t id_len);
+/* The private key (through libp11) and the public key of the pair with this
+ * id, both or neither: says which pair on stderr and returns
+ * TOK_EXIT_TOKEN when either is missing. */
+int tok_key_pair(struct tok_ctx *t, const unsigned char *id, size_t id_len, const char *label,
+                 EVP_PKEY **priv, EVP_PKEY **pub);
 /* Write a certificate object; id may be NULL for CA certificates. */
 int tok_store_cert(struct tok_ctx *t, X509 *x, const char *label, const unsigned char *id,
                    size_t id_len, CK_ULONG category);

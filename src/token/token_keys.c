@@ -349,3 +349,18 @@ out:
 	OPENSSL_free(ser);
 	return rc;
 }
+
+int tok_key_pair(struct tok_ctx *t, const unsigned char *id, size_t id_len, const char *label,
+                 EVP_PKEY **priv, EVP_PKEY **pub)
+{
+	PKCS11_KEY *key = tok_find_p11_key(t, id, id_len);
+	*priv = key ? PKCS11_get_private_key(key) : NULL;
+	*pub = tok_public_key(t, id, id_len);
+	if (*priv && *pub)
+		return TOK_EXIT_OK;
+	EVP_PKEY_free(*priv);
+	EVP_PKEY_free(*pub);
+	*priv = *pub = NULL;
+	tok_err("无法通过 libp11 使用密钥 %s（私钥或公钥缺失）", label);
+	return TOK_EXIT_TOKEN;
+}
