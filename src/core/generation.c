@@ -11,8 +11,14 @@ bool generations_read(db_conn *c, int64_t out[GEN_COUNT])
 	                                             [GEN_SETTINGS] = "settings"};
 	for (int g = 0; g < GEN_COUNT; g++)
 		out[g] = -1;
+	/* Read on every request that uses a session: on SQLite (one row per
+	 * counter, shard 0) the plain scan spares the GROUP BY's sorter, about a
+	 * third of the statement's CPU; PostgreSQL adds up its 64 shards. */
+	static const struct db_sql read = {
+	    .sqlite = "SELECT name, value FROM generations",
+	    .postgresql = "SELECT name, SUM(value) FROM generations GROUP BY name"};
 	db_result *r = NULL;
-	if (DB_EXEC0(c, "SELECT name, SUM(value) FROM generations GROUP BY name", &r) != DB_OK)
+	if (DB_EXEC0(c, db_sql(c, &read), &r) != DB_OK)
 		return false;
 	for (int i = 0; i < r->nrows; i++)
 		for (int g = 0; g < GEN_COUNT; g++)
