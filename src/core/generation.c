@@ -4,7 +4,42 @@
 
 #include <string.h>
 
+/* The last counters this thread read, and the store's commit mark taken
+ * just before: while the mark stays the same, nothing has been committed
+ * since, and they are still right (db_commit_mark). Taken before the
+ * statement, the mark can only be older than what was read: a commit in
+ * between makes the next mark differ and the counters be read again. This
+ * spares every page that loads a session a read transaction on SQLite (two
+ * fcntl locks on the -shm file and the statement: a fifth of espd's CPU on
+ * the portal page). */
+static _Thread_local struct {
+	bool valid;
+	struct db_mark mark;
+	int64_t values[GEN_COUNT];
+} memo;
+
+static bool generations_query(db_conn *c, int64_t out[GEN_COUNT]);
+
 bool generations_read(db_conn *c, int64_t out[GEN_COUNT])
+{
+	struct db_mark mark;
+	bool marked = db_commit_mark(c, &mark);
+	if (marked && memo.valid && memcmp(&mark, &memo.mark, sizeof mark) == 0) {
+		memcpy(out, memo.values, sizeof memo.values);
+		return true;
+	}
+	memo.valid = false;
+	if (!generations_query(c, out))
+		return false;
+	if (marked) {
+		memo.mark = mark;
+		memcpy(memo.values, out, sizeof memo.values);
+		memo.valid = true;
+	}
+	return true;
+}
+
+static bool generations_query(db_conn *c, int64_t out[GEN_COUNT])
 {
 	static const char *const names[GEN_COUNT] = {[GEN_REGISTRATIONS] = "registrations",
 	                                             [GEN_SESSIONS] = "sessions",
