@@ -90,8 +90,15 @@ static pthread_mutex_t frames_lock = PTHREAD_MUTEX_INITIALIZER;
 static void key_part(struct buf *k, const char *s)
 {
 	s = s ? s : "";
-	buf_printf(k, "%zu:", strlen(s));
-	buf_puts(k, s);
+	size_t n = strlen(s), v = n;
+	char num[24];
+	size_t i = sizeof num;
+	num[--i] = ':';
+	do
+		num[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	buf_put(k, num + i, sizeof num - i);
+	buf_put(k, s, n);
 }
 
 /* Every input of the layout, each with its length so none can pose as two. */
