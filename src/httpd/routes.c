@@ -34,6 +34,13 @@ const struct route routes[] = {
     {"GET", "/registration/edit", page_registration_edit_get, SIGNED(ACT_REGISTRANT)},
     {"POST", "/registration/edit", page_registration_edit_post, SIGNED(ACT_REGISTRANT)},
     {"GET", "/review", page_review_queue, SIGNED(ACT_REVIEW_QUEUE)},
+    /* 信息变更 (page_change.c): before /review/{}, which would take "changes". */
+    {"GET", "/change", page_change_get, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/change", page_change_post, SIGNED(ACT_REGISTRANT)},
+    {"GET", "/review/changes", page_change_queue, SIGNED(ACT_REVIEW_QUEUE)},
+    {"GET", "/review/changes/{}", page_change_review, SIGNED(ACT_SESSION)},
+    {"GET", "/review/changes/{}/scan", page_change_scan, SIGNED(ACT_SESSION)},
+    {"POST", "/review/changes/{}", page_change_decide, SIGNED(ACT_SESSION)},
     {"GET", "/review/{}", page_review_detail, SIGNED(ACT_SESSION)},
     {"POST", "/review/{}", page_review_decide, SIGNED(ACT_SESSION)},
     {"GET", "/apply", page_apply, SIGNED(ACT_REGISTRANT)},
