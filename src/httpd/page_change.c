@@ -96,8 +96,11 @@ static void show_form(struct request *r, int status, const struct registration *
 	size_t n = errors ? errors->n : 0;
 	if (scan_error)
 		n++;
-	if (errors && field_error_of(errors, "_form"))
+	if (errors && field_error_of(errors, "_form")) {
+		/* Said once, above the form: it is no field's. */
 		json_object_set_new(ctx, "form_error", json_string(field_error_of(errors, "_form")));
+		n--;
+	}
 	if (scan_error)
 		json_object_set_new(ctx, "scan_error", json_string(scan_error));
 	if (n)
