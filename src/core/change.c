@@ -368,11 +368,52 @@ struct decide_ctx {
 static enum db_status reissue_one(db_conn *c, const struct actor *a, int64_t change_id,
                                   int64_t reg_id, const char *serial, int64_t cert_app_id)
 {
-	char *number = NULL;
-	enum db_status st = application_next_number(c, &number);
-	char *idem = xasprintf("change-%lld-%s", (long long)change_id, serial);
 	int64_t now = time_now();
 	db_result *r = NULL;
+	/* A renewal the holder already applied for: paid, it becomes this
+	 * change's (renewed with the new subject, the old one revoked as
+	 * affiliationChanged); not yet paid, it is withdrawn for the free one. */
+	enum db_status st = DB_EXEC(c,
+	                            "SELECT id, state FROM applications WHERE renews_serial = $1 AND "
+	                            "type = 'renewal' AND state IN ($2, $3) ORDER BY id DESC LIMIT 1",
+	                            &r, P_TEXT(serial), P_TEXT(appstate_name(APP_SUBMITTED)),
+	                            P_TEXT(appstate_name(APP_READY_TO_ISSUE)));
+	if (st != DB_OK || r->nrows == 0) {
+		db_result_free(r);
+		r = NULL;
+	} else {
+		int64_t open_id = db_get_int(r, 0, 0, 0);
+		bool paid = strcmp(db_get(r, 0, 1), appstate_name(APP_READY_TO_ISSUE)) == 0;
+		db_result_free(r);
+		r = NULL;
+		if (paid) {
+			st = DB_EXEC(c,
+			             "UPDATE applications SET change_id = $2, updated_at = $3 WHERE "
+			             "id = $1",
+			             NULL, P_INT(open_id), P_INT(change_id), P_INT(now));
+			if (st == DB_OK)
+				st = application_event(
+				    c, a, open_id, "change", appstate_name(APP_READY_TO_ISSUE),
+				    appstate_name(APP_READY_TO_ISSUE),
+				    "信息变更已通过：更新后的证书使用新的证书信息，原证书以“信息变更”吊销");
+			return st;
+		}
+		st = DB_EXEC(c,
+		             "UPDATE applications SET state = $2, withdrawn_at = $3, updated_at = $3 "
+		             "WHERE id = $1",
+		             NULL, P_INT(open_id), P_TEXT(appstate_name(APP_WITHDRAWN)), P_INT(now));
+		if (st == DB_OK)
+			st = application_event(c, a, open_id, appstep_name(STEP_WITHDRAW),
+			                       appstate_name(APP_SUBMITTED),
+			                       appstate_name(APP_WITHDRAWN),
+			                       "信息变更已通过：由免费的证书更新代替，无需付款");
+		if (st != DB_OK)
+			return st;
+	}
+	char *number = NULL;
+	if (st == DB_OK)
+		st = application_next_number(c, &number);
+	char *idem = xasprintf("change-%lld-%s", (long long)change_id, serial);
 	if (st == DB_OK)
 		st = DB_EXEC(
 		    c,

@@ -229,6 +229,8 @@ static const char *event_label(const char *action)
 		return appstep_label(step);
 	if (action && strcmp(action, "revoke") == 0)
 		return "吊销证书";
+	if (action && strcmp(action, "change") == 0)
+		return "信息变更";
 	return action ? action : "";
 }
 

@@ -373,10 +373,74 @@ static void test_address_only_and_return(void **state)
 	arena_free(a);
 }
 
+/* A renewal the holder applied for before the change: an unpaid one is
+ * withdrawn for the free one; a paid one becomes the change's. */
+static void renewal_app(db_conn *c, int64_t reg, const char *serial, const char *state)
+{
+	char number[40];
+	snprintf(number, sizeof number, "ESP-2026-R%s", serial);
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO applications (number, registration_id, type, state, sets, "
+	            "contact_name, mobile, email, address, postcode, price_yuan, medium_yuan, "
+	            "years, amount_yuan, idem_key, submitted_at, updated_at, renews_serial) VALUES "
+	            "($1, $2, 'renewal', $3, 1, '李四', '13800138000', 'old@example.cn', '旧地址', "
+	            "'100010', 300, 0, 3, 300, $1, 1, 1, $4)",
+	            NULL, P_TEXT(number), P_INT(reg), P_TEXT(state), P_TEXT(serial)),
+	    DB_OK);
+}
+
+static void test_open_renewals_at_approval(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	int64_t reg = approved_enterprise(f->c, CODE_A, "甲公司");
+	valid_certificate(f->c, reg, "0C01", "TK5");
+	valid_certificate(f->c, reg, "0C02", "TK6");
+	renewal_app(f->c, reg, "0C01", "submitted");
+	renewal_app(f->c, reg, "0C02", "ready_to_issue");
+	struct arena *a = arena_new();
+	struct actor h = holder_of(f->c, reg), rv = reviewer(f->c);
+	struct field_errors e;
+	struct change_diff d;
+	struct registration_input in = current(f->c, a, reg);
+	in.code = CODE_B;
+	validate(f->c, a, reg, &in, &e, &d);
+	int64_t id = 0;
+	assert_int_equal(change_submit(f->c, &h, reg, &d, 0, &id), DB_OK);
+	int reissued = 0;
+	assert_int_equal(change_decide(f->c, &rv, id, true, NULL, &reissued, NULL), DB_OK);
+	assert_int_equal(reissued, 2);
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM applications WHERE number = "
+	                             "'ESP-2026-R0C01' AND state = 'withdrawn' AND change_id IS NULL",
+	                             NULL),
+	                 1);
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM applications WHERE renews_serial = '0C01' "
+	                             "AND state = 'ready_to_issue' AND amount_yuan = 0 AND "
+	                             "change_id IS NOT NULL",
+	                             NULL),
+	                 1);
+	/* The paid one is kept (no second application, nothing refunded). */
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM applications WHERE renews_serial = '0C02'",
+	                             NULL),
+	                 1);
+	assert_int_equal(store_count(f->c,
+	                             "SELECT COUNT(*) FROM applications WHERE number = "
+	                             "'ESP-2026-R0C02' AND state = 'ready_to_issue' AND change_id IS "
+	                             "NOT NULL",
+	                             NULL),
+	                 1);
+	arena_free(a);
+}
+
 #define TESTS(setup)                                                                               \
 	cmocka_unit_test_setup_teardown(test_validation, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_submit_and_approve_reissues, setup, teardown),    \
-	    cmocka_unit_test_setup_teardown(test_address_only_and_return, setup, teardown)
+	    cmocka_unit_test_setup_teardown(test_address_only_and_return, setup, teardown),        \
+	    cmocka_unit_test_setup_teardown(test_open_renewals_at_approval, setup, teardown)
 
 int main(void)
 {
