@@ -175,6 +175,14 @@ test(`[${ENGINE}] name and code change: reviewed side by side by the right autho
 test(`[${ENGINE}] an address-only change leaves the certificates untouched`, async () => {
   const { t, fields } = await T.enrolledToken('Chg2');
   const serial = sql(`SELECT serial FROM certificates WHERE token_serial = '${t.serial}' AND status = 'valid'`);
+  // 当前用户信息, with the key, links to 信息变更 too.
+  const l = t.tool('login', '--server', T.esp.url, '--pin-file', t.pinFile);
+  assert.equal(l.code, 0, l.all);
+  const k = new Client(T.esp.url);
+  k.cookies.set('esp_session', l.out.trim());
+  const user = await k.get('/mgmt/user');
+  assert.equal(user.status, 200);
+  assert.match(user.text, /<a href="\/change" id="change-link">【信息变更/);
   const c = await holder(fields);
   const values = formValues((await openForm(c)).text);
   // No scan needed for an address or contact change.
