@@ -258,7 +258,8 @@ static void diff_from_json(struct arena *a, enum reg_kind k, const char *oldv, c
 			continue;
 		d->field[d->n] = fields[i];
 		d->new_value[d->n] = dup_or_null(a, json_string_value(nv));
-		d->old_value[d->n] = dup_or_null(a, json_string_value(json_object_get(o, fields[i])));
+		d->old_value[d->n] =
+		    dup_or_null(a, json_string_value(json_object_get(o, fields[i])));
 		d->n++;
 	}
 	d->reissue = reissue;
@@ -373,11 +374,12 @@ static enum db_status reissue_one(db_conn *c, const struct actor *a, int64_t cha
 	/* A renewal the holder already applied for: paid, it becomes this
 	 * change's (renewed with the new subject, the old one revoked as
 	 * affiliationChanged); not yet paid, it is withdrawn for the free one. */
-	enum db_status st = DB_EXEC(c,
-	                            "SELECT id, state FROM applications WHERE renews_serial = $1 AND "
-	                            "type = 'renewal' AND state IN ($2, $3) ORDER BY id DESC LIMIT 1",
-	                            &r, P_TEXT(serial), P_TEXT(appstate_name(APP_SUBMITTED)),
-	                            P_TEXT(appstate_name(APP_READY_TO_ISSUE)));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "SELECT id, state FROM applications WHERE renews_serial = $1 AND "
+	            "type = 'renewal' AND state IN ($2, $3) ORDER BY id DESC LIMIT 1",
+	            &r, P_TEXT(serial), P_TEXT(appstate_name(APP_SUBMITTED)),
+	            P_TEXT(appstate_name(APP_READY_TO_ISSUE)));
 	if (st != DB_OK || r->nrows == 0) {
 		db_result_free(r);
 		r = NULL;
@@ -387,21 +389,24 @@ static enum db_status reissue_one(db_conn *c, const struct actor *a, int64_t cha
 		db_result_free(r);
 		r = NULL;
 		if (paid) {
-			st = DB_EXEC(c,
-			             "UPDATE applications SET change_id = $2, updated_at = $3 WHERE "
-			             "id = $1",
-			             NULL, P_INT(open_id), P_INT(change_id), P_INT(now));
+			st =
+			    DB_EXEC(c,
+			            "UPDATE applications SET change_id = $2, updated_at = $3 WHERE "
+			            "id = $1",
+			            NULL, P_INT(open_id), P_INT(change_id), P_INT(now));
 			if (st == DB_OK)
-				st = application_event(
-				    c, a, open_id, "change", appstate_name(APP_READY_TO_ISSUE),
-				    appstate_name(APP_READY_TO_ISSUE),
-				    "信息变更已通过：更新后的证书使用新的证书信息，原证书以“信息变更”吊销");
+				st = application_event(c, a, open_id, "change",
+				                       appstate_name(APP_READY_TO_ISSUE),
+				                       appstate_name(APP_READY_TO_ISSUE),
+				                       "信息变更已通过：更新后的证书使用新的证书信"
+				                       "息，原证书以“信息变更”吊销");
 			return st;
 		}
-		st = DB_EXEC(c,
-		             "UPDATE applications SET state = $2, withdrawn_at = $3, updated_at = $3 "
-		             "WHERE id = $1",
-		             NULL, P_INT(open_id), P_TEXT(appstate_name(APP_WITHDRAWN)), P_INT(now));
+		st = DB_EXEC(
+		    c,
+		    "UPDATE applications SET state = $2, withdrawn_at = $3, updated_at = $3 "
+		    "WHERE id = $1",
+		    NULL, P_INT(open_id), P_TEXT(appstate_name(APP_WITHDRAWN)), P_INT(now));
 		if (st == DB_OK)
 			st = application_event(c, a, open_id, appstep_name(STEP_WITHDRAW),
 			                       appstate_name(APP_SUBMITTED),
@@ -421,8 +426,10 @@ static enum db_status reissue_one(db_conn *c, const struct actor *a, int64_t cha
 		    "contact_name, contact_id_number, mobile, phone, email, address, postcode, "
 		    "invoice_title, taxpayer_id, price_yuan, medium_yuan, years, amount_yuan, "
 		    "idem_key, submitted_at, updated_at, renews_serial, change_id) "
-		    "SELECT $1, $2, 'renewal', $3, 1, a.contact_name, a.contact_id_number, a.mobile, "
-		    "a.phone, a.email, a.address, a.postcode, a.invoice_title, a.taxpayer_id, 0, 0, "
+		    "SELECT $1, $2, 'renewal', $3, 1, a.contact_name, a.contact_id_number, "
+		    "a.mobile, "
+		    "a.phone, a.email, a.address, a.postcode, a.invoice_title, a.taxpayer_id, 0, "
+		    "0, "
 		    "a.years, 0, $4, $5, $5, $6, $7 FROM applications a WHERE a.id = $8 "
 		    "RETURNING id",
 		    &r, P_TEXT(number), P_INT(reg_id), P_TEXT(appstate_name(APP_READY_TO_ISSUE)),
@@ -431,8 +438,8 @@ static enum db_status reissue_one(db_conn *c, const struct actor *a, int64_t cha
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_NOT_FOUND;
 	if (st == DB_OK) {
-		char *note = xasprintf("信息变更：证书 %s 需在原证书U盘上更新为新的证书信息（免费）",
-		                       serial);
+		char *note = xasprintf(
+		    "信息变更：证书 %s 需在原证书U盘上更新为新的证书信息（免费）", serial);
 		st = application_event(c, a, db_get_int(r, 0, 0, 0), appstep_name(STEP_SUBMIT),
 		                       appstate_name(APP_NEW), appstate_name(APP_READY_TO_ISSUE),
 		                       note);
@@ -451,13 +458,14 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 	x->reissued = 0;
 	int64_t now = time_now();
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(
-	    c,
-	    "UPDATE registration_changes SET state = $2, reason = $3, reviewed_by = $4, "
-	    "reviewed_at = $5, updated_at = $5 WHERE id = $1 AND state = 'pending' "
-	    "RETURNING registration_id, old_values, new_values, reissue",
-	    &r, P_INT(x->id), P_TEXT(change_state_name(x->approve ? CHANGE_APPROVED : CHANGE_RETURNED)),
-	    P_TEXT(x->approve ? NULL : x->reason), P_INT(x->a->account_id), P_INT(now));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "UPDATE registration_changes SET state = $2, reason = $3, reviewed_by = $4, "
+	            "reviewed_at = $5, updated_at = $5 WHERE id = $1 AND state = 'pending' "
+	            "RETURNING registration_id, old_values, new_values, reissue",
+	            &r, P_INT(x->id),
+	            P_TEXT(change_state_name(x->approve ? CHANGE_APPROVED : CHANGE_RETURNED)),
+	            P_TEXT(x->approve ? NULL : x->reason), P_INT(x->a->account_id), P_INT(now));
 	if (st == DB_OK && r->nrows == 0)
 		st = DB_CONFLICT;
 	if (st != DB_OK) {
@@ -473,8 +481,9 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 	char obj[48];
 	snprintf(obj, sizeof obj, "registration_change:%lld", (long long)x->id);
 	if (!x->approve) {
-		st = notify_enqueue(c, NOTICE_CHANGE_RETURNED,
-		                    &(struct notice){.registration_id = reg_id, .reason = x->reason});
+		st = notify_enqueue(
+		    c, NOTICE_CHANGE_RETURNED,
+		    &(struct notice){.registration_id = reg_id, .reason = x->reason});
 		if (st == DB_OK)
 			st = audit_append(c, x->a, "registration.change.return", obj, "pending",
 			                  "returned");
@@ -536,17 +545,19 @@ static enum db_status decide_tx(db_conn *c, void *arg)
 	if (st == DB_OK) {
 		char *detail =
 		    x->reissued
-		        ? xasprintf("单位名称或代码已变更：%d 张证书需要更新。请将证书U盘插入电脑，"
-		                    "运行证书管理工具的“证书更新”（esp-token renew），"
-		                    "在原证书U盘上免费更新为新的证书信息；更新完成后原证书自动吊销。",
-		                    x->reissued)
+		        ? xasprintf(
+		              "单位名称或代码已变更：%d 张证书需要更新。请将证书U盘插入电脑，"
+		              "运行证书管理工具的“证书更新”（esp-token renew），"
+		              "在原证书U盘上免费更新为新的证书信息；更新完成后原证书自动吊销。",
+		              x->reissued)
 		        : NULL;
 		st = notify_enqueue(c, NOTICE_CHANGE_APPROVED,
 		                    &(struct notice){.registration_id = reg_id, .detail = detail});
 		free(detail);
 	}
 	if (st == DB_OK)
-		st = audit_append(c, x->a, "registration.change.approve", obj, "pending", "approved");
+		st = audit_append(c, x->a, "registration.change.approve", obj, "pending",
+		                  "approved");
 	return st;
 }
 

@@ -560,12 +560,12 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 	x->result = RENEW_ERROR;
 	db_result *r = NULL;
 	struct application app = {0};
-	enum db_status st =
-	    DB_EXEC(c,
-	            "SELECT ce.status, ce.der, a.number, a.renews_serial, a.id, ce.registration_id, "
-	            "a.change_id FROM certificates ce JOIN applications a ON a.id = ce.application_id "
-	            "WHERE ce.serial = $1 AND a.type = 'renewal'",
-	            &r, P_TEXT(x->serial));
+	enum db_status st = DB_EXEC(
+	    c,
+	    "SELECT ce.status, ce.der, a.number, a.renews_serial, a.id, ce.registration_id, "
+	    "a.change_id FROM certificates ce JOIN applications a ON a.id = ce.application_id "
+	    "WHERE ce.serial = $1 AND a.type = 'renewal'",
+	    &r, P_TEXT(x->serial));
 	if (st != DB_OK)
 		goto out;
 	st = DB_CONFLICT;
@@ -619,10 +619,10 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 		             NULL, P_INT(db_get_int(r, 0, 4, 0)), P_TEXT(appstate_name(to)),
 		             P_INT(now));
 	if (st == DB_OK) {
-		char *note = xasprintf(changed ? "新证书 %s 已写入证书U盘；原证书 %s "
-		                                 "吊销（信息变更）"
-		                               : "新证书 %s 已写入证书U盘；原证书 %s 吊销（已被替代）",
-		                       x->serial, x->old_serial);
+		char *note =
+		    xasprintf(changed ? "新证书 %s 已写入证书U盘；原证书 %s 吊销（信息变更）"
+		                      : "新证书 %s 已写入证书U盘；原证书 %s 吊销（已被替代）",
+		              x->serial, x->old_serial);
 		st = application_event(c, &holder, db_get_int(r, 0, 4, 0),
 		                       appstep_name(STEP_CONFIRM), appstate_name(from),
 		                       appstate_name(to), note);

@@ -42,11 +42,11 @@ static json_t *diff_rows(enum reg_kind k, const struct change_diff *d)
 	json_t *rows = json_array();
 	for (size_t i = 0; i < d->n; i++) {
 		const struct reg_field *f = registration_field(k, d->field[i]);
-		json_array_append_new(
-		    rows, json_pack("{s:s, s:s, s:s, s:s}", "name", d->field[i], "label",
-		                    f ? f->label : d->field[i], "old",
-		                    d->old_value[i] ? d->old_value[i] : "（空）", "new",
-		                    d->new_value[i] ? d->new_value[i] : "（空）"));
+		json_array_append_new(rows,
+		                      json_pack("{s:s, s:s, s:s, s:s}", "name", d->field[i],
+		                                "label", f ? f->label : d->field[i], "old",
+		                                d->old_value[i] ? d->old_value[i] : "（空）", "new",
+		                                d->new_value[i] ? d->new_value[i] : "（空）"));
 	}
 	return rows;
 }
@@ -68,23 +68,23 @@ static json_t *change_form_fields(struct request *r, enum reg_kind k, json_t *va
 	return out;
 }
 
-static void show_form(struct request *r, int status, const struct registration *reg,
-                      json_t *values, const struct field_errors *errors, const char *scan_error)
+static void show_form(struct request *r, int status, const struct registration *reg, json_t *values,
+                      const struct field_errors *errors, const char *scan_error)
 {
 	struct reg_change last;
 	bool have = change_latest(req_db(r), r->arena, reg->id, &last) == DB_OK;
-	json_t *ctx = json_pack("{s:s, s:s, s:o, s:b, s:b}", "kind_label", kind_label(reg->kind),
-	                        "name", reg->name ? reg->name : "", "fields",
-	                        change_form_fields(r, reg->kind, values, errors), "needs_scan",
-	                        change_kind_needs_scan(reg->kind), "is_unit",
-	                        kind_is_unit(reg->kind));
+	json_t *ctx = json_pack(
+	    "{s:s, s:s, s:o, s:b, s:b}", "kind_label", kind_label(reg->kind), "name",
+	    reg->name ? reg->name : "", "fields", change_form_fields(r, reg->kind, values, errors),
+	    "needs_scan", change_kind_needs_scan(reg->kind), "is_unit", kind_is_unit(reg->kind));
 	if (have && last.state == CHANGE_PENDING) {
 		json_object_set_new(ctx, "pending", json_true());
 		json_object_set_new(ctx, "pending_rows", diff_rows(reg->kind, &last.diff));
 		json_object_set_new(ctx, "pending_date",
 		                    json_string(time_datetime(r->arena, last.created_at)));
 	} else if (have && last.state == CHANGE_RETURNED) {
-		json_object_set_new(ctx, "returned_reason", json_string(last.reason ? last.reason : ""));
+		json_object_set_new(ctx, "returned_reason",
+		                    json_string(last.reason ? last.reason : ""));
 	} else if (have && last.state == CHANGE_APPROVED) {
 		json_object_set_new(ctx, "approved_date",
 		                    json_string(time_datetime(r->arena, last.reviewed_at)));
@@ -98,7 +98,8 @@ static void show_form(struct request *r, int status, const struct registration *
 		n++;
 	if (errors && field_error_of(errors, "_form")) {
 		/* Said once, above the form: it is no field's. */
-		json_object_set_new(ctx, "form_error", json_string(field_error_of(errors, "_form")));
+		json_object_set_new(ctx, "form_error",
+		                    json_string(field_error_of(errors, "_form")));
 		n--;
 	}
 	if (scan_error)
@@ -167,8 +168,8 @@ void page_change_post(struct request *r)
 		return;
 	}
 	int64_t scan_id = 0;
-	if (has_file && upload_store(req_db(r), reg.id, f->value.data, f->value.len, mime,
-	                             &scan_id) != DB_OK) {
+	if (has_file &&
+	    upload_store(req_db(r), reg.id, f->value.data, f->value.len, mime, &scan_id) != DB_OK) {
 		reply_server_error(r, "change scan could not be stored");
 		return;
 	}
@@ -273,10 +274,10 @@ static void show_review(struct request *r, int status, const struct reg_change *
 	if (ch->reason)
 		json_object_set_new(ctx, "reason", json_string(ch->reason));
 	if (ch->reviewer)
-		json_object_set_new(ctx, "reviewer",
-		                    json_string(arena_printf(r->arena, "%s　%s", ch->reviewer,
-		                                             time_datetime(r->arena,
-		                                                           ch->reviewed_at))));
+		json_object_set_new(
+		    ctx, "reviewer",
+		    json_string(arena_printf(r->arena, "%s　%s", ch->reviewer,
+		                             time_datetime(r->arena, ch->reviewed_at))));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	render_page(r, status, "change_review", "信息变更审核", ctx);
@@ -299,7 +300,8 @@ void page_change_scan(struct request *r)
 	int64_t owner = 0;
 	char *mime = NULL, *data = NULL;
 	size_t len = 0;
-	if (!ch.scan_id || upload_load(req_db(r), ch.scan_id, &owner, &mime, &data, &len) != DB_OK) {
+	if (!ch.scan_id ||
+	    upload_load(req_db(r), ch.scan_id, &owner, &mime, &data, &len) != DB_OK) {
 		reply_not_found(r);
 		return;
 	}

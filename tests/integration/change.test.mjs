@@ -200,6 +200,9 @@ test(`[${ENGINE}] an address-only change leaves the certificates untouched`, asy
   assert.equal(sql(`SELECT COUNT(*) FROM certificates WHERE token_serial = '${t.serial}'`), '1');
   const after = await c.get('/change');
   assert.match(after.text, /id="change-approved"/);
+  // The notice on 查看初审状态 says the same as the mail.
+  const status = await c.get('/status');
+  assert.match(status.text, /信息变更已通过审核/);
 });
 
 test(`[${ENGINE}] a change returned with a reason: the registration unchanged, the holder told why, and may submit again`, async () => {

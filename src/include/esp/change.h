@@ -55,9 +55,13 @@ void change_validate(db_conn *c, const struct esp_limits *l, const struct regist
 enum db_status change_submit(db_conn *c, const struct actor *a, int64_t registration_id,
                              const struct change_diff *d, int64_t scan_id, int64_t *change_id);
 
-enum change_state { CHANGE_STATE_UNKNOWN = -1, CHANGE_PENDING = 0, CHANGE_APPROVED,
-	            CHANGE_RETURNED };
-const char *change_state_name(enum change_state s); /* "pending" ... */
+enum change_state {
+	CHANGE_STATE_UNKNOWN = -1,
+	CHANGE_PENDING = 0,
+	CHANGE_APPROVED,
+	CHANGE_RETURNED
+};
+const char *change_state_name(enum change_state s);  /* "pending" ... */
 const char *change_state_label(enum change_state s); /* 待审核, 已通过, 已退回 */
 enum change_state change_state_parse(const char *name);
 

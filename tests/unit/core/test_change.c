@@ -66,14 +66,15 @@ static int64_t approved_enterprise(db_conn *c, const char *code, const char *nam
 	int64_t auth = authority_by_name(c, "北京市交通委员会");
 	db_result *r = NULL;
 	assert_int_equal(
-	    DB_EXEC(c,
-	            "INSERT INTO registrations (kind, state, authority_id, province_code, name, code, "
-	            "legal_rep, contact_name, contact_id_number, phone, mobile, email, address, "
-	            "postcode, category, created_at, updated_at) VALUES ('enterprise', 'approved', "
-	            "$1, '11', $2, $3, '张三', '李四', '11010519491231002X', '010-65290000', "
-	            "'13800138000', 'old@example.cn', '北京市东城区旧地址1号', '100010', "
-	            "'道路运输-普通货运', $4, $4) RETURNING id",
-	            &r, P_INT(auth), P_TEXT(name), P_TEXT(code), P_INT(time_now())),
+	    DB_EXEC(
+	        c,
+	        "INSERT INTO registrations (kind, state, authority_id, province_code, name, code, "
+	        "legal_rep, contact_name, contact_id_number, phone, mobile, email, address, "
+	        "postcode, category, created_at, updated_at) VALUES ('enterprise', 'approved', "
+	        "$1, '11', $2, $3, '张三', '李四', '11010519491231002X', '010-65290000', "
+	        "'13800138000', 'old@example.cn', '北京市东城区旧地址1号', '100010', "
+	        "'道路运输-普通货运', $4, $4) RETURNING id",
+	        &r, P_INT(auth), P_TEXT(name), P_TEXT(code), P_INT(time_now())),
 	    DB_OK);
 	int64_t id = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
@@ -89,7 +90,8 @@ static int64_t approved_enterprise(db_conn *c, const char *code, const char *nam
 static struct actor holder_of(db_conn *c, int64_t reg)
 {
 	char q[96];
-	snprintf(q, sizeof q, "SELECT id FROM accounts WHERE registration_id = %lld", (long long)reg);
+	snprintf(q, sizeof q, "SELECT id FROM accounts WHERE registration_id = %lld",
+	         (long long)reg);
 	return (struct actor){.account_id = store_count(c, q, NULL),
 	                      .role = ROLE_APPLICANT,
 	                      .username = "holder",
@@ -221,14 +223,15 @@ static void valid_certificate(db_conn *c, int64_t reg, const char *serial, const
 	    DB_OK);
 	int64_t app = db_get_int(r, 0, 0, 0);
 	db_result_free(r);
-	assert_int_equal(DB_EXEC(c,
-	                         "INSERT INTO certificates (serial, application_id, registration_id, "
-	                         "token_serial, subject, pem, der, not_before, not_after, status, "
-	                         "created_at) VALUES ($1, $2, $3, $4, 'CN=甲公司', 'pem', 'der', 1, "
-	                         "$5, 'valid', 1)",
-	                         NULL, P_TEXT(serial), P_INT(app), P_INT(reg), P_TEXT(tk),
-	                         P_INT(time_now() + 1000 * 86400)),
-	                 DB_OK);
+	assert_int_equal(
+	    DB_EXEC(c,
+	            "INSERT INTO certificates (serial, application_id, registration_id, "
+	            "token_serial, subject, pem, der, not_before, not_after, status, "
+	            "created_at) VALUES ($1, $2, $3, $4, 'CN=甲公司', 'pem', 'der', 1, "
+	            "$5, 'valid', 1)",
+	            NULL, P_TEXT(serial), P_INT(app), P_INT(reg), P_TEXT(tk),
+	            P_INT(time_now() + 1000 * 86400)),
+	    DB_OK);
 }
 
 static void test_submit_and_approve_reissues(void **state)
@@ -282,15 +285,16 @@ static void test_submit_and_approve_reissues(void **state)
 	assert_int_equal(change_decide(f->c, &rv, id, true, NULL, &reissued, &blocked), DB_OK);
 	assert_null(blocked);
 	assert_int_equal(reissued, 2);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM registrations WHERE name = '甲公司（新）' "
-	                             "AND code = $1",
-	                             CODE_B),
-	                 1);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM accounts WHERE display_name = '甲公司（新）'",
-	                             NULL),
-	                 1);
+	assert_int_equal(
+	    store_count(f->c,
+	                "SELECT COUNT(*) FROM registrations WHERE name = '甲公司（新）' "
+	                "AND code = $1",
+	                CODE_B),
+	    1);
+	assert_int_equal(
+	    store_count(f->c, "SELECT COUNT(*) FROM accounts WHERE display_name = '甲公司（新）'",
+	                NULL),
+	    1);
 	/* One free renewal application per valid certificate, ready to issue. */
 	assert_int_equal(store_count(f->c,
 	                             "SELECT COUNT(*) FROM applications WHERE type = 'renewal' AND "
@@ -301,11 +305,12 @@ static void test_submit_and_approve_reissues(void **state)
 	/* The certificates stay valid until each is renewed on its token. */
 	assert_int_equal(
 	    store_count(f->c, "SELECT COUNT(*) FROM certificates WHERE status = 'valid'", NULL), 2);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM outbox WHERE kind = 'change_approved' AND "
-	                             "recipient = 'old@example.cn'",
-	                             NULL),
-	                 1);
+	assert_int_equal(
+	    store_count(f->c,
+	                "SELECT COUNT(*) FROM outbox WHERE kind = 'change_approved' AND "
+	                "recipient = 'old@example.cn'",
+	                NULL),
+	    1);
 	assert_int_equal(store_count(f->c,
 	                             "SELECT COUNT(*) FROM audit_log WHERE action = "
 	                             "'registration.change.approve'",
@@ -344,11 +349,12 @@ static void test_address_only_and_return(void **state)
 	assert_int_equal(change_latest(f->c, a, reg, &ch), DB_OK);
 	assert_int_equal(ch.state, CHANGE_RETURNED);
 	assert_string_equal(ch.reason, "邮箱无法联系");
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM outbox WHERE kind = 'change_returned' AND "
-	                             "params LIKE '%邮箱无法联系%'",
-	                             NULL),
-	                 1);
+	assert_int_equal(
+	    store_count(f->c,
+	                "SELECT COUNT(*) FROM outbox WHERE kind = 'change_returned' AND "
+	                "params LIKE '%邮箱无法联系%'",
+	                NULL),
+	    1);
 	/* Returned, the next change may be submitted; an address-only one
 	 * approved touches no certificate. */
 	in = current(f->c, a, reg);
@@ -363,7 +369,8 @@ static void test_address_only_and_return(void **state)
 	                             NULL),
 	                 1);
 	assert_int_equal(
-	    store_count(f->c, "SELECT COUNT(*) FROM applications WHERE change_id IS NOT NULL", NULL),
+	    store_count(f->c, "SELECT COUNT(*) FROM applications WHERE change_id IS NOT NULL",
+	                NULL),
 	    0);
 	/* A registration that is not approved has nothing to change. */
 	assert_int_equal(DB_EXEC(f->c, "UPDATE registrations SET state = 'rejected' WHERE id = $1",
@@ -411,28 +418,31 @@ static void test_open_renewals_at_approval(void **state)
 	int reissued = 0;
 	assert_int_equal(change_decide(f->c, &rv, id, true, NULL, &reissued, NULL), DB_OK);
 	assert_int_equal(reissued, 2);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM applications WHERE number = "
-	                             "'ESP-2026-R0C01' AND state = 'withdrawn' AND change_id IS NULL",
-	                             NULL),
-	                 1);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM applications WHERE renews_serial = '0C01' "
-	                             "AND state = 'ready_to_issue' AND amount_yuan = 0 AND "
-	                             "change_id IS NOT NULL",
-	                             NULL),
-	                 1);
+	assert_int_equal(
+	    store_count(f->c,
+	                "SELECT COUNT(*) FROM applications WHERE number = "
+	                "'ESP-2026-R0C01' AND state = 'withdrawn' AND change_id IS NULL",
+	                NULL),
+	    1);
+	assert_int_equal(
+	    store_count(f->c,
+	                "SELECT COUNT(*) FROM applications WHERE renews_serial = '0C01' "
+	                "AND state = 'ready_to_issue' AND amount_yuan = 0 AND "
+	                "change_id IS NOT NULL",
+	                NULL),
+	    1);
 	/* The paid one is kept (no second application, nothing refunded). */
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM applications WHERE renews_serial = '0C02'",
-	                             NULL),
-	                 1);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM applications WHERE number = "
-	                             "'ESP-2026-R0C02' AND state = 'ready_to_issue' AND change_id IS "
-	                             "NOT NULL",
-	                             NULL),
-	                 1);
+	assert_int_equal(
+	    store_count(f->c, "SELECT COUNT(*) FROM applications WHERE renews_serial = '0C02'",
+	                NULL),
+	    1);
+	assert_int_equal(
+	    store_count(f->c,
+	                "SELECT COUNT(*) FROM applications WHERE number = "
+	                "'ESP-2026-R0C02' AND state = 'ready_to_issue' AND change_id IS "
+	                "NOT NULL",
+	                NULL),
+	    1);
 	arena_free(a);
 }
 
