@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "esp/authority.h"
 #include "esp/change.h"
 #include "esp/config.h"
 #include "../dbfixture.h"
@@ -446,11 +447,71 @@ static void test_open_renewals_at_approval(void **state)
 	arena_free(a);
 }
 
+/* An approved 主管机关 is a node of the tree: a new name renames the node,
+ * and a name another authority has is refused at submission. */
+static void test_authority_rename(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	int64_t parent = authority_by_name(f->c, "北京市交通委员会");
+	int64_t node = 0;
+	assert_int_equal(authority_insert(f->c, parent, "某某区交通局", "11", "city", &node),
+	                 DB_OK);
+	db_result *r = NULL;
+	assert_int_equal(
+	    DB_EXEC(
+	        f->c,
+	        "INSERT INTO registrations (kind, state, authority_id, new_authority_id, "
+	        "province_code, name, code, legal_rep, contact_name, contact_id_number, phone, "
+	        "mobile, email, address, postcode, created_at, updated_at) VALUES ('authority', "
+	        "'approved', $1, $2, '11', '某某区交通局', $3, '张三', '李四', "
+	        "'11010519491231002X', '010-65290000', '13800138000', 'qu@example.cn', "
+	        "'北京市某区1号', '100010', 1, 1) RETURNING id",
+	        &r, P_INT(parent), P_INT(node), P_TEXT(CODE_C)),
+	    DB_OK);
+	int64_t reg = db_get_int(r, 0, 0, 0);
+	db_result_free(r);
+	int64_t acc = 0;
+	assert_int_equal(account_create(f->c, "quju", "口令口令12345", ROLE_APPLICANT,
+	                                "某某区交通局", 0, NULL, reg, &acc),
+	                 DB_OK);
+	struct arena *a = arena_new();
+	struct actor h = holder_of(f->c, reg), rv = reviewer(f->c);
+	struct field_errors e;
+	struct change_diff d;
+	/* Its own name, unchanged, is no clash with its own node. */
+	struct registration_input in = current(f->c, a, reg);
+	in.address = "北京市某区2号";
+	validate(f->c, a, reg, &in, &e, &d);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(d.n, 1);
+	/* Another authority's name is refused. */
+	in = current(f->c, a, reg);
+	in.name = "北京市交通委员会";
+	validate(f->c, a, reg, &in, &e, &d);
+	assert_non_null(field_error_of(&e, "name"));
+	assert_non_null(strstr(field_error_of(&e, "name"), "该主管机关已存在"));
+	/* A new name renames the node. */
+	in = current(f->c, a, reg);
+	in.name = "某某新区交通局";
+	validate(f->c, a, reg, &in, &e, &d);
+	assert_int_equal(e.n, 0);
+	int64_t id = 0;
+	assert_int_equal(change_submit(f->c, &h, reg, &d, 0, &id), DB_OK);
+	assert_int_equal(change_decide(f->c, &rv, id, true, NULL, NULL, NULL), DB_OK);
+	char q[96];
+	snprintf(q, sizeof q, "SELECT COUNT(*) FROM authorities WHERE id = %lld AND name = $1",
+	         (long long)node);
+	assert_int_equal(store_count(f->c, q, "某某新区交通局"), 1);
+	arena_free(a);
+}
+
 #define TESTS(setup)                                                                               \
 	cmocka_unit_test_setup_teardown(test_validation, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_submit_and_approve_reissues, setup, teardown),    \
 	    cmocka_unit_test_setup_teardown(test_address_only_and_return, setup, teardown),        \
-	    cmocka_unit_test_setup_teardown(test_open_renewals_at_approval, setup, teardown)
+	    cmocka_unit_test_setup_teardown(test_open_renewals_at_approval, setup, teardown),      \
+	    cmocka_unit_test_setup_teardown(test_authority_rename, setup, teardown)
 
 int main(void)
 {
