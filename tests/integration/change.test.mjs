@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Client, rawSql, decode, uscc, unique, inputFor, fieldError, ENGINE, SAMPLE_PDF, SAMPLE_EXE } from './lib/esp.mjs';
+import { Client, rawSql, decode, uscc, unique, inputFor, fieldError, approvedApplicant, ENGINE, SAMPLE_PDF, SAMPLE_EXE } from './lib/esp.mjs';
 import { tokenTestbed } from './token/lib.mjs';
 
 const T = tokenTestbed();
@@ -266,4 +266,29 @@ test(`[${ENGINE}] bad input is refused in Chinese, field by field`, async () => 
   const refused = await p.get('/change');
   assert.equal(refused.status, 403);
   assert.match(refused.text, /只有初审已通过的注册才能办理信息变更/);
+});
+
+test(`[${ENGINE}] an evaluator changes its work unit: its own labels, no scan, the subject marked for re-issue`, async () => {
+  const { fields } = await approvedApplicant(T.esp, 'evaluator');
+  const c = await holder(fields);
+  const form = await openForm(c);
+  assert.equal(inputFor(form.text, '姓名*'), 'f-name');
+  assert.equal(inputFor(form.text, '身份证号码*'), 'f-code');
+  assert.equal(inputFor(form.text, '工作单位*'), 'f-work_unit');
+  assert.equal(inputFor(form.text, '单位名称*'), null);
+  assert.doesNotMatch(form.text, /id="f-scan"/, 'an evaluator sends no 营业执照');
+  const sent = await postChange(c, { ...formValues(form.text), work_unit: '另一考评机构' });
+  assert.equal(sent.status, 200);
+  assert.match(sent.text, /id="change-pending"/);
+  const id = changeIdOf(fields.name);
+  const r = await T.staff('fj_reviewer');
+  const page = await r.get(`/review/changes/${id}`);
+  assert.match(page.text, /id="change-reissue"/);
+  assert.match(page.text, /<tr class="changed" data-field="work_unit">(?:(?!<\/tr>)[\s\S])*已变更/);
+  assert.match(page.text, /<tr class="" data-field="name">(?:(?!<\/tr>)[\s\S])*未变更/);
+  const d = await r.post(`/review/changes/${id}`, { decision: 'approve' });
+  assert.match(d.text, /id="change-state">已通过/);
+  assert.equal(sql(`SELECT work_unit FROM registrations WHERE name = '${fields.name}'`), '另一考评机构');
+  // No certificate yet: nothing to renew.
+  assert.equal(sql(`SELECT COUNT(*) FROM applications WHERE change_id = ${id}`), '0');
 });
