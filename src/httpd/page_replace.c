@@ -33,7 +33,7 @@ static json_t *replace_rows(struct request *r)
 	for (size_t i = 0; i < n; i++) {
 		const struct replace_row *x = &rows[i];
 		bool revoked = strcmp(x->status, "revoked") == 0;
-		char *label = revoked ? xasprintf("已吊销（%s）", crl_reason_label(x->reason))
+		char *label = revoked ? xasprintf("已吊销：%s", crl_reason_label(x->reason))
 		                      : xstrdup(x->not_after < time_now() ? "已过期" : "有效");
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:s}", "serial", x->serial,
 		                      "token_serial", x->token_serial, "expires",
