@@ -174,8 +174,8 @@ static enum db_status apply_tx(db_conn *c, void *arg)
 		st = refuse(x, REPLACE_FORBIDDEN);
 		goto out;
 	}
-	/* A replacement is a new token and a new certificate: the price of a
-	 * set, as a first key costs (the fee schedule has no other price). */
+	/* A replacement is a new token and a new certificate: the fee
+	 * schedule's replacement fee, by default the price of a set. */
 	struct fee fee;
 	if ((st = fee_current(c, &fee)) != DB_OK)
 		goto out;
@@ -202,8 +202,9 @@ static enum db_status apply_tx(db_conn *c, void *arg)
 	    P_TEXT(appstate_name(to)), P_TEXT(db_get(r, 0, 0)), P_TEXT(db_get(r, 0, 1)),
 	    P_TEXT(db_get(r, 0, 2)), P_TEXT(db_get(r, 0, 3)), P_TEXT(db_get(r, 0, 4)),
 	    P_TEXT(db_get(r, 0, 5)), P_TEXT(db_get(r, 0, 6)), P_TEXT(db_get(r, 0, 7)),
-	    P_TEXT(db_get(r, 0, 8)), P_INT(fee.price_yuan), P_INT(fee.medium_yuan),
-	    P_INT(fee.years), P_INT(fee_amount(&fee, k, 1)), scan ? P_INT(scan) : P_NULL,
+	    P_TEXT(db_get(r, 0, 8)), P_INT(fee.replacement_yuan), P_INT(fee.medium_yuan),
+	    P_INT(fee.years), P_INT(k == KIND_EVALUATOR ? 0 : fee.replacement_yuan),
+	    scan ? P_INT(scan) : P_NULL,
 	    P_TEXT(idem), P_INT(now), P_TEXT(x->serial));
 	free(idem);
 	if (st == DB_CONFLICT) {

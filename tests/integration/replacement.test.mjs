@@ -212,3 +212,27 @@ test(`[${ENGINE}] an evaluator's replacement costs nothing and goes through the 
   await tr.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
   assert.equal(sql(`SELECT state FROM applications WHERE number = '${number}'`), 'ready_to_issue');
 });
+
+test(`[${ENGINE}] the admin sets the replacement fee, versioned: a replacement applied for afterwards pays it`, async () => {
+  const admin = new Client(esp.url);
+  await admin.login('admin', esp.account('admin').password);
+  let page = await admin.get('/admin/fees');
+  assert.match(page.text, /<label for="f-replacement_yuan">补办费（元\/套）<\/label>/);
+  const bad = await admin.post('/admin/fees', { price_yuan: 660, medium_yuan: 80, years: 3, valid_from: today(), renewal_yuan: 300, replacement_yuan: '0' });
+  assert.equal(bad.status, 422);
+  assert.match(bad.text, /补办费应为正整数（元），或空着（与每套价格相同）/);
+  const before = await holderWithKeys(esp, 'enterprise', 1, dir);
+  const saved = await admin.post('/admin/fees', { price_yuan: 660, medium_yuan: 80, years: 3, valid_from: today(), renewal_yuan: 300, replacement_yuan: 520 });
+  assert.match(saved.text, /丢失补办、损坏补办520元\/套（含介质）/);
+  const res = await apply(before.c, before.certs[0].serial, 'damaged');
+  const number = res.location.split('/')[2];
+  page = await before.ra.get(`/ra/applications/${number}`);
+  assert.match(page.text, /id="amount-due">520 元/);
+  assert.match((await before.c.get('/replace')).text, /补办按520元\/个收费/);
+  // A row without one: the replacement costs that row's price of a set again.
+  await admin.get('/admin/fees');
+  await admin.post('/admin/fees', { price_yuan: 690, medium_yuan: 80, years: 3, valid_from: today(), renewal_yuan: 300, replacement_yuan: '' });
+  const h = await holderWithKeys(esp, 'enterprise', 1, dir);
+  const r2 = await apply(h.c, h.certs[0].serial, 'damaged');
+  assert.equal(sql(`SELECT amount_yuan FROM applications WHERE number = '${r2.location.split('/')[2]}'`), '690');
+});

@@ -5,3 +5,9 @@
 -- certificate: the index finds it, the application's transaction decides.
 ALTER TABLE applications ADD COLUMN replaces_serial TEXT;
 CREATE INDEX applications_replaces ON applications(replaces_serial);
+
+-- Its fee, versioned with the rest of the fee schedule: NULL (every row made
+-- before, and a row the admin leaves it empty on) is the row's price of a
+-- set, medium and certificate, since a replacement is a new token and a new
+-- certificate; the admin may set another.
+ALTER TABLE fee_schedule ADD COLUMN replacement_yuan BIGINT;
