@@ -144,6 +144,8 @@ test(`[${ENGINE}] 丢失补办: refused before 挂失, then applied once by pass
   assert.equal(certRow(old.serial), 'revoked/1', 'the old one stays revoked as lost');
   assert.equal(sql(`SELECT token_serial FROM certificates WHERE serial = '${done.serial}'`), done.token);
   assert.equal(sql(`SELECT COUNT(*) FROM application_events e JOIN applications a ON a.id = e.application_id WHERE a.number = '${number}' AND e.action = 'received'`), '1');
+  // The holder is told by mail as for a new key: issued, then shipped.
+  assert.equal(sql(`SELECT COUNT(*) FROM outbox WHERE audience = 'holder' AND kind IN ('app_issued', 'app_shipped') AND params LIKE '%${number}%'`), '2');
   // Replaced once: the page shows the application, no new button.
   page = await h.c.get('/replace');
   assert.ok(page.text.includes(`丢失补办申请 ${number}（已签收）`));
@@ -194,6 +196,7 @@ test(`[${ENGINE}] 损坏补办 of a still-valid certificate: it stays valid unti
   assert.equal(certRow(old.serial), 'revoked/5', 'revoked when the replacement was issued');
   assert.ok(Number(sql('SELECT number FROM crl WHERE id = 1')) > crlBefore, 'the CRL was re-signed with it');
   assert.match(sql(`SELECT note FROM application_events WHERE action = 'revoke' AND note LIKE '%${old.serial}%'`), /停止使用/);
+  assert.equal(sql(`SELECT COUNT(*) FROM outbox WHERE kind = 'cert_revoked' AND audience = 'holder' AND params LIKE '%${old.serial}%'`), '1');
   // The old key no longer logs in.
   const r = spawnSync('curl', ['-s', '-i', '--cacert', h.chain, '--cert', old.cert, '--key', old.key, `${esp.loginUrl}/`], { encoding: 'utf8' });
   assert.doesNotMatch(r.stdout, /esp_session=[^;\s]+/);
