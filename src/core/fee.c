@@ -59,17 +59,16 @@ enum db_status fee_list(db_conn *c, struct arena *a, struct fee **rows, size_t *
 enum db_status fee_add(db_conn *c, const struct actor *a, const struct fee *f)
 {
 	const struct db_param params[] = {
-	    P_INT(f->price_yuan),   P_INT(f->medium_yuan), P_INT(f->years),
-	    P_INT(f->valid_from),   P_INT(a->account_id),  P_INT(time_now()),
-	    P_INT(f->renewal_yuan),
-	    f->replacement_yuan <= 0 ? P_NULL : P_INT(f->replacement_yuan),
+	    P_INT(f->price_yuan),   P_INT(f->medium_yuan),
+	    P_INT(f->years),        P_INT(f->valid_from),
+	    P_INT(a->account_id),   P_INT(time_now()),
+	    P_INT(f->renewal_yuan), f->replacement_yuan <= 0 ? P_NULL : P_INT(f->replacement_yuan),
 	};
-	char *after =
-	    f->replacement_yuan <= 0
-	        ? xasprintf("%ld/%ld/%d/%ld", f->price_yuan, f->medium_yuan, f->years,
-	                    f->renewal_yuan)
-	        : xasprintf("%ld/%ld/%d/%ld/%ld", f->price_yuan, f->medium_yuan, f->years,
-	                    f->renewal_yuan, f->replacement_yuan);
+	char *after = f->replacement_yuan <= 0
+	                  ? xasprintf("%ld/%ld/%d/%ld", f->price_yuan, f->medium_yuan, f->years,
+	                              f->renewal_yuan)
+	                  : xasprintf("%ld/%ld/%d/%ld/%ld", f->price_yuan, f->medium_yuan, f->years,
+	                              f->renewal_yuan, f->replacement_yuan);
 	enum db_status st = db_exec_audited(
 	    c,
 	    "INSERT INTO fee_schedule (price_yuan, medium_yuan, years, valid_from, created_by, "

@@ -415,8 +415,8 @@ static enum db_status store_batched(db_conn *c, struct issue_ctx *x)
 enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *a,
                                     const char *number, const char *csr_pem,
                                     const char *token_serial, const char *crl_url,
-                                    int validity_days, int crl_hours,
-                                    enum ca_status *csr_status, struct issued *out)
+                                    int validity_days, int crl_hours, enum ca_status *csr_status,
+                                    struct issued *out)
 {
 	*csr_status = CA_OK;
 	memset(out, 0, sizeof(*out));

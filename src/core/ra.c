@@ -220,8 +220,8 @@ static enum db_status queue_part(db_conn *c, struct arena *a, const struct where
 			    .overdue = db_get_int(r, i, 10, 0) != 0,
 			    .days = started ? (now - started) / DAY : -1,
 			    .type = app_type_parse(db_get(r, i, 11)),
-			    .replaces_serial = db_get(r, i, 12) ? arena_strdup(a, db_get(r, i, 12))
-			                                        : NULL,
+			    .replaces_serial =
+			        db_get(r, i, 12) ? arena_strdup(a, db_get(r, i, 12)) : NULL,
 			};
 		}
 	}

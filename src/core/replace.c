@@ -18,12 +18,14 @@ static const struct replace_text {
 } texts[] = {
     {REPLACE_OK, 201, "ok", "补办申请已提交"},
     {REPLACE_EXISTING, 200, "ok", "该证书已有补办申请，返回原申请"},
-    {REPLACE_BAD_INPUT, 400, "bad_request", "请求格式错误：需要证书序列号和补办类型（丢失补办或损坏补办）"},
+    {REPLACE_BAD_INPUT, 400, "bad_request",
+     "请求格式错误：需要证书序列号和补办类型（丢失补办或损坏补办）"},
     {REPLACE_NOT_FOUND, 404, "not_found", "没有这个证书：请核对证书序列号"},
     {REPLACE_FORBIDDEN, 403, "forbidden",
      "该证书不属于当前登录的用户（或本单位报名尚未通过初审），不能申请补办"},
     {REPLACE_NOT_LOST, 409, "not_lost",
-     "该证书尚未挂失，不能申请丢失补办：请先在【当前用户信息】中挂失该证书U盘（或请数字证书注册机构吊销），"
+     "该证书尚未挂失，不能申请丢失补办：请先在【当前用户信息】中挂失该证书U盘（或请数字证书注册机构"
+     "吊销），"
      "再申请丢失补办；证书U盘损坏的，请申请损坏补办"},
     {REPLACE_USE_DAMAGED, 409, "use_damaged",
      "该证书因证书U盘损坏已由数字证书注册机构吊销（停止使用），请申请损坏补办"},
@@ -204,8 +206,7 @@ static enum db_status apply_tx(db_conn *c, void *arg)
 	    P_TEXT(db_get(r, 0, 5)), P_TEXT(db_get(r, 0, 6)), P_TEXT(db_get(r, 0, 7)),
 	    P_TEXT(db_get(r, 0, 8)), P_INT(fee.replacement_yuan), P_INT(fee.medium_yuan),
 	    P_INT(fee.years), P_INT(k == KIND_EVALUATOR ? 0 : fee.replacement_yuan),
-	    scan ? P_INT(scan) : P_NULL,
-	    P_TEXT(idem), P_INT(now), P_TEXT(x->serial));
+	    scan ? P_INT(scan) : P_NULL, P_TEXT(idem), P_INT(now), P_TEXT(x->serial));
 	free(idem);
 	if (st == DB_CONFLICT) {
 		/* The same certificate applied for at the same moment: find that one. */
@@ -272,14 +273,14 @@ enum db_status replace_list(db_conn *c, struct arena *a, int64_t registration_id
 	*out = NULL;
 	*n = 0;
 	db_result *r = NULL;
-	enum db_status st = DB_EXEC(
-	    c,
-	    "SELECT ce.serial, ce.token_serial, ce.status, ce.revoke_reason, ce.not_after, "
-	    "(SELECT x.number FROM applications x WHERE x.replaces_serial = ce.serial AND "
-	    "x.state <> $2 ORDER BY x.id DESC LIMIT 1) AS number "
-	    "FROM certificates ce WHERE ce.registration_id = $1 AND ce.status <> 'pending' "
-	    "ORDER BY ce.created_at, ce.serial",
-	    &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
+	enum db_status st =
+	    DB_EXEC(c,
+	            "SELECT ce.serial, ce.token_serial, ce.status, ce.revoke_reason, ce.not_after, "
+	            "(SELECT x.number FROM applications x WHERE x.replaces_serial = ce.serial AND "
+	            "x.state <> $2 ORDER BY x.id DESC LIMIT 1) AS number "
+	            "FROM certificates ce WHERE ce.registration_id = $1 AND ce.status <> 'pending' "
+	            "ORDER BY ce.created_at, ce.serial",
+	            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
 	if (st != DB_OK || r->nrows == 0) {
 		db_result_free(r);
 		return st;
@@ -294,9 +295,10 @@ enum db_status replace_list(db_conn *c, struct arena *a, int64_t registration_id
 		x->status = arena_strdup(a, db_get(r, i, 2));
 		x->reason = (int)db_get_int(r, i, 3, 0);
 		x->not_after = db_get_int(r, i, 4, 0);
-		x->lost = replace_check(APP_TYPE_REPLACE_LOST, x->status, x->reason, x->not_after, now);
-		x->damaged =
-		    replace_check(APP_TYPE_REPLACE_DAMAGED, x->status, x->reason, x->not_after, now);
+		x->lost =
+		    replace_check(APP_TYPE_REPLACE_LOST, x->status, x->reason, x->not_after, now);
+		x->damaged = replace_check(APP_TYPE_REPLACE_DAMAGED, x->status, x->reason,
+		                           x->not_after, now);
 		const char *number = db_get(r, i, 5);
 		if (number) {
 			struct application app;

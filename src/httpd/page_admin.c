@@ -105,14 +105,15 @@ static json_t *fees_to_json(struct request *r, const struct fee *rows, size_t n)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "price",
-		                   arena_printf(r->arena, "%ld", rows[i].price_yuan), "renewal",
-		                   arena_printf(r->arena, "%ld", rows[i].renewal_yuan), "replacement",
-		                   arena_printf(r->arena, "%ld", rows[i].replacement_yuan), "medium",
-		                   arena_printf(r->arena, "%ld", rows[i].medium_yuan), "years",
-		                   arena_printf(r->arena, "%d", rows[i].years), "valid_from",
-		                   rows[i].valid_from ? time_date(r->arena, rows[i].valid_from)
-		                                      : "系统初始"));
+		    arr,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "price",
+		              arena_printf(r->arena, "%ld", rows[i].price_yuan), "renewal",
+		              arena_printf(r->arena, "%ld", rows[i].renewal_yuan), "replacement",
+		              arena_printf(r->arena, "%ld", rows[i].replacement_yuan), "medium",
+		              arena_printf(r->arena, "%ld", rows[i].medium_yuan), "years",
+		              arena_printf(r->arena, "%d", rows[i].years), "valid_from",
+		              rows[i].valid_from ? time_date(r->arena, rows[i].valid_from)
+		                                 : "系统初始"));
 	return arr;
 }
 

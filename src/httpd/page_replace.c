@@ -44,7 +44,8 @@ static json_t *replace_rows(struct request *r)
 		if (x->number) {
 			json_object_set_new(o, "number", json_string(x->number));
 			json_object_set_new(o, "type_label", json_string(app_type_label(x->type)));
-			json_object_set_new(o, "state_label", json_string(appstate_label(x->state)));
+			json_object_set_new(o, "state_label",
+			                    json_string(appstate_label(x->state)));
 		}
 		json_array_append_new(arr, o);
 	}

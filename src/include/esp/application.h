@@ -105,7 +105,8 @@ struct application {
 	int64_t updated_at;
 	const char *renews_serial; /* 更新: the certificate renewed */
 	const char *unlock_token;  /* 密码解锁: the token unlocked */
-	const char *replaces_serial; /* 丢失补办, 损坏补办: the certificate replaced */
+	/* 丢失补办, 损坏补办: the certificate replaced */
+	const char *replaces_serial;
 	/* its registration */
 	enum reg_kind kind;
 	const char *reg_state;

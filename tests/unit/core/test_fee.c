@@ -57,7 +57,7 @@ static void test_add_current_and_list(void **state)
 	assert_int_equal(cur.medium_yuan, 90);
 	assert_int_equal(cur.years, 2);
 	assert_int_equal(cur.valid_from, now - 60);
-	assert_int_equal(cur.renewal_yuan, 0); /* a row that sets no renewal fee: free */
+	assert_int_equal(cur.renewal_yuan, 0);       /* a row that sets no renewal fee: free */
 	assert_int_equal(cur.replacement_yuan, 700); /* none set: the row's price of a set */
 
 	struct arena *a = arena_new();

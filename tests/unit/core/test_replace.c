@@ -63,7 +63,8 @@ static void test_check(void **state)
 	/* Only the two replacement kinds. */
 	assert_int_equal(replace_check(APP_TYPE_INITIAL, "revoked", 1, later, now),
 	                 REPLACE_BAD_INPUT);
-	assert_int_equal(replace_check(APP_TYPE_RENEWAL, "valid", 0, later, now), REPLACE_BAD_INPUT);
+	assert_int_equal(replace_check(APP_TYPE_RENEWAL, "valid", 0, later, now),
+	                 REPLACE_BAD_INPUT);
 	assert_int_equal(replace_check(LOST, NULL, 1, later, now), REPLACE_BAD_INPUT);
 	/* Every answer has a code, a Chinese message and a status; unknown ones are 500. */
 	for (int r = REPLACE_OK; r <= REPLACE_ERROR; r++) {
@@ -104,8 +105,8 @@ static int64_t one_int(db_conn *c, const char *sql, const char *arg)
 
 /* An approved registration of `kind` in 福建, its applicant, an initial
  * application and a certificate of it. */
-static struct actor make_holder(db_conn *c, const char *kind, const char *code,
-                                const char *serial, const char *status, int reason)
+static struct actor make_holder(db_conn *c, const char *kind, const char *code, const char *serial,
+                                const char *status, int reason)
 {
 	db_result *r = NULL;
 	assert_int_equal(DB_EXEC(c, "SELECT COUNT(*) FROM provinces WHERE code = '35'", &r), DB_OK);
@@ -157,9 +158,8 @@ static struct actor make_holder(db_conn *c, const char *kind, const char *code,
 	            "revoke_reason, revoked_at, created_at) VALUES ($1, (SELECT id FROM "
 	            "applications WHERE number = $2), $3, $4, 'CN=x', 'pem', $5, 0, $6, $7, $8, "
 	            "$9, 0)",
-	            NULL, P_TEXT(serial), P_TEXT(number), P_INT(reg_id),
-	            P_TEXT(token), P_BLOB("\x30\x00", 2),
-	            P_INT(time_now() + 86400 * 365), P_TEXT(status),
+	            NULL, P_TEXT(serial), P_TEXT(number), P_INT(reg_id), P_TEXT(token),
+	            P_BLOB("\x30\x00", 2), P_INT(time_now() + 86400 * 365), P_TEXT(status),
 	            strcmp(status, "revoked") == 0 ? P_INT(reason) : P_NULL,
 	            strcmp(status, "revoked") == 0 ? P_INT(time_now()) : P_NULL),
 	    DB_OK);
@@ -211,8 +211,9 @@ static void test_apply(void **state)
 	assert_int_equal(app.amount_yuan, fee.price_yuan);
 	assert_int_equal(app.medium_yuan, fee.medium_yuan);
 	/* The certificate is not touched by applying. */
-	assert_int_equal(one_int(c, "SELECT COUNT(*) FROM certificates WHERE serial = $1 AND "
-	                            "status = 'valid'",
+	assert_int_equal(one_int(c,
+	                         "SELECT COUNT(*) FROM certificates WHERE serial = $1 AND "
+	                         "status = 'valid'",
 	                         "AA01"),
 	                 1);
 
@@ -239,14 +240,17 @@ static void test_revoked_and_evaluator(void **state)
 {
 	struct fixture *f = *state;
 	db_conn *c = f->c;
-	struct actor lost = make_holder(c, "enterprise", "91350000000000003X", "LL01", "revoked", 1);
-	struct actor gone = make_holder(c, "enterprise", "91350000000000004X", "SS01", "revoked", 4);
+	struct actor lost =
+	    make_holder(c, "enterprise", "91350000000000003X", "LL01", "revoked", 1);
+	struct actor gone =
+	    make_holder(c, "enterprise", "91350000000000004X", "SS01", "revoked", 4);
 	struct actor eval = make_holder(c, "evaluator", "350102198001010011", "EE01", "revoked", 5);
 	char *n = NULL;
 	assert_int_equal(replace_apply(c, &lost, "LL01", DAMAGED, &n), REPLACE_USE_LOST);
 	assert_int_equal(replace_apply(c, &lost, "LL01", LOST, &n), REPLACE_OK);
-	assert_int_equal(one_int(c, "SELECT COUNT(*) FROM applications WHERE number = $1 AND type = "
-	                            "'replace_lost'",
+	assert_int_equal(one_int(c,
+	                         "SELECT COUNT(*) FROM applications WHERE number = $1 AND type = "
+	                         "'replace_lost'",
 	                         n),
 	                 1);
 	free(n);
@@ -258,15 +262,16 @@ static void test_revoked_and_evaluator(void **state)
 	/* An evaluator pays nothing (the training institution). */
 	assert_int_equal(replace_apply(c, &eval, "EE01", LOST, &n), REPLACE_USE_DAMAGED);
 	assert_int_equal(replace_apply(c, &eval, "EE01", DAMAGED, &n), REPLACE_OK);
-	assert_int_equal(one_int(c, "SELECT amount_yuan FROM applications WHERE number = $1", n), 0);
+	assert_int_equal(one_int(c, "SELECT amount_yuan FROM applications WHERE number = $1", n),
+	                 0);
 	/* Issuance of a replacement whose old certificate is revoked already
 	 * revokes nothing more (the CA is not needed). */
 	struct arena *ar = arena_new();
 	struct application app;
 	assert_int_equal(application_get(c, ar, n, &app), DB_OK);
 	assert_int_equal(replace_issued(c, NULL, &eval, &app, 24), DB_OK);
-	assert_int_equal(one_int(c, "SELECT revoke_reason FROM certificates WHERE serial = $1", "EE01"),
-	                 5);
+	assert_int_equal(
+	    one_int(c, "SELECT revoke_reason FROM certificates WHERE serial = $1", "EE01"), 5);
 
 	/* The holder's table: what each kind answers, and the application. */
 	struct replace_row *rows = NULL;
