@@ -214,6 +214,21 @@ test(`[${ENGINE}] an evaluator's replacement costs nothing and goes through the 
   await tr.get(`/ra/applications/${number}`);
   await tr.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
   assert.equal(sql(`SELECT state FROM applications WHERE number = '${number}'`), 'ready_to_issue');
+  // Issued onto a new token, handed to the training institution, picked up.
+  const r = await fetch(`${esp.url}/api/v1/applications/${number}/certificates`, {
+    method: 'POST', headers: { authorization: `Bearer ${h.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ csr: makeCsr(dir, `ev-${number}`).pem, token_serial: `TK-EV-${number}` }),
+  });
+  assert.equal(r.status, 201);
+  const issued = await r.json();
+  assert.equal(certRow(old.serial), 'revoked/5', 'the broken key ends with its replacement');
+  await h.ra.get(`/ra/applications/${number}`);
+  const pick = await h.ra.post(`/ra/applications/${number}/ship`, {});
+  assert.match(pick.text, /id="app-state">待领取/);
+  await tr.get(`/ra/applications/${number}`);
+  const got = await tr.post(`/ra/applications/${number}/received`, {});
+  assert.match(got.text, /id="app-state">已签收/);
+  assert.equal(certRow(issued.serial), 'valid/-1');
 });
 
 test(`[${ENGINE}] the admin sets the replacement fee, versioned: a replacement applied for afterwards pays it`, async () => {
