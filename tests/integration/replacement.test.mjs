@@ -93,6 +93,7 @@ test(`[${ENGINE}] 丢失补办: refused before 挂失, then applied once by pass
   await k.get(`/mgmt/certs/${old.serial}/lost`);
   const lostPage = await k.post(`/mgmt/certs/${old.serial}/lost`, {});
   assert.equal(lostPage.status, 200);
+  assert.match(lostPage.text, /id="replace-how">需要补办这个证书U盘的，请用用户名和密码登录证书U盘申请网站，在【查看初审状态】页面点击【丢失补办、损坏补办】申请丢失补办。/);
   assert.equal(certRow(old.serial), 'revoked/1');
 
   const status = await h.c.get('/status');
