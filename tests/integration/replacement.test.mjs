@@ -130,6 +130,9 @@ test(`[${ENGINE}] 丢失补办: refused before 挂失, then applied once by pass
   assert.equal(print.status, 200);
   assert.ok(ticked(print.text, '丢失补办'), 'the form ticks 丢失补办');
   assert.ok(!ticked(print.text, '初次办理') && !ticked(print.text, '损坏补办'), 'and nothing else');
+  const pdf = await h.c.get(`/applications/${number}/form.pdf`);
+  assert.equal(pdf.status, 200);
+  assert.match(pdf.headers.get('content-type'), /^application\/pdf/);
   page = await h.c.get('/replace');
   assert.ok(page.text.includes(`丢失补办申请 ${number}（已提交）`));
 
