@@ -189,8 +189,13 @@ test(`[${ENGINE}] 损坏补办 after the RA revoked the handed-in token as cessa
 test(`[${ENGINE}] 损坏补办 of a still-valid certificate: it stays valid until the replacement is issued, then is revoked as cessationOfOperation`, async () => {
   const h = await holderWithKeys(esp, 'enterprise', 1, dir);
   const old = h.certs[0];
-  const res = await apply(h.c, old.serial, 'damaged');
+  // Two clicks at once: one application.
+  await h.c.get('/replace');
+  const both = await Promise.all([0, 1, 2].map(() => h.c.post(`/replace/${old.serial}/damaged`, {}, { redirect: false })));
+  const res = both[0];
   assert.equal(res.status, 303);
+  assert.deepEqual(both.map((x) => x.location), [res.location, res.location, res.location]);
+  assert.equal(sql(`SELECT COUNT(*) FROM applications WHERE replaces_serial = '${old.serial}'`), '1');
   const number = res.location.split('/')[2];
   assert.equal(certRow(old.serial), 'valid/-1', 'applying revokes nothing');
   const crlBefore = Number(sql('SELECT number FROM crl WHERE id = 1'));
