@@ -282,6 +282,12 @@ void api_renewal_issue(struct request *r);
 void api_renewal_confirm(struct request *r);
 /* The renewal table's values (templates/renewal_table.html) into ctx. */
 void renewal_context(struct request *r, json_t *ctx);
+/* page_replace.c: 丢失补办, 损坏补办 */
+void page_replace(struct request *r);
+void page_replace_lost(struct request *r);
+void page_replace_damaged(struct request *r);
+/* The replacement table's values (templates/replace_table.html) into ctx. */
+void replace_context(struct request *r, json_t *ctx);
 /* page_unlock.c: 密码解锁 */
 void page_unlock(struct request *r);
 void page_unlock_apply(struct request *r);

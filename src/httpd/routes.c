@@ -95,6 +95,10 @@ const struct route routes[] = {
     {"POST", "/renewal/{}", page_renewal_apply, SIGNED(ACT_REGISTRANT)},
     {"POST", "/api/v1/renewals", api_renewal_issue, R_NO_CSRF | R_JSON, ACT_ANYONE},
     {"POST", "/api/v1/renewals/confirm", api_renewal_confirm, R_NO_CSRF | R_JSON, ACT_ANYONE},
+    /* 丢失补办, 损坏补办: the holder's page (password or key session) and its buttons. */
+    {"GET", "/replace", page_replace, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/replace/{}/lost", page_replace_lost, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/replace/{}/damaged", page_replace_damaged, SIGNED(ACT_REGISTRANT)},
     /* 密码解锁: the holder's page; the SO PIN's custody (RA workstation) and
      * its one-time release to the holder's tool (the authorisation). */
     {"GET", "/unlock", page_unlock, SIGNED(ACT_REGISTRANT)},

@@ -217,6 +217,9 @@ const spec = () => [
   ['POST', '/api/v1/renewals/confirm', [['/api/v1/renewals/confirm', anyone]]],
   // 密码解锁: every applicant sees the page; the token named here has no
   // SO PIN in custody, so its holder gets 409 and everyone else 403.
+  ['GET', '/replace', [['/replace', signedIn(applicant)]]],
+  ['POST', '/replace/{}/lost', [[`/replace/${data.serial}/lost`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)'))]]],
+  ['POST', '/replace/{}/damaged', [[`/replace/${data.serial}/damaged`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)')), { destructive: true }]]],
   ['GET', '/unlock', [['/unlock', signedIn(applicant)]]],
   ['POST', '/unlock/{}', [[`/unlock/${data.token}`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)'))]]],
   // The RA workstation's custody of SO PINs answers its Bearer token only.
