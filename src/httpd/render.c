@@ -8,6 +8,8 @@
  * are about 3 KB). */
 #define LAYOUT_ROOM 8192
 
+/* What the layout shows. Whatever is added here must be added to
+ * frame_key too: render_page_html keeps the layout per that key. */
 static json_t *base_context(struct request *r, const char *title)
 {
 	json_t *ctx = json_object();
