@@ -59,8 +59,7 @@ static struct queue_page *cache_get(const char *key, int64_t generation)
 }
 
 /* Takes html (malloc'ed); the page returned is held until page_release. */
-static struct queue_page *cache_put(const char *key, int64_t generation, char *html,
-                                    size_t len)
+static struct queue_page *cache_put(const char *key, int64_t generation, char *html, size_t len)
 {
 	struct queue_page *p = xmalloc(sizeof(*p) + len + 1);
 	if (len)

@@ -57,7 +57,7 @@ typedef struct db_pool db_pool;
 
 /* What db_commit_mark reads: opaque, compared whole. */
 struct db_mark {
-	uint64_t file;      /* which database file */
+	uint64_t file;       /* which database file */
 	uint32_t header[12]; /* the WAL index header */
 };
 
