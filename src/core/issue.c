@@ -184,7 +184,7 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	issued_free(&x->out);
 	struct arena *ar = arena_new();
 	struct application application, *app = &application;
-	enum db_status st = application_get(c, ar, x->number, app);
+	enum db_status st = application_get_issuance(c, ar, x->number, app);
 	if (st != DB_OK) {
 		arena_free(ar);
 		x->result = st == DB_NOT_FOUND ? ISSUE_NOT_FOUND : ISSUE_ERROR;
@@ -442,7 +442,7 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 	 * issuable by this actor; the transaction decides (see the top). */
 	struct arena *ar = arena_new();
 	struct application app;
-	if (application_get(c, ar, number, &app) == DB_OK) {
+	if (application_get_issuance(c, ar, number, &app) == DB_OK) {
 		struct policy_object o;
 		application_policy_object(&app, &o);
 		if (policy_allows(a, ACT_APPLICATION_RA, &o) &&
