@@ -501,6 +501,7 @@ enum db_status application_get(db_conn *c, struct arena *a, const char *number,
  * delivery columns, no authority name. */
 #define APP_SELECT_ISSUANCE                                                                        \
 	"SELECT a.id, a.registration_id, a.type, a.state, a.sets, a.paid_at, a.materials_at, "     \
+	"a.change_id, "                                                                            \
 	"r.kind, r.state, r.name, r.code, r.work_unit, r.province_code, p.name, au.path "          \
 	"FROM applications a JOIN registrations r ON r.id = a.registration_id "                    \
 	"JOIN provinces p ON p.code = r.province_code JOIN authorities au ON au.id = "             \
@@ -529,6 +530,7 @@ enum db_status application_get_issuance(db_conn *c, struct arena *a, const char 
 		o->sets = (int)I();
 		o->paid_at = I();
 		o->materials_at = I();
+		o->change_id = I();
 		o->kind = kind_parse(db_get(r, 0, col++));
 		o->reg_state = T();
 		o->reg_name = T();
@@ -563,6 +565,7 @@ enum db_status application_list_for(db_conn *c, struct arena *a, int64_t registr
 	return st;
 }
 
+/* A field read here must also be read by application_get_issuance. */
 void application_policy_object(const struct application *app, struct policy_object *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -582,6 +585,7 @@ unsigned app_type_facts(enum app_type t)
 	                              : 0;
 }
 
+/* A field read here must also be read by application_get_issuance. */
 unsigned application_facts(const struct application *app)
 {
 	return (app->kind == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
