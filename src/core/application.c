@@ -495,58 +495,6 @@ enum db_status application_get(db_conn *c, struct arena *a, const char *number,
 	return st;
 }
 
-/* What issuance reads of an application (see application_get_issuance):
- * its state and count, the facts the state machine needs, the policy's
- * object and the fields a certificate is built from; no contact, fee or
- * delivery columns, no authority name. */
-#define APP_SELECT_ISSUANCE                                                                        \
-	"SELECT a.id, a.registration_id, a.type, a.state, a.sets, a.paid_at, a.materials_at, "     \
-	"a.change_id, "                                                                            \
-	"r.kind, r.state, r.name, r.code, r.work_unit, r.province_code, p.name, au.path "          \
-	"FROM applications a JOIN registrations r ON r.id = a.registration_id "                    \
-	"JOIN provinces p ON p.code = r.province_code JOIN authorities au ON au.id = "             \
-	"r.authority_id "
-
-enum db_status application_get_issuance(db_conn *c, struct arena *a, const char *number,
-                                        struct application *o)
-{
-	if (!number || strlen(number) > 32)
-		return DB_NOT_FOUND;
-	db_result *r = NULL;
-	enum db_status st =
-	    DB_EXEC(c, APP_SELECT_ISSUANCE "WHERE a.number = $1", &r, P_TEXT(number));
-	if (st == DB_OK && r->nrows == 0)
-		st = DB_NOT_FOUND;
-	if (st == DB_OK) {
-		int col = 0;
-#define T() text(a, r, 0, col++)
-#define I() db_get_int(r, 0, col++, 0)
-		memset(o, 0, sizeof(*o));
-		o->id = I();
-		o->number = arena_strdup(a, number);
-		o->registration_id = I();
-		o->type = app_type_parse(db_get(r, 0, col++));
-		o->state = appstate_parse(db_get(r, 0, col++));
-		o->sets = (int)I();
-		o->paid_at = I();
-		o->materials_at = I();
-		o->change_id = I();
-		o->kind = kind_parse(db_get(r, 0, col++));
-		o->reg_state = T();
-		o->reg_name = T();
-		o->reg_code = T();
-		o->work_unit = T();
-		o->province_code = T();
-		o->province = T();
-		o->authority_path = T();
-		assert(col == r->ncols);
-#undef T
-#undef I
-	}
-	db_result_free(r);
-	return st;
-}
-
 enum db_status application_list_for(db_conn *c, struct arena *a, int64_t registration_id,
                                     struct application **out, size_t *n)
 {
@@ -565,7 +513,6 @@ enum db_status application_list_for(db_conn *c, struct arena *a, int64_t registr
 	return st;
 }
 
-/* A field read here must also be read by application_get_issuance. */
 void application_policy_object(const struct application *app, struct policy_object *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -585,7 +532,6 @@ unsigned app_type_facts(enum app_type t)
 	                              : 0;
 }
 
-/* A field read here must also be read by application_get_issuance. */
 unsigned application_facts(const struct application *app)
 {
 	return (app->kind == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |

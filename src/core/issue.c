@@ -183,7 +183,7 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 	issued_free(&x->out);
 	struct arena *ar = arena_new();
 	struct application application, *app = &application;
-	enum db_status st = application_get_issuance(c, ar, x->number, app);
+	enum db_status st = application_get(c, ar, x->number, app);
 	if (st != DB_OK) {
 		arena_free(ar);
 		x->result = st == DB_NOT_FOUND ? ISSUE_NOT_FOUND : ISSUE_ERROR;

@@ -123,14 +123,6 @@ enum db_status application_next_number(db_conn *c, char **number);
  * none (or the number cannot be one). */
 enum db_status application_get(db_conn *c, struct arena *a, const char *number,
                                struct application *out);
-/* The same application as application_get, with only what issuance uses
- * filled in (id, registration, type, state, sets, paid_at, materials_at,
- * change_id, and the registration's kind, state, name, code, work unit,
- * province and authority path: what application_facts,
- * application_policy_object and issue_profile read); every other field is
- * zero. */
-enum db_status application_get_issuance(db_conn *c, struct arena *a, const char *number,
-                                        struct application *out);
 /* The applications of a registration, newest first (strings, *out in arena). */
 enum db_status application_list_for(db_conn *c, struct arena *a, int64_t registration_id,
                                     struct application **out, size_t *n);

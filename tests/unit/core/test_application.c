@@ -8,15 +8,12 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include <cmocka.h>
 
 #include "esp/application.h"
-#include "esp/issue.h"
 #include "esp/upload.h"
 #include "../dbfixture.h"
 #include "storetest.h"
@@ -169,74 +166,6 @@ static void test_get_and_list(void **state)
 	arena_free(a);
 }
 
-static bool same_text(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* Issuance reads an application with application_get_issuance: whatever
- * issuance derives from it (the state machine's facts, the policy's object,
- * the certificate's fields) must be what the full read gives. */
-static void test_get_issuance_agrees(void **state)
-{
-	struct fixture *f = *state;
-	assert_int_equal(seed_base(f->c), DB_OK);
-	int64_t reg = store_registration(f->c, "approved", "91110000000000001A");
-	int64_t id = store_application(f->c, reg, "ESP-2026-000001", "initial", "paid", 0);
-	/* Every column the facts read set to something, so a column left out of
-	 * the narrow read shows. */
-	struct actor admin = store_admin(f->c);
-	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(f->c,
-	                         "INSERT INTO registration_changes (registration_id, state, "
-	                         "old_values, new_values, submitted_by, created_at, updated_at) "
-	                         "VALUES ($1, 'approved', '{}', '{}', $2, 1, 1) RETURNING id",
-	                         &r, P_INT(reg), P_INT(admin.account_id)),
-	                 DB_OK);
-	int64_t change = db_get_int(r, 0, 0, 0);
-	db_result_free(r);
-	assert_int_equal(DB_EXEC(f->c,
-	                         "UPDATE applications SET paid_at = 5, materials_at = 6, "
-	                         "change_id = $2, sets = 3 WHERE id = $1",
-	                         NULL, P_INT(id), P_INT(change)),
-	                 DB_OK);
-	assert_int_equal(DB_EXEC(f->c,
-	                         "UPDATE registrations SET work_unit = '某单位' WHERE id = $1",
-	                         NULL, P_INT(reg)),
-	                 DB_OK);
-	struct arena *a = arena_new();
-	struct application full, narrow;
-	assert_int_equal(application_get(f->c, a, "ESP-2026-000001", &full), DB_OK);
-	assert_int_equal(application_get_issuance(f->c, a, "ESP-2026-000001", &narrow), DB_OK);
-	assert_true(narrow.id == full.id && narrow.registration_id == full.registration_id);
-	assert_string_equal(narrow.number, full.number);
-	assert_int_equal(narrow.type, full.type);
-	assert_int_equal(narrow.state, full.state);
-	assert_int_equal(narrow.sets, 3);
-	assert_int_equal(application_facts(&narrow), application_facts(&full));
-	assert_true(application_facts(&full) & APP_FACT_CHANGE);
-	struct policy_object po, pn;
-	application_policy_object(&full, &po);
-	application_policy_object(&narrow, &pn);
-	assert_true(po.registration_id == pn.registration_id);
-	assert_true(same_text(po.kind, pn.kind) && same_text(po.reg_state, pn.reg_state) &&
-	            same_text(po.authority_path, pn.authority_path) &&
-	            same_text(po.province_code, pn.province_code));
-	struct cert_profile cf, cn;
-	issue_profile(&full, "http://x/ca/crl", 365, &cf);
-	issue_profile(&narrow, "http://x/ca/crl", 365, &cn);
-	assert_true(same_text(cf.common_name, cn.common_name) &&
-	            same_text(cf.organization, cn.organization) &&
-	            same_text(cf.org_unit, cn.org_unit) && same_text(cf.province, cn.province) &&
-	            same_text(cf.code, cn.code) && same_text(cf.code_kind, cn.code_kind));
-	assert_string_equal(cn.common_name, "测试企业");
-	assert_string_equal(cn.province, "北京市");
-	assert_int_equal(application_get_issuance(f->c, a, "ESP-2026-000009", &narrow),
-	                 DB_NOT_FOUND);
-	assert_int_equal(application_get_issuance(f->c, a, NULL, &narrow), DB_NOT_FOUND);
-	arena_free(a);
-}
-
 static const struct esp_limits limits = {.keys_per_application_max = 99};
 
 static void test_validate(void **state)
@@ -313,7 +242,6 @@ static void test_store_failure_is_an_error(void **state)
 	cmocka_unit_test_setup_teardown(test_open_initial, setup, teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_latest_scan, setup, teardown),                    \
 	    cmocka_unit_test_setup_teardown(test_get_and_list, setup, teardown),                   \
-	    cmocka_unit_test_setup_teardown(test_get_issuance_agrees, setup, teardown),            \
 	    cmocka_unit_test_setup_teardown(test_validate, setup, teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_store_failure_is_an_error, setup, teardown)
 
