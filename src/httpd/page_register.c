@@ -1,4 +1,5 @@
 /* 报名申请: the registration form of each kind, and its correction after 未通过. */
+#include "esp/pwslot.h"
 #include "httpd.h"
 #include "registration_view.h"
 #include "throttle.h"
@@ -64,7 +65,14 @@ void page_register_post(struct request *r)
 			return;
 		int64_t reg_id = 0;
 		const char *which = NULL;
+		/* Its password hash holds 64 MiB: only so many at once (pwslot.c). */
+		if (!pwslot_enter(true)) {
+			ratelimit_release(c, key, limit, &slot);
+			reply_hash_busy(r);
+			return;
+		}
 		enum db_status st = registration_submit(c, k, &in, r->client_addr, &reg_id, &which);
+		pwslot_leave();
 		if (st != DB_OK)
 			ratelimit_release(c, key, limit, &slot);
 		if (st == DB_OK) {
