@@ -1,0 +1,44 @@
+-- A generation for what the RA's search shows (src/httpd/page_ra.c): the
+-- applications, their registrations' names and codes, the provinces' names.
+-- espd keeps a search's rendered result while it stays the same; a
+-- registration that has no application yet (the reviewers' changes) does
+-- not move it. Triggers bump it whoever writes, as 007_generations.sql's.
+-- On PostgreSQL a counter is 64 shards (013_cluster.sql).
+
+{{SQLITE}}
+INSERT INTO generations (name, value) VALUES ('applications', 0);
+CREATE TRIGGER applications_insert_gen AFTER INSERT ON applications
+BEGIN
+	UPDATE generations SET value = value + 1 WHERE name = 'applications';
+END;
+CREATE TRIGGER applications_update_gen AFTER UPDATE ON applications
+BEGIN
+	UPDATE generations SET value = value + 1 WHERE name = 'applications';
+END;
+CREATE TRIGGER applications_delete_gen AFTER DELETE ON applications
+BEGIN
+	UPDATE generations SET value = value + 1 WHERE name = 'applications';
+END;
+CREATE TRIGGER registrations_search_gen AFTER UPDATE OF name, code, province_code, kind ON registrations
+BEGIN
+	UPDATE generations SET value = value + 1 WHERE name = 'applications';
+END;
+CREATE TRIGGER provinces_search_gen AFTER UPDATE OF name ON provinces
+BEGIN
+	UPDATE generations SET value = value + 1 WHERE name = 'applications';
+END;
+{{END}}
+{{POSTGRESQL}}
+INSERT INTO generations (name, shard, value)
+	SELECT 'applications', s, 0 FROM generate_series(0, 63) s;
+CREATE TRIGGER applications_insert_gen AFTER INSERT ON applications
+	FOR EACH ROW EXECUTE FUNCTION esp_generation_bump('applications');
+CREATE TRIGGER applications_update_gen AFTER UPDATE ON applications
+	FOR EACH ROW EXECUTE FUNCTION esp_generation_bump('applications');
+CREATE TRIGGER applications_delete_gen AFTER DELETE ON applications
+	FOR EACH ROW EXECUTE FUNCTION esp_generation_bump('applications');
+CREATE TRIGGER registrations_search_gen AFTER UPDATE OF name, code, province_code, kind ON registrations
+	FOR EACH ROW EXECUTE FUNCTION esp_generation_bump('applications');
+CREATE TRIGGER provinces_search_gen AFTER UPDATE OF name ON provinces
+	FOR EACH ROW EXECUTE FUNCTION esp_generation_bump('applications');
+{{END}}
