@@ -1,5 +1,4 @@
 /* Password login, logout and the landing page after login. */
-#include "esp/pwslot.h"
 #include "httpd.h"
 
 #include "throttle.h"
@@ -66,15 +65,8 @@ void page_login_post(struct request *r)
 	int64_t id = 0, retry_after = 0;
 	db_conn *c = req_db(r);
 	struct login_limits limits = throttle_login_limits(r);
-	/* Its password check holds 64 MiB: only so many at once (pwslot.c). */
-	if (!pwslot_enter(true)) {
-		req_header(r, "Retry-After", "1");
-		show_login(r, 503, "系统繁忙，请1秒后再试。", user, portal);
-		return;
-	}
 	enum login_result res = account_login(c, &limits, throttle_client(r), user, pass,
 	                                      r->srv->staff_password_login, &id, &retry_after);
-	pwslot_leave();
 	const char *wait = throttle_wait_text(r, retry_after);
 	if (retry_after > 0)
 		req_header(r, "Retry-After",
