@@ -12,6 +12,9 @@ CREATE INDEX applications_to_issue ON applications(state) WHERE state IN ('ready
 -- its last entry for the serial.
 CREATE INDEX applications_renews_id ON applications(renews_serial, id);
 DROP INDEX applications_renews;
+-- The same for the newest replacement (丢失补办/损坏补办) of a certificate.
+CREATE INDEX applications_replaces_id ON applications(replaces_serial, id);
+DROP INDEX IF EXISTS applications_replaces;
 
 -- A generation for what the RA's search shows (src/httpd/page_ra.c): the
 -- applications, their registrations' names and codes, the provinces' names.
