@@ -647,8 +647,7 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 
 enum db_status registration_submit_hashed(db_conn *c, enum reg_kind k,
                                           const struct registration_input *in, const char *hash,
-                                          const char *address, int64_t *reg_id,
-                                          const char **which)
+                                          const char *address, int64_t *reg_id, const char **which)
 {
 	struct submit_ctx s = {.kind = k, .in = in, .address = address, .password_hash = hash};
 	enum db_status st = db_transaction(c, submit_tx, &s);
