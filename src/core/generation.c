@@ -43,7 +43,8 @@ static bool generations_query(db_conn *c, int64_t out[GEN_COUNT])
 {
 	static const char *const names[GEN_COUNT] = {[GEN_REGISTRATIONS] = "registrations",
 	                                             [GEN_SESSIONS] = "sessions",
-	                                             [GEN_SETTINGS] = "settings"};
+	                                             [GEN_SETTINGS] = "settings",
+	                                             [GEN_APPLICATIONS] = "applications"};
 	for (int g = 0; g < GEN_COUNT; g++)
 		out[g] = -1;
 	/* Read on every request that uses a session: on SQLite (one row per

@@ -3,6 +3,8 @@
  * its migrations, loads templates and the CA, starts the HTTP and HTTPS
  * listeners and stops cleanly on SIGTERM/SIGINT, finishing requests in flight.
  */
+#include "esp/pwslot.h"
+#include "ra_search_cache.h"
 #include "httpd.h"
 #include "mailer.h"
 #include "esp/sopin.h"
@@ -366,6 +368,9 @@ static int server_settings(struct server *srv, struct esp_config *cfg)
 	srv->cfg = cfg;
 	password_set_cost(config_get(cfg, "password_hash"));
 	throttle_init(cfg);
+	ra_search_cache_init(config_get_long(cfg, "ra_search_cache_entries"));
+	pwslot_configure((int)config_get_long(cfg, "password_hash_concurrency"),
+	                 (int)config_get_long(cfg, "password_hash_wait_ms"));
 	char *bad_proxy = NULL;
 	if (client_addr_init(config_get(cfg, "trusted_proxies"), &bad_proxy) != 0) {
 		fprintf(stderr, "espd: trusted_proxies: '%s' is not an IP address\n", bad_proxy);

@@ -243,6 +243,14 @@ void reply_busy(struct request *r)
 	reply_error(r, 503, "busy", "系统繁忙", "系统繁忙，请稍候片刻再试。");
 }
 
+void reply_hash_busy(struct request *r)
+{
+	log_info("req=%llu %s: every password hash in use, answered 503", (unsigned long long)r->id,
+	         r->method);
+	req_header(r, "Retry-After", "1");
+	reply_error(r, 503, "busy", "系统繁忙", "系统繁忙，请1秒后再试。");
+}
+
 void reply_server_error(struct request *r, const char *what)
 {
 	/* A store that was only too busy (locked by another process, every
