@@ -471,8 +471,7 @@ static int same_deployment(struct server *srv, const char *ca_dir)
 			    "espd: %s differs from the one this store records: this process has "
 			    "%s, the store %s (every espd on one store needs the same CA files "
 			    "in %s and the same public_url; to move them all to a new public_url, "
-			    "stop every espd, then UPDATE deployment SET value = '<new>' WHERE "
-			    "name = 'public_url')\n",
+			    "stop every espd, then espctl deployment set-public-url <new>)\n",
 			    keys[i].what, keys[i].value, recorded, ca_dir);
 			rc = 2;
 		}
