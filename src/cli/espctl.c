@@ -1069,8 +1069,8 @@ static int cmd_deployment(struct ctl *ctl, int argc, char **argv)
 		free(before);
 		return 3;
 	}
-	printf("public_url %s recorded (was %s); start every espd with --public_url=%s\n",
-	       argv[1], before ? before : "not recorded", argv[1]);
+	printf("public_url %s recorded (was %s); start every espd with --public_url=%s\n", argv[1],
+	       before ? before : "not recorded", argv[1]);
 	free(before);
 	return 0;
 }

@@ -55,10 +55,10 @@ struct pg_stmt {
 struct db_conn {
 	const struct db_backend *backend; /* always &db_pg_backend */
 	PGconn *pg;
-	bool in_tx; /* between begin and commit/rollback */
-	char *target; /* the connection string, for a read-write reconnect */
-	bool need_rw; /* a write was refused as read-only: reconnect (25006) */
-	bool lost;    /* the last failure was the server gone (pg_server_gone) */
+	bool in_tx;      /* between begin and commit/rollback */
+	char *target;    /* the connection string, for a read-write reconnect */
+	bool need_rw;    /* a write was refused as read-only: reconnect (25006) */
+	bool lost;       /* the last failure was the server gone (pg_server_gone) */
 	bool lost_unrun; /* ... and the server said the statement did not run */
 	struct pg_stmt **buckets;
 	size_t nbuckets, nstmts;

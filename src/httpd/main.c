@@ -526,17 +526,18 @@ static int start_listeners(struct server *srv, struct listeners *l, const char *
 		/* Giving GnuTLS our chain makes the login listener ask every
 		 * client for a certificate; it does not judge them:
 		 * cert_login_check does. */
-		bool proxied = k == LISTEN_LOGIN && config_get_bool(srv->cfg, "login_proxy_protocol");
+		bool proxied =
+		    k == LISTEN_LOGIN && config_get_bool(srv->cfg, "login_proxy_protocol");
 		if (proxied && !client_addr_have_proxies()) {
 			fprintf(stderr, "espd: login_proxy_protocol needs the proxy's address in "
 			                "trusted_proxies\n");
 			return 2;
 		}
-		lc->daemon = k == LISTEN_HTTP
-		                 ? start_listener(lc, spec, NULL, NULL, NULL, false)
-		                 : start_listener(lc, spec, l->key_pem, l->crt_pem,
-		                                  k == LISTEN_LOGIN ? ca_chain_pem(srv->ca) : NULL,
-		                                  proxied);
+		lc->daemon =
+		    k == LISTEN_HTTP
+		        ? start_listener(lc, spec, NULL, NULL, NULL, false)
+		        : start_listener(lc, spec, l->key_pem, l->crt_pem,
+		                         k == LISTEN_LOGIN ? ca_chain_pem(srv->ca) : NULL, proxied);
 		if (!lc->daemon)
 			return 2;
 	}

@@ -115,8 +115,8 @@ static void accept_one(struct proxy_acceptor *a)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
-	int fd = accept4(a->listen_fd, (struct sockaddr *)&peer, &plen,
-	                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd =
+	    accept4(a->listen_fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return; /* EAGAIN, or a connection reset before accept */
 	if (!client_addr_trusted_sa((struct sockaddr *)&peer)) {

@@ -19,8 +19,8 @@ enum proxy_result {
 };
 
 struct proxy_info {
-	bool local;  /* LOCAL command, or addresses of a family we do not take
-	                (UNSPEC, UNIX): the connection's own peer is the client */
+	bool local;                  /* LOCAL command, or addresses of a family we do not take
+	                                (UNSPEC, UNIX): the connection's own peer is the client */
 	struct sockaddr_storage src; /* the client, when !local */
 	socklen_t src_len;
 	size_t header_len; /* bytes the header took, PROXY_V2_FIXED..PROXY_V2_MAX */

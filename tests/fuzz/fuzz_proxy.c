@@ -42,11 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (info.header_len < PROXY_V2_FIXED || info.header_len > k ||
 			    info.header_len > PROXY_V2_MAX)
 				broken("header length out of bounds", k);
-			if (!info.local &&
-			    !((info.src.ss_family == AF_INET &&
-			       info.src_len == sizeof(struct sockaddr_in)) ||
-			      (info.src.ss_family == AF_INET6 &&
-			       info.src_len == sizeof(struct sockaddr_in6))))
+			if (!info.local && !((info.src.ss_family == AF_INET &&
+			                      info.src_len == sizeof(struct sockaddr_in)) ||
+			                     (info.src.ss_family == AF_INET6 &&
+			                      info.src_len == sizeof(struct sockaddr_in6))))
 				broken("an address whose family and length disagree", k);
 		}
 		prev = r;

@@ -153,8 +153,8 @@ static void test_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ipv4),      cmocka_unit_test(test_ipv6),
-	    cmocka_unit_test(test_local),     cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_ipv4),    cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test(test_local),   cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
