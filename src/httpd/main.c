@@ -384,6 +384,13 @@ static int server_settings(struct server *srv, struct esp_config *cfg)
 		free(bad_proxy);
 		return 1;
 	}
+	/* Without a trusted proxy every header would be refused, and every
+	 * proxied login with it. */
+	if (config_get_bool(cfg, "login_proxy_protocol") && !client_addr_have_proxies()) {
+		fprintf(stderr, "espd: login_proxy_protocol needs the proxy's address in "
+		                "trusted_proxies\n");
+		return 1;
+	}
 	long idle = config_get_long(cfg, "session_idle_minutes");
 	long max_hours = config_get_long(cfg, "session_max_hours");
 	if (idle < 1 || idle > 24 * 60 || max_hours < 1 || max_hours > 24 * 30) {
@@ -528,11 +535,6 @@ static int start_listeners(struct server *srv, struct listeners *l, const char *
 		 * cert_login_check does. */
 		bool proxied =
 		    k == LISTEN_LOGIN && config_get_bool(srv->cfg, "login_proxy_protocol");
-		if (proxied && !client_addr_have_proxies()) {
-			fprintf(stderr, "espd: login_proxy_protocol needs the proxy's address in "
-			                "trusted_proxies\n");
-			return 2;
-		}
 		lc->daemon =
 		    k == LISTEN_HTTP
 		        ? start_listener(lc, spec, NULL, NULL, NULL, false)
