@@ -157,8 +157,11 @@ static void *acceptor_main(void *arg)
 				next = a->pending[i].deadline_us;
 		}
 		int timeout = (int)((next - now) / 1000) + 1;
-		if (poll(fds, (nfds_t)(2 + n), timeout) < 0 && errno != EINTR)
+		if (poll(fds, (nfds_t)(2 + n), timeout) < 0 && errno != EINTR) {
+			log_error("certificate login: poll failed (%s): no more connections accepted",
+			          strerror(errno));
 			break;
+		}
 		if (fds[0].revents)
 			break;
 		/* Walk backwards: read_header may move the last one into slot i. */
