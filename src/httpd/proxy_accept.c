@@ -158,8 +158,9 @@ static void *acceptor_main(void *arg)
 		}
 		int timeout = (int)((next - now) / 1000) + 1;
 		if (poll(fds, (nfds_t)(2 + n), timeout) < 0 && errno != EINTR) {
-			log_error("certificate login: poll failed (%s): no more connections accepted",
-			          strerror(errno));
+			log_error(
+			    "certificate login: poll failed (%s): no more connections accepted",
+			    strerror(errno));
 			break;
 		}
 		if (fds[0].revents)
