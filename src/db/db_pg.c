@@ -236,14 +236,14 @@ static enum db_status pg_setup_session(db_conn *c, const char **err)
 	return DB_OK;
 }
 
+static enum db_status pg_reconnect(db_conn *c, const char *sql);
+
 /*
  * Make sure the connection is usable.  A broken one is reset, unless a
  * transaction was open on it: that transaction is lost, and running the rest
  * of its statements in autocommit mode would be wrong, so we fail until the
  * caller rolls back.
  */
-static enum db_status pg_reconnect(db_conn *c, const char *sql);
-
 static enum db_status pg_ensure(db_conn *c, const char *sql)
 {
 	if (PQstatus(c->pg) != CONNECTION_BAD && !c->need_rw)
