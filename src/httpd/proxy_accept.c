@@ -40,6 +40,9 @@
 struct pending {
 	int fd;
 	int64_t deadline_us;
+	bool local;                   /* a LOCAL header came: waiting for the first TLS byte */
+	struct sockaddr_storage peer; /* the proxy itself */
+	socklen_t peer_len;
 	size_t have;
 	unsigned char buf[PROXY_V2_MAX];
 };
@@ -77,6 +80,24 @@ static void read_header(struct proxy_acceptor *a, int i)
 	struct pending *p = &a->pending[i];
 	struct proxy_info info;
 	size_t need = PROXY_V2_FIXED;
+	if (p->local) {
+		/* A LOCAL header is the proxy's own connection, and in practice
+		 * its health check, which leaves at once: only a connection that
+		 * goes on to send TLS bytes is handed over, and one that leaves
+		 * goes without a word (no failed handshake in the log). */
+		char byte;
+		ssize_t n = recv(p->fd, &byte, 1, MSG_PEEK);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n <= 0) {
+			drop_pending(a, i, NULL);
+			return;
+		}
+		struct pending q = *p;
+		a->pending[i] = a->pending[--a->npending];
+		hand_over(a, q.fd, (struct sockaddr *)&q.peer, q.peer_len);
+		return;
+	}
 	for (;;) {
 		enum proxy_result res = proxy_v2_parse(p->buf, p->have, &info, &need);
 		if (res == PROXY_BAD) {
@@ -97,18 +118,14 @@ static void read_header(struct proxy_acceptor *a, int i)
 		drop_pending(a, i, p->have ? "closed inside the PROXY header" : NULL);
 		return;
 	}
-	int fd = p->fd;
-	struct sockaddr_storage peer;
-	socklen_t plen = sizeof peer;
-	if (info.local && getpeername(fd, (struct sockaddr *)&peer, &plen) != 0) {
-		drop_pending(a, i, "peer address unknown");
+	if (info.local) {
+		p->local = true;
+		read_header(a, i);
 		return;
 	}
+	int fd = p->fd;
 	a->pending[i] = a->pending[--a->npending];
-	if (info.local)
-		hand_over(a, fd, (struct sockaddr *)&peer, plen);
-	else
-		hand_over(a, fd, (struct sockaddr *)&info.src, info.src_len);
+	hand_over(a, fd, (struct sockaddr *)&info.src, info.src_len);
 }
 
 static void accept_one(struct proxy_acceptor *a)
@@ -134,6 +151,9 @@ static void accept_one(struct proxy_acceptor *a)
 	struct pending *p = &a->pending[a->npending++];
 	p->fd = fd;
 	p->have = 0;
+	p->local = false;
+	memcpy(&p->peer, &peer, plen);
+	p->peer_len = plen;
 	p->deadline_us = time_now_us() + (int64_t)PROXY_HEADER_MS * 1000;
 	read_header(a, a->npending - 1);
 }
@@ -146,7 +166,8 @@ static void *acceptor_main(void *arg)
 		int64_t now = time_now_us();
 		for (int i = a->npending - 1; i >= 0; i--)
 			if (a->pending[i].deadline_us <= now)
-				drop_pending(a, i, "no PROXY header in time");
+				drop_pending(
+				    a, i, a->pending[i].local ? NULL : "no PROXY header in time");
 		int64_t next = now + 60 * 1000000LL;
 		fds[0] = (struct pollfd){.fd = a->wake[0], .events = POLLIN};
 		fds[1] = (struct pollfd){.fd = a->listen_fd, .events = POLLIN};

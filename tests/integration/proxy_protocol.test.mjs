@@ -61,6 +61,23 @@ test(`[${ENGINE}] through a trusted proxy the client is the address of its PROXY
   assert.equal(loginsFrom('127.0.0.2'), 0);
 });
 
+test(`[${ENGINE}] a LOCAL header (the proxy's own connection) keeps the proxy's address; a health check that leaves is not logged`, async () => {
+  const local = Buffer.concat([SIG, Buffer.from([0x20, 0x00, 0, 0])]);
+  const r = await login('127.0.0.2', local);
+  assert.equal(r.status, 303, JSON.stringify(r));
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal(loginsFrom('127.0.0.2'), 1);
+  const before = esp.log.length;
+  await new Promise((resolve) => {
+    const wire = net.connect({ host: '127.0.0.1', port: esp.loginPort, localAddress: '127.0.0.2' });
+    wire.on('error', () => {});
+    wire.once('connect', () => wire.end(local));
+    wire.on('close', resolve);
+  });
+  await new Promise((res) => setTimeout(res, 300));
+  assert.doesNotMatch(esp.log.slice(before), /certificate login|handshake|Error/);
+});
+
 test(`[${ENGINE}] a direct client (not a trusted proxy) logs in under its own address; a PROXY header from it is refused`, async () => {
   const r = await login('127.0.0.1');
   assert.equal(r.status, 303, JSON.stringify(r));
