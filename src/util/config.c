@@ -106,6 +106,10 @@ static const struct config_key keys[] = {
     {"trusted_proxies", "",
      "comma-separated IP addresses of reverse proxies: only when the peer is one of them is the "
      "last X-Forwarded-For address taken as the client's"},
+    {"login_proxy_protocol", "false",
+     "the certificate-login listener is behind a TCP proxy that sends the PROXY protocol v2 "
+     "header (HAProxy send-proxy-v2): from trusted_proxies the header is required and its "
+     "address is the client's; from other peers none is read"},
     {"login_failures_per_account", "20",
      "wrong passwords for one user name from all addresses in login_lockout_seconds before it is "
      "locked (429; 0 = no limit)"},

@@ -1608,8 +1608,52 @@ static void test_registration_queue_subtree(void **state)
 
 /* ---- main ------------------------------------------------------------------------ */
 
+/* PostgreSQL: a session the server ended while the connection sat idle
+ * costs no statement (the end is read before sending, and a new session
+ * runs it), and a write refused as read-only (25006) reconnects asking for
+ * a writable server and runs once more. */
+static void test_pg_session_ended(void **state)
+{
+	struct fixture *f = *state;
+	if (!f->pg)
+		return; /* SQLite has no server to go away */
+	const char *err = NULL;
+	db_conn *other = db_pg_backend.open(f->target, &err);
+	assert_non_null(other);
+	assert_int_equal(DB_EXEC0(f->c, "CREATE TABLE reconnect_t (x INTEGER)", NULL), DB_OK);
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC0(f->c, "SELECT pg_backend_pid()", &r), DB_OK);
+	char *pid = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	r = NULL;
+	assert_int_equal(
+	    DB_EXEC(other, "SELECT pg_terminate_backend(CAST($1 AS INTEGER))", &r, P_TEXT(pid)),
+	    DB_OK);
+	assert_string_equal(db_get(r, 0, 0), "t");
+	db_result_free(r);
+	usleep(300000); /* the FATAL message and the end reach the socket */
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO reconnect_t (x) VALUES ($1)", NULL, P_INT(1)),
+	                 DB_OK);
+	r = NULL;
+	assert_int_equal(DB_EXEC0(f->c, "SELECT pg_backend_pid()", &r), DB_OK);
+	assert_string_not_equal(db_get(r, 0, 0), pid);
+	db_result_free(r);
+	free(pid);
+
+	/* This session takes no writes, as a standby would not. */
+	assert_int_equal(DB_EXEC0(f->c, "SET default_transaction_read_only = on", NULL), DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO reconnect_t (x) VALUES ($1)", NULL, P_INT(2)),
+	                 DB_OK);
+	r = NULL;
+	assert_int_equal(DB_EXEC0(other, "SELECT count(*) FROM reconnect_t", &r), DB_OK);
+	assert_string_equal(db_get(r, 0, 0), "2");
+	db_result_free(r);
+	db_pg_backend.close(other);
+}
+
 #define ENGINE_TESTS(setup)                                                                        \
 	cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),                         \
+	    cmocka_unit_test_setup_teardown(test_pg_session_ended, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                          \
 	    cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                          \
