@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Certificate issuance end to end over HTTPS vs CloudFlare's cfssl, the
-# CA a user could run instead, in one run (a benchmark, never a test).
+# CA a user could run instead, in one run (a benchmark, never a test):
+# cfssl without a store, and cfssl with its certificate database on SQLite.
 #
 # Builds what it needs, makes a throw-away data directory (espctl init +
 # demo), starts espd with HTTP and HTTPS listeners, and prepares (not
@@ -13,14 +14,19 @@
 #      P-256 CA like ESP's, its sign endpoint given the same COUNT CSRs over
 #      CONNECTIONS keep-alive connections, once over TLS (-tls-cert, as ESP)
 #      and once in plain HTTP; it stores nothing and writes no audit trail;
+#   2b. the peer that stores: the same, with `cfssl serve -db-config` and its
+#      certdb on SQLite (a fresh file per run, cfssl's own schema from
+#      bench/cfssl_certdb_sqlite.sql): each certificate is inserted (one
+#      autocommit INSERT, go-sqlite3's default settings) before it is
+#      answered; no audit trail; its rows are counted after the run;
 #   3. bench/issue_bench: COUNT POST /api/v1/applications/{n}/certificates
 #      over CONNECTIONS keep-alive TLS connections, the server certificate
 #      verified against ESP's /ca/chain.pem; each certificate stored, with
 #      its event and hash-chained audit entry, before it is answered;
 #   3b. the same COUNT requests (other applications, other tokens) to espd's
 #      plain HTTP listener, as cfssl's plain run: ESP / cfssl without TLS;
-#   4. cfssl again, over TLS and in plain HTTP (so the peer is measured
-#      before and after ESP);
+#   4. cfssl again, without and with its certdb, over TLS and in plain HTTP
+#      (so both peers are measured before and after ESP);
 # checks one issued certificate with openssl verify and the number of
 # certificates in the store, and prints the figures and the ratios.
 #
@@ -32,6 +38,12 @@
 #   PERF=1 records a perf profile of espd (call graphs) during the measured
 #   run and prints the top of the report; PERF_OUT=file keeps perf.data.
 #   KEEP=1 keeps the temporary directory.
+#   CFSSL_DB_PARAMS=<empty: go-sqlite3's defaults, as cfssl ships> query
+#   parameters of cfssl's certdb data_source, e.g.
+#   '_journal_mode=WAL&_synchronous=NORMAL' for ESP's SQLite settings.
+#   SYNCS=1 (default when perf is installed) counts each server's fsync and
+#   fdatasync calls during each measured run (perf stat on the syscall
+#   tracepoints of that process only), printed per certificate.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,6 +56,9 @@ SPEED_SECONDS=${SPEED_SECONDS:-3}
 PERF=${PERF:-0}
 KEEP=${KEEP:-0}
 PLAIN=${PLAIN:-1}
+SYNCS=${SYNCS:-1}
+CFSSL_DB_PARAMS=${CFSSL_DB_PARAMS:-}
+command -v perf >/dev/null || SYNCS=0
 APPS=$(((COUNT + SETS - 1) / SETS))
 
 die() { echo "issue_bench: $*" >&2; exit 1; }
@@ -71,11 +86,33 @@ CFSSL_PID=
 # CSR generator's wait status ended the clean-up before espd was stopped.
 cleanup() {
 	[ -n "$CSRGEN_PID" ] && kill "$CSRGEN_PID" 2>/dev/null && wait "$CSRGEN_PID" 2>/dev/null || true
+	[ -n "$SYNCS_PID" ] && kill -INT "$SYNCS_PID" 2>/dev/null && wait "$SYNCS_PID" 2>/dev/null || true
 	[ -n "$CFSSL_PID" ] && kill "$CFSSL_PID" 2>/dev/null && wait "$CFSSL_PID" 2>/dev/null || true
 	[ -n "$ESPD_PID" ] && kill "$ESPD_PID" 2>/dev/null && wait "$ESPD_PID" 2>/dev/null || true
 	if [ "$KEEP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
+
+# fsync + fdatasync calls of one process while it is measured: syncs_start
+# PID NAME, then syncs_stop NAME N sets SYNCS_PER (calls per certificate,
+# "-" when not counted).
+SYNCS_PID=
+syncs_start() {
+	[ "$SYNCS" = 1 ] || return 0
+	perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync -p "$1" \
+		-o "$TMP/syncs-$2.txt" 2>/dev/null &
+	SYNCS_PID=$!
+	sleep 0.3 # attached before the first request
+}
+syncs_stop() {
+	SYNCS_PER=-
+	[ "$SYNCS" = 1 ] && [ -n "$SYNCS_PID" ] || return 0
+	kill -INT "$SYNCS_PID" 2>/dev/null || true
+	wait "$SYNCS_PID" 2>/dev/null || true
+	SYNCS_PID=
+	SYNCS_PER=$(awk -F, -v n="$2" '$3 ~ /sys_enter_f/ { c += $1; seen = 1 }
+		END { if (!seen || !n) print "-"; else printf "%.2f", c / n }' "$TMP/syncs-$1.txt" 2>/dev/null || echo -)
+}
 
 free_port() {
 	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
@@ -161,17 +198,32 @@ mkdir -p "$TMP/cfssl"
 	# A client certificate profile like ESP's: digital signature, client auth.
 	echo '{"signing":{"default":{"usages":["digital signature","client auth"],"expiry":"8760h"}}}' >config.json
 ) >"$TMP/cfssl/setup.log" 2>&1 || { cat "$TMP/cfssl/setup.log" >&2; die "cfssl CA set-up failed"; }
-# Runs cfssl serve (TLS when $1 = tls), measures COUNT signatures, stops it.
-# Sets CF_RESULT and CF_CPU_US (cfssl's CPU per certificate).
+# Runs cfssl serve (TLS when $1 = tls; with its certdb on SQLite when $2 =
+# db), measures COUNT signatures, stops it. Sets CF_RESULT, CF_CPU_US
+# (cfssl's CPU per certificate) and, with db, CF_STORED (rows in its
+# certificates table after the run) and CF_JOURNAL (the file's journal mode).
+CF_DB_RUNS=0
 cfssl_run() {
-	local port tlsargs=() clientargs=(--plain)
+	local port tlsargs=() clientargs=(--plain) dbargs=() dbfile=
+	local tag=$1
 	port=$(free_port)
 	if [ "$1" = tls ]; then
 		tlsargs=(-tls-cert "$TMP/cfssl/tls.pem" -tls-key "$TMP/cfssl/tls-key.pem")
 		clientargs=(--cafile="$TMP/cfssl/ca.pem")
 	fi
+	if [ "${2:-}" = db ]; then
+		CF_DB_RUNS=$((CF_DB_RUNS + 1))
+		tag=$1-db$CF_DB_RUNS
+		# A fresh database per run, on the same file system as ESP's store.
+		dbfile=$TMP/cfssl/certs-$CF_DB_RUNS.db
+		sqlite3 "$dbfile" <"$ROOT/bench/cfssl_certdb_sqlite.sql" || die "cannot create cfssl's certdb"
+		local source=$dbfile
+		[ -n "$CFSSL_DB_PARAMS" ] && source="file:$dbfile?$CFSSL_DB_PARAMS"
+		printf '{"driver":"sqlite3","data_source":"%s"}\n' "$source" >"$TMP/cfssl/db-$CF_DB_RUNS.json"
+		dbargs=(-db-config "$TMP/cfssl/db-$CF_DB_RUNS.json")
+	fi
 	cfssl serve -address 127.0.0.1 -port "$port" -ca "$TMP/cfssl/ca.pem" -ca-key "$TMP/cfssl/ca-key.pem" \
-		-config "$TMP/cfssl/config.json" "${tlsargs[@]}" >>"$TMP/cfssl/serve.log" 2>&1 &
+		-config "$TMP/cfssl/config.json" "${tlsargs[@]}" "${dbargs[@]}" >>"$TMP/cfssl/serve.log" 2>&1 &
 	CFSSL_PID=$!
 	local scheme=http
 	[ "$1" = tls ] && scheme=https
@@ -181,16 +233,26 @@ cfssl_run() {
 		sleep 0.05
 	done
 	local before after
+	syncs_start "$CFSSL_PID" "cfssl-$tag"
 	before=$(awk '{ print $14 + $15 }' "/proc/$CFSSL_PID/stat")
 	"$CLIENT" --cfssl "${clientargs[@]}" --host=127.0.0.1 --port="$port" --csrs="$TMP/csrs.txt" \
-		--count="$COUNT" --connections="$CONNECTIONS" --sample="$TMP/cfssl/sample-$1.pem" \
-		>"$TMP/cfssl/client-$1.txt" 2>"$TMP/cfssl/client-$1.err" ||
-		{ cat "$TMP/cfssl/client-$1.err" "$TMP/cfssl/client-$1.txt" >&2; die "cfssl run ($1) failed"; }
+		--count="$COUNT" --connections="$CONNECTIONS" --sample="$TMP/cfssl/sample-$tag.pem" \
+		>"$TMP/cfssl/client-$tag.txt" 2>"$TMP/cfssl/client-$tag.err" ||
+		{ cat "$TMP/cfssl/client-$tag.err" "$TMP/cfssl/client-$tag.txt" >&2; die "cfssl run ($tag) failed"; }
 	after=$(awk '{ print $14 + $15 }' "/proc/$CFSSL_PID/stat")
+	syncs_stop "cfssl-$tag" "$(sed -n 's/.* created=\([^ ]*\).*/\1/p' "$TMP/cfssl/client-$tag.txt")"
+	CF_SYNCS=$SYNCS_PER
 	kill "$CFSSL_PID"
 	wait "$CFSSL_PID" 2>/dev/null || true
 	CFSSL_PID=
-	CF_RESULT=$(grep '^RESULT ' "$TMP/cfssl/client-$1.txt")
+	CF_RESULT=$(grep '^RESULT ' "$TMP/cfssl/client-$tag.txt")
+	CF_STORED=
+	CF_JOURNAL=
+	if [ -n "$dbfile" ]; then
+		# Counted after cfssl has stopped: what is in the file, not in a cache.
+		CF_STORED=$(sqlite3 "$dbfile" "SELECT COUNT(*) FROM certificates")
+		CF_JOURNAL=$(sqlite3 "$dbfile" "PRAGMA journal_mode")
+	fi
 	local n
 	n=$(sed -n 's/.* created=\([^ ]*\).*/\1/p' <<<"$CF_RESULT")
 	CF_CPU_US=$(awk -v a="$before" -v b="$after" -v t="$(getconf CLK_TCK)" -v n="$n" \
@@ -200,9 +262,22 @@ rfield() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 cfssl_run tls
 CF1=$CF_RESULT
 CF1_CPU=$CF_CPU_US
+CF1_SYNCS=$CF_SYNCS
 cfssl_run plain
 CFP=$CF_RESULT
 CFP_CPU=$CF_CPU_US
+# ---- 2b. the peer that stores: cfssl with its certdb on SQLite ----
+cfssl_run tls db
+CD1=$CF_RESULT
+CD1_CPU=$CF_CPU_US
+CD1_SYNCS=$CF_SYNCS
+CD1_STORED=$CF_STORED
+CD_JOURNAL=$CF_JOURNAL
+cfssl_run plain db
+CDP=$CF_RESULT
+CDP_CPU=$CF_CPU_US
+CDP_SYNCS=$CF_SYNCS
+CDP_STORED=$CF_STORED
 
 # ---- 1b. ESP's CA work alone (one thread): the ceiling of any issuance ----
 # Every certificate needs ca_csr_parse (with the CSR's signature verified)
@@ -222,6 +297,7 @@ if [ "$PERF" = 1 ]; then
 	PERF_PID=$!
 	sleep 1
 fi
+syncs_start "$ESPD_PID" esp
 ESPD_CPU_BEFORE=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
 TIMER=()
 [ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f '%U %S' -o "$TMP/client.time")
@@ -232,6 +308,9 @@ set +e
 client_rc=$?
 set -e
 ESPD_CPU_AFTER=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
+syncs_stop esp "$(sed -n 's/.* created=\([^ ]*\).*/\1/p' "$TMP/client.txt")"
+ESP_SYNCS=$SYNCS_PER
+ESP_PLAIN_SYNCS=-
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$PERF" = 1 ]; then
 	kill -INT "$PERF_PID"
@@ -243,6 +322,7 @@ PRESULT="RESULT created=0 errors=0 cps=0 p50_ms= p99_ms="
 P_CPU_US=0
 pclient_rc=0
 if [ "$PLAIN" = 1 ]; then
+	syncs_start "$ESPD_PID" esp-plain
 	before=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
 	set +e
 	"$CLIENT" --plain --host=127.0.0.1 --port="$HTTP_PORT" --token="$TOKEN" \
@@ -253,6 +333,8 @@ if [ "$PLAIN" = 1 ]; then
 	after=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
 	cat "$TMP/pclient.err" >&2
 	PRESULT=$(grep '^RESULT ' "$TMP/pclient.txt") || { cat "$TMP/pclient.txt" >&2; die "no RESULT from the plain client"; }
+	syncs_stop esp-plain "$(rfield "$PRESULT" created)"
+	ESP_PLAIN_SYNCS=$SYNCS_PER
 	P_CPU_US=$(awk -v a="$before" -v b="$after" -v t="$(getconf CLK_TCK)" -v n="$(rfield "$PRESULT" created)" \
 		'BEGIN { printf "%.0f", n ? 1e6 * (b - a) / t / n : 0 }')
 fi
@@ -260,12 +342,29 @@ fi
 cfssl_run tls
 CF2=$CF_RESULT
 CF2_CPU=$CF_CPU_US
+CF2_SYNCS=$CF_SYNCS
 CFP2=$CFP
 CFP2_CPU=$CFP_CPU
 if [ "$PLAIN" = 1 ]; then
 	cfssl_run plain
 	CFP2=$CF_RESULT
 	CFP2_CPU=$CF_CPU_US
+fi
+cfssl_run tls db
+CD2=$CF_RESULT
+CD2_CPU=$CF_CPU_US
+CD2_SYNCS=$CF_SYNCS
+CD2_STORED=$CF_STORED
+CDP2=$CDP
+CDP2_CPU=$CDP_CPU
+CDP2_SYNCS=$CDP_SYNCS
+CDP2_STORED=$CDP_STORED
+if [ "$PLAIN" = 1 ]; then
+	cfssl_run plain db
+	CDP2=$CF_RESULT
+	CDP2_CPU=$CF_CPU_US
+	CDP2_SYNCS=$CF_SYNCS
+	CDP2_STORED=$CF_STORED
 fi
 RESULT=$(grep '^RESULT ' "$TMP/client.txt") || { cat "$TMP/client.txt" >&2; die "no RESULT from the client"; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$RESULT"; }
@@ -299,7 +398,11 @@ CF_TLS=$(awk -v a="$(rfield "$CF1" cps)" -v b="$(rfield "$CF2" cps)" 'BEGIN { pr
 CF_RATIO=$(awk -v a="$CPS" -v b="$CF_TLS" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
 CF_PLAIN=$(awk -v a="$(rfield "$CFP" cps)" -v b="$(rfield "$CFP2" cps)" 'BEGIN { printf "%.1f", (a + b) / 2 }')
 CFP_RATIO=$(awk -v a="$CPS" -v b="$CF_PLAIN" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
+CD_TLS=$(awk -v a="$(rfield "$CD1" cps)" -v b="$(rfield "$CD2" cps)" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+CD_RATIO=$(awk -v a="$CPS" -v b="$CD_TLS" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
+CD_PLAIN=$(awk -v a="$(rfield "$CDP" cps)" -v b="$(rfield "$CDP2" cps)" 'BEGIN { printf "%.1f", (a + b) / 2 }')
 PCPS=$(rfield "$PRESULT" cps)
+CD_PLAIN_RATIO=$(awk -v a="$PCPS" -v b="$CD_PLAIN" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
 PLAIN_RATIO=$(awk -v a="$PCPS" -v b="$CF_PLAIN" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
 CF_OK=$(awk -v r="$CF_RATIO" 'BEGIN { print (r >= 1.0) ? "met" : "NOT met" }')
 ESP_CPU_US=$(awk -v a="$ESPD_CPU_BEFORE" -v b="$ESPD_CPU_AFTER" -v t="$(getconf CLK_TCK)" -v n="$CREATED" \
@@ -328,12 +431,23 @@ $(row "espd: POST .../certificates, HTTPS, cpu ${ESP_CPU_US} µs" "$CPS" "$P50" 
 $(row "espd: the same, plain HTTP, cpu ${P_CPU_US} µs" "$PCPS" "$(rfield "$PRESULT" p50_ms)" "$(rfield "$PRESULT" p99_ms)" "$(rfield "$PRESULT" errors)")
 $(row "cfssl serve sign, TLS (after ESP), cpu ${CF2_CPU} µs" "$(rfield "$CF2" cps)" "$(rfield "$CF2" p50_ms)" "$(rfield "$CF2" p99_ms)" "$(rfield "$CF2" errors)")
 $(row "cfssl serve sign, plain HTTP (after ESP), cpu ${CFP2_CPU} µs" "$(rfield "$CFP2" cps)" "$(rfield "$CFP2" p50_ms)" "$(rfield "$CFP2" p99_ms)" "$(rfield "$CFP2" errors)")
+$(row "cfssl+certdb sign, TLS (before ESP), cpu ${CD1_CPU} µs" "$(rfield "$CD1" cps)" "$(rfield "$CD1" p50_ms)" "$(rfield "$CD1" p99_ms)" "$(rfield "$CD1" errors)")
+$(row "cfssl+certdb sign, plain HTTP (before), cpu ${CDP_CPU} µs" "$(rfield "$CDP" cps)" "$(rfield "$CDP" p50_ms)" "$(rfield "$CDP" p99_ms)" "$(rfield "$CDP" errors)")
+$(row "cfssl+certdb sign, TLS (after ESP), cpu ${CD2_CPU} µs" "$(rfield "$CD2" cps)" "$(rfield "$CD2" p50_ms)" "$(rfield "$CD2" p99_ms)" "$(rfield "$CD2" errors)")
+$(row "cfssl+certdb sign, plain HTTP (after), cpu ${CDP2_CPU} µs" "$(rfield "$CDP2" cps)" "$(rfield "$CDP2" p50_ms)" "$(rfield "$CDP2" p99_ms)" "$(rfield "$CDP2" errors)")
 $(row 'openssl speed ecdsap256: sign/s (1 process)' "$SIGN_RATE" '' '' '')
 $(row "ESP's CA alone: certificates per CPU second" "$CA_RATE" '' '' '')
 
 ESP / cfssl over TLS (mean of before and after, $CF_TLS/s): ${CF_RATIO}x   target >= 1.0x: $CF_OK
 ESP / cfssl, both in plain HTTP (cfssl: mean of before and after, $CF_PLAIN/s): ${PLAIN_RATIO}x
 ESP over HTTPS / cfssl in plain HTTP: ${CFP_RATIO}x   (cfssl stores nothing; ESP stores and audits every certificate)
+ESP / cfssl+certdb over TLS (mean of before and after, $CD_TLS/s): ${CD_RATIO}x
+ESP / cfssl+certdb, both in plain HTTP (mean of before and after, $CD_PLAIN/s): ${CD_PLAIN_RATIO}x
+  cfssl+certdb: rows in its certificates table / 200 answers: TLS $CD1_STORED/$(rfield "$CD1" created), $CD2_STORED/$(rfield "$CD2" created); plain $CDP_STORED/$(rfield "$CDP" created), $CDP2_STORED/$(rfield "$CDP2" created)
+  durability: cfssl's certdb journal_mode=$CD_JOURNAL (read from the file after the run), $([ -n "$CFSSL_DB_PARAMS" ] && echo "data_source parameters $CFSSL_DB_PARAMS" || echo "synchronous=NORMAL (go-sqlite3's default; cfssl sets none)");
+  ESP's store ($STORE): $([ "$STORE" = SQLite ] && echo 'journal_mode=WAL, synchronous=NORMAL (src/db/db_sqlite.c)' || echo 'PostgreSQL, its own settings')
+  fsync+fdatasync calls per certificate (perf stat, each server's own; - not counted): espd HTTPS $ESP_SYNCS,
+  plain $ESP_PLAIN_SYNCS; cfssl+certdb TLS $CD1_SYNCS / $CD2_SYNCS, plain $CDP_SYNCS / $CDP2_SYNCS; cfssl no store TLS $CF1_SYNCS / $CF2_SYNCS
 201 Created: $CREATED of $COUNT in $SECS s; certificates added to the store: $STORED
 plain HTTP: 201 Created: $(rfield "$PRESULT" created) in $(rfield "$PRESULT" seconds) s; certificates added to the store: $PSTORED
 sample certificate: $VERIFY
@@ -342,7 +456,7 @@ ESP's CA alone, per certificate: $CA_PARSE µs to parse and verify the CSR, $CA_
   sign; on all $(nproc) CPUs at most $CA_CEIL certificates/s = $CA_CEIL_RATIO % of the raw rate, before any TLS, HTTP or store work
 target >= 1,000 certificates/s: $CPSOK
 REPORT
-echo "SUMMARY esp=$CPS esp_plain=$PCPS cfssl_tls=$CF_TLS cfssl_plain=$CF_PLAIN ratio_tls=$CF_RATIO ratio_plain=$PLAIN_RATIO ratio_https_vs_cfssl_plain=$CFP_RATIO esp_cpu_us=$ESP_CPU_US esp_plain_cpu_us=$P_CPU_US cfssl_tls_cpu_us=$CF1_CPU,$CF2_CPU cfssl_plain_cpu_us=$CFP_CPU,$CFP2_CPU"
+echo "SUMMARY esp=$CPS esp_plain=$PCPS cfssl_tls=$CF_TLS cfssl_plain=$CF_PLAIN ratio_tls=$CF_RATIO ratio_plain=$PLAIN_RATIO ratio_https_vs_cfssl_plain=$CFP_RATIO cfssl_db_tls=$CD_TLS cfssl_db_plain=$CD_PLAIN ratio_db_tls=$CD_RATIO ratio_db_plain=$CD_PLAIN_RATIO cfssl_db_tls_cpu_us=$CD1_CPU,$CD2_CPU cfssl_db_plain_cpu_us=$CDP_CPU,$CDP2_CPU load=$LOAD_BEFORE/$LOAD_AFTER esp_cpu_us=$ESP_CPU_US esp_plain_cpu_us=$P_CPU_US cfssl_tls_cpu_us=$CF1_CPU,$CF2_CPU cfssl_plain_cpu_us=$CFP_CPU,$CFP2_CPU"
 
 
 if [ "$PERF" = 1 ]; then
@@ -352,6 +466,10 @@ if [ "$PERF" = 1 ]; then
 		2>/dev/null | grep -E '^ +[0-9]' | head -n 70
 	[ -n "${PERF_OUT:-}" ] && echo "perf data kept in $PERF_OUT"
 fi
+for pair in "$CD1_STORED:$(rfield "$CD1" created)" "$CD2_STORED:$(rfield "$CD2" created)" \
+	"$CDP_STORED:$(rfield "$CDP" created)" "$CDP2_STORED:$(rfield "$CDP2" created)"; do
+	[ "${pair%%:*}" = "${pair#*:}" ] || die "cfssl+certdb: ${pair%%:*} rows stored for ${pair#*:} answers"
+done
 [ "$client_rc" = 0 ] && [ "$STORED" = "$CREATED" ] || die "errors during the run (client exit $client_rc, $STORED stored)"
 [ "$pclient_rc" = 0 ] && [ "$PSTORED" = "$(rfield "$PRESULT" created)" ] ||
 	die "errors during the plain HTTP run (client exit $pclient_rc, $PSTORED stored)"
