@@ -3,6 +3,8 @@
 # missing; idempotent). These are not test tools: scripts/deps.sh does not
 # list them, and the test command never needs them.
 #   golang-cfssl  CloudFlare's CA (`cfssl serve`), the peer of bench/issue_bench.sh
+#                 (with and without its certdb: the binary has the SQLite driver;
+#                 the sqlite3 shell that creates its tables is in the test list)
 #   nginx-light   a static file server, the peer of bench/portal_bench.sh
 # Chromium (bench/pdf_vs_chromium.sh) and wrk are already in the test list.
 set -euo pipefail
