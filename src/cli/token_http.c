@@ -1,12 +1,13 @@
 /*
- * token_http.c - JSON over HTTP(S) for esp-token (libcurl + jansson).
+ * token_http.c - JSON over HTTP(S) for esp-token and the desktop window
+ * (libcurl + jansson).
  *
  * HTTPS always verifies the server certificate and host name (libcurl's
  * default trust store, or --ca-file).  Plain http:// is accepted only for a
  * loopback address (local tests), because the bearer token and the PIN-
  * protected key's signatures must not travel in clear text.
  */
-#include "esp_token.h"
+#include "token_client.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -34,6 +34,7 @@ static const struct {
     [NOTICE_RENEWAL_WINDOW] = {"renewal_window", false},
     [NOTICE_CERT_REVOKED] = {"cert_revoked", false},
     [NOTICE_UNLOCK_APPROVED] = {"unlock_approved", false},
+    [NOTICE_RENEWED] = {"renewed", false},
 };
 
 const char *notice_kind_name(enum notice_kind k)
@@ -101,6 +102,7 @@ enum db_status notify_enqueue(db_conn *c, enum notice_kind k, const struct notic
 	set_str(p, "token", n->token_serial);
 	set_str(p, "reason", n->reason);
 	set_str(p, "detail", n->detail);
+	set_str(p, "old_serial", n->old_serial);
 	if (n->days)
 		json_object_set_new(p, "days", json_integer(n->days));
 	if (n->not_after)

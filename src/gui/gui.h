@@ -8,6 +8,7 @@
  *   gui_main.c   options, the main window, key and certificate lists, hotplug
  *   gui_pin.c    【修改密码】 and 【解锁】 dialogs
  *   gui_cert.c   【查看证书】 and 【导出证书】
+ *   gui_renew.c  【证书更新】 (the online renewal, as esp-token renew)
  */
 #ifndef ESP_GUI_H
 #define ESP_GUI_H
@@ -24,8 +25,9 @@ struct gui {
 	GtkWidget *certs_view;
 	GtkWidget *notice; /* under the lists: expiry warnings, locked key */
 	GtkWidget *status; /* the outcome of the last action */
-	GtkWidget *btn_passwd, *btn_view, *btn_export, *btn_unlock;
+	GtkWidget *btn_passwd, *btn_view, *btn_export, *btn_unlock, *btn_renew;
 	char *module;
+	char *server, *ca_file; /* ESP's address and its CA for 【证书更新】 (NULL: unset) */
 	char *signature;       /* the inserted keys at the last scan */
 	char *selected_serial; /* serial of the selected key, NULL if none */
 	CK_FLAGS selected_flags;
@@ -62,10 +64,15 @@ int gui_open_selected(struct gui *g, struct tok_ctx *t);
 void gui_rescan(struct gui *g, bool force);
 /* The certificate chosen in the list (or the only user certificate). */
 X509 *gui_selected_cert(struct gui *g);
+/* The token library's messages to g->msgs again (after a worker had them). */
+void gui_restore_sink(struct gui *g);
 
 /* gui_pin.c */
 void gui_passwd(struct gui *g);
 void gui_unlock(struct gui *g);
+
+/* gui_renew.c */
+void gui_renew(struct gui *g);
 
 /* gui_cert.c */
 void gui_view_cert(struct gui *g);

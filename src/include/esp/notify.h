@@ -29,6 +29,7 @@ enum notice_kind {
 	NOTICE_RENEWAL_WINDOW,  /* certificate enters its 60/30/7-day window (days) */
 	NOTICE_CERT_REVOKED,    /* certificate revoked (reason) */
 	NOTICE_UNLOCK_APPROVED, /* remote PIN unlock approved */
+	NOTICE_RENEWED,         /* renewal confirmed: new certificate on the token, old revoked */
 	NOTICE_KIND_COUNT
 };
 
@@ -41,6 +42,7 @@ struct notice {
 	const char *token_serial;
 	const char *reason; /* why returned / revoked, in Chinese */
 	const char *detail; /* shipped: courier and tracking number (none: to be picked up) */
+	const char *old_serial; /* NOTICE_RENEWED: the certificate it superseded */
 	int days;           /* NOTICE_RENEWAL_WINDOW: 60, 30 or 7 */
 	int64_t not_after;  /* NOTICE_RENEWAL_WINDOW: the certificate's expiry */
 	/* Non-NULL: the event is told once for this key, whatever calls again

@@ -9,14 +9,19 @@
 //
 //   node --test tests/integration/token/token_unlock.test.mjs
 //   ESP_ENGINE=postgresql ESP_PG_CLUSTER=... node --test tests/integration/token/token_unlock.test.mjs
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, approvedApplicant, submitApplication, rawSql, ENGINE } from '../lib/esp.mjs';
 import { tokenTestbed, SO_PIN, PIN } from './lib.mjs';
+import { startSmtp } from '../lib/mail.mjs';
 
-const T = tokenTestbed();
+// A real SMTP server (aiosmtpd) records the 密码解锁已批准 mail.
+const SMTP = await startSmtp();
+after(() => SMTP.cleanup());
+const T = tokenTestbed({ args: [`--smtp_url=${SMTP.url}`, '--smtp_from=esp@example.cn', '--mail_poll_ms=100',
+  '--smtp_retry_seconds=1', '--smtp_retry_max_seconds=2'] });
 const NEW_PIN = '24681357';
 
 function sql(q) {
@@ -92,7 +97,8 @@ const release = (number, body) => fetch(`${T.esp.url}/api/v1/unlocks/${number}/r
 });
 
 test(`[${ENGINE}] remote unlock: custody at enrolment, apply, approve, esp-token unlock --remote once`, async () => {
-  const { t, c, number: appNumber, enrollOut } = await enrolled('Unlock1');
+  const { t, c, fields, number: appNumber, enrollOut } = await enrolled('Unlock1');
+  const email = fields.email;
   assert.match(enrollOut, /由系统加密保管/);
   assert.equal(soWorks(t, SO_PIN), false, 'the SO PIN the token came with no longer works');
   // Sealed in the store: the SO PIN's text is nowhere in it.
@@ -109,6 +115,13 @@ test(`[${ENGINE}] remote unlock: custody at enrolment, apply, approve, esp-token
   const early = await release(number, { code: 'x'.repeat(24), token_serial: t.serial });
   assert.equal(early.status, 409);
   await approve(number);
+  // The holder is told by mail, once, in the approval's transaction.
+  assert.equal(sql(`SELECT COUNT(*) FROM outbox WHERE kind = 'unlock_approved' AND params LIKE '%${t.serial}%'`), '1');
+  const mails = await SMTP.waitFor((m) => m.filter((x) => x.to.includes(email) && x.subject.includes('密码解锁已批准')).length >= 1);
+  const mine = mails.filter((x) => x.to.includes(email) && x.subject.includes('密码解锁已批准'));
+  assert.equal(mine.length, 1);
+  assert.match(mine[0].body, new RegExp(`证书U盘（${t.serial}）的密码解锁申请已经注册机构批准`));
+  assert.match(mine[0].body, /esp-token unlock --remote/);
   const { code, file } = await codeOf(c, number, t.dir);
   // A wrong authorisation or another token's serial: refused.
   const wrong = await release(number, { code: 'A'.repeat(24), token_serial: t.serial });
@@ -140,6 +153,9 @@ test(`[${ENGINE}] remote unlock: custody at enrolment, apply, approve, esp-token
   // Audited: every release (the test's look and the tool's), and each custody.
   assert.equal(sql(`SELECT COUNT(*) FROM audit_log WHERE action = 'token.so_pin.release' AND object = 'token:${t.serial}'`), '2');
   assert.equal(sql(`SELECT COUNT(*) FROM audit_log WHERE action = 'token.so_pin.set' AND object = 'token:${t.serial}'`), '2');
+  // Release and confirmation told nothing more: the approval's mail arrived once.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(SMTP.messages().filter((x) => x.to.includes(email) && x.subject.includes('密码解锁已批准')).length, 1);
 });
 
 test(`[${ENGINE}] an interrupted remote unlock resumes with the same authorisation`, async () => {
