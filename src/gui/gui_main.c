@@ -2,7 +2,8 @@
  * gui_main.c - the main window of 证书管理工具: the inserted certificate keys
  * (rescanned every two seconds, so plugging a key in or pulling it out shows
  * without a click), the certificates of the selected key with their days
- * left, and the buttons 【修改密码】【查看证书】【导出证书】【证书更新】【解锁】.
+ * left, and the buttons 【修改密码】【查看证书】【导出证书】【证书更新】【密码解锁】
+ * 【解锁】.
  *
  * PKCS#11 offers no portable insertion event (SoftHSM2 and many vendor
  * modules do not implement C_WaitForSlotEvent), and a module initialised
@@ -104,6 +105,7 @@ static void update_buttons(struct gui *g)
 	gtk_widget_set_sensitive(g->btn_view, cert);
 	gtk_widget_set_sensitive(g->btn_export, cert);
 	gtk_widget_set_sensitive(g->btn_renew, cert);
+	gtk_widget_set_sensitive(g->btn_unlock_remote, key);
 }
 
 /* The certificates of the selected key into the lower list, the user
@@ -314,6 +316,12 @@ static void on_unlock(GtkButton *b, gpointer data)
 	(void)b;
 }
 
+static void on_unlock_remote(GtkButton *b, gpointer data)
+{
+	gui_unlock_remote(data);
+	(void)b;
+}
+
 static void on_renew(GtkButton *b, gpointer data)
 {
 	gui_renew(data);
@@ -409,7 +417,7 @@ static void build_window(struct gui *g, GtkApplication *app)
 	gtk_container_add(GTK_CONTAINER(g->window), outer);
 
 	GtkWidget *intro = gtk_label_new("插入证书U盘后，这里会列出证书U盘和其上的证书。"
-	                                 "选中证书U盘后可以修改密码、查看和导出证书、更新证书。");
+	                                 "选中证书U盘后可以修改密码、查看和导出证书、更新证书和密码解锁。");
 	gtk_label_set_xalign(GTK_LABEL(intro), 0);
 	gtk_label_set_line_wrap(GTK_LABEL(intro), TRUE);
 	gtk_box_pack_start(GTK_BOX(outer), intro, FALSE, FALSE, 0);
@@ -473,6 +481,10 @@ static void build_window(struct gui *g, GtkApplication *app)
 	g->btn_renew = button(g, acc, "证书更新", GDK_KEY_r,
 	                      "在同一证书U盘上更新即将到期的证书（需先在管理系统申请并缴费，Alt+R）",
 	                      G_CALLBACK(on_renew));
+	g->btn_unlock_remote =
+	    button(g, acc, "密码解锁", GDK_KEY_l,
+	           "密码被锁定或遗忘时，用数字证书注册机构批准的一次性授权码设置新密码（Alt+L）",
+	           G_CALLBACK(on_unlock_remote));
 	g->btn_unlock =
 	    button(g, acc, "解锁", GDK_KEY_u,
 	           "数字证书注册机构使用：用管理员PIN码为锁定的证书U盘设置新密码（Alt+U）",
@@ -481,6 +493,7 @@ static void build_window(struct gui *g, GtkApplication *app)
 	gtk_box_pack_start(GTK_BOX(row), g->btn_view, FALSE, FALSE, 0);
 	gtk_box_pack_start(GTK_BOX(row), g->btn_export, FALSE, FALSE, 0);
 	gtk_box_pack_start(GTK_BOX(row), g->btn_renew, FALSE, FALSE, 0);
+	gtk_box_pack_start(GTK_BOX(row), g->btn_unlock_remote, FALSE, FALSE, 0);
 	gtk_box_pack_end(GTK_BOX(row), g->btn_unlock, FALSE, FALSE, 0);
 	gtk_box_pack_start(GTK_BOX(outer), row, FALSE, FALSE, 0);
 
@@ -527,10 +540,10 @@ static void usage(FILE *fp)
 {
 	fputs("用法 (usage)：esp-token-gui [--module PATH] [--server URL] [--ca-file FILE]\n\n"
 	      "证书管理工具：列出插入的证书U盘和其上的证书，修改密码，查看和导出证书，\n"
-	      "证书更新，数字证书注册机构用管理员PIN码解锁。命令行版本见 esp-token --help。\n\n"
+	      "证书更新，密码解锁，数字证书注册机构用管理员PIN码解锁。命令行版本见 esp-token --help。\n\n"
 	      "  --module PATH   PKCS#11 模块（默认取 ~/.config/esp-token.conf 或\n"
 	      "                  /etc/esp-token.conf 中的 module = ...，否则 OpenSC 或 SoftHSM2）\n"
-	      "  --server URL    证书更新使用的管理系统地址（默认取 esp-token.conf 中的 server = ...）\n"
+	      "  --server URL    证书更新和密码解锁使用的管理系统地址（默认取 esp-token.conf 中的 server = ...）\n"
 	      "  --ca-file FILE  用此CA证书验证服务器（默认取 esp-token.conf 中的 ca-file = ...，\n"
 	      "                  否则系统信任库）\n"
 	      "  -h, --help      显示帮助\n"

@@ -258,7 +258,7 @@ test(`[${ENGINE}] renewal on the same token: apply with the key, pay, esp-token 
   }
 });
 
-// 【证书更新】 in the desktop window 证书管理工具, under Xvfb (tests/desktop/renew_gui.sh
+// 【证书更新】 in the desktop window 证书管理工具, under Xvfb (tests/desktop/online_gui.sh
 // types the PIN and waits for 证书更新完成): the same renewal as esp-token renew.
 const HERE = dirname(fileURLToPath(import.meta.url));
 const GUI = process.env.ESP_TOKEN_GUI || join(dirname(ESP_TOKEN), '../gui/esp-token-gui');
@@ -272,7 +272,7 @@ test(`[${ENGINE}] 【证书更新】 in the desktop window renews the key's cert
     const number = await applyWithKey(t, serial);
     await payRenewal(number);
     const shots = process.env.ESP_SCREENSHOTS || join(dirname(ESP_TOKEN), '../../screenshots/desktop');
-    const run = spawnSync('bash', [join(HERE, '../../desktop/renew_gui.sh'), GUI, T.esp.url, t.label, PIN, shots],
+    const run = spawnSync('bash', [join(HERE, '../../desktop/online_gui.sh'), GUI, T.esp.url, t.label, shots, 'renew', PIN],
       { encoding: 'utf8', timeout: 180000, env: { ...process.env, ...t.env } });
     const r = { code: run.status, out: run.stdout, all: `${run.stdout}\n${run.stderr}` };
     assert.equal(r.code, 0, r.all);

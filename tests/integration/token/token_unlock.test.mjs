@@ -11,10 +11,12 @@
 //   ESP_ENGINE=postgresql ESP_PG_CLUSTER=... node --test tests/integration/token/token_unlock.test.mjs
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Client, approvedApplicant, submitApplication, rawSql, ENGINE } from '../lib/esp.mjs';
-import { tokenTestbed, SO_PIN, PIN } from './lib.mjs';
+import { tokenTestbed, SO_PIN, PIN, ESP_TOKEN } from './lib.mjs';
 import { startSmtp } from '../lib/mail.mjs';
 
 // A real SMTP server (aiosmtpd) records the 密码解锁已批准 mail.
@@ -189,4 +191,37 @@ test(`[${ENGINE}] refusals: another holder's token, a token without custody`, as
   const other = await b.c.post(`/unlock/${a.t.serial}`, {});
   assert.equal(other.status, 403);
   assert.equal(sql(`SELECT COUNT(*) FROM applications WHERE type = 'unlock' AND unlock_token = '${a.t.serial}'`), '0');
+});
+
+// 【密码解锁】 in the desktop window 证书管理工具, under Xvfb (tests/desktop/online_gui.sh
+// types the application number, the authorisation and the new PIN twice): the
+// same remote unlock as esp-token unlock --remote.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const GUI = process.env.ESP_TOKEN_GUI || join(dirname(ESP_TOKEN), '../gui/esp-token-gui');
+const onPath = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const haveDesktop = existsSync(GUI) && ['Xvfb', 'openbox', 'xdotool', 'import', 'dbus-run-session'].every(onPath);
+
+test(`[${ENGINE}] 【密码解锁】 in the desktop window unlocks remotely once; the released SO PIN no longer works`, { skip: !haveDesktop && 'no esp-token-gui or no Xvfb tools' }, async () => {
+  const { t, c, fields } = await enrolled('UnlockGui');
+  const number = await applyUnlock(c, t);
+  await approve(number);
+  const { code } = await codeOf(c, number, t.dir);
+  const pair = await (await release(number, { code, token_serial: t.serial })).json();
+  assert.ok(soWorks(t, pair.so_pin));
+  const shots = process.env.ESP_SCREENSHOTS || join(dirname(ESP_TOKEN), '../../screenshots/desktop');
+  const run = spawnSync('bash', [join(HERE, '../../desktop/online_gui.sh'), GUI, T.esp.url, t.label, shots, 'unlock', number, code, NEW_PIN],
+    { encoding: 'utf8', timeout: 180000, env: { ...process.env, ...t.env } });
+  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+  assert.match(run.stdout, /已设置新的用户PIN码，并更换了管理员PIN码/, 'the progress reached the window');
+  assert.ok(!run.stdout.includes(pair.so_pin) && !run.stdout.includes(pair.next_so_pin), 'no SO PIN in the window\'s log');
+  assert.ok(userWorks(t, NEW_PIN), 'the new user PIN works');
+  assert.equal(userWorks(t, PIN), false);
+  assert.equal(soWorks(t, pair.so_pin), false, 'the released SO PIN is never valid again');
+  assert.ok(soWorks(t, pair.next_so_pin));
+  assert.equal(sql(`SELECT state FROM applications WHERE number = '${number}'`), 'unlocked');
+  // Once: the spent authorisation is refused.
+  const again = await release(number, { code, token_serial: t.serial });
+  assert.equal(again.status, 409);
+  await SMTP.waitFor((m) => m.some((x) => x.to.includes(fields.email) && x.subject.includes('密码解锁已批准')));
+  assert.equal(SMTP.messages().filter((x) => x.to.includes(fields.email) && x.subject.includes('密码解锁已批准')).length, 1);
 });
