@@ -50,7 +50,7 @@ struct renew_state {
 
 /* One line of progress, with the certificate it speaks of (or NULL). */
 static void say(struct renew_state *s, X509 *cert, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void say(struct renew_state *s, X509 *cert, const char *fmt, ...)
 {
 	char text[512];

@@ -633,10 +633,11 @@ static enum db_status step_tx(db_conn *c, void *arg)
 		/* The holder learns of the approval with it, and only once: a
 		 * second approval is refused by the state machine above. */
 		if (st == DB_OK && x->step == STEP_APPROVE)
-			st = notify_enqueue(c, NOTICE_UNLOCK_APPROVED,
-			                    &(struct notice){.registration_id = app->registration_id,
-			                                     .application_number = x->number,
-			                                     .token_serial = token});
+			st =
+			    notify_enqueue(c, NOTICE_UNLOCK_APPROVED,
+			                   &(struct notice){.registration_id = app->registration_id,
+			                                    .application_number = x->number,
+			                                    .token_serial = token});
 	}
 	if (st == DB_OK)
 		x->result = SOPIN_OK;

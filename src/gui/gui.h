@@ -28,7 +28,8 @@ struct gui {
 	GtkWidget *status; /* the outcome of the last action */
 	GtkWidget *btn_passwd, *btn_view, *btn_export, *btn_unlock, *btn_renew, *btn_unlock_remote;
 	char *module;
-	char *server, *ca_file; /* ESP's address and its CA for 【证书更新】 (NULL: unset) */
+	/* ESP's address and its CA for 【证书更新】 and 【密码解锁】 (NULL: unset) */
+	char *server, *ca_file;
 	char *signature;       /* the inserted keys at the last scan */
 	char *selected_serial; /* serial of the selected key, NULL if none */
 	CK_FLAGS selected_flags;

@@ -416,8 +416,9 @@ static void build_window(struct gui *g, GtkApplication *app)
 	gtk_container_set_border_width(GTK_CONTAINER(outer), 16);
 	gtk_container_add(GTK_CONTAINER(g->window), outer);
 
-	GtkWidget *intro = gtk_label_new("插入证书U盘后，这里会列出证书U盘和其上的证书。"
-	                                 "选中证书U盘后可以修改密码、查看和导出证书、更新证书和密码解锁。");
+	GtkWidget *intro =
+	    gtk_label_new("插入证书U盘后，这里会列出证书U盘和其上的证书。"
+	                  "选中证书U盘后可以修改密码、查看和导出证书、更新证书和密码解锁。");
 	gtk_label_set_xalign(GTK_LABEL(intro), 0);
 	gtk_label_set_line_wrap(GTK_LABEL(intro), TRUE);
 	gtk_box_pack_start(GTK_BOX(outer), intro, FALSE, FALSE, 0);
@@ -478,9 +479,10 @@ static void build_window(struct gui *g, GtkApplication *app)
 	g->btn_export =
 	    button(g, acc, "导出证书", GDK_KEY_e, "把所选证书保存为文件（PEM 或 DER 格式，Alt+E）",
 	           G_CALLBACK(on_export));
-	g->btn_renew = button(g, acc, "证书更新", GDK_KEY_r,
-	                      "在同一证书U盘上更新即将到期的证书（需先在管理系统申请并缴费，Alt+R）",
-	                      G_CALLBACK(on_renew));
+	g->btn_renew =
+	    button(g, acc, "证书更新", GDK_KEY_r,
+	           "在同一证书U盘上更新即将到期的证书（需先在管理系统申请并缴费，Alt+R）",
+	           G_CALLBACK(on_renew));
 	g->btn_unlock_remote =
 	    button(g, acc, "密码解锁", GDK_KEY_l,
 	           "密码被锁定或遗忘时，用数字证书注册机构批准的一次性授权码设置新密码（Alt+L）",
@@ -540,10 +542,12 @@ static void usage(FILE *fp)
 {
 	fputs("用法 (usage)：esp-token-gui [--module PATH] [--server URL] [--ca-file FILE]\n\n"
 	      "证书管理工具：列出插入的证书U盘和其上的证书，修改密码，查看和导出证书，\n"
-	      "证书更新，密码解锁，数字证书注册机构用管理员PIN码解锁。命令行版本见 esp-token --help。\n\n"
+	      "证书更新，密码解锁，数字证书注册机构用管理员PIN码解锁。命令行版本见 esp-token "
+	      "--help。\n\n"
 	      "  --module PATH   PKCS#11 模块（默认取 ~/.config/esp-token.conf 或\n"
 	      "                  /etc/esp-token.conf 中的 module = ...，否则 OpenSC 或 SoftHSM2）\n"
-	      "  --server URL    证书更新和密码解锁使用的管理系统地址（默认取 esp-token.conf 中的 server = ...）\n"
+	      "  --server URL    证书更新和密码解锁使用的管理系统地址（默认取 esp-token.conf 中的 "
+	      "server = ...）\n"
 	      "  --ca-file FILE  用此CA证书验证服务器（默认取 esp-token.conf 中的 ca-file = ...，\n"
 	      "                  否则系统信任库）\n"
 	      "  -h, --help      显示帮助\n"
@@ -554,12 +558,9 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"module", required_argument, NULL, 'm'},
-	    {"server", required_argument, NULL, 'S'},
-	    {"ca-file", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"module", required_argument, NULL, 'm'},  {"server", required_argument, NULL, 'S'},
+	    {"ca-file", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	struct gui g = {0};
 	int ch;

@@ -25,10 +25,10 @@ struct renew_job {
 	struct gui *g;
 	enum job_kind kind;
 	char *module, *token, *server, *ca_file;
-	char pin[TOK_PIN_BUF];       /* renewal: the user PIN; unlock: the new one */
+	char pin[TOK_PIN_BUF];           /* renewal: the user PIN; unlock: the new one */
 	char application[64], code[256]; /* unlock */
-	GString *msgs; /* the token library's messages during the renewal */
-	CK_FLAGS flags; /* the token's PIN flags after a refused PIN */
+	GString *msgs;                   /* the token library's messages during the renewal */
+	CK_FLAGS flags;                  /* the token's PIN flags after a refused PIN */
 	int rc;
 };
 
@@ -119,10 +119,11 @@ static char *unlock_outcome(struct renew_job *j)
 		                       "请检查网络后用同一授权码再点【密码解锁】，将从中断处继续。",
 		                       j->msgs->str);
 	case TOK_EXIT_REFUSED:
-		return g_strdup_printf("服务器拒绝了密码解锁：%s\n"
-		                       "请核对申请编号和授权码（见管理系统中该密码解锁申请的页面）；"
-		                       "申请须经数字证书注册机构批准。",
-		                       j->msgs->str);
+		return g_strdup_printf(
+		    "服务器拒绝了密码解锁：%s\n"
+		    "请核对申请编号和授权码（见管理系统中该密码解锁申请的页面）；"
+		    "申请须经数字证书注册机构批准。",
+		    j->msgs->str);
 	default:
 		return g_strdup_printf("密码解锁没有完成：%s",
 		                       j->msgs->str[0] ? j->msgs->str : "证书U盘操作失败。");
@@ -362,7 +363,8 @@ static bool ask_unlock(struct gui *g, struct renew_job *j)
 			         "请输入申请编号（如 ESP-2026-000123，见该密码解锁申请的页面）。");
 			focus = 0;
 		} else if (!j->code[0]) {
-			snprintf(msg, sizeof msg, "%s", "请输入一次性授权码（见该密码解锁申请的页面）。");
+			snprintf(msg, sizeof msg, "%s",
+			         "请输入一次性授权码（见该密码解锁申请的页面）。");
 			focus = 1;
 		} else if (gui_new_pin_problem(j->pin, again, msg, sizeof msg)) {
 			gtk_entry_set_text(GTK_ENTRY(entry[2]), "");

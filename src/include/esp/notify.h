@@ -42,7 +42,6 @@ struct notice {
 	const char *token_serial;
 	const char *reason; /* why returned / revoked, in Chinese */
 	const char *detail; /* shipped: courier and tracking number (none: to be picked up) */
-	const char *old_serial; /* NOTICE_RENEWED: the certificate it superseded */
 	int days;           /* NOTICE_RENEWAL_WINDOW: 60, 30 or 7 */
 	int64_t not_after;  /* NOTICE_RENEWAL_WINDOW: the certificate's expiry */
 	/* Non-NULL: the event is told once for this key, whatever calls again
@@ -51,6 +50,8 @@ struct notice {
 	 * event emitted elsewhere for the same window uses the same key, and
 	 * the holder is told once either way. */
 	const char *once_key;
+	/* NOTICE_RENEWED: the certificate the new one superseded. */
+	const char *old_serial;
 };
 
 /* Writes the holder's message (to the registration's e-mail) and, for the
