@@ -288,6 +288,44 @@ test(`[${ENGINE}] 【证书更新】 in the desktop window renews the key's cert
   }
 });
 
+// An evaluator (考评员) renews free, through the training institution: no
+// payment step for the RA, the trainer confirms, then esp-token renew.
+test(`[${ENGINE}] an evaluator's renewal costs nothing and goes through the training institution`, async () => {
+  const { c } = await approvedApplicant(T.esp, 'evaluator');
+  const first = await submitApplication(c, 'evaluator');
+  let trainer = await T.staff('fj_trainer');
+  await trainer.get(`/ra/applications/${first}`);
+  const mats = await trainer.post(`/ra/applications/${first}/materials`, { item: ['0', '1'] });
+  assert.match(mats.text, /id="app-state">待制证/);
+  await T.raClient();
+  const t = T.newToken('RenewEval');
+  const e = T.enroll(t, T.esp.url, first, T.apiTokenFile);
+  assert.equal(e.code, 0, e.all);
+  const serial = certSerial(t);
+  await moveClock(IN_WINDOW);
+  try {
+    const number = await applyWithKey(t, serial);
+    assert.equal(sql(`SELECT amount_yuan FROM applications WHERE number = '${number}'`), '0');
+    // The RA has no payment to record; without the trainer's confirmation the tool is refused.
+    const ra = await T.raClient();
+    await ra.get(`/ra/applications/${number}`);
+    const pay = await ra.post(`/ra/applications/${number}/payment`, { amount: '0', paid_on: '2029-01-01', payer: 'x', bank_ref: 'y' });
+    assert.ok(pay.status >= 400 && pay.status < 500, `the RA records no payment for an evaluator (${pay.status})`);
+    const early = renew(t);
+    assert.equal(early.code, 6, early.all);
+    trainer = await T.staff('fj_trainer');
+    const page = await trainer.get(`/ra/applications/${number}`);
+    assert.equal(page.status, 200);
+    const ok = await trainer.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
+    assert.match(ok.text, /id="app-state">待制证/);
+    const r = renew(t);
+    assert.equal(r.code, 0, r.all);
+    assertRenewed(t, serial, number);
+  } finally {
+    await moveClock(0);
+  }
+});
+
 test(`[${ENGINE}] an interrupted renewal resumes: confirmation lost, then the issued certificate's answer lost`, async () => {
   const a = await enrolled('Renew2');
   const b = await enrolled('Renew3');
