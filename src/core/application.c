@@ -405,7 +405,7 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 	"a.taxpayer_id, a.price_yuan, a.medium_yuan, a.years, a.amount_yuan, a.scan_id, "          \
 	"a.submitted_at, a.paid_at, a.materials_at, a.issued_at, a.shipped_at, a.pickup_at, "      \
 	"a.received_at, a.returned_at, a.return_reason, a.withdrawn_at, a.courier, "               \
-	"a.tracking_no, a.updated_at, a.renews_serial, a.unlock_token, "                           \
+	"a.tracking_no, a.updated_at, a.renews_serial, a.unlock_token, a.replaces_serial, "        \
 	"r.kind, r.state AS reg_state, r.name AS reg_name, r.code AS reg_code, "                   \
 	"r.legal_rep, r.work_unit, r.department, r.province_code, p.name AS province, "            \
 	"au.path AS authority_path, au.name AS authority_name "                                    \
@@ -461,6 +461,7 @@ static void app_row(const db_result *r, int i, struct arena *a, struct applicati
 	o->updated_at = I();
 	o->renews_serial = T();
 	o->unlock_token = T();
+	o->replaces_serial = T();
 	o->kind = kind_parse(db_get(r, i, col++));
 	o->reg_state = T();
 	o->reg_name = T();
@@ -541,6 +542,8 @@ static const char *const type_names[][2] = {
     [APP_TYPE_ADDITIONAL] = {"additional", "增加数量"},
     [APP_TYPE_RENEWAL] = {"renewal", "更新"},
     [APP_TYPE_UNLOCK] = {"unlock", "密码解锁"},
+    [APP_TYPE_REPLACE_LOST] = {"replace_lost", "丢失补办"},
+    [APP_TYPE_REPLACE_DAMAGED] = {"replace_damaged", "损坏补办"},
 };
 
 static enum app_type type_checked(enum app_type t)

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #define FEE_COLUMNS                                                                                \
-	"SELECT id, price_yuan, medium_yuan, years, valid_from, created_at, renewal_yuan "         \
-	"FROM fee_schedule "
+	"SELECT id, price_yuan, medium_yuan, years, valid_from, created_at, renewal_yuan, "        \
+	"COALESCE(replacement_yuan, price_yuan) FROM fee_schedule "
 
 static void fee_row(const db_result *r, int i, struct fee *out)
 {
@@ -16,6 +16,7 @@ static void fee_row(const db_result *r, int i, struct fee *out)
 	out->valid_from = db_get_int(r, i, 4, 0);
 	out->created_at = db_get_int(r, i, 5, 0);
 	out->renewal_yuan = (long)db_get_int(r, i, 6, 0);
+	out->replacement_yuan = (long)db_get_int(r, i, 7, 0);
 }
 
 enum db_status fee_current(db_conn *c, struct fee *out)
@@ -58,17 +59,21 @@ enum db_status fee_list(db_conn *c, struct arena *a, struct fee **rows, size_t *
 enum db_status fee_add(db_conn *c, const struct actor *a, const struct fee *f)
 {
 	const struct db_param params[] = {
-	    P_INT(f->price_yuan),   P_INT(f->medium_yuan), P_INT(f->years),
-	    P_INT(f->valid_from),   P_INT(a->account_id),  P_INT(time_now()),
-	    P_INT(f->renewal_yuan),
+	    P_INT(f->price_yuan),   P_INT(f->medium_yuan),
+	    P_INT(f->years),        P_INT(f->valid_from),
+	    P_INT(a->account_id),   P_INT(time_now()),
+	    P_INT(f->renewal_yuan), f->replacement_yuan <= 0 ? P_NULL : P_INT(f->replacement_yuan),
 	};
-	char *after =
-	    xasprintf("%ld/%ld/%d/%ld", f->price_yuan, f->medium_yuan, f->years, f->renewal_yuan);
+	char *after = f->replacement_yuan <= 0
+	                  ? xasprintf("%ld/%ld/%d/%ld", f->price_yuan, f->medium_yuan, f->years,
+	                              f->renewal_yuan)
+	                  : xasprintf("%ld/%ld/%d/%ld/%ld", f->price_yuan, f->medium_yuan, f->years,
+	                              f->renewal_yuan, f->replacement_yuan);
 	enum db_status st = db_exec_audited(
 	    c,
 	    "INSERT INTO fee_schedule (price_yuan, medium_yuan, years, valid_from, created_by, "
-	    "created_at, renewal_yuan) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	    params, 7, NULL, a, "fee_schedule.add", "fee_schedule", "", after);
+	    "created_at, renewal_yuan, replacement_yuan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	    params, 8, NULL, a, "fee_schedule.add", "fee_schedule", "", after);
 	free(after);
 	return st;
 }

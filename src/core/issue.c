@@ -6,6 +6,7 @@
  */
 #include "esp/issue.h"
 #include "esp/application.h"
+#include "esp/replace.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -103,7 +104,7 @@ struct issue_ctx {
 	const struct actor *a;
 	const char *number, *token, *crl_url;
 	const ca_csr *csr;
-	int validity_days;
+	int validity_days, crl_hours;
 	struct signed_cert cert; /* stays with the caller: handed out only after COMMIT */
 	enum issue_result result;
 	enum ca_status csr_status;
@@ -306,6 +307,9 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 			st = application_event(c, x->a, app_id, appstep_name(STEP_ISSUE),
 			                       appstate_name(from), appstate_name(to), note);
 		free(note);
+		/* 损坏补办: the broken token's certificate ends with its replacement. */
+		if (st == DB_OK)
+			st = replace_issued(c, x->ca, x->a, app, x->crl_hours);
 	}
 	x->result = st == DB_OK ? ISSUE_OK : ISSUE_ERROR;
 out:
@@ -411,7 +415,7 @@ static enum db_status store_batched(db_conn *c, struct issue_ctx *x)
 enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *a,
                                     const char *number, const char *csr_pem,
                                     const char *token_serial, const char *crl_url,
-                                    int validity_days, enum ca_status *csr_status,
+                                    int validity_days, int crl_hours, enum ca_status *csr_status,
                                     struct issued *out)
 {
 	*csr_status = CA_OK;
@@ -437,6 +441,7 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 	                      .token = token_serial,
 	                      .crl_url = crl_url,
 	                      .validity_days = validity_days,
+	                      .crl_hours = crl_hours,
 	                      .result = ISSUE_ERROR};
 	/* Sign before the transaction when the application, read now, looks
 	 * issuable by this actor; the transaction decides (see the top). */

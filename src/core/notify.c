@@ -34,6 +34,8 @@ static const struct {
     [NOTICE_RENEWAL_WINDOW] = {"renewal_window", false},
     [NOTICE_CERT_REVOKED] = {"cert_revoked", false},
     [NOTICE_UNLOCK_APPROVED] = {"unlock_approved", false},
+    [NOTICE_CHANGE_APPROVED] = {"change_approved", false},
+    [NOTICE_CHANGE_RETURNED] = {"change_returned", false},
     [NOTICE_RENEWED] = {"renewed", false},
 };
 

@@ -107,6 +107,12 @@ bool policy_allows(const struct actor *a, enum action act, const struct policy_o
 		/* An applicant's password session only sees the application
 		 * pages: the management system needs the key. */
 		return a->role != ROLE_APPLICANT || key_session(a);
+	case ACT_CHANGE_SUBMIT:
+		return is_registrant(a, o) && approved(o);
+	case ACT_CHANGE_REVIEW:
+		/* Old and new values of a unit's details: its reviewers, nobody
+		 * else (not the admin, not the RA, never the unit itself). */
+		return reviews(a) && in_jurisdiction(a, o) && !is_registrant(a, o) && approved(o);
 	case ACT_COUNT:
 		break;
 	}

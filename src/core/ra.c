@@ -184,7 +184,7 @@ static const char *from_of(const struct where *w)
 #define ITEM_SQL                                                                                   \
 	"SELECT a.number, a.state, a.sets, a.amount_yuan, a.submitted_at, a.kind, r.name, "        \
 	"r.code, p.name AS province, " START_SQL " AS started, "                                   \
-	"CASE WHEN " OVERDUE_SQL("$1") " THEN 1 ELSE 0 END AS overdue, a.type"
+	"CASE WHEN " OVERDUE_SQL("$1") " THEN 1 ELSE 0 END AS overdue, a.type, a.replaces_serial"
 
 /* Appends up to limit rows of one part of the queue (overdue or not),
  * oldest first, to *out: the page's ids from the index in submission order
@@ -220,6 +220,8 @@ static enum db_status queue_part(db_conn *c, struct arena *a, const struct where
 			    .overdue = db_get_int(r, i, 10, 0) != 0,
 			    .days = started ? (now - started) / DAY : -1,
 			    .type = app_type_parse(db_get(r, i, 11)),
+			    .replaces_serial =
+			        db_get(r, i, 12) ? arena_strdup(a, db_get(r, i, 12)) : NULL,
 			};
 		}
 	}

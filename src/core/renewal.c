@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CRL_AFFILIATION_CHANGED 3
 #define CRL_SUPERSEDED 4
 
 static const struct renewal_text {
@@ -91,11 +92,13 @@ struct apply_ctx {
 };
 
 /* The renewal application of the certificate still in the running (not
- * withdrawn, not yet renewed); NULL number when there is none. */
+ * withdrawn, not yet renewed); NULL number when there is none.  Its
+ * change_id (column 3) is set when a 信息变更 made it (core/change.c). */
 static enum db_status open_renewal(db_conn *c, const char *serial, db_result **r)
 {
 	return DB_EXEC(c,
-	               "SELECT id, number, state FROM applications WHERE renews_serial = $1 AND "
+	               "SELECT id, number, state, change_id FROM applications WHERE "
+	               "renews_serial = $1 AND "
 	               "type = 'renewal' AND state <> $2 ORDER BY id DESC LIMIT 1",
 	               r, P_TEXT(serial), P_TEXT(appstate_name(APP_WITHDRAWN)));
 }
@@ -342,11 +345,17 @@ static enum db_status issue_renewal_tx(db_conn *c, void *arg)
 		x->result = RENEW_WRONG_TOKEN;
 		goto out;
 	}
-	if ((x->result = renewal_in_window(db_get_int(r, 0, 1, 0), time_now(), x->w)) != RENEW_OK)
-		goto out;
 	st = open_renewal(c, x->old_serial, &a);
 	if (st != DB_OK)
 		goto out;
+	/* A certificate whose subject a 信息变更 changed is renewed whenever
+	 * the change is approved, not only in its window. */
+	bool changed = a->nrows && db_get(a, 0, 3);
+	if (!changed &&
+	    (x->result = renewal_in_window(db_get_int(r, 0, 1, 0), time_now(), x->w)) != RENEW_OK) {
+		st = DB_CONFLICT;
+		goto out;
+	}
 	if (a->nrows == 0) {
 		x->result = RENEW_NO_APPLICATION;
 		st = DB_CONFLICT;
@@ -552,12 +561,12 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 	x->result = RENEW_ERROR;
 	db_result *r = NULL;
 	struct application app = {0};
-	enum db_status st =
-	    DB_EXEC(c,
-	            "SELECT ce.status, ce.der, a.number, a.renews_serial, a.id, ce.registration_id "
-	            "FROM certificates ce JOIN applications a ON a.id = ce.application_id "
-	            "WHERE ce.serial = $1 AND a.type = 'renewal'",
-	            &r, P_TEXT(x->serial));
+	enum db_status st = DB_EXEC(
+	    c,
+	    "SELECT ce.status, ce.der, a.number, a.renews_serial, a.id, ce.registration_id, "
+	    "a.change_id FROM certificates ce JOIN applications a ON a.id = ce.application_id "
+	    "WHERE ce.serial = $1 AND a.type = 'renewal'",
+	    &r, P_TEXT(x->serial));
 	if (st != DB_OK)
 		goto out;
 	st = DB_CONFLICT;
@@ -583,12 +592,16 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 	if ((st = holder_actor(c, db_get_int(r, 0, 5, 0), x->ar, &holder)) != DB_OK)
 		goto out;
 	int64_t now = time_now();
+	/* Replaced for a 信息变更 the old subject is no longer the holder's
+	 * (affiliationChanged); else the new certificate supersedes it. */
+	bool changed = db_get(r, 0, 6) != NULL;
 	/* The old one first: one valid certificate per token at every statement. */
 	db_result *o = NULL;
 	st = DB_EXEC(c,
 	             "UPDATE certificates SET status = 'revoked', revoked_at = $2, revoke_reason = "
 	             "$3 WHERE serial = $1 AND status = 'valid' RETURNING id",
-	             &o, P_TEXT(x->old_serial), P_INT(now), P_INT(CRL_SUPERSEDED));
+	             &o, P_TEXT(x->old_serial), P_INT(now),
+	             P_INT(changed ? CRL_AFFILIATION_CHANGED : CRL_SUPERSEDED));
 	bool revoked = st == DB_OK && o->nrows == 1;
 	db_result_free(o);
 	if (st != DB_OK)
@@ -607,8 +620,10 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 		             NULL, P_INT(db_get_int(r, 0, 4, 0)), P_TEXT(appstate_name(to)),
 		             P_INT(now));
 	if (st == DB_OK) {
-		char *note = xasprintf("新证书 %s 已写入证书U盘；原证书 %s 吊销（已被替代）",
-		                       x->serial, x->old_serial);
+		char *note =
+		    xasprintf(changed ? "新证书 %s 已写入证书U盘；原证书 %s 吊销（信息变更）"
+		                      : "新证书 %s 已写入证书U盘；原证书 %s 吊销（已被替代）",
+		              x->serial, x->old_serial);
 		st = application_event(c, &holder, db_get_int(r, 0, 4, 0),
 		                       appstep_name(STEP_CONFIRM), appstate_name(from),
 		                       appstate_name(to), note);

@@ -198,6 +198,14 @@ static enum db_status revoke_tx(db_conn *c, void *arg)
 	return st == DB_OK ? crl_publish(c, x->ca, x->crl_hours) : st;
 }
 
+enum db_status cert_revoke_within(db_conn *c, esp_ca *ca, const struct actor *a, const char *serial,
+                                  int reason, int crl_hours)
+{
+	struct revoke_ctx x = {
+	    .ca = ca, .a = a, .serial = serial, .reason = reason, .crl_hours = crl_hours};
+	return revoke_tx(c, &x);
+}
+
 enum db_status cert_revoke(db_conn *c, esp_ca *ca, const struct actor *a, const char *serial,
                            int reason, int crl_hours)
 {

@@ -92,7 +92,9 @@ enum db_status upload_purge_unreferenced(db_conn *c, int64_t older_than, int *de
 	enum db_status st =
 	    DB_EXEC(c,
 	            "DELETE FROM uploads WHERE created_at < $1 AND NOT EXISTS "
-	            "(SELECT 1 FROM applications a WHERE a.scan_id = uploads.id) RETURNING id",
+	            "(SELECT 1 FROM applications a WHERE a.scan_id = uploads.id) AND NOT EXISTS "
+	            "(SELECT 1 FROM registration_changes ch WHERE ch.scan_id = uploads.id) "
+	            "RETURNING id",
 	            &r, P_INT(older_than));
 	if (deleted)
 		*deleted = st == DB_OK ? r->nrows : 0;

@@ -99,7 +99,8 @@ void api_issue_certificate(struct request *r)
 	char *crl_url = xasprintf("%s/ca/crl", r->srv->public_url);
 	enum issue_result res =
 	    issue_certificate(req_db(r), r->srv->ca, &r->actor, r->params[0], csr, token, crl_url,
-	                      r->srv->limits.cert_validity_days, &cs, &out);
+	                      r->srv->limits.cert_validity_days,
+	                      (int)config_get_long(r->srv->cfg, "crl_hours"), &cs, &out);
 	free(crl_url);
 	if (res == ISSUE_OK || res == ISSUE_EXISTING) {
 		reply_json(r, issue_status(res),

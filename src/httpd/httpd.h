@@ -166,6 +166,12 @@ void page_registration_edit_post(struct request *r);
 void page_review_queue(struct request *r);
 void page_review_detail(struct request *r);
 void page_review_decide(struct request *r);
+void page_change_get(struct request *r);
+void page_change_post(struct request *r);
+void page_change_queue(struct request *r);
+void page_change_review(struct request *r);
+void page_change_scan(struct request *r);
+void page_change_decide(struct request *r);
 void page_healthz(struct request *r);
 void page_readyz(struct request *r);
 void page_metrics(struct request *r);
@@ -276,6 +282,12 @@ void api_renewal_issue(struct request *r);
 void api_renewal_confirm(struct request *r);
 /* The renewal table's values (templates/renewal_table.html) into ctx. */
 void renewal_context(struct request *r, json_t *ctx);
+/* page_replace.c: 丢失补办, 损坏补办 */
+void page_replace(struct request *r);
+void page_replace_lost(struct request *r);
+void page_replace_damaged(struct request *r);
+/* The replacement table's values (templates/replace_table.html) into ctx. */
+void replace_context(struct request *r, json_t *ctx);
 /* page_unlock.c: 密码解锁 */
 void page_unlock(struct request *r);
 void page_unlock_apply(struct request *r);

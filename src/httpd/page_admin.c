@@ -105,13 +105,15 @@ static json_t *fees_to_json(struct request *r, const struct fee *rows, size_t n)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "price",
-		                   arena_printf(r->arena, "%ld", rows[i].price_yuan), "renewal",
-		                   arena_printf(r->arena, "%ld", rows[i].renewal_yuan), "medium",
-		                   arena_printf(r->arena, "%ld", rows[i].medium_yuan), "years",
-		                   arena_printf(r->arena, "%d", rows[i].years), "valid_from",
-		                   rows[i].valid_from ? time_date(r->arena, rows[i].valid_from)
-		                                      : "系统初始"));
+		    arr,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "price",
+		              arena_printf(r->arena, "%ld", rows[i].price_yuan), "renewal",
+		              arena_printf(r->arena, "%ld", rows[i].renewal_yuan), "replacement",
+		              arena_printf(r->arena, "%ld", rows[i].replacement_yuan), "medium",
+		              arena_printf(r->arena, "%ld", rows[i].medium_yuan), "years",
+		              arena_printf(r->arena, "%d", rows[i].years), "valid_from",
+		              rows[i].valid_from ? time_date(r->arena, rows[i].valid_from)
+		                                 : "系统初始"));
 	return arr;
 }
 
@@ -129,6 +131,7 @@ static void show_fees(struct request *r, int status, const char *error, json_t *
 	json_t *ctx = json_pack("{s:o, s:i, s:i, s:i, s:i}", "rows", rows, "price",
 	                        (int)cur.price_yuan, "medium", (int)cur.medium_yuan, "years",
 	                        cur.years, "renewal", (int)cur.renewal_yuan);
+	json_object_set_new(ctx, "replacement", json_integer(cur.replacement_yuan));
 	if (error)
 		json_object_set_new(ctx, "error", json_string(error));
 	if (values)
@@ -162,6 +165,10 @@ void page_admin_fees_save(struct request *r)
 	fee_current(req_db(r), &cur);
 	const char *renewal_s = req_form(r, "renewal_yuan");
 	long renewal = renewal_s ? parse_amount(renewal_s, 100000) : cur.renewal_yuan;
+	/* The replacement fee left empty is the new row's price of a set. */
+	const char *replacement_s = req_form(r, "replacement_yuan");
+	bool replacement_set = replacement_s && *replacement_s;
+	long replacement = replacement_set ? parse_amount(replacement_s, 100000) : 0;
 	const char *err = NULL;
 	if (price <= 0)
 		err = "每套价格应为正整数（元）";
@@ -173,6 +180,8 @@ void page_admin_fees_save(struct request *r)
 		err = "请按 YYYY-MM-DD 格式填写生效日期";
 	else if (renewal < 0)
 		err = "证书更新费应为不小于0的整数（元）";
+	else if (replacement_set && replacement <= 0)
+		err = "补办费应为正整数（元），或空着（与每套价格相同）";
 	if (err) {
 		show_fees(r, 422, err, values);
 	} else {
@@ -180,7 +189,8 @@ void page_admin_fees_save(struct request *r)
 		                .medium_yuan = medium,
 		                .years = (int)years,
 		                .valid_from = from,
-		                .renewal_yuan = renewal};
+		                .renewal_yuan = renewal,
+		                .replacement_yuan = replacement};
 		enum db_status st = fee_add(req_db(r), &r->actor, &f);
 		if (st == DB_OK)
 			redirect(r, "/admin/fees?saved=1");

@@ -164,6 +164,7 @@ void page_mgmt_user(struct request *r)
 		json_object_set_new(ctx, "notice",
 		                    json_string("证书已挂失，该证书U盘已不能再登录。"));
 	renewal_context(r, ctx);
+	replace_context(r, ctx);
 	render_mgmt(r, 200, "mgmt_user", "当前用户信息", "/mgmt/user", ctx);
 }
 

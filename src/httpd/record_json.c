@@ -153,6 +153,7 @@ json_t *application_to_json(const struct application *app)
 	    {"updated_at", num_or_null(app->updated_at)},
 	    {"renews_serial", str_or_null(app->renews_serial)},
 	    {"unlock_token", str_or_null(app->unlock_token)},
+	    {"replaces_serial", str_or_null(app->replaces_serial)},
 	    {"kind", json_string(kind_or_empty(app->kind))},
 	    {"reg_state", str_or_null(app->reg_state)},
 	    {"reg_name", str_or_null(app->reg_name)},
@@ -207,6 +208,9 @@ json_t *ra_queue_to_json(const struct ra_queue_item *list, size_t n, struct aren
 		                    json_string(it->days < 0 ? "未开始计时" : ""));
 		json_object_set_new(json_array_get(arr, i), "type_label",
 		                    json_string(app_type_label(it->type)));
+		if (it->replaces_serial)
+			json_object_set_new(json_array_get(arr, i), "replaces_serial",
+			                    json_string(it->replaces_serial));
 	}
 	return arr;
 }
@@ -229,6 +233,8 @@ static const char *event_label(const char *action)
 		return appstep_label(step);
 	if (action && strcmp(action, "revoke") == 0)
 		return "吊销证书";
+	if (action && strcmp(action, "change") == 0)
+		return "信息变更";
 	return action ? action : "";
 }
 

@@ -34,6 +34,13 @@ const struct route routes[] = {
     {"GET", "/registration/edit", page_registration_edit_get, SIGNED(ACT_REGISTRANT)},
     {"POST", "/registration/edit", page_registration_edit_post, SIGNED(ACT_REGISTRANT)},
     {"GET", "/review", page_review_queue, SIGNED(ACT_REVIEW_QUEUE)},
+    /* 信息变更 (page_change.c): before /review/{}, which would take "changes". */
+    {"GET", "/change", page_change_get, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/change", page_change_post, SIGNED(ACT_REGISTRANT)},
+    {"GET", "/review/changes", page_change_queue, SIGNED(ACT_REVIEW_QUEUE)},
+    {"GET", "/review/changes/{}", page_change_review, SIGNED(ACT_SESSION)},
+    {"GET", "/review/changes/{}/scan", page_change_scan, SIGNED(ACT_SESSION)},
+    {"POST", "/review/changes/{}", page_change_decide, SIGNED(ACT_SESSION)},
     {"GET", "/review/{}", page_review_detail, SIGNED(ACT_SESSION)},
     {"POST", "/review/{}", page_review_decide, SIGNED(ACT_SESSION)},
     {"GET", "/apply", page_apply, SIGNED(ACT_REGISTRANT)},
@@ -88,6 +95,10 @@ const struct route routes[] = {
     {"POST", "/renewal/{}", page_renewal_apply, SIGNED(ACT_REGISTRANT)},
     {"POST", "/api/v1/renewals", api_renewal_issue, R_NO_CSRF | R_JSON, ACT_ANYONE},
     {"POST", "/api/v1/renewals/confirm", api_renewal_confirm, R_NO_CSRF | R_JSON, ACT_ANYONE},
+    /* 丢失补办, 损坏补办: the holder's page (password or key session) and its buttons. */
+    {"GET", "/replace", page_replace, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/replace/{}/lost", page_replace_lost, SIGNED(ACT_REGISTRANT)},
+    {"POST", "/replace/{}/damaged", page_replace_damaged, SIGNED(ACT_REGISTRANT)},
     /* 密码解锁: the holder's page; the SO PIN's custody (RA workstation) and
      * its one-time release to the holder's tool (the authorisation). */
     {"GET", "/unlock", page_unlock, SIGNED(ACT_REGISTRANT)},

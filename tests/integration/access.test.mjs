@@ -44,6 +44,11 @@ before(async () => {
   data.appE = await submitApplication(ent.c, 'enterprise');
   data.nameE = ent.fields.name;
   data.regE = rawSql(esp, `SELECT id FROM registrations WHERE name = '${ent.fields.name}'`).trim();
+  // A pending 信息变更 of the enterprise (its address: no scan, no certificate).
+  await ent.c.get('/change');
+  const change = await ent.c.postMultipart('/change', { ...ent.fields, address: '福建省福州市鼓楼区新地址2号' }, {});
+  if (change.status !== 200) throw new Error(`change not submitted: ${change.status}`);
+  data.changeE = rawSql(esp, `SELECT id FROM registration_changes WHERE registration_id = ${data.regE}`).trim();
   const ev = await approvedApplicant(esp, 'evaluator');
   data.appV = await submitApplication(ev.c, 'evaluator');
   const agency = await approvedApplicant(esp, 'agency');
@@ -122,6 +127,16 @@ const spec = () => [
   ['GET', '/review', [['/review', signedIn((a) => a.role === 'reviewer' || a.reviews)]]],
   ['GET', '/review/{}', [[`/review/${data.regE}`, signedIn((a) => a.owner || (a.role === 'reviewer' && a.region) || admin(a))]]],
   ['POST', '/review/{}', [[`/review/${data.regE}`, signedIn((a) => a.role === 'reviewer' && a.region), { destructive: true }]]],
+  // 信息变更: every applicant here is approved and may change its own
+  // registration (an empty form is refused as input, not as access); only
+  // the reviewers of the registration's authority path see or decide a
+  // change: not the unit, another region, the RA, the trainer or the admin.
+  ['GET', '/change', [['/change', signedIn(applicant)]]],
+  ['POST', '/change', [['/change', signedIn(applicant)]]],
+  ['GET', '/review/changes', [['/review/changes', signedIn((a) => a.role === 'reviewer' || a.reviews)]]],
+  ['GET', '/review/changes/{}', [[`/review/changes/${data.changeE}`, signedIn((a) => a.role === 'reviewer' && a.region)]]],
+  ['GET', '/review/changes/{}/scan', [[`/review/changes/${data.changeE}/scan`, signedIn((a) => a.role === 'reviewer' && a.region)]]],
+  ['POST', '/review/changes/{}', [[`/review/changes/${data.changeE}`, signedIn((a) => a.role === 'reviewer' && a.region), { destructive: true }]]],
   ['GET', '/apply', [['/apply', signedIn(applicant)]]],
   ['POST', '/apply/scan', [['/apply/scan', signedIn(applicant)]]],
   ['GET', '/apply/form', [['/apply/form', signedIn(applicant)]]],
@@ -202,6 +217,9 @@ const spec = () => [
   ['POST', '/api/v1/renewals/confirm', [['/api/v1/renewals/confirm', anyone]]],
   // 密码解锁: every applicant sees the page; the token named here has no
   // SO PIN in custody, so its holder gets 409 and everyone else 403.
+  ['GET', '/replace', [['/replace', signedIn(applicant)]]],
+  ['POST', '/replace/{}/lost', [[`/replace/${data.serial}/lost`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)'))]]],
+  ['POST', '/replace/{}/damaged', [[`/replace/${data.serial}/damaged`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)')), { destructive: true }]]],
   ['GET', '/unlock', [['/unlock', signedIn(applicant)]]],
   ['POST', '/unlock/{}', [[`/unlock/${data.token}`, signedIn((a) => applicant(a) && (a.holder || a.name === 'holder (password)'))]]],
   // The RA workstation's custody of SO PINs answers its Bearer token only.

@@ -19,8 +19,16 @@
 
 /* The kinds of application: the first (初次办理), more keys (增加数量), a
  * new certificate on the same key (更新, core/renewal.c) and a remote
- * unlock (密码解锁, core/sopin.c). */
-enum app_type { APP_TYPE_INITIAL, APP_TYPE_ADDITIONAL, APP_TYPE_RENEWAL, APP_TYPE_UNLOCK };
+ * unlock (密码解锁, core/sopin.c); a new key for a lost (丢失补办) or a broken
+ * (损坏补办) one (core/replace.c). */
+enum app_type {
+	APP_TYPE_INITIAL,
+	APP_TYPE_ADDITIONAL,
+	APP_TYPE_RENEWAL,
+	APP_TYPE_UNLOCK,
+	APP_TYPE_REPLACE_LOST,
+	APP_TYPE_REPLACE_DAMAGED,
+};
 const char *app_type_name(enum app_type t);  /* "initial", "additional", ... (stored) */
 const char *app_type_label(enum app_type t); /* 初次办理, 增加数量, 更新, 密码解锁 */
 enum app_type app_type_parse(const char *name); /* an unknown name is initial */
@@ -97,6 +105,8 @@ struct application {
 	int64_t updated_at;
 	const char *renews_serial; /* 更新: the certificate renewed */
 	const char *unlock_token;  /* 密码解锁: the token unlocked */
+	/* 丢失补办, 损坏补办: the certificate replaced */
+	const char *replaces_serial;
 	/* its registration */
 	enum reg_kind kind;
 	const char *reg_state;

@@ -17,6 +17,9 @@ struct fee {
 	int64_t id;
 	long price_yuan, medium_yuan;
 	long renewal_yuan; /* 更新: a new certificate on the same token, no medium */
+	/* 丢失补办, 损坏补办: a new token and certificate. Read: the row's own, or
+	 * its price_yuan when it has none; fee_add: 0 stores none. */
+	long replacement_yuan;
 	int years;
 	int64_t valid_from; /* unix time; 0 for the row the first migration made */
 	int64_t created_at;

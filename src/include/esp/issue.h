@@ -29,7 +29,7 @@ void issued_free(struct issued *i);
 enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *a,
                                     const char *number, const char *csr_pem,
                                     const char *token_serial, const char *crl_url,
-                                    int validity_days, enum ca_status *csr_status,
+                                    int validity_days, int crl_hours, enum ca_status *csr_status,
                                     struct issued *out);
 const char *issue_result_code(enum issue_result r);
 const char *issue_result_message(enum issue_result r);

@@ -29,6 +29,8 @@ enum notice_kind {
 	NOTICE_RENEWAL_WINDOW,  /* certificate enters its 60/30/7-day window (days) */
 	NOTICE_CERT_REVOKED,    /* certificate revoked (reason) */
 	NOTICE_UNLOCK_APPROVED, /* remote PIN unlock approved */
+	NOTICE_CHANGE_APPROVED, /* 信息变更 approved (detail: certificates to renew) */
+	NOTICE_CHANGE_RETURNED, /* 信息变更 returned (reason) */
 	NOTICE_RENEWED,         /* renewal confirmed: new certificate on the token, old revoked */
 	NOTICE_KIND_COUNT
 };

@@ -46,6 +46,9 @@ enum action {
 	ACT_APPLICATION_TRAINER, /* evaluators' materials, hand out keys */
 	ACT_CERT_REVOKE,         /* 挂失 */
 	ACT_ADMIN,               /* directory, fees, drivers, staff accounts */
+	/* 信息变更 (core/change.c), asked with the changed registration. */
+	ACT_CHANGE_SUBMIT, /* its registrant, once approved */
+	ACT_CHANGE_REVIEW, /* see and decide: the 初审 reviewer of its authority path only */
 	/* The actions of a route as a whole, asked by dispatch before the
 	 * handler runs (no object); the handler asks the ones above with the
 	 * record. */

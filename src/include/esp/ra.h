@@ -43,6 +43,8 @@ struct ra_queue_item {
 	bool overdue;
 	int64_t days;       /* since the later of payment and materials; -1 before both */
 	enum app_type type; /* 业务类型: renewals and unlocks are in the same queue */
+	/* 丢失补办, 损坏补办: the old certificate; else NULL */
+	const char *replaces_serial;
 };
 /* The queue, overdue first then oldest first (strings and *out in arena);
  * *total counts every match, beyond f->limit. */

@@ -19,6 +19,10 @@ const char *crl_reason_label(int code);
  * DB_NOT_FOUND: no such serial; DB_CONFLICT: already revoked. */
 enum db_status cert_revoke(db_conn *c, esp_ca *ca, const struct actor *a, const char *serial,
                            int reason, int crl_hours);
+/* The same inside the caller's transaction (a revocation that belongs
+ * to another change, as a 损坏补办's issuance). */
+enum db_status cert_revoke_within(db_conn *c, esp_ca *ca, const struct actor *a, const char *serial,
+                                  int reason, int crl_hours);
 /* Signs a new CRL of every revoked certificate (number + 1). */
 enum db_status crl_publish(db_conn *c, esp_ca *ca, int crl_hours);
 /* The same, saying which number the new CRL carries. */

@@ -45,7 +45,8 @@ static void test_add_current_and_list(void **state)
 	                     .medium_yuan = 100,
 	                     .years = 5,
 	                     .valid_from = now + 86400,
-	                     .renewal_yuan = 350};
+	                     .renewal_yuan = 350,
+	                     .replacement_yuan = 750};
 	assert_int_equal(fee_add(f->c, &admin, &in_force), DB_OK);
 	assert_int_equal(fee_add(f->c, &admin, &future), DB_OK);
 
@@ -56,7 +57,8 @@ static void test_add_current_and_list(void **state)
 	assert_int_equal(cur.medium_yuan, 90);
 	assert_int_equal(cur.years, 2);
 	assert_int_equal(cur.valid_from, now - 60);
-	assert_int_equal(cur.renewal_yuan, 0); /* a row that sets no renewal fee: free */
+	assert_int_equal(cur.renewal_yuan, 0);       /* a row that sets no renewal fee: free */
+	assert_int_equal(cur.replacement_yuan, 700); /* none set: the row's price of a set */
 
 	struct arena *a = arena_new();
 	struct fee *rows;
@@ -68,6 +70,8 @@ static void test_add_current_and_list(void **state)
 	assert_int_equal(rows[0].valid_from, now + 86400);
 	assert_int_equal(rows[0].renewal_yuan, 350);
 	assert_int_equal(rows[2].renewal_yuan, 300); /* the first row, as migration 012 priced it */
+	assert_int_equal(rows[0].replacement_yuan, 750);
+	assert_int_equal(rows[2].replacement_yuan, 660); /* before migration 015: a set's price */
 	assert_true(rows[0].created_at >= now);
 	assert_int_equal(rows[1].price_yuan, 700);
 	assert_int_equal(rows[2].price_yuan, 660);
@@ -78,7 +82,7 @@ static void test_add_current_and_list(void **state)
 	                             "fee_schedule.add"),
 	                 2);
 	assert_int_equal(store_count(f->c, "SELECT COUNT(*) FROM audit_log WHERE after_state = $1",
-	                             "800/100/5/350"),
+	                             "800/100/5/350/750"),
 	                 1);
 	assert_int_equal(store_count(f->c,
 	                             "SELECT COUNT(*) FROM fee_schedule WHERE created_by = "

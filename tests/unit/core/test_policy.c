@@ -102,6 +102,8 @@ static const char *const action_names[] = {
     "APPLICATION_TRAINER",
     "CERT_REVOKE",
     "ADMIN",
+    "CHANGE_SUBMIT",
+    "CHANGE_REVIEW",
     "ANYONE",
     "SESSION",
     "REGISTRANT",
@@ -559,6 +561,44 @@ static struct actor with_session(const struct actor *a, const char *method)
 	return x;
 }
 
+/* 信息变更: the registrant submits once approved; only the reviewers of
+ * the registration's authority path see and decide it: not another
+ * authority, not the RA, the trainer or the admin, never the unit itself. */
+static void test_change_actions(void **state)
+{
+	(void)state;
+	struct policy_object o = object("enterprise", "approved");
+	const struct actor *all[] = {&nobody,      &owner,          &other_applicant, &applicant_noreg,
+	                             &reviewer_root, &reviewer_5,   &reviewer_6,      &reviewer_55,
+	                             &reviewer_9,  &reviewer_nopath, &reviewer_emptypath, &ra_32,
+	                             &ra_33,       &ra_none,        &trainer_32,      &trainer_33,
+	                             &admin};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		const struct actor *a = all[i];
+		expect(a, ACT_CHANGE_SUBMIT, &o, a == &owner);
+		expect(a, ACT_CHANGE_REVIEW, &o,
+		       a == &reviewer_root || a == &reviewer_5 || a == &reviewer_9);
+		expect(a, ACT_CHANGE_SUBMIT, NULL, false);
+		expect(a, ACT_CHANGE_REVIEW, NULL, false);
+	}
+	/* Before approval there is nothing registered to change. */
+	struct policy_object p = object("enterprise", "pending");
+	expect(&owner, ACT_CHANGE_SUBMIT, &p, false);
+	expect(&reviewer_5, ACT_CHANGE_REVIEW, &p, false);
+	struct policy_object r = object("evaluator", "rejected");
+	expect(&owner, ACT_CHANGE_SUBMIT, &r, false);
+	/* An approved authority reviews with its key, never its own change. */
+	struct actor holder = owner;
+	holder.authority_path = "/1/5/";
+	holder.session_method = "certificate";
+	expect(&holder, ACT_CHANGE_REVIEW, &o, false);
+	struct policy_object other = o;
+	other.registration_id = 77;
+	expect(&holder, ACT_CHANGE_REVIEW, &other, true);
+	holder.session_method = "password";
+	expect(&holder, ACT_CHANGE_REVIEW, &other, false);
+}
+
 static void test_route_actions_every_role(void **state)
 {
 	(void)state;
@@ -688,6 +728,7 @@ int main(void)
 	    cmocka_unit_test(test_ra_office_and_tokens),
 	    cmocka_unit_test(test_role_names),
 	    cmocka_unit_test(test_route_actions_every_role),
+	    cmocka_unit_test(test_change_actions),
 	    cmocka_unit_test(test_role_home),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
