@@ -644,11 +644,14 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 	/* Told in this transaction: the holder hears of the new certificate
 	 * (and of the old one's revocation) exactly when both happened. */
 	if (st == DB_OK)
-		st = notify_enqueue(c, NOTICE_RENEWED,
-		                    &(struct notice){.registration_id = db_get_int(r, 0, 5, 0),
-		                                     .application_number = x->number,
-		                                     .cert_serial = x->serial,
-		                                     .old_serial = x->old_serial});
+		st = notify_enqueue(
+		    c, NOTICE_RENEWED,
+		    &(struct notice){.registration_id = db_get_int(r, 0, 5, 0),
+		                     .application_number = x->number,
+		                     .cert_serial = x->serial,
+		                     .old_serial = x->old_serial,
+		                     .reason = crl_reason_label(changed ? CRL_AFFILIATION_CHANGED
+		                                                        : CRL_SUPERSEDED)});
 	if (st == DB_OK)
 		x->result = RENEW_OK;
 out:

@@ -241,7 +241,7 @@ test(`[${ENGINE}] renewal on the same token: apply with the key, pay, esp-token 
     await SMTP.waitFor(() => renewedMails(fields.email).length >= 1);
     const [mail] = renewedMails(fields.email);
     assert.match(mail.body, new RegExp(`新证书（序列号 ${newSerial}）已写入同一证书U盘`));
-    assert.match(mail.body, new RegExp(`原证书（序列号 ${serial}）已作为“已被替代”吊销`));
+    assert.match(mail.body, new RegExp(`原证书（序列号 ${serial}）已吊销（吊销原因：已被替代）`));
     assert.match(mail.body, new RegExp(number));
     // The new key logs in; the old certificate no longer would.
     const s = await keySession(t);
