@@ -406,6 +406,7 @@ enum db_status application_withdraw(db_conn *c, const struct actor *a, const cha
 	"a.submitted_at, a.paid_at, a.materials_at, a.issued_at, a.shipped_at, a.pickup_at, "      \
 	"a.received_at, a.returned_at, a.return_reason, a.withdrawn_at, a.courier, "               \
 	"a.tracking_no, a.updated_at, a.renews_serial, a.unlock_token, a.replaces_serial, "        \
+	"a.change_id, "                                                                            \
 	"r.kind, r.state AS reg_state, r.name AS reg_name, r.code AS reg_code, "                   \
 	"r.legal_rep, r.work_unit, r.department, r.province_code, p.name AS province, "            \
 	"au.path AS authority_path, au.name AS authority_name "                                    \
@@ -462,6 +463,7 @@ static void app_row(const db_result *r, int i, struct arena *a, struct applicati
 	o->renews_serial = T();
 	o->unlock_token = T();
 	o->replaces_serial = T();
+	o->change_id = I();
 	o->kind = kind_parse(db_get(r, i, col++));
 	o->reg_state = T();
 	o->reg_name = T();
@@ -534,7 +536,7 @@ unsigned application_facts(const struct application *app)
 {
 	return (app->kind == KIND_EVALUATOR ? APP_FACT_EVALUATOR : 0) |
 	       (app->paid_at ? APP_FACT_PAID : 0) | (app->materials_at ? APP_FACT_MATERIALS : 0) |
-	       app_type_facts(app->type);
+	       (app->change_id ? APP_FACT_CHANGE : 0) | app_type_facts(app->type);
 }
 
 static const char *const type_names[][2] = {

@@ -208,7 +208,10 @@ static const char *renewal_where(enum app_state s, unsigned facts)
 		return unlock ? "密码解锁申请已提交，等待注册机构批准。"
 		              : "证书更新申请已提交，等待注册机构确认付款。";
 	case APP_READY_TO_ISSUE:
-		return "注册机构已确认付款，可以在原证书U盘上更新证书。";
+		/* A change's re-issue is free: nobody confirmed a payment. */
+		return (facts & APP_FACT_CHANGE)
+		           ? "信息变更已通过，可以在原证书U盘上免费更新为新的证书信息。"
+		           : "注册机构已确认付款，可以在原证书U盘上更新证书。";
 	case APP_ISSUED:
 		return "新证书已写入证书U盘，等待您确认更新。";
 	default:

@@ -69,7 +69,10 @@ static json_t *other_timeline(const struct application *app, struct arena *a)
 		                      step_json("已解锁", done ? app->updated_at : 0, done, a));
 		return arr;
 	}
-	if (app->kind != KIND_EVALUATOR)
+	if (app->change_id)
+		/* 信息变更's free re-issue: approval is what opened it. */
+		json_array_append_new(arr, step_json("信息变更已通过", app->submitted_at, true, a));
+	else if (app->kind != KIND_EVALUATOR)
 		json_array_append_new(arr, step_json("已付款", app->paid_at, app->paid_at != 0, a));
 	json_array_append_new(arr,
 	                      step_json("新证书已签发", app->issued_at, app->issued_at != 0, a));

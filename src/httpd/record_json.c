@@ -170,6 +170,7 @@ json_t *application_to_json(const struct application *app)
 	};
 	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
 		json_object_set_new(o, cols[i].key, cols[i].v);
+	json_object_set_new(o, "is_change_reissue", json_boolean(app->change_id != 0));
 	if (app->kind != KIND_NONE) {
 		json_object_set_new(o, "kind_label", json_string(kind_label(app->kind)));
 		json_object_set_new(o, "is_evaluator", json_boolean(app->kind == KIND_EVALUATOR));

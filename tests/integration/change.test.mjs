@@ -140,6 +140,11 @@ test(`[${ENGINE}] name and code change: reviewed side by side by the right autho
   assert.ok(Number(sql(`SELECT COUNT(*) FROM audit_log WHERE action = 'registration.change.approve'`)) >= 1);
   // The certificate is marked for re-issue: a free renewal, ready, no posting.
   assert.equal(sql(`SELECT type || '|' || state || '|' || amount_yuan FROM applications WHERE change_id = ${id}`), 'renewal|ready_to_issue|0');
+  // The holder is told the re-issue is free, not that a payment was confirmed.
+  const reissue = await c.get(`/applications/${sql(`SELECT number FROM applications WHERE change_id = ${id}`)}`);
+  assert.equal(reissue.status, 200);
+  assert.match(reissue.text, /信息变更已通过，可以免费更新为新的证书信息：插入该证书U盘/);
+  assert.doesNotMatch(reissue.text, /已确认付款|已付款/);
   // Until renewed, the old certificate is still the token's valid one.
   assert.equal(sql(`SELECT status FROM certificates WHERE serial = '${oldSerial}'`), 'valid');
 

@@ -107,6 +107,7 @@ struct application {
 	const char *unlock_token;  /* 密码解锁: the token unlocked */
 	/* 丢失补办, 损坏补办: the certificate replaced */
 	const char *replaces_serial;
+	int64_t change_id; /* 信息变更: the approved change this free 更新 re-issues for; 0: none */
 	/* its registration */
 	enum reg_kind kind;
 	const char *reg_state;

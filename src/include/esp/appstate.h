@@ -64,6 +64,7 @@ enum app_fact {
 	APP_FACT_LAST_SET = 1u << 4,  /* this issuance gives the last set its certificate */
 	APP_FACT_RENEWAL = 1u << 5,   /* 更新: a new certificate for a key the holder keeps */
 	APP_FACT_UNLOCK = 1u << 6,    /* 密码解锁: a locked token unlocked remotely */
+	APP_FACT_CHANGE = 1u << 7, /* the 更新 re-issues for an approved 信息变更: nothing to pay */
 };
 #define APP_FACTS_ALL 0x7fu
 /* The facts that say what kind of application it is, not how far it got. */

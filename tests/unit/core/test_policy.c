@@ -568,11 +568,12 @@ static void test_change_actions(void **state)
 {
 	(void)state;
 	struct policy_object o = object("enterprise", "approved");
-	const struct actor *all[] = {&nobody,      &owner,          &other_applicant, &applicant_noreg,
-	                             &reviewer_root, &reviewer_5,   &reviewer_6,      &reviewer_55,
-	                             &reviewer_9,  &reviewer_nopath, &reviewer_emptypath, &ra_32,
-	                             &ra_33,       &ra_none,        &trainer_32,      &trainer_33,
-	                             &admin};
+	const struct actor *all[] = {
+	    &nobody,        &owner,           &other_applicant,    &applicant_noreg,
+	    &reviewer_root, &reviewer_5,      &reviewer_6,         &reviewer_55,
+	    &reviewer_9,    &reviewer_nopath, &reviewer_emptypath, &ra_32,
+	    &ra_33,         &ra_none,         &trainer_32,         &trainer_33,
+	    &admin};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
 		const struct actor *a = all[i];
 		expect(a, ACT_CHANGE_SUBMIT, &o, a == &owner);
