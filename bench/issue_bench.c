@@ -31,7 +31,10 @@
  * (cfssl serve -tls-cert/-tls-key), in plain HTTP with --plain.  --token and
  * --apps are not used then.
  *
- * Usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE
+ * With --plain instead of --cafile it speaks plain HTTP to espd's HTTP
+ * listener, as it does to cfssl: the same requests without TLS.
+ *
+ * Usage: issue_bench --port=P (--cafile=chain.pem | --plain) --token=T --apps=FILE
  *        --csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8]
  *        [--sets=99] [--prefix=BENCH] [--sample=FILE]
  *        issue_bench --cfssl [--plain | --cafile=ca.pem] --port=P --csrs=FILE ...
@@ -427,11 +430,12 @@ int main(int argc, char **argv)
 	if (O.cfssl)
 		usage = usage || (!O.plain && !O.cafile);
 	else
-		usage = usage || O.plain || !O.cafile || !O.token || !O.apps;
+		usage = usage || (!O.plain && !O.cafile) || !O.token || !O.apps;
 	if (usage) {
 		fprintf(
 		    stderr,
-		    "usage: issue_bench --port=P --cafile=chain.pem --token=T --apps=FILE "
+		    "usage: issue_bench --port=P (--cafile=chain.pem | --plain) --token=T "
+		    "--apps=FILE "
 		    "--csrs=FILE [--host=127.0.0.1] [--count=10000] [--connections=8] "
 		    "[--sets=99] [--prefix=BENCH] [--sample=FILE]\n"
 		    "       issue_bench --cfssl [--plain | --cafile=ca.pem] --port=P --csrs=FILE "

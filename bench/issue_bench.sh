@@ -17,12 +17,16 @@
 #      over CONNECTIONS keep-alive TLS connections, the server certificate
 #      verified against ESP's /ca/chain.pem; each certificate stored, with
 #      its event and hash-chained audit entry, before it is answered;
-#   4. cfssl again, over TLS (so the peer is measured before and after ESP);
+#   3b. the same COUNT requests (other applications, other tokens) to espd's
+#      plain HTTP listener, as cfssl's plain run: ESP / cfssl without TLS;
+#   4. cfssl again, over TLS and in plain HTTP (so the peer is measured
+#      before and after ESP);
 # checks one issued certificate with openssl verify and the number of
 # certificates in the store, and prints the figures and the ratios.
 #
 # Usage: bench/issue_bench.sh
-# Environment (defaults): COUNT=10000 SETS=99 CONNECTIONS=8 THREADS=2
+# Environment (defaults): COUNT=10000 SETS=99 CONNECTIONS=8 THREADS=2 PLAIN=1
+#   (PLAIN=0 leaves out the plain HTTP runs 3b and 4's second half)
 #   SPEED_SECONDS=3 ESP_BUILD=<repo>/build ESP_DATABASE=<empty: SQLite in the
 #   temp dir; or a postgresql:// URL of an empty database>
 #   PERF=1 records a perf profile of espd (call graphs) during the measured
@@ -39,6 +43,7 @@ THREADS=${THREADS:-2}
 SPEED_SECONDS=${SPEED_SECONDS:-3}
 PERF=${PERF:-0}
 KEEP=${KEEP:-0}
+PLAIN=${PLAIN:-1}
 APPS=$(((COUNT + SETS - 1) / SETS))
 
 die() { echo "issue_bench: $*" >&2; exit 1; }
@@ -114,9 +119,15 @@ curl -fs --cacert "$TMP/chain.pem" -o /dev/null "https://127.0.0.1:$HTTPS_PORT/h
 
 # ---- preparation (not measured) ----
 prep_start=$(date +%s)
-TOKEN=$(node "$ROOT/bench/issue_prepare.mjs" "$ESP_URL" "$TMP/demo-accounts.tsv" "$APPS" "$SETS" \
-	"$TMP/apps.txt") || die "preparation failed"
-[ "$(wc -l <"$TMP/apps.txt")" -eq "$APPS" ] || die "not $APPS applications prepared"
+# Twice the applications with PLAIN=1: the first APPS for HTTPS, the rest
+# for plain HTTP (a certificate per token and set, whatever the listener).
+PREP_APPS=$APPS
+[ "$PLAIN" = 1 ] && PREP_APPS=$((2 * APPS))
+TOKEN=$(node "$ROOT/bench/issue_prepare.mjs" "$ESP_URL" "$TMP/demo-accounts.tsv" "$PREP_APPS" "$SETS" \
+	"$TMP/apps-all.txt") || die "preparation failed"
+[ "$(wc -l <"$TMP/apps-all.txt")" -eq "$PREP_APPS" ] || die "not $PREP_APPS applications prepared"
+head -n "$APPS" "$TMP/apps-all.txt" >"$TMP/apps.txt"
+tail -n +"$((APPS + 1))" "$TMP/apps-all.txt" >"$TMP/apps-plain.txt"
 wait "$CSRGEN_PID" || die "CSR generation failed"
 CSRGEN_PID=
 [ "$(wc -l <"$TMP/csrs.txt")" -eq "$COUNT" ] || die "not $COUNT CSRs"
@@ -227,10 +238,35 @@ if [ "$PERF" = 1 ]; then
 	wait "$PERF_PID" || true
 fi
 cat "$TMP/client.err" >&2
+# ---- 3b. issuance over plain HTTP (espd's HTTP listener) ----
+PRESULT="RESULT created=0 errors=0 cps=0 p50_ms= p99_ms="
+P_CPU_US=0
+pclient_rc=0
+if [ "$PLAIN" = 1 ]; then
+	before=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
+	set +e
+	"$CLIENT" --plain --host=127.0.0.1 --port="$HTTP_PORT" --token="$TOKEN" \
+		--apps="$TMP/apps-plain.txt" --csrs="$TMP/csrs.txt" --count="$COUNT" --connections="$CONNECTIONS" \
+		--sets="$SETS" --prefix="BENCHP-$$" >"$TMP/pclient.txt" 2>"$TMP/pclient.err"
+	pclient_rc=$?
+	set -e
+	after=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
+	cat "$TMP/pclient.err" >&2
+	PRESULT=$(grep '^RESULT ' "$TMP/pclient.txt") || { cat "$TMP/pclient.txt" >&2; die "no RESULT from the plain client"; }
+	P_CPU_US=$(awk -v a="$before" -v b="$after" -v t="$(getconf CLK_TCK)" -v n="$(rfield "$PRESULT" created)" \
+		'BEGIN { printf "%.0f", n ? 1e6 * (b - a) / t / n : 0 }')
+fi
 # ---- 4. the peer again, after ESP ----
 cfssl_run tls
 CF2=$CF_RESULT
 CF2_CPU=$CF_CPU_US
+CFP2=$CFP
+CFP2_CPU=$CFP_CPU
+if [ "$PLAIN" = 1 ]; then
+	cfssl_run plain
+	CFP2=$CF_RESULT
+	CFP2_CPU=$CF_CPU_US
+fi
 RESULT=$(grep '^RESULT ' "$TMP/client.txt") || { cat "$TMP/client.txt" >&2; die "no RESULT from the client"; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$RESULT"; }
 CREATED=$(field created)
@@ -242,6 +278,7 @@ P99=$(field p99_ms)
 
 # ---- checks ----
 STORED=$(sql "SELECT COUNT(*) FROM certificates WHERE token_serial LIKE 'BENCH-$$-%'")
+PSTORED=$(sql "SELECT COUNT(*) FROM certificates WHERE token_serial LIKE 'BENCHP-$$-%'")
 VERIFY="no certificate to check"
 if [ -s "$TMP/sample.pem" ]; then
 	awk '/BEGIN CERT/ { n++ } n == 1' "$TMP/chain.pem" >"$TMP/issuing.pem"
@@ -260,7 +297,10 @@ RATIO=$(awk -v a="$CPS" -v b="$SIGN_RATE" 'BEGIN { printf "%.1f", 100 * a / b }'
 CPSOK=$(awk -v a="$CPS" 'BEGIN { print (a >= 1000) ? "met" : "NOT met" }')
 CF_TLS=$(awk -v a="$(rfield "$CF1" cps)" -v b="$(rfield "$CF2" cps)" 'BEGIN { printf "%.1f", (a + b) / 2 }')
 CF_RATIO=$(awk -v a="$CPS" -v b="$CF_TLS" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
-CFP_RATIO=$(awk -v a="$CPS" -v b="$(rfield "$CFP" cps)" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
+CF_PLAIN=$(awk -v a="$(rfield "$CFP" cps)" -v b="$(rfield "$CFP2" cps)" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+CFP_RATIO=$(awk -v a="$CPS" -v b="$CF_PLAIN" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
+PCPS=$(rfield "$PRESULT" cps)
+PLAIN_RATIO=$(awk -v a="$PCPS" -v b="$CF_PLAIN" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
 CF_OK=$(awk -v r="$CF_RATIO" 'BEGIN { print (r >= 1.0) ? "met" : "NOT met" }')
 ESP_CPU_US=$(awk -v a="$ESPD_CPU_BEFORE" -v b="$ESPD_CPU_AFTER" -v t="$(getconf CLK_TCK)" -v n="$CREATED" \
 	'BEGIN { printf "%.0f", n ? 1e6 * (b - a) / t / n : 0 }')
@@ -276,7 +316,7 @@ Certificate issuance over HTTPS vs openssl speed ecdsap256
   date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs ($CPU_MODEL), $MEM_GIB GiB, $(uname -sr)
   $(openssl version); load average before / after: $LOAD_BEFORE / $LOAD_AFTER
   store: $STORE; espd --threads=$THREADS; client: $CONNECTIONS keep-alive connections ($TLS)
-  prepared (not measured, ${PREP_SECONDS}s): $APPS enterprise applications x $SETS keys, $COUNT P-256 CSRs
+  prepared (not measured, ${PREP_SECONDS}s): $PREP_APPS enterprise applications x $SETS keys, $COUNT P-256 CSRs
   espd during the run: $ESPD_CPU
   load client (same CPUs): $CLIENT_CPU
 
@@ -285,20 +325,24 @@ $(row 'what' 'per second' 'p50 (ms)' 'p99 (ms)' 'errors')
 $(row "cfssl serve sign, TLS (before ESP), cpu ${CF1_CPU} µs" "$(rfield "$CF1" cps)" "$(rfield "$CF1" p50_ms)" "$(rfield "$CF1" p99_ms)" "$(rfield "$CF1" errors)")
 $(row "cfssl serve sign, plain HTTP, cpu ${CFP_CPU} µs" "$(rfield "$CFP" cps)" "$(rfield "$CFP" p50_ms)" "$(rfield "$CFP" p99_ms)" "$(rfield "$CFP" errors)")
 $(row "espd: POST .../certificates, HTTPS, cpu ${ESP_CPU_US} µs" "$CPS" "$P50" "$P99" "$ERRS")
+$(row "espd: the same, plain HTTP, cpu ${P_CPU_US} µs" "$PCPS" "$(rfield "$PRESULT" p50_ms)" "$(rfield "$PRESULT" p99_ms)" "$(rfield "$PRESULT" errors)")
 $(row "cfssl serve sign, TLS (after ESP), cpu ${CF2_CPU} µs" "$(rfield "$CF2" cps)" "$(rfield "$CF2" p50_ms)" "$(rfield "$CF2" p99_ms)" "$(rfield "$CF2" errors)")
+$(row "cfssl serve sign, plain HTTP (after ESP), cpu ${CFP2_CPU} µs" "$(rfield "$CFP2" cps)" "$(rfield "$CFP2" p50_ms)" "$(rfield "$CFP2" p99_ms)" "$(rfield "$CFP2" errors)")
 $(row 'openssl speed ecdsap256: sign/s (1 process)' "$SIGN_RATE" '' '' '')
 $(row "ESP's CA alone: certificates per CPU second" "$CA_RATE" '' '' '')
 
 ESP / cfssl over TLS (mean of before and after, $CF_TLS/s): ${CF_RATIO}x   target >= 1.0x: $CF_OK
-ESP / cfssl in plain HTTP: ${CFP_RATIO}x   (cfssl stores nothing; ESP stores and audits every certificate)
+ESP / cfssl, both in plain HTTP (cfssl: mean of before and after, $CF_PLAIN/s): ${PLAIN_RATIO}x
+ESP over HTTPS / cfssl in plain HTTP: ${CFP_RATIO}x   (cfssl stores nothing; ESP stores and audits every certificate)
 201 Created: $CREATED of $COUNT in $SECS s; certificates added to the store: $STORED
+plain HTTP: 201 Created: $(rfield "$PRESULT" created) in $(rfield "$PRESULT" seconds) s; certificates added to the store: $PSTORED
 sample certificate: $VERIFY
 certificates/s / openssl sign/s: $RATIO %   (openssl verify/s: $VERIFY_RATE)
 ESP's CA alone, per certificate: $CA_PARSE µs to parse and verify the CSR, $CA_ISSUE µs to build and
   sign; on all $(nproc) CPUs at most $CA_CEIL certificates/s = $CA_CEIL_RATIO % of the raw rate, before any TLS, HTTP or store work
 target >= 1,000 certificates/s: $CPSOK
 REPORT
-echo "SUMMARY esp=$CPS cfssl_tls=$CF_TLS cfssl_plain=$(rfield "$CFP" cps) ratio_tls=$CF_RATIO ratio_plain=$CFP_RATIO esp_cpu_us=$ESP_CPU_US cfssl_tls_cpu_us=$CF1_CPU,$CF2_CPU"
+echo "SUMMARY esp=$CPS esp_plain=$PCPS cfssl_tls=$CF_TLS cfssl_plain=$CF_PLAIN ratio_tls=$CF_RATIO ratio_plain=$PLAIN_RATIO ratio_https_vs_cfssl_plain=$CFP_RATIO esp_cpu_us=$ESP_CPU_US esp_plain_cpu_us=$P_CPU_US cfssl_tls_cpu_us=$CF1_CPU,$CF2_CPU cfssl_plain_cpu_us=$CFP_CPU,$CFP2_CPU"
 
 
 if [ "$PERF" = 1 ]; then
@@ -309,4 +353,6 @@ if [ "$PERF" = 1 ]; then
 	[ -n "${PERF_OUT:-}" ] && echo "perf data kept in $PERF_OUT"
 fi
 [ "$client_rc" = 0 ] && [ "$STORED" = "$CREATED" ] || die "errors during the run (client exit $client_rc, $STORED stored)"
+[ "$pclient_rc" = 0 ] && [ "$PSTORED" = "$(rfield "$PRESULT" created)" ] ||
+	die "errors during the plain HTTP run (client exit $pclient_rc, $PSTORED stored)"
 exit 0

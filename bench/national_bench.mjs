@@ -3,6 +3,7 @@
 //
 //   node bench/national_bench.mjs --data_dir=DIR [--database=TARGET] [--build=DIR]
 //        [--seconds=10] [--connections=16] [--change_every_ms=1000] [--port=18480]
+//        [--only=LABEL-PART] [--espd_args="--key=value ..."]
 //
 // It prints one JSON object: the store's size, espd's start-up time, each
 // page's latency (p50/p99, req/s) at `connections` concurrent clients while
@@ -73,7 +74,8 @@ async function start() {
   proc = spawn(ESPD, [`--data_dir=${dataDir}`, ...dbArgs, `--http_listen=127.0.0.1:${port}`,
     '--https_listen=', '--login_listen=', `--public_url=${url}`, '--staff_password_login=true',
     '--log_requests=false', '--login_checks_per_second=0', '--registrations_per_address_hour=0',
-    `--threads=${arg('threads', '2')}`, `--db_connections=${arg('db_connections', '8')}`],
+    `--threads=${arg('threads', '2')}`, `--db_connections=${arg('db_connections', '8')}`,
+    ...arg('espd_args', '').split(' ').filter(Boolean)],
   { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
@@ -186,7 +188,11 @@ async function afterChange(path, cookie) {
 }
 
 const result = { engine, startup_ms: startups.map(ms), pages: {} };
+// --only: the pages whose label contains it, and nothing after them (a
+// single measurement while iterating; the table comes from full runs).
+const only = arg('only', '');
 for (const [label, cookie, path] of pages) {
+  if (only && !label.includes(only)) continue;
   const after = await afterChange(path, cookie);
   running = true;
   const ch = changer(changeEvery);
@@ -197,6 +203,13 @@ for (const [label, cookie, path] of pages) {
   process.stderr.write(`${label}: ${JSON.stringify(result.pages[label])}\n`);
 }
 
+if (only) {
+  const st = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+  result.espd_rss_peak_mb = ms(Number(st.match(/VmHWM:\s+(\d+)/)[1]) / 1024);
+  await stop();
+  console.log(JSON.stringify(result, null, 2));
+  process.exit(0);
+}
 // Registration throughput at `connections` (production Argon2id cost).
 {
   let n = 0, failed = 0;

@@ -3,7 +3,10 @@
  * process (fonts loaded once, as in espd) and prints forms/s and the median
  * and p95 milliseconds per form (wall clock), and the median CPU time per
  * form (the rendering thread's own: on a shared machine the wall clock also
- * counts time spent waiting for a CPU).
+ * counts time spent waiting for a CPU), and the rendering threads' context
+ * switches: voluntary ones are waits (I/O, a lock), involuntary ones are
+ * the scheduler giving the CPU to another process. Wall well above CPU with
+ * no voluntary switch is a shared CPU, not the renderer.
  *
  *   pdf_bench [-n N] [-t THREADS] [-p] [-o last.pdf]
  *     -p  the personal form instead of the unit form
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +29,7 @@ struct worker {
 	double *cpu; /* n CPU times of the thread */
 	size_t bytes;
 	int failures;
+	long voluntary, involuntary; /* context switches while rendering */
 };
 
 static double now_ms(void)
@@ -47,12 +52,17 @@ static void *work(void *arg)
 	for (int i = 0; i < w->n; i++) {
 		unsigned char *pdf = NULL;
 		size_t len = 0;
+		struct rusage u0, u1;
+		getrusage(RUSAGE_THREAD, &u0);
 		double c0 = thread_cpu_ms();
 		double t0 = now_ms();
 		if (appform_pdf(w->form, &pdf, &len) != 0)
 			w->failures++;
 		w->ms[i] = now_ms() - t0;
 		w->cpu[i] = thread_cpu_ms() - c0;
+		getrusage(RUSAGE_THREAD, &u1);
+		w->voluntary += u1.ru_nvcsw - u0.ru_nvcsw;
+		w->involuntary += u1.ru_nivcsw - u0.ru_nivcsw;
 		w->bytes = len;
 		free(pdf);
 	}
@@ -142,9 +152,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < threads; i++)
 		pthread_create(&tid[i], NULL, work, &w[i]);
 	int failures = 0;
+	long voluntary = 0, involuntary = 0;
 	for (int i = 0; i < threads; i++) {
 		pthread_join(tid[i], NULL);
 		failures += w[i].failures;
+		voluntary += w[i].voluntary;
+		involuntary += w[i].involuntary;
 	}
 	double wall = now_ms() - t0;
 
@@ -157,6 +170,8 @@ int main(int argc, char **argv)
 	printf("forms_per_s=%.1f median_ms=%.2f p95_ms=%.2f min_ms=%.2f max_ms=%.2f "
 	       "cpu_median_ms=%.2f failures=%d\n",
 	       n / (wall / 1e3), median, p95, ms[0], ms[n - 1], cpu_median, failures);
+	printf("context_switches voluntary=%ld involuntary=%ld (in %d forms)\n", voluntary,
+	       involuntary, n);
 	free(ms);
 	free(cpu);
 	free(w);

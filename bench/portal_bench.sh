@@ -8,8 +8,9 @@
 # size from bench/baseline_mhd (same MHD set-up, no database) and the same
 # bytes as a static file from nginx (Debian's nginx-light, bench/setup.sh;
 # 2 workers, no access log, keep-alive without a request limit, like the
-# others), and measures those. Prints requests/s, p50 and p99 of each and the
-# ratios of espd to each.
+# others), and measures those. Prints requests/s, p50 and p99 of each, the
+# server's CPU time per request (from /proc/PID/stat) and the ratios of espd
+# to each.
 #
 # Usage: bench/portal_bench.sh
 # Environment (defaults): ROUNDS=1 ENTRIES=100 CONNECTIONS=64 THREADS=2 WARMUP=3
@@ -176,15 +177,34 @@ to_ms() {
 		printf "%.3f", n }'
 }
 
-# measure NAME URL [HEADER]: warm-up, then the measured run; sets
-# RPS_<NAME>, P50_<NAME>, P99_<NAME> (ms), ERR_<NAME> (non-2xx + socket errors).
+# ticks PID...: user + system CPU ticks of the processes (nginx: the master
+# and its workers).
+ticks() {
+	local t=0 p
+	for p in "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# measure NAME URL HEADER PID...: warm-up, then the measured run; sets
+# RPS_<NAME>, P50_<NAME>, P99_<NAME> (ms), ERR_<NAME> (non-2xx + socket errors)
+# and CPU_<NAME>, the server's CPU time per request in µs: on a CPU shared
+# with wrk and other people's work, requests/s move with the load, the CPU a
+# request costs far less.
 measure() {
 	local name=$1 url=$2 hdr=${3:-}
+	shift 3
+	local pids=("$@")
 	local args=(-t"$THREADS" -c"$CONNECTIONS")
 	[ -n "$hdr" ] && args+=(-H "$hdr")
 	wrk "${args[@]}" -d"${WARMUP}s" "$url" >/dev/null
+	local t0 t1
+	t0=$(ticks "${pids[@]}")
 	wrk "${args[@]}" -d"${DURATION}s" --latency "$url" >"$TMP/wrk-$name.txt"
-	local out=$TMP/wrk-$name.txt rps p50 p99 non2xx errs
+	t1=$(ticks "${pids[@]}")
+	local out=$TMP/wrk-$name.txt rps p50 p99 non2xx errs nreq
 	[ "$SHOW_WRK" = 1 ] && sed "s/^/  wrk $name: /" "$out" >&2
 	rps=$(awk '$1 == "Requests/sec:" { print $2 }' "$out")
 	p50=$(awk '$1 == "50%" { print $2; exit }' "$out")
@@ -196,27 +216,33 @@ measure() {
 	printf -v "P50_$name" '%s' "$(to_ms "$p50")"
 	printf -v "P99_$name" '%s' "$(to_ms "$p99")"
 	printf -v "ERR_$name" '%s' "$(( ${non2xx:-0} + ${errs:-0} ))"
+	nreq=$(awk '/requests in/ { print $1; exit }' "$out")
+	printf -v "CPU_$name" '%s' "$(awk -v a="$t0" -v b="$t1" -v t="$CLK_TCK" -v n="${nreq:-0}" \
+		'BEGIN { printf "%.1f", (n > 0 ? (b - a) / t * 1e6 / n : 0) }')"
 }
 
-row() { printf '| %-5s | %-28s | %10s | %8s | %8s | %6s |\n' "$@"; }
+row() { printf '| %-5s | %-28s | %10s | %8s | %8s | %6s | %11s |\n' "$@"; }
 
 # Each round measures espd and then the baseline back to back, so the two
 # figures of a pair see the same background load; the ratio reported is the
 # median of the rounds' ratios.
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-TABLE=$(row round server requests/s 'p50 (ms)' 'p99 (ms)' errors)
-TABLE+=$'\n|-------|------------------------------|-----------:|---------:|---------:|-------:|'
+TABLE=$(row round server requests/s 'p50 (ms)' 'p99 (ms)' errors 'CPU µs/req')
+TABLE+=$'\n|-------|------------------------------|-----------:|---------:|---------:|-------:|------------:|'
 RATIOS=()
 NRATIOS=()
+CPURATIOS=()
 P99S=()
 ERRORS=0
 for round in $(seq 1 "$ROUNDS"); do
-	measure espd "$ESP_URL$PAGE_PATH" "Cookie: esp_session=$SESSION"
-	measure base "$BASE_URL$PAGE_PATH"
-	measure nginx "$NGINX_URL$PAGE_PATH"
-	TABLE+=$'\n'$(row "$round" "espd $PAGE_PATH" "$RPS_espd" "$P50_espd" "$P99_espd" "$ERR_espd")
-	TABLE+=$'\n'$(row "$round" "baseline_mhd, $BYTES bytes" "$RPS_base" "$P50_base" "$P99_base" "$ERR_base")
-	TABLE+=$'\n'$(row "$round" "nginx static file, 2 workers" "$RPS_nginx" "$P50_nginx" "$P99_nginx" "$ERR_nginx")
+	measure espd "$ESP_URL$PAGE_PATH" "Cookie: esp_session=$SESSION" "$ESPD_PID"
+	measure base "$BASE_URL$PAGE_PATH" "" "$BASE_PID"
+	# shellcheck disable=SC2046 # one pid per word
+	measure nginx "$NGINX_URL$PAGE_PATH" "" "$NGINX_PID" $(pgrep -P "$NGINX_PID")
+	TABLE+=$'\n'$(row "$round" "espd $PAGE_PATH" "$RPS_espd" "$P50_espd" "$P99_espd" "$ERR_espd" "$CPU_espd")
+	TABLE+=$'\n'$(row "$round" "baseline_mhd, $BYTES bytes" "$RPS_base" "$P50_base" "$P99_base" "$ERR_base" "$CPU_base")
+	TABLE+=$'\n'$(row "$round" "nginx static file, 2 workers" "$RPS_nginx" "$P50_nginx" "$P99_nginx" "$ERR_nginx" "$CPU_nginx")
+	CPURATIOS+=("$(awk -v a="$CPU_espd" -v b="$CPU_base" 'BEGIN { printf "%.1f", (a > 0 ? 100 * b / a : 0) }')")
 	RATIOS+=("$(awk -v a="$RPS_espd" -v b="$RPS_base" 'BEGIN { printf "%.1f", 100 * a / b }')")
 	NRATIOS+=("$(awk -v a="$RPS_espd" -v b="$RPS_nginx" 'BEGIN { printf "%.1f", 100 * a / b }')")
 	P99S+=("$P99_espd")
@@ -242,6 +268,7 @@ median() {
 		awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2 }'
 }
 ratio=$(median "${RATIOS[@]}")
+cpuratio=$(median "${CPURATIOS[@]}")
 nratio=$(median "${NRATIOS[@]}")
 p99=$(median "${P99S[@]}")
 ratiook=$(awk -v r="$ratio" 'BEGIN { print (r >= 90) ? "yes" : "no" }')
@@ -261,8 +288,9 @@ $TABLE
 
 ratio espd / baseline_mhd requests/s: $ratio %  (rounds: ${RATIOS[*]}; target >= 90 %: $ratiook)
 ratio espd / nginx requests/s: $nratio %  (rounds: ${NRATIOS[*]})
+CPU per request, baseline_mhd / espd: $cpuratio %  (rounds: ${CPURATIOS[*]}; the same ratio without the load's noise)
 espd p99: $p99 ms  (median of rounds; target < 5 ms: $p99ok)
-SUMMARY ratio_mhd=$ratio ratio_nginx=$nratio
+SUMMARY ratio_mhd=$ratio ratio_nginx=$nratio cpu_ratio_mhd=$cpuratio
 REPORT
 
 if [ "$PERF" = 1 ]; then

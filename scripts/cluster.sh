@@ -15,7 +15,8 @@
 # X-Forwarded-For; espd believes it only from trusted_proxies, here
 # 127.0.0.2, the address HAProxy connects from), and the certificate-login
 # listener in TCP mode, so TLS and the client certificate go end to end
-# from the browser to espd. espd reaches PostgreSQL through a multi-host
+# from the browser to espd, with the client's address in a PROXY protocol
+# v2 header before the TLS bytes (espd: login_proxy_protocol). espd reaches PostgreSQL through a multi-host
 # connection string with target_session_attrs=read-write: after a failover
 # it reconnects to whichever server is the primary (docs/failover.md).
 #
@@ -89,6 +90,7 @@ start_espd() { # N
   "$build/src/httpd/espd" --data_dir="$dir/esp" --database="$ESP_DATABASE" \
     --http_listen="$http" --https_listen="$https" --login_listen="$login" \
     --public_url="$ESP_URL" --login_url="$ESP_LOGIN_URL/" --trusted_proxies=127.0.0.2 \
+    --login_proxy_protocol=true \
     --password_hash="${ESP_PASSWORD_HASH:-interactive}" --staff_password_login=true \
     "${ESPD_ARGS[@]}" </dev/null >/dev/null 2>>"$dir/espd$n.log" &
   echo $! >"$dir/espd$n.pid"
@@ -165,7 +167,9 @@ backend espd_portal
 	server espd2 $ESPD2_HTTP check inter 1s fall 2 rise 1
 
 # Certificate login: TCP, so the TLS session (and the client certificate
-# in it) reaches espd unopened.
+# in it) reaches espd unopened; the client's address goes before it in a
+# PROXY protocol v2 header (send-proxy-v2), which espd reads from
+# trusted_proxies only (login_proxy_protocol).
 frontend certificate_login
 	mode tcp
 	bind ${ESP_LOGIN_URL#https://}
@@ -175,8 +179,8 @@ backend espd_login
 	mode tcp
 	balance roundrobin
 	source 127.0.0.2
-	server espd1 $ESPD1_LOGIN check inter 1s fall 2 rise 1
-	server espd2 $ESPD2_LOGIN check inter 1s fall 2 rise 1
+	server espd1 $ESPD1_LOGIN send-proxy-v2 check inter 1s fall 2 rise 1
+	server espd2 $ESPD2_LOGIN send-proxy-v2 check inter 1s fall 2 rise 1
 EOF
   if [ -f "$dir/haproxy.pid" ] && kill -0 "$(cat "$dir/haproxy.pid")" 2>/dev/null; then :; else
     haproxy -D -f "$dir/haproxy.cfg" </dev/null >/dev/null 2>>"$dir/haproxy.log" || die "haproxy did not start; see $dir/haproxy.log"

@@ -13,8 +13,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${ESP_FUZZ_BUILD:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-targets=(form json csr validate config template ocsp)
-declare -A max_len=([form]=8192 [json]=16384 [csr]=8192 [validate]=300 [config]=4096 [template]=4096 [ocsp]=4096)
+targets=(form json csr validate config template ocsp proxy)
+declare -A max_len=([form]=8192 [json]=16384 [csr]=8192 [validate]=300 [config]=4096 [template]=4096 [ocsp]=4096 [proxy]=600)
 # Targets that go through espd's HTTP layer link the in-process server too.
 declare -A extra=([form]=tests/fuzz/fuzz_http.c [json]=tests/fuzz/fuzz_http.c [ocsp]=tests/fuzz/fuzz_http.c)
 

@@ -76,6 +76,9 @@ static void usage(FILE *out)
 	    "REASON:\n"
 	    "                                   keyCompromise | affiliationChanged | superseded |\n"
 	    "                                   cessationOfOperation | unspecified\n"
+	    "  deployment show                  what the store records every espd must share\n"
+	    "  deployment set-public-url URL    record a new public_url for the deployment (with\n"
+	    "                                   every espd stopped; see deployment --help)\n"
 	    "  counts                           how many registrations, accounts ... there are\n"
 	    "  audit verify                     check every audit entry's MAC and link and every\n"
 	    "                                   anchor; exit 0 when intact, 2 when not (names the\n"
@@ -990,6 +993,88 @@ static int cmd_demo(struct ctl *ctl)
 	return 0;
 }
 
+static void deployment_usage(FILE *out)
+{
+	fputs("用法 Usage: espctl [OPTIONS] deployment show\n"
+	      "       espctl [OPTIONS] deployment set-public-url URL\n\n"
+	      "Every espd on one store must run with the CA and the public_url the store records\n"
+	      "(table deployment); espd refuses to start otherwise. To move a deployment to a new\n"
+	      "address: stop every espd, run set-public-url with the new address (http:// or\n"
+	      "https://, no path, query or final slash), change public_url in every espd's\n"
+	      "configuration, start them again. The change is recorded in the audit log\n"
+	      "(deployment.set). Certificates issued before keep the old address in their CRL\n"
+	      "and OCSP fields: keep it reachable (a redirect) until they expire.\n\n"
+	      "Exit status: 0 recorded, 1 bad usage or bad URL, 2 store failure, 3 the store\n"
+	      "records this URL already.\n",
+	      out);
+}
+
+/* An absolute http(s) URL without path, query, fragment or final slash:
+ * espd appends paths to it ("<public_url>/ocsp") and prints it in
+ * certificates, so anything else would make broken addresses. */
+static bool public_url_ok(const char *u)
+{
+	size_t skip = strncmp(u, "http://", 7) == 0 ? 7 : strncmp(u, "https://", 8) == 0 ? 8 : 0;
+	if (!skip || !u[skip] || strlen(u) > 200)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)u + skip; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || strchr("/?#\\\"<>`{}|^@", *p))
+			return false;
+	return true;
+}
+
+static int cmd_deployment(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
+		deployment_usage(stdout);
+		return 0;
+	}
+	bool show = argc == 1 && strcmp(argv[0], "show") == 0;
+	bool set = argc == 2 && strcmp(argv[0], "set-public-url") == 0;
+	if (!show && !set) {
+		deployment_usage(stderr);
+		return 1;
+	}
+	if (set && !public_url_ok(argv[1])) {
+		fprintf(stderr,
+		        "espctl: public_url '%s' 不可用: 需要 http:// 或 https:// 开头的地址, "
+		        "不含路径、查询或结尾的斜杠 (e.g. https://esp.example.cn)\n",
+		        argv[1]);
+		return 1;
+	}
+	int rc = open_store(ctl, true);
+	if (rc)
+		return rc;
+	if (show) {
+		static const char *const names[] = {"ca_fingerprint", "public_url"};
+		for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+			char *v = deployment_get(ctl->db, names[k]);
+			printf("%s\t%s\n", names[k], v ? v : "(not recorded)");
+			free(v);
+		}
+		return 0;
+	}
+	struct actor admin_tool = {.username = "espctl", .role = ROLE_ADMIN};
+	char *before = NULL;
+	bool same = false;
+	enum db_status st =
+	    deployment_set(ctl->db, &admin_tool, "public_url", argv[1], &before, &same);
+	if (st != DB_OK) {
+		fprintf(stderr, "espctl: the deployment record could not be changed\n");
+		free(before);
+		return 2;
+	}
+	if (same) {
+		fprintf(stderr, "espctl: the store records public_url %s already\n", argv[1]);
+		free(before);
+		return 3;
+	}
+	printf("public_url %s recorded (was %s); start every espd with --public_url=%s\n", argv[1],
+	       before ? before : "not recorded", argv[1]);
+	free(before);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl ctl = {.cfg = config_new()};
@@ -1049,6 +1134,8 @@ int main(int argc, char **argv)
 		rc = cmd_crl(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "counts") == 0)
 		rc = cmd_counts(&ctl);
+	else if (strcmp(cmd, "deployment") == 0)
+		rc = cmd_deployment(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "audit") == 0)
 		rc = cmd_audit(&ctl, argc - i, argv + i);
 	else if (strcmp(cmd, "backup") == 0)

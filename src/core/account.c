@@ -3,6 +3,7 @@
 #include "esp/cache_stats.h"
 #include "esp/ratelimit.h"
 #include "esp/audit.h"
+#include "esp/pwslot.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -23,8 +24,13 @@ void password_set_cost(const char *cost)
 char *password_hash(const char *password)
 {
 	char *out = xmalloc(crypto_pwhash_STRBYTES);
-	if (crypto_pwhash_str_alg(out, password, strlen(password), pw_ops, pw_mem,
-	                          crypto_pwhash_ALG_ARGON2ID13) != 0) {
+	/* Paths that did not take a slot (rare: an administrator's reset, a
+	 * password change) wait for one: the bound holds for every hash. */
+	pwslot_enter(false);
+	int e = crypto_pwhash_str_alg(out, password, strlen(password), pw_ops, pw_mem,
+	                              crypto_pwhash_ALG_ARGON2ID13);
+	pwslot_leave();
+	if (e != 0) {
 		log_error("password hashing failed (out of memory?)");
 		abort();
 	}
@@ -35,7 +41,10 @@ bool password_verify(const char *hash, const char *password)
 {
 	if (!hash || !password)
 		return false;
-	return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+	pwslot_enter(false);
+	bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+	pwslot_leave();
+	return ok;
 }
 
 /* Verifying against this when the user does not exist keeps the timing of
@@ -149,10 +158,19 @@ static enum login_result password_check(db_conn *c, const char *username, const 
 	if (DB_EXEC(c, "SELECT id, password_hash, role, status FROM accounts WHERE username = $1",
 	            &r, P_TEXT(username)) != DB_OK)
 		return LOGIN_ERROR;
+	/* The check holds 64 MiB while it runs: only so many at once, and a
+	 * request that finds none free in time is told to come back
+	 * (pwslot.c). Taken after the read, so no store connection waits. */
+	if (!pwslot_enter(true)) {
+		db_result_free(r);
+		return LOGIN_BUSY;
+	}
+	enum login_result res = LOGIN_BAD;
 	if (r->nrows == 0) {
 		password_verify(dummy_hash(), password);
 		db_result_free(r);
-		return LOGIN_BAD;
+		pwslot_leave();
+		return res;
 	}
 	int64_t id = db_get_int(r, 0, 0, 0);
 	char *hash = xstrdup(db_get(r, 0, 1) ? db_get(r, 0, 1) : "");
@@ -160,8 +178,9 @@ static enum login_result password_check(db_conn *c, const char *username, const 
 	bool disabled = strcmp(db_get(r, 0, 3), "active") != 0;
 	db_result_free(r);
 
-	enum login_result res;
-	if (!password_verify(hash, password))
+	bool verified = password_verify(hash, password);
+	pwslot_leave();
+	if (!verified)
 		res = LOGIN_BAD;
 	else if (disabled)
 		res = LOGIN_DISABLED;
@@ -187,9 +206,11 @@ enum login_result account_login(db_conn *c, const struct login_limits *l, const 
 	enum login_result res = attempt_reserve(c, &a, l, retry_after);
 	if (res == LOGIN_OK) {
 		res = password_check(c, username, password, staff_password_login, account_id);
+		if (res == LOGIN_BUSY)
+			*retry_after = 1; /* no password check free in time: not a failure */
 		if (res == LOGIN_BAD)
 			res = attempt_failed(&a, retry_after);
-		else if (res != LOGIN_ERROR)
+		else if (res != LOGIN_ERROR && res != LOGIN_BUSY)
 			attempt_succeeded(c, &a);
 		else
 			attempt_release(c, &a, 0);

@@ -1,6 +1,7 @@
 /* Instance numbers, the maintenance lease and the deployment's identity in
  * the store, so that several espd on one database act as one system. */
 #include "esp/cluster.h"
+#include "esp/audit.h"
 #include "esp/util.h"
 
 #include <sodium.h>
@@ -133,4 +134,54 @@ enum deployment_verdict deployment_check(db_conn *c, const char *name, const cha
 	if (strcmp(v, value) != 0)
 		return DEPLOYMENT_DIFFERS;
 	return inserted ? DEPLOYMENT_RECORDED : DEPLOYMENT_SAME;
+}
+
+struct deployment_set_ctx {
+	const struct actor *a;
+	const char *name, *value;
+	char *before;
+	bool same;
+};
+
+/* The value read, changed and audited in one transaction: two operators at
+ * once cannot both record the same "before". */
+static enum db_status deployment_set_tx(db_conn *c, void *arg)
+{
+	struct deployment_set_ctx *x = arg;
+	free(x->before);
+	x->before = NULL;
+	x->same = false;
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c, "SELECT value FROM deployment WHERE name = $1", &r, P_TEXT(x->name));
+	if (st == DB_OK && r->nrows == 1)
+		x->before = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	if (st != DB_OK)
+		return st;
+	if (x->before && strcmp(x->before, x->value) == 0) {
+		x->same = true;
+		return DB_OK;
+	}
+	st = DB_EXEC(c,
+	             "INSERT INTO deployment (name, value) VALUES ($1, $2) "
+	             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+	             NULL, P_TEXT(x->name), P_TEXT(x->value));
+	if (st != DB_OK)
+		return st;
+	return audit_append(c, x->a, "deployment.set", x->name, x->before ? x->before : "",
+	                    x->value);
+}
+
+enum db_status deployment_set(db_conn *c, const struct actor *a, const char *name,
+                              const char *value, char **before, bool *same)
+{
+	struct deployment_set_ctx x = {.a = a, .name = name, .value = value};
+	enum db_status st = db_transaction(c, deployment_set_tx, &x);
+	*same = st == DB_OK && x.same;
+	if (before)
+		*before = x.before;
+	else
+		free(x.before);
+	return st;
 }

@@ -645,15 +645,23 @@ static enum db_status submit_tx(db_conn *c, void *arg)
 	return audit_append(c, &who, "registration.submit", obj, "", "pending");
 }
 
+enum db_status registration_submit_hashed(db_conn *c, enum reg_kind k,
+                                          const struct registration_input *in, const char *hash,
+                                          const char *address, int64_t *reg_id, const char **which)
+{
+	struct submit_ctx s = {.kind = k, .in = in, .address = address, .password_hash = hash};
+	enum db_status st = db_transaction(c, submit_tx, &s);
+	*reg_id = s.reg_id;
+	*which = s.which;
+	return st;
+}
+
 enum db_status registration_submit(db_conn *c, enum reg_kind k, const struct registration_input *in,
                                    const char *address, int64_t *reg_id, const char **which)
 {
 	char *hash = password_hash(val(in, "password"));
-	struct submit_ctx s = {.kind = k, .in = in, .address = address, .password_hash = hash};
-	enum db_status st = db_transaction(c, submit_tx, &s);
+	enum db_status st = registration_submit_hashed(c, k, in, hash, address, reg_id, which);
 	free(hash);
-	*reg_id = s.reg_id;
-	*which = s.which;
 	return st;
 }
 

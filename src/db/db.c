@@ -200,6 +200,12 @@ const char *db_sql(const db_conn *c, const struct db_sql *s)
 	return be == &db_sqlite_backend ? s->sqlite : s->postgresql;
 }
 
+bool db_commit_mark(db_conn *c, struct db_mark *m)
+{
+	const struct db_backend *be = ((const struct db_conn_head *)c)->be;
+	return be->commit_mark && be->commit_mark(c, m);
+}
+
 bool db_ping(db_conn *c)
 {
 	db_result *r = NULL;

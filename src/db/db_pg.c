@@ -18,11 +18,23 @@
  * statement silently runs outside the transaction it was written for. With
  * a multi-host connection string and target_session_attrs=read-write the
  * reset finds whichever server is the primary now (docs/failover.md).
+ *
+ * A statement outside a transaction that fails because the server is gone
+ * runs once more on a new connection, so an idle pooled connection does
+ * not cost a request after a failover: when the session was found ended
+ * before the statement was sent (pg_idle_check), when the server says the
+ * statement did not run (57P01-57P03 ended the session and rolled back,
+ * 25006 refused a write on a standby: the new connection then asks for
+ * target_session_attrs=read-write), or when it is a SELECT, which changes
+ * nothing if it did run. A write cut off without a word from the server
+ * may have committed: it is not run twice (503, as before).
  */
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libpq-fe.h>
 
@@ -43,7 +55,11 @@ struct pg_stmt {
 struct db_conn {
 	const struct db_backend *backend; /* always &db_pg_backend */
 	PGconn *pg;
-	bool in_tx; /* between begin and commit/rollback */
+	bool in_tx;      /* between begin and commit/rollback */
+	char *target;    /* the connection string, for a read-write reconnect */
+	bool need_rw;    /* a write was refused as read-only: reconnect (25006) */
+	bool lost;       /* the last failure was the server gone (pg_server_gone) */
+	bool lost_unrun; /* ... and the server said the statement did not run */
 	struct pg_stmt **buckets;
 	size_t nbuckets, nstmts;
 	uint64_t next_stmt; /* numbers "s1", "s2"... within this session */
@@ -158,10 +174,15 @@ static bool pg_server_gone(const db_conn *c, const char *state)
  * (...) already exists", "Failing row contains ..."), and data exceptions
  * (class 22) quote the offending input, so for those only the code is logged.
  */
-static enum db_status pg_fail(const db_conn *c, const PGresult *r, const char *what,
-                              const char *sql)
+static enum db_status pg_fail(db_conn *c, const PGresult *r, const char *what, const char *sql)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	c->lost = pg_server_gone(c, state);
+	c->lost_unrun = c->lost && state && (!strncmp(state, "57P0", 4) || !strcmp(state, "25006"));
+	/* Still connected, but to a server that takes no writes (a standby
+	 * after a failover, or a conninfo without target_session_attrs). */
+	if (state && !strcmp(state, "25006"))
+		c->need_rw = true;
 	/* The server went away (stopped, failed over) or is not the writable
 	 * primary any more: what this statement did is lost with its
 	 * transaction, and the connection is reset on its next use, finding
@@ -215,6 +236,8 @@ static enum db_status pg_setup_session(db_conn *c, const char **err)
 	return DB_OK;
 }
 
+static enum db_status pg_reconnect(db_conn *c, const char *sql);
+
 /*
  * Make sure the connection is usable.  A broken one is reset, unless a
  * transaction was open on it: that transaction is lost, and running the rest
@@ -223,15 +246,38 @@ static enum db_status pg_setup_session(db_conn *c, const char **err)
  */
 static enum db_status pg_ensure(db_conn *c, const char *sql)
 {
-	if (PQstatus(c->pg) != CONNECTION_BAD)
+	if (PQstatus(c->pg) != CONNECTION_BAD && !c->need_rw)
 		return DB_OK;
 	if (c->in_tx) {
 		/* Never committed: the whole transaction may run again. */
 		pg_log_sql("statement in lost transaction", NULL, "connection lost", sql);
 		return DB_RETRY;
 	}
+	return pg_reconnect(c, sql);
+}
+
+/* A new session (outside any transaction), on a writable server when a
+ * write was refused as read-only. */
+static enum db_status pg_reconnect(db_conn *c, const char *sql)
+{
 	pg_cache_clear(c);
-	PQreset(c->pg);
+	if (c->need_rw) {
+		/* PQreset would reconnect with the same options, perhaps to the
+		 * same standby: ask for a writable server, whatever the string says
+		 * (later keywords override the expanded connection string). */
+		const char *const keys[] = {"dbname", "target_session_attrs", NULL};
+		const char *const vals[] = {c->target, "read-write", NULL};
+		PGconn *n = PQconnectdbParams(keys, vals, 1);
+		if (!n) {
+			pg_log_sql("reconnect", NULL, "out of memory", sql);
+			return DB_RETRY;
+		}
+		PQfinish(c->pg);
+		c->pg = n;
+		c->need_rw = false;
+	} else {
+		PQreset(c->pg);
+	}
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		/* No writable server yet (a standby being promoted): busy, and
 		 * the next use tries again. */
@@ -277,6 +323,7 @@ static db_conn *pg_open(const char *target, const char **err)
 		free(c);
 		return NULL;
 	}
+	c->target = xstrdup(target);
 	return c;
 }
 
@@ -287,10 +334,42 @@ static void pg_close(db_conn *c)
 	pg_cache_clear(c);
 	free(c->buckets);
 	PQfinish(c->pg);
+	if (c->target) {
+		/* It may hold the password. */
+		explicit_bzero(c->target, strlen(c->target));
+		free(c->target);
+	}
 	free(c);
 }
 
 /* ---- statements ------------------------------------------------------- */
+
+/* A connection idle in the pool whose server ended the session (stopped,
+ * failed over, pg_terminate_backend) has its last message and the end of
+ * the stream waiting on the socket.  Reading them now marks it broken, so
+ * pg_ensure reconnects before the statement is sent and nothing is in
+ * doubt.  One poll() when nothing is waiting. */
+static void pg_idle_check(db_conn *c)
+{
+	if (c->in_tx || PQstatus(c->pg) != CONNECTION_OK)
+		return;
+	int fd = PQsocket(c->pg);
+	/* A message, then the end of the stream: a few reads at most. */
+	for (int i = 0; i < 4 && fd >= 0; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 0) <= 0 || !PQconsumeInput(c->pg))
+			return;
+	}
+}
+
+/* A statement that changes nothing even if it ran before the connection
+ * broke. */
+static bool pg_read_only(const char *sql)
+{
+	while (*sql == ' ' || *sql == '\t' || *sql == '\n')
+		sql++;
+	return strncasecmp(sql, "SELECT", 6) == 0;
+}
 
 static db_result *pg_make_result(const PGresult *r)
 {
@@ -342,6 +421,20 @@ static struct pg_stmt *pg_prepare(db_conn *c, const char *sql, int nparams, enum
 	return pg_cache_add(c, sql, h, name);
 }
 
+/* After a lost server outside a transaction: a new session, on which the
+ * statement runs once more.  False when none can be had yet (the standby
+ * not promoted yet): the statement then fails as before. */
+static bool pg_reconnect_for_retry(db_conn *c, const char *sql)
+{
+	/* 57P0x can arrive before libpq has read the end of the stream: the
+	 * session is over all the same. */
+	if (pg_reconnect(c, sql) != DB_OK)
+		return false;
+	log_info("postgresql: reconnected after the server ended the session; statement run "
+	         "again");
+	return true;
+}
+
 static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param *params,
                               int nparams, db_result **res)
 {
@@ -351,6 +444,7 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 		pg_log_sql("exec", NULL, "bad parameter list", sql);
 		return DB_ERROR;
 	}
+	pg_idle_check(c);
 	enum db_status st = pg_ensure(c, sql);
 	if (st != DB_OK)
 		return st;
@@ -400,11 +494,19 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 	/* A cached statement can vanish (DISCARD, a reset we did not see) or
 	 * go stale (its result type changed after a migration); outside a
 	 * transaction it is prepared again once. */
+	bool reconnected = false;
 	for (int attempt = 0;; attempt++) {
-		bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+		bool idle = !c->in_tx && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+		c->lost = false;
 		struct pg_stmt *s = pg_prepare(c, sql, nparams, &st);
-		if (!s)
+		if (!s) {
+			/* Preparing changes nothing: a lost server is simply retried. */
+			if (idle && c->lost && !reconnected && pg_reconnect_for_retry(c, sql)) {
+				reconnected = true;
+				continue;
+			}
 			goto out;
+		}
 		PGresult *r = PQexecPrepared(c->pg, s->name, nparams, values, lengths, formats, 0);
 		ExecStatusType rs = PQresultStatus(r);
 		if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
@@ -425,6 +527,11 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 		}
 		st = pg_fail(c, r, "exec", sql);
 		PQclear(r);
+		if (idle && c->lost && !reconnected && (c->lost_unrun || pg_read_only(sql)) &&
+		    pg_reconnect_for_retry(c, sql)) {
+			reconnected = true;
+			continue;
+		}
 		goto out;
 	}
 out:
@@ -461,6 +568,7 @@ static enum db_status pg_exec_script(db_conn *c, const char *sql)
 static enum db_status pg_begin(db_conn *c)
 {
 	const char *sql = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+	pg_idle_check(c);
 	enum db_status st = pg_ensure(c, sql);
 	if (st != DB_OK)
 		return st;

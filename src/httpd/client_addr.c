@@ -73,6 +73,32 @@ static bool is_trusted(const char *peer)
 	return false;
 }
 
+bool client_addr_trusted_sa(const struct sockaddr *sa)
+{
+	if (!nproxies)
+		return false;
+	const unsigned char *a;
+	size_t n;
+	if (sa->sa_family == AF_INET) {
+		a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+		n = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		a = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		n = 16;
+	} else {
+		return false;
+	}
+	for (int i = 0; i < nproxies; i++)
+		if (proxies[i].family == sa->sa_family && memcmp(proxies[i].addr, a, n) == 0)
+			return true;
+	return false;
+}
+
+bool client_addr_have_proxies(void)
+{
+	return nproxies > 0;
+}
+
 /* Keeps the value of the last X-Forwarded-For header line. */
 static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
                                 const char *value)

@@ -141,6 +141,8 @@ void reply_error(struct request *r, int status, const char *code, const char *ti
                  const char *message);
 /* 503 with Retry-After: the store could not answer in time. */
 void reply_busy(struct request *r);
+/* 503, Retry-After: 1: no password hash free in time (pwslot.c). */
+void reply_hash_busy(struct request *r);
 
 /* Sets the session cookie (value NULL clears it). */
 void set_session_cookie(struct request *r, const char *value);

@@ -3,10 +3,13 @@
  * its migrations, loads templates and the CA, starts the HTTP and HTTPS
  * listeners and stops cleanly on SIGTERM/SIGINT, finishing requests in flight.
  */
+#include "esp/pwslot.h"
+#include "ra_search_cache.h"
 #include "httpd.h"
 #include "mailer.h"
 #include "esp/sopin.h"
 #include "server.h"
+#include "proxy_accept.h"
 #include "metrics.h"
 #include "esp/appform.h"
 #include "esp/audit_anchor.h"
@@ -66,7 +69,7 @@ static int parse_listen(const char *spec, struct sockaddr_in *sa)
 
 static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *spec,
                                          const char *key_pem, const char *cert_pem,
-                                         const char *trust_pem)
+                                         const char *trust_pem, bool own_accept)
 {
 	struct sockaddr_in sa;
 	if (parse_listen(spec, &sa) != 0) {
@@ -83,9 +86,13 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 	 * CPU per handshake and took the CPU from everything else. poll() is
 	 * level-triggered and waits.  Plain HTTP keeps epoll. */
 	flags |= key_pem ? MHD_USE_TLS | MHD_USE_POLL : MHD_USE_EPOLL;
+	/* Behind a proxy that sends the PROXY header, espd accepts and reads
+	 * it first (proxy_accept.c), then hands the connection over. */
+	if (own_accept)
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	struct MHD_OptionItem opts[] = {
 	    {MHD_OPTION_THREAD_POOL_SIZE, config_get_long(srv->cfg, "threads"), NULL},
-	    {MHD_OPTION_SOCK_ADDR, 0, &sa},
+	    {own_accept ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, 0, &sa},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)server_completed, lc},
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	     config_get_long(srv->cfg, "max_header_bytes") + 16384, NULL},
@@ -95,7 +102,7 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 	    {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	     config_get_long(srv->cfg, "max_connections_per_ip"), NULL},
 	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, srv->guard},
-	    {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+	    {own_accept ? MHD_OPTION_END : MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
 	    {key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
 	    {key_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
 	    {trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)trust_pem},
@@ -110,8 +117,15 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 	list[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, server_access, lc,
 	                                        MHD_OPTION_ARRAY, list, MHD_OPTION_END);
-	if (!d)
+	if (!d) {
 		log_error("cannot listen on %s", spec);
+		return NULL;
+	}
+	if (own_accept && !(lc->acceptor = proxy_acceptor_start(&sa, d))) {
+		log_error("cannot listen on %s", spec);
+		MHD_stop_daemon(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -366,10 +380,20 @@ static int server_settings(struct server *srv, struct esp_config *cfg)
 	srv->cfg = cfg;
 	password_set_cost(config_get(cfg, "password_hash"));
 	throttle_init(cfg);
+	ra_search_cache_init(config_get_long(cfg, "ra_search_cache_entries"));
+	pwslot_configure((int)config_get_long(cfg, "password_hash_concurrency"),
+	                 (int)config_get_long(cfg, "password_hash_wait_ms"));
 	char *bad_proxy = NULL;
 	if (client_addr_init(config_get(cfg, "trusted_proxies"), &bad_proxy) != 0) {
 		fprintf(stderr, "espd: trusted_proxies: '%s' is not an IP address\n", bad_proxy);
 		free(bad_proxy);
+		return 1;
+	}
+	/* Without a trusted proxy every header would be refused, and every
+	 * proxied login with it. */
+	if (config_get_bool(cfg, "login_proxy_protocol") && !client_addr_have_proxies()) {
+		fprintf(stderr, "espd: login_proxy_protocol needs the proxy's address in "
+		                "trusted_proxies\n");
 		return 1;
 	}
 	long idle = config_get_long(cfg, "session_idle_minutes");
@@ -471,8 +495,7 @@ static int same_deployment(struct server *srv, const char *ca_dir)
 			    "espd: %s differs from the one this store records: this process has "
 			    "%s, the store %s (every espd on one store needs the same CA files "
 			    "in %s and the same public_url; to move them all to a new public_url, "
-			    "stop every espd, then UPDATE deployment SET value = '<new>' WHERE "
-			    "name = 'public_url')\n",
+			    "stop every espd, then espctl deployment set-public-url <new>)\n",
 			    keys[i].what, keys[i].value, recorded, ca_dir);
 			rc = 2;
 		}
@@ -515,10 +538,13 @@ static int start_listeners(struct server *srv, struct listeners *l, const char *
 		/* Giving GnuTLS our chain makes the login listener ask every
 		 * client for a certificate; it does not judge them:
 		 * cert_login_check does. */
-		lc->daemon = k == LISTEN_HTTP
-		                 ? start_listener(lc, spec, NULL, NULL, NULL)
-		                 : start_listener(lc, spec, l->key_pem, l->crt_pem,
-		                                  k == LISTEN_LOGIN ? ca_chain_pem(srv->ca) : NULL);
+		bool proxied =
+		    k == LISTEN_LOGIN && config_get_bool(srv->cfg, "login_proxy_protocol");
+		lc->daemon =
+		    k == LISTEN_HTTP
+		        ? start_listener(lc, spec, NULL, NULL, NULL, false)
+		        : start_listener(lc, spec, l->key_pem, l->crt_pem,
+		                         k == LISTEN_LOGIN ? ca_chain_pem(srv->ca) : NULL, proxied);
 		if (!lc->daemon)
 			return 2;
 	}
@@ -529,6 +555,10 @@ static int start_listeners(struct server *srv, struct listeners *l, const char *
  * stops the daemons. */
 static void stop_listeners(struct listeners *l)
 {
+	for (int k = 0; k < 3; k++) {
+		proxy_acceptor_stop(l->ctx[k].acceptor);
+		l->ctx[k].acceptor = NULL;
+	}
 	for (int k = 0; k < 3; k++)
 		if (l->ctx[k].daemon)
 			MHD_quiesce_daemon(l->ctx[k].daemon);

@@ -62,6 +62,10 @@ void page_cert_login(struct request *r)
 		reply_server_error(r, "session create failed");
 		return;
 	}
+	/* The address the login is known by: behind HAProxy in TCP mode, the
+	 * one its PROXY header carried (login_proxy_protocol). */
+	log_info("req=%llu certificate login: account %lld from %s", (unsigned long long)r->id,
+	         (long long)account_id, r->client_addr);
 	set_session_cookie(r, arena_strdup(r->arena, cookie));
 	free(cookie);
 	redirect(r, "/mgmt");

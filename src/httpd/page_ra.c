@@ -13,6 +13,8 @@
 #include "record_json.h"
 #include "application_view.h"
 #include "registration_view.h"
+#include "ra_search_cache.h"
+#include "esp/generation.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -170,6 +172,25 @@ void page_ra_queue(struct request *r)
 	struct ra_filter f;
 	json_t *form = req_own_json(r, json_object());
 	request_filter(r, &f, form);
+	/* A search's page as rendered (ra_search_cache.c): what it shows
+	 * depends on the operator's scope, the filters, the text, the page
+	 * and the minute (overdue marks), nothing else of the request. */
+	const char *key = NULL;
+	int64_t generation = r->generations[GEN_APPLICATIONS];
+	if (f.q && *f.q && generation >= 0) {
+		key = arena_printf(r->arena, "%s|%d|%s|%s|%lld|%lld|%d|%d|%lld|%s",
+		                   f.province ? f.province : "*", f.evaluators_only,
+		                   f.state ? f.state : "", f.kind ? f.kind : "", (long long)f.from,
+		                   (long long)f.to, f.overdue, f.offset,
+		                   (long long)(time_now() / 60), f.q);
+		size_t len = 0;
+		char *html = ra_search_cache_get(key, generation, &len);
+		if (html) {
+			render_page_html(r, 200, "申请办理列表", html, len);
+			free(html);
+			return;
+		}
+	}
 	int64_t total = 0;
 	struct ra_queue_item *list;
 	size_t n;
@@ -229,7 +250,20 @@ void page_ra_queue(struct request *r)
 		json_object_set_new(
 		    ctx, "next_url",
 		    json_string(arena_printf(r->arena, "/ra/queue?%spage=%ld", qstr, page + 1)));
-	render_page(r, 200, "ra_queue", "申请办理列表", ctx);
+	if (!key) {
+		render_page(r, 200, "ra_queue", "申请办理列表", ctx);
+		return;
+	}
+	req_own_json(r, ctx);
+	struct buf b = {0};
+	if (tpl_render(r->srv->tpl, "ra_queue", ctx, &b) != 0) {
+		buf_free(&b);
+		reply_server_error(r, "RA queue rendering failed");
+		return;
+	}
+	ra_search_cache_put(key, generation, b.data, b.len);
+	render_page_html(r, 200, "申请办理列表", b.data, b.len);
+	buf_free(&b);
 }
 
 static void csv_field(struct buf *b, const char *v)

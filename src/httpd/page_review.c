@@ -17,11 +17,17 @@
  * generation on every change to them (007_generations.sql), whoever makes
  * it. The layout around it (user, form token) is rendered for every request. */
 #define QUEUE_CACHE 128
+/* A rendered queue, shared by the cache and the requests showing it: the
+ * last one to let go frees it, so a hit costs no copy of the page. */
+struct queue_page {
+	unsigned refs;
+	size_t len;
+	char html[];
+};
 static struct {
 	char *key;
 	int64_t generation;
-	char *html;
-	size_t len;
+	struct queue_page *page;
 } queue_cache[QUEUE_CACHE];
 static pthread_mutex_t queue_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -30,35 +36,54 @@ static unsigned cache_slot(const char *key)
 	return str_hash(key) % QUEUE_CACHE;
 }
 
-/* A copy of the cached page (malloc'ed), or NULL. */
-static char *cache_get(const char *key, int64_t generation, size_t *len)
+static void page_release(struct queue_page *p)
+{
+	if (p && __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(p);
+}
+
+/* The cached page, held until page_release, or NULL. */
+static struct queue_page *cache_get(const char *key, int64_t generation)
 {
 	unsigned i = cache_slot(key);
-	char *html = NULL;
+	struct queue_page *p = NULL;
 	pthread_mutex_lock(&queue_cache_lock);
 	if (queue_cache[i].key && queue_cache[i].generation == generation &&
 	    strcmp(queue_cache[i].key, key) == 0) {
-		html = xstrndup(queue_cache[i].html, queue_cache[i].len);
-		*len = queue_cache[i].len;
+		p = queue_cache[i].page;
+		__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&queue_cache_lock);
-	cache_stat(CACHE_REVIEW_QUEUE, html != NULL);
-	return html;
+	cache_stat(CACHE_REVIEW_QUEUE, p != NULL);
+	return p;
 }
 
-static void cache_put(const char *key, int64_t generation, const char *html, size_t len)
+/* Takes html (malloc'ed); the page returned is held until page_release. */
+static struct queue_page *cache_put(const char *key, int64_t generation, char *html, size_t len)
 {
+	struct queue_page *p = xmalloc(sizeof(*p) + len + 1);
+	if (len)
+		memcpy(p->html, html, len);
+	p->html[len] = '\0';
+	p->len = len;
+	free(html);
+	if (generation < 0) {
+		p->refs = 1;
+		return p;
+	}
+	p->refs = 2; /* the cache's and the caller's */
 	unsigned i = cache_slot(key);
-	char *k = xstrdup(key), *h = xstrndup(html, len);
+	char *k = xstrdup(key);
 	pthread_mutex_lock(&queue_cache_lock);
-	char *old_k = queue_cache[i].key, *old_h = queue_cache[i].html;
+	char *old_k = queue_cache[i].key;
+	struct queue_page *old = queue_cache[i].page;
 	queue_cache[i].key = k;
-	queue_cache[i].html = h;
-	queue_cache[i].len = len;
+	queue_cache[i].page = p;
 	queue_cache[i].generation = generation;
 	pthread_mutex_unlock(&queue_cache_lock);
 	free(old_k);
-	free(old_h);
+	page_release(old);
+	return p;
 }
 
 /* The queue of one state, or of all (REG_STATE_UNKNOWN); NULL when the
@@ -115,9 +140,8 @@ void page_review_queue(struct request *r)
 		page = 1;
 	int64_t generation = r->generations[GEN_REGISTRATIONS];
 	const char *key = arena_printf(r->arena, "%s|%s|%ld", r->actor.authority_path, state, page);
-	size_t len = 0;
-	char *html = generation >= 0 ? cache_get(key, generation, &len) : NULL;
-	if (!html) {
+	struct queue_page *p = generation >= 0 ? cache_get(key, generation) : NULL;
+	if (!p) {
 		json_t *ctx = req_own_json(r, queue_context(r, st, page));
 		if (!ctx) {
 			reply_server_error(r, "review queue could not be read");
@@ -129,13 +153,11 @@ void page_review_queue(struct request *r)
 			reply_server_error(r, "review queue rendering failed");
 			return;
 		}
-		len = b.len;
-		html = buf_steal(&b);
-		if (generation >= 0)
-			cache_put(key, generation, html, len);
+		size_t len = b.len;
+		p = cache_put(key, generation, buf_steal(&b), len);
 	}
-	render_page_html(r, 200, "报名初审", html, len);
-	free(html);
+	render_page_html(r, 200, "报名初审", p->html, p->len);
+	page_release(p);
 }
 
 /* Loads the registration of the route and asks the policy; false =

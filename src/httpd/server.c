@@ -255,8 +255,9 @@ static void load_session(struct request *r)
 	if (!cookie)
 		return;
 	char *csrf = NULL;
-	/* One statement tells whether anything a cached session (or page) was
-	 * derived from has changed since. */
+	/* The generations tell whether anything a cached session (or page) was
+	 * derived from has changed since: one statement, or none on SQLite when
+	 * nothing was committed since this thread last read them. */
 	generations_read(req_db(r), r->generations);
 	if (session_lookup_cached(req_db(r), r->arena, cookie, r->generations[GEN_SESSIONS],
 	                          &r->actor, &csrf) == DB_OK) {

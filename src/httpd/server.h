@@ -8,6 +8,7 @@ struct listener_ctx {
 	struct server *srv;
 	enum listener kind;
 	struct MHD_Daemon *daemon;
+	struct proxy_acceptor *acceptor; /* espd accepts (login_proxy_protocol) */
 };
 
 enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -22,5 +23,8 @@ void server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
  * the TCP peer, by the last X-Forwarded-For address when the peer is one. */
 int client_addr_init(const char *list, char **bad);
 void client_addr_behind_proxy(struct request *r);
+/* Whether a socket address (IPv4 or IPv6) is one of trusted_proxies. */
+bool client_addr_trusted_sa(const struct sockaddr *sa);
+bool client_addr_have_proxies(void);
 
 #endif

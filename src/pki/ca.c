@@ -163,6 +163,17 @@ static char *bio_to_string(BIO *b, size_t *len)
 	return s;
 }
 
+/* DER as PEM with OpenSSL's PEM writer, under the label name. */
+static char *der_to_pem(const char *name, const unsigned char *der, int len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL;
+	if (b && PEM_write_bio(b, name, "", der, len) > 0)
+		s = bio_to_string(b, NULL);
+	BIO_free(b);
+	return s;
+}
+
 static char *x509_to_pem(X509 *x)
 {
 	BIO *b = BIO_new(BIO_s_mem());
@@ -1029,9 +1040,11 @@ enum ca_status ca_issue_csr(esp_ca *ca, const ca_csr *csr, const struct cert_pro
 	if (!ca_sign_x509(ca, x))
 		goto out;
 
+	/* Encoded once: the PEM is written from that DER (each encoding of the
+	 * certificate walks its whole ASN.1 tree again). */
 	serial = ca_serial_hex(X509_get0_serialNumber(x));
-	pem = x509_to_pem(x);
 	dlen = i2d_X509(x, &der);
+	pem = dlen > 0 ? der_to_pem(PEM_STRING_X509, der, dlen) : NULL;
 	if (!serial || !pem || dlen <= 0 || !(der_copy = ca_memdup(der, (size_t)dlen)))
 		goto out;
 

@@ -36,6 +36,12 @@ struct esp_ocsp {
 	X509 *cert;
 	X509 *issuer; /* the issuing CA (owned by its esp_ca: not freed here) */
 	pthread_mutex_t sign_lock;
+	/* The issuer's CertID under each hash clients use, made once: made per
+	 * request, its two digests (with OpenSSL 3's implicit fetch of the
+	 * algorithm, under a lock all workers share) were most of a cached
+	 * answer's cost. */
+	int id_nid[4];
+	OCSP_CERTID *id[4];
 };
 
 struct ocsp_query {
@@ -167,6 +173,12 @@ enum ca_status ocsp_responder_open(esp_ca *ca, const char *dir, int days, esp_oc
 	o->key = key;
 	o->cert = cert;
 	o->issuer = ca->cert;
+	static const int nids[4] = {NID_sha1, NID_sha256, NID_sha384, NID_sha512};
+	for (int i = 0; i < 4; i++) {
+		o->id_nid[i] = nids[i];
+		o->id[i] = OCSP_cert_to_id(EVP_get_digestbynid(nids[i]), NULL, o->issuer);
+	}
+	ERR_clear_error();
 	pthread_mutex_init(&o->sign_lock, NULL);
 	/* Fill the extension caches while single threaded (as ca_open does). */
 	X509_check_purpose(o->cert, -1, 0);
@@ -180,6 +192,8 @@ void ocsp_responder_free(esp_ocsp *o)
 		return;
 	EVP_PKEY_free(o->key);
 	X509_free(o->cert);
+	for (int i = 0; i < 4; i++)
+		OCSP_CERTID_free(o->id[i]);
 	pthread_mutex_destroy(&o->sign_lock);
 	free(o);
 }
@@ -250,6 +264,10 @@ static bool certid_ours(const esp_ocsp *o, OCSP_CERTID *id)
 	ASN1_OBJECT *md_oid = NULL;
 	if (OCSP_id_get0_info(NULL, &md_oid, NULL, NULL, id) != 1 || !md_oid)
 		return false;
+	int nid = OBJ_obj2nid(md_oid);
+	for (int i = 0; i < 4; i++)
+		if (o->id[i] && o->id_nid[i] == nid)
+			return OCSP_id_issuer_cmp(o->id[i], id) == 0;
 	const EVP_MD *md = EVP_get_digestbyobj(md_oid);
 	if (!md)
 		return false;

@@ -16,7 +16,8 @@ void cache_stats_read(enum cache_kind k, uint64_t *h, uint64_t *m)
 
 const char *cache_kind_name(enum cache_kind k)
 {
-	static const char *const names[CACHE_KINDS] = {
-	    [CACHE_SESSIONS] = "sessions", [CACHE_REVIEW_QUEUE] = "review_queue"};
+	static const char *const names[CACHE_KINDS] = {[CACHE_SESSIONS] = "sessions",
+	                                               [CACHE_REVIEW_QUEUE] = "review_queue",
+	                                               [CACHE_RA_SEARCH] = "ra_search"};
 	return names[k];
 }

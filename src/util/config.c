@@ -106,6 +106,10 @@ static const struct config_key keys[] = {
     {"trusted_proxies", "",
      "comma-separated IP addresses of reverse proxies: only when the peer is one of them is the "
      "last X-Forwarded-For address taken as the client's"},
+    {"login_proxy_protocol", "false",
+     "the certificate-login listener is behind a TCP proxy that sends the PROXY protocol v2 "
+     "header (HAProxy send-proxy-v2): from trusted_proxies the header is required and its "
+     "address is the client's; from other peers none is read"},
     {"login_failures_per_account", "20",
      "wrong passwords for one user name from all addresses in login_lockout_seconds before it is "
      "locked (429; 0 = no limit)"},
@@ -114,6 +118,15 @@ static const struct config_key keys[] = {
      "= no limit)"},
     {"login_checks_per_second", "20",
      "password checks per second by all espd on the store (503 above; 0 = no limit)"},
+    {"ra_search_cache_entries", "256",
+     "RA search results (申请办理列表 with a search text) kept as rendered until an application, "
+     "a registration's name or code or a province's name changes (0 = keep none)"},
+    {"password_hash_concurrency", "1",
+     "password hashes (Argon2id, 64 MiB each) espd runs at once; a registration or password "
+     "login that finds none free waits password_hash_wait_ms, then gets 503 (0 = no limit)"},
+    {"password_hash_wait_ms", "3000",
+     "how long a registration or password login waits for a free password hash (then 503 with "
+     "Retry-After)"},
     {"registrations_per_address_hour", "10",
      "registrations (报名) submitted from one client address per hour (429; 0 = no limit)"},
     {"challenges_per_address_minute", "60",

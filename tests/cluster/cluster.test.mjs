@@ -9,6 +9,8 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
+import tls from 'node:tls';
 import {
   ROOT, BUILD, ESPD, ESPCTL, Client, registrationFields, authorityIdByName, makeCsr, linkHref,
 } from '../integration/lib/esp.mjs';
@@ -44,6 +46,27 @@ before(async () => {
 });
 
 function chmodDir(d) { execFileSync('chmod', ['755', d]); }
+
+// A PROXY protocol v2 header claiming 198.51.100.9, sent straight to an
+// espd's login listener from 127.0.0.1, then a TLS login.
+function forgedProxyLogin(hostPort, chain, crt, key) {
+  const [host, port] = hostPort.split(':');
+  const body = Buffer.from([198, 51, 100, 9, 127, 0, 0, 1, 0x9c, 0x40, Number(port) >> 8, Number(port) & 255]);
+  const header = Buffer.concat([Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0, body.length]), body]);
+  return new Promise((resolve) => {
+    const wire = net.connect({ host, port: Number(port), localAddress: '127.0.0.1' });
+    wire.on('error', () => {});
+    wire.once('connect', () => {
+      wire.write(header);
+      const s = tls.connect({ socket: wire, ca: readFileSync(chain), cert: readFileSync(crt), key: readFileSync(key), rejectUnauthorized: false });
+      let data = '';
+      s.on('secureConnect', () => s.write('GET /login/certificate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      s.on('data', (d) => { data += d; });
+      s.on('error', (e) => resolve({ error: e.code || String(e) }));
+      s.on('close', () => resolve(data ? { text: data } : { error: 'closed' }));
+    });
+  });
+}
 
 after(() => {
   try { cluster('stop'); } finally {
@@ -81,8 +104,19 @@ test('HAProxy: the portal reaches both espd with the client address from its hea
   const sc = ctl(esp.database, esp.dir, 'staff-cert', '--username', 'fj_reviewer', '--csr', csr, '--out', crt);
   assert.equal(sc.status, 0, sc.stderr);
   const chain = join(esp.dir, 'ca/chain.pem');
-  const withCert = spawnSync('curl', ['-s', '-i', '--cacert', chain, '--cert', crt, '--key', key, `${env.ESP_LOGIN_URL}/`], { encoding: 'utf8' });
+  const logins = (addr) => [1, 2].map((n) => (log(n).match(new RegExp(`certificate login: account \\d+ from ${addr.replace(/\./g, '\\.')}\n`, 'g')) || []).length).reduce((a, b) => a + b);
+  const withCert = spawnSync('curl', ['-s', '-i', '--cacert', chain, '--cert', crt, '--key', key, `${env.ESP_LOGIN_URL}/login/certificate`], { encoding: 'utf8' });
   assert.match(withCert.stdout, /esp_session=/, withCert.stdout.slice(0, 300));
+  // HAProxy connects from 127.0.0.2; its PROXY v2 header says the client
+  // is 127.0.0.1, and that is the address the login is known by.
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(logins('127.0.0.1'), 1, 'the client address from HAProxy\'s PROXY header');
+  assert.equal(logins('127.0.0.2'), 0, 'not HAProxy\'s own address');
+  // Directly from an address that is no trusted proxy, a PROXY header is
+  // not read: the TLS handshake fails on it, and no login is made.
+  const forged = await forgedProxyLogin(env.ESPD1_LOGIN, chain, crt, key);
+  assert.ok(forged.error, `a forged PROXY header got ${JSON.stringify(forged).slice(0, 200)}`);
+  assert.equal(logins('198.51.100.9'), 0);
   const without = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', chain, `${env.ESP_LOGIN_URL}/login/certificate`], { encoding: 'utf8' });
   assert.equal(without.stdout, '401');
 });
@@ -312,4 +346,16 @@ test('failover: the primary stops in a stream of registrations and issuances; es
     assert.equal(Number(psql('pg2', `SELECT count(*) FROM certificates WHERE serial IN (${serials})`)), acked.serials.length);
   }
   assert.equal(psql('pg2', 'SELECT count(*) FROM registrations r LEFT JOIN accounts a ON a.registration_id = r.id WHERE a.id IS NULL'), '0', 'a registration without its account');
+
+  // Every pooled connection of both espd, busy or idle during the failover:
+  // the first requests after it all succeed, with nothing failed in the
+  // logs (a connection whose server went away reconnects before its
+  // statement is sent).
+  const from = [1, 2].map((n) => log(n).length);
+  for (const n of [1, 2]) {
+    const pages = await Promise.all(Array.from({ length: 8 }, () => new Client(espdUrl(n)).get('/register/enterprise', { redirect: false })));
+    assert.deepEqual(pages.map((p) => p.status), pages.map(() => 200), `espd ${n}`);
+    for (const p of pages) assert.match(p.text, /福建省/, `espd ${n}: the page's list of provinces`);
+  }
+  for (const n of [1, 2]) assert.doesNotMatch(log(n).slice(from[n - 1]), /postgresql: \w+ failed/, `espd ${n}`);
 });

@@ -124,3 +124,31 @@ test(`[${ENGINE}] the admin makes reviewer accounts for the top of the tree, cho
   const row = made.text.match(/<tr><td>fj_rev2<\/td>.*?<\/tr>/)[0];
   assert.match(row, /<td>福建省交通运输厅<\/td><td>福建省<\/td>/, 'authority and province shown');
 });
+
+// The layout around the queue is kept per session (form token, user), so a
+// session never gets another's token or name, nor one it no longer has.
+test(`[${ENGINE}] each session's queue page carries its own form token, also after another logs out`, async () => {
+  const tokenOf = (page) => (page.text.match(/name="csrf" value="([^"]*)"/) || [])[1];
+  const a = await staffClient(esp, 'fj_reviewer');
+  const b = await staffClient(esp, 'fj_reviewer');
+  const pa = await a.get('/review'), pb = await b.get('/review');
+  assert.equal(pa.status, 200);
+  assert.equal(pb.status, 200);
+  const ta = tokenOf(pa), tb = tokenOf(pb);
+  assert.ok(ta && tb && ta !== tb, 'two sessions, two tokens');
+  for (let i = 0; i < 3; i++) {
+    assert.equal(tokenOf(await a.get('/review')), ta);
+    assert.equal(tokenOf(await b.get('/review')), tb);
+  }
+  const name = esp.account('fj_reviewer').display_name;
+  if (name) assert.ok(pa.text.includes(name));
+  // a's token from the page works; then a is out and b is as before.
+  const out = await a.post('/logout', { csrf: ta }, { redirect: false });
+  assert.equal(out.status, 303);
+  const gone = await a.get('/review', { redirect: false });
+  assert.notEqual(gone.status, 200, 'a logged-out session sees no queue');
+  assert.ok(!gone.text.includes(ta));
+  const still = await b.get('/review');
+  assert.equal(still.status, 200);
+  assert.equal(tokenOf(still), tb);
+});

@@ -27,7 +27,8 @@ enum login_result {
 	LOGIN_STAFF_NEEDS_CERT,
 	LOGIN_ERROR,
 	LOGIN_ADDRESS_THROTTLED, /* too many failures from this address, any account */
-	LOGIN_BUSY,              /* the store-wide cap of password checks per second */
+	LOGIN_BUSY,              /* the store-wide cap of password checks per second, or no
+	                          * password check free in time (pwslot.h) */
 };
 /* What password logins may cost and whom they may lock out; each count is
  * kept in the store (esp/ratelimit.h) and a limit <= 0 turns it off. */

@@ -11,12 +11,13 @@
 enum cache_kind {
 	CACHE_SESSIONS,     /* sessions by cookie (core/account.c) */
 	CACHE_REVIEW_QUEUE, /* the reviewers' rendered queues (httpd/page_review.c) */
+	CACHE_RA_SEARCH,    /* the RA's rendered search results (httpd/page_ra.c) */
 	CACHE_KINDS
 };
 
 void cache_stat(enum cache_kind k, bool hit);
 void cache_stats_read(enum cache_kind k, uint64_t *hits, uint64_t *misses);
-/* The label in /metrics: "sessions", "review_queue". */
+/* The label in /metrics: "sessions", "review_queue", "ra_search". */
 const char *cache_kind_name(enum cache_kind k);
 
 #endif

@@ -52,4 +52,12 @@ enum deployment_verdict {
 enum deployment_verdict deployment_check(db_conn *c, const char *name, const char *value,
                                          char **recorded);
 
+struct actor;
+/* Records `value` under `name` (a new public_url, once every espd is
+ * stopped), with an audit entry "deployment.set", in one transaction.
+ * *before (malloc'ed, may be NULL) is what the store held; *same is true
+ * when it held `value` already (nothing is written then). */
+enum db_status deployment_set(db_conn *c, const struct actor *a, const char *name,
+                              const char *value, char **before, bool *same);
+
 #endif

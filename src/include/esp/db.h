@@ -55,6 +55,12 @@ typedef struct db_result {
 typedef struct db_conn db_conn;
 typedef struct db_pool db_pool;
 
+/* What db_commit_mark reads: opaque, compared whole. */
+struct db_mark {
+	uint64_t file;       /* which database file */
+	uint32_t header[12]; /* the WAL index header */
+};
+
 struct db_backend {
 	const char *name; /* "sqlite" | "postgresql" */
 	/* Open a connection; *err gets a static message on failure. */
@@ -77,6 +83,8 @@ struct db_backend {
 	 * use stay cached from one to the next. */
 	void (*share_writer)(db_conn *c, db_conn *writer);
 	db_conn *(*tx_conn)(db_conn *c);
+	/* SQLite only (NULL elsewhere): see db_commit_mark. */
+	bool (*commit_mark)(db_conn *c, struct db_mark *m);
 };
 
 extern const struct db_backend db_sqlite_backend;
@@ -134,6 +142,19 @@ struct db_sql {
 		STMT(DB_PREFIX_SQLITE), STMT(DB_PREFIX_POSTGRESQL)                                 \
 	}
 const char *db_sql(const db_conn *c, const struct db_sql *s);
+
+/*
+ * A mark of everything committed to the store so far, taken without running
+ * a statement, where the engine allows it: on SQLite the header of the WAL
+ * index (the -shm file), which every commit and every restart of the WAL
+ * rewrites before the commit returns (https://sqlite.org/walformat.html;
+ * its layout is shared by every SQLite version that opens the database at
+ * the same time, so it does not change). Two equal marks of one database:
+ * nothing was committed in between, so what a statement read after the
+ * first still holds. False when it cannot tell (PostgreSQL, a transaction
+ * open on c, the header being written at that moment): run the statement.
+ */
+bool db_commit_mark(db_conn *c, struct db_mark *m);
 
 /* Whether the store answers (a trivial statement runs): the health check. */
 bool db_ping(db_conn *c);

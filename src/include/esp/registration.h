@@ -99,6 +99,11 @@ char *registration_name_clash(db_conn *c, enum reg_kind k, const char *name, int
  * DB_CONFLICT: code or username taken (*which = "code" | "username"). */
 enum db_status registration_submit(db_conn *c, enum reg_kind k, const struct registration_input *in,
                                    const char *address, int64_t *reg_id, const char **which);
+/* The same with the password already hashed (password_hash), so that the
+ * caller bounds the hash (pwslot.h) and not the write after it. */
+enum db_status registration_submit_hashed(db_conn *c, enum reg_kind k,
+                                          const struct registration_input *in, const char *hash,
+                                          const char *address, int64_t *reg_id, const char **which);
 /* Resubmits a rejected registration with corrected values (state → pending). */
 enum db_status registration_resubmit(db_conn *c, const struct actor *a, int64_t reg_id,
                                      const struct registration_input *in);

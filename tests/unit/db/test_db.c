@@ -1022,6 +1022,59 @@ static int64_t gen_of(db_conn *c, enum generation g)
 	return v[g];
 }
 
+/* Generations read again at once whatever commits them: this connection,
+ * another of its pool, or another pool on the same store (as espctl or a
+ * second espd would), though a reader that saw no commit runs no statement
+ * on SQLite (db_commit_mark). */
+static enum db_status bump_in_tx(db_conn *c, void *ctx)
+{
+	(void)ctx;
+	struct db_mark m;
+	/* Inside a transaction its own changes are not committed yet. */
+	assert_false(db_commit_mark(c, &m));
+	return DB_EXEC0(c, "UPDATE generations SET value = value + 1 WHERE name = 'registrations'",
+	                NULL);
+}
+
+static void test_generations_other_writers(void **state)
+{
+	struct fixture *f = *state;
+	struct db_mark m0, m1;
+	bool marked = db_commit_mark(f->c, &m0);
+	assert_int_equal(marked, !f->pg); /* SQLite can tell, PostgreSQL cannot */
+	int64_t s0 = gen_of(f->c, GEN_SESSIONS), r0 = gen_of(f->c, GEN_REGISTRATIONS);
+	if (marked) {
+		assert_true(db_commit_mark(f->c, &m1));
+		assert_memory_equal(&m0, &m1, sizeof m0);
+	}
+	assert_int_equal(gen_of(f->c, GEN_SESSIONS), s0);
+
+	/* Another pool on the same store: its own connections and writer. */
+	const char *err = NULL;
+	db_pool *other = db_pool_open(f->target, 1, &err);
+	assert_non_null(other);
+	db_conn *c2 = db_acquire(other);
+	assert_int_equal(
+	    DB_EXEC0(c2, "UPDATE generations SET value = value + 1 WHERE name = 'sessions'", NULL),
+	    DB_OK);
+	if (marked) {
+		assert_true(db_commit_mark(f->c, &m1));
+		assert_memory_not_equal(&m0, &m1, sizeof m0);
+	}
+	int64_t s1 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(s1 > s0);
+	assert_int_equal(gen_of(f->c, GEN_REGISTRATIONS), r0);
+	db_release(other, c2);
+	db_pool_close(other);
+
+	/* Another connection of the same pool, in a transaction. */
+	db_conn *c3 = db_acquire(f->pool);
+	assert_int_equal(db_transaction(c3, bump_in_tx, NULL), DB_OK);
+	db_release(f->pool, c3);
+	assert_true(gen_of(f->c, GEN_REGISTRATIONS) > r0);
+	assert_int_equal(gen_of(f->c, GEN_SESSIONS), s1);
+}
+
 static void test_session_cache(void **state)
 {
 	struct fixture *f = *state;
@@ -1555,8 +1608,52 @@ static void test_registration_queue_subtree(void **state)
 
 /* ---- main ------------------------------------------------------------------------ */
 
+/* PostgreSQL: a session the server ended while the connection sat idle
+ * costs no statement (the end is read before sending, and a new session
+ * runs it), and a write refused as read-only (25006) reconnects asking for
+ * a writable server and runs once more. */
+static void test_pg_session_ended(void **state)
+{
+	struct fixture *f = *state;
+	if (!f->pg)
+		return; /* SQLite has no server to go away */
+	const char *err = NULL;
+	db_conn *other = db_pg_backend.open(f->target, &err);
+	assert_non_null(other);
+	assert_int_equal(DB_EXEC0(f->c, "CREATE TABLE reconnect_t (x INTEGER)", NULL), DB_OK);
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC0(f->c, "SELECT pg_backend_pid()", &r), DB_OK);
+	char *pid = xstrdup(db_get(r, 0, 0));
+	db_result_free(r);
+	r = NULL;
+	assert_int_equal(
+	    DB_EXEC(other, "SELECT pg_terminate_backend(CAST($1 AS INTEGER))", &r, P_TEXT(pid)),
+	    DB_OK);
+	assert_string_equal(db_get(r, 0, 0), "t");
+	db_result_free(r);
+	usleep(300000); /* the FATAL message and the end reach the socket */
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO reconnect_t (x) VALUES ($1)", NULL, P_INT(1)),
+	                 DB_OK);
+	r = NULL;
+	assert_int_equal(DB_EXEC0(f->c, "SELECT pg_backend_pid()", &r), DB_OK);
+	assert_string_not_equal(db_get(r, 0, 0), pid);
+	db_result_free(r);
+	free(pid);
+
+	/* This session takes no writes, as a standby would not. */
+	assert_int_equal(DB_EXEC0(f->c, "SET default_transaction_read_only = on", NULL), DB_OK);
+	assert_int_equal(DB_EXEC(f->c, "INSERT INTO reconnect_t (x) VALUES ($1)", NULL, P_INT(2)),
+	                 DB_OK);
+	r = NULL;
+	assert_int_equal(DB_EXEC0(other, "SELECT count(*) FROM reconnect_t", &r), DB_OK);
+	assert_string_equal(db_get(r, 0, 0), "2");
+	db_result_free(r);
+	db_pg_backend.close(other);
+}
+
 #define ENGINE_TESTS(setup)                                                                        \
 	cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),                         \
+	    cmocka_unit_test_setup_teardown(test_pg_session_ended, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                          \
 	    cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                          \
@@ -1575,6 +1672,7 @@ static void test_registration_queue_subtree(void **state)
 	    cmocka_unit_test_setup_teardown(test_account_login, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_account_login_limits, setup, teardown),           \
 	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_generations_other_writers, setup, teardown),      \
 	    cmocka_unit_test_setup_teardown(test_session_cache, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_session_purge, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_session_idle, setup, teardown),                   \
