@@ -19,7 +19,8 @@ static void print_progress(const char *text, X509 *cert, void *data)
 int tok_cmd_renew(const struct tok_opts *o)
 {
 	if (!o->server) {
-		tok_err("renew 需要 --server");
+		tok_err("renew 需要 --server（或 esp-token.conf 中的 server "
+		        "=，证书应用环境安装时已写好）");
 		return TOK_EXIT_USAGE;
 	}
 	char pin[TOK_PIN_BUF];
