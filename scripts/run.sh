@@ -29,7 +29,8 @@ set -e
 # 证书应用环境: the client package of this deployment (its CA chain inside),
 # offered on the driver page; rebuilt at every start so it follows the build.
 if pkg=$(bash packaging/deb/build-deb.sh --build build --ca "$data/ca/chain.pem" \
-	--portal "https://${login:-127.0.0.1:8444}/" --out "$data/client.new" 2>&1); then
+	--portal "https://${login:-127.0.0.1:8444}/" ${https:+--server "https://$https"} \
+	--out "$data/client.new" 2>&1); then
   rm -rf "$data/client" && mv "$data/client.new" "$data/client"
 else
   rm -rf "$data/client.new"; echo "warning: client package not built: $pkg" >&2

@@ -6,20 +6,25 @@
 # system-wide by postinst) and the p11-kit registration of the token module.
 #
 #   build-deb.sh --build BUILD_DIR --ca CHAIN.pem --portal URL --out DIR
-#                [--module PKCS11.so] [--version V]
+#                [--server URL] [--module PKCS11.so] [--version V]
+#
+# --portal is the certificate login address; --server the portal's HTTPS
+# address that 证书更新 and 密码解锁 talk to (esp-token and the window read
+# it from /etc/esp-token.conf, so holders type no address).
 #
 # Used by the Meson target esp-client-deb, by scripts/run.sh for its own
 # deployment, and by the tests.  Prints the path of the package.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-build= ca= portal= out= version= arch=
+build= ca= portal= server= out= version= arch=
 module=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
 	--ca) ca=$2; shift 2 ;;
 	--portal) portal=$2; shift 2 ;;
+	--server) server=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--module) module=$2; shift 2 ;;
 	--version) version=$2; shift 2 ;;
@@ -36,6 +41,8 @@ gui=$build/src/gui/esp-token-gui
 [ -r "$ca" ] || die "CA chain $ca missing (espctl init creates <data_dir>/ca/chain.pem)"
 case $portal in https://*) ;; *) die "--portal must be an https:// address" ;; esac
 case $portal in *[[:space:]\"\'\\]*) die "--portal must not contain spaces or quotes" ;; esac
+case $server in ''|https://*) ;; *) die "--server must be an https:// address" ;; esac
+case $server in *[[:space:]\"\'\\]*) die "--server must not contain spaces or quotes" ;; esac
 [ -n "$version" ] || version=$("$tok" --version | awk '{print $2}')
 arch=$(dpkg --print-architecture)
 
@@ -84,7 +91,9 @@ cat >"$pkg/etc/esp-token.conf" <<EOF
 # (证书U盘) and the deployment's certificate login address.
 module = $module
 portal = $portal
+ca-file = /usr/share/esp-client/ca-chain.pem
 EOF
+[ -z "$server" ] || echo "server = $server" >>"$pkg/etc/esp-token.conf"
 echo /etc/esp-token.conf >"$pkg/DEBIAN/conffiles"
 
 for s in postinst prerm postrm; do install -m 0755 "$HERE/$s" "$pkg/DEBIAN/$s"; done

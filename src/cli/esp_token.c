@@ -308,8 +308,18 @@ int main(int argc, char **argv)
 		module = tok_default_module();
 		o.module = module;
 	}
+	/* The client package writes the deployment's address and CA into
+	 * /etc/esp-token.conf, so a holder types neither. */
+	char *server = NULL, *ca_file = NULL;
+	bool online = (cmd->allowed & O_SERVER) && (cmd->run != tok_cmd_unlock || o.remote);
+	if (online && !o.server)
+		o.server = server = tok_config_value("server");
+	if (online && (cmd->allowed & O_CA) && !o.ca_file)
+		o.ca_file = ca_file = tok_config_value("ca-file");
 	int rc = cmd->run(&o);
 	free(module);
+	free(server);
+	free(ca_file);
 	fflush(stdout);
 	return rc;
 }

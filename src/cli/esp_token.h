@@ -6,7 +6,7 @@
  * (src/token/token.h), shared with the desktop window.  The pieces here are
  *   esp_token.c      main, option parsing, help texts
  *   token_input.c    PINs from files or the terminal
- *   token_http.c     JSON over HTTP(S) with libcurl
+ *   token_client.h   what the window shares: HTTP, signatures, renewal
  *   token_cmd_browser.c  setup-browser: Chromium's NSS database
  *   token_cmd_*.c    one file per command
  */
@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "token.h"
+#include "token_client.h"
 
 /* All command line options; each command accepts a subset. */
 struct tok_opts {
@@ -56,32 +57,6 @@ int tok_get_new_pin(const char *file, char *buf, size_t size);
  * (malloc'ed, set whenever the token was read; the caller frees it).
  * Returns an exit code. */
 int tok_open_user(struct tok_ctx *t, const struct tok_opts *o, char **serial);
-
-/* ---- token_http.c ---- */
-struct tok_http {
-	const char *ca_file;
-	const char *bearer; /* may be NULL */
-};
-/* GET or POST (body != NULL) JSON. *status gets the HTTP status, *reply the
- * parsed JSON (may be NULL if the body was not JSON). Returns exit code
- * (TOK_EXIT_NETWORK on transport errors). */
-int tok_http_json(const struct tok_http *h, const char *url, const char *body, long *status,
-                  json_t **reply);
-/* Check the server URL (http(s)://, plain http only to loopback); returns a
- * malloc'd copy without trailing '/', or NULL (message printed). */
-char *tok_server_base(const char *url);
-/* Map a non-2xx answer to an exit code, printing the server's message. */
-int tok_http_failure(long status, json_t *reply);
-
-/* ---- shared by the commands that talk to the server ---- */
-/* Sign data with SHA-256 (token_cmd_login.c); malloc'd base64 or NULL (reported). */
-char *tok_sign_b64(EVP_PKEY *key, const unsigned char *data, size_t len);
-/* The certificate as PEM text (malloc'd) or NULL. */
-char *tok_cert_pem(X509 *x);
-/* A CSR for pub signed by priv (token_cmd_enroll.c); malloc'd PEM or NULL. */
-char *tok_make_csr_pem(EVP_PKEY *priv, EVP_PKEY *pub, const char *cn);
-/* Store the CA certificates of the chain PEM not yet on the token. Exit code. */
-int tok_store_chain(struct tok_ctx *t, const char *chain_pem, X509 *leaf);
 
 /* ---- certificate display (token_cmd_cert.c) ---- */
 void tok_print_cert_summary(X509 *x, const char *indent);

@@ -19,42 +19,6 @@
 
 #define TOK_CHALLENGE_MAX 4096
 
-char *tok_sign_b64(EVP_PKEY *key, const unsigned char *data, size_t len)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char *sig = NULL;
-	size_t sig_len = 0;
-	char *b64 = NULL;
-	if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-	    EVP_DigestSign(md, NULL, &sig_len, data, len) == 1) {
-		sig = tok_xmalloc(sig_len);
-		if (EVP_DigestSign(md, sig, &sig_len, data, len) == 1)
-			b64 = tok_base64(sig, sig_len);
-	}
-	if (!b64) {
-		tok_err("证书U盘签名失败");
-		ERR_print_errors_fp(stderr);
-	}
-	free(sig);
-	EVP_MD_CTX_free(md);
-	return b64;
-}
-
-char *tok_cert_pem(X509 *x)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *pem = NULL;
-	if (b && PEM_write_bio_X509(b, x)) {
-		char *data;
-		long len = BIO_get_mem_data(b, &data);
-		pem = tok_xmalloc((size_t)len + 1);
-		memcpy(pem, data, (size_t)len);
-		pem[len] = '\0';
-	}
-	BIO_free(b);
-	return pem;
-}
-
 struct login_state {
 	struct tok_ctx t;
 	char pin[TOK_PIN_BUF];

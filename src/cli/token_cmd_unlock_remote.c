@@ -9,7 +9,9 @@
  *   it), C_InitPIN the holder's new PIN, C_SetPIN the SO PIN to next_so_pin
  *   POST <server>/api/v1/unlocks/<N>/confirm {"code"}
  *
- * Neither SO PIN is ever printed or written anywhere.
+ * Neither SO PIN is ever printed or written anywhere.  The unlock itself is
+ * token_unlock_remote.c's, shared with the desktop window's 【密码解锁】; this
+ * reads the authorisation and the new PIN and prints the progress.
  */
 #include "esp_token.h"
 
@@ -17,50 +19,6 @@
 #include <string.h>
 
 #define TOK_CODE_BUF 256
-
-static char *url_for(const char *base, const char *fmt, const char *arg)
-{
-	size_t n = strlen(base) + strlen(fmt) + strlen(arg) + 1;
-	char *u = tok_xmalloc(n);
-	int k = snprintf(u, n, "%s", base);
-	snprintf(u + k, n - (size_t)k, fmt, arg);
-	return u;
-}
-
-/* POST body; *reply (on 2xx) owned by the caller. Returns exit code (reported). */
-static int post(const struct tok_opts *o, const char *url, const char *bearer, json_t *body,
-                json_t **reply)
-{
-	*reply = NULL;
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	if (!text) {
-		tok_err("无法生成请求");
-		return TOK_EXIT_USAGE;
-	}
-	struct tok_http h = {.ca_file = o->ca_file, .bearer = bearer};
-	long status = 0;
-	json_t *r = NULL;
-	int rc = tok_http_json(&h, url, text, &status, &r);
-	tok_wipe(text, strlen(text));
-	free(text);
-	if (rc == TOK_EXIT_OK && status != 200)
-		rc = tok_http_failure(status, r);
-	if (rc == TOK_EXIT_OK)
-		*reply = r;
-	else
-		json_decref(r);
-	return rc;
-}
-
-/* A PIN string of the reply, copied into buf; false when absent. */
-static bool reply_pin(json_t *reply, const char *name, char *buf, size_t size)
-{
-	const char *v = json_string_value(json_object_get(reply, name));
-	if (!v || !*v || strlen(v) >= size)
-		return false;
-	snprintf(buf, size, "%s", v);
-	return true;
-}
 
 int tok_so_pin_custody(const struct tok_opts *o, const char *base, const char *api_token,
                        const char *token_serial)
@@ -71,11 +29,11 @@ int tok_so_pin_custody(const struct tok_opts *o, const char *base, const char *a
 	if (tok_read_first_line(o->so_pin_file, current, sizeof current, "管理员PIN码 (SO PIN)") !=
 	    0)
 		return TOK_EXIT_USAGE;
-	char *url = url_for(base, "/api/v1/tokens/%s/so-pin", token_serial);
+	char *url = tok_url_for(base, "/api/v1/tokens/%s/so-pin", token_serial);
 	json_t *body = json_object(), *reply = NULL;
-	int rc = post(o, url, api_token, body, &reply);
+	int rc = tok_post_json(o->ca_file, url, api_token, body, &reply);
 	free(url);
-	if (rc == TOK_EXIT_OK && !reply_pin(reply, "so_pin", next, sizeof next)) {
+	if (rc == TOK_EXIT_OK && !tok_reply_pin(reply, "so_pin", next, sizeof next)) {
 		/* Already in custody (an earlier run confirmed it): nothing to do. */
 		printf("管理员PIN码 (SO PIN) 已由系统保管。\n");
 		goto out;
@@ -90,8 +48,8 @@ int tok_so_pin_custody(const struct tok_opts *o, const char *base, const char *a
 	if (rc == TOK_EXIT_OK) {
 		json_decref(reply);
 		reply = NULL;
-		url = url_for(base, "/api/v1/tokens/%s/so-pin/confirm", token_serial);
-		rc = post(o, url, api_token, body, &reply);
+		url = tok_url_for(base, "/api/v1/tokens/%s/so-pin/confirm", token_serial);
+		rc = tok_post_json(o->ca_file, url, api_token, body, &reply);
 		free(url);
 	}
 	if (rc == TOK_EXIT_OK)
@@ -109,69 +67,12 @@ out:
 	return rc;
 }
 
-static bool valid_number(const char *s)
+static void print_progress(const char *text, X509 *cert, void *data)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > 40)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= 'a' && *s <= 'z') || *s == '-'))
-			return false;
-	return true;
-}
-
-struct unlock_state {
-	struct tok_ctx t;
-	char code[TOK_CODE_BUF], new_pin[TOK_PIN_BUF], so_pin[TOK_PIN_BUF], next[TOK_PIN_BUF];
-	char *base, *serial;
-};
-
-static int unlock_run(const struct tok_opts *o, struct unlock_state *s)
-{
-	int rc = tok_load(&s->t, o->module);
-	if (rc != TOK_EXIT_OK)
-		return rc;
-	if ((rc = tok_select(&s->t, o->token)) != TOK_EXIT_OK)
-		return rc;
-	CK_TOKEN_INFO info;
-	if ((rc = tok_token_info(&s->t, s->t.slot_id, &info)) != TOK_EXIT_OK)
-		return rc;
-	s->serial = tok_p11_string(info.serialNumber, sizeof info.serialNumber);
-	if (tok_read_first_line(o->code_file, s->code, sizeof s->code, "一次性授权码") != 0)
-		return TOK_EXIT_USAGE;
-	if ((rc = tok_get_new_pin(o->new_pin_file, s->new_pin, sizeof s->new_pin)) != TOK_EXIT_OK)
-		return rc;
-	char *url = url_for(s->base, "/api/v1/unlocks/%s/release", o->application);
-	json_t *body = json_pack("{s:s, s:s}", "code", s->code, "token_serial", s->serial);
-	json_t *reply = NULL;
-	printf("正在从服务器取得一次性解锁授权（证书U盘 %s）。\n", s->serial);
+	(void)cert;
+	(void)data;
+	printf("%s\n", text);
 	fflush(stdout);
-	rc = post(o, url, NULL, body, &reply);
-	free(url);
-	if (rc == TOK_EXIT_OK && (!reply_pin(reply, "so_pin", s->so_pin, sizeof s->so_pin) ||
-	                          !reply_pin(reply, "next_so_pin", s->next, sizeof s->next))) {
-		tok_err("服务器的应答中没有管理员PIN码");
-		rc = TOK_EXIT_NETWORK;
-	}
-	json_decref(reply);
-	reply = NULL;
-	if (rc == TOK_EXIT_OK)
-		rc = tok_rotate_so_pin(&s->t, s->so_pin, s->next, s->new_pin);
-	if (rc == TOK_EXIT_OK) {
-		printf("已设置新的用户PIN码，并更换了管理员PIN码。\n");
-		json_object_del(body, "token_serial");
-		url = url_for(s->base, "/api/v1/unlocks/%s/confirm", o->application);
-		rc = post(o, url, NULL, body, &reply);
-		free(url);
-		if (rc == TOK_EXIT_OK)
-			printf("服务器已确认，密码解锁完成；授权码已作废。\n");
-		else
-			tok_note("新PIN码已生效；请用同一授权码重新运行本命令，向服务器确认。");
-	}
-	json_decref(reply);
-	json_decref(body);
-	return rc;
 }
 
 int tok_cmd_unlock_remote(const struct tok_opts *o)
@@ -184,24 +85,25 @@ int tok_cmd_unlock_remote(const struct tok_opts *o)
 		tok_err("unlock --remote 不用 --so-pin-file：管理员PIN码由系统保管");
 		return TOK_EXIT_USAGE;
 	}
-	if (!valid_number(o->application)) {
+	if (!tok_valid_application(o->application)) {
 		tok_err("--application 必须是申请编号（如 ESP-2026-000123）：%s", o->application);
 		return TOK_EXIT_USAGE;
 	}
-	struct unlock_state *s = tok_xmalloc(sizeof *s);
-	memset(s, 0, sizeof *s);
-	s->t.h = CK_INVALID_HANDLE;
+	char code[TOK_CODE_BUF], pin[TOK_PIN_BUF];
 	int rc = TOK_EXIT_USAGE;
-	s->base = tok_server_base(o->server);
-	if (s->base)
-		rc = unlock_run(o, s);
-	tok_wipe(s->code, sizeof s->code);
-	tok_wipe(s->new_pin, sizeof s->new_pin);
-	tok_wipe(s->so_pin, sizeof s->so_pin);
-	tok_wipe(s->next, sizeof s->next);
-	free(s->serial);
-	free(s->base);
-	tok_unload(&s->t);
-	free(s);
+	if (tok_read_first_line(o->code_file, code, sizeof code, "一次性授权码") == 0 &&
+	    (rc = tok_get_new_pin(o->new_pin_file, pin, sizeof pin)) == TOK_EXIT_OK) {
+		struct tok_unlock_req r = {.module = o->module,
+		                           .token = o->token,
+		                           .server = o->server,
+		                           .ca_file = o->ca_file,
+		                           .application = o->application,
+		                           .code = code,
+		                           .new_pin = pin,
+		                           .progress = print_progress};
+		rc = tok_unlock_remote(&r);
+	}
+	tok_wipe(code, sizeof code);
+	tok_wipe(pin, sizeof pin);
 	return rc;
 }

@@ -1,12 +1,13 @@
 /*
- * token_http.c - JSON over HTTP(S) for esp-token (libcurl + jansson).
+ * token_http.c - JSON over HTTP(S) for esp-token and the desktop window
+ * (libcurl + jansson).
  *
  * HTTPS always verifies the server certificate and host name (libcurl's
  * default trust store, or --ca-file).  Plain http:// is accepted only for a
  * loopback address (local tests), because the bearer token and the PIN-
  * protected key's signatures must not travel in clear text.
  */
-#include "esp_token.h"
+#include "token_client.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -207,5 +208,38 @@ int tok_http_failure(long status, json_t *reply)
 	}
 	free(m);
 	free(c);
+	return rc;
+}
+
+char *tok_url_for(const char *base, const char *fmt, const char *arg)
+{
+	size_t n = strlen(base) + strlen(fmt) + strlen(arg) + 1;
+	char *u = tok_xmalloc(n);
+	int k = snprintf(u, n, "%s", base);
+	snprintf(u + k, n - (size_t)k, fmt, arg);
+	return u;
+}
+
+int tok_post_json(const char *ca_file, const char *url, const char *bearer, json_t *body,
+                  json_t **reply)
+{
+	*reply = NULL;
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (!text) {
+		tok_err("无法生成请求");
+		return TOK_EXIT_USAGE;
+	}
+	struct tok_http h = {.ca_file = ca_file, .bearer = bearer};
+	long status = 0;
+	json_t *r = NULL;
+	int rc = tok_http_json(&h, url, text, &status, &r);
+	tok_wipe(text, strlen(text));
+	free(text);
+	if (rc == TOK_EXIT_OK && status != 200)
+		rc = tok_http_failure(status, r);
+	if (rc == TOK_EXIT_OK)
+		*reply = r;
+	else
+		json_decref(r);
 	return rc;
 }

@@ -165,21 +165,7 @@ int tok_open_user(struct tok_ctx *t, const struct tok_opts *o, char **serial)
 		return rc;
 	if ((rc = tok_get_pin(o->pin_file, "PIN码", pin, sizeof pin)) != TOK_EXIT_OK)
 		return rc;
-	if ((rc = tok_open_session(t, true)) != TOK_EXIT_OK) {
-		tok_wipe(pin, sizeof pin);
-		return rc;
-	}
-	rc = tok_login(t, CKU_USER, pin);
+	rc = tok_login_user(t, pin, serial);
 	tok_wipe(pin, sizeof pin);
-	if (rc != TOK_EXIT_OK)
-		return rc;
-	CK_TOKEN_INFO info;
-	if ((rc = tok_token_info(t, t->slot_id, &info)) != TOK_EXIT_OK)
-		return rc;
-	*serial = tok_p11_string(info.serialNumber, sizeof info.serialNumber);
-	if (!(*serial)[0]) {
-		tok_err("证书U盘没有序列号 (serial number)");
-		return TOK_EXIT_TOKEN;
-	}
-	return TOK_EXIT_OK;
+	return rc;
 }

@@ -36,6 +36,7 @@ static const struct {
     [NOTICE_UNLOCK_APPROVED] = {"unlock_approved", false},
     [NOTICE_CHANGE_APPROVED] = {"change_approved", false},
     [NOTICE_CHANGE_RETURNED] = {"change_returned", false},
+    [NOTICE_RENEWED] = {"renewed", false},
 };
 
 const char *notice_kind_name(enum notice_kind k)
@@ -103,6 +104,7 @@ enum db_status notify_enqueue(db_conn *c, enum notice_kind k, const struct notic
 	set_str(p, "token", n->token_serial);
 	set_str(p, "reason", n->reason);
 	set_str(p, "detail", n->detail);
+	set_str(p, "old_serial", n->old_serial);
 	if (n->days)
 		json_object_set_new(p, "days", json_integer(n->days));
 	if (n->not_after)

@@ -7,6 +7,7 @@
 #include "esp/application.h"
 #include "esp/fee.h"
 #include "esp/json_util.h"
+#include "esp/notify.h"
 #include "esp/revoke.h"
 
 #include <openssl/pem.h>
@@ -640,10 +641,19 @@ static enum db_status confirm_tx(db_conn *c, void *arg)
 	}
 	if (st == DB_OK)
 		st = crl_publish(c, x->ca, x->crl_hours);
+	/* Told in this transaction: the holder hears of the new certificate
+	 * (and of the old one's revocation) exactly when both happened. */
+	if (st == DB_OK)
+		st = notify_enqueue(
+		    c, NOTICE_RENEWED,
+		    &(struct notice){.registration_id = db_get_int(r, 0, 5, 0),
+		                     .application_number = x->number,
+		                     .cert_serial = x->serial,
+		                     .old_serial = x->old_serial,
+		                     .reason = crl_reason_label(changed ? CRL_AFFILIATION_CHANGED
+		                                                        : CRL_SUPERSEDED)});
 	if (st == DB_OK)
 		x->result = RENEW_OK;
-	/* The outbox's "certificate renewed / old revoked" notice belongs here,
-	 * in this transaction, once the outbox exists (issue 13, item 6). */
 out:
 	db_result_free(r);
 	return st;

@@ -8,6 +8,7 @@
 #include "esp/application.h"
 #include "esp/audit.h"
 #include "esp/json_util.h"
+#include "esp/notify.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -629,6 +630,14 @@ static enum db_status step_tx(db_conn *c, void *arg)
 		if (st == DB_OK)
 			st = application_event(c, who, app_id, appstep_name(x->step),
 			                       appstate_name(from), appstate_name(to), NULL);
+		/* The holder learns of the approval with it, and only once: a
+		 * second approval is refused by the state machine above. */
+		if (st == DB_OK && x->step == STEP_APPROVE)
+			st =
+			    notify_enqueue(c, NOTICE_UNLOCK_APPROVED,
+			                   &(struct notice){.registration_id = app->registration_id,
+			                                    .application_number = x->number,
+			                                    .token_serial = token});
 	}
 	if (st == DB_OK)
 		x->result = SOPIN_OK;

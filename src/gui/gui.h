@@ -8,6 +8,8 @@
  *   gui_main.c   options, the main window, key and certificate lists, hotplug
  *   gui_pin.c    【修改密码】 and 【解锁】 dialogs
  *   gui_cert.c   【查看证书】 and 【导出证书】
+ *   gui_online.c 【证书更新】 and 【密码解锁】, the operations that talk to ESP
+ *                (as esp-token renew and unlock --remote), on a worker thread
  */
 #ifndef ESP_GUI_H
 #define ESP_GUI_H
@@ -24,8 +26,10 @@ struct gui {
 	GtkWidget *certs_view;
 	GtkWidget *notice; /* under the lists: expiry warnings, locked key */
 	GtkWidget *status; /* the outcome of the last action */
-	GtkWidget *btn_passwd, *btn_view, *btn_export, *btn_unlock;
+	GtkWidget *btn_passwd, *btn_view, *btn_export, *btn_unlock, *btn_renew, *btn_unlock_remote;
 	char *module;
+	/* ESP's address and its CA for 【证书更新】 and 【密码解锁】 (NULL: unset) */
+	char *server, *ca_file;
 	char *signature;       /* the inserted keys at the last scan */
 	char *selected_serial; /* serial of the selected key, NULL if none */
 	CK_FLAGS selected_flags;
@@ -62,10 +66,19 @@ int gui_open_selected(struct gui *g, struct tok_ctx *t);
 void gui_rescan(struct gui *g, bool force);
 /* The certificate chosen in the list (or the only user certificate). */
 X509 *gui_selected_cert(struct gui *g);
+/* The token library's messages to g->msgs again (after a worker had them). */
+void gui_restore_sink(struct gui *g);
 
 /* gui_pin.c */
 void gui_passwd(struct gui *g);
 void gui_unlock(struct gui *g);
+/* A new PIN and its repetition by the rules (6–16 characters, no control
+ * characters, equal): true and the reason in msg when not acceptable. */
+bool gui_new_pin_problem(const char *pin, const char *again, char *msg, size_t size);
+
+/* gui_online.c */
+void gui_renew(struct gui *g);
+void gui_unlock_remote(struct gui *g);
 
 /* gui_cert.c */
 void gui_view_cert(struct gui *g);

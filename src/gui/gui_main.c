@@ -2,7 +2,8 @@
  * gui_main.c - the main window of 证书管理工具: the inserted certificate keys
  * (rescanned every two seconds, so plugging a key in or pulling it out shows
  * without a click), the certificates of the selected key with their days
- * left, and the buttons 【修改密码】【查看证书】【导出证书】【解锁】.
+ * left, and the buttons 【修改密码】【查看证书】【导出证书】【证书更新】【密码解锁】
+ * 【解锁】.
  *
  * PKCS#11 offers no portable insertion event (SoftHSM2 and many vendor
  * modules do not implement C_WaitForSlotEvent), and a module initialised
@@ -36,6 +37,11 @@ static void collect(enum tok_msg_level level, const char *msg, void *data)
 		g_string_append_c(g->msgs, '\n');
 	g_string_append(g->msgs, msg);
 	(void)level;
+}
+
+void gui_restore_sink(struct gui *g)
+{
+	tok_set_msg_sink(collect, g);
 }
 
 void gui_status(struct gui *g, bool error, const char *text)
@@ -98,6 +104,8 @@ static void update_buttons(struct gui *g)
 	gtk_widget_set_sensitive(g->btn_unlock, key);
 	gtk_widget_set_sensitive(g->btn_view, cert);
 	gtk_widget_set_sensitive(g->btn_export, cert);
+	gtk_widget_set_sensitive(g->btn_renew, cert);
+	gtk_widget_set_sensitive(g->btn_unlock_remote, key);
 }
 
 /* The certificates of the selected key into the lower list, the user
@@ -308,6 +316,18 @@ static void on_unlock(GtkButton *b, gpointer data)
 	(void)b;
 }
 
+static void on_unlock_remote(GtkButton *b, gpointer data)
+{
+	gui_unlock_remote(data);
+	(void)b;
+}
+
+static void on_renew(GtkButton *b, gpointer data)
+{
+	gui_renew(data);
+	(void)b;
+}
+
 static void on_view(GtkButton *b, gpointer data)
 {
 	gui_view_cert(data);
@@ -396,8 +416,9 @@ static void build_window(struct gui *g, GtkApplication *app)
 	gtk_container_set_border_width(GTK_CONTAINER(outer), 16);
 	gtk_container_add(GTK_CONTAINER(g->window), outer);
 
-	GtkWidget *intro = gtk_label_new("插入证书U盘后，这里会列出证书U盘和其上的证书。"
-	                                 "选中证书U盘后可以修改密码、查看和导出证书。");
+	GtkWidget *intro =
+	    gtk_label_new("插入证书U盘后，这里会列出证书U盘和其上的证书。"
+	                  "选中证书U盘后可以修改密码、查看和导出证书、更新证书和密码解锁。");
 	gtk_label_set_xalign(GTK_LABEL(intro), 0);
 	gtk_label_set_line_wrap(GTK_LABEL(intro), TRUE);
 	gtk_box_pack_start(GTK_BOX(outer), intro, FALSE, FALSE, 0);
@@ -458,6 +479,14 @@ static void build_window(struct gui *g, GtkApplication *app)
 	g->btn_export =
 	    button(g, acc, "导出证书", GDK_KEY_e, "把所选证书保存为文件（PEM 或 DER 格式，Alt+E）",
 	           G_CALLBACK(on_export));
+	g->btn_renew =
+	    button(g, acc, "证书更新", GDK_KEY_r,
+	           "在同一证书U盘上更新即将到期的证书（需先在管理系统申请并缴费，Alt+R）",
+	           G_CALLBACK(on_renew));
+	g->btn_unlock_remote =
+	    button(g, acc, "密码解锁", GDK_KEY_l,
+	           "密码被锁定或遗忘时，用数字证书注册机构批准的一次性授权码设置新密码（Alt+L）",
+	           G_CALLBACK(on_unlock_remote));
 	g->btn_unlock =
 	    button(g, acc, "解锁", GDK_KEY_u,
 	           "数字证书注册机构使用：用管理员PIN码为锁定的证书U盘设置新密码（Alt+U）",
@@ -465,6 +494,8 @@ static void build_window(struct gui *g, GtkApplication *app)
 	gtk_box_pack_start(GTK_BOX(row), g->btn_passwd, FALSE, FALSE, 0);
 	gtk_box_pack_start(GTK_BOX(row), g->btn_view, FALSE, FALSE, 0);
 	gtk_box_pack_start(GTK_BOX(row), g->btn_export, FALSE, FALSE, 0);
+	gtk_box_pack_start(GTK_BOX(row), g->btn_renew, FALSE, FALSE, 0);
+	gtk_box_pack_start(GTK_BOX(row), g->btn_unlock_remote, FALSE, FALSE, 0);
 	gtk_box_pack_end(GTK_BOX(row), g->btn_unlock, FALSE, FALSE, 0);
 	gtk_box_pack_start(GTK_BOX(outer), row, FALSE, FALSE, 0);
 
@@ -509,11 +540,16 @@ static void on_activate(GtkApplication *app, gpointer data)
 
 static void usage(FILE *fp)
 {
-	fputs("用法 (usage)：esp-token-gui [--module PATH]\n\n"
+	fputs("用法 (usage)：esp-token-gui [--module PATH] [--server URL] [--ca-file FILE]\n\n"
 	      "证书管理工具：列出插入的证书U盘和其上的证书，修改密码，查看和导出证书，\n"
-	      "数字证书注册机构用管理员PIN码解锁。命令行版本见 esp-token --help。\n\n"
+	      "证书更新，密码解锁，数字证书注册机构用管理员PIN码解锁。\n"
+	      "命令行版本见 esp-token --help。\n\n"
 	      "  --module PATH   PKCS#11 模块（默认取 ~/.config/esp-token.conf 或\n"
 	      "                  /etc/esp-token.conf 中的 module = ...，否则 OpenSC 或 SoftHSM2）\n"
+	      "  --server URL    证书更新和密码解锁使用的管理系统地址\n"
+	      "                  （默认取 esp-token.conf 中的 server = ...）\n"
+	      "  --ca-file FILE  用此CA证书验证服务器（默认取 esp-token.conf 中的 ca-file = ...，\n"
+	      "                  否则系统信任库）\n"
 	      "  -h, --help      显示帮助\n"
 	      "  --version       显示版本\n",
 	      fp);
@@ -522,10 +558,9 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"module", required_argument, NULL, 'm'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"module", required_argument, NULL, 'm'},  {"server", required_argument, NULL, 'S'},
+	    {"ca-file", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	struct gui g = {0};
 	int ch;
@@ -534,6 +569,12 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'm':
 			g.module = strdup(optarg);
+			break;
+		case 'S':
+			g.server = strdup(optarg);
+			break;
+		case 'c':
+			g.ca_file = strdup(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -554,6 +595,10 @@ int main(int argc, char **argv)
 	}
 	if (!g.module)
 		g.module = tok_default_module();
+	if (!g.server)
+		g.server = tok_config_value("server");
+	if (!g.ca_file)
+		g.ca_file = tok_config_value("ca-file");
 	g.msgs = g_string_new(NULL);
 	tok_set_msg_sink(collect, &g);
 	/* NON_UNIQUE: tests and RA workstations may run one window per module. */
@@ -564,6 +609,8 @@ int main(int argc, char **argv)
 	g_object_unref(app);
 	clear_certs(&g);
 	free(g.module);
+	free(g.server);
+	free(g.ca_file);
 	free(g.signature);
 	free(g.selected_serial);
 	g_string_free(g.msgs, TRUE);

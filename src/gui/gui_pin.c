@@ -11,6 +11,7 @@
  */
 #include "gui.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct pin_form {
@@ -91,34 +92,36 @@ static void form_destroy(struct pin_form *f)
 	gtk_widget_destroy(f->dlg);
 }
 
-/* The new PIN in entries 1 and 2 by the rules; 0 if acceptable. */
-static int check_new(struct pin_form *f, const char *pin, const char *again)
+bool gui_new_pin_problem(const char *pin, const char *again, char *msg, size_t size)
 {
 	size_t n = tok_utf8_len(pin);
 	if (n < TOK_PIN_MIN || n > TOK_PIN_MAX) {
-		char *msg =
-		    g_strdup_printf("新密码长度必须为%d–%d个字符（现在是%zu个），请重新输入。",
-		                    TOK_PIN_MIN, TOK_PIN_MAX, n);
-		form_clear(f, 1);
-		form_clear(f, 2);
-		form_error(f, msg, 1);
-		g_free(msg);
-		return -1;
+		snprintf(msg, size, "新密码长度必须为%d–%d个字符（现在是%zu个），请重新输入。",
+		         TOK_PIN_MIN, TOK_PIN_MAX, n);
+		return true;
 	}
 	for (const unsigned char *p = (const unsigned char *)pin; *p; p++)
 		if (*p < 0x20 || *p == 0x7f) {
-			form_clear(f, 1);
-			form_clear(f, 2);
-			form_error(f, "新密码含有不允许的控制字符，请重新输入。", 1);
-			return -1;
+			snprintf(msg, size, "%s", "新密码含有不允许的控制字符，请重新输入。");
+			return true;
 		}
 	if (strcmp(pin, again) != 0) {
-		form_clear(f, 1);
-		form_clear(f, 2);
-		form_error(f, "两次输入的新密码不一致，请重新输入。", 1);
-		return -1;
+		snprintf(msg, size, "%s", "两次输入的新密码不一致，请重新输入。");
+		return true;
 	}
-	return 0;
+	return false;
+}
+
+/* The new PIN in entries 1 and 2 by the rules; 0 if acceptable. */
+static int check_new(struct pin_form *f, const char *pin, const char *again)
+{
+	char msg[256];
+	if (!gui_new_pin_problem(pin, again, msg, sizeof msg))
+		return 0;
+	form_clear(f, 1);
+	form_clear(f, 2);
+	form_error(f, msg, 1);
+	return -1;
 }
 
 /* What the token's flags say about the retries left: PKCS#11 reports no

@@ -135,6 +135,9 @@ void reply_forbidden(struct request *r);
 /* 403: the management system needs a certificate login (page_mgmt.c). */
 void reply_needs_key(struct request *r);
 void reply_not_found(struct request *r);
+/* Upload scan_id (0: none) shown inline and sandboxed, as a scan must be;
+ * 404 when there is none.  The caller has decided who may see it. */
+void reply_scan(struct request *r, int64_t scan_id);
 void reply_server_error(struct request *r, const char *what);
 /* A JSON error on the API's routes (R_JSON), a message page elsewhere. */
 void reply_error(struct request *r, int status, const char *code, const char *title,

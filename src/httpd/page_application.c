@@ -7,7 +7,6 @@
 #include "esp/appform.h"
 #include "esp/directory.h"
 #include "record_json.h"
-#include "esp/upload.h"
 #include "application_view.h"
 
 #include <stdlib.h>
@@ -193,22 +192,7 @@ void page_application_scan(struct request *r)
 	struct application app;
 	if (!application_for(r, ACT_APPLICATION_VIEW, &app))
 		return;
-	int64_t id = app.scan_id;
-	int64_t reg_id = 0;
-	char *mime = NULL, *data = NULL;
-	size_t len = 0;
-	if (!id || upload_load(req_db(r), id, &reg_id, &mime, &data, &len) != DB_OK) {
-		reply_not_found(r);
-		return;
-	}
-	req_body_take(r, data, len);
-	r->status = 200;
-	r->content_type = arena_strdup(r->arena, mime);
-	free(mime);
-	/* A scan is shown, never run: no script, no plugins, even if it were HTML. */
-	req_header(r, "Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'");
-	req_header(r, "Content-Disposition", "inline");
-	req_header(r, "Cache-Control", "no-store");
+	reply_scan(r, app.scan_id);
 }
 
 /* 撤销此申请 asks first, saying what it means; the form posts the step. */

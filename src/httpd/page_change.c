@@ -297,22 +297,7 @@ void page_change_scan(struct request *r)
 	struct registration reg;
 	if (!change_for(r, &ch, &reg))
 		return;
-	int64_t owner = 0;
-	char *mime = NULL, *data = NULL;
-	size_t len = 0;
-	if (!ch.scan_id ||
-	    upload_load(req_db(r), ch.scan_id, &owner, &mime, &data, &len) != DB_OK) {
-		reply_not_found(r);
-		return;
-	}
-	req_body_take(r, data, len);
-	r->status = 200;
-	r->content_type = arena_strdup(r->arena, mime);
-	free(mime);
-	/* A scan is shown, never run. */
-	req_header(r, "Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'");
-	req_header(r, "Content-Disposition", "inline");
-	req_header(r, "Cache-Control", "no-store");
+	reply_scan(r, ch.scan_id);
 }
 
 void page_change_decide(struct request *r)

@@ -24,7 +24,7 @@ static const char *const kind_labels[][2] = {
     {"app_shipped", "证书U盘已寄出"},      {"app_overdue", "申请超期"},
     {"renewal_window", "证书到期提醒"},    {"cert_revoked", "证书已吊销"},
     {"unlock_approved", "密码解锁已批准"}, {"change_approved", "信息变更已通过"},
-    {"change_returned", "信息变更被退回"},
+    {"change_returned", "信息变更被退回"}, {"renewed", "证书已更新"},
 };
 
 static const char *mail_kind_label(const char *kind)

@@ -1,5 +1,6 @@
 /* Page rendering inside the layout, messages, redirects and JSON replies. */
 #include "httpd.h"
+#include "esp/upload.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -225,6 +226,25 @@ void reply_forbidden(struct request *r)
 void reply_not_found(struct request *r)
 {
 	render_message(r, 404, "页面不存在", "您访问的页面不存在。");
+}
+
+void reply_scan(struct request *r, int64_t scan_id)
+{
+	int64_t owner = 0;
+	char *mime = NULL, *data = NULL;
+	size_t len = 0;
+	if (!scan_id || upload_load(req_db(r), scan_id, &owner, &mime, &data, &len) != DB_OK) {
+		reply_not_found(r);
+		return;
+	}
+	req_body_take(r, data, len);
+	r->status = 200;
+	r->content_type = arena_strdup(r->arena, mime);
+	free(mime);
+	/* A scan is shown, never run: no script, no plugins, even if it were HTML. */
+	req_header(r, "Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'");
+	req_header(r, "Content-Disposition", "inline");
+	req_header(r, "Cache-Control", "no-store");
 }
 
 void reply_error(struct request *r, int status, const char *code, const char *title,

@@ -85,6 +85,10 @@ int tok_login(struct tok_ctx *t, CK_USER_TYPE who, const char *pin);
 /* Map the result of C_SetPIN / C_InitPIN like tok_login. Returns exit code. */
 int tok_pin_result(struct tok_ctx *t, CK_RV rv, const char *what);
 int tok_token_info(struct tok_ctx *t, CK_SLOT_ID id, CK_TOKEN_INFO *info);
+/* On the selected token: a read-write session logged in as its user with
+ * pin; *serial gets the token's serial number (malloc'ed, set whenever the
+ * token was read; the caller frees it). Returns an exit code (token_pin.c). */
+int tok_login_user(struct tok_ctx *t, const char *pin, char **serial);
 /* What the PIN flags say about the retries left (PKCS#11 gives no number). */
 const char *tok_pin_flags_hint(CK_FLAGS flags, bool so);
 /* Report tok_pin_flags_hint as a note. */

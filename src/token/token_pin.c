@@ -5,6 +5,7 @@
  */
 #include "token.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int tok_check_new_pin(const char *pin)
@@ -102,4 +103,22 @@ int tok_rotate_so_pin(struct tok_ctx *t, const char *so_pin, const char *next_so
 	t->f->C_Logout(t->h);
 	t->logged_in = false;
 	return rc;
+}
+
+int tok_login_user(struct tok_ctx *t, const char *pin, char **serial)
+{
+	int rc = tok_open_session(t, true);
+	if (rc != TOK_EXIT_OK)
+		return rc;
+	if ((rc = tok_login(t, CKU_USER, pin)) != TOK_EXIT_OK)
+		return rc;
+	CK_TOKEN_INFO info;
+	if ((rc = tok_token_info(t, t->slot_id, &info)) != TOK_EXIT_OK)
+		return rc;
+	*serial = tok_p11_string(info.serialNumber, sizeof info.serialNumber);
+	if (!(*serial)[0]) {
+		tok_err("证书U盘没有序列号 (serial number)");
+		return TOK_EXIT_TOKEN;
+	}
+	return TOK_EXIT_OK;
 }

@@ -61,6 +61,7 @@ test('a holder applies for 密码解锁 and sees the authorisation once the RA a
     const code = (await page.locator('#unlock-code').innerText()).trim();
     assert.match(code, /^[A-Za-z0-9]{24}$/);
     await page.locator('#unlock-next', { hasText: `esp-token unlock --remote --server ${esp.url} --application ${number}` }).waitFor();
+    await page.locator('#unlock-next', { hasText: `在证书管理工具中点击【密码解锁】，填写申请编号 ${number}` }).waitFor();
     await shoot(page, 'unlock-3-approved');
     noProblems(t, b);
   } finally {

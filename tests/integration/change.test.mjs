@@ -129,6 +129,8 @@ test(`[${ENGINE}] name and code change: reviewed side by side by the right autho
   const scan = await r.get(`/review/changes/${id}/scan`);
   assert.equal(scan.status, 200);
   assert.equal(scan.headers.get('content-type'), 'application/pdf');
+  assert.match(scan.headers.get('content-security-policy'), /(^|, )sandbox;/, 'a scan is shown, never run');
+  assert.equal(scan.headers.get('cache-control'), 'no-store');
   const decided = await r.post(`/review/changes/${id}`, { decision: 'approve' });
   assert.equal(decided.status, 200);
   assert.match(decided.text, /id="change-state">已通过/);
@@ -156,6 +158,8 @@ test(`[${ENGINE}] name and code change: reviewed side by side by the right autho
   assert.notEqual(newSerial, oldSerial);
   assert.equal(sql(`SELECT status || ':' || revoke_reason FROM certificates WHERE serial = '${oldSerial}'`), 'revoked:3');
   assert.equal(sql(`SELECT state FROM applications WHERE change_id = ${id}`), 'renewed');
+  // The holder is told of the renewal with the old certificate's reason (not 已被替代).
+  assert.match(sql(`SELECT params FROM outbox WHERE kind = 'renewed' AND params LIKE '%${oldSerial}%'`), /"reason":"隶属关系变更"/);
   // The certificate on the token carries the new subject.
   const certFile = join(t.dir, 'renewed.pem');
   const ex = t.tool('export-cert', '--out', certFile);

@@ -67,7 +67,8 @@ cat "$WORK/sub.pem" "$WORK/root.pem" >"$WORK/chain.pem"
 # SoftHSM2 through a path of its own, so p11-kit lists it under our name
 MODULE=/usr/lib/softhsm/libsofthsm2.so
 if DEB=$(bash "$ROOT/packaging/deb/build-deb.sh" --build "$BUILD" --ca "$WORK/chain.pem" \
-	--portal https://esp.example.org:8444/ --module "$MODULE" --out "$WORK/out" 2>"$WORK/log"); then
+	--portal https://esp.example.org:8444/ --server https://esp.example.org \
+	--module "$MODULE" --out "$WORK/out" 2>"$WORK/log"); then
 	ok "build-deb.sh builds $(basename "$DEB")"
 else
 	notok "build-deb.sh builds the package"; echo "1..$N"; exit 1
@@ -118,6 +119,9 @@ check "desktop entry starts esp-token-gui with its icon" \
 		grep -qx 'Icon=esp-token-gui' /usr/share/applications/esp-token-gui.desktop &&
 		test -s /usr/share/icons/hicolor/scalable/apps/esp-token-gui.svg"
 check "Chinese man page" bash -c "zcat /usr/share/man/zh_CN/man1/esp-token.1.gz | grep -q 修改密码"
+check "esp-token.conf gives 证书更新 the portal's address and CA (no --server to type)" \
+	bash -c "grep -qx 'server = https://esp.example.org' /etc/esp-token.conf &&
+		grep -qx 'ca-file = /usr/share/esp-client/ca-chain.pem' /etc/esp-token.conf"
 check "the CA chain is in the package" cmp -s /usr/share/esp-client/ca-chain.pem "$WORK/chain.pem"
 check "the CA is trusted: openssl verify with the system store" \
 	openssl verify -untrusted "$WORK/sub.pem" "$WORK/leaf.pem"

@@ -31,6 +31,7 @@ enum notice_kind {
 	NOTICE_UNLOCK_APPROVED, /* remote PIN unlock approved */
 	NOTICE_CHANGE_APPROVED, /* 信息变更 approved (detail: certificates to renew) */
 	NOTICE_CHANGE_RETURNED, /* 信息变更 returned (reason) */
+	NOTICE_RENEWED,         /* renewal confirmed: new certificate on the token, old revoked */
 	NOTICE_KIND_COUNT
 };
 
@@ -51,6 +52,8 @@ struct notice {
 	 * event emitted elsewhere for the same window uses the same key, and
 	 * the holder is told once either way. */
 	const char *once_key;
+	/* NOTICE_RENEWED: the certificate the new one superseded. */
+	const char *old_serial;
 };
 
 /* Writes the holder's message (to the registration's e-mail) and, for the

@@ -9,16 +9,23 @@
 //
 //   node --test tests/integration/token/token_renewal.test.mjs
 //   ESP_ENGINE=postgresql ESP_PG_CLUSTER=... node --test tests/integration/token/token_renewal.test.mjs
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client, approvedApplicant, submitApplication, holderWithKeys, rawSql, makeCsr, ENGINE } from '../lib/esp.mjs';
 import { tokenTestbed, ESP_TOKEN, MODULE, PIN } from './lib.mjs';
+import { startSmtp } from '../lib/mail.mjs';
 
-const T = tokenTestbed();
+// A real SMTP server (aiosmtpd) records the 证书已更新 mails.
+const SMTP = await startSmtp();
+after(() => SMTP.cleanup());
+const T = tokenTestbed({ args: [`--smtp_url=${SMTP.url}`, '--smtp_from=esp@example.cn', '--mail_poll_ms=100',
+  '--smtp_retry_seconds=1', '--smtp_retry_max_seconds=2'] });
+const renewedMails = (email) => SMTP.messages().filter((m) => m.to.includes(email) && m.subject.includes('证书已更新'));
 const DAY = 86400;
 // Certificates run 1095 days; the window opens 60 days before the end and
 // closes 30 days after it (renewal_window_days, renewal_grace_days).
@@ -186,7 +193,7 @@ function assertRenewed(t, oldSerial, number) {
 }
 
 test(`[${ENGINE}] renewal on the same token: apply with the key, pay, esp-token renew, one valid certificate with the new key`, async () => {
-  const { t, serial } = await enrolled('Renew1');
+  const { t, serial, fields } = await enrolled('Renew1');
   // Now: far from expiry, no button and a refusal.
   const early = await (await keySession(t)).get('/mgmt/user');
   assert.ok(!early.text.includes(`action="/renewal/${serial}"`));
@@ -230,6 +237,12 @@ test(`[${ENGINE}] renewal on the same token: apply with the key, pay, esp-token 
     assert.match(r.out, /已将新证书写入证书U盘/);
     assert.match(r.out, /证书更新完成/);
     const newSerial = assertRenewed(t, serial, number);
+    // The holder is told by mail, once: the new serial and the superseded one.
+    await SMTP.waitFor(() => renewedMails(fields.email).length >= 1);
+    const [mail] = renewedMails(fields.email);
+    assert.match(mail.body, new RegExp(`新证书（序列号 ${newSerial}）已写入同一证书U盘`));
+    assert.match(mail.body, new RegExp(`原证书（序列号 ${serial}）已吊销（吊销原因：已被替代）`));
+    assert.match(mail.body, new RegExp(number));
     // The new key logs in; the old certificate no longer would.
     const s = await keySession(t);
     const user = await s.get('/mgmt/user');
@@ -238,6 +251,76 @@ test(`[${ENGINE}] renewal on the same token: apply with the key, pay, esp-token 
     const again = renew(t);
     assert.equal(again.code, 6, again.all);
     assert.equal(sql(`SELECT COUNT(*) FROM certificates WHERE token_serial = '${t.serial}' AND status = 'valid'`), '1');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(renewedMails(fields.email).length, 1, 'the renewal mail arrives once');
+  } finally {
+    await moveClock(0);
+  }
+});
+
+// 【证书更新】 in the desktop window 证书管理工具, under Xvfb (tests/desktop/online_gui.sh
+// types the PIN and waits for 证书更新完成): the same renewal as esp-token renew.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const GUI = process.env.ESP_TOKEN_GUI || join(dirname(ESP_TOKEN), '../gui/esp-token-gui');
+const onPath = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const haveDesktop = existsSync(GUI) && ['Xvfb', 'openbox', 'xdotool', 'import', 'dbus-run-session'].every(onPath);
+
+test(`[${ENGINE}] 【证书更新】 in the desktop window renews the key's certificate on the same token`, { skip: !haveDesktop && 'no esp-token-gui or no Xvfb tools' }, async () => {
+  const { t, serial, fields } = await enrolled('RenewGui');
+  await moveClock(IN_WINDOW);
+  try {
+    const number = await applyWithKey(t, serial);
+    await payRenewal(number);
+    const shots = process.env.ESP_SCREENSHOTS || join(dirname(ESP_TOKEN), '../../screenshots/desktop');
+    const run = spawnSync('bash', [join(HERE, '../../desktop/online_gui.sh'), GUI, T.esp.url, t.label, shots, 'renew', PIN],
+      { encoding: 'utf8', timeout: 180000, env: { ...process.env, ...t.env } });
+    const r = { code: run.status, out: run.stdout, all: `${run.stdout}\n${run.stderr}` };
+    assert.equal(r.code, 0, r.all);
+    const newSerial = assertRenewed(t, serial, number);
+    assert.match(r.out, new RegExp(`已将新证书写入证书U盘`), 'the progress reached the window');
+    // The new certificate logs in, and the holder was told once.
+    const user = await (await keySession(t)).get('/mgmt/user');
+    assert.ok(user.text.includes(newSerial));
+    await SMTP.waitFor(() => renewedMails(fields.email).length >= 1);
+    assert.equal(renewedMails(fields.email).length, 1);
+  } finally {
+    await moveClock(0);
+  }
+});
+
+// An evaluator (考评员) renews free, through the training institution: no
+// payment step for the RA, the trainer confirms, then esp-token renew.
+test(`[${ENGINE}] an evaluator's renewal costs nothing and goes through the training institution`, async () => {
+  const { c } = await approvedApplicant(T.esp, 'evaluator');
+  const first = await submitApplication(c, 'evaluator');
+  let trainer = await T.staff('fj_trainer');
+  await trainer.get(`/ra/applications/${first}`);
+  const mats = await trainer.post(`/ra/applications/${first}/materials`, { item: ['0', '1'] });
+  assert.match(mats.text, /id="app-state">待制证/);
+  await T.raClient();
+  const t = T.newToken('RenewEval');
+  const e = T.enroll(t, T.esp.url, first, T.apiTokenFile);
+  assert.equal(e.code, 0, e.all);
+  const serial = certSerial(t);
+  await moveClock(IN_WINDOW);
+  try {
+    const number = await applyWithKey(t, serial);
+    assert.equal(sql(`SELECT amount_yuan FROM applications WHERE number = '${number}'`), '0');
+    // The RA has no payment to record; without the trainer's confirmation the tool is refused.
+    const ra = await T.raClient();
+    await ra.get(`/ra/applications/${number}`);
+    const pay = await ra.post(`/ra/applications/${number}/payment`, { amount: '0', paid_on: '2029-01-01', payer: 'x', bank_ref: 'y' });
+    assert.ok(pay.status >= 400 && pay.status < 500, `the RA records no payment for an evaluator (${pay.status})`);
+    const early = renew(t);
+    assert.equal(early.code, 6, early.all);
+    trainer = await T.staff('fj_trainer');
+    const page = await trainer.get(`/ra/applications/${number}`);
+    assert.equal(page.status, 200);
+    const ok = await trainer.post(`/ra/applications/${number}/materials`, { item: ['0', '1'] });
+    assert.match(ok.text, /id="app-state">待制证/);
+    const r = renew(t);
+    assert.equal(r.code, 0, r.all);
+    assertRenewed(t, serial, number);
   } finally {
     await moveClock(0);
   }

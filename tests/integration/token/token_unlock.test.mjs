@@ -9,14 +9,21 @@
 //
 //   node --test tests/integration/token/token_unlock.test.mjs
 //   ESP_ENGINE=postgresql ESP_PG_CLUSTER=... node --test tests/integration/token/token_unlock.test.mjs
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Client, approvedApplicant, submitApplication, rawSql, ENGINE } from '../lib/esp.mjs';
-import { tokenTestbed, SO_PIN, PIN } from './lib.mjs';
+import { tokenTestbed, SO_PIN, PIN, ESP_TOKEN } from './lib.mjs';
+import { startSmtp } from '../lib/mail.mjs';
 
-const T = tokenTestbed();
+// A real SMTP server (aiosmtpd) records the 密码解锁已批准 mail.
+const SMTP = await startSmtp();
+after(() => SMTP.cleanup());
+const T = tokenTestbed({ args: [`--smtp_url=${SMTP.url}`, '--smtp_from=esp@example.cn', '--mail_poll_ms=100',
+  '--smtp_retry_seconds=1', '--smtp_retry_max_seconds=2'] });
 const NEW_PIN = '24681357';
 
 function sql(q) {
@@ -92,7 +99,8 @@ const release = (number, body) => fetch(`${T.esp.url}/api/v1/unlocks/${number}/r
 });
 
 test(`[${ENGINE}] remote unlock: custody at enrolment, apply, approve, esp-token unlock --remote once`, async () => {
-  const { t, c, number: appNumber, enrollOut } = await enrolled('Unlock1');
+  const { t, c, fields, number: appNumber, enrollOut } = await enrolled('Unlock1');
+  const email = fields.email;
   assert.match(enrollOut, /由系统加密保管/);
   assert.equal(soWorks(t, SO_PIN), false, 'the SO PIN the token came with no longer works');
   // Sealed in the store: the SO PIN's text is nowhere in it.
@@ -109,6 +117,13 @@ test(`[${ENGINE}] remote unlock: custody at enrolment, apply, approve, esp-token
   const early = await release(number, { code: 'x'.repeat(24), token_serial: t.serial });
   assert.equal(early.status, 409);
   await approve(number);
+  // The holder is told by mail, once, in the approval's transaction.
+  assert.equal(sql(`SELECT COUNT(*) FROM outbox WHERE kind = 'unlock_approved' AND params LIKE '%${t.serial}%'`), '1');
+  const mails = await SMTP.waitFor((m) => m.filter((x) => x.to.includes(email) && x.subject.includes('密码解锁已批准')).length >= 1);
+  const mine = mails.filter((x) => x.to.includes(email) && x.subject.includes('密码解锁已批准'));
+  assert.equal(mine.length, 1);
+  assert.match(mine[0].body, new RegExp(`证书U盘（${t.serial}）的密码解锁申请已经注册机构批准`));
+  assert.match(mine[0].body, /esp-token unlock --remote/);
   const { code, file } = await codeOf(c, number, t.dir);
   // A wrong authorisation or another token's serial: refused.
   const wrong = await release(number, { code: 'A'.repeat(24), token_serial: t.serial });
@@ -140,6 +155,9 @@ test(`[${ENGINE}] remote unlock: custody at enrolment, apply, approve, esp-token
   // Audited: every release (the test's look and the tool's), and each custody.
   assert.equal(sql(`SELECT COUNT(*) FROM audit_log WHERE action = 'token.so_pin.release' AND object = 'token:${t.serial}'`), '2');
   assert.equal(sql(`SELECT COUNT(*) FROM audit_log WHERE action = 'token.so_pin.set' AND object = 'token:${t.serial}'`), '2');
+  // Release and confirmation told nothing more: the approval's mail arrived once.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(SMTP.messages().filter((x) => x.to.includes(email) && x.subject.includes('密码解锁已批准')).length, 1);
 });
 
 test(`[${ENGINE}] an interrupted remote unlock resumes with the same authorisation`, async () => {
@@ -173,4 +191,37 @@ test(`[${ENGINE}] refusals: another holder's token, a token without custody`, as
   const other = await b.c.post(`/unlock/${a.t.serial}`, {});
   assert.equal(other.status, 403);
   assert.equal(sql(`SELECT COUNT(*) FROM applications WHERE type = 'unlock' AND unlock_token = '${a.t.serial}'`), '0');
+});
+
+// 【密码解锁】 in the desktop window 证书管理工具, under Xvfb (tests/desktop/online_gui.sh
+// types the application number, the authorisation and the new PIN twice): the
+// same remote unlock as esp-token unlock --remote.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const GUI = process.env.ESP_TOKEN_GUI || join(dirname(ESP_TOKEN), '../gui/esp-token-gui');
+const onPath = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const haveDesktop = existsSync(GUI) && ['Xvfb', 'openbox', 'xdotool', 'import', 'dbus-run-session'].every(onPath);
+
+test(`[${ENGINE}] 【密码解锁】 in the desktop window unlocks remotely once; the released SO PIN no longer works`, { skip: !haveDesktop && 'no esp-token-gui or no Xvfb tools' }, async () => {
+  const { t, c, fields } = await enrolled('UnlockGui');
+  const number = await applyUnlock(c, t);
+  await approve(number);
+  const { code } = await codeOf(c, number, t.dir);
+  const pair = await (await release(number, { code, token_serial: t.serial })).json();
+  assert.ok(soWorks(t, pair.so_pin));
+  const shots = process.env.ESP_SCREENSHOTS || join(dirname(ESP_TOKEN), '../../screenshots/desktop');
+  const run = spawnSync('bash', [join(HERE, '../../desktop/online_gui.sh'), GUI, T.esp.url, t.label, shots, 'unlock', number, code, NEW_PIN],
+    { encoding: 'utf8', timeout: 180000, env: { ...process.env, ...t.env } });
+  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+  assert.match(run.stdout, /已设置新的用户PIN码，并更换了管理员PIN码/, 'the progress reached the window');
+  assert.ok(!run.stdout.includes(pair.so_pin) && !run.stdout.includes(pair.next_so_pin), 'no SO PIN in the window\'s log');
+  assert.ok(userWorks(t, NEW_PIN), 'the new user PIN works');
+  assert.equal(userWorks(t, PIN), false);
+  assert.equal(soWorks(t, pair.so_pin), false, 'the released SO PIN is never valid again');
+  assert.ok(soWorks(t, pair.next_so_pin));
+  assert.equal(sql(`SELECT state FROM applications WHERE number = '${number}'`), 'unlocked');
+  // Once: the spent authorisation is refused.
+  const again = await release(number, { code, token_serial: t.serial });
+  assert.equal(again.status, 409);
+  await SMTP.waitFor((m) => m.some((x) => x.to.includes(fields.email) && x.subject.includes('密码解锁已批准')));
+  assert.equal(SMTP.messages().filter((x) => x.to.includes(fields.email) && x.subject.includes('密码解锁已批准')).length, 1);
 });
