@@ -186,6 +186,30 @@ static const char *from_of(const struct where *w)
 	"r.code, p.name AS province, " START_SQL " AS started, "                                   \
 	"CASE WHEN " OVERDUE_SQL("$1") " THEN 1 ELSE 0 END AS overdue, a.type, a.replaces_serial"
 
+/* Appends the rows of an ITEM_SQL statement to out. */
+static void read_items(struct arena *a, const db_result *r, struct ra_queue_item *out, size_t *n)
+{
+	int64_t now = time_now();
+	for (int i = 0; i < r->nrows; i++) {
+		int64_t started = db_get_int(r, i, 9, 0);
+		out[(*n)++] = (struct ra_queue_item){
+		    .number = arena_strdup(a, db_get(r, i, 0)),
+		    .state = arena_strdup(a, db_get(r, i, 1)),
+		    .sets = (int)db_get_int(r, i, 2, 0),
+		    .amount_yuan = db_get_int(r, i, 3, 0),
+		    .submitted_at = db_get_int(r, i, 4, 0),
+		    .kind = kind_parse(db_get(r, i, 5)),
+		    .name = arena_strdup(a, db_get(r, i, 6)),
+		    .code = arena_strdup(a, db_get(r, i, 7)),
+		    .province = arena_strdup(a, db_get(r, i, 8)),
+		    .overdue = db_get_int(r, i, 10, 0) != 0,
+		    .days = started ? (now - started) / DAY : -1,
+		    .type = app_type_parse(db_get(r, i, 11)),
+		    .replaces_serial = db_get(r, i, 12) ? arena_strdup(a, db_get(r, i, 12)) : NULL,
+		};
+	}
+}
+
 /* Appends up to limit rows of one part of the queue (overdue or not),
  * oldest first, to *out: the page's ids from the index in submission order
  * (which holds what the tests read), then their rows. */
@@ -203,28 +227,8 @@ static enum db_status queue_part(db_conn *c, struct arena *a, const struct where
 	db_result *r = NULL;
 	enum db_status st = db_exec(c, sql, w->p, w->n, &r);
 	free(sql);
-	if (st == DB_OK) {
-		int64_t now = time_now();
-		for (int i = 0; i < r->nrows; i++) {
-			int64_t started = db_get_int(r, i, 9, 0);
-			out[(*n)++] = (struct ra_queue_item){
-			    .number = arena_strdup(a, db_get(r, i, 0)),
-			    .state = arena_strdup(a, db_get(r, i, 1)),
-			    .sets = (int)db_get_int(r, i, 2, 0),
-			    .amount_yuan = db_get_int(r, i, 3, 0),
-			    .submitted_at = db_get_int(r, i, 4, 0),
-			    .kind = kind_parse(db_get(r, i, 5)),
-			    .name = arena_strdup(a, db_get(r, i, 6)),
-			    .code = arena_strdup(a, db_get(r, i, 7)),
-			    .province = arena_strdup(a, db_get(r, i, 8)),
-			    .overdue = db_get_int(r, i, 10, 0) != 0,
-			    .days = started ? (now - started) / DAY : -1,
-			    .type = app_type_parse(db_get(r, i, 11)),
-			    .replaces_serial =
-			        db_get(r, i, 12) ? arena_strdup(a, db_get(r, i, 12)) : NULL,
-			};
-		}
-	}
+	if (st == DB_OK)
+		read_items(a, r, out, n);
 	db_result_free(r);
 	return st;
 }
@@ -285,6 +289,120 @@ static bool searched_or_dated(const struct ra_filter *f)
 	return (f->q && *f->q) || f->from || f->to;
 }
 
+/*
+ * A search's queue from one evaluation of the text search. The search test
+ * of where_of is a walk of the trigram indexes (or, for a short text, of
+ * every application), and the path of ra_queue below runs it up to four
+ * times a page: the overdue count, the total, and the overdue and other
+ * parts. Here one statement reads each match's id, submission time and
+ * overdue mark; the queue's order, the total and the page's ids are made
+ * from them in C, and a second statement reads the page's rows by id.
+ *
+ * RA_SEARCH_ROWS bounds what the first statement reads into memory (three
+ * numbers a match: about a megabyte at 20,000 with the result's own
+ * overhead, for each of the connections answering at once). A search that
+ * matches more (a word in many names, 运输) takes the path of ra_queue below,
+ * which pages in the store and reads one page: the operator still gets the
+ * whole list, its total and the pages after it (and the CSV export), as
+ * before; a refusal would lose them, and the fallback's cost is one more read
+ * that stops at the bound.
+ */
+#define RA_SEARCH_ROWS 20000
+static int search_rows = RA_SEARCH_ROWS;
+
+void ra_search_rows_set(int n)
+{
+	search_rows = n > 0 ? n : RA_SEARCH_ROWS;
+}
+
+struct match {
+	int64_t id, submitted_at;
+	int overdue;
+};
+
+/* The queue's order: overdue first, then oldest first, the id breaking ties. */
+static int match_cmp(const void *x, const void *y)
+{
+	const struct match *a = x, *b = y;
+	if (a->overdue != b->overdue)
+		return b->overdue - a->overdue;
+	if (a->submitted_at != b->submitted_at)
+		return a->submitted_at < b->submitted_at ? -1 : 1;
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+/* The page's applications: $2 is a JSON array of their ids, one parameter
+ * whatever their number, so that the statement is prepared once. */
+static const struct db_sql page_ids = {
+    "a.id IN (SELECT value FROM json_each($2))",
+    "a.id IN (SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($2 AS json)))",
+};
+
+static enum db_status search_page(db_conn *c, struct arena *a, const struct match *m, size_t n,
+                                  int64_t limit_at, struct ra_queue_item *out, size_t *got)
+{
+	struct buf ids = {0};
+	buf_putc(&ids, '[');
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&ids, "%s%lld", i ? "," : "", (long long)m[i].id);
+	buf_putc(&ids, ']');
+	char *sql = xasprintf("%s FROM applications a "
+	                      "JOIN registrations r ON r.id = a.registration_id "
+	                      "JOIN provinces p ON p.code = a.province_code WHERE %s "
+	                      "ORDER BY overdue DESC, a.submitted_at, a.id",
+	                      ITEM_SQL, db_sql(c, &page_ids));
+	struct db_param p[2] = {P_INT(limit_at), P_TEXT(ids.data)};
+	db_result *r = NULL;
+	enum db_status st = db_exec(c, sql, p, 2, &r);
+	free(sql);
+	buf_free(&ids);
+	if (st == DB_OK)
+		read_items(a, r, out, got);
+	db_result_free(r);
+	return st;
+}
+
+/* *done is false when the search matched more than search_rows: then
+ * nothing is set, and the caller takes the general path. */
+static enum db_status search_queue(db_conn *c, struct arena *a, const struct ra_filter *f,
+                                   int64_t limit_at, struct ra_queue_item **out, size_t *n,
+                                   int64_t *total, bool *done)
+{
+	struct where w;
+	where_of(c, &w, f, limit_at, true);
+	char *sql = xasprintf("SELECT a.id, a.submitted_at, CASE WHEN " OVERDUE_SQL(
+	                          "$1") " THEN 1 ELSE 0 END%s%s%s%s LIMIT %d",
+	                      from_of(&w), w.sql.data, f->overdue ? where_and(&w) : "",
+	                      f->overdue ? OVERDUE_SQL("$1") : "", search_rows + 1);
+	db_result *r = NULL;
+	enum db_status st = db_exec(c, sql, w.p, w.n, &r);
+	free(sql);
+	where_free(&w);
+	*done = st != DB_OK || r->nrows <= search_rows;
+	if (st != DB_OK || !*done) {
+		db_result_free(r);
+		return st;
+	}
+	size_t m = (size_t)r->nrows;
+	struct match *all = xcalloc(m ? m : 1, sizeof *all);
+	for (size_t i = 0; i < m; i++)
+		all[i] = (struct match){.id = db_get_int(r, (int)i, 0, 0),
+		                        .submitted_at = db_get_int(r, (int)i, 1, 0),
+		                        .overdue = db_get_int(r, (int)i, 2, 0) != 0};
+	db_result_free(r);
+	qsort(all, m, sizeof *all, match_cmp);
+	*total = (int64_t)m;
+	if (f->limit > 0 && f->offset >= 0 && f->offset < *total) {
+		size_t from = (size_t)f->offset, k = m - from;
+		if (k > (size_t)f->limit)
+			k = (size_t)f->limit;
+		*out = arena_alloc(a, k * sizeof **out);
+		st = search_page(c, a, all + from, k, limit_at, *out, n);
+	}
+	free(all);
+	return st;
+}
+
 enum db_status ra_queue(db_conn *c, struct arena *a, const struct ra_filter *f, int delivery_days,
                         struct ra_queue_item **out, size_t *n, int64_t *total)
 {
@@ -292,6 +410,12 @@ enum db_status ra_queue(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	*total = 0;
 	*out = NULL;
 	*n = 0;
+	if (f->q && *f->q) {
+		bool done = false;
+		enum db_status st = search_queue(c, a, f, limit_at, out, n, total, &done);
+		if (st != DB_OK || done)
+			return st;
+	}
 	struct where w;
 	where_of(c, &w, f, limit_at, true);
 	/* Overdue first, then the rest, each oldest first: two walks of an

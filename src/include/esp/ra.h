@@ -50,6 +50,9 @@ struct ra_queue_item {
  * *total counts every match, beyond f->limit. */
 enum db_status ra_queue(db_conn *c, struct arena *a, const struct ra_filter *f, int delivery_days,
                         struct ra_queue_item **out, size_t *n, int64_t *total);
+/* The most matches a search reads into memory before ra_queue pages it in
+ * the store instead (n <= 0: the built-in 20,000); for tests. */
+void ra_search_rows_set(int n);
 /* How many applications are in each state, and how many are overdue. */
 struct ra_stats {
 	int64_t count[APP_STATE_COUNT];

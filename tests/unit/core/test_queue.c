@@ -373,9 +373,100 @@ static void test_ra_search_and_figures(void **state)
 	free_tree(&t);
 }
 
+/* One search's queue: its numbers (with "!" after an overdue one) and total. */
+static char *queue_of(db_conn *c, const struct ra_filter *f, int64_t *total)
+{
+	struct arena *a = arena_new();
+	struct ra_queue_item *items = NULL;
+	size_t n = 0;
+	assert_int_equal(ra_queue(c, a, f, 20, &items, &n, total), DB_OK);
+	struct buf b = {0};
+	buf_puts(&b, "");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "%s%s ", items[i].number, items[i].overdue ? "!" : "");
+	arena_free(a);
+	return buf_steal(&b);
+}
+
+/* A search matching more than the bound on what it reads at once is paged in
+ * the store instead: for each filter and page, both ways give the same queue
+ * (overdue first, then oldest first, the id breaking ties) and total. */
+static void test_ra_search_over_the_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct tree t = fill(f->c);
+	int64_t reg[3] = {
+	    registration_named(f->c, t.city, "35", "泉州港务运输公司", "913505000000000001"),
+	    registration_named(f->c, t.city, "35", "漳州港务运输公司", "913506000000000002"),
+	    registration_named(f->c, t.city, "35", "莆田港务物流公司", "913503000000000003")};
+	const char *states[] = {"submitted", "paid", "ready_to_issue", "issued"};
+	for (int i = 0; i < 14; i++)
+		add_application(f->c, reg[i % 3], 11 + i, states[i % 4]);
+	/* Overdue: ready to issue or issued, paid and with materials long ago;
+	 * two submitted at the same moment. */
+	assert_int_equal(DB_EXEC0(f->c,
+	                          "UPDATE applications SET paid_at = 5, materials_at = 6 "
+	                          "WHERE state IN ('ready_to_issue', 'issued') AND id % 2 = 0",
+	                          NULL),
+	                 DB_OK);
+	assert_int_equal(DB_EXEC0(f->c,
+	                          "UPDATE applications SET submitted_at = 2030 "
+	                          "WHERE number IN ('ESP-2026-000012', 'ESP-2026-000017')",
+	                          NULL),
+	                 DB_OK);
+	const char *texts[] = {"港务", "港务运输", "运输公司", "ESP-2026-000017",
+	                       "913505000000000001"};
+	const char *filter_states[] = {NULL, "ready_to_issue", "issued"};
+	int64_t overdue_seen = 0;
+	for (size_t q = 0; q < sizeof texts / sizeof *texts; q++)
+		for (size_t s = 0; s < 3; s++)
+			for (int overdue = 0; overdue < 2; overdue++)
+				for (int offset = 0; offset <= 15; offset += 4)
+					for (int limit = 3; limit <= 50; limit += 47) {
+						struct ra_filter flt = {.province = "35",
+						                        .q = texts[q],
+						                        .state = filter_states[s],
+						                        .overdue = overdue,
+						                        .limit = limit,
+						                        .offset = offset};
+						int64_t once = -1, paged = -1;
+						ra_search_rows_set(0);
+						char *a = queue_of(f->c, &flt, &once);
+						ra_search_rows_set(2);
+						char *b = queue_of(f->c, &flt, &paged);
+						ra_search_rows_set(0);
+						if (strcmp(a, b) != 0 || once != paged)
+							fail_msg(
+							    "'%s' state %s overdue %d page %d+%d: "
+							    "%lld [%s] read at once, %lld [%s] "
+							    "paged",
+							    texts[q], filter_states[s], overdue,
+							    offset, limit, (long long)once, a,
+							    (long long)paged, b);
+						if (overdue && offset == 0)
+							overdue_seen += once;
+						free(a);
+						free(b);
+					}
+	/* The queue's order itself, read at once: overdue first, the tie by id. */
+	struct ra_filter all = {.province = "35", .q = "港务", .limit = 50};
+	int64_t total = 0;
+	char *order = queue_of(f->c, &all, &total);
+	assert_int_equal(total, 14);
+	assert_true(overdue_seen > 0);
+	assert_string_equal(order, "ESP-2026-000014! ESP-2026-000018! ESP-2026-000022! "
+	                           "ESP-2026-000011 ESP-2026-000013 ESP-2026-000015 "
+	                           "ESP-2026-000016 ESP-2026-000019 ESP-2026-000020 "
+	                           "ESP-2026-000021 ESP-2026-000023 ESP-2026-000024 "
+	                           "ESP-2026-000012 ESP-2026-000017 ");
+	free(order);
+	free_tree(&t);
+}
+
 #define TESTS(setup)                                                                               \
 	cmocka_unit_test_setup_teardown(test_pages_are_the_plain_query_s, setup, teardown),        \
 	    cmocka_unit_test_setup_teardown(test_counts_follow_every_writer, setup, teardown),     \
-	    cmocka_unit_test_setup_teardown(test_ra_search_and_figures, setup, teardown)
+	    cmocka_unit_test_setup_teardown(test_ra_search_and_figures, setup, teardown),          \
+	    cmocka_unit_test_setup_teardown(test_ra_search_over_the_bound, setup, teardown)
 
 STORE_TEST_MAIN("queue", TESTS)
