@@ -40,7 +40,8 @@
 #   KEEP=1 keeps the temporary directory.
 #   CFSSL_DB_PARAMS=<empty: go-sqlite3's defaults, as cfssl ships> query
 #   parameters of cfssl's certdb data_source, e.g.
-#   '_journal_mode=WAL&_synchronous=NORMAL' for ESP's SQLite settings.
+#   '_journal_mode=WAL&_synchronous=NORMAL' for ESP's sqlite_synchronous=normal.
+#   ESP_SYNC=full (default, espd's) or normal: espd's sqlite_synchronous.
 #   SYNCS=1 (default when perf is installed) counts each server's fsync and
 #   fdatasync calls during each measured run (perf stat on the syscall
 #   tracepoints of that process only), printed per certificate.
@@ -142,7 +143,7 @@ ESP_URL=http://127.0.0.1:$HTTP_PORT
 	--https_listen="127.0.0.1:$HTTPS_PORT" --login_listen= --public_url="$ESP_URL" \
 	--staff_password_login=true --log_requests=false --password_hash=min \
 	--registrations_per_address_hour=0 --login_checks_per_second=0 \
-	--threads="$THREADS" >"$TMP/espd.log" 2>&1 &
+	--threads="$THREADS" --sqlite_synchronous="${ESP_SYNC:-full}" >"$TMP/espd.log" 2>&1 &
 ESPD_PID=$!
 for _ in $(seq 1 200); do
 	curl -fs -o /dev/null "$ESP_URL/healthz" && break
@@ -445,7 +446,7 @@ ESP / cfssl+certdb over TLS (mean of before and after, $CD_TLS/s): ${CD_RATIO}x
 ESP / cfssl+certdb, both in plain HTTP (mean of before and after, $CD_PLAIN/s): ${CD_PLAIN_RATIO}x
   cfssl+certdb: rows in its certificates table / 200 answers: TLS $CD1_STORED/$(rfield "$CD1" created), $CD2_STORED/$(rfield "$CD2" created); plain $CDP_STORED/$(rfield "$CDP" created), $CDP2_STORED/$(rfield "$CDP2" created)
   durability: cfssl's certdb journal_mode=$CD_JOURNAL (read from the file after the run), $([ -n "$CFSSL_DB_PARAMS" ] && echo "data_source parameters $CFSSL_DB_PARAMS" || echo "synchronous=NORMAL (go-sqlite3's default; cfssl sets none)");
-  ESP's store ($STORE): $([ "$STORE" = SQLite ] && echo 'journal_mode=WAL, synchronous=NORMAL (src/db/db_sqlite.c)' || echo 'PostgreSQL, its own settings')
+  ESP's store ($STORE): $([ "$STORE" = SQLite ] && echo "journal_mode=WAL, sqlite_synchronous=${ESP_SYNC:-full}" || echo 'PostgreSQL, its own settings')
   fsync+fdatasync calls per certificate (perf stat, each server's own; - not counted): espd HTTPS $ESP_SYNCS,
   plain $ESP_PLAIN_SYNCS; cfssl+certdb TLS $CD1_SYNCS / $CD2_SYNCS, plain $CDP_SYNCS / $CDP2_SYNCS; cfssl no store TLS $CF1_SYNCS / $CF2_SYNCS
 201 Created: $CREATED of $COUNT in $SECS s; certificates added to the store: $STORED

@@ -106,6 +106,10 @@ static void usage(FILE *out)
 static int open_store(struct ctl *ctl, bool migrate)
 {
 	const char *err = NULL;
+	if (!db_set_sqlite_synchronous(config_get(ctl->cfg, "sqlite_synchronous"))) {
+		fputs("espctl: sqlite_synchronous must be full or normal\n", stderr);
+		return 2;
+	}
 	ctl->pool = db_pool_open(config_get(ctl->cfg, "database"), 1, &err);
 	if (!ctl->pool) {
 		fprintf(stderr, "espctl: database %s: %s\n", config_get(ctl->cfg, "database"), err);

@@ -233,6 +233,25 @@ static enum db_status pg_setup_session(db_conn *c, const char **err)
 			*err = "PostgreSQL: cannot set client encoding UTF8";
 		return DB_ERROR;
 	}
+	/* An acknowledged write must survive the server's crash: a server (or
+	 * role) set to synchronous_commit = off may lose its last commits, so
+	 * such a session is set to on.  local, remote_write, on and remote_apply
+	 * are the administrator's choice and kept. */
+	PGresult *r = PQexec(c->pg, "SHOW synchronous_commit");
+	bool off = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	           strcmp(PQgetvalue(r, 0, 0), "off") == 0;
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	if (ok && off) {
+		r = PQexec(c->pg, "SET synchronous_commit = on");
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+	}
+	if (!ok) {
+		if (err)
+			*err = "PostgreSQL: cannot read or set synchronous_commit";
+		return DB_ERROR;
+	}
 	return DB_OK;
 }
 
@@ -285,7 +304,7 @@ static enum db_status pg_reconnect(db_conn *c, const char *sql)
 		return DB_RETRY;
 	}
 	if (pg_setup_session(c, NULL) != DB_OK) {
-		pg_log_sql("reconnect", NULL, "cannot set client encoding", sql);
+		pg_log_sql("reconnect", NULL, "cannot set up the session", sql);
 		return DB_ERROR;
 	}
 	return DB_OK;

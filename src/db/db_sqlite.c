@@ -1,5 +1,5 @@
 /*
- * SQLite backend: WAL, foreign keys, busy timeout, synchronous=NORMAL.
+ * SQLite backend: WAL, foreign keys, busy timeout, synchronous=FULL (or NORMAL).
  * Parameters are written "$1", "$2" ... as for PostgreSQL; SQLite takes
  * "$NNN" as a named parameter, so each is bound by name.
  */
@@ -84,6 +84,17 @@ static void sq_configure(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* Set once at start, before any connection opens (db_set_sqlite_synchronous). */
+static bool sync_full = true;
+
+bool db_set_sqlite_synchronous(const char *mode)
+{
+	if (!mode || (strcmp(mode, "full") != 0 && strcmp(mode, "normal") != 0))
+		return false;
+	sync_full = strcmp(mode, "full") == 0;
+	return true;
+}
+
 static db_conn *sq_open(const char *target, const char **err)
 {
 	static pthread_once_t configured = PTHREAD_ONCE_INIT;
@@ -101,9 +112,17 @@ static db_conn *sq_open(const char *target, const char **err)
 	sqlite3_busy_timeout(db, 1000);
 	/* Checkpoints run in espd's maintenance thread (db_checkpoint), not in
 	 * the request that happens to cross the threshold. */
-	const char *setup = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-	                    "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; "
-	                    "PRAGMA wal_autocheckpoint=0;";
+	/* synchronous=FULL (the default): a commit returns only once its WAL
+	 * frames are on disk, so an acknowledged certificate, serial or audit
+	 * entry survives a power loss, not only a killed process.  NORMAL, the
+	 * operator's choice (sqlite_synchronous), survives a killed process but
+	 * may roll the last commits back on a power loss. */
+	char setup[200];
+	snprintf(setup, sizeof setup,
+	         "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
+	         "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY; "
+	         "PRAGMA wal_autocheckpoint=0;",
+	         sync_full ? "FULL" : "NORMAL");
 	if (sqlite3_exec(db, setup, NULL, NULL, NULL) != SQLITE_OK) {
 		*err = "cannot configure the SQLite database";
 		sqlite3_close(db);

@@ -430,6 +430,10 @@ static int open_store(struct server *srv, int *applied)
 {
 	const char *err = NULL;
 	struct esp_config *cfg = srv->cfg;
+	if (!db_set_sqlite_synchronous(config_get(cfg, "sqlite_synchronous"))) {
+		fprintf(stderr, "espd: sqlite_synchronous must be full or normal\n");
+		return 2;
+	}
 	srv->pool = db_pool_open(config_get(cfg, "database"),
 	                         (int)config_get_long(cfg, "db_connections"), &err);
 	if (!srv->pool) {

@@ -34,6 +34,10 @@ static const struct config_key keys[] = {
      "base URL printed in certificates (CRL distribution point) and links"},
     {"threads", "2", "worker threads per listener (libmicrohttpd thread pool, epoll)"},
     {"db_connections", "4", "database connections in the pool"},
+    {"sqlite_synchronous", "full",
+     "SQLite commits: full (on disk before the answer, survives a power loss) or normal "
+     "(survives a killed espd; a power loss may take the last commits back; about twice the "
+     "issuance rate)"},
     {"templates_dir", ESP_TEMPLATES_DIR, "HTML templates"},
     {"static_dir", ESP_STATIC_DIR, "CSS, JavaScript and images served under /static/"},
     {"migrations_dir", ESP_MIGRATIONS_DIR, "numbered SQL migrations applied at start"},

@@ -92,6 +92,10 @@ extern const struct db_backend db_pg_backend;
 
 /* Pool of connections to "postgresql://..." or a SQLite file path. */
 db_pool *db_pool_open(const char *target, int size, const char **err);
+/* How SQLite commits, for the connections opened from then on: "full" (on
+ * disk before the commit returns; the default) or "normal" (survives a
+ * killed process, not a power loss).  false for another word. */
+bool db_set_sqlite_synchronous(const char *mode);
 void db_pool_close(db_pool *p);
 const struct db_backend *db_pool_backend(const db_pool *p);
 db_conn *db_acquire(db_pool *p);

@@ -1551,6 +1551,33 @@ static void test_ping(void **state)
 	assert_true(db_ping(f->c));
 }
 
+/* A commit is on disk when it returns: SQLite syncs the WAL at every commit
+ * (FULL = 2), PostgreSQL waits for its WAL flush (synchronous_commit on). */
+static void test_commit_durable(void **state)
+{
+	struct fixture *f = *state;
+	db_result *r = NULL;
+	assert_int_equal(
+	    DB_EXEC0(f->c, f->pg ? "SHOW synchronous_commit" : "PRAGMA synchronous", &r), DB_OK);
+	assert_int_equal(r->nrows, 1);
+	assert_string_equal(db_get(r, 0, 0), f->pg ? "on" : "2");
+	db_result_free(r);
+	if (f->pg)
+		return;
+	/* The operator's other choice, for connections opened after it. */
+	assert_false(db_set_sqlite_synchronous("off"));
+	assert_false(db_set_sqlite_synchronous(NULL));
+	assert_true(db_set_sqlite_synchronous("normal"));
+	const char *err = NULL;
+	db_conn *other = db_sqlite_backend.open(f->target, &err);
+	assert_true(db_set_sqlite_synchronous("full"));
+	assert_non_null(other);
+	assert_int_equal(DB_EXEC0(other, "PRAGMA synchronous", &r), DB_OK);
+	assert_string_equal(db_get(r, 0, 0), "1");
+	db_result_free(r);
+	db_sqlite_backend.close(other);
+}
+
 /* The review queue of an authority holds its subtree's registrations and
  * nothing of an authority whose path only starts with the same digits. */
 static void test_registration_queue_subtree(void **state)
@@ -1654,6 +1681,7 @@ static void test_pg_session_ended(void **state)
 #define ENGINE_TESTS(setup)                                                                        \
 	cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_pg_session_ended, setup, teardown),               \
+	    cmocka_unit_test_setup_teardown(test_commit_durable, setup, teardown),                 \
 	    cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                          \
 	    cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                          \
