@@ -242,7 +242,8 @@ void reply_scan(struct request *r, int64_t scan_id)
 	r->content_type = arena_strdup(r->arena, mime);
 	free(mime);
 	/* A scan is shown, never run: no script, no plugins, even if it were HTML. */
-	req_header(r, "Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'");
+	req_header(r, "Content-Security-Policy",
+	           "sandbox; default-src 'none'; img-src 'self'; frame-ancestors 'none'");
 	req_header(r, "Content-Disposition", "inline");
 	req_header(r, "Cache-Control", "no-store");
 }

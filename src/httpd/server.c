@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define POST_BUFFER 16384
 
@@ -197,6 +198,16 @@ static void log_request(struct request *r)
 	         log_safe(r, r->path), r->status, (long long)(time_now_us() - r->start_us));
 }
 
+/* A handler's own policy (a scan's sandbox) replaces the default one:
+ * two Content-Security-Policy headers would both be enforced. */
+static bool request_sets_header(const struct request *r, const char *name)
+{
+	for (int i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 static enum MHD_Result send_response(struct request *r)
 {
 	struct MHD_Response *resp;
@@ -217,7 +228,9 @@ static enum MHD_Result send_response(struct request *r)
 	if (!resp)
 		return MHD_NO;
 	for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
-		MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
+		if (!request_sets_header(r, security_headers[i][0]))
+			MHD_add_response_header(resp, security_headers[i][0],
+			                        security_headers[i][1]);
 	if (r->listener != LISTEN_HTTP)
 		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
