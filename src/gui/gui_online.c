@@ -187,26 +187,38 @@ static gpointer renew_thread(gpointer data)
 	return NULL;
 }
 
-/* The 密码 dialog; the PIN into pin (wiped by the caller). false: cancelled. */
-static bool ask_pin(struct gui *g, char *pin, size_t size)
+/* A modal 确定/取消 dialog opening with a wrapped explanation; its content
+ * area (for the fields) in *area. */
+static GtkWidget *intro_dialog(struct gui *g, const char *title, const char *text, int max_chars,
+                               GtkWidget **area)
 {
 	GtkWidget *dlg = gtk_dialog_new_with_buttons(
-	    "证书更新", GTK_WINDOW(g->window), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-	    "确定", GTK_RESPONSE_OK, "取消", GTK_RESPONSE_CANCEL, NULL);
+	    title, GTK_WINDOW(g->window), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT, "确定",
+	    GTK_RESPONSE_OK, "取消", GTK_RESPONSE_CANCEL, NULL);
 	gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_OK);
 	gtk_window_set_resizable(GTK_WINDOW(dlg), FALSE);
-	GtkWidget *area = gtk_dialog_get_content_area(GTK_DIALOG(dlg));
-	gtk_container_set_border_width(GTK_CONTAINER(area), 16);
-	gtk_box_set_spacing(GTK_BOX(area), 12);
-	GtkWidget *intro = gtk_label_new(
-	    "证书更新在同一证书U盘上生成新密钥对，由服务器签发新证书并写入证书U盘，"
-	    "确认后原证书作废。需要先在管理系统“当前用户信息”中申请证书更新并完成缴费。\n"
-	    "更新期间请不要拔出证书U盘；如被中断，再次点【证书更新】会从中断处继续。");
+	*area = gtk_dialog_get_content_area(GTK_DIALOG(dlg));
+	gtk_container_set_border_width(GTK_CONTAINER(*area), 16);
+	gtk_box_set_spacing(GTK_BOX(*area), 12);
+	GtkWidget *intro = gtk_label_new(text);
 	gtk_label_set_xalign(GTK_LABEL(intro), 0);
 	gtk_label_set_line_wrap(GTK_LABEL(intro), TRUE);
 	gtk_label_set_width_chars(GTK_LABEL(intro), 34);
-	gtk_label_set_max_width_chars(GTK_LABEL(intro), 40);
-	gtk_box_pack_start(GTK_BOX(area), intro, FALSE, FALSE, 0);
+	gtk_label_set_max_width_chars(GTK_LABEL(intro), max_chars);
+	gtk_box_pack_start(GTK_BOX(*area), intro, FALSE, FALSE, 0);
+	return dlg;
+}
+
+/* The 密码 dialog; the PIN into pin (wiped by the caller). false: cancelled. */
+static bool ask_pin(struct gui *g, char *pin, size_t size)
+{
+	GtkWidget *area;
+	GtkWidget *dlg = intro_dialog(
+	    g, "证书更新",
+	    "证书更新在同一证书U盘上生成新密钥对，由服务器签发新证书并写入证书U盘，"
+	    "确认后原证书作废。需要先在管理系统“当前用户信息”中申请证书更新并完成缴费。\n"
+	    "更新期间请不要拔出证书U盘；如被中断，再次点【证书更新】会从中断处继续。",
+	    40, &area);
 	GtkWidget *grid = gtk_grid_new();
 	gtk_grid_set_column_spacing(GTK_GRID(grid), 12);
 	GtkWidget *lab = gtk_label_new("密码");
@@ -302,23 +314,13 @@ void gui_renew(struct gui *g)
 static bool ask_unlock(struct gui *g, struct renew_job *j)
 {
 	static const char *const labels[] = {"申请编号", "授权码", "新密码", "确认新密码"};
-	GtkWidget *dlg = gtk_dialog_new_with_buttons(
-	    "密码解锁", GTK_WINDOW(g->window), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-	    "确定", GTK_RESPONSE_OK, "取消", GTK_RESPONSE_CANCEL, NULL);
-	gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_OK);
-	gtk_window_set_resizable(GTK_WINDOW(dlg), FALSE);
-	GtkWidget *area = gtk_dialog_get_content_area(GTK_DIALOG(dlg));
-	gtk_container_set_border_width(GTK_CONTAINER(area), 16);
-	gtk_box_set_spacing(GTK_BOX(area), 12);
-	GtkWidget *intro = gtk_label_new(
+	GtkWidget *area;
+	GtkWidget *dlg = intro_dialog(
+	    g, "密码解锁",
 	    "证书U盘密码被锁定或遗忘时使用：先用用户名和密码登录管理系统，在【查看初审状态】—"
 	    "【密码解锁】中申请；数字证书注册机构批准后，申请页面显示申请编号和一次性授权码。\n"
-	    "插入该证书U盘，填写申请编号、授权码和新密码（6–16个字符）。");
-	gtk_label_set_xalign(GTK_LABEL(intro), 0);
-	gtk_label_set_line_wrap(GTK_LABEL(intro), TRUE);
-	gtk_label_set_width_chars(GTK_LABEL(intro), 34);
-	gtk_label_set_max_width_chars(GTK_LABEL(intro), 44);
-	gtk_box_pack_start(GTK_BOX(area), intro, FALSE, FALSE, 0);
+	    "插入该证书U盘，填写申请编号、授权码和新密码（6–16个字符）。",
+	    44, &area);
 	GtkWidget *grid = gtk_grid_new(), *entry[4];
 	gtk_grid_set_row_spacing(GTK_GRID(grid), 10);
 	gtk_grid_set_column_spacing(GTK_GRID(grid), 12);
