@@ -6,9 +6,7 @@
 #include "esp/db.h"
 #include "esp/util.h"
 
-#include <fcntl.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,11 +48,8 @@ struct db_conn {
 		const char *key;
 		struct stmt_entry *e;
 	} byptr[PTR_SLOTS];
-	/* The first page of the -shm file, read-only (sq_commit_mark); mapped
-	 * at the first call, MAP_FAILED if that failed. */
-	const volatile uint32_t *shm;
-	bool shm_tried;
-	uint64_t file; /* the database file's device and inode */
+	/* sq_commit_mark: the database file's device and inode, 0 until known. */
+	uint64_t file;
 };
 
 static enum db_status map_rc(sqlite3 *db, int rc, const char *sql)
@@ -150,8 +145,6 @@ static void sq_close(db_conn *c)
 		}
 	}
 	free(c->buckets);
-	if (c->shm && c->shm != MAP_FAILED)
-		munmap((void *)c->shm, (size_t)sysconf(_SC_PAGESIZE));
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -161,51 +154,48 @@ static void sq_close(db_conn *c)
 #define WAL_INDEX_VERSION 3007000u
 #define WAL_HDR_WORDS 12
 
-/* Maps the -shm file. The connection has it open itself (the journal mode
- * was set at open), so no other process can truncate it under the mapping
- * while the connection lives: SQLite only does that while holding the
- * database's shared-memory lock exclusively. */
-static void shm_map(db_conn *c)
+/* The WAL index (the -shm file's first region) as SQLite itself maps it,
+ * through the VFS's public xShmMap: NULL when it is not mapped (no WAL, or
+ * no transaction yet).  Never an open() and close() of our own on the -shm
+ * file: closing any descriptor of a file drops every POSIX lock the process
+ * holds on it, SQLite's included, after which another process opening the
+ * database believes it is alone and truncates the -shm under our mapping
+ * (SIGBUS) or writes while we read. */
+static const volatile uint32_t *wal_index(db_conn *c)
 {
-	c->shm_tried = true;
-	c->shm = MAP_FAILED;
-	const char *db = sqlite3_db_filename(c->db, "main");
-	if (!db || !*db)
-		return; /* in memory: no other writer */
-	char *path = xasprintf("%s-shm", db);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return;
-	struct stat st;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	struct stat dbst;
-	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= page && stat(db, &dbst) == 0) {
-		void *p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
-		if (p != MAP_FAILED) {
-			c->shm = p;
-			c->file = (uint64_t)dbst.st_dev << 40 ^ (uint64_t)dbst.st_ino;
-		}
+	sqlite3_file *f = NULL;
+	if (sqlite3_file_control(c->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+	    !f->pMethods || f->pMethods->iVersion < 2 || !f->pMethods->xShmMap)
+		return NULL;
+	volatile void *p = NULL;
+	/* Region 0 of 32 KiB (SQLite's region size), not extended. */
+	if (f->pMethods->xShmMap(f, 0, 32768, 0, &p) != SQLITE_OK)
+		return NULL;
+	if (p && !c->file) {
+		struct stat st;
+		const char *db = sqlite3_db_filename(c->db, "main");
+		if (!db || stat(db, &st) != 0)
+			return NULL;
+		c->file = (uint64_t)st.st_dev << 40 ^ (uint64_t)st.st_ino;
 	}
-	close(fd);
+	return p;
 }
 
 static bool sq_commit_mark(db_conn *c, struct db_mark *m)
 {
 	if (!sqlite3_get_autocommit(c->db))
 		return false; /* its own uncommitted changes are not in the header */
-	if (!c->shm_tried)
-		shm_map(c);
-	if (c->shm == MAP_FAILED)
+	const volatile uint32_t *shm = wal_index(c);
+	if (!shm)
 		return false;
 	/* As SQLite's readers do: the writer writes the second copy, then the
 	 * first; the two read in the other order and equal are one header. */
 	uint32_t second[WAL_HDR_WORDS];
 	for (int i = 0; i < WAL_HDR_WORDS; i++)
-		m->header[i] = c->shm[i];
+		m->header[i] = shm[i];
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int i = 0; i < WAL_HDR_WORDS; i++)
-		second[i] = c->shm[WAL_HDR_WORDS + i];
+		second[i] = shm[WAL_HDR_WORDS + i];
 	/* Word 3 holds isInit in its first byte. */
 	unsigned char is_init;
 	memcpy(&is_init, &m->header[3], 1);

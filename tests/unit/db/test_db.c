@@ -14,11 +14,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "esp/core.h"
@@ -1075,6 +1077,38 @@ static void test_generations_other_writers(void **state)
 	assert_int_equal(gen_of(f->c, GEN_SESSIONS), s1);
 }
 
+/* Reading the commit mark must leave SQLite's locks on the -shm file in
+ * place: another process (espctl, the sqlite3 shell) that finds no lock on
+ * its DMS byte believes it is alone and truncates the file under this
+ * process's mapping (SIGBUS in the next commit). */
+static void test_commit_mark_keeps_shm_locks(void **state)
+{
+	struct fixture *f = *state;
+	if (f->pg)
+		return;
+	struct db_mark m;
+	assert_true(db_commit_mark(f->c, &m));
+	char *shm = xasprintf("%s-shm", f->target);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* SQLite's DMS byte: 120 + 8 (os_unix.c UNIX_SHM_DMS). */
+		int fd = open(shm, O_RDWR);
+		struct flock lk = {
+		    .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128, .l_len = 1};
+		bool held = fd >= 0 && fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+		_exit(held ? 0 : 1);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	free(shm);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(
+	    DB_EXEC0(f->c, "UPDATE generations SET value = value + 1 WHERE name = 'sessions'",
+	             NULL),
+	    DB_OK);
+}
+
 static void test_session_cache(void **state)
 {
 	struct fixture *f = *state;
@@ -1682,6 +1716,7 @@ static void test_pg_session_ended(void **state)
 	cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),                         \
 	    cmocka_unit_test_setup_teardown(test_pg_session_ended, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_commit_durable, setup, teardown),                 \
+	    cmocka_unit_test_setup_teardown(test_commit_mark_keeps_shm_locks, setup, teardown),    \
 	    cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                          \
 	    cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                          \
