@@ -61,39 +61,41 @@ fail() {
 	import -window root "$SHOTS/$MODE-failed.png"
 	exit 1
 }
+# Waits are generous: under ASan on a loaded machine the window and the
+# accessibility bus answer slowly, and a wait costs its length only on failure.
 # the server from esp-token.conf, as the client package writes it
 mkdir -p "$HOME/.config"
 printf 'server = %s\n' "$SERVER" >"$HOME/.config/esp-token.conf"
 "$GUI" --module "$MODULE" >"$WORK/gui.log" 2>&1 &
 GUI_PID=$!
-atspi window 证书管理工具 15 && atspi wait "$LABEL" 10 || fail "the window shows the key"
+atspi window 证书管理工具 45 && atspi wait "$LABEL" 30 || fail "the window shows the key"
 import -window root "$SHOTS/$MODE-01-before.png"
 if [ "$MODE" = renew ]; then
 	PIN=$6 SECRET=$6
 	xdotool key --delay 60 alt+r
-	atspi window 证书更新 10 && atspi focus 密码 5 || fail "Alt+R opens 证书更新 at 密码"
+	atspi window 证书更新 30 && atspi focus 密码 15 || fail "Alt+R opens 证书更新 at 密码"
 	xdotool key Return
-	atspi wait "请输入证书U盘的密码。" 5 || fail "an empty 密码 is refused with a reason"
+	atspi wait "请输入证书U盘的密码。" 15 || fail "an empty 密码 is refused with a reason"
 	xdotool type --delay 40 "$PIN"
 	import -window root "$SHOTS/$MODE-02-dialog.png"
 	xdotool key Return
-	atspi nowindow 证书更新 10 || fail "the dialog closes"
-	atspi wait "证书更新完成" 60 || fail "the window says 证书更新完成"
+	atspi nowindow 证书更新 30 || fail "the dialog closes"
+	atspi wait "证书更新完成" 120 || fail "the window says 证书更新完成"
 else
 	APP=$6 CODE=$7 NEWPIN=$8 SECRET=$8
 	xdotool key --delay 60 alt+l
-	atspi window 密码解锁 10 && atspi focus 申请编号 5 || fail "Alt+L opens 密码解锁 at 申请编号"
+	atspi window 密码解锁 30 && atspi focus 申请编号 15 || fail "Alt+L opens 密码解锁 at 申请编号"
 	# a mismatched new PIN is refused in the dialog, nothing sent
 	xdotool type --delay 40 "$APP"; xdotool key Tab; xdotool type --delay 20 "$CODE"
 	xdotool key Tab; xdotool type --delay 40 "$NEWPIN"; xdotool key Tab; xdotool type --delay 40 "${NEWPIN}x"
 	xdotool key Return
-	atspi wait "两次输入的新密码不一致" 5 || fail "a mismatched new PIN is refused"
-	atspi focus 新密码 3 || fail "the cursor is back in 新密码"
+	atspi wait "两次输入的新密码不一致" 15 || fail "a mismatched new PIN is refused"
+	atspi focus 新密码 10 || fail "the cursor is back in 新密码"
 	xdotool type --delay 40 "$NEWPIN"; xdotool key Tab; xdotool type --delay 40 "$NEWPIN"
 	import -window root "$SHOTS/$MODE-02-dialog.png"
 	xdotool key Return
-	atspi nowindow 密码解锁 10 || fail "the dialog closes"
-	atspi wait "密码解锁完成" 60 || fail "the window says 密码解锁完成"
+	atspi nowindow 密码解锁 30 || fail "the dialog closes"
+	atspi wait "密码解锁完成" 120 || fail "the window says 密码解锁完成"
 fi
 # the list shows the token again once the window has rescanned
 sleep 1
