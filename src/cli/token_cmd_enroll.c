@@ -177,18 +177,9 @@ static int enroll_run(const struct tok_opts *o, struct enroll_state *s)
 	}
 	if (rc != TOK_EXIT_OK)
 		return rc;
-	if (EVP_PKEY_eq(X509_get0_pubkey(s->cert), s->pub) != 1) {
-		tok_err("服务器返回的证书与证书U盘上的密钥不匹配，未写入证书U盘");
-		return TOK_EXIT_NETWORK;
-	}
-	int present = tok_cert_present(&s->t, s->cert);
-	if (present < 0)
-		return TOK_EXIT_TOKEN;
-	if (present == 0) {
-		rc = tok_store_cert(&s->t, s->cert, s->label, s->id, s->id_len, 1);
-		if (rc != TOK_EXIT_OK)
-			return rc;
-	}
+	rc = tok_store_issued(&s->t, s->cert, s->pub, s->label, s->id, s->id_len);
+	if (rc != TOK_EXIT_OK)
+		return rc;
 	printf("已将证书写入证书U盘 (label %s)：\n", s->label);
 	fflush(stdout);
 	tok_print_cert_summary(s->cert, "  ");

@@ -202,15 +202,8 @@ static int get_certificate(const struct tok_renew_req *o, struct renew_state *s)
 		tok_err("服务器的应答中没有有效的证书 (certificate)");
 		return TOK_EXIT_NETWORK;
 	}
-	if (EVP_PKEY_eq(X509_get0_pubkey(s->cert), s->pub) != 1) {
-		tok_err("服务器返回的证书与证书U盘上的新密钥不匹配，未写入证书U盘");
-		return TOK_EXIT_NETWORK;
-	}
-	int present = tok_cert_present(&s->t, s->cert);
-	if (present < 0)
-		return TOK_EXIT_TOKEN;
-	if (present == 0 &&
-	    (rc = tok_store_cert(&s->t, s->cert, s->label, s->id, s->id_len, 1)) != TOK_EXIT_OK)
+	if ((rc = tok_store_issued(&s->t, s->cert, s->pub, s->label, s->id, s->id_len)) !=
+	    TOK_EXIT_OK)
 		return rc;
 	say(s, s->cert, "已将新证书写入证书U盘 (label %s)：", s->label);
 	if (s->chain && (rc = tok_store_chain(&s->t, s->chain, s->cert)) != TOK_EXIT_OK)

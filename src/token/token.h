@@ -188,5 +188,11 @@ int tok_store_cert(struct tok_ctx *t, X509 *x, const char *label, const unsigned
 int tok_destroy_object(struct tok_ctx *t, CK_OBJECT_HANDLE h);
 /* 1 if an identical certificate (same DER) is already on the token. */
 int tok_cert_present(struct tok_ctx *t, X509 *x);
+/* The certificate the server issued for the key pair whose public key is
+ * pub, written beside it (label, id) unless it is there already (a resumed
+ * run). A certificate for another key is refused before anything is
+ * written: TOK_EXIT_NETWORK. Exit code. */
+int tok_store_issued(struct tok_ctx *t, X509 *cert, EVP_PKEY *pub, const char *label,
+                     const unsigned char *id, size_t id_len);
 
 #endif

@@ -364,3 +364,16 @@ int tok_key_pair(struct tok_ctx *t, const unsigned char *id, size_t id_len, cons
 	tok_err("无法通过 libp11 使用密钥 %s（私钥或公钥缺失）", label);
 	return TOK_EXIT_TOKEN;
 }
+
+int tok_store_issued(struct tok_ctx *t, X509 *cert, EVP_PKEY *pub, const char *label,
+                     const unsigned char *id, size_t id_len)
+{
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1) {
+		tok_err("服务器返回的证书与证书U盘上的密钥不匹配，未写入证书U盘");
+		return TOK_EXIT_NETWORK;
+	}
+	int present = tok_cert_present(t, cert);
+	if (present < 0)
+		return TOK_EXIT_TOKEN;
+	return present ? TOK_EXIT_OK : tok_store_cert(t, cert, label, id, id_len, 1);
+}
