@@ -4,11 +4,10 @@
 // the portal reaches 再次申请, which otherwise needs a key.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startEsp, Client, ENGINE, holderWithKeys, linkHref, decode, rawSql } from './lib/esp.mjs';
+import { startEsp, ENGINE, holderWithKeys, linkHref, decode, rawSql, keySession } from './lib/esp.mjs';
 
 let esp, dir;
 before(async () => {
@@ -23,20 +22,10 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function keySession(holder, i) {
-  const r = spawnSync('curl', ['-s', '-i', '--cacert', holder.chain, '--cert', holder.certs[i].cert,
-    '--key', holder.certs[i].key, `${esp.loginUrl}/`], { encoding: 'utf8' });
-  const cookie = (r.stdout.match(/esp_session=([^;\s]+)/) || [])[1];
-  if (!cookie) throw new Error(`certificate login failed:\n${r.stdout.slice(0, 500)}`);
-  const c = new Client(esp.url);
-  c.cookies.set('esp_session', cookie);
-  return c;
-}
-
 test(`[${ENGINE}] 挂失 of the key in use and of the last key: specific warnings, then how to apply again`, async () => {
   const h = await holderWithKeys(esp, 'enterprise', 2, dir);
   const [k0, k1] = h.certs;
-  const k = keySession(h, 0);
+  const k = keySession(esp, h, 0);
 
   const other = await k.get(`/mgmt/certs/${k1.serial}/lost`);
   assert.equal(other.status, 200);

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
-  startEsp, Client, ENGINE, holderWithKeys, approvedApplicant, makeCsr, rawSql,
+  startEsp, Client, ENGINE, holderWithKeys, approvedApplicant, makeCsr, rawSql, keySession,
 } from './lib/esp.mjs';
 
 let esp, dir;
@@ -29,16 +29,6 @@ after(async () => {
   await esp.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-function keySession(holder, i) {
-  const r = spawnSync('curl', ['-s', '-i', '--cacert', holder.chain, '--cert', holder.certs[i].cert,
-    '--key', holder.certs[i].key, `${esp.loginUrl}/`], { encoding: 'utf8' });
-  const cookie = (r.stdout.match(/esp_session=([^;\s]+)/) || [])[1];
-  if (!cookie) throw new Error(`certificate login failed:\n${r.stdout.slice(0, 500)}`);
-  const c = new Client(esp.url);
-  c.cookies.set('esp_session', cookie);
-  return c;
-}
 
 const sql = (q) => rawSql(esp, q).trim();
 const certRow = (serial) => sql(`SELECT status || '/' || COALESCE(revoke_reason, -1) FROM certificates WHERE serial = '${serial}'`);
@@ -89,7 +79,7 @@ test(`[${ENGINE}] 丢失补办: refused before 挂失, then applied once by pass
   assert.match(early.text, /该证书尚未挂失，不能申请丢失补办：请先在【当前用户信息】中挂失该证书U盘/);
 
   // 挂失 with the key itself; the key no longer logs in, the password does.
-  const k = keySession(h, 0);
+  const k = keySession(esp, h, 0);
   await k.get(`/mgmt/certs/${old.serial}/lost`);
   const lostPage = await k.post(`/mgmt/certs/${old.serial}/lost`, {});
   assert.equal(lostPage.status, 200);

@@ -2,7 +2,7 @@
 // a temporary data directory, on SQLite or on a fresh PostgreSQL database,
 // and gives a small HTTP client with a cookie jar that finds its way through
 // the pages as a person would (labels, links, the form token).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -393,6 +393,19 @@ export async function submitApplication(c, kind, sets = 1) {
   const m = done.text.match(/ESP-\d{4}-\d{6}/);
   if (!m) throw new Error(`application not created: ${done.status}`);
   return m[0];
+}
+
+// A session of the management system opened by certificate login with key
+// i of a holder from holderWithKeys (curl presents the key to the login
+// listener; the session cookie is carried over to a Client).
+export function keySession(esp, holder, i) {
+  const r = spawnSync('curl', ['-s', '-i', '--cacert', holder.chain, '--cert', holder.certs[i].cert,
+    '--key', holder.certs[i].key, `${esp.loginUrl}/`], { encoding: 'utf8' });
+  const cookie = (r.stdout.match(/esp_session=([^;\s]+)/) || [])[1];
+  if (!cookie) throw new Error(`certificate login failed:\n${r.stdout.slice(0, 500)}`);
+  const c = new Client(esp.url);
+  c.cookies.set('esp_session', cookie);
+  return c;
 }
 
 // A holder with `sets` keys of `kind`: registered, approved, applied, paid,
