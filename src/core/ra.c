@@ -498,15 +498,20 @@ enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	all.to = 0;
 	struct where w;
 	where_of(c, &w, &all, -1, false);
-	char *sql = xasprintf("SELECT a.submitted_at%s%s", from_of(&w), w.sql.data);
+	/* Counted per day by the store: a province's month is thousands of
+	 * rows, which were sent one by one to be counted here. */
+	struct db_param since_p = P_INT(since);
+	w.p[w.n++] = since_p;
+	char *sql = xasprintf("SELECT (a.submitted_at - $%d) / %d AS day, COUNT(*)%s%s GROUP BY day",
+	                      w.n, DAY, from_of(&w), w.sql.data);
 	db_result *r = NULL;
 	enum db_status st = db_exec(c, sql, w.p, w.n, &r);
 	free(sql);
 	if (st == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			int64_t k = (db_get_int(r, i, 0, 0) - since) / DAY;
+			int64_t k = db_get_int(r, i, 0, -1);
 			if (k >= 0 && k < days)
-				d[k].received++;
+				d[k].received += db_get_int(r, i, 1, 0);
 		}
 	db_result_free(r);
 	r = NULL;
@@ -515,16 +520,19 @@ enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	 * (evaluators) since then, whenever they applied. */
 	all.from = 0;
 	where_of(c, &w, &all, -1, false);
-	struct db_param since_p = P_INT(since);
 	where_add(&w, "(a.shipped_at >= $? OR a.pickup_at >= $?)", &since_p);
-	sql = xasprintf("SELECT COALESCE(a.shipped_at, a.pickup_at), a.sets%s%s", from_of(&w),
-	                w.sql.data);
+	/* A key shipped before `since` and picked up after is not counted:
+	 * its day would round towards zero, into the first bar. */
+	where_add(&w, "COALESCE(a.shipped_at, a.pickup_at) >= $?", &since_p);
+	sql = xasprintf("SELECT (COALESCE(a.shipped_at, a.pickup_at) - $%d) / %d AS day, "
+	                "SUM(a.sets)%s%s GROUP BY day",
+	                w.n, DAY, from_of(&w), w.sql.data);
 	if (st == DB_OK)
 		st = db_exec(c, sql, w.p, w.n, &r);
 	free(sql);
 	if (st == DB_OK)
 		for (int i = 0; i < r->nrows; i++) {
-			int64_t k = (db_get_int(r, i, 0, 0) - since) / DAY;
+			int64_t k = db_get_int(r, i, 0, -1);
 			if (k >= 0 && k < days)
 				d[k].shipped += db_get_int(r, i, 1, 0);
 		}
