@@ -537,8 +537,9 @@ enum db_status ra_daily(db_conn *c, struct arena *a, const struct ra_filter *f, 
 	 * rows, which were sent one by one to be counted here. */
 	struct db_param since_p = P_INT(since);
 	w.p[w.n++] = since_p;
-	char *sql = xasprintf("SELECT (a.submitted_at - $%d) / %d AS day, COUNT(*)%s%s GROUP BY day",
-	                      w.n, DAY, from_of(&w), w.sql.data);
+	char *sql =
+	    xasprintf("SELECT (a.submitted_at - $%d) / %d AS day, COUNT(*)%s%s GROUP BY day", w.n,
+	              DAY, from_of(&w), w.sql.data);
 	db_result *r = NULL;
 	enum db_status st = db_exec(c, sql, w.p, w.n, &r);
 	free(sql);

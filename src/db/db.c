@@ -192,13 +192,14 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	return exec_counted(st);
 }
 
-enum db_status db_exec_once(db_conn *c, const char *sql, const struct db_param *params,
-                            int nparams, db_result **res)
+enum db_status db_exec_once(db_conn *c, const char *sql, const struct db_param *params, int nparams,
+                            db_result **res)
 {
 	const struct db_backend *be = ((struct db_conn_head *)c)->be;
 	if (res)
 		*res = NULL;
-	enum db_status st = (be->exec_once ? be->exec_once : be->exec)(c, sql, params, nparams, res);
+	enum db_status st =
+	    (be->exec_once ? be->exec_once : be->exec)(c, sql, params, nparams, res);
 	return exec_counted(st);
 }
 

@@ -130,8 +130,8 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
  * cannot know the text) and read a province's every application to join
  * them with the dozen the text matched. SQLite: db_exec.
  */
-enum db_status db_exec_once(db_conn *c, const char *sql, const struct db_param *params,
-                            int nparams, db_result **res);
+enum db_status db_exec_once(db_conn *c, const char *sql, const struct db_param *params, int nparams,
+                            db_result **res);
 
 /*
  * "column starts with the text parameter p" (the authority tree's subtree
