@@ -38,6 +38,7 @@ struct issue_committer {
 	struct issue_job *head, **tail; /* the queue, oldest first */
 	unsigned queued;
 	bool stopping, held, joined;
+	unsigned told_at_stop; /* jobs answered once stopping: connections resumed */
 	pthread_t thread;
 	struct issue_commit_stats stats;
 };
@@ -126,6 +127,8 @@ static void *committer_thread(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		store_batch(q, batch);
 		pthread_mutex_lock(&q->lock);
+		if (q->stopping)
+			q->told_at_stop += (unsigned)n;
 		q->stats.batches++;
 		q->stats.jobs += n;
 		q->stats.sizes[size_bucket(n)]++;
@@ -146,6 +149,7 @@ static void *committer_thread(void *arg)
 		j->next = NULL;
 		j->busy = true;
 		q->stats.busy++;
+		q->told_at_stop++;
 		finish_locked(q, j);
 	}
 	q->tail = &q->head;
@@ -175,10 +179,10 @@ struct issue_committer *issue_committer_start(db_pool *pool,
 	return q;
 }
 
-void issue_committer_stop(struct issue_committer *q)
+unsigned issue_committer_stop(struct issue_committer *q)
 {
 	if (!q)
-		return;
+		return 0;
 	pthread_mutex_lock(&q->lock);
 	q->stopping = true;
 	pthread_cond_signal(&q->wake);
@@ -187,6 +191,7 @@ void issue_committer_stop(struct issue_committer *q)
 	pthread_mutex_unlock(&q->lock);
 	if (!joined)
 		pthread_join(q->thread, NULL);
+	return q->told_at_stop;
 }
 
 void issue_committer_free(struct issue_committer *q)

@@ -587,7 +587,11 @@ static void stop_listeners(struct listeners *l, struct issue_committer *committe
 			break;
 		usleep(100000);
 	}
-	issue_committer_stop(committer);
+	/* Connections resumed just now get a moment to send their answers
+	 * (201 for the batch that was being stored, 503 for those queued)
+	 * before the daemons close every connection. */
+	if (issue_committer_stop(committer))
+		usleep(300000);
 	for (int k = 0; k < 3; k++)
 		if (l->ctx[k].daemon)
 			MHD_stop_daemon(l->ctx[k].daemon);

@@ -67,8 +67,10 @@ struct issue_committer *issue_committer_start(db_pool *pool,
                                               const struct issue_committer_limits *l);
 /* Stops taking jobs (issue_committer_submit refuses from then on), answers
  * those still queued busy (done is called for each), waits for the batch
- * being stored and joins the thread.  q stays valid until freed. */
-void issue_committer_stop(struct issue_committer *q);
+ * being stored and joins the thread.  q stays valid until freed.  Returns
+ * how many jobs were told once stopping (their owners may still be
+ * answering). */
+unsigned issue_committer_stop(struct issue_committer *q);
 /* Stops q if still running, and frees it: after its last submit. */
 void issue_committer_free(struct issue_committer *q);
 /* Queues j.  Under the committer's lock, first calls suspend(arg) (so that
