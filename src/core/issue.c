@@ -297,19 +297,23 @@ out:
 }
 
 /*
- * Group commit.  Concurrent issuances are stored in one transaction: a
- * request that finds another one committing queues itself, and the next
- * request to find the store free commits every queued certificate together.
- * Each request still returns only after the COMMIT that holds its
- * certificate (or its refusal) has returned, so an acknowledged certificate
- * is as durable as before; consecutive inserts share their table and index
- * pages, so a batch writes far fewer WAL frames than as many single commits
- * (one COMMIT was the largest single cost of an issuance).
+ * Group commit.  Concurrent issuances are stored in one transaction.  Two
+ * ways lead here: with issue_group_commit = on, the committer thread
+ * (issue_commit.c) hands issue_batch_run every job queued while it was
+ * committing; with it off, store_batched below lets a request that finds
+ * another one committing queue itself, and the next request to find the
+ * store free commits every queued certificate together (with one worker
+ * per request, rare: bench/RESULTS.md).  Either way each request is
+ * answered only after the COMMIT that holds its certificate (or its
+ * refusal) has returned, so an acknowledged certificate is as durable as
+ * before, and one COMMIT (one sync of the WAL) serves the whole batch.
  *
  * Within the batch each request runs in a SAVEPOINT: a refusal (policy,
- * state, count, token) rolls back only its own statements, as its own
- * transaction would have.  If the batch fails as a whole (an error, or a
- * retry that ran out), every request is run again alone, the old way: a
+ * state, count, token), or a constraint broken after its first writes,
+ * rolls back only its own statements, as its own transaction would have.  A retry
+ * (serialization failure, busy) runs the whole batch again from the start,
+ * every answer reset.  If the batch fails as a whole (an error, or the
+ * retries ran out), every request is run again alone, the old way: a
  * request committed in between finds its certificate as a retried request.
  */
 static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
