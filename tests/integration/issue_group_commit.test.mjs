@@ -107,7 +107,7 @@ test(`[${ENGINE}] concurrent issuances share a COMMIT; a refusal in the batch ta
     const jobs = (await metric(esp, 'esp_issue_batch_size_sum')) - before.jobs;
     assert.equal(jobs, 13, 'every request went through the committer');
     assert.ok(batches <= 3, `13 requests in ${batches} transactions`);
-    assert.ok((await metric(esp, 'esp_issue_batch_size_max')) >= 8, 'one COMMIT served most of them');
+    assert.ok((await metric(esp, 'esp_issue_batch_size_max')) >= 5, 'one COMMIT served several');
     // Right after the last answer: no clean shutdown.
     await esp.kill9();
     await esp.start();
@@ -159,7 +159,9 @@ test(`[${ENGINE}] a full queue answers 503 with Retry-After, in Chinese, and sto
 });
 
 test(`[${ENGINE}] SIGTERM with issuances suspended and queued: a clean exit, and every 201 is stored`, async (t) => {
-  const esp = await startEsp();
+  // One job per batch: whatever the scheduling, all but the first wait in
+  // the queue while the first waits on the lock.
+  const esp = await startEsp({ args: ['--issue_batch_max=1'] });
   let restarted = false;
   try {
     const app = await holderWithKeys(esp, 'enterprise', 8, tmp, { issued: 0 });
