@@ -444,6 +444,12 @@ static int open_store(struct server *srv, int *applied)
 		fprintf(stderr, "espd: database migration failed\n");
 		return 2;
 	}
+	/* After the migrations (024 makes the triggers notify). Without it,
+	 * or while its connection is down, the generations are read per
+	 * request as before. */
+	if (!db_listen_start(srv->pool))
+		log_error("postgresql: cannot start the listening thread: the generations are read "
+		          "for every request");
 	db_conn *c = db_acquire(srv->pool);
 	limits_load(c, &srv->limits);
 	char host[256] = "";
@@ -654,6 +660,7 @@ int main(int argc, char **argv)
 		ca_free(srv.ca);
 		audit_key_forget();
 		tpl_free(srv.tpl);
+		db_listen_stop(srv.pool);
 		db_pool_close(srv.pool);
 		free(srv.public_url);
 		config_free(cfg);
@@ -697,6 +704,7 @@ int main(int argc, char **argv)
 	audit_key_forget();
 	sopin_key_forget();
 	tpl_free(srv.tpl);
+	db_listen_stop(srv.pool);
 	db_pool_close(srv.pool);
 	free(srv.public_url);
 	config_free(cfg);
