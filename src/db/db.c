@@ -215,7 +215,7 @@ bool db_listen_start(db_pool *p)
 
 void db_listen_stop(db_pool *p)
 {
-	if (p->be == &db_pg_backend)
+	if (p && p->be == &db_pg_backend)
 		pg_listen_stop();
 }
 
