@@ -101,8 +101,11 @@ static bool stop_within(int ms)
  * primary's: a standby can neither send nor listen), or NULL. */
 static PGconn *listen_connect(void)
 {
-	const char *const keys[] = {"dbname", "target_session_attrs", "application_name", NULL};
-	const char *const vals[] = {L.target, "read-write", "espd-listen", NULL};
+	/* connect_timeout: an unreachable server must not hold the thread
+	 * (and espd's stop, which joins it) for the system's TCP timeout. */
+	const char *const keys[] = {"dbname", "target_session_attrs", "application_name",
+	                            "connect_timeout", NULL};
+	const char *const vals[] = {L.target, "read-write", "espd-listen", "5", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		const char *m = c ? PQerrorMessage(c) : "out of memory";
