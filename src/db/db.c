@@ -5,6 +5,8 @@
 #include "esp/db.h"
 #include "esp/util.h"
 
+#include "db_pg_listen.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <time.h>
@@ -221,6 +223,17 @@ bool db_commit_mark(db_conn *c, struct db_mark *m)
 {
 	const struct db_backend *be = ((const struct db_conn_head *)c)->be;
 	return be->commit_mark && be->commit_mark(c, m);
+}
+
+bool db_listen_start(db_pool *p)
+{
+	return p->be != &db_pg_backend || pg_listen_start(p->target);
+}
+
+void db_listen_stop(db_pool *p)
+{
+	if (p && p->be == &db_pg_backend)
+		pg_listen_stop();
 }
 
 bool db_ping(db_conn *c)

@@ -41,6 +41,8 @@
 #include "esp/db.h"
 #include "esp/util.h"
 
+#include "db_pg_listen.h"
+
 #define PG_BYTEAOID 17      /* pg_type.oid of bytea */
 #define PG_LOG_SQL_CHARS 60 /* how much of a failing statement is logged */
 #define PG_CACHE_MIN_BUCKETS 64
@@ -562,6 +564,10 @@ out:
 	free(lengths);
 	free(formats);
 	free(ints);
+	/* A write of its own committed (or may have, when it failed): this
+	 * process must not wait for its notification (db_pg_listen.c). */
+	if (!c->in_tx && !pg_read_only(sql))
+		pg_listen_bump();
 	return st;
 }
 
@@ -595,6 +601,8 @@ static enum db_status pg_exec_script(db_conn *c, const char *sql)
 	if (st != DB_OK)
 		return st;
 	st = pg_simple(c, sql, "script");
+	if (!c->in_tx)
+		pg_listen_bump();
 	/* The schema may have changed under cached plans; most survive, a
 	 * stale one is dropped and prepared again by pg_exec. */
 	return st;
@@ -638,6 +646,10 @@ static enum db_status pg_commit(db_conn *c)
 		st = DB_OK;
 	}
 	PQclear(r);
+	/* Committed, or perhaps (lost on the way): the caches of this process
+	 * see it from here, before the request that wrote answers, not only
+	 * once the notification has come back (db_pg_listen.c). */
+	pg_listen_bump();
 	/* Whether it committed or failed, no transaction is open any more,
 	 * except when the connection broke: rollback then resets it. */
 	if (PQstatus(c->pg) != CONNECTION_BAD)
@@ -655,6 +667,20 @@ static enum db_status pg_rollback(db_conn *c)
 	return pg_simple(c, "ROLLBACK", "rollback");
 }
 
+/* The listening connection's epoch (db_pg_listen.c), outside a
+ * transaction: inside one, the statement reads the transaction's snapshot,
+ * which a mark cannot stand for. */
+static bool pg_commit_mark(db_conn *c, struct db_mark *m)
+{
+	uint64_t e;
+	if (c->in_tx || !pg_listen_mark(&e))
+		return false;
+	memset(m, 0, sizeof *m);
+	m->header[0] = (uint32_t)e;
+	m->header[1] = (uint32_t)(e >> 32);
+	return true;
+}
+
 const struct db_backend db_pg_backend = {
     .name = "postgresql",
     .open = pg_open,
@@ -665,4 +691,5 @@ const struct db_backend db_pg_backend = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .commit_mark = pg_commit_mark,
 };
