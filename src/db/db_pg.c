@@ -456,8 +456,10 @@ static bool pg_reconnect_for_retry(db_conn *c, const char *sql)
 	return true;
 }
 
-static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param *params,
-                              int nparams, db_result **res)
+/* once: planned for these values and not kept (db_exec_once), else
+ * prepared once per connection and run by name. */
+static enum db_status pg_run(db_conn *c, const char *sql, const struct db_param *params,
+                             int nparams, db_result **res, bool once)
 {
 	if (res)
 		*res = NULL;
@@ -519,8 +521,8 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 	for (int attempt = 0;; attempt++) {
 		bool idle = !c->in_tx && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
 		c->lost = false;
-		struct pg_stmt *s = pg_prepare(c, sql, nparams, &st);
-		if (!s) {
+		struct pg_stmt *s = once ? NULL : pg_prepare(c, sql, nparams, &st);
+		if (!once && !s) {
 			/* Preparing changes nothing: a lost server is simply retried. */
 			if (idle && c->lost && !reconnected && pg_reconnect_for_retry(c, sql)) {
 				reconnected = true;
@@ -528,7 +530,9 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 			}
 			goto out;
 		}
-		PGresult *r = PQexecPrepared(c->pg, s->name, nparams, values, lengths, formats, 0);
+		PGresult *r =
+		    once ? PQexecParams(c->pg, sql, nparams, NULL, values, lengths, formats, 0)
+		         : PQexecPrepared(c->pg, s->name, nparams, values, lengths, formats, 0);
 		ExecStatusType rs = PQresultStatus(r);
 		if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
 			if (res)
@@ -539,7 +543,7 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 		}
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		bool stale = state && (!strcmp(state, "26000") || !strcmp(state, "0A000"));
-		if (stale) {
+		if (stale && s) {
 			pg_cache_remove(c, s);
 			if (idle && attempt == 0) {
 				PQclear(r);
@@ -565,6 +569,18 @@ out:
 	if (!c->in_tx && !pg_read_only(sql))
 		pg_listen_bump();
 	return st;
+}
+
+static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param *params,
+                              int nparams, db_result **res)
+{
+	return pg_run(c, sql, params, nparams, res, false);
+}
+
+static enum db_status pg_exec_once(db_conn *c, const char *sql, const struct db_param *params,
+                                   int nparams, db_result **res)
+{
+	return pg_run(c, sql, params, nparams, res, true);
 }
 
 /* A simple query (no parameters): scripts and transaction control. */
@@ -670,6 +686,7 @@ const struct db_backend db_pg_backend = {
     .open = pg_open,
     .close = pg_close,
     .exec = pg_exec,
+    .exec_once = pg_exec_once,
     .exec_script = pg_exec_script,
     .begin = pg_begin,
     .commit = pg_commit,

@@ -70,6 +70,9 @@ struct db_backend {
 	 * sql pointer's text). *res may be NULL when rows are not wanted. */
 	enum db_status (*exec)(db_conn *c, const char *sql, const struct db_param *params,
 	                       int nparams, db_result **res);
+	/* As exec, planned for the values given and not kept (NULL: exec). */
+	enum db_status (*exec_once)(db_conn *c, const char *sql, const struct db_param *params,
+	                            int nparams, db_result **res);
 	/* Run a script of several statements without parameters (migrations). */
 	enum db_status (*exec_script)(db_conn *c, const char *sql);
 	enum db_status (*begin)(db_conn *c);
@@ -120,6 +123,16 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	        (int)(sizeof((const struct db_param[]){__VA_ARGS__}) / sizeof(struct db_param)),   \
 	        (res))
 #define DB_EXEC0(c, sql, res) db_exec((c), (sql), NULL, 0, (res))
+/*
+ * As db_exec, for a statement whose best plan depends on its values: on
+ * PostgreSQL it is planned for them at each run and not kept prepared. A
+ * prepared statement runs a generic plan after five runs, made without the
+ * values; for a search text that plan assumes thousands of matches (it
+ * cannot know the text) and read a province's every application to join
+ * them with the dozen the text matched. SQLite: db_exec.
+ */
+enum db_status db_exec_once(db_conn *c, const char *sql, const struct db_param *params, int nparams,
+                            db_result **res);
 
 /*
  * "column starts with the text parameter p" (the authority tree's subtree

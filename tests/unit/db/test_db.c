@@ -1673,6 +1673,35 @@ static void test_prefix(void **state)
 	}
 }
 
+/* db_exec_once gives the rows of its values each time, and on PostgreSQL
+ * keeps no prepared statement (one kept would run a generic plan after five
+ * runs, what it is for avoiding); the same text through db_exec is kept. */
+static void test_exec_once(void **state)
+{
+	struct fixture *f = *state;
+	static const char *sql = "SELECT $1 * 2 + 0 AS x";
+	for (int i = 0; i < 8; i++) {
+		db_result *r = NULL;
+		struct db_param p[1] = {P_INT(i)};
+		assert_int_equal(db_exec_once(f->c, sql, p, 1, &r), DB_OK);
+		assert_int_equal(r->nrows, 1);
+		assert_int_equal(db_get_int(r, 0, 0, -1), 2 * i);
+		db_result_free(r);
+	}
+	if (!f->pg)
+		return;
+	const char *kept = "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement = $1";
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(f->c, kept, &r, P_TEXT(sql)), DB_OK);
+	assert_int_equal(db_get_int(r, 0, 0, -1), 0);
+	db_result_free(r);
+	assert_int_equal(DB_EXEC(f->c, sql, &r, P_INT(1)), DB_OK);
+	db_result_free(r);
+	assert_int_equal(DB_EXEC(f->c, kept, &r, P_TEXT(sql)), DB_OK);
+	assert_int_equal(db_get_int(r, 0, 0, -1), 1);
+	db_result_free(r);
+}
+
 static void test_ping(void **state)
 {
 	struct fixture *f = *state;
@@ -1812,6 +1841,7 @@ static void test_pg_session_ended(void **state)
 	    cmocka_unit_test_setup_teardown(test_commit_durable, setup, teardown),                 \
 	    cmocka_unit_test_setup_teardown(test_commit_mark_keeps_shm_locks, setup, teardown),    \
 	    cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),               \
+	    cmocka_unit_test_setup_teardown(test_exec_once, setup, teardown),                      \
 	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                          \
 	    cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                          \
 	    cmocka_unit_test_setup_teardown(test_chinese_text, setup, teardown),                   \
