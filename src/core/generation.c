@@ -11,9 +11,11 @@
  * between makes the next mark differ and the counters be read again. This
  * spares every page that loads a session a read transaction on SQLite (two
  * fcntl locks on the -shm file and the statement: a fifth of espd's CPU on
- * the portal page), and on PostgreSQL, where the mark is the count of the
- * generations' notifications (db_pg_listen.c), a round trip to the server
- * for every such page and every OCSP answer. */
+ * the portal page). On PostgreSQL the mark is the count of the generations'
+ * notifications (db_pg_listen.c), which arrive a little after the commit
+ * that sent them: only OCSP trusts it (generations_read_lagging), sparing
+ * a round trip to the server per answer; pages read the counters every
+ * time, so that a change is seen the moment its writer was answered. */
 static _Thread_local struct {
 	bool valid;
 	struct db_mark mark;
@@ -22,11 +24,12 @@ static _Thread_local struct {
 
 static bool generations_query(db_conn *c, int64_t out[GEN_COUNT]);
 
-bool generations_read(db_conn *c, int64_t out[GEN_COUNT])
+static bool read_memo(db_conn *c, int64_t out[GEN_COUNT], bool exact)
 {
 	struct db_mark mark;
 	bool marked = db_commit_mark(c, &mark);
-	if (marked && memo.valid && memcmp(&mark, &memo.mark, sizeof mark) == 0) {
+	bool trusted = marked && (!exact || db_commit_mark_exact(c));
+	if (trusted && memo.valid && memcmp(&mark, &memo.mark, sizeof mark) == 0) {
 		memcpy(out, memo.values, sizeof memo.values);
 		return true;
 	}
@@ -39,6 +42,16 @@ bool generations_read(db_conn *c, int64_t out[GEN_COUNT])
 		memo.valid = true;
 	}
 	return true;
+}
+
+bool generations_read(db_conn *c, int64_t out[GEN_COUNT])
+{
+	return read_memo(c, out, true);
+}
+
+bool generations_read_lagging(db_conn *c, int64_t out[GEN_COUNT])
+{
+	return read_memo(c, out, false);
 }
 
 static bool generations_query(db_conn *c, int64_t out[GEN_COUNT])

@@ -7,7 +7,7 @@
  * request looks at one counter, the store's 'certificates' generation, which
  * the triggers of 014_ocsp.sql raise whenever a certificate's status
  * changes, whoever changes it (this espd, another one, espctl); it is read
- * with the other generations (generations_read), which asks the store only
+ * with the other generations (generations_read_lagging), which asks the store only
  * when its commit mark has moved: on SQLite a commit, on PostgreSQL a
  * notification of a generation's change (db_pg_listen.c).  While it
  * stays the same, the slot answers without asking the store or signing.
@@ -214,7 +214,7 @@ void ocsp_answer(ocsp_cache *c, db_conn *db, const unsigned char *req, size_t re
 		return;
 	}
 	int64_t gens[GEN_COUNT];
-	if (!generations_read(db, gens) || gens[GEN_CERTIFICATES] < 0) {
+	if (!generations_read_lagging(db, gens) || gens[GEN_CERTIFICATES] < 0) {
 		ocsp_query_free(q);
 		error_answer(OCSP_ANSWER_TRY_LATER, 503, der, len, http);
 		return;

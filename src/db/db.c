@@ -225,6 +225,11 @@ bool db_commit_mark(db_conn *c, struct db_mark *m)
 	return be->commit_mark && be->commit_mark(c, m);
 }
 
+bool db_commit_mark_exact(const db_conn *c)
+{
+	return ((const struct db_conn_head *)c)->be == &db_sqlite_backend;
+}
+
 bool db_listen_start(db_pool *p)
 {
 	return p->be != &db_pg_backend || pg_listen_start(p->target);

@@ -179,6 +179,13 @@ const char *db_sql(const db_conn *c, const struct db_sql *s);
  * notify: a mark covers what they count, not every table.
  */
 bool db_commit_mark(db_conn *c, struct db_mark *m);
+/* Whether c's marks move before a commit returns to whoever made it, in any
+ * process (SQLite: the WAL index is written by the COMMIT itself). False on
+ * PostgreSQL: another process's commit moves the mark only when its
+ * notification arrives, a little later; a reader that must see a change as
+ * soon as its writer was told it committed (a page after espctl disabled
+ * the account) reads the store instead. */
+bool db_commit_mark_exact(const db_conn *c);
 
 /* PostgreSQL: starts the process's listening connection (a thread) to the
  * pool's store, which makes db_commit_mark give marks; one per process.

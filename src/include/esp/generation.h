@@ -25,7 +25,15 @@ enum generation {
 };
 /* Reads them all in one statement, or none while the store's commit mark
  * (db_commit_mark) says nothing committed since this thread last read
- * them; false on a store error (all set to -1). */
+ * them; false on a store error (all set to -1). Exact: every commit whose
+ * writer has been answered is seen, whichever process made it, so on
+ * PostgreSQL (db_commit_mark_exact false) the statement runs each time. */
 bool generations_read(db_conn *c, int64_t out[GEN_COUNT]);
+/* The same, trusting PostgreSQL's notification mark too: another process's
+ * commit is seen once its notification has arrived (well under a
+ * millisecond on a local network; at most a few seconds while the
+ * listening connection is silently dead, db_pg_listen.c). For OCSP, whose
+ * answers are published to be cached by their clients anyway. */
+bool generations_read_lagging(db_conn *c, int64_t out[GEN_COUNT]);
 
 #endif
