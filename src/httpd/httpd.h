@@ -126,6 +126,11 @@ void render_page(struct request *r, int status, const char *tpl, const char *tit
 /* The layout around html already rendered by the caller (trusted, not escaped). */
 void render_page_html(struct request *r, int status, const char *title, const char *html,
                       size_t len);
+/* The same for html that body_id names for the life of the process (the
+ * same id never names other bytes; 0: no id): the whole page, layout and
+ * html, is kept per layout and id and sent again without a copy. */
+void render_page_html_id(struct request *r, int status, const char *title, const char *html,
+                         size_t len, uint64_t body_id);
 /* A page with only a message (errors, 403, 404); message is plain text. */
 void render_message(struct request *r, int status, const char *title, const char *message);
 void redirect(struct request *r, const char *location);

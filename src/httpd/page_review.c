@@ -21,9 +21,11 @@
  * last one to let go frees it, so a hit costs no copy of the page. */
 struct queue_page {
 	unsigned refs;
+	uint64_t id; /* these bytes' own number (render_page_html_id): never reused */
 	size_t len;
 	char html[];
 };
+static uint64_t next_page_id;
 static struct {
 	char *key;
 	int64_t generation;
@@ -66,6 +68,7 @@ static struct queue_page *cache_put(const char *key, int64_t generation, char *h
 		memcpy(p->html, html, len);
 	p->html[len] = '\0';
 	p->len = len;
+	p->id = __atomic_add_fetch(&next_page_id, 1, __ATOMIC_RELAXED);
 	free(html);
 	if (generation < 0) {
 		p->refs = 1;
@@ -156,7 +159,7 @@ void page_review_queue(struct request *r)
 		size_t len = b.len;
 		p = cache_put(key, generation, buf_steal(&b), len);
 	}
-	render_page_html(r, 200, "报名初审", p->html, p->len);
+	render_page_html_id(r, 200, "报名初审", p->html, p->len, p->id);
 	page_release(p);
 }
 
