@@ -86,6 +86,7 @@ void render_page(struct request *r, int status, const char *tpl, const char *tit
  * responses sending it: the last to let go frees it. */
 struct whole_page {
 	unsigned refs;
+	struct resp_slot slot; /* its response, sent again while the headers stay */
 	size_t len;
 	char data[];
 };
@@ -132,8 +133,10 @@ static void frame_key(struct request *r, const char *title, struct buf *k)
 static void whole_release(void *p)
 {
 	struct whole_page *w = p;
-	if (w && __atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (w && __atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		resp_slot_clear(&w->slot);
 		free(w);
+	}
 }
 
 /* The layout of key k around html into out, or, with a body_id, into a
@@ -164,6 +167,7 @@ static bool frame_get(const struct buf *k, const char *html, size_t len, uint64_
 			w->len = f->before + len + after;
 			w->data[w->len] = '\0';
 			w->refs = 2; /* the frame's and the caller's */
+			w->slot.kept = NULL;
 			old = f->whole;
 			f->whole = w;
 			f->body_id = body_id;
@@ -228,7 +232,8 @@ void render_page_html_id(struct request *r, int status, const char *title, const
 		buf_free(&k);
 		if (hit && whole) {
 			take_page(r, status, "(html)", 0, &body);
-			req_body_shared(r, whole->data, whole->len, whole_release, whole);
+			req_body_shared_slot(r, whole->data, whole->len, whole_release, whole,
+			                     &whole->slot);
 			return;
 		}
 		if (hit) {
