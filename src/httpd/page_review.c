@@ -89,6 +89,31 @@ static struct queue_page *cache_put(const char *key, int64_t generation, char *h
 	return p;
 }
 
+/* "authority path|state|page": what arena_printf would make, without
+ * vsnprintf (a tenth of the page's own time on a cache hit). */
+static const char *queue_key(struct request *r, const char *state, long page)
+{
+	const char *path = r->actor.authority_path ? r->actor.authority_path : "";
+	size_t np = strlen(path), ns = strlen(state);
+	char num[24];
+	size_t i = sizeof num;
+	unsigned long v = (unsigned long)page;
+	do
+		num[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	size_t nn = sizeof num - i;
+	char *k = arena_alloc(r->arena, np + ns + nn + 3), *o = k;
+	memcpy(o, path, np);
+	o += np;
+	*o++ = '|';
+	memcpy(o, state, ns);
+	o += ns;
+	*o++ = '|';
+	memcpy(o, num + i, nn);
+	o[nn] = '\0';
+	return k;
+}
+
 /* The queue of one state, or of all (REG_STATE_UNKNOWN); NULL when the
  * store failed. */
 static json_t *queue_context(struct request *r, enum reg_state st, long page)
@@ -142,7 +167,7 @@ void page_review_queue(struct request *r)
 	if (page < 1 || page > 100000)
 		page = 1;
 	int64_t generation = r->generations[GEN_REGISTRATIONS];
-	const char *key = arena_printf(r->arena, "%s|%s|%ld", r->actor.authority_path, state, page);
+	const char *key = queue_key(r, state, page);
 	struct queue_page *p = generation >= 0 ? cache_get(key, generation) : NULL;
 	if (!p) {
 		json_t *ctx = req_own_json(r, queue_context(r, st, page));
