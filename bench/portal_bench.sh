@@ -303,6 +303,21 @@ cg_run() {
 	printf -v "IR_$name" '%s' "$(awk -v i="$ir" -v n="$nreq" 'BEGIN { printf "%.0f", (n > 0 ? i / n : 0) }')"
 	printf -v "NREQ_$name" '%s' "$nreq"
 }
+if [ "${STRACE:-0}" = 1 ]; then
+	# System calls per request of each server (strace -c over 2 s of wrk).
+	for pid_name in "$ESPD_PID:espd:$ESP_URL:Cookie: esp_session=$SESSION" "$BASE_PID:base:$BASE_URL:"; do
+		IFS=: read -r spid sname surl1 surl2 surl3 shdr <<<"$pid_name"
+		strace -c -f -p "$spid" -o "$TMP/strace-$sname.txt" &
+		st=$!
+		sleep 0.5
+		sargs=(-t1 -c8 -d2s)
+		[ -n "$shdr" ] && sargs+=(-H "$shdr")
+		wrk "${sargs[@]}" "$surl1:$surl2:$surl3$PAGE_PATH" >"$TMP/strace-wrk-$sname.txt"
+		kill -INT "$st"; wait "$st" 2>/dev/null || true
+		echo "strace $sname: $(awk '/requests in/ { print $1; exit }' "$TMP/strace-wrk-$sname.txt") requests"
+		cat "$TMP/strace-$sname.txt"
+	done
+fi
 if [ "$CALLGRIND" != 0 ]; then
 	command -v valgrind >/dev/null || die "valgrind not found"
 	kill "$ESPD_PID" && wait "$ESPD_PID" 2>/dev/null || true
