@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -67,6 +68,19 @@ static int parse_listen(const char *spec, struct sockaddr_in *sa)
 	return 0;
 }
 
+/* libmicrohttpd's own complaints (a port taken, a broken TLS client) go
+ * through espd's log: time-stamped, one write per line, as ours. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[1024];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_error("libmicrohttpd: %s", msg);
+}
+
 static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *spec,
                                          const char *key_pem, const char *cert_pem,
                                          const char *trust_pem, bool own_accept)
@@ -91,6 +105,7 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 	if (own_accept)
 		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	struct MHD_OptionItem opts[] = {
+	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
 	    {MHD_OPTION_THREAD_POOL_SIZE, config_get_long(srv->cfg, "threads"), NULL},
 	    {own_accept ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, 0, &sa},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)server_completed, lc},
@@ -102,13 +117,16 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 	    {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	     config_get_long(srv->cfg, "max_connections_per_ip"), NULL},
 	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, srv->guard},
-	    {own_accept ? MHD_OPTION_END : MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
 	    {key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
 	    {key_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
 	    {trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)trust_pem},
 	    {MHD_OPTION_END, 0, NULL},
 	};
-	/* Compact the list: options after a disabled one must still be seen. */
+	/* No MHD_OPTION_LISTENING_ADDRESS_REUSE: set to 1 it means SO_REUSEPORT,
+	 * and a second espd (or anything of the same user) could then bind the
+	 * same port and take half the connections unnoticed. libmicrohttpd's
+	 * default, SO_REUSEADDR, already lets a restarted espd bind at once.
+	 * Compact the list: options after a disabled one must still be seen. */
 	struct MHD_OptionItem list[sizeof opts / sizeof opts[0]];
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
@@ -615,13 +633,21 @@ int main(int argc, char **argv)
 	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "espd: libsodium failed to start\n");
+		config_free(cfg);
 		return 2;
 	}
+	/* Every refusal below ends at `out`, which frees whatever was made so
+	 * far (each free takes NULL): a sanitizer build then reports only real
+	 * leaks, whatever step failed. */
 	struct server srv = {0};
-	if (server_settings(&srv, cfg) != 0) {
-		config_free(cfg);
-		return 1;
-	}
+	struct listeners l = {0};
+	char *ca_dir = NULL;
+	struct mailer *mailer = NULL;
+	pthread_t maint_tid;
+	bool maint_started = false;
+	rc = 1;
+	if (server_settings(&srv, cfg) != 0)
+		goto out;
 	srv.guard = guard_new(
 	    (const int[GUARD_PHASES]){
 	        [GUARD_HEADERS] = (int)config_get_long(cfg, "header_timeout_seconds"),
@@ -631,43 +657,35 @@ int main(int argc, char **argv)
 	    (unsigned)config_get_long(cfg, "max_connections") / 2);
 	raise_file_limit();
 	int applied = 0;
+	rc = 2;
 	if (open_store(&srv, &applied) != 0)
-		return 2;
+		goto out;
 	/* Fonts are found once here: fontconfig is slow the first time. */
 	appform_init();
 	char *tplerr = NULL;
 	srv.tpl = tpl_load_dir(config_get(cfg, "templates_dir"), &tplerr);
 	if (!srv.tpl) {
 		fprintf(stderr, "espd: templates: %s\n", tplerr);
-		return 2;
+		free(tplerr);
+		goto out;
 	}
-	char *ca_dir = xasprintf("%s/ca", config_get(cfg, "data_dir"));
+	ca_dir = xasprintf("%s/ca", config_get(cfg, "data_dir"));
 	if (ca_open(ca_dir, &srv.ca) != CA_OK) {
 		fprintf(stderr, "espd: no CA in %s: run `espctl init` first\n", ca_dir);
-		return 2;
+		goto out;
 	}
-	if (same_deployment(&srv, ca_dir) != 0) {
-		/* Refused before serving: everything freed, so that a sanitizer
-		 * build reports only real leaks. */
-		guard_free(srv.guard);
-		free(ca_dir);
-		ca_free(srv.ca);
-		audit_key_forget();
-		tpl_free(srv.tpl);
-		db_pool_close(srv.pool);
-		free(srv.public_url);
-		config_free(cfg);
-		return 2;
-	}
+	if (same_deployment(&srv, ca_dir) != 0)
+		goto out;
+	rc = 1;
 	if (metrics_init(&srv) != 0)
-		return 1;
-	int ocsp_rc = ocsp_start(&srv, ca_dir);
-	if (ocsp_rc != 0)
-		return ocsp_rc;
-
-	struct listeners l = {0};
+		goto out;
+	rc = ocsp_start(&srv, ca_dir);
+	if (rc != 0)
+		goto out;
+	rc = 2;
 	if (start_listeners(&srv, &l, ca_dir) != 0)
-		return 2;
+		goto out;
+	rc = 0;
 	const char *spec[3];
 	for (int k = 0; k < 3; k++)
 		spec[k] =
@@ -677,15 +695,15 @@ int main(int argc, char **argv)
 	         db_pool_backend(srv.pool)->name, applied, spec[LISTEN_HTTP], spec[LISTEN_HTTPS],
 	         spec[LISTEN_LOGIN]);
 
-	pthread_t maint_tid;
-	bool maint_started = pthread_create(&maint_tid, NULL, maintenance_thread, &srv) == 0;
-	struct mailer *mailer = mailer_start(&srv);
+	maint_started = pthread_create(&maint_tid, NULL, maintenance_thread, &srv) == 0;
+	mailer = mailer_start(&srv);
 
 	int sig = 0;
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 	stopping = sig;
 	log_info("espd stopping (signal %d): finishing requests in flight", (int)stopping);
+out:
 	stop_listeners(&l);
 	if (maint_started)
 		pthread_join(maint_tid, NULL);
@@ -700,6 +718,7 @@ int main(int argc, char **argv)
 	db_pool_close(srv.pool);
 	free(srv.public_url);
 	config_free(cfg);
-	log_info("espd stopped");
-	return 0;
+	if (rc == 0)
+		log_info("espd stopped");
+	return rc;
 }

@@ -297,11 +297,15 @@ void page_ra_queue_csv(struct request *r)
 		return;
 	}
 	buf_free(&r->body);
-	buf_puts(&r->body, "\xEF\xBB\xBF申请编号,状态,申请人类型,名称,代码,省份,数量,金额(元),"
-	                   "提交日期,已用天数,超期\r\n");
+	/* The columns of the page's table, in the same words: 业务类型 and the
+	 * replaced certificate tell a 补办 from a new key in the spreadsheet. */
+	buf_puts(&r->body, "\xEF\xBB\xBF申请编号,业务类型,原证书序列号,状态,申请人类型,名称,代码,"
+	                   "省份,数量,金额(元),提交日期,已用天数,超期\r\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct ra_queue_item *it = &list[i];
 		const char *cols[] = {it->number,
+		                      app_type_label(it->type),
+		                      it->replaces_serial ? it->replaces_serial : "",
 		                      app_state_label(it->state),
 		                      it->kind == KIND_NONE ? "" : kind_label(it->kind),
 		                      it->name,

@@ -61,3 +61,20 @@ test(`[${ENGINE}] set-public-url records the new address with an audit entry; es
   const res = await fetch(`${esp.url}/healthz`);
   assert.equal(res.status, 200);
 });
+
+test(`[${ENGINE}] a listener address already taken: espd says which, exits 2 and frees what it had opened`, async () => {
+  // The running espd holds its own HTTP port; a second one asked for the
+  // same port must refuse to start. Under the sanitizer build a leak on
+  // this path fails the process (LeakSanitizer's exit code, not 2).
+  const port = new URL(esp.url).port;
+  const refused = spawnSync(ESPD, [`--data_dir=${esp.dir}`, `--database=${esp.database}`,
+    `--http_listen=127.0.0.1:${port}`, '--https_listen=', '--login_listen=', '--public_url=https://esp.example.cn:8443'],
+  { encoding: 'utf8', timeout: 60000 });
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, new RegExp(`error cannot listen on 127\\.0\\.0\\.1:${port}`));
+  // libmicrohttpd's own reason comes through espd's log, time-stamped.
+  assert.match(refused.stderr, /^\d{4}-\d\d-\d\dT[\d:]+Z error libmicrohttpd: .*Address already in use$/m);
+  assert.doesNotMatch(refused.stderr, /LeakSanitizer/);
+  const res = await fetch(`${esp.url}/healthz`);
+  assert.equal(res.status, 200);
+});

@@ -129,6 +129,12 @@ test(`[${ENGINE}] 丢失补办: refused before 挂失, then applied once by pass
   // The RA's queue names the kind and the old certificate.
   const queue = await h.ra.get(`/ra/queue?q=${number}`);
   assert.match(queue.text, new RegExp(`<td>${number}</td><td>丢失补办<br><span class="mono">原证书 ${old.serial}</span></td>`));
+  // So does its spreadsheet export, in the same words.
+  const csv = await h.ra.get(`/ra/queue.csv?q=${number}`);
+  const lines = csv.text.replace(/^\uFEFF/, '').trim().split('\r\n');
+  assert.equal(lines[0], '申请编号,业务类型,原证书序列号,状态,申请人类型,名称,代码,省份,数量,金额(元),提交日期,已用天数,超期');
+  assert.equal(lines.length, 2, csv.text);
+  assert.match(lines[1], new RegExp(`^"${number}","丢失补办","${old.serial}",`));
 
   // A set's price (medium and certificate), as a first key costs.
   const price = Number(sql('SELECT price_yuan FROM fee_schedule ORDER BY valid_from DESC, id DESC LIMIT 1'));
