@@ -23,7 +23,9 @@
 #   callgrind and prints the instructions each executes per request over S
 #   seconds of requests (after a warm-up): counts that other people's work on
 #   the machine does not move (the few requests in flight at the end are
-#   counted in the instructions but not in the requests: < 0.1 %). CALLGRIND_OUT=dir keeps the profiles.
+#   counted in the instructions but not in the requests: < 0.1 %).
+#   STRACE=1 prints the system calls of espd and baseline_mhd (strace -c)
+#   over 2 s of wrk each, to compare them per request. CALLGRIND_OUT=dir keeps the profiles.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +38,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-1}
 PERF=${PERF:-0}
 CALLGRIND=${CALLGRIND:-0}
+STRACE=${STRACE:-0}
 SHOW_WRK=${SHOW_WRK:-0}
 PAGE_SIZE=50 # QUEUE_PAGE in src/httpd/page_review.c
 
@@ -303,20 +306,24 @@ cg_run() {
 	printf -v "IR_$name" '%s' "$(awk -v i="$ir" -v n="$nreq" 'BEGIN { printf "%.0f", (n > 0 ? i / n : 0) }')"
 	printf -v "NREQ_$name" '%s' "$nreq"
 }
-if [ "${STRACE:-0}" = 1 ]; then
-	# System calls per request of each server (strace -c over 2 s of wrk).
-	for pid_name in "$ESPD_PID:espd:$ESP_URL:Cookie: esp_session=$SESSION" "$BASE_PID:base:$BASE_URL:"; do
-		IFS=: read -r spid sname surl1 surl2 surl3 shdr <<<"$pid_name"
-		strace -c -f -p "$spid" -o "$TMP/strace-$sname.txt" &
-		st=$!
-		sleep 0.5
-		sargs=(-t1 -c8 -d2s)
-		[ -n "$shdr" ] && sargs+=(-H "$shdr")
-		wrk "${sargs[@]}" "$surl1:$surl2:$surl3$PAGE_PATH" >"$TMP/strace-wrk-$sname.txt"
-		kill -INT "$st"; wait "$st" 2>/dev/null || true
-		echo "strace $sname: $(awk '/requests in/ { print $1; exit }' "$TMP/strace-wrk-$sname.txt") requests"
-		cat "$TMP/strace-$sname.txt"
-	done
+# strace_run NAME PID URL HEADER: the system calls of PID over 2 s of wrk.
+strace_run() {
+	local name=$1 pid=$2 url=$3 hdr=$4 st
+	strace -c -f -p "$pid" -o "$TMP/strace-$name.txt" &
+	st=$!
+	sleep 0.5
+	local args=(-t1 -c8 -d2s)
+	[ -n "$hdr" ] && args+=(-H "$hdr")
+	wrk "${args[@]}" "$url$PAGE_PATH" >"$TMP/strace-wrk-$name.txt"
+	kill -INT "$st"
+	wait "$st" 2>/dev/null || true
+	echo "strace $name: $(awk '/requests in/ { print $1; exit }' "$TMP/strace-wrk-$name.txt") requests"
+	cat "$TMP/strace-$name.txt"
+}
+if [ "$STRACE" = 1 ]; then
+	command -v strace >/dev/null || die "strace not found"
+	strace_run espd "$ESPD_PID" "$ESP_URL" "Cookie: esp_session=$SESSION"
+	strace_run base "$BASE_PID" "$BASE_URL" ""
 fi
 if [ "$CALLGRIND" != 0 ]; then
 	command -v valgrind >/dev/null || die "valgrind not found"
