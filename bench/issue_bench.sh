@@ -38,6 +38,9 @@
 #   PERF=1 records a perf profile of espd (call graphs) during the measured
 #   run and prints the top of the report; PERF_OUT=file keeps perf.data.
 #   KEEP=1 keeps the temporary directory.
+#   CFSSL_DB=1 (default) also measures cfssl with its certdb; 0 leaves that
+#   peer out (under heavy load its SQLite answered "database is locked" and
+#   the run failed; the figures of the no-store peer do not depend on it).
 #   CFSSL_DB_PARAMS=<empty: go-sqlite3's defaults, as cfssl ships> query
 #   parameters of cfssl's certdb data_source, e.g.
 #   '_journal_mode=WAL&_synchronous=NORMAL' for ESP's sqlite_synchronous=normal.
@@ -59,6 +62,7 @@ KEEP=${KEEP:-0}
 PLAIN=${PLAIN:-1}
 SYNCS=${SYNCS:-1}
 CFSSL_DB_PARAMS=${CFSSL_DB_PARAMS:-}
+CFSSL_DB=${CFSSL_DB:-1}
 command -v perf >/dev/null || SYNCS=0
 APPS=$(((COUNT + SETS - 1) / SETS))
 
@@ -113,6 +117,22 @@ syncs_stop() {
 	SYNCS_PID=
 	SYNCS_PER=$(awk -F, -v n="$2" '$3 ~ /sys_enter_f/ { c += $1; seen = 1 }
 		END { if (!seen || !n) print "-"; else printf "%.2f", c / n }' "$TMP/syncs-$1.txt" 2>/dev/null || echo -)
+}
+
+# The committer's batches so far (espd's /metrics, group commit): "jobs
+# batches max"; "- - -" when espd has none (issue_group_commit = off, or a
+# build before it).
+batch_snapshot() {
+	curl -fs "$ESP_URL/metrics" 2>/dev/null | awk '
+		/^esp_issue_batch_size_sum / { j = $2 } /^esp_issue_batch_size_count / { b = $2 }
+		/^esp_issue_batch_size_max / { m = $2 }
+		END { if (b == "") print "- - -"; else print j, b, m }'
+}
+# Issuances per COMMIT between two snapshots: "mean (max M)" or "-".
+batch_mean() {
+	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+		if (x[1] == "-" || y[2] == x[2]) { print "-"; exit }
+		printf "%.1f (max so far %s, %d commits)", (y[1] - x[1]) / (y[2] - x[2]), y[3], y[2] - x[2] }'
 }
 
 free_port() {
@@ -205,6 +225,11 @@ mkdir -p "$TMP/cfssl"
 # certificates table after the run) and CF_JOURNAL (the file's journal mode).
 CF_DB_RUNS=0
 cfssl_run() {
+	if [ "${2:-}" = db ] && [ "$CFSSL_DB" != 1 ]; then
+		CF_RESULT="RESULT created=0 errors=0 cps=0 p50_ms=- p99_ms=-"
+		CF_CPU_US=- CF_SYNCS=- CF_STORED=0 CF_JOURNAL=-
+		return 0
+	fi
 	local port tlsargs=() clientargs=(--plain) dbargs=() dbfile=
 	local tag=$1
 	port=$(free_port)
@@ -299,6 +324,7 @@ if [ "$PERF" = 1 ]; then
 	sleep 1
 fi
 syncs_start "$ESPD_PID" esp
+BATCH_A=$(batch_snapshot)
 ESPD_CPU_BEFORE=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
 TIMER=()
 [ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f '%U %S' -o "$TMP/client.time")
@@ -309,6 +335,9 @@ set +e
 client_rc=$?
 set -e
 ESPD_CPU_AFTER=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
+BATCH_B=$(batch_snapshot)
+ESP_BATCH=$(batch_mean "$BATCH_A" "$BATCH_B")
+ESP_PLAIN_BATCH=-
 syncs_stop esp "$(sed -n 's/.* created=\([^ ]*\).*/\1/p' "$TMP/client.txt")"
 ESP_SYNCS=$SYNCS_PER
 ESP_PLAIN_SYNCS=-
@@ -333,6 +362,7 @@ if [ "$PLAIN" = 1 ]; then
 	set -e
 	after=$(awk '{ print $14 + $15 }' "/proc/$ESPD_PID/stat")
 	cat "$TMP/pclient.err" >&2
+	ESP_PLAIN_BATCH=$(batch_mean "$BATCH_B" "$(batch_snapshot)")
 	PRESULT=$(grep '^RESULT ' "$TMP/pclient.txt") || { cat "$TMP/pclient.txt" >&2; die "no RESULT from the plain client"; }
 	syncs_stop esp-plain "$(rfield "$PRESULT" created)"
 	ESP_PLAIN_SYNCS=$SYNCS_PER
@@ -448,7 +478,8 @@ ESP / cfssl+certdb, both in plain HTTP (mean of before and after, $CD_PLAIN/s): 
   durability: cfssl's certdb journal_mode=$CD_JOURNAL (read from the file after the run), $([ -n "$CFSSL_DB_PARAMS" ] && echo "data_source parameters $CFSSL_DB_PARAMS" || echo "synchronous=NORMAL (go-sqlite3's default; cfssl sets none)");
   ESP's store ($STORE): $([ "$STORE" = SQLite ] && echo "journal_mode=WAL, sqlite_synchronous=${ESP_SYNC:-full}" || echo 'PostgreSQL, its own settings')
   fsync+fdatasync calls per certificate (perf stat, each server's own; - not counted): espd HTTPS $ESP_SYNCS,
-  plain $ESP_PLAIN_SYNCS; cfssl+certdb TLS $CD1_SYNCS / $CD2_SYNCS, plain $CDP_SYNCS / $CDP2_SYNCS; cfssl no store TLS $CF1_SYNCS / $CF2_SYNCS
+  plain $ESP_PLAIN_SYNCS; issuances per COMMIT (espd's /metrics, group commit): HTTPS $ESP_BATCH, plain $ESP_PLAIN_BATCH;
+  cfssl+certdb TLS $CD1_SYNCS / $CD2_SYNCS, plain $CDP_SYNCS / $CDP2_SYNCS; cfssl no store TLS $CF1_SYNCS / $CF2_SYNCS
 201 Created: $CREATED of $COUNT in $SECS s; certificates added to the store: $STORED
 plain HTTP: 201 Created: $(rfield "$PRESULT" created) in $(rfield "$PRESULT" seconds) s; certificates added to the store: $PSTORED
 sample certificate: $VERIFY
@@ -457,7 +488,7 @@ ESP's CA alone, per certificate: $CA_PARSE µs to parse and verify the CSR, $CA_
   sign; on all $(nproc) CPUs at most $CA_CEIL certificates/s = $CA_CEIL_RATIO % of the raw rate, before any TLS, HTTP or store work
 target >= 1,000 certificates/s: $CPSOK
 REPORT
-echo "SUMMARY esp=$CPS esp_plain=$PCPS cfssl_tls=$CF_TLS cfssl_plain=$CF_PLAIN ratio_tls=$CF_RATIO ratio_plain=$PLAIN_RATIO ratio_https_vs_cfssl_plain=$CFP_RATIO cfssl_db_tls=$CD_TLS cfssl_db_plain=$CD_PLAIN ratio_db_tls=$CD_RATIO ratio_db_plain=$CD_PLAIN_RATIO cfssl_db_tls_cpu_us=$CD1_CPU,$CD2_CPU cfssl_db_plain_cpu_us=$CDP_CPU,$CDP2_CPU load=$LOAD_BEFORE/$LOAD_AFTER esp_cpu_us=$ESP_CPU_US esp_plain_cpu_us=$P_CPU_US cfssl_tls_cpu_us=$CF1_CPU,$CF2_CPU cfssl_plain_cpu_us=$CFP_CPU,$CFP2_CPU"
+echo "SUMMARY esp=$CPS esp_plain=$PCPS cfssl_tls=$CF_TLS cfssl_plain=$CF_PLAIN ratio_tls=$CF_RATIO ratio_plain=$PLAIN_RATIO ratio_https_vs_cfssl_plain=$CFP_RATIO cfssl_db_tls=$CD_TLS cfssl_db_plain=$CD_PLAIN ratio_db_tls=$CD_RATIO ratio_db_plain=$CD_PLAIN_RATIO cfssl_db_tls_cpu_us=$CD1_CPU,$CD2_CPU cfssl_db_plain_cpu_us=$CDP_CPU,$CDP2_CPU load=$LOAD_BEFORE/$LOAD_AFTER esp_cpu_us=$ESP_CPU_US esp_plain_cpu_us=$P_CPU_US esp_syncs=$ESP_SYNCS esp_plain_syncs=$ESP_PLAIN_SYNCS esp_batch=${ESP_BATCH%% *} esp_plain_batch=${ESP_PLAIN_BATCH%% *} connections=$CONNECTIONS cfssl_tls_cpu_us=$CF1_CPU,$CF2_CPU cfssl_plain_cpu_us=$CFP_CPU,$CFP2_CPU"
 
 
 if [ "$PERF" = 1 ]; then

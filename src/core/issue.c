@@ -5,6 +5,7 @@
  * CSR only lends its public key. The CA key itself stays inside esp_ca.
  */
 #include "esp/issue.h"
+#include "issue_job.h"
 #include "esp/application.h"
 #include "esp/replace.h"
 
@@ -77,16 +78,6 @@ const char *issue_result_message(enum issue_result r)
  * that rarely delays anyone, while the read saved is paid by every one.
  */
 
-/* A certificate signed for the request, and the profile it was built from. */
-struct signed_cert {
-	struct arena *ar; /* owns the application read, and so the profile's strings */
-	struct cert_profile p;
-	char *serial, *pem;
-	unsigned char *der;
-	size_t der_len;
-	time_t nb, na;
-};
-
 static void signed_cert_free(struct signed_cert *s)
 {
 	if (s->ar)
@@ -96,18 +87,6 @@ static void signed_cert_free(struct signed_cert *s)
 	free(s->der);
 	memset(s, 0, sizeof(*s));
 }
-
-struct issue_ctx {
-	esp_ca *ca;
-	const struct actor *a;
-	const char *number, *token, *crl_url;
-	const ca_csr *csr;
-	int validity_days, crl_hours;
-	struct signed_cert cert; /* stays with the caller: handed out only after COMMIT */
-	enum issue_result result;
-	enum ca_status csr_status;
-	struct issued out; /* ISSUE_EXISTING: the stored certificate */
-};
 
 /* What goes into the certificate: everything from the application (its
  * registration: the unit or the person), never from the CSR.  The strings
@@ -318,28 +297,25 @@ out:
 }
 
 /*
- * Group commit.  Concurrent issuances are stored in one transaction: a
- * request that finds another one committing queues itself, and the next
- * request to find the store free commits every queued certificate together.
- * Each request still returns only after the COMMIT that holds its
- * certificate (or its refusal) has returned, so an acknowledged certificate
- * is as durable as before; consecutive inserts share their table and index
- * pages, so a batch writes far fewer WAL frames than as many single commits
- * (one COMMIT was the largest single cost of an issuance).
+ * Group commit.  Concurrent issuances are stored in one transaction.  Two
+ * ways lead here: with issue_group_commit = on, the committer thread
+ * (issue_commit.c) hands issue_batch_run every job queued while it was
+ * committing; with it off, store_batched below lets a request that finds
+ * another one committing queue itself, and the next request to find the
+ * store free commits every queued certificate together (with one worker
+ * per request, rare: bench/RESULTS.md).  Either way each request is
+ * answered only after the COMMIT that holds its certificate (or its
+ * refusal) has returned, so an acknowledged certificate is as durable as
+ * before, and one COMMIT (one sync of the WAL) serves the whole batch.
  *
  * Within the batch each request runs in a SAVEPOINT: a refusal (policy,
- * state, count, token) rolls back only its own statements, as its own
- * transaction would have.  If the batch fails as a whole (an error, or a
- * retry that ran out), every request is run again alone, the old way: a
+ * state, count, token), or a constraint broken after its first writes,
+ * rolls back only its own statements, as its own transaction would have.  A retry
+ * (serialization failure, busy) runs the whole batch again from the start,
+ * every answer reset.  If the batch fails as a whole (an error, or the
+ * retries ran out), every request is run again alone, the old way: a
  * request committed in between finds its certificate as a retried request.
  */
-struct batch_item {
-	struct issue_ctx *x;
-	enum db_status st; /* issue_tx's answer for this request */
-	bool done;
-	struct batch_item *next;
-};
-
 static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t batch_done = PTHREAD_COND_INITIALIZER;
 static struct batch_item *batch_queue, **batch_tail = &batch_queue;
@@ -348,6 +324,12 @@ static bool batch_running;
 static enum db_status batch_tx(db_conn *c, void *arg)
 {
 	struct batch_item *list = arg;
+	/* Run again after a retry (a serialization failure, a lost server):
+	 * nothing of the attempt before may stand as an answer. */
+	for (struct batch_item *b = list; b; b = b->next) {
+		b->x->result = ISSUE_ERROR;
+		b->x->csr_status = CA_OK;
+	}
 	if (!list->next)
 		return list->st = issue_tx(c, list->x);
 	for (struct batch_item *b = list; b; b = b->next) {
@@ -365,6 +347,22 @@ static enum db_status batch_tx(db_conn *c, void *arg)
 			return st;
 	}
 	return DB_OK;
+}
+
+void issue_batch_run(db_conn *c, struct batch_item *list)
+{
+	enum db_status st = db_transaction(c, batch_tx, list);
+	for (struct batch_item *b = list; b; b = b->next) {
+		if (st == DB_OK)
+			continue;
+		if (!list->next) {
+			b->st = st;
+			continue;
+		}
+		b->x->result = ISSUE_ERROR;
+		b->x->csr_status = CA_OK;
+		b->st = db_transaction(c, issue_tx, b->x);
+	}
 }
 
 /* Stores the certificate of x (or its refusal) in a transaction shared with
@@ -386,18 +384,7 @@ static enum db_status store_batched(db_conn *c, struct issue_ctx *x)
 		batch_tail = &batch_queue;
 		pthread_mutex_unlock(&batch_lock);
 
-		enum db_status st = db_transaction(c, batch_tx, list);
-		for (struct batch_item *b = list; b; b = b->next) {
-			if (st == DB_OK)
-				continue;
-			if (!list->next) {
-				b->st = st;
-				continue;
-			}
-			b->x->result = ISSUE_ERROR;
-			b->x->csr_status = CA_OK;
-			b->st = db_transaction(c, issue_tx, b->x);
-		}
+		issue_batch_run(c, list);
 
 		pthread_mutex_lock(&batch_lock);
 		for (struct batch_item *b = list, *next; b; b = next) {
@@ -411,14 +398,13 @@ static enum db_status store_batched(db_conn *c, struct issue_ctx *x)
 	return me.st;
 }
 
-enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *a,
-                                    const char *number, const char *csr_pem,
-                                    const char *token_serial, const char *crl_url,
-                                    int validity_days, int crl_hours, enum ca_status *csr_status,
-                                    struct issued *out)
+/* The checks of the input and of the CSR: CPU only, before any store. */
+static enum issue_result issue_precheck(const char *number, const char *csr_pem,
+                                        const char *token_serial, ca_csr **csr,
+                                        enum ca_status *csr_status)
 {
 	*csr_status = CA_OK;
-	memset(out, 0, sizeof(*out));
+	*csr = NULL;
 	if (!number || !csr_pem || !token_serial || !*token_serial || strlen(token_serial) > 64 ||
 	    strlen(csr_pem) > 64 * 1024)
 		return ISSUE_BAD_INPUT;
@@ -427,12 +413,102 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 			return ISSUE_BAD_INPUT;
 	/* The CSR is parsed and checked once, before the transaction: the
 	 * expensive part of a refusal never holds the store's write lock. */
-	ca_csr *csr = NULL;
-	enum ca_status cs = ca_csr_parse(csr_pem, strlen(csr_pem), &csr);
+	enum ca_status cs = ca_csr_parse(csr_pem, strlen(csr_pem), csr);
 	if (cs != CA_OK) {
 		*csr_status = cs;
 		return cs == CA_ERR_INTERNAL ? ISSUE_ERROR : ISSUE_BAD_CSR;
 	}
+	return ISSUE_OK;
+}
+
+/* What the request learns from x after its transaction returned st. */
+static enum issue_result issue_outcome(struct issue_ctx *x, enum db_status st,
+                                       enum ca_status *csr_status, struct issued *out)
+{
+	*csr_status = x->csr_status;
+	enum issue_result res = x->result;
+	if (res == ISSUE_OK && st == DB_OK) {
+		out->serial = x->cert.serial;
+		out->pem = x->cert.pem;
+		x->cert.serial = x->cert.pem = NULL;
+	} else if (res == ISSUE_EXISTING && st == DB_OK) {
+		*out = x->out;
+		memset(&x->out, 0, sizeof(x->out));
+	} else if (res == ISSUE_OK || res == ISSUE_EXISTING) {
+		res = ISSUE_ERROR; /* COMMIT failed */
+	}
+	return res;
+}
+
+struct issue_job *issue_job_new(esp_ca *ca, const struct actor *a, const char *number,
+                                const char *csr_pem, const char *token_serial,
+                                const char *crl_url, int validity_days, int crl_hours,
+                                enum issue_result *res, enum ca_status *csr_status)
+{
+	ca_csr *csr = NULL;
+	*res = issue_precheck(number, csr_pem, token_serial, &csr, csr_status);
+	if (*res != ISSUE_OK)
+		return NULL;
+	struct issue_job *j = xcalloc(1, sizeof(*j));
+	struct arena *ar = j->ar = arena_new();
+	j->csr = csr;
+	j->actor = *a;
+	j->actor.username = keep(ar, a->username);
+	j->actor.display_name = keep(ar, a->display_name);
+	j->actor.authority_path = keep(ar, a->authority_path);
+	j->actor.authority_name = keep(ar, a->authority_name);
+	j->actor.province_code = keep(ar, a->province_code);
+	j->actor.address = keep(ar, a->address);
+	j->actor.session_method = keep(ar, a->session_method);
+	j->actor.cert_serial = keep(ar, a->cert_serial);
+	j->x = (struct issue_ctx){.ca = ca,
+	                          .a = &j->actor,
+	                          .number = keep(ar, number),
+	                          .csr = csr,
+	                          .token = keep(ar, token_serial),
+	                          .crl_url = keep(ar, crl_url),
+	                          .validity_days = validity_days,
+	                          .crl_hours = crl_hours,
+	                          .result = ISSUE_ERROR};
+	j->item.x = &j->x;
+	j->item.st = DB_ERROR;
+	return j;
+}
+
+enum issue_result issue_job_outcome(struct issue_job *j, enum ca_status *csr_status,
+                                    struct issued *out, bool *busy)
+{
+	memset(out, 0, sizeof(*out));
+	*busy = j->busy;
+	if (j->busy) {
+		*csr_status = CA_OK;
+		return ISSUE_ERROR;
+	}
+	return issue_outcome(&j->x, j->item.st, csr_status, out);
+}
+
+void issue_job_destroy(struct issue_job *j)
+{
+	if (!j)
+		return;
+	issued_free(&j->x.out);
+	signed_cert_free(&j->x.cert); /* a certificate not stored is never handed out */
+	ca_csr_free(j->csr);
+	arena_free(j->ar);
+	free(j);
+}
+
+enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *a,
+                                    const char *number, const char *csr_pem,
+                                    const char *token_serial, const char *crl_url,
+                                    int validity_days, int crl_hours, enum ca_status *csr_status,
+                                    struct issued *out)
+{
+	memset(out, 0, sizeof(*out));
+	ca_csr *csr = NULL;
+	enum issue_result res = issue_precheck(number, csr_pem, token_serial, &csr, csr_status);
+	if (res != ISSUE_OK)
+		return res;
 	struct issue_ctx x = {.ca = ca,
 	                      .a = a,
 	                      .number = number,
@@ -443,18 +519,7 @@ enum issue_result issue_certificate(db_conn *c, esp_ca *ca, const struct actor *
 	                      .crl_hours = crl_hours,
 	                      .result = ISSUE_ERROR};
 	enum db_status st = store_batched(c, &x);
-	*csr_status = x.csr_status;
-	enum issue_result res = x.result;
-	if (res == ISSUE_OK && st == DB_OK) {
-		out->serial = x.cert.serial;
-		out->pem = x.cert.pem;
-		x.cert.serial = x.cert.pem = NULL;
-	} else if (res == ISSUE_EXISTING && st == DB_OK) {
-		*out = x.out;
-		memset(&x.out, 0, sizeof(x.out));
-	} else if (res == ISSUE_OK || res == ISSUE_EXISTING) {
-		res = ISSUE_ERROR; /* COMMIT failed */
-	}
+	res = issue_outcome(&x, st, csr_status, out);
 	issued_free(&x.out);
 	signed_cert_free(&x.cert); /* a certificate not stored is never handed out */
 	ca_csr_free(csr);

@@ -85,29 +85,15 @@ static int issue_status(enum issue_result res)
 	}
 }
 
-void api_issue_certificate(struct request *r)
+/* The answer to an issuance, from its outcome. */
+static void issue_reply(struct request *r, enum issue_result res, enum ca_status cs,
+                        struct issued *out)
 {
-	if (!req_bearer_actor(r))
-		return;
-	json_t *body = req_json_body(r);
-	if (!body)
-		return;
-	const char *csr = json_string_value(json_object_get(body, "csr"));
-	const char *token = json_string_value(json_object_get(body, "token_serial"));
-	enum ca_status cs = CA_OK;
-	struct issued out = {0};
-	char *crl_url = xasprintf("%s/ca/crl", r->srv->public_url);
-	enum issue_result res =
-	    issue_certificate(req_db(r), r->srv->ca, &r->actor, r->params[0], csr, token, crl_url,
-	                      r->srv->limits.cert_validity_days,
-	                      (int)config_get_long(r->srv->cfg, "crl_hours"), &cs, &out);
-	free(crl_url);
 	if (res == ISSUE_OK || res == ISSUE_EXISTING) {
 		reply_json(r, issue_status(res),
-		           json_pack("{s:s, s:s, s:s, s:s}", "serial", out.serial, "certificate",
-		                     out.pem, "chain", ca_chain_pem(r->srv->ca), "application",
+		           json_pack("{s:s, s:s, s:s, s:s}", "serial", out->serial, "certificate",
+		                     out->pem, "chain", ca_chain_pem(r->srv->ca), "application",
 		                     r->params[0]));
-		issued_free(&out);
 	} else if (res == ISSUE_BAD_CSR) {
 		char *msg = xasprintf("%s：%s", issue_result_message(res), ca_status_message(cs));
 		reply_json_error(r, 400,
@@ -122,6 +108,87 @@ void api_issue_certificate(struct request *r)
 			          r->params[0]);
 		reply_json_error(r, issue_status(res), issue_result_code(res),
 		                 issue_result_message(res));
+	}
+	issued_free(out);
+}
+
+/* Group commit (core/issue_commit.c): the connection waits, suspended,
+ * for the COMMIT that holds its certificate; the worker thread serves other
+ * connections meanwhile.  These run under the committer's lock. */
+static void issue_suspend(void *arg)
+{
+	struct request *r = arg;
+	MHD_suspend_connection(r->conn);
+}
+
+static void issue_resume(void *arg)
+{
+	struct request *r = arg;
+	MHD_resume_connection(r->conn);
+}
+
+static void issue_busy(struct request *r, const char *message)
+{
+	req_header(r, "Retry-After", "1");
+	reply_json_error(r, 503, "busy", message);
+}
+
+/* Called again by server.c once the committer has resumed the connection. */
+static void issue_resumed(struct request *r)
+{
+	enum ca_status cs = CA_OK;
+	struct issued out;
+	bool busy = false;
+	enum issue_result res = issue_job_outcome(r->issue_job, &cs, &out, &busy);
+	if (busy)
+		issue_busy(r, "系统繁忙：证书尚未签发（排队超时或服务正在停止），请稍后重新提交");
+	else
+		issue_reply(r, res, cs, &out);
+	issue_job_release(r->issue_job);
+	r->issue_job = NULL;
+}
+
+void api_issue_certificate(struct request *r)
+{
+	if (!req_bearer_actor(r))
+		return;
+	json_t *body = req_json_body(r);
+	if (!body)
+		return;
+	const char *csr = json_string_value(json_object_get(body, "csr"));
+	const char *token = json_string_value(json_object_get(body, "token_serial"));
+	enum ca_status cs = CA_OK;
+	struct issued out = {0};
+	char *crl_url = xasprintf("%s/ca/crl", r->srv->public_url);
+	int validity = r->srv->limits.cert_validity_days;
+	int crl_hours = (int)config_get_long(r->srv->cfg, "crl_hours");
+	struct issue_committer *q = r->srv->committer;
+	if (!q) {
+		enum issue_result res = issue_certificate(req_db(r), r->srv->ca, &r->actor,
+		                                          r->params[0], csr, token, crl_url,
+		                                          validity, crl_hours, &cs, &out);
+		free(crl_url);
+		issue_reply(r, res, cs, &out);
+		return;
+	}
+	enum issue_result res = ISSUE_ERROR;
+	struct issue_job *j = issue_job_new(r->srv->ca, &r->actor, r->params[0], csr, token,
+	                                    crl_url, validity, crl_hours, &res, &cs);
+	free(crl_url);
+	if (!j) {
+		issue_reply(r, res, cs, &out);
+		return;
+	}
+	/* A suspended request holds no store connection: the committer needs one. */
+	db_release(r->srv->pool, r->db);
+	r->db = NULL;
+	r->issue_job = j;
+	r->resumed = issue_resumed;
+	if (!issue_committer_submit(q, j, issue_suspend, issue_resume, r)) {
+		r->resumed = NULL;
+		r->issue_job = NULL;
+		issue_job_release(j);
+		issue_busy(r, "系统繁忙：待签发的证书请求过多，请稍后重新提交");
 	}
 }
 

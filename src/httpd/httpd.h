@@ -45,6 +45,7 @@ struct server {
 	struct ocsp_cache *ocsp; /* the OCSP responder's answers (page_ocsp.c) */
 	struct esp_ocsp *ocsp_responder;
 	int64_t instance_id; /* this process's number in the store (instances) */
+	struct issue_committer *committer; /* group commit of issuances; NULL: off */
 };
 
 /* Listener kinds: the certificate-login listener asks for client certificates. */
@@ -101,6 +102,10 @@ struct request {
 		const char *name, *value;
 	} headers[8];
 	int nheaders;
+	/* A handler that suspended the connection (api.c's issuance): called
+	 * when libmicrohttpd resumes it, to answer. */
+	void (*resumed)(struct request *r);
+	struct issue_job *issue_job; /* handed to the committer; let go with the request */
 };
 
 extern const struct route routes[];

@@ -18,6 +18,7 @@
 #include "esp/login.h"
 #include "esp/ratelimit.h"
 #include "throttle.h"
+#include "esp/issue.h"
 #include "esp/revoke.h"
 #include "esp/upload.h"
 
@@ -104,6 +105,9 @@ static struct MHD_Daemon *start_listener(struct listener_ctx *lc, const char *sp
 	 * it first (proxy_accept.c), then hands the connection over. */
 	if (own_accept)
 		flags |= MHD_USE_NO_LISTEN_SOCKET;
+	/* Issuances wait for their group's COMMIT suspended (api.c). */
+	if (srv->committer)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem opts[] = {
 	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
 	    {MHD_OPTION_THREAD_POOL_SIZE, config_get_long(srv->cfg, "threads"), NULL},
@@ -574,8 +578,10 @@ static int start_listeners(struct server *srv, struct listeners *l, const char *
 }
 
 /* Stops accepting, lets the requests in flight end (5 s at most), then
- * stops the daemons. */
-static void stop_listeners(struct listeners *l)
+ * stops the daemons; the committer is stopped before them, since
+ * libmicrohttpd must not be stopped with a connection suspended: its
+ * queued issuances are answered busy and their connections resumed. */
+static void stop_listeners(struct listeners *l, struct issue_committer *committer)
 {
 	for (int k = 0; k < 3; k++) {
 		proxy_acceptor_stop(l->ctx[k].acceptor);
@@ -599,6 +605,11 @@ static void stop_listeners(struct listeners *l)
 			break;
 		usleep(100000);
 	}
+	/* Connections resumed just now get a moment to send their answers
+	 * (201 for the batch that was being stored, 503 for those queued)
+	 * before the daemons close every connection. */
+	if (issue_committer_stop(committer))
+		usleep(300000);
 	for (int k = 0; k < 3; k++)
 		if (l->ctx[k].daemon)
 			MHD_stop_daemon(l->ctx[k].daemon);
@@ -683,6 +694,19 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		goto out;
 	rc = 2;
+	if (config_get_bool(cfg, "issue_group_commit")) {
+		const struct issue_committer_limits lim = {
+		    .max_queue = (unsigned)config_get_long(cfg, "issue_queue_max"),
+		    .max_batch = (unsigned)config_get_long(cfg, "issue_batch_max"),
+		    .max_wait_ms = (int)config_get_long(cfg, "issue_queue_wait_ms"),
+		    .store_wait_ms = srv.store_wait_ms,
+		};
+		srv.committer = issue_committer_start(srv.pool, &lim);
+		if (!srv.committer) {
+			fprintf(stderr, "espd: cannot start the issuance committer thread\n");
+			goto out;
+		}
+	}
 	if (start_listeners(&srv, &l, ca_dir) != 0)
 		goto out;
 	rc = 0;
@@ -704,7 +728,9 @@ int main(int argc, char **argv)
 	stopping = sig;
 	log_info("espd stopping (signal %d): finishing requests in flight", (int)stopping);
 out:
-	stop_listeners(&l);
+	stop_listeners(&l, srv.committer);
+	issue_committer_free(srv.committer);
+	srv.committer = NULL;
 	if (maint_started)
 		pthread_join(maint_tid, NULL);
 	mailer_stop(mailer);

@@ -19,6 +19,7 @@
 #include "httpd.h"
 
 #include "esp/cache_stats.h"
+#include "esp/issue.h"
 #include "esp/ocsp.h"
 
 #include <arpa/inet.h>
@@ -328,6 +329,32 @@ static void write_rest(struct buf *b, struct server *srv)
 	counter(b, "esp_certificates_issued_total",
 	        "Certificates issued through the workstations' API by this process.",
 	        get(&m.issued));
+	if (srv->committer) {
+		/* Group commit: how many issuances each COMMIT served. */
+		struct issue_commit_stats st;
+		issue_committer_stats(srv->committer, &st);
+		static const char *const le[ISSUE_BATCH_BUCKETS] = {"1",  "2",  "4",  "8",
+		                                                    "16", "32", "64", "+Inf"};
+		help(b, "esp_issue_batch_size", "histogram",
+		     "Issuances stored by one transaction (one COMMIT) of the committer.");
+		uint64_t cum = 0;
+		for (int k = 0; k < ISSUE_BATCH_BUCKETS; k++) {
+			cum += st.sizes[k];
+			buf_printf(b, "esp_issue_batch_size_bucket{le=\"%s\"} %llu\n", le[k],
+			           (unsigned long long)cum);
+		}
+		buf_printf(b, "esp_issue_batch_size_sum %llu\n", (unsigned long long)st.jobs);
+		buf_printf(b, "esp_issue_batch_size_count %llu\n", (unsigned long long)st.batches);
+		help(b, "esp_issue_batch_size_max", "gauge",
+		     "The largest batch of issuances stored in one transaction so far.");
+		buf_printf(b, "esp_issue_batch_size_max %llu\n", (unsigned long long)st.max_batch);
+		counter(b, "esp_issue_commit_busy_total",
+		        "Issuances answered 503 by the committer: queued too long, no store "
+		        "connection, or espd stopping.",
+		        st.busy);
+		counter(b, "esp_issue_queue_full_total",
+		        "Issuances answered 503 because the committer's queue was full.", st.refused);
+	}
 	uint64_t hits = 0, misses = 0;
 	if (srv->ocsp)
 		ocsp_cache_stats(srv->ocsp, &hits, &misses);

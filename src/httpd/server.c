@@ -7,6 +7,7 @@
 #include "server.h"
 #include "csrf.h"
 #include "metrics.h"
+#include "esp/issue.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -45,6 +46,8 @@ static void request_free(struct request *r)
 {
 	if (!r)
 		return;
+	/* First: the committer must not tell a request that is gone. */
+	issue_job_release(r->issue_job);
 	if (r->pp)
 		MHD_destroy_post_processor(r->pp);
 	form_free(&r->form);
@@ -691,8 +694,15 @@ enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	db_store_busy_reset();
-	if (!r->answered)
+	if (r->resumed) {
+		void (*resumed)(struct request *) = r->resumed;
+		r->resumed = NULL;
+		resumed(r);
+	} else if (!r->answered) {
 		dispatch(r);
+		if (r->resumed)
+			return MHD_YES; /* suspended: answered when resumed */
+	}
 	r->answered = true;
 	return send_response(r);
 }

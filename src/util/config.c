@@ -38,6 +38,16 @@ static const struct config_key keys[] = {
      "SQLite commits: full (on disk before the answer, survives a power loss) or normal "
      "(survives a killed espd; a power loss may take the last commits back; about twice the "
      "issuance rate)"},
+    {"issue_group_commit", "on",
+     "certificate issuance (POST /api/v1/applications/{n}/certificates): on = the requests in "
+     "flight are stored by one committer thread in one transaction and one COMMIT, each "
+     "connection suspended until its COMMIT returned; off = each request commits on its worker "
+     "thread"},
+    {"issue_batch_max", "64", "issuances stored in one transaction, at most (issue_group_commit)"},
+    {"issue_queue_max", "1024",
+     "issuances waiting for the committer, at most; more are answered 503 (issue_group_commit)"},
+    {"issue_queue_wait_ms", "10000",
+     "an issuance queued longer than this is answered 503, not stored (issue_group_commit)"},
     {"templates_dir", ESP_TEMPLATES_DIR, "HTML templates"},
     {"static_dir", ESP_STATIC_DIR, "CSS, JavaScript and images served under /static/"},
     {"migrations_dir", ESP_MIGRATIONS_DIR, "numbered SQL migrations applied at start"},
