@@ -11,7 +11,9 @@
  * between makes the next mark differ and the counters be read again. This
  * spares every page that loads a session a read transaction on SQLite (two
  * fcntl locks on the -shm file and the statement: a fifth of espd's CPU on
- * the portal page). */
+ * the portal page), and on PostgreSQL, where the mark is the count of the
+ * generations' notifications (db_pg_listen.c), a round trip to the server
+ * for every such page and every OCSP answer. */
 static _Thread_local struct {
 	bool valid;
 	struct db_mark mark;
@@ -44,7 +46,8 @@ static bool generations_query(db_conn *c, int64_t out[GEN_COUNT])
 	static const char *const names[GEN_COUNT] = {[GEN_REGISTRATIONS] = "registrations",
 	                                             [GEN_SESSIONS] = "sessions",
 	                                             [GEN_SETTINGS] = "settings",
-	                                             [GEN_APPLICATIONS] = "applications"};
+	                                             [GEN_APPLICATIONS] = "applications",
+	                                             [GEN_CERTIFICATES] = "certificates"};
 	for (int g = 0; g < GEN_COUNT; g++)
 		out[g] = -1;
 	/* Read on every request that uses a session: on SQLite (one row per

@@ -4,9 +4,12 @@
  * A slot of the cache holds one certificate's status as last read and, for
  * the common request (one certificate, no nonce: RFC 5019's lightweight
  * profile, what browsers and GET send), the signed answer itself.  Every
- * request reads one counter, the store's 'certificates' generation, which
+ * request looks at one counter, the store's 'certificates' generation, which
  * the triggers of 014_ocsp.sql raise whenever a certificate's status
- * changes, whoever changes it (this espd, another one, espctl).  While it
+ * changes, whoever changes it (this espd, another one, espctl); it is read
+ * with the other generations (generations_read), which asks the store only
+ * when its commit mark has moved: on SQLite a commit, on PostgreSQL a
+ * notification of a generation's change (db_pg_listen.c).  While it
  * stays the same, the slot answers without asking the store or signing.
  * When it moves, the certificate's row is read again; if its own status is
  * unchanged the signed answer is kept, so a revocation elsewhere does not
@@ -18,6 +21,7 @@
  * request.  The slot count bounds the memory: a new certificate takes the
  * slot of whatever hashed there before.
  */
+#include "esp/generation.h"
 #include "esp/ocsp.h"
 #include "esp/util.h"
 
@@ -86,22 +90,6 @@ static struct slot *slot_of(ocsp_cache *c, const char *serial)
 	for (const char *p = serial; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	return &c->slots[h & c->mask];
-}
-
-static bool read_generation(db_conn *db, int64_t *gen)
-{
-	db_result *r = NULL;
-	/* The sum of its shards (013_cluster.sql): it only grows, and only when
-	 * a change commits. */
-	if (DB_EXEC0(db, "SELECT SUM(value) FROM generations WHERE name = 'certificates'", &r) !=
-	        DB_OK ||
-	    r->nrows != 1 || !db_get(r, 0, 0)) {
-		db_result_free(r);
-		return false;
-	}
-	*gen = db_get_int(r, 0, 0, -1);
-	db_result_free(r);
-	return true;
 }
 
 /* The row's status; false on a store error. */
@@ -225,12 +213,13 @@ void ocsp_answer(ocsp_cache *c, db_conn *db, const unsigned char *req, size_t re
 		error_answer(OCSP_ANSWER_MALFORMED, 400, der, len, http);
 		return;
 	}
-	int64_t gen = -1;
-	if (!read_generation(db, &gen)) {
+	int64_t gens[GEN_COUNT];
+	if (!generations_read(db, gens) || gens[GEN_CERTIFICATES] < 0) {
 		ocsp_query_free(q);
 		error_answer(OCSP_ANSWER_TRY_LATER, 503, der, len, http);
 		return;
 	}
+	int64_t gen = gens[GEN_CERTIFICATES];
 	size_t n = ocsp_query_count(q);
 	bool single = n == 1 && !ocsp_query_has_nonce(q);
 	struct ocsp_status st[OCSP_MAX_SINGLE];

@@ -96,11 +96,12 @@ struct apply_ctx {
  * change_id (column 3) is set when a 信息变更 made it (core/change.c). */
 static enum db_status open_renewal(db_conn *c, const char *serial, db_result **r)
 {
+	/* 'withdrawn' is written out (as in renewal_list): see there. */
 	return DB_EXEC(c,
 	               "SELECT id, number, state, change_id FROM applications WHERE "
 	               "renews_serial = $1 AND "
-	               "type = 'renewal' AND state <> $2 ORDER BY id DESC LIMIT 1",
-	               r, P_TEXT(serial), P_TEXT(appstate_name(APP_WITHDRAWN)));
+	               "type = 'renewal' AND state <> 'withdrawn' ORDER BY id DESC LIMIT 1",
+	               r, P_TEXT(serial));
 }
 
 static enum db_status apply_tx(db_conn *c, void *arg)
@@ -714,16 +715,21 @@ enum db_status renewal_list(db_conn *c, struct arena *a, int64_t registration_id
 	*out = NULL;
 	*n = 0;
 	db_result *r = NULL;
+	/* The withdrawn state is written out, not a parameter: with "<> $2"
+	 * PostgreSQL's generic plan of this prepared statement is costed above
+	 * the custom one (it cannot see how few rows are withdrawn), so it
+	 * planned the statement again at every execution: 0.1 ms of planning
+	 * for 0.01 ms of work, on the holder's every 当前用户信息 page. */
 	enum db_status st =
 	    DB_EXEC(c,
 	            "SELECT ce.serial, ce.token_serial, ce.not_after, ce.status, "
 	            "(SELECT a.number FROM applications a WHERE a.renews_serial = ce.serial AND "
-	            "a.state <> $2 ORDER BY a.id DESC LIMIT 1), "
+	            "a.state <> 'withdrawn' ORDER BY a.id DESC LIMIT 1), "
 	            "(SELECT a.state FROM applications a WHERE a.renews_serial = ce.serial AND "
-	            "a.state <> $2 ORDER BY a.id DESC LIMIT 1) "
+	            "a.state <> 'withdrawn' ORDER BY a.id DESC LIMIT 1) "
 	            "FROM certificates ce WHERE ce.registration_id = $1 AND ce.status <> 'pending' "
 	            "ORDER BY ce.id",
-	            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
+	            &r, P_INT(registration_id));
 	if (st == DB_OK && r->nrows) {
 		int64_t now = time_now();
 		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);

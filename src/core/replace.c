@@ -105,10 +105,11 @@ struct apply_ctx {
 /* The replacement of the certificate that was not withdrawn, newest first. */
 static enum db_status open_replacement(db_conn *c, const char *serial, db_result **r)
 {
+	/* 'withdrawn' written out, not a parameter: see replace_list. */
 	return DB_EXEC(c,
 	               "SELECT id, number FROM applications WHERE replaces_serial = $1 AND "
-	               "state <> $2 ORDER BY id DESC LIMIT 1",
-	               r, P_TEXT(serial), P_TEXT(appstate_name(APP_WITHDRAWN)));
+	               "state <> 'withdrawn' ORDER BY id DESC LIMIT 1",
+	               r, P_TEXT(serial));
 }
 
 static enum db_status refuse(struct apply_ctx *x, enum replace_result why)
@@ -273,14 +274,18 @@ enum db_status replace_list(db_conn *c, struct arena *a, int64_t registration_id
 	*out = NULL;
 	*n = 0;
 	db_result *r = NULL;
+	/* The withdrawn state is written out, not a parameter: with "<> $2"
+	 * PostgreSQL costs the generic plan of the prepared statement above the
+	 * custom one and planned it again at every execution (0.07 ms of
+	 * planning for 0.01 ms of work on every 当前用户信息 page). */
 	enum db_status st =
 	    DB_EXEC(c,
 	            "SELECT ce.serial, ce.token_serial, ce.status, ce.revoke_reason, ce.not_after, "
 	            "(SELECT x.number FROM applications x WHERE x.replaces_serial = ce.serial AND "
-	            "x.state <> $2 ORDER BY x.id DESC LIMIT 1) AS number "
+	            "x.state <> 'withdrawn' ORDER BY x.id DESC LIMIT 1) AS number "
 	            "FROM certificates ce WHERE ce.registration_id = $1 AND ce.status <> 'pending' "
 	            "ORDER BY ce.created_at, ce.serial",
-	            &r, P_INT(registration_id), P_TEXT(appstate_name(APP_WITHDRAWN)));
+	            &r, P_INT(registration_id));
 	if (st != DB_OK || r->nrows == 0) {
 		db_result_free(r);
 		return st;

@@ -5,6 +5,8 @@
 #include "esp/db.h"
 #include "esp/util.h"
 
+#include "db_pg_listen.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <time.h>
@@ -168,13 +170,9 @@ struct db_conn_head {
 	const struct db_backend *be;
 };
 
-enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params, int nparams,
-                       db_result **res)
+/* A statement's outcome, counted for /metrics. */
+static enum db_status exec_counted(enum db_status st)
 {
-	const struct db_backend *be = ((struct db_conn_head *)c)->be;
-	if (res)
-		*res = NULL;
-	enum db_status st = be->exec(c, sql, params, nparams, res);
 	/* Locked out by another writer for longer than the busy timeout: if
 	 * the caller fails because of it, the answer is "busy", not "broken". */
 	if (st == DB_RETRY)
@@ -184,6 +182,27 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	else if (st == DB_ERROR)
 		__atomic_add_fetch(&stat_errors, 1, __ATOMIC_RELAXED);
 	return st;
+}
+
+enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params, int nparams,
+                       db_result **res)
+{
+	const struct db_backend *be = ((struct db_conn_head *)c)->be;
+	if (res)
+		*res = NULL;
+	enum db_status st = be->exec(c, sql, params, nparams, res);
+	return exec_counted(st);
+}
+
+enum db_status db_exec_once(db_conn *c, const char *sql, const struct db_param *params, int nparams,
+                            db_result **res)
+{
+	const struct db_backend *be = ((struct db_conn_head *)c)->be;
+	if (res)
+		*res = NULL;
+	enum db_status st =
+	    (be->exec_once ? be->exec_once : be->exec)(c, sql, params, nparams, res);
+	return exec_counted(st);
 }
 
 void db_pool_usage(db_pool *p, int *size, int *idle)
@@ -204,6 +223,17 @@ bool db_commit_mark(db_conn *c, struct db_mark *m)
 {
 	const struct db_backend *be = ((const struct db_conn_head *)c)->be;
 	return be->commit_mark && be->commit_mark(c, m);
+}
+
+bool db_listen_start(db_pool *p)
+{
+	return p->be != &db_pg_backend || pg_listen_start(p->target);
+}
+
+void db_listen_stop(db_pool *p)
+{
+	if (p && p->be == &db_pg_backend)
+		pg_listen_stop();
 }
 
 bool db_ping(db_conn *c)

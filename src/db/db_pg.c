@@ -41,6 +41,8 @@
 #include "esp/db.h"
 #include "esp/util.h"
 
+#include "db_pg_listen.h"
+
 #define PG_BYTEAOID 17      /* pg_type.oid of bytea */
 #define PG_LOG_SQL_CHARS 60 /* how much of a failing statement is logged */
 #define PG_CACHE_MIN_BUCKETS 64
@@ -454,8 +456,10 @@ static bool pg_reconnect_for_retry(db_conn *c, const char *sql)
 	return true;
 }
 
-static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param *params,
-                              int nparams, db_result **res)
+/* once: planned for these values and not kept (db_exec_once), else
+ * prepared once per connection and run by name. */
+static enum db_status pg_run(db_conn *c, const char *sql, const struct db_param *params,
+                             int nparams, db_result **res, bool once)
 {
 	if (res)
 		*res = NULL;
@@ -517,8 +521,8 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 	for (int attempt = 0;; attempt++) {
 		bool idle = !c->in_tx && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
 		c->lost = false;
-		struct pg_stmt *s = pg_prepare(c, sql, nparams, &st);
-		if (!s) {
+		struct pg_stmt *s = once ? NULL : pg_prepare(c, sql, nparams, &st);
+		if (!once && !s) {
 			/* Preparing changes nothing: a lost server is simply retried. */
 			if (idle && c->lost && !reconnected && pg_reconnect_for_retry(c, sql)) {
 				reconnected = true;
@@ -526,7 +530,9 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 			}
 			goto out;
 		}
-		PGresult *r = PQexecPrepared(c->pg, s->name, nparams, values, lengths, formats, 0);
+		PGresult *r =
+		    once ? PQexecParams(c->pg, sql, nparams, NULL, values, lengths, formats, 0)
+		         : PQexecPrepared(c->pg, s->name, nparams, values, lengths, formats, 0);
 		ExecStatusType rs = PQresultStatus(r);
 		if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
 			if (res)
@@ -537,7 +543,7 @@ static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param
 		}
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		bool stale = state && (!strcmp(state, "26000") || !strcmp(state, "0A000"));
-		if (stale) {
+		if (stale && s) {
 			pg_cache_remove(c, s);
 			if (idle && attempt == 0) {
 				PQclear(r);
@@ -558,7 +564,23 @@ out:
 	free(lengths);
 	free(formats);
 	free(ints);
+	/* A write of its own committed (or may have, when it failed): this
+	 * process must not wait for its notification (db_pg_listen.c). */
+	if (!c->in_tx && !pg_read_only(sql))
+		pg_listen_bump();
 	return st;
+}
+
+static enum db_status pg_exec(db_conn *c, const char *sql, const struct db_param *params,
+                              int nparams, db_result **res)
+{
+	return pg_run(c, sql, params, nparams, res, false);
+}
+
+static enum db_status pg_exec_once(db_conn *c, const char *sql, const struct db_param *params,
+                                   int nparams, db_result **res)
+{
+	return pg_run(c, sql, params, nparams, res, true);
 }
 
 /* A simple query (no parameters): scripts and transaction control. */
@@ -579,6 +601,8 @@ static enum db_status pg_exec_script(db_conn *c, const char *sql)
 	if (st != DB_OK)
 		return st;
 	st = pg_simple(c, sql, "script");
+	if (!c->in_tx)
+		pg_listen_bump();
 	/* The schema may have changed under cached plans; most survive, a
 	 * stale one is dropped and prepared again by pg_exec. */
 	return st;
@@ -622,6 +646,10 @@ static enum db_status pg_commit(db_conn *c)
 		st = DB_OK;
 	}
 	PQclear(r);
+	/* Committed, or perhaps (lost on the way): the caches of this process
+	 * see it from here, before the request that wrote answers, not only
+	 * once the notification has come back (db_pg_listen.c). */
+	pg_listen_bump();
 	/* Whether it committed or failed, no transaction is open any more,
 	 * except when the connection broke: rollback then resets it. */
 	if (PQstatus(c->pg) != CONNECTION_BAD)
@@ -639,13 +667,29 @@ static enum db_status pg_rollback(db_conn *c)
 	return pg_simple(c, "ROLLBACK", "rollback");
 }
 
+/* The listening connection's epoch (db_pg_listen.c), outside a
+ * transaction: inside one, the statement reads the transaction's snapshot,
+ * which a mark cannot stand for. */
+static bool pg_commit_mark(db_conn *c, struct db_mark *m)
+{
+	uint64_t e;
+	if (c->in_tx || !pg_listen_mark(&e))
+		return false;
+	memset(m, 0, sizeof *m);
+	m->header[0] = (uint32_t)e;
+	m->header[1] = (uint32_t)(e >> 32);
+	return true;
+}
+
 const struct db_backend db_pg_backend = {
     .name = "postgresql",
     .open = pg_open,
     .close = pg_close,
     .exec = pg_exec,
+    .exec_once = pg_exec_once,
     .exec_script = pg_exec_script,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .commit_mark = pg_commit_mark,
 };

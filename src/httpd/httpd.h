@@ -22,6 +22,8 @@
 #include "nested_part.h"
 #include "router.h"
 
+struct fee;
+
 /* What the server holds for the whole run. */
 struct server {
 	struct esp_config *cfg;
@@ -82,7 +84,12 @@ struct request {
 	bool logged_in;
 	/* The store's generations, read once with the session (-1: not read). */
 	int64_t generations[GEN_COUNT];
-	const char *csrf; /* the token forms must carry */
+	/* Read once a request when a page needs them, since several parts of
+	 * a page ask (the holder's 当前用户信息: menu and page; renewal and
+	 * replacement tables): each read is a round trip to PostgreSQL. */
+	int actor_reg_kind; /* the actor's registration's enum reg_kind + 2; 0: not read */
+	struct fee *fee;    /* the fee in force (req_fee); NULL: not read */
+	const char *csrf;   /* the token forms must carry */
 	bool set_csrf_cookie;
 	const char *session_cookie;
 	db_conn *db;
@@ -112,6 +119,8 @@ extern const struct route routes[];
 
 /* ---- helpers for handlers ---- */
 db_conn *req_db(struct request *r);
+/* The fee in force (fee_current), read once a request. */
+enum db_status req_fee(struct request *r, struct fee *out);
 const char *req_form(struct request *r, const char *name); /* NULL when absent */
 const struct form_field *req_file(struct request *r, const char *name);
 const char *req_query(struct request *r, const char *name);

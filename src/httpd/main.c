@@ -466,6 +466,12 @@ static int open_store(struct server *srv, int *applied)
 		fprintf(stderr, "espd: database migration failed\n");
 		return 2;
 	}
+	/* After the migrations (024 makes the triggers notify). Without it,
+	 * or while its connection is down, the generations are read per
+	 * request as before. */
+	if (!db_listen_start(srv->pool))
+		log_error("postgresql: cannot start the listening thread: the generations are read "
+		          "for every request");
 	db_conn *c = db_acquire(srv->pool);
 	limits_load(c, &srv->limits);
 	char host[256] = "";
@@ -741,6 +747,7 @@ out:
 	audit_key_forget();
 	sopin_key_forget();
 	tpl_free(srv.tpl);
+	db_listen_stop(srv.pool);
 	db_pool_close(srv.pool);
 	free(srv.public_url);
 	config_free(cfg);

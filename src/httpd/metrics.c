@@ -322,6 +322,17 @@ static void write_store(struct buf *b, struct server *srv)
 	        st.busy);
 	counter(b, "esp_store_transaction_retries_total",
 	        "Transactions run again after a lock-out.", st.tx_retries);
+	if (db_pool_backend(srv->pool) == &db_pg_backend) {
+		bool listening = false;
+		uint64_t received = 0;
+		db_listen_stats(&listening, &received);
+		help(b, "esp_store_listening", "gauge",
+		     "1 while the connection listening for the generations' changes is up "
+		     "(PostgreSQL); 0: every request reads the generations from the store.");
+		buf_printf(b, "esp_store_listening %d\n", listening ? 1 : 0);
+		counter(b, "esp_store_notifications_total",
+		        "Notifications of the generations' changes received (PostgreSQL).", received);
+	}
 }
 
 static void write_rest(struct buf *b, struct server *srv)

@@ -17,6 +17,8 @@
  * request) or NULL. */
 static enum reg_kind actor_kind(struct request *r, json_t **reg_out)
 {
+	if (!reg_out && r->actor_reg_kind)
+		return (enum reg_kind)(r->actor_reg_kind - 2);
 	struct registration reg;
 	json_t *json = NULL;
 	enum db_status st =
@@ -25,7 +27,9 @@ static enum reg_kind actor_kind(struct request *r, json_t **reg_out)
 	        : DB_NOT_FOUND;
 	if (reg_out)
 		*reg_out = json;
-	return st == DB_OK ? reg.kind : KIND_NONE;
+	enum reg_kind k = st == DB_OK ? reg.kind : KIND_NONE;
+	r->actor_reg_kind = (int)k + 2;
+	return k;
 }
 
 static json_t *item(const char *label, const char *href, const char *current)

@@ -137,6 +137,28 @@ void page_ra_home(struct request *r)
 	struct ra_filter f;
 	base_filter(r, &f);
 	int days = r->srv->limits.delivery_days;
+	/* The scope says whose office this is: a training institution sees
+	 * evaluators only, an RA its province, the admin every province. */
+	bool trainer = f.evaluators_only, ra = f.province && !trainer;
+	const char *title = trainer ? "培训机构首页" : "注册机构首页";
+	const char *org = r->actor.display_name ? r->actor.display_name : "";
+	/* The page as rendered, like a search's (ra_search_cache.c): its figures,
+	 * overdue list and chart read the applications, their registrations' names
+	 * and the provinces' names only, which the 'applications' generation
+	 * follows; a new registration leaves it. The minute is in the key for the
+	 * overdue marks and the days' bars. Made again, it cost five statements
+	 * (at 16 clients on a national store, a p99 of 50-480 ms on PostgreSQL). */
+	int64_t generation = r->generations[GEN_APPLICATIONS];
+	const char *key =
+	    arena_printf(r->arena, "home|%s|%d|%d|%lld|%s", f.province ? f.province : "*", trainer,
+	                 days, (long long)(time_now() / 60), org);
+	size_t len = 0;
+	char *html = generation >= 0 ? ra_search_cache_get(key, generation, &len) : NULL;
+	if (html) {
+		render_page_html(r, 200, title, html, len);
+		free(html);
+		return;
+	}
 	struct ra_stats stats;
 	struct ra_queue_item *overdue;
 	size_t n_overdue;
@@ -154,15 +176,22 @@ void page_ra_home(struct request *r)
 		return;
 	}
 	char *svg = chart_svg(daily, 30);
-	/* The scope says whose office this is: a training institution sees
-	 * evaluators only, an RA its province, the admin every province. */
-	bool trainer = f.evaluators_only, ra = f.province && !trainer;
-	json_t *ctx = json_pack("{s:o, s:o, s:s, s:i, s:b, s:s}", "stats", ra_stats_to_json(&stats),
-	                        "overdue", ra_queue_to_json(overdue, n_overdue, r->arena),
-	                        "chart_svg", svg, "delivery_days", days, "is_ra", ra, "org",
-	                        r->actor.display_name ? r->actor.display_name : "");
+	json_t *ctx =
+	    json_pack("{s:o, s:o, s:s, s:i, s:b, s:s, s:s}", "stats", ra_stats_to_json(&stats),
+	              "overdue", ra_queue_to_json(overdue, n_overdue, r->arena), "chart_svg", svg,
+	              "delivery_days", days, "is_ra", ra, "org", org, "page_title", title);
 	free(svg);
-	render_page(r, 200, "ra_home", trainer ? "培训机构首页" : "注册机构首页", ctx);
+	req_own_json(r, ctx);
+	struct buf b = {0};
+	if (tpl_render(r->srv->tpl, "ra_home", ctx, &b) != 0) {
+		buf_free(&b);
+		reply_server_error(r, "RA home rendering failed");
+		return;
+	}
+	if (generation >= 0)
+		ra_search_cache_put(key, generation, b.data, b.len);
+	render_page_html(r, 200, title, b.data, b.len);
+	buf_free(&b);
 }
 
 void page_ra_queue(struct request *r)

@@ -65,7 +65,7 @@ void renewal_context(struct request *r, json_t *ctx)
 	json_object_set_new(ctx, "renewal_grace_days", json_integer(w.grace_days));
 	json_object_set_new(ctx, "public_url", json_string(r->srv->public_url));
 	struct fee fee = {0};
-	fee_current(req_db(r), &fee);
+	req_fee(r, &fee);
 	json_object_set_new(ctx, "renewal_fee", json_integer(fee.renewal_yuan));
 }
 

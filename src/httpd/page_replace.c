@@ -56,7 +56,7 @@ void replace_context(struct request *r, json_t *ctx)
 {
 	json_object_set_new(ctx, "replacements", replace_rows(r));
 	struct fee fee = {0};
-	fee_current(req_db(r), &fee);
+	req_fee(r, &fee);
 	json_object_set_new(ctx, "replace_fee", json_integer(fee.replacement_yuan));
 }
 

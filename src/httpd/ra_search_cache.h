@@ -1,5 +1,5 @@
-/* The RA's rendered search results, kept while the applications'
- * generation stays the same (ra_search_cache.c). */
+/* The RA's rendered search results and home pages, kept while the
+ * applications' generation stays the same (ra_search_cache.c). */
 #ifndef ESP_RA_SEARCH_CACHE_H
 #define ESP_RA_SEARCH_CACHE_H
 

@@ -7,6 +7,7 @@
 #include "server.h"
 #include "csrf.h"
 #include "metrics.h"
+#include "esp/fee.h"
 #include "esp/issue.h"
 
 #include <arpa/inet.h>
@@ -70,6 +71,20 @@ db_conn *req_db(struct request *r)
 	 * that may use the store runs. */
 	assert(r->db);
 	return r->db;
+}
+
+enum db_status req_fee(struct request *r, struct fee *out)
+{
+	if (!r->fee) {
+		struct fee f = {0};
+		enum db_status st = fee_current(req_db(r), &f);
+		if (st != DB_OK)
+			return st;
+		r->fee = arena_alloc(r->arena, sizeof *r->fee);
+		*r->fee = f;
+	}
+	*out = *r->fee;
+	return DB_OK;
 }
 
 const char *req_form(struct request *r, const char *name)

@@ -94,9 +94,15 @@ char *ca_serial_hex(const ASN1_INTEGER *serial)
 	if (n == 0) {
 		strcpy(o, "00");
 	} else {
+		/* Every OCSP request names a serial: sprintf per byte was a
+		 * twentieth of espd's CPU for a cached answer. */
+		static const char digits[] = "0123456789abcdef";
 		BN_bn2bin(bn, raw);
-		for (int i = 0; i < n; i++)
-			o += sprintf(o, "%02x", raw[i]);
+		for (int i = 0; i < n; i++) {
+			*o++ = digits[raw[i] >> 4];
+			*o++ = digits[raw[i] & 15];
+		}
+		*o = '\0';
 	}
 	free(raw);
 	BN_free(bn);

@@ -133,8 +133,9 @@ static const struct config_key keys[] = {
     {"login_checks_per_second", "20",
      "password checks per second by all espd on the store (503 above; 0 = no limit)"},
     {"ra_search_cache_entries", "256",
-     "RA search results (申请办理列表 with a search text) kept as rendered until an application, "
-     "a registration's name or code or a province's name changes (0 = keep none)"},
+     "RA search results (申请办理列表 with a search text) and RA home pages kept as rendered "
+     "until an application, a registration's name or code or a province's name changes (0 = "
+     "keep none)"},
     {"password_hash_concurrency", "1",
      "password hashes (Argon2id, 64 MiB each) espd runs at once; a registration or password "
      "login that finds none free waits password_hash_wait_ms, then gets 503 (0 = no limit)"},

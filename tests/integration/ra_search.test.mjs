@@ -61,3 +61,17 @@ test(`[${ENGINE}] a searched name shows each change to what it finds, and only t
   assert.equal(rowOf(other.text, number), null);
   assert.ok(linkHref(page.text, `办理 ${number}`));
 });
+
+// A text is looked up only in the columns that can hold it (core/ra.c): a
+// part of the number (with its dash, or digits only) and a part of the code
+// still find the application, a Chinese part of the name too.
+test(`[${ENGINE}] a part of the number, of the code and of the name each find the application`, async () => {
+  const { c, fields } = await approvedApplicant(esp, 'enterprise');
+  const number = await submitApplication(c, 'enterprise', 1);
+  const ra = await staffClient(esp, 'fj_ra');
+  for (const part of [number.slice(2), number.slice(-5), fields.code.slice(4, 14), fields.name.slice(1)]) {
+    const page = await ra.get(`/ra/queue?q=${encodeURIComponent(part)}`);
+    assert.equal(page.status, 200);
+    assert.ok(rowOf(page.text, number), `"${part}" finds ${number}`);
+  }
+});

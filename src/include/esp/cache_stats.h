@@ -11,7 +11,7 @@
 enum cache_kind {
 	CACHE_SESSIONS,     /* sessions by cookie (core/account.c) */
 	CACHE_REVIEW_QUEUE, /* the reviewers' rendered queues (httpd/page_review.c) */
-	CACHE_RA_SEARCH,    /* the RA's rendered search results (httpd/page_ra.c) */
+	CACHE_RA_SEARCH,    /* the RA's rendered search results and home pages (httpd/page_ra.c) */
 	CACHE_KINDS
 };
 

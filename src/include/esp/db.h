@@ -70,6 +70,9 @@ struct db_backend {
 	 * sql pointer's text). *res may be NULL when rows are not wanted. */
 	enum db_status (*exec)(db_conn *c, const char *sql, const struct db_param *params,
 	                       int nparams, db_result **res);
+	/* As exec, planned for the values given and not kept (NULL: exec). */
+	enum db_status (*exec_once)(db_conn *c, const char *sql, const struct db_param *params,
+	                            int nparams, db_result **res);
 	/* Run a script of several statements without parameters (migrations). */
 	enum db_status (*exec_script)(db_conn *c, const char *sql);
 	enum db_status (*begin)(db_conn *c);
@@ -83,7 +86,8 @@ struct db_backend {
 	 * use stay cached from one to the next. */
 	void (*share_writer)(db_conn *c, db_conn *writer);
 	db_conn *(*tx_conn)(db_conn *c);
-	/* SQLite only (NULL elsewhere): see db_commit_mark. */
+	/* See db_commit_mark (SQLite: the WAL index; PostgreSQL: the
+	 * listening connection's epoch, db_pg_listen.c). */
 	bool (*commit_mark)(db_conn *c, struct db_mark *m);
 };
 
@@ -119,6 +123,16 @@ enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *param
 	        (int)(sizeof((const struct db_param[]){__VA_ARGS__}) / sizeof(struct db_param)),   \
 	        (res))
 #define DB_EXEC0(c, sql, res) db_exec((c), (sql), NULL, 0, (res))
+/*
+ * As db_exec, for a statement whose best plan depends on its values: on
+ * PostgreSQL it is planned for them at each run and not kept prepared. A
+ * prepared statement runs a generic plan after five runs, made without the
+ * values; for a search text that plan assumes thousands of matches (it
+ * cannot know the text) and read a province's every application to join
+ * them with the dozen the text matched. SQLite: db_exec.
+ */
+enum db_status db_exec_once(db_conn *c, const char *sql, const struct db_param *params, int nparams,
+                            db_result **res);
 
 /*
  * "column starts with the text parameter p" (the authority tree's subtree
@@ -155,10 +169,25 @@ const char *db_sql(const db_conn *c, const struct db_sql *s);
  * its layout is shared by every SQLite version that opens the database at
  * the same time, so it does not change). Two equal marks of one database:
  * nothing was committed in between, so what a statement read after the
- * first still holds. False when it cannot tell (PostgreSQL, a transaction
- * open on c, the header being written at that moment): run the statement.
+ * first still holds. False when it cannot tell (a transaction open on c,
+ * the header being written at that moment): run the statement.
+ * On PostgreSQL, the count of notifications the process's listening
+ * connection has received from the generations' triggers (and of its own
+ * commits): it moves with every commit that moved a generation, whoever
+ * made it, once the server's notification has arrived (db_listen_start;
+ * false while no connection listens). Only the generations' triggers
+ * notify: a mark covers what they count, not every table.
  */
 bool db_commit_mark(db_conn *c, struct db_mark *m);
+
+/* PostgreSQL: starts the process's listening connection (a thread) to the
+ * pool's store, which makes db_commit_mark give marks; one per process.
+ * Nothing to do on SQLite. false when the thread cannot start. */
+bool db_listen_start(db_pool *p);
+void db_listen_stop(db_pool *p);
+/* Whether the listening connection is up, and the notifications received
+ * since the start (for /metrics). */
+void db_listen_stats(bool *listening, uint64_t *received);
 
 /* Whether the store answers (a trivial statement runs): the health check. */
 bool db_ping(db_conn *c);

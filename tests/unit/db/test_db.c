@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -1077,6 +1078,99 @@ static void test_generations_other_writers(void **state)
 	assert_int_equal(gen_of(f->c, GEN_SESSIONS), s1);
 }
 
+/* Waits up to ms for db_commit_mark to say `listening` (and give a mark
+ * other than *not, when not is given); true when it did. */
+static bool wait_mark(db_conn *c, bool listening, const struct db_mark *not, struct db_mark *m,
+                      int ms)
+{
+	for (int t = 0; t < ms; t += 10) {
+		bool got = db_commit_mark(c, m);
+		if (got == listening && (!got || !not || memcmp(m, not, sizeof *m) != 0))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void pq_ok(PGconn *pq, const char *sql)
+{
+	PGresult *r = PQexec(pq, sql);
+	ExecStatusType st = PQresultStatus(r);
+	PQclear(r);
+	assert_true(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+}
+
+/* PostgreSQL's commit mark (db_pg_listen.c): none until a connection
+ * listens; moved by a commit of any other process once its notification
+ * arrives, by this process's own commits at once, never by reads; none
+ * while the listening connection is lost, and a new one after it is back. */
+static void test_pg_listen(void **state)
+{
+	struct fixture *f = *state;
+	if (!f->pg) {
+		/* SQLite's mark is its WAL index: nothing to start. */
+		assert_true(db_listen_start(f->pool));
+		db_listen_stop(f->pool);
+		return;
+	}
+	struct db_mark m0, m1, m2;
+	assert_false(db_commit_mark(f->c, &m0));
+	assert_true(db_listen_start(f->pool));
+	assert_true(wait_mark(f->c, true, NULL, &m0, 5000));
+
+	/* Another process's write: a plain libpq session, not this db layer. */
+	PGconn *raw = PQconnectdb(f->target);
+	assert_int_equal(PQstatus(raw), CONNECTION_OK);
+	bool listening = false;
+	uint64_t n0 = 0, n1 = 0;
+	db_listen_stats(&listening, &n0);
+	assert_true(listening);
+	int64_t s0 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(db_commit_mark(f->c, &m1));
+	assert_memory_equal(&m0, &m1, sizeof m0); /* a read moved nothing */
+	pq_ok(raw, "UPDATE generations SET value = value + 1 WHERE name = 'sessions' AND shard = 0");
+	assert_true(wait_mark(f->c, true, &m0, &m1, 2000));
+	db_listen_stats(&listening, &n1);
+	assert_true(n1 > n0);
+	assert_true(gen_of(f->c, GEN_SESSIONS) > s0);
+	/* A write outside the generations notifies nothing. */
+	pq_ok(raw, "CREATE TABLE listen_t (x INTEGER)");
+	usleep(200000);
+	assert_true(db_commit_mark(f->c, &m2));
+	assert_memory_equal(&m1, &m2, sizeof m1);
+
+	/* This process's own commit moves it before its notification is back. */
+	assert_int_equal(
+	    DB_EXEC0(f->c, "UPDATE generations SET value = value + 1 WHERE name = 'sessions'", NULL),
+	    DB_OK);
+	assert_true(db_commit_mark(f->c, &m2));
+	assert_memory_not_equal(&m1, &m2, sizeof m1);
+	db_conn *c2 = db_acquire(f->pool);
+	assert_true(db_commit_mark(c2, &m1));
+	assert_int_equal(db_transaction(c2, bump_in_tx, NULL), DB_OK);
+	assert_true(db_commit_mark(c2, &m0));
+	assert_memory_not_equal(&m0, &m1, sizeof m0);
+	db_release(f->pool, c2);
+
+	/* The listening connection ended by the server: no mark (every reader
+	 * runs its statement) until a new one listens, then a mark unlike any
+	 * before. */
+	assert_true(db_commit_mark(f->c, &m0));
+	pq_ok(raw, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+	           "'espd-listen' AND datname = current_database()");
+	assert_true(wait_mark(f->c, false, NULL, &m1, 2000));
+	db_listen_stats(&listening, &n1);
+	assert_false(listening);
+	pq_ok(raw, "UPDATE generations SET value = value + 1 WHERE name = 'sessions' AND shard = 0");
+	int64_t s1 = gen_of(f->c, GEN_SESSIONS);
+	assert_true(wait_mark(f->c, true, &m0, &m1, 8000));
+	assert_int_equal(gen_of(f->c, GEN_SESSIONS), s1);
+
+	db_listen_stop(f->pool);
+	assert_false(db_commit_mark(f->c, &m1));
+	PQfinish(raw);
+}
+
 /* Reading the commit mark must leave SQLite's locks on the -shm file in
  * place: another process (espctl, the sqlite3 shell) that finds no lock on
  * its DMS byte believes it is alone and truncates the file under this
@@ -1579,6 +1673,35 @@ static void test_prefix(void **state)
 	}
 }
 
+/* db_exec_once gives the rows of its values each time, and on PostgreSQL
+ * keeps no prepared statement (one kept would run a generic plan after five
+ * runs, what it is for avoiding); the same text through db_exec is kept. */
+static void test_exec_once(void **state)
+{
+	struct fixture *f = *state;
+	static const char *sql = "SELECT $1 * 2 + 0 AS x";
+	for (int i = 0; i < 8; i++) {
+		db_result *r = NULL;
+		struct db_param p[1] = {P_INT(i)};
+		assert_int_equal(db_exec_once(f->c, sql, p, 1, &r), DB_OK);
+		assert_int_equal(r->nrows, 1);
+		assert_int_equal(db_get_int(r, 0, 0, -1), 2 * i);
+		db_result_free(r);
+	}
+	if (!f->pg)
+		return;
+	const char *kept = "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement = $1";
+	db_result *r = NULL;
+	assert_int_equal(DB_EXEC(f->c, kept, &r, P_TEXT(sql)), DB_OK);
+	assert_int_equal(db_get_int(r, 0, 0, -1), 0);
+	db_result_free(r);
+	assert_int_equal(DB_EXEC(f->c, sql, &r, P_INT(1)), DB_OK);
+	db_result_free(r);
+	assert_int_equal(DB_EXEC(f->c, kept, &r, P_TEXT(sql)), DB_OK);
+	assert_int_equal(db_get_int(r, 0, 0, -1), 1);
+	db_result_free(r);
+}
+
 static void test_ping(void **state)
 {
 	struct fixture *f = *state;
@@ -1718,6 +1841,7 @@ static void test_pg_session_ended(void **state)
 	    cmocka_unit_test_setup_teardown(test_commit_durable, setup, teardown),                 \
 	    cmocka_unit_test_setup_teardown(test_commit_mark_keeps_shm_locks, setup, teardown),    \
 	    cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),               \
+	    cmocka_unit_test_setup_teardown(test_exec_once, setup, teardown),                      \
 	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                          \
 	    cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),                          \
 	    cmocka_unit_test_setup_teardown(test_chinese_text, setup, teardown),                   \
@@ -1736,6 +1860,7 @@ static void test_pg_session_ended(void **state)
 	    cmocka_unit_test_setup_teardown(test_account_login_limits, setup, teardown),           \
 	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_generations_other_writers, setup, teardown),      \
+	    cmocka_unit_test_setup_teardown(test_pg_listen, setup, teardown),                      \
 	    cmocka_unit_test_setup_teardown(test_session_cache, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_session_purge, setup, teardown),                  \
 	    cmocka_unit_test_setup_teardown(test_session_idle, setup, teardown),                   \
