@@ -441,9 +441,9 @@ static enum issue_result issue_outcome(struct issue_ctx *x, enum db_status st,
 }
 
 struct issue_job *issue_job_new(esp_ca *ca, const struct actor *a, const char *number,
-                                const char *csr_pem, const char *token_serial,
-                                const char *crl_url, int validity_days, int crl_hours,
-                                enum issue_result *res, enum ca_status *csr_status)
+                                const char *csr_pem, const char *token_serial, const char *crl_url,
+                                int validity_days, int crl_hours, enum issue_result *res,
+                                enum ca_status *csr_status)
 {
 	ca_csr *csr = NULL;
 	*res = issue_precheck(number, csr_pem, token_serial, &csr, csr_status);

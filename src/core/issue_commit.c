@@ -157,8 +157,7 @@ static void *committer_thread(void *arg)
 	return NULL;
 }
 
-struct issue_committer *issue_committer_start(db_pool *pool,
-                                              const struct issue_committer_limits *l)
+struct issue_committer *issue_committer_start(db_pool *pool, const struct issue_committer_limits *l)
 {
 	struct issue_committer *q = xcalloc(1, sizeof(*q));
 	q->pool = pool;

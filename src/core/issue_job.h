@@ -40,7 +40,6 @@ struct batch_item {
 	struct batch_item *next;
 };
 
-
 /* Runs the issuances of list in one transaction, a SAVEPOINT each (a
  * refusal undoes only its own statements), and COMMITs once; a batch that
  * fails as a whole runs each issuance again alone.  Each item's st and its

@@ -48,7 +48,7 @@
 #define LISTEN_RETRY_MS 1000 /* after a lost connection, first retry */
 #define LISTEN_RETRY_MAX_MS 5000
 
-static uint64_t epoch; /* atomic; odd while listening */
+static uint64_t epoch;         /* atomic; odd while listening */
 static uint64_t notifications; /* atomic; received since the start */
 
 static struct {
@@ -173,8 +173,9 @@ static void *listen_main(void *arg)
 		for (;;) {
 			int64_t t = now_ms();
 			if (ping_out && t - ping_at > LISTEN_PING_TIMEOUT_MS) {
-				log_error("postgresql: the listening connection did not answer in %d ms",
-				          LISTEN_PING_TIMEOUT_MS);
+				log_error(
+				    "postgresql: the listening connection did not answer in %d ms",
+				    LISTEN_PING_TIMEOUT_MS);
 				lost = true;
 				break;
 			}

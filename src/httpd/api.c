@@ -164,9 +164,9 @@ void api_issue_certificate(struct request *r)
 	int crl_hours = (int)config_get_long(r->srv->cfg, "crl_hours");
 	struct issue_committer *q = r->srv->committer;
 	if (!q) {
-		enum issue_result res = issue_certificate(req_db(r), r->srv->ca, &r->actor,
-		                                          r->params[0], csr, token, crl_url,
-		                                          validity, crl_hours, &cs, &out);
+		enum issue_result res =
+		    issue_certificate(req_db(r), r->srv->ca, &r->actor, r->params[0], csr, token,
+		                      crl_url, validity, crl_hours, &cs, &out);
 		free(crl_url);
 		issue_reply(r, res, cs, &out);
 		return;

@@ -46,7 +46,7 @@ struct server {
 	uint64_t next_request_id;
 	struct ocsp_cache *ocsp; /* the OCSP responder's answers (page_ocsp.c) */
 	struct esp_ocsp *ocsp_responder;
-	int64_t instance_id; /* this process's number in the store (instances) */
+	int64_t instance_id;               /* this process's number in the store (instances) */
 	struct issue_committer *committer; /* group commit of issuances; NULL: off */
 };
 

@@ -331,7 +331,8 @@ static void write_store(struct buf *b, struct server *srv)
 		     "(PostgreSQL); 0: every request reads the generations from the store.");
 		buf_printf(b, "esp_store_listening %d\n", listening ? 1 : 0);
 		counter(b, "esp_store_notifications_total",
-		        "Notifications of the generations' changes received (PostgreSQL).", received);
+		        "Notifications of the generations' changes received (PostgreSQL).",
+		        received);
 	}
 }
 
@@ -364,7 +365,8 @@ static void write_rest(struct buf *b, struct server *srv)
 		        "connection, or espd stopping.",
 		        st.busy);
 		counter(b, "esp_issue_queue_full_total",
-		        "Issuances answered 503 because the committer's queue was full.", st.refused);
+		        "Issuances answered 503 because the committer's queue was full.",
+		        st.refused);
 	}
 	uint64_t hits = 0, misses = 0;
 	if (srv->ocsp)

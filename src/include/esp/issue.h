@@ -49,9 +49,9 @@ struct issue_committer;
 
 /* NULL after a refusal known without the store (*res, *csr_status say it). */
 struct issue_job *issue_job_new(esp_ca *ca, const struct actor *a, const char *number,
-                                const char *csr_pem, const char *token_serial,
-                                const char *crl_url, int validity_days, int crl_hours,
-                                enum issue_result *res, enum ca_status *csr_status);
+                                const char *csr_pem, const char *token_serial, const char *crl_url,
+                                int validity_days, int crl_hours, enum issue_result *res,
+                                enum ca_status *csr_status);
 /* After done: the result as issue_certificate gives it, or *busy (not
  * stored: the queue waited too long, no store connection, espd stopping). */
 enum issue_result issue_job_outcome(struct issue_job *j, enum ca_status *csr_status,

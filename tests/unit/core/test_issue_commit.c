@@ -62,9 +62,10 @@ static char *csr_pem(void)
 	static char *pem;
 	if (!pem) {
 		char *dir = test_dir_make("issue-commit-csr");
-		char *cmd = xasprintf("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-		                      "-nodes -subj /CN=x -keyout %s/k.pem -out %s/r.csr 2>/dev/null",
-		                      dir, dir);
+		char *cmd =
+		    xasprintf("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		              "-nodes -subj /CN=x -keyout %s/k.pem -out %s/r.csr 2>/dev/null",
+		              dir, dir);
 		assert_int_equal(system(cmd), 0);
 		free(cmd);
 		char *path = xasprintf("%s/r.csr", dir);
@@ -227,19 +228,19 @@ static void test_batch_and_refusals(void **state)
 	char *a = ready_app(f->c, "91350000000000001X", 2); /* two paid keys */
 	char *b = ready_app(f->c, "91350000000000002X", 2);
 	struct issue_job *j[9] = {
-	    job(&t, &ra, a, "TA-1"),        /* 201 */
+	    job(&t, &ra, a, "TA-1"),             /* 201 */
 	    job(&t, &ra, "NO-SUCH-APP", "TX-1"), /* 404 */
-	    job(&t, &ra, a, "TA-2"),        /* 201 */
-	    job(&t, &ra, a, "TA-3"),        /* 409: both keys issued in this batch */
-	    job(&t, &other, b, "TB-1"),     /* 403: another province's RA */
-	    job(&t, &ra, b, "TA-1"),        /* 409: TA-1 holds a valid certificate since job 0 */
-	    job(&t, &ra, b, "TB-2"),        /* 201 */
-	    job(&t, &ra, a, "TA-1"),        /* 200: the same token again, its certificate */
-	    job(&t, &ra, b, "TB-3"),        /* 201: the last key of b */
+	    job(&t, &ra, a, "TA-2"),             /* 201 */
+	    job(&t, &ra, a, "TA-3"),             /* 409: both keys issued in this batch */
+	    job(&t, &other, b, "TB-1"),          /* 403: another province's RA */
+	    job(&t, &ra, b, "TA-1"), /* 409: TA-1 holds a valid certificate since job 0 */
+	    job(&t, &ra, b, "TB-2"), /* 201 */
+	    job(&t, &ra, a, "TA-1"), /* 200: the same token again, its certificate */
+	    job(&t, &ra, b, "TB-3"), /* 201: the last key of b */
 	};
-	const enum issue_result want[9] = {ISSUE_OK,          ISSUE_NOT_FOUND,    ISSUE_OK,
-	                                   ISSUE_ALL_ISSUED,  ISSUE_FORBIDDEN,    ISSUE_TOKEN_IN_USE,
-	                                   ISSUE_OK,          ISSUE_EXISTING,     ISSUE_OK};
+	const enum issue_result want[9] = {ISSUE_OK,         ISSUE_NOT_FOUND, ISSUE_OK,
+	                                   ISSUE_ALL_ISSUED, ISSUE_FORBIDDEN, ISSUE_TOKEN_IN_USE,
+	                                   ISSUE_OK,         ISSUE_EXISTING,  ISSUE_OK};
 	struct owner o[9] = {0};
 	for (int i = 0; i < 9; i++) {
 		assert_true(issue_committer_submit(t.q, j[i], on_suspend, on_done, &o[i]));
@@ -272,10 +273,9 @@ static void test_batch_and_refusals(void **state)
 	                             "AND number IN ($1, 'x')",
 	                             a),
 	                 1);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM certificates WHERE token_serial = $1",
-	                             "TA-1"),
-	                 1);
+	assert_int_equal(
+	    store_count(f->c, "SELECT COUNT(*) FROM certificates WHERE token_serial = $1", "TA-1"),
+	    1);
 	int64_t checked = 0;
 	assert_int_equal(audit_verify(f->c, &checked), 0);
 	assert_true(checked >= 4);
@@ -296,25 +296,28 @@ static void test_failure_after_writes(void **state)
 {
 	struct fixture *f = *state;
 	if (f->pg) {
-		assert_int_equal(DB_EXEC0(f->c,
-		                          "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql "
-		                          "AS $$ BEGIN IF NEW.note LIKE '%POISON%' THEN RAISE "
-		                          "EXCEPTION 'poisoned' USING ERRCODE = '23514'; END IF; "
-		                          "RETURN NEW; END $$",
-		                          NULL),
-		                 DB_OK);
-		assert_int_equal(DB_EXEC0(f->c,
-		                          "CREATE TRIGGER poison BEFORE INSERT ON application_events "
-		                          "FOR EACH ROW EXECUTE FUNCTION poison()",
-		                          NULL),
-		                 DB_OK);
+		assert_int_equal(
+		    DB_EXEC0(f->c,
+		             "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql "
+		             "AS $$ BEGIN IF NEW.note LIKE '%POISON%' THEN RAISE "
+		             "EXCEPTION 'poisoned' USING ERRCODE = '23514'; END IF; "
+		             "RETURN NEW; END $$",
+		             NULL),
+		    DB_OK);
+		assert_int_equal(
+		    DB_EXEC0(f->c,
+		             "CREATE TRIGGER poison BEFORE INSERT ON application_events "
+		             "FOR EACH ROW EXECUTE FUNCTION poison()",
+		             NULL),
+		    DB_OK);
 	} else {
-		assert_int_equal(DB_EXEC0(f->c,
-		                          "CREATE TRIGGER poison BEFORE INSERT ON application_events "
-		                          "WHEN NEW.note LIKE '%POISON%' BEGIN SELECT RAISE(ABORT, "
-		                          "'poisoned'); END",
-		                          NULL),
-		                 DB_OK);
+		assert_int_equal(
+		    DB_EXEC0(f->c,
+		             "CREATE TRIGGER poison BEFORE INSERT ON application_events "
+		             "WHEN NEW.note LIKE '%POISON%' BEGIN SELECT RAISE(ABORT, "
+		             "'poisoned'); END",
+		             NULL),
+		    DB_OK);
 	}
 	struct t t = start(f, 60000);
 	struct actor ra = ra_of(f->c, "fj_ra", "35");
@@ -376,10 +379,9 @@ static void test_release_queued(void **state)
 	assert_int_equal(outcome(j[0], NULL), ISSUE_OK);
 	assert_int_equal(outcome(j[2], NULL), ISSUE_OK);
 	assert_int_equal(certs_of(f->c, a), 2);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM certificates WHERE token_serial = $1",
-	                             "TR-2"),
-	                 0);
+	assert_int_equal(
+	    store_count(f->c, "SELECT COUNT(*) FROM certificates WHERE token_serial = $1", "TR-2"),
+	    0);
 	issue_job_release(j[0]);
 	issue_job_release(j[2]);
 	free(a);

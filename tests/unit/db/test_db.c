@@ -1080,7 +1080,7 @@ static void test_generations_other_writers(void **state)
 
 /* Waits up to ms for db_commit_mark to say `listening` (and give a mark
  * other than *not, when not is given); true when it did. */
-static bool wait_mark(db_conn *c, bool listening, const struct db_mark *not, struct db_mark *m,
+static bool wait_mark(db_conn *c, bool listening, const struct db_mark * not, struct db_mark *m,
                       int ms)
 {
 	for (int t = 0; t < ms; t += 10) {
@@ -1128,7 +1128,8 @@ static void test_pg_listen(void **state)
 	int64_t s0 = gen_of(f->c, GEN_SESSIONS);
 	assert_true(db_commit_mark(f->c, &m1));
 	assert_memory_equal(&m0, &m1, sizeof m0); /* a read moved nothing */
-	pq_ok(raw, "UPDATE generations SET value = value + 1 WHERE name = 'sessions' AND shard = 0");
+	pq_ok(raw,
+	      "UPDATE generations SET value = value + 1 WHERE name = 'sessions' AND shard = 0");
 	assert_true(wait_mark(f->c, true, &m0, &m1, 2000));
 	db_listen_stats(&listening, &n1);
 	assert_true(n1 > n0);
@@ -1141,7 +1142,8 @@ static void test_pg_listen(void **state)
 
 	/* This process's own commit moves it before its notification is back. */
 	assert_int_equal(
-	    DB_EXEC0(f->c, "UPDATE generations SET value = value + 1 WHERE name = 'sessions'", NULL),
+	    DB_EXEC0(f->c, "UPDATE generations SET value = value + 1 WHERE name = 'sessions'",
+	             NULL),
 	    DB_OK);
 	assert_true(db_commit_mark(f->c, &m2));
 	assert_memory_not_equal(&m1, &m2, sizeof m1);
@@ -1156,12 +1158,14 @@ static void test_pg_listen(void **state)
 	 * runs its statement) until a new one listens, then a mark unlike any
 	 * before. */
 	assert_true(db_commit_mark(f->c, &m0));
-	pq_ok(raw, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
-	           "'espd-listen' AND datname = current_database()");
+	pq_ok(raw,
+	      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+	      "'espd-listen' AND datname = current_database()");
 	assert_true(wait_mark(f->c, false, NULL, &m1, 2000));
 	db_listen_stats(&listening, &n1);
 	assert_false(listening);
-	pq_ok(raw, "UPDATE generations SET value = value + 1 WHERE name = 'sessions' AND shard = 0");
+	pq_ok(raw,
+	      "UPDATE generations SET value = value + 1 WHERE name = 'sessions' AND shard = 0");
 	int64_t s1 = gen_of(f->c, GEN_SESSIONS);
 	assert_true(wait_mark(f->c, true, &m0, &m1, 8000));
 	assert_int_equal(gen_of(f->c, GEN_SESSIONS), s1);
