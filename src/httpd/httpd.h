@@ -142,8 +142,8 @@ void resp_slot_clear(struct resp_slot *slot);
 /* req_body_shared, with the owner's slot for the response. The bytes must
  * outlive the slot's response: the owner clears the slot before freeing
  * them, and release(cls) runs only once the request is complete. */
-void req_body_shared_slot(struct request *r, const void *data, size_t len,
-                          void (*release)(void *), void *cls, struct resp_slot *slot);
+void req_body_shared_slot(struct request *r, const void *data, size_t len, void (*release)(void *),
+                          void *cls, struct resp_slot *slot);
 /* Replies with len bytes at data (malloc'ed), which the request takes over;
  * the body stays NUL-terminated as struct buf promises, whatever room data
  * had after its len bytes. */

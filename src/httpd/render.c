@@ -227,8 +227,9 @@ void render_page_html_id(struct request *r, int status, const char *title, const
 		struct buf k = {0};
 		frame_key(r, title, &k);
 		struct whole_page *whole = NULL;
-		bool hit = frame_get(&k, html, len, body_id, &body, &whole) ||
-		           (frame_put(r, title, &k) && frame_get(&k, html, len, body_id, &body, &whole));
+		bool hit =
+		    frame_get(&k, html, len, body_id, &body, &whole) ||
+		    (frame_put(r, title, &k) && frame_get(&k, html, len, body_id, &body, &whole));
 		buf_free(&k);
 		if (hit && whole) {
 			take_page(r, status, "(html)", 0, &body);

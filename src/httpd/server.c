@@ -141,8 +141,8 @@ void req_body_shared(struct request *r, const void *data, size_t len, void (*rel
 	r->shared_cls = cls;
 }
 
-void req_body_shared_slot(struct request *r, const void *data, size_t len,
-                          void (*release)(void *), void *cls, struct resp_slot *slot)
+void req_body_shared_slot(struct request *r, const void *data, size_t len, void (*release)(void *),
+                          void *cls, struct resp_slot *slot)
 {
 	req_body_shared(r, data, len, release, cls);
 	r->shared_slot = slot;

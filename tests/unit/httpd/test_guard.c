@@ -142,7 +142,8 @@ static void *churn(void *arg)
 	struct worker *w = arg;
 	for (int round = 0; round < 5000; round++)
 		for (int i = 0; i < CONNS; i++)
-			guard_set_phase(w->g, w->e[i], (enum guard_phase)((round + i) % GUARD_PHASES));
+			guard_set_phase(w->g, w->e[i],
+			                (enum guard_phase)((round + i) % GUARD_PHASES));
 	for (int i = 0; i < CONNS; i++)
 		guard_set_phase(w->g, w->e[i], GUARD_HEADERS);
 	return NULL;
