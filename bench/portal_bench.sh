@@ -19,6 +19,13 @@
 #   SHOW_WRK=1 prints wrk's whole output (latency distribution) to stderr.
 #   PERF=1 also records a perf profile of espd (call graphs) during an extra
 #   wrk run and prints the top of the report; PERF_OUT=file keeps perf.data.
+#   CALLGRIND=S (e.g. 10) also runs espd and baseline_mhd under valgrind's
+#   callgrind and prints the instructions each executes per request over S
+#   seconds of requests (after a warm-up): counts that other people's work on
+#   the machine does not move (the few requests in flight at the end are
+#   counted in the instructions but not in the requests: < 0.1 %).
+#   STRACE=1 prints the system calls of espd and baseline_mhd (strace -c)
+#   over 2 s of wrk each, to compare them per request. CALLGRIND_OUT=dir keeps the profiles.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +37,8 @@ WARMUP=${WARMUP:-3}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-1}
 PERF=${PERF:-0}
+CALLGRIND=${CALLGRIND:-0}
+STRACE=${STRACE:-0}
 SHOW_WRK=${SHOW_WRK:-0}
 PAGE_SIZE=50 # QUEUE_PAGE in src/httpd/page_review.c
 
@@ -262,6 +271,73 @@ if [ "$PERF" = 1 ]; then
 	wait "$perf_pid" || true
 fi
 
+# ---- instructions per request (callgrind) ----
+# cg_run NAME PORT HEADER CMD...: starts CMD under callgrind (instrumentation
+# off), sends a warm-up, then collects over CALLGRIND seconds of wrk (one
+# thread, 4 connections; the counts are zeroed and dumped around it) and
+# sets IR_<NAME> to the instructions per request.
+cg_count() { # wrk's request count from the requests it made in the run
+	awk '/requests in/ { print $1; exit }' "$1"
+}
+cg_run() {
+	local name=$1 port=$2 hdr=$3
+	shift 3
+	local out=${CALLGRIND_OUT:-$TMP}/callgrind.$name
+	valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out.%p" \
+		"$@" >"$TMP/cg-$name.log" 2>&1 &
+	local pid=$!
+	wait_http "http://127.0.0.1:$port/healthz" "$pid" ||
+		{ cat "$TMP/cg-$name.log" >&2; die "$name did not start under valgrind"; }
+	local args=(-t1 -c4)
+	[ -n "$hdr" ] && args+=(-H "$hdr")
+	wrk "${args[@]}" -d2s "http://127.0.0.1:$port$PAGE_PATH" >/dev/null
+	callgrind_control -i on "$pid" >/dev/null 2>&1
+	callgrind_control -z "$pid" >/dev/null 2>&1
+	wrk "${args[@]}" -d"${CALLGRIND}s" "http://127.0.0.1:$port$PAGE_PATH" >"$TMP/cg-wrk-$name.txt"
+	callgrind_control -d "$pid" >/dev/null 2>&1
+	callgrind_control -i off "$pid" >/dev/null 2>&1
+	local nreq ir
+	nreq=$(cg_count "$TMP/cg-wrk-$name.txt")
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	# The dump made by callgrind_control holds exactly the zeroed-to-dumped
+	# interval; its "summary:" line is the total of every thread.
+	ir=$(cat "$out.$pid".* 2>/dev/null | awk '/^summary:/ { s += $2 } END { print s + 0 }')
+	printf -v "IR_$name" '%s' "$(awk -v i="$ir" -v n="$nreq" 'BEGIN { printf "%.0f", (n > 0 ? i / n : 0) }')"
+	printf -v "NREQ_$name" '%s' "$nreq"
+}
+# strace_run NAME PID URL HEADER: the system calls of PID over 2 s of wrk.
+strace_run() {
+	local name=$1 pid=$2 url=$3 hdr=$4 st
+	strace -c -f -p "$pid" -o "$TMP/strace-$name.txt" &
+	st=$!
+	sleep 0.5
+	local args=(-t1 -c8 -d2s)
+	[ -n "$hdr" ] && args+=(-H "$hdr")
+	wrk "${args[@]}" "$url$PAGE_PATH" >"$TMP/strace-wrk-$name.txt"
+	kill -INT "$st"
+	wait "$st" 2>/dev/null || true
+	echo "strace $name: $(awk '/requests in/ { print $1; exit }' "$TMP/strace-wrk-$name.txt") requests"
+	cat "$TMP/strace-$name.txt"
+}
+if [ "$STRACE" = 1 ]; then
+	command -v strace >/dev/null || die "strace not found"
+	strace_run espd "$ESPD_PID" "$ESP_URL" "Cookie: esp_session=$SESSION"
+	strace_run base "$BASE_PID" "$BASE_URL" ""
+fi
+if [ "$CALLGRIND" != 0 ]; then
+	command -v valgrind >/dev/null || die "valgrind not found"
+	kill "$ESPD_PID" && wait "$ESPD_PID" 2>/dev/null || true
+	ESPD_PID=
+	cg_run espd "$ESP_PORT" "Cookie: esp_session=$SESSION" "$ESPD" --data_dir="$TMP" --database="$DB" \
+		--http_listen="127.0.0.1:$ESP_PORT" --https_listen= --login_listen= --public_url="$ESP_URL" \
+		--staff_password_login=true --log_requests=false --password_hash=min --threads="$THREADS" \
+		--registrations_per_address_hour=0 --login_checks_per_second=0
+	kill "$BASE_PID" && wait "$BASE_PID" 2>/dev/null || true
+	BASE_PID=
+	cg_run base "$BASE_PORT" "" "$BASELINE" "$BASE_PORT" "$BYTES" "$THREADS"
+fi
+
 # ---- report ----
 median() {
 	printf '%s\n' "$@" | sort -g |
@@ -293,6 +369,14 @@ espd p99: $p99 ms  (median of rounds; target < 5 ms: $p99ok)
 SUMMARY ratio_mhd=$ratio ratio_nginx=$nratio cpu_ratio_mhd=$cpuratio
 REPORT
 
+if [ "$CALLGRIND" != 0 ]; then
+	echo
+	echo "callgrind: instructions per request (all threads, after a warm-up)"
+	echo "  espd $PAGE_PATH: $IR_espd  ($NREQ_espd requests)"
+	echo "  baseline_mhd: $IR_base  ($NREQ_base requests)"
+	echo "  espd - baseline_mhd: $((IR_espd - IR_base))"
+	echo "SUMMARY_IR espd=$IR_espd base=$IR_base"
+fi
 if [ "$PERF" = 1 ]; then
 	echo
 	echo "perf: espd during a ${DURATION}s wrk run, inclusive (children) >= 1.5 %"

@@ -17,11 +17,18 @@
  * us a connection is closed (MHD_CONNECTION_NOTIFY_CLOSED) before it closes
  * the descriptor, and the entry leaves the list under the same lock the
  * watchdog holds while it shuts sockets down.
+ *
+ * A request changes its connection's phase three times; that is one atomic
+ * store into the connection's own entry, no lock: the lock shared by every
+ * worker thread is taken only when a connection opens or closes (it was
+ * taken on every phase change, with the workers waiting on each other and
+ * on the watchdog's sweep).
  */
 #include "guard.h"
 #include "esp/util.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -29,17 +36,25 @@
 struct guard_conn {
 	struct guard_conn *prev, *next;
 	int fd;
-	enum guard_phase phase;
-	int64_t deadline_us;
-	bool shut;
+	/* The deadline (µs, monotonic) << 2 | the phase, as one word: the
+	 * watchdog reads it without the lock and never sees the deadline of
+	 * one phase with another phase. Written by the connection's worker. */
+	uint64_t state;
+	bool shut; /* under the lock */
 };
+
+#define STATE(deadline, phase) ((uint64_t)(deadline) << 2 | (uint64_t)(phase))
+#define STATE_DEADLINE(s) ((int64_t)((s) >> 2))
+#define STATE_PHASE(s) ((enum guard_phase)((s)&3))
+_Static_assert(GUARD_PHASES <= 4, "the phase is kept in two bits");
 
 struct guard {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct guard_conn head; /* circular list; head is a sentinel */
 	int64_t limit_us[GUARD_PHASES];
-	unsigned open, pressure; /* connections now; "many" from this count on */
+	unsigned open;     /* connections now: written under the lock, read without */
+	unsigned pressure; /* "many" connections from this count on */
 	bool stopping;
 	pthread_t thread;
 	bool started;
@@ -85,13 +100,45 @@ void guard_free(struct guard *g)
  * slots free up in seconds for real clients, who send their headers at once. */
 #define GUARD_PRESSED_HEADERS_US 3000000
 
-static void set_phase_locked(struct guard *g, struct guard_conn *e, enum guard_phase p)
+static uint64_t phase_state(struct guard *g, enum guard_phase p)
 {
 	int64_t limit = g->limit_us[p];
-	if (p == GUARD_HEADERS && g->open >= g->pressure && limit > GUARD_PRESSED_HEADERS_US)
+	if (p == GUARD_HEADERS && __atomic_load_n(&g->open, __ATOMIC_RELAXED) >= g->pressure &&
+	    limit > GUARD_PRESSED_HEADERS_US)
 		limit = GUARD_PRESSED_HEADERS_US;
-	e->phase = p;
-	e->deadline_us = time_now_us() + limit;
+	return STATE(time_now_us() + limit, p);
+}
+
+struct guard_conn *guard_open(struct guard *g, int fd)
+{
+	struct guard_conn *e = xcalloc(1, sizeof(*e));
+	e->fd = fd;
+	pthread_mutex_lock(&g->lock);
+	__atomic_store_n(&g->open, g->open + 1, __ATOMIC_RELAXED);
+	e->state = phase_state(g, GUARD_HEADERS);
+	e->next = g->head.next;
+	e->prev = &g->head;
+	g->head.next->prev = e;
+	g->head.next = e;
+	pthread_mutex_unlock(&g->lock);
+	return e;
+}
+
+void guard_set_phase(struct guard *g, struct guard_conn *e, enum guard_phase p)
+{
+	/* Relaxed is enough: the watchdog acts on whichever deadline it reads,
+	 * and one it reads late is at most one sweep (0.5 s) late. */
+	__atomic_store_n(&e->state, phase_state(g, p), __ATOMIC_RELAXED);
+}
+
+void guard_close(struct guard *g, struct guard_conn *e)
+{
+	pthread_mutex_lock(&g->lock);
+	__atomic_store_n(&g->open, g->open - 1, __ATOMIC_RELAXED);
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	pthread_mutex_unlock(&g->lock);
+	free(e);
 }
 
 void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -101,27 +148,10 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
 		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (!ci)
-			return;
-		struct guard_conn *e = xcalloc(1, sizeof(*e));
-		e->fd = ci->connect_fd;
-		pthread_mutex_lock(&g->lock);
-		g->open++;
-		set_phase_locked(g, e, GUARD_HEADERS);
-		e->next = g->head.next;
-		e->prev = &g->head;
-		g->head.next->prev = e;
-		g->head.next = e;
-		pthread_mutex_unlock(&g->lock);
-		*socket_context = e;
+		if (ci)
+			*socket_context = guard_open(g, ci->connect_fd);
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
-		struct guard_conn *e = *socket_context;
-		pthread_mutex_lock(&g->lock);
-		g->open--;
-		e->prev->next = e->next;
-		e->next->prev = e->prev;
-		pthread_mutex_unlock(&g->lock);
-		free(e);
+		guard_close(g, *socket_context);
 		*socket_context = NULL;
 	}
 }
@@ -131,11 +161,8 @@ void guard_phase(struct guard *g, struct MHD_Connection *conn, enum guard_phase 
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct guard_conn *e = ci ? ci->socket_context : NULL;
-	if (!e)
-		return;
-	pthread_mutex_lock(&g->lock);
-	set_phase_locked(g, e, p);
-	pthread_mutex_unlock(&g->lock);
+	if (e)
+		guard_set_phase(g, e, p);
 }
 
 static int guard_sweep(struct guard *g)
@@ -143,11 +170,12 @@ static int guard_sweep(struct guard *g)
 	int64_t now = time_now_us();
 	int n = 0;
 	for (struct guard_conn *e = g->head.next; e != &g->head; e = e->next) {
-		if (e->shut || e->deadline_us > now)
+		uint64_t s = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+		if (e->shut || STATE_DEADLINE(s) > now)
 			continue;
 		shutdown(e->fd, SHUT_RDWR);
 		e->shut = true;
-		g->cut[e->phase]++;
+		g->cut[STATE_PHASE(s)]++;
 		n++;
 	}
 	return n;

@@ -103,6 +103,7 @@ struct request {
 	size_t shared_len;
 	void (*shared_release)(void *);
 	void *shared_cls;
+	struct resp_slot *shared_slot; /* where the response for them is kept, or NULL */
 	const char *content_type;
 	struct {
 		const char *name, *value;
@@ -130,6 +131,19 @@ void req_header(struct request *r, const char *name, const char *value);
  * runs once the response no longer needs them. */
 void req_body_shared(struct request *r, const void *data, size_t len, void (*release)(void *),
                      void *cls);
+/* The libmicrohttpd response made for shared bytes, kept by their owner
+ * (zeroed with them, emptied by resp_slot_clear before they are freed) so
+ * that the next request answered with the same bytes and the same headers
+ * queues it again instead of making it and adding every header anew. */
+struct resp_slot {
+	struct resp_kept *kept;
+};
+void resp_slot_clear(struct resp_slot *slot);
+/* req_body_shared, with the owner's slot for the response. The bytes must
+ * outlive the slot's response: the owner clears the slot before freeing
+ * them, and release(cls) runs only once the request is complete. */
+void req_body_shared_slot(struct request *r, const void *data, size_t len, void (*release)(void *),
+                          void *cls, struct resp_slot *slot);
 /* Replies with len bytes at data (malloc'ed), which the request takes over;
  * the body stays NUL-terminated as struct buf promises, whatever room data
  * had after its len bytes. */
@@ -140,6 +154,11 @@ void render_page(struct request *r, int status, const char *tpl, const char *tit
 /* The layout around html already rendered by the caller (trusted, not escaped). */
 void render_page_html(struct request *r, int status, const char *title, const char *html,
                       size_t len);
+/* The same for html that body_id names for the life of the process (the
+ * same id never names other bytes; 0: no id): the whole page, layout and
+ * html, is kept per layout and id and sent again without a copy. */
+void render_page_html_id(struct request *r, int status, const char *title, const char *html,
+                         size_t len, uint64_t body_id);
 /* A page with only a message (errors, 403, 404); message is plain text. */
 void render_message(struct request *r, int status, const char *title, const char *message);
 void redirect(struct request *r, const char *location);

@@ -21,9 +21,11 @@
  * last one to let go frees it, so a hit costs no copy of the page. */
 struct queue_page {
 	unsigned refs;
+	uint64_t id; /* these bytes' own number (render_page_html_id): never reused */
 	size_t len;
 	char html[];
 };
+static uint64_t next_page_id;
 static struct {
 	char *key;
 	int64_t generation;
@@ -66,6 +68,7 @@ static struct queue_page *cache_put(const char *key, int64_t generation, char *h
 		memcpy(p->html, html, len);
 	p->html[len] = '\0';
 	p->len = len;
+	p->id = __atomic_add_fetch(&next_page_id, 1, __ATOMIC_RELAXED);
 	free(html);
 	if (generation < 0) {
 		p->refs = 1;
@@ -84,6 +87,31 @@ static struct queue_page *cache_put(const char *key, int64_t generation, char *h
 	free(old_k);
 	page_release(old);
 	return p;
+}
+
+/* "authority path|state|page": what arena_printf would make, without
+ * vsnprintf (a tenth of the page's own time on a cache hit). */
+static const char *queue_key(struct request *r, const char *state, long page)
+{
+	const char *path = r->actor.authority_path ? r->actor.authority_path : "";
+	size_t np = strlen(path), ns = strlen(state);
+	char num[24];
+	size_t i = sizeof num;
+	unsigned long v = (unsigned long)page;
+	do
+		num[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	size_t nn = sizeof num - i;
+	char *k = arena_alloc(r->arena, np + ns + nn + 3), *o = k;
+	memcpy(o, path, np);
+	o += np;
+	*o++ = '|';
+	memcpy(o, state, ns);
+	o += ns;
+	*o++ = '|';
+	memcpy(o, num + i, nn);
+	o[nn] = '\0';
+	return k;
 }
 
 /* The queue of one state, or of all (REG_STATE_UNKNOWN); NULL when the
@@ -139,7 +167,7 @@ void page_review_queue(struct request *r)
 	if (page < 1 || page > 100000)
 		page = 1;
 	int64_t generation = r->generations[GEN_REGISTRATIONS];
-	const char *key = arena_printf(r->arena, "%s|%s|%ld", r->actor.authority_path, state, page);
+	const char *key = queue_key(r, state, page);
 	struct queue_page *p = generation >= 0 ? cache_get(key, generation) : NULL;
 	if (!p) {
 		json_t *ctx = req_own_json(r, queue_context(r, st, page));
@@ -156,7 +184,7 @@ void page_review_queue(struct request *r)
 		size_t len = b.len;
 		p = cache_put(key, generation, buf_steal(&b), len);
 	}
-	render_page_html(r, 200, "报名初审", p->html, p->len);
+	render_page_html_id(r, 200, "报名初审", p->html, p->len, p->id);
 	page_release(p);
 }
 

@@ -82,11 +82,24 @@ void render_page(struct request *r, int status, const char *tpl, const char *tit
 #define FRAME_SLOTS 64
 #define FRAME_MARK "\x01esp-layout-content\x01"
 #define FRAME_MAX_PAGE ((size_t)1 << 20) /* far below the rendering cap */
+/* A whole page (layout and the page inside), shared by its frame and the
+ * responses sending it: the last to let go frees it. */
+struct whole_page {
+	unsigned refs;
+	struct resp_slot slot; /* its response, sent again while the headers stay */
+	size_t len;
+	char data[];
+};
 static struct frame {
 	char *key;
 	size_t key_len;
 	struct buf halves; /* before, then after */
 	size_t before;
+	/* The last page sent in this layout whose bytes had an id
+	 * (render_page_html_id), kept whole: the next request of the session
+	 * for the same bytes sends it as it is, with no copy at all. */
+	uint64_t body_id;
+	struct whole_page *whole;
 } frames[FRAME_SLOTS];
 static pthread_mutex_t frames_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -117,18 +130,52 @@ static void frame_key(struct request *r, const char *title, struct buf *k)
 	}
 }
 
-static bool frame_get(const struct buf *k, const char *html, size_t len, struct buf *out)
+static void whole_release(void *p)
+{
+	struct whole_page *w = p;
+	if (w && __atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		resp_slot_clear(&w->slot);
+		free(w);
+	}
+}
+
+/* The layout of key k around html into out, or, with a body_id, into a
+ * whole page (*whole, held until whole_release) that the frame keeps for
+ * the next request with the same key and id. False: no such layout kept. */
+static bool frame_get(const struct buf *k, const char *html, size_t len, uint64_t body_id,
+                      struct buf *out, struct whole_page **whole)
 {
 	struct frame *f = &frames[str_hash(k->data) % FRAME_SLOTS];
 	bool hit = false;
+	struct whole_page *old = NULL;
 	pthread_mutex_lock(&frames_lock);
 	if (f->key && f->key_len == k->len && memcmp(f->key, k->data, k->len) == 0) {
-		buf_put(out, f->halves.data, f->before);
-		buf_put(out, html, len);
-		buf_put(out, f->halves.data + f->before, f->halves.len - f->before);
 		hit = true;
+		if (!body_id) {
+			buf_put(out, f->halves.data, f->before);
+			buf_put(out, html, len);
+			buf_put(out, f->halves.data + f->before, f->halves.len - f->before);
+		} else if (f->whole && f->body_id == body_id) {
+			*whole = f->whole;
+			__atomic_add_fetch(&f->whole->refs, 1, __ATOMIC_RELAXED);
+		} else {
+			size_t after = f->halves.len - f->before;
+			struct whole_page *w = xmalloc(sizeof(*w) + f->before + len + after + 1);
+			memcpy(w->data, f->halves.data, f->before);
+			memcpy(w->data + f->before, html, len);
+			memcpy(w->data + f->before + len, f->halves.data + f->before, after);
+			w->len = f->before + len + after;
+			w->data[w->len] = '\0';
+			w->refs = 2; /* the frame's and the caller's */
+			w->slot.kept = NULL;
+			old = f->whole;
+			f->whole = w;
+			f->body_id = body_id;
+			*whole = w;
+		}
 	}
 	pthread_mutex_unlock(&frames_lock);
+	whole_release(old);
 	return hit;
 }
 
@@ -154,38 +201,59 @@ static bool frame_put(struct request *r, const char *title, const struct buf *k)
 	pthread_mutex_lock(&frames_lock);
 	char *old_key = f->key;
 	struct buf old = f->halves;
+	struct whole_page *old_whole = f->whole;
 	f->key = key;
 	f->key_len = k->len;
 	f->halves = b;
 	f->before = before;
+	f->whole = NULL;
+	f->body_id = 0;
 	pthread_mutex_unlock(&frames_lock);
 	free(old_key);
 	buf_free(&old);
+	whole_release(old_whole);
 	return true;
 }
 
-void render_page_html(struct request *r, int status, const char *title, const char *html,
-                      size_t len)
+void render_page_html_id(struct request *r, int status, const char *title, const char *html,
+                         size_t len, uint64_t body_id)
 {
 	/* Room for the page and the layout around it at once: grown from
 	 * nothing, a 20 KB page was copied seven times on the way. */
 	struct buf body = {0};
-	buf_grow(&body, len + LAYOUT_ROOM);
+	if (!body_id)
+		buf_grow(&body, len + LAYOUT_ROOM);
 	if (len <= FRAME_MAX_PAGE) {
 		struct buf k = {0};
 		frame_key(r, title, &k);
-		bool hit = frame_get(&k, html, len, &body) ||
-		           (frame_put(r, title, &k) && frame_get(&k, html, len, &body));
+		struct whole_page *whole = NULL;
+		bool hit =
+		    frame_get(&k, html, len, body_id, &body, &whole) ||
+		    (frame_put(r, title, &k) && frame_get(&k, html, len, body_id, &body, &whole));
 		buf_free(&k);
+		if (hit && whole) {
+			take_page(r, status, "(html)", 0, &body);
+			req_body_shared_slot(r, whole->data, whole->len, whole_release, whole,
+			                     &whole->slot);
+			return;
+		}
 		if (hit) {
 			take_page(r, status, "(html)", 0, &body);
 			return;
 		}
 	}
+	if (body_id)
+		buf_grow(&body, len + LAYOUT_ROOM);
 	json_t *base = base_context(r, title);
 	int rc = tpl_render_around(r->srv->tpl, "layout", base, "content", html, len, &body);
 	take_page(r, status, "(html)", rc, &body);
 	json_decref(base);
+}
+
+void render_page_html(struct request *r, int status, const char *title, const char *html,
+                      size_t len)
+{
+	render_page_html_id(r, status, title, html, len, 0);
 }
 
 void render_message(struct request *r, int status, const char *title, const char *message)

@@ -141,6 +141,13 @@ void req_body_shared(struct request *r, const void *data, size_t len, void (*rel
 	r->shared_cls = cls;
 }
 
+void req_body_shared_slot(struct request *r, const void *data, size_t len, void (*release)(void *),
+                          void *cls, struct resp_slot *slot)
+{
+	req_body_shared(r, data, len, release, cls);
+	r->shared_slot = slot;
+}
+
 void req_body_take(struct request *r, void *data, size_t len)
 {
 	buf_free(&r->body);
@@ -226,25 +233,56 @@ static bool request_sets_header(const struct request *r, const char *name)
 	return false;
 }
 
-static enum MHD_Result send_response(struct request *r)
-{
+/*
+ * A response kept for shared bytes (struct resp_slot): made once with the
+ * headers of the request that made it, queued again for every later
+ * request whose headers would be the same (libmicrohttpd counts the
+ * connections using a response; it is made to be queued on many). What
+ * decides the headers beyond the constant ones is written into key: the
+ * listener (HSTS), the content type and the handler's own headers; a
+ * request that sets a cookie or closes the connection makes its own.
+ */
+struct resp_kept {
 	struct MHD_Response *resp;
-	if (r->shared_release) {
-		/* The bytes belong to someone else (a cache): the response keeps a
-		 * reference until the client has read them. */
-		resp = MHD_create_response_from_buffer_with_free_callback_cls(
-		    r->shared_len, (void *)r->shared_data, r->shared_release, r->shared_cls);
-		if (resp)
-			r->shared_release = NULL;
-	} else {
-		size_t len = r->body.len;
-		char *data = buf_steal(&r->body);
-		resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-		if (!resp)
-			free(data);
+	size_t key_len;
+	char key[];
+};
+
+void resp_slot_clear(struct resp_slot *slot)
+{
+	struct resp_kept *k = __atomic_exchange_n(&slot->kept, NULL, __ATOMIC_ACQ_REL);
+	if (k) {
+		MHD_destroy_response(k->resp);
+		free(k);
 	}
-	if (!resp)
-		return MHD_NO;
+}
+
+/* The key of r's headers into out (size cap); 0 when r's response is its own. */
+static size_t resp_key(const struct request *r, char *out, size_t cap)
+{
+	if (r->set_csrf_cookie || r->too_large)
+		return 0;
+	size_t n = 0;
+	const char *parts[2 + 2 * (sizeof r->headers / sizeof r->headers[0])];
+	size_t np = 0;
+	parts[np++] = r->listener != LISTEN_HTTP ? "s" : "h";
+	parts[np++] = r->content_type ? r->content_type : "";
+	for (int i = 0; i < r->nheaders; i++) {
+		parts[np++] = r->headers[i].name;
+		parts[np++] = r->headers[i].value;
+	}
+	for (size_t i = 0; i < np; i++) {
+		size_t l = strlen(parts[i]) + 1; /* with its NUL: none can pose as two */
+		if (n + l > cap)
+			return 0;
+		memcpy(out + n, parts[i], l);
+		n += l;
+	}
+	return n;
+}
+
+static void add_headers(struct request *r, struct MHD_Response *resp)
+{
 	for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
 		if (!request_sets_header(r, security_headers[i][0]))
 			MHD_add_response_header(resp, security_headers[i][0],
@@ -263,6 +301,71 @@ static enum MHD_Result send_response(struct request *r)
 		MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
 	if (r->too_large)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+/* The response for shared bytes with a slot: the kept one when its headers
+ * are r's, else a new one (kept when the slot is empty). *kept: whether the
+ * slot holds it (then the caller must not destroy it). */
+static struct MHD_Response *slot_response(struct request *r, bool *kept)
+{
+	char key[512];
+	size_t n = resp_key(r, key, sizeof key);
+	struct resp_slot *slot = r->shared_slot;
+	struct resp_kept *k = n ? __atomic_load_n(&slot->kept, __ATOMIC_ACQUIRE) : NULL;
+	if (k && k->key_len == n && memcmp(k->key, key, n) == 0) {
+		*kept = true;
+		return k->resp;
+	}
+	/* The bytes outlive the response: the slot's owner clears it first. */
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    r->shared_len, (void *)r->shared_data, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return NULL;
+	add_headers(r, resp);
+	*kept = false;
+	if (n && !k) {
+		struct resp_kept *mine = xmalloc(sizeof(*mine) + n);
+		mine->resp = resp;
+		mine->key_len = n;
+		memcpy(mine->key, key, n);
+		struct resp_kept *none = NULL;
+		if (__atomic_compare_exchange_n(&slot->kept, &none, mine, false, __ATOMIC_ACQ_REL,
+		                                __ATOMIC_ACQUIRE))
+			*kept = true;
+		else
+			free(mine);
+	}
+	return resp;
+}
+
+static enum MHD_Result send_response(struct request *r)
+{
+	struct MHD_Response *resp;
+	bool kept = false;
+	if (r->shared_release && r->shared_slot) {
+		/* The request keeps its reference to the bytes (released when it
+		 * is complete, after the last byte was sent). */
+		resp = slot_response(r, &kept);
+	} else if (r->shared_release) {
+		/* The bytes belong to someone else (a cache): the response keeps a
+		 * reference until the client has read them. */
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		    r->shared_len, (void *)r->shared_data, r->shared_release, r->shared_cls);
+		if (resp) {
+			r->shared_release = NULL;
+			add_headers(r, resp);
+		}
+	} else {
+		size_t len = r->body.len;
+		char *data = buf_steal(&r->body);
+		resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+		if (!resp)
+			free(data);
+		else
+			add_headers(r, resp);
+	}
+	if (!resp)
+		return MHD_NO;
 	/* Nothing the request holds in common with others outlives the
 	 * handler: a client that reads slowly (or never) must not keep a store
 	 * connection from everyone else. */
@@ -272,7 +375,8 @@ static enum MHD_Result send_response(struct request *r)
 	}
 	guard_phase(r->srv->guard, r->conn, GUARD_SEND);
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
+	if (!kept)
+		MHD_destroy_response(resp);
 	log_request(r);
 	metrics_request(r);
 	return ret;
@@ -411,6 +515,16 @@ static void dispatch(struct request *r)
 
 /* ---- the access handler ---- */
 
+/* The peer's address as text. The last one formatted is kept per thread:
+ * a kept-alive connection's requests, or one client's connections, come
+ * from the same address, and inet_ntop formats through sprintf (a tenth of
+ * what espd spent on a cached page beyond libmicrohttpd). */
+static _Thread_local struct {
+	sa_family_t family;
+	unsigned char addr[16];
+	char text[sizeof((struct request *)0)->client_addr];
+} last_addr;
+
 static void client_address(struct request *r)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -419,12 +533,25 @@ static void client_address(struct request *r)
 	if (!ci || !ci->client_addr)
 		return;
 	const struct sockaddr *sa = ci->client_addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client_addr,
-		          sizeof r->client_addr);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client_addr,
-		          sizeof r->client_addr);
+	const void *a;
+	size_t n;
+	if (sa->sa_family == AF_INET) {
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+		n = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		n = 16;
+	} else {
+		return;
+	}
+	if (last_addr.family != sa->sa_family || memcmp(last_addr.addr, a, n) != 0) {
+		last_addr.family = AF_UNSPEC;
+		if (!inet_ntop(sa->sa_family, a, last_addr.text, sizeof last_addr.text))
+			return;
+		memcpy(last_addr.addr, a, n);
+		last_addr.family = sa->sa_family;
+	}
+	memcpy(r->client_addr, last_addr.text, sizeof r->client_addr);
 }
 
 /* An answer before the body is read: the rest of the body is drained

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -314,13 +316,50 @@ char *random_token(size_t nbytes)
 	return out;
 }
 
+/* SHA-256 through OpenSSL, which uses the CPU's SHA instructions (a
+ * session cookie's digest, on every request: 100 ns against libsodium's
+ * portable 265 ns here), with the algorithm fetched once and one context
+ * per thread, reused: EVP_Digest would look the provider up (and take its
+ * locks) on each call. libsodium when OpenSSL cannot give it. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t sha256_key;
+
+static void sha256_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void sha256_init(void)
+{
+	if (pthread_key_create(&sha256_key, sha256_ctx_free) == 0)
+		sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static bool sha256_openssl(const void *data, size_t len, unsigned char md[32])
+{
+	pthread_once(&sha256_once, sha256_init);
+	if (!sha256_md)
+		return false;
+	EVP_MD_CTX *ctx = pthread_getspecific(sha256_key);
+	if (!ctx) {
+		ctx = EVP_MD_CTX_new();
+		if (!ctx || pthread_setspecific(sha256_key, ctx) != 0) {
+			EVP_MD_CTX_free(ctx);
+			return false;
+		}
+	}
+	unsigned n = 0;
+	return EVP_DigestInit_ex2(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, data, len) &&
+	       EVP_DigestFinal_ex(ctx, md, &n) && n == 32;
+}
+
 void sha256_hex(const void *data, size_t len, char out[65])
 {
-	/* libsodium's SHA-256: the same digest as OpenSSL's, without the
-	 * provider look-up (and its locks) that EVP_Digest does on each call. */
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256(md, data, len);
+	if (!sha256_openssl(data, len, md))
+		crypto_hash_sha256(md, data, len);
 	for (int i = 0; i < 32; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];

@@ -152,3 +152,36 @@ test(`[${ENGINE}] each session's queue page carries its own form token, also aft
   assert.equal(still.status, 200);
   assert.equal(tokenOf(still), tb);
 });
+
+// From the second request of a session on, the queue page and its response
+// are the ones kept from the first (no copy, no headers added again): the
+// same bytes, and every header the first one had.
+test(`[${ENGINE}] a queue page sent again carries the same bytes and every header`, async () => {
+  const c = await staffClient(esp, 'fj_reviewer');
+  const first = await c.get('/review');
+  assert.equal(first.status, 200);
+  const want = ['content-security-policy', 'x-content-type-options', 'x-frame-options',
+    'referrer-policy', 'content-type', 'cache-control'];
+  for (let i = 0; i < 4; i++) {
+    const again = await c.get('/review');
+    assert.equal(again.status, 200);
+    assert.equal(again.text, first.text);
+    for (const h of want) {
+      assert.ok(again.headers.get(h), `${h} on request ${i + 2}`);
+      assert.equal(again.headers.get(h), first.headers.get(h), h);
+    }
+    assert.equal(again.headers.get('cache-control'), 'no-store');
+    assert.equal(again.headers.get('set-cookie'), null);
+  }
+  // HEAD shares the kept response: its headers, no body.
+  const head = await c.request('HEAD', '/review');
+  assert.equal(head.status, 200);
+  assert.equal(head.text, '');
+  assert.equal(head.headers.get('content-security-policy'), first.headers.get('content-security-policy'));
+  assert.equal(head.headers.get('cache-control'), 'no-store');
+  // Another state's tab is other bytes: not the kept page.
+  const approved = await c.get('/review?state=approved');
+  assert.equal(approved.status, 200);
+  assert.notEqual(approved.text, first.text);
+  assert.equal((await c.get('/review')).text, first.text);
+});

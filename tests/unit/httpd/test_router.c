@@ -149,6 +149,60 @@ static void test_find(void **state)
 	arena_free(a);
 }
 
+/* The same lookups again (each thread keeps its last answer without
+ * parameters): every answer as the first time, parameters never reused
+ * from another path, and another table asked is another table. */
+static const struct route other[] = {
+    {"GET", "/", h_b, R_PUBLIC, ACT_ANYONE},
+    {NULL, NULL, NULL, 0, ACT_ANYONE},
+};
+
+static void test_find_again(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new();
+	const char *p[ROUTE_MAX_PARAMS] = {0};
+	const struct route *same = NULL;
+	for (int i = 0; i < 3; i++) {
+		assert_ptr_equal(route_find(table, "GET", "/", p, a, &same), &table[0]);
+		assert_ptr_equal(same, &table[0]);
+		assert_null(p[0]);
+		assert_ptr_equal(route_find(table, "GET", "/api/v1/x", p, a, &same), &table[4]);
+		assert_ptr_equal(route_find(table, "GET", "/api/v1/x", p, a, NULL), &table[4]);
+		assert_null(route_find(table, "POST", "/api/v1/x", p, a, &same));
+		assert_ptr_equal(same, &table[4]);
+		assert_null(route_find(table, "POST", "/api/v1/x", p, a, &same));
+		assert_ptr_equal(same, &table[4]);
+		assert_null(route_find(table, "GET", "/nowhere", p, a, &same));
+		assert_null(route_find(table, "GET", "/nowhere", p, a, &same));
+		assert_null(same);
+		assert_ptr_equal(route_find(table, "GET", "/review/9", p, a, &same), &table[1]);
+		assert_string_equal(p[0], "9");
+		assert_ptr_equal(route_find(table, "GET", "/review/10", p, a, &same), &table[1]);
+		assert_string_equal(p[0], "10");
+		assert_ptr_equal(route_find(table, "GET", "/review/10", p, a, &same), &table[1]);
+		assert_string_equal(p[0], "10");
+		/* A known page after one with parameters: no parameter left over. */
+		p[0] = "stale";
+		assert_ptr_equal(route_find(table, "GET", "/", p, a, &same), &table[0]);
+		assert_null(p[0]);
+		assert_ptr_equal(route_find(other, "GET", "/", p, a, &same), &other[0]);
+		assert_ptr_equal(route_find(other, "GET", "/", p, a, &same), &other[0]);
+		assert_ptr_equal(same, &other[0]);
+		assert_ptr_equal(route_find(table, "HEAD", "/", p, a, &same), &table[0]);
+		assert_ptr_equal(route_find(table, "HEAD", "/", p, a, &same), &table[0]);
+		assert_null(route_find(table, "PUT", "/", p, a, &same));
+		assert_ptr_equal(same, &table[0]);
+	}
+	/* Paths longer than what is kept are scanned every time. */
+	char longp[300] = "/static/";
+	memset(longp + 8, 'a', 250);
+	assert_ptr_equal(route_find(table, "GET", longp, p, a, NULL), &table[5]);
+	assert_ptr_equal(route_find(table, "GET", longp, p, a, NULL), &table[5]);
+	assert_string_equal(p[0], longp + 8);
+	arena_free(a);
+}
+
 static void test_table_valid(void **state)
 {
 	(void)state;
@@ -191,7 +245,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_match_literal), cmocka_unit_test(test_match_params),
 	    cmocka_unit_test(test_match_tail),    cmocka_unit_test(test_find),
-	    cmocka_unit_test(test_table_valid),
+	    cmocka_unit_test(test_table_valid),   cmocka_unit_test(test_find_again),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

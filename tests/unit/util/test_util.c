@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +623,40 @@ static void test_random_token(void **state)
 		free(seen[i]);
 }
 
+/* Each thread hashes with its own reused context: digests made at once
+ * by several threads, over and over, stay each input's own. */
+static void *sha256_worker(void *arg)
+{
+	const char *in = arg;
+	char want[65], out[65];
+	sha256_hex(in, strlen(in), want);
+	for (int i = 0; i < 20000; i++) {
+		sha256_hex(in, strlen(in), out);
+		if (strcmp(out, want) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_sha256_threads(void **state)
+{
+	(void)state;
+	const char *in[4] = {"abc", "", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	                     "esp_session"};
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, sha256_worker, (void *)in[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+		pthread_join(t[i], &bad);
+		assert_null(bad);
+	}
+	char out[65];
+	sha256_hex("abc", 3, out);
+	assert_string_equal(out,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 static void test_sha256_hex(void **state)
 {
 	(void)state;
@@ -804,6 +839,7 @@ int main(void)
 	    cmocka_unit_test(test_config_line_numbers_count_blank_lines),
 	    cmocka_unit_test(test_random_token),
 	    cmocka_unit_test(test_sha256_hex),
+	    cmocka_unit_test(test_sha256_threads),
 	    cmocka_unit_test(test_file_write_atomic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
