@@ -226,6 +226,15 @@ ocsp_query *ocsp_query_parse(const unsigned char *der, size_t len)
 		OCSP_CERTID *id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i));
 		if (!id || OCSP_id_get0_info(NULL, NULL, NULL, &serial, id) != 1 || !serial)
 			goto bad;
+		/* The answer copies each CertID (encoded, then decoded again).
+		 * One whose encoding OpenSSL then refuses (an algorithm's
+		 * parameters "20 00", an end-of-contents it reads leniently the
+		 * first time only; found by fuzz_ocsp) would fail the signing: a
+		 * 500 for the client's mistake. Malformed here instead. */
+		OCSP_CERTID *copy = OCSP_CERTID_dup(id);
+		if (!copy)
+			goto bad;
+		OCSP_CERTID_free(copy);
 		q->serial[i] = ca_serial_hex(serial);
 		if (!q->serial[i] || strlen(q->serial[i]) > SERIAL_HEX_MAX)
 			goto bad;
