@@ -22,6 +22,23 @@ static const char RESERVE_SQL[] =
     "ELSE rate_limits.window_end END "
     "RETURNING count, window_end";
 
+struct reservation {
+	const char *key;
+	int limit, window_seconds;
+	int64_t now;
+	db_result *r;
+};
+
+static enum db_status reserve_once(db_conn *c, void *arg)
+{
+	struct reservation *x = arg;
+	x->now = time_now();
+	db_result_free(x->r);
+	x->r = NULL;
+	return DB_EXEC(c, RESERVE_SQL, &x->r, P_TEXT(x->key), P_INT(x->now + x->window_seconds),
+	               P_INT(x->now), P_INT(x->limit));
+}
+
 enum db_status ratelimit_reserve(db_conn *c, const char *key, int limit, int window_seconds,
                                  struct ratelimit_verdict *v)
 {
@@ -34,18 +51,27 @@ enum db_status ratelimit_reserve(db_conn *c, const char *key, int limit, int win
 	}
 	if (window_seconds < 1)
 		window_seconds = 1;
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, RESERVE_SQL, &r, P_TEXT(key), P_INT(now + window_seconds),
-	                            P_INT(now), P_INT(limit));
-	if (st == DB_OK && r->nrows != 1)
+	struct reservation x = {.key = key, .limit = limit, .window_seconds = window_seconds};
+	/* One statement on its own is the quick way. On SQLite it does not
+	 * queue for the write lock as transactions do (db_sqlite.c): with many
+	 * writers at once it can find the database busy past SQLite's own
+	 * wait, and a login or registration would fail on its limit. Then it
+	 * runs as a transaction, which queues and retries. Counting an attempt
+	 * twice (a PostgreSQL session lost after the statement ran) errs on
+	 * the safe side. */
+	enum db_status st = reserve_once(c, &x);
+	if (st == DB_RETRY)
+		st = db_transaction(c, reserve_once, &x);
+	if (st == DB_OK && x.r->nrows != 1)
 		st = DB_ERROR;
 	if (st != DB_OK) {
-		db_result_free(r);
+		db_result_free(x.r);
 		return st;
 	}
-	v->count = (int)db_get_int(r, 0, 0, 0);
-	v->window_end = db_get_int(r, 0, 1, now + window_seconds);
-	db_result_free(r);
+	now = x.now;
+	v->count = (int)db_get_int(x.r, 0, 0, 0);
+	v->window_end = db_get_int(x.r, 0, 1, now + window_seconds);
+	db_result_free(x.r);
 	assert(v->count >= 1);
 	v->allowed = v->count <= limit;
 	v->retry_after = v->allowed ? 0 : (v->window_end > now ? v->window_end - now : 1);
