@@ -46,6 +46,7 @@
 #define PG_BYTEAOID 17      /* pg_type.oid of bytea */
 #define PG_LOG_SQL_CHARS 60 /* how much of a failing statement is logged */
 #define PG_CACHE_MIN_BUCKETS 64
+#define PG_RECONNECT_TRIES 3 /* sessions ended while set up before "busy" */
 
 struct pg_stmt {
 	struct pg_stmt *next; /* bucket chain */
@@ -62,6 +63,12 @@ struct db_conn {
 	bool need_rw;    /* a write was refused as read-only: reconnect (25006) */
 	bool lost;       /* the last failure was the server gone (pg_server_gone) */
 	bool lost_unrun; /* ... and the server said the statement did not run */
+	/* The server sent FATAL while no statement ran (pg_notice): the session
+	 * is over, though the end of its stream may not have arrived yet. */
+	bool ended;
+	/* Set by pg_run around one attempt: whether a lost server's statement
+	 * runs again on a new session, and so is not logged as failed. */
+	enum { RERUN_NO, RERUN_IF_GONE, RERUN_IF_UNRUN } rerun;
 	struct pg_stmt **buckets;
 	size_t nbuckets, nstmts;
 	uint64_t next_stmt; /* numbers "s1", "s2"... within this session */
@@ -191,10 +198,15 @@ static enum db_status pg_fail(db_conn *c, const PGresult *r, const char *what, c
 	 * the new primary (target_session_attrs=read-write). Retried by
 	 * db_transaction; a single statement reports "busy" (503). */
 	if (pg_server_gone(c, state)) {
-		pg_log_sql(what, state,
-		           state ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-		                 : PQerrorMessage(c->pg),
-		           sql);
+		/* A statement that runs again on a new session has cost nothing
+		 * yet: pg_run says so at info, and a reconnect that fails logs. */
+		bool rerun =
+		    c->rerun == RERUN_IF_GONE || (c->rerun == RERUN_IF_UNRUN && c->lost_unrun);
+		if (!rerun)
+			pg_log_sql(what, state,
+			           state ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+			                 : PQerrorMessage(c->pg),
+			           sql);
 		return DB_RETRY;
 	}
 	if (state) {
@@ -214,11 +226,15 @@ static enum db_status pg_fail(db_conn *c, const PGresult *r, const char *what, c
 	return DB_ERROR;
 }
 
-/* Log WARNINGs from the server; drop NOTICEs ("... already exists, skipping"). */
+/* Log WARNINGs from the server; drop NOTICEs ("... already exists, skipping").
+ * A FATAL that arrives between statements (pg_terminate_backend, a server
+ * stopping) comes this way too: it ends the session. */
 static void pg_notice(void *arg, const PGresult *r)
 {
-	(void)arg;
+	db_conn *c = arg;
 	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (sev && (!strcmp(sev, "FATAL") || !strcmp(sev, "PANIC")))
+		c->ended = true;
 	if (sev && !strcmp(sev, "WARNING")) {
 		const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 		log_error("postgresql: server warning: %s", msg ? msg : "");
@@ -229,7 +245,7 @@ static void pg_notice(void *arg, const PGresult *r)
 
 static enum db_status pg_setup_session(db_conn *c, const char **err)
 {
-	PQsetNoticeReceiver(c->pg, pg_notice, NULL);
+	PQsetNoticeReceiver(c->pg, pg_notice, c);
 	if (PQsetClientEncoding(c->pg, "UTF8") != 0) {
 		if (err)
 			*err = "PostgreSQL: cannot set client encoding UTF8";
@@ -267,7 +283,7 @@ static enum db_status pg_reconnect(db_conn *c, const char *sql);
  */
 static enum db_status pg_ensure(db_conn *c, const char *sql)
 {
-	if (PQstatus(c->pg) != CONNECTION_BAD && !c->need_rw)
+	if (PQstatus(c->pg) != CONNECTION_BAD && !c->need_rw && !c->ended)
 		return DB_OK;
 	if (c->in_tx) {
 		/* Never committed: the whole transaction may run again. */
@@ -277,10 +293,12 @@ static enum db_status pg_ensure(db_conn *c, const char *sql)
 	return pg_reconnect(c, sql);
 }
 
-/* A new session (outside any transaction), on a writable server when a
- * write was refused as read-only. */
-static enum db_status pg_reconnect(db_conn *c, const char *sql)
+/* One new session: a writable server asked for when a write was refused as
+ * read-only, else the same options again. */
+static enum db_status pg_reconnect_once(db_conn *c, const char *sql, bool quiet, bool *ended)
 {
+	*ended = false;
+	c->ended = false;
 	pg_cache_clear(c);
 	if (c->need_rw) {
 		/* PQreset would reconnect with the same options, perhaps to the
@@ -305,11 +323,31 @@ static enum db_status pg_reconnect(db_conn *c, const char *sql)
 		pg_log_sql("reconnect", NULL, PQerrorMessage(c->pg), sql);
 		return DB_RETRY;
 	}
-	if (pg_setup_session(c, NULL) != DB_OK) {
-		pg_log_sql("reconnect", NULL, "cannot set up the session", sql);
-		return DB_ERROR;
-	}
-	return DB_OK;
+	if (pg_setup_session(c, NULL) == DB_OK)
+		return DB_OK;
+	/* The new session ended before it was set up (the server stopping
+	 * or ending sessions again, as a failover or an administrator does):
+	 * as busy as no server at all, and worth another try. */
+	bool gone = PQstatus(c->pg) != CONNECTION_OK;
+	*ended = gone;
+	if (!quiet || !gone)
+		pg_log_sql("reconnect", NULL,
+		           gone ? "the new session ended while it was set up"
+		                : "cannot set up the session",
+		           sql);
+	return gone ? DB_RETRY : DB_ERROR;
+}
+
+/* A new session (outside any transaction). A session that the server ends
+ * again while it is being set up is not yet a failure: a few more are
+ * tried before the caller hears "busy". */
+static enum db_status pg_reconnect(db_conn *c, const char *sql)
+{
+	enum db_status st = DB_RETRY;
+	bool ended = true;
+	for (int attempt = 0; ended && attempt < PG_RECONNECT_TRIES; attempt++)
+		st = pg_reconnect_once(c, sql, attempt + 1 < PG_RECONNECT_TRIES, &ended);
+	return st;
 }
 
 static db_conn *pg_open(const char *target, const char **err)
@@ -451,8 +489,9 @@ static bool pg_reconnect_for_retry(db_conn *c, const char *sql)
 	 * session is over all the same. */
 	if (pg_reconnect(c, sql) != DB_OK)
 		return false;
-	log_info("postgresql: reconnected after the server ended the session; statement run "
-	         "again");
+	log_info("postgresql: reconnected after the server ended the session; statement run again "
+	         "(sql: %.*s)",
+	         PG_LOG_SQL_CHARS, sql);
 	return true;
 }
 
@@ -521,7 +560,10 @@ static enum db_status pg_run(db_conn *c, const char *sql, const struct db_param 
 	for (int attempt = 0;; attempt++) {
 		bool idle = !c->in_tx && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
 		c->lost = false;
+		/* The conditions of the reruns below. */
+		c->rerun = idle && !reconnected ? RERUN_IF_GONE : RERUN_NO;
 		struct pg_stmt *s = once ? NULL : pg_prepare(c, sql, nparams, &st);
+		c->rerun = RERUN_NO;
 		if (!once && !s) {
 			/* Preparing changes nothing: a lost server is simply retried. */
 			if (idle && c->lost && !reconnected && pg_reconnect_for_retry(c, sql)) {
@@ -550,7 +592,11 @@ static enum db_status pg_run(db_conn *c, const char *sql, const struct db_param 
 				continue;
 			}
 		}
+		c->rerun = !idle || reconnected ? RERUN_NO
+		           : pg_read_only(sql)  ? RERUN_IF_GONE
+		                                : RERUN_IF_UNRUN;
 		st = pg_fail(c, r, "exec", sql);
+		c->rerun = RERUN_NO;
 		PQclear(r);
 		if (idle && c->lost && !reconnected && (c->lost_unrun || pg_read_only(sql)) &&
 		    pg_reconnect_for_retry(c, sql)) {

@@ -446,6 +446,44 @@ static int server_settings(struct server *srv, struct esp_config *cfg)
 	return 0;
 }
 
+/* Whether SIGTERM or SIGINT came during start-up (they are blocked until
+ * main's sigwait). */
+static bool stop_requested(void)
+{
+	sigset_t pending;
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
+/* The pool, opened again while PostgreSQL refuses connections, for up to
+ * STORE_START_WAIT_MS: a server starting, being failed over, or slow to
+ * answer on a busy machine (connect_timeout) is not a reason to give up at
+ * once, which left an espd restarted after a crash down for good. Anything
+ * else fails at once. */
+#define STORE_START_WAIT_MS 60000
+static db_pool *open_pool_waiting(const char *target, int size, const char **err)
+{
+	int64_t start = time_now_us();
+	for (int pause_ms = 250;; pause_ms = pause_ms < 4000 ? pause_ms * 2 : pause_ms) {
+		db_pool *p = db_pool_open(target, size, err);
+		if (p || !*err || strcmp(*err, "PostgreSQL: cannot connect") != 0)
+			return p;
+		if ((time_now_us() - start) / 1000 + pause_ms > STORE_START_WAIT_MS ||
+		    stop_requested())
+			return NULL;
+		log_error("the store does not take connections yet: trying again in %d ms",
+		          pause_ms);
+		/* The pause ends early, and start-up with it, on a stop. */
+		sigset_t stops;
+		sigemptyset(&stops);
+		sigaddset(&stops, SIGTERM);
+		sigaddset(&stops, SIGINT);
+		struct timespec ts = {pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L};
+		if (sigtimedwait(&stops, NULL, &ts) > 0)
+			return NULL;
+	}
+}
+
 /* The store, migrated, with the rules' numbers and the audit key loaded
  * (before any thread may append to the audit log). Returns 0 or 2. */
 static int open_store(struct server *srv, int *applied)
@@ -456,8 +494,8 @@ static int open_store(struct server *srv, int *applied)
 		fprintf(stderr, "espd: sqlite_synchronous must be full or normal\n");
 		return 2;
 	}
-	srv->pool = db_pool_open(config_get(cfg, "database"),
-	                         (int)config_get_long(cfg, "db_connections"), &err);
+	srv->pool = open_pool_waiting(config_get(cfg, "database"),
+	                              (int)config_get_long(cfg, "db_connections"), &err);
 	if (!srv->pool) {
 		fprintf(stderr, "espd: database %s: %s\n", config_get(cfg, "database"), err);
 		return 2;

@@ -11,8 +11,16 @@ let esp;
 before(async () => { if (pg) esp = await startEsp({ args: ['--db_connections=4', '--threads=4'] }); });
 after(async () => { await esp?.cleanup(); });
 
-const terminate = () => Number(rawSql(esp,
-  'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()').trim());
+// Returns once the sessions have ended (the timeout, 30 s, is waited for
+// each session only while it is still there): a session told to end on a
+// busy machine can take longer than any fixed pause to go, and a statement
+// sent to it meanwhile would meet it still there.
+let terminations = 0;
+const terminate = () => {
+  terminations++;
+  return Number(rawSql(esp,
+    'SELECT count(pg_terminate_backend(pid, 30000)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()').trim());
+};
 
 test(`[${ENGINE}] every pooled connection's session ended by the server: the next requests are all 200`, { skip: !pg && 'PostgreSQL only' }, async () => {
   const clients = [];
@@ -41,5 +49,19 @@ test(`[${ENGINE}] every pooled connection's session ended by the server: the nex
   // The ended sessions were seen before a statement was sent: none failed
   // (before, each one's first query failed, and a page could even come out
   // 200 with its list of provinces empty).
-  assert.doesNotMatch(esp.log, /postgresql: \w+ failed/);
+  // Writes of espd's own threads (the mailer's expiry of stale sends every
+  // second, the maintenance lease every 15 s) can be on their way at the
+  // moment a session ends: cut off without a word from the server they may
+  // have committed, so they are rightly logged as failed and not run twice.
+  // They are not requests, and left out here.
+  const own = /\(sql: (UPDATE outbox SET state = 'in_doubt'|INSERT INTO leases )/;
+  const failed = esp.log.split('\n').filter((l) => /postgresql: \w+ failed/.test(l) && !own.test(l));
+  assert.deepEqual(failed, []);
+  // espd's own threads (maintenance, every second) may have a statement
+  // on its way when a session is ended: that one runs again on a new
+  // session, at most once per ending for each of them. Requests that met
+  // the ended sessions unseen would add one per pooled connection (4) for
+  // every ending.
+  const reruns = (esp.log.match(/statement run again/g) || []).length;
+  assert.ok(reruns <= 2 * terminations, `${reruns} statements ran again after ${terminations} endings:\n${esp.log}`);
 });
