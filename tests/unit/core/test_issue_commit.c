@@ -23,6 +23,7 @@
 #include "esp/issue.h"
 #include "../dbfixture.h"
 #include "../testdir.h"
+#include "appfixture.h"
 #include "storetest.h"
 
 /* What the committer's callbacks saw, per job. */
@@ -91,42 +92,8 @@ static void province(db_conn *c, const char *code)
 /* An application of an approved 福建 registration, ready to issue `sets`. */
 static char *ready_app(db_conn *c, const char *code, int sets)
 {
-	db_result *r = NULL;
-	province(c, "35");
-	if (store_count(c, "SELECT COUNT(*) FROM authorities WHERE province_code = $1", "35") == 0)
-		assert_int_equal(DB_EXEC0(c,
-		                          "INSERT INTO authorities (name, province_code, level, "
-		                          "path, created_at) VALUES ('福建省交通运输厅', '35', "
-		                          "'provincial', '/1/', 0)",
-		                          NULL),
-		                 DB_OK);
-	r = NULL;
-	assert_int_equal(DB_EXEC(c,
-	                         "INSERT INTO registrations (kind, state, authority_id, "
-	                         "province_code, name, code, created_at, updated_at) VALUES "
-	                         "('enterprise', 'approved', (SELECT MIN(id) FROM authorities), "
-	                         "'35', '测试企业', $1, 0, 0) RETURNING id",
-	                         &r, P_TEXT(code)),
-	                 DB_OK);
-	int64_t reg_id = db_get_int(r, 0, 0, 0);
-	db_result_free(r);
-	struct actor holder = {.role = ROLE_APPLICANT,
-	                       .username = "holder",
-	                       .registration_id = reg_id,
-	                       .session_method = "password"};
-	char sets_s[8];
-	snprintf(sets_s, sizeof sets_s, "%d", sets);
-	const struct application_input in = {.contact_name = "张三",
-	                                     .mobile = "13800000000",
-	                                     .email = "a@example.cn",
-	                                     .address = "福州市",
-	                                     .postcode = "350000",
-	                                     .sets = sets_s};
-	char *number = NULL, *idem = xasprintf("idem-%s", code);
-	bool existing = true;
-	assert_int_equal(application_create(c, &holder, reg_id, KIND_ENTERPRISE, &in,
-	                                    APP_TYPE_INITIAL, 0, idem, &number, &existing),
-	                 DB_OK);
+	char *idem = xasprintf("idem-%s", code);
+	char *number = fixture_application(c, "enterprise", code, idem, sets, NULL);
 	free(idem);
 	assert_int_equal(
 	    DB_EXEC(c, "UPDATE applications SET state = 'ready_to_issue' WHERE number = $1", NULL,

@@ -27,6 +27,7 @@
 #include "esp/replace.h"
 #include "esp/util.h"
 #include "../dbfixture.h"
+#include "appfixture.h"
 
 #define LOST APP_TYPE_REPLACE_LOST
 #define DAMAGED APP_TYPE_REPLACE_DAMAGED
@@ -108,49 +109,11 @@ static int64_t one_int(db_conn *c, const char *sql, const char *arg)
 static struct actor make_holder(db_conn *c, const char *kind, const char *code, const char *serial,
                                 const char *status, int reason)
 {
-	db_result *r = NULL;
-	assert_int_equal(DB_EXEC(c, "SELECT COUNT(*) FROM provinces WHERE code = '35'", &r), DB_OK);
-	bool have = db_get_int(r, 0, 0, 0) > 0;
-	db_result_free(r);
-	if (!have) {
-		assert_int_equal(DB_EXEC0(c,
-		                          "INSERT INTO provinces (code, name, sort) VALUES ('35', "
-		                          "'福建省', 35)",
-		                          NULL),
-		                 DB_OK);
-		assert_int_equal(DB_EXEC0(c,
-		                          "INSERT INTO authorities (name, province_code, level, "
-		                          "path, created_at) VALUES ('福建省交通运输厅', '35', "
-		                          "'provincial', '/1/', 0)",
-		                          NULL),
-		                 DB_OK);
-	}
-	r = NULL;
-	assert_int_equal(DB_EXEC(c,
-	                         "INSERT INTO registrations (kind, state, authority_id, "
-	                         "province_code, name, code, created_at, updated_at) VALUES ($1, "
-	                         "'approved', (SELECT MIN(id) FROM authorities), '35', '测试', $2, "
-	                         "0, 0) RETURNING id",
-	                         &r, P_TEXT(kind), P_TEXT(code)),
-	                 DB_OK);
-	int64_t reg_id = db_get_int(r, 0, 0, 0);
-	db_result_free(r);
-	struct actor holder = {.role = ROLE_APPLICANT,
-	                       .username = "holder",
-	                       .registration_id = reg_id,
-	                       .session_method = "password"};
-	const struct application_input in = {.contact_name = "张三",
-	                                     .mobile = "13800000000",
-	                                     .email = "a@example.cn",
-	                                     .address = "福州市",
-	                                     .postcode = "350000",
-	                                     .sets = "1"};
-	char *number = NULL, *idem = xasprintf("idem-%s", serial);
+	struct actor holder;
+	char *idem = xasprintf("idem-%s", serial);
 	char *token = xasprintf("TK-%s", serial);
-	bool existing = true;
-	assert_int_equal(application_create(c, &holder, reg_id, kind_parse(kind), &in,
-	                                    APP_TYPE_INITIAL, 0, idem, &number, &existing),
-	                 DB_OK);
+	char *number = fixture_application(c, kind, code, idem, 1, &holder);
+	int64_t reg_id = holder.registration_id;
 	assert_int_equal(
 	    DB_EXEC(c,
 	            "INSERT INTO certificates (serial, application_id, registration_id, "
