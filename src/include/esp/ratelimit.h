@@ -26,7 +26,8 @@ struct ratelimit_verdict {
 };
 
 /* Reserves one event of key. A limit <= 0 means no limit: allowed, nothing
- * written. DB_OK with *v filled, or the store's error (then *v refuses). */
+ * written. DB_OK with *v filled, or the store's error (then *v refuses).
+ * Outside a transaction only: a busy store makes it run as one of its own. */
 enum db_status ratelimit_reserve(db_conn *c, const char *key, int limit, int window_seconds,
                                  struct ratelimit_verdict *v);
 /* Gives back the slot an allowed reservation took, when what it guarded
