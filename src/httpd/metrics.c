@@ -166,7 +166,7 @@ int metrics_init(struct server *srv)
 	return rc;
 }
 
-void metrics_request(const struct request *r)
+void metrics_request(const struct request *r, int64_t now_us)
 {
 	size_t i = r->route ? (size_t)(r->route - routes) : UNMATCHED;
 	if (i > UNMATCHED)
@@ -175,7 +175,7 @@ void metrics_request(const struct request *r)
 	size_t c = 0;
 	while (c < NCODES && codes[c] != r->status)
 		c++;
-	int64_t us = time_now_us() - r->start_us;
+	int64_t us = now_us - r->start_us;
 	if (us < 0)
 		us = 0;
 	add(&s->by_code[c], 1);
