@@ -7,7 +7,10 @@
  * set espd sends on the HTTP listener (four security headers plus
  * Content-Type). No database, no session, no template: the floor.
  *
- * Usage: baseline_mhd PORT BODY_BYTES [THREADS]
+ * Usage: baseline_mhd PORT BODY_BYTES [THREADS [POOL_BYTES]]
+ * POOL_BYTES: each connection's memory pool (MHD_OPTION_CONNECTION_MEMORY_LIMIT;
+ * libmicrohttpd's default, 32 KiB, when absent), which libmicrohttpd zeroes
+ * after every request: portal_bench.sh gives it espd's.
  * Listens on 127.0.0.1:PORT until SIGINT or SIGTERM.
  */
 #include <microhttpd.h>
@@ -106,14 +109,15 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s PORT BODY_BYTES [THREADS]\n", argv[0]);
+		fprintf(stderr, "usage: %s PORT BODY_BYTES [THREADS [POOL_BYTES]]\n", argv[0]);
 		return 1;
 	}
 	long port = strtol(argv[1], NULL, 10);
 	long n = strtol(argv[2], NULL, 10);
 	long threads = argc > 3 ? strtol(argv[3], NULL, 10) : 2;
+	long pool = argc > 4 ? strtol(argv[4], NULL, 10) : 32 * 1024;
 	if (port <= 0 || port > 65535 || n < 0 || n > 64L * 1024 * 1024 || threads < 1 ||
-	    threads > 64) {
+	    threads > 64 || pool < 4096 || pool > 16L * 1024 * 1024) {
 		fprintf(stderr, "%s: bad arguments\n", argv[0]);
 		return 1;
 	}
@@ -129,7 +133,8 @@ int main(int argc, char **argv)
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0,
 	    NULL, NULL, on_request, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
 	    MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)pool, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+	    (unsigned int)1, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "%s: cannot listen on 127.0.0.1:%ld\n", argv[0], port);
 		free(body);
@@ -137,8 +142,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	fprintf(stderr, "baseline_mhd: 127.0.0.1:%ld, body %zu bytes, %ld threads\n", port,
-	        body_len, threads);
+	fprintf(stderr,
+	        "baseline_mhd: 127.0.0.1:%ld, body %zu bytes, %ld threads, pool %ld bytes\n", port,
+	        body_len, threads, pool);
 	while (!stopping)
 		pause();
 	MHD_stop_daemon(d);

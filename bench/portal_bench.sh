@@ -26,6 +26,10 @@
 #   counted in the instructions but not in the requests: < 0.1 %).
 #   STRACE=1 prints the system calls of espd and baseline_mhd (strace -c)
 #   over 2 s of wrk each, to compare them per request. CALLGRIND_OUT=dir keeps the profiles.
+#   PEER_COOKIE=1 (default) sends the peers the same request as espd, session
+#   cookie included: libmicrohttpd parses a Cookie header line and its
+#   cookies for the bare reply too (~1,200 instructions a request); 0 sends
+#   them no cookie, as the figures before 2026-12-01 08:00 were measured.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +44,7 @@ PERF=${PERF:-0}
 CALLGRIND=${CALLGRIND:-0}
 STRACE=${STRACE:-0}
 SHOW_WRK=${SHOW_WRK:-0}
+PEER_COOKIE=${PEER_COOKIE:-1}
 PAGE_SIZE=50 # QUEUE_PAGE in src/httpd/page_review.c
 
 die() { echo "portal_bench: $*" >&2; exit 1; }
@@ -133,9 +138,15 @@ STORE=SQLite
 [ -n "${ESP_DATABASE:-}" ] && STORE=PostgreSQL
 
 # ---- the baseline ----
+# Its connections get espd's memory pool (max_header_bytes + 16384, as
+# src/httpd/main.c sets it): libmicrohttpd zeroes the whole pool after every
+# request, the larger part of both servers' instructions.
+POOL_BYTES=$((16384 + 16384))
+PEER_HDR=
+[ "$PEER_COOKIE" = 1 ] && PEER_HDR="Cookie: esp_session=$SESSION"
 BASE_PORT=$(free_port)
 BASE_URL=http://127.0.0.1:$BASE_PORT
-"$BASELINE" "$BASE_PORT" "$BYTES" "$THREADS" 2>"$TMP/baseline.log" &
+"$BASELINE" "$BASE_PORT" "$BYTES" "$THREADS" "$POOL_BYTES" 2>"$TMP/baseline.log" &
 BASE_PID=$!
 wait_http "$BASE_URL/" "$BASE_PID" || die "baseline_mhd did not start"
 bbytes=$(curl -fs "$BASE_URL$PAGE_PATH" | wc -c)
@@ -245,9 +256,9 @@ P99S=()
 ERRORS=0
 for round in $(seq 1 "$ROUNDS"); do
 	measure espd "$ESP_URL$PAGE_PATH" "Cookie: esp_session=$SESSION" "$ESPD_PID"
-	measure base "$BASE_URL$PAGE_PATH" "" "$BASE_PID"
+	measure base "$BASE_URL$PAGE_PATH" "$PEER_HDR" "$BASE_PID"
 	# shellcheck disable=SC2046 # one pid per word
-	measure nginx "$NGINX_URL$PAGE_PATH" "" "$NGINX_PID" $(pgrep -P "$NGINX_PID")
+	measure nginx "$NGINX_URL$PAGE_PATH" "$PEER_HDR" "$NGINX_PID" $(pgrep -P "$NGINX_PID")
 	TABLE+=$'\n'$(row "$round" "espd $PAGE_PATH" "$RPS_espd" "$P50_espd" "$P99_espd" "$ERR_espd" "$CPU_espd")
 	TABLE+=$'\n'$(row "$round" "baseline_mhd, $BYTES bytes" "$RPS_base" "$P50_base" "$P99_base" "$ERR_base" "$CPU_base")
 	TABLE+=$'\n'$(row "$round" "nginx static file, 2 workers" "$RPS_nginx" "$P50_nginx" "$P99_nginx" "$ERR_nginx" "$CPU_nginx")
@@ -323,7 +334,7 @@ strace_run() {
 if [ "$STRACE" = 1 ]; then
 	command -v strace >/dev/null || die "strace not found"
 	strace_run espd "$ESPD_PID" "$ESP_URL" "Cookie: esp_session=$SESSION"
-	strace_run base "$BASE_PID" "$BASE_URL" ""
+	strace_run base "$BASE_PID" "$BASE_URL" "$PEER_HDR"
 fi
 if [ "$CALLGRIND" != 0 ]; then
 	command -v valgrind >/dev/null || die "valgrind not found"
@@ -335,7 +346,7 @@ if [ "$CALLGRIND" != 0 ]; then
 		--registrations_per_address_hour=0 --login_checks_per_second=0
 	kill "$BASE_PID" && wait "$BASE_PID" 2>/dev/null || true
 	BASE_PID=
-	cg_run base "$BASE_PORT" "" "$BASELINE" "$BASE_PORT" "$BYTES" "$THREADS"
+	cg_run base "$BASE_PORT" "$PEER_HDR" "$BASELINE" "$BASE_PORT" "$BYTES" "$THREADS" "$POOL_BYTES"
 fi
 
 # ---- report ----
@@ -358,6 +369,7 @@ Portal page vs bare libmicrohttpd
   load average before / after: $LOAD_BEFORE / $LOAD_AFTER (wrk and any other process share these CPUs)
   page: GET $PAGE_PATH as fj_reviewer (福建省交通运输厅), $ROWS entries on the page of $TOTAL pending (page size $PAGE_SIZE), $BYTES bytes
   store: $STORE
+  peers sent the session cookie too: $PEER_COOKIE; baseline_mhd pool: $POOL_BYTES bytes (espd's)
   wrk: $THREADS threads, $CONNECTIONS connections, ${WARMUP}s warm-up then ${DURATION}s measured, $ROUNDS round(s); espd --threads=$THREADS
 
 $TABLE

@@ -131,6 +131,16 @@ db_conn *db_acquire(db_pool *p)
 	return c;
 }
 
+db_conn *db_try_acquire(db_pool *p)
+{
+	db_conn *c = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (p->nidle > 0)
+		c = p->idle[--p->nidle];
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
 db_conn *db_acquire_wait(db_pool *p, int timeout_ms)
 {
 	struct timespec until;

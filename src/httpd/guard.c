@@ -100,13 +100,18 @@ void guard_free(struct guard *g)
  * slots free up in seconds for real clients, who send their headers at once. */
 #define GUARD_PRESSED_HEADERS_US 3000000
 
-static uint64_t phase_state(struct guard *g, enum guard_phase p)
+static uint64_t phase_state_at(struct guard *g, enum guard_phase p, int64_t now_us)
 {
 	int64_t limit = g->limit_us[p];
 	if (p == GUARD_HEADERS && __atomic_load_n(&g->open, __ATOMIC_RELAXED) >= g->pressure &&
 	    limit > GUARD_PRESSED_HEADERS_US)
 		limit = GUARD_PRESSED_HEADERS_US;
-	return STATE(time_now_us() + limit, p);
+	return STATE(now_us + limit, p);
+}
+
+static uint64_t phase_state(struct guard *g, enum guard_phase p)
+{
+	return phase_state_at(g, p, time_now_us());
 }
 
 struct guard_conn *guard_open(struct guard *g, int fd)
@@ -124,11 +129,16 @@ struct guard_conn *guard_open(struct guard *g, int fd)
 	return e;
 }
 
-void guard_set_phase(struct guard *g, struct guard_conn *e, enum guard_phase p)
+void guard_set_phase_at(struct guard *g, struct guard_conn *e, enum guard_phase p, int64_t now_us)
 {
 	/* Relaxed is enough: the watchdog acts on whichever deadline it reads,
 	 * and one it reads late is at most one sweep (0.5 s) late. */
-	__atomic_store_n(&e->state, phase_state(g, p), __ATOMIC_RELAXED);
+	__atomic_store_n(&e->state, phase_state_at(g, p, now_us), __ATOMIC_RELAXED);
+}
+
+void guard_set_phase(struct guard *g, struct guard_conn *e, enum guard_phase p)
+{
+	guard_set_phase_at(g, e, p, time_now_us());
 }
 
 void guard_close(struct guard *g, struct guard_conn *e)
@@ -156,13 +166,19 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	}
 }
 
-void guard_phase(struct guard *g, struct MHD_Connection *conn, enum guard_phase p)
+void guard_phase_at(struct guard *g, struct MHD_Connection *conn, enum guard_phase p,
+                    int64_t now_us)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct guard_conn *e = ci ? ci->socket_context : NULL;
 	if (e)
-		guard_set_phase(g, e, p);
+		guard_set_phase_at(g, e, p, now_us);
+}
+
+void guard_phase(struct guard *g, struct MHD_Connection *conn, enum guard_phase p)
+{
+	guard_phase_at(g, conn, p, time_now_us());
 }
 
 static int guard_sweep(struct guard *g)

@@ -21,6 +21,7 @@
 #include "esp/cache_stats.h"
 #include "esp/issue.h"
 #include "esp/ocsp.h"
+#include "esp/tcount.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -56,11 +57,27 @@ struct allow {
 	int prefix;
 };
 
-static struct {
+/* What requests add to: kept per worker thread (esp/tcount.h), so that
+ * no two threads add to the same cache line, and summed when /metrics is
+ * read. */
+struct counts {
 	struct route_stats routes[MAX_ROUTES + 1];
-	size_t nroutes;
 	uint64_t store_waits[NBUCKETS], store_wait_count, store_wait_sum_us, store_timeouts;
 	uint64_t issued;
+};
+_Static_assert(sizeof(struct counts) % sizeof(uint64_t) == 0, "counts are whole counters");
+static struct tcount_set count_set = TCOUNT_SET(sizeof(struct counts) / sizeof(uint64_t));
+static _Thread_local struct counts *mine;
+
+static struct counts *my_counts(void)
+{
+	if (!mine)
+		mine = (struct counts *)(void *)tcount_attach(&count_set);
+	return mine;
+}
+
+static struct {
+	size_t nroutes;
 	time_t started;
 	struct allow allow[ALLOW_MAX];
 	int nallow;
@@ -68,12 +85,13 @@ static struct {
 
 static void add(uint64_t *v, uint64_t n)
 {
-	__atomic_add_fetch(v, n, __ATOMIC_RELAXED);
+	tcount_add(v, n);
 }
 
+/* A snapshot's value (summed by tcount_sum). */
 static uint64_t get(const uint64_t *v)
 {
-	return __atomic_load_n(v, __ATOMIC_RELAXED);
+	return *v;
 }
 
 static size_t bucket_of(int64_t us)
@@ -166,16 +184,17 @@ int metrics_init(struct server *srv)
 	return rc;
 }
 
-void metrics_request(const struct request *r)
+void metrics_request(const struct request *r, int64_t now_us)
 {
 	size_t i = r->route ? (size_t)(r->route - routes) : UNMATCHED;
 	if (i > UNMATCHED)
 		i = UNMATCHED;
-	struct route_stats *s = &m.routes[i];
+	struct counts *t = my_counts();
+	struct route_stats *s = &t->routes[i];
 	size_t c = 0;
 	while (c < NCODES && codes[c] != r->status)
 		c++;
-	int64_t us = time_now_us() - r->start_us;
+	int64_t us = now_us - r->start_us;
 	if (us < 0)
 		us = 0;
 	add(&s->by_code[c], 1);
@@ -185,20 +204,21 @@ void metrics_request(const struct request *r)
 	add(&s->count, 1);
 	add(&s->sum_us, (uint64_t)us);
 	if (r->route && r->route->fn == api_issue_certificate && r->status == 201)
-		add(&m.issued, 1);
+		add(&t->issued, 1);
 }
 
 void metrics_store_wait(int64_t us, bool timed_out)
 {
 	if (us < 0)
 		us = 0;
+	struct counts *t = my_counts();
 	size_t b = bucket_of(us);
 	if (b < NBUCKETS)
-		add(&m.store_waits[b], 1);
-	add(&m.store_wait_count, 1);
-	add(&m.store_wait_sum_us, (uint64_t)us);
+		add(&t->store_waits[b], 1);
+	add(&t->store_wait_count, 1);
+	add(&t->store_wait_sum_us, (uint64_t)us);
 	if (timed_out)
-		add(&m.store_timeouts, 1);
+		add(&t->store_timeouts, 1);
 }
 
 /* ---- the exposition ---- */
@@ -256,7 +276,7 @@ static void histogram(struct buf *b, const char *name, const char *labels, const
 	}
 }
 
-static void write_requests(struct buf *b)
+static void write_requests(struct buf *b, const struct counts *t)
 {
 	help(b, "esp_http_requests_total", "counter",
 	     "Requests answered, by route pattern, method and status code.");
@@ -264,7 +284,7 @@ static void write_requests(struct buf *b)
 		if (i == m.nroutes)
 			i = UNMATCHED;
 		for (size_t c = 0; c <= NCODES; c++) {
-			uint64_t v = get(&m.routes[i].by_code[c]);
+			uint64_t v = get(&t->routes[i].by_code[c]);
 			if (!v)
 				continue;
 			buf_puts(b, "esp_http_requests_total{");
@@ -281,7 +301,7 @@ static void write_requests(struct buf *b)
 	for (size_t i = 0; i <= UNMATCHED; i++) {
 		if (i == m.nroutes)
 			i = UNMATCHED;
-		const struct route_stats *s = &m.routes[i];
+		const struct route_stats *s = &t->routes[i];
 		uint64_t count = get(&s->count);
 		if (!count)
 			continue;
@@ -299,15 +319,15 @@ static void counter(struct buf *b, const char *name, const char *text, uint64_t 
 	buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
-static void write_store(struct buf *b, struct server *srv)
+static void write_store(struct buf *b, struct server *srv, const struct counts *t)
 {
 	help(b, "esp_store_wait_seconds", "histogram",
 	     "Waits of requests for a pooled store connection.");
-	histogram(b, "esp_store_wait_seconds", "", m.store_waits, get(&m.store_wait_count),
-	          get(&m.store_wait_sum_us));
+	histogram(b, "esp_store_wait_seconds", "", t->store_waits, get(&t->store_wait_count),
+	          get(&t->store_wait_sum_us));
 	counter(b, "esp_store_wait_timeouts_total",
 	        "Requests answered 503 because no store connection became free in time.",
-	        get(&m.store_timeouts));
+	        get(&t->store_timeouts));
 	int size = 0, idle = 0;
 	db_pool_usage(srv->pool, &size, &idle);
 	help(b, "esp_store_connections", "gauge", "Pooled store connections, by state.");
@@ -336,11 +356,11 @@ static void write_store(struct buf *b, struct server *srv)
 	}
 }
 
-static void write_rest(struct buf *b, struct server *srv)
+static void write_rest(struct buf *b, struct server *srv, const struct counts *t)
 {
 	counter(b, "esp_certificates_issued_total",
 	        "Certificates issued through the workstations' API by this process.",
-	        get(&m.issued));
+	        get(&t->issued));
 	if (srv->committer) {
 		/* Group commit: how many issuances each COMMIT served. */
 		struct issue_commit_stats st;
@@ -402,9 +422,12 @@ void page_metrics(struct request *r)
 		buf_puts(&r->body, "403 无权访问：此地址不在 metrics_allow 中\n");
 		return;
 	}
-	write_requests(&r->body);
-	write_store(&r->body, r->srv);
-	write_rest(&r->body, r->srv);
+	struct counts *t = xmalloc(sizeof *t);
+	tcount_sum(&count_set, (uint64_t *)(void *)t);
+	write_requests(&r->body, t);
+	write_store(&r->body, r->srv, t);
+	write_rest(&r->body, r->srv, t);
+	free(t);
 	r->status = 200;
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	req_header(r, "Cache-Control", "no-store");

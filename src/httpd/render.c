@@ -103,7 +103,16 @@ static struct frame {
 } frames[FRAME_SLOTS];
 static pthread_mutex_t frames_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void key_part(struct buf *k, const char *s)
+/* A frame's key, put together on the stack (it is built for every page):
+ * a key that does not fit is not kept, and its page renders the layout. */
+#define FRAME_KEY_MAX 1024
+struct frame_key {
+	size_t len;
+	bool over;
+	char data[FRAME_KEY_MAX];
+};
+
+static void key_part(struct frame_key *k, const char *s)
 {
 	s = s ? s : "";
 	size_t n = strlen(s), v = n;
@@ -113,13 +122,22 @@ static void key_part(struct buf *k, const char *s)
 	do
 		num[--i] = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
-	buf_put(k, num + i, sizeof num - i);
-	buf_put(k, s, n);
+	if (k->over || n + sizeof num - i > FRAME_KEY_MAX - k->len) {
+		k->over = true;
+		return;
+	}
+	memcpy(k->data + k->len, num + i, sizeof num - i);
+	k->len += sizeof num - i;
+	memcpy(k->data + k->len, s, n);
+	k->len += n;
 }
 
-/* Every input of the layout, each with its length so none can pose as two. */
-static void frame_key(struct request *r, const char *title, struct buf *k)
+/* Every input of the layout, each with its length so none can pose as two.
+ * False: too long to keep. */
+static bool frame_key(struct request *r, const char *title, struct frame_key *k)
 {
+	k->len = 0;
+	k->over = false;
 	key_part(k, title);
 	key_part(k, r->csrf);
 	key_part(k, portal_base(r));
@@ -128,6 +146,25 @@ static void frame_key(struct request *r, const char *title, struct buf *k)
 		key_part(k, r->actor.username);
 		key_part(k, role_label(r->actor.role));
 	}
+	return !k->over;
+}
+
+/* The frame of a key: a word at a time (the form token in it is random, so
+ * keys spread without a byte-by-byte hash). */
+static struct frame *frame_of(const struct frame_key *k)
+{
+	uint64_t h = 0x9e3779b97f4a7c15u ^ k->len;
+	size_t i = 0;
+	for (; i + 8 <= k->len; i += 8) {
+		uint64_t w;
+		memcpy(&w, k->data + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	for (; i < k->len; i++)
+		h = (h ^ (unsigned char)k->data[i]) * 0x100000001b3u;
+	h ^= h >> 29;
+	return &frames[h % FRAME_SLOTS];
 }
 
 static void whole_release(void *p)
@@ -142,10 +179,10 @@ static void whole_release(void *p)
 /* The layout of key k around html into out, or, with a body_id, into a
  * whole page (*whole, held until whole_release) that the frame keeps for
  * the next request with the same key and id. False: no such layout kept. */
-static bool frame_get(const struct buf *k, const char *html, size_t len, uint64_t body_id,
+static bool frame_get(const struct frame_key *k, const char *html, size_t len, uint64_t body_id,
                       struct buf *out, struct whole_page **whole)
 {
-	struct frame *f = &frames[str_hash(k->data) % FRAME_SLOTS];
+	struct frame *f = frame_of(k);
 	bool hit = false;
 	struct whole_page *old = NULL;
 	pthread_mutex_lock(&frames_lock);
@@ -180,7 +217,7 @@ static bool frame_get(const struct buf *k, const char *html, size_t len, uint64_
 }
 
 /* Renders the layout around the marker; false when it cannot be split. */
-static bool frame_put(struct request *r, const char *title, const struct buf *k)
+static bool frame_put(struct request *r, const char *title, const struct frame_key *k)
 {
 	json_t *base = base_context(r, title);
 	struct buf b = {0};
@@ -197,7 +234,7 @@ static bool frame_put(struct request *r, const char *title, const struct buf *k)
 	        b.len - before - (sizeof FRAME_MARK - 1) + 1);
 	b.len -= sizeof FRAME_MARK - 1;
 	char *key = xstrndup(k->data, k->len);
-	struct frame *f = &frames[str_hash(k->data) % FRAME_SLOTS];
+	struct frame *f = frame_of(k);
 	pthread_mutex_lock(&frames_lock);
 	char *old_key = f->key;
 	struct buf old = f->halves;
@@ -223,14 +260,12 @@ void render_page_html_id(struct request *r, int status, const char *title, const
 	struct buf body = {0};
 	if (!body_id)
 		buf_grow(&body, len + LAYOUT_ROOM);
-	if (len <= FRAME_MAX_PAGE) {
-		struct buf k = {0};
-		frame_key(r, title, &k);
+	struct frame_key k;
+	if (len <= FRAME_MAX_PAGE && frame_key(r, title, &k)) {
 		struct whole_page *whole = NULL;
 		bool hit =
 		    frame_get(&k, html, len, body_id, &body, &whole) ||
 		    (frame_put(r, title, &k) && frame_get(&k, html, len, body_id, &body, &whole));
-		buf_free(&k);
 		if (hit && whole) {
 			take_page(r, status, "(html)", 0, &body);
 			req_body_shared_slot(r, whole->data, whole->len, whole_release, whole,

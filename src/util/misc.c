@@ -68,6 +68,13 @@ int64_t time_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t time_now_coarse_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 #define CST_OFFSET (8 * 3600)
 
 /* Civil date of a day count since 1970-01-01 (proleptic Gregorian), by eras

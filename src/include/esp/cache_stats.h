@@ -1,6 +1,6 @@
 /*
  * Hits and misses of espd's in-memory caches, for /metrics (util/cache_stats.c).
- * Relaxed atomic counters: a cache pays one addition per lookup.
+ * Counted per thread (esp/tcount.h): a cache pays one plain addition per lookup.
  */
 #ifndef ESP_CACHE_STATS_H
 #define ESP_CACHE_STATS_H

@@ -106,6 +106,8 @@ db_conn *db_acquire(db_pool *p);
 /* As db_acquire, but gives up after timeout_ms and returns NULL (and marks
  * the thread's store as busy): request threads never wait without end. */
 db_conn *db_acquire_wait(db_pool *p, int timeout_ms);
+/* An idle connection at once, or NULL without waiting (nor marking busy). */
+db_conn *db_try_acquire(db_pool *p);
 void db_release(db_pool *p, db_conn *c);
 
 /* Apply the numbered migrations in dir that are not applied yet, each in its

@@ -64,6 +64,9 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int64_t time_now(void);    /* seconds since the epoch (ESP_FAKE_NOW overrides for tests) */
 int64_t time_now_us(void); /* monotonic microseconds */
+/* The same clock as the kernel last ticked (up to a tick behind, a few ms):
+ * for deadlines in seconds, without reading the hardware clock. */
+int64_t time_now_coarse_us(void);
 /* "YYYY-MM-DD" / "YYYY-MM-DD HH:MM" in China Standard Time (UTC+8); into arena. */
 char *time_date(struct arena *a, int64_t t);
 char *time_datetime(struct arena *a, int64_t t);

@@ -1225,6 +1225,38 @@ static void test_session_cache(void **state)
 	assert_string_equal(act.authority_name, "江苏省交通运输厅");
 	assert_string_equal(csrf2, csrf);
 	assert_null(act.cert_serial);
+	/* A hit (the strings copied out of the entry in one piece). */
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g0, &act, &csrf2), DB_OK);
+	assert_string_equal(act.username, "rev");
+	assert_string_equal(act.display_name, "王五");
+	assert_string_equal(act.authority_name, "江苏省交通运输厅");
+	assert_string_equal(act.session_method, "password");
+	assert_string_equal(csrf2, csrf);
+	assert_null(act.cert_serial);
+	/* Each thread remembers the last cookie it hashed: a cookie of the same
+	 * length that differs in its last character only, asked right after, is
+	 * another cookie (unknown here), and the known one still answers. */
+	char *near = xstrdup(cookie);
+	near[strlen(near) - 1] = near[strlen(near) - 1] == 'A' ? 'B' : 'A';
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(session_lookup_cached(f->c, a, near, g0, &act, NULL),
+		                 DB_NOT_FOUND);
+		assert_int_equal(session_lookup_cached(f->c, a, cookie, g0, &act, NULL), DB_OK);
+		assert_string_equal(act.username, "rev");
+	}
+	/* The near one once it is a session of its own. */
+	insert_session(f->c, near, id, time_now() + 600);
+	int64_t gn = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, near, gn, &act, &csrf2), DB_OK);
+	assert_string_equal(csrf2, "csrf-direct");
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, gn, &act, &csrf2), DB_OK);
+	assert_string_equal(csrf2, csrf);
+	assert_int_equal(session_lookup_cached(f->c, a, near, gn, &act, &csrf2), DB_OK);
+	assert_string_equal(csrf2, "csrf-direct");
+	assert_int_equal(session_destroy(f->c, near), DB_OK);
+	free(near);
+	g0 = gen_of(f->c, GEN_SESSIONS);
+	assert_int_equal(session_lookup_cached(f->c, a, cookie, g0, &act, NULL), DB_OK);
 	/* Failed logins are no part of a session: no move either. */
 	assert_int_equal(
 	    DB_EXEC(f->c, "UPDATE accounts SET failed_logins = 2 WHERE id = $1", NULL, P_INT(id)),

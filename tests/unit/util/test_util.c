@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "esp/config.h"
+#include "esp/tcount.h"
 #include "esp/util.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -657,6 +658,67 @@ static void test_sha256_threads(void **state)
 	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* Per-thread counters: every addition of every thread is in the sum, while
+ * the threads run (never going down) and after they end; a thread that ends
+ * leaves its counts to the next one that attaches. */
+#define TC_ADDS 200000
+static struct tcount_set tc_set = TCOUNT_SET(3);
+static _Thread_local uint64_t *tc_mine;
+static int tc_running;
+
+static void *tc_worker(void *arg)
+{
+	(void)arg;
+	if (!tc_mine)
+		tc_mine = tcount_attach(&tc_set);
+	for (int i = 0; i < TC_ADDS; i++) {
+		tcount_add(&tc_mine[0], 1);
+		tcount_add(&tc_mine[2], 3);
+	}
+	__atomic_sub_fetch(&tc_running, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void tc_run(int n)
+{
+	pthread_t t[4];
+	__atomic_store_n(&tc_running, n, __ATOMIC_RELEASE);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, tc_worker, NULL), 0);
+	uint64_t last[3] = {0, 0, 0}, now[3];
+	while (__atomic_load_n(&tc_running, __ATOMIC_ACQUIRE) > 0) {
+		tcount_sum(&tc_set, now);
+		for (int k = 0; k < 3; k++)
+			assert_true(now[k] >= last[k]);
+		memcpy(last, now, sizeof now);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+static void test_tcount(void **state)
+{
+	(void)state;
+	uint64_t sum[3];
+	tcount_sum(&tc_set, sum);
+	assert_true(sum[0] == 0 && sum[1] == 0 && sum[2] == 0);
+	tc_run(4);
+	tcount_sum(&tc_set, sum);
+	assert_true(sum[0] == 4 * (uint64_t)TC_ADDS);
+	assert_true(sum[1] == 0);
+	assert_true(sum[2] == 12 * (uint64_t)TC_ADDS);
+	/* New threads take over the shards of the ended ones: nothing lost. */
+	tc_run(2);
+	tc_run(3);
+	tcount_sum(&tc_set, sum);
+	assert_true(sum[0] == 9 * (uint64_t)TC_ADDS);
+	assert_true(sum[2] == 27 * (uint64_t)TC_ADDS);
+	/* And this thread too. */
+	tcount_add(&tcount_attach(&tc_set)[1], 5);
+	tcount_sum(&tc_set, sum);
+	assert_true(sum[1] == 5);
+}
+
 static void test_sha256_hex(void **state)
 {
 	(void)state;
@@ -840,6 +902,7 @@ int main(void)
 	    cmocka_unit_test(test_random_token),
 	    cmocka_unit_test(test_sha256_hex),
 	    cmocka_unit_test(test_sha256_threads),
+	    cmocka_unit_test(test_tcount),
 	    cmocka_unit_test(test_file_write_atomic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
