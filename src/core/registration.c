@@ -821,9 +821,15 @@ void registration_policy_object(const struct registration *reg, struct policy_ob
 #define QUEUE_TOTALS(PREFIX)                                                                       \
 	"SELECT COALESCE(SUM(CASE WHEN " PREFIX(                                                   \
 	    "a.path", "$1") " THEN q.n ELSE 0 END), 0), "                                          \
-	                    "COALESCE(SUM(q.n), 0) FROM queue_counts q JOIN authorities a ON "     \
-	                    "a.id = q.authority_id "                                               \
-	                    "WHERE ($2 = '' OR q.state = $2)"
+	                    "COALESCE(SUM(q.n), 0), "                                              \
+	                    "COALESCE(SUM(CASE WHEN " PREFIX(                                      \
+	                        "a.path", "$1") " THEN q.ins ELSE 0 END), 0), "                    \
+	                                        "COALESCE(SUM(CASE WHEN " PREFIX(                  \
+	                                            "a.path",                                      \
+	                                            "$1") " THEN q.moves ELSE 0 END), 0) "         \
+	                                                  "FROM queue_counts q JOIN authorities "  \
+	                                                  "a ON a.id = q.authority_id "            \
+	                                                  "WHERE ($2 = '' OR q.state = $2)"
 #define QUEUE_ROWS(IDS)                                                                            \
 	"SELECT r.id, r.kind, r.state, r.name, r.code, r.created_at, a.name AS authority_name, "   \
 	"p.name AS province FROM (" IDS ") x JOIN registrations r ON r.id = x.id "                 \
@@ -868,6 +874,39 @@ static const struct db_sql queue_wide_state = {
     QUEUE_ROWS(QUEUE_IDS(PG_JOIN, DB_PREFIX_POSTGRESQL, ONE_STATE)),
 };
 
+/* A queue's rows from a kept row on (registration_queue_marked), on the
+ * wide way: $4, $5 the kept row's key, $6 the state. Rows from it down
+ * (itself included), the keys of those above it newest first (the new
+ * rows), and the same oldest first (a row a little above it). */
+#define KEY_FROM " AND r.created_at <= $4 AND (r.created_at < $4 OR r.id <= $5)"
+#define KEY_ABOVE " AND r.created_at >= $4 AND (r.created_at > $4 OR r.id > $5)"
+#define MARK_STATE " AND r.state = $6"
+#define KEYED(FROM, PREFIX, STATE, KEY, COLS, ORDER)                                               \
+	"SELECT " COLS " FROM " FROM " ON a.id = r.authority_id WHERE " PREFIX("a.path", "$1")     \
+	    STATE KEY " ORDER BY " ORDER " LIMIT $2 OFFSET $3"
+#define NEWEST "r.created_at DESC, r.id DESC"
+#define OLDEST "r.created_at, r.id"
+static const struct db_sql queue_from[2] = {
+    {QUEUE_ROWS(KEYED(WIDE_ANY_SQLITE, DB_PREFIX_SQLITE, "", KEY_FROM, "r.id", NEWEST)),
+     QUEUE_ROWS(KEYED(PG_JOIN, DB_PREFIX_POSTGRESQL, "", KEY_FROM, "r.id", NEWEST))},
+    {QUEUE_ROWS(KEYED(WIDE_STATE_SQLITE, DB_PREFIX_SQLITE, MARK_STATE, KEY_FROM, "r.id", NEWEST)),
+     QUEUE_ROWS(KEYED(PG_JOIN, DB_PREFIX_POSTGRESQL, MARK_STATE, KEY_FROM, "r.id", NEWEST))},
+};
+static const struct db_sql queue_above[2] = {
+    {KEYED(WIDE_ANY_SQLITE, DB_PREFIX_SQLITE, "", KEY_ABOVE, "r.created_at, r.id", NEWEST),
+     KEYED(PG_JOIN, DB_PREFIX_POSTGRESQL, "", KEY_ABOVE, "r.created_at, r.id", NEWEST)},
+    {KEYED(WIDE_STATE_SQLITE, DB_PREFIX_SQLITE, MARK_STATE, KEY_ABOVE, "r.created_at, r.id",
+           NEWEST),
+     KEYED(PG_JOIN, DB_PREFIX_POSTGRESQL, MARK_STATE, KEY_ABOVE, "r.created_at, r.id", NEWEST)},
+};
+static const struct db_sql queue_back[2] = {
+    {KEYED(WIDE_ANY_SQLITE, DB_PREFIX_SQLITE, "", KEY_ABOVE, "r.created_at, r.id", OLDEST),
+     KEYED(PG_JOIN, DB_PREFIX_POSTGRESQL, "", KEY_ABOVE, "r.created_at, r.id", OLDEST)},
+    {KEYED(WIDE_STATE_SQLITE, DB_PREFIX_SQLITE, MARK_STATE, KEY_ABOVE, "r.created_at, r.id",
+           OLDEST),
+     KEYED(PG_JOIN, DB_PREFIX_POSTGRESQL, MARK_STATE, KEY_ABOVE, "r.created_at, r.id", OLDEST)},
+};
+
 /* Walking the order index visits about all/subtree entries per row shown;
  * the narrow way reads and sorts the subtree's entries. */
 static bool queue_wide(int64_t subtree, int64_t all, int limit, int offset)
@@ -878,9 +917,219 @@ static bool queue_wide(int64_t subtree, int64_t all, int limit, int offset)
 	return walk <= 2.0 * (double)subtree;
 }
 
+/* The subtree's counters (queue_counts, 025): rows, everyone's rows, rows
+ * that came in by INSERT and by any other change. */
+struct queue_totals {
+	int64_t total, all, ins, moves;
+};
+
+static enum db_status queue_totals_read(db_conn *c, const char *path, const char *state,
+                                        struct queue_totals *t)
+{
+	db_result *r = NULL;
+	enum db_status st =
+	    DB_EXEC(c, db_sql(c, &queue_totals), &r, P_TEXT(path), P_TEXT(state ? state : ""));
+	if (st == DB_OK)
+		*t = (struct queue_totals){db_get_int(r, 0, 0, 0), db_get_int(r, 0, 1, 0),
+		                           db_get_int(r, 0, 2, 0), db_get_int(r, 0, 3, 0)};
+	db_result_free(r);
+	return st;
+}
+
+static bool totals_same(const struct queue_totals *a, const struct queue_totals *b)
+{
+	return a->total == b->total && a->all == b->all && a->ins == b->ins && a->moves == b->moves;
+}
+
+static void queue_rows_fill(db_result *r, struct arena *a, struct registration_row **out, size_t *n)
+{
+	if (!r->nrows)
+		return;
+	*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
+	*n = (size_t)r->nrows;
+	for (int i = 0; i < r->nrows; i++)
+		(*out)[i] = (struct registration_row){
+		    .id = db_get_int(r, i, 0, 0),
+		    .kind = kind_parse(db_get(r, i, 1)),
+		    .state = text(a, r, i, 2),
+		    .name = text(a, r, i, 3),
+		    .code = text(a, r, i, 4),
+		    .created_at = db_get_int(r, i, 5, 0),
+		    .authority_name = text(a, r, i, 6),
+		    .province = text(a, r, i, 7),
+		};
+}
+
+/* One of the keyed statements (state NULL: every state), planned for its
+ * values as the wide walk is (db_exec_once, below). */
+static enum db_status queue_keyed(db_conn *c, const struct db_sql q[2], const char *path,
+                                  const char *state, int64_t limit, int64_t offset,
+                                  int64_t created_at, int64_t id, db_result **r)
+{
+	struct db_param p[6] = {P_TEXT(path),      P_INT(limit), P_INT(offset),
+	                        P_INT(created_at), P_INT(id),    P_TEXT(state)};
+	return db_exec_once(c, db_sql(c, &q[state ? 1 : 0]), p, state ? 6 : 5, r);
+}
+
+/* From this offset on a page of a wide queue starts from a kept row. */
+static int queue_marks_from = 1000;
+/* A kept row is used when it spares at least this walk... */
+#define MARK_WALK_MAX 5000
+/* ...and one below the page is moved up to this many rows above it. */
+#define MARK_BACK 100
+
+/* Where a kept row below the page is moved up to: MARK_BACK above it, less
+ * on a short queue. */
+static int64_t mark_back_to(int64_t o)
+{
+	return o - (o / 4 < MARK_BACK ? o / 4 : MARK_BACK);
+}
+
+static _Atomic uint64_t marked_pages;
+
+uint64_t registration_queue_marked_pages(void)
+{
+	return marked_pages;
+}
+
+void registration_queue_marks_from_set(int offset)
+{
+	queue_marks_from = offset > 0 ? offset : 1000;
+}
+
+/* What is kept for the queue, brought to t: every kept row went down by the
+ * rows inserted since, when nothing else changed (moves the same) and those
+ * rows are all above the first row then (which was above every other). */
+static enum db_status anchor_follow(db_conn *c, struct queue_anchor *an, const char *path,
+                                    const char *state, const struct queue_totals *t, bool *valid)
+{
+	int64_t d = t->ins - an->ins;
+	*valid = false;
+	if (an->moves != t->moves || d < 0 || d > MARK_WALK_MAX || t->total != an->total + d)
+		return DB_OK;
+	if (d > 0) {
+		db_result *r = NULL;
+		enum db_status st =
+		    queue_keyed(c, queue_above, path, state, d + 1, 0, an->top_at, an->top_id, &r);
+		if (st != DB_OK || r->nrows != d) {
+			db_result_free(r);
+			return st;
+		}
+		an->top_at = db_get_int(r, 0, 0, 0);
+		an->top_id = db_get_int(r, 0, 1, 0);
+		db_result_free(r);
+		for (int i = 0; i < an->nmarks; i++)
+			an->marks[i].pos += d;
+	}
+	an->total = t->total;
+	an->ins = t->ins;
+	*valid = true;
+	return DB_OK;
+}
+
+/* The kept row a page at offset o starts from, or -1: one at or above it
+ * (walked down to o), else one below (moved up to MARK_BACK above o first),
+ * whichever walks less, when that spares a walk. */
+static int anchor_pick(const struct queue_anchor *an, int64_t o)
+{
+	int64_t t = mark_back_to(o);
+	int best = -1;
+	int64_t best_walk = 0;
+	for (int i = 0; i < an->nmarks; i++) {
+		int64_t p = an->marks[i].pos;
+		int64_t walk = p <= o ? o - p : (p - t) + (o - t);
+		if (best < 0 || walk < best_walk) {
+			best = i;
+			best_walk = walk;
+		}
+	}
+	return best >= 0 && best_walk < o && best_walk <= MARK_WALK_MAX ? best : -1;
+}
+
+/* The page from a kept row; *used false when there is none to use (the
+ * caller walks), *an then what is kept brought to t1 when *valid. */
+static enum db_status queue_from_mark(db_conn *c, struct queue_anchor *an, bool *valid,
+                                      const char *path, const char *state, int limit, int64_t o,
+                                      const struct queue_totals *t1, db_result **rows, bool *used)
+{
+	*used = false;
+	enum db_status st = anchor_follow(c, an, path, state, t1, valid);
+	int i = st == DB_OK && *valid ? anchor_pick(an, o) : -1;
+	if (i < 0)
+		return st;
+	struct queue_mark mk = an->marks[i];
+	db_result *r = NULL;
+	if (mk.pos > o) {
+		int64_t t = mark_back_to(o);
+		st = queue_keyed(c, queue_back, path, state, 1, mk.pos - t - 1, mk.created_at,
+		                 mk.id, &r);
+		if (st != DB_OK || r->nrows != 1) {
+			db_result_free(r);
+			return st;
+		}
+		mk = (struct queue_mark){t, db_get_int(r, 0, 0, 0), db_get_int(r, 0, 1, 0)};
+		db_result_free(r);
+		r = NULL;
+	}
+	st = queue_keyed(c, queue_from, path, state, limit, o - mk.pos, mk.created_at, mk.id, &r);
+	/* The statements saw the counters' state only if nothing moved them
+	 * meanwhile (every change to the queue does, in its own transaction). */
+	struct queue_totals t2;
+	if (st == DB_OK)
+		st = queue_totals_read(c, path, state, &t2);
+	if (st != DB_OK || !totals_same(t1, &t2)) {
+		*valid = false;
+		db_result_free(r);
+		return st;
+	}
+	an->marks[i] = mk;
+	*rows = r;
+	*used = true;
+	return DB_OK;
+}
+
+/* After a walk to offset o (its first row first), what is kept for the queue
+ * learns that row: added to what was kept when still valid, else alone with
+ * the queue's first row, read now; kept only if nothing changed meanwhile. */
+static void anchor_learn(db_conn *c, struct queue_marks *m, const char *key,
+                         struct queue_anchor *an, bool valid, const char *path, const char *state,
+                         int64_t o, const struct registration_row *first,
+                         const struct queue_totals *t1)
+{
+	if (!valid) {
+		db_result *r = NULL;
+		if (queue_keyed(c, queue_from, path, state, 1, 0, INT64_MAX, INT64_MAX, &r) !=
+		        DB_OK ||
+		    r->nrows != 1) {
+			db_result_free(r);
+			return;
+		}
+		*an = (struct queue_anchor){.total = t1->total,
+		                            .ins = t1->ins,
+		                            .moves = t1->moves,
+		                            .top_id = db_get_int(r, 0, 0, 0),
+		                            .top_at = db_get_int(r, 0, 5, 0)};
+		db_result_free(r);
+	}
+	struct queue_totals t2;
+	if (queue_totals_read(c, path, state, &t2) != DB_OK || !totals_same(t1, &t2))
+		return;
+	queue_anchor_add(an, (struct queue_mark){o, first->created_at, first->id});
+	queue_marks_put(m, key, an);
+}
+
 enum db_status registration_queue(db_conn *c, struct arena *a, const char *authority_path,
                                   const char *state, int limit, int offset,
                                   struct registration_row **out, size_t *n, int64_t *total)
+{
+	return registration_queue_marked(c, NULL, a, authority_path, state, limit, offset, out, n,
+	                                 total);
+}
+
+enum db_status registration_queue_marked(db_conn *c, struct queue_marks *marks, struct arena *a,
+                                         const char *authority_path, const char *state, int limit,
+                                         int offset, struct registration_row **out, size_t *n,
+                                         int64_t *total)
 {
 	*total = 0;
 	*out = NULL;
@@ -889,20 +1138,36 @@ enum db_status registration_queue(db_conn *c, struct arena *a, const char *autho
 	if (!authority_path || !*authority_path)
 		return DB_OK;
 	bool any = !state || !*state;
-	db_result *r = NULL;
-	enum db_status st = DB_EXEC(c, db_sql(c, &queue_totals), &r, P_TEXT(authority_path),
-	                            P_TEXT(any ? "" : state));
-	int64_t all = 0;
-	if (st == DB_OK) {
-		*total = db_get_int(r, 0, 0, 0);
-		all = db_get_int(r, 0, 1, 0);
-	}
-	db_result_free(r);
-	r = NULL;
+	if (any)
+		state = NULL;
+	struct queue_totals t1;
+	enum db_status st = queue_totals_read(c, authority_path, state, &t1);
+	if (st == DB_OK)
+		*total = t1.total;
 	/* Past the end: nothing to look for. */
 	if (st != DB_OK || *total <= offset)
 		return st;
-	bool wide = queue_wide(*total, all, limit, offset);
+	bool wide = queue_wide(*total, t1.all, limit, offset);
+	db_result *r = NULL;
+	/* A deep page of a wide queue starts from a kept row when one is known
+	 * (025_queue_marks.sql); the page is the same as OFFSET's. */
+	bool marked = marks && wide && offset >= queue_marks_from, valid = false, used = false;
+	struct queue_anchor an = {0};
+	const char *key =
+	    marked ? arena_printf(a, "%s|%s", authority_path, any ? "" : state) : NULL;
+	if (marked && queue_marks_get(marks, key, &an)) {
+		st = queue_from_mark(c, &an, &valid, authority_path, state, limit, offset, &t1, &r,
+		                     &used);
+		if (st != DB_OK)
+			return st;
+		if (used) {
+			marked_pages++;
+			queue_rows_fill(r, a, out, n);
+			db_result_free(r);
+			queue_marks_put(marks, key, &an);
+			return DB_OK;
+		}
+	}
 	const struct db_sql *q = any ? (wide ? &queue_wide_any : &queue_narrow_any)
 	                             : (wide ? &queue_wide_state : &queue_narrow_state);
 	struct db_param p[4] = {P_TEXT(authority_path), P_INT(limit), P_INT(offset),
@@ -914,22 +1179,12 @@ enum db_status registration_queue(db_conn *c, struct arena *a, const char *autho
 	 * on disk for 交通运输部's page 999 of 已通过: 0.58 s instead of 23 ms
 	 * (the 0.3-3 s outliers after a change). 0.8 ms of planning a run. */
 	st = (wide ? db_exec_once : db_exec)(c, db_sql(c, q), p, any ? 3 : 4, &r);
-	if (st == DB_OK && r->nrows) {
-		*out = arena_alloc(a, (size_t)r->nrows * sizeof **out);
-		*n = (size_t)r->nrows;
-		for (int i = 0; i < r->nrows; i++)
-			(*out)[i] = (struct registration_row){
-			    .id = db_get_int(r, i, 0, 0),
-			    .kind = kind_parse(db_get(r, i, 1)),
-			    .state = text(a, r, i, 2),
-			    .name = text(a, r, i, 3),
-			    .code = text(a, r, i, 4),
-			    .created_at = db_get_int(r, i, 5, 0),
-			    .authority_name = text(a, r, i, 6),
-			    .province = text(a, r, i, 7),
-			};
-	}
+	if (st == DB_OK)
+		queue_rows_fill(r, a, out, n);
 	db_result_free(r);
+	if (st == DB_OK && marked && *n)
+		anchor_learn(c, marks, key, &an, valid, authority_path, state, offset, &(*out)[0],
+		             &t1);
 	return st;
 }
 

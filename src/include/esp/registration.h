@@ -15,6 +15,7 @@
 
 #include "esp/core.h"
 #include "esp/field_error.h"
+#include "esp/queue_marks.h"
 
 enum reg_kind { KIND_NONE = -1, KIND_AUTHORITY = 0, KIND_AGENCY, KIND_ENTERPRISE, KIND_EVALUATOR };
 #define KIND_COUNT 4
@@ -142,6 +143,19 @@ struct registration_row {
 enum db_status registration_queue(db_conn *c, struct arena *a, const char *authority_path,
                                   const char *state, int limit, int offset,
                                   struct registration_row **out, size_t *n, int64_t *total);
+/* The same, a deep page of a wide queue starting from a row kept in marks
+ * (when one is known and nothing but new rows above it came since) instead
+ * of walking every row before it; the rows are those of the plain query.
+ * marks NULL: registration_queue. */
+enum db_status registration_queue_marked(db_conn *c, struct queue_marks *marks, struct arena *a,
+                                         const char *authority_path, const char *state, int limit,
+                                         int offset, struct registration_row **out, size_t *n,
+                                         int64_t *total);
+/* The offset from which registration_queue_marked uses kept rows (<= 0:
+ * the built-in 1,000); for tests. */
+void registration_queue_marks_from_set(int offset);
+/* Pages found from a kept row since the start. */
+uint64_t registration_queue_marked_pages(void);
 
 /* 初审. approve=false needs a reason. Refuses (DB_CONFLICT) a decision on a
  * registration that is not pending. For an authority registration, approval

@@ -103,6 +103,34 @@ static void test_generations(void **state)
 	assert_int_equal(gen(f->c, GEN_REGISTRATIONS), r1 + 2);
 }
 
+/* A commit on another connection (another espd, espctl, an administrator's
+ * SQL) is seen by the very next read, by a thread that read them just
+ * before; a commit that moves no counter, and none at all, leave them. */
+static void test_generations_see_other_commits(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(seed_base(f->c), DB_OK);
+	db_conn *other = db_acquire(f->pool);
+	assert_non_null(other);
+	static const char *codes[] = {"91350100MA00000011", "91350100MA00000012",
+	                              "91350100MA00000013"};
+	for (int i = 0; i < 3; i++) {
+		int64_t r0 = gen(f->c, GEN_REGISTRATIONS), s0 = gen(f->c, GEN_SESSIONS);
+		assert_int_equal(gen(f->c, GEN_REGISTRATIONS), r0);
+		assert_int_equal(DB_EXEC0(other,
+		                          "INSERT INTO leases (name, holder, expires_at) "
+		                          "VALUES ('t', 1, 1) ON CONFLICT (name) DO UPDATE "
+		                          "SET expires_at = leases.expires_at + 1",
+		                          NULL),
+		                 DB_OK);
+		assert_int_equal(gen(f->c, GEN_REGISTRATIONS), r0);
+		store_registration(other, "pending", codes[i]);
+		assert_int_equal(gen(f->c, GEN_REGISTRATIONS), r0 + 1);
+		assert_int_equal(gen(f->c, GEN_SESSIONS), s0);
+	}
+	db_release(f->pool, other);
+}
+
 static void test_crl_numbers(void **state)
 {
 	struct fixture *f = *state;
@@ -133,6 +161,7 @@ static void test_crl_numbers(void **state)
 	    cmocka_unit_test_setup_teardown(test_deployment, setup, teardown),                     \
 	    cmocka_unit_test_setup_teardown(test_instances, setup, teardown),                      \
 	    cmocka_unit_test_setup_teardown(test_generations, setup, teardown),                    \
+	    cmocka_unit_test_setup_teardown(test_generations_see_other_commits, setup, teardown),  \
 	    cmocka_unit_test_setup_teardown(test_crl_numbers, setup, teardown)
 
 STORE_TEST_MAIN("cluster", TESTS)

@@ -147,6 +147,90 @@ static void test_pages_are_the_plain_query_s(void **state)
 	free_tree(&t);
 }
 
+/* expect_queue through registration_queue_marked with marks. */
+static void expect_marked(db_conn *c, struct queue_marks *m, const char *path, const char *state,
+                          int limit, int offset)
+{
+	int64_t want_total = 0;
+	char *want = expected(c, path, state, limit, offset, &want_total);
+	struct arena *a = arena_new();
+	struct registration_row *rows = NULL;
+	size_t n = 0;
+	int64_t total = -1;
+	assert_int_equal(registration_queue_marked(c, m, a, path, *state ? state : NULL, limit,
+	                                           offset, &rows, &n, &total),
+	                 DB_OK);
+	struct buf got = {0};
+	buf_puts(&got, "");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&got, "%lld,", (long long)rows[i].id);
+	if (strcmp(got.data, want) != 0 || total != want_total)
+		fail_msg(
+		    "marked queue %s state '%s' offset %d: got [%s] of %lld, want [%s] of %lld",
+		    path, state, offset, got.data, (long long)total, want, (long long)want_total);
+	buf_free(&got);
+	free(want);
+	arena_free(a);
+}
+
+/* Every state's pages of the whole tree, deep ones first (so that the kept
+ * rows lie below the next pages), then the same again. */
+static void expect_marked_pages(db_conn *c, struct queue_marks *m, const char *path)
+{
+	const char *states[] = {"", "pending", "approved"};
+	for (int round = 0; round < 2; round++)
+		for (size_t s = 0; s < 3; s++)
+			for (int offset = 40; offset >= 4; offset -= 6)
+				expect_marked(c, m, path, states[s], 4, offset);
+}
+
+/* A page found from a kept row is the plain query's, after new rows on top
+ * (one or several between two pages), a state changed, a row inserted below
+ * the top or given another creation time, and a delete; and the kept rows
+ * were used (new rows on top are what they are for). */
+static void test_marked_pages_after_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct tree t = fill(f->c);
+	struct queue_marks *m = queue_marks_new();
+	registration_queue_marks_from_set(1);
+	expect_marked_pages(f->c, m, t.top);
+	uint64_t before = registration_queue_marked_pages();
+	int n = 100;
+	for (int i = 0; i < 5; i++) {
+		add(f->c, t.fujian, i % 2 ? "approved" : "pending", n++, 5000 + i);
+		if (i == 3)
+			add(f->c, t.city, "approved", n++, 5000 + i); /* two at once */
+		expect_marked_pages(f->c, m, t.top);
+	}
+	assert_true(registration_queue_marked_pages() > before + 30);
+	/* Rows inserted at the same second as the top one, with a larger id. */
+	add(f->c, t.beijing, "approved", n++, 5004);
+	expect_marked_pages(f->c, m, t.top);
+	/* A change of state, a row inserted in the middle, a created_at moved,
+	 * a delete: each walks once, then the kept rows serve again. */
+	const char *changes[] = {
+	    "UPDATE registrations SET state = 'approved' WHERE id = (SELECT MIN(id) FROM "
+	    "registrations WHERE state = 'pending')",
+	    "INSERT INTO registrations (kind, state, authority_id, province_code, name, code, "
+	    "created_at, updated_at) SELECT 'enterprise', 'approved', authority_id, '35', 'M1', "
+	    "'M1', 1010, 1010 FROM registrations WHERE state = 'approved' LIMIT 1",
+	    "UPDATE registrations SET created_at = 1002 WHERE id = (SELECT MAX(id) FROM "
+	    "registrations WHERE created_at < 1030)",
+	    "DELETE FROM registrations WHERE id = (SELECT MIN(id) FROM registrations WHERE "
+	    "state = 'approved')",
+	};
+	for (size_t i = 0; i < sizeof changes / sizeof *changes; i++) {
+		assert_int_equal(DB_EXEC0(f->c, changes[i], NULL), DB_OK);
+		expect_marked_pages(f->c, m, t.top);
+		add(f->c, t.city, "approved", n++, 6000 + (int64_t)i);
+		expect_marked_pages(f->c, m, t.top);
+	}
+	registration_queue_marks_from_set(0);
+	queue_marks_free(m);
+	free_tree(&t);
+}
+
 static int64_t counted(db_conn *c, int64_t authority, const char *state)
 {
 	db_result *r = NULL;
@@ -466,6 +550,7 @@ static void test_ra_search_over_the_bound(void **state)
 #define TESTS(setup)                                                                               \
 	cmocka_unit_test_setup_teardown(test_pages_are_the_plain_query_s, setup, teardown),        \
 	    cmocka_unit_test_setup_teardown(test_counts_follow_every_writer, setup, teardown),     \
+	    cmocka_unit_test_setup_teardown(test_marked_pages_after_changes, setup, teardown),     \
 	    cmocka_unit_test_setup_teardown(test_ra_search_and_figures, setup, teardown),          \
 	    cmocka_unit_test_setup_teardown(test_ra_search_over_the_bound, setup, teardown)
 
