@@ -320,9 +320,9 @@ enum db_status application_create(db_conn *c, const struct actor *a, int64_t reg
 	return st;
 }
 
-enum db_status application_event(db_conn *c, const struct actor *a, int64_t app_id,
-                                 const char *action, const char *from, const char *to,
-                                 const char *note)
+enum db_status application_event_numbered(db_conn *c, const struct actor *a, int64_t app_id,
+                                          const char *number, const char *action, const char *from,
+                                          const char *to, const char *note)
 {
 	enum db_status st = DB_EXEC(c,
 	                            "INSERT INTO application_events (application_id, at, actor_id, "
@@ -334,17 +334,26 @@ enum db_status application_event(db_conn *c, const struct actor *a, int64_t app_
 	                            P_TEXT(from), P_TEXT(to), P_TEXT(note));
 	if (st == DB_OK)
 		st = notify_application_step(c, app_id, action, from, to, note);
-	if (st != DB_OK)
+	if (st != DB_OK || !number)
 		return st;
+	char *obj = xasprintf("application:%s", number);
+	char *act = xasprintf("application.%s", action);
+	st = audit_append(c, a, act, obj, from, to);
+	free(obj);
+	free(act);
+	return st;
+}
+
+enum db_status application_event(db_conn *c, const struct actor *a, int64_t app_id,
+                                 const char *action, const char *from, const char *to,
+                                 const char *note)
+{
 	db_result *r = NULL;
-	st = DB_EXEC(c, "SELECT number FROM applications WHERE id = $1", &r, P_INT(app_id));
-	if (st == DB_OK && r->nrows) {
-		char *obj = xasprintf("application:%s", db_get(r, 0, 0));
-		char *act = xasprintf("application.%s", action);
-		st = audit_append(c, a, act, obj, from, to);
-		free(obj);
-		free(act);
-	}
+	enum db_status st =
+	    DB_EXEC(c, "SELECT number FROM applications WHERE id = $1", &r, P_INT(app_id));
+	if (st == DB_OK)
+		st = application_event_numbered(c, a, app_id, r->nrows ? db_get(r, 0, 0) : NULL,
+		                                action, from, to, note);
 	db_result_free(r);
 	return st;
 }

@@ -282,8 +282,9 @@ static enum db_status issue_tx(db_conn *c, void *arg)
 			             "updated_at = $2 WHERE id = $1",
 			             NULL, P_INT(app_id), P_INT(now), P_TEXT(appstate_name(to)));
 		if (st == DB_OK)
-			st = application_event(c, x->a, app_id, appstep_name(STEP_ISSUE),
-			                       appstate_name(from), appstate_name(to), note);
+			st = application_event_numbered(
+			    c, x->a, app_id, app->number, appstep_name(STEP_ISSUE),
+			    appstate_name(from), appstate_name(to), note);
 		free(note);
 		/* 损坏补办: the broken token's certificate ends with its replacement. */
 		if (st == DB_OK)

@@ -91,14 +91,21 @@ static struct issue_job *take_locked(struct issue_committer *q, size_t *n)
 	return batch;
 }
 
-/* Stores the batch (outside the lock): one transaction, one COMMIT. */
-static void store_batch(struct issue_committer *q, struct issue_job *batch)
+/* The WAL's size, in frames, at which the committer checkpoints it between
+ * batches (SQLite's own default for its automatic checkpoint): see
+ * db_checkpoint_over. */
+enum { CHECKPOINT_FRAMES = 1000 };
+
+/* Stores the batch (outside the lock): one transaction, one COMMIT.
+ * Returns the connection it used (NULL when none came), for the
+ * checkpoint after the batch is answered. */
+static db_conn *store_batch(struct issue_committer *q, struct issue_job *batch)
 {
 	db_conn *c = db_acquire_wait(q->pool, q->lim.store_wait_ms);
 	if (!c) {
 		for (struct issue_job *j = batch; j; j = j->next)
 			j->busy = true;
-		return;
+		return NULL;
 	}
 	struct batch_item *list = NULL, **lt = &list;
 	for (struct issue_job *j = batch; j; j = j->next) {
@@ -108,7 +115,7 @@ static void store_batch(struct issue_committer *q, struct issue_job *batch)
 		lt = &j->item.next;
 	}
 	issue_batch_run(c, list);
-	db_release(q->pool, c);
+	return c;
 }
 
 static void *committer_thread(void *arg)
@@ -125,7 +132,7 @@ static void *committer_thread(void *arg)
 		if (!batch)
 			continue;
 		pthread_mutex_unlock(&q->lock);
-		store_batch(q, batch);
+		db_conn *c = store_batch(q, batch);
 		pthread_mutex_lock(&q->lock);
 		if (q->stopping)
 			q->told_at_stop += (unsigned)n;
@@ -139,6 +146,13 @@ static void *committer_thread(void *arg)
 			if (j->busy)
 				q->stats.busy++;
 			finish_locked(q, j);
+		}
+		if (c) {
+			/* After the answers: the next batch waits, not this one. */
+			pthread_mutex_unlock(&q->lock);
+			db_checkpoint_over(c, CHECKPOINT_FRAMES);
+			db_release(q->pool, c);
+			pthread_mutex_lock(&q->lock);
 		}
 	}
 	/* Stopping: what is still queued is answered busy, never stored. */

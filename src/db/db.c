@@ -215,6 +215,12 @@ enum db_status db_exec_once(db_conn *c, const char *sql, const struct db_param *
 	return exec_counted(st);
 }
 
+bool db_checkpoint_over(db_conn *c, int frames)
+{
+	const struct db_backend *be = ((struct db_conn_head *)c)->be;
+	return be->checkpoint_over && be->checkpoint_over(c, frames);
+}
+
 void db_pool_usage(db_pool *p, int *size, int *idle)
 {
 	pthread_mutex_lock(&p->lock);

@@ -163,6 +163,10 @@ void render_page_html_id(struct request *r, int status, const char *title, const
 void render_message(struct request *r, int status, const char *title, const char *message);
 void redirect(struct request *r, const char *location);
 void reply_json(struct request *r, int status, json_t *body); /* takes ownership */
+/* {"serial", "certificate", "chain", "application"}: an issued certificate
+ * with the CA's chain, written straight into the body (api.c). */
+void reply_issued_json(struct request *r, int status, const char *serial, const char *pem,
+                       const char *number);
 void reply_json_error(struct request *r, int status, const char *code, const char *message);
 void reply_forbidden(struct request *r);
 /* 403: the management system needs a certificate login (page_mgmt.c). */

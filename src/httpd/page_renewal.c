@@ -136,10 +136,7 @@ void api_renewal_issue(struct request *r)
 	                  r->srv->limits.cert_validity_days, &cs, &out, &number);
 	free(crl_url);
 	if (res == RENEW_OK || res == RENEW_EXISTING)
-		reply_json(r, renewal_result_status(res),
-		           json_pack("{s:s, s:s, s:s, s:s}", "serial", out.serial, "certificate",
-		                     out.pem, "chain", ca_chain_pem(r->srv->ca), "application",
-		                     number));
+		reply_issued_json(r, renewal_result_status(res), out.serial, out.pem, number);
 	else
 		reply_refusal(r, res, cs);
 	issued_free(&out);

@@ -89,6 +89,8 @@ struct db_backend {
 	/* See db_commit_mark (SQLite: the WAL index; PostgreSQL: the
 	 * listening connection's epoch, db_pg_listen.c). */
 	bool (*commit_mark)(db_conn *c, struct db_mark *m);
+	/* SQLite only (NULL elsewhere): see db_checkpoint_over. */
+	bool (*checkpoint_over)(db_conn *c, int frames);
 };
 
 extern const struct db_backend db_sqlite_backend;
@@ -117,6 +119,10 @@ enum db_status db_migrate(db_pool *p, const char *dir, int *applied);
 /* Folds the SQLite write-ahead log back into the database without blocking
  * writers (a passive checkpoint); nothing to do on PostgreSQL. */
 void db_checkpoint(db_pool *p);
+/* The same on c, only when the pool's WAL holds at least `frames` frames
+ * (SQLite; false elsewhere, and when nothing was done).  For a thread that
+ * writes steadily (the issuance committer), between its transactions. */
+bool db_checkpoint_over(db_conn *c, int frames);
 
 enum db_status db_exec(db_conn *c, const char *sql, const struct db_param *params, int nparams,
                        db_result **res);

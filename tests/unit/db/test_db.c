@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1207,6 +1208,47 @@ static void test_commit_mark_keeps_shm_locks(void **state)
 	    DB_OK);
 }
 
+/* A writer that commits steadily keeps its WAL bounded by checkpointing it
+ * between its transactions (db_checkpoint_over): SQLite writes it from the
+ * start again after a checkpoint that copied every frame.  Without that the
+ * file grew by every frame written. */
+static enum db_status insert_page(db_conn *c, void *arg)
+{
+	const char *note = arg;
+	return DB_EXEC(c, "INSERT INTO scratch (note) VALUES ($1)", NULL, P_TEXT(note));
+}
+
+static void test_checkpoint_over(void **state)
+{
+	struct fixture *f = *state;
+	if (f->pg) {
+		assert_false(db_checkpoint_over(f->c, 1)); /* nothing to do there */
+		return;
+	}
+	make_scratch(f);
+	char note[3000];
+	memset(note, 'x', sizeof note - 1);
+	note[sizeof note - 1] = 0;
+	char *wal = xasprintf("%s-wal", f->target);
+	struct stat sb;
+	off_t after_first = 0;
+	for (int round = 0; round < 20; round++) {
+		/* ~2 frames a transaction: above 100 frames after 60 of them. */
+		for (int i = 0; i < 60; i++)
+			assert_int_equal(db_transaction(f->c, insert_page, note), DB_OK);
+		assert_false(db_checkpoint_over(f->c, 1000000)); /* under its threshold */
+		assert_true(db_checkpoint_over(f->c, 100));
+		assert_int_equal(stat(wal, &sb), 0);
+		if (round == 1)
+			after_first = sb.st_size;
+	}
+	/* The twenty rounds wrote ten times what two did, into the same file. */
+	assert_true(after_first > 0);
+	assert_true(sb.st_size <= after_first);
+	assert_int_equal(count_rows(f->c, "SELECT COUNT(*) FROM scratch"), 20 * 60);
+	free(wal);
+}
+
 static void test_session_cache(void **state)
 {
 	struct fixture *f = *state;
@@ -1876,6 +1918,7 @@ static void test_pg_session_ended(void **state)
 	    cmocka_unit_test_setup_teardown(test_pg_session_ended, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_commit_durable, setup, teardown),                 \
 	    cmocka_unit_test_setup_teardown(test_commit_mark_keeps_shm_locks, setup, teardown),    \
+	    cmocka_unit_test_setup_teardown(test_checkpoint_over, setup, teardown),                \
 	    cmocka_unit_test_setup_teardown(test_insert_returning, setup, teardown),               \
 	    cmocka_unit_test_setup_teardown(test_exec_once, setup, teardown),                      \
 	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),                          \
