@@ -85,65 +85,14 @@ static int issue_status(enum issue_result res)
 	}
 }
 
-/* s as a JSON string onto b.  An issuance's answer is ASCII (hex, PEM,
- * the application's number): escaped here in one pass, where json_pack
- * copied the two PEMs (the chain alone is ~1.5 KB) into a tree and
- * json_dumps then escaped them character by character into a third copy.
- * Anything not ASCII goes through jansson, as every other answer. */
-static void put_json_string(struct buf *b, const char *s)
-{
-	if (!s) {
-		buf_puts(b, "null");
-		return;
-	}
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p >= 0x80) {
-			json_t *j = json_string(s);
-			char *t =
-			    j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII)
-			      : NULL;
-			buf_puts(b, t ? t : "null");
-			free(t);
-			json_decref(j);
-			return;
-		}
-	buf_putc(b, '"');
-	const char *run = s;
-	for (const char *p = s;; p++) {
-		unsigned char ch = (unsigned char)*p;
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		buf_put(b, run, (size_t)(p - run));
-		if (!ch)
-			break;
-		if (ch == '\n')
-			buf_puts(b, "\\n");
-		else if (ch == '"' || ch == '\\') {
-			buf_putc(b, '\\');
-			buf_putc(b, (char)ch);
-		} else
-			buf_printf(b, "\\u%04x", ch);
-		run = p + 1;
-	}
-	buf_putc(b, '"');
-}
-
+/* One answer for issuance and renewal alike; jansson encodes it, as every
+ * other JSON answer of espd. */
 void reply_issued_json(struct request *r, int status, const char *serial, const char *pem,
                        const char *number)
 {
-	buf_free(&r->body);
-	buf_puts(&r->body, "{\"serial\":");
-	put_json_string(&r->body, serial);
-	buf_puts(&r->body, ",\"certificate\":");
-	put_json_string(&r->body, pem);
-	buf_puts(&r->body, ",\"chain\":");
-	put_json_string(&r->body, ca_chain_pem(r->srv->ca));
-	buf_puts(&r->body, ",\"application\":");
-	put_json_string(&r->body, number);
-	buf_putc(&r->body, '}');
-	r->status = status;
-	r->content_type = "application/json";
-	req_header(r, "Cache-Control", "no-store");
+	reply_json(r, status,
+	           json_pack("{s:s?, s:s?, s:s?, s:s?}", "serial", serial, "certificate", pem,
+	                     "chain", ca_chain_pem(r->srv->ca), "application", number));
 }
 
 /* The answer to an issuance, from its outcome. */
