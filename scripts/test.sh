@@ -11,7 +11,8 @@ bash scripts/deps.sh test || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0; failed=0
 add() { passed=$((passed + $1)); failed=$((failed + $2)); }
-note() { printf '\n== %s\n' "$*"; }
+# Each section starts with the seconds spent so far, to see where the time goes.
+note() { printf '\n== [%ss] %s\n' "$SECONDS" "$*"; }
 
 build() {
   local dir=$1; shift
@@ -153,5 +154,6 @@ else
 fi
 
 echo
+echo "suite took ${SECONDS}s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
