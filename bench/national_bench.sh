@@ -11,7 +11,8 @@
 # Usage: bench/national_bench.sh [sqlite] [postgresql]      (default: both)
 # Environment (defaults): NATIONAL_DIR=/var/tmp/esp-national (kept between
 #   runs: a fill takes 5-8 minutes), ESP_BUILD=<repo>/build, SECONDS_EACH=10,
-#   REGISTRATIONS=1000000 CERTIFICATES=3000000 REVOKED=100000.
+#   REGISTRATIONS=1000000 CERTIFICATES=3000000 REVOKED=100000, ONLY= (the
+#   pages whose label contains it, passed on as national_bench.mjs --only).
 # PostgreSQL runs in a cluster of its own under NATIONAL_DIR with fsync on
 # (durable, as in production) and shared_buffers=2GB, on a free port.
 set -euo pipefail
@@ -75,7 +76,7 @@ for engine in "${engines[@]}"; do
 	"$BUILD/src/cli/espctl" --data_dir="$data" "${db[@]}" init >/dev/null 2>&1 || true
 	echo "== $engine ($(uptime | sed 's/.*load/load/'))" >&2
 	node "$ROOT/bench/national_bench.mjs" --data_dir="$data" "${db[@]}" --build="$BUILD" \
-		--seconds="$SECS" | tee "$DIR/result-$engine.json"
+		--seconds="$SECS" ${ONLY:+--only="$ONLY"} | tee "$DIR/result-$engine.json"
 	if [ "$engine" = postgresql ]; then
 		run_pg "$PGBIN/pg_ctl" -D "$DIR/pgdata" -m fast stop >/dev/null
 		PGPORT=

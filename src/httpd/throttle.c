@@ -85,7 +85,20 @@ bool throttle_allow(struct request *r, const char *key, int limit, int window_se
                     const char *what, bool json, struct ratelimit_verdict *out)
 {
 	struct ratelimit_verdict v;
-	if (ratelimit_reserve(req_db(r), key, limit, window_seconds, &v) != DB_OK) {
+	enum db_status st = ratelimit_reserve(req_db(r), key, limit, window_seconds, &v);
+	if (st == DB_RETRY) {
+		/* The store stayed busy past the reservation's budget: nothing is
+		 * wrong with the request, the client may send it again. */
+		log_info("req=%llu %s: reservation %s found the store busy, answered 503",
+		         (unsigned long long)r->id, r->path, key);
+		req_header(r, "Retry-After", "1");
+		if (json)
+			reply_json_error(r, 503, "busy", "系统繁忙，请1秒后再试。");
+		else
+			render_message(r, 503, "系统繁忙", "系统繁忙，请1秒后再试。");
+		return false;
+	}
+	if (st != DB_OK) {
 		if (json)
 			reply_json_error(r, 500, "internal", "系统内部错误，请稍后重试");
 		else
