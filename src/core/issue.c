@@ -66,20 +66,16 @@ const char *issue_result_message(enum issue_result r)
  * once (ca_csr_parse), before the transaction, so that the expensive part
  * of a refusal never holds the store.  The transaction reads the
  * application once, decides everything (policy, state, count, token),
- * signs the certificate from what it read unless it holds one already
- * built from the same fields, inserts it and writes the event and the
- * audit record.
+ * builds and signs the certificate from what it read, inserts it and writes
+ * the event and the audit record.
  *
- * Where the signature is made depends on who waits for it.  A request
- * that runs its own transaction (issue_certificate) signs inside it: a
- * first read of the application before the transaction would cost every
- * issuance a second read (~8 % of espd's CPU per issuance) to save a
- * write lock held ~50 µs longer.  Under group commit the transaction runs
- * on the committer, one thread for every request in flight, and there
- * the signature (~18 % of espd's CPU per issuance, half of it building
- * the certificate) would be serial work: the request's thread signs
- * first (issue_job_presign), from its own read, and the committer only
- * compares the fields.
+ * The certificate used to be signed before the transaction, from a first
+ * read of the application, and the transaction read it again to check that
+ * first read: two reads of the application per certificate (together ~8 %
+ * of espd's CPU per issuance).  Signing in the transaction holds SQLite's
+ * write lock ~50 µs longer; with espd's two workers under bench/
+ * issue_bench.sh two issuances met in the store in ~5 % of the commits, so
+ * that rarely delays anyone, while the read saved is paid by every one.
  */
 
 static void signed_cert_free(struct signed_cert *s)
@@ -478,28 +474,6 @@ struct issue_job *issue_job_new(esp_ca *ca, const struct actor *a, const char *n
 	j->item.x = &j->x;
 	j->item.st = DB_ERROR;
 	return j;
-}
-
-void issue_job_presign(struct issue_job *j, db_conn *c)
-{
-	struct issue_ctx *x = &j->x;
-	if (!c || x->cert.pem)
-		return;
-	struct arena *ar = arena_new();
-	struct application app;
-	struct policy_object o;
-	if (application_get(c, ar, x->number, &app) == DB_OK) {
-		application_policy_object(&app, &o);
-		unsigned kind = application_facts(&app) & APP_FACTS_KIND;
-		bool may = policy_allows(x->a, ACT_APPLICATION_RA, &o) &&
-		           (appstate_next(app.state, STEP_ISSUE, x->a->role, kind, NULL) ||
-		            appstate_next(app.state, STEP_ISSUE, x->a->role,
-		                          kind | APP_FACT_LAST_SET, NULL));
-		/* A failed signature is left to the transaction, which answers it. */
-		if (may && sign_for(x, &app, &x->cert) != CA_OK)
-			signed_cert_free(&x->cert);
-	}
-	arena_free(ar);
 }
 
 enum issue_result issue_job_outcome(struct issue_job *j, enum ca_status *csr_status,

@@ -186,7 +186,6 @@ void api_issue_certificate(struct request *r)
 		issue_reply(r, res, cs, &out);
 		return;
 	}
-	issue_job_presign(j, req_db(r));
 	/* A suspended request holds no store connection: the committer needs one. */
 	db_release(r->srv->pool, r->db);
 	r->db = NULL;

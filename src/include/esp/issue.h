@@ -52,13 +52,6 @@ struct issue_job *issue_job_new(esp_ca *ca, const struct actor *a, const char *n
                                 const char *csr_pem, const char *token_serial, const char *crl_url,
                                 int validity_days, int crl_hours, enum issue_result *res,
                                 enum ca_status *csr_status);
-/* Signs j's certificate on the calling (request) thread from a read of the
- * application through c, so that the committer, one thread for every
- * request, only checks and stores it: its transaction signs again only if
- * the application changed the certificate's fields meanwhile.  Signs
- * nothing for an application this actor may not issue for, or in a state
- * that takes no certificate (the committer answers those).  Optional. */
-void issue_job_presign(struct issue_job *j, db_conn *c);
 /* After done: the result as issue_certificate gives it, or *busy (not
  * stored: the queue waited too long, no store connection, espd stopping). */
 enum issue_result issue_job_outcome(struct issue_job *j, enum ca_status *csr_status,

@@ -21,8 +21,6 @@
 #include "esp/account.h"
 #include "esp/application.h"
 #include "esp/issue.h"
-/* White box: which certificate a job holds after issue_job_presign. */
-#include "../../../src/core/issue_job.h"
 #include "../dbfixture.h"
 #include "../testdir.h"
 #include "appfixture.h"
@@ -257,71 +255,6 @@ static void test_batch_and_refusals(void **state)
 	stop(&t);
 }
 
-/* A certificate signed on the request's thread is the one stored when the
- * application did not change before the COMMIT, and signed again from the
- * store when it did; nothing is signed for another province's RA or for an
- * application that does not exist. */
-static void test_presigned(void **state)
-{
-	struct fixture *f = *state;
-	struct t t = start(f, 60000);
-	struct actor ra = ra_of(f->c, "fj_ra", "35");
-	struct actor other = ra_of(f->c, "gd_ra", "44");
-	char *a = ready_app(f->c, "91350000000000003X", 3);
-	struct issue_job *same = job(&t, &ra, a, "TP-1");
-	struct issue_job *renamed = job(&t, &ra, a, "TP-2");
-	struct issue_job *forbidden = job(&t, &other, a, "TP-3");
-	struct issue_job *missing = job(&t, &ra, "NO-SUCH-APP", "TP-4");
-	issue_job_presign(same, f->c);
-	issue_job_presign(renamed, f->c);
-	issue_job_presign(forbidden, f->c);
-	issue_job_presign(missing, f->c);
-	assert_non_null(same->x.cert.pem);
-	assert_non_null(renamed->x.cert.pem);
-	assert_null(forbidden->x.cert.pem);
-	assert_null(missing->x.cert.pem);
-	char *presigned = xstrdup(same->x.cert.serial);
-	char *stale = xstrdup(renamed->x.cert.serial);
-	assert_string_equal(renamed->x.cert.p.common_name, same->x.cert.p.common_name);
-
-	struct owner o[4] = {0};
-	assert_true(issue_committer_submit(t.q, same, on_suspend, on_done, &o[0]));
-	issue_committer_hold(t.q, false);
-	wait_told(o, 1);
-	char *serial = NULL;
-	assert_int_equal(outcome(same, &serial), ISSUE_OK);
-	assert_string_equal(serial, presigned);
-	free(serial);
-
-	/* The unit's name changes between the signature and the COMMIT. */
-	assert_int_equal(DB_EXEC(f->c,
-	                         "UPDATE registrations SET name = '更名后运输有限公司' WHERE id = "
-	                         "(SELECT registration_id FROM applications WHERE number = $1)",
-	                         NULL, P_TEXT(a)),
-	                 DB_OK);
-	struct issue_job *later[3] = {renamed, forbidden, missing};
-	for (int i = 0; i < 3; i++)
-		assert_true(issue_committer_submit(t.q, later[i], on_suspend, on_done, &o[1 + i]));
-	wait_told(o + 1, 3);
-	assert_int_equal(outcome(renamed, &serial), ISSUE_OK);
-	assert_string_not_equal(serial, stale);
-	assert_int_equal(store_count(f->c,
-	                             "SELECT COUNT(*) FROM certificates WHERE serial = $1 AND "
-	                             "subject LIKE 'CN=更名后运输有限公司,%'",
-	                             serial),
-	                 1);
-	free(serial);
-	assert_int_equal(outcome(forbidden, NULL), ISSUE_FORBIDDEN);
-	assert_int_equal(outcome(missing, NULL), ISSUE_NOT_FOUND);
-	assert_int_equal(certs_of(f->c, a), 2);
-	free(presigned);
-	free(stale);
-	for (int i = 0; i < 4; i++)
-		issue_job_release(i ? later[i - 1] : same);
-	free(a);
-	stop(&t);
-}
-
 /* A job that fails after it has written (its certificate inserted, then
  * its event refused by a trigger planted for the test) takes its own
  * statements back with its SAVEPOINT, and only them: the jobs before and
@@ -476,7 +409,6 @@ static void test_expired_and_stop(void **state)
 
 #define TESTS(setup)                                                                               \
 	cmocka_unit_test_setup_teardown(test_batch_and_refusals, setup, teardown),                 \
-	    cmocka_unit_test_setup_teardown(test_presigned, setup, teardown),                      \
 	    cmocka_unit_test_setup_teardown(test_failure_after_writes, setup, teardown),           \
 	    cmocka_unit_test_setup_teardown(test_release_queued, setup, teardown),                 \
 	    cmocka_unit_test_setup_teardown(test_expired_and_stop, setup, teardown)
