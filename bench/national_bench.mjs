@@ -187,7 +187,7 @@ async function afterChange(path, cookie) {
   return { p50: ms(pct(lat, 50)), p99: ms(pct(lat, 99)), max: ms(Math.max(...lat)) };
 }
 
-const result = { engine, startup_ms: startups.map(ms), pages: {} };
+const result = { engine, threads: Number(arg('threads', '2')), db_connections: Number(arg('db_connections', '8')), startup_ms: startups.map(ms), pages: {} };
 // --only: the pages whose label contains it, and nothing after them (a
 // single measurement while iterating; the table comes from full runs).
 const only = arg('only', '');

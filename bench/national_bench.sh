@@ -12,7 +12,11 @@
 # Environment (defaults): NATIONAL_DIR=/var/tmp/esp-national (kept between
 #   runs: a fill takes 5-8 minutes), ESP_BUILD=<repo>/build, SECONDS_EACH=10,
 #   REGISTRATIONS=1000000 CERTIFICATES=3000000 REVOKED=100000, ONLY= (the
-#   pages whose label contains it, passed on as national_bench.mjs --only).
+#   pages whose label contains it, passed on as national_bench.mjs --only),
+#   THREADS= (espd's worker threads; empty: 2 on SQLite, espd's default, and
+#   8 on PostgreSQL, as docs/deploy.md advises: there each request waits on
+#   the store's round trips, and with 2 threads a page of six statements
+#   serves a quarter fewer requests and misses p99 < 20 ms).
 # PostgreSQL runs in a cluster of its own under NATIONAL_DIR with fsync on
 # (durable, as in production) and shared_buffers=2GB, on a free port.
 set -euo pipefail
@@ -74,9 +78,11 @@ for engine in "${engines[@]}"; do
 	esac
 	# the store's migrations first (a newer build on an older fill)
 	"$BUILD/src/cli/espctl" --data_dir="$data" "${db[@]}" init >/dev/null 2>&1 || true
-	echo "== $engine ($(uptime | sed 's/.*load/load/'))" >&2
+	threads=${THREADS:-}
+	[ -z "$threads" ] && { [ "$engine" = postgresql ] && threads=8 || threads=2; }
+	echo "== $engine, espd --threads=$threads ($(uptime | sed 's/.*load/load/'))" >&2
 	node "$ROOT/bench/national_bench.mjs" --data_dir="$data" "${db[@]}" --build="$BUILD" \
-		--seconds="$SECS" ${ONLY:+--only="$ONLY"} | tee "$DIR/result-$engine.json"
+		--seconds="$SECS" --threads="$threads" ${ONLY:+--only="$ONLY"} | tee "$DIR/result-$engine.json"
 	if [ "$engine" = postgresql ]; then
 		run_pg "$PGBIN/pg_ctl" -D "$DIR/pgdata" -m fast stop >/dev/null
 		PGPORT=
