@@ -135,14 +135,16 @@ test(`[${ENGINE}] a full queue answers 503 with Retry-After, in Chinese, and sto
     const app = await holderWithKeys(esp, 'enterprise', 6, tmp, { issued: 0 });
     const csrs = Array.from({ length: 6 }, (_, i) => makeCsr(tmp, `full-${i}`).pem);
     // The committer's first transaction waits on the lock; one more job
-    // fills the queue; the rest are refused at once.
+    // fills the queue; the rest are refused at once. (On a busy machine the
+    // committer may not have taken the first job yet when the others come:
+    // then that one fills the queue and only it is issued.)
     const held = await holdWriteLock(esp, 1500);
     const answers = await Promise.all(csrs.map((csr, i) => issue(esp, app, `FULL-${i}`, csr)));
     await held.ended;
     const busy = answers.filter((x) => x.status === 503);
     const created = answers.filter((x) => x.status === 201);
     assert.equal(busy.length + created.length, 6, JSON.stringify(answers.map((x) => x.status)));
-    assert.ok(busy.length >= 1 && created.length >= 2, JSON.stringify(answers.map((x) => x.status)));
+    assert.ok(created.length >= 1 && created.length <= 2, JSON.stringify(answers.map((x) => x.status)));
     for (const x of busy) {
       assert.equal(x.retryAfter, '1');
       assert.equal(x.body.error, 'busy');
