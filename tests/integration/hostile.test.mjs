@@ -256,7 +256,7 @@ test(`[${ENGINE}] a header sent one byte at a time is cut at the header deadline
   assert.ok(end - t0 < 6000, `closed after ${Math.round(end - t0)} ms`);
 });
 
-test(`[${ENGINE}] half-sent uploads are bounded together and cut at the body deadline`, async () => {
+test(`[${ENGINE}] half-sent uploads are bounded together and cut once they stall`, async () => {
   const cookie = await reviewerCookie();
   const rss0 = rssKb();
   // Each announces 5 MB and sends 3 MB, then waits: 16 MB in all may be in
